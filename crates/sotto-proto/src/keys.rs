@@ -1,0 +1,180 @@
+//! Typed X25519 keys.
+//!
+//! A [`SecretKey`] is zeroized on drop, has no `Debug` that prints it and no accessor that
+//! hands its bytes out; the only way out is [`SecretKey::to_persisted_bytes`], which the
+//! storage layer uses to write it *encrypted*. Public keys are plain newtypes that are safe
+//! to log in shortened form.
+
+use core::fmt;
+
+use rand_core::CryptoRng;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// An X25519 public key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey([u8; 32]);
+
+impl PublicKey {
+    pub const LEN: usize = 32;
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub(crate) fn to_dalek(self) -> x25519_dalek::PublicKey {
+        x25519_dalek::PublicKey::from(self.0)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    /// Only the first four bytes: enough to tell keys apart in a log, not enough to look one up.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PublicKey({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// An X25519 secret key. Zeroized on drop; never printed.
+pub struct SecretKey(x25519_dalek::StaticSecret);
+
+impl SecretKey {
+    /// A fresh random key from the caller's RNG.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        Self(x25519_dalek::StaticSecret::random_from_rng(rng))
+    }
+
+    /// Rebuilds a key from bytes produced by [`SecretKey::to_persisted_bytes`] (after the
+    /// storage layer decrypted them) or by a key derivation.
+    pub fn from_persisted_bytes(bytes: [u8; 32]) -> Self {
+        Self(x25519_dalek::StaticSecret::from(bytes))
+    }
+
+    /// The key's bytes, for encrypted persistence only. Zeroized when dropped.
+    pub fn to_persisted_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+    }
+
+    /// X25519 Diffie-Hellman. The shared secret is zeroized when dropped.
+    pub fn diffie_hellman(&self, their: &PublicKey) -> SharedSecret {
+        SharedSecret(Zeroizing::new(
+            self.0.diffie_hellman(&their.to_dalek()).to_bytes(),
+        ))
+    }
+
+    /// The underlying dalek secret, for crates in this workspace that drive `sphinx-packet`.
+    pub(crate) fn as_dalek(&self) -> &x25519_dalek::StaticSecret {
+        &self.0
+    }
+}
+
+impl Clone for SecretKey {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// The output of a Diffie-Hellman. Zeroized on drop, compared in constant time.
+pub struct SharedSecret(Zeroizing<[u8; 32]>);
+
+impl SharedSecret {
+    /// Input keying material for a KDF inside this crate.
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// All-zero outputs come from low-order public keys; callers reject them.
+    pub fn is_contributory(&self) -> bool {
+        !bool::from(self.0.ct_eq(&[0u8; 32]))
+    }
+}
+
+impl PartialEq for SharedSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&*other.0).into()
+    }
+}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedSecret(<redacted>)")
+    }
+}
+
+/// A key pair: the secret and its public key.
+#[derive(Clone, Debug)]
+pub struct KeyPair {
+    pub secret: SecretKey,
+    pub public: PublicKey,
+}
+
+impl KeyPair {
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let secret = SecretKey::generate(rng);
+        let public = secret.public_key();
+        Self { secret, public }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn both_sides_derive_the_same_secret() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let alice = KeyPair::generate(&mut rng);
+        let bob = KeyPair::generate(&mut rng);
+        let ab = alice.secret.diffie_hellman(&bob.public);
+        let ba = bob.secret.diffie_hellman(&alice.public);
+        assert!(ab == ba);
+        assert!(ab.is_contributory());
+    }
+
+    #[test]
+    fn same_seed_same_keys_and_persisted_bytes_round_trip() {
+        let a = KeyPair::generate(&mut ChaCha20Rng::seed_from_u64(1));
+        let b = KeyPair::generate(&mut ChaCha20Rng::seed_from_u64(1));
+        assert_eq!(a.public, b.public);
+        let restored = SecretKey::from_persisted_bytes(*a.secret.to_persisted_bytes());
+        assert_eq!(restored.public_key(), a.public);
+    }
+
+    #[test]
+    fn low_order_point_gives_non_contributory_secret() {
+        let me = KeyPair::generate(&mut ChaCha20Rng::seed_from_u64(3));
+        let zero = PublicKey::from_bytes([0u8; 32]);
+        assert!(!me.secret.diffie_hellman(&zero).is_contributory());
+    }
+
+    #[test]
+    fn debug_never_prints_secret_bytes() {
+        let kp = KeyPair::generate(&mut ChaCha20Rng::seed_from_u64(9));
+        let shown = format!("{:?}", kp.secret);
+        assert_eq!(shown, "SecretKey(<redacted>)");
+        let bytes = kp.secret.to_persisted_bytes();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!format!("{kp:?}").contains(&hex[..8]));
+    }
+}
