@@ -6,7 +6,17 @@
 //! every test can run with a fixed seed and virtual time.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod envelope;
+pub mod handshake;
+pub mod ids;
+pub mod invitation;
 pub mod keys;
+pub mod mnemonic;
+pub mod onion;
+pub mod pow;
+pub mod queue;
+pub mod ratchet;
+pub mod sizes;
 
 /// The protocol version this build speaks. Every versioned encoding starts with it.
 pub const PROTOCOL_VERSION: u8 = 1;

@@ -1,0 +1,1 @@
+//! (owned by the onion/queue work: see issue 3)

@@ -1,0 +1,1 @@
+//! (owned by the crypto work: see issue 3)
