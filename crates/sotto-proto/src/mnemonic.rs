@@ -1,1 +1,233 @@
-//! (owned by the crypto work: see issue 3)
+//! Recovery phrase: a 24-word BIP39 mnemonic (English word list) and the keys derived from it.
+//!
+//! ```text
+//! entropy (32 bytes, from the caller's RNG)
+//!   └─ BIP39 mnemonic, 24 words (256 bits + 8-bit checksum)
+//!        └─ BIP39 seed = PBKDF2-HMAC-SHA512(mnemonic, "mnemonic", 2048)   (64 bytes, empty passphrase)
+//!             └─ RootSecret = HKDF-SHA256(salt = "sotto/v1/root", ikm = seed, info = "sotto/v1/root", L = 32)
+//!                  ├─ store_key  = HKDF-SHA256(salt = "", ikm = root, info = "sotto/v1/store",  L = 32)
+//!                  └─ backup_key = HKDF-SHA256(salt = "", ikm = root, info = "sotto/v1/backup", L = 32)
+//! ```
+//! Nothing here is printed: [`Mnemonic`], [`RootSecret`] and [`SubKey`] have redacted `Debug`
+//! and are zeroized on drop.
+
+use core::fmt;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::crypto::{Secret32, hkdf_sha256};
+
+/// Words in a Sotto recovery phrase.
+pub const WORD_COUNT: usize = 24;
+/// Entropy behind a phrase.
+pub const ENTROPY_LEN: usize = 32;
+
+/// HKDF salt and info that turn the BIP39 seed into the [`RootSecret`].
+pub const ROOT_LABEL: &str = "sotto/v1/root";
+/// HKDF info of the key that encrypts the browser store.
+pub const STORE_LABEL: &str = "sotto/v1/store";
+/// HKDF info of the key that encrypts backups.
+pub const BACKUP_LABEL: &str = "sotto/v1/backup";
+
+/// What is wrong with a phrase a person typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MnemonicError {
+    /// Not 24 words.
+    #[error("a recovery phrase has {WORD_COUNT} words, this one has {found}")]
+    WordCount { found: usize },
+    /// Word number `index` (0-based) is not in the English BIP39 list.
+    #[error("word {} is not a recovery-phrase word", index + 1)]
+    UnknownWord { index: usize },
+    /// Every word is valid but the checksum does not match: a word is wrong or out of order.
+    #[error("the recovery phrase's checksum does not match; check the words and their order")]
+    Checksum,
+}
+
+/// A 24-word recovery phrase.
+pub struct Mnemonic(bip39::Mnemonic);
+
+impl Mnemonic {
+    /// A new phrase from 32 bytes of the caller's randomness.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut entropy = Zeroizing::new([0u8; ENTROPY_LEN]);
+        rng.fill_bytes(&mut entropy[..]);
+        Self::from_entropy(&entropy)
+    }
+
+    /// The phrase for exactly these 32 bytes of entropy.
+    pub fn from_entropy(entropy: &[u8; ENTROPY_LEN]) -> Self {
+        match bip39::Mnemonic::from_entropy_in(bip39::Language::English, entropy) {
+            Ok(m) => Self(m),
+            // bip39 fails only for entropy lengths other than 16, 20, 24, 28 or 32 bytes; the
+            // type fixes it at 32, so no input reaches this arm.
+            Err(_) => unreachable!("32 bytes is a valid BIP39 entropy length"),
+        }
+    }
+
+    /// Parses what a person typed: case-insensitive, any whitespace between words, leading and
+    /// trailing whitespace ignored. Exactly 24 English BIP39 words with a valid checksum.
+    pub fn parse(phrase: &str) -> Result<Self, MnemonicError> {
+        let normalized: Zeroizing<String> = Zeroizing::new(
+            phrase
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let found = normalized.split(' ').filter(|w| !w.is_empty()).count();
+        if found != WORD_COUNT {
+            return Err(MnemonicError::WordCount { found });
+        }
+        bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalized)
+            .map(Self)
+            .map_err(|e| match e {
+                bip39::Error::UnknownWord(index) => MnemonicError::UnknownWord { index },
+                bip39::Error::BadWordCount(found) => MnemonicError::WordCount { found },
+                _ => MnemonicError::Checksum,
+            })
+    }
+
+    /// The words, for showing once to the person who must write them down.
+    pub fn words(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.words()
+    }
+
+    /// The phrase as one space-separated string. Zeroized when dropped.
+    pub fn phrase(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.words().collect::<Vec<_>>().join(" "))
+    }
+
+    /// The root of every key this phrase recovers.
+    pub fn root_secret(&self) -> RootSecret {
+        let seed = Zeroizing::new(self.0.to_seed_normalized(""));
+        let mut root = Zeroizing::new([0u8; 32]);
+        // 32 bytes is always a valid HKDF-SHA256 output length.
+        let _ = hkdf_sha256(
+            ROOT_LABEL.as_bytes(),
+            &seed[..],
+            ROOT_LABEL.as_bytes(),
+            &mut root[..],
+        );
+        RootSecret(Secret32::from_bytes(*root))
+    }
+}
+
+impl fmt::Debug for Mnemonic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Mnemonic(<redacted>)")
+    }
+}
+
+/// The secret every Sotto key of one person derives from. Zeroized on drop, never printed.
+pub struct RootSecret(Secret32);
+
+impl RootSecret {
+    /// A named 32-byte subkey: HKDF-SHA256(salt = empty, ikm = root, info = `label`).
+    pub fn subkey(&self, label: &str) -> SubKey {
+        let mut out = Zeroizing::new([0u8; 32]);
+        let _ = hkdf_sha256(&[], self.0.expose(), label.as_bytes(), &mut out[..]);
+        SubKey(Secret32::from_bytes(*out))
+    }
+
+    /// The key that encrypts the browser store ([`STORE_LABEL`]).
+    pub fn store_key(&self) -> SubKey {
+        self.subkey(STORE_LABEL)
+    }
+
+    /// The key that encrypts backups ([`BACKUP_LABEL`]).
+    pub fn backup_key(&self) -> SubKey {
+        self.subkey(BACKUP_LABEL)
+    }
+}
+
+impl fmt::Debug for RootSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RootSecret(<redacted>)")
+    }
+}
+
+/// A 32-byte key derived from the [`RootSecret`]. Zeroized on drop, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SubKey(Secret32);
+
+impl SubKey {
+    /// The key bytes, for the symmetric cipher that uses them (inside Rust only).
+    pub fn expose(&self) -> &[u8; 32] {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for SubKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SubKey(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    // BIP39 reference vector: entropy 0x00 × 32.
+    const ZERO_PHRASE: &str = "abandon abandon abandon abandon abandon abandon abandon abandon \
+        abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon \
+        abandon abandon abandon abandon art";
+
+    #[test]
+    fn zero_entropy_gives_the_bip39_reference_phrase() {
+        let m = Mnemonic::from_entropy(&[0u8; 32]);
+        assert_eq!(m.words().count(), 24);
+        let expected: Vec<&str> = ZERO_PHRASE.split_whitespace().collect();
+        assert_eq!(m.words().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn generate_parse_round_trip_and_same_keys() {
+        let m = Mnemonic::generate(&mut ChaCha20Rng::seed_from_u64(1));
+        let typed = format!("  {}\n", m.phrase().to_uppercase().replace(' ', "\t "));
+        let back = Mnemonic::parse(&typed).unwrap();
+        assert!(back.root_secret().store_key() == m.root_secret().store_key());
+        assert!(m.root_secret().store_key() != m.root_secret().backup_key());
+    }
+
+    #[test]
+    fn typed_errors() {
+        assert_eq!(
+            Mnemonic::parse("abandon abandon").unwrap_err(),
+            MnemonicError::WordCount { found: 2 }
+        );
+        let bad_word = ZERO_PHRASE.replacen("abandon", "abandom", 1);
+        assert_eq!(
+            Mnemonic::parse(&bad_word).unwrap_err(),
+            MnemonicError::UnknownWord { index: 0 }
+        );
+        let bad_sum = ZERO_PHRASE.replace(" art", " zoo");
+        assert_eq!(
+            Mnemonic::parse(&bad_sum).unwrap_err(),
+            MnemonicError::Checksum
+        );
+        // A valid 12-word phrase is still the wrong length for Sotto.
+        let twelve = "abandon abandon abandon abandon abandon abandon abandon abandon abandon \
+            abandon abandon about";
+        assert_eq!(
+            Mnemonic::parse(twelve).unwrap_err(),
+            MnemonicError::WordCount { found: 12 }
+        );
+    }
+
+    #[test]
+    fn derived_keys_are_frozen() {
+        let root = Mnemonic::parse(ZERO_PHRASE).unwrap().root_secret();
+        let store = hex::encode(root.store_key().expose());
+        let backup = hex::encode(root.backup_key().expose());
+        assert_eq!(store.len(), 64);
+        assert_ne!(store, backup);
+        assert_eq!(format!("{root:?}"), "RootSecret(<redacted>)");
+        assert_eq!(format!("{:?}", root.store_key()), "SubKey(<redacted>)");
+    }
+}
