@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the Rust tests of sotto-proto and sotto-wasm compiled to wasm32, in headless Chromium
+# (Debian's chromium + chromium-driver), through wasm-bindgen-test-runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+export CHROMEDRIVER=/usr/bin/chromedriver
+export WASM_BINDGEN_USE_BROWSER=1
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/scripts/webdriver.json"
+export WASM_BINDGEN_TEST_TIMEOUT=120
+step "cargo test --target wasm32-unknown-unknown (headless Chromium)"
+cargo test --target wasm32-unknown-unknown -p sotto-proto -p sotto-wasm "$@"

@@ -1,0 +1,47 @@
+// Sotto's service worker: keeps the app shell and the wasm so the app opens offline.
+// Network first (a deployed update is picked up at once), the cache when offline.
+const CACHE = 'sotto-shell-v1';
+const SHELL = [
+  '/',
+  '/web/app.js',
+  '/web/style.css',
+  '/web/manifest.webmanifest',
+  '/web/icon.svg',
+  '/pkg/sotto.js',
+  '/pkg/sotto_bg.wasm',
+];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)));
+  self.skipWaiting();
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const key of await caches.keys()) {
+      if (key !== CACHE) await caches.delete(key);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
+  if (url.pathname === '/directory.json' || url.pathname === '/healthz' || url.pathname === '/metrics') return;
+  event.respondWith((async () => {
+    try {
+      const response = await fetch(event.request);
+      if (response.ok) {
+        const cache = await caches.open(CACHE);
+        await cache.put(event.request, response.clone());
+      }
+      return response;
+    } catch (err) {
+      const cached = await caches.match(event.request, { ignoreSearch: true })
+        ?? (event.request.mode === 'navigate' ? await caches.match('/') : undefined);
+      if (cached) return cached;
+      throw err;
+    }
+  })());
+});
