@@ -27,8 +27,9 @@ pub enum CryptoError {
     InvalidLength,
 }
 
-/// A 32-byte secret (key, chain key, root key). Zeroized on drop, never printed.
-#[derive(Clone, PartialEq, Eq)]
+/// A 32-byte secret (key, chain key, root key). Zeroized on drop, never printed, compared
+/// in constant time.
+#[derive(Clone)]
 pub struct Secret32(Zeroizing<[u8; 32]>);
 
 impl Secret32 {
@@ -46,6 +47,14 @@ impl Secret32 {
         subtle::ConstantTimeEq::ct_eq(&self.0[..], &other.0[..]).into()
     }
 }
+
+impl PartialEq for Secret32 {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other)
+    }
+}
+
+impl Eq for Secret32 {}
 
 impl core::fmt::Debug for Secret32 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
