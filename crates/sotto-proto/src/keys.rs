@@ -100,6 +100,12 @@ impl SharedSecret {
         &self.0
     }
 
+    /// Constant-time comparison with known bytes (test vectors, key confirmation). The
+    /// secret itself is never handed out.
+    pub fn ct_eq_bytes(&self, expected: &[u8; 32]) -> bool {
+        self.0.ct_eq(expected).into()
+    }
+
     /// All-zero outputs come from low-order public keys; callers reject them.
     pub fn is_contributory(&self) -> bool {
         !bool::from(self.0.ct_eq(&[0u8; 32]))
