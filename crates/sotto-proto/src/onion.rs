@@ -18,10 +18,14 @@
 //!   plaintext request, answers with [`Surb::seal`] on the reply SURB carried in the request.
 //!
 //! ## Randomness
-//! Everything random is drawn from the caller's RNG (the packet's initial secret, the SURB's
-//! initial secret and its id). No code path here uses `sphinx-packet`'s internal thread RNG
-//! (we never call `SphinxPacketBuilder::build_packet` without an initial secret, nor
-//! `SURBMaterial::construct_*`).
+//! Everything that keys a packet is drawn from the caller's RNG: the packet's and the SURB's
+//! initial secret and the SURB id (we never call `SphinxPacketBuilder::build_packet` without an
+//! initial secret, nor `SURBMaterial::construct_*`). One use of `sphinx-packet`'s internal
+//! thread RNG (`rand::rng()`) remains and cannot be avoided through its API: the random
+//! padding after the final hop's routing info in every header it builds
+//! (`header/routing/destination.rs`). Those bytes are encrypted and never read, so the same
+//! seed gives the same alpha and payload but a different routing-info tail and MAC. In the
+//! browser this needs `getrandom`'s `wasm_js` backend enabled by the wasm crate.
 //!
 //! ## Key epochs
 //! A relay's Sphinx key is a [`RelayKey`] with an epoch number. On rotation the relay keeps the
@@ -412,13 +416,19 @@ pub struct Surb(Vec<u8>);
 impl Surb {
     pub const LEN: usize = SURB_SIZE;
 
-    /// Parses a SURB; rejects anything but exactly [`SURB_SIZE`] well-formed bytes.
+    /// Parses a SURB; rejects anything but exactly [`SURB_SIZE`] bytes with a canonical,
+    /// non-zero header key. (Whether the rest is valid only shows when the reply travels.)
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, OnionError> {
         if bytes.len() != SURB_SIZE {
             return Err(OnionError::WrongLength {
                 expected: SURB_SIZE,
                 got: bytes.len(),
             });
+        }
+        // the header key must be a canonical, non-zero X25519 point (what every builder makes)
+        let alpha = bytes.get(..32).ok_or(OnionError::Malformed)?;
+        if !is_canonical_u(alpha) || alpha.iter().all(|b| *b == 0) {
+            return Err(OnionError::Malformed);
         }
         let parsed = SURB::from_bytes(bytes).map_err(|_| OnionError::Malformed)?;
         if parsed.materials_count() != 1 {

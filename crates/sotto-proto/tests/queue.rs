@@ -1,0 +1,521 @@
+//! Queue command codec: round trips, signatures, proof of work and rejection cases, and one
+//! request/answer through the onion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use sotto_proto::PROTOCOL_VERSION;
+use sotto_proto::ids::{QueueId, RelayId};
+use sotto_proto::onion::{
+    ConnTag, Hop, MemoryReplayCache, Processed, RelayKey, RelayKeys, SURB_SIZE, Surb,
+    build_forward, build_surb, process,
+};
+use sotto_proto::queue::{
+    Auth, AuthKeyPair, BLOB_CHUNK_SIZE, BlobId, Command, DELIVERY_LEN, Delivery, ErrorCode,
+    Inbound, MAX_ACK_SURBS, MAX_SUBSCRIBE_SURBS, MessageId, QueueError, ReceivedRequest, Request,
+    Response, ResponseBody, tag,
+};
+use sotto_proto::sizes::{ONION_PLAINTEXT_SIZE, QUEUE_MESSAGE_SIZE};
+
+fn hops(rng: &mut ChaCha20Rng) -> (Vec<Hop>, Vec<RelayKeys>) {
+    let mut hops = Vec::new();
+    let mut keys = Vec::new();
+    for i in 0..3u8 {
+        let k = RelayKey::generate(rng, 1);
+        hops.push(Hop {
+            id: RelayId::from_bytes([i + 1; 32]),
+            key: k.public_key(),
+        });
+        keys.push(RelayKeys::new(k));
+    }
+    (hops, keys)
+}
+
+fn surb(rng: &mut ChaCha20Rng) -> Surb {
+    let (h, _) = hops(rng);
+    let conn = ConnTag::random(rng);
+    build_surb(rng, &h, conn).unwrap().0
+}
+
+fn surbs(rng: &mut ChaCha20Rng, n: usize) -> Vec<Surb> {
+    let (h, _) = hops(rng);
+    let conn = ConnTag::random(rng);
+    (0..n)
+        .map(|_| build_surb(rng, &h, conn).unwrap().0)
+        .collect()
+}
+
+/// Every command with the key that signs it.
+fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
+    let recipient = AuthKeyPair::generate(rng);
+    let sender = AuthKeyPair::generate(rng);
+    let rid = QueueId::random(rng);
+    let sid = QueueId::random(rng);
+    let cmds: Vec<(Command, Option<AuthKeyPair>)> = vec![
+        (
+            Command::Create {
+                recipient_key: recipient.public_key(),
+                timestamp: 1_800_000_000,
+                pow_nonce: 42,
+            },
+            Some(recipient.clone()),
+        ),
+        (
+            Command::Secure {
+                sender_id: sid,
+                sender_key: sender.public_key(),
+            },
+            Some(sender.clone()),
+        ),
+        (
+            Command::Send {
+                sender_id: sid,
+                message: vec![0xab; QUEUE_MESSAGE_SIZE],
+            },
+            Some(sender.clone()),
+        ),
+        (
+            Command::Subscribe {
+                recipient_id: rid,
+                surbs: surbs(rng, MAX_SUBSCRIBE_SURBS),
+            },
+            Some(recipient.clone()),
+        ),
+        (
+            Command::Ack {
+                recipient_id: rid,
+                message_id: MessageId::random(rng),
+                surbs: surbs(rng, MAX_ACK_SURBS),
+            },
+            Some(recipient.clone()),
+        ),
+        (
+            Command::Ack {
+                recipient_id: rid,
+                message_id: MessageId::random(rng),
+                surbs: vec![],
+            },
+            Some(recipient.clone()),
+        ),
+        (
+            Command::Delete { recipient_id: rid },
+            Some(recipient.clone()),
+        ),
+        (
+            Command::BlobPut {
+                blob_id: BlobId::random(rng),
+                index: 3,
+                data: vec![7; BLOB_CHUNK_SIZE],
+            },
+            None,
+        ),
+        (
+            Command::BlobGet {
+                blob_id: BlobId::random(rng),
+                index: 9,
+            },
+            None,
+        ),
+    ];
+    cmds.into_iter()
+        .enumerate()
+        .map(|(i, (command, key))| {
+            (
+                Request {
+                    request_id: i as u64 * 1000 + 1,
+                    reply: surb(rng),
+                    command,
+                },
+                key,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_command_round_trips_and_fits_one_onion_payload() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    for (req, key) in all_commands(&mut rng) {
+        let bytes = req.encode(key.as_ref()).unwrap();
+        assert!(bytes.len() <= ONION_PLAINTEXT_SIZE, "{:?}", req.command);
+        assert_eq!(bytes[0], PROTOCOL_VERSION);
+        let got = ReceivedRequest::decode(&bytes).unwrap();
+        assert_eq!(got.request_id, req.request_id);
+        assert_eq!(got.reply, req.reply);
+        assert_eq!(got.command, req.command);
+        match got.auth() {
+            Auth::Recipient(_) | Auth::Sender(_) => got.verify(&key.unwrap().public_key()).unwrap(),
+            Auth::SelfSigned(k) => got.verify(&k).unwrap(),
+            Auth::None => assert_eq!(
+                got.verify(&AuthKeyPair::generate(&mut rng).public_key()),
+                Err(QueueError::Signer)
+            ),
+        }
+    }
+}
+
+#[test]
+fn any_flipped_signed_byte_breaks_the_signature() {
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    for (req, key) in all_commands(&mut rng) {
+        let Some(key) = key else { continue };
+        let bytes = req.encode(Some(&key)).unwrap();
+        // flip bytes in the request id, the SURB's MAC area, the body and the signature
+        for pos in [2usize, 9, 50, 406, bytes.len() - 65, bytes.len() - 1] {
+            let mut t = bytes.clone();
+            t[pos] ^= 0x01;
+            let res = ReceivedRequest::decode(&t).and_then(|r| r.verify(&key.public_key()));
+            assert!(res.is_err(), "{:?} pos {pos}", req.command.tag());
+        }
+    }
+}
+
+#[test]
+fn a_send_signed_by_another_key_is_rejected() {
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let sender = AuthKeyPair::generate(&mut rng);
+    let intruder = AuthKeyPair::generate(&mut rng);
+    let req = Request {
+        request_id: 1,
+        reply: surb(&mut rng),
+        command: Command::Send {
+            sender_id: QueueId::random(&mut rng),
+            message: vec![1; QUEUE_MESSAGE_SIZE],
+        },
+    };
+    let bytes = req.encode(Some(&intruder)).unwrap();
+    let got = ReceivedRequest::decode(&bytes).unwrap();
+    assert_eq!(got.auth(), req.command.auth());
+    assert_eq!(
+        got.verify(&sender.public_key()),
+        Err(QueueError::BadSignature)
+    );
+}
+
+#[test]
+fn signer_misuse_is_refused_when_encoding() {
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let cmds = all_commands(&mut rng);
+    let stranger = AuthKeyPair::generate(&mut rng);
+    for (req, key) in &cmds {
+        match (req.command.auth(), key) {
+            (Auth::None, _) => {
+                assert_eq!(req.encode(Some(&stranger)), Err(QueueError::Signer))
+            }
+            (Auth::SelfSigned(_), _) => {
+                assert_eq!(req.encode(Some(&stranger)), Err(QueueError::Signer));
+                assert_eq!(req.encode(None), Err(QueueError::Signer));
+            }
+            _ => assert_eq!(req.encode(None), Err(QueueError::Signer)),
+        }
+    }
+}
+
+#[test]
+fn self_signed_commands_are_checked_by_decode() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let sender = AuthKeyPair::generate(&mut rng);
+    let req = Request {
+        request_id: 1,
+        reply: surb(&mut rng),
+        command: Command::Secure {
+            sender_id: QueueId::random(&mut rng),
+            sender_key: sender.public_key(),
+        },
+    };
+    let mut bytes = req.encode(Some(&sender)).unwrap();
+    // replace the sender key with another: the signature no longer matches
+    let other = AuthKeyPair::generate(&mut rng).public_key();
+    let key_at = 10 + SURB_SIZE + 16;
+    bytes[key_at..key_at + 32].copy_from_slice(other.as_bytes());
+    assert_eq!(
+        ReceivedRequest::decode(&bytes).unwrap_err(),
+        QueueError::BadSignature
+    );
+    // a weak (small-order) key is refused outright
+    let mut weak = bytes.clone();
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    weak[key_at..key_at + 32].copy_from_slice(&identity);
+    assert_eq!(
+        ReceivedRequest::decode(&weak).unwrap_err(),
+        QueueError::BadKey
+    );
+}
+
+#[test]
+fn malformed_requests_are_rejected_with_typed_errors() {
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
+    for (req, key) in all_commands(&mut rng) {
+        let bytes = req.encode(key.as_ref()).unwrap();
+        // every truncation
+        for len in 0..bytes.len() {
+            let err = ReceivedRequest::decode(&bytes[..len]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    QueueError::Truncated
+                        | QueueError::BadSurb
+                        | QueueError::OutOfRange
+                        | QueueError::BadSignature
+                ),
+                "{len}: {err:?}"
+            );
+        }
+        // trailing byte
+        let mut long = bytes.clone();
+        long.push(0);
+        let err = ReceivedRequest::decode(&long).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                QueueError::TrailingBytes | QueueError::Oversize(_) | QueueError::BadSignature
+            ),
+            "{err:?}"
+        );
+        // wrong version
+        let mut v = bytes.clone();
+        v[0] = 2;
+        assert_eq!(
+            ReceivedRequest::decode(&v).unwrap_err(),
+            QueueError::WrongVersion(2)
+        );
+        // unknown tag
+        let mut t = bytes.clone();
+        t[1] = 0x7e;
+        assert_eq!(
+            ReceivedRequest::decode(&t).unwrap_err(),
+            QueueError::UnknownTag(0x7e)
+        );
+    }
+    assert_eq!(
+        ReceivedRequest::decode(&vec![1; ONION_PLAINTEXT_SIZE + 1]).unwrap_err(),
+        QueueError::Oversize(ONION_PLAINTEXT_SIZE + 1)
+    );
+}
+
+#[test]
+fn counts_and_sizes_are_bounded() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let key = AuthKeyPair::generate(&mut rng);
+    let rid = QueueId::random(&mut rng);
+    let mk = |command| Request {
+        request_id: 1,
+        reply: surb(&mut ChaCha20Rng::seed_from_u64(70)),
+        command,
+    };
+    let too_many = surbs(&mut rng, MAX_SUBSCRIBE_SURBS + 1);
+    assert_eq!(
+        mk(Command::Subscribe {
+            recipient_id: rid,
+            surbs: vec![]
+        })
+        .encode(Some(&key)),
+        Err(QueueError::OutOfRange)
+    );
+    assert_eq!(
+        mk(Command::Subscribe {
+            recipient_id: rid,
+            surbs: too_many.clone()
+        })
+        .encode(Some(&key)),
+        Err(QueueError::OutOfRange)
+    );
+    assert_eq!(
+        mk(Command::Send {
+            sender_id: rid,
+            message: vec![0; QUEUE_MESSAGE_SIZE - 1]
+        })
+        .encode(Some(&key)),
+        Err(QueueError::WrongMessageSize(QUEUE_MESSAGE_SIZE - 1))
+    );
+    assert_eq!(
+        mk(Command::BlobPut {
+            blob_id: BlobId::random(&mut rng),
+            index: 0,
+            data: vec![0; BLOB_CHUNK_SIZE + 1]
+        })
+        .encode(None),
+        Err(QueueError::OutOfRange)
+    );
+    // a subscribe frame whose count byte says 0 is rejected on decode
+    let ok = mk(Command::Subscribe {
+        recipient_id: rid,
+        surbs: surbs(&mut rng, 1),
+    })
+    .encode(Some(&key))
+    .unwrap();
+    let mut zero = ok.clone();
+    zero[10 + SURB_SIZE + 16] = 0;
+    assert_eq!(
+        ReceivedRequest::decode(&zero).unwrap_err(),
+        QueueError::OutOfRange
+    );
+    // a garbage SURB is rejected
+    let mut bad = ok.clone();
+    bad[10 + SURB_SIZE + 17..10 + SURB_SIZE + 17 + SURB_SIZE].fill(0);
+    assert!(ReceivedRequest::decode(&bad).is_err());
+}
+
+#[test]
+fn create_pays_with_a_proof_of_work_bound_to_the_request() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let recipient = AuthKeyPair::generate(&mut rng);
+    let bytes = Request::create(5, surb(&mut rng), &recipient, 1_800_000_000, 12).unwrap();
+    let got = ReceivedRequest::decode(&bytes).unwrap();
+    got.verify_pow(12).unwrap();
+    let Command::Create { timestamp, .. } = got.command else {
+        panic!()
+    };
+    assert_eq!(timestamp, 1_800_000_000);
+    // demanding much more work fails (overwhelmingly likely at 40 bits)
+    assert_eq!(got.verify_pow(40), Err(QueueError::Pow));
+    // a different request (different SURB) has a different challenge
+    let again = Request::create(5, surb(&mut rng), &recipient, 1_800_000_000, 12).unwrap();
+    let again = ReceivedRequest::decode(&again).unwrap();
+    assert_ne!(again.pow_challenge(), got.pow_challenge());
+    // non-Create commands have no challenge and pass
+    let del = Request {
+        request_id: 1,
+        reply: surb(&mut rng),
+        command: Command::Delete {
+            recipient_id: QueueId::random(&mut rng),
+        },
+    };
+    let del = ReceivedRequest::decode(&del.encode(Some(&recipient)).unwrap()).unwrap();
+    assert!(del.pow_challenge().is_none());
+    del.verify_pow(30).unwrap();
+}
+
+#[test]
+fn responses_and_deliveries_round_trip() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let bodies = vec![
+        ResponseBody::Ok,
+        ResponseBody::Ids {
+            recipient_id: QueueId::random(&mut rng),
+            sender_id: QueueId::random(&mut rng),
+        },
+        ResponseBody::BlobChunk {
+            index: 4,
+            data: vec![3; BLOB_CHUNK_SIZE],
+        },
+        ResponseBody::BlobChunk {
+            index: 4,
+            data: vec![],
+        },
+        ResponseBody::Error(ErrorCode::Quota),
+        ResponseBody::Error(ErrorCode::Unknown(999)),
+    ];
+    for body in bodies {
+        let r = Response {
+            request_id: u64::MAX,
+            body,
+        };
+        let bytes = r.encode().unwrap();
+        assert!(bytes.len() <= ONION_PLAINTEXT_SIZE);
+        assert_eq!(Response::decode(&bytes).unwrap(), r);
+        assert_eq!(Inbound::decode(&bytes).unwrap(), Inbound::Response(r));
+        for len in 0..bytes.len() {
+            assert!(Response::decode(&bytes[..len]).is_err());
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(Response::decode(&long), Err(QueueError::TrailingBytes));
+    }
+    for code in 1..=11u16 {
+        assert_eq!(ErrorCode::from_code(code).code(), code);
+        assert!(!matches!(ErrorCode::from_code(code), ErrorCode::Unknown(_)));
+    }
+
+    let d = Delivery {
+        recipient_id: QueueId::random(&mut rng),
+        message_id: MessageId::random(&mut rng),
+        received_at: 1_800_000_123,
+        body: vec![5; QUEUE_MESSAGE_SIZE],
+    };
+    let bytes = d.encode().unwrap();
+    assert_eq!(bytes.len(), DELIVERY_LEN);
+    assert_eq!(bytes[1], tag::DELIVERY);
+    assert_eq!(
+        Inbound::decode(&bytes).unwrap(),
+        Inbound::Delivery(d.clone())
+    );
+    assert!(Delivery::decode(&bytes[..bytes.len() - 1]).is_err());
+    let mut wrong = bytes.clone();
+    wrong[0] = 9;
+    assert_eq!(Delivery::decode(&wrong), Err(QueueError::WrongVersion(9)));
+    let short_body = Delivery {
+        body: vec![1; 3],
+        ..d
+    };
+    assert!(short_body.encode().is_err());
+}
+
+#[test]
+fn request_and_answer_travel_through_the_onion() {
+    let mut rng = ChaCha20Rng::seed_from_u64(10);
+    let (route, keys) = hops(&mut rng);
+    let mut caches: Vec<MemoryReplayCache> = (0..3).map(|_| MemoryReplayCache::new(64)).collect();
+    let conn = ConnTag::random(&mut rng);
+    // client's gateway is relay 0; the request goes 0 -> 1 -> 2 (the queue relay); the reply
+    // route [1, 2, 0] may start anywhere but ends at the gateway
+    let back = vec![route[1], route[2], route[0]];
+    let (reply, opener) = build_surb(&mut rng, &back, conn).unwrap();
+    let recipient = AuthKeyPair::generate(&mut rng);
+    let req = Request::create(77, reply, &recipient, 1_800_000_000, 8).unwrap();
+    let mut bytes = build_forward(&mut rng, &route, &req).unwrap().into_bytes();
+    let mut delivered = None;
+    for i in 0..3 {
+        match process(&bytes, &keys[i], &mut caches[i]).unwrap() {
+            Processed::Forward { packet, .. } => bytes = packet.into_bytes(),
+            Processed::Deliver { payload } => delivered = Some(payload),
+            other => panic!("{other:?}"),
+        }
+    }
+    // queue relay
+    let got = ReceivedRequest::decode(&delivered.unwrap()).unwrap();
+    got.verify_pow(8).unwrap();
+    let answer = Response {
+        request_id: got.request_id,
+        body: ResponseBody::Ids {
+            recipient_id: QueueId::random(&mut rng),
+            sender_id: QueueId::random(&mut rng),
+        },
+    };
+    let (first, packet) = got.reply.clone().seal(&answer.encode().unwrap()).unwrap();
+    assert_eq!(first, route[1].id);
+    let mut bytes = packet.into_bytes();
+    for i in [1usize, 2, 0] {
+        match process(&bytes, &keys[i], &mut caches[i]).unwrap() {
+            Processed::Forward { packet, .. } => bytes = packet.into_bytes(),
+            Processed::ToClient {
+                connection,
+                surb_id,
+                sealed,
+            } => {
+                assert_eq!(i, 0);
+                assert_eq!(connection, conn);
+                assert_eq!(surb_id, opener.id());
+                let plain = opener.open(&sealed).unwrap();
+                assert_eq!(
+                    Inbound::decode(&plain).unwrap(),
+                    Inbound::Response(answer.clone())
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn error_codes_for_decode_failures() {
+    assert_eq!(ErrorCode::from(&QueueError::BadSignature), ErrorCode::Auth);
+    assert_eq!(ErrorCode::from(&QueueError::Pow), ErrorCode::Pow);
+    assert_eq!(
+        ErrorCode::from(&QueueError::Truncated),
+        ErrorCode::BadCommand
+    );
+    assert_eq!(ErrorCode::Auth.code(), 1);
+    assert_eq!(ErrorCode::Internal.code(), 11);
+}
