@@ -17,6 +17,7 @@ pub mod onion;
 pub mod pow;
 pub mod queue;
 pub mod ratchet;
+pub mod service;
 pub mod sizes;
 
 /// The protocol version this build speaks. Every versioned encoding starts with it.
