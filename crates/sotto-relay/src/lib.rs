@@ -1,1 +1,23 @@
-pub fn placeholder() {}
+//! Sotto's relay: a tokio driver around `sotto-proto`.
+//!
+//! * [`relay`] — one relay's WebSocket listener and connection loop, onion processing,
+//!   forwarding (over [`link`]s) and gateway delivery of SURB replies.
+//! * [`queue`] — the queue service and its durable store (redb).
+//! * [`identity`] — the relay's id and Sphinx key, persisted in its data directory.
+//! * [`web`] — the HTTP side of `dev`: the PWA, `/directory.json`, `/healthz`, `/metrics`.
+//! * [`dev`] — `sotto-relay dev`, a whole network on loopback in one process.
+//!
+//! The wire protocol is specified in `docs/protocol/relay.md`.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod dev;
+pub mod error;
+pub mod identity;
+pub mod limits;
+mod link;
+pub mod metrics;
+pub mod queue;
+pub mod relay;
+pub mod web;
+
+pub use error::RelayError;

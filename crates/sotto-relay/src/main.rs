@@ -1,1 +1,103 @@
-fn main(){}
+//! The `sotto-relay` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sotto_relay::RelayError;
+use sotto_relay::dev::{self, DevOptions};
+use sotto_relay::limits::Limits;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sotto-relay",
+    version,
+    about = "Sotto relay: onion forwarding and forgetful queues"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a whole local network on loopback (N relays) and serve the PWA.
+    Dev(DevArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DevArgs {
+    /// Address of the HTTP server (PWA, /directory.json, /healthz, /metrics).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    http: SocketAddr,
+    /// Number of relays.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=64))]
+    relays: u16,
+    /// Port of the first relay's WebSocket; relay i listens on BASE+i-1 (0: any free ports).
+    #[arg(long, default_value_t = 9101, value_name = "PORT")]
+    ws_base_port: u16,
+    /// Durable state: one subfolder per relay with its key file and store
+    /// [default: $XDG_DATA_HOME/sotto/dev or ~/.local/share/sotto/dev].
+    #[arg(long, value_name = "DIR", conflicts_with = "ephemeral")]
+    data_dir: Option<PathBuf>,
+    /// Keep all state in a temporary directory, removed on exit.
+    #[arg(long)]
+    ephemeral: bool,
+    /// Directory holding index.html, web/ and pkg/.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    web_root: PathBuf,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SOTTO_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), RelayError> {
+    match cli.command {
+        Command::Dev(a) => {
+            dev::run(DevOptions {
+                http: a.http,
+                relays: a.relays,
+                ws_base_port: a.ws_base_port,
+                data_dir: a.data_dir,
+                ephemeral: a.ephemeral,
+                web_root: a.web_root,
+                limits: Limits::default(),
+            })
+            .await
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sotto-relay: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    tracing::debug!("block_on returned");
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    tracing::debug!("runtime down");
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sotto-relay: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

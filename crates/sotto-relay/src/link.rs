@@ -1,0 +1,79 @@
+//! Relay-to-relay links: one persistent outgoing WebSocket per next hop, fed by a bounded
+//! queue, reconnecting with exponential backoff. Packets go as `0x01 || packet` frames, the
+//! same framing browsers use.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sotto_proto::onion::{ClientFrame, Packet};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::metrics::RelayMetrics;
+use crate::relay::{DirectoryEntry, Relay, stopped};
+
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Runs the link until the relay shuts down or every sender is gone.
+pub(crate) async fn run(relay: Arc<Relay>, peer: DirectoryEntry, mut rx: mpsc::Receiver<Packet>) {
+    let mut shutdown = relay.shutdown_signal();
+    let mut backoff = BACKOFF_START;
+    let mut pending: Option<Packet> = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let connect = tokio_tungstenite::connect_async(peer.url.as_str());
+        let ws = tokio::select! {
+            _ = stopped(&mut shutdown) => return,
+            r = tokio::time::timeout(Duration::from_secs(5), connect) => r,
+        };
+        let ws = match ws {
+            Ok(Ok((ws, _))) => ws,
+            _ => {
+                tracing::debug!(relay = %relay.name, peer = ?peer.id, "link connect failed");
+                tokio::select! {
+                    _ = stopped(&mut shutdown) => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        RelayMetrics::inc(&relay.metrics.link_reconnects);
+        backoff = BACKOFF_START;
+        let (mut sink, mut stream) = ws.split();
+        loop {
+            let packet = match pending.take() {
+                Some(p) => p,
+                None => tokio::select! {
+                    _ = stopped(&mut shutdown) => {
+                        let _ = sink.close().await;
+                        return;
+                    }
+                    // The peer never sends packets on a link; reading keeps pings answered and
+                    // notices a close.
+                    incoming = stream.next() => match incoming {
+                        Some(Ok(_)) => continue,
+                        _ => break,
+                    },
+                    p = rx.recv() => match p {
+                        Some(p) => p,
+                        None => {
+                            let _ = sink.close().await;
+                            return;
+                        }
+                    },
+                },
+            };
+            let frame = ClientFrame::Packet(packet.clone()).encode();
+            if sink.send(Message::binary(frame)).await.is_err() {
+                // Keep the packet and retry it on the next connection.
+                pending = Some(packet);
+                break;
+            }
+        }
+    }
+}

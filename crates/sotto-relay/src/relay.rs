@@ -1,0 +1,467 @@
+//! One relay: its WebSocket listener, the per-connection loop, onion processing, forwarding
+//! over relay-to-relay links, and gateway delivery of SURB replies to bound browsers.
+//!
+//! Every connection (a browser or another relay) speaks the same framing: each binary
+//! WebSocket message is one [`ClientFrame`] (`0x01 || packet` or `0x02 || conn tag`), and the
+//! relay answers only with [`GatewayFrame`]s (binary) and, for framing mistakes, text error
+//! frames (`{"error":"…","message":"…"}`). The wire details are in `docs/protocol/relay.md`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use sotto_proto::ids::RelayId;
+use sotto_proto::keys::PublicKey;
+use sotto_proto::onion::{
+    self, ClientFrame, ConnTag, GatewayFrame, MemoryReplayCache, OnionError, Packet, Processed,
+    ROUTE_LEN,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::error::RelayError;
+use crate::identity::Identity;
+use crate::limits::{Limits, TokenBucket};
+use crate::metrics::{DropReason, RelayMetrics};
+use crate::queue::QueueService;
+
+/// A relay as the directory lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    pub id: RelayId,
+    pub url: String,
+    pub sphinx_key: PublicKey,
+    pub key_epoch: u32,
+}
+
+/// What the relay does with a packet's outcome that needs the async world.
+enum Outcome {
+    Forward(RelayId, Packet),
+    Nothing,
+}
+
+type ClientTx = mpsc::Sender<Message>;
+
+/// One running relay.
+pub struct Relay {
+    /// A short local name for logs and metrics labels (`"1"`, `"2"`, …). Not secret, not the id.
+    pub name: String,
+    pub identity: Identity,
+    pub url: String,
+    pub local_addr: SocketAddr,
+    pub metrics: RelayMetrics,
+    pub limits: Limits,
+    replay: Mutex<MemoryReplayCache>,
+    peers: RwLock<HashMap<RelayId, DirectoryEntry>>,
+    links: Mutex<HashMap<RelayId, mpsc::Sender<Packet>>>,
+    clients: Mutex<HashMap<ConnTag, (u64, ClientTx)>>,
+    queue: Option<QueueService>,
+    alive: AtomicBool,
+    open_connections: AtomicUsize,
+    next_conn_id: AtomicU64,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Binds a relay's TCP listener.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, RelayError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| RelayError::Bind { addr, source })
+}
+
+impl Relay {
+    pub fn new(
+        name: String,
+        identity: Identity,
+        url: String,
+        local_addr: SocketAddr,
+        limits: Limits,
+        queue: Option<QueueService>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            identity,
+            url,
+            local_addr,
+            metrics: RelayMetrics::default(),
+            replay: Mutex::new(MemoryReplayCache::new(limits.replay_cache_entries)),
+            limits,
+            peers: RwLock::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+            queue,
+            alive: AtomicBool::new(false),
+            open_connections: AtomicUsize::new(0),
+            next_conn_id: AtomicU64::new(1),
+            shutdown,
+        })
+    }
+
+    /// This relay's directory entry.
+    pub fn entry(&self) -> DirectoryEntry {
+        let key = self.identity.keys.current();
+        DirectoryEntry {
+            id: self.identity.id,
+            url: self.url.clone(),
+            sphinx_key: key.public_key(),
+            key_epoch: key.epoch(),
+        }
+    }
+
+    /// Replaces the relays this one can forward to.
+    pub fn set_directory(&self, entries: &[DirectoryEntry]) {
+        let mut peers = self.peers.write().unwrap_or_else(|p| p.into_inner());
+        peers.clear();
+        for e in entries {
+            peers.insert(e.id, e.clone());
+        }
+    }
+
+    /// Whether the accept loop is running.
+    pub fn is_accepting(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    /// A real liveness check: the accept loop runs and a loopback TCP connect succeeds.
+    pub async fn probe(&self) -> bool {
+        if !self.is_accepting() {
+            return false;
+        }
+        matches!(
+            tokio::time::timeout(
+                Duration::from_millis(500),
+                TcpStream::connect(self.local_addr)
+            )
+            .await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// The queue service, if this relay runs one.
+    pub fn queue(&self) -> Option<&QueueService> {
+        self.queue.as_ref()
+    }
+
+    /// Accepts connections until shutdown, then closes them (1001 going away) and returns.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        let mut shutdown = self.shutdown.clone();
+        let mut conns = JoinSet::new();
+        self.alive.store(true, Ordering::Release);
+        loop {
+            tokio::select! {
+                _ = stopped(&mut shutdown) => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => {
+                        // The peer address is deliberately not kept or logged.
+                        let relay = self.clone();
+                        conns.spawn(async move { relay.connection(stream).await });
+                    }
+                    Err(e) => {
+                        tracing::warn!(relay = %self.name, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        self.alive.store(false, Ordering::Release);
+        drop(listener);
+        let drain = async { while conns.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(3), drain)
+            .await
+            .is_err()
+        {
+            conns.abort_all();
+        }
+        lock(&self.links).clear();
+    }
+
+    fn ws_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .max_message_size(Some(self.limits.max_frame_bytes))
+            .max_frame_size(Some(self.limits.max_frame_bytes))
+    }
+
+    async fn connection(self: Arc<Self>, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let handshake = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_tungstenite::accept_async_with_config(stream, Some(self.ws_config())),
+        )
+        .await;
+        let Ok(Ok(mut ws)) = handshake else {
+            return;
+        };
+        RelayMetrics::inc(&self.metrics.connections_total);
+        let open = self.open_connections.fetch_add(1, Ordering::AcqRel) + 1;
+        if open > self.limits.max_connections {
+            self.open_connections.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.drop_packet(DropReason::TooManyConnections);
+            let _ = ws
+                .close(Some(close(
+                    CloseCode::Again,
+                    "relay is at its connection cap",
+                )))
+                .await;
+            return;
+        }
+        self.metrics
+            .connections_open
+            .store(open as u64, Ordering::Relaxed);
+        let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
+        self.clone().run_connection(ws, conn_id).await;
+        // Unbind every tag this connection bound (unless another connection took it over).
+        lock(&self.clients).retain(|_, (id, _)| *id != conn_id);
+        let open = self.open_connections.fetch_sub(1, Ordering::AcqRel) - 1;
+        self.metrics
+            .connections_open
+            .store(open as u64, Ordering::Relaxed);
+    }
+
+    async fn run_connection(self: Arc<Self>, ws: WebSocketStream<TcpStream>, conn_id: u64) {
+        let (mut sink, mut stream) = ws.split();
+        let (tx, mut rx) = mpsc::channel::<Message>(self.limits.client_queue);
+        let writer = tokio::spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                let is_close = matches!(msg, Message::Close(_));
+                if sink.send(msg).await.is_err() || is_close {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let mut shutdown = self.shutdown.clone();
+        let mut bucket = TokenBucket::new(
+            self.limits.frames_per_second,
+            self.limits.frame_burst,
+            Instant::now(),
+        );
+        let mut bound = 0usize;
+        let mut strikes = 0u32;
+        loop {
+            let next = tokio::select! {
+                _ = stopped(&mut shutdown) => {
+                    let _ = tx.send(Message::Close(Some(close(CloseCode::Away, "relay shutting down")))).await;
+                    break;
+                }
+                next = stream.next() => next,
+            };
+            let msg = match next {
+                None => break,
+                Some(Ok(msg)) => msg,
+                Some(Err(WsError::Capacity(_))) => {
+                    self.metrics.drop_packet(DropReason::Oversized);
+                    let _ = tx
+                        .send(Message::Close(Some(close(
+                            CloseCode::Size,
+                            "frame too large",
+                        ))))
+                        .await;
+                    break;
+                }
+                Some(Err(_)) => break,
+            };
+            match msg {
+                Message::Binary(bytes) => {
+                    if !bucket.take(Instant::now()) {
+                        self.metrics.drop_packet(DropReason::RateLimited);
+                        strikes += 1;
+                        if strikes > self.limits.rate_limit_strikes {
+                            let _ = tx
+                                .send(Message::Close(Some(close(CloseCode::Policy, "rate limit"))))
+                                .await;
+                            break;
+                        }
+                        continue;
+                    }
+                    strikes = 0;
+                    match ClientFrame::decode(&bytes) {
+                        Ok(ClientFrame::Packet(packet)) => {
+                            self.clone().handle_packet(packet).await;
+                        }
+                        Ok(ClientFrame::Bind(tag)) => {
+                            if bound >= self.limits.max_tags_per_connection {
+                                self.metrics.drop_packet(DropReason::BadFrame);
+                                let _ = tx.try_send(error_frame(
+                                    "too_many_tags",
+                                    "this connection has bound the most tags it may",
+                                ));
+                                continue;
+                            }
+                            bound += 1;
+                            lock(&self.clients).insert(tag, (conn_id, tx.clone()));
+                        }
+                        Err(e) => {
+                            self.metrics.drop_packet(DropReason::BadFrame);
+                            let _ = tx.try_send(error_frame("bad_frame", &frame_error_text(&e)));
+                        }
+                    }
+                }
+                Message::Text(_) => {
+                    self.metrics.drop_packet(DropReason::TextFrame);
+                    let _ = tx
+                        .send(Message::Close(Some(close(
+                            CloseCode::Unsupported,
+                            "binary frames only",
+                        ))))
+                        .await;
+                    break;
+                }
+                Message::Close(_) => break,
+                // tungstenite answers pings itself.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        }
+        drop(tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    }
+
+    /// Peels, then forwards, delivers or pushes. Packets routed to this same relay again are
+    /// processed in place (a route may name a relay twice).
+    pub async fn handle_packet(self: Arc<Self>, packet: Packet) {
+        RelayMetrics::inc(&self.metrics.packets_received);
+        let mut packet = packet;
+        for _ in 0..=ROUTE_LEN * 2 {
+            let outcome = self.clone().process_one(&packet).await;
+            match outcome {
+                Outcome::Forward(next, p) if next == self.identity.id => {
+                    RelayMetrics::inc(&self.metrics.packets_forwarded);
+                    packet = p;
+                }
+                Outcome::Forward(next, p) => {
+                    self.send_to(next, p);
+                    return;
+                }
+                Outcome::Nothing => return,
+            }
+        }
+        self.metrics.drop_packet(DropReason::Malformed);
+    }
+
+    async fn process_one(self: Arc<Self>, packet: &Packet) -> Outcome {
+        let processed = {
+            let mut replay = lock(&self.replay);
+            onion::process(packet.as_bytes(), &self.identity.keys, &mut *replay)
+        };
+        match processed {
+            Ok(Processed::Forward { next, packet }) => Outcome::Forward(next, packet),
+            Ok(Processed::Deliver { payload }) => {
+                RelayMetrics::inc(&self.metrics.packets_delivered);
+                match &self.queue {
+                    Some(q) => match q.handle(payload).await {
+                        Some((first_hop, reply)) => Outcome::Forward(first_hop, reply),
+                        None => Outcome::Nothing,
+                    },
+                    None => {
+                        self.metrics.drop_packet(DropReason::BadCommand);
+                        Outcome::Nothing
+                    }
+                }
+            }
+            Ok(Processed::ToClient {
+                connection,
+                surb_id,
+                sealed,
+            }) => {
+                self.push_to_client(connection, GatewayFrame::Reply { surb_id, sealed });
+                Outcome::Nothing
+            }
+            Err(e) => {
+                self.metrics.drop_packet(match e {
+                    OnionError::Integrity => DropReason::Integrity,
+                    OnionError::Replay => DropReason::Replay,
+                    _ => DropReason::Malformed,
+                });
+                Outcome::Nothing
+            }
+        }
+    }
+
+    fn push_to_client(&self, tag: ConnTag, frame: GatewayFrame) {
+        let tx = lock(&self.clients).get(&tag).map(|(_, tx)| tx.clone());
+        let Some(tx) = tx else {
+            self.metrics.drop_packet(DropReason::NoClient);
+            return;
+        };
+        match tx.try_send(Message::binary(frame.encode())) {
+            Ok(()) => RelayMetrics::inc(&self.metrics.replies_to_client),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.drop_packet(DropReason::ClientSlow)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.metrics.drop_packet(DropReason::NoClient)
+            }
+        }
+    }
+
+    /// Queues `packet` on the link to `next`, opening the link on first use.
+    fn send_to(self: &Arc<Self>, next: RelayId, packet: Packet) {
+        let mut links = lock(&self.links);
+        let tx = match links.get(&next) {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let peer = self
+                    .peers
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&next)
+                    .cloned();
+                let Some(peer) = peer else {
+                    self.metrics.drop_packet(DropReason::UnknownNextHop);
+                    return;
+                };
+                let (tx, rx) = mpsc::channel(self.limits.link_queue);
+                links.insert(next, tx.clone());
+                tokio::spawn(crate::link::run(self.clone(), peer, rx));
+                tx
+            }
+        };
+        drop(links);
+        match tx.try_send(packet) {
+            Ok(()) => RelayMetrics::inc(&self.metrics.packets_forwarded),
+            Err(_) => self.metrics.drop_packet(DropReason::LinkFull),
+        }
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+}
+
+fn close(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}
+
+fn error_frame(code: &str, message: &str) -> Message {
+    Message::text(serde_json::json!({ "error": code, "message": message }).to_string())
+}
+
+fn frame_error_text(e: &OnionError) -> String {
+    match e {
+        OnionError::WrongLength { expected, got } => {
+            format!("wrong frame length: expected {expected} bytes after the tag, got {got}")
+        }
+        _ => "unknown frame tag".to_owned(),
+    }
+}
+
+/// Resolves once the shutdown flag is set (or its sender is gone).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
