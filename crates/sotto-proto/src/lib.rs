@@ -6,6 +6,7 @@
 //! every test can run with a fixed seed and virtual time.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod client;
 pub mod crypto;
 pub mod envelope;
 pub mod handshake;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod invitation;
 pub mod keys;
 pub mod mnemonic;
+pub mod node;
 pub mod onion;
 pub mod pow;
 pub mod queue;

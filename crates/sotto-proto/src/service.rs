@@ -9,7 +9,7 @@
 //!
 //! ## Delivery
 //! One message per queue is in flight at a time, oldest first, each through one SURB the
-//! recipient handed over (Subscribe, or more with Ack). The next one goes out when the
+//! recipient handed over (Subscribe replaces the set, Ack adds to it). The next one goes out when the
 //! recipient acknowledges (and so deletes) the previous one. A new Subscribe, or
 //! [`ServiceConfig::redeliver_after`] seconds without an Ack, sends the oldest unacknowledged
 //! message again, so a lost delivery is never a lost message; the recipient drops duplicates
@@ -368,7 +368,13 @@ impl<S: QueueStore> QueueService<S> {
                 surbs,
             } => {
                 self.authorise_recipient(request, recipient_id)?;
-                self.add_surbs(recipient_id, surbs)?;
+                if surbs.len() > self.config.max_surbs_per_queue {
+                    return Err(ErrorCode::Quota);
+                }
+                // A Subscribe replaces the SURBs held: older ones may lead to a connection
+                // that is gone.
+                self.subscriptions.entry(*recipient_id).or_default().surbs =
+                    surbs.iter().cloned().collect();
                 // A (re)subscription means the recipient may have missed the delivery in
                 // flight: send the oldest unacknowledged message again.
                 if let Some(sub) = self.subscriptions.get_mut(recipient_id) {

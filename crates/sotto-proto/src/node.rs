@@ -1,0 +1,233 @@
+//! One relay, sans-IO: peel, forward, serve queues, push replies to the browsers it is the
+//! gateway of.
+//!
+//! The relay binary drives a [`RelayNode`] with WebSocket frames and the clock, and carries out
+//! its [`NodeOutput`]s; the simulation test drives several with virtual time. Packets whose next
+//! hop is this relay itself are processed in place, never sent to the network.
+
+use std::collections::{HashMap, VecDeque};
+
+use rand_core::CryptoRng;
+
+use crate::ids::RelayId;
+use crate::onion::{
+    self, ClientFrame, ConnTag, GatewayFrame, OnionError, Packet, Processed, RelayKeys, ReplayCache,
+};
+use crate::service::{Outcome, QueueService, QueueStore};
+
+/// The driver's handle for one client (browser) WebSocket connection.
+pub type ConnId = u64;
+
+/// Something the driver must send.
+#[derive(Debug)]
+pub enum NodeOutput {
+    /// A packet for another relay's WebSocket.
+    ToRelay { to: RelayId, packet: Packet },
+    /// An encoded [`GatewayFrame`] for a client connection of this relay.
+    ToClient { conn: ConnId, frame: Vec<u8> },
+}
+
+/// Why a frame was not accepted. The driver counts these by [`NodeError::reason`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    #[error("onion: {0}")]
+    Onion(#[from] OnionError),
+}
+
+impl NodeError {
+    /// A short, stable label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Onion(OnionError::Replay) => "replay",
+            Self::Onion(OnionError::Integrity) => "integrity",
+            Self::Onion(OnionError::WrongLength { .. }) => "length",
+            Self::Onion(_) => "malformed",
+        }
+    }
+}
+
+/// Counters a relay exposes in its metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub forwarded: u64,
+    pub delivered_to_service: u64,
+    pub pushed_to_clients: u64,
+    /// A reply for a connection tag nobody has bound (the browser is gone): dropped; the queue
+    /// keeps the message until it is acknowledged.
+    pub dropped_unbound: u64,
+    /// Requests the queue service could not decode (no reply SURB to answer through).
+    pub dropped_requests: u64,
+    /// Requests the queue service refused with an error code.
+    pub refused_requests: u64,
+    /// Packets between hops of this relay that failed (e.g. replays inside one process).
+    pub dropped_internal: u64,
+}
+
+/// One relay's state machine.
+pub struct RelayNode<S, C> {
+    id: RelayId,
+    keys: RelayKeys,
+    replay: C,
+    service: QueueService<S>,
+    bindings: HashMap<ConnTag, ConnId>,
+    stats: NodeStats,
+}
+
+impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
+    pub fn new(id: RelayId, keys: RelayKeys, replay: C, service: QueueService<S>) -> Self {
+        Self {
+            id,
+            keys,
+            replay,
+            service,
+            bindings: HashMap::new(),
+            stats: NodeStats::default(),
+        }
+    }
+
+    pub fn id(&self) -> RelayId {
+        self.id
+    }
+
+    pub fn keys(&self) -> &RelayKeys {
+        &self.keys
+    }
+
+    pub fn keys_mut(&mut self) -> &mut RelayKeys {
+        &mut self.keys
+    }
+
+    pub fn service(&self) -> &QueueService<S> {
+        &self.service
+    }
+
+    pub fn service_mut(&mut self) -> &mut QueueService<S> {
+        &mut self.service
+    }
+
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// A binary frame from a client connection: a bind or a packet to process as first hop.
+    pub fn client_frame<R: CryptoRng + ?Sized>(
+        &mut self,
+        conn: ConnId,
+        frame: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Vec<NodeOutput>, NodeError> {
+        match ClientFrame::decode(frame)? {
+            ClientFrame::Bind(tag) => {
+                // Rebinding moves the tag to the newest connection, so SURBs handed out before
+                // a reconnect keep working.
+                self.bindings.insert(tag, conn);
+                Ok(Vec::new())
+            }
+            ClientFrame::Packet(packet) => self.packet(packet.as_bytes(), now, rng),
+        }
+    }
+
+    /// A client connection closed: replies for its tags are dropped from now on.
+    pub fn disconnected(&mut self, conn: ConnId) {
+        self.bindings.retain(|_, c| *c != conn);
+    }
+
+    /// Connections currently bound (for metrics).
+    pub fn bound_connections(&self) -> usize {
+        self.bindings.len()
+    }
+
+    /// A packet from another relay (or from a client, through [`RelayNode::client_frame`]).
+    pub fn packet<R: CryptoRng + ?Sized>(
+        &mut self,
+        packet: &[u8],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Vec<NodeOutput>, NodeError> {
+        let first = onion::process(packet, &self.keys, &mut self.replay)?;
+        let mut out = Vec::new();
+        let mut work = VecDeque::from([first]);
+        while let Some(processed) = work.pop_front() {
+            match processed {
+                Processed::Forward { next, packet } => {
+                    self.stats.forwarded += 1;
+                    self.route(next, packet, &mut work, &mut out);
+                }
+                Processed::Deliver { payload } => {
+                    self.stats.delivered_to_service += 1;
+                    let handled = self.service.handle(&payload, now, rng);
+                    match handled.outcome {
+                        Outcome::Ok => {}
+                        Outcome::Refused(_) => self.stats.refused_requests += 1,
+                        Outcome::Dropped => self.stats.dropped_requests += 1,
+                    }
+                    for o in handled.outgoing {
+                        self.route(o.to, o.packet, &mut work, &mut out);
+                    }
+                }
+                Processed::ToClient {
+                    connection,
+                    surb_id,
+                    sealed,
+                } => match self.bindings.get(&connection) {
+                    Some(conn) => {
+                        self.stats.pushed_to_clients += 1;
+                        out.push(NodeOutput::ToClient {
+                            conn: *conn,
+                            frame: GatewayFrame::Reply { surb_id, sealed }.encode(),
+                        });
+                    }
+                    None => self.stats.dropped_unbound += 1,
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    /// Time-driven work: redelivery of unacknowledged messages, expiry sweeps.
+    pub fn tick(&mut self, now: u64) -> Result<Vec<NodeOutput>, S::Error> {
+        let (_, outgoing) = self.service.tick(now)?;
+        let mut out = Vec::new();
+        let mut work = VecDeque::new();
+        for o in outgoing {
+            self.route(o.to, o.packet, &mut work, &mut out);
+        }
+        // Packets routed to ourselves are processed in place.
+        while let Some(processed) = work.pop_front() {
+            if let Processed::Forward { next, packet } = processed {
+                self.route(next, packet, &mut work, &mut out);
+            } else if let Processed::ToClient {
+                connection,
+                surb_id,
+                sealed,
+            } = processed
+                && let Some(conn) = self.bindings.get(&connection)
+            {
+                out.push(NodeOutput::ToClient {
+                    conn: *conn,
+                    frame: GatewayFrame::Reply { surb_id, sealed }.encode(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn route(
+        &mut self,
+        to: RelayId,
+        packet: Packet,
+        work: &mut VecDeque<Processed>,
+        out: &mut Vec<NodeOutput>,
+    ) {
+        if to == self.id {
+            match onion::process(packet.as_bytes(), &self.keys, &mut self.replay) {
+                Ok(p) => work.push_back(p),
+                Err(_) => self.stats.dropped_internal += 1,
+            }
+        } else {
+            out.push(NodeOutput::ToRelay { to, packet });
+        }
+    }
+}

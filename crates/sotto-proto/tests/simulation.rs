@@ -1,0 +1,355 @@
+//! The whole message path in one deterministic simulation: two clients, five relays, an
+//! invitation, and a conversation of 200 messages each way through three-hop onion packets,
+//! queue commands and reply blocks, over a network that delays (and so reorders) and loses
+//! packets, in virtual time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use sotto_proto::client::{Client, ClientConfig, ContactId, Event};
+use sotto_proto::envelope::Content;
+use sotto_proto::ids::RelayId;
+use sotto_proto::invitation::Invitation;
+use sotto_proto::node::{NodeOutput, RelayNode};
+use sotto_proto::onion::{Hop, MemoryReplayCache, RelayKey, RelayKeys};
+use sotto_proto::service::{MemoryStore, QueueService, ServiceConfig};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const RELAYS: usize = 5;
+const MESSAGES: usize = 200;
+/// Virtual start time (Unix seconds).
+const T0_MS: u64 = 1_800_000_000_000;
+
+enum Wire {
+    /// A packet between relays (to relay index).
+    Relay(usize, Vec<u8>),
+    /// A frame from a client to its gateway (client index).
+    FromClient(usize, Vec<u8>),
+    /// A frame from a gateway to a client.
+    ToClient(usize, Vec<u8>),
+}
+
+struct Net {
+    rng: ChaCha20Rng,
+    now_ms: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    slots: Vec<Option<Wire>>,
+    loss_percent: u32,
+    lost: u64,
+    carried: u64,
+}
+
+impl Net {
+    /// Schedules `wire` after a random 1–40 ms (so packets overtake each other), or loses it.
+    fn send(&mut self, wire: Wire) {
+        if self.rng.next_u32() % 100 < self.loss_percent {
+            self.lost += 1;
+            return;
+        }
+        self.carried += 1;
+        let delay = 1 + u64::from(self.rng.next_u32() % 40);
+        self.seq += 1;
+        self.slots.push(Some(wire));
+        self.queue.push(Reverse((
+            self.now_ms + delay,
+            self.seq,
+            self.slots.len() - 1,
+        )));
+    }
+
+    fn next_before(&mut self, limit_ms: u64) -> Option<Wire> {
+        let Reverse((at, _, _)) = *self.queue.peek()?;
+        if at > limit_ms {
+            return None;
+        }
+        let Reverse((at, _, slot)) = self.queue.pop()?;
+        self.now_ms = at;
+        self.slots[slot].take()
+    }
+}
+
+struct Person {
+    client: Client,
+    gateway: usize,
+    contact: Option<ContactId>,
+    invitation: Option<Invitation>,
+    received: Vec<String>,
+    sent_acknowledged: usize,
+}
+
+fn secs(ms: u64) -> u64 {
+    ms / 1000
+}
+
+#[test]
+fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0000);
+    let service_config = ServiceConfig {
+        pow_bits: 6,
+        redeliver_after: 4,
+        ..ServiceConfig::default()
+    };
+    let mut nodes: Vec<RelayNode<MemoryStore, MemoryReplayCache>> = (0..RELAYS)
+        .map(|_| {
+            let key = RelayKey::generate(&mut rng, 1);
+            let id = RelayId::random(&mut rng);
+            RelayNode::new(
+                id,
+                RelayKeys::new(key),
+                MemoryReplayCache::new(1 << 16),
+                QueueService::new(MemoryStore::new(), service_config.clone()),
+            )
+        })
+        .collect();
+    let directory: Vec<Hop> = nodes
+        .iter()
+        .map(|n| Hop {
+            id: n.id(),
+            key: n.keys().current().public_key(),
+        })
+        .collect();
+    let client_config = ClientConfig {
+        pow_bits: 6,
+        subscribe_surbs: 6,
+        retry_after: 3,
+        resubscribe_every: 10,
+    };
+    let mut people: Vec<Person> = [("Alice", 0usize), ("Bob", 3usize)]
+        .into_iter()
+        .map(|(name, gateway)| Person {
+            client: Client::new(
+                &mut rng,
+                directory.clone(),
+                directory[gateway].id,
+                name,
+                client_config.clone(),
+            )
+            .unwrap(),
+            gateway,
+            contact: None,
+            invitation: None,
+            received: Vec::new(),
+            sent_acknowledged: 0,
+        })
+        .collect();
+    let mut net = Net {
+        rng: ChaCha20Rng::seed_from_u64(42),
+        now_ms: T0_MS,
+        seq: 0,
+        queue: BinaryHeap::new(),
+        slots: Vec::new(),
+        loss_percent: 2,
+        lost: 0,
+        carried: 0,
+    };
+
+    for p in &mut people {
+        p.client.connected(&mut rng, secs(net.now_ms));
+    }
+    let handle = people[0]
+        .client
+        .create_invitation(&mut rng, secs(net.now_ms))
+        .unwrap();
+
+    let mut sent_texts = [0usize; 2];
+    let mut next_send = [0u64; 2];
+    let deadline = T0_MS + 3 * 3600 * 1000;
+    let mut next_tick = net.now_ms;
+    loop {
+        // Drain what the clients want to say and what happened to them.
+        for (i, p) in people.iter_mut().enumerate() {
+            while let Some(event) = p.client.poll_event() {
+                match event {
+                    Event::InvitationReady {
+                        handle: h,
+                        invitation,
+                    } => {
+                        assert_eq!(h, handle);
+                        p.invitation = Some(invitation);
+                    }
+                    Event::ContactAdded { contact, .. } => p.contact = Some(contact),
+                    Event::Message { envelope, .. } => match envelope.content {
+                        Content::Text(t) => p.received.push(t),
+                        other => panic!("unexpected content {other:?}"),
+                    },
+                    Event::Sent { .. } => p.sent_acknowledged += 1,
+                    Event::ContactRenamed { display_name, .. } => {
+                        assert_eq!(display_name, if i == 1 { "Alice" } else { "Bob" });
+                    }
+                    other => panic!("unexpected event {other:?}"),
+                }
+            }
+            while let Some(frame) = p.client.poll_transmit() {
+                net.send(Wire::FromClient(i, frame));
+            }
+        }
+        // Bob accepts Alice's invitation as soon as it exists, through its link.
+        if let Some(invitation) = people[0].invitation.take() {
+            let link = invitation.to_link("https://sotto.example");
+            let parsed = Invitation::parse_link(&link, secs(net.now_ms)).unwrap();
+            people[1]
+                .client
+                .accept_invitation(&mut rng, parsed, secs(net.now_ms))
+                .unwrap();
+            continue;
+        }
+        // Once connected, each side writes a message every 50 ms until it has written 200.
+        for (i, p) in people.iter_mut().enumerate() {
+            if let Some(contact) = p.contact
+                && sent_texts[i] < MESSAGES
+                && net.now_ms >= next_send[i]
+            {
+                next_send[i] = net.now_ms + 50;
+                let text = format!("{}-{}", ["alice", "bob"][i], sent_texts[i]);
+                p.client
+                    .send_text(&mut rng, contact, &text, secs(net.now_ms))
+                    .unwrap();
+                sent_texts[i] += 1;
+            }
+        }
+        let done = people.iter().all(|p| p.received.len() >= MESSAGES)
+            && people.iter().all(|p| p.sent_acknowledged >= MESSAGES);
+        if done || net.now_ms > deadline {
+            break;
+        }
+        // Time-driven work every virtual second.
+        if net.now_ms >= next_tick {
+            next_tick = net.now_ms + 1000;
+            for node in &mut nodes {
+                for out in node.tick(secs(net.now_ms)).unwrap() {
+                    route(&mut net, out, &nodes_index(&directory), &people);
+                }
+            }
+            for p in &mut people {
+                p.client.tick(&mut rng, secs(net.now_ms));
+            }
+        }
+        let step_limit = net.now_ms + 5;
+        match net.next_before(step_limit) {
+            None => net.now_ms = step_limit,
+            Some(Wire::Relay(to, packet)) => {
+                let now = secs(net.now_ms);
+                if let Ok(outs) = nodes[to].packet(&packet, now, &mut rng) {
+                    for out in outs {
+                        route(&mut net, out, &nodes_index(&directory), &people);
+                    }
+                }
+            }
+            Some(Wire::FromClient(who, frame)) => {
+                let gw = people[who].gateway;
+                let now = secs(net.now_ms);
+                if let Ok(outs) = nodes[gw].client_frame(who as u64, &frame, now, &mut rng) {
+                    for out in outs {
+                        route(&mut net, out, &nodes_index(&directory), &people);
+                    }
+                }
+            }
+            Some(Wire::ToClient(who, frame)) => {
+                let now = secs(net.now_ms);
+                // Replies through SURBs whose opener was replaced are refused; that is fine.
+                let _ = people[who].client.handle_frame(&mut rng, &frame, now);
+            }
+        }
+    }
+
+    let expect = |who: &str| {
+        (0..MESSAGES)
+            .map(|i| format!("{who}-{i}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        people[1].received,
+        expect("alice"),
+        "Bob got Alice's messages in order, once"
+    );
+    assert_eq!(
+        people[0].received,
+        expect("bob"),
+        "Alice got Bob's messages in order, once"
+    );
+    assert!(
+        net.lost > 0,
+        "the network lost packets ({} carried)",
+        net.carried
+    );
+    let contacts: Vec<String> = people[0]
+        .client
+        .contacts()
+        .map(|(_, n)| n.to_owned())
+        .collect();
+    assert_eq!(contacts, vec!["Bob".to_owned()]);
+    let contacts: Vec<String> = people[1]
+        .client
+        .contacts()
+        .map(|(_, n)| n.to_owned())
+        .collect();
+    assert_eq!(contacts, vec!["Alice".to_owned()]);
+
+    // Forgetful relays: once everything is acknowledged, nothing is left on any of them.
+    let settle = net.now_ms + 60_000;
+    while net.now_ms < settle {
+        if net.now_ms >= next_tick {
+            next_tick = net.now_ms + 1000;
+            for (i, p) in people.iter_mut().enumerate() {
+                p.client.tick(&mut rng, secs(net.now_ms));
+                while let Some(frame) = p.client.poll_transmit() {
+                    net.send(Wire::FromClient(i, frame));
+                }
+            }
+        }
+        let step_limit = net.now_ms + 5;
+        match net.next_before(step_limit) {
+            None => net.now_ms = step_limit,
+            Some(Wire::Relay(to, packet)) => {
+                if let Ok(outs) = nodes[to].packet(&packet, secs(net.now_ms), &mut rng) {
+                    for out in outs {
+                        route(&mut net, out, &nodes_index(&directory), &people);
+                    }
+                }
+            }
+            Some(Wire::FromClient(who, frame)) => {
+                let gw = people[who].gateway;
+                if let Ok(outs) =
+                    nodes[gw].client_frame(who as u64, &frame, secs(net.now_ms), &mut rng)
+                {
+                    for out in outs {
+                        route(&mut net, out, &nodes_index(&directory), &people);
+                    }
+                }
+            }
+            Some(Wire::ToClient(who, frame)) => {
+                let _ = people[who]
+                    .client
+                    .handle_frame(&mut rng, &frame, secs(net.now_ms));
+                while let Some(frame) = people[who].client.poll_transmit() {
+                    net.send(Wire::FromClient(who, frame));
+                }
+            }
+        }
+    }
+    let left: usize = nodes
+        .iter()
+        .map(|n| n.service().store().total_messages())
+        .sum();
+    assert_eq!(left, 0, "relays keep no delivered message");
+}
+
+fn nodes_index(directory: &[Hop]) -> Vec<RelayId> {
+    directory.iter().map(|h| h.id).collect()
+}
+
+fn route(net: &mut Net, out: NodeOutput, ids: &[RelayId], _people: &[Person]) {
+    match out {
+        NodeOutput::ToRelay { to, packet } => {
+            let i = ids.iter().position(|id| *id == to).unwrap();
+            net.send(Wire::Relay(i, packet.into_bytes()));
+        }
+        NodeOutput::ToClient { conn, frame } => net.send(Wire::ToClient(conn as usize, frame)),
+    }
+}
