@@ -13,11 +13,14 @@
 //! threaded at a fraction of native speed. The PoW here only has to make creating queues and
 //! sending contact requests cost seconds rather than microseconds, so the relay's per-client
 //! rate limits do the rest; SHA-256 is cheap to verify (one hash), tiny in code size, and
-//! already in the dependency tree. The cost in a browser is measured by the `pow` benchmark:
-//! native SHA-256 runs about 5–10 M hashes/s on one core, WebAssembly roughly half that, so
-//! [`DEFAULT_CREATE_BITS`] (20 bits, ≈ 1 M hashes) costs ≈ 0.1–0.2 s native and ≈ 0.2–0.5 s in
-//! a browser on average (the time is geometrically distributed: one in twenty solves takes
-//! three times the mean).
+//! already in the dependency tree. The cost is measured by `cargo bench --bench onion`
+//! (which prints it beside a bare X25519 DH): on the 2-core build machine under load we
+//! measured ≈ 1 µs per hash (1.0 M hashes/s native, one core), so [`DEFAULT_CREATE_BITS`]
+//! (20 bits, 2^20 ≈ 1 M hashes expected) costs ≈ 1 s native; WebAssembly runs SHA-256 at
+//! roughly half native speed, so expect ≈ 1–2 s in a browser on a comparable core, less on an
+//! idle desktop. The time is geometrically distributed: one solve in twenty takes three times
+//! the mean. Queue creation is rare (once per contact), so this is acceptable; lower the bits
+//! for interactive paths.
 //!
 //! Solving is pure and iterative: [`solve_range`] tries a bounded range of nonces so a browser
 //! can solve in slices between frames; [`solve`] runs to completion.
