@@ -42,7 +42,8 @@ fn fixture() -> &'static Fixture {
         let (mut alice, _, _) = invitation
             .receive_hello(&mut rng, &acc.first_message, NOW)
             .unwrap();
-        let text = |rng: &mut ChaCha20Rng, s: &str| Envelope::new(rng, NOW, Content::Text(s.into()));
+        let text =
+            |rng: &mut ChaCha20Rng, s: &str| Envelope::new(rng, NOW, Content::Text(s.into()));
         // Bob: one more message in his first chain, held back (a skipped key at Alice).
         let e = text(&mut rng, "held back");
         let held = acc.session.send(&mut rng, &e).unwrap();
