@@ -29,8 +29,10 @@ export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sotto-relay exited with ${code}:\n${output}`)); });
+    child.on('error', (err) => { clearTimeout(timer); reject(new Error(`cannot start ${RELAY_BIN}: ${err.message}`)); });
   });
   child.removeAllListeners('exit');
+  child.removeAllListeners('error');
   return {
     url,
     child,
