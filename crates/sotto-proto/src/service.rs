@@ -425,6 +425,10 @@ impl<S: QueueStore> QueueService<S> {
                 {
                     return Err(ErrorCode::Quota);
                 }
+                // First write wins: nobody can replace a chunk someone else may be reading.
+                if self.store.blob_chunk(blob_id, *index).map_err(internal)?.is_some() {
+                    return Err(ErrorCode::Duplicate);
+                }
                 self.store
                     .put_blob_chunk(
                         blob_id,
