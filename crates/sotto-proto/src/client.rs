@@ -154,9 +154,16 @@ enum Purpose {
 }
 
 enum PendingKind {
-    Create { key: AuthKeyPair, purpose: Purpose },
-    Secure { contact: ContactId },
-    Send { contact: ContactId },
+    Create {
+        key: Box<AuthKeyPair>,
+        purpose: Purpose,
+    },
+    Secure {
+        contact: ContactId,
+    },
+    Send {
+        contact: ContactId,
+    },
     Subscribe,
     Ack,
 }
@@ -395,7 +402,10 @@ impl Client {
         self.dispatch(
             rng,
             id,
-            PendingKind::Create { key, purpose },
+            PendingKind::Create {
+                key: Box::new(key),
+                purpose,
+            },
             relay,
             command,
             now,
@@ -652,7 +662,7 @@ impl Client {
             ) => self.on_queue_created(
                 rng,
                 pending.relay,
-                key,
+                *key,
                 purpose,
                 recipient_id,
                 sender_id,

@@ -30,13 +30,18 @@ pub const PACKET_SIZE: usize = sphinx_packet::header::HEADER_SIZE + SPHINX_PAYLO
 /// exactly this long; the queue codec leaves room for its own framing around it.
 pub const QUEUE_MESSAGE_SIZE: usize = 3584;
 
+// The budget leaves room for a command's framing around a queue message.
+const _: () = assert!(QUEUE_MESSAGE_SIZE + 256 <= ONION_PLAINTEXT_SIZE);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
-    fn the_budget_leaves_room_for_command_framing() {
-        assert!(QUEUE_MESSAGE_SIZE + 256 <= ONION_PLAINTEXT_SIZE);
+    fn every_packet_is_the_sphinx_header_plus_the_fixed_payload() {
         assert_eq!(PACKET_SIZE, 348 + 4096);
+        assert_eq!(ONION_PLAINTEXT_SIZE, 4079);
     }
 }
