@@ -85,46 +85,15 @@ pub enum EnvelopeError {
     InvalidValue,
 }
 
-macro_rules! id16 {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name([u8; 16]);
-
-        impl $name {
-            pub const LEN: usize = 16;
-            pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-                Self(bytes)
-            }
-            pub fn as_bytes(&self) -> &[u8; 16] {
-                &self.0
-            }
-            pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-                let mut b = [0u8; 16];
-                rng.fill_bytes(&mut b);
-                Self(b)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(
-                    f,
-                    concat!(stringify!($name), "({:02x}{:02x}{:02x}…)"),
-                    self.0[0], self.0[1], self.0[2]
-                )
-            }
-        }
-    };
-}
-
-id16!(
+crate::ids::id_type!(
     /// Identifies one message within a conversation (receipts refer to it).
-    MessageId
+    MessageId,
+    16
 );
-id16!(
+crate::ids::id_type!(
     /// Identifies a stored attachment blob on its relay.
-    BlobId
+    BlobId,
+    16
 );
 
 /// The key an attachment blob is encrypted with. Zeroized on drop, never printed.

@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+/// Declares a fixed-size id newtype with a log-safe `Debug`. Used for every id on the wire.
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident, $len:expr) => {
         $(#[$meta])*
@@ -44,6 +45,8 @@ macro_rules! id_type {
         }
     };
 }
+
+pub(crate) use id_type;
 
 id_type!(
     /// A relay's address on the onion network (the Sphinx node address, 32 bytes). The

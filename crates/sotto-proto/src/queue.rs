@@ -212,49 +212,15 @@ impl fmt::Debug for AuthKeyPair {
     }
 }
 
-macro_rules! id16 {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name([u8; 16]);
-
-        impl $name {
-            pub const LEN: usize = 16;
-
-            pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-                Self(bytes)
-            }
-
-            pub fn as_bytes(&self) -> &[u8; 16] {
-                &self.0
-            }
-
-            pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-                let mut bytes = [0u8; 16];
-                rng.fill_bytes(&mut bytes);
-                Self(bytes)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(
-                    f,
-                    concat!(stringify!($name), "({:02x}{:02x}{:02x}…)"),
-                    self.0[0], self.0[1], self.0[2]
-                )
-            }
-        }
-    };
-}
-
-id16!(
+crate::ids::id_type!(
     /// A stored message's id, chosen at random by the relay; the recipient acks by it.
-    MessageId
+    MessageId,
+    16
 );
-id16!(
+crate::ids::id_type!(
     /// A blob's id, chosen at random by the uploader. Knowing it is the capability to read it.
-    BlobId
+    BlobId,
+    16
 );
 
 // ---------------------------------------------------------------------------------------------
