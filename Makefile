@@ -26,6 +26,9 @@ test-e2e: wasm
 	cargo build -p sotto-relay
 	cd tests && npm test
 
+bench:
+	scripts/bench.sh
+
 fmt:
 	cargo fmt --all
 
