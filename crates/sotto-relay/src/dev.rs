@@ -9,12 +9,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::watch;
 
+use crate::actor::{self, NodeHandle};
 use crate::error::RelayError;
 use crate::identity::Identity;
 use crate::limits::Limits;
-use crate::queue::QueueService;
 use crate::relay::{self, DirectoryEntry, Relay};
 use crate::web;
+use sotto_proto::service::ServiceConfig;
 
 /// Options of `sotto-relay dev`.
 #[derive(Clone, Debug)]
@@ -29,6 +30,7 @@ pub struct DevOptions {
     pub ephemeral: bool,
     pub web_root: PathBuf,
     pub limits: Limits,
+    pub service: ServiceConfig,
 }
 
 /// The default data directory: `$XDG_DATA_HOME/sotto/dev`, else `~/.local/share/sotto/dev`.
@@ -97,7 +99,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     for i in 0..opts.relays {
         let dir = data_dir.join(format!("relay-{}", i + 1));
         let identity = Identity::load_or_create(&dir)?;
-        let queue = QueueService::open(&dir)?;
+        let node = actor::open_node(&dir, &identity, opts.service.clone(), &opts.limits)?;
         let port = if opts.ws_base_port == 0 {
             0
         } else {
@@ -110,7 +112,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
             context: "reading a listener's address",
             source,
         })?;
-        bound.push((identity, queue, listener, local));
+        bound.push((identity, node, listener, local));
     }
     let http_listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -128,7 +130,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut relays = Vec::new();
     let mut listeners = Vec::new();
-    for (i, (identity, queue, listener, local)) in bound.into_iter().enumerate() {
+    for (i, (identity, node, listener, local)) in bound.into_iter().enumerate() {
         let url = format!("ws://{local}");
         let relay = Relay::new(
             (i + 1).to_string(),
@@ -136,9 +138,10 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
             url,
             local,
             opts.limits.clone(),
-            Some(queue),
+            NodeHandle::new(opts.limits.node_queue),
             shutdown_rx.clone(),
         );
+        relay.node().start(relay.clone(), node)?;
         relays.push(relay);
         listeners.push(listener);
     }
@@ -146,9 +149,6 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     let mut tasks = Vec::new();
     for (relay, listener) in relays.iter().zip(listeners) {
         relay.set_directory(&entries);
-        if let Some(q) = relay.queue() {
-            q.start_sweeper(relay.clone());
-        }
         tasks.push(tokio::spawn(relay.clone().serve(listener)));
     }
 
@@ -186,17 +186,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     }
     let _ = http_task.await;
     tracing::debug!("listeners stopped");
-    let mut first_err = None;
-    for r in &relays {
-        if let Some(Err(e)) = r.queue().map(|q| q.flush()) {
-            first_err.get_or_insert(e);
-        }
-    }
-    tracing::debug!("stores flushed");
     drop(relays);
     tracing::debug!("stores closed");
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Ok(())
 }

@@ -2,7 +2,8 @@
 //!
 //! * [`relay`] — one relay's WebSocket listener and connection loop, onion processing,
 //!   forwarding (over [`link`]s) and gateway delivery of SURB replies.
-//! * [`queue`] — the queue service and its durable store (redb).
+//! * [`actor`] — the relay's sans-IO state machine (`sotto_proto::node`) on its own thread.
+//! * [`store`] — the durable queue store (redb).
 //! * [`identity`] — the relay's id and Sphinx key, persisted in its data directory.
 //! * [`web`] — the HTTP side of `dev`: the PWA, `/directory.json`, `/healthz`, `/metrics`.
 //! * [`dev`] — `sotto-relay dev`, a whole network on loopback in one process.
@@ -10,14 +11,15 @@
 //! The wire protocol is specified in `docs/protocol/relay.md`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod actor;
 pub mod dev;
 pub mod error;
 pub mod identity;
 pub mod limits;
 mod link;
 pub mod metrics;
-pub mod queue;
 pub mod relay;
+pub mod store;
 pub mod web;
 
 pub use error::RelayError;

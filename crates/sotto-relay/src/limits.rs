@@ -14,7 +14,8 @@ pub struct Limits {
     pub frames_per_second: f64,
     /// Token bucket size: frames a connection may send in a burst.
     pub frame_burst: f64,
-    /// Consecutive rate-limited frames after which the connection is closed (1008).
+    /// Rate-limited frames after which the connection is closed (1008). Each frame that
+    /// passes the limit takes one strike off, so only a sustained flood gets there.
     pub rate_limit_strikes: u32,
     /// Frames waiting to go down one connection; when full, replies are dropped.
     pub client_queue: usize,
@@ -24,6 +25,8 @@ pub struct Limits {
     pub max_tags_per_connection: usize,
     /// Replay tags remembered (per relay, across its key epochs).
     pub replay_cache_entries: usize,
+    /// Frames waiting for the relay's state machine; when full, connections wait.
+    pub node_queue: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             link_queue: 4096,
             max_tags_per_connection: 16,
             replay_cache_entries: 1 << 20,
+            node_queue: 8192,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sotto_proto::service::ServiceConfig;
 use sotto_relay::RelayError;
 use sotto_relay::dev::{self, DevOptions};
 use sotto_relay::limits::Limits;
@@ -70,6 +71,7 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
                 ephemeral: a.ephemeral,
                 web_root: a.web_root,
                 limits: Limits::default(),
+                service: ServiceConfig::default(),
             })
             .await
         }

@@ -88,8 +88,14 @@ pub struct RelayMetrics {
     pub packets_delivered: AtomicU64,
     /// SURB replies pushed down a browser's WebSocket.
     pub replies_to_client: AtomicU64,
-    pub queue_commands: AtomicU64,
-    pub queue_messages_stored: AtomicU64,
+    /// Queue requests refused with an error code (answered through their reply SURB).
+    pub queue_refused: AtomicU64,
+    /// Messages stored now, across queues (gauge, updated every tick).
+    pub queue_messages: AtomicU64,
+    /// Queues stored now (gauge, updated every tick).
+    pub queues: AtomicU64,
+    /// Subscription SURBs held in memory now (gauge, updated every tick).
+    pub surbs_held: AtomicU64,
     pub queue_messages_expired: AtomicU64,
     pub link_reconnects: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
@@ -118,7 +124,7 @@ type Getter = fn(&RelayMetrics) -> &AtomicU64;
 /// Renders the metrics of several relays, labelled with their short names (`relay="1"`).
 pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Clone) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, Getter); 10] = [
+    let counters: [(&str, &str, Getter); 12] = [
         (
             "sotto_relay_connections_total",
             "WebSocket connections accepted",
@@ -150,14 +156,22 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
             |m| &m.replies_to_client,
         ),
         (
-            "sotto_relay_queue_commands_total",
-            "Queue commands executed",
-            |m| &m.queue_commands,
+            "sotto_relay_queue_refused_total",
+            "Queue requests refused with an error code",
+            |m| &m.queue_refused,
         ),
         (
-            "sotto_relay_queue_messages_stored_total",
-            "Queue messages committed to the store",
-            |m| &m.queue_messages_stored,
+            "sotto_relay_queue_messages",
+            "Messages stored now (gauge)",
+            |m| &m.queue_messages,
+        ),
+        ("sotto_relay_queues", "Queues stored now (gauge)", |m| {
+            &m.queues
+        }),
+        (
+            "sotto_relay_surbs_held",
+            "Subscription reply blocks held now (gauge)",
+            |m| &m.surbs_held,
         ),
         (
             "sotto_relay_queue_messages_expired_total",
@@ -171,7 +185,7 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
         ),
     ];
     for (name, help, get) in counters {
-        let kind = if name.ends_with("_open") {
+        let kind = if !name.ends_with("_total") {
             "gauge"
         } else {
             "counter"

@@ -15,10 +15,8 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use sotto_proto::ids::RelayId;
 use sotto_proto::keys::PublicKey;
-use sotto_proto::onion::{
-    self, ClientFrame, ConnTag, GatewayFrame, MemoryReplayCache, OnionError, Packet, Processed,
-    ROUTE_LEN,
-};
+use sotto_proto::node::ConnId;
+use sotto_proto::onion::{ClientFrame, OnionError, Packet};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -27,11 +25,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use crate::actor::{NodeHandle, NodeInput};
 use crate::error::RelayError;
 use crate::identity::Identity;
 use crate::limits::{Limits, TokenBucket};
 use crate::metrics::{DropReason, RelayMetrics};
-use crate::queue::QueueService;
 
 /// A relay as the directory lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,12 +38,6 @@ pub struct DirectoryEntry {
     pub url: String,
     pub sphinx_key: PublicKey,
     pub key_epoch: u32,
-}
-
-/// What the relay does with a packet's outcome that needs the async world.
-enum Outcome {
-    Forward(RelayId, Packet),
-    Nothing,
 }
 
 type ClientTx = mpsc::Sender<Message>;
@@ -59,11 +51,10 @@ pub struct Relay {
     pub local_addr: SocketAddr,
     pub metrics: RelayMetrics,
     pub limits: Limits,
-    replay: Mutex<MemoryReplayCache>,
     peers: RwLock<HashMap<RelayId, DirectoryEntry>>,
     links: Mutex<HashMap<RelayId, mpsc::Sender<Packet>>>,
-    clients: Mutex<HashMap<ConnTag, (u64, ClientTx)>>,
-    queue: Option<QueueService>,
+    conns: Mutex<HashMap<ConnId, ClientTx>>,
+    node: NodeHandle,
     alive: AtomicBool,
     open_connections: AtomicUsize,
     next_conn_id: AtomicU64,
@@ -88,7 +79,7 @@ impl Relay {
         url: String,
         local_addr: SocketAddr,
         limits: Limits,
-        queue: Option<QueueService>,
+        node: NodeHandle,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -97,12 +88,11 @@ impl Relay {
             url,
             local_addr,
             metrics: RelayMetrics::default(),
-            replay: Mutex::new(MemoryReplayCache::new(limits.replay_cache_entries)),
             limits,
             peers: RwLock::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
-            clients: Mutex::new(HashMap::new()),
-            queue,
+            conns: Mutex::new(HashMap::new()),
+            node,
             alive: AtomicBool::new(false),
             open_connections: AtomicUsize::new(0),
             next_conn_id: AtomicU64::new(1),
@@ -150,19 +140,25 @@ impl Relay {
         )
     }
 
-    /// The queue service, if this relay runs one.
-    pub fn queue(&self) -> Option<&QueueService> {
-        self.queue.as_ref()
+    /// The handle of this relay's protocol state machine.
+    pub fn node(&self) -> &NodeHandle {
+        &self.node
     }
 
     /// Accepts connections until shutdown, then closes them (1001 going away) and returns.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         let mut shutdown = self.shutdown.clone();
         let mut conns = JoinSet::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.alive.store(true, Ordering::Release);
         loop {
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
+                _ = tick.tick() => {
+                    // Skipped when the node is busy: the next tick does the work.
+                    let _ = self.node.try_send(NodeInput::Tick);
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _peer)) => {
                         // The peer address is deliberately not kept or logged.
@@ -187,6 +183,8 @@ impl Relay {
             conns.abort_all();
         }
         lock(&self.links).clear();
+        // Everything queued before is processed; then the store closes cleanly.
+        self.node.stop().await;
     }
 
     fn ws_config(&self) -> WebSocketConfig {
@@ -224,7 +222,8 @@ impl Relay {
         let conn_id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
         self.clone().run_connection(ws, conn_id).await;
         // Unbind every tag this connection bound (unless another connection took it over).
-        lock(&self.clients).retain(|_, (id, _)| *id != conn_id);
+        lock(&self.conns).remove(&conn_id);
+        let _ = self.node.send(NodeInput::Disconnected(conn_id)).await;
         let open = self.open_connections.fetch_sub(1, Ordering::AcqRel) - 1;
         self.metrics
             .connections_open
@@ -234,6 +233,7 @@ impl Relay {
     async fn run_connection(self: Arc<Self>, ws: WebSocketStream<TcpStream>, conn_id: u64) {
         let (mut sink, mut stream) = ws.split();
         let (tx, mut rx) = mpsc::channel::<Message>(self.limits.client_queue);
+        lock(&self.conns).insert(conn_id, tx.clone());
         let writer = tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
                 let is_close = matches!(msg, Message::Close(_));
@@ -287,12 +287,12 @@ impl Relay {
                         }
                         continue;
                     }
-                    strikes = 0;
+                    strikes = strikes.saturating_sub(1);
                     match ClientFrame::decode(&bytes) {
-                        Ok(ClientFrame::Packet(packet)) => {
-                            self.clone().handle_packet(packet).await;
+                        Ok(ClientFrame::Packet(_)) => {
+                            RelayMetrics::inc(&self.metrics.packets_received);
                         }
-                        Ok(ClientFrame::Bind(tag)) => {
+                        Ok(ClientFrame::Bind(_)) => {
                             if bound >= self.limits.max_tags_per_connection {
                                 self.metrics.drop_packet(DropReason::BadFrame);
                                 let _ = tx.try_send(error_frame(
@@ -302,12 +302,19 @@ impl Relay {
                                 continue;
                             }
                             bound += 1;
-                            lock(&self.clients).insert(tag, (conn_id, tx.clone()));
                         }
                         Err(e) => {
                             self.metrics.drop_packet(DropReason::BadFrame);
                             let _ = tx.try_send(error_frame("bad_frame", &frame_error_text(&e)));
+                            continue;
                         }
+                    }
+                    let input = NodeInput::Frame {
+                        conn: conn_id,
+                        frame: bytes.to_vec(),
+                    };
+                    if self.node.send(input).await.is_err() {
+                        break;
                     }
                 }
                 Message::Text(_) => {
@@ -329,74 +336,14 @@ impl Relay {
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     }
 
-    /// Peels, then forwards, delivers or pushes. Packets routed to this same relay again are
-    /// processed in place (a route may name a relay twice).
-    pub async fn handle_packet(self: Arc<Self>, packet: Packet) {
-        RelayMetrics::inc(&self.metrics.packets_received);
-        let mut packet = packet;
-        for _ in 0..=ROUTE_LEN * 2 {
-            let outcome = self.clone().process_one(&packet).await;
-            match outcome {
-                Outcome::Forward(next, p) if next == self.identity.id => {
-                    RelayMetrics::inc(&self.metrics.packets_forwarded);
-                    packet = p;
-                }
-                Outcome::Forward(next, p) => {
-                    self.send_to(next, p);
-                    return;
-                }
-                Outcome::Nothing => return,
-            }
-        }
-        self.metrics.drop_packet(DropReason::Malformed);
-    }
-
-    async fn process_one(self: Arc<Self>, packet: &Packet) -> Outcome {
-        let processed = {
-            let mut replay = lock(&self.replay);
-            onion::process(packet.as_bytes(), &self.identity.keys, &mut *replay)
-        };
-        match processed {
-            Ok(Processed::Forward { next, packet }) => Outcome::Forward(next, packet),
-            Ok(Processed::Deliver { payload }) => {
-                RelayMetrics::inc(&self.metrics.packets_delivered);
-                match &self.queue {
-                    Some(q) => match q.handle(payload).await {
-                        Some((first_hop, reply)) => Outcome::Forward(first_hop, reply),
-                        None => Outcome::Nothing,
-                    },
-                    None => {
-                        self.metrics.drop_packet(DropReason::BadCommand);
-                        Outcome::Nothing
-                    }
-                }
-            }
-            Ok(Processed::ToClient {
-                connection,
-                surb_id,
-                sealed,
-            }) => {
-                self.push_to_client(connection, GatewayFrame::Reply { surb_id, sealed });
-                Outcome::Nothing
-            }
-            Err(e) => {
-                self.metrics.drop_packet(match e {
-                    OnionError::Integrity => DropReason::Integrity,
-                    OnionError::Replay => DropReason::Replay,
-                    _ => DropReason::Malformed,
-                });
-                Outcome::Nothing
-            }
-        }
-    }
-
-    fn push_to_client(&self, tag: ConnTag, frame: GatewayFrame) {
-        let tx = lock(&self.clients).get(&tag).map(|(_, tx)| tx.clone());
+    /// Pushes an encoded gateway frame down connection `conn`.
+    pub(crate) fn push_to_client(&self, conn: ConnId, frame: Vec<u8>) {
+        let tx = lock(&self.conns).get(&conn).cloned();
         let Some(tx) = tx else {
             self.metrics.drop_packet(DropReason::NoClient);
             return;
         };
-        match tx.try_send(Message::binary(frame.encode())) {
+        match tx.try_send(Message::binary(frame)) {
             Ok(()) => RelayMetrics::inc(&self.metrics.replies_to_client),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.metrics.drop_packet(DropReason::ClientSlow)
@@ -407,8 +354,13 @@ impl Relay {
         }
     }
 
-    /// Queues `packet` on the link to `next`, opening the link on first use.
-    fn send_to(self: &Arc<Self>, next: RelayId, packet: Packet) {
+    /// Queues `packet` on the link to `next`, opening the link on first use (on `rt`).
+    pub(crate) fn send_to(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Handle,
+        next: RelayId,
+        packet: Packet,
+    ) {
         let mut links = lock(&self.links);
         let tx = match links.get(&next) {
             Some(tx) if !tx.is_closed() => tx.clone(),
@@ -425,14 +377,13 @@ impl Relay {
                 };
                 let (tx, rx) = mpsc::channel(self.limits.link_queue);
                 links.insert(next, tx.clone());
-                tokio::spawn(crate::link::run(self.clone(), peer, rx));
+                rt.spawn(crate::link::run(self.clone(), peer, rx));
                 tx
             }
         };
         drop(links);
-        match tx.try_send(packet) {
-            Ok(()) => RelayMetrics::inc(&self.metrics.packets_forwarded),
-            Err(_) => self.metrics.drop_packet(DropReason::LinkFull),
+        if tx.try_send(packet).is_err() {
+            self.metrics.drop_packet(DropReason::LinkFull);
         }
     }
 

@@ -182,3 +182,5 @@ pub fn port_of(url: &str) -> u16 {
         .and_then(|p| p.trim_end_matches('/').parse().ok())
         .unwrap()
 }
+
+pub mod net;

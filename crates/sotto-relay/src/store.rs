@@ -1,0 +1,662 @@
+//! The relay's durable queue store: `sotto_proto::service::QueueStore` over redb.
+//!
+//! Every mutating call is one redb write transaction committed with `Durability::Immediate`:
+//! when it returns `Ok`, the change is on disk. The queue service answers a Send only after
+//! its `push_message` returned, so an acknowledged message survives a crash (SIGKILL, power
+//! loss after the fsync).
+//!
+//! Tables (all keys and values are byte strings; integers are big-endian so that byte order
+//! is numeric order):
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `queues` | recipient id (16) | sender id (16) · recipient key (32) · has sender key (1) · sender key (32) · created at (8) |
+//! | `senders` | sender id (16) | recipient id (16) |
+//! | `messages` | recipient id (16) · sequence (8) | message id (16) · received at (8) · body |
+//! | `message_ids` | recipient id (16) · message id (16) | sequence (8) |
+//! | `message_expiry` | received at (8) · recipient id (16) · sequence (8) | — |
+//! | `blobs` | blob id (16) · chunk index (4) | expires at (8) · data |
+//! | `blob_expiry` | expires at (8) · blob id (16) · chunk index (4) | — |
+//! | `meta` | `"next_seq"` | next message sequence number (8) |
+//!
+//! The sequence number is relay-wide and only grows, so a queue's messages come out of
+//! `messages` oldest first.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use sotto_proto::ids::QueueId;
+use sotto_proto::queue::{AuthPublicKey, BlobId, MessageId};
+use sotto_proto::service::{QueueRecord, QueueStore, StoredMessage, Swept};
+
+type Bytes = &'static [u8];
+const QUEUES: TableDefinition<Bytes, Bytes> = TableDefinition::new("queues");
+const SENDERS: TableDefinition<Bytes, Bytes> = TableDefinition::new("senders");
+const MESSAGES: TableDefinition<Bytes, Bytes> = TableDefinition::new("messages");
+const MESSAGE_IDS: TableDefinition<Bytes, Bytes> = TableDefinition::new("message_ids");
+const MESSAGE_EXPIRY: TableDefinition<Bytes, Bytes> = TableDefinition::new("message_expiry");
+const BLOBS: TableDefinition<Bytes, Bytes> = TableDefinition::new("blobs");
+const BLOB_EXPIRY: TableDefinition<Bytes, Bytes> = TableDefinition::new("blob_expiry");
+const META: TableDefinition<Bytes, Bytes> = TableDefinition::new("meta");
+const NEXT_SEQ: &[u8] = b"next_seq";
+
+/// At most this many expired entries are removed per sweep call, so one sweep never holds the
+/// store for long; the next tick continues.
+const SWEEP_BATCH: usize = 10_000;
+
+/// A store failure. Its text names the operation, never a queue id or content.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// The redb-backed queue store of one relay.
+pub struct RedbStore {
+    path: PathBuf,
+    db: Database,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes
+        .get(at..at + 8)
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map(u64::from_be_bytes)
+}
+
+fn id16_at(bytes: &[u8], at: usize) -> Option<[u8; 16]> {
+    bytes
+        .get(at..at + 16)
+        .and_then(|s| <[u8; 16]>::try_from(s).ok())
+}
+
+fn key32_at(bytes: &[u8], at: usize) -> Option<[u8; 32]> {
+    bytes
+        .get(at..at + 32)
+        .and_then(|s| <[u8; 32]>::try_from(s).ok())
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+fn encode_queue(q: &QueueRecord) -> Vec<u8> {
+    let (flag, key) = match &q.sender_key {
+        Some(k) => (1u8, *k.as_bytes()),
+        None => (0u8, [0u8; 32]),
+    };
+    cat(&[
+        q.sender_id.as_bytes(),
+        q.recipient_key.as_bytes(),
+        &[flag],
+        &key,
+        &q.created_at.to_be_bytes(),
+    ])
+}
+
+fn decode_queue(recipient_id: QueueId, v: &[u8]) -> Result<QueueRecord, StoreError> {
+    let bad = || StoreError("corrupt queue record".into());
+    let sender_id = QueueId::from_bytes(id16_at(v, 0).ok_or_else(bad)?);
+    let recipient_key = AuthPublicKey::from_bytes(key32_at(v, 16).ok_or_else(bad)?);
+    let flag = *v.get(48).ok_or_else(bad)?;
+    let sender_key = key32_at(v, 49).ok_or_else(bad)?;
+    let created_at = u64_at(v, 81).ok_or_else(bad)?;
+    Ok(QueueRecord {
+        recipient_id,
+        sender_id,
+        recipient_key,
+        sender_key: (flag == 1).then(|| AuthPublicKey::from_bytes(sender_key)),
+        created_at,
+    })
+}
+
+fn decode_message(v: &[u8]) -> Result<StoredMessage, StoreError> {
+    let bad = || StoreError("corrupt message record".into());
+    Ok(StoredMessage {
+        id: MessageId::from_bytes(id16_at(v, 0).ok_or_else(bad)?),
+        received_at: u64_at(v, 16).ok_or_else(bad)?,
+        body: v.get(24..).ok_or_else(bad)?.to_vec(),
+    })
+}
+
+impl RedbStore {
+    /// Opens (or creates) the store file. Fails if another process has it open.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(err)?;
+        let tx = db.begin_write().map_err(err)?;
+        for def in [
+            QUEUES,
+            SENDERS,
+            MESSAGES,
+            MESSAGE_IDS,
+            MESSAGE_EXPIRY,
+            BLOBS,
+            BLOB_EXPIRY,
+            META,
+        ] {
+            tx.open_table(def).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            db,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.db.begin_write().map_err(err)?;
+        tx.set_durability(Durability::Immediate).map_err(err)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        f(&tx)
+    }
+
+    /// Messages stored across all queues (for tests and metrics).
+    pub fn total_messages(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        self.read(|tx| tx.open_table(MESSAGES).map_err(err)?.len().map_err(err))
+    }
+
+    /// Queues stored.
+    pub fn total_queues(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        self.read(|tx| tx.open_table(QUEUES).map_err(err)?.len().map_err(err))
+    }
+}
+
+fn queue_range(recipient_id: &QueueId) -> (Vec<u8>, Vec<u8>) {
+    (
+        cat(&[recipient_id.as_bytes(), &[0u8; 8]]),
+        cat(&[recipient_id.as_bytes(), &[0xffu8; 8]]),
+    )
+}
+
+impl QueueStore for RedbStore {
+    type Error = StoreError;
+
+    fn insert_queue(&mut self, queue: &QueueRecord) -> Result<(), Self::Error> {
+        self.write(|tx| {
+            tx.open_table(QUEUES)
+                .map_err(err)?
+                .insert(
+                    queue.recipient_id.as_bytes().as_slice(),
+                    encode_queue(queue).as_slice(),
+                )
+                .map_err(err)?;
+            tx.open_table(SENDERS)
+                .map_err(err)?
+                .insert(
+                    queue.sender_id.as_bytes().as_slice(),
+                    queue.recipient_id.as_bytes().as_slice(),
+                )
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn queue(&self, recipient_id: &QueueId) -> Result<Option<QueueRecord>, Self::Error> {
+        self.read(|tx| {
+            let table = tx.open_table(QUEUES).map_err(err)?;
+            match table.get(recipient_id.as_bytes().as_slice()).map_err(err)? {
+                Some(v) => decode_queue(*recipient_id, v.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn recipient_for_sender(&self, sender_id: &QueueId) -> Result<Option<QueueId>, Self::Error> {
+        self.read(|tx| {
+            let table = tx.open_table(SENDERS).map_err(err)?;
+            Ok(table
+                .get(sender_id.as_bytes().as_slice())
+                .map_err(err)?
+                .and_then(|v| QueueId::from_slice(v.value())))
+        })
+    }
+
+    fn set_sender_key(
+        &mut self,
+        recipient_id: &QueueId,
+        key: &AuthPublicKey,
+    ) -> Result<(), Self::Error> {
+        self.write(|tx| {
+            let mut table = tx.open_table(QUEUES).map_err(err)?;
+            let record = match table.get(recipient_id.as_bytes().as_slice()).map_err(err)? {
+                Some(v) => Some(decode_queue(*recipient_id, v.value())?),
+                None => None,
+            };
+            if let Some(mut record) = record {
+                record.sender_key = Some(*key);
+                table
+                    .insert(
+                        recipient_id.as_bytes().as_slice(),
+                        encode_queue(&record).as_slice(),
+                    )
+                    .map_err(err)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_queue(&mut self, recipient_id: &QueueId) -> Result<(), Self::Error> {
+        self.write(|tx| {
+            let mut queues = tx.open_table(QUEUES).map_err(err)?;
+            let record = match queues
+                .remove(recipient_id.as_bytes().as_slice())
+                .map_err(err)?
+            {
+                Some(v) => Some(decode_queue(*recipient_id, v.value())?),
+                None => None,
+            };
+            drop(queues);
+            if let Some(record) = record {
+                tx.open_table(SENDERS)
+                    .map_err(err)?
+                    .remove(record.sender_id.as_bytes().as_slice())
+                    .map_err(err)?;
+            }
+            let mut messages = tx.open_table(MESSAGES).map_err(err)?;
+            let mut ids = tx.open_table(MESSAGE_IDS).map_err(err)?;
+            let mut expiry = tx.open_table(MESSAGE_EXPIRY).map_err(err)?;
+            let (lo, hi) = queue_range(recipient_id);
+            let mut doomed = Vec::new();
+            for entry in messages
+                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                .map_err(err)?
+            {
+                let (k, v) = entry.map_err(err)?;
+                let m = decode_message(v.value())?;
+                doomed.push((k.value().to_vec(), m));
+            }
+            for (key, m) in doomed {
+                messages.remove(key.as_slice()).map_err(err)?;
+                ids.remove(cat(&[recipient_id.as_bytes(), m.id.as_bytes()]).as_slice())
+                    .map_err(err)?;
+                let seq = key.get(16..24).unwrap_or_default();
+                expiry
+                    .remove(
+                        cat(&[&m.received_at.to_be_bytes(), recipient_id.as_bytes(), seq])
+                            .as_slice(),
+                    )
+                    .map_err(err)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn push_message(
+        &mut self,
+        recipient_id: &QueueId,
+        message: &StoredMessage,
+    ) -> Result<(), Self::Error> {
+        self.write(|tx| {
+            let mut meta = tx.open_table(META).map_err(err)?;
+            let seq = meta
+                .get(NEXT_SEQ)
+                .map_err(err)?
+                .and_then(|v| u64_at(v.value(), 0))
+                .unwrap_or(1);
+            meta.insert(NEXT_SEQ, seq.saturating_add(1).to_be_bytes().as_slice())
+                .map_err(err)?;
+            let seq = seq.to_be_bytes();
+            tx.open_table(MESSAGES)
+                .map_err(err)?
+                .insert(
+                    cat(&[recipient_id.as_bytes(), &seq]).as_slice(),
+                    cat(&[
+                        message.id.as_bytes(),
+                        &message.received_at.to_be_bytes(),
+                        &message.body,
+                    ])
+                    .as_slice(),
+                )
+                .map_err(err)?;
+            tx.open_table(MESSAGE_IDS)
+                .map_err(err)?
+                .insert(
+                    cat(&[recipient_id.as_bytes(), message.id.as_bytes()]).as_slice(),
+                    seq.as_slice(),
+                )
+                .map_err(err)?;
+            tx.open_table(MESSAGE_EXPIRY)
+                .map_err(err)?
+                .insert(
+                    cat(&[
+                        &message.received_at.to_be_bytes(),
+                        recipient_id.as_bytes(),
+                        &seq,
+                    ])
+                    .as_slice(),
+                    [].as_slice(),
+                )
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn message_count(&self, recipient_id: &QueueId) -> Result<usize, Self::Error> {
+        self.read(|tx| {
+            let table = tx.open_table(MESSAGES).map_err(err)?;
+            let (lo, hi) = queue_range(recipient_id);
+            Ok(table
+                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                .map_err(err)?
+                .count())
+        })
+    }
+
+    fn oldest_message(&self, recipient_id: &QueueId) -> Result<Option<StoredMessage>, Self::Error> {
+        self.read(|tx| {
+            let table = tx.open_table(MESSAGES).map_err(err)?;
+            let (lo, hi) = queue_range(recipient_id);
+            let mut range = table
+                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                .map_err(err)?;
+            match range.next() {
+                Some(entry) => {
+                    let (_, v) = entry.map_err(err)?;
+                    decode_message(v.value()).map(Some)
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn remove_message(
+        &mut self,
+        recipient_id: &QueueId,
+        message_id: &MessageId,
+    ) -> Result<bool, Self::Error> {
+        // Look first in a read transaction: an Ack for a message already gone (a retried Ack)
+        // costs no write.
+        let id_key = cat(&[recipient_id.as_bytes(), message_id.as_bytes()]);
+        let present = self.read(|tx| {
+            Ok(tx
+                .open_table(MESSAGE_IDS)
+                .map_err(err)?
+                .get(id_key.as_slice())
+                .map_err(err)?
+                .is_some())
+        })?;
+        if !present {
+            return Ok(false);
+        }
+        self.write(|tx| {
+            let mut ids = tx.open_table(MESSAGE_IDS).map_err(err)?;
+            let Some(seq) = ids
+                .remove(id_key.as_slice())
+                .map_err(err)?
+                .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+            else {
+                return Ok(false);
+            };
+            drop(ids);
+            let mut messages = tx.open_table(MESSAGES).map_err(err)?;
+            let removed = messages
+                .remove(cat(&[recipient_id.as_bytes(), &seq]).as_slice())
+                .map_err(err)?
+                .map(|v| decode_message(v.value()))
+                .transpose()?;
+            drop(messages);
+            if let Some(m) = removed {
+                tx.open_table(MESSAGE_EXPIRY)
+                    .map_err(err)?
+                    .remove(
+                        cat(&[&m.received_at.to_be_bytes(), recipient_id.as_bytes(), &seq])
+                            .as_slice(),
+                    )
+                    .map_err(err)?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn blob_chunk_count(&self, blob: &BlobId) -> Result<u32, Self::Error> {
+        self.read(|tx| {
+            let table = tx.open_table(BLOBS).map_err(err)?;
+            let lo = cat(&[blob.as_bytes(), &[0u8; 4]]);
+            let hi = cat(&[blob.as_bytes(), &[0xffu8; 4]]);
+            let n = table
+                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                .map_err(err)?
+                .count();
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        })
+    }
+
+    fn put_blob_chunk(
+        &mut self,
+        blob: &BlobId,
+        index: u32,
+        data: &[u8],
+        expires_at: u64,
+    ) -> Result<(), Self::Error> {
+        self.write(|tx| {
+            let key = cat(&[blob.as_bytes(), &index.to_be_bytes()]);
+            let mut blobs = tx.open_table(BLOBS).map_err(err)?;
+            let old = blobs
+                .insert(
+                    key.as_slice(),
+                    cat(&[&expires_at.to_be_bytes(), data]).as_slice(),
+                )
+                .map_err(err)?
+                .and_then(|v| u64_at(v.value(), 0));
+            drop(blobs);
+            let mut expiry = tx.open_table(BLOB_EXPIRY).map_err(err)?;
+            if let Some(old) = old {
+                expiry
+                    .remove(cat(&[&old.to_be_bytes(), &key]).as_slice())
+                    .map_err(err)?;
+            }
+            expiry
+                .insert(
+                    cat(&[&expires_at.to_be_bytes(), &key]).as_slice(),
+                    [].as_slice(),
+                )
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn blob_chunk(&self, blob: &BlobId, index: u32) -> Result<Option<Vec<u8>>, Self::Error> {
+        self.read(|tx| {
+            let table = tx.open_table(BLOBS).map_err(err)?;
+            let key = cat(&[blob.as_bytes(), &index.to_be_bytes()]);
+            Ok(table
+                .get(key.as_slice())
+                .map_err(err)?
+                .and_then(|v| v.value().get(8..).map(<[u8]>::to_vec)))
+        })
+    }
+
+    fn sweep(&mut self, now: u64, messages_before: u64) -> Result<Swept, Self::Error> {
+        // Find what is due in a read transaction; write only when something is.
+        let (msgs, blobs) = self.read(|tx| {
+            let mut msgs = Vec::new();
+            let expiry = tx.open_table(MESSAGE_EXPIRY).map_err(err)?;
+            for entry in expiry
+                .range::<&[u8]>(..messages_before.to_be_bytes().as_slice())
+                .map_err(err)?
+                .take(SWEEP_BATCH)
+            {
+                msgs.push(entry.map_err(err)?.0.value().to_vec());
+            }
+            let mut blobs = Vec::new();
+            let expiry = tx.open_table(BLOB_EXPIRY).map_err(err)?;
+            for entry in expiry
+                .range::<&[u8]>(..=now.to_be_bytes().as_slice())
+                .map_err(err)?
+                .take(SWEEP_BATCH)
+            {
+                blobs.push(entry.map_err(err)?.0.value().to_vec());
+            }
+            Ok((msgs, blobs))
+        })?;
+        if msgs.is_empty() && blobs.is_empty() {
+            return Ok(Swept::default());
+        }
+        self.write(|tx| {
+            let mut swept = Swept::default();
+            let mut expiry = tx.open_table(MESSAGE_EXPIRY).map_err(err)?;
+            let mut messages = tx.open_table(MESSAGES).map_err(err)?;
+            let mut ids = tx.open_table(MESSAGE_IDS).map_err(err)?;
+            for key in &msgs {
+                // received_at (8) · recipient (16) · seq (8)
+                let Some(rest) = key.get(8..32) else { continue };
+                expiry.remove(key.as_slice()).map_err(err)?;
+                if let Some(v) = messages.remove(rest).map_err(err)? {
+                    let m = decode_message(v.value())?;
+                    let recipient = rest.get(..16).unwrap_or_default();
+                    ids.remove(cat(&[recipient, m.id.as_bytes()]).as_slice())
+                        .map_err(err)?;
+                    swept.messages += 1;
+                }
+            }
+            drop((expiry, messages, ids));
+            let mut expiry = tx.open_table(BLOB_EXPIRY).map_err(err)?;
+            let mut table = tx.open_table(BLOBS).map_err(err)?;
+            for key in &blobs {
+                // expires_at (8) · blob (16) · index (4)
+                let Some(rest) = key.get(8..28) else { continue };
+                expiry.remove(key.as_slice()).map_err(err)?;
+                if table.remove(rest).map_err(err)?.is_some() {
+                    swept.blob_chunks += 1;
+                }
+            }
+            Ok(swept)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, RedbStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        (dir, s)
+    }
+
+    fn qid(b: u8) -> QueueId {
+        QueueId::from_bytes([b; 16])
+    }
+
+    fn msg(b: u8, at: u64) -> StoredMessage {
+        StoredMessage {
+            id: MessageId::from_bytes([b; 16]),
+            received_at: at,
+            body: vec![b; 100],
+        }
+    }
+
+    #[test]
+    fn queues_round_trip_and_sender_index_follows() {
+        let (_d, mut s) = store();
+        let q = QueueRecord {
+            recipient_id: qid(1),
+            sender_id: qid(2),
+            recipient_key: AuthPublicKey::from_bytes([3; 32]),
+            sender_key: None,
+            created_at: 77,
+        };
+        s.insert_queue(&q).unwrap();
+        assert_eq!(s.queue(&qid(1)).unwrap(), Some(q.clone()));
+        assert_eq!(s.recipient_for_sender(&qid(2)).unwrap(), Some(qid(1)));
+        s.set_sender_key(&qid(1), &AuthPublicKey::from_bytes([4; 32]))
+            .unwrap();
+        assert_eq!(
+            s.queue(&qid(1)).unwrap().unwrap().sender_key,
+            Some(AuthPublicKey::from_bytes([4; 32]))
+        );
+        s.push_message(&qid(1), &msg(9, 5)).unwrap();
+        s.delete_queue(&qid(1)).unwrap();
+        assert_eq!(s.queue(&qid(1)).unwrap(), None);
+        assert_eq!(s.recipient_for_sender(&qid(2)).unwrap(), None);
+        assert_eq!(s.total_messages().unwrap(), 0);
+    }
+
+    #[test]
+    fn messages_come_out_oldest_first_and_ack_removes_one() {
+        let (_d, mut s) = store();
+        for (i, b) in [30u8, 10, 20].into_iter().enumerate() {
+            s.push_message(&qid(1), &msg(b, i as u64)).unwrap();
+        }
+        s.push_message(&qid(2), &msg(99, 0)).unwrap();
+        assert_eq!(s.message_count(&qid(1)).unwrap(), 3);
+        assert_eq!(
+            s.oldest_message(&qid(1)).unwrap().unwrap().id,
+            msg(30, 0).id
+        );
+        assert!(s.remove_message(&qid(1), &msg(30, 0).id).unwrap());
+        assert!(!s.remove_message(&qid(1), &msg(30, 0).id).unwrap());
+        assert!(!s.remove_message(&qid(2), &msg(10, 0).id).unwrap());
+        assert_eq!(
+            s.oldest_message(&qid(1)).unwrap().unwrap().id,
+            msg(10, 0).id
+        );
+        assert_eq!(s.message_count(&qid(1)).unwrap(), 2);
+        assert_eq!(s.message_count(&qid(2)).unwrap(), 1);
+    }
+
+    #[test]
+    fn sweep_removes_old_messages_and_expired_blobs_only() {
+        let (_d, mut s) = store();
+        s.push_message(&qid(1), &msg(1, 100)).unwrap();
+        s.push_message(&qid(1), &msg(2, 200)).unwrap();
+        let blob = BlobId::from_bytes([5; 16]);
+        s.put_blob_chunk(&blob, 0, b"a", 150).unwrap();
+        s.put_blob_chunk(&blob, 1, b"b", 300).unwrap();
+        assert_eq!(s.blob_chunk_count(&blob).unwrap(), 2);
+        let swept = s.sweep(160, 150).unwrap();
+        assert_eq!((swept.messages, swept.blob_chunks), (1, 1));
+        assert_eq!(s.oldest_message(&qid(1)).unwrap().unwrap().id, msg(2, 0).id);
+        assert_eq!(s.blob_chunk(&blob, 0).unwrap(), None);
+        assert_eq!(s.blob_chunk(&blob, 1).unwrap(), Some(b"b".to_vec()));
+        assert_eq!(s.sweep(160, 150).unwrap(), Swept::default());
+        // The acked message's expiry entry went with it.
+        assert!(s.remove_message(&qid(1), &msg(2, 0).id).unwrap());
+        assert_eq!(s.sweep(10_000, 10_000).unwrap().messages, 0);
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let mut s = RedbStore::open(&path).unwrap();
+            s.push_message(&qid(1), &msg(1, 1)).unwrap();
+        }
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.oldest_message(&qid(1)).unwrap(), Some(msg(1, 1)));
+    }
+}

@@ -1,0 +1,238 @@
+//! A native messaging client driver for tests: `sotto_proto::client::Client` over real
+//! WebSockets to a real `sotto-relay dev`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use rand_chacha::ChaCha20Rng;
+use sotto_proto::client::{Client, ClientConfig, ContactId, Event};
+use sotto_proto::envelope::Content;
+use sotto_proto::ids::RelayId;
+use sotto_proto::invitation::Invitation;
+use sotto_proto::keys::PublicKey;
+use sotto_proto::onion::Hop;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The directory as a client sees it: hops and their URLs, in directory order.
+pub async fn directory(http: &str) -> Vec<(Hop, String)> {
+    let text = reqwest::get(format!("{http}/directory.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir: serde_json::Value = serde_json::from_str(&text).unwrap();
+    dir["relays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let id = URL_SAFE_NO_PAD.decode(r["id"].as_str().unwrap()).unwrap();
+            let key = URL_SAFE_NO_PAD
+                .decode(r["sphinx_key"].as_str().unwrap())
+                .unwrap();
+            (
+                Hop {
+                    id: RelayId::from_slice(&id).unwrap(),
+                    key: PublicKey::from_bytes(key.try_into().unwrap()),
+                },
+                r["url"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub fn test_config() -> ClientConfig {
+    ClientConfig {
+        retry_after: 2,
+        resubscribe_every: 3,
+        ..ClientConfig::default()
+    }
+}
+
+/// One person: a client, its WebSocket to its gateway, and what it saw.
+pub struct Person {
+    pub name: &'static str,
+    pub client: Client,
+    pub gateway: usize,
+    sink: Option<Sink>,
+    pub contact: Option<ContactId>,
+    pub invitation: Option<Invitation>,
+    pub received: Vec<String>,
+    /// Texts the relay confirmed it stored (Event::Sent), in order.
+    pub sent_confirmed: usize,
+    pub failures: Vec<String>,
+}
+
+/// Frames from all persons' gateways: (person index, frame), `None` when the socket closed.
+pub type Inbox = mpsc::UnboundedReceiver<(usize, Option<Vec<u8>>)>;
+pub type InboxTx = mpsc::UnboundedSender<(usize, Option<Vec<u8>>)>;
+
+impl Person {
+    pub fn new(
+        name: &'static str,
+        rng: &mut ChaCha20Rng,
+        dir: &[(Hop, String)],
+        gateway: usize,
+        config: ClientConfig,
+    ) -> Self {
+        let hops: Vec<Hop> = dir.iter().map(|(h, _)| *h).collect();
+        let client = Client::new(rng, hops, dir[gateway].0.id, name, config).unwrap();
+        Self {
+            name,
+            client,
+            gateway,
+            sink: None,
+            contact: None,
+            invitation: None,
+            received: Vec::new(),
+            sent_confirmed: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    /// (Re)connects to the gateway at `url`; frames arrive in the shared inbox as `index`.
+    pub async fn connect(
+        &mut self,
+        index: usize,
+        url: &str,
+        inbox: &InboxTx,
+        rng: &mut ChaCha20Rng,
+    ) {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let (sink, mut stream) = ws.split();
+        self.sink = Some(sink);
+        let tx = inbox.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                if let Message::Binary(b) = msg
+                    && tx.send((index, Some(b.to_vec()))).is_err()
+                {
+                    return;
+                }
+            }
+            let _ = tx.send((index, None));
+        });
+        self.client.connected(rng, now());
+        self.flush().await;
+    }
+
+    pub fn disconnected(&mut self) {
+        self.sink = None;
+    }
+
+    /// Drains events (recording them), then sends what the client wants to send.
+    pub async fn flush(&mut self) {
+        while let Some(event) = self.client.poll_event() {
+            match event {
+                Event::InvitationReady { invitation, .. } => self.invitation = Some(invitation),
+                Event::ContactAdded { contact, .. } => self.contact = Some(contact),
+                Event::Message { envelope, .. } => match envelope.content {
+                    Content::Text(t) => self.received.push(t),
+                    other => self.failures.push(format!("unexpected content {other:?}")),
+                },
+                Event::Sent { .. } => self.sent_confirmed += 1,
+                Event::ContactRenamed { .. } => {}
+                Event::Failed { what, code } => self.failures.push(format!("{what}: {code:?}")),
+                other => self.failures.push(format!("unexpected event {other:?}")),
+            }
+        }
+        while let Some(frame) = self.client.poll_transmit() {
+            let Some(sink) = self.sink.as_mut() else {
+                // Offline: the client retries its requests after reconnecting.
+                continue;
+            };
+            if sink.send(Message::binary(frame)).await.is_err() {
+                self.sink = None;
+            }
+        }
+    }
+
+    pub fn handle(&mut self, rng: &mut ChaCha20Rng, frame: &[u8]) {
+        // Replies through reply blocks whose opener was replaced are refused; that is fine.
+        let _ = self.client.handle_frame(rng, frame, now());
+    }
+
+    pub fn tick(&mut self, rng: &mut ChaCha20Rng) {
+        self.client.tick(rng, now());
+    }
+}
+
+/// Runs the network until `done` holds or `timeout` passes; returns whether `done` held.
+pub async fn drive(
+    people: &mut [Person],
+    inbox: &mut Inbox,
+    rng: &mut ChaCha20Rng,
+    timeout: Duration,
+    mut step: impl FnMut(&mut [Person], &mut ChaCha20Rng),
+    done: impl Fn(&[Person]) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        step(people, rng);
+        for p in people.iter_mut() {
+            p.flush().await;
+        }
+        if done(people) {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return false,
+            _ = ticker.tick() => {
+                for p in people.iter_mut() {
+                    p.tick(rng);
+                }
+            }
+            got = inbox.recv() => match got {
+                Some((i, Some(frame))) => people[i].handle(rng, &frame),
+                Some((i, None)) => people[i].disconnected(),
+                None => return false,
+            },
+        }
+    }
+}
+
+/// Alice invites Bob; returns once both have the other as a contact.
+pub async fn introduce(people: &mut [Person], inbox: &mut Inbox, rng: &mut ChaCha20Rng) {
+    people[0].client.create_invitation(rng, now()).unwrap();
+    let ok = drive(
+        people,
+        inbox,
+        rng,
+        Duration::from_secs(30),
+        |people, rng| {
+            if let Some(inv) = people[0].invitation.take() {
+                let link = inv.to_link("http://127.0.0.1");
+                let parsed = Invitation::parse_link(&link, now()).unwrap();
+                people[1]
+                    .client
+                    .accept_invitation(rng, parsed, now())
+                    .unwrap();
+            }
+        },
+        |people| people.iter().all(|p| p.contact.is_some()),
+    )
+    .await;
+    assert!(
+        ok,
+        "introduction did not finish: failures {:?} {:?}",
+        people[0].failures, people[1].failures
+    );
+}

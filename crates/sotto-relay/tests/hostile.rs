@@ -1,0 +1,307 @@
+//! Hostile input: random bytes, truncated, oversized and text frames, replays, requests for
+//! unknown queues, bad proofs of work and a flood. The relay keeps serving and counts every
+//! drop in `/metrics`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::net;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use sotto_proto::ids::QueueId;
+use sotto_proto::onion::{self, ClientFrame, ConnTag, GatewayFrame, Hop, SurbOpener};
+use sotto_proto::queue::{
+    AuthKeyPair, BlobId, Command, ErrorCode, Inbound, ReceivedRequest, Request, Response,
+    ResponseBody,
+};
+use sotto_proto::sizes::{PACKET_SIZE, QUEUE_MESSAGE_SIZE};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Gateway {
+    sink: SplitSink<Ws, Message>,
+    stream: SplitStream<Ws>,
+    tag: ConnTag,
+    next_id: u64,
+}
+
+impl Gateway {
+    async fn connect(url: &str, rng: &mut ChaCha20Rng) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let (mut sink, stream) = ws.split();
+        let tag = ConnTag::random(rng);
+        sink.send(Message::binary(ClientFrame::Bind(tag).encode()))
+            .await
+            .unwrap();
+        Self {
+            sink,
+            stream,
+            tag,
+            next_id: 1,
+        }
+    }
+
+    /// Builds a request to the queue service of `route`'s last relay with a reply SURB back
+    /// through `back` (ending at our gateway). Returns the packet frame and the opener.
+    fn packet(
+        &mut self,
+        rng: &mut ChaCha20Rng,
+        route: &[Hop],
+        back: &[Hop],
+        command: Command,
+        signer: Option<&AuthKeyPair>,
+    ) -> (Vec<u8>, SurbOpener, u64) {
+        let (surb, opener) = onion::build_surb(rng, back, self.tag).unwrap();
+        let request_id = self.next_id;
+        self.next_id += 1;
+        let payload = Request {
+            request_id,
+            reply: surb,
+            command,
+        }
+        .encode(signer)
+        .unwrap();
+        let packet = onion::build_forward(rng, route, &payload).unwrap();
+        (ClientFrame::Packet(packet).encode(), opener, request_id)
+    }
+
+    async fn answer(&mut self, opener: &SurbOpener) -> Response {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("an answer within 10 s")
+                .unwrap()
+                .unwrap();
+            let Message::Binary(bytes) = msg else {
+                continue;
+            };
+            let GatewayFrame::Reply { surb_id, sealed } = GatewayFrame::decode(&bytes).unwrap();
+            if surb_id != opener.id() {
+                continue;
+            }
+            let plain = opener.open(&sealed).unwrap();
+            match Inbound::decode(&plain).unwrap() {
+                Inbound::Response(r) => return r,
+                Inbound::Delivery(_) => continue,
+            }
+        }
+    }
+}
+
+async fn metrics(http: &str) -> String {
+    reqwest::get(format!("{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn value(metrics: &str, relay: &str, reason: &str) -> u64 {
+    let needle = format!("sotto_relay_dropped_total{{relay=\"{relay}\",reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn counter(metrics: &str, name: &str, relay: &str) -> u64 {
+    let needle = format!("{name}{{relay=\"{relay}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn closed_with(stream: &mut SplitStream<Ws>) -> Option<CloseCode> {
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        match msg {
+            Ok(Message::Close(frame)) => return frame.map(|f| f.code),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_survives_hostile_input_and_counts_it() {
+    let dev = common::start(&["--relays", "2", "--ephemeral"]);
+    let dir = net::directory(&dev.http).await;
+    let (h1, url1) = dir[0].clone();
+    let (h2, _) = dir[1].clone();
+    let mut rng = ChaCha20Rng::seed_from_u64(0xBAD);
+    let mut gw = Gateway::connect(&url1, &mut rng).await;
+
+    // Random bytes of every shape: bad frames (answered) and bad packets (silent).
+    for _ in 0..50 {
+        let len = (rng.next_u32() % 6000) as usize;
+        let mut junk = vec![0u8; len];
+        rng.fill_bytes(&mut junk);
+        if junk.first() == Some(&0x02) && len == 17 {
+            continue; // a valid bind
+        }
+        gw.sink.send(Message::binary(junk)).await.unwrap();
+    }
+    for _ in 0..20 {
+        let mut packet = vec![0x01u8; 1 + PACKET_SIZE];
+        rng.fill_bytes(&mut packet[1..]);
+        gw.sink.send(Message::binary(packet)).await.unwrap();
+    }
+    // Truncated packet.
+    gw.sink
+        .send(Message::binary(vec![0x01u8; PACKET_SIZE]))
+        .await
+        .unwrap();
+
+    // A request for a queue that does not exist: answered with NoQueue through the SURB.
+    let route = [h1, h2];
+    let back = [h2, h1];
+    let stranger = AuthKeyPair::generate(&mut rng);
+    let unknown = QueueId::random(&mut rng);
+    let (frame, opener, id) = gw.packet(
+        &mut rng,
+        &route,
+        &back,
+        Command::Send {
+            sender_id: unknown,
+            message: vec![0u8; QUEUE_MESSAGE_SIZE],
+        },
+        Some(&stranger),
+    );
+    gw.sink.send(Message::binary(frame.clone())).await.unwrap();
+    let answer = gw.answer(&opener).await;
+    assert_eq!(answer.request_id, id);
+    assert_eq!(answer.body, ResponseBody::Error(ErrorCode::NoQueue));
+    // The same packet again is a replay: dropped at the first hop, no second answer.
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+
+    // A Create whose proof of work is too weak.
+    let owner = AuthKeyPair::generate(&mut rng);
+    let mut nonce = 0u64;
+    let (frame, opener) = loop {
+        let command = Command::Create {
+            recipient_key: owner.public_key(),
+            timestamp: net::now(),
+            pow_nonce: nonce,
+        };
+        let (surb, opener) = onion::build_surb(&mut rng, &back, gw.tag).unwrap();
+        let payload = Request {
+            request_id: 99,
+            reply: surb,
+            command,
+        }
+        .encode(Some(&owner))
+        .unwrap();
+        if ReceivedRequest::decode(&payload)
+            .unwrap()
+            .verify_pow(16)
+            .is_err()
+        {
+            let packet = onion::build_forward(&mut rng, &route, &payload).unwrap();
+            break (ClientFrame::Packet(packet).encode(), opener);
+        }
+        nonce += 1;
+    };
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    assert_eq!(
+        gw.answer(&opener).await.body,
+        ResponseBody::Error(ErrorCode::Pow)
+    );
+
+    // Text and oversized frames close their connections with typed codes.
+    let (ws, _) = tokio_tungstenite::connect_async(url1.as_str())
+        .await
+        .unwrap();
+    let (mut sink, mut stream) = ws.split();
+    sink.send(Message::text("{\"hello\":1}")).await.unwrap();
+    assert_eq!(closed_with(&mut stream).await, Some(CloseCode::Unsupported));
+    let (ws, _) = tokio_tungstenite::connect_async(url1.as_str())
+        .await
+        .unwrap();
+    let (mut sink, mut stream) = ws.split();
+    let _ = sink.send(Message::binary(vec![0x01u8; 1 << 20])).await;
+    assert_eq!(closed_with(&mut stream).await, Some(CloseCode::Size));
+
+    // A flood on one connection: rate limited, then closed (1008).
+    let (ws, _) = tokio_tungstenite::connect_async(url1.as_str())
+        .await
+        .unwrap();
+    let (mut sink, mut stream) = ws.split();
+    let flood = tokio::spawn(async move {
+        for _ in 0..6000 {
+            if sink.feed(Message::binary(vec![0xffu8; 8])).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.flush().await;
+    });
+    let mut code = None;
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        if let Ok(Message::Close(frame)) = msg {
+            code = frame.map(|f| f.code);
+            break;
+        }
+    }
+    let _ = flood.await;
+    assert_eq!(code, Some(CloseCode::Policy));
+
+    // Still serving: a blob round trip on the same gateway connection works.
+    let blob = BlobId::random(&mut rng);
+    let data = vec![0x5au8; 1000];
+    let (frame, opener, _) = gw.packet(
+        &mut rng,
+        &route,
+        &back,
+        Command::BlobPut {
+            blob_id: blob,
+            index: 0,
+            data: data.clone(),
+        },
+        None,
+    );
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    assert_eq!(gw.answer(&opener).await.body, ResponseBody::Ok);
+    let (frame, opener, _) = gw.packet(
+        &mut rng,
+        &route,
+        &back,
+        Command::BlobGet {
+            blob_id: blob,
+            index: 0,
+        },
+        None,
+    );
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    assert_eq!(
+        gw.answer(&opener).await.body,
+        ResponseBody::BlobChunk { index: 0, data }
+    );
+
+    let health = reqwest::get(format!("{}/healthz", dev.http)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let m = metrics(&dev.http).await;
+    assert!(value(&m, "1", "bad_frame") >= 40, "{m}");
+    assert!(
+        value(&m, "1", "integrity") + value(&m, "1", "malformed") >= 20,
+        "{m}"
+    );
+    assert!(value(&m, "1", "replay") >= 1, "{m}");
+    assert!(value(&m, "1", "text_frame") >= 1, "{m}");
+    assert!(value(&m, "1", "oversized") >= 1, "{m}");
+    assert!(value(&m, "1", "rate_limited") >= 1000, "{m}");
+    assert!(
+        counter(&m, "sotto_relay_queue_refused_total", "2") >= 2,
+        "{m}"
+    );
+}

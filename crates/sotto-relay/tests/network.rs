@@ -1,0 +1,179 @@
+//! Two native clients built on `sotto-proto` talk through a real `sotto-relay dev` network of
+//! five relays: three hops each way, in order, exactly once; and across a relay crash.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::net::{self, Person};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use tokio::sync::mpsc;
+
+/// Messages each way. `SOTTO_TEST_n=1000` runs the long version (about a minute in a
+/// debug build on two cores).
+fn messages() -> usize {
+    std::env::var("SOTTO_TEST_n")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150)
+}
+
+fn expect(who: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{who}-{i}")).collect()
+}
+
+async fn metric(http: &str, needle: &str) -> u64 {
+    let text = reqwest::get(format!("{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(needle))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_exchange_messages_in_order_exactly_once() {
+    let n = messages();
+    let dev = common::start(&["--relays", "5", "--ephemeral"]);
+    let dir = net::directory(&dev.http).await;
+    assert_eq!(dir.len(), 5);
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0001);
+    let (tx, mut inbox) = mpsc::unbounded_channel();
+    let mut people = vec![
+        Person::new("Alice", &mut rng, &dir, 0, net::test_config()),
+        Person::new("Bob", &mut rng, &dir, 3, net::test_config()),
+    ];
+    for (i, p) in people.iter_mut().enumerate() {
+        let url = dir[p.gateway].1.clone();
+        p.connect(i, &url, &tx, &mut rng).await;
+    }
+    net::introduce(&mut people, &mut inbox, &mut rng).await;
+
+    for i in 0..n {
+        for (who, p) in ["alice", "bob"].iter().zip(people.iter_mut()) {
+            let contact = p.contact.unwrap();
+            p.client
+                .send_text(&mut rng, contact, &format!("{who}-{i}"), net::now())
+                .unwrap();
+        }
+    }
+    let ok = net::drive(
+        &mut people,
+        &mut inbox,
+        &mut rng,
+        Duration::from_secs(90),
+        |_, _| {},
+        |people| {
+            people
+                .iter()
+                .all(|p| p.received.len() >= n && p.sent_confirmed >= n)
+        },
+    )
+    .await;
+    assert!(
+        ok,
+        "not all delivered: Alice got {}, Bob got {}, confirmed {} / {}",
+        people[0].received.len(),
+        people[1].received.len(),
+        people[0].sent_confirmed,
+        people[1].sent_confirmed
+    );
+    assert_eq!(people[1].received, expect("alice", n));
+    assert_eq!(people[0].received, expect("bob", n));
+    assert!(people.iter().all(|p| p.failures.is_empty()));
+
+    // The traffic really went through the relays, and the gateways pushed replies.
+    assert!(metric(&dev.http, "sotto_relay_packets_forwarded_total").await > 6 * messages() as u64);
+    assert!(metric(&dev.http, "sotto_relay_replies_to_client_total").await > 2 * messages() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_survives_a_relay_crash() {
+    let n = messages();
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let args = ["--relays", "5", "--data-dir", data_arg.as_str()];
+    let mut dev = common::start(&args);
+    let dir = net::directory(&dev.http).await;
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0002);
+    let (tx, mut inbox) = mpsc::unbounded_channel();
+    let mut people = vec![
+        Person::new("Alice", &mut rng, &dir, 1, net::test_config()),
+        Person::new("Bob", &mut rng, &dir, 4, net::test_config()),
+    ];
+    for (i, p) in people.iter_mut().enumerate() {
+        let url = dir[p.gateway].1.clone();
+        p.connect(i, &url, &tx, &mut rng).await;
+    }
+    net::introduce(&mut people, &mut inbox, &mut rng).await;
+
+    // Alice writes; Bob is offline-ish: he is connected, but we crash the relays mid-flight.
+    let contact = people[0].contact.unwrap();
+    for i in 0..n {
+        people[0]
+            .client
+            .send_text(&mut rng, contact, &format!("alice-{i}"), net::now())
+            .unwrap();
+    }
+    let crash_after = n / 3;
+    let ok = net::drive(
+        &mut people,
+        &mut inbox,
+        &mut rng,
+        Duration::from_secs(60),
+        |_, _| {},
+        |people| people[0].sent_confirmed >= crash_after,
+    )
+    .await;
+    assert!(
+        ok,
+        "only {} stored before the crash",
+        people[0].sent_confirmed
+    );
+    dev.kill();
+    let confirmed_before_crash = people[0].sent_confirmed;
+    let received_before_crash = people[1].received.len();
+    eprintln!("crash: {confirmed_before_crash} stored, {received_before_crash} received before it");
+
+    // Restart on the same data directory: same ids and keys (new ports, so clients re-read
+    // the directory and reconnect, as a browser would).
+    let dev = common::start(&args);
+    let dir2 = net::directory(&dev.http).await;
+    for ((a, _), (b, _)) in dir.iter().zip(&dir2) {
+        assert_eq!(a, b, "relay identity changed across restart");
+    }
+    // Let the readers notice the old sockets are gone.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while let Ok((i, frame)) = inbox.try_recv() {
+        match frame {
+            Some(f) => people[i].handle(&mut rng, &f),
+            None => people[i].disconnected(),
+        }
+    }
+    for (i, p) in people.iter_mut().enumerate() {
+        let url = dir2[p.gateway].1.clone();
+        p.connect(i, &url, &tx, &mut rng).await;
+    }
+    let ok = net::drive(
+        &mut people,
+        &mut inbox,
+        &mut rng,
+        Duration::from_secs(90),
+        |_, _| {},
+        |people| people[1].received.len() >= n && people[0].sent_confirmed >= n,
+    )
+    .await;
+    assert!(
+        ok,
+        "after the crash Bob has {} of {n} (had {received_before_crash}, {confirmed_before_crash} confirmed before the crash)",
+        people[1].received.len()
+    );
+    // Every message Alice was told was stored arrived; in fact all did, in order, once.
+    assert_eq!(people[1].received, expect("alice", n));
+}
