@@ -7,6 +7,7 @@
 //! * [`identity`] — the relay's id and Sphinx key, persisted in its data directory.
 //! * [`web`] — the HTTP side of `dev`: the PWA, `/directory.json`, `/healthz`, `/metrics`.
 //! * [`dev`] — `sotto-relay dev`, a whole network on loopback in one process.
+//! * [`run`] — `sotto-relay run --config relay.toml`, one production relay.
 //!
 //! The wire protocol is specified in `docs/protocol/relay.md`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -19,6 +20,7 @@ pub mod limits;
 mod link;
 pub mod metrics;
 pub mod relay;
+pub mod run;
 pub mod store;
 pub mod web;
 

@@ -9,6 +9,7 @@ use sotto_proto::service::ServiceConfig;
 use sotto_relay::RelayError;
 use sotto_relay::dev::{self, DevOptions};
 use sotto_relay::limits::Limits;
+use sotto_relay::run::RunConfig;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,6 +26,16 @@ struct Cli {
 enum Command {
     /// Run a whole local network on loopback (N relays) and serve the PWA.
     Dev(DevArgs),
+    /// Run one relay from a config file (environment overrides: SOTTO_LISTEN, SOTTO_PUBLIC_URL,
+    /// SOTTO_DATA_DIR, SOTTO_HTTP, SOTTO_DIRECTORY_FILE, SOTTO_LOG).
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The relay's TOML config.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,9 +61,10 @@ struct DevArgs {
     web_root: PathBuf,
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SOTTO_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -62,7 +74,13 @@ fn init_logging() {
 
 async fn run(cli: Cli) -> Result<(), RelayError> {
     match cli.command {
+        Command::Run(a) => {
+            let config = RunConfig::load(&a.config, |k| std::env::var(k).ok())?;
+            init_logging(config.log.as_deref().unwrap_or("info"));
+            sotto_relay::run::run(config).await
+        }
         Command::Dev(a) => {
+            init_logging("warn");
             dev::run(DevOptions {
                 http: a.http,
                 relays: a.relays,
@@ -80,7 +98,6 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -413,6 +413,6 @@ fn frame_error_text(e: &OnionError) -> String {
 }
 
 /// Resolves once the shutdown flag is set (or its sender is gone).
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }

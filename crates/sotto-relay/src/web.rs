@@ -24,6 +24,8 @@ use crate::relay::{DirectoryEntry, Relay};
 struct WebState {
     relays: Vec<Arc<Relay>>,
     csp: HeaderValue,
+    /// A fixed directory to publish; `None`: the relays' own entries.
+    directory: Option<Vec<DirectoryEntry>>,
 }
 
 /// The Content-Security-Policy for the PWA's HTML. `connect-src` lists exactly the relays'
@@ -55,6 +57,46 @@ fn ws_origin(url: &str) -> String {
     format!("{scheme}://{authority}")
 }
 
+/// Parses a directory document (the format of `/directory.json`).
+pub fn parse_directory(text: &str) -> Result<Vec<DirectoryEntry>, String> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if doc["version"] != 1 {
+        return Err("unsupported directory version".into());
+    }
+    let relays = doc["relays"]
+        .as_array()
+        .ok_or_else(|| "no \"relays\" array".to_owned())?;
+    relays
+        .iter()
+        .map(|r| {
+            let b64 = |field: &str| -> Result<[u8; 32], String> {
+                let s = r[field]
+                    .as_str()
+                    .ok_or_else(|| format!("relay without \"{field}\""))?;
+                let bytes = URL_SAFE_NO_PAD
+                    .decode(s)
+                    .map_err(|_| format!("\"{field}\" is not base64url"))?;
+                <[u8; 32]>::try_from(bytes.as_slice())
+                    .map_err(|_| format!("\"{field}\" is not 32 bytes"))
+            };
+            let url = r["url"]
+                .as_str()
+                .filter(|u| u.starts_with("ws://") || u.starts_with("wss://"))
+                .ok_or_else(|| "relay without a ws:// or wss:// \"url\"".to_owned())?;
+            let key_epoch = r["key_epoch"]
+                .as_u64()
+                .and_then(|e| u32::try_from(e).ok())
+                .ok_or_else(|| "relay without a \"key_epoch\"".to_owned())?;
+            Ok(DirectoryEntry {
+                id: sotto_proto::ids::RelayId::from_bytes(b64("id")?),
+                url: url.to_owned(),
+                sphinx_key: sotto_proto::keys::PublicKey::from_bytes(b64("sphinx_key")?),
+                key_epoch,
+            })
+        })
+        .collect()
+}
+
 /// The directory document (`/directory.json`).
 pub fn directory_json(entries: &[DirectoryEntry]) -> serde_json::Value {
     let relays: Vec<_> = entries
@@ -71,17 +113,41 @@ pub fn directory_json(entries: &[DirectoryEntry]) -> serde_json::Value {
     serde_json::json!({ "version": 1, "relays": relays })
 }
 
-/// Builds the dev HTTP router.
-pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
-    let urls: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
-    let csp = HeaderValue::from_str(&content_security_policy(&urls))
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
-    let state = Arc::new(WebState { relays, csp });
-    let index = ServeFile::new(web_root.join("index.html"));
+/// The operator endpoints only (`/directory.json`, `/healthz`, `/metrics`), for `run`.
+/// `directory` lists the relays published in `/directory.json` (this one and its peers).
+pub fn api_router(relays: Vec<Arc<Relay>>, directory: Option<Vec<DirectoryEntry>>) -> Router {
+    let state = Arc::new(WebState {
+        relays,
+        csp: HeaderValue::from_static("default-src 'none'"),
+        directory,
+    });
+    api_routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            static_headers,
+        ))
+        .with_state(state)
+}
+
+fn api_routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/directory.json", get(directory))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+}
+
+/// Builds the dev HTTP router: the operator endpoints and the PWA.
+pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
+    let urls: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
+    let csp = HeaderValue::from_str(&content_security_policy(&urls))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    let state = Arc::new(WebState {
+        relays,
+        csp,
+        directory: None,
+    });
+    let index = ServeFile::new(web_root.join("index.html"));
+    api_routes()
         .route_service("/", index.clone())
         .route_service("/index.html", index)
         .nest_service("/web", ServeDir::new(web_root.join("web")))
@@ -94,7 +160,10 @@ pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
 }
 
 async fn directory(State(state): State<Arc<WebState>>) -> Response {
-    let entries: Vec<DirectoryEntry> = state.relays.iter().map(|r| r.entry()).collect();
+    let entries: Vec<DirectoryEntry> = match &state.directory {
+        Some(d) => d.clone(),
+        None => state.relays.iter().map(|r| r.entry()).collect(),
+    };
     axum::Json(directory_json(&entries)).into_response()
 }
 

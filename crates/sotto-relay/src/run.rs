@@ -1,0 +1,292 @@
+//! `sotto-relay run --config relay.toml`: one production relay.
+//!
+//! ```toml
+//! listen = "0.0.0.0:9101"                 # WebSocket listener
+//! public_url = "wss://relay.example.org"  # the URL the directory publishes for this relay
+//! data_dir = "/var/lib/sotto-relay"        # relay.key and store.redb
+//! http = "127.0.0.1:9180"                 # optional: /healthz, /metrics, /directory.json
+//! directory_file = "/etc/sotto/directory.json"  # optional: the peers to forward to
+//! log = "info"                            # tracing filter (SOTTO_LOG overrides)
+//!
+//! [limits]                                # optional; see docs/protocol/relay.md
+//! max_connections = 4096
+//!
+//! [service]                               # optional queue-service limits
+//! queue_quota = 1024
+//! message_ttl_secs = 1814400
+//! ```
+//!
+//! Environment overrides (applied after the file): `SOTTO_LISTEN`, `SOTTO_PUBLIC_URL`,
+//! `SOTTO_DATA_DIR`, `SOTTO_HTTP`, `SOTTO_DIRECTORY_FILE`, `SOTTO_LOG`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sotto_proto::service::ServiceConfig;
+use tokio::sync::watch;
+
+use crate::actor::{self, NodeHandle};
+use crate::dev::shutdown_signal;
+use crate::error::RelayError;
+use crate::identity::Identity;
+use crate::limits::Limits;
+use crate::relay::{self, Relay};
+use crate::web;
+
+/// The queue-service limits a config may set; unset ones keep their defaults.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    pub queue_quota: Option<usize>,
+    pub message_ttl_secs: Option<u64>,
+    pub blob_ttl_secs: Option<u64>,
+    pub max_blob_chunks: Option<u32>,
+    pub max_surbs_per_queue: Option<usize>,
+    pub pow_bits: Option<u8>,
+    pub max_clock_skew_secs: Option<u64>,
+    pub redeliver_after_secs: Option<u64>,
+}
+
+impl ServiceSection {
+    pub fn to_config(&self) -> ServiceConfig {
+        let d = ServiceConfig::default();
+        ServiceConfig {
+            queue_quota: self.queue_quota.unwrap_or(d.queue_quota),
+            message_ttl: self.message_ttl_secs.unwrap_or(d.message_ttl),
+            blob_ttl: self.blob_ttl_secs.unwrap_or(d.blob_ttl),
+            max_blob_chunks: self.max_blob_chunks.unwrap_or(d.max_blob_chunks),
+            max_surbs_per_queue: self.max_surbs_per_queue.unwrap_or(d.max_surbs_per_queue),
+            pow_bits: self.pow_bits.unwrap_or(d.pow_bits),
+            max_clock_skew: self.max_clock_skew_secs.unwrap_or(d.max_clock_skew),
+            redeliver_after: self.redeliver_after_secs.unwrap_or(d.redeliver_after),
+        }
+    }
+}
+
+/// `relay.toml`.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub http: Option<SocketAddr>,
+    #[serde(default)]
+    pub directory_file: Option<PathBuf>,
+    #[serde(default)]
+    pub log: Option<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub service: ServiceSection,
+}
+
+impl RunConfig {
+    /// Reads the file, then applies `SOTTO_*` environment overrides from `env`.
+    pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, RelayError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&text, env)
+    }
+
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, RelayError> {
+        // Overrides may supply required keys the file leaves out, so merge at the TOML level.
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| RelayError::Config(one_line(&e.to_string())))?;
+        for (var, key) in [
+            ("SOTTO_LISTEN", "listen"),
+            ("SOTTO_PUBLIC_URL", "public_url"),
+            ("SOTTO_DATA_DIR", "data_dir"),
+            ("SOTTO_HTTP", "http"),
+            ("SOTTO_DIRECTORY_FILE", "directory_file"),
+            ("SOTTO_LOG", "log"),
+        ] {
+            if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+                table.insert(key.to_owned(), toml::Value::String(v));
+            }
+        }
+        let config: Self = table
+            .try_into()
+            .map_err(|e: toml::de::Error| RelayError::Config(one_line(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), RelayError> {
+        if !(self.public_url.starts_with("ws://") || self.public_url.starts_with("wss://")) {
+            return Err(RelayError::Config(
+                "public_url must start with ws:// or wss://".into(),
+            ));
+        }
+        let l = &self.limits;
+        if l.max_frame_bytes < 1 + sotto_proto::sizes::PACKET_SIZE {
+            return Err(RelayError::Config(format!(
+                "limits.max_frame_bytes must be at least {}",
+                1 + sotto_proto::sizes::PACKET_SIZE
+            )));
+        }
+        if l.max_connections == 0 || l.client_queue == 0 || l.link_queue == 0 || l.node_queue == 0 {
+            return Err(RelayError::Config(
+                "limits: connection and queue sizes must be positive".into(),
+            ));
+        }
+        if !(l.frames_per_second > 0.0 && l.frame_burst >= 1.0) {
+            return Err(RelayError::Config(
+                "limits: frames_per_second must be > 0 and frame_burst >= 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs one relay until Ctrl-C or SIGTERM.
+pub async fn run(config: RunConfig) -> Result<(), RelayError> {
+    let signal = shutdown_signal().await?;
+    let identity = Identity::load_or_create(&config.data_dir)?;
+    let peers = match &config.directory_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
+            web::parse_directory(&text)
+                .map_err(|e| RelayError::Config(format!("{}: {e}", path.display())))?
+        }
+        None => Vec::new(),
+    };
+    let node = actor::open_node(
+        &config.data_dir,
+        &identity,
+        config.service.to_config(),
+        &config.limits,
+    )?;
+    let listener = relay::bind(config.listen).await?;
+    let local = listener.local_addr().map_err(|source| RelayError::Io {
+        context: "reading a listener's address",
+        source,
+    })?;
+    let http = match config.http {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| RelayError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let relay = Relay::new(
+        "1".to_owned(),
+        identity,
+        config.public_url.clone(),
+        local,
+        config.limits.clone(),
+        NodeHandle::new(config.limits.node_queue),
+        shutdown_rx.clone(),
+    );
+    relay.node().start(relay.clone(), node)?;
+    let mut directory: Vec<_> = peers
+        .into_iter()
+        .filter(|p| p.id != relay.identity.id)
+        .collect();
+    directory.push(relay.entry());
+    relay.set_directory(&directory);
+    let serve = tokio::spawn(relay.clone().serve(listener));
+    let http_task = match http {
+        Some(listener) => {
+            let addr = listener.local_addr().ok();
+            let app = web::api_router(vec![relay.clone()], Some(directory.clone()));
+            let mut stop = shutdown_rx.clone();
+            Some((
+                addr,
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            relay::stopped(&mut stop).await;
+                        })
+                        .await
+                }),
+            ))
+        }
+        None => None,
+    };
+
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "relay listening on {local} as {} (id {})",
+        relay.url,
+        URL_SAFE_NO_PAD.encode(relay.identity.id.as_bytes())
+    );
+    if let Some((Some(addr), _)) = &http_task {
+        let _ = writeln!(out, "relay endpoints at http://{addr}");
+    }
+    let _ = out.flush();
+    drop(out);
+    tracing::info!(peers = directory.len() - 1, "relay up");
+
+    signal.await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let _ = serve.await;
+    if let Some((_, t)) = http_task {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+listen = "127.0.0.1:9101"
+public_url = "wss://relay.example.org"
+data_dir = "/var/lib/sotto-relay"
+"#;
+
+    #[test]
+    fn a_minimal_config_gets_defaults() {
+        let c = RunConfig::parse(MINIMAL, |_| None).unwrap();
+        assert_eq!(c.limits.max_connections, Limits::default().max_connections);
+        assert_eq!(c.service.to_config(), ServiceConfig::default());
+        assert!(c.http.is_none());
+    }
+
+    #[test]
+    fn env_overrides_the_file_and_can_supply_required_keys() {
+        let env = |k: &str| match k {
+            "SOTTO_LISTEN" => Some("127.0.0.1:7000".to_owned()),
+            "SOTTO_DATA_DIR" => Some("/tmp/x".to_owned()),
+            _ => None,
+        };
+        let c = RunConfig::parse(
+            "public_url = \"ws://a\"\n[service]\nqueue_quota = 200\n",
+            env,
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.service.to_config().queue_quota, 200);
+    }
+
+    #[test]
+    fn bad_configs_are_one_line_errors() {
+        for bad in [
+            "listen = 5",
+            "nonsense = true\nlisten=\"127.0.0.1:1\"\npublic_url=\"ws://a\"\ndata_dir=\"/x\"",
+            "listen=\"127.0.0.1:1\"\npublic_url=\"http://a\"\ndata_dir=\"/x\"",
+            "listen=\"127.0.0.1:1\"\npublic_url=\"ws://a\"\ndata_dir=\"/x\"\n[limits]\nmax_frame_bytes = 10",
+            "[[[",
+        ] {
+            let e = RunConfig::parse(bad, |_| None).unwrap_err().to_string();
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+}
