@@ -10,6 +10,8 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Open WebSocket connections per relay; above it new ones are closed (1013).
     pub max_connections: usize,
+    /// TCP connections still in the WebSocket handshake (5 s at most each); more are dropped.
+    pub max_pending_handshakes: usize,
     /// Sustained binary frames per second per connection (token bucket rate).
     pub frames_per_second: f64,
     /// Token bucket size: frames a connection may send in a burst.
@@ -34,6 +36,7 @@ impl Default for Limits {
         Self {
             max_frame_bytes: 64 * 1024,
             max_connections: 4096,
+            max_pending_handshakes: 256,
             frames_per_second: 500.0,
             frame_burst: 2000.0,
             rate_limit_strikes: 2000,

@@ -42,6 +42,13 @@ pub struct DirectoryEntry {
 
 type ClientTx = mpsc::Sender<Message>;
 
+/// How long a WebSocket opening handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The relay pings every connection this often…
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// …and closes one from which nothing (not even a pong) arrived for this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(65);
+
 /// One running relay.
 pub struct Relay {
     /// A short local name for logs and metrics labels (`"1"`, `"2"`, …). Not secret, not the id.
@@ -57,6 +64,7 @@ pub struct Relay {
     node: NodeHandle,
     alive: AtomicBool,
     open_connections: AtomicUsize,
+    pending_handshakes: AtomicUsize,
     next_conn_id: AtomicU64,
     shutdown: watch::Receiver<bool>,
 }
@@ -95,6 +103,7 @@ impl Relay {
             node,
             alive: AtomicBool::new(false),
             open_connections: AtomicUsize::new(0),
+            pending_handshakes: AtomicUsize::new(0),
             next_conn_id: AtomicU64::new(1),
             shutdown,
         })
@@ -195,11 +204,19 @@ impl Relay {
 
     async fn connection(self: Arc<Self>, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
+        // Unfinished handshakes are capped separately, so slow openers cannot hold the relay.
+        let pending = self.pending_handshakes.fetch_add(1, Ordering::AcqRel) + 1;
+        if pending > self.limits.max_pending_handshakes {
+            self.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.drop_packet(DropReason::TooManyConnections);
+            return;
+        }
         let handshake = tokio::time::timeout(
-            Duration::from_secs(10),
+            HANDSHAKE_TIMEOUT,
             tokio_tungstenite::accept_async_with_config(stream, Some(self.ws_config())),
         )
         .await;
+        self.pending_handshakes.fetch_sub(1, Ordering::AcqRel);
         let Ok(Ok(mut ws)) = handshake else {
             return;
         };
@@ -251,8 +268,19 @@ impl Relay {
         );
         let mut bound = 0usize;
         let mut strikes = 0u32;
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let mut last_heard = Instant::now();
         loop {
             let next = tokio::select! {
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > IDLE_TIMEOUT {
+                        let _ = tx.send(Message::Close(Some(close(CloseCode::Away, "idle")))).await;
+                        break;
+                    }
+                    let _ = tx.try_send(Message::Ping(Vec::new().into()));
+                    continue;
+                }
                 _ = stopped(&mut shutdown) => {
                     let _ = tx.send(Message::Close(Some(close(CloseCode::Away, "relay shutting down")))).await;
                     break;
@@ -261,7 +289,10 @@ impl Relay {
             };
             let msg = match next {
                 None => break,
-                Some(Ok(msg)) => msg,
+                Some(Ok(msg)) => {
+                    last_heard = Instant::now();
+                    msg
+                }
                 Some(Err(WsError::Capacity(_))) => {
                     self.metrics.drop_packet(DropReason::Oversized);
                     let _ = tx
@@ -333,7 +364,18 @@ impl Relay {
             }
         }
         drop(tx);
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        // Closing handshake: let the writer send our Close, then read (and discard) until the
+        // peer's Close or 1 s, so the socket is not torn down under unread data (an RST would
+        // make the peer lose our Close frame).
+        let linger = async {
+            let _ = writer.await;
+            while let Some(Ok(msg)) = stream.next().await {
+                if matches!(msg, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
     }
 
     /// Pushes an encoded gateway frame down connection `conn`.

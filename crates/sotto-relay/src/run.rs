@@ -130,7 +130,12 @@ impl RunConfig {
                 1 + sotto_proto::sizes::PACKET_SIZE
             )));
         }
-        if l.max_connections == 0 || l.client_queue == 0 || l.link_queue == 0 || l.node_queue == 0 {
+        if l.max_connections == 0
+            || l.max_pending_handshakes == 0
+            || l.client_queue == 0
+            || l.link_queue == 0
+            || l.node_queue == 0
+        {
             return Err(RelayError::Config(
                 "limits: connection and queue sizes must be positive".into(),
             ));

@@ -176,7 +176,11 @@ async fn websocket_framing_errors_are_typed_and_counted() {
     let mut metrics = String::new();
     for _ in 0..50 {
         metrics = get(&dev.url("/metrics")).await.text().await.unwrap();
-        if metrics.contains("sotto_relay_packets_received_total{relay=\"1\"} 1") {
+        // The packet is counted on arrival and its drop once the relay's node processed it.
+        if metrics.contains("sotto_relay_packets_received_total{relay=\"1\"} 1")
+            && (metrics.contains("reason=\"integrity\"} 1")
+                || metrics.contains("reason=\"malformed\"} 1"))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

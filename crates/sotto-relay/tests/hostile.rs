@@ -239,7 +239,7 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
         .unwrap();
     let (mut sink, mut stream) = ws.split();
     let flood = tokio::spawn(async move {
-        for _ in 0..6000 {
+        for _ in 0..20_000 {
             if sink.feed(Message::binary(vec![0xffu8; 8])).await.is_err() {
                 break;
             }
