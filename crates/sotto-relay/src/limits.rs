@@ -43,7 +43,7 @@ impl Default for Limits {
             client_queue: 256,
             link_queue: 4096,
             max_tags_per_connection: 16,
-            replay_cache_entries: 1 << 20,
+            replay_cache_entries: 1 << 18,
             node_queue: 8192,
         }
     }
