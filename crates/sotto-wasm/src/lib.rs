@@ -39,3 +39,6 @@ pub fn self_test() -> Result<String, JsError> {
         Err(JsError::new("key agreement self-test failed"))
     }
 }
+
+mod messenger;
+pub use messenger::{Sotto, sotto_error};

@@ -2,6 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use wasm_bindgen::JsCast as _;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -22,4 +23,36 @@ fn self_test_generates_keys_with_the_browsers_rng() {
     let b = sotto_wasm::self_test().unwrap();
     assert_eq!(a.len(), 8);
     assert_ne!(a, b, "two key pairs from the browser's RNG must differ");
+}
+
+fn code_of(e: &wasm_bindgen::JsValue) -> (Option<String>, Option<String>) {
+    let get = |k: &str| {
+        js_sys::Reflect::get(e, &k.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    (get("name"), get("code"))
+}
+
+#[wasm_bindgen_test]
+fn errors_are_sotto_errors_with_a_code() {
+    let e = sotto_wasm::sotto_error("CLOSED", "closed");
+    assert!(e.is_instance_of::<js_sys::Error>());
+    assert_eq!(
+        code_of(&e),
+        (Some("SottoError".into()), Some("CLOSED".into()))
+    );
+}
+
+#[wasm_bindgen_test]
+async fn only_memory_storage_is_supported_for_now() {
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"storage".into(), &"indexeddb".into()).unwrap();
+    let Err(e) = sotto_wasm::Sotto::open(options.into()).await else {
+        panic!("indexeddb storage must be refused for now");
+    };
+    assert_eq!(
+        code_of(&e),
+        (Some("SottoError".into()), Some("UNSUPPORTED".into()))
+    );
 }
