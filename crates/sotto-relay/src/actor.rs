@@ -8,7 +8,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -97,6 +97,10 @@ impl NodeHandle {
         })?;
         let rng = ChaCha20Rng::from_seed(seed);
         seed.fill(0);
+        let _ = relay
+            .metrics
+            .store_commit
+            .set(node.service().store().commit_histogram());
         std::thread::Builder::new()
             .name(format!("sotto-relay-{}", relay.name))
             .spawn(move || run(relay, node, rx, rt, rng))
@@ -139,7 +143,6 @@ fn run(
     mut rng: ChaCha20Rng,
 ) {
     let mut last = NodeStats::default();
-    let mut last_gauges = 0u32;
     while let Some(control) = rx.blocking_recv() {
         let input = match control {
             Control::Input(i) => i,
@@ -151,29 +154,35 @@ fn run(
         };
         let now = unix_now();
         let outputs = match input {
-            NodeInput::Frame { conn, frame } => node
-                .client_frame(conn, &frame, now, &mut rng)
-                .map_err(|e| e.reason()),
+            NodeInput::Frame { conn, frame } => {
+                let started = Instant::now();
+                let out = node
+                    .client_frame(conn, &frame, now, &mut rng)
+                    .map_err(|e| e.reason());
+                relay.metrics.process_time.observe(started.elapsed());
+                out
+            }
             NodeInput::Disconnected(conn) => {
                 node.disconnected(conn);
                 Ok(Vec::new())
             }
             NodeInput::Tick => {
-                let before = node.service().store().total_messages().unwrap_or(0);
+                use std::sync::atomic::Ordering::Relaxed;
+                let store = node.service().store();
+                let before = (store.total_messages(), store.total_blob_chunks());
                 let result = node.tick(now);
-                if let Ok(after) = node.service().store().total_messages() {
-                    let m = &relay.metrics;
-                    // Between the two counts only the sweep removed messages.
-                    m.queue_messages_expired.fetch_add(
-                        before.saturating_sub(after),
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
+                let store = node.service().store();
+                let m = &relay.metrics;
+                // Between the two counts only the sweep removed anything.
+                if let (Ok(b), Ok(a)) = (before.0, store.total_messages()) {
+                    m.queue_messages_expired
+                        .fetch_add(b.saturating_sub(a), Relaxed);
                 }
-                last_gauges += 1;
-                if last_gauges >= 5 {
-                    last_gauges = 0;
-                    update_gauges(&relay.metrics, &node);
+                if let (Ok(b), Ok(a)) = (before.1, store.total_blob_chunks()) {
+                    m.blob_chunks_expired
+                        .fetch_add(b.saturating_sub(a), Relaxed);
                 }
+                update_gauges(&relay.metrics, &node);
                 result.map_err(|e| {
                     tracing::warn!(relay = %relay.name, error = %e, "queue tick failed");
                     "store"
@@ -210,6 +219,9 @@ fn update_gauges(m: &RelayMetrics, node: &Node) {
     }
     if let Ok(n) = store.total_queues() {
         m.queues.store(n, Relaxed);
+    }
+    if let Ok(n) = store.total_blob_chunks() {
+        m.blob_chunks.store(n, Relaxed);
     }
     m.surbs_held
         .store(node.service().surbs_held() as u64, Relaxed);

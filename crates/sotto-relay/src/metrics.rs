@@ -4,6 +4,65 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histograms' buckets; `+Inf` is implied.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 1.0,
+];
+
+/// A Prometheus histogram of durations with the fixed [`LATENCY_BUCKETS`]; lock-free.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Per-bucket (not cumulative) counts; the last one is `+Inf`.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|le| secs <= *le)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        if let Some(b) = self.buckets.get(i) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Sum of the observations, in seconds.
+    pub fn sum_secs(&self) -> f64 {
+        self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+
+    fn render(&self, out: &mut String, name: &str, relay: &str) {
+        let mut cumulative = 0u64;
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            let le = LATENCY_BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |le| le.to_string());
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{relay=\"{relay}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(out, "{name}_sum{{relay=\"{relay}\"}} {}", self.sum_secs());
+        let _ = writeln!(out, "{name}_count{{relay=\"{relay}\"}} {}", self.count());
+    }
+}
 
 /// Why a frame, packet or delivery was dropped. Each reason is one Prometheus label value.
 #[non_exhaustive]
@@ -97,7 +156,15 @@ pub struct RelayMetrics {
     /// Subscription SURBs held in memory now (gauge, updated every tick).
     pub surbs_held: AtomicU64,
     pub queue_messages_expired: AtomicU64,
+    /// Attachment blob chunks stored now (gauge, updated every tick).
+    pub blob_chunks: AtomicU64,
+    pub blob_chunks_expired: AtomicU64,
     pub link_reconnects: AtomicU64,
+    /// Time the state machine spent on one input frame (peel, forward or execute a command).
+    pub process_time: Histogram,
+    /// Time of one store write transaction, commit and fsync included. Set when the relay's
+    /// state machine starts (the store owns the histogram).
+    pub store_commit: OnceLock<Arc<Histogram>>,
     dropped: [AtomicU64; DropReason::ALL.len()],
 }
 
@@ -124,7 +191,7 @@ type Getter = fn(&RelayMetrics) -> &AtomicU64;
 /// Renders the metrics of several relays, labelled with their short names (`relay="1"`).
 pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Clone) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, Getter); 12] = [
+    let counters: [(&str, &str, Getter); 14] = [
         (
             "sotto_relay_connections_total",
             "WebSocket connections accepted",
@@ -175,8 +242,18 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
         ),
         (
             "sotto_relay_queue_messages_expired_total",
-            "Queue messages and blobs removed by the TTL sweeper",
+            "Queue messages removed by the TTL sweeper",
             |m| &m.queue_messages_expired,
+        ),
+        (
+            "sotto_relay_blob_chunks",
+            "Attachment blob chunks stored now (gauge)",
+            |m| &m.blob_chunks,
+        ),
+        (
+            "sotto_relay_blob_chunks_expired_total",
+            "Attachment blob chunks removed by the TTL sweeper",
+            |m| &m.blob_chunks_expired,
         ),
         (
             "sotto_relay_link_reconnects_total",
@@ -199,6 +276,26 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
             );
         }
     }
+    let name = "sotto_relay_process_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time the relay's state machine spent on one input frame\n# TYPE {name} histogram"
+    );
+    for (relay, m) in relays.clone() {
+        m.process_time.render(&mut out, name, relay);
+    }
+    let name = "sotto_relay_store_commit_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time of one queue store write transaction, fsync included\n# TYPE {name} histogram"
+    );
+    for (relay, m) in relays.clone() {
+        if let Some(h) = m.store_commit.get() {
+            h.render(&mut out, name, relay);
+        } else {
+            Histogram::default().render(&mut out, name, relay);
+        }
+    }
     let name = "sotto_relay_dropped_total";
     let _ = writeln!(
         out,
@@ -215,4 +312,39 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_render_cumulative_buckets_sum_and_count() {
+        let m = RelayMetrics::default();
+        m.process_time.observe(Duration::from_micros(30));
+        m.process_time.observe(Duration::from_millis(3));
+        m.process_time.observe(Duration::from_secs(5));
+        let h = Arc::new(Histogram::default());
+        h.observe(Duration::from_micros(700));
+        m.store_commit.set(h).unwrap();
+        let text = render([("1", &m)].into_iter());
+        for line in [
+            "# TYPE sotto_relay_process_seconds histogram",
+            "sotto_relay_process_seconds_bucket{relay=\"1\",le=\"0.000025\"} 0",
+            "sotto_relay_process_seconds_bucket{relay=\"1\",le=\"0.00005\"} 1",
+            "sotto_relay_process_seconds_bucket{relay=\"1\",le=\"0.005\"} 2",
+            "sotto_relay_process_seconds_bucket{relay=\"1\",le=\"1\"} 2",
+            "sotto_relay_process_seconds_bucket{relay=\"1\",le=\"+Inf\"} 3",
+            "sotto_relay_process_seconds_count{relay=\"1\"} 3",
+            "sotto_relay_store_commit_seconds_bucket{relay=\"1\",le=\"0.001\"} 1",
+            "sotto_relay_store_commit_seconds_count{relay=\"1\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+        let sum = text
+            .lines()
+            .find_map(|l| l.strip_prefix("sotto_relay_process_seconds_sum{relay=\"1\"} "))
+            .unwrap();
+        assert!((sum.parse::<f64>().unwrap() - 5.00303).abs() < 1e-6);
+    }
 }

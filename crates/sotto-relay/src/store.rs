@@ -23,11 +23,15 @@
 //! `messages` oldest first.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use sotto_proto::ids::QueueId;
 use sotto_proto::queue::{AuthPublicKey, BlobId, MessageId};
 use sotto_proto::service::{QueueRecord, QueueStore, StoredMessage, Swept};
+
+use crate::metrics::Histogram;
 
 type Bytes = &'static [u8];
 const QUEUES: TableDefinition<Bytes, Bytes> = TableDefinition::new("queues");
@@ -57,6 +61,7 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 pub struct RedbStore {
     path: PathBuf,
     db: Database,
+    commit_time: Arc<Histogram>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -154,6 +159,7 @@ impl RedbStore {
         Ok(Self {
             path: path.to_path_buf(),
             db,
+            commit_time: Arc::default(),
         })
     }
 
@@ -161,14 +167,21 @@ impl RedbStore {
         &self.path
     }
 
+    /// The histogram of write-transaction times (begin to durable commit).
+    pub fn commit_histogram(&self) -> Arc<Histogram> {
+        self.commit_time.clone()
+    }
+
     fn write<T>(
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let started = Instant::now();
         let mut tx = self.db.begin_write().map_err(err)?;
         tx.set_durability(Durability::Immediate).map_err(err)?;
         let out = f(&tx)?;
         tx.commit().map_err(err)?;
+        self.commit_time.observe(started.elapsed());
         Ok(out)
     }
 
@@ -184,6 +197,12 @@ impl RedbStore {
     pub fn total_messages(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;
         self.read(|tx| tx.open_table(MESSAGES).map_err(err)?.len().map_err(err))
+    }
+
+    /// Attachment blob chunks stored.
+    pub fn total_blob_chunks(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        self.read(|tx| tx.open_table(BLOBS).map_err(err)?.len().map_err(err))
     }
 
     /// Queues stored.

@@ -8,93 +8,19 @@ mod common;
 use std::time::Duration;
 
 use common::net;
-use futures_util::stream::{SplitSink, SplitStream};
+use common::raw::{Gateway, Ws};
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use sotto_proto::ids::QueueId;
-use sotto_proto::onion::{self, ClientFrame, ConnTag, GatewayFrame, Hop, SurbOpener};
+use sotto_proto::onion::{self, ClientFrame};
 use sotto_proto::queue::{
-    AuthKeyPair, BlobId, Command, ErrorCode, Inbound, ReceivedRequest, Request, Response,
-    ResponseBody,
+    AuthKeyPair, BlobId, Command, ErrorCode, ReceivedRequest, Request, ResponseBody,
 };
 use sotto_proto::sizes::{PACKET_SIZE, QUEUE_MESSAGE_SIZE};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-struct Gateway {
-    sink: SplitSink<Ws, Message>,
-    stream: SplitStream<Ws>,
-    tag: ConnTag,
-    next_id: u64,
-}
-
-impl Gateway {
-    async fn connect(url: &str, rng: &mut ChaCha20Rng) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let (mut sink, stream) = ws.split();
-        let tag = ConnTag::random(rng);
-        sink.send(Message::binary(ClientFrame::Bind(tag).encode()))
-            .await
-            .unwrap();
-        Self {
-            sink,
-            stream,
-            tag,
-            next_id: 1,
-        }
-    }
-
-    /// Builds a request to the queue service of `route`'s last relay with a reply SURB back
-    /// through `back` (ending at our gateway). Returns the packet frame and the opener.
-    fn packet(
-        &mut self,
-        rng: &mut ChaCha20Rng,
-        route: &[Hop],
-        back: &[Hop],
-        command: Command,
-        signer: Option<&AuthKeyPair>,
-    ) -> (Vec<u8>, SurbOpener, u64) {
-        let (surb, opener) = onion::build_surb(rng, back, self.tag).unwrap();
-        let request_id = self.next_id;
-        self.next_id += 1;
-        let payload = Request {
-            request_id,
-            reply: surb,
-            command,
-        }
-        .encode(signer)
-        .unwrap();
-        let packet = onion::build_forward(rng, route, &payload).unwrap();
-        (ClientFrame::Packet(packet).encode(), opener, request_id)
-    }
-
-    async fn answer(&mut self, opener: &SurbOpener) -> Response {
-        loop {
-            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
-                .await
-                .expect("an answer within 10 s")
-                .unwrap()
-                .unwrap();
-            let Message::Binary(bytes) = msg else {
-                continue;
-            };
-            let GatewayFrame::Reply { surb_id, sealed } = GatewayFrame::decode(&bytes).unwrap();
-            if surb_id != opener.id() {
-                continue;
-            }
-            let plain = opener.open(&sealed).unwrap();
-            match Inbound::decode(&plain).unwrap() {
-                Inbound::Response(r) => return r,
-                Inbound::Delivery(_) => continue,
-            }
-        }
-    }
-}
 
 async fn metrics(http: &str) -> String {
     reqwest::get(format!("{http}/metrics"))

@@ -9,9 +9,17 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::net::{self, Person};
+use common::raw::Gateway;
+use futures_util::SinkExt;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use sotto_proto::onion::{self, ClientFrame};
+use sotto_proto::queue::{AuthKeyPair, BlobId, Command as Cmd, ErrorCode, Request, ResponseBody};
+use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
+use sotto_relay::actor::STORE_FILE;
+use sotto_relay::store::RedbStore;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -138,4 +146,113 @@ fn a_bad_config_is_a_one_line_error() {
     let (status, _, err) = common::run_to_end(&["run", "--config", "/nonexistent/relay.toml"]);
     assert_eq!(status.code(), Some(1));
     assert!(err.contains("cannot read /nonexistent/relay.toml"), "{err}");
+}
+
+/// Messages nobody acknowledged and blob chunks are swept once past their TTLs (here 2 s,
+/// from the config's `[service]` section): gone from `/metrics`' gauges, from the protocol
+/// (a BlobGet answers NoBlob) and from the store file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_and_blobs_past_their_ttl_are_swept() {
+    const MESSAGES: usize = 5;
+    const CHUNKS: u32 = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\npublic_url = \"ws://127.0.0.1:{port}\"\n\
+             data_dir = \"{}\"\nhttp = \"127.0.0.1:0\"\n\
+             [service]\nmessage_ttl_secs = 2\nblob_ttl_secs = 2\npow_bits = 8\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let mut relay = start(&config, &[]);
+    let directory = net::directory(&relay.http).await;
+    let (hop, url) = directory[0].clone();
+    let route = [hop, hop, hop];
+    let mut rng = ChaCha20Rng::seed_from_u64(0xE8_91FE);
+    let mut gw = Gateway::connect(&url, &mut rng).await;
+
+    // A queue (Create, Secure) holding MESSAGES unacknowledged messages.
+    let owner = AuthKeyPair::generate(&mut rng);
+    let (surb, opener) = onion::build_surb(&mut rng, &route, gw.tag).unwrap();
+    let payload = Request::create(1, surb, &owner, net::now(), 8).unwrap();
+    let packet = onion::build_forward(&mut rng, &route, &payload).unwrap();
+    gw.sink
+        .send(Message::binary(ClientFrame::Packet(packet).encode()))
+        .await
+        .unwrap();
+    let ResponseBody::Ids { sender_id, .. } = gw.answer(&opener).await.body else {
+        panic!("Create refused");
+    };
+    let sender = AuthKeyPair::generate(&mut rng);
+    let mut commands = vec![Cmd::Secure {
+        sender_id,
+        sender_key: sender.public_key(),
+    }];
+    for i in 0..MESSAGES {
+        commands.push(Cmd::Send {
+            sender_id,
+            message: vec![i as u8; QUEUE_MESSAGE_SIZE],
+        });
+    }
+    // Blob chunks.
+    let blob = BlobId::random(&mut rng);
+    for index in 0..CHUNKS {
+        commands.push(Cmd::BlobPut {
+            blob_id: blob,
+            index,
+            data: vec![0xb1; 1000],
+        });
+    }
+    for command in commands {
+        let signer = (!matches!(command, Cmd::BlobPut { .. })).then_some(&sender);
+        let (frame, opener, _) = gw.packet(&mut rng, &route, &route, command, signer);
+        gw.sink.send(Message::binary(frame)).await.unwrap();
+        assert_eq!(gw.answer(&opener).await.body, ResponseBody::Ok);
+    }
+
+    // Swept within a few seconds (TTL 2 s, the sweeper runs every second).
+    let expired = |name: &'static str| net::metric(&relay.http, name);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let messages = expired("sotto_relay_queue_messages_expired_total{").await;
+        let chunks = expired("sotto_relay_blob_chunks_expired_total{").await;
+        let stored = expired("sotto_relay_queue_messages{").await
+            + expired("sotto_relay_blob_chunks{").await;
+        if messages >= MESSAGES as u64 && chunks >= u64::from(CHUNKS) && stored == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not swept: {messages} messages and {chunks} chunks expired, {stored} left"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (frame, opener, _) = gw.packet(
+        &mut rng,
+        &route,
+        &route,
+        Cmd::BlobGet {
+            blob_id: blob,
+            index: 0,
+        },
+        None,
+    );
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    assert_eq!(
+        gw.answer(&opener).await.body,
+        ResponseBody::Error(ErrorCode::NoBlob)
+    );
+
+    common::signal(relay.child.id(), "TERM");
+    let status = common::wait_timeout(&mut relay.child, Duration::from_secs(15)).unwrap();
+    assert_eq!(status.code(), Some(0));
+    let store = RedbStore::open(&data.join(STORE_FILE)).unwrap();
+    assert_eq!(store.total_messages().unwrap(), 0);
+    assert_eq!(store.total_blob_chunks().unwrap(), 0);
+    assert_eq!(store.total_queues().unwrap(), 1, "the queue itself stays");
 }

@@ -184,3 +184,4 @@ pub fn port_of(url: &str) -> u16 {
 }
 
 pub mod net;
+pub mod raw;

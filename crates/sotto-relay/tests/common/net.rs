@@ -133,6 +133,15 @@ impl Person {
         self.flush().await;
     }
 
+    /// Closes the WebSocket (a Close frame, as a closing browser tab sends); the reader task
+    /// reports the end through the inbox. Until [`Person::connect`] again, frames the client
+    /// wants to send are dropped (it retries them later).
+    pub async fn go_offline(&mut self) {
+        if let Some(mut sink) = self.sink.take() {
+            let _ = sink.close().await;
+        }
+    }
+
     pub fn disconnected(&mut self) {
         self.sink = None;
     }
@@ -207,6 +216,20 @@ pub async fn drive(
             },
         }
     }
+}
+
+/// The sum over relays of a metric's samples whose line starts with `needle`.
+pub async fn metric(http: &str, needle: &str) -> u64 {
+    let text = reqwest::get(format!("{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(needle))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Alice invites Bob; returns once both have the other as a contact.
