@@ -36,6 +36,7 @@ const TYPES = {
 
 const server = createServer(async (req, res) => {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  if (path === '/favicon.ico') { res.writeHead(204).end(); return; }
   for (const [prefix, dir] of routes) {
     if (!path.startsWith(prefix)) continue;
     const file = normalize(join(dir, path.slice(prefix.length)));

@@ -40,5 +40,7 @@ pub fn self_test() -> Result<String, JsError> {
     }
 }
 
+#[cfg(feature = "bench")]
+mod bench;
 mod messenger;
 pub use messenger::{Sotto, sotto_error};
