@@ -23,8 +23,8 @@ use sha2::{Digest, Sha256};
 use crate::ids::{QueueId, RelayId};
 use crate::onion::{Packet, Surb};
 use crate::queue::{
-    Auth, AuthPublicKey, BlobId, Command, Delivery, ErrorCode, MessageId, ReceivedRequest,
-    Response, ResponseBody,
+    AuthPublicKey, BlobId, Command, Delivery, ErrorCode, MessageId, ReceivedRequest, Response,
+    ResponseBody,
 };
 
 /// Domain label of the recipient id derived from the recipient key.
@@ -311,16 +311,8 @@ impl<S: QueueStore> QueueService<S> {
                 sender_id,
                 sender_key,
             } => {
-                let recipient_id = self
-                    .store
-                    .recipient_for_sender(sender_id)
-                    .map_err(internal)?
-                    .ok_or(ErrorCode::NoQueue)?;
-                let queue = self
-                    .store
-                    .queue(&recipient_id)
-                    .map_err(internal)?
-                    .ok_or(ErrorCode::NoQueue)?;
+                let queue = self.queue_by_sender(sender_id)?;
+                let recipient_id = queue.recipient_id;
                 match queue.sender_key {
                     None => {
                         self.store
@@ -334,18 +326,9 @@ impl<S: QueueStore> QueueService<S> {
                 }
             }
             Command::Send { sender_id, message } => {
-                let recipient_id = self
-                    .store
-                    .recipient_for_sender(sender_id)
-                    .map_err(internal)?
-                    .ok_or(ErrorCode::NoQueue)?;
-                let queue = self
-                    .store
-                    .queue(&recipient_id)
-                    .map_err(internal)?
-                    .ok_or(ErrorCode::NoQueue)?;
+                let queue = self.queue_by_sender(sender_id)?;
+                let recipient_id = queue.recipient_id;
                 let key = queue.sender_key.ok_or(ErrorCode::Auth)?;
-                debug_assert_eq!(request.auth(), Auth::Sender(*sender_id));
                 request.verify(&key).map_err(|_| ErrorCode::Auth)?;
                 if self.store.message_count(&recipient_id).map_err(internal)?
                     >= self.config.queue_quota
@@ -459,6 +442,18 @@ impl<S: QueueStore> QueueService<S> {
             #[allow(unreachable_patterns)]
             _ => Err(ErrorCode::BadCommand),
         }
+    }
+
+    fn queue_by_sender(&self, sender_id: &QueueId) -> Result<QueueRecord, ErrorCode> {
+        let recipient_id = self
+            .store
+            .recipient_for_sender(sender_id)
+            .map_err(|_| ErrorCode::Internal)?
+            .ok_or(ErrorCode::NoQueue)?;
+        self.store
+            .queue(&recipient_id)
+            .map_err(|_| ErrorCode::Internal)?
+            .ok_or(ErrorCode::NoQueue)
     }
 
     fn authorise_recipient(
