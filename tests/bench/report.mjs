@@ -117,7 +117,14 @@ const pct = (a, b) => (a && b ? x(a / b) : '—');
 // ---- 3-5. relay network, browser to browser, storage --------------------------------------
 const relayRows = [];
 if (relay && Array.isArray(relay.rows)) {
-  for (const r of relay.rows) relayRows.push(`| ${r.what} | ${r.sotto ?? '—'} | ${r.alternative ?? '—'} | ${r.ratio ?? '—'} | ${r.goal ?? '—'} | ${r.verdict ?? '—'} |`);
+  for (const r of relay.rows) {
+    relayRows.push(`| ${r.what} | ${r.sotto ?? '—'} | ${r.alternative ?? '—'} | ${r.ratio ?? '—'} | ${r.goal ?? '—'} | ${r.verdict ?? '—'} |`);
+    if (r.goal && r.goal !== '—') {
+      const v = String(r.verdict ?? '');
+      const ok = v.includes('missed') ? false : v.includes('met') ? true : null;
+      goals.push({ area: 'relay', goal: `${r.what.replace(/ \(.*\)$/, '')}: ${r.goal}`, ratio: r.sotto, ok, note: ok == null ? v.replace(/^not measured: /, '') : undefined });
+    }
+  }
 } else {
   const why = relayNote ?? '`sotto-relay` has no `loadgen` subcommand yet';
   const echo = 'bare WebSocket echo through the same stack: not measured yet';
@@ -131,7 +138,7 @@ if (relay && Array.isArray(relay.rows)) {
   }
   goals.push({ area: 'relay', goal: 'p50 ≤ 5 ms, p99 ≤ 25 ms at 500 msg/s; RSS ≤ 150 MB with 10,000 queues', ratio: '—', ok: null, note: why });
 }
-goals.push({ area: 'browser to browser', goal: 'delivery latency p50 ≤ 15 ms', ratio: '—', ok: null, note: 'no two-page benchmark driver yet (needs the load generator and the public messaging API end to end)' });
+goals.push({ area: 'browser to browser', goal: 'delivery latency p50 ≤ 15 ms', ratio: '—', ok: null, note: 'no two-page benchmark driver yet' });
 goals.push({ area: 'storage', goal: 'open a 10,000-message profile and read the newest page ≤ 100 ms', ratio: '—', ok: null, note: 'the browser library has no message store yet' });
 
 // ---- the document ----------------------------------------------------------------------

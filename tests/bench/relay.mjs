@@ -1,0 +1,72 @@
+// The relay half of `make bench`: `sotto-relay dev --ephemeral` on loopback ports of its own,
+// driven by `sotto-relay loadgen` at bounded rates and durations; prints one JSON object
+// ({ rows: [...] }) for report.mjs. Needs SOTTO_RELAY_BIN (a release build).
+//
+//   SOTTO_RELAY_BIN=target/release/sotto-relay node bench/relay.mjs > relay.json
+import { spawnSync } from 'node:child_process';
+import { startDev } from '../e2e/harness.mjs';
+
+const BIN = process.env.SOTTO_RELAY_BIN;
+const HTTP = 18200;
+const dev = await startDev({ httpPort: HTTP, wsBasePort: 19301, relays: 5 });
+const directory = `http://127.0.0.1:${HTTP}/directory.json`;
+
+function loadgen(args) {
+  const r = spawnSync(BIN, ['loadgen', '--directory', directory, '--seed', '1', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const line = `${r.stdout}\n${r.stderr}`.split('\n').reverse().find((l) => l.startsWith('LOADGEN_JSON '));
+  if (!line) throw new Error(`loadgen ${args.join(' ')} printed no LOADGEN_JSON (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
+  process.stderr.write(`${line}\n`);
+  return JSON.parse(line.slice('LOADGEN_JSON '.length));
+}
+
+const ms = (v) => (typeof v === 'number' ? `${v.toFixed(2)} ms` : '—');
+const pick = (o, ...keys) => keys.map((k) => o?.[k]).find((v) => v != null);
+let rows = [];
+try {
+  const echo = loadgen(['--echo', '--duration', '3']);
+  const floor = (o) => pick(o, 'p50', 'p50_ms');
+  const runs = {};
+  for (const rate of [100, 500]) {
+    runs[rate] = loadgen(['--rate', String(rate), '--duration', '6', '--warmup', '1', '--drain', '3', '--pairs', '10']);
+  }
+  const r500 = runs[500];
+  const perCore = r500?.relay?.frames_per_s_per_core;
+  rows.push({
+    what: 'relay throughput at 500 msg/s offered, frames/s per core (relay process)',
+    sotto: perCore == null ? '—' : Math.round(perCore).toLocaleString('en-US'),
+    alternative: r500?.x25519_per_s ? `bare X25519 on this machine: ${Math.round(r500.x25519_per_s).toLocaleString('en-US')}/s` : '—',
+    ratio: r500?.relay?.per_core_vs_x25519 != null ? `${r500.relay.per_core_vs_x25519.toFixed(2)}× the DH rate` : '—',
+    goal: '—',
+    verdict: '—',
+  });
+  for (const rate of [100, 500]) {
+    const r = runs[rate];
+    const lat = r.latency_ms ?? {};
+    const p50 = pick(lat, 'p50'); const p99 = pick(lat, 'p99');
+    const e50 = floor(echo.rtt_ms ?? r.echo_floor_ms);
+    const goal = rate === 500 ? 'p50 ≤ 5 ms, p99 ≤ 25 ms' : '—';
+    const ok = rate === 500 && p50 != null && p99 != null ? (p50 <= 5 && p99 <= 25 ? '**met**' : '**missed**') : '—';
+    rows.push({
+      what: `3-hop latency p50 / p99 at ${rate} msg/s offered (${r.delivered ?? '?'} delivered, ${r.lost ?? '?'} lost, ${r.throughput_msgs_per_s?.toFixed?.(0) ?? '?'} msg/s achieved)`,
+      sotto: `${ms(p50)} / ${ms(p99)}`,
+      alternative: `bare WebSocket ping→pong through the same stack: p50 ${ms(e50)}`,
+      ratio: p50 != null && e50 ? `${(p50 / e50).toFixed(1)}× the floor` : '—',
+      goal,
+      verdict: ok,
+    });
+  }
+  rows.push({
+    what: 'relay RSS with 10,000 queues',
+    sotto: 'not measured yet',
+    alternative: '—',
+    ratio: '—',
+    goal: '≤ 150 MB',
+    verdict: 'not measured: creating 10,000 queues pays 10,000 proofs of work, beyond the bench\'s time bound',
+  });
+} finally {
+  await dev.stop();
+}
+process.stdout.write(`${JSON.stringify({ rows }, null, 1)}\n`);
