@@ -8,6 +8,7 @@
 //! * [`web`] — the HTTP side of `dev`: the PWA, `/directory.json`, `/healthz`, `/metrics`.
 //! * [`dev`] — `sotto-relay dev`, a whole network on loopback in one process.
 //! * [`run`] — `sotto-relay run --config relay.toml`, one production relay.
+//! * [`loadgen`] — `sotto-relay loadgen`, a load generator for a network on loopback.
 //!
 //! The wire protocol is specified in `docs/protocol/relay.md`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -18,6 +19,7 @@ pub mod error;
 pub mod identity;
 pub mod limits;
 mod link;
+pub mod loadgen;
 pub mod metrics;
 pub mod relay;
 pub mod run;

@@ -9,6 +9,7 @@ use sotto_proto::service::ServiceConfig;
 use sotto_relay::RelayError;
 use sotto_relay::dev::{self, DevOptions};
 use sotto_relay::limits::Limits;
+use sotto_relay::loadgen::LoadgenOptions;
 use sotto_relay::run::RunConfig;
 
 #[derive(Parser, Debug)]
@@ -29,6 +30,49 @@ enum Command {
     /// Run one relay from a config file (environment overrides: SOTTO_LISTEN, SOTTO_PUBLIC_URL,
     /// SOTTO_DATA_DIR, SOTTO_HTTP, SOTTO_DIRECTORY_FILE, SOTTO_LOG).
     Run(RunArgs),
+    /// Drive a running network on loopback with real clients and report throughput and
+    /// end-to-end latency (last line: LOADGEN_JSON {...}).
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct LoadgenArgs {
+    /// The network's directory, e.g. http://127.0.0.1:8080/directory.json (loopback only).
+    #[arg(long, value_name = "URL")]
+    directory: String,
+    /// Offered load in messages per second (at most 5000).
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Seconds of measured load (at most 120).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Conversations (client pairs), set up through invitations.
+    #[arg(long, default_value_t = 10)]
+    pairs: usize,
+    /// Characters per text message.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Seconds to wait for the last messages after the load stops.
+    #[arg(long, default_value_t = 10.0)]
+    drain: f64,
+    /// Proof-of-work bits the relays ask for on queue creation.
+    #[arg(long, default_value_t = 16)]
+    pow_bits: u8,
+    /// Only measure the floor: WebSocket ping->pong round trips to every relay.
+    #[arg(long, conflicts_with = "create_queues")]
+    echo: bool,
+    /// Only create (and subscribe) this many queues, for memory measurements.
+    #[arg(long, value_name = "N")]
+    create_queues: Option<usize>,
+    /// With --create-queues: report this process's VmRSS before and after.
+    #[arg(long, value_name = "PID")]
+    rss_pid: Option<u32>,
+    /// Seed the load generator's RNG (reproducible keys and routes).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -78,6 +122,24 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
             let config = RunConfig::load(&a.config, |k| std::env::var(k).ok())?;
             init_logging(config.log.as_deref().unwrap_or("info"));
             sotto_relay::run::run(config).await
+        }
+        Command::Loadgen(a) => {
+            init_logging("warn");
+            sotto_relay::loadgen::run(LoadgenOptions {
+                directory: a.directory,
+                rate: a.rate,
+                duration: a.duration,
+                warmup: a.warmup,
+                pairs: a.pairs,
+                size: a.size,
+                drain: a.drain,
+                pow_bits: a.pow_bits,
+                echo: a.echo,
+                create_queues: a.create_queues,
+                rss_pid: a.rss_pid,
+                seed: a.seed,
+            })
+            .await
         }
         Command::Dev(a) => {
             init_logging("warn");
