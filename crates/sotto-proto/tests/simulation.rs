@@ -4,75 +4,21 @@
 //! packets, in virtual time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+mod common;
 
+use common::{Net, T0_MS, Wire, make_nodes, nodes_index, route, secs};
 use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::SeedableRng;
 use sotto_proto::client::{Client, ClientConfig, ContactId, Event};
 use sotto_proto::envelope::Content;
-use sotto_proto::ids::RelayId;
 use sotto_proto::invitation::Invitation;
-use sotto_proto::node::{NodeOutput, RelayNode};
-use sotto_proto::onion::{Hop, MemoryReplayCache, RelayKey, RelayKeys};
-use sotto_proto::service::{MemoryStore, QueueService, ServiceConfig};
+use sotto_proto::service::ServiceConfig;
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 const RELAYS: usize = 5;
 const MESSAGES: usize = 200;
-/// Virtual start time (Unix seconds).
-const T0_MS: u64 = 1_800_000_000_000;
-
-enum Wire {
-    /// A packet between relays (to relay index).
-    Relay(usize, Vec<u8>),
-    /// A frame from a client to its gateway (client index).
-    FromClient(usize, Vec<u8>),
-    /// A frame from a gateway to a client.
-    ToClient(usize, Vec<u8>),
-}
-
-struct Net {
-    rng: ChaCha20Rng,
-    now_ms: u64,
-    seq: u64,
-    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
-    slots: Vec<Option<Wire>>,
-    loss_percent: u32,
-    lost: u64,
-    carried: u64,
-}
-
-impl Net {
-    /// Schedules `wire` after a random 1–40 ms (so packets overtake each other), or loses it.
-    fn send(&mut self, wire: Wire) {
-        if self.rng.next_u32() % 100 < self.loss_percent {
-            self.lost += 1;
-            return;
-        }
-        self.carried += 1;
-        let delay = 1 + u64::from(self.rng.next_u32() % 40);
-        self.seq += 1;
-        self.slots.push(Some(wire));
-        self.queue.push(Reverse((
-            self.now_ms + delay,
-            self.seq,
-            self.slots.len() - 1,
-        )));
-    }
-
-    fn next_before(&mut self, limit_ms: u64) -> Option<Wire> {
-        let Reverse((at, _, _)) = *self.queue.peek()?;
-        if at > limit_ms {
-            return None;
-        }
-        let Reverse((at, _, slot)) = self.queue.pop()?;
-        self.now_ms = at;
-        self.slots[slot].take()
-    }
-}
 
 struct Person {
     client: Client,
@@ -83,10 +29,6 @@ struct Person {
     sent_acknowledged: usize,
 }
 
-fn secs(ms: u64) -> u64 {
-    ms / 1000
-}
-
 #[test]
 fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
     let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0000);
@@ -95,25 +37,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
         redeliver_after: 4,
         ..ServiceConfig::default()
     };
-    let mut nodes: Vec<RelayNode<MemoryStore, MemoryReplayCache>> = (0..RELAYS)
-        .map(|_| {
-            let key = RelayKey::generate(&mut rng, 1);
-            let id = RelayId::random(&mut rng);
-            RelayNode::new(
-                id,
-                RelayKeys::new(key),
-                MemoryReplayCache::new(1 << 16),
-                QueueService::new(MemoryStore::new(), service_config.clone()),
-            )
-        })
-        .collect();
-    let directory: Vec<Hop> = nodes
-        .iter()
-        .map(|n| Hop {
-            id: n.id(),
-            key: n.keys().current().public_key(),
-        })
-        .collect();
+    let (mut nodes, directory) = make_nodes(&mut rng, RELAYS, &service_config);
     let client_config = ClientConfig {
         pow_bits: 6,
         subscribe_surbs: 6,
@@ -138,16 +62,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
             sent_acknowledged: 0,
         })
         .collect();
-    let mut net = Net {
-        rng: ChaCha20Rng::seed_from_u64(42),
-        now_ms: T0_MS,
-        seq: 0,
-        queue: BinaryHeap::new(),
-        slots: Vec::new(),
-        loss_percent: 2,
-        lost: 0,
-        carried: 0,
-    };
+    let mut net = Net::new(42, 2);
 
     for p in &mut people {
         p.client.connected(&mut rng, secs(net.now_ms));
@@ -223,7 +138,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
             next_tick = net.now_ms + 1000;
             for node in &mut nodes {
                 for out in node.tick(secs(net.now_ms)).unwrap() {
-                    route(&mut net, out, &nodes_index(&directory), &people);
+                    route(&mut net, out, &nodes_index(&directory));
                 }
             }
             for p in &mut people {
@@ -237,7 +152,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
                 let now = secs(net.now_ms);
                 if let Ok(outs) = nodes[to].packet(&packet, now, &mut rng) {
                     for out in outs {
-                        route(&mut net, out, &nodes_index(&directory), &people);
+                        route(&mut net, out, &nodes_index(&directory));
                     }
                 }
             }
@@ -246,7 +161,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
                 let now = secs(net.now_ms);
                 if let Ok(outs) = nodes[gw].client_frame(who as u64, &frame, now, &mut rng) {
                     for out in outs {
-                        route(&mut net, out, &nodes_index(&directory), &people);
+                        route(&mut net, out, &nodes_index(&directory));
                     }
                 }
             }
@@ -309,7 +224,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
             Some(Wire::Relay(to, packet)) => {
                 if let Ok(outs) = nodes[to].packet(&packet, secs(net.now_ms), &mut rng) {
                     for out in outs {
-                        route(&mut net, out, &nodes_index(&directory), &people);
+                        route(&mut net, out, &nodes_index(&directory));
                     }
                 }
             }
@@ -319,7 +234,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
                     nodes[gw].client_frame(who as u64, &frame, secs(net.now_ms), &mut rng)
                 {
                     for out in outs {
-                        route(&mut net, out, &nodes_index(&directory), &people);
+                        route(&mut net, out, &nodes_index(&directory));
                     }
                 }
             }
@@ -338,18 +253,4 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
         .map(|n| n.service().store().total_messages())
         .sum();
     assert_eq!(left, 0, "relays keep no delivered message");
-}
-
-fn nodes_index(directory: &[Hop]) -> Vec<RelayId> {
-    directory.iter().map(|h| h.id).collect()
-}
-
-fn route(net: &mut Net, out: NodeOutput, ids: &[RelayId], _people: &[Person]) {
-    match out {
-        NodeOutput::ToRelay { to, packet } => {
-            let i = ids.iter().position(|id| *id == to).unwrap();
-            net.send(Wire::Relay(i, packet.into_bytes()));
-        }
-        NodeOutput::ToClient { conn, frame } => net.send(Wire::ToClient(conn as usize, frame)),
-    }
 }
