@@ -964,10 +964,15 @@ impl Writer {
     fn count(&mut self, n: usize) {
         self.u32(u32::try_from(n).unwrap_or(u32::MAX));
     }
-    /// `u16` length ‖ bytes (display names are far shorter).
-    fn short(&mut self, b: &[u8]) {
-        let b = b.get(..usize::from(u16::MAX)).unwrap_or(b);
-        self.u16(b.len() as u16);
+    /// `u16` length ‖ UTF-8. Display names are far shorter; a longer one is cut at a
+    /// character boundary.
+    fn name(&mut self, name: &str) {
+        let mut end = name.len().min(usize::from(u16::MAX));
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let b = name.as_bytes().get(..end).unwrap_or_default();
+        self.u16(u16::try_from(b.len()).unwrap_or(0));
         self.bytes(b);
     }
     /// `u32` length ‖ bytes.
@@ -1012,16 +1017,13 @@ impl<'a> Reader<'a> {
     fn count(&mut self) -> Result<usize, PersistError> {
         usize::try_from(self.u32()?).map_err(|_| PersistError::Truncated)
     }
-    fn short(&mut self) -> Result<&'a [u8], PersistError> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
     fn long(&mut self) -> Result<&'a [u8], PersistError> {
         let n = self.count()?;
         self.take(n)
     }
     fn string(&mut self) -> Result<String, PersistError> {
-        let b = self.short()?;
+        let n = self.u16()?;
+        let b = self.take(usize::from(n))?;
         core::str::from_utf8(b)
             .map(str::to_owned)
             .map_err(|_| PersistError::Invalid("name is not UTF-8"))
@@ -1059,7 +1061,7 @@ impl Client {
         }
         w.bytes(self.gateway.as_bytes());
         w.bytes(self.conn.as_bytes());
-        w.short(self.display_name.as_bytes());
+        w.name(&self.display_name);
         w.u64(self.next_request);
         w.u64(self.next_contact);
 
@@ -1086,7 +1088,7 @@ impl Client {
         w.count(self.contacts.len());
         for (id, contact) in &self.contacts {
             w.u64(*id);
-            w.short(contact.display_name.as_bytes());
+            w.name(&contact.display_name);
             w.long(contact.session.to_persisted().as_bytes());
             let s = &contact.send;
             w.bytes(s.relay.as_bytes());
@@ -1469,6 +1471,23 @@ mod tests {
             Client::from_persisted(&v).err(),
             Some(PersistError::Invalid("gateway is not among the relays"))
         );
+    }
+
+    #[test]
+    fn an_overlong_name_is_cut_at_a_character_boundary() {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let relays = directory(&mut rng);
+        let name = "é".repeat(40_000);
+        let client = Client::new(
+            &mut rng,
+            relays.clone(),
+            relays[0].id,
+            &name,
+            ClientConfig::default(),
+        )
+        .unwrap();
+        let restored = Client::from_persisted(client.to_persisted().as_bytes()).unwrap();
+        assert_eq!(restored.display_name(), "é".repeat(32_767));
     }
 
     #[test]
