@@ -1,0 +1,49 @@
+// Formatting helpers for the PWA: days, times and the words shown for errors.
+
+const sameDay = (a, b) => a.getFullYear() === b.getFullYear()
+  && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+
+/// A key that is equal for two times on the same local calendar day.
+export function dayKey(t) {
+  const d = new Date(t);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+/// "Today", "Yesterday" or a date, for the separators between days in a conversation.
+export function dayLabel(t, now = new Date()) {
+  const d = new Date(t);
+  if (sameDay(d, now)) return 'Today';
+  const y = new Date(now);
+  y.setDate(y.getDate() - 1);
+  if (sameDay(d, y)) return 'Yesterday';
+  const sameYear = d.getFullYear() === now.getFullYear();
+  return d.toLocaleDateString(undefined, {
+    weekday: 'long', day: 'numeric', month: 'long', ...(sameYear ? {} : { year: 'numeric' }),
+  });
+}
+
+/// "14:05" (in the reader's locale).
+export function timeLabel(t) {
+  return new Date(t).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+/// The time in the chat list: the time today, else a short date.
+export function listTime(t, now = new Date()) {
+  const d = new Date(t);
+  if (sameDay(d, now)) return timeLabel(t);
+  return d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
+}
+
+const MESSAGES = {
+  INVALID_INVITATION: 'That invitation link is not valid or has expired.',
+  RELAY_UNREACHABLE: 'Sotto cannot reach its relays right now. Check your connection and try again.',
+  UNKNOWN_CONTACT: 'That contact is not known here any more.',
+  MESSAGE_TOO_LARGE: 'That message is too long to send in one piece.',
+  CLOSED: 'This session has ended.',
+  UNSUPPORTED: 'This browser or this release does not support that yet.',
+};
+
+/// The sentence shown to a person for a SottoError (or any other failure).
+export function errorText(err) {
+  return MESSAGES[err?.code] ?? `Something went wrong: ${err?.message ?? err}`;
+}
