@@ -149,6 +149,16 @@ test('two people meet through an invitation in the PWA and chat, then end the se
     bob.page.locator('.chat-last', { hasText: fromAlice.at(-1) })).first().waitFor();
   await bob.page.screenshot({ path: artifactPath('pwa-chats-phone.png') });
 
+  // A message too large to send fails visibly, with a Retry button (which fails again).
+  await aliceBox.fill('x'.repeat(100_000));
+  await aliceBox.press('Enter');
+  const failed = alice.page.getByRole('log').locator('.bubble.mine[data-state="failed"]');
+  await failed.waitFor({ timeout: 10_000 });
+  await failed.getByText('Not sent').waitFor();
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await alice.page.getByRole('log').locator('.bubble.mine[data-state="failed"]').getByRole('button', { name: 'Retry' }).waitFor();
+  await alice.page.getByText('That message is too long to send in one piece.', { exact: false }).first().waitFor();
+
   // End session: back to the welcome screen, nothing of the chat left on the page.
   await alice.page.getByRole('button', { name: 'End session' }).click();
   await alice.page.getByRole('button', { name: 'Use without saving' }).waitFor();
@@ -208,4 +218,38 @@ test('opening the app at an invitation link offers to connect after the welcome'
   assert.deepEqual(erin.errors, []);
   await dan.context.close();
   await erin.context.close();
+});
+
+test('the keyboard alone reaches every step from the welcome to an invitation', async () => {
+  const kim = await newPerson(PHONE);
+  const focused = () => kim.page.evaluate(() => {
+    const a = document.activeElement;
+    return a?.labels?.[0]?.textContent ?? a?.getAttribute('aria-label') ?? a?.textContent ?? '';
+  });
+  await kim.page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Display name');
+  await kim.page.keyboard.type('Kim');
+  await kim.page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Passphrase (optional)');
+  await kim.page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Save on this device');
+  await kim.page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Use without saving');
+  await kim.page.keyboard.press('Enter');
+  await kim.page.getByRole('button', { name: 'End session' }).waitFor({ timeout: 30_000 });
+  await kim.page.waitForFunction(() => document.activeElement?.textContent === 'New chat');
+  await kim.page.keyboard.press('Enter');
+  assert.equal(await focused(), 'Create invitation');
+  await kim.page.keyboard.press('Enter');
+  await kim.page.waitForFunction(
+    () => document.activeElement?.id === 'invite-link-out' && document.activeElement.value.includes('#/invite/'),
+    null, { timeout: 30_000 });
+  await kim.page.keyboard.press('Tab');
+  assert.equal(await focused(), 'Copy link');
+  // Escape goes back to the chat list on a phone, with focus on New chat.
+  await kim.page.keyboard.press('Escape');
+  await kim.page.waitForFunction(() => document.activeElement?.textContent === 'New chat');
+  assert.equal(await kim.page.getByRole('button', { name: 'Create invitation' }).isVisible(), false);
+  assert.deepEqual(kim.errors, []);
+  await kim.context.close();
 });
