@@ -9,7 +9,7 @@ const el = {
   welcomeForm: $('welcome-form'), name: $('display-name'), passphrase: $('passphrase'),
   save: $('save-device'), kiosk: $('kiosk'), welcomeError: $('welcome-error'),
   welcome: $('welcome'), messenger: $('messenger'), meName: $('me-name'),
-  badge: $('kiosk-badge'), endSession: $('end-session'), notice: $('notice'),
+  badge: $('kiosk-badge'), endSession: $('end-session'), lock: $('lock'), notice: $('notice'),
   newChat: $('new-chat'), chatList: $('chat-list'), noChats: $('no-chats'),
   paneEmpty: $('pane-empty'), newChatView: $('new-chat-view'), conversation: $('conversation'),
   createInvitation: $('create-invitation'), pasteInvitation: $('paste-invitation'),
@@ -115,6 +115,7 @@ async function enterMessenger(me, kiosk, displayName) {
   el.meName.textContent = displayName;
   el.badge.hidden = !kiosk;
   el.endSession.hidden = !kiosk;
+  el.lock.hidden = kiosk;
   document.body.dataset.screen = 'messenger';
   document.body.dataset.kiosk = String(kiosk);
   el.welcome.hidden = true;
@@ -141,9 +142,12 @@ async function enterMessenger(me, kiosk, displayName) {
   }
 }
 
-el.endSession.addEventListener('click', endSession);
+el.endSession.addEventListener('click', () => endSession(false));
+el.lock.addEventListener('click', () => endSession(true));
 
-async function endSession() {
+/// Closes the Sotto and clears the screen back to the welcome. `saved`: a profile saved on this
+/// device (locked, kept) rather than a session used without saving (gone).
+async function endSession(saved) {
   const s = session;
   session = null;
   if (s) {
@@ -164,17 +168,20 @@ async function endSession() {
   for (const p of [el.copyStatus, el.createStatus, el.createError, el.pasteStatus, el.pasteError, el.notice, el.meName, el.welcomeError]) {
     p.textContent = '';
   }
-  el.name.value = '';
+  if (!saved) el.name.value = '';
   el.passphrase.value = '';
   el.badge.hidden = true;
   el.endSession.hidden = true;
+  el.lock.hidden = true;
   el.messenger.hidden = true;
   el.welcome.hidden = false;
   document.body.dataset.screen = 'welcome';
   document.body.dataset.view = 'list';
   delete document.body.dataset.kiosk;
-  el.status.textContent = `Session ended; nothing was kept. Sotto ${version()} is ready.`;
-  el.name.focus();
+  el.status.textContent = saved
+    ? `Locked. Your chats stay saved on this device. Sotto ${version()} is ready.`
+    : `Session ended; nothing was kept. Sotto ${version()} is ready.`;
+  (saved ? el.passphrase : el.name).focus();
 }
 
 // ---------- contacts and the chat list ----------

@@ -41,6 +41,9 @@ const MESSAGES = {
   MESSAGE_TOO_LARGE: 'That message is too long to send in one piece.',
   CLOSED: 'This session has ended.',
   UNSUPPORTED: 'This browser or this release does not support that yet.',
+  WRONG_PASSPHRASE: 'That passphrase does not open the profile saved on this device.',
+  STORAGE: 'This browser could not read or write the profile saved on this device.',
+  STORAGE_QUOTA: 'This device has no storage space left for Sotto.',
 };
 
 /// The sentence shown to a person for a SottoError (or any other failure).

@@ -166,6 +166,12 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   assert.equal(await alice.page.getByRole('log').count(), 0);
   assert.equal(await alice.page.getByText(fromBob[0]).count(), 0);
   assert.equal(await alice.page.getByRole('button', { name: 'End session' }).count(), 0);
+  // Used without saving: nothing of the profile in IndexedDB, localStorage or sessionStorage.
+  assert.deepEqual(await alice.page.evaluate(async () => ({
+    databases: (await indexedDB.databases()).map((d) => d.name),
+    local: localStorage.length,
+    session: sessionStorage.length,
+  })), { databases: [], local: 0, session: 0 });
 
   assert.deepEqual(alice.errors, []);
   assert.deepEqual(bob.errors, []);
@@ -184,13 +190,17 @@ test('Save on this device either opens a saved profile or says it is coming soon
   await carol.page.screenshot({ path: artifactPath('pwa-save-phone-dark.png') });
   if (await opened.isVisible()) {
     assert.equal(await carol.page.getByText('Not saved on this device').isVisible(), false);
+    await carol.page.screenshot({ path: artifactPath('pwa-chats-phone-dark.png') });
+    await carol.page.getByRole('button', { name: 'Lock' }).click();
+    await carol.page.getByRole('button', { name: 'Save on this device' }).waitFor();
+    assert.equal(await carol.page.getByRole('textbox', { name: 'Display name' }).inputValue(), 'Carol');
   } else {
     assert.equal(await soon.isVisible(), true);
     // Still on the welcome screen, and "Use without saving" still works.
     await carol.page.getByRole('button', { name: 'Use without saving' }).click();
     await opened.waitFor({ timeout: 30_000 });
+    await carol.page.screenshot({ path: artifactPath('pwa-chats-phone-dark.png') });
   }
-  await carol.page.screenshot({ path: artifactPath('pwa-chats-phone-dark.png') });
   assert.deepEqual(carol.errors, []);
   await carol.context.close();
 });
