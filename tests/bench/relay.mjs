@@ -11,8 +11,12 @@ const HTTP = 18200;
 const dev = await startDev({ httpPort: HTTP, wsBasePort: 19301, relays: 5 });
 const directory = `http://127.0.0.1:${HTTP}/directory.json`;
 
+// Each run gets a seed of its own: a seed fixes the clients' keys and queue ids, and queues
+// already secured by an earlier run on the same network would refuse the next one.
+let seed = 0;
 function loadgen(args) {
-  const r = spawnSync(BIN, ['loadgen', '--directory', directory, '--seed', '1', ...args], {
+  seed += 1;
+  const r = spawnSync(BIN, ['loadgen', '--directory', directory, '--seed', String(seed), ...args], {
     encoding: 'utf8',
     timeout: 120_000,
   });
