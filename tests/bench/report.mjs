@@ -69,9 +69,10 @@ const nativeLine = (label) => {
 };
 // criterion's own estimate (the middle of `time: [low estimate high]`), as a second reading
 const criterion = (name) => {
-  const i = nativeLog.indexOf(`\n${name}`);
+  const log = `\n${nativeLog}`;
+  const i = log.indexOf(`\n${name}`);
   if (i < 0) return null;
-  const m = /time:\s*\[[^\]]*?[\d.]+\s*\S+\s+([\d.]+\s*\S+)/.exec(nativeLog.slice(i));
+  const m = /time:\s*\[[^\]]*?[\d.]+\s*\S+\s+([\d.]+\s*\S+)/.exec(log.slice(i));
   return m ? duration(m[1]) : null;
 };
 const cDh = criterion('reference/x25519 DH');
