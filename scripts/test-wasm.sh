@@ -9,4 +9,8 @@ export WASM_BINDGEN_USE_BROWSER=1
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/scripts/webdriver.json"
 export WASM_BINDGEN_TEST_TIMEOUT=120
 step "cargo test --target wasm32-unknown-unknown (headless Chromium)"
-cargo test --target wasm32-unknown-unknown -p sotto-proto -p sotto-wasm --lib --tests "$@"
+if [ $# -gt 0 ]; then
+  cargo test --target wasm32-unknown-unknown "$@"
+else
+  cargo test --target wasm32-unknown-unknown -p sotto-proto -p sotto-wasm --lib --tests
+fi

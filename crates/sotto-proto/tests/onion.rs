@@ -1,6 +1,9 @@
 //! Onion packets through three relays, SURB replies to the gateway, and every rejection path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_proto::ids::RelayId;

@@ -2,6 +2,9 @@
 //! request/answer through the onion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_proto::PROTOCOL_VERSION;
