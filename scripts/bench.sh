@@ -13,9 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-setting() { # setting SECTION KEY (wasm-pack.toml)
-  python3 -c 'import sys,tomllib; print(tomllib.load(open("wasm-pack.toml","rb"))[sys.argv[1]][sys.argv[2]])' "$1" "$2"
-}
 
 scripts/setup.sh --with-browser
 results=target/bench
@@ -27,22 +24,18 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 scripts/build-wasm.sh
 
 # --- the bench build of sotto-wasm: same settings as pkg/, plus the `bench` feature ---------
-# A profile of its own ("wasm-bench", inheriting release) keeps it from overwriting the
-# shipped build's artifacts, and it goes to target/bench-pkg, never pkg/.
+# A profile of its own ("wasm-bench", inheriting the shipped profile named in wasm-pack.toml)
+# keeps it from overwriting the shipped build's artifacts; it goes to target/bench-pkg, never pkg/.
 bench_pkg="$target_dir/bench-pkg"
 rm -rf "$bench_pkg"
 if grep -Eq '^bench *=' crates/sotto-wasm/Cargo.toml; then
-  step "cargo build -p sotto-wasm --features bench (wasm32, release settings)"
+  shipped_profile=$(setting build profile)
+  step "cargo build -p sotto-wasm --features bench (wasm32, $shipped_profile settings)"
   cargo build --quiet -p sotto-wasm --features bench --target wasm32-unknown-unknown \
-    --config 'profile.wasm-bench.inherits="release"' --profile wasm-bench
+    --config "profile.wasm-bench.inherits=\"$shipped_profile\"" --profile wasm-bench
   wasm-bindgen --target web --out-dir "$bench_pkg" --out-name sotto \
     "$target_dir/wasm32-unknown-unknown/wasm-bench/sotto_wasm.wasm"
-  if [ "$(setting wasm-opt enabled)" = "True" ]; then
-    "$WASM_OPT" "$(setting wasm-opt level)" --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals --enable-reference-types \
-      "$bench_pkg/sotto_bg.wasm" -o "$bench_pkg/sotto_bg.wasm.opt"
-    mv "$bench_pkg/sotto_bg.wasm.opt" "$bench_pkg/sotto_bg.wasm"
-  fi
+  optimise_wasm "$bench_pkg/sotto_bg.wasm"
 else
   step "crates/sotto-wasm has no 'bench' feature: Sotto's browser rows stay empty"
 fi

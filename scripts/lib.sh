@@ -4,3 +4,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$HOME/.cargo/bin:$ROOT/tests/node_modules/.bin:$PATH"
 WASM_OPT="$ROOT/tests/node_modules/.bin/wasm-opt"
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# setting SECTION KEY: a value from wasm-pack.toml (the wasm build settings).
+setting() {
+  python3 -c 'import sys,tomllib; print(tomllib.load(open(sys.argv[3],"rb"))[sys.argv[1]][sys.argv[2]])' "$1" "$2" "$ROOT/wasm-pack.toml"
+}
+# optimise_wasm FILE: wasm-opt in place, as wasm-pack.toml's [wasm-opt] says (or not at all).
+optimise_wasm() {
+  [ "$(setting wasm-opt enabled)" = "True" ] || return 0
+  "$WASM_OPT" "$(setting wasm-opt level)" --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types "$1" -o "$1.opt"
+  mv "$1.opt" "$1"
+}
