@@ -161,7 +161,7 @@ test('errors are SottoErrors with a code', async () => {
   const unsupported = await carol.page.evaluate(async () => {
     const { Sotto } = await import('/pkg/sotto.js');
     try {
-      await Sotto.open({ storage: 'indexeddb', displayName: 'X' });
+      await Sotto.open({ storage: 'floppy', displayName: 'X' });
       return null;
     } catch (e) {
       return { name: e.name, code: e.code };

@@ -43,4 +43,6 @@ pub fn self_test() -> Result<String, JsError> {
 #[cfg(feature = "bench")]
 mod bench;
 mod messenger;
-pub use messenger::{Sotto, sotto_error};
+#[doc(hidden)]
+pub mod storage;
+pub use messenger::{Sotto, code, sotto_error};

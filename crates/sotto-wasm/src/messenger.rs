@@ -24,6 +24,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, CustomEvent, CustomEventInit, EventTarget, MessageEvent, WebSocket};
+use zeroize::Zeroizing;
+
+use crate::storage::{MessageRecord, Store, kind};
 
 type Rng = UnwrapErr<getrandom::SysRng>;
 
@@ -35,6 +38,10 @@ pub mod code {
     pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
     pub const CLOSED: &str = "CLOSED";
     pub const UNSUPPORTED: &str = "UNSUPPORTED";
+    pub const WRONG_PASSPHRASE: &str = "WRONG_PASSPHRASE";
+    pub const STORAGE_QUOTA: &str = "STORAGE_QUOTA";
+    /// IndexedDB failed otherwise, or the stored profile is damaged.
+    pub const STORAGE: &str = "STORAGE";
 }
 
 /// A JS `Error` with `name = "SottoError"` and a `code`.
@@ -49,7 +56,7 @@ fn now() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -106,6 +113,17 @@ struct Stored {
 }
 
 impl Stored {
+    fn from_record(m: MessageRecord) -> Stored {
+        Stored {
+            id: m.id,
+            contact: m.contact,
+            text: m.text,
+            sent_at: m.sent_at,
+            received_at: m.received_at,
+            outgoing: m.outgoing,
+        }
+    }
+
     fn to_js(&self) -> JsValue {
         let o = obj(&[
             ("id", self.id.clone().into()),
@@ -149,7 +167,40 @@ struct State {
     pending_accepts: VecDeque<Resolver>,
     pending_sends: HashMap<[u8; 16], (Resolver, u64)>,
     history: BTreeMap<ContactId, Vec<Stored>>,
+    /// IndexedDB storage (`None` for 'memory').
+    store: Option<Rc<Store>>,
+    /// The next message's local sequence number (orders a conversation in storage).
+    seq: u64,
+    /// Messages not yet written.
+    unsaved: Vec<MessageRecord>,
+    /// Sealed records of a write that failed, written again by the next one.
+    retry_records: Vec<JsValue>,
+    /// A write is in flight; frames and actions wait for it.
+    persisting: bool,
 }
+
+impl State {
+    /// Keeps a message: in memory for 'memory' storage, queued for the next write otherwise.
+    fn keep(&mut self, m: Stored) {
+        if self.store.is_some() {
+            self.unsaved.push(MessageRecord {
+                seq: self.seq,
+                id: m.id,
+                contact: m.contact,
+                text: m.text,
+                sent_at: m.sent_at,
+                received_at: m.received_at,
+                outgoing: m.outgoing,
+            });
+            self.seq += 1;
+        } else {
+            self.history.entry(m.contact).or_default().push(m);
+        }
+    }
+}
+
+const STATE_KEY: &[u8] = b"client";
+const MNEMONIC_KEY: &[u8] = b"phrase";
 
 type Shared = Rc<RefCell<State>>;
 
@@ -366,12 +417,21 @@ fn on_disconnected(state: &Shared, target: &EventTarget) {
 
 /// Drains the client's events (to JS) and then its frames (to the gateway), until both are
 /// empty. Listeners run with no borrow held, so they may call back into `Sotto`.
+///
+/// With IndexedDB storage, the client state and the new messages are written (and the write
+/// awaited) *before* the frames, which carry the Acks, are sent and the events dispatched. A
+/// failed write (e.g. `STORAGE_QUOTA`) is reported as an `error` event and its frames are not
+/// sent; its records are written again with the next write.
 fn pump(state: &Shared, target: &EventTarget) {
     loop {
-        let (actions, frames, ws) = {
+        let (actions, frames, persist) = {
             let Ok(mut st) = state.try_borrow_mut() else {
                 return;
             };
+            if st.persisting {
+                // The write in flight pumps again when it is done.
+                return;
+            }
             let mut actions = Vec::new();
             while let Some(event) = st.client.poll_event() {
                 on_event(&mut st, event, &mut actions);
@@ -380,28 +440,83 @@ fn pump(state: &Shared, target: &EventTarget) {
             while let Some(f) = st.client.poll_transmit() {
                 frames.push(f);
             }
-            let ws = if st.open {
-                st.socket.as_ref().map(|s| s.ws.clone())
-            } else {
-                None
+            let dirty = !actions.is_empty()
+                || !frames.is_empty()
+                || !st.unsaved.is_empty()
+                || !st.retry_records.is_empty();
+            let persist = match st.store.clone() {
+                Some(store) if dirty && !st.closed => {
+                    let mut records = std::mem::take(&mut st.retry_records);
+                    let unsaved = std::mem::take(&mut st.unsaved);
+                    records.extend(unsaved.iter().map(|m| store.message_record(m)));
+                    let mut bytes = Zeroizing::new(st.seq.to_be_bytes().to_vec());
+                    bytes.extend_from_slice(st.client.to_persisted().as_bytes());
+                    let state_record = store.record(kind::STATE, STATE_KEY, &bytes, None);
+                    st.persisting = true;
+                    Some((store, records, state_record))
+                }
+                _ => None,
             };
-            (actions, frames, ws)
+            (actions, frames, persist)
         };
-        if actions.is_empty() && frames.is_empty() {
+        if actions.is_empty() && frames.is_empty() && persist.is_none() {
             return;
         }
-        // Frames made while the socket is down are lost; the client retries them.
-        if let Some(ws) = ws {
-            for f in &frames {
-                let _ = ws.send_with_u8_array(f);
-            }
+        if let Some((store, records, state_record)) = persist {
+            let s = state.clone();
+            let t = target.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let mut all = records.clone();
+                all.push(state_record);
+                let result = store.write(all).await;
+                if let Ok(mut st) = s.try_borrow_mut() {
+                    st.persisting = false;
+                    if result.is_err() {
+                        let mut again = records;
+                        again.append(&mut st.retry_records);
+                        st.retry_records = again;
+                    }
+                }
+                match result {
+                    Ok(()) => deliver(&s, &t, &frames, actions),
+                    Err(e) => {
+                        let c = get_string(&e, "code").unwrap_or_default();
+                        let detail =
+                            obj(&[("what", "storage".into()), ("code", c.into()), ("error", e)]);
+                        // The frames (and their Acks) are not sent: the client retries its
+                        // requests, and the relays keep what was not acknowledged.
+                        deliver(&s, &t, &[], actions);
+                        dispatch(&t, "error", &detail);
+                    }
+                }
+                pump(&s, &t);
+            });
+            return;
         }
-        for a in actions {
-            match a {
-                Action::Dispatch(ty, detail) => dispatch(target, ty, &detail),
-                Action::Resolve(r, v) => r.resolve(&v),
-                Action::Reject(r, v) => r.reject(&v),
-            }
+        deliver(state, target, &frames, actions);
+    }
+}
+
+/// Sends frames to the gateway (if connected) and runs the actions.
+fn deliver(state: &Shared, target: &EventTarget, frames: &[Vec<u8>], actions: Vec<Action>) {
+    let ws = state.try_borrow().ok().and_then(|st| {
+        if st.open {
+            st.socket.as_ref().map(|s| s.ws.clone())
+        } else {
+            None
+        }
+    });
+    // Frames made while the socket is down are lost; the client retries them.
+    if let Some(ws) = ws {
+        for f in frames {
+            let _ = ws.send_with_u8_array(f);
+        }
+    }
+    for a in actions {
+        match a {
+            Action::Dispatch(ty, detail) => dispatch(target, ty, &detail),
+            Action::Resolve(r, v) => r.resolve(&v),
+            Action::Reject(r, v) => r.reject(&v),
         }
     }
 }
@@ -441,7 +556,9 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             {
                 actions.push(Action::Resolve(r, js.clone()));
             }
-            st.history.entry(contact).or_default();
+            if st.store.is_none() {
+                st.history.entry(contact).or_default();
+            }
             actions.push(Action::Dispatch("contact", js));
         }
         Event::ContactRenamed {
@@ -466,7 +583,7 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                     outgoing: false,
                 };
                 let js = m.to_js();
-                st.history.entry(contact).or_default().push(m);
+                st.keep(m);
                 actions.push(Action::Dispatch("message", js));
             }
         }
@@ -520,11 +637,34 @@ impl Sotto {
         let w = window()?;
         let origin = w.location().origin().unwrap_or_default();
         let storage = get_string(&options, "storage").unwrap_or_else(|| "memory".into());
-        if storage != "memory" {
-            return Err(sotto_error(
-                code::UNSUPPORTED,
-                &format!("storage '{storage}' is not supported yet; use 'memory'"),
-            ));
+        let store = match storage.as_str() {
+            "memory" => None,
+            "indexeddb" => {
+                let profile = get_string(&options, "profile").unwrap_or_else(|| "default".into());
+                let passphrase = get_string(&options, "passphrase").filter(|p| !p.is_empty());
+                Some(Store::open(&profile, passphrase.as_deref()).await?)
+            }
+            other => {
+                return Err(sotto_error(
+                    code::UNSUPPORTED,
+                    &format!("storage '{other}' is not supported; use 'indexeddb' or 'memory'"),
+                ));
+            }
+        };
+        // A stored client (an existing profile): its sequence counter and state.
+        let mut restored = None;
+        if let Some(store) = &store
+            && !store.created
+            && let Some(bytes) = store.read(kind::STATE, STATE_KEY).await?
+        {
+            let seq = bytes
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| sotto_error(code::STORAGE, "the stored profile is damaged"))?;
+            let client = Client::from_persisted(bytes.get(8..).unwrap_or_default())
+                .map_err(|e| sotto_error(code::STORAGE, &format!("the stored profile: {e}")))?;
+            restored = Some((client, seq));
         }
         let directory_url = get_string(&options, "directoryUrl")
             .unwrap_or_else(|| format!("{origin}/directory.json"));
@@ -537,6 +677,22 @@ impl Sotto {
 
         let relays = fetch_directory(&directory_url).await?;
         let mut rng: Rng = UnwrapErr(getrandom::SysRng);
+        // A restored client keeps its gateway (its queues' replies lead there).
+        if let Some((client, seq)) = restored {
+            let gateway = client.gateway();
+            let url = relays
+                .iter()
+                .find(|r| r.hop.id == gateway)
+                .map(|r| r.url.clone())
+                .ok_or_else(|| {
+                    sotto_error(
+                        code::RELAY_UNREACHABLE,
+                        "this profile's gateway relay is not in the directory",
+                    )
+                })?;
+            let ws = open_socket(&url).await?;
+            return Self::start(w, client, rng, url, origin, store, seq, ws);
+        }
         // Try the relays in a random order; the first that answers is our gateway.
         let mut order: Vec<usize> = (0..relays.len()).collect();
         for i in (1..order.len()).rev() {
@@ -565,6 +721,33 @@ impl Sotto {
         let hops = relays.iter().map(|r| r.hop).collect();
         let client = Client::new(&mut rng, hops, gateway, &display_name, config)
             .map_err(|e| client_error(&e))?;
+        if let Some(store) = &store {
+            // A new profile: its recovery phrase and first state, before anything is sent.
+            let mnemonic = sotto_proto::mnemonic::Mnemonic::generate(&mut rng);
+            let phrase = mnemonic.phrase();
+            let mut bytes = Zeroizing::new(0u64.to_be_bytes().to_vec());
+            bytes.extend_from_slice(client.to_persisted().as_bytes());
+            store
+                .write(vec![
+                    store.record(kind::MNEMONIC, MNEMONIC_KEY, phrase.as_bytes(), None),
+                    store.record(kind::STATE, STATE_KEY, &bytes, None),
+                ])
+                .await?;
+        }
+        Self::start(w, client, rng, gateway_url, origin, store, 0, ws)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        w: web_sys::Window,
+        client: Client,
+        rng: Rng,
+        gateway_url: String,
+        origin: String,
+        store: Option<Store>,
+        seq: u64,
+        ws: WebSocket,
+    ) -> Result<Sotto, JsValue> {
         let state = Rc::new(RefCell::new(State {
             client,
             rng,
@@ -579,6 +762,11 @@ impl Sotto {
             pending_accepts: VecDeque::new(),
             pending_sends: HashMap::new(),
             history: BTreeMap::new(),
+            store: store.map(Rc::new),
+            seq,
+            unsaved: Vec::new(),
+            retry_records: Vec::new(),
+            persisting: false,
         }));
         let target = EventTarget::new()?;
         attach(&state, &target, ws, true);
@@ -695,7 +883,7 @@ impl Sotto {
             let st = &mut *st;
             match st.client.send_text(&mut st.rng, contact, text, now()) {
                 Ok(envelope) => {
-                    st.history.entry(contact).or_default().push(Stored {
+                    st.keep(Stored {
                         id: hex(envelope.id.as_bytes()),
                         contact,
                         text: text.to_owned(),
@@ -744,7 +932,29 @@ impl Sotto {
         let limit = get(&options, "limit")
             .as_f64()
             .map_or(50, |l| l.max(0.0) as usize);
+        let before = get_string(&options, "before");
         let st = self.state.borrow();
+        if let Some(store) = st.store.clone() {
+            if !st.client.contacts().any(|(id, _)| id == contact) {
+                return Promise::reject(&sotto_error(code::UNKNOWN_CONTACT, "unknown contact"));
+            }
+            let contact_n: u64 = contact.to_string().parse().unwrap_or_default();
+            return wasm_bindgen_futures::future_to_promise(async move {
+                // `before` is a message id: the page ends just before it.
+                let before_seq = match before {
+                    Some(id) => store.message_seq(&id).await?,
+                    None => None,
+                };
+                let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+                let page: Array = store
+                    .messages(contact_n, limit, before_seq)
+                    .await?
+                    .into_iter()
+                    .map(|m| Stored::from_record(m).to_js())
+                    .collect();
+                Ok(page.into())
+            });
+        }
         let Some(history) = st.history.get(&contact) else {
             return Promise::reject(&sotto_error(code::UNKNOWN_CONTACT, "unknown contact"));
         };
@@ -756,6 +966,49 @@ impl Sotto {
             .map(Stored::to_js)
             .collect();
         Promise::resolve(&JsValue::from(page))
+    }
+
+    /// The 24-word recovery phrase of this profile (`UNSUPPORTED` with 'memory' storage). The
+    /// one place secret material reaches JS: show it to the user, do not keep it.
+    pub fn mnemonic(&self) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let Some(store) = self.state.borrow().store.clone() else {
+            return Promise::reject(&sotto_error(
+                code::UNSUPPORTED,
+                "'memory' storage has no recovery phrase",
+            ));
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let phrase = store
+                .read(kind::MNEMONIC, MNEMONIC_KEY)
+                .await?
+                .ok_or_else(|| sotto_error(code::STORAGE, "this profile has no recovery phrase"))?;
+            let text = std::str::from_utf8(&phrase)
+                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
+            Ok(JsValue::from(text))
+        })
+    }
+
+    /// Closes this messenger and deletes the profile's database: every trace of it.
+    pub fn wipe(&self) -> Promise {
+        let store = self.shut();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(store) = store {
+                match Rc::try_unwrap(store) {
+                    Ok(store) => store.wipe().await?,
+                    Err(shared) => {
+                        // A write in flight holds it: close the database under it.
+                        shared.close();
+                        let name = shared.db_name().to_owned();
+                        drop(shared);
+                        crate::storage::delete_database(&name).await?;
+                    }
+                }
+            }
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Same as `EventTarget.addEventListener`: `message`, `contact`, `error`.
@@ -784,13 +1037,25 @@ impl Sotto {
         Ok(())
     }
 
-    /// Stops the timer and the connection; pending calls fail with `CLOSED`.
+    /// Stops the timer and the connection; pending calls fail with `CLOSED`; the store key
+    /// is zeroized.
     pub fn close(&self) -> Promise {
+        if let Some(store) = self.shut() {
+            // The key is zeroized when the last holder (this, or a write in flight) drops it.
+            store.close();
+        }
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Closes everything but hands back the store (to close or wipe).
+    fn shut(&self) -> Option<Rc<Store>> {
         let mut rejects = Vec::new();
+        let store;
         {
             let mut st = self.state.borrow_mut();
+            store = st.store.take();
             if st.closed {
-                return Promise::resolve(&JsValue::UNDEFINED);
+                return store;
             }
             st.closed = true;
             st.open = false;
@@ -815,6 +1080,6 @@ impl Sotto {
         for r in rejects {
             r.reject(&sotto_error(code::CLOSED, "this Sotto instance was closed"));
         }
-        Promise::resolve(&JsValue::UNDEFINED)
+        store
     }
 }

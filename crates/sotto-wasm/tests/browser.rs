@@ -45,11 +45,11 @@ fn errors_are_sotto_errors_with_a_code() {
 }
 
 #[wasm_bindgen_test]
-async fn only_memory_storage_is_supported_for_now() {
+async fn unknown_storage_is_unsupported() {
     let options = js_sys::Object::new();
-    js_sys::Reflect::set(&options, &"storage".into(), &"indexeddb".into()).unwrap();
+    js_sys::Reflect::set(&options, &"storage".into(), &"floppy".into()).unwrap();
     let Err(e) = sotto_wasm::Sotto::open(options.into()).await else {
-        panic!("indexeddb storage must be refused for now");
+        panic!("an unknown storage must be refused");
     };
     assert_eq!(
         code_of(&e),

@@ -1,0 +1,241 @@
+//! The IndexedDB store in headless Chromium: encryption at rest, passphrases, schema version,
+//! paging.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use js_sys::{Object, Reflect, Uint8Array};
+use rexie::{Rexie, TransactionMode};
+use sotto_wasm::storage::{MessageRecord, Store, db_name, kind};
+use wasm_bindgen::{JsCast as _, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Cheap Argon2id costs: the tests check the format, not the cost.
+async fn open(profile: &str, passphrase: Option<&str>) -> Result<Store, JsValue> {
+    Store::open_with(profile, passphrase, 1024, 1).await
+}
+
+fn code_of(e: &JsValue) -> Option<String> {
+    Reflect::get(e, &"code".into())
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+/// Every raw value of the profile's database, as read by IndexedDB itself.
+async fn raw_records(profile: &str) -> Vec<JsValue> {
+    let db = Rexie::builder(&db_name(profile)).build().await.unwrap();
+    let tx = db
+        .transaction(&["records"], TransactionMode::ReadOnly)
+        .unwrap();
+    let rows = tx
+        .store("records")
+        .unwrap()
+        .get_all(None, None)
+        .await
+        .unwrap();
+    drop(tx);
+    db.close();
+    rows
+}
+
+/// The bytes of every field of a raw record (strings as UTF-8, byte arrays as they are).
+fn raw_bytes(record: &JsValue) -> Vec<u8> {
+    let mut out = Vec::new();
+    for key in Object::keys(record.unchecked_ref::<Object>()).iter() {
+        let v = Reflect::get(record, &key).unwrap();
+        if let Some(s) = v.as_string() {
+            out.extend_from_slice(s.as_bytes());
+        } else if let Some(b) = v.dyn_ref::<Uint8Array>() {
+            out.extend_from_slice(&b.to_vec());
+        } else if let Some(n) = v.as_f64() {
+            out.extend_from_slice(n.to_string().as_bytes());
+        }
+        out.extend_from_slice(key.as_string().unwrap().as_bytes());
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn message(seq: u64, contact: u64, text: &str) -> MessageRecord {
+    MessageRecord {
+        seq,
+        id: format!("{seq:032x}"),
+        contact,
+        text: text.to_owned(),
+        sent_at: 1_700_000_000 + seq,
+        received_at: Some(1_700_000_100 + seq),
+        outgoing: seq.is_multiple_of(2),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn nothing_is_stored_in_plaintext() {
+    let profile = "at-rest profile Alice";
+    let marker = b"PLAINTEXT-MARKER-7f3a";
+    let store = open(profile, Some("correct horse")).await.unwrap();
+    assert!(store.created);
+    assert!(
+        !store.db_name().contains("Alice"),
+        "the database name hides the profile"
+    );
+    assert!(store.db_name().starts_with("sotto-"));
+    let mut state = b"client state ".to_vec();
+    state.extend_from_slice(marker);
+    let m = message(0, 7, "hello PLAINTEXT-MARKER-7f3a");
+    store
+        .write(vec![
+            store.record(kind::STATE, b"client", &state, None),
+            store.message_record(&m),
+        ])
+        .await
+        .unwrap();
+
+    let rows = raw_records(profile).await;
+    assert_eq!(rows.len(), 3, "meta, state and one message");
+    for row in &rows {
+        let bytes = raw_bytes(row);
+        assert!(
+            !contains(&bytes, marker),
+            "a raw record holds the plaintext marker"
+        );
+        assert!(!contains(&bytes, b"client"), "record keys are hashed");
+        assert!(!contains(&bytes, m.id.as_bytes()), "message ids are hashed");
+    }
+
+    // It reads back through the store key.
+    assert_eq!(
+        &store.read(kind::STATE, b"client").await.unwrap().unwrap()[..],
+        &state[..]
+    );
+    assert_eq!(store.messages(7, 10, None).await.unwrap(), vec![m]);
+    store.wipe().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_passphrase_is_refused_and_changes_nothing() {
+    let profile = "passphrase profile";
+    let store = open(profile, Some("right")).await.unwrap();
+    store
+        .write(vec![store.record(
+            kind::STATE,
+            b"client",
+            b"secret state",
+            None,
+        )])
+        .await
+        .unwrap();
+    store.close();
+    let before: Vec<Vec<u8>> = raw_records(profile).await.iter().map(raw_bytes).collect();
+
+    for wrong in [Some("wrong"), Some("Right"), None] {
+        let Err(e) = open(profile, wrong).await else {
+            panic!("{wrong:?} must not open the profile");
+        };
+        assert_eq!(code_of(&e).as_deref(), Some("WRONG_PASSPHRASE"));
+    }
+    let after: Vec<Vec<u8>> = raw_records(profile).await.iter().map(raw_bytes).collect();
+    assert_eq!(before, after, "a wrong passphrase changes nothing");
+
+    let store = open(profile, Some("right")).await.unwrap();
+    assert!(!store.created);
+    assert_eq!(
+        &store.read(kind::STATE, b"client").await.unwrap().unwrap()[..],
+        b"secret state"
+    );
+    store.wipe().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_profile_without_passphrase_opens_only_without_one() {
+    let profile = "no passphrase";
+    let store = open(profile, None).await.unwrap();
+    store.close();
+    let Err(e) = open(profile, Some("anything")).await else {
+        panic!("a passphrase the profile never had must be refused");
+    };
+    assert_eq!(code_of(&e).as_deref(), Some("WRONG_PASSPHRASE"));
+    let store = open(profile, None).await.unwrap();
+    assert!(!store.created);
+    store.wipe().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn the_schema_version_and_kdf_are_stored() {
+    let profile = "schema profile";
+    let store = open(profile, Some("pw")).await.unwrap();
+    assert_eq!(store.opened_schema, sotto_wasm::storage::SCHEMA_VERSION);
+    let rows = raw_records(profile).await;
+    let meta = rows
+        .iter()
+        .find(|r| Reflect::get(r, &"k".into()).unwrap().as_string().as_deref() == Some("meta"))
+        .expect("a meta record");
+    let field = |k: &str| Reflect::get(meta, &k.into()).unwrap();
+    assert_eq!(field("schema").as_f64(), Some(1.0));
+    assert_eq!(field("kdf").as_string().as_deref(), Some("argon2id"));
+    assert_eq!(field("m").as_f64(), Some(1024.0));
+    assert_eq!(field("t").as_f64(), Some(1.0));
+    assert_eq!(field("p").as_f64(), Some(1.0));
+    assert_eq!(field("salt").dyn_into::<Uint8Array>().unwrap().length(), 16);
+    store.wipe().await.unwrap();
+    let dbs = raw_database_exists(profile).await;
+    assert!(!dbs, "wipe deletes the database");
+}
+
+async fn raw_database_exists(profile: &str) -> bool {
+    let name = db_name(profile);
+    let window = web_sys::window().unwrap();
+    let factory = Reflect::get(&window, &"indexedDB".into()).unwrap();
+    let databases: js_sys::Function = Reflect::get(&factory, &"databases".into())
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let list = wasm_bindgen_futures::JsFuture::from(
+        databases
+            .call0(&factory)
+            .unwrap()
+            .dyn_into::<js_sys::Promise>()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    js_sys::Array::from(&list).iter().any(|d| {
+        Reflect::get(&d, &"name".into())
+            .unwrap()
+            .as_string()
+            .as_deref()
+            == Some(name.as_str())
+    })
+}
+
+#[wasm_bindgen_test]
+async fn messages_page_by_conversation_newest_last() {
+    let profile = "paging profile";
+    let store = open(profile, None).await.unwrap();
+    let mut records = Vec::new();
+    for seq in 0..10 {
+        // Two conversations, interleaved.
+        records.push(store.message_record(&message(seq, seq % 2, &format!("m{seq}"))));
+    }
+    store.write(records).await.unwrap();
+    let texts = |ms: Vec<MessageRecord>| ms.into_iter().map(|m| m.text).collect::<Vec<_>>();
+    assert_eq!(
+        texts(store.messages(0, 3, None).await.unwrap()),
+        ["m4", "m6", "m8"]
+    );
+    assert_eq!(
+        texts(store.messages(1, 2, None).await.unwrap()),
+        ["m7", "m9"]
+    );
+    let seq = store.message_seq(&format!("{:032x}", 4)).await.unwrap();
+    assert_eq!(seq, Some(4));
+    assert_eq!(
+        texts(store.messages(0, 10, seq).await.unwrap()),
+        ["m0", "m2"]
+    );
+    assert!(store.messages(2, 10, None).await.unwrap().is_empty());
+    store.wipe().await.unwrap();
+}

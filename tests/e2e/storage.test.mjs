@@ -1,0 +1,181 @@
+// Persistence through the public API of pkg/sotto.js: two IndexedDB profiles chat, reload their
+// pages, find their history and keep chatting; a 'memory' profile leaves nothing behind; wipe()
+// removes the database.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDev, launchBrowser } from './harness.mjs';
+
+let dev;
+let browser;
+
+before(async () => {
+  dev = await startDev({ httpPort: 18110, wsBasePort: 19601 });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
+});
+
+/// Opens `Sotto` on a page of the PWA as `window.__me`; received messages go to `window.__received`.
+async function openOn(page, options) {
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await page.evaluate(async (options) => {
+    const mod = await import('/pkg/sotto.js');
+    await mod.default();
+    window.__received = [];
+    window.__errors = [];
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+    me.addEventListener('message', (e) => window.__received.push(e.detail));
+    me.addEventListener('error', (e) => window.__errors.push(e.detail));
+    window.__me = me;
+  }, options);
+}
+
+async function person(options) {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(dev.url);
+  await openOn(page, options);
+  return { context, page, errors, options };
+}
+
+const contactsOf = (page) => page.evaluate(() => window.__me.contacts());
+
+async function untilContacts(page, check, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const contacts = await contactsOf(page);
+    if (check(contacts)) return contacts;
+    if (Date.now() > deadline) throw new Error(`timed out; contacts: ${JSON.stringify(contacts)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const sendAll = (page, contactId, texts) => page.evaluate(
+  ({ contactId, texts }) => Promise.all(texts.map((t) => window.__me.send(contactId, t))),
+  { contactId, texts });
+
+const waitReceived = (page, n) => page.waitForFunction(
+  (n) => window.__received.length >= n, n, { timeout: 60_000, polling: 200 });
+
+/// Both send their texts at once; each receives the other's exactly once, in order.
+async function exchange(alice, aliceToBob, fromAlice, bob, bobToAlice, fromBob) {
+  await Promise.all([
+    sendAll(alice.page, aliceToBob, fromAlice),
+    sendAll(bob.page, bobToAlice, fromBob),
+  ]);
+  await Promise.all([waitReceived(alice.page, fromBob.length), waitReceived(bob.page, fromAlice.length)]);
+  await new Promise((r) => setTimeout(r, 1_500)); // time for a duplicate to show, if there were one
+  const bobGot = await bob.page.evaluate(() => window.__received.map((m) => m.text));
+  const aliceGot = await alice.page.evaluate(() => window.__received.map((m) => m.text));
+  assert.deepEqual(bobGot, fromAlice, 'Bob got each of Alice\'s messages once, in order');
+  assert.deepEqual(aliceGot, fromBob, 'Alice got each of Bob\'s messages once, in order');
+}
+
+const dbNames = (page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+
+test('two IndexedDB profiles keep contacts and history across a reload', async () => {
+  const alice = await person({ storage: 'indexeddb', profile: 'alice', passphrase: 'alice secret', displayName: 'Alice' });
+  const bob = await person({ storage: 'indexeddb', profile: 'bob', displayName: 'Bob' });
+
+  const aliceDbs = await dbNames(alice.page);
+  assert.equal(aliceDbs.length, 1, JSON.stringify(aliceDbs));
+  assert.match(aliceDbs[0], /^sotto-[0-9a-f]{16}$/, 'the database name does not show the profile');
+
+  const words = await alice.page.evaluate(() => window.__me.mnemonic());
+  assert.equal(words.split(' ').length, 24);
+
+  const link = await alice.page.evaluate(() => window.__me.createInvitation());
+  const bobsAlice = await bob.page.evaluate((l) => window.__me.acceptInvitation(l), link);
+  await untilContacts(alice.page, (cs) => cs.some((c) => c.displayName === 'Bob'));
+  await untilContacts(bob.page, (cs) => cs.some((c) => c.displayName === 'Alice'));
+  const alicesBob = (await contactsOf(alice.page))[0];
+
+  const before1 = Array.from({ length: 5 }, (_, i) => `Alice → Bob #${i}`);
+  const before2 = Array.from({ length: 5 }, (_, i) => `Bob → Alice #${i}`);
+  await exchange(alice, alicesBob.id, before1, bob, bobsAlice.id, before2);
+
+  // Both pages reload and open their profiles again.
+  for (const p of [alice, bob]) {
+    await p.page.reload();
+    await openOn(p.page, p.options);
+  }
+  assert.deepEqual(await contactsOf(alice.page), [alicesBob]);
+  assert.deepEqual((await contactsOf(bob.page)).map((c) => c.displayName), ['Alice']);
+  assert.equal(await alice.page.evaluate(() => window.__me.mnemonic()), words, 'the same recovery phrase');
+
+  const historyOf = (p, id, opts = { limit: 50 }) =>
+    p.page.evaluate(({ id, opts }) => window.__me.messages(id, opts), { id, opts });
+  const aliceHistory = await historyOf(alice, alicesBob.id);
+  assert.deepEqual(aliceHistory.filter((m) => m.outgoing).map((m) => m.text), before1);
+  assert.deepEqual(aliceHistory.filter((m) => !m.outgoing).map((m) => m.text), before2);
+  const bobHistory = await historyOf(bob, bobsAlice.id);
+  assert.deepEqual(bobHistory.filter((m) => m.outgoing).map((m) => m.text), before2);
+  assert.deepEqual(bobHistory.filter((m) => !m.outgoing).map((m) => m.text), before1);
+  // Paging: the page before the newest 4.
+  const newest = await historyOf(bob, bobsAlice.id, { limit: 4 });
+  assert.deepEqual(newest.map((m) => m.id), bobHistory.slice(-4).map((m) => m.id));
+  const older = await historyOf(bob, bobsAlice.id, { limit: 3, before: newest[0].id });
+  assert.deepEqual(older.map((m) => m.id), bobHistory.slice(-7, -4).map((m) => m.id));
+
+  const after1 = Array.from({ length: 3 }, (_, i) => `Alice → Bob after reload #${i}`);
+  const after2 = Array.from({ length: 3 }, (_, i) => `Bob → Alice after reload #${i}`);
+  await exchange(alice, alicesBob.id, after1, bob, bobsAlice.id, after2);
+  const full = await historyOf(alice, alicesBob.id);
+  assert.equal(full.length, 16);
+  assert.deepEqual(full.filter((m) => m.outgoing).map((m) => m.text), [...before1, ...after1]);
+
+  // A wrong passphrase is refused.
+  const wrong = await alice.page.evaluate(async () => {
+    const { Sotto } = await import('/pkg/sotto.js');
+    try {
+      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase: 'nope' });
+      return null;
+    } catch (e) {
+      return { name: e.name, code: e.code };
+    }
+  });
+  assert.deepEqual(wrong, { name: 'SottoError', code: 'WRONG_PASSPHRASE' });
+
+  // wipe() removes the database.
+  await alice.page.evaluate(() => window.__me.wipe());
+  assert.deepEqual(await dbNames(alice.page), []);
+
+  for (const p of [alice, bob]) {
+    assert.deepEqual(await p.page.evaluate(() => window.__errors), []);
+    assert.deepEqual(p.errors, []);
+  }
+  await bob.page.evaluate(() => window.__me.wipe());
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test('a memory profile leaves nothing behind', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await page.goto(dev.url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  const traces = () => page.evaluate(async () => ({
+    databases: (await indexedDB.databases()).map((d) => d.name),
+    caches: await caches.keys(),
+    localStorage: Object.keys(localStorage),
+    sessionStorage: Object.keys(sessionStorage),
+  }));
+  const before = await traces();
+  await openOn(page, { storage: 'memory', profile: 'kiosk', displayName: 'Kiosk' });
+  await page.evaluate(() => window.__me.createInvitation());
+  const mnemonic = await page.evaluate(async () => {
+    try { await window.__me.mnemonic(); return null; } catch (e) { return e.code; }
+  });
+  assert.equal(mnemonic, 'UNSUPPORTED');
+  await page.evaluate(() => window.__me.close());
+  const after = await traces();
+  assert.deepEqual(after, before, 'Sotto added nothing');
+  assert.deepEqual(after.databases, []);
+  assert.deepEqual(after.localStorage, []);
+  await context.close();
+});
