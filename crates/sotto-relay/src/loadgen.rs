@@ -794,29 +794,48 @@ struct Worker {
 }
 
 impl Worker {
-    /// A route to `target`'s queue service and a reply block back to our gateway.
+    /// Two different relays other than `end` (as a client picks its middle hops), when the
+    /// directory has that many.
+    fn two_others(&mut self, end: usize) -> [usize; 2] {
+        let n = self.dir.len();
+        let mut pick = |avoid: &[usize]| {
+            let pool: Vec<usize> = (0..n).filter(|i| !avoid.contains(i)).collect();
+            if pool.is_empty() {
+                end
+            } else {
+                pool.get((self.rng.next_u32() as usize) % pool.len())
+                    .copied()
+                    .unwrap_or(end)
+            }
+        };
+        let a = pick(&[end]);
+        let b = pick(&[end, a]);
+        [a, b]
+    }
+
+    /// A route from our gateway to `target`'s queue service and a reply block back to our
+    /// gateway.
     fn request(
         &mut self,
         tag: ConnTag,
         target: usize,
         build: impl FnOnce(onion::Surb) -> Result<Vec<u8>, String>,
     ) -> Result<(Vec<u8>, SurbOpener), String> {
-        let n = self.dir.len();
-        let pick = |rng: &mut ChaCha20Rng| (rng.next_u32() as usize) % n;
-        let hop = |i: usize| self.dir.get(i).map(|(h, _)| *h).ok_or("no relay");
-        let back = [
-            hop(pick(&mut self.rng))?,
-            hop(pick(&mut self.rng))?,
-            hop(self.gateway)?,
-        ];
+        let dir = self.dir.clone();
+        let hop = |i: usize| dir.get(i).map(|(h, _)| *h).ok_or("no relay");
+        let [a, b] = self.two_others(self.gateway);
+        let back = [hop(a)?, hop(b)?, hop(self.gateway)?];
         let (surb, opener) =
             onion::build_surb(&mut self.rng, &back, tag).map_err(|e| e.to_string())?;
         let payload = build(surb)?;
-        let route = [
-            hop(pick(&mut self.rng))?,
-            hop(pick(&mut self.rng))?,
-            hop(target)?,
-        ];
+        // The packet enters at our gateway (the relay this connection reaches).
+        let [m, _] = self.two_others(target);
+        let m = if m == self.gateway {
+            self.two_others(target)[1]
+        } else {
+            m
+        };
+        let route = [hop(self.gateway)?, hop(m)?, hop(target)?];
         let packet =
             onion::build_forward(&mut self.rng, &route, &payload).map_err(|e| e.to_string())?;
         Ok((ClientFrame::Packet(packet).encode(), opener))
@@ -871,9 +890,7 @@ impl Worker {
             for (recipient_id, key, target) in created {
                 let mut surbs = Vec::new();
                 for _ in 0..SUBSCRIBE_SURBS {
-                    let n = self.dir.len();
-                    let a = (self.rng.next_u32() as usize) % n;
-                    let b = (self.rng.next_u32() as usize) % n;
+                    let [a, b] = self.two_others(self.gateway);
                     let hops: Vec<Hop> = [a, b, self.gateway]
                         .iter()
                         .filter_map(|i| self.dir.get(*i).map(|(h, _)| *h))
