@@ -55,7 +55,8 @@ pub fn db_name(profile: &str) -> String {
     format!("sotto-{}", crate::messenger::hex(&d[..8]))
 }
 
-fn storage_error(e: &rexie::Error) -> JsValue {
+/// A `SottoError` for an IndexedDB failure: `STORAGE_QUOTA` for a QuotaExceededError, else `STORAGE`.
+pub fn storage_error(e: &rexie::Error) -> JsValue {
     let text = format!("{e} {e:?}");
     if text.contains("Quota") {
         sotto_error(

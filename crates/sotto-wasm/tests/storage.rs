@@ -239,3 +239,23 @@ async fn messages_page_by_conversation_newest_last() {
     assert!(store.messages(2, 10, None).await.unwrap().is_empty());
     store.wipe().await.unwrap();
 }
+
+#[wasm_bindgen_test]
+fn a_quota_error_becomes_storage_quota() {
+    let quota = || {
+        web_sys::DomException::new_with_message_and_name("the disk is full", "QuotaExceededError")
+            .unwrap()
+    };
+    for e in [
+        rexie::Error::from(idb::Error::DomException(quota())),
+        rexie::Error::from(idb::Error::AddFailed(quota().into())),
+    ] {
+        let js = sotto_wasm::storage::storage_error(&e);
+        assert_eq!(code_of(&js).as_deref(), Some("STORAGE_QUOTA"), "{e:?}");
+    }
+    let other =
+        web_sys::DomException::new_with_message_and_name("nope", "InvalidStateError").unwrap();
+    let js =
+        sotto_wasm::storage::storage_error(&rexie::Error::from(idb::Error::DomException(other)));
+    assert_eq!(code_of(&js).as_deref(), Some("STORAGE"));
+}
