@@ -134,14 +134,15 @@ impl Relay {
         self.alive.load(Ordering::Acquire)
     }
 
-    /// A real liveness check: the accept loop runs and a loopback TCP connect succeeds.
+    /// A real liveness check: the accept loop runs and a loopback TCP connect succeeds within
+    /// two seconds (generous: a loaded 2-core machine can starve the runtime for a moment).
     pub async fn probe(&self) -> bool {
         if !self.is_accepting() {
             return false;
         }
         matches!(
             tokio::time::timeout(
-                Duration::from_millis(500),
+                Duration::from_secs(2),
                 TcpStream::connect(self.local_addr)
             )
             .await,
