@@ -141,11 +141,7 @@ impl Relay {
             return false;
         }
         matches!(
-            tokio::time::timeout(
-                Duration::from_secs(2),
-                TcpStream::connect(self.local_addr)
-            )
-            .await,
+            tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(self.local_addr)).await,
             Ok(Ok(_))
         )
     }
