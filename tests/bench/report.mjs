@@ -140,7 +140,7 @@ if (relay && Array.isArray(relay.rows)) {
   goals.push({ area: 'relay', goal: 'p50 ≤ 5 ms, p99 ≤ 25 ms at 500 msg/s; RSS ≤ 150 MB with 10,000 queues', ratio: '—', ok: null, note: why });
 }
 goals.push({ area: 'browser to browser', goal: 'delivery latency p50 ≤ 15 ms', ratio: '—', ok: null, note: 'no two-page benchmark driver yet' });
-goals.push({ area: 'storage', goal: 'open a 10,000-message profile and read the newest page ≤ 100 ms', ratio: '—', ok: null, note: 'the browser library has no message store yet' });
+goals.push({ area: 'storage', goal: 'open a 10,000-message profile and read the newest page ≤ 100 ms', ratio: '—', ok: null, note: 'no storage benchmark driver yet (the IndexedDB store exists since this session)' });
 
 // ---- the document ----------------------------------------------------------------------
 const checks = browser?.checks ?? {};
@@ -201,7 +201,7 @@ p('| what | Sotto | alternative | ratio | goal | verdict |');
 p('|---|---|---|---|---|---|');
 for (const r of relayRows) p(r);
 p(`| browser to browser: delivery latency p50 / p99, sustained msg/s | not measured yet | — | — | p50 ≤ 15 ms | not measured: no two-page driver yet |`);
-p(`| storage: open a 10,000-message profile, read the newest page; insert rate | not measured yet | — | — | ≤ 100 ms | not measured: the browser library has no message store yet |`);
+p(`| storage: open a 10,000-message profile, read the newest page; insert rate | not measured yet | — | — | ≤ 100 ms | not measured: no storage benchmark driver yet (the IndexedDB store exists since this session) |`);
 p();
 p('## 6. Size');
 p();
