@@ -6,15 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::net::{self, Person};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
-use tokio::sync::mpsc;
+use common::net::{self};
 
-/// Messages each way. `SOTTO_TEST_n=1000` runs the long version (about a minute in a
+/// Messages each way. `SOTTO_TEST_MESSAGES=1000` runs the long version (about a minute in a
 /// debug build on two cores).
 fn messages() -> usize {
-    std::env::var("SOTTO_TEST_n")
+    std::env::var("SOTTO_TEST_MESSAGES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(150)
@@ -24,36 +21,13 @@ fn expect(who: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{who}-{i}")).collect()
 }
 
-async fn metric(http: &str, needle: &str) -> u64 {
-    let text = reqwest::get(format!("{http}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(needle))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_exchange_messages_in_order_exactly_once() {
     let n = messages();
     let dev = common::start(&["--relays", "5", "--ephemeral"]);
     let dir = net::directory(&dev.http).await;
     assert_eq!(dir.len(), 5);
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0001);
-    let (tx, mut inbox) = mpsc::unbounded_channel();
-    let mut people = vec![
-        Person::new("Alice", &mut rng, &dir, 0, net::test_config()),
-        Person::new("Bob", &mut rng, &dir, 3, net::test_config()),
-    ];
-    for (i, p) in people.iter_mut().enumerate() {
-        let url = dir[p.gateway].1.clone();
-        p.connect(i, &url, &tx, &mut rng).await;
-    }
-    net::introduce(&mut people, &mut inbox, &mut rng).await;
+    let (mut people, _tx, mut inbox, mut rng) = net::pair(&dir, 0x5077_0001, [0, 3]).await;
 
     for i in 0..n {
         for (who, p) in ["alice", "bob"].iter().zip(people.iter_mut()) {
@@ -89,8 +63,12 @@ async fn two_clients_exchange_messages_in_order_exactly_once() {
     assert!(people.iter().all(|p| p.failures.is_empty()));
 
     // The traffic really went through the relays, and the gateways pushed replies.
-    assert!(metric(&dev.http, "sotto_relay_packets_forwarded_total").await > 6 * messages() as u64);
-    assert!(metric(&dev.http, "sotto_relay_replies_to_client_total").await > 2 * messages() as u64);
+    assert!(
+        net::metric(&dev.http, "sotto_relay_packets_forwarded_total").await > 6 * messages() as u64
+    );
+    assert!(
+        net::metric(&dev.http, "sotto_relay_replies_to_client_total").await > 2 * messages() as u64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,17 +79,7 @@ async fn every_acknowledged_message_survives_a_relay_crash() {
     let args = ["--relays", "5", "--data-dir", data_arg.as_str()];
     let mut dev = common::start(&args);
     let dir = net::directory(&dev.http).await;
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0002);
-    let (tx, mut inbox) = mpsc::unbounded_channel();
-    let mut people = vec![
-        Person::new("Alice", &mut rng, &dir, 1, net::test_config()),
-        Person::new("Bob", &mut rng, &dir, 4, net::test_config()),
-    ];
-    for (i, p) in people.iter_mut().enumerate() {
-        let url = dir[p.gateway].1.clone();
-        p.connect(i, &url, &tx, &mut rng).await;
-    }
-    net::introduce(&mut people, &mut inbox, &mut rng).await;
+    let (mut people, tx, mut inbox, mut rng) = net::pair(&dir, 0x5077_0002, [1, 4]).await;
 
     // Alice writes; Bob is offline-ish: he is connected, but we crash the relays mid-flight.
     let contact = people[0].contact.unwrap();

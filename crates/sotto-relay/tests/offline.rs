@@ -7,12 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::net::{self, Person};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use common::net::{self};
 use sotto_relay::actor::STORE_FILE;
 use sotto_relay::store::RedbStore;
-use tokio::sync::mpsc;
 
 const N: usize = 20;
 const RELAYS: usize = 3;
@@ -24,17 +21,7 @@ async fn messages_wait_for_an_offline_recipient_and_are_deleted_once_acknowledge
     let relays = RELAYS.to_string();
     let mut dev = common::start(&["--relays", relays.as_str(), "--data-dir", data_arg.as_str()]);
     let dir = net::directory(&dev.http).await;
-    let mut rng = ChaCha20Rng::seed_from_u64(0x0FF_11E);
-    let (tx, mut inbox) = mpsc::unbounded_channel();
-    let mut people = vec![
-        Person::new("Alice", &mut rng, &dir, 0, net::test_config()),
-        Person::new("Bob", &mut rng, &dir, 2, net::test_config()),
-    ];
-    for (i, p) in people.iter_mut().enumerate() {
-        let url = dir[p.gateway].1.clone();
-        p.connect(i, &url, &tx, &mut rng).await;
-    }
-    net::introduce(&mut people, &mut inbox, &mut rng).await;
+    let (mut people, tx, mut inbox, mut rng) = net::pair(&dir, 0x0FF_11E, [0, 2]).await;
 
     // Bob closes his WebSocket; Alice writes while he is away.
     people[1].go_offline().await;

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::net::{self, Person};
+use common::net::{self};
 use common::raw::Gateway;
 use futures_util::SinkExt;
 use rand_chacha::ChaCha20Rng;
@@ -18,7 +18,6 @@ use sotto_proto::queue::{AuthKeyPair, BlobId, Command as Cmd, ErrorCode, Request
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 use sotto_relay::actor::STORE_FILE;
 use sotto_relay::store::RedbStore;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 fn free_port() -> u16 {
@@ -96,17 +95,7 @@ async fn one_relay_serves_a_conversation_and_stops_on_sigterm() {
     assert_eq!(directory[0].1, format!("ws://127.0.0.1:{port}"));
 
     // Every route is this one relay, three times: packets to itself are processed in place.
-    let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let (tx, mut inbox) = mpsc::unbounded_channel();
-    let mut people = vec![
-        Person::new("Alice", &mut rng, &directory, 0, net::test_config()),
-        Person::new("Bob", &mut rng, &directory, 0, net::test_config()),
-    ];
-    for (i, p) in people.iter_mut().enumerate() {
-        let url = directory[0].1.clone();
-        p.connect(i, &url, &tx, &mut rng).await;
-    }
-    net::introduce(&mut people, &mut inbox, &mut rng).await;
+    let (mut people, _tx, mut inbox, mut rng) = net::pair(&directory, 7, [0, 0]).await;
     let contact = people[1].contact.unwrap();
     for i in 0..20 {
         people[1]

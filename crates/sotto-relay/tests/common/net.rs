@@ -232,6 +232,29 @@ pub async fn metric(http: &str, needle: &str) -> u64 {
         .sum()
 }
 
+/// Alice and Bob, on gateways `gateways[0]` and `gateways[1]` of `dir`, connected and
+/// introduced through an invitation. Returns them with the channel their sockets feed and the
+/// RNG (seeded with `seed`) the test goes on with.
+pub async fn pair(
+    dir: &[(Hop, String)],
+    seed: u64,
+    gateways: [usize; 2],
+) -> (Vec<Person>, InboxTx, Inbox, ChaCha20Rng) {
+    use rand_core::SeedableRng;
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let (tx, mut inbox) = mpsc::unbounded_channel();
+    let mut people = vec![
+        Person::new("Alice", &mut rng, dir, gateways[0], test_config()),
+        Person::new("Bob", &mut rng, dir, gateways[1], test_config()),
+    ];
+    for (i, p) in people.iter_mut().enumerate() {
+        let url = dir[p.gateway].1.clone();
+        p.connect(i, &url, &tx, &mut rng).await;
+    }
+    introduce(&mut people, &mut inbox, &mut rng).await;
+    (people, tx, inbox, rng)
+}
+
 /// Alice invites Bob; returns once both have the other as a contact.
 pub async fn introduce(people: &mut [Person], inbox: &mut Inbox, rng: &mut ChaCha20Rng) {
     people[0].client.create_invitation(rng, now()).unwrap();
