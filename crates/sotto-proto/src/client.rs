@@ -407,10 +407,8 @@ impl Client {
         purpose: Purpose,
         now: u64,
     ) -> Result<(), ClientError> {
-        let relay = match &purpose {
-            // Reply queues live on a relay of our choosing; so do invitation queues.
-            Purpose::Invitation { .. } | Purpose::Accept { .. } => self.random_relay(rng),
-        };
+        // Our queues (for invitations and for replies) live on a relay of our choosing.
+        let relay = self.random_relay(rng);
         let key = AuthKeyPair::generate(rng);
         let command = Command::Create {
             recipient_key: key.public_key(),
