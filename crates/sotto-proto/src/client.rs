@@ -34,7 +34,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::envelope::{Content, Envelope, Hello};
+use crate::attachment::{self, AttachmentError};
+use crate::envelope::{Attachment, AttachmentKey, BlobId, Content, Envelope, Hello, MessageId};
 use crate::handshake::{self, InvitationSecret};
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::{Invitation, InvitationKind};
@@ -101,6 +102,46 @@ pub enum Event {
     },
     /// A relay refused a request for good.
     Failed { what: &'static str, code: ErrorCode },
+    /// Chunks of an attachment we send were stored; at `done == total` the attachment's
+    /// message is queued, and [`Event::Sent`] follows as for a text.
+    UploadProgress {
+        contact: ContactId,
+        message: MessageId,
+        done: u32,
+        total: u32,
+    },
+    /// An attachment's relay refused a chunk: the message is not sent.
+    UploadFailed {
+        contact: ContactId,
+        message: MessageId,
+        code: ErrorCode,
+    },
+    /// Chunks of an attachment we fetch arrived.
+    DownloadProgress { handle: u64, done: u32, total: u32 },
+    /// An attachment asked for with [`Client::fetch_attachment`] arrived whole and verified.
+    Downloaded {
+        handle: u64,
+        data: Zeroizing<Vec<u8>>,
+    },
+    /// An attachment could not be fetched: expired on its relay ([`ErrorCode::NoBlob`]),
+    /// or its chunks do not authenticate.
+    DownloadFailed { handle: u64, error: DownloadError },
+    /// The contact (or we, through [`Client::set_disappearing`]) set how many seconds
+    /// messages of this conversation are kept; 0 keeps them.
+    DisappearingChanged {
+        contact: ContactId,
+        seconds: u32,
+        by_contact: bool,
+    },
+}
+
+/// Why an attachment download failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadError {
+    /// The relay refused (usually [`ErrorCode::NoBlob`]: expired or never stored).
+    Relay(ErrorCode),
+    /// A chunk or the whole file did not verify.
+    Corrupt(AttachmentError),
 }
 
 /// Errors from the client API.
@@ -125,6 +166,9 @@ pub enum ClientError {
     /// An onion packet could not be built or a frame decoded. (peer or caller)
     #[error("onion: {0}")]
     Onion(#[from] OnionError),
+    /// A file too large, or a name, type or thumbnail too long. (caller)
+    #[error("attachment: {0}")]
+    Attachment(#[from] AttachmentError),
 }
 
 /// The recipient side of one of our queues.
@@ -158,6 +202,30 @@ struct Contact {
     /// `sending` is set.
     outbox: VecDeque<(crate::envelope::MessageId, Vec<u8>)>,
     sending: bool,
+    /// Seconds messages of this conversation are kept (0: kept).
+    disappearing: u32,
+}
+
+/// Chunks in flight per attachment transfer.
+const TRANSFER_WINDOW: u32 = 8;
+
+/// An attachment on its way to its relay; its message is sent once every chunk is stored.
+struct Upload {
+    contact: ContactId,
+    envelope: Envelope,
+    data: Zeroizing<Vec<u8>>,
+    next: u32,
+    done: u32,
+    total: u32,
+}
+
+/// An attachment being fetched.
+struct Download {
+    attachment: Attachment,
+    /// Opened chunks, by index.
+    chunks: BTreeMap<u32, Zeroizing<Vec<u8>>>,
+    next: u32,
+    total: u32,
 }
 
 enum Purpose {
@@ -180,6 +248,12 @@ enum PendingKind {
     },
     Subscribe,
     Ack,
+    BlobPut {
+        upload: u64,
+    },
+    BlobGet {
+        download: u64,
+    },
 }
 
 struct Pending {
@@ -204,6 +278,8 @@ pub struct Client {
     openers: HashMap<SurbId, SurbOpener>,
     queues: HashMap<QueueId, RecvQueue>,
     contacts: BTreeMap<ContactId, Contact>,
+    uploads: BTreeMap<u64, Upload>,
+    downloads: BTreeMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
 }
@@ -232,6 +308,8 @@ impl Client {
             openers: HashMap::new(),
             queues: HashMap::new(),
             contacts: BTreeMap::new(),
+            uploads: BTreeMap::new(),
+            downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -350,6 +428,120 @@ impl Client {
         c.outbox.push_back((envelope.id, message));
         self.pump_outbox(rng, contact, now);
         Ok(())
+    }
+
+    /// Sends a file: encrypts it under a fresh key, stores it as blob chunks on a random relay
+    /// (a few chunks in flight at a time, [`Event::UploadProgress`] after each), then sends
+    /// the message that refers to it. Returns that message's envelope (its id names the
+    /// transfer in the events). `thumbnail` is an inline preview (at most
+    /// [`crate::envelope::MAX_THUMBNAIL_BYTES`]), empty for none.
+    ///
+    /// A transfer is not part of the persisted state: after a restore the driver sends the
+    /// file again if it still wants to.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_attachment<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        data: &[u8],
+        mime: &str,
+        name: &str,
+        thumbnail: &[u8],
+        now: u64,
+    ) -> Result<Envelope, ClientError> {
+        if !self.contacts.contains_key(&contact) {
+            return Err(ClientError::UnknownContact);
+        }
+        let total = attachment::chunk_count(data.len() as u64)?;
+        let blob_relay = self.random_relay(rng);
+        let blob_id = BlobId::random(rng);
+        let key = AttachmentKey::random(rng);
+        let envelope = Envelope::new(
+            rng,
+            now,
+            Content::Attachment(Attachment {
+                blob_relay,
+                blob_id,
+                key,
+                size: data.len() as u64,
+                sha256: attachment::file_hash(data),
+                mime: mime.to_owned(),
+                name: name.to_owned(),
+                thumbnail: thumbnail.to_vec(),
+            }),
+        );
+        // Refuse names, types and previews that do not fit before anything is uploaded.
+        envelope.encode().map_err(|_| ClientError::TooLarge)?;
+        let upload = self.next_request_id();
+        self.uploads.insert(
+            upload,
+            Upload {
+                contact,
+                envelope: envelope.clone(),
+                data: Zeroizing::new(data.to_vec()),
+                next: 0,
+                done: 0,
+                total,
+            },
+        );
+        self.pump_upload(rng, upload, now);
+        Ok(envelope)
+    }
+
+    /// Fetches and verifies the file an attachment refers to. Returns a handle;
+    /// [`Event::DownloadProgress`] follows each chunk, then [`Event::Downloaded`] or
+    /// [`Event::DownloadFailed`]. Not persisted, like uploads.
+    pub fn fetch_attachment<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        attachment: &Attachment,
+        now: u64,
+    ) -> Result<u64, ClientError> {
+        if self.hop(attachment.blob_relay).is_none() {
+            return Err(ClientError::UnknownRelay);
+        }
+        let total = attachment::chunk_count(attachment.size)?;
+        let handle = self.next_request_id();
+        self.downloads.insert(
+            handle,
+            Download {
+                attachment: attachment.clone(),
+                chunks: BTreeMap::new(),
+                next: 0,
+                total,
+            },
+        );
+        self.pump_download(rng, handle, now);
+        Ok(handle)
+    }
+
+    /// Sets how long messages with `contact` are kept (0: kept) and tells the contact.
+    /// Returns the message that carries the setting.
+    pub fn set_disappearing<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        seconds: u32,
+        now: u64,
+    ) -> Result<Envelope, ClientError> {
+        let c = self
+            .contacts
+            .get_mut(&contact)
+            .ok_or(ClientError::UnknownContact)?;
+        c.disappearing = seconds;
+        let envelope = Envelope::new(rng, now, Content::DisappearingTimer { seconds });
+        self.send_envelope(rng, contact, &envelope, now)?;
+        self.events.push_back(Event::DisappearingChanged {
+            contact,
+            seconds,
+            by_contact: false,
+        });
+        Ok(envelope)
+    }
+
+    /// Seconds messages with `contact` are kept (0: kept), or `None` for an unknown contact.
+    pub fn disappearing(&self, contact: ContactId) -> Option<u32> {
+        self.contacts.get(&contact).map(|c| c.disappearing)
     }
 
     /// Time-driven work: retries unanswered requests, re-subscribes receive queues.
@@ -619,6 +811,180 @@ impl Client {
         self.dispatch(rng, id, PendingKind::Send { contact }, relay, command, now);
     }
 
+    /// Requests of one transfer still waiting for an answer.
+    fn in_flight(&self, is_ours: impl Fn(&PendingKind) -> bool) -> u32 {
+        let n = self.pending.values().filter(|p| is_ours(&p.kind)).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Puts chunks of an upload on the wire until the window is full.
+    fn pump_upload<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, upload: u64, now: u64) {
+        let flying =
+            self.in_flight(|k| matches!(k, PendingKind::BlobPut { upload: u } if *u == upload));
+        let mut room = TRANSFER_WINDOW.saturating_sub(flying);
+        while room > 0 {
+            let Some(u) = self.uploads.get_mut(&upload) else {
+                return;
+            };
+            if u.next >= u.total {
+                return;
+            }
+            let index = u.next;
+            u.next += 1;
+            let Content::Attachment(a) = &u.envelope.content else {
+                return;
+            };
+            let (relay, blob_id) = (a.blob_relay, a.blob_id);
+            let Ok(data) = attachment::seal_chunk(&a.key, &a.blob_id, &u.data, index) else {
+                return;
+            };
+            let command = Command::BlobPut {
+                blob_id,
+                index,
+                data,
+            };
+            let id = self.next_request_id();
+            self.dispatch(
+                rng,
+                id,
+                PendingKind::BlobPut { upload },
+                relay,
+                command,
+                now,
+            );
+            room -= 1;
+        }
+    }
+
+    /// Asks for chunks of a download until the window is full.
+    fn pump_download<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, download: u64, now: u64) {
+        let flying =
+            self.in_flight(|k| matches!(k, PendingKind::BlobGet { download: d } if *d == download));
+        let mut room = TRANSFER_WINDOW.saturating_sub(flying);
+        while room > 0 {
+            let Some(d) = self.downloads.get_mut(&download) else {
+                return;
+            };
+            if d.next >= d.total {
+                return;
+            }
+            let index = d.next;
+            d.next += 1;
+            let command = Command::BlobGet {
+                blob_id: d.attachment.blob_id,
+                index,
+            };
+            let relay = d.attachment.blob_relay;
+            let id = self.next_request_id();
+            self.dispatch(
+                rng,
+                id,
+                PendingKind::BlobGet { download },
+                relay,
+                command,
+                now,
+            );
+            room -= 1;
+        }
+    }
+
+    /// Forgets a transfer's requests still in flight.
+    fn drop_requests(&mut self, is_ours: impl Fn(&PendingKind) -> bool) {
+        let ids: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| is_ours(&p.kind))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(p) = self.pending.remove(&id) {
+                self.openers.remove(&p.surb);
+            }
+        }
+    }
+
+    fn on_chunk_stored<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, upload: u64, now: u64) {
+        let Some(u) = self.uploads.get_mut(&upload) else {
+            return;
+        };
+        u.done += 1;
+        self.events.push_back(Event::UploadProgress {
+            contact: u.contact,
+            message: u.envelope.id,
+            done: u.done,
+            total: u.total,
+        });
+        if u.done < u.total {
+            self.pump_upload(rng, upload, now);
+            return;
+        }
+        if let Some(u) = self.uploads.remove(&upload) {
+            // The contact may be gone meanwhile; then there is no one to tell.
+            let _ = self.send_envelope(rng, u.contact, &u.envelope, now);
+        }
+    }
+
+    fn on_chunk_fetched<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        download: u64,
+        index: u32,
+        data: &[u8],
+        now: u64,
+    ) {
+        let Some(d) = self.downloads.get_mut(&download) else {
+            return;
+        };
+        let a = &d.attachment;
+        let opened = match attachment::open_chunk(&a.key, &a.blob_id, index, data) {
+            Ok(opened) if index < d.total => opened,
+            Ok(_) => return,
+            Err(e) => return self.fail_download(download, DownloadError::Corrupt(e)),
+        };
+        d.chunks.insert(index, opened);
+        let (done, total) = (u32::try_from(d.chunks.len()).unwrap_or(u32::MAX), d.total);
+        self.events.push_back(Event::DownloadProgress {
+            handle: download,
+            done,
+            total,
+        });
+        if done < total {
+            self.pump_download(rng, download, now);
+            return;
+        }
+        let Some(d) = self.downloads.remove(&download) else {
+            return;
+        };
+        let mut joined = Zeroizing::new(Vec::with_capacity(
+            d.chunks.len() * attachment::CHUNK_PLAINTEXT,
+        ));
+        for chunk in d.chunks.values() {
+            joined.extend_from_slice(chunk);
+        }
+        match attachment::finish(joined, d.attachment.size, &d.attachment.sha256) {
+            Ok(data) => self.events.push_back(Event::Downloaded {
+                handle: download,
+                data,
+            }),
+            Err(e) => self.events.push_back(Event::DownloadFailed {
+                handle: download,
+                error: DownloadError::Corrupt(e),
+            }),
+        }
+    }
+
+    fn fail_download(&mut self, download: u64, error: DownloadError) {
+        if self.downloads.remove(&download).is_some() {
+            self.drop_requests(
+                |k| matches!(k, PendingKind::BlobGet { download: d } if *d == download),
+            );
+            self.events.push_back(Event::DownloadFailed {
+                handle: download,
+                error,
+            });
+        }
+    }
+
     fn secure<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, contact: ContactId, now: u64) {
         let Some(c) = self.contacts.get(&contact) else {
             return;
@@ -655,6 +1021,7 @@ impl Client {
                 send,
                 outbox: VecDeque::new(),
                 sending: false,
+                disappearing: 0,
             },
         );
         self.events.push_back(Event::ContactAdded {
@@ -701,6 +1068,37 @@ impl Client {
                 self.pump_outbox(rng, contact, now);
             }
             (PendingKind::Subscribe, ResponseBody::Ok) => {}
+            // `Exists`: a retried chunk whose first copy was stored.
+            (
+                PendingKind::BlobPut { upload },
+                ResponseBody::Ok | ResponseBody::Error(ErrorCode::Duplicate),
+            ) => self.on_chunk_stored(rng, upload, now),
+            (PendingKind::BlobPut { upload }, ResponseBody::Error(code)) => {
+                if let Some(u) = self.uploads.remove(&upload) {
+                    self.drop_requests(
+                        |k| matches!(k, PendingKind::BlobPut { upload: x } if *x == upload),
+                    );
+                    self.events.push_back(Event::UploadFailed {
+                        contact: u.contact,
+                        message: u.envelope.id,
+                        code,
+                    });
+                }
+            }
+            (PendingKind::BlobGet { download }, ResponseBody::BlobChunk { index, data }) => {
+                // The answer must be for the chunk asked for.
+                match &pending.command {
+                    Command::BlobGet { index: asked, .. } if *asked == index => {
+                        self.on_chunk_fetched(rng, download, index, &data, now)
+                    }
+                    _ => {
+                        self.fail_download(download, DownloadError::Corrupt(AttachmentError::Index))
+                    }
+                }
+            }
+            (PendingKind::BlobGet { download }, ResponseBody::Error(code)) => {
+                self.fail_download(download, DownloadError::Relay(code))
+            }
             // Acks of messages already deleted (a retried Ack) are fine.
             (PendingKind::Ack, ResponseBody::Ok | ResponseBody::Error(ErrorCode::NoMessage)) => {}
             (kind, ResponseBody::Error(code)) => {
@@ -715,6 +1113,7 @@ impl Client {
                     }
                     PendingKind::Subscribe => "subscribe",
                     PendingKind::Ack => "acknowledge",
+                    PendingKind::BlobPut { .. } | PendingKind::BlobGet { .. } => "blob",
                 };
                 self.events.push_back(Event::Failed { what, code });
             }
@@ -848,6 +1247,14 @@ impl Client {
                                     display_name: hello.display_name.clone(),
                                 });
                             }
+                            Content::DisappearingTimer { seconds } => {
+                                c.disappearing = *seconds;
+                                self.events.push_back(Event::DisappearingChanged {
+                                    contact,
+                                    seconds: *seconds,
+                                    by_contact: true,
+                                });
+                            }
                             _ => self.events.push_back(Event::Message {
                                 contact,
                                 envelope,
@@ -894,7 +1301,8 @@ impl Client {
 // ---------------------------------------------------------------------------------------------
 
 /// First byte of [`PersistedClient`]: the layout's version.
-pub const CLIENT_STATE_VERSION: u8 = 1;
+/// Version 2 added each contact's disappearing-messages setting; version 1 is still read.
+pub const CLIENT_STATE_VERSION: u8 = 2;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -1093,6 +1501,7 @@ impl Client {
             w.bytes(s.sender_id.as_bytes());
             w.bytes(&s.key.to_persisted_bytes()[..]);
             w.u8(u8::from(s.secured));
+            w.u32(contact.disappearing);
             w.count(contact.outbox.len());
             for (message_id, message) in &contact.outbox {
                 w.bytes(message_id.as_bytes());
@@ -1139,7 +1548,10 @@ impl Client {
                     w.u8(PENDING_SEND);
                     w.u64(*contact);
                 }
-                PendingKind::Subscribe | PendingKind::Ack => {}
+                PendingKind::Subscribe
+                | PendingKind::Ack
+                | PendingKind::BlobPut { .. }
+                | PendingKind::BlobGet { .. } => {}
             }
         }
         PersistedClient(w.0)
@@ -1151,7 +1563,7 @@ impl Client {
     pub fn from_persisted(bytes: &[u8]) -> Result<Client, PersistError> {
         let mut r = Reader { bytes, off: 0 };
         let version = r.u8()?;
-        if version != CLIENT_STATE_VERSION {
+        if !(1..=CLIENT_STATE_VERSION).contains(&version) {
             return Err(PersistError::UnknownVersion(version));
         }
         let config = ClientConfig {
@@ -1224,6 +1636,7 @@ impl Client {
                 key: r.key()?,
                 secured: r.flag()?,
             };
+            let disappearing = if version >= 2 { r.u32()? } else { 0 };
             let mut outbox = VecDeque::new();
             let outbox_len = r.count()?;
             for _ in 0..outbox_len {
@@ -1237,6 +1650,7 @@ impl Client {
                 send,
                 outbox,
                 sending: false,
+                disappearing,
             };
             if contacts.keys().next_back().is_some_and(|last| *last >= id) {
                 return Err(PersistError::Invalid("contacts out of order"));
@@ -1346,6 +1760,8 @@ impl Client {
             openers: HashMap::new(),
             queues,
             contacts,
+            uploads: BTreeMap::new(),
+            downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         })

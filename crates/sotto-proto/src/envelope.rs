@@ -90,11 +90,8 @@ crate::ids::id_type!(
     MessageId,
     16
 );
-crate::ids::id_type!(
-    /// Identifies a stored attachment blob on its relay.
-    BlobId,
-    16
-);
+/// Identifies a stored attachment blob on its relay (the queue protocol's blob id).
+pub use crate::queue::BlobId;
 
 /// The key an attachment blob is encrypted with. Zeroized on drop, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -343,7 +340,7 @@ fn decode_body(tag: u8, body: &[u8]) -> Result<Content, EnvelopeError> {
         TAG_TEXT => Content::Text(utf8(r.take(body.len())?)?),
         TAG_ATTACHMENT => {
             let blob_relay = RelayId::from_bytes(r.array()?);
-            let blob_id = BlobId(r.array()?);
+            let blob_id = BlobId::from_bytes(r.array()?);
             let key = AttachmentKey::from_bytes(*Zeroizing::new(r.array::<32>()?));
             let size = u64::from_be_bytes(r.array()?);
             let sha256 = r.array()?;

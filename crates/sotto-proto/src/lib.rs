@@ -6,6 +6,7 @@
 //! every test can run with a fixed seed and virtual time.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod attachment;
 pub mod client;
 pub mod crypto;
 pub mod envelope;

@@ -124,3 +124,185 @@ pub fn route(net: &mut Net, out: NodeOutput, ids: &[RelayId]) {
         NodeOutput::ToClient { conn, frame } => net.send(Wire::ToClient(conn as usize, frame)),
     }
 }
+
+/// Clients and relays on one virtual network, stepped together: the driver loop of the
+/// simulation tests in one place. Events are collected per client in `events`.
+pub struct World {
+    pub rng: ChaCha20Rng,
+    pub nodes: Vec<Node>,
+    pub directory: Vec<Hop>,
+    pub net: Net,
+    pub clients: Vec<sotto_proto::client::Client>,
+    pub gateways: Vec<usize>,
+    pub events: Vec<Vec<sotto_proto::client::Event>>,
+    next_tick: u64,
+}
+
+impl World {
+    /// Five relays (PoW 4 bits), and one connected client per name, on gateways 0, 1, ….
+    pub fn new(seed: u64, loss_percent: u32, names: &[&str]) -> Self {
+        use sotto_proto::client::{Client, ClientConfig};
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let service = ServiceConfig {
+            pow_bits: 4,
+            redeliver_after: 4,
+            ..ServiceConfig::default()
+        };
+        let (nodes, directory) = make_nodes(&mut rng, 5, &service);
+        let net = Net::new(seed ^ 0xfeed, loss_percent);
+        let config = ClientConfig {
+            pow_bits: 4,
+            subscribe_surbs: 6,
+            retry_after: 3,
+            resubscribe_every: 10,
+        };
+        let mut clients = Vec::new();
+        let mut gateways = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let gateway = i % 5;
+            let mut c = Client::new(
+                &mut rng,
+                directory.clone(),
+                directory[gateway].id,
+                name,
+                config.clone(),
+            )
+            .unwrap();
+            c.connected(&mut rng, secs(net.now_ms));
+            clients.push(c);
+            gateways.push(gateway);
+        }
+        let events = names.iter().map(|_| Vec::new()).collect();
+        let next_tick = net.now_ms;
+        Self {
+            rng,
+            nodes,
+            directory,
+            net,
+            clients,
+            gateways,
+            events,
+            next_tick,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        secs(self.net.now_ms)
+    }
+
+    /// Drains the clients, ticks everyone once a virtual second, and carries what is due in
+    /// the next 5 virtual ms.
+    pub fn step(&mut self) {
+        for (i, c) in self.clients.iter_mut().enumerate() {
+            while let Some(e) = c.poll_event() {
+                self.events[i].push(e);
+            }
+            while let Some(frame) = c.poll_transmit() {
+                self.net.send(Wire::FromClient(i, frame));
+            }
+        }
+        let ids = nodes_index(&self.directory);
+        let now = secs(self.net.now_ms);
+        if self.net.now_ms >= self.next_tick {
+            self.next_tick = self.net.now_ms + 1000;
+            for node in &mut self.nodes {
+                for out in node.tick(now).unwrap() {
+                    route(&mut self.net, out, &ids);
+                }
+            }
+            for c in &mut self.clients {
+                c.tick(&mut self.rng, now);
+            }
+        }
+        let limit = self.net.now_ms + 5;
+        match self.net.next_before(limit) {
+            None => self.net.now_ms = limit,
+            Some(Wire::Relay(to, packet)) => {
+                let now = secs(self.net.now_ms);
+                if let Ok(outs) = self.nodes[to].packet(&packet, now, &mut self.rng) {
+                    for out in outs {
+                        route(&mut self.net, out, &ids);
+                    }
+                }
+            }
+            Some(Wire::FromClient(who, frame)) => {
+                let now = secs(self.net.now_ms);
+                let gw = self.gateways[who];
+                if let Ok(outs) =
+                    self.nodes[gw].client_frame(who as u64, &frame, now, &mut self.rng)
+                {
+                    for out in outs {
+                        route(&mut self.net, out, &ids);
+                    }
+                }
+            }
+            Some(Wire::ToClient(who, frame)) => {
+                let now = secs(self.net.now_ms);
+                let _ = self.clients[who].handle_frame(&mut self.rng, &frame, now);
+            }
+        }
+    }
+
+    /// Steps until `done` holds (checked after each step) or `limit_secs` of virtual time pass.
+    pub fn run_until(&mut self, limit_secs: u64, mut done: impl FnMut(&World) -> bool) -> bool {
+        let deadline = self.net.now_ms + limit_secs * 1000;
+        while self.net.now_ms < deadline {
+            self.step();
+            if done(self) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Client 0 invites client 1; returns their contact ids (0's for 1, 1's for 0) once both
+    /// know each other's names.
+    pub fn connect(
+        &mut self,
+    ) -> (
+        sotto_proto::client::ContactId,
+        sotto_proto::client::ContactId,
+    ) {
+        use sotto_proto::client::Event;
+        let now = self.now();
+        self.clients[0]
+            .create_invitation(&mut self.rng, now)
+            .unwrap();
+        let ready = self.run_until(120, |w| {
+            w.events[0]
+                .iter()
+                .any(|e| matches!(e, Event::InvitationReady { .. }))
+        });
+        assert!(ready, "the invitation was made");
+        let invitation = self.events[0]
+            .iter()
+            .find_map(|e| match e {
+                Event::InvitationReady { invitation, .. } => Some(*invitation),
+                _ => None,
+            })
+            .unwrap();
+        let now = self.now();
+        self.clients[1]
+            .accept_invitation(&mut self.rng, invitation, now)
+            .unwrap();
+        let named = self.run_until(300, |w| {
+            w.events[0]
+                .iter()
+                .any(|e| matches!(e, Event::ContactAdded { .. }))
+                && w.events[1]
+                    .iter()
+                    .any(|e| matches!(e, Event::ContactRenamed { .. }))
+        });
+        assert!(named, "both sides know each other");
+        let contact_of = |w: &World, i: usize| {
+            w.events[i]
+                .iter()
+                .find_map(|e| match e {
+                    Event::ContactAdded { contact, .. } => Some(*contact),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        (contact_of(self, 0), contact_of(self, 1))
+    }
+}
