@@ -2,6 +2,9 @@
 // runs the messenger UI (welcome → chats → conversation / new chat).
 import init, { Sotto, version, selfTest } from '/pkg/sotto.js';
 import { dayKey, dayLabel, timeLabel, listTime, errorText } from '/web/format.js';
+import {
+  TIMER_CHOICES, timerLabel, attachmentView, showReady, showProgress, releaseUrls, voiceRecorder,
+} from '/web/content.js';
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -19,6 +22,7 @@ const el = {
   pastePanel: $('paste-panel'), linkIn: $('invite-link-in'), connect: $('connect'),
   pasteStatus: $('paste-status'), pasteError: $('paste-error'),
   convTitle: $('conv-title'), log: $('log'), composer: $('composer'), text: $('composer-text'),
+  timer: $('timer'), attach: $('attach'), fileInput: $('file-input'), record: $('record'),
 };
 
 /// Everything the session knows; thrown away whole by End session.
@@ -112,6 +116,9 @@ async function enterMessenger(me, kiosk, displayName) {
   me.addEventListener('message', (e) => { if (session === s) onMessage(e.detail); });
   me.addEventListener('contact', (e) => { if (session === s) onContact(e.detail); });
   me.addEventListener('error', (e) => { if (session === s) onError(e.detail); });
+  me.addEventListener('progress', (e) => { if (session === s) onProgress(e.detail); });
+  me.addEventListener('attachment', (e) => { if (session === s) onAttachment(e.detail); });
+  me.addEventListener('expired', (e) => { if (session === s) onExpired(e.detail); });
   el.meName.textContent = displayName;
   el.badge.hidden = !kiosk;
   el.endSession.hidden = !kiosk;
@@ -189,10 +196,11 @@ async function endSession(saved) {
 function upsertContact(c) {
   let contact = session.contacts.get(c.id);
   if (!contact) {
-    contact = { id: c.id, displayName: '', messages: [], unread: 0, lastAt: Date.now() };
+    contact = { id: c.id, displayName: '', messages: [], unread: 0, lastAt: Date.now(), disappearingSeconds: 0 };
     session.contacts.set(c.id, contact);
   }
   if (c.displayName) contact.displayName = c.displayName;
+  if (typeof c.disappearingSeconds === 'number') contact.disappearingSeconds = c.disappearingSeconds;
   return contact;
 }
 
@@ -201,7 +209,10 @@ const nameOf = (c) => c.displayName || 'New contact';
 function onContact(detail) {
   const c = upsertContact(detail);
   renderList();
-  if (session.current === c.id) el.convTitle.textContent = nameOf(c);
+  if (session.current === c.id) {
+    el.convTitle.textContent = nameOf(c);
+    showTimer(c);
+  }
   if (c.displayName && !c.announced) {
     c.announced = true;
     showNotice(`${c.displayName} joined your chats.`);
@@ -237,7 +248,7 @@ function renderList() {
     top.append(name, time);
     const bottom = document.createElement('span');
     bottom.className = 'chat-bottom';
-    const preview = span('chat-last', last ? `${last.outgoing ? 'You: ' : ''}${last.text}` : 'No messages yet');
+    const preview = span('chat-last', last ? `${last.outgoing ? 'You: ' : ''}${previewText(last)}` : 'No messages yet');
     bottom.append(preview);
     if (c.unread > 0) {
       const badge = span('unread', String(c.unread));
@@ -249,6 +260,13 @@ function renderList() {
     li.append(button);
     return li;
   }));
+}
+
+function previewText(m) {
+  const a = m.attachment;
+  if (!a) return m.text;
+  if (a.voice || a.mime.startsWith('audio/')) return '🎤 Voice note';
+  return `${a.mime.startsWith('image/') ? '🖼' : '📎'} ${a.name}`;
 }
 
 function span(className, text) {
@@ -397,7 +415,9 @@ el.pastePanel.addEventListener('submit', async (e) => {
 function fromApi(m) {
   return {
     key: m.id, id: m.id, text: m.text, outgoing: !!m.outgoing,
-    sentAt: m.sentAt, receivedAt: m.receivedAt, state: m.outgoing ? 'sent' : 'received', node: null,
+    sentAt: m.sentAt, receivedAt: m.receivedAt, node: null,
+    state: m.status ?? (m.outgoing ? 'sent' : 'received'),
+    attachment: m.attachment ?? null, expiresAt: m.expiresAt,
   };
 }
 
@@ -408,6 +428,8 @@ function openConversation(id) {
   session.current = id;
   c.unread = 0;
   el.convTitle.textContent = nameOf(c);
+  showTimer(c);
+  releaseUrls();
   el.log.replaceChildren();
   session.rendered = { contactId: id, lastDay: null };
   for (const m of c.messages) appendBubble(m);
@@ -432,9 +454,12 @@ function appendBubble(m) {
   const text = document.createElement('p');
   text.className = 'text';
   text.textContent = m.text;
+  text.hidden = !m.text;
   const meta = document.createElement('span');
   meta.className = 'meta';
-  bubble.append(who, text, meta);
+  bubble.append(who);
+  if (m.attachment) bubble.append(attachmentView(m, loadFile));
+  bubble.append(text, meta);
   m.node = bubble;
   updateBubble(m);
   el.log.append(bubble);
@@ -449,6 +474,13 @@ function updateBubble(m) {
   time.dateTime = new Date(m.sentAt).toISOString();
   time.textContent = timeLabel(m.sentAt);
   const parts = [time];
+  if (m.expiresAt) {
+    const timer = span('expires', '⏱');
+    timer.title = `Disappears ${new Date(m.expiresAt).toLocaleString()}`;
+    timer.setAttribute('aria-label', timer.title);
+    parts.unshift(timer);
+  }
+  if (m.attachment) showReady(m, loadFile);
   if (m.outgoing) {
     const label = { sending: 'Sending…', sent: 'Sent', failed: 'Not sent' }[m.state];
     parts.push(span(`state ${m.state}`, label));
@@ -457,7 +489,7 @@ function updateBubble(m) {
       retry.type = 'button';
       retry.className = 'retry';
       retry.textContent = 'Retry';
-      retry.addEventListener('click', () => deliver(m, m.contactId));
+      retry.addEventListener('click', () => (m.file ? deliverFile(m, m.contactId) : deliver(m, m.contactId)));
       parts.push(retry);
     }
   }
@@ -508,7 +540,7 @@ el.composer.addEventListener('submit', (e) => {
   const c = session.contacts.get(session.current);
   const m = {
     key: `local-${++session.localSeq}`, id: null, text, outgoing: true,
-    sentAt: Date.now(), state: 'sending', node: null, contactId: c.id,
+    sentAt: Date.now(), state: 'sending', node: null, contactId: c.id, expiresAt: expiryFor(c),
   };
   c.messages.push(m);
   c.lastAt = Date.now();
@@ -520,6 +552,137 @@ el.composer.addEventListener('submit', (e) => {
   renderList();
   deliver(m, c.id);
 });
+
+// ---------- pictures, files, voice notes, disappearing messages ----------
+
+const loadFile = (id) => (id && session ? session.me.attachment(id) : Promise.resolve(null));
+
+function findMessage(contactId, id) {
+  return session.contacts.get(contactId)?.messages.find((m) => m.id === id);
+}
+
+function onProgress(d) {
+  const m = findMessage(d.contactId, d.id) ?? session.contacts.get(d.contactId)?.messages.find((x) => x.pendingId === d.id);
+  if (m) showProgress(m, d.done, d.total);
+}
+
+function onAttachment(d) {
+  const m = findMessage(d.contactId, d.id);
+  if (!m?.attachment) return;
+  m.attachment.ready = d.ready;
+  if (!d.ready) {
+    m.state = 'failed';
+    showNotice(`A file from ${nameOf(session.contacts.get(d.contactId))} could not be received.`);
+  }
+  updateBubble(m);
+}
+
+/// When a message written now disappears (as the library will compute it), or undefined.
+const expiryFor = (c) => (c.disappearingSeconds ? Date.now() + c.disappearingSeconds * 1000 : undefined);
+
+function onExpired(d) {
+  const c = session.contacts.get(d.contactId);
+  if (!c) return;
+  const gone = new Set(d.ids);
+  for (const m of c.messages.filter((x) => gone.has(x.id))) m.node?.remove();
+  c.messages = c.messages.filter((x) => !gone.has(x.id));
+  renderList();
+}
+
+for (const [seconds, label] of TIMER_CHOICES) {
+  el.timer.append(new Option(label, String(seconds)));
+}
+
+function showTimer(c) {
+  const value = String(c.disappearingSeconds ?? 0);
+  if (![...el.timer.options].some((o) => o.value === value)) {
+    el.timer.append(new Option(timerLabel(Number(value)), value));
+  }
+  el.timer.value = value;
+  el.timer.title = c.disappearingSeconds ? `Messages disappear after ${timerLabel(c.disappearingSeconds)}` : 'Messages are kept';
+}
+
+el.timer.addEventListener('change', async () => {
+  const s = session;
+  const c = s?.contacts.get(s.current);
+  if (!c) return;
+  const seconds = Number(el.timer.value);
+  try {
+    await s.me.setDisappearing(c.id, seconds);
+    c.disappearingSeconds = seconds;
+    showTimer(c);
+    showNotice(seconds ? `New messages disappear after ${timerLabel(seconds)}.` : 'New messages are kept.');
+  } catch (err) {
+    showNotice(errorText(err));
+    showTimer(c);
+  }
+});
+
+el.attach.addEventListener('click', () => el.fileInput.click());
+el.fileInput.addEventListener('change', () => {
+  const files = [...el.fileInput.files];
+  el.fileInput.value = '';
+  for (const f of files) sendFile(f, {});
+});
+
+const recorder = voiceRecorder();
+el.record.hidden = !recorder.supported();
+el.record.addEventListener('click', async () => {
+  if (recorder.recording()) {
+    el.record.setAttribute('aria-pressed', 'false');
+    el.record.setAttribute('aria-label', 'Record a voice note');
+    const blob = await recorder.stop();
+    if (blob) sendFile(new File([blob], 'voice-note.webm', { type: blob.type }), { voice: true });
+    return;
+  }
+  try {
+    await recorder.start();
+    el.record.setAttribute('aria-pressed', 'true');
+    el.record.setAttribute('aria-label', 'Stop and send the voice note');
+  } catch (err) {
+    showNotice(`The microphone is not available: ${err.message ?? err}`);
+  }
+});
+
+function sendFile(file, { voice = false }) {
+  if (!session?.current) return;
+  const c = session.contacts.get(session.current);
+  const m = {
+    key: `local-${++session.localSeq}`, id: null, text: '', outgoing: true, sentAt: Date.now(),
+    state: 'sending', node: null, contactId: c.id, file, voice, expiresAt: expiryFor(c),
+    attachment: { name: file.name || 'file', mime: file.type || 'application/octet-stream', size: file.size, voice, ready: true },
+  };
+  c.messages.push(m);
+  c.lastAt = Date.now();
+  appendBubble(m);
+  scrollToEnd();
+  renderList();
+  deliverFile(m, c.id);
+}
+
+async function deliverFile(m, contactId) {
+  const s = session;
+  m.state = 'sending';
+  updateBubble(m);
+  // Progress events name the message by its id, known only once sendFile resolves; until
+  // then the newest upload of this conversation is this one.
+  const onProgressEarly = (e) => {
+    if (e.detail.contactId === contactId && e.detail.direction === 'upload' && !m.id) showProgress(m, e.detail.done, e.detail.total);
+  };
+  s.me.addEventListener('progress', onProgressEarly);
+  try {
+    const sent = await s.me.sendFile(contactId, m.file, { voice: m.voice });
+    m.id = sent.id;
+    m.state = 'sent';
+    delete m.file;
+  } catch (err) {
+    m.state = 'failed';
+    if (session === s) showNotice(`A file was not sent: ${errorText(err)}`);
+  } finally {
+    s.me.removeEventListener('progress', onProgressEarly);
+  }
+  if (session === s) updateBubble(m);
+}
 
 async function deliver(m, contactId) {
   const s = session;

@@ -1,10 +1,11 @@
 // Sotto's service worker: keeps the app shell and the wasm so the app opens offline.
 // Network first (a deployed update is picked up at once), the cache when offline.
-const CACHE = 'sotto-shell-v2';
+const CACHE = 'sotto-shell-v3';
 const SHELL = [
   '/',
   '/web/app.js',
   '/web/format.js',
+  '/web/content.js',
   '/web/style.css',
   '/web/manifest.webmanifest',
   '/web/icon.svg',

@@ -1,11 +1,11 @@
 // Two people chat through a real dev network, each in a browser context of their own, using
-// only the public API of pkg/sotto.js: an invitation, 20 messages each way (exactly once, in
-// order), and the errors a caller sees.
+// only the public API of pkg/sotto.js: an invitation, 100 messages each way (exactly once, in
+// order), a 1 MB file and a picture, disappearing messages, and the errors a caller sees.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDev, launchBrowser, artifactPath } from './harness.mjs';
 
-const MESSAGES = 20;
+const MESSAGES = 100;
 let dev;
 let browser;
 
@@ -35,6 +35,7 @@ async function person(displayName) {
     const b = await mod.default();
     window.__received = [];
     window.__contactEvents = [];
+    window.__events = [];
     const me = await mod.Sotto.open({
       directoryUrl: `${location.origin}/directory.json`,
       storage: 'memory',
@@ -43,6 +44,9 @@ async function person(displayName) {
     });
     me.addEventListener('message', (e) => window.__received.push(e.detail));
     me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
+    for (const type of ['status', 'progress', 'attachment', 'expired']) {
+      me.addEventListener(type, (e) => window.__events.push({ type, ...e.detail }));
+    }
     window.__me = me;
     return { sameInstance: a === b, version: mod.version() };
   }, displayName);
@@ -64,7 +68,18 @@ async function untilContacts(page, check, timeoutMs = 30_000) {
   }
 }
 
-test('Alice and Bob meet through an invitation and exchange 20 messages each way', async () => {
+/// Two people who know each other: `{alice, bob, alicesBob, bobsAlice}` (contact ids).
+async function acquainted() {
+  const alice = await person('Alice');
+  const bob = await person('Bob');
+  const link = await alice.page.evaluate(() => window.__me.createInvitation());
+  const bobsAlice = (await bob.page.evaluate((l) => window.__me.acceptInvitation(l), link)).id;
+  const [alicesBob] = await untilContacts(alice.page, (cs) => cs.some((c) => c.displayName === 'Bob'));
+  await untilContacts(bob.page, (cs) => cs.some((c) => c.displayName === 'Alice'));
+  return { alice, bob, alicesBob: alicesBob.id, bobsAlice };
+}
+
+test('Alice and Bob meet through an invitation and exchange 100 messages each way', async () => {
   const alice = await person('Alice');
   const bob = await person('Bob');
 
@@ -123,12 +138,17 @@ test('Alice and Bob meet through an invitation and exchange 20 messages each way
   }
 
   // History: both directions, newest page, oldest first within it.
-  const history = await bob.page.evaluate((id) => window.__me.messages(id, { limit: 50 }), bobsAlice.id);
+  const history = await bob.page.evaluate((id) => window.__me.messages(id, { limit: 500 }), bobsAlice.id);
   assert.equal(history.length, 2 * MESSAGES);
   assert.deepEqual(history.filter((m) => m.outgoing).map((m) => m.text), fromBob);
   assert.deepEqual(history.filter((m) => !m.outgoing).map((m) => m.text), fromAlice);
+  assert.ok(history.filter((m) => m.outgoing).every((m) => m.status === 'sent'), 'sent ones say so');
+  assert.ok(history.filter((m) => !m.outgoing).every((m) => m.status === 'received'));
   const page5 = await bob.page.evaluate((id) => window.__me.messages(id, { limit: 5 }), bobsAlice.id);
   assert.deepEqual(page5.map((m) => m.id), history.slice(-5).map((m) => m.id));
+  const before = await bob.page.evaluate(
+    ({ id, before }) => window.__me.messages(id, { limit: 5, before }), { id: bobsAlice.id, before: page5[0].id });
+  assert.deepEqual(before.map((m) => m.id), history.slice(-10, -5).map((m) => m.id), 'paging back');
 
   await alice.page.screenshot({ path: artifactPath('chat-alice.png') });
   assert.deepEqual(alice.errors, []);
@@ -174,4 +194,96 @@ test('errors are SottoErrors with a code', async () => {
     { name: 'SottoError', code: 'CLOSED', isError: true });
   assert.deepEqual(carol.errors, []);
   await carol.context.close();
+});
+
+/// SHA-256 (hex) of a page-side Blob or bytes.
+const digestIn = (page, expr, arg) => page.evaluate(async ({ expr, arg }) => {
+  const value = await (0, eval)(expr)(arg);
+  if (!value) return null;
+  const bytes = value instanceof Blob ? await value.arrayBuffer() : value;
+  const d = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
+}, { expr, arg });
+
+test('a 1 MB file and a picture arrive with identical bytes, with progress', async () => {
+  const { alice, bob, alicesBob, bobsAlice } = await acquainted();
+  // 1 MB of pseudo-random bytes, made in Alice's page.
+  const sentDigest = await digestIn(alice.page, `() => {
+    const data = new Uint8Array(1024 * 1024);
+    let x = 12345;
+    for (let i = 0; i < data.length; i++) { x = (x * 1103515245 + 12345) >>> 0; data[i] = x >>> 24; }
+    window.__file = new File([data], 'big.bin', { type: 'application/octet-stream' });
+    return data;
+  }`);
+  const sent = await alice.page.evaluate((id) => window.__me.sendFile(id, window.__file), alicesBob);
+  assert.match(sent.id, /^[0-9a-f]{32}$/);
+  const uploads = await alice.page.evaluate(
+    (id) => window.__events.filter((e) => e.type === 'progress' && e.id === id), sent.id);
+  assert.ok(uploads.length > 1, 'upload progress was reported');
+  assert.equal(uploads.at(-1).done, uploads.at(-1).total);
+  assert.equal(uploads.at(-1).direction, 'upload');
+
+  await bob.page.waitForFunction((id) => window.__events.some((e) => e.type === 'attachment' && e.id === id),
+    sent.id, { timeout: 120_000, polling: 250 });
+  const arrived = await bob.page.evaluate((id) => window.__events.find((e) => e.type === 'attachment' && e.id === id), sent.id);
+  assert.equal(arrived.ready, true, JSON.stringify(arrived));
+  const message = await bob.page.evaluate((id) => window.__received.find((m) => m.id === id), sent.id);
+  assert.deepEqual(
+    { ...message.attachment, thumbnail: undefined },
+    { name: 'big.bin', mime: 'application/octet-stream', size: 1024 * 1024, voice: false, ready: false, thumbnail: undefined });
+  const gotDigest = await digestIn(bob.page, '(id) => window.__me.attachment(id)', sent.id);
+  assert.equal(gotDigest, sentDigest, 'identical bytes arrived');
+  assert.equal(await digestIn(alice.page, '(id) => window.__me.attachment(id)', sent.id), sentDigest,
+    'the sender keeps its copy');
+  const downloads = await bob.page.evaluate(
+    (id) => window.__events.filter((e) => e.type === 'progress' && e.id === id && e.direction === 'download'), sent.id);
+  assert.equal(downloads.at(-1).done, downloads.at(-1).total);
+  const [stored] = await bob.page.evaluate((id) => window.__me.messages(id, { limit: 1 }), bobsAlice);
+  assert.equal(stored.attachment.ready, true);
+
+  // A picture gets a preview in its message.
+  const picture = await bob.page.evaluate(async (id) => {
+    const canvas = new OffscreenCanvas(400, 300);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#c33'; ctx.fillRect(0, 0, 400, 300);
+    ctx.fillStyle = '#3c3'; ctx.fillRect(100, 50, 200, 200);
+    const blob = await canvas.convertToBlob({ type: 'image/png' });
+    return window.__me.sendFile(id, blob, { name: 'square.png' });
+  }, bobsAlice);
+  await alice.page.waitForFunction((id) => window.__events.some((e) => e.type === 'attachment' && e.id === id),
+    picture.id, { timeout: 60_000, polling: 250 });
+  const pic = await alice.page.evaluate((id) => {
+    const m = window.__received.find((r) => r.id === id);
+    return { ...m.attachment, thumbnail: m.attachment.thumbnail ? Array.from(m.attachment.thumbnail.slice(0, 3)) : null };
+  }, picture.id);
+  assert.equal(pic.name, 'square.png');
+  assert.equal(pic.mime, 'image/png');
+  assert.deepEqual(pic.thumbnail, [0xff, 0xd8, 0xff], 'a JPEG preview');
+  assert.deepEqual(alice.errors, []);
+  assert.deepEqual(bob.errors, []);
+  await alice.context.close();
+  await bob.context.close();
+});
+
+test('disappearing messages vanish on both sides', async () => {
+  const { alice, bob, alicesBob, bobsAlice } = await acquainted();
+  await alice.page.evaluate((id) => window.__me.setDisappearing(id, 3), alicesBob);
+  await untilContacts(bob.page, (cs) => cs[0].disappearingSeconds === 3);
+  assert.equal((await contactsOf(alice.page))[0].disappearingSeconds, 3);
+  const sent = await alice.page.evaluate((id) => window.__me.send(id, 'this will self-destruct'), alicesBob);
+  await bob.page.waitForFunction((id) => window.__received.some((m) => m.id === id), sent.id, { timeout: 30_000 });
+  const got = await bob.page.evaluate((id) => window.__received.find((m) => m.id === id), sent.id);
+  assert.ok(got.expiresAt > Date.now(), 'the message says when it goes');
+  const gone = (page, contact) => page.waitForFunction(
+    ({ id }) => window.__events.some((e) => e.type === 'expired' && e.ids.includes(id)),
+    { id: sent.id, contact }, { timeout: 20_000, polling: 250 });
+  await Promise.all([gone(alice.page, alicesBob), gone(bob.page, bobsAlice)]);
+  for (const [page, contact] of [[alice.page, alicesBob], [bob.page, bobsAlice]]) {
+    const left = await page.evaluate((id) => window.__me.messages(id, { limit: 50 }), contact);
+    assert.ok(!left.some((m) => m.id === sent.id), 'gone from the history');
+  }
+  await bob.page.evaluate((id) => window.__me.setDisappearing(id, 0), bobsAlice);
+  await untilContacts(alice.page, (cs) => cs[0].disappearingSeconds === 0);
+  await alice.context.close();
+  await bob.context.close();
 });

@@ -99,6 +99,24 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   const before2 = Array.from({ length: 5 }, (_, i) => `Bob → Alice #${i}`);
   await exchange(alice, alicesBob.id, before1, bob, bobsAlice.id, before2);
 
+  // A file, kept on both sides.
+  const file = await alice.page.evaluate(async (id) => {
+    const data = new Uint8Array(50_000).map((_, i) => (i * 7) % 256);
+    const sent = await window.__me.sendFile(id, new File([data], 'notes.bin', { type: 'application/octet-stream' }));
+    return { id: sent.id, bytes: Array.from(data.slice(0, 16)), size: data.length };
+  }, alicesBob.id);
+  for (const deadline = Date.now() + 60_000; ;) {
+    if (await bob.page.evaluate(async (id) => (await window.__me.attachment(id)) !== null, file.id)) break;
+    if (Date.now() > deadline) throw new Error('the file did not arrive');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const fileOn = (p) => p.page.evaluate(async (id) => {
+    const blob = await window.__me.attachment(id);
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    return { id, bytes: Array.from(bytes.slice(0, 16)), size: bytes.length };
+  }, file.id);
+  assert.deepEqual(await fileOn(bob), file);
+
   // Both pages reload and open their profiles again.
   for (const p of [alice, bob]) {
     await p.page.reload();
@@ -110,24 +128,29 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
 
   const historyOf = (p, id, opts = { limit: 50 }) =>
     p.page.evaluate(({ id, opts }) => window.__me.messages(id, opts), { id, opts });
-  const aliceHistory = await historyOf(alice, alicesBob.id);
+  const aliceHistory = (await historyOf(alice, alicesBob.id)).filter((m) => !m.attachment);
   assert.deepEqual(aliceHistory.filter((m) => m.outgoing).map((m) => m.text), before1);
+  assert.ok(aliceHistory.filter((m) => m.outgoing).every((m) => m.status === 'sent'));
+  assert.deepEqual(await fileOn(bob), file, 'the received file is kept');
+  assert.deepEqual(await fileOn(alice), file, 'and so is the sent one');
   assert.deepEqual(aliceHistory.filter((m) => !m.outgoing).map((m) => m.text), before2);
-  const bobHistory = await historyOf(bob, bobsAlice.id);
+  const bobHistory = (await historyOf(bob, bobsAlice.id)).filter((m) => !m.attachment);
   assert.deepEqual(bobHistory.filter((m) => m.outgoing).map((m) => m.text), before2);
   assert.deepEqual(bobHistory.filter((m) => !m.outgoing).map((m) => m.text), before1);
   // Paging: the page before the newest 4.
+  const everything = await historyOf(bob, bobsAlice.id);
+  assert.equal(everything.at(-1).attachment.name, 'notes.bin');
   const newest = await historyOf(bob, bobsAlice.id, { limit: 4 });
-  assert.deepEqual(newest.map((m) => m.id), bobHistory.slice(-4).map((m) => m.id));
+  assert.deepEqual(newest.map((m) => m.id), everything.slice(-4).map((m) => m.id));
   const older = await historyOf(bob, bobsAlice.id, { limit: 3, before: newest[0].id });
-  assert.deepEqual(older.map((m) => m.id), bobHistory.slice(-7, -4).map((m) => m.id));
+  assert.deepEqual(older.map((m) => m.id), everything.slice(-7, -4).map((m) => m.id));
 
   const after1 = Array.from({ length: 3 }, (_, i) => `Alice → Bob after reload #${i}`);
   const after2 = Array.from({ length: 3 }, (_, i) => `Bob → Alice after reload #${i}`);
   await exchange(alice, alicesBob.id, after1, bob, bobsAlice.id, after2);
   const full = await historyOf(alice, alicesBob.id);
-  assert.equal(full.length, 16);
-  assert.deepEqual(full.filter((m) => m.outgoing).map((m) => m.text), [...before1, ...after1]);
+  assert.equal(full.length, 17);
+  assert.deepEqual(full.filter((m) => m.outgoing && !m.attachment).map((m) => m.text), [...before1, ...after1]);
 
   // A wrong passphrase is refused.
   const wrong = await alice.page.evaluate(async () => {

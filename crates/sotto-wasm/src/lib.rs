@@ -42,6 +42,7 @@ pub fn self_test() -> Result<String, JsError> {
 
 #[cfg(feature = "bench")]
 mod bench;
+mod files;
 mod messenger;
 #[doc(hidden)]
 pub mod storage;

@@ -6,7 +6,7 @@
 //! their text and public metadata, invitations are the public link.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::rc::Rc;
 
 use base64::Engine as _;
@@ -26,7 +26,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, CustomEvent, CustomEventInit, EventTarget, MessageEvent, WebSocket};
 use zeroize::Zeroizing;
 
-use crate::storage::{MessageRecord, Store, kind};
+use crate::storage::{FileRecord, MessageRecord, Status, Store, kind};
 
 type Rng = UnwrapErr<getrandom::SysRng>;
 
@@ -102,41 +102,43 @@ fn deferred() -> (Promise, Resolver) {
     (promise, resolver)
 }
 
-#[derive(Clone)]
-struct Stored {
-    id: String,
-    contact: ContactId,
-    text: String,
-    sent_at: u64,
-    received_at: Option<u64>,
-    outgoing: bool,
-}
-
-impl Stored {
-    fn from_record(m: MessageRecord) -> Stored {
-        Stored {
-            id: m.id,
-            contact: m.contact,
-            text: m.text,
-            sent_at: m.sent_at,
-            received_at: m.received_at,
-            outgoing: m.outgoing,
-        }
+/// A message as JS sees it: `{id, contactId, text, sentAt, receivedAt?, outgoing, status,
+/// expiresAt?, attachment?: {name, mime, size, voice, ready, thumbnail?}}`. The attachment's
+/// key and blob address stay in wasm.
+fn message_js(m: &MessageRecord) -> JsValue {
+    let o = obj(&[
+        ("id", m.id.clone().into()),
+        ("contactId", m.contact.to_string().into()),
+        ("text", m.text.clone().into()),
+        ("sentAt", (m.sent_at as f64 * 1000.0).into()),
+        ("outgoing", m.outgoing.into()),
+        ("status", m.status.name().into()),
+    ]);
+    if let Some(r) = m.received_at {
+        let _ = Reflect::set(&o, &"receivedAt".into(), &(r as f64 * 1000.0).into());
     }
-
-    fn to_js(&self) -> JsValue {
-        let o = obj(&[
-            ("id", self.id.clone().into()),
-            ("contactId", self.contact.to_string().into()),
-            ("text", self.text.clone().into()),
-            ("sentAt", (self.sent_at as f64 * 1000.0).into()),
-            ("outgoing", self.outgoing.into()),
+    if let Some(x) = m.expires_at {
+        let _ = Reflect::set(&o, &"expiresAt".into(), &(x as f64 * 1000.0).into());
+    }
+    if let Some(f) = &m.file {
+        let a = &f.attachment;
+        let file = obj(&[
+            ("name", a.name.clone().into()),
+            ("mime", a.mime.clone().into()),
+            ("size", (a.size as f64).into()),
+            ("voice", f.voice.into()),
+            ("ready", f.ready.into()),
         ]);
-        if let Some(r) = self.received_at {
-            let _ = Reflect::set(&o, &"receivedAt".into(), &(r as f64 * 1000.0).into());
+        if !a.thumbnail.is_empty() {
+            let _ = Reflect::set(
+                &file,
+                &"thumbnail".into(),
+                &Uint8Array::from(&a.thumbnail[..]).into(),
+            );
         }
-        o
+        let _ = Reflect::set(&o, &"attachment".into(), &file);
     }
+    o
 }
 
 /// Work for JS, done after the state's borrow is released (listeners may call back in).
@@ -166,7 +168,16 @@ struct State {
     pending_invitations: HashMap<u64, Resolver>,
     pending_accepts: VecDeque<Resolver>,
     pending_sends: HashMap<[u8; 16], (Resolver, u64)>,
-    history: BTreeMap<ContactId, Vec<Stored>>,
+    /// Messages of a 'memory' profile, by conversation.
+    history: BTreeMap<ContactId, Vec<MessageRecord>>,
+    /// Files of a 'memory' profile, by message id.
+    files: HashMap<String, Vec<u8>>,
+    /// Files not yet written (IndexedDB), by message id.
+    unsaved_files: Vec<(String, Zeroizing<Vec<u8>>)>,
+    /// Downloads in flight: the client's handle → message id and contact.
+    downloads: HashMap<u64, (String, ContactId)>,
+    /// What must survive a reload besides the client and the messages.
+    local: Local,
     /// IndexedDB storage (`None` for 'memory').
     store: Option<Rc<Store>>,
     /// The next message's local sequence number (orders a conversation in storage).
@@ -179,28 +190,137 @@ struct State {
     persisting: bool,
 }
 
+/// Local bookkeeping kept with the client state: when messages disappear, and the transfers
+/// to resume (downloads) or to mark failed (uploads) after a reload.
+#[derive(Default)]
+struct Local {
+    expiry: BTreeSet<(u64, String, ContactId)>,
+    downloads: BTreeMap<String, ContactId>,
+    uploads: BTreeMap<String, ContactId>,
+}
+
+impl Local {
+    /// Three lists of (u64, id, contact): `count ‖ (expires ‖ id len ‖ id ‖ contact)*`, the
+    /// transfers with 0 for the time.
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Vec::new();
+        let mut list = |items: Vec<(u64, &String, ContactId)>| {
+            w.extend_from_slice(&(items.len() as u32).to_be_bytes());
+            for (at, id, contact) in items {
+                w.extend_from_slice(&at.to_be_bytes());
+                w.push(u8::try_from(id.len()).unwrap_or(0));
+                w.extend_from_slice(
+                    id.as_bytes()
+                        .get(..usize::from(u8::try_from(id.len()).unwrap_or(0)))
+                        .unwrap_or_default(),
+                );
+                w.extend_from_slice(&contact.to_be_bytes());
+            }
+        };
+        list(
+            self.expiry
+                .iter()
+                .map(|(at, id, c)| (*at, id, *c))
+                .collect(),
+        );
+        list(self.downloads.iter().map(|(id, c)| (0, id, *c)).collect());
+        list(self.uploads.iter().map(|(id, c)| (0, id, *c)).collect());
+        w
+    }
+
+    fn decode(b: &[u8]) -> Option<Local> {
+        let mut off = 0usize;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let s = b.get(off..off.checked_add(n)?)?;
+            off += n;
+            Some(s)
+        };
+        let mut lists: Vec<Vec<(u64, String, ContactId)>> = Vec::new();
+        for _ in 0..3 {
+            let n = u32::from_be_bytes(take(4)?.try_into().ok()?);
+            let mut items = Vec::new();
+            for _ in 0..n {
+                let at = u64::from_be_bytes(take(8)?.try_into().ok()?);
+                let len = usize::from(*take(1)?.first()?);
+                let id = std::str::from_utf8(take(len)?).ok()?.to_owned();
+                let contact = u64::from_be_bytes(take(8)?.try_into().ok()?);
+                items.push((at, id, contact));
+            }
+            lists.push(items);
+        }
+        let mut lists = lists.into_iter();
+        Some(Local {
+            expiry: lists.next()?.into_iter().collect(),
+            downloads: lists
+                .next()?
+                .into_iter()
+                .map(|(_, id, c)| (id, c))
+                .collect(),
+            uploads: lists
+                .next()?
+                .into_iter()
+                .map(|(_, id, c)| (id, c))
+                .collect(),
+        })
+    }
+}
+
 impl State {
     /// Keeps a message: in memory for 'memory' storage, queued for the next write otherwise.
-    fn keep(&mut self, m: Stored) {
+    /// In a conversation with disappearing messages it gets its expiry here.
+    fn keep(&mut self, mut m: MessageRecord) -> MessageRecord {
+        let seconds = self.client.disappearing(m.contact).unwrap_or(0);
+        if seconds > 0 {
+            let at = now().saturating_add(u64::from(seconds));
+            m.expires_at = Some(at);
+            self.local.expiry.insert((at, m.id.clone(), m.contact));
+        }
         if self.store.is_some() {
-            self.unsaved.push(MessageRecord {
-                seq: self.seq,
-                id: m.id,
-                contact: m.contact,
-                text: m.text,
-                sent_at: m.sent_at,
-                received_at: m.received_at,
-                outgoing: m.outgoing,
-            });
+            m.seq = self.seq;
             self.seq += 1;
+            self.unsaved.push(m.clone());
         } else {
-            self.history.entry(m.contact).or_default().push(m);
+            self.history.entry(m.contact).or_default().push(m.clone());
+        }
+        m
+    }
+
+    /// Keeps a file's bytes for its message.
+    fn keep_file(&mut self, id: &str, data: Zeroizing<Vec<u8>>) {
+        if self.store.is_some() {
+            self.unsaved_files.push((id.to_owned(), data));
+        } else {
+            self.files.insert(id.to_owned(), data.to_vec());
+        }
+    }
+
+    /// Changes a kept message: in memory or in the next write when it is still there, else
+    /// read, changed and written back on its own.
+    fn update(&mut self, id: &str, change: impl FnOnce(&mut MessageRecord) + 'static) {
+        let in_memory = self
+            .unsaved
+            .iter_mut()
+            .chain(self.history.values_mut().flatten())
+            .find(|m| m.id == id);
+        if let Some(m) = in_memory {
+            change(m);
+            return;
+        }
+        if let Some(store) = self.store.clone() {
+            let id = id.to_owned();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(Some(mut m)) = store.message(&id).await {
+                    change(&mut m);
+                    let _ = store.write(vec![store.message_record(&m)]).await;
+                }
+            });
         }
     }
 }
 
 const STATE_KEY: &[u8] = b"client";
 const MNEMONIC_KEY: &[u8] = b"phrase";
+const LOCAL_KEY: &[u8] = b"local";
 
 type Shared = Rc<RefCell<State>>;
 
@@ -433,6 +553,7 @@ fn pump(state: &Shared, target: &EventTarget) {
                 return;
             }
             let mut actions = Vec::new();
+            sweep_expired(&mut st, &mut actions);
             while let Some(event) = st.client.poll_event() {
                 on_event(&mut st, event, &mut actions);
             }
@@ -443,12 +564,20 @@ fn pump(state: &Shared, target: &EventTarget) {
             let dirty = !actions.is_empty()
                 || !frames.is_empty()
                 || !st.unsaved.is_empty()
+                || !st.unsaved_files.is_empty()
                 || !st.retry_records.is_empty();
             let persist = match st.store.clone() {
                 Some(store) if dirty && !st.closed => {
                     let mut records = std::mem::take(&mut st.retry_records);
                     let unsaved = std::mem::take(&mut st.unsaved);
                     records.extend(unsaved.iter().map(|m| store.message_record(m)));
+                    let files = std::mem::take(&mut st.unsaved_files);
+                    records.extend(
+                        files
+                            .iter()
+                            .map(|(id, data)| store.record(kind::FILE, id.as_bytes(), data, None)),
+                    );
+                    records.push(store.record(kind::LOCAL, LOCAL_KEY, &st.local.encode(), None));
                     let mut bytes = Zeroizing::new(st.seq.to_be_bytes().to_vec());
                     bytes.extend_from_slice(st.client.to_persisted().as_bytes());
                     let state_record = store.record(kind::STATE, STATE_KEY, &bytes, None);
@@ -529,11 +658,14 @@ fn dispatch(target: &EventTarget, ty: &str, detail: &JsValue) {
     }
 }
 
-fn contact_js(id: ContactId, name: &str) -> JsValue {
+fn contact_js(client: &Client, id: ContactId, name: &str) -> JsValue {
     obj(&[
         ("id", id.to_string().into()),
         ("displayName", name.into()),
-        ("disappearingSeconds", JsValue::from(0u32)),
+        (
+            "disappearingSeconds",
+            JsValue::from(client.disappearing(id).unwrap_or(0)),
+        ),
     ])
 }
 
@@ -548,7 +680,7 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             contact,
             display_name,
         } => {
-            let js = contact_js(contact, &display_name);
+            let js = contact_js(&st.client, contact, &display_name);
             // Accepting an invitation adds the contact without a name (the inviter sends it
             // in its first message); a contact who used our invitation arrives named.
             if display_name.is_empty()
@@ -566,36 +698,144 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             display_name,
         } => actions.push(Action::Dispatch(
             "contact",
-            contact_js(contact, &display_name),
+            contact_js(&st.client, contact, &display_name),
         )),
         Event::Message {
             contact,
             envelope,
             received_at,
         } => {
-            if let Content::Text(text) = envelope.content {
-                let m = Stored {
-                    id: hex(envelope.id.as_bytes()),
-                    contact,
-                    text,
-                    sent_at: envelope.sent_at,
-                    received_at: Some(received_at),
-                    outgoing: false,
-                };
-                let js = m.to_js();
-                st.keep(m);
-                actions.push(Action::Dispatch("message", js));
+            let (text, file) = match envelope.content {
+                Content::Text(text) => (text, None),
+                Content::Attachment(attachment) => {
+                    let voice = attachment.mime.starts_with("audio/");
+                    let file = FileRecord {
+                        attachment,
+                        voice,
+                        ready: false,
+                    };
+                    (String::new(), Some(file))
+                }
+                _ => return,
+            };
+            let m = st.keep(MessageRecord {
+                seq: 0,
+                id: hex(envelope.id.as_bytes()),
+                contact,
+                text,
+                sent_at: envelope.sent_at,
+                received_at: Some(received_at),
+                outgoing: false,
+                status: Status::Received,
+                expires_at: None,
+                file,
+            });
+            if let Some(f) = &m.file {
+                start_download(st, &m.id, contact, &f.attachment);
             }
+            actions.push(Action::Dispatch("message", message_js(&m)));
         }
         Event::Sent { contact, message } => {
+            let id = hex(message.as_bytes());
+            st.update(&id, |m| m.status = Status::Sent);
+            st.local.uploads.remove(&id);
             if let Some((r, sent_at)) = st.pending_sends.remove(message.as_bytes()) {
                 let js = obj(&[
-                    ("id", hex(message.as_bytes()).into()),
+                    ("id", id.clone().into()),
                     ("contactId", contact.to_string().into()),
                     ("sentAt", (sent_at as f64 * 1000.0).into()),
                 ]);
                 actions.push(Action::Resolve(r, js));
+                actions.push(Action::Dispatch(
+                    "status",
+                    status_js(&id, contact, Status::Sent),
+                ));
             }
+        }
+        Event::UploadProgress {
+            contact,
+            message,
+            done,
+            total,
+        } => actions.push(Action::Dispatch(
+            "progress",
+            progress_js(&hex(message.as_bytes()), contact, "upload", done, total),
+        )),
+        Event::UploadFailed {
+            contact,
+            message,
+            code,
+        } => {
+            let id = hex(message.as_bytes());
+            st.update(&id, |m| m.status = Status::Failed);
+            st.local.uploads.remove(&id);
+            if let Some((r, _)) = st.pending_sends.remove(message.as_bytes()) {
+                actions.push(Action::Reject(
+                    r,
+                    sotto_error(
+                        code::RELAY_UNREACHABLE,
+                        &format!("the relay refused the file ({code:?})"),
+                    ),
+                ));
+            }
+            actions.push(Action::Dispatch(
+                "status",
+                status_js(&id, contact, Status::Failed),
+            ));
+        }
+        Event::DownloadProgress {
+            handle,
+            done,
+            total,
+        } => {
+            if let Some((id, contact)) = st.downloads.get(&handle) {
+                actions.push(Action::Dispatch(
+                    "progress",
+                    progress_js(id, *contact, "download", done, total),
+                ));
+            }
+        }
+        Event::Downloaded { handle, data } => {
+            if let Some((id, contact)) = st.downloads.remove(&handle) {
+                st.local.downloads.remove(&id);
+                st.keep_file(&id, data);
+                st.update(&id, |m| {
+                    if let Some(f) = &mut m.file {
+                        f.ready = true;
+                    }
+                });
+                let detail = obj(&[
+                    ("id", id.into()),
+                    ("contactId", contact.to_string().into()),
+                    ("ready", true.into()),
+                ]);
+                actions.push(Action::Dispatch("attachment", detail));
+            }
+        }
+        Event::DownloadFailed { handle, error } => {
+            if let Some((id, contact)) = st.downloads.remove(&handle) {
+                st.local.downloads.remove(&id);
+                st.update(&id, |m| m.status = Status::Failed);
+                let detail = obj(&[
+                    ("id", id.into()),
+                    ("contactId", contact.to_string().into()),
+                    ("ready", false.into()),
+                    ("error", format!("{error:?}").into()),
+                ]);
+                actions.push(Action::Dispatch("attachment", detail));
+            }
+        }
+        Event::DisappearingChanged { contact, .. } => {
+            let name = st
+                .client
+                .contacts()
+                .find(|(id, _)| *id == contact)
+                .map(|(_, n)| n.to_owned())
+                .unwrap_or_default();
+            actions.push(Action::Dispatch(
+                "contact",
+                contact_js(&st.client, contact, &name),
+            ));
         }
         Event::Failed { what, code } => {
             let detail = obj(&[("what", what.into()), ("code", format!("{code:?}").into())]);
@@ -613,10 +853,85 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
     }
 }
 
+fn status_js(id: &str, contact: ContactId, status: Status) -> JsValue {
+    obj(&[
+        ("id", id.into()),
+        ("contactId", contact.to_string().into()),
+        ("status", status.name().into()),
+    ])
+}
+
+fn progress_js(id: &str, contact: ContactId, direction: &str, done: u32, total: u32) -> JsValue {
+    obj(&[
+        ("id", id.into()),
+        ("contactId", contact.to_string().into()),
+        ("direction", direction.into()),
+        ("done", done.into()),
+        ("total", total.into()),
+    ])
+}
+
+/// Asks the client for a message's file and remembers the transfer (also across a reload).
+fn start_download(
+    st: &mut State,
+    id: &str,
+    contact: ContactId,
+    a: &sotto_proto::envelope::Attachment,
+) {
+    let st_rng = &mut st.rng;
+    if let Ok(handle) = st.client.fetch_attachment(st_rng, a, now()) {
+        st.downloads.insert(handle, (id.to_owned(), contact));
+        st.local.downloads.insert(id.to_owned(), contact);
+    }
+}
+
+/// Removes the messages whose time is up, from memory or storage, and tells JS.
+fn sweep_expired(st: &mut State, actions: &mut Vec<Action>) {
+    let now = now();
+    let mut gone: BTreeMap<ContactId, Vec<String>> = BTreeMap::new();
+    while let Some(first) = st.local.expiry.first() {
+        if first.0 > now {
+            break;
+        }
+        let Some((_, id, contact)) = st.local.expiry.pop_first() else {
+            break;
+        };
+        gone.entry(contact).or_default().push(id);
+    }
+    if gone.is_empty() {
+        return;
+    }
+    let ids: BTreeSet<&String> = gone.values().flatten().collect();
+    st.unsaved.retain(|m| !ids.contains(&m.id));
+    st.unsaved_files.retain(|(id, _)| !ids.contains(id));
+    for list in st.history.values_mut() {
+        list.retain(|m| !ids.contains(&m.id));
+    }
+    st.files.retain(|id, _| !ids.contains(id));
+    if let Some(store) = st.store.clone() {
+        let doomed: Vec<String> = ids.iter().map(|s| (*s).clone()).collect();
+        wasm_bindgen_futures::spawn_local(async move {
+            let keys: Vec<(&str, &[u8])> = doomed
+                .iter()
+                .flat_map(|id| [(kind::MESSAGE, id.as_bytes()), (kind::FILE, id.as_bytes())])
+                .collect();
+            let _ = store.delete(&keys).await;
+        });
+    }
+    for (contact, ids) in gone {
+        let list: Array = ids.into_iter().map(JsValue::from).collect();
+        let detail = obj(&[
+            ("contactId", contact.to_string().into()),
+            ("ids", list.into()),
+        ]);
+        actions.push(Action::Dispatch("expired", detail));
+    }
+}
+
 fn client_error(e: &ClientError) -> JsValue {
     let c = match e {
         ClientError::UnknownContact => code::UNKNOWN_CONTACT,
-        ClientError::TooLarge => code::MESSAGE_TOO_LARGE,
+        ClientError::TooLarge | ClientError::Attachment(_) => code::MESSAGE_TOO_LARGE,
         ClientError::Invitation(_) | ClientError::UnknownRelay => code::INVALID_INVITATION,
         _ => code::RELAY_UNREACHABLE,
     };
@@ -627,6 +942,14 @@ fn parse_contact(id: &str) -> Result<ContactId, JsValue> {
     id.trim()
         .parse::<ContactId>()
         .map_err(|_| sotto_error(code::UNKNOWN_CONTACT, "unknown contact"))
+}
+
+/// A contact id from JS: its decimal string, or a number.
+fn contact_arg(v: &JsValue) -> Result<ContactId, JsValue> {
+    v.as_string()
+        .or_else(|| v.as_f64().map(|n| (n as u64).to_string()))
+        .ok_or_else(|| sotto_error(code::UNKNOWN_CONTACT, "unknown contact"))
+        .and_then(|s| parse_contact(&s))
 }
 
 #[wasm_bindgen]
@@ -653,6 +976,31 @@ impl Sotto {
         };
         // A stored client (an existing profile): its sequence counter and state.
         let mut restored = None;
+        let mut local = Local::default();
+        let mut resume = Vec::new();
+        if let Some(store) = &store
+            && !store.created
+            && let Some(bytes) = store.read(kind::LOCAL, LOCAL_KEY).await?
+        {
+            local = Local::decode(&bytes)
+                .ok_or_else(|| sotto_error(code::STORAGE, "the stored profile is damaged"))?;
+            // Downloads start again; uploads (whose transfer state is gone) failed.
+            for id in local.downloads.keys() {
+                if let Some(m) = store.message(id).await? {
+                    resume.push(m);
+                }
+            }
+            let failed: Vec<String> = std::mem::take(&mut local.uploads).into_keys().collect();
+            let mut records = Vec::new();
+            for id in failed {
+                if let Some(mut m) = store.message(&id).await? {
+                    m.status = Status::Failed;
+                    records.push(store.message_record(&m));
+                }
+            }
+            records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
+            store.write(records).await?;
+        }
         if let Some(store) = &store
             && !store.created
             && let Some(bytes) = store.read(kind::STATE, STATE_KEY).await?
@@ -691,7 +1039,19 @@ impl Sotto {
                     )
                 })?;
             let ws = open_socket(&url).await?;
-            return Self::start(w, client, rng, url, origin, store, seq, ws);
+            let me = Self::start(w, client, rng, url, origin, store, seq, ws)?;
+            {
+                let mut st = me.state.borrow_mut();
+                st.local = local;
+                st.local.downloads.clear();
+                for m in resume {
+                    if let Some(f) = &m.file {
+                        start_download(&mut st, &m.id, m.contact, &f.attachment);
+                    }
+                }
+            }
+            pump(&me.state, &me.target);
+            return Ok(me);
         }
         // Try the relays in a random order; the first that answers is our gateway.
         let mut order: Vec<usize> = (0..relays.len()).collect();
@@ -762,6 +1122,10 @@ impl Sotto {
             pending_accepts: VecDeque::new(),
             pending_sends: HashMap::new(),
             history: BTreeMap::new(),
+            files: HashMap::new(),
+            unsaved_files: Vec::new(),
+            downloads: HashMap::new(),
+            local: Local::default(),
             store: store.map(Rc::new),
             seq,
             unsaved: Vec::new(),
@@ -868,12 +1232,7 @@ impl Sotto {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
-        let contact = match contact_id
-            .as_string()
-            .or_else(|| contact_id.as_f64().map(|n| (n as u64).to_string()))
-            .ok_or_else(|| sotto_error(code::UNKNOWN_CONTACT, "unknown contact"))
-            .and_then(|s| parse_contact(&s))
-        {
+        let contact = match contact_arg(&contact_id) {
             Ok(c) => c,
             Err(e) => return Promise::reject(&e),
         };
@@ -883,13 +1242,17 @@ impl Sotto {
             let st = &mut *st;
             match st.client.send_text(&mut st.rng, contact, text, now()) {
                 Ok(envelope) => {
-                    st.keep(Stored {
+                    st.keep(MessageRecord {
+                        seq: 0,
                         id: hex(envelope.id.as_bytes()),
                         contact,
                         text: text.to_owned(),
                         sent_at: envelope.sent_at,
                         received_at: None,
                         outgoing: true,
+                        status: Status::Sending,
+                        expires_at: None,
+                        file: None,
                     });
                     st.pending_sends
                         .insert(*envelope.id.as_bytes(), (resolver, envelope.sent_at));
@@ -901,6 +1264,148 @@ impl Sotto {
         promise
     }
 
+    /// Sends a file (a `File` or `Blob`): encrypted, uploaded in chunks through the onion
+    /// (`progress` events with `direction: 'upload'`), then announced to the contact. Resolves
+    /// with `{id, contactId, sentAt}` once a relay stored the message. Options: `{voice}` marks
+    /// a voice note; `{name}` names a `Blob`. Pictures get a small preview in the message.
+    #[wasm_bindgen(js_name = sendFile)]
+    pub fn send_file(&self, contact_id: JsValue, file: web_sys::Blob, options: JsValue) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let contact = match contact_arg(&contact_id) {
+            Ok(c) => c,
+            Err(e) => return Promise::reject(&e),
+        };
+        let state = self.state.clone();
+        let target = self.target.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let data = Zeroizing::new(crate::files::blob_bytes(&file).await?);
+            let mime = file.type_();
+            let name = get_string(&file, "name")
+                .or_else(|| get_string(&options, "name"))
+                .unwrap_or_else(|| "file".into());
+            let voice = get(&options, "voice").as_bool().unwrap_or(false);
+            let thumbnail = if mime.starts_with("image/") {
+                crate::files::thumbnail(&file).await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let (promise, resolver) = deferred();
+            {
+                let mut st = state.borrow_mut();
+                let st = &mut *st;
+                if st.closed {
+                    return Err(sotto_error(code::CLOSED, "this Sotto instance is closed"));
+                }
+                let envelope = st
+                    .client
+                    .send_attachment(&mut st.rng, contact, &data, &mime, &name, &thumbnail, now())
+                    .map_err(|e| client_error(&e))?;
+                let Content::Attachment(attachment) = envelope.content else {
+                    return Err(sotto_error(code::STORAGE, "unexpected message content"));
+                };
+                let id = hex(envelope.id.as_bytes());
+                st.keep(MessageRecord {
+                    seq: 0,
+                    id: id.clone(),
+                    contact,
+                    text: String::new(),
+                    sent_at: envelope.sent_at,
+                    received_at: None,
+                    outgoing: true,
+                    status: Status::Sending,
+                    expires_at: None,
+                    file: Some(FileRecord {
+                        attachment,
+                        voice,
+                        ready: true,
+                    }),
+                });
+                st.keep_file(&id, data);
+                st.local.uploads.insert(id, contact);
+                st.pending_sends
+                    .insert(*envelope.id.as_bytes(), (resolver, envelope.sent_at));
+            }
+            pump(&state, &target);
+            JsFuture::from(promise).await
+        })
+    }
+
+    /// The file of a message as a `Blob` of its type, or `null` while it is still on its way
+    /// (an `attachment` event tells when it arrived).
+    pub fn attachment(&self, message_id: &str) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let id = message_id.to_owned();
+        let st = self.state.borrow();
+        let Some(store) = st.store.clone() else {
+            let found = st
+                .history
+                .values()
+                .flatten()
+                .find(|m| m.id == id)
+                .and_then(|m| m.file.as_ref())
+                .map(|f| f.attachment.mime.clone());
+            return match (found, st.files.get(&id)) {
+                (Some(mime), Some(data)) => match crate::files::to_blob(data, &mime) {
+                    Ok(b) => Promise::resolve(&JsValue::from(b)),
+                    Err(e) => Promise::reject(&e),
+                },
+                _ => Promise::resolve(&JsValue::NULL),
+            };
+        };
+        let pending = st
+            .unsaved_files
+            .iter()
+            .find(|(f, _)| *f == id)
+            .map(|(_, d)| d.to_vec());
+        drop(st);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let Some(m) = store.message(&id).await? else {
+                return Ok(JsValue::NULL);
+            };
+            let Some(f) = m.file else {
+                return Ok(JsValue::NULL);
+            };
+            let data = match pending {
+                Some(d) => Some(Zeroizing::new(d)),
+                None => store.read(kind::FILE, id.as_bytes()).await?,
+            };
+            match data {
+                Some(d) => Ok(crate::files::to_blob(&d, &f.attachment.mime)?.into()),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Makes messages with a contact disappear `seconds` after they are sent or received
+    /// (0 keeps them), on both sides: the contact is told, and a `contact` event follows.
+    #[wasm_bindgen(js_name = setDisappearing)]
+    pub fn set_disappearing(&self, contact_id: JsValue, seconds: f64) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let contact = match contact_arg(&contact_id) {
+            Ok(c) => c,
+            Err(e) => return Promise::reject(&e),
+        };
+        let seconds = seconds.clamp(0.0, f64::from(u32::MAX)) as u32;
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            if let Err(e) = st
+                .client
+                .set_disappearing(&mut st.rng, contact, seconds, now())
+            {
+                return Promise::reject(&client_error(&e));
+            }
+        }
+        pump(&self.state, &self.target);
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
     /// `[{id, displayName, disappearingSeconds}]`, in the order they were added.
     pub fn contacts(&self) -> Promise {
         if let Err(e) = self.check_open() {
@@ -910,22 +1415,19 @@ impl Sotto {
         let list: Array = st
             .client
             .contacts()
-            .map(|(id, name)| contact_js(id, name))
+            .map(|(id, name)| contact_js(&st.client, id, name))
             .collect();
         Promise::resolve(&JsValue::from(list))
     }
 
     /// The newest `limit` (default 50) messages with a contact, sent and received, oldest
-    /// first: `[{id, contactId, text, sentAt, receivedAt?, outgoing}]`.
+    /// first: `[{id, contactId, text, sentAt, receivedAt?, outgoing, status, expiresAt?,
+    /// attachment?}]`. `before` (a message id) pages back: the page ends just before it.
     pub fn messages(&self, contact_id: JsValue, options: JsValue) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
-        let contact = match contact_id
-            .as_string()
-            .ok_or_else(|| sotto_error(code::UNKNOWN_CONTACT, "unknown contact"))
-            .and_then(|s| parse_contact(&s))
-        {
+        let contact = match contact_arg(&contact_id) {
             Ok(c) => c,
             Err(e) => return Promise::reject(&e),
         };
@@ -940,9 +1442,13 @@ impl Sotto {
             }
             let contact_n: u64 = contact.to_string().parse().unwrap_or_default();
             return wasm_bindgen_futures::future_to_promise(async move {
-                // `before` is a message id: the page ends just before it.
+                // `before` is a message id: the page ends just before it (an unknown id
+                // gives an empty page).
                 let before_seq = match before {
-                    Some(id) => store.message_seq(&id).await?,
+                    Some(id) => match store.message_seq(&id).await? {
+                        Some(seq) => Some(seq),
+                        None => return Ok(Array::new().into()),
+                    },
                     None => None,
                 };
                 let limit = u32::try_from(limit).unwrap_or(u32::MAX);
@@ -950,7 +1456,7 @@ impl Sotto {
                     .messages(contact_n, limit, before_seq)
                     .await?
                     .into_iter()
-                    .map(|m| Stored::from_record(m).to_js())
+                    .map(|m| message_js(&m))
                     .collect();
                 Ok(page.into())
             });
@@ -958,12 +1464,16 @@ impl Sotto {
         let Some(history) = st.history.get(&contact) else {
             return Promise::reject(&sotto_error(code::UNKNOWN_CONTACT, "unknown contact"));
         };
-        let start = history.len().saturating_sub(limit);
+        let end = match &before {
+            Some(id) => history.iter().position(|m| m.id == *id).unwrap_or(0),
+            None => history.len(),
+        };
+        let start = end.saturating_sub(limit);
         let page: Array = history
-            .get(start..)
+            .get(start..end)
             .unwrap_or_default()
             .iter()
-            .map(Stored::to_js)
+            .map(message_js)
             .collect();
         Promise::resolve(&JsValue::from(page))
     }
@@ -1011,7 +1521,9 @@ impl Sotto {
         })
     }
 
-    /// Same as `EventTarget.addEventListener`: `message`, `contact`, `error`.
+    /// Same as `EventTarget.addEventListener`: `message`, `contact`, `status` (`{id,
+    /// contactId, status}`), `progress` (`{id, contactId, direction, done, total}`),
+    /// `attachment` (`{id, contactId, ready}`), `expired` (`{contactId, ids}`), `error`.
     #[wasm_bindgen(js_name = addEventListener)]
     pub fn add_event_listener(
         &self,

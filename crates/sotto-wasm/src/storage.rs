@@ -25,10 +25,14 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
+use sotto_proto::envelope::{Attachment, AttachmentKey, BlobId};
+use sotto_proto::ids::RelayId;
+
 use crate::messenger::{code, sotto_error};
 
 /// The layout version of the records (stored in `meta.schema`).
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2 added message status, expiry and attachments; profiles of schema 1 are migrated on open.
+pub const SCHEMA_VERSION: u32 = 2;
 const STORE: &str = "records";
 const CONV_INDEX: &str = "conv";
 const NONE_LABEL: &[u8] = b"sotto/v1/no-passphrase";
@@ -44,6 +48,10 @@ pub mod kind {
     pub const STATE: &str = "state";
     pub const MNEMONIC: &str = "mnemonic";
     pub const MESSAGE: &str = "msg";
+    /// A file's bytes, keyed by its message id.
+    pub const FILE: &str = "file";
+    /// The local bookkeeping: messages due to disappear, transfers to resume.
+    pub const LOCAL: &str = "local";
 }
 
 /// The IndexedDB name of a profile.
@@ -142,6 +150,46 @@ fn kek(
     Ok(out)
 }
 
+/// Where a message is: ours on the way (`Sending`), stored by a relay (`Sent`), not sent
+/// (`Failed`), or theirs (`Received`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Sending = 0,
+    Sent = 1,
+    Failed = 2,
+    Received = 3,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Received => "received",
+        }
+    }
+    fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            0 => Status::Sending,
+            1 => Status::Sent,
+            2 => Status::Failed,
+            3 => Status::Received,
+            _ => return None,
+        })
+    }
+}
+
+/// A message's attachment: the reference to its blob (with the blob's key, so the record is
+/// as secret as the rest of the store), whether it was a voice note, and whether its bytes are
+/// stored locally (a [`kind::FILE`] record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    pub attachment: Attachment,
+    pub voice: bool,
+    pub ready: bool,
+}
+
 /// A decrypted message record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageRecord {
@@ -152,42 +200,163 @@ pub struct MessageRecord {
     pub sent_at: u64,
     pub received_at: Option<u64>,
     pub outgoing: bool,
+    pub status: Status,
+    /// Unix seconds when the message disappears.
+    pub expires_at: Option<u64>,
+    pub file: Option<FileRecord>,
+}
+
+/// First byte of a schema-2 message record.
+const RECORD_V2: u8 = 2;
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = rest;
+        Some(head)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.array()?))
+    }
+    fn bytes(&mut self, len_bytes: usize) -> Option<&'a [u8]> {
+        let n = match len_bytes {
+            1 => usize::from(self.u8()?),
+            2 => usize::from(u16::from_be_bytes(self.array()?)),
+            _ => usize::try_from(u32::from_be_bytes(self.array()?)).ok()?,
+        };
+        self.take(n)
+    }
+    fn string(&mut self, len_bytes: usize) -> Option<String> {
+        Some(std::str::from_utf8(self.bytes(len_bytes)?).ok()?.to_owned())
+    }
+}
+
+fn put_bytes(w: &mut Vec<u8>, len_bytes: usize, b: &[u8]) {
+    let b = b
+        .get(..b.len().min((1usize << (8 * len_bytes.min(3))) - 1))
+        .unwrap_or_default();
+    let n = b.len() as u32;
+    w.extend_from_slice(&n.to_be_bytes()[4 - len_bytes..]);
+    w.extend_from_slice(b);
 }
 
 impl MessageRecord {
-    fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut w = Vec::new();
-        w.extend_from_slice(&self.seq.to_be_bytes());
-        w.extend_from_slice(&self.contact.to_be_bytes());
-        w.extend_from_slice(&self.sent_at.to_be_bytes());
-        w.extend_from_slice(&self.received_at.map_or(u64::MAX, |r| r).to_be_bytes());
+    /// Schema 2: `2` ‖ seq ‖ contact ‖ sent ‖ received (u64::MAX: none) ‖ outgoing ‖ status ‖
+    /// expires (u64::MAX: none) ‖ id (u8 length) ‖ text (u32 length) ‖ has file, and if so:
+    /// relay ‖ blob id ‖ key ‖ size ‖ sha256 ‖ mime (u8 len) ‖ name (u8 len) ‖ thumbnail
+    /// (u16 len) ‖ voice ‖ ready. Integers big-endian.
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Zeroizing::new(Vec::with_capacity(64 + self.text.len()));
+        w.push(RECORD_V2);
+        for n in [
+            self.seq,
+            self.contact,
+            self.sent_at,
+            self.received_at.unwrap_or(u64::MAX),
+        ] {
+            w.extend_from_slice(&n.to_be_bytes());
+        }
         w.push(u8::from(self.outgoing));
-        w.push(u8::try_from(self.id.len()).unwrap_or(0));
-        w.extend_from_slice(
-            &self.id.as_bytes()[..usize::from(u8::try_from(self.id.len()).unwrap_or(0))],
-        );
-        w.extend_from_slice(self.text.as_bytes());
-        Zeroizing::new(w)
+        w.push(self.status as u8);
+        w.extend_from_slice(&self.expires_at.unwrap_or(u64::MAX).to_be_bytes());
+        put_bytes(&mut w, 1, self.id.as_bytes());
+        put_bytes(&mut w, 4, self.text.as_bytes());
+        match &self.file {
+            None => w.push(0),
+            Some(f) => {
+                let a = &f.attachment;
+                w.push(1);
+                w.extend_from_slice(a.blob_relay.as_bytes());
+                w.extend_from_slice(a.blob_id.as_bytes());
+                w.extend_from_slice(a.key.expose());
+                w.extend_from_slice(&a.size.to_be_bytes());
+                w.extend_from_slice(&a.sha256);
+                put_bytes(&mut w, 1, a.mime.as_bytes());
+                put_bytes(&mut w, 1, a.name.as_bytes());
+                put_bytes(&mut w, 2, &a.thumbnail);
+                w.push(u8::from(f.voice));
+                w.push(u8::from(f.ready));
+            }
+        }
+        w
     }
 
-    fn decode(b: &[u8]) -> Option<Self> {
-        let u = |o: usize| -> Option<u64> {
-            Some(u64::from_be_bytes(b.get(o..o + 8)?.try_into().ok()?))
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Cursor(b);
+        if r.u8()? != RECORD_V2 {
+            return None;
+        }
+        let (seq, contact, sent_at, received) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let outgoing = r.u8()? == 1;
+        let status = Status::from_byte(r.u8()?)?;
+        let expires = r.u64()?;
+        let id = r.string(1)?;
+        let text = r.string(4)?;
+        let file = match r.u8()? {
+            0 => None,
+            1 => {
+                let attachment = Attachment {
+                    blob_relay: RelayId::from_bytes(r.array()?),
+                    blob_id: BlobId::from_bytes(r.array()?),
+                    key: AttachmentKey::from_bytes(*Zeroizing::new(r.array::<32>()?)),
+                    size: r.u64()?,
+                    sha256: r.array()?,
+                    mime: r.string(1)?,
+                    name: r.string(1)?,
+                    thumbnail: r.bytes(2)?.to_vec(),
+                };
+                Some(FileRecord {
+                    attachment,
+                    voice: r.u8()? == 1,
+                    ready: r.u8()? == 1,
+                })
+            }
+            _ => return None,
         };
-        let received = u(24)?;
-        let id_len = usize::from(*b.get(33)?);
-        let id = std::str::from_utf8(b.get(34..34 + id_len)?)
-            .ok()?
-            .to_owned();
-        let text = std::str::from_utf8(b.get(34 + id_len..)?).ok()?.to_owned();
         Some(MessageRecord {
-            seq: u(0)?,
-            contact: u(8)?,
-            sent_at: u(16)?,
-            received_at: (received != u64::MAX).then_some(received),
-            outgoing: *b.get(32)? == 1,
+            seq,
             id,
+            contact,
             text,
+            sent_at,
+            received_at: (received != u64::MAX).then_some(received),
+            outgoing,
+            status,
+            expires_at: (expires != u64::MAX).then_some(expires),
+            file,
+        })
+    }
+
+    /// Schema 1: seq ‖ contact ‖ sent ‖ received ‖ outgoing ‖ id (u8 length) ‖ text.
+    pub fn decode_v1(b: &[u8]) -> Option<Self> {
+        let mut r = Cursor(b);
+        let (seq, contact, sent_at, received) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let outgoing = r.u8()? == 1;
+        let id = r.string(1)?;
+        let text = std::str::from_utf8(r.0).ok()?.to_owned();
+        Some(MessageRecord {
+            seq,
+            id,
+            contact,
+            text,
+            sent_at,
+            received_at: (received != u64::MAX).then_some(received),
+            outgoing,
+            status: if outgoing {
+                Status::Sent
+            } else {
+                Status::Received
+            },
+            expires_at: None,
+            file: None,
         })
     }
 }
@@ -203,17 +372,6 @@ pub struct Store {
     pub opened_schema: u32,
     /// True when this open created the profile.
     pub created: bool,
-}
-
-/// Upgrades the records from schema `from` to `to`. Version 1 is the only one so far.
-fn migrate(from: u32, to: u32) -> Result<(), JsValue> {
-    match (from, to) {
-        (a, b) if a == b => Ok(()),
-        _ => Err(sotto_error(
-            code::STORAGE,
-            &format!("cannot migrate the stored profile from schema {from} to {to}"),
-        )),
-    }
 }
 
 impl Store {
@@ -307,21 +465,64 @@ impl Store {
                 (key, SCHEMA_VERSION)
             }
         };
-        if let Err(e) = migrate(schema, SCHEMA_VERSION) {
-            db.close();
-            return Err(e);
-        }
         let mut index_key = Zeroizing::new([0u8; 32]);
         hkdf_sha256(&[], &key[..], b"sotto/v1/record-index", &mut index_key[..])
             .map_err(|_| corrupt("key derivation"))?;
-        Ok(Store {
+        let store = Store {
             db: std::cell::RefCell::new(Some(db)),
             name,
             key,
             index_key,
             opened_schema: schema,
             created,
-        })
+        };
+        if let Err(e) = store.migrate(schema).await {
+            store.close();
+            return Err(e);
+        }
+        Ok(store)
+    }
+
+    /// Upgrades the records from schema `from` to [`SCHEMA_VERSION`], in one transaction: it
+    /// all happens or nothing does.
+    async fn migrate(&self, from: u32) -> Result<(), JsValue> {
+        match from {
+            SCHEMA_VERSION => return Ok(()),
+            1 => {}
+            _ => {
+                return Err(sotto_error(
+                    code::STORAGE,
+                    &format!("cannot migrate the stored profile from schema {from}"),
+                ));
+            }
+        }
+        // 1 → 2: message records get a status, an expiry and room for a file.
+        let tx = self.tx(TransactionMode::ReadWrite)?;
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        let rows = store
+            .index(CONV_INDEX)
+            .map_err(|e| storage_error(&e))?
+            .scan(None, None, None, None)
+            .await
+            .map_err(|e| storage_error(&e))?;
+        let mut records = Vec::new();
+        for (_, v) in rows {
+            let sealed = bytes_of(&v, "v").ok_or_else(|| corrupt("message"))?;
+            let hashed = get(&v, "k").as_string().ok_or_else(|| corrupt("message"))?;
+            let plain = open(&self.key, &Self::ad(kind::MESSAGE, &hashed), &sealed)
+                .ok_or_else(|| corrupt("message"))?;
+            let m = MessageRecord::decode_v1(&plain).ok_or_else(|| corrupt("message"))?;
+            records.push(self.message_record(&m));
+        }
+        let meta = store
+            .get("meta".into())
+            .await
+            .map_err(|e| storage_error(&e))?
+            .ok_or_else(|| corrupt("meta"))?;
+        let _ = Reflect::set(&meta, &"schema".into(), &SCHEMA_VERSION.into());
+        records.push(meta);
+        drop(store);
+        put_all(tx, records).await
     }
 
     fn tx(&self, mode: TransactionMode) -> Result<rexie::Transaction, JsValue> {
@@ -371,8 +572,44 @@ impl Store {
 
     /// The record of a message.
     pub fn message_record(&self, m: &MessageRecord) -> JsValue {
-        let index = format!("{}:{:016x}", self.conv_prefix(m.contact), m.seq);
+        let index = self.message_index(m.contact, m.seq);
         self.record(kind::MESSAGE, m.id.as_bytes(), &m.encode(), Some(index))
+    }
+
+    /// The conversation index value of a message: the hashed contact and the sequence number.
+    pub fn message_index(&self, contact: u64, seq: u64) -> String {
+        format!("{}:{:016x}", self.conv_prefix(contact), seq)
+    }
+
+    /// Deletes records (by kind and key) in one transaction.
+    pub async fn delete(&self, keys: &[(&str, &[u8])]) -> Result<(), JsValue> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx(TransactionMode::ReadWrite)?;
+        {
+            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+            for (kind, key) in keys {
+                store
+                    .delete(self.hashed(kind, key).into())
+                    .await
+                    .map_err(|e| storage_error(&e))?;
+            }
+        }
+        match tx.done().await.map_err(|e| storage_error(&e))? {
+            rexie::TransactionResult::Committed => Ok(()),
+            _ => Err(sotto_error(code::STORAGE, "IndexedDB aborted a delete")),
+        }
+    }
+
+    /// One message by id.
+    pub async fn message(&self, id: &str) -> Result<Option<MessageRecord>, JsValue> {
+        match self.read(kind::MESSAGE, id.as_bytes()).await? {
+            Some(b) => MessageRecord::decode(&b)
+                .map(Some)
+                .ok_or_else(|| corrupt("message")),
+            None => Ok(None),
+        }
     }
 
     /// Writes records in one transaction and waits until it is committed.
@@ -441,11 +678,7 @@ impl Store {
 
     /// The sequence number of a stored message, by its id.
     pub async fn message_seq(&self, id: &str) -> Result<Option<u64>, JsValue> {
-        Ok(self
-            .read(kind::MESSAGE, id.as_bytes())
-            .await?
-            .and_then(|b| MessageRecord::decode(&b))
-            .map(|m| m.seq))
+        Ok(self.message(id).await?.map(|m| m.seq))
     }
 
     /// The raw IndexedDB name of this profile's database.

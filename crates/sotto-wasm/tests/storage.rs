@@ -5,7 +5,11 @@
 
 use js_sys::{Object, Reflect, Uint8Array};
 use rexie::{Rexie, TransactionMode};
-use sotto_wasm::storage::{MessageRecord, Store, db_name, kind};
+use sotto_proto::envelope::{Attachment, AttachmentKey, BlobId};
+use sotto_proto::ids::RelayId;
+use sotto_wasm::storage::{
+    FileRecord, MessageRecord, SCHEMA_VERSION, Status, Store, db_name, kind,
+};
 use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_test::*;
 
@@ -69,7 +73,48 @@ fn message(seq: u64, contact: u64, text: &str) -> MessageRecord {
         sent_at: 1_700_000_000 + seq,
         received_at: Some(1_700_000_100 + seq),
         outgoing: seq.is_multiple_of(2),
+        status: if seq.is_multiple_of(2) {
+            Status::Sent
+        } else {
+            Status::Received
+        },
+        expires_at: None,
+        file: None,
     }
+}
+
+/// A message record in schema 1's layout: seq ‖ contact ‖ sent ‖ received ‖ outgoing ‖ id
+/// (u8 length) ‖ text.
+fn v1_bytes(m: &MessageRecord) -> Vec<u8> {
+    let mut w = Vec::new();
+    for n in [
+        m.seq,
+        m.contact,
+        m.sent_at,
+        m.received_at.unwrap_or(u64::MAX),
+    ] {
+        w.extend_from_slice(&n.to_be_bytes());
+    }
+    w.push(u8::from(m.outgoing));
+    w.push(m.id.len() as u8);
+    w.extend_from_slice(m.id.as_bytes());
+    w.extend_from_slice(m.text.as_bytes());
+    w
+}
+
+/// Sets the profile's `meta.schema` behind the store's back.
+async fn set_raw_schema(profile: &str, schema: u32) {
+    let db = Rexie::builder(&db_name(profile)).build().await.unwrap();
+    let tx = db
+        .transaction(&["records"], TransactionMode::ReadWrite)
+        .unwrap();
+    let store = tx.store("records").unwrap();
+    let meta = store.get("meta".into()).await.unwrap().unwrap();
+    Reflect::set(&meta, &"schema".into(), &schema.into()).unwrap();
+    store.put(&meta, None).await.unwrap();
+    drop(store);
+    tx.done().await.unwrap();
+    db.close();
 }
 
 #[wasm_bindgen_test]
@@ -174,7 +219,7 @@ async fn the_schema_version_and_kdf_are_stored() {
         .find(|r| Reflect::get(r, &"k".into()).unwrap().as_string().as_deref() == Some("meta"))
         .expect("a meta record");
     let field = |k: &str| Reflect::get(meta, &k.into()).unwrap();
-    assert_eq!(field("schema").as_f64(), Some(1.0));
+    assert_eq!(field("schema").as_f64(), Some(f64::from(SCHEMA_VERSION)));
     assert_eq!(field("kdf").as_string().as_deref(), Some("argon2id"));
     assert_eq!(field("m").as_f64(), Some(1024.0));
     assert_eq!(field("t").as_f64(), Some(1.0));
@@ -258,4 +303,133 @@ fn a_quota_error_becomes_storage_quota() {
     let js =
         sotto_wasm::storage::storage_error(&rexie::Error::from(idb::Error::DomException(other)));
     assert_eq!(code_of(&js).as_deref(), Some("STORAGE"));
+}
+
+#[wasm_bindgen_test]
+async fn a_schema_1_profile_is_migrated_on_open() {
+    let profile = "migration profile";
+    let store = open(profile, Some("pw")).await.unwrap();
+    let old: Vec<MessageRecord> = (0..4)
+        .map(|seq| message(seq, 7, &format!("old {seq}")))
+        .collect();
+    let records = old
+        .iter()
+        .map(|m| {
+            store.record(
+                kind::MESSAGE,
+                m.id.as_bytes(),
+                &v1_bytes(m),
+                Some(store.message_index(m.contact, m.seq)),
+            )
+        })
+        .collect();
+    store.write(records).await.unwrap();
+    store.close();
+    drop(store);
+    set_raw_schema(profile, 1).await;
+
+    let store = open(profile, Some("pw")).await.unwrap();
+    assert_eq!(store.opened_schema, 1, "the profile was found at schema 1");
+    assert_eq!(
+        store.messages(7, 10, None).await.unwrap(),
+        old,
+        "every message kept, with a status"
+    );
+    store.close();
+    drop(store);
+    let store = open(profile, Some("pw")).await.unwrap();
+    assert_eq!(
+        store.opened_schema, SCHEMA_VERSION,
+        "and written back at the new schema"
+    );
+    assert_eq!(store.messages(7, 10, None).await.unwrap(), old);
+    store.wipe().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn an_unknown_future_schema_is_refused_and_left_alone() {
+    let profile = "future profile";
+    let store = open(profile, None).await.unwrap();
+    store
+        .write(vec![store.message_record(&message(1, 1, "keep me"))])
+        .await
+        .unwrap();
+    store.close();
+    drop(store);
+    set_raw_schema(profile, 99).await;
+    let e = open(profile, None).await.err().expect("refused");
+    assert_eq!(code_of(&e).as_deref(), Some("STORAGE"));
+    set_raw_schema(profile, SCHEMA_VERSION).await;
+    let store = open(profile, None).await.unwrap();
+    assert_eq!(
+        store.messages(1, 10, None).await.unwrap()[0].text,
+        "keep me"
+    );
+    store.wipe().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn files_and_their_messages_are_encrypted_and_deletable() {
+    let profile = "files profile";
+    let store = open(profile, None).await.unwrap();
+    let mut m = message(3, 2, "");
+    m.expires_at = Some(1_800_000_000);
+    m.file = Some(FileRecord {
+        attachment: Attachment {
+            blob_relay: RelayId::from_bytes([1; 32]),
+            blob_id: BlobId::from_bytes([2; 16]),
+            key: AttachmentKey::from_bytes([3; 32]),
+            size: 11,
+            sha256: [4; 32],
+            mime: "text/plain".into(),
+            name: "secret-plan.txt".into(),
+            thumbnail: vec![5; 10],
+        },
+        voice: false,
+        ready: true,
+    });
+    store
+        .write(vec![
+            store.message_record(&m),
+            store.record(kind::FILE, m.id.as_bytes(), b"hello files", None),
+        ])
+        .await
+        .unwrap();
+    for r in raw_records(profile).await {
+        let raw = raw_bytes(&r);
+        assert!(
+            !contains(&raw, b"hello files"),
+            "no file bytes in plaintext"
+        );
+        assert!(
+            !contains(&raw, b"secret-plan"),
+            "no file names in plaintext"
+        );
+    }
+    assert_eq!(store.message(&m.id).await.unwrap(), Some(m.clone()));
+    assert_eq!(
+        store
+            .read(kind::FILE, m.id.as_bytes())
+            .await
+            .unwrap()
+            .as_deref()
+            .map(|b| b.to_vec()),
+        Some(b"hello files".to_vec())
+    );
+    store
+        .delete(&[
+            (kind::MESSAGE, m.id.as_bytes()),
+            (kind::FILE, m.id.as_bytes()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.message(&m.id).await.unwrap(), None);
+    assert!(
+        store
+            .read(kind::FILE, m.id.as_bytes())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.wipe().await.unwrap();
 }
