@@ -98,6 +98,15 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
         &mut self.keys
     }
 
+    /// The replay cache, for the driver's batching and key-epoch housekeeping.
+    pub fn replay(&self) -> &C {
+        &self.replay
+    }
+
+    pub fn replay_mut(&mut self) -> &mut C {
+        &mut self.replay
+    }
+
     pub fn service(&self) -> &QueueService<S> {
         &self.service
     }

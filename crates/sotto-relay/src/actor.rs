@@ -5,6 +5,19 @@
 //! OS thread (the store's commits block on fsync, which must not stall the async runtime);
 //! connections feed it [`NodeInput`]s through a bounded channel (a full channel pushes back on
 //! the connections), and it hands its outputs to the relay's links and connections.
+//!
+//! **Group commit.** The thread takes what is queued (up to [`MAX_BATCH`] inputs) as one
+//! batch: one redb write transaction for the queue store and one for the replay cache. An
+//! input's outputs go out at once unless it used the store after the batch wrote something
+//! (a Send's answer, a delivery of a message stored in this batch, …): those are held until the
+//! batch's commit (one fsync) returned, so nothing that depends on a write leaves the relay
+//! before the write is on disk. Packets that only pass through (forwarding, gateway pushes) do
+//! not wait for the disk. The replay cache commits without a sync per batch and with one on
+//! every tick (each second) and on shutdown (see [`crate::replay`]).
+//!
+//! **Keys.** On every tick the thread rotates the Sphinx key when its epoch is over and retires
+//! the previous key when its overlap is over ([`Identity::maintain`]), drops the retired
+//! epochs' replay tags, and publishes the new keys in the relay's directory entry.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,19 +26,21 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_proto::node::{ConnId, NodeOutput, NodeStats, RelayNode};
-use sotto_proto::onion::MemoryReplayCache;
 use sotto_proto::service::{QueueService, ServiceConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::RelayError;
-use crate::identity::Identity;
-use crate::limits::Limits;
+use crate::identity::{Identity, KeyPolicy};
 use crate::metrics::{DropReason, RelayMetrics};
 use crate::relay::Relay;
+use crate::replay::{REPLAY_FILE, RedbReplayCache};
 use crate::store::RedbStore;
 
 /// The store file's name inside a relay's data directory.
 pub const STORE_FILE: &str = "store.redb";
+
+/// At most this many inputs go into one batch (one group commit).
+pub const MAX_BATCH: usize = 512;
 
 /// Work for the state machine.
 #[derive(Debug)]
@@ -51,7 +66,7 @@ pub struct NodeHandle {
 }
 
 /// A relay's node before its thread starts.
-pub type Node = RelayNode<RedbStore, MemoryReplayCache>;
+pub type Node = RelayNode<RedbStore, RedbReplayCache>;
 
 impl NodeHandle {
     /// A handle whose thread is started later by [`NodeHandle::start`].
@@ -81,8 +96,15 @@ impl NodeHandle {
         }
     }
 
-    /// Starts the state machine's thread for `relay`.
-    pub fn start(&self, relay: Arc<Relay>, node: Node) -> Result<(), RelayError> {
+    /// Starts the state machine's thread for `relay`; it owns `identity` from now on and
+    /// rotates its keys under `policy`.
+    pub fn start(
+        &self,
+        relay: Arc<Relay>,
+        node: Node,
+        identity: Identity,
+        policy: KeyPolicy,
+    ) -> Result<(), RelayError> {
         let rx = self
             .rx
             .lock()
@@ -103,7 +125,24 @@ impl NodeHandle {
             .set(node.service().store().commit_histogram());
         std::thread::Builder::new()
             .name(format!("sotto-relay-{}", relay.name))
-            .spawn(move || run(relay, node, rx, rt, rng))
+            .spawn(move || {
+                let mut actor = Actor {
+                    relay,
+                    node,
+                    identity,
+                    policy,
+                    rt,
+                    rng,
+                    last: NodeStats::default(),
+                    held: Vec::new(),
+                };
+                let done = actor.run(rx);
+                // The store and the replay cache close here, before `stop` returns.
+                drop(actor);
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            })
             .map_err(|source| RelayError::Io {
                 context: "starting a relay thread",
                 source,
@@ -112,102 +151,219 @@ impl NodeHandle {
     }
 }
 
-/// Opens a relay's store and builds its state machine.
+/// Loads (or creates) a relay's identity in `dir` and brings its keys up to date: a relay that
+/// was down past its rotation time rotates before it publishes anything.
+pub fn load_identity(dir: &Path, policy: &KeyPolicy) -> Result<Identity, RelayError> {
+    let now = unix_now();
+    let mut identity = Identity::load_or_create(dir, now)?;
+    identity.maintain(now, policy)?;
+    Ok(identity)
+}
+
+/// Opens a relay's store and replay cache and builds its state machine.
 pub fn open_node(
     dir: &Path,
     identity: &Identity,
     service: ServiceConfig,
-    limits: &Limits,
 ) -> Result<Node, RelayError> {
     let path = dir.join(STORE_FILE);
     let store = RedbStore::open(&path).map_err(|e| RelayError::store(&path, e))?;
+    let replay_path = dir.join(REPLAY_FILE);
+    let replay = RedbReplayCache::open(&replay_path, &identity.epochs())
+        .map_err(|e| RelayError::store(&replay_path, e))?;
     Ok(RelayNode::new(
         identity.id,
         identity.keys.clone(),
-        MemoryReplayCache::new(limits.replay_cache_entries),
+        replay,
         QueueService::new(store, service),
     ))
 }
 
-fn unix_now() -> u64 {
+/// Unix time in seconds.
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-fn run(
+struct Actor {
     relay: Arc<Relay>,
-    mut node: Node,
-    mut rx: mpsc::Receiver<Control>,
+    node: Node,
+    identity: Identity,
+    policy: KeyPolicy,
     rt: tokio::runtime::Handle,
-    mut rng: ChaCha20Rng,
-) {
-    let mut last = NodeStats::default();
-    while let Some(control) = rx.blocking_recv() {
-        let input = match control {
-            Control::Input(i) => i,
-            Control::Stop(done) => {
-                drop(node);
-                let _ = done.send(());
-                return;
+    rng: ChaCha20Rng,
+    last: NodeStats,
+    /// Outputs waiting for the batch's commit.
+    held: Vec<NodeOutput>,
+}
+
+impl Actor {
+    /// Runs until stopped; returns the stopper's completion signal.
+    fn run(&mut self, mut rx: mpsc::Receiver<Control>) -> Option<oneshot::Sender<()>> {
+        while let Some(first) = rx.blocking_recv() {
+            if let Err(e) = self.node.service_mut().store_mut().begin_batch() {
+                // Without a batch every write commits (and syncs) on its own: still correct.
+                tracing::warn!(relay = %self.relay.name, error = %e, "cannot open a batch");
             }
-        };
+            if let Err(e) = self.node.replay_mut().begin_batch() {
+                tracing::warn!(relay = %self.relay.name, error = %e, "cannot open a replay batch");
+            }
+            let mut next = Some(first);
+            let mut taken = 0;
+            let mut sync_replay = false;
+            let mut stop = None;
+            while let Some(control) = next.take() {
+                match control {
+                    Control::Input(NodeInput::Tick) => {
+                        sync_replay = true;
+                        self.input(NodeInput::Tick);
+                    }
+                    Control::Input(input) => self.input(input),
+                    Control::Stop(done) => {
+                        sync_replay = true;
+                        stop = Some(done);
+                        break;
+                    }
+                }
+                taken += 1;
+                if taken < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.commit(sync_replay);
+            if stop.is_some() {
+                return stop;
+            }
+        }
+        // Every handle is gone: flush what is left.
+        self.commit(true);
+        None
+    }
+
+    /// Ends the batch: commits the replay tags (synced if `sync_replay`) and the queue store,
+    /// then sends what waited for the commit (or drops it if the commit failed).
+    fn commit(&mut self, sync_replay: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Err(e) = self.node.replay_mut().commit_batch(sync_replay) {
+            tracing::warn!(relay = %self.relay.name, error = %e, "replay cache commit failed");
+        }
+        let held = std::mem::take(&mut self.held);
+        match self.node.service_mut().store_mut().commit_batch() {
+            Ok(_) => self.dispatch(held),
+            Err(e) => {
+                tracing::warn!(relay = %self.relay.name, error = %e, "store commit failed");
+                for _ in &held {
+                    self.relay.metrics.drop_packet(DropReason::StoreFailed);
+                }
+            }
+        }
+        self.relay.metrics.batches.fetch_add(1, Relaxed);
+        let stats = self.node.stats();
+        record(&self.relay.metrics, &self.last, &stats);
+        self.last = stats;
+    }
+
+    fn dispatch(&self, outputs: Vec<NodeOutput>) {
+        for out in outputs {
+            match out {
+                NodeOutput::ToRelay { to, packet } => self.relay.send_to(&self.rt, to, packet),
+                NodeOutput::ToClient { conn, frame } => self.relay.push_to_client(conn, frame),
+            }
+        }
+    }
+
+    fn input(&mut self, input: NodeInput) {
         let now = unix_now();
+        let calls = self.node.service().store().calls();
         let outputs = match input {
             NodeInput::Frame { conn, frame } => {
                 let started = Instant::now();
-                let out = node
-                    .client_frame(conn, &frame, now, &mut rng)
+                let out = self
+                    .node
+                    .client_frame(conn, &frame, now, &mut self.rng)
                     .map_err(|e| e.reason());
-                relay.metrics.process_time.observe(started.elapsed());
+                self.relay.metrics.process_time.observe(started.elapsed());
                 out
             }
             NodeInput::Disconnected(conn) => {
-                node.disconnected(conn);
+                self.node.disconnected(conn);
                 Ok(Vec::new())
             }
-            NodeInput::Tick => {
-                use std::sync::atomic::Ordering::Relaxed;
-                let store = node.service().store();
-                let before = (store.total_messages(), store.total_blob_chunks());
-                let result = node.tick(now);
-                let store = node.service().store();
-                let m = &relay.metrics;
-                // Between the two counts only the sweep removed anything.
-                if let (Ok(b), Ok(a)) = (before.0, store.total_messages()) {
-                    m.queue_messages_expired
-                        .fetch_add(b.saturating_sub(a), Relaxed);
-                }
-                if let (Ok(b), Ok(a)) = (before.1, store.total_blob_chunks()) {
-                    m.blob_chunks_expired
-                        .fetch_add(b.saturating_sub(a), Relaxed);
-                }
-                update_gauges(&relay.metrics, &node);
-                result.map_err(|e| {
-                    tracing::warn!(relay = %relay.name, error = %e, "queue tick failed");
-                    "store"
-                })
-            }
+            NodeInput::Tick => self.tick(now),
         };
         match outputs {
             Ok(outputs) => {
-                for out in outputs {
-                    match out {
-                        NodeOutput::ToRelay { to, packet } => relay.send_to(&rt, to, packet),
-                        NodeOutput::ToClient { conn, frame } => relay.push_to_client(conn, frame),
-                    }
+                let store = self.node.service().store();
+                // Outputs that used the store after this batch wrote to it wait for the commit.
+                if store.calls() != calls && store.batch_dirty() {
+                    self.held.extend(outputs);
+                } else {
+                    self.dispatch(outputs);
                 }
             }
-            Err(reason) => relay.metrics.drop_packet(match reason {
+            Err(reason) => self.relay.metrics.drop_packet(match reason {
                 "replay" => DropReason::Replay,
                 "integrity" => DropReason::Integrity,
                 "length" => DropReason::BadFrame,
                 _ => DropReason::Malformed,
             }),
         }
-        let stats = node.stats();
-        record(&relay.metrics, &last, &stats);
-        last = stats;
+    }
+
+    fn tick(&mut self, now: u64) -> Result<Vec<NodeOutput>, &'static str> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.maintain_keys(now);
+        let store = self.node.service().store();
+        let before = (store.total_messages(), store.total_blob_chunks());
+        let result = self.node.tick(now);
+        let store = self.node.service().store();
+        let m = &self.relay.metrics;
+        // Between the two counts only the sweep removed anything.
+        if let (Ok(b), Ok(a)) = (before.0, store.total_messages()) {
+            m.queue_messages_expired
+                .fetch_add(b.saturating_sub(a), Relaxed);
+        }
+        if let (Ok(b), Ok(a)) = (before.1, store.total_blob_chunks()) {
+            m.blob_chunks_expired
+                .fetch_add(b.saturating_sub(a), Relaxed);
+        }
+        update_gauges(&self.relay.metrics, &self.node);
+        result.map_err(|e| {
+            tracing::warn!(relay = %self.relay.name, error = %e, "queue tick failed");
+            "store"
+        })
+    }
+
+    /// Rotates and retires keys when due; publishes the result.
+    fn maintain_keys(&mut self, now: u64) {
+        let change = match self.identity.maintain(now, &self.policy) {
+            Ok(change) => change,
+            Err(e) => {
+                // The old keys stay in use; the next tick tries again.
+                tracing::warn!(relay = %self.relay.name, error = %e, "key rotation failed");
+                return;
+            }
+        };
+        if change.is_empty() {
+            return;
+        }
+        *self.node.keys_mut() = self.identity.keys.clone();
+        if let Some(epoch) = change.rotated_to {
+            tracing::info!(relay = %self.relay.name, epoch, "sphinx key rotated");
+        }
+        if !change.retired.is_empty() {
+            let keep = self.identity.epochs();
+            let replay = self.node.replay_mut();
+            if let Err(e) = replay
+                .retain_epochs(&keep)
+                .and_then(|()| replay.begin_batch())
+            {
+                tracing::warn!(relay = %self.relay.name, error = %e, "dropping old replay tags failed");
+            }
+        }
+        self.relay
+            .set_published_keys(self.identity.published(&self.policy));
     }
 }
 

@@ -11,9 +11,9 @@ use tokio::sync::watch;
 
 use crate::actor::{self, NodeHandle};
 use crate::error::RelayError;
-use crate::identity::Identity;
+use crate::identity::KeyPolicy;
 use crate::limits::Limits;
-use crate::relay::{self, DirectoryEntry, Relay};
+use crate::relay::{self, DirectoryEntry, Relay, RelayInfo};
 use crate::web;
 use sotto_proto::service::ServiceConfig;
 
@@ -31,6 +31,7 @@ pub struct DevOptions {
     pub web_root: PathBuf,
     pub limits: Limits,
     pub service: ServiceConfig,
+    pub keys: KeyPolicy,
 }
 
 /// The default data directory: `$XDG_DATA_HOME/sotto/dev`, else `~/.local/share/sotto/dev`.
@@ -67,6 +68,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     if opts.relays == 0 {
         return Err(RelayError::Config("--relays must be at least 1".into()));
     }
+    opts.keys.validate()?;
     // Install the signal handlers first, so a signal during start-up is not fatal-by-default.
     let signal = shutdown_signal().await?;
 
@@ -98,8 +100,8 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     let mut bound = Vec::new();
     for i in 0..opts.relays {
         let dir = data_dir.join(format!("relay-{}", i + 1));
-        let identity = Identity::load_or_create(&dir)?;
-        let node = actor::open_node(&dir, &identity, opts.service.clone(), &opts.limits)?;
+        let identity = actor::load_identity(&dir, &opts.keys)?;
+        let node = actor::open_node(&dir, &identity, opts.service.clone())?;
         let port = if opts.ws_base_port == 0 {
             0
         } else {
@@ -131,17 +133,23 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     let mut relays = Vec::new();
     let mut listeners = Vec::new();
     for (i, (identity, node, listener, local)) in bound.into_iter().enumerate() {
-        let url = format!("ws://{local}");
+        let info = RelayInfo {
+            name: (i + 1).to_string(),
+            id: identity.id,
+            url: format!("ws://{local}"),
+            keys: identity.published(&opts.keys),
+            pow_bits: opts.service.pow_bits,
+        };
         let relay = Relay::new(
-            (i + 1).to_string(),
-            identity,
-            url,
+            info,
             local,
             opts.limits.clone(),
             NodeHandle::new(opts.limits.node_queue),
             shutdown_rx.clone(),
         );
-        relay.node().start(relay.clone(), node)?;
+        relay
+            .node()
+            .start(relay.clone(), node, identity, opts.keys)?;
         relays.push(relay);
         listeners.push(listener);
     }
@@ -170,7 +178,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
             "relay {} listening on {} (id {})",
             r.name,
             r.url,
-            URL_SAFE_NO_PAD.encode(r.identity.id.as_bytes())
+            URL_SAFE_NO_PAD.encode(r.id.as_bytes())
         );
     }
     let _ = writeln!(out, "Sotto is running at http://{http_addr}");

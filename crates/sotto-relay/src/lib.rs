@@ -3,8 +3,10 @@
 //! * [`relay`] — one relay's WebSocket listener and connection loop, onion processing,
 //!   forwarding (over [`link`]s) and gateway delivery of SURB replies.
 //! * [`actor`] — the relay's sans-IO state machine (`sotto_proto::node`) on its own thread.
-//! * [`store`] — the durable queue store (redb).
-//! * [`identity`] — the relay's id and Sphinx key, persisted in its data directory.
+//! * [`store`] — the durable queue store (redb), with group commit.
+//! * [`replay`] — the durable replay cache (redb), one table per key epoch.
+//! * [`identity`] — the relay's id and Sphinx keys (rotated every key epoch), persisted in its
+//!   data directory.
 //! * [`web`] — the HTTP side of `dev`: the PWA, `/directory.json`, `/healthz`, `/metrics`.
 //! * [`dev`] — `sotto-relay dev`, a whole network on loopback in one process.
 //! * [`run`] — `sotto-relay run --config relay.toml`, one production relay.
@@ -22,6 +24,7 @@ mod link;
 pub mod loadgen;
 pub mod metrics;
 pub mod relay;
+pub mod replay;
 pub mod run;
 pub mod store;
 pub mod web;

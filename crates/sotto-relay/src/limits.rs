@@ -25,8 +25,6 @@ pub struct Limits {
     pub link_queue: usize,
     /// Connection tags one connection may bind.
     pub max_tags_per_connection: usize,
-    /// Replay tags remembered (per relay, across its key epochs).
-    pub replay_cache_entries: usize,
     /// Frames waiting for the relay's state machine; when full, connections wait.
     pub node_queue: usize,
 }
@@ -43,7 +41,6 @@ impl Default for Limits {
             client_queue: 256,
             link_queue: 4096,
             max_tags_per_connection: 16,
-            replay_cache_entries: 1 << 18,
             node_queue: 8192,
         }
     }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use sotto_proto::service::ServiceConfig;
 use sotto_relay::RelayError;
 use sotto_relay::dev::{self, DevOptions};
+use sotto_relay::identity::KeyPolicy;
 use sotto_relay::limits::Limits;
 use sotto_relay::loadgen::LoadgenOptions;
 use sotto_relay::run::RunConfig;
@@ -103,6 +104,18 @@ struct DevArgs {
     /// Directory holding index.html, web/ and pkg/.
     #[arg(long, default_value = ".", value_name = "DIR")]
     web_root: PathBuf,
+    /// Seconds of a Sphinx key epoch: each relay rotates its key this often.
+    #[arg(long, default_value_t = KeyPolicy::default().epoch_secs, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    key_epoch_secs: u64,
+    /// Seconds the previous epoch's key stays valid after a rotation (at most the epoch).
+    #[arg(long, default_value_t = KeyPolicy::default().overlap_secs, value_name = "SECS")]
+    key_overlap_secs: u64,
+    /// Proof-of-work bits the queue service asks of a queue creation (published in
+    /// /directory.json).
+    #[arg(long, default_value_t = ServiceConfig::default().pow_bits, value_name = "BITS",
+          value_parser = clap::value_parser!(u8).range(0..=32))]
+    pow_bits: u8,
 }
 
 fn init_logging(default: &str) {
@@ -151,7 +164,14 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
                 ephemeral: a.ephemeral,
                 web_root: a.web_root,
                 limits: Limits::default(),
-                service: ServiceConfig::default(),
+                service: ServiceConfig {
+                    pow_bits: a.pow_bits,
+                    ..ServiceConfig::default()
+                },
+                keys: KeyPolicy {
+                    epoch_secs: a.key_epoch_secs,
+                    overlap_secs: a.key_overlap_secs,
+                },
             })
             .await
         }

@@ -94,10 +94,12 @@ pub enum DropReason {
     TooManyConnections,
     /// A queue command that could not be decoded or executed.
     BadCommand,
+    /// An answer held back for a group commit that failed (the client retries).
+    StoreFailed,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 14] = [
         Self::TextFrame,
         Self::BadFrame,
         Self::Oversized,
@@ -111,6 +113,7 @@ impl DropReason {
         Self::RateLimited,
         Self::TooManyConnections,
         Self::BadCommand,
+        Self::StoreFailed,
     ];
 
     pub fn label(self) -> &'static str {
@@ -128,6 +131,7 @@ impl DropReason {
             Self::RateLimited => "rate_limited",
             Self::TooManyConnections => "too_many_connections",
             Self::BadCommand => "bad_command",
+            Self::StoreFailed => "store_failed",
         }
     }
 
@@ -160,10 +164,14 @@ pub struct RelayMetrics {
     pub blob_chunks: AtomicU64,
     pub blob_chunks_expired: AtomicU64,
     pub link_reconnects: AtomicU64,
+    /// Batches of frames the state machine processed (one store transaction each).
+    pub batches: AtomicU64,
+    /// The current Sphinx key epoch (gauge).
+    pub key_epoch: AtomicU64,
     /// Time the state machine spent on one input frame (peel, forward or execute a command).
     pub process_time: Histogram,
-    /// Time of one store write transaction, commit and fsync included. Set when the relay's
-    /// state machine starts (the store owns the histogram).
+    /// Time of one group commit of the store (one batch of frames), fsync included. Set when
+    /// the relay's state machine starts (the store owns the histogram).
     pub store_commit: OnceLock<Arc<Histogram>>,
     dropped: [AtomicU64; DropReason::ALL.len()],
 }
@@ -191,7 +199,7 @@ type Getter = fn(&RelayMetrics) -> &AtomicU64;
 /// Renders the metrics of several relays, labelled with their short names (`relay="1"`).
 pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Clone) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, Getter); 14] = [
+    let counters: [(&str, &str, Getter); 16] = [
         (
             "sotto_relay_connections_total",
             "WebSocket connections accepted",
@@ -260,6 +268,16 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
             "Relay-to-relay link (re)connections",
             |m| &m.link_reconnects,
         ),
+        (
+            "sotto_relay_batches_total",
+            "Batches of frames the state machine processed (one group commit each)",
+            |m| &m.batches,
+        ),
+        (
+            "sotto_relay_key_epoch",
+            "Current Sphinx key epoch (gauge)",
+            |m| &m.key_epoch,
+        ),
     ];
     for (name, help, get) in counters {
         let kind = if !name.ends_with("_total") {
@@ -287,7 +305,7 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
     let name = "sotto_relay_store_commit_seconds";
     let _ = writeln!(
         out,
-        "# HELP {name} Time of one queue store write transaction, fsync included\n# TYPE {name} histogram"
+        "# HELP {name} Time of one group commit of the queue store (a batch of frames), fsync included\n# TYPE {name} histogram"
     );
     for (relay, m) in relays.clone() {
         if let Some(h) = m.store_commit.get() {

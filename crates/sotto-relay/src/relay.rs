@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::actor::{NodeHandle, NodeInput};
 use crate::error::RelayError;
-use crate::identity::Identity;
+use crate::identity::PublishedKeys;
 use crate::limits::{Limits, TokenBucket};
 use crate::metrics::{DropReason, RelayMetrics};
 
@@ -36,8 +36,28 @@ use crate::metrics::{DropReason, RelayMetrics};
 pub struct DirectoryEntry {
     pub id: RelayId,
     pub url: String,
+    /// The current Sphinx key and its epoch: what clients build packets and SURBs for.
     pub sphinx_key: PublicKey,
     pub key_epoch: u32,
+    /// When the next key rotation is due (Unix seconds), if the relay says.
+    pub rotates_at: Option<u64>,
+    /// The previous epoch's key while it is still accepted: (key, epoch, until Unix seconds).
+    pub previous: Option<(PublicKey, u32, u64)>,
+    /// Leading zero bits the relay's queue service asks of a Create's proof of work.
+    pub pow_bits: Option<u8>,
+}
+
+/// What a relay is, before it runs.
+#[derive(Clone, Debug)]
+pub struct RelayInfo {
+    /// A short local name for logs and metrics labels (`"1"`, `"2"`, …). Not secret, not the id.
+    pub name: String,
+    pub id: RelayId,
+    /// The URL the directory publishes for this relay.
+    pub url: String,
+    pub keys: PublishedKeys,
+    /// The queue service's proof-of-work bits, published in the directory.
+    pub pow_bits: u8,
 }
 
 type ClientTx = mpsc::Sender<Message>;
@@ -53,9 +73,11 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(65);
 pub struct Relay {
     /// A short local name for logs and metrics labels (`"1"`, `"2"`, …). Not secret, not the id.
     pub name: String,
-    pub identity: Identity,
+    pub id: RelayId,
     pub url: String,
+    pub pow_bits: u8,
     pub local_addr: SocketAddr,
+    keys: RwLock<PublishedKeys>,
     pub metrics: RelayMetrics,
     pub limits: Limits,
     peers: RwLock<HashMap<RelayId, DirectoryEntry>>,
@@ -82,20 +104,25 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, RelayError> {
 
 impl Relay {
     pub fn new(
-        name: String,
-        identity: Identity,
-        url: String,
+        info: RelayInfo,
         local_addr: SocketAddr,
         limits: Limits,
         node: NodeHandle,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            name,
-            identity,
-            url,
+            name: info.name,
+            id: info.id,
+            url: info.url,
+            pow_bits: info.pow_bits,
             local_addr,
-            metrics: RelayMetrics::default(),
+            metrics: {
+                let m = RelayMetrics::default();
+                m.key_epoch
+                    .store(u64::from(info.keys.key_epoch), Ordering::Relaxed);
+                m
+            },
+            keys: RwLock::new(info.keys),
             limits,
             peers: RwLock::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
@@ -109,15 +136,31 @@ impl Relay {
         })
     }
 
-    /// This relay's directory entry.
+    /// This relay's directory entry (its keys as of now).
     pub fn entry(&self) -> DirectoryEntry {
-        let key = self.identity.keys.current();
+        let keys = self.published_keys();
         DirectoryEntry {
-            id: self.identity.id,
+            id: self.id,
             url: self.url.clone(),
-            sphinx_key: key.public_key(),
-            key_epoch: key.epoch(),
+            sphinx_key: keys.sphinx_key,
+            key_epoch: keys.key_epoch,
+            rotates_at: Some(keys.rotates_at),
+            previous: keys.previous,
+            pow_bits: Some(self.pow_bits),
         }
+    }
+
+    /// The keys this relay publishes now.
+    pub fn published_keys(&self) -> PublishedKeys {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Publishes new keys (after a rotation).
+    pub(crate) fn set_published_keys(&self, keys: PublishedKeys) {
+        self.metrics
+            .key_epoch
+            .store(u64::from(keys.key_epoch), Ordering::Relaxed);
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
     }
 
     /// Replaces the relays this one can forward to.

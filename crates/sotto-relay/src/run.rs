@@ -14,6 +14,11 @@
 //! [service]                               # optional queue-service limits
 //! queue_quota = 1024
 //! message_ttl_secs = 1814400
+//! pow_bits = 16                           # published in /directory.json
+//!
+//! [keys]                                  # optional Sphinx key rotation
+//! epoch_secs = 86400                      # a new key every epoch (default 24 h)
+//! overlap_secs = 7200                     # the previous key stays valid this long (2 h)
 //! ```
 //!
 //! Environment overrides (applied after the file): `SOTTO_LISTEN`, `SOTTO_PUBLIC_URL`,
@@ -31,9 +36,9 @@ use tokio::sync::watch;
 use crate::actor::{self, NodeHandle};
 use crate::dev::shutdown_signal;
 use crate::error::RelayError;
-use crate::identity::Identity;
+use crate::identity::KeyPolicy;
 use crate::limits::Limits;
-use crate::relay::{self, Relay};
+use crate::relay::{self, Relay, RelayInfo};
 use crate::web;
 
 /// The queue-service limits a config may set; unset ones keep their defaults.
@@ -83,6 +88,8 @@ pub struct RunConfig {
     pub limits: Limits,
     #[serde(default)]
     pub service: ServiceSection,
+    #[serde(default)]
+    pub keys: KeyPolicy,
 }
 
 impl RunConfig {
@@ -145,6 +152,7 @@ impl RunConfig {
                 "limits: frames_per_second must be > 0 and frame_burst >= 1".into(),
             ));
         }
+        self.keys.validate()?;
         Ok(())
     }
 }
@@ -156,7 +164,7 @@ fn one_line(s: &str) -> String {
 /// Runs one relay until Ctrl-C or SIGTERM.
 pub async fn run(config: RunConfig) -> Result<(), RelayError> {
     let signal = shutdown_signal().await?;
-    let identity = Identity::load_or_create(&config.data_dir)?;
+    let identity = actor::load_identity(&config.data_dir, &config.keys)?;
     let peers = match &config.directory_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -166,12 +174,9 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         }
         None => Vec::new(),
     };
-    let node = actor::open_node(
-        &config.data_dir,
-        &identity,
-        config.service.to_config(),
-        &config.limits,
-    )?;
+    let service = config.service.to_config();
+    let pow_bits = service.pow_bits;
+    let node = actor::open_node(&config.data_dir, &identity, service)?;
     let listener = relay::bind(config.listen).await?;
     let local = listener.local_addr().map_err(|source| RelayError::Io {
         context: "reading a listener's address",
@@ -186,27 +191,33 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         None => None,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let info = RelayInfo {
+        name: "1".to_owned(),
+        id: identity.id,
+        url: config.public_url.clone(),
+        keys: identity.published(&config.keys),
+        pow_bits,
+    };
     let relay = Relay::new(
-        "1".to_owned(),
-        identity,
-        config.public_url.clone(),
+        info,
         local,
         config.limits.clone(),
         NodeHandle::new(config.limits.node_queue),
         shutdown_rx.clone(),
     );
-    relay.node().start(relay.clone(), node)?;
-    let mut directory: Vec<_> = peers
-        .into_iter()
-        .filter(|p| p.id != relay.identity.id)
-        .collect();
+    relay
+        .node()
+        .start(relay.clone(), node, identity, config.keys)?;
+    let peers: Vec<_> = peers.into_iter().filter(|p| p.id != relay.id).collect();
+    // Forwarding needs only ids and URLs, which a rotation does not change.
+    let mut directory = peers.clone();
     directory.push(relay.entry());
     relay.set_directory(&directory);
     let serve = tokio::spawn(relay.clone().serve(listener));
     let http_task = match http {
         Some(listener) => {
             let addr = listener.local_addr().ok();
-            let app = web::api_router(vec![relay.clone()], Some(directory.clone()));
+            let app = web::api_router(vec![relay.clone()], peers.clone());
             let mut stop = shutdown_rx.clone();
             Some((
                 addr,
@@ -227,7 +238,7 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         out,
         "relay listening on {local} as {} (id {})",
         relay.url,
-        URL_SAFE_NO_PAD.encode(relay.identity.id.as_bytes())
+        URL_SAFE_NO_PAD.encode(relay.id.as_bytes())
     );
     if let Some((Some(addr), _)) = &http_task {
         let _ = writeln!(out, "relay endpoints at http://{addr}");
@@ -279,6 +290,37 @@ data_dir = "/var/lib/sotto-relay"
         assert_eq!(c.listen.port(), 7000);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.service.to_config().queue_quota, 200);
+    }
+
+    #[test]
+    fn key_rotation_and_pow_bits_are_configurable() {
+        let c = RunConfig::parse(
+            &format!(
+                "{MINIMAL}[service]\npow_bits = 20\n[keys]\nepoch_secs = 3600\noverlap_secs = 600\n"
+            ),
+            |_| None,
+        )
+        .unwrap();
+        assert_eq!(c.service.to_config().pow_bits, 20);
+        assert_eq!(
+            c.keys,
+            KeyPolicy {
+                epoch_secs: 3600,
+                overlap_secs: 600
+            }
+        );
+        assert_eq!(
+            RunConfig::parse(MINIMAL, |_| None).unwrap().keys,
+            KeyPolicy::default()
+        );
+        for bad in [
+            "epoch_secs = 0",
+            "epoch_secs = 10\noverlap_secs = 11",
+            "period = 3",
+        ] {
+            let text = format!("{MINIMAL}[keys]\n{bad}\n");
+            assert!(RunConfig::parse(&text, |_| None).is_err(), "{bad}");
+        }
     }
 
     #[test]

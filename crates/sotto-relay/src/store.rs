@@ -1,9 +1,12 @@
 //! The relay's durable queue store: `sotto_proto::service::QueueStore` over redb.
 //!
-//! Every mutating call is one redb write transaction committed with `Durability::Immediate`:
-//! when it returns `Ok`, the change is on disk. The queue service answers a Send only after
-//! its `push_message` returned, so an acknowledged message survives a crash (SIGKILL, power
-//! loss after the fsync).
+//! **Group commit.** The relay's state machine opens one write transaction for a whole batch
+//! of frames ([`RedbStore::begin_batch`]): every call of that batch, reads included, goes
+//! through it (so a request sees the writes of the requests before it), and
+//! [`RedbStore::commit_batch`] commits it once with `Durability::Immediate` (one fsync for the
+//! batch). The state machine holds back every answer that depends on the batch's writes until
+//! that commit returned, so an acknowledged message still survives a crash (SIGKILL, power loss
+//! after the fsync). Outside a batch every mutating call is its own synced transaction.
 //!
 //! Tables (all keys and values are byte strings; integers are big-endian so that byte order
 //! is numeric order):
@@ -22,6 +25,7 @@
 //! The sequence number is relay-wide and only grows, so a queue's messages come out of
 //! `messages` oldest first.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,6 +57,12 @@ const SWEEP_BATCH: usize = 10_000;
 #[error("store: {0}")]
 pub struct StoreError(String);
 
+impl StoreError {
+    pub(crate) fn new(e: impl std::fmt::Display) -> Self {
+        Self(e.to_string())
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
@@ -62,6 +72,38 @@ pub struct RedbStore {
     path: PathBuf,
     db: Database,
     commit_time: Arc<Histogram>,
+    batch: Option<Batch>,
+    /// Store calls so far (reads and writes), so the driver can tell whether a frame used the
+    /// store at all.
+    calls: Cell<u64>,
+}
+
+/// An open group-commit transaction.
+struct Batch {
+    tx: redb::WriteTransaction,
+    /// Something was written (the commit needs an fsync, and answers must wait for it).
+    dirty: bool,
+    /// A write failed half-way: the batch is aborted instead of committed.
+    failed: bool,
+}
+
+/// Runs `$body` with `$t` bound to table `$def`, read through the open batch if there is one
+/// (so reads see the batch's own writes), else through a fresh read transaction.
+macro_rules! with_table {
+    ($self:ident, $def:expr, |$t:ident| $body:expr) => {{
+        $self.calls.set($self.calls.get() + 1);
+        match &$self.batch {
+            Some(batch) => {
+                let $t = batch.tx.open_table($def).map_err(err)?;
+                $body
+            }
+            None => {
+                let tx = $self.db.begin_read().map_err(err)?;
+                let $t = tx.open_table($def).map_err(err)?;
+                $body
+            }
+        }
+    }};
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -160,6 +202,8 @@ impl RedbStore {
             path: path.to_path_buf(),
             db,
             commit_time: Arc::default(),
+            batch: None,
+            calls: Cell::new(0),
         })
     }
 
@@ -172,10 +216,62 @@ impl RedbStore {
         self.commit_time.clone()
     }
 
+    /// Opens the group-commit transaction (no-op if one is open).
+    pub fn begin_batch(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_none() {
+            let mut tx = self.db.begin_write().map_err(err)?;
+            tx.set_durability(Durability::Immediate).map_err(err)?;
+            self.batch = Some(Batch {
+                tx,
+                dirty: false,
+                failed: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the open batch has written anything (answers that used the store must wait
+    /// for [`Self::commit_batch`]).
+    pub fn batch_dirty(&self) -> bool {
+        self.batch.as_ref().is_some_and(|b| b.dirty)
+    }
+
+    /// Store calls made so far (a counter; compare two readings).
+    pub fn calls(&self) -> u64 {
+        self.calls.get()
+    }
+
+    /// Commits the open batch with an fsync; returns whether anything was written. A batch
+    /// in which a write failed is aborted (none of its writes happen) and reported as an error.
+    pub fn commit_batch(&mut self) -> Result<bool, StoreError> {
+        let Some(batch) = self.batch.take() else {
+            return Ok(false);
+        };
+        if batch.failed {
+            batch.tx.abort().map_err(err)?;
+            return Err(StoreError("batch aborted after a failed write".into()));
+        }
+        if !batch.dirty {
+            batch.tx.abort().map_err(err)?;
+            return Ok(false);
+        }
+        let started = Instant::now();
+        batch.tx.commit().map_err(err)?;
+        self.commit_time.observe(started.elapsed());
+        Ok(true)
+    }
+
     fn write<T>(
-        &self,
+        &mut self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.calls.set(self.calls.get() + 1);
+        if let Some(batch) = &mut self.batch {
+            batch.dirty = true;
+            let out = f(&batch.tx);
+            batch.failed |= out.is_err();
+            return out;
+        }
         let started = Instant::now();
         let mut tx = self.db.begin_write().map_err(err)?;
         tx.set_durability(Durability::Immediate).map_err(err)?;
@@ -185,30 +281,22 @@ impl RedbStore {
         Ok(out)
     }
 
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let tx = self.db.begin_read().map_err(err)?;
-        f(&tx)
-    }
-
     /// Messages stored across all queues (for tests and metrics).
     pub fn total_messages(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;
-        self.read(|tx| tx.open_table(MESSAGES).map_err(err)?.len().map_err(err))
+        with_table!(self, MESSAGES, |t| t.len().map_err(err))
     }
 
     /// Attachment blob chunks stored.
     pub fn total_blob_chunks(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;
-        self.read(|tx| tx.open_table(BLOBS).map_err(err)?.len().map_err(err))
+        with_table!(self, BLOBS, |t| t.len().map_err(err))
     }
 
     /// Queues stored.
     pub fn total_queues(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;
-        self.read(|tx| tx.open_table(QUEUES).map_err(err)?.len().map_err(err))
+        with_table!(self, QUEUES, |t| t.len().map_err(err))
     }
 }
 
@@ -243,8 +331,7 @@ impl QueueStore for RedbStore {
     }
 
     fn queue(&self, recipient_id: &QueueId) -> Result<Option<QueueRecord>, Self::Error> {
-        self.read(|tx| {
-            let table = tx.open_table(QUEUES).map_err(err)?;
+        with_table!(self, QUEUES, |table| {
             match table.get(recipient_id.as_bytes().as_slice()).map_err(err)? {
                 Some(v) => decode_queue(*recipient_id, v.value()).map(Some),
                 None => Ok(None),
@@ -253,8 +340,7 @@ impl QueueStore for RedbStore {
     }
 
     fn recipient_for_sender(&self, sender_id: &QueueId) -> Result<Option<QueueId>, Self::Error> {
-        self.read(|tx| {
-            let table = tx.open_table(SENDERS).map_err(err)?;
+        with_table!(self, SENDERS, |table| {
             Ok(table
                 .get(sender_id.as_bytes().as_slice())
                 .map_err(err)?
@@ -383,9 +469,8 @@ impl QueueStore for RedbStore {
     }
 
     fn message_count(&self, recipient_id: &QueueId) -> Result<usize, Self::Error> {
-        self.read(|tx| {
-            let table = tx.open_table(MESSAGES).map_err(err)?;
-            let (lo, hi) = queue_range(recipient_id);
+        let (lo, hi) = queue_range(recipient_id);
+        with_table!(self, MESSAGES, |table| {
             Ok(table
                 .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
                 .map_err(err)?
@@ -394,9 +479,8 @@ impl QueueStore for RedbStore {
     }
 
     fn oldest_message(&self, recipient_id: &QueueId) -> Result<Option<StoredMessage>, Self::Error> {
-        self.read(|tx| {
-            let table = tx.open_table(MESSAGES).map_err(err)?;
-            let (lo, hi) = queue_range(recipient_id);
+        let (lo, hi) = queue_range(recipient_id);
+        with_table!(self, MESSAGES, |table| {
             let mut range = table
                 .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
                 .map_err(err)?;
@@ -418,14 +502,9 @@ impl QueueStore for RedbStore {
         // Look first in a read transaction: an Ack for a message already gone (a retried Ack)
         // costs no write.
         let id_key = cat(&[recipient_id.as_bytes(), message_id.as_bytes()]);
-        let present = self.read(|tx| {
-            Ok(tx
-                .open_table(MESSAGE_IDS)
-                .map_err(err)?
-                .get(id_key.as_slice())
-                .map_err(err)?
-                .is_some())
-        })?;
+        let present: bool = with_table!(self, MESSAGE_IDS, |table| {
+            table.get(id_key.as_slice()).map_err(err)?.is_some()
+        });
         if !present {
             return Ok(false);
         }
@@ -460,10 +539,9 @@ impl QueueStore for RedbStore {
     }
 
     fn blob_chunk_count(&self, blob: &BlobId) -> Result<u32, Self::Error> {
-        self.read(|tx| {
-            let table = tx.open_table(BLOBS).map_err(err)?;
-            let lo = cat(&[blob.as_bytes(), &[0u8; 4]]);
-            let hi = cat(&[blob.as_bytes(), &[0xffu8; 4]]);
+        let lo = cat(&[blob.as_bytes(), &[0u8; 4]]);
+        let hi = cat(&[blob.as_bytes(), &[0xffu8; 4]]);
+        with_table!(self, BLOBS, |table| {
             let n = table
                 .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
                 .map_err(err)?
@@ -507,9 +585,8 @@ impl QueueStore for RedbStore {
     }
 
     fn blob_chunk(&self, blob: &BlobId, index: u32) -> Result<Option<Vec<u8>>, Self::Error> {
-        self.read(|tx| {
-            let table = tx.open_table(BLOBS).map_err(err)?;
-            let key = cat(&[blob.as_bytes(), &index.to_be_bytes()]);
+        let key = cat(&[blob.as_bytes(), &index.to_be_bytes()]);
+        with_table!(self, BLOBS, |table| {
             Ok(table
                 .get(key.as_slice())
                 .map_err(err)?
@@ -519,9 +596,8 @@ impl QueueStore for RedbStore {
 
     fn sweep(&mut self, now: u64, messages_before: u64) -> Result<Swept, Self::Error> {
         // Find what is due in a read transaction; write only when something is.
-        let (msgs, blobs) = self.read(|tx| {
-            let mut msgs = Vec::new();
-            let expiry = tx.open_table(MESSAGE_EXPIRY).map_err(err)?;
+        let mut msgs = Vec::new();
+        with_table!(self, MESSAGE_EXPIRY, |expiry| {
             for entry in expiry
                 .range::<&[u8]>(..messages_before.to_be_bytes().as_slice())
                 .map_err(err)?
@@ -529,8 +605,9 @@ impl QueueStore for RedbStore {
             {
                 msgs.push(entry.map_err(err)?.0.value().to_vec());
             }
-            let mut blobs = Vec::new();
-            let expiry = tx.open_table(BLOB_EXPIRY).map_err(err)?;
+        });
+        let mut blobs = Vec::new();
+        with_table!(self, BLOB_EXPIRY, |expiry| {
             for entry in expiry
                 .range::<&[u8]>(..=now.to_be_bytes().as_slice())
                 .map_err(err)?
@@ -538,8 +615,7 @@ impl QueueStore for RedbStore {
             {
                 blobs.push(entry.map_err(err)?.0.value().to_vec());
             }
-            Ok((msgs, blobs))
-        })?;
+        });
         if msgs.is_empty() && blobs.is_empty() {
             return Ok(Swept::default());
         }
@@ -665,6 +741,51 @@ mod tests {
         // The acked message's expiry entry went with it.
         assert!(s.remove_message(&qid(1), &msg(2, 0).id).unwrap());
         assert_eq!(s.sweep(10_000, 10_000).unwrap().messages, 0);
+    }
+
+    #[test]
+    fn a_batch_sees_its_own_writes_and_commits_them_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let mut s = RedbStore::open(&path).unwrap();
+        s.begin_batch().unwrap();
+        assert!(!s.batch_dirty());
+        let calls = s.calls();
+        assert_eq!(s.message_count(&qid(1)).unwrap(), 0);
+        assert!(s.calls() > calls);
+        assert!(!s.batch_dirty(), "a read does not dirty the batch");
+        s.push_message(&qid(1), &msg(1, 1)).unwrap();
+        s.push_message(&qid(1), &msg(2, 2)).unwrap();
+        assert!(s.batch_dirty());
+        // Later requests of the batch see the earlier ones' writes…
+        assert_eq!(s.message_count(&qid(1)).unwrap(), 2);
+        assert!(s.remove_message(&qid(1), &msg(1, 0).id).unwrap());
+        assert_eq!(s.oldest_message(&qid(1)).unwrap(), Some(msg(2, 2)));
+        // …and nothing is committed before the batch is.
+        let before = s.commit_histogram().count();
+        assert!(s.commit_batch().unwrap(), "one commit for the batch");
+        assert_eq!(s.commit_histogram().count(), before + 1);
+        drop(s);
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.oldest_message(&qid(1)).unwrap(), Some(msg(2, 2)));
+        assert_eq!(s.total_messages().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_batch_without_writes_commits_nothing_and_a_dropped_store_loses_its_open_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let mut s = RedbStore::open(&path).unwrap();
+        s.begin_batch().unwrap();
+        assert_eq!(s.total_queues().unwrap(), 0);
+        assert!(!s.commit_batch().unwrap());
+        assert_eq!(s.commit_histogram().count(), 0);
+        s.begin_batch().unwrap();
+        s.push_message(&qid(1), &msg(1, 1)).unwrap();
+        // A crash before the commit: the uncommitted batch is gone.
+        drop(s);
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.total_messages().unwrap(), 0);
     }
 
     #[test]

@@ -24,8 +24,9 @@ use crate::relay::{DirectoryEntry, Relay};
 struct WebState {
     relays: Vec<Arc<Relay>>,
     csp: HeaderValue,
-    /// A fixed directory to publish; `None`: the relays' own entries.
-    directory: Option<Vec<DirectoryEntry>>,
+    /// Other relays to publish besides `relays` (whose entries are read live, so a key
+    /// rotation shows at once).
+    peers: Vec<DirectoryEntry>,
 }
 
 /// The Content-Security-Policy for the PWA's HTML. `connect-src` lists exactly the relays'
@@ -83,15 +84,38 @@ pub fn parse_directory(text: &str) -> Result<Vec<DirectoryEntry>, String> {
                 .as_str()
                 .filter(|u| u.starts_with("ws://") || u.starts_with("wss://"))
                 .ok_or_else(|| "relay without a ws:// or wss:// \"url\"".to_owned())?;
-            let key_epoch = r["key_epoch"]
-                .as_u64()
-                .and_then(|e| u32::try_from(e).ok())
-                .ok_or_else(|| "relay without a \"key_epoch\"".to_owned())?;
+            let epoch = |v: &serde_json::Value| v.as_u64().and_then(|e| u32::try_from(e).ok());
+            let key_epoch =
+                epoch(&r["key_epoch"]).ok_or_else(|| "relay without a \"key_epoch\"".to_owned())?;
+            // Optional fields (older directories lack them).
+            let previous = match r.get("previous_key") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(p) => {
+                    let key = p["sphinx_key"]
+                        .as_str()
+                        .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+                        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                        .ok_or_else(|| {
+                            "\"previous_key\" without a 32-byte \"sphinx_key\"".to_owned()
+                        })?;
+                    let (Some(e), Some(until)) =
+                        (epoch(&p["key_epoch"]), p["valid_until"].as_u64())
+                    else {
+                        return Err(
+                            "\"previous_key\" without \"key_epoch\" and \"valid_until\"".into()
+                        );
+                    };
+                    Some((sotto_proto::keys::PublicKey::from_bytes(key), e, until))
+                }
+            };
             Ok(DirectoryEntry {
                 id: sotto_proto::ids::RelayId::from_bytes(b64("id")?),
                 url: url.to_owned(),
                 sphinx_key: sotto_proto::keys::PublicKey::from_bytes(b64("sphinx_key")?),
                 key_epoch,
+                rotates_at: r["key_rotates_at"].as_u64(),
+                previous,
+                pow_bits: r["pow_bits"].as_u64().and_then(|b| u8::try_from(b).ok()),
             })
         })
         .collect()
@@ -102,24 +126,38 @@ pub fn directory_json(entries: &[DirectoryEntry]) -> serde_json::Value {
     let relays: Vec<_> = entries
         .iter()
         .map(|e| {
-            serde_json::json!({
+            let mut r = serde_json::json!({
                 "id": URL_SAFE_NO_PAD.encode(e.id.as_bytes()),
                 "url": e.url,
                 "sphinx_key": URL_SAFE_NO_PAD.encode(e.sphinx_key.as_bytes()),
                 "key_epoch": u64::from(e.key_epoch),
-            })
+            });
+            if let Some(at) = e.rotates_at {
+                r["key_rotates_at"] = at.into();
+            }
+            if let Some((key, epoch, until)) = &e.previous {
+                r["previous_key"] = serde_json::json!({
+                    "sphinx_key": URL_SAFE_NO_PAD.encode(key.as_bytes()),
+                    "key_epoch": u64::from(*epoch),
+                    "valid_until": until,
+                });
+            }
+            if let Some(bits) = e.pow_bits {
+                r["pow_bits"] = u64::from(bits).into();
+            }
+            r
         })
         .collect();
     serde_json::json!({ "version": 1, "relays": relays })
 }
 
 /// The operator endpoints only (`/directory.json`, `/healthz`, `/metrics`), for `run`.
-/// `directory` lists the relays published in `/directory.json` (this one and its peers).
-pub fn api_router(relays: Vec<Arc<Relay>>, directory: Option<Vec<DirectoryEntry>>) -> Router {
+/// `/directory.json` lists `peers` and then `relays` (with their live keys).
+pub fn api_router(relays: Vec<Arc<Relay>>, peers: Vec<DirectoryEntry>) -> Router {
     let state = Arc::new(WebState {
         relays,
         csp: HeaderValue::from_static("default-src 'none'"),
-        directory,
+        peers,
     });
     api_routes()
         .layer(axum::middleware::from_fn_with_state(
@@ -144,7 +182,7 @@ pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
     let state = Arc::new(WebState {
         relays,
         csp,
-        directory: None,
+        peers: Vec::new(),
     });
     let index = ServeFile::new(web_root.join("index.html"));
     api_routes()
@@ -160,10 +198,12 @@ pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
 }
 
 async fn directory(State(state): State<Arc<WebState>>) -> Response {
-    let entries: Vec<DirectoryEntry> = match &state.directory {
-        Some(d) => d.clone(),
-        None => state.relays.iter().map(|r| r.entry()).collect(),
-    };
+    let entries: Vec<DirectoryEntry> = state
+        .peers
+        .iter()
+        .cloned()
+        .chain(state.relays.iter().map(|r| r.entry()))
+        .collect();
     axum::Json(directory_json(&entries)).into_response()
 }
 
@@ -174,7 +214,7 @@ async fn healthz(State(state): State<Arc<WebState>>) -> Response {
         let up = r.probe().await;
         all_up &= up;
         relays.push(serde_json::json!({
-            "id": URL_SAFE_NO_PAD.encode(r.identity.id.as_bytes()),
+            "id": URL_SAFE_NO_PAD.encode(r.id.as_bytes()),
             "url": r.url,
             "up": up,
         }));
