@@ -315,6 +315,17 @@ impl Client {
         })
     }
 
+    /// Takes a fresh relay directory (relays rotate their Sphinx keys every epoch): routes are
+    /// built with these keys from now on. Refused (and nothing changed) when our gateway is
+    /// not in it.
+    pub fn update_relays(&mut self, relays: Vec<Hop>) -> Result<(), ClientError> {
+        if !relays.iter().any(|h| h.id == self.gateway) {
+            return Err(ClientError::NoRelays);
+        }
+        self.relays = relays;
+        Ok(())
+    }
+
     pub fn gateway(&self) -> RelayId {
         self.gateway
     }

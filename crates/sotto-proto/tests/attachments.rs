@@ -1,4 +1,4 @@
-//! Attachments and disappearing-message settings between two clients, through five relays
+//! Attachments, disappearing-message settings and relay key rotation between two clients, through five relays
 //! on a lossy virtual network.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -230,4 +230,44 @@ fn a_disappearing_timer_reaches_the_contact_and_survives_a_restore() {
     let restored = Client::from_persisted(w.clients[1].to_persisted().as_bytes()).unwrap();
     assert_eq!(restored.disappearing(bob_alice), Some(3600));
     assert_eq!(restored.disappearing(12345), None);
+}
+
+#[test]
+fn after_a_key_rotation_a_fresh_directory_keeps_the_conversation_going() {
+    use sotto_proto::onion::{Hop, RelayKey};
+    let mut w = World::new(11, 0, &["Alice", "Bob"]);
+    let (alice_bob, _) = w.connect();
+    // Every relay rotates; the old keys are gone (past the overlap).
+    let mut fresh = Vec::new();
+    for node in &mut w.nodes {
+        let key = RelayKey::generate(&mut w.rng, 2);
+        node.keys_mut().rotate(key);
+        node.keys_mut().drop_previous();
+        fresh.push(Hop {
+            id: node.id(),
+            key: node.keys().current().public_key(),
+        });
+    }
+    let mut wrong = fresh.clone();
+    wrong.retain(|h| h.id != w.directory[w.gateways[0]].id);
+    assert_eq!(
+        w.clients[0].update_relays(wrong).err(),
+        Some(ClientError::NoRelays),
+        "a directory without our gateway is refused"
+    );
+    for c in &mut w.clients {
+        c.update_relays(fresh.clone()).unwrap();
+    }
+    w.directory = fresh;
+    let now = w.now();
+    w.clients[0]
+        .send_text(&mut w.rng, alice_bob, "after the rotation", now)
+        .unwrap();
+    let got = w.run_until(300, |w| {
+        w.events[1].iter().any(|e| {
+            matches!(e, Event::Message { envelope, .. }
+            if envelope.content == Content::Text("after the rotation".into()))
+        })
+    });
+    assert!(got, "the message went through with the new keys");
 }

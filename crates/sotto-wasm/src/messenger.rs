@@ -164,6 +164,9 @@ struct State {
     open: bool,
     closed: bool,
     interval: Option<(i32, Closure<dyn FnMut()>)>,
+    /// Where the relay directory is, and when it was last read.
+    directory_url: String,
+    directory_at: u64,
     reconnect: Option<(i32, Closure<dyn FnMut()>)>,
     pending_invitations: HashMap<u64, Resolver>,
     pending_accepts: VecDeque<Resolver>,
@@ -871,6 +874,29 @@ fn progress_js(id: &str, contact: ContactId, direction: &str, done: u32, total: 
     ])
 }
 
+/// Seconds between reads of the relay directory. Relays rotate their Sphinx keys every epoch
+/// (24 h by default) and accept the previous key for an overlap (2 h): reading the directory
+/// hourly keeps a long-open page's routes valid.
+const DIRECTORY_REFRESH_SECS: u64 = 3600;
+
+/// Reads the directory again and hands the relays' current keys to the client. A failed read
+/// changes nothing (the next one is an hour away; reopening also reads it).
+fn refresh_directory(state: &Shared, url: String) {
+    let weak = Rc::downgrade(state);
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(relays) = fetch_directory(&url).await else {
+            return;
+        };
+        if let Some(s) = weak.upgrade()
+            && let Ok(mut st) = s.try_borrow_mut()
+        {
+            let _ = st
+                .client
+                .update_relays(relays.iter().map(|r| r.hop).collect());
+        }
+    });
+}
+
 /// Asks the client for a message's file and remembers the transfer (also across a reload).
 fn start_download(
     st: &mut State,
@@ -1026,7 +1052,7 @@ impl Sotto {
         let relays = fetch_directory(&directory_url).await?;
         let mut rng: Rng = UnwrapErr(getrandom::SysRng);
         // A restored client keeps its gateway (its queues' replies lead there).
-        if let Some((client, seq)) = restored {
+        if let Some((mut client, seq)) = restored {
             let gateway = client.gateway();
             let url = relays
                 .iter()
@@ -1038,8 +1064,12 @@ impl Sotto {
                         "this profile's gateway relay is not in the directory",
                     )
                 })?;
+            // The relays may have rotated their keys since: route with today's.
+            client
+                .update_relays(relays.iter().map(|r| r.hop).collect())
+                .map_err(|e| client_error(&e))?;
             let ws = open_socket(&url).await?;
-            let me = Self::start(w, client, rng, url, origin, store, seq, ws)?;
+            let me = Self::start(w, client, rng, url, origin, store, seq, ws, directory_url)?;
             {
                 let mut st = me.state.borrow_mut();
                 st.local = local;
@@ -1094,7 +1124,17 @@ impl Sotto {
                 ])
                 .await?;
         }
-        Self::start(w, client, rng, gateway_url, origin, store, 0, ws)
+        Self::start(
+            w,
+            client,
+            rng,
+            gateway_url,
+            origin,
+            store,
+            0,
+            ws,
+            directory_url,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1107,6 +1147,7 @@ impl Sotto {
         store: Option<Store>,
         seq: u64,
         ws: WebSocket,
+        directory_url: String,
     ) -> Result<Sotto, JsValue> {
         let state = Rc::new(RefCell::new(State {
             client,
@@ -1117,6 +1158,8 @@ impl Sotto {
             open: false,
             closed: false,
             interval: None,
+            directory_url,
+            directory_at: now(),
             reconnect: None,
             pending_invitations: HashMap::new(),
             pending_accepts: VecDeque::new(),
@@ -1145,6 +1188,10 @@ impl Sotto {
                 };
                 let st = &mut *st;
                 st.client.tick(&mut st.rng, now());
+                if now().saturating_sub(st.directory_at) >= DIRECTORY_REFRESH_SECS {
+                    st.directory_at = now();
+                    refresh_directory(&s, st.directory_url.clone());
+                }
             }
             pump(&s, &t);
         });
