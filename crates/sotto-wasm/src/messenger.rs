@@ -199,7 +199,7 @@ impl State {
     }
 }
 
-const STATE_KEY: &[u8] = b"client";
+pub(crate) const STATE_KEY: &[u8] = b"client";
 const MNEMONIC_KEY: &[u8] = b"phrase";
 
 type Shared = Rc<RefCell<State>>;
