@@ -62,7 +62,9 @@ step "crypto and onion build in headless Chromium"
 # read "not measured yet" with the reason.
 step "sotto-relay (release) and its load generator"
 relay_bin="$target_dir/release/sotto-relay"
-if ! cargo build --quiet --release -p sotto-relay; then
+relay_built=true
+cargo build --quiet --release -p sotto-relay || relay_built=false
+if ! $relay_built; then
   echo 'the relay did not build' >"$results/relay.txt"
 elif ! "$relay_bin" loadgen --help >/dev/null 2>&1; then
   echo '`sotto-relay` has no `loadgen` subcommand yet' >"$results/relay.txt"
@@ -79,7 +81,7 @@ rm -f "$results/relay.json.tmp"
 # headless Chromium; pages use the served pkg/ (the shipped build), the storage bench's seeding
 # the bench build. Each part is bounded in time; a failed part is reported as not measured.
 step "browser to browser, storage, PWA load (headless Chromium, sotto-relay dev)"
-if [ ! -x "$relay_bin" ]; then
+if ! $relay_built; then
   echo 'the relay did not build' >"$results/app.txt"
 elif ! (cd tests && SOTTO_RELAY_BIN="$relay_bin" timeout 300 node bench/app.mjs --pkg "$bench_pkg") \
     >"$results/app.json.tmp"; then

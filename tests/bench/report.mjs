@@ -181,7 +181,7 @@ if (!st || st.error) {
   goals.push({ area: 'storage', goal: storageGoal, ratio: msf(st.open_read_ms), ok });
   const mem = app?.b2b_memory?.sustained;
   row(`storage: Sotto.open of an IndexedDB profile with ${st.messages.toLocaleString('en-US')} messages + messages(contactId, {limit: 50}), fresh page, median of ${st.runs}`,
-    `${msf(st.open_read_ms)} (open ${msf(st.open_ms)} + newest page ${msf(st.read_ms)}; first run ${msf(st.first_open_read_ms)})`,
+    `${msf(st.open_read_ms)} (medians of each: open ${msf(st.open_ms)}, newest page ${msf(st.read_ms)}; first run ${msf(st.first_open_read_ms)})`,
     `the next older page ({limit: 50, before}): ${msf(st.older_ms)}`, '—', '≤ 100 ms', verdict(ok));
   row(`storage: incoming messages into the IndexedDB profile through the network, ${st.incoming.sent} handed to send() at once (each 'message' event follows its committed write)`,
     sustainedText(st.incoming), mem?.per_s ? `'memory' storage, same burst (browser to browser above): ${mem.per_s.toFixed(1)} msg/s` : '—',

@@ -137,7 +137,9 @@ pub async fn seed_messages(
         .read(kind::STATE, STATE_KEY)
         .await?
         .ok_or_else(|| JsError::new("the profile has no client state"))?;
-    let (seq, client) = state.split_at_checked(8).ok_or_else(|| JsError::new("short state"))?;
+    let (seq, client) = state
+        .split_at_checked(8)
+        .ok_or_else(|| JsError::new("short state"))?;
     let mut seq = u64::from_be_bytes(array(seq)?);
     let now = (js_sys::Date::now() / 1000.0) as u64;
     let mut written = 0u32;
