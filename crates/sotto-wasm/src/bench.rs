@@ -107,3 +107,67 @@ pub fn build_packet(iters: u32) -> Result<u32, JsError> {
     }
     Ok(last)
 }
+
+/// Writes `count` text messages with contact `contact_id` into the stored profile `profile`
+/// (one made without a passphrase, closed), through the messenger's own storage code: records
+/// from `Store::message_record`, written with `Store::write` in transactions of `batch`
+/// messages, each with the client state record as `pump` writes it (the sequence counter in
+/// front, moved on by the batch). Alternates outgoing and incoming messages, oldest first, one
+/// second apart, ending now. Seeds the storage bench (tests/bench/app.mjs) without sending
+/// 10,000 messages through the network.
+#[wasm_bindgen(js_name = benchSeedMessages)]
+pub async fn seed_messages(
+    profile: String,
+    contact_id: String,
+    count: u32,
+    batch: u32,
+) -> Result<(), JsValue> {
+    use crate::messenger::STATE_KEY;
+    use crate::storage::{MessageRecord, Store, kind};
+
+    let contact: u64 = contact_id
+        .parse()
+        .map_err(|_| JsError::new("a contact id is a decimal number"))?;
+    let store = Store::open(&profile, None).await?;
+    if store.created {
+        store.wipe().await?;
+        return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
+    }
+    let state = store
+        .read(kind::STATE, STATE_KEY)
+        .await?
+        .ok_or_else(|| JsError::new("the profile has no client state"))?;
+    let (seq, client) = state
+        .split_at_checked(8)
+        .ok_or_else(|| JsError::new("short state"))?;
+    let mut seq = u64::from_be_bytes(array(seq)?);
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let mut written = 0u32;
+    while written < count {
+        let n = batch.max(1).min(count - written);
+        let mut records = Vec::with_capacity(n as usize + 1);
+        for i in written..written + n {
+            let mut id = [0u8; 16];
+            getrandom::fill(&mut id).map_err(|_| JsError::new("no RNG"))?;
+            let sent_at = now - u64::from(count - i);
+            let outgoing = i % 2 == 0;
+            records.push(store.message_record(&MessageRecord {
+                seq,
+                id: crate::messenger::hex(&id),
+                contact,
+                text: format!("bench message #{i}: about the length of a short chat line, ✓"),
+                sent_at,
+                received_at: (!outgoing).then_some(sent_at),
+                outgoing,
+            }));
+            seq += 1;
+        }
+        let mut bytes = zeroize::Zeroizing::new(seq.to_be_bytes().to_vec());
+        bytes.extend_from_slice(client);
+        records.push(store.record(kind::STATE, STATE_KEY, &bytes, None));
+        store.write(records).await?;
+        written += n;
+    }
+    store.close();
+    Ok(())
+}

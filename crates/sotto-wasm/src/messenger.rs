@@ -321,7 +321,7 @@ impl State {
     }
 }
 
-const STATE_KEY: &[u8] = b"client";
+pub(crate) const STATE_KEY: &[u8] = b"client";
 const MNEMONIC_KEY: &[u8] = b"phrase";
 const LOCAL_KEY: &[u8] = b"local";
 

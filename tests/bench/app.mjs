@@ -1,0 +1,350 @@
+// The messenger half of `make bench`: a real `sotto-relay dev --ephemeral` network (loopback,
+// free ports) and Debian's headless Chromium, measuring what a person using Sotto waits for.
+// Prints one JSON object on stdout for report.mjs; progress goes to stderr.
+//
+//   SOTTO_RELAY_BIN=target/release/sotto-relay node bench/app.mjs --pkg target/bench-pkg > app.json
+//
+//   1. browser to browser: two pages in separate browser contexts, each with a `Sotto` from the
+//      served /pkg/sotto.js (public API only), meet through an invitation; then delivery latency
+//      (the sender's send() call to the receiver's 'message' event, one message in flight) and
+//      sustained messages/s, with 'memory' storage and with 'indexeddb'.
+//   2. storage: a profile in IndexedDB with 10,000 messages (written by the bench build's
+//      benchSeedMessages through the messenger's storage code), then, in a fresh page, the
+//      time of Sotto.open and of messages(contactId, {limit: 50}).
+//   3. PWA: cold loads of the welcome screen (a fresh browser context each, so no HTTP cache and
+//      no service worker): time to a usable "Display name" box and to enabled buttons (the wasm
+//      instantiated), and the bytes the load fetched, each gzipped as a server would send it.
+//
+// The pages are the PWA's own index.html (as in tests/e2e; service workers blocked), driven only
+// through the public API of the served /pkg/sotto.js; the app itself opens nothing until
+// someone fills in its welcome form. The storage bench's seeding needs the bench build of the
+// wasm: Playwright's request routing answers /bench/pkg/ with it (same origin, so the same
+// IndexedDB), never the relay's web server. (A page answered wholly by routing may not open
+// WebSockets to loopback: Chromium's local network access checks.)
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { startDev, launchBrowser, ROOT } from '../e2e/harness.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const BENCH_PKG = opt('pkg', join(ROOT, 'target', 'bench-pkg'));
+const LATENCY_MESSAGES = Number(opt('messages', '100'));
+const BURST_MESSAGES = Number(opt('burst', '200'));
+const SEED_MESSAGES = 10_000;
+const PWA_LOADS = 5;
+
+const log = (line) => process.stderr.write(`app bench: ${line}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => percentile(xs, 50);
+function percentile(xs, p) {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+/// Polls `check()` (async) every 20 ms until it returns something truthy, for at most `ms`.
+async function until(what, check, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm' };
+
+const dev = await startDev({ httpPort: 0, wsBasePort: 0, relays: 5 });
+const origin = dev.url.replace(/\/$/, '');
+const browser = await launchBrowser();
+const result = { chromium_version: browser.version() };
+
+/// A browser context whose /bench/ URLs are answered from here (see the header).
+async function benchContext() {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  await context.route(`${origin}/bench/**`, async (route) => {
+    const path = new URL(route.request().url()).pathname;
+    if (path.startsWith('/bench/pkg/') && !path.includes('..')) {
+      const file = path.slice('/bench/pkg/'.length);
+      const ext = file.slice(file.lastIndexOf('.'));
+      await route.fulfill({ contentType: TYPES[ext] ?? 'application/octet-stream', body: await readFile(join(BENCH_PKG, file)) });
+    } else {
+      await route.fulfill({ status: 404, body: 'not found' });
+    }
+  });
+  return context;
+}
+
+/// A page of `context` with a `Sotto` opened as `window.__me`; every received message is
+/// recorded in `window.__got` as {text, at} (at: ms on the shared wall clock, taken in the
+/// listener), and each also calls the page's `__delivered` binding when one is exposed.
+async function person(context, { storage, profile, displayName }) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const waiting = new Map(); // text → resolve(at), for latency()
+  await page.exposeFunction('__delivered', (text, at) => waiting.get(text)?.(at));
+  await page.goto(`${origin}/`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  await page.evaluate(async (o) => {
+    const mod = await import('/pkg/sotto.js');
+    await mod.default();
+    window.__got = [];
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...o });
+    me.addEventListener('message', (e) => {
+      const at = performance.timeOrigin + performance.now();
+      window.__got.push({ text: e.detail.text, at });
+      if (window.__delivered) window.__delivered(e.detail.text, at);
+    });
+    window.__me = me;
+  }, { storage, profile, displayName });
+  return { page, errors, waiting };
+}
+
+const contactsOf = (p) => p.page.evaluate(() => window.__me.contacts());
+
+/// `inviter` invites, `invitee` accepts; resolves with each side's contact id of the other
+/// once both know the other's name.
+async function meet(inviter, invitee) {
+  const link = await inviter.page.evaluate(() => window.__me.createInvitation());
+  await invitee.page.evaluate((l) => window.__me.acceptInvitation(l), link);
+  const named = (p) => until('a named contact', async () => (await contactsOf(p)).find((c) => c.displayName));
+  const [a, b] = await Promise.all([named(inviter), named(invitee)]);
+  return { inviterSees: a.id, inviteeSees: b.id };
+}
+
+/// One message at a time from `from` to `to` (the next is sent once the last arrived):
+/// per message, the delivery latency (send() call → 'message' listener) and the time until
+/// send() resolved (a relay stored it). Stops early after `budgetMs`.
+async function latency(from, to, contactId, n, tag, budgetMs = 60_000) {
+  const delivery = [];
+  const ack = [];
+  const deadline = Date.now() + budgetMs;
+  for (let i = 0; i < n && Date.now() < deadline; i++) {
+    const text = `${tag} #${i}`;
+    const arrived = new Promise((resolve) => to.waiting.set(text, resolve));
+    const sent = await from.page.evaluate(async ({ id, text }) => {
+      const t0 = performance.timeOrigin + performance.now();
+      await window.__me.send(id, text);
+      return { t0, acked: performance.timeOrigin + performance.now() };
+    }, { id: contactId, text });
+    const at = await Promise.race([arrived, sleep(15_000).then(() => null)]);
+    if (at == null) throw new Error(`${text} was not delivered within 15 s`);
+    delivery.push(at - sent.t0);
+    ack.push(sent.acked - sent.t0);
+  }
+  return { delivery, ack };
+}
+
+/// `n` messages handed to send() at once; the rate is n over the time from the first send()
+/// call to the receiver's last 'message' event.
+async function burst(from, to, contactId, n, tag) {
+  const before = await to.page.evaluate(() => window.__got.length);
+  const t0 = await from.page.evaluate(({ id, n, tag }) => {
+    const t0 = performance.timeOrigin + performance.now();
+    window.__burst = Promise.all(Array.from({ length: n }, (_, i) => window.__me.send(id, `${tag} #${i}`)));
+    return t0;
+  }, { id: contactId, n, tag });
+  const deadline = Date.now() + 90_000;
+  let got;
+  for (;;) {
+    got = await to.page.evaluate((k) => window.__got.slice(k), before);
+    if (got.length >= n || Date.now() > deadline) break;
+    await sleep(100);
+  }
+  const last = got.at(-1)?.at;
+  const inOrder = got.every((m, i) => m.text === `${tag} #${i}`);
+  return { sent: n, delivered: got.length, in_order: inOrder, seconds: last ? (last - t0) / 1000 : null, per_s: last ? (got.length * 1000) / (last - t0) : null };
+}
+
+const summary = (xs) => ({ n: xs.length, p50: percentile(xs, 50), p90: percentile(xs, 90), p99: percentile(xs, 99), max: Math.max(...xs) });
+
+// ---- 1. browser to browser --------------------------------------------------------------
+async function browserToBrowser(storage) {
+  const ca = await benchContext();
+  const cb = await benchContext();
+  try {
+    const alice = await person(ca, { storage, profile: 'bench-alice', displayName: 'Alice' });
+    const bob = await person(cb, { storage, profile: 'bench-bob', displayName: 'Bob' });
+    const { inviterSees: alicesBob } = await meet(alice, bob);
+    // Warm-up: the ratchets' first steps and the connections' first packets.
+    await latency(alice, bob, alicesBob, 5, `warm-up ${storage}`);
+    const { delivery, ack } = await latency(alice, bob, alicesBob, LATENCY_MESSAGES, `latency ${storage}`);
+    const sustained = await burst(alice, bob, alicesBob, BURST_MESSAGES, `burst ${storage}`);
+    const errors = [...alice.errors, ...bob.errors];
+    log(`${storage}: delivery p50 ${median(delivery).toFixed(1)} ms, send() resolved p50 ${median(ack).toFixed(1)} ms, ${sustained.per_s?.toFixed(1)} msg/s`);
+    await Promise.all([alice, bob].map((p) => p.page.evaluate(() => window.__me.wipe())));
+    return { storage, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, page_errors: errors };
+  } finally {
+    await ca.close();
+    await cb.close();
+  }
+}
+
+// ---- 2. storage ---------------------------------------------------------------------------
+async function storageBench() {
+  const cs = await benchContext();
+  const cp = await benchContext();
+  try {
+    const profile = 'bench-10k';
+    const me = await person(cs, { storage: 'indexeddb', profile, displayName: 'Stored' });
+    const peer = await person(cp, { storage: 'memory', profile: 'peer', displayName: 'Peer' });
+    const { inviterSees: contactId } = await meet(me, peer);
+    await me.page.evaluate(() => window.__me.close());
+    await me.page.close();
+
+    // 10,000 messages, 500 per transaction, then 200 more one per transaction (as a message
+    // that arrives alone is written: the message and the client state).
+    const seed = await cs.newPage();
+    await seed.goto(`${origin}/`);
+    await seed.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    const seeded = await seed.evaluate(async ({ profile, contactId, n }) => {
+      const mod = await import('/bench/pkg/sotto.js');
+      await mod.default();
+      const t0 = performance.now();
+      await mod.benchSeedMessages(profile, contactId, n, 500);
+      const t1 = performance.now();
+      await mod.benchSeedMessages(profile, contactId, 200, 1);
+      const t2 = performance.now();
+      return { bulk_per_s: (n * 1000) / (t1 - t0), single_per_s: (200 * 1000) / (t2 - t1) };
+    }, { profile, contactId, n: SEED_MESSAGES });
+    await seed.close();
+    const total = SEED_MESSAGES + 200;
+    log(`seeded ${total} messages: ${seeded.bulk_per_s.toFixed(0)}/s in batches of 500, ${seeded.single_per_s.toFixed(0)}/s one per transaction`);
+
+    // Open it in a fresh page, five times; the wasm is instantiated before the clock starts.
+    const opens = [];
+    for (let i = 0; i < 5; i++) {
+      const page = await cs.newPage();
+      await page.goto(`${origin}/`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+      opens.push(await page.evaluate(async ({ profile, contactId }) => {
+        const mod = await import('/pkg/sotto.js');
+        await mod.default();
+        const t0 = performance.now();
+        const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, storage: 'indexeddb', profile });
+        const t1 = performance.now();
+        const newest = await me.messages(contactId, { limit: 50 });
+        const t2 = performance.now();
+        const older = await me.messages(contactId, { limit: 50, before: newest[0].id });
+        const t3 = performance.now();
+        await me.close();
+        return { open_ms: t1 - t0, read_ms: t2 - t1, older_ms: t3 - t2, count: newest.length, newest: newest.at(-1)?.text, older: older.length };
+      }, { profile, contactId }));
+      await page.close();
+    }
+    const bad = opens.find((o) => o.count !== 50 || o.older !== 50 || !o.newest?.includes('#199:'));
+    if (bad) throw new Error(`the stored conversation did not read back: ${JSON.stringify(bad)}`);
+
+    // Incoming messages through the network into the IndexedDB profile: the rate of 'message'
+    // events, each dispatched only after its write committed.
+    const back = await person(cs, { storage: 'indexeddb', profile, displayName: 'Stored' });
+    const peersContact = (await contactsOf(peer))[0].id;
+    const incoming = await burst(peer, back, peersContact, BURST_MESSAGES, 'incoming');
+    await back.page.evaluate(() => window.__me.wipe());
+    const pick = (k) => opens.map((o) => o[k]);
+    const sum = opens.map((o) => o.open_ms + o.read_ms);
+    log(`open ${median(pick('open_ms')).toFixed(1)} ms + newest page ${median(pick('read_ms')).toFixed(1)} ms (median of ${opens.length}); incoming ${incoming.per_s?.toFixed(1)} msg/s`);
+    return {
+      messages: total,
+      open_ms: median(pick('open_ms')),
+      read_ms: median(pick('read_ms')),
+      older_ms: median(pick('older_ms')),
+      open_read_ms: median(sum),
+      first_open_read_ms: sum[0],
+      runs: opens.length,
+      seed: seeded,
+      incoming,
+      page_errors: [...back.errors, ...peer.errors],
+    };
+  } finally {
+    await cs.close();
+    await cp.close();
+  }
+}
+
+// ---- 3. PWA cold load ---------------------------------------------------------------------
+// Marks, on the page's own clock (0 = navigation start), when the "Display name" box is there
+// and enabled and when the welcome screen's buttons are (the app sets data-ready then).
+const MARKS = () => {
+  window.__marks = {};
+  const check = () => {
+    const m = window.__marks;
+    const now = performance.now();
+    const input = document.getElementById('display-name');
+    const label = input && document.querySelector('label[for="display-name"]');
+    if (m.input == null && label && !input.disabled && input.getClientRects().length) m.input = now;
+    if (m.ready == null && document.body?.dataset.ready === 'true') m.ready = now;
+    return m.input != null && m.ready != null;
+  };
+  const observer = new MutationObserver(() => { if (check()) observer.disconnect(); });
+  observer.observe(document, { childList: true, subtree: true, attributes: true });
+};
+
+async function pwaLoad() {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.addInitScript(MARKS);
+    const fetched = [];
+    page.on('response', async (r) => {
+      try {
+        const body = await r.body();
+        fetched.push({ url: r.url(), raw: body.length, gz: gzipSync(body, { level: 9 }).length, encoding: r.headers()['content-encoding'] ?? null });
+      } catch { /* redirects and aborted requests have no body */ }
+    });
+    await page.goto(`${origin}/`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    // Let the service worker's registration and any late request finish.
+    await page.waitForLoadState('networkidle');
+    const marks = await page.evaluate(() => window.__marks);
+    return { input_ms: marks.input, ready_ms: marks.ready, fetched };
+  } finally {
+    await context.close();
+  }
+}
+
+async function pwaBench() {
+  const loads = [];
+  for (let i = 0; i < PWA_LOADS; i++) loads.push(await pwaLoad());
+  // Each URL once (the icon is asked for twice: <link rel="icon"> and the <img>).
+  const files = [...new Map(loads[0].fetched.map((f) => [f.url, f])).values()]
+    .map((f) => ({ path: new URL(f.url).pathname, raw: f.raw, gz: f.gz, encoding: f.encoding }));
+  const r = {
+    loads: loads.length,
+    input_ms: median(loads.map((l) => l.input_ms)),
+    ready_ms: median(loads.map((l) => l.ready_ms)),
+    bytes_raw: files.reduce((a, f) => a + f.raw, 0),
+    bytes_gz: files.reduce((a, f) => a + f.gz, 0),
+    server_compressed: files.some((f) => f.encoding),
+    files,
+  };
+  log(`PWA: "Display name" usable at ${r.input_ms?.toFixed(0)} ms, buttons at ${r.ready_ms?.toFixed(0)} ms; ${files.length} files, ${(r.bytes_gz / 1000).toFixed(1)} KB gzipped`);
+  return r;
+}
+
+try {
+  for (const [key, run] of [
+    ['b2b_memory', () => browserToBrowser('memory')],
+    ['b2b_indexeddb', () => browserToBrowser('indexeddb')],
+    ['storage', storageBench],
+    ['pwa', pwaBench],
+  ]) {
+    const t0 = Date.now();
+    try {
+      result[key] = await run();
+    } catch (e) {
+      log(`${key} failed: ${e.stack ?? e}`);
+      result[key] = { error: String(e.message ?? e).split('\n')[0] };
+    }
+    log(`${key}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+} finally {
+  await browser.close();
+  await dev.stop();
+}
+process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
