@@ -123,7 +123,7 @@ pub async fn seed_messages(
     batch: u32,
 ) -> Result<(), JsValue> {
     use crate::messenger::STATE_KEY;
-    use crate::storage::{MessageRecord, Store, kind};
+    use crate::storage::{MessageRecord, Status, Store, kind};
 
     let contact: u64 = contact_id
         .parse()
@@ -159,6 +159,13 @@ pub async fn seed_messages(
                 sent_at,
                 received_at: (!outgoing).then_some(sent_at),
                 outgoing,
+                status: if outgoing {
+                    Status::Sent
+                } else {
+                    Status::Received
+                },
+                expires_at: None,
+                file: None,
             }));
             seq += 1;
         }
