@@ -31,7 +31,7 @@ if [ "$have" != "$want" ]; then
 fi
 
 if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
-  step "npm ci (tests/: playwright-core, binaryen)"
+  step "npm ci (tests/: playwright-core, binaryen, vite)"
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

@@ -349,8 +349,13 @@ fn decode32(s: &str) -> Option<[u8; 32]> {
 }
 
 async fn fetch_directory(url: &str) -> Result<Vec<DirectoryRelay>, JsValue> {
+    read_directory(window()?.fetch_with_str(url)).await
+}
+
+/// The relays of a directory fetch already under way.
+async fn read_directory(fetch: Promise) -> Result<Vec<DirectoryRelay>, JsValue> {
     let unreachable = |what: &str| sotto_error(code::RELAY_UNREACHABLE, what);
-    let resp = JsFuture::from(window()?.fetch_with_str(url))
+    let resp = JsFuture::from(fetch)
         .await
         .map_err(|_| unreachable("cannot fetch the relay directory"))?;
     let resp: web_sys::Response = resp
@@ -985,6 +990,22 @@ impl Sotto {
     pub async fn open(options: JsValue) -> Result<Sotto, JsValue> {
         let w = window()?;
         let origin = w.location().origin().unwrap_or_default();
+        let directory_url = get_string(&options, "directoryUrl")
+            .unwrap_or_else(|| format!("{origin}/directory.json"));
+        // The directory is fetched while the profile is opened. A failed fetch resolves to
+        // nothing (and fails below, if the open gets that far) rather than going unhandled.
+        let directory = w.fetch_with_str(&directory_url);
+        let directory = get(&directory, "catch")
+            .dyn_into::<Function>()
+            .and_then(|catch| {
+                catch.call1(
+                    &directory,
+                    &Closure::once_into_js(|_: JsValue| JsValue::UNDEFINED),
+                )
+            })
+            .ok()
+            .and_then(|p| p.dyn_into::<Promise>().ok())
+            .unwrap_or(directory);
         let storage = get_string(&options, "storage").unwrap_or_else(|| "memory".into());
         let store = match storage.as_str() {
             "memory" => None,
@@ -1024,8 +1045,10 @@ impl Sotto {
                     records.push(store.message_record(&m));
                 }
             }
-            records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
-            store.write(records).await?;
+            if !records.is_empty() {
+                records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
+                store.write(records).await?;
+            }
         }
         if let Some(store) = &store
             && !store.created
@@ -1040,8 +1063,6 @@ impl Sotto {
                 .map_err(|e| sotto_error(code::STORAGE, &format!("the stored profile: {e}")))?;
             restored = Some((client, seq));
         }
-        let directory_url = get_string(&options, "directoryUrl")
-            .unwrap_or_else(|| format!("{origin}/directory.json"));
         let display_name = get_string(&options, "displayName").unwrap_or_default();
         let pow_bits = get(&options, "powBits")
             .as_f64()
@@ -1049,7 +1070,7 @@ impl Sotto {
                 b.clamp(0.0, 32.0) as u8
             });
 
-        let relays = fetch_directory(&directory_url).await?;
+        let relays = read_directory(directory).await?;
         let mut rng: Rng = UnwrapErr(getrandom::SysRng);
         // A restored client keeps its gateway (its queues' replies lead there).
         if let Some((mut client, seq)) = restored {
