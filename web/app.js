@@ -4,6 +4,7 @@ import init, { Sotto, version, selfTest } from '/pkg/sotto.js';
 import { dayKey, dayLabel, timeLabel, listTime, errorText } from '/web/format.js';
 import {
   TIMER_CHOICES, timerLabel, attachmentView, showReady, showProgress, releaseUrls, voiceRecorder,
+  glyph, CLOCK,
 } from '/web/content.js';
 
 const $ = (id) => document.getElementById(id);
@@ -265,8 +266,8 @@ function renderList() {
 function previewText(m) {
   const a = m.attachment;
   if (!a) return m.text;
-  if (a.voice || a.mime.startsWith('audio/')) return '🎤 Voice note';
-  return `${a.mime.startsWith('image/') ? '🖼' : '📎'} ${a.name}`;
+  if (a.voice || a.mime.startsWith('audio/')) return 'Voice note';
+  return `${a.mime.startsWith('image/') ? 'Picture' : 'File'}: ${a.name}`;
 }
 
 function span(className, text) {
@@ -475,7 +476,8 @@ function updateBubble(m) {
   time.textContent = timeLabel(m.sentAt);
   const parts = [time];
   if (m.expiresAt) {
-    const timer = span('expires', '⏱');
+    const timer = span('expires', '');
+    timer.append(glyph(CLOCK));
     timer.title = `Disappears ${new Date(m.expiresAt).toLocaleString()}`;
     timer.setAttribute('aria-label', timer.title);
     parts.unshift(timer);

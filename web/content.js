@@ -24,6 +24,22 @@ export function sizeLabel(bytes) {
 const isPicture = (a) => a.mime.startsWith('image/');
 const isVoice = (a) => a.voice || a.mime.startsWith('audio/');
 
+/// A small stroked SVG icon (no emoji: not every system has an emoji font).
+export function glyph(path, className = '') {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', `glyph ${className}`.trim());
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', path);
+  svg.append(p);
+  return svg;
+}
+
+/// The clock of a disappearing message.
+export const CLOCK = 'M12 5a8 8 0 1 0 0 16a8 8 0 1 0 0-16M12 9v4l2.5 2.5M9 2h6';
+
 /// Object URLs made for a conversation; revoked when the conversation is left.
 const urls = new Set();
 export function releaseUrls() {
@@ -55,11 +71,7 @@ export function attachmentView(m, load) {
     audio.setAttribute('aria-label', 'Voice note');
     box.append(audio);
   } else {
-    const icon = document.createElement('span');
-    icon.className = 'file-icon';
-    icon.setAttribute('aria-hidden', 'true');
-    icon.textContent = '📄';
-    box.append(icon);
+    box.append(glyph('M6 2h8l5 5v15H6zM14 2v5h5', 'file-icon'));
   }
   const card = document.createElement('div');
   card.className = 'file-card';

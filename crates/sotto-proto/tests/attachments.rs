@@ -5,7 +5,7 @@
 mod common;
 
 use common::World;
-use sotto_proto::attachment::{AttachmentError, MAX_ATTACHMENT_BYTES};
+use sotto_proto::attachment::AttachmentError;
 use sotto_proto::client::{Client, ClientError, DownloadError, Event};
 use sotto_proto::envelope::{AttachmentKey, BlobId, Content};
 use sotto_proto::queue::ErrorCode;
@@ -187,7 +187,7 @@ fn files_too_large_and_unknown_contacts_are_refused_before_any_upload() {
     );
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let huge = vec![0u8; MAX_ATTACHMENT_BYTES as usize + 1];
+        let huge = vec![0u8; sotto_proto::attachment::MAX_ATTACHMENT_BYTES as usize + 1];
         assert_eq!(
             w.clients[0]
                 .send_attachment(&mut w.rng, alice_bob, &huge, "a/b", "big", &[], now)
