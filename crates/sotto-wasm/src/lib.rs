@@ -44,5 +44,7 @@ pub fn self_test() -> Result<String, JsError> {
 mod bench;
 mod messenger;
 #[doc(hidden)]
+pub mod settings;
+#[doc(hidden)]
 pub mod storage;
 pub use messenger::{Sotto, code, sotto_error};
