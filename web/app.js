@@ -24,17 +24,43 @@ const el = {
   pasteStatus: $('paste-status'), pasteError: $('paste-error'),
   convTitle: $('conv-title'), log: $('log'), composer: $('composer'), text: $('composer-text'),
   timer: $('timer'), attach: $('attach'), fileInput: $('file-input'), record: $('record'),
+  unlockForm: $('unlock-form'), unlockText: $('unlock-text'), unlockField: $('unlock-field'),
+  unlockPassphrase: $('unlock-passphrase'), unlock: $('unlock'), unlockGuest: $('unlock-guest'),
+  unlockError: $('unlock-error'),
+  update: $('update'), updateReload: $('update-reload'),
+  openSettings: $('open-settings'), settingsView: $('settings-view'),
+  nameForm: $('name-form'), settingsName: $('settings-name'), saveName: $('save-name'),
+  nameStatus: $('name-status'), nameError: $('name-error'),
+  kioskSettings: $('kiosk-settings'), savedSettings: $('saved-settings'),
+  wordsForm: $('words-form'), wordsPassField: $('words-pass-field'), wordsPassphrase: $('words-passphrase'),
+  wordsConfirmField: $('words-confirm-field'), wordsConfirm: $('words-confirm'), showWords: $('show-words'),
+  wordsError: $('words-error'), wordsPanel: $('words-panel'), words: $('words'), hideWords: $('hide-words'),
+  exportBackup: $('export-backup'), backupStatus: $('backup-status'), backupError: $('backup-error'),
+  relayForm: $('relay-form'), directoryUrl: $('directory-url'), saveDirectory: $('save-directory'),
+  directoryStatus: $('directory-status'), directoryError: $('directory-error'),
+  deleteProfile: $('delete-profile'), deleteConfirm: $('delete-confirm'), deleteYes: $('delete-yes'),
+  deleteCancel: $('delete-cancel'), deleteError: $('delete-error'),
+  scan: $('scan-qr'), scanner: $('scanner'), scannerVideo: $('scanner-video'), scanStop: $('scan-stop'),
 };
+
+/// How many messages a conversation loads at a time (on opening, and per scroll to the top).
+const PAGE = 30;
+/// The profile the PWA saves on this device.
+const PROFILE = 'default';
+/// localStorage key of the relay directory URL chosen in Settings (saved profiles only).
+const DIRECTORY_KEY = 'sotto.directoryUrl';
 
 /// Everything the session knows; thrown away whole by End session.
 let session = null;
 /// An invitation link the app was opened with (`/#/invite/…`), offered after the welcome.
 let pendingInvite = null;
+/// The profile saved on this device: `null`, or `{passphrase}` (whether one protects it).
+let saved = null;
 
 function newSession(me, kiosk) {
   return {
     me, kiosk,
-    contacts: new Map(), // id → {id, displayName, messages: [], unread, lastAt}
+    contacts: new Map(), // id → {id, displayName, messages: [], unread, lastAt, complete}
     current: null,       // contact id on screen
     rendered: null,      // {contactId, lastDay}
     localSeq: 0,
@@ -52,20 +78,141 @@ async function start() {
     el.status.textContent = `Sotto ${version()} is ready. This browser made a key pair (${fp}…) without sending anything anywhere.`;
     el.save.disabled = false;
     el.kiosk.disabled = false;
-    document.body.dataset.ready = 'true';
+    try {
+      saved = await Sotto.savedProfile(PROFILE);
+    } catch {
+      saved = null; // no IndexedDB here (some private modes): offer the welcome
+    }
     if (pendingInvite) {
       el.status.textContent += ' You opened an invitation: choose how to use Sotto, then connect.';
     }
   } catch (err) {
     el.status.textContent = `Sotto could not start in this browser: ${err.message ?? err}`;
     document.body.dataset.ready = 'error';
+    return;
   }
-  if ('serviceWorker' in navigator) {
-    try {
-      await navigator.serviceWorker.register('/web/sw.js', { scope: '/' });
-    } catch (err) {
-      console.warn('service worker not registered:', err);
-    }
+  if (saved) {
+    // Only a device that keeps a profile keeps the app (service worker and its cache).
+    registerServiceWorker();
+    showUnlock();
+    document.body.dataset.ready = 'true';
+    if (!saved.passphrase) await openSaved(null);
+  } else {
+    document.body.dataset.ready = 'true';
+    forgetDevice();
+  }
+}
+
+// ---------- service worker: offline app shell and updates ----------
+
+let reloadOnUpdate = false;
+
+async function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  try {
+    const reg = await navigator.serviceWorker.register('/web/sw.js', { scope: '/' });
+    const offer = (worker) => {
+      el.update.hidden = false;
+      el.updateReload.onclick = () => {
+        reloadOnUpdate = true;
+        el.updateReload.disabled = true;
+        worker.postMessage({ type: 'skip-waiting' });
+      };
+    };
+    if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
+    reg.addEventListener('updatefound', () => {
+      const worker = reg.installing;
+      worker?.addEventListener('statechange', () => {
+        if (worker.state === 'installed' && navigator.serviceWorker.controller) offer(worker);
+      });
+    });
+  } catch (err) {
+    console.warn('service worker not registered:', err);
+  }
+}
+
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (reloadOnUpdate) location.reload();
+  });
+}
+
+/// Leaves nothing of Sotto in this browser's storage: no service worker, no Cache Storage, no
+/// localStorage. For a device without a saved profile (a kiosk session, a deleted profile).
+async function forgetDevice() {
+  try { localStorage.removeItem(DIRECTORY_KEY); } catch { /* no localStorage */ }
+  try {
+    for (const reg of await navigator.serviceWorker?.getRegistrations?.() ?? []) await reg.unregister();
+  } catch { /* none */ }
+  try {
+    for (const key of await caches.keys()) await caches.delete(key);
+  } catch { /* no Cache Storage */ }
+}
+
+function directoryUrl() {
+  let url = null;
+  try { url = localStorage.getItem(DIRECTORY_KEY); } catch { /* none */ }
+  return url || `${location.origin}/directory.json`;
+}
+
+// ---------- locked profile ----------
+
+function showUnlock() {
+  el.welcomeForm.hidden = true;
+  el.unlockForm.hidden = false;
+  el.unlockError.textContent = '';
+  el.unlockField.hidden = !saved?.passphrase;
+  el.unlockText.textContent = saved?.passphrase
+    ? 'A profile is saved on this device. Enter its passphrase to open it.'
+    : 'A profile is saved on this device.';
+  el.unlock.textContent = saved?.passphrase ? 'Unlock' : 'Open';
+  (saved?.passphrase ? el.unlockPassphrase : el.unlock).focus();
+}
+
+function showWelcomeForm() {
+  el.unlockForm.hidden = true;
+  el.welcomeForm.hidden = false;
+  // A second profile is not offered while one is saved: only a session without saving.
+  el.save.hidden = !!saved;
+  el.passphrase.closest('.field').hidden = !!saved;
+  el.name.focus();
+}
+
+el.unlockForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  openSaved(saved?.passphrase ? el.unlockPassphrase.value : null);
+});
+el.unlockGuest.addEventListener('click', showWelcomeForm);
+
+/// Opens the profile saved on this device.
+async function openSaved(passphrase) {
+  el.unlockError.textContent = '';
+  if (saved?.passphrase && !passphrase) {
+    el.unlockError.textContent = 'Enter your passphrase.';
+    el.unlockPassphrase.focus();
+    return;
+  }
+  el.unlock.disabled = true;
+  el.unlockForm.setAttribute('aria-busy', 'true');
+  el.status.textContent = 'Opening your profile…';
+  try {
+    const options = { directoryUrl: directoryUrl(), storage: 'indexeddb', profile: PROFILE };
+    if (passphrase) options.passphrase = passphrase;
+    const me = await Sotto.open(options);
+    el.unlockPassphrase.value = '';
+    el.unlockForm.hidden = true;
+    el.welcomeForm.hidden = false;
+    await enterMessenger(me, false, me.displayName);
+  } catch (err) {
+    el.unlockForm.hidden = false;
+    el.welcomeForm.hidden = true;
+    el.unlockError.textContent = errorText(err);
+    el.unlockPassphrase.focus();
+    el.unlockPassphrase.select();
+  } finally {
+    el.unlock.disabled = false;
+    el.unlockForm.removeAttribute('aria-busy');
+    el.status.textContent = `Sotto ${version()} is ready.`;
   }
 }
 
@@ -89,6 +236,10 @@ async function openSotto(storage) {
   setBusy(true);
   try {
     const me = await Sotto.open(options);
+    if (storage !== 'memory') {
+      saved = { passphrase: !!options.passphrase };
+      registerServiceWorker();
+    }
     enterMessenger(me, storage === 'memory', displayName);
   } catch (err) {
     if (err?.code === 'UNSUPPORTED' && storage !== 'memory') {
@@ -107,7 +258,8 @@ function setBusy(busy) {
   el.welcomeForm.setAttribute('aria-busy', String(busy));
 }
 
-el.welcomeForm.addEventListener('submit', (e) => { e.preventDefault(); openSotto('indexeddb'); });
+// With a profile already saved, the welcome form only offers a session without saving.
+el.welcomeForm.addEventListener('submit', (e) => { e.preventDefault(); openSotto(saved ? 'memory' : 'indexeddb'); });
 el.kiosk.addEventListener('click', () => openSotto('memory'));
 
 async function enterMessenger(me, kiosk, displayName) {
@@ -124,6 +276,8 @@ async function enterMessenger(me, kiosk, displayName) {
   el.badge.hidden = !kiosk;
   el.endSession.hidden = !kiosk;
   el.lock.hidden = kiosk;
+  el.kioskSettings.hidden = !kiosk;
+  el.savedSettings.hidden = kiosk;
   document.body.dataset.screen = 'messenger';
   document.body.dataset.kiosk = String(kiosk);
   el.welcome.hidden = true;
@@ -131,8 +285,9 @@ async function enterMessenger(me, kiosk, displayName) {
   try {
     for (const c of await me.contacts()) upsertContact(c);
     for (const c of session.contacts.values()) {
-      const history = await me.messages(c.id, { limit: 50 });
+      const history = await me.messages(c.id, { limit: PAGE });
       c.messages = history.map((m) => fromApi(m));
+      c.complete = history.length < PAGE;
       c.lastAt = c.messages.at(-1)?.sentAt ?? c.lastAt;
     }
   } catch (err) {
@@ -150,12 +305,13 @@ async function enterMessenger(me, kiosk, displayName) {
   }
 }
 
-el.endSession.addEventListener('click', () => endSession(false));
-el.lock.addEventListener('click', () => endSession(true));
+el.endSession.addEventListener('click', () => endSession({ locked: false }));
+el.lock.addEventListener('click', () => endSession({ locked: true }));
 
-/// Closes the Sotto and clears the screen back to the welcome. `saved`: a profile saved on this
-/// device (locked, kept) rather than a session used without saving (gone).
-async function endSession(saved) {
+/// Closes the Sotto and clears the screen. `locked`: the saved profile stays on this device and
+/// the unlock screen follows; otherwise the session (used without saving) is gone, and a device
+/// without a saved profile is left with nothing of Sotto (`forgetDevice`).
+async function endSession({ locked }) {
   const s = session;
   session = null;
   if (s) {
@@ -173,10 +329,13 @@ async function endSession(saved) {
   el.qr.hidden = true;
   el.createPanel.hidden = true;
   el.pastePanel.hidden = true;
+  stopScanning();
+  clearSettings();
   for (const p of [el.copyStatus, el.createStatus, el.createError, el.pasteStatus, el.pasteError, el.notice, el.meName, el.welcomeError]) {
     p.textContent = '';
   }
-  if (!saved) el.name.value = '';
+  document.title = 'Sotto';
+  el.name.value = '';
   el.passphrase.value = '';
   el.badge.hidden = true;
   el.endSession.hidden = true;
@@ -186,18 +345,29 @@ async function endSession(saved) {
   document.body.dataset.screen = 'welcome';
   document.body.dataset.view = 'list';
   delete document.body.dataset.kiosk;
-  el.status.textContent = saved
-    ? `Locked. Your chats stay saved on this device. Sotto ${version()} is ready.`
-    : `Session ended; nothing was kept. Sotto ${version()} is ready.`;
-  (saved ? el.passphrase : el.name).focus();
+  if (locked && saved) {
+    el.status.textContent = `Locked. Your chats stay saved on this device. Sotto ${version()} is ready.`;
+    showUnlock();
+  } else {
+    el.status.textContent = `Session ended; nothing was kept. Sotto ${version()} is ready.`;
+    if (!saved) await forgetDevice();
+    if (saved) showUnlock();
+    else showWelcomeForm();
+  }
 }
+
+// A session used without saving also leaves nothing when the tab closes.
+window.addEventListener('pagehide', () => {
+  if (session?.kiosk && !saved) forgetDevice();
+});
 
 // ---------- contacts and the chat list ----------
 
 function upsertContact(c) {
   let contact = session.contacts.get(c.id);
   if (!contact) {
-    contact = { id: c.id, displayName: '', messages: [], unread: 0, lastAt: Date.now(), disappearingSeconds: 0 };
+    // A contact made in this session has all its messages in memory: nothing older to load.
+    contact = { id: c.id, displayName: '', messages: [], unread: 0, lastAt: Date.now(), complete: true, disappearingSeconds: 0 };
     session.contacts.set(c.id, contact);
   }
   if (c.displayName) contact.displayName = c.displayName;
@@ -208,13 +378,16 @@ function upsertContact(c) {
 const nameOf = (c) => c.displayName || 'New contact';
 
 function onContact(detail) {
+  const before = session.contacts.get(detail.id)?.displayName;
   const c = upsertContact(detail);
   renderList();
   if (session.current === c.id) {
     el.convTitle.textContent = nameOf(c);
     showTimer(c);
   }
-  if (c.displayName && !c.announced) {
+  if (before && c.displayName && before !== c.displayName) {
+    showNotice(`${before} is now called ${c.displayName}.`);
+  } else if (c.displayName && !c.announced) {
     c.announced = true;
     showNotice(`${c.displayName} joined your chats.`);
   }
@@ -233,6 +406,8 @@ function showNotice(text) {
 
 function renderList() {
   const contacts = [...session.contacts.values()].sort((a, b) => b.lastAt - a.lastAt);
+  const unread = contacts.reduce((n, c) => n + c.unread, 0);
+  document.title = unread > 0 ? `(${unread}) Sotto` : 'Sotto';
   el.noChats.hidden = contacts.length > 0;
   el.chatList.replaceChildren(...contacts.map((c) => {
     const li = document.createElement('li');
@@ -282,7 +457,11 @@ function span(className, text) {
 function showPane(which) {
   el.paneEmpty.hidden = which !== 'empty';
   el.newChatView.hidden = which !== 'new-chat';
+  el.settingsView.hidden = which !== 'settings';
   el.conversation.hidden = which !== 'conversation';
+  el.openSettings.setAttribute('aria-pressed', String(which === 'settings'));
+  if (which !== 'new-chat') stopScanning();
+  if (which !== 'settings') clearSettings();
   document.body.dataset.view = which === 'empty' ? 'list' : 'pane';
   if (which !== 'conversation' && session) {
     session.current = null;
@@ -304,8 +483,8 @@ for (const back of document.querySelectorAll('[data-back]')) {
 document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && session && document.body.dataset.view === 'pane'
       && window.matchMedia('(max-width: 480px)').matches) {
-    const pane = el.conversation.hidden ? el.newChatView : el.conversation;
-    pane.querySelector('[data-back]')?.click();
+    const pane = [el.conversation, el.newChatView, el.settingsView].find((p) => !p.hidden);
+    pane?.querySelector('[data-back]')?.click();
   }
 });
 
@@ -431,13 +610,57 @@ function openConversation(id) {
   el.convTitle.textContent = nameOf(c);
   showTimer(c);
   releaseUrls();
-  el.log.replaceChildren();
-  session.rendered = { contactId: id, lastDay: null };
-  for (const m of c.messages) appendBubble(m);
+  renderLog(c);
   scrollToEnd();
   renderList();
   el.text.focus();
+  // Too few to scroll: there is no top to scroll to, so load the older ones now.
+  if (el.log.scrollHeight <= el.log.clientHeight) loadOlder();
 }
+
+/// Draws a conversation's loaded messages, oldest first, with a day separator per day.
+function renderLog(c) {
+  el.log.replaceChildren();
+  session.rendered = { contactId: c.id, lastDay: null };
+  for (const m of c.messages) appendBubble(m);
+  el.log.setAttribute('aria-busy', 'false');
+}
+
+/// Scrolled to the top: the page of older messages (from storage) goes above, the view stays
+/// where it was.
+async function loadOlder() {
+  const s = session;
+  const c = s?.current && s.contacts.get(s.current);
+  if (!c || c.complete || c.loading) return;
+  const oldest = c.messages.find((m) => m.id);
+  if (!oldest) { c.complete = true; return; }
+  c.loading = true;
+  el.log.setAttribute('aria-busy', 'true');
+  try {
+    const page = await s.me.messages(c.id, { limit: PAGE, before: oldest.id });
+    if (session !== s) return;
+    const known = new Set(c.messages.map((m) => m.id));
+    const older = page.filter((m) => !known.has(m.id)).map(fromApi);
+    if (page.length < PAGE || older.length === 0) c.complete = true;
+    if (older.length && s.current === c.id) {
+      const fromBottom = el.log.scrollHeight - el.log.scrollTop;
+      c.messages.unshift(...older);
+      renderLog(c);
+      el.log.scrollTop = el.log.scrollHeight - fromBottom;
+    } else if (older.length) {
+      c.messages.unshift(...older);
+    }
+  } catch (err) {
+    if (session === s) showNotice(errorText(err));
+  } finally {
+    c.loading = false;
+    if (session === s) el.log.setAttribute('aria-busy', 'false');
+  }
+}
+
+el.log.addEventListener('scroll', () => {
+  if (el.log.scrollTop < 60) loadOlder();
+});
 
 function appendBubble(m) {
   const r = session.rendered;
@@ -699,6 +922,247 @@ async function deliver(m, contactId) {
     if (session === s) showNotice(`A message was not sent: ${errorText(err)}`);
   }
   if (session === s) updateBubble(m);
+}
+
+// ---------- settings ----------
+
+el.openSettings.addEventListener('click', () => {
+  if (!session) return;
+  showPane('settings');
+  renderList();
+  el.settingsName.value = session.me.displayName;
+  el.wordsPassField.hidden = !saved?.passphrase;
+  el.wordsConfirmField.hidden = !!saved?.passphrase;
+  let stored = '';
+  try { stored = localStorage.getItem(DIRECTORY_KEY) ?? ''; } catch { /* none */ }
+  el.directoryUrl.value = stored || `${location.origin}/directory.json`;
+  el.settingsName.focus();
+});
+
+/// Forgets what Settings showed (the recovery words above all) and any half-done step.
+function clearSettings() {
+  el.words.replaceChildren();
+  el.wordsPanel.hidden = true;
+  el.wordsForm.hidden = false;
+  el.wordsPassphrase.value = '';
+  el.wordsConfirm.checked = false;
+  el.deleteConfirm.hidden = true;
+  el.deleteProfile.hidden = false;
+  for (const p of [el.nameStatus, el.nameError, el.wordsError, el.backupStatus, el.backupError,
+    el.directoryStatus, el.directoryError, el.deleteError]) p.textContent = '';
+}
+
+el.nameForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = session;
+  const name = el.settingsName.value.trim();
+  el.nameStatus.textContent = '';
+  el.nameError.textContent = '';
+  if (!name) {
+    el.nameError.textContent = 'Please enter a display name.';
+    el.settingsName.focus();
+    return;
+  }
+  el.saveName.disabled = true;
+  try {
+    await s.me.setDisplayName(name);
+    if (session !== s) return;
+    el.meName.textContent = name;
+    el.nameStatus.textContent = s.contacts.size > 0
+      ? `Saved. Your contacts will see “${name}”.`
+      : `Saved. New contacts will see “${name}”.`;
+  } catch (err) {
+    if (session === s) el.nameError.textContent = errorText(err);
+  } finally {
+    el.saveName.disabled = false;
+  }
+});
+
+el.wordsForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = session;
+  el.wordsError.textContent = '';
+  let passphrase = null;
+  if (saved?.passphrase) {
+    passphrase = el.wordsPassphrase.value;
+    if (!passphrase) {
+      el.wordsError.textContent = 'Enter your passphrase first.';
+      el.wordsPassphrase.focus();
+      return;
+    }
+  } else if (!el.wordsConfirm.checked) {
+    el.wordsError.textContent = 'Confirm that nobody else can see your screen first.';
+    el.wordsConfirm.focus();
+    return;
+  }
+  el.showWords.disabled = true;
+  try {
+    const phrase = await s.me.revealMnemonic(passphrase);
+    if (session !== s) return;
+    el.wordsPassphrase.value = '';
+    el.words.replaceChildren(...phrase.split(' ').map((w) => {
+      const li = document.createElement('li');
+      li.textContent = w;
+      return li;
+    }));
+    el.wordsForm.hidden = true;
+    el.wordsPanel.hidden = false;
+    el.hideWords.focus();
+  } catch (err) {
+    if (session === s) {
+      el.wordsError.textContent = errorText(err);
+      el.wordsPassphrase.select();
+    }
+  } finally {
+    el.showWords.disabled = false;
+  }
+});
+
+el.hideWords.addEventListener('click', () => {
+  clearSettings();
+  el.showWords.focus();
+});
+
+el.exportBackup.addEventListener('click', async () => {
+  const s = session;
+  el.backupStatus.textContent = 'Encrypting your backup…';
+  el.backupError.textContent = '';
+  el.exportBackup.disabled = true;
+  try {
+    const bytes = await s.me.exportBackup();
+    if (session !== s) return;
+    const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `sotto-backup-${new Date().toISOString().slice(0, 10)}.sotto`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    el.backupStatus.textContent = `Backup saved as ${a.download}. Keep it with your recovery words.`;
+  } catch (err) {
+    if (session === s) {
+      el.backupStatus.textContent = '';
+      el.backupError.textContent = errorText(err);
+    }
+  } finally {
+    el.exportBackup.disabled = false;
+  }
+});
+
+el.relayForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  el.directoryStatus.textContent = '';
+  el.directoryError.textContent = '';
+  let url;
+  try {
+    url = new URL(el.directoryUrl.value.trim(), location.href);
+    if (!/^https?:$/.test(url.protocol)) throw new Error('not http');
+  } catch {
+    el.directoryError.textContent = 'That is not a web address (https://…).';
+    el.directoryUrl.focus();
+    return;
+  }
+  el.saveDirectory.disabled = true;
+  el.directoryStatus.textContent = 'Checking the directory…';
+  try {
+    const response = await fetch(url, { cache: 'no-store' });
+    const doc = response.ok ? await response.json() : null;
+    if (!Array.isArray(doc?.relays) || doc.relays.length === 0) throw new Error('no relays');
+    const value = url.href === `${location.origin}/directory.json` ? null : url.href;
+    if (value) localStorage.setItem(DIRECTORY_KEY, value);
+    else localStorage.removeItem(DIRECTORY_KEY);
+    el.directoryUrl.value = url.href;
+    el.directoryStatus.textContent = `Saved: ${doc.relays.length} relays. Sotto uses them the next time it opens.`;
+  } catch {
+    el.directoryStatus.textContent = '';
+    el.directoryError.textContent = 'Sotto could not read a relay directory at that address (or this site does not allow it).';
+    el.directoryUrl.focus();
+  } finally {
+    el.saveDirectory.disabled = false;
+  }
+});
+
+el.deleteProfile.addEventListener('click', () => {
+  el.deleteProfile.hidden = true;
+  el.deleteConfirm.hidden = false;
+  el.deleteCancel.focus();
+});
+el.deleteCancel.addEventListener('click', () => {
+  el.deleteConfirm.hidden = true;
+  el.deleteProfile.hidden = false;
+  el.deleteProfile.focus();
+});
+el.deleteYes.addEventListener('click', async () => {
+  const s = session;
+  el.deleteYes.disabled = true;
+  el.deleteError.textContent = '';
+  try {
+    await s.me.wipe();
+    saved = null;
+    session = null; // already closed by wipe()
+    await forgetDevice();
+    await endSession({ locked: false });
+    el.status.textContent = `Your profile was deleted from this device. Sotto ${version()} is ready.`;
+  } catch (err) {
+    el.deleteError.textContent = errorText(err);
+  } finally {
+    el.deleteYes.disabled = false;
+  }
+});
+
+// ---------- QR scanning (where the browser can: BarcodeDetector and a camera) ----------
+
+const canScan = 'BarcodeDetector' in window && !!navigator.mediaDevices?.getUserMedia;
+el.scan.hidden = !canScan;
+let scanning = null; // {stream, timer}
+
+el.scan.addEventListener('click', async () => {
+  if (scanning) return;
+  el.pasteError.textContent = '';
+  try {
+    const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+    scanning = { stream, timer: 0 };
+    el.scannerVideo.srcObject = stream;
+    el.scanner.hidden = false;
+    el.scan.hidden = true;
+    el.pasteStatus.textContent = 'Point the camera at the invitation’s QR code.';
+    await el.scannerVideo.play().catch(() => {});
+    el.scanStop.focus();
+    const look = async () => {
+      if (!scanning || scanning.stream !== stream) return;
+      try {
+        const codes = await detector.detect(el.scannerVideo);
+        const link = codes.map((c) => c.rawValue).find((v) => v?.includes('#/invite/'));
+        if (link) {
+          stopScanning();
+          el.linkIn.value = link;
+          el.pasteStatus.textContent = 'Invitation scanned. Connect to start chatting.';
+          el.connect.focus();
+          return;
+        }
+      } catch { /* a frame that could not be read */ }
+      if (scanning?.stream === stream) scanning.timer = setTimeout(look, 250);
+    };
+    look();
+  } catch (err) {
+    stopScanning();
+    el.pasteStatus.textContent = '';
+    el.pasteError.textContent = `Sotto could not use the camera: ${err?.message ?? err}`;
+  }
+});
+el.scanStop.addEventListener('click', () => { stopScanning(); el.scan.focus(); });
+
+function stopScanning() {
+  if (scanning) {
+    clearTimeout(scanning.timer);
+    for (const t of scanning.stream.getTracks()) t.stop();
+    scanning = null;
+  }
+  el.scannerVideo.srcObject = null;
+  el.scanner.hidden = true;
+  el.scan.hidden = !canScan;
 }
 
 // An invitation link opened while the app is already open (same document, new fragment).

@@ -1,5 +1,8 @@
 // Sotto's service worker: keeps the app shell and the wasm so the app opens offline.
 // Network first (a deployed update is picked up at once), the cache when offline.
+// The app registers it only on a device that keeps a profile (a session used without saving
+// leaves no cache), and a new version waits until the person presses Reload in the app's
+// "A new version is ready" banner, which posts {type: 'skip-waiting'}.
 const CACHE = 'sotto-shell-v3';
 const SHELL = [
   '/',
@@ -15,7 +18,10 @@ const SHELL = [
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)));
-  self.skipWaiting();
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data?.type === 'skip-waiting') self.skipWaiting();
 });
 
 self.addEventListener('activate', (event) => {

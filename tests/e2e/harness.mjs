@@ -2,20 +2,22 @@
 // Chromium (through playwright-core; no browser is ever downloaded).
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
-const RELAY_BIN = process.env.SOTTO_RELAY_BIN ?? join(ROOT, 'target', 'debug', 'sotto-relay');
+const RELAY_BIN = process.env.SOTTO_RELAY_BIN
+  ?? join(resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target'), 'debug', 'sotto-relay');
 
 /// Starts `sotto-relay dev --ephemeral` on ports of its own and resolves once it printed its URL.
-export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 5 } = {}) {
+/// `webRoot`: where index.html, web/ and pkg/ are served from (default: the repository).
+export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 5, webRoot = ROOT } = {}) {
   const args = [
     'dev', '--ephemeral', '--relays', String(relays),
     '--http', `127.0.0.1:${httpPort}`, '--ws-base-port', String(wsBasePort),
-    '--web-root', ROOT,
+    '--web-root', webRoot,
   ];
   const child = spawn(RELAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

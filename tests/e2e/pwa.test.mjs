@@ -1,12 +1,15 @@
 // The PWA as two new people use it, in two browser contexts, through a real dev network:
-// welcome (use without saving) → New chat → an invitation link → Connect → 5 messages each way,
-// typed in the Message box → End session. Only role locators with the accessible names of the
-// issue's accessibility contract. Screenshots at phone and desktop width land in tests/artifacts/.
+// welcome (use without saving) → New chat → an invitation link → Connect → 20 messages each way,
+// typed in the Message box → End session, which (like closing the tab) leaves no IndexedDB, Cache
+// Storage, service worker or localStorage behind. Only role locators with the accessible names of
+// the issue's accessibility contract. Screenshots at phone and desktop width land in
+// tests/artifacts/. The saved profile (unlock, settings, offline, updates) is in
+// pwa-profile.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDev, launchBrowser, artifactPath } from './harness.mjs';
 
-const EACH_WAY = 5;
+const EACH_WAY = 20;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 let dev;
@@ -101,7 +104,7 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   await alice.page.getByRole('heading', { name: 'Bob' }).waitFor();
   await bob.page.getByRole('heading', { name: 'Alice' }).waitFor();
 
-  // 5 messages each way, typed; Enter and the Send button alternate.
+  // 20 messages each way, typed; Enter and the Send button alternate.
   const fromAlice = Array.from({ length: EACH_WAY }, (_, i) => `Hello Bob, message ${i} from Alice`);
   const fromBob = Array.from({ length: EACH_WAY }, (_, i) => `Hi Alice, Bob's message ${i}`);
   const typeAll = async (page, texts) => {
@@ -140,6 +143,13 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   assert.equal(await alice.page.getByRole('log').locator('.bubble.theirs').count(), EACH_WAY);
   assert.equal(await alice.page.getByRole('log').locator('.day').first().textContent(), 'Today');
   assert.equal(await alice.page.getByRole('log').getAttribute('aria-live'), 'polite');
+  // Nothing was delivered twice, after a moment for a duplicate to show.
+  await new Promise((r) => setTimeout(r, 1_500));
+  for (const page of [alice.page, bob.page]) {
+    const log = await logTexts(page);
+    assert.equal(log.length, 2 * EACH_WAY);
+    assert.equal(new Set(log).size, 2 * EACH_WAY);
+  }
 
   await alice.page.screenshot({ path: artifactPath('pwa-conversation-desktop.png') });
   await bob.page.screenshot({ path: artifactPath('pwa-conversation-phone.png') });
@@ -148,6 +158,15 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   await bob.page.locator('.chat-last', { hasText: fromBob.at(-1) }).or(
     bob.page.locator('.chat-last', { hasText: fromAlice.at(-1) })).first().waitFor();
   await bob.page.screenshot({ path: artifactPath('pwa-chats-phone.png') });
+
+  // Settings of a session used without saving: the display name only.
+  await bob.page.getByRole('button', { name: 'Settings' }).click();
+  await bob.page.getByRole('heading', { name: 'Settings' }).waitFor();
+  assert.equal(await bob.page.getByRole('textbox', { name: 'Display name' }).inputValue(), 'Bob');
+  assert.equal(await bob.page.getByRole('button', { name: 'Export backup' }).isVisible(), false);
+  assert.equal(await bob.page.getByRole('button', { name: 'Delete this profile' }).isVisible(), false);
+  await bob.page.screenshot({ path: artifactPath('pwa-settings-kiosk-phone.png') });
+  await bob.page.getByRole('button', { name: 'Back to chats' }).filter({ visible: true }).click();
 
   // A message too large to send fails visibly, with a Retry button (which fails again).
   await aliceBox.fill('x'.repeat(100_000));
@@ -166,12 +185,23 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   assert.equal(await alice.page.getByRole('log').count(), 0);
   assert.equal(await alice.page.getByText(fromBob[0]).count(), 0);
   assert.equal(await alice.page.getByRole('button', { name: 'End session' }).count(), 0);
-  // Used without saving: nothing of the profile in IndexedDB, localStorage or sessionStorage.
-  assert.deepEqual(await alice.page.evaluate(async () => ({
+  // Used without saving: nothing in IndexedDB, Cache Storage, localStorage, sessionStorage, and
+  // no service worker; the same once the tab is closed and the app opened again.
+  const traces = (page) => page.evaluate(async () => ({
     databases: (await indexedDB.databases()).map((d) => d.name),
+    caches: await caches.keys(),
+    workers: (await navigator.serviceWorker.getRegistrations()).length,
     local: localStorage.length,
     session: sessionStorage.length,
-  })), { databases: [], local: 0, session: 0 });
+  }));
+  const none = { databases: [], caches: [], workers: 0, local: 0, session: 0 };
+  assert.deepEqual(await traces(alice.page), none);
+  assert.deepEqual(await traces(bob.page), none, 'also during a session used without saving');
+  await bob.page.close();
+  const again = await bob.context.newPage();
+  await again.goto(dev.url);
+  await again.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  assert.deepEqual(await traces(again), none, 'and after the tab was closed');
 
   assert.deepEqual(alice.errors, []);
   assert.deepEqual(bob.errors, []);
@@ -179,30 +209,69 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   await bob.context.close();
 });
 
-test('Save on this device either opens a saved profile or says it is coming soon', async () => {
+test('Save on this device opens a saved profile; Lock asks for the passphrase again', async () => {
   const carol = await newPerson(PHONE, dev.url, 'dark');
   await carol.page.getByRole('textbox', { name: 'Display name' }).fill('Carol');
   await carol.page.getByRole('textbox', { name: 'Passphrase (optional)' }).fill('correct horse battery staple');
   await carol.page.getByRole('button', { name: 'Save on this device' }).click();
-  const soon = carol.page.getByRole('alert').filter({ hasText: 'Saving on this device is coming soon; use without saving for now' });
-  const opened = carol.page.getByRole('button', { name: 'New chat' });
-  await soon.or(opened).first().waitFor({ timeout: 30_000 });
-  await carol.page.screenshot({ path: artifactPath('pwa-save-phone-dark.png') });
-  if (await opened.isVisible()) {
-    assert.equal(await carol.page.getByText('Not saved on this device').isVisible(), false);
-    await carol.page.screenshot({ path: artifactPath('pwa-chats-phone-dark.png') });
-    await carol.page.getByRole('button', { name: 'Lock' }).click();
-    await carol.page.getByRole('button', { name: 'Save on this device' }).waitFor();
-    assert.equal(await carol.page.getByRole('textbox', { name: 'Display name' }).inputValue(), 'Carol');
-  } else {
-    assert.equal(await soon.isVisible(), true);
-    // Still on the welcome screen, and "Use without saving" still works.
-    await carol.page.getByRole('button', { name: 'Use without saving' }).click();
-    await opened.waitFor({ timeout: 30_000 });
-    await carol.page.screenshot({ path: artifactPath('pwa-chats-phone-dark.png') });
-  }
+  await carol.page.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 30_000 });
+  assert.equal(await carol.page.getByText('Not saved on this device').isVisible(), false);
+  await carol.page.screenshot({ path: artifactPath('pwa-chats-phone-dark.png') });
+  await carol.page.getByRole('button', { name: 'Lock' }).click();
+  const passphrase = carol.page.getByRole('textbox', { name: 'Passphrase', exact: true });
+  await passphrase.waitFor();
+  await carol.page.screenshot({ path: artifactPath('pwa-unlock-phone-dark.png') });
+  await passphrase.fill('wrong horse');
+  await carol.page.getByRole('button', { name: 'Unlock' }).click();
+  await carol.page.getByRole('alert').filter({ hasText: 'That passphrase does not open the profile saved on this device.' })
+    .waitFor({ timeout: 30_000 });
+  await passphrase.fill('correct horse battery staple');
+  await carol.page.getByRole('button', { name: 'Unlock' }).click();
+  await carol.page.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 30_000 });
+  assert.equal(await carol.page.locator('#me-name').textContent(), 'Carol');
   assert.deepEqual(carol.errors, []);
   await carol.context.close();
+});
+
+test('Scan QR code is offered exactly where the browser can scan, and fills the link', async () => {
+  // This Chromium as it is (headless: typically no BarcodeDetector).
+  const plain = await newPerson(DESKTOP);
+  await useWithoutSaving(plain.page, 'Pat');
+  await plain.page.getByRole('button', { name: 'New chat' }).click();
+  await plain.page.getByRole('button', { name: 'Paste invitation' }).click();
+  const can = await plain.page.evaluate(() => 'BarcodeDetector' in window && !!navigator.mediaDevices?.getUserMedia);
+  assert.equal(await plain.page.getByRole('button', { name: 'Scan QR code' }).isVisible(), can);
+  await plain.context.close();
+
+  // A browser with a camera and a BarcodeDetector (both stand-ins) that sees an invitation.
+  const link = `${dev.url.replace(/\/$/, '')}/#/invite/scanned-link`;
+  const context = await browser.newContext({ viewport: PHONE });
+  await context.addInitScript((link) => {
+    window.BarcodeDetector = class { async detect() { return [{ rawValue: link, format: 'qr_code' }]; } };
+    Object.defineProperty(navigator, 'mediaDevices', { value: {
+      getUserMedia: async () => {
+        const canvas = document.createElement('canvas');
+        canvas.width = 64; canvas.height = 64;
+        canvas.getContext('2d').fillRect(0, 0, 64, 64);
+        return canvas.captureStream(5);
+      },
+    } });
+  }, link);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(dev.url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await useWithoutSaving(page, 'Quinn');
+  await page.getByRole('button', { name: 'New chat' }).click();
+  await page.getByRole('button', { name: 'Paste invitation' }).click();
+  await page.getByRole('button', { name: 'Scan QR code' }).click();
+  const linkIn = page.getByRole('textbox', { name: 'Invitation link' });
+  await page.waitForFunction((link) => document.getElementById('invite-link-in').value === link, link, { timeout: 10_000 });
+  assert.equal(await linkIn.inputValue(), link);
+  assert.equal(await page.getByRole('button', { name: 'Stop scanning' }).isVisible(), false, 'the camera is off again');
+  assert.deepEqual(errors, []);
+  await context.close();
 });
 
 test('opening the app at an invitation link offers to connect after the welcome', async () => {

@@ -334,6 +334,40 @@ impl Client {
         &self.display_name
     }
 
+    /// Changes our display name and tells every contact: a hello with the new name goes to
+    /// each (they see [`Event::ContactRenamed`]). In an established conversation a hello's
+    /// reply address is not used; we send the relay of our receive queue for that contact and
+    /// an all-zero queue id. Fails with `TooLarge` (changing nothing) when the name does not
+    /// fit a hello (`MAX_DISPLAY_NAME_BYTES`).
+    pub fn set_display_name<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        display_name: &str,
+        now: u64,
+    ) -> Result<(), ClientError> {
+        let hello = |relay| Hello {
+            reply_relay: relay,
+            reply_queue: QueueId::from_bytes([0; QueueId::LEN]),
+            display_name: display_name.to_owned(),
+        };
+        // Checked first, so that a name too long changes nothing.
+        if display_name.len() > crate::envelope::MAX_DISPLAY_NAME_BYTES {
+            return Err(ClientError::TooLarge);
+        }
+        self.display_name = display_name.to_owned();
+        let ids: Vec<ContactId> = self.contacts.keys().copied().collect();
+        for contact in ids {
+            let relay = self
+                .queues
+                .values()
+                .find(|q| matches!(q.owner, QueueOwner::Contact(c) if c == contact))
+                .map_or(self.gateway, |q| q.relay);
+            let envelope = Envelope::new(rng, now, Content::Hello(hello(relay)));
+            self.send_envelope(rng, contact, &envelope, now)?;
+        }
+        Ok(())
+    }
+
     /// Ids of all contacts, in the order they were added.
     pub fn contact_ids(&self) -> impl Iterator<Item = ContactId> + '_ {
         self.contacts.keys().copied()
@@ -1834,6 +1868,21 @@ mod tests {
         assert_eq!(restored.gateway(), client.gateway());
         assert_eq!(restored.pending_requests(), 2);
         assert_eq!(restored.config, client.config);
+    }
+
+    #[test]
+    fn a_new_display_name_is_kept_and_one_too_long_changes_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut client = busy_client(&mut rng);
+        let too_long = "x".repeat(crate::envelope::MAX_DISPLAY_NAME_BYTES + 1);
+        assert_eq!(
+            client.set_display_name(&mut rng, &too_long, NOW),
+            Err(ClientError::TooLarge)
+        );
+        assert_eq!(client.display_name(), "Alice ✓");
+        client.set_display_name(&mut rng, "Alicia", NOW).unwrap();
+        let restored = Client::from_persisted(client.to_persisted().as_bytes()).unwrap();
+        assert_eq!(restored.display_name(), "Alicia");
     }
 
     #[test]

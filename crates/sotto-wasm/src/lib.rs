@@ -45,5 +45,7 @@ mod bench;
 mod files;
 mod messenger;
 #[doc(hidden)]
+pub mod settings;
+#[doc(hidden)]
 pub mod storage;
 pub use messenger::{Sotto, code, sotto_error};

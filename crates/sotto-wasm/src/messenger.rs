@@ -322,7 +322,7 @@ impl State {
 }
 
 pub(crate) const STATE_KEY: &[u8] = b"client";
-const MNEMONIC_KEY: &[u8] = b"phrase";
+pub(crate) const MNEMONIC_KEY: &[u8] = b"phrase";
 const LOCAL_KEY: &[u8] = b"local";
 
 type Shared = Rc<RefCell<State>>;
@@ -1224,7 +1224,7 @@ impl Sotto {
         Ok(Sotto { state, target })
     }
 
-    fn check_open(&self) -> Result<(), JsValue> {
+    pub(crate) fn check_open(&self) -> Result<(), JsValue> {
         if self.state.borrow().closed {
             Err(sotto_error(code::CLOSED, "this Sotto instance is closed"))
         } else {
@@ -1661,5 +1661,37 @@ impl Sotto {
             r.reject(&sotto_error(code::CLOSED, "this Sotto instance was closed"));
         }
         store
+    }
+}
+
+/// What the modules that add to the API (`settings.rs`) need of a `Sotto`.
+impl Sotto {
+    /// The profile's store (`None` with 'memory' storage or once closed).
+    pub(crate) fn store(&self) -> Option<Rc<Store>> {
+        self.state.borrow().store.clone()
+    }
+
+    /// Runs `f` on the client, then sends what it made and writes the state (as any call does).
+    pub(crate) fn with_client<T>(&self, f: impl FnOnce(&mut Client, &mut Rng) -> T) -> T {
+        let out = {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            f(&mut st.client, &mut st.rng)
+        };
+        pump(&self.state, &self.target);
+        out
+    }
+
+    /// The sealed `state` record as it is now (message counter ‖ client), for a write of its
+    /// own or a backup; with the bytes it seals.
+    pub(crate) fn state_now(&self) -> (Zeroizing<Vec<u8>>, Option<JsValue>) {
+        let st = self.state.borrow();
+        let mut bytes = Zeroizing::new(st.seq.to_be_bytes().to_vec());
+        bytes.extend_from_slice(st.client.to_persisted().as_bytes());
+        let record = st
+            .store
+            .as_ref()
+            .map(|store| store.record(kind::STATE, STATE_KEY, &bytes, None));
+        (bytes, record)
     }
 }

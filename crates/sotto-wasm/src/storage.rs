@@ -727,3 +727,97 @@ async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<(), Js
         )),
     }
 }
+
+/// What can be known of a saved profile before it is opened.
+pub struct ProfileInfo {
+    /// A passphrase protects it (`kdf: "argon2id"`).
+    pub passphrase: bool,
+}
+
+/// Whether `profile` is saved in this browser, and whether a passphrase protects it. Reads only
+/// the plaintext `meta` record; creates nothing (a database that `open` would have to create
+/// is not there, so `None`).
+pub async fn probe(profile: &str) -> Result<Option<ProfileInfo>, JsValue> {
+    let name = db_name(profile);
+    if let Some(names) = database_names().await
+        && !names.contains(&name)
+    {
+        return Ok(None);
+    }
+    let db = Rexie::builder(&name)
+        .version(1)
+        .add_object_store(
+            ObjectStore::new(STORE)
+                .key_path("k")
+                .add_index(Index::new(CONV_INDEX, "i")),
+        )
+        .build()
+        .await
+        .map_err(|e| storage_error(&e))?;
+    let meta = read_meta(&db).await;
+    db.close();
+    match meta? {
+        Some(meta) => Ok(Some(ProfileInfo {
+            passphrase: get(&meta, "kdf").as_string().as_deref() == Some("argon2id"),
+        })),
+        None => {
+            // No `indexedDB.databases()` here, and opening made an empty database: remove it.
+            delete_database(&name).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The names of this origin's databases, where the browser can list them.
+async fn database_names() -> Option<Vec<String>> {
+    let idb = Reflect::get(&js_sys::global(), &"indexedDB".into()).ok()?;
+    let list: js_sys::Function = Reflect::get(&idb, &"databases".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise: js_sys::Promise = list.call0(&idb).ok()?.dyn_into().ok()?;
+    let dbs = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let dbs: js_sys::Array = dbs.dyn_into().ok()?;
+    Some(
+        dbs.iter()
+            .filter_map(|d| get(&d, "name").as_string())
+            .collect(),
+    )
+}
+
+async fn read_meta(db: &Rexie) -> Result<Option<JsValue>, JsValue> {
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadOnly)
+        .map_err(|e| storage_error(&e))?;
+    tx.store(STORE)
+        .map_err(|e| storage_error(&e))?
+        .get("meta".into())
+        .await
+        .map_err(|e| storage_error(&e))
+}
+
+impl Store {
+    /// Whether `passphrase` (`None`: no passphrase) is the one that opens this profile: the
+    /// same check as [`Store::open`], changing nothing.
+    pub async fn check_passphrase(&self, passphrase: Option<&str>) -> Result<bool, JsValue> {
+        let meta = {
+            let tx = self.tx(TransactionMode::ReadOnly)?;
+            tx.store(STORE)
+                .map_err(|e| storage_error(&e))?
+                .get("meta".into())
+                .await
+                .map_err(|e| storage_error(&e))?
+                .ok_or_else(|| corrupt("meta"))?
+        };
+        let kdf = get(&meta, "kdf").as_string().unwrap_or_default();
+        match (kdf.as_str(), passphrase) {
+            ("argon2id", Some(_)) | ("none", None) => {}
+            _ => return Ok(false),
+        }
+        let salt = bytes_of(&meta, "salt").ok_or_else(|| corrupt("salt"))?;
+        let wrapped = bytes_of(&meta, "wrapped").ok_or_else(|| corrupt("key"))?;
+        let num = |k: &str| get(&meta, k).as_f64().unwrap_or(0.0) as u32;
+        let kek = kek(passphrase, &salt, num("m"), num("t"), num("p"))?;
+        Ok(open(&kek, WRAP_AD, &wrapped).is_some())
+    }
+}

@@ -1,0 +1,348 @@
+//! The settings of an open profile, for JavaScript: the display name (and telling contacts when
+//! it changes), the recovery phrase behind a passphrase check, an encrypted backup file, and
+//! whether a profile is saved in this browser at all.
+//!
+//! Backup file (`exportBackup`), all integers big-endian:
+//!
+//! ```text
+//! file      = MAGIC ("sottobk1", 8 bytes) ‖ nonce (12) ‖ tag (16) ‖ ciphertext
+//! ciphertext = ChaCha20-Poly1305(backup_key, nonce, ad = MAGIC, plaintext)
+//! plaintext = created_at u64 ‖ state_len u32 ‖ state ‖ count u32 ‖ count × message
+//! message   = contact u64 ‖ sent_at u64 ‖ received_at u64 (u64::MAX: none) ‖ outgoing u8
+//!             ‖ id_len u8 ‖ id ‖ text_len u32 ‖ text
+//! ```
+//!
+//! `backup_key` is `RootSecret::backup_key()` of the profile's recovery phrase
+//! (`sotto_proto::mnemonic`), so the 24 words alone open the file on a new device. `state` is
+//! the stored `state` record (message counter ‖ persisted client).
+
+use js_sys::{Object, Promise, Reflect, Uint8Array};
+use sotto_proto::crypto::{TAG_LEN, aead_open, aead_seal};
+use sotto_proto::mnemonic::Mnemonic;
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::messenger::{MNEMONIC_KEY, Sotto, code, sotto_error};
+use crate::storage::{MessageRecord, Status, kind};
+
+/// The first bytes of every backup file (and its associated data).
+pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk1";
+/// Error code: an argument is not acceptable (e.g. an empty display name).
+pub const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
+/// The longest display name, in characters (the welcome form's limit too).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+
+/// What a backup holds, decrypted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Backup {
+    pub created_at: u64,
+    pub state: Zeroizing<Vec<u8>>,
+    pub messages: Vec<MessageRecord>,
+}
+
+/// The backup file for `backup`, sealed under `key` with `nonce`.
+pub fn seal_backup(key: &[u8; 32], nonce: &[u8; 12], backup: &Backup) -> Vec<u8> {
+    let mut plain = Zeroizing::new(Vec::new());
+    plain.extend_from_slice(&backup.created_at.to_be_bytes());
+    plain.extend_from_slice(&len32(backup.state.len()).to_be_bytes());
+    plain.extend_from_slice(&backup.state);
+    plain.extend_from_slice(&len32(backup.messages.len()).to_be_bytes());
+    for m in &backup.messages {
+        let id =
+            m.id.as_bytes()
+                .get(..m.id.len().min(255))
+                .unwrap_or_default();
+        plain.extend_from_slice(&m.contact.to_be_bytes());
+        plain.extend_from_slice(&m.sent_at.to_be_bytes());
+        plain.extend_from_slice(&m.received_at.unwrap_or(u64::MAX).to_be_bytes());
+        plain.push(u8::from(m.outgoing));
+        plain.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+        plain.extend_from_slice(id);
+        plain.extend_from_slice(&len32(m.text.len()).to_be_bytes());
+        plain.extend_from_slice(m.text.as_bytes());
+    }
+    // Only a key or nonce of the wrong length fails, and the types fix both.
+    let tag = aead_seal(key, nonce, BACKUP_MAGIC, &mut plain).unwrap_or([0; TAG_LEN]);
+    let mut out = Vec::with_capacity(8 + 12 + TAG_LEN + plain.len());
+    out.extend_from_slice(BACKUP_MAGIC);
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&tag);
+    out.extend_from_slice(&plain);
+    out
+}
+
+/// Opens a backup file; `None` when it is not one, is damaged, or `key` is not its key.
+pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
+    if file.get(..8)? != BACKUP_MAGIC {
+        return None;
+    }
+    let nonce: [u8; 12] = file.get(8..20)?.try_into().ok()?;
+    let tag: [u8; TAG_LEN] = file.get(20..20 + TAG_LEN)?.try_into().ok()?;
+    let mut plain = Zeroizing::new(file.get(20 + TAG_LEN..)?.to_vec());
+    aead_open(key, &nonce, BACKUP_MAGIC, &mut plain, &tag).ok()?;
+    let mut r = Reader(&plain[..]);
+    let created_at = r.u64()?;
+    let state_len = r.u32()? as usize;
+    let state = Zeroizing::new(r.take(state_len)?.to_vec());
+    let count = r.u32()?;
+    let mut messages = Vec::new();
+    for seq in 0..u64::from(count) {
+        let contact = r.u64()?;
+        let sent_at = r.u64()?;
+        let received = r.u64()?;
+        let outgoing = r.u8()? == 1;
+        let id_len = usize::from(r.u8()?);
+        let id = std::str::from_utf8(r.take(id_len)?).ok()?.to_owned();
+        let text_len = r.u32()? as usize;
+        let text = std::str::from_utf8(r.take(text_len)?).ok()?.to_owned();
+        messages.push(MessageRecord {
+            seq,
+            id,
+            contact,
+            text,
+            sent_at,
+            received_at: (received != u64::MAX).then_some(received),
+            outgoing,
+            status: if outgoing {
+                Status::Sent
+            } else {
+                Status::Received
+            },
+            expires_at: None,
+            file: None,
+        });
+    }
+    r.0.is_empty().then_some(Backup {
+        created_at,
+        state,
+        messages,
+    })
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+fn now() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
+}
+
+fn unsupported_in_memory(what: &str) -> JsValue {
+    sotto_error(
+        code::UNSUPPORTED,
+        &format!("'memory' storage has no {what}"),
+    )
+}
+
+#[wasm_bindgen]
+impl Sotto {
+    /// Whether a profile is saved in this browser: `null` if not, else `{passphrase}` (a
+    /// passphrase protects it). Reads only the plaintext `meta` record and creates nothing.
+    #[wasm_bindgen(js_name = savedProfile)]
+    pub async fn saved_profile(profile: Option<String>) -> Result<JsValue, JsValue> {
+        let profile = profile.unwrap_or_else(|| "default".into());
+        Ok(match crate::storage::probe(&profile).await? {
+            None => JsValue::NULL,
+            Some(info) => {
+                let o = Object::new();
+                let _ = Reflect::set(&o, &"passphrase".into(), &info.passphrase.into());
+                o.into()
+            }
+        })
+    }
+
+    /// This profile's display name, as its contacts see it.
+    #[wasm_bindgen(getter, js_name = displayName)]
+    pub fn display_name(&self) -> String {
+        self.with_client(|c, _| c.display_name().to_owned())
+    }
+
+    /// Changes the display name (trimmed, 1–64 characters; else `INVALID_ARGUMENT`) and tells
+    /// every contact, who see it as a `contact` event. Resolves once the new name is stored.
+    #[wasm_bindgen(js_name = setDisplayName)]
+    pub fn set_display_name(&self, name: JsValue) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let name = name.as_string().unwrap_or_default();
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+            return Promise::reject(&sotto_error(
+                INVALID_ARGUMENT,
+                "a display name has 1 to 64 characters",
+            ));
+        }
+        if let Err(e) = self.with_client(|c, rng| c.set_display_name(rng, name, now())) {
+            return Promise::reject(&sotto_error(INVALID_ARGUMENT, &e.to_string()));
+        }
+        // Written now even when no contact made the client send (and so write) anything; a
+        // write started later carries a newer state and commits after this one.
+        let (_, record) = self.state_now();
+        match (self.store(), record) {
+            (Some(store), Some(record)) => wasm_bindgen_futures::future_to_promise(async move {
+                store.write(vec![record]).await?;
+                Ok(JsValue::UNDEFINED)
+            }),
+            _ => Promise::resolve(&JsValue::UNDEFINED),
+        }
+    }
+
+    /// The 24-word recovery phrase, only for the passphrase that opens this profile
+    /// (`WRONG_PASSPHRASE` otherwise; pass `null` or `''` for a profile made without one).
+    /// `UNSUPPORTED` with 'memory' storage. Show it to the person; do not keep it.
+    #[wasm_bindgen(js_name = revealMnemonic)]
+    pub fn reveal_mnemonic(&self, passphrase: Option<String>) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let Some(store) = self.store() else {
+            return Promise::reject(&unsupported_in_memory("recovery phrase"));
+        };
+        let passphrase = Zeroizing::new(passphrase.unwrap_or_default());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let given = Some(passphrase.as_str()).filter(|p| !p.is_empty());
+            if !store.check_passphrase(given).await? {
+                return Err(sotto_error(
+                    code::WRONG_PASSPHRASE,
+                    "wrong passphrase for this profile",
+                ));
+            }
+            let phrase = store
+                .read(kind::MNEMONIC, MNEMONIC_KEY)
+                .await?
+                .ok_or_else(|| sotto_error(code::STORAGE, "this profile has no recovery phrase"))?;
+            let text = std::str::from_utf8(&phrase)
+                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
+            Ok(JsValue::from(text))
+        })
+    }
+
+    /// An encrypted backup of this profile (contacts, their sessions and queues, and every
+    /// stored message) as a `Uint8Array`, sealed under the backup key of the recovery phrase
+    /// (format: docs/PROTOCOL.md §7). `UNSUPPORTED` with 'memory' storage.
+    #[wasm_bindgen(js_name = exportBackup)]
+    pub fn export_backup(&self) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let Some(store) = self.store() else {
+            return Promise::reject(&unsupported_in_memory("backup"));
+        };
+        let (state, _) = self.state_now();
+        let contacts: Vec<u64> = self.with_client(|c, _| {
+            c.contact_ids()
+                .filter_map(|id| id.to_string().parse().ok())
+                .collect()
+        });
+        wasm_bindgen_futures::future_to_promise(async move {
+            let phrase = store
+                .read(kind::MNEMONIC, MNEMONIC_KEY)
+                .await?
+                .ok_or_else(|| sotto_error(code::STORAGE, "this profile has no recovery phrase"))?;
+            let phrase = std::str::from_utf8(&phrase)
+                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
+            let mnemonic = Mnemonic::parse(phrase)
+                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
+            let key = mnemonic.root_secret().backup_key();
+            let mut messages = Vec::new();
+            for contact in contacts {
+                messages.extend(store.messages(contact, u32::MAX, None).await?);
+            }
+            let mut nonce = [0u8; 12];
+            getrandom::fill(&mut nonce)
+                .map_err(|_| sotto_error(code::UNSUPPORTED, "no cryptographic RNG"))?;
+            let file = seal_backup(
+                key.expose(),
+                &nonce,
+                &Backup {
+                    created_at: now(),
+                    state,
+                    messages,
+                },
+            );
+            Ok(Uint8Array::from(&file[..]).into())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn sample() -> Backup {
+        Backup {
+            created_at: 1_800_000_000,
+            state: Zeroizing::new(vec![7; 300]),
+            messages: vec![
+                MessageRecord {
+                    seq: 0,
+                    id: "00".repeat(16),
+                    contact: 1,
+                    text: "hello ✓".into(),
+                    sent_at: 1_799_999_000,
+                    received_at: Some(1_799_999_001),
+                    outgoing: false,
+                    status: Status::Received,
+                    expires_at: None,
+                    file: None,
+                },
+                MessageRecord {
+                    seq: 1,
+                    id: "ab".repeat(16),
+                    contact: 2,
+                    text: String::new(),
+                    sent_at: 1_799_999_500,
+                    received_at: None,
+                    outgoing: true,
+                    status: Status::Sent,
+                    expires_at: None,
+                    file: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_backup_opens_with_its_key_only() {
+        let key = [3u8; 32];
+        let file = seal_backup(&key, &[9; 12], &sample());
+        assert_eq!(&file[..8], BACKUP_MAGIC);
+        assert_eq!(open_backup(&key, &file), Some(sample()));
+        assert_eq!(open_backup(&[4u8; 32], &file), None);
+    }
+
+    #[test]
+    fn a_damaged_or_cut_backup_is_refused() {
+        let key = [3u8; 32];
+        let file = seal_backup(&key, &[9; 12], &sample());
+        for i in [0, 8, 20, 40, file.len() - 1] {
+            let mut bad = file.clone();
+            bad[i] ^= 1;
+            assert_eq!(open_backup(&key, &bad), None, "flipped byte {i}");
+        }
+        for n in 0..file.len() {
+            assert_eq!(open_backup(&key, &file[..n]), None, "cut at {n}");
+        }
+    }
+}
