@@ -123,7 +123,7 @@ pub async fn seed_messages(
     batch: u32,
 ) -> Result<(), JsValue> {
     use crate::messenger::STATE_KEY;
-    use crate::storage::{MessageRecord, Status, Store, kind};
+    use crate::storage::{MessageRecord, Store, kind};
 
     let contact: u64 = contact_id
         .parse()
@@ -151,22 +151,15 @@ pub async fn seed_messages(
             getrandom::fill(&mut id).map_err(|_| JsError::new("no RNG"))?;
             let sent_at = now - u64::from(count - i);
             let outgoing = i % 2 == 0;
-            records.push(store.message_record(&MessageRecord {
+            records.push(store.message_record(&MessageRecord::text_message(
                 seq,
-                id: crate::messenger::hex(&id),
+                crate::messenger::hex(&id),
                 contact,
-                text: format!("bench message #{i}: about the length of a short chat line, ✓"),
+                format!("bench message #{i}: about the length of a short chat line, ✓"),
                 sent_at,
-                received_at: (!outgoing).then_some(sent_at),
-                outgoing,
-                status: if outgoing {
-                    Status::Sent
-                } else {
-                    Status::Received
-                },
-                expires_at: None,
-                file: None,
-            }));
+                (!outgoing).then_some(sent_at),
+            )));
+
             seq += 1;
         }
         let mut bytes = zeroize::Zeroizing::new(seq.to_be_bytes().to_vec());

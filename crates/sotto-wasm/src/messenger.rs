@@ -879,6 +879,17 @@ fn progress_js(id: &str, contact: ContactId, direction: &str, done: u32, total: 
     ])
 }
 
+/// The recovery phrase kept with a profile, as a JS string.
+pub(crate) async fn stored_phrase(store: &Store) -> Result<JsValue, JsValue> {
+    let phrase = store
+        .read(kind::MNEMONIC, MNEMONIC_KEY)
+        .await?
+        .ok_or_else(|| sotto_error(code::STORAGE, "this profile has no recovery phrase"))?;
+    let text = std::str::from_utf8(&phrase)
+        .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
+    Ok(JsValue::from(text))
+}
+
 /// Seconds between reads of the relay directory. Relays rotate their Sphinx keys every epoch
 /// (24 h by default) and accept the previous key for an overlap (2 h): reading the directory
 /// hourly keeps a long-open page's routes valid.
@@ -1558,15 +1569,7 @@ impl Sotto {
                 "'memory' storage has no recovery phrase",
             ));
         };
-        wasm_bindgen_futures::future_to_promise(async move {
-            let phrase = store
-                .read(kind::MNEMONIC, MNEMONIC_KEY)
-                .await?
-                .ok_or_else(|| sotto_error(code::STORAGE, "this profile has no recovery phrase"))?;
-            let text = std::str::from_utf8(&phrase)
-                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
-            Ok(JsValue::from(text))
-        })
+        wasm_bindgen_futures::future_to_promise(async move { stored_phrase(&store).await })
     }
 
     /// Closes this messenger and deletes the profile's database: every trace of it.

@@ -23,7 +23,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use crate::messenger::{MNEMONIC_KEY, Sotto, code, sotto_error};
-use crate::storage::{MessageRecord, Status, kind};
+use crate::storage::{MessageRecord, kind};
 
 /// The first bytes of every backup file (and its associated data).
 pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk1";
@@ -95,22 +95,15 @@ pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
         let id = std::str::from_utf8(r.take(id_len)?).ok()?.to_owned();
         let text_len = r.u32()? as usize;
         let text = std::str::from_utf8(r.take(text_len)?).ok()?.to_owned();
-        messages.push(MessageRecord {
+        let received_at = (!outgoing).then_some(received);
+        messages.push(MessageRecord::text_message(
             seq,
             id,
             contact,
             text,
             sent_at,
-            received_at: (received != u64::MAX).then_some(received),
-            outgoing,
-            status: if outgoing {
-                Status::Sent
-            } else {
-                Status::Received
-            },
-            expires_at: None,
-            file: None,
-        });
+            received_at,
+        ));
     }
     r.0.is_empty().then_some(Backup {
         created_at,
@@ -226,13 +219,7 @@ impl Sotto {
                     "wrong passphrase for this profile",
                 ));
             }
-            let phrase = store
-                .read(kind::MNEMONIC, MNEMONIC_KEY)
-                .await?
-                .ok_or_else(|| sotto_error(code::STORAGE, "this profile has no recovery phrase"))?;
-            let text = std::str::from_utf8(&phrase)
-                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
-            Ok(JsValue::from(text))
+            crate::messenger::stored_phrase(&store).await
         })
     }
 
@@ -287,6 +274,7 @@ impl Sotto {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Status;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

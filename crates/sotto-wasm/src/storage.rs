@@ -249,6 +249,35 @@ fn put_bytes(w: &mut Vec<u8>, len_bytes: usize, b: &[u8]) {
 }
 
 impl MessageRecord {
+    /// A text message as schema 1 knew it: ours when it has no receive time (then `Sent`),
+    /// theirs otherwise (`Received`); no expiry, no file.
+    pub fn text_message(
+        seq: u64,
+        id: String,
+        contact: u64,
+        text: String,
+        sent_at: u64,
+        received_at: Option<u64>,
+    ) -> Self {
+        let outgoing = received_at.is_none();
+        MessageRecord {
+            seq,
+            id,
+            contact,
+            text,
+            sent_at,
+            received_at,
+            outgoing,
+            status: if outgoing {
+                Status::Sent
+            } else {
+                Status::Received
+            },
+            expires_at: None,
+            file: None,
+        }
+    }
+
     /// Schema 2: `2` ‖ seq ‖ contact ‖ sent ‖ received (u64::MAX: none) ‖ outgoing ‖ status ‖
     /// expires (u64::MAX: none) ‖ id (u8 length) ‖ text (u32 length) ‖ has file, and if so:
     /// relay ‖ blob id ‖ key ‖ size ‖ sha256 ‖ mime (u8 len) ‖ name (u8 len) ‖ thumbnail
@@ -342,22 +371,16 @@ impl MessageRecord {
         let outgoing = r.u8()? == 1;
         let id = r.string(1)?;
         let text = std::str::from_utf8(r.0).ok()?.to_owned();
-        Some(MessageRecord {
+        // Schema 1 kept a receive time exactly for messages that were not ours.
+        let received_at = (!outgoing).then_some(received);
+        Some(Self::text_message(
             seq,
             id,
             contact,
             text,
             sent_at,
-            received_at: (received != u64::MAX).then_some(received),
-            outgoing,
-            status: if outgoing {
-                Status::Sent
-            } else {
-                Status::Received
-            },
-            expires_at: None,
-            file: None,
-        })
+            received_at,
+        ))
     }
 }
 
@@ -389,16 +412,7 @@ impl Store {
         t: u32,
     ) -> Result<Store, JsValue> {
         let name = db_name(profile);
-        let db = Rexie::builder(&name)
-            .version(1)
-            .add_object_store(
-                ObjectStore::new(STORE)
-                    .key_path("k")
-                    .add_index(Index::new(CONV_INDEX, "i")),
-            )
-            .build()
-            .await
-            .map_err(|e| storage_error(&e))?;
+        let db = open_db(&name).await?;
         let tx = db
             .transaction(&[STORE], TransactionMode::ReadOnly)
             .map_err(|e| storage_error(&e))?;
@@ -705,6 +719,20 @@ impl Store {
     }
 }
 
+/// Opens (or creates) a profile's database with its one object store and index.
+async fn open_db(name: &str) -> Result<Rexie, JsValue> {
+    Rexie::builder(name)
+        .version(1)
+        .add_object_store(
+            ObjectStore::new(STORE)
+                .key_path("k")
+                .add_index(Index::new(CONV_INDEX, "i")),
+        )
+        .build()
+        .await
+        .map_err(|e| storage_error(&e))
+}
+
 /// Deletes a database by name.
 pub async fn delete_database(name: &str) -> Result<(), JsValue> {
     Rexie::delete(name).await.map_err(|e| storage_error(&e))
@@ -744,16 +772,7 @@ pub async fn probe(profile: &str) -> Result<Option<ProfileInfo>, JsValue> {
     {
         return Ok(None);
     }
-    let db = Rexie::builder(&name)
-        .version(1)
-        .add_object_store(
-            ObjectStore::new(STORE)
-                .key_path("k")
-                .add_index(Index::new(CONV_INDEX, "i")),
-        )
-        .build()
-        .await
-        .map_err(|e| storage_error(&e))?;
+    let db = open_db(&name).await?;
     let meta = read_meta(&db).await;
     db.close();
     match meta? {

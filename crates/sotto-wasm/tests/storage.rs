@@ -7,9 +7,7 @@ use js_sys::{Object, Reflect, Uint8Array};
 use rexie::{Rexie, TransactionMode};
 use sotto_proto::envelope::{Attachment, AttachmentKey, BlobId};
 use sotto_proto::ids::RelayId;
-use sotto_wasm::storage::{
-    FileRecord, MessageRecord, SCHEMA_VERSION, Status, Store, db_name, kind,
-};
+use sotto_wasm::storage::{FileRecord, MessageRecord, SCHEMA_VERSION, Store, db_name, kind};
 use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_test::*;
 
@@ -65,22 +63,15 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn message(seq: u64, contact: u64, text: &str) -> MessageRecord {
-    MessageRecord {
+    // Even ones are ours (no receive time), odd ones theirs.
+    MessageRecord::text_message(
         seq,
-        id: format!("{seq:032x}"),
+        format!("{seq:032x}"),
         contact,
-        text: text.to_owned(),
-        sent_at: 1_700_000_000 + seq,
-        received_at: Some(1_700_000_100 + seq),
-        outgoing: seq.is_multiple_of(2),
-        status: if seq.is_multiple_of(2) {
-            Status::Sent
-        } else {
-            Status::Received
-        },
-        expires_at: None,
-        file: None,
-    }
+        text.to_owned(),
+        1_700_000_000 + seq,
+        (!seq.is_multiple_of(2)).then_some(1_700_000_100 + seq),
+    )
 }
 
 /// A message record in schema 1's layout: seq ‖ contact ‖ sent ‖ received ‖ outgoing ‖ id
