@@ -188,6 +188,21 @@ test('errors are SottoErrors with a code', async () => {
     }
   });
   assert.deepEqual(unsupported, { name: 'SottoError', code: 'UNSUPPORTED' });
+  // A relay directory that does not answer.
+  const down = await carol.page.evaluate(async () => {
+    const { Sotto } = await import('/pkg/sotto.js');
+    try {
+      await Sotto.open({ storage: 'memory', displayName: 'X', directoryUrl: 'http://127.0.0.1:9/directory.json' });
+      return null;
+    } catch (e) {
+      return { name: e.name, code: e.code };
+    }
+  });
+  assert.deepEqual(down, { name: 'SottoError', code: 'RELAY_UNREACHABLE' });
+  assert.deepEqual(await codeOf('sendFile', ['42', 'not a file']),
+    { name: 'SottoError', code: 'UNSUPPORTED', isError: true });
+  assert.deepEqual(await codeOf('setDisappearing', ['42', 60]),
+    { name: 'SottoError', code: 'UNKNOWN_CONTACT', isError: true });
 
   await carol.page.evaluate(() => window.__me.close());
   assert.deepEqual(await codeOf('createInvitation', []),

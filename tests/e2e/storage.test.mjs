@@ -152,6 +152,20 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   assert.equal(full.length, 17);
   assert.deepEqual(full.filter((m) => m.outgoing && !m.attachment).map((m) => m.text), [...before1, ...after1]);
 
+  // Bob goes away (his page is closed); Alice writes; Bob comes back and receives what was
+  // sent while he was gone, once.
+  await bob.page.evaluate(() => window.__me.close());
+  await bob.page.close();
+  const whileAway = ['are you there?', 'write when you are back'];
+  await sendAll(alice.page, alicesBob.id, whileAway); // resolves once a relay stored them
+  bob.page = await bob.context.newPage();
+  bob.page.on('pageerror', (e) => bob.errors.push(e.message));
+  await bob.page.goto(dev.url);
+  await openOn(bob.page, bob.options);
+  await waitReceived(bob.page, whileAway.length);
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.deepEqual(await bob.page.evaluate(() => window.__received.map((m) => m.text)), whileAway);
+
   // A wrong passphrase is refused.
   const wrong = await alice.page.evaluate(async () => {
     const { Sotto } = await import('/pkg/sotto.js');

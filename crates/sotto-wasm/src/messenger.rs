@@ -1348,13 +1348,19 @@ impl Sotto {
     /// with `{id, contactId, sentAt}` once a relay stored the message. Options: `{voice}` marks
     /// a voice note; `{name}` names a `Blob`. Pictures get a small preview in the message.
     #[wasm_bindgen(js_name = sendFile)]
-    pub fn send_file(&self, contact_id: JsValue, file: web_sys::Blob, options: JsValue) -> Promise {
+    pub fn send_file(&self, contact_id: JsValue, file: JsValue, options: JsValue) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
         let contact = match contact_arg(&contact_id) {
             Ok(c) => c,
             Err(e) => return Promise::reject(&e),
+        };
+        let Ok(file) = file.dyn_into::<web_sys::Blob>() else {
+            return Promise::reject(&sotto_error(
+                code::UNSUPPORTED,
+                "sendFile takes a File or a Blob",
+            ));
         };
         let state = self.state.clone();
         let target = self.target.clone();

@@ -225,7 +225,7 @@ impl Sotto {
 
     /// An encrypted backup of this profile (contacts, their sessions and queues, and every
     /// stored message) as a `Uint8Array`, sealed under the backup key of the recovery phrase
-    /// (format: docs/PROTOCOL.md §7). `UNSUPPORTED` with 'memory' storage.
+    /// (format: docs/PROTOCOL.md §9). `UNSUPPORTED` with 'memory' storage.
     #[wasm_bindgen(js_name = exportBackup)]
     pub fn export_backup(&self) -> Promise {
         if let Err(e) = self.check_open() {
