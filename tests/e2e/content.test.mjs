@@ -12,7 +12,7 @@ let dev;
 let browser;
 
 before(async () => {
-  dev = await startDev({ httpPort: 18120, wsBasePort: 19701 });
+  dev = await startDev({ httpPort: 18130, wsBasePort: 19801 });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
