@@ -26,7 +26,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, CustomEvent, CustomEventInit, EventTarget, MessageEvent, WebSocket};
 use zeroize::Zeroizing;
 
-use crate::storage::{FileRecord, MessageRecord, Status, Store, kind};
+use crate::storage::{Cursor, FileRecord, MessageRecord, Status, Store, kind, put_bytes};
 
 type Rng = UnwrapErr<getrandom::SysRng>;
 
@@ -52,7 +52,7 @@ pub fn sotto_error(code: &str, message: &str) -> JsValue {
     e.into()
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
@@ -211,12 +211,7 @@ impl Local {
             w.extend_from_slice(&(items.len() as u32).to_be_bytes());
             for (at, id, contact) in items {
                 w.extend_from_slice(&at.to_be_bytes());
-                w.push(u8::try_from(id.len()).unwrap_or(0));
-                w.extend_from_slice(
-                    id.as_bytes()
-                        .get(..usize::from(u8::try_from(id.len()).unwrap_or(0)))
-                        .unwrap_or_default(),
-                );
+                put_bytes(&mut w, 1, id.as_bytes());
                 w.extend_from_slice(&contact.to_be_bytes());
             }
         };
@@ -232,24 +227,20 @@ impl Local {
     }
 
     fn decode(b: &[u8]) -> Option<Local> {
-        let mut off = 0usize;
-        let mut take = |n: usize| -> Option<&[u8]> {
-            let s = b.get(off..off.checked_add(n)?)?;
-            off += n;
-            Some(s)
-        };
+        let mut r = Cursor(b);
         let mut lists: Vec<Vec<(u64, String, ContactId)>> = Vec::new();
         for _ in 0..3 {
-            let n = u32::from_be_bytes(take(4)?.try_into().ok()?);
+            let n = r.u32()?;
             let mut items = Vec::new();
             for _ in 0..n {
-                let at = u64::from_be_bytes(take(8)?.try_into().ok()?);
-                let len = usize::from(*take(1)?.first()?);
-                let id = std::str::from_utf8(take(len)?).ok()?.to_owned();
-                let contact = u64::from_be_bytes(take(8)?.try_into().ok()?);
-                items.push((at, id, contact));
+                let at = r.u64()?;
+                let id = r.string(1)?;
+                items.push((at, id, r.u64()?));
             }
             lists.push(items);
+        }
+        if !r.0.is_empty() {
+            return None;
         }
         let mut lists = lists.into_iter();
         Some(Local {

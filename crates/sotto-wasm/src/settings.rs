@@ -22,8 +22,9 @@ use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
+use crate::messenger::now;
 use crate::messenger::{MNEMONIC_KEY, Sotto, code, sotto_error};
-use crate::storage::{MessageRecord, kind};
+use crate::storage::{Cursor, MessageRecord, kind};
 
 /// The first bytes of every backup file (and its associated data).
 pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk1";
@@ -80,7 +81,7 @@ pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
     let tag: [u8; TAG_LEN] = file.get(20..20 + TAG_LEN)?.try_into().ok()?;
     let mut plain = Zeroizing::new(file.get(20 + TAG_LEN..)?.to_vec());
     aead_open(key, &nonce, BACKUP_MAGIC, &mut plain, &tag).ok()?;
-    let mut r = Reader(&plain[..]);
+    let mut r = Cursor(&plain[..]);
     let created_at = r.u64()?;
     let state_len = r.u32()? as usize;
     let state = Zeroizing::new(r.take(state_len)?.to_vec());
@@ -114,29 +115,6 @@ pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
 
 fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-}
-
-fn now() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
 }
 
 fn unsupported_in_memory(what: &str) -> JsValue {

@@ -209,24 +209,30 @@ pub struct MessageRecord {
 /// First byte of a schema-2 message record.
 const RECORD_V2: u8 = 2;
 
-struct Cursor<'a>(&'a [u8]);
+/// Reads the big-endian layouts of this crate's records (messages, `local`, backups): every
+/// read is bounds-checked and gives `None` past the end.
+pub(crate) struct Cursor<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
         self.0 = rest;
         Some(head)
     }
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N)?.try_into().ok()
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.array::<1>()?[0])
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.array()?))
+    }
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         Some(u64::from_be_bytes(self.array()?))
     }
-    fn bytes(&mut self, len_bytes: usize) -> Option<&'a [u8]> {
+    /// Bytes preceded by their length in `len_bytes` (1, 2 or 4) bytes.
+    pub(crate) fn bytes(&mut self, len_bytes: usize) -> Option<&'a [u8]> {
         let n = match len_bytes {
             1 => usize::from(self.u8()?),
             2 => usize::from(u16::from_be_bytes(self.array()?)),
@@ -234,17 +240,23 @@ impl<'a> Cursor<'a> {
         };
         self.take(n)
     }
-    fn string(&mut self, len_bytes: usize) -> Option<String> {
+    pub(crate) fn string(&mut self, len_bytes: usize) -> Option<String> {
         Some(std::str::from_utf8(self.bytes(len_bytes)?).ok()?.to_owned())
     }
 }
 
-fn put_bytes(w: &mut Vec<u8>, len_bytes: usize, b: &[u8]) {
-    let b = b
-        .get(..b.len().min((1usize << (8 * len_bytes.min(3))) - 1))
-        .unwrap_or_default();
+/// Writes `b` preceded by its length in `len_bytes` (1, 2 or 4) bytes, as [`Cursor::bytes`]
+/// reads it. Callers keep `b` within the length's range (names ≤ 255 bytes, previews ≤ 2048);
+/// anything longer is cut there rather than written with a wrong length.
+pub(crate) fn put_bytes(w: &mut Vec<u8>, len_bytes: usize, b: &[u8]) {
+    let max = match len_bytes {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => u32::MAX as usize,
+    };
+    let b = b.get(..b.len().min(max)).unwrap_or_default();
     let n = b.len() as u32;
-    w.extend_from_slice(&n.to_be_bytes()[4 - len_bytes..]);
+    w.extend_from_slice(&n.to_be_bytes()[4 - len_bytes.min(4)..]);
     w.extend_from_slice(b);
 }
 
@@ -521,10 +533,7 @@ impl Store {
             .map_err(|e| storage_error(&e))?;
         let mut records = Vec::new();
         for (_, v) in rows {
-            let sealed = bytes_of(&v, "v").ok_or_else(|| corrupt("message"))?;
-            let hashed = get(&v, "k").as_string().ok_or_else(|| corrupt("message"))?;
-            let plain = open(&self.key, &Self::ad(kind::MESSAGE, &hashed), &sealed)
-                .ok_or_else(|| corrupt("message"))?;
+            let (_, plain) = self.open_message_row(&v)?;
             let m = MessageRecord::decode_v1(&plain).ok_or_else(|| corrupt("message"))?;
             records.push(self.message_record(&m));
         }
@@ -582,6 +591,16 @@ impl Store {
         let sealed = seal(&self.key, &Self::ad(kind, &hashed), value);
         set(&o, "v", &Uint8Array::from(&sealed[..]).into());
         o.into()
+    }
+
+    /// Decrypts a raw message row read through the conversation index: its hashed key and
+    /// its plaintext.
+    fn open_message_row(&self, v: &JsValue) -> Result<(String, Zeroizing<Vec<u8>>), JsValue> {
+        let sealed = bytes_of(v, "v").ok_or_else(|| corrupt("message"))?;
+        let hashed = get(v, "k").as_string().ok_or_else(|| corrupt("message"))?;
+        let plain = open(&self.key, &Self::ad(kind::MESSAGE, &hashed), &sealed)
+            .ok_or_else(|| corrupt("message"))?;
+        Ok((hashed, plain))
     }
 
     /// The record of a message.
@@ -676,10 +695,7 @@ impl Store {
             .map_err(|e| storage_error(&e))?;
         let mut out = Vec::new();
         for (_, v) in rows {
-            let sealed = bytes_of(&v, "v").ok_or_else(|| corrupt("message"))?;
-            let hashed = get(&v, "k").as_string().ok_or_else(|| corrupt("message"))?;
-            let plain = open(&self.key, &Self::ad(kind::MESSAGE, &hashed), &sealed)
-                .ok_or_else(|| corrupt("message"))?;
+            let (hashed, plain) = self.open_message_row(&v)?;
             let m = MessageRecord::decode(&plain).ok_or_else(|| corrupt("message"))?;
             if m.contact != contact || self.hashed(kind::MESSAGE, m.id.as_bytes()) != hashed {
                 return Err(corrupt("message"));
