@@ -729,10 +729,23 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 expires_at: None,
                 file,
             });
-            if let Some(f) = &m.file {
-                start_download(st, &m.id, contact, &f.attachment);
-            }
+            // A file on a relay we do not know (or too large) cannot be fetched: it fails now
+            // rather than waiting for ever.
+            let unfetchable = m
+                .file
+                .as_ref()
+                .is_some_and(|f| !start_download(st, &m.id, contact, &f.attachment));
             actions.push(Action::Dispatch("message", message_js(&m)));
+            if unfetchable {
+                st.update(&m.id, |r| r.status = Status::Failed);
+                let detail = obj(&[
+                    ("id", m.id.clone().into()),
+                    ("contactId", contact.to_string().into()),
+                    ("ready", false.into()),
+                    ("error", "the file's relay is not in the directory".into()),
+                ]);
+                actions.push(Action::Dispatch("attachment", detail));
+            }
         }
         Event::Sent { contact, message } => {
             let id = hex(message.as_bytes());
@@ -905,16 +918,20 @@ fn refresh_directory(state: &Shared, url: String) {
 }
 
 /// Asks the client for a message's file and remembers the transfer (also across a reload).
+/// False when the client cannot fetch it.
 fn start_download(
     st: &mut State,
     id: &str,
     contact: ContactId,
     a: &sotto_proto::envelope::Attachment,
-) {
-    let st_rng = &mut st.rng;
-    if let Ok(handle) = st.client.fetch_attachment(st_rng, a, now()) {
-        st.downloads.insert(handle, (id.to_owned(), contact));
-        st.local.downloads.insert(id.to_owned(), contact);
+) -> bool {
+    match st.client.fetch_attachment(&mut st.rng, a, now()) {
+        Ok(handle) => {
+            st.downloads.insert(handle, (id.to_owned(), contact));
+            st.local.downloads.insert(id.to_owned(), contact);
+            true
+        }
+        Err(_) => false,
     }
 }
 
