@@ -6,7 +6,7 @@ mod common;
 
 use common::World;
 use sotto_proto::attachment::AttachmentError;
-use sotto_proto::client::{Client, ClientError, DownloadError, Event};
+use sotto_proto::client::{Client, ClientError, Error, Event, PeerMisbehaved};
 use sotto_proto::envelope::{AttachmentKey, BlobId, Content};
 use sotto_proto::queue::ErrorCode;
 
@@ -136,7 +136,7 @@ fn a_wrong_key_or_a_missing_blob_fails_the_download() {
         .unwrap();
     let failed = |w: &World, handle: u64| {
         w.events[1].iter().find_map(|e| match e {
-            Event::DownloadFailed { handle: h, error } if *h == handle => Some(*error),
+            Event::DownloadFailed { handle: h, error } if *h == handle => Some(error.clone()),
             _ => None,
         })
     };
@@ -144,11 +144,13 @@ fn a_wrong_key_or_a_missing_blob_fails_the_download() {
         && failed(w, missing_handle).is_some()));
     assert_eq!(
         failed(&w, forged_handle),
-        Some(DownloadError::Corrupt(AttachmentError::Corrupt))
+        Some(Error::PeerMisbehaved(PeerMisbehaved::Attachment(
+            AttachmentError::Corrupt
+        )))
     );
     assert_eq!(
         failed(&w, missing_handle),
-        Some(DownloadError::Relay(ErrorCode::NoBlob))
+        Some(Error::RelayRefused(ErrorCode::NoBlob))
     );
     assert!(
         !w.events[1]

@@ -492,7 +492,12 @@ impl ClientTask {
                         _ => continue,
                     },
                     Event::Sent { .. } => Up::Sent,
-                    Event::Failed { what, code } => Up::Failed(format!("{what}: {code:?}")),
+                    failure @ (Event::InvitationFailed { .. }
+                    | Event::AcceptFailed { .. }
+                    | Event::SecureFailed { .. }
+                    | Event::SendFailed { .. }
+                    | Event::SubscribeFailed { .. }
+                    | Event::AckFailed { .. }) => Up::Failed(failure_text(&failure)),
                     _ => continue,
                 };
                 let _ = up.send(msg);
@@ -1036,6 +1041,14 @@ async fn create_queues(
         "rss_kib_after": rss_after,
     }));
     Ok(())
+}
+
+/// "what: error" for a failure event, as logged.
+fn failure_text(event: &Event) -> String {
+    match (event.what(), event.error()) {
+        (Some(what), Some(error)) => format!("{what}: {error}"),
+        _ => format!("{event:?}"),
+    }
 }
 
 #[cfg(test)]

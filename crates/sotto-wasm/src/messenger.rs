@@ -13,12 +13,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use rand_core::UnwrapErr;
-use sotto_proto::client::{Client, ClientConfig, ClientError, ContactId, Event};
+use sotto_proto::client::{
+    Client, ClientConfig, ClientError, ContactId, Error, Event, PeerMisbehaved,
+};
 use sotto_proto::envelope::Content;
 use sotto_proto::ids::RelayId;
 use sotto_proto::invitation::Invitation;
 use sotto_proto::keys::PublicKey;
 use sotto_proto::onion::Hop;
+use sotto_proto::queue::ErrorCode;
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -776,7 +779,7 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
         Event::UploadFailed {
             contact,
             message,
-            code,
+            error,
         } => {
             let id = hex(message.as_bytes());
             st.update(&id, |m| m.status = Status::Failed);
@@ -786,7 +789,10 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                     r,
                     sotto_error(
                         code::RELAY_UNREACHABLE,
-                        &format!("the relay refused the file ({code:?})"),
+                        &match error.relay_code() {
+                            Some(code) => format!("the relay refused the file ({code:?})"),
+                            None => format!("the file could not be sent ({error})"),
+                        },
                     ),
                 ));
             }
@@ -832,7 +838,7 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                     ("id", id.into()),
                     ("contactId", contact.to_string().into()),
                     ("ready", false.into()),
-                    ("error", format!("{error:?}").into()),
+                    ("error", download_error(&error).into()),
                 ]);
                 actions.push(Action::Dispatch("attachment", detail));
             }
@@ -849,7 +855,17 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 contact_js(&st.client, contact, &name),
             ));
         }
-        Event::Failed { what, code } => {
+        failure @ (Event::InvitationFailed { .. }
+        | Event::AcceptFailed { .. }
+        | Event::SecureFailed { .. }
+        | Event::SendFailed { .. }
+        | Event::SubscribeFailed { .. }
+        | Event::AckFailed { .. }) => {
+            let (Some(what), Some(error)) = (failure.what(), failure.error()) else {
+                return;
+            };
+            // An invitation that cannot be used is reported as `Expired`, as it always was.
+            let code = error.relay_code().unwrap_or(ErrorCode::Expired);
             let detail = obj(&[("what", what.into()), ("code", format!("{code:?}").into())]);
             if what == "accept invitation"
                 && let Some(r) = st.pending_accepts.pop_front()
@@ -862,6 +878,15 @@ fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             actions.push(Action::Dispatch("error", detail));
         }
         _ => {}
+    }
+}
+
+/// The `error` string of a failed download, as JS has always seen it.
+fn download_error(error: &Error) -> String {
+    match error {
+        Error::RelayRefused(code) => format!("Relay({code:?})"),
+        Error::PeerMisbehaved(PeerMisbehaved::Attachment(e)) => format!("Corrupt({e:?})"),
+        other => other.to_string(),
     }
 }
 

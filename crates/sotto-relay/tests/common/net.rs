@@ -158,7 +158,12 @@ impl Person {
                 },
                 Event::Sent { .. } => self.sent_confirmed += 1,
                 Event::ContactRenamed { .. } => {}
-                Event::Failed { what, code } => self.failures.push(format!("{what}: {code:?}")),
+                failure @ (Event::InvitationFailed { .. }
+                | Event::AcceptFailed { .. }
+                | Event::SecureFailed { .. }
+                | Event::SendFailed { .. }
+                | Event::SubscribeFailed { .. }
+                | Event::AckFailed { .. }) => self.failures.push(failure_text(&failure)),
                 other => self.failures.push(format!("unexpected event {other:?}")),
             }
         }
@@ -281,4 +286,12 @@ pub async fn introduce(people: &mut [Person], inbox: &mut Inbox, rng: &mut ChaCh
         "introduction did not finish: failures {:?} {:?}",
         people[0].failures, people[1].failures
     );
+}
+
+/// "what: error" for a failure event, as logged.
+fn failure_text(event: &Event) -> String {
+    match (event.what(), event.error()) {
+        (Some(what), Some(error)) => format!("{what}: {error}"),
+        _ => format!("{event:?}"),
+    }
 }

@@ -1,0 +1,114 @@
+//! What went wrong, and whose fault it was.
+//!
+//! As in rustls's `Error`: a failure names who caused it, so a driver can tell a relay's
+//! refusal (retry later, tell the user) from a peer's misbehaviour (drop what it sent) from a
+//! mistake of its own (fix the call) from damaged storage (restore from a backup).
+
+use crate::attachment::AttachmentError;
+use crate::handshake::HandshakeError;
+use crate::onion::OnionError;
+use crate::queue::ErrorCode;
+
+/// Errors from the client API: the call cannot be carried out as asked. Mostly our misuse
+/// (the caller's); [`ClientError::Onion`] can also be a gateway sending garbage.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The relay list is too short to build routes, or the gateway is not in it. (caller)
+    #[error("need at least one relay, with the gateway among them")]
+    NoRelays,
+    /// An invitation's relay is not in our directory. (caller or peer)
+    #[error("the invitation's relay is unknown")]
+    UnknownRelay,
+    /// No such contact. (caller)
+    #[error("unknown contact")]
+    UnknownContact,
+    /// The text does not fit one message. (caller)
+    #[error("message too large")]
+    TooLarge,
+    /// The invitation is expired or otherwise unusable. (caller or peer)
+    #[error("invalid invitation: {0}")]
+    Invitation(#[from] HandshakeError),
+    /// An onion packet could not be built or a frame decoded. (peer or caller)
+    #[error("onion: {0}")]
+    Onion(#[from] OnionError),
+    /// A file too large, or a name, type or thumbnail too long. (caller)
+    #[error("attachment: {0}")]
+    Attachment(#[from] AttachmentError),
+}
+
+/// Why something the client was doing in the background failed, by whose fault. Carried by
+/// the failure events ([`super::Event::SendFailed`] and the others).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A relay answered the request with an error, for good (e.g. [`ErrorCode::NoBlob`]: an
+    /// attachment expired; [`ErrorCode::Quota`]: a queue is full).
+    #[error("the relay refused: {0:?}")]
+    RelayRefused(ErrorCode),
+    /// The other side (a contact, an inviter, an attachment's sender) sent something that
+    /// does not verify or cannot be used.
+    #[error("the peer misbehaved: {0}")]
+    PeerMisbehaved(PeerMisbehaved),
+    /// We asked for something that cannot be done (e.g. an invitation that expired before
+    /// our reply queue was created, a display name that does not fit a hello).
+    #[error("misuse: {0}")]
+    Misuse(ClientError),
+    /// Our stored state could not be read.
+    #[error("storage: {0}")]
+    Storage(PersistError),
+}
+
+impl Error {
+    /// The relay's error code, when a relay refused.
+    pub fn relay_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::RelayRefused(code) => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl From<ClientError> for Error {
+    fn from(e: ClientError) -> Self {
+        Self::Misuse(e)
+    }
+}
+
+impl From<PersistError> for Error {
+    fn from(e: PersistError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+/// How a peer misbehaved. Deliberately coarse where finer detail would be an oracle.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PeerMisbehaved {
+    /// An attachment's chunk or whole file did not verify, or a relay answered with a chunk
+    /// other than the one asked for.
+    #[error("attachment: {0}")]
+    Attachment(AttachmentError),
+    /// An invitation whose keys do not give a session.
+    #[error("invitation: {0}")]
+    Invitation(HandshakeError),
+}
+
+/// Errors reading a persisted client. The bytes come from our own storage, so any of these
+/// means corruption or tampering (or a newer build's format).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PersistError {
+    /// The bytes end before the state does.
+    #[error("client state is truncated")]
+    Truncated,
+    /// Bytes follow the end of the state.
+    #[error("client state has trailing bytes")]
+    TrailingBytes,
+    /// The first byte names a layout this build cannot read.
+    #[error("client state version {0} is not supported")]
+    UnknownVersion(u8),
+    /// A field holds a value the client cannot have written.
+    #[error("client state is invalid: {0}")]
+    Invalid(&'static str),
+}

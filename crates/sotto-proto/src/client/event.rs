@@ -1,0 +1,136 @@
+//! What the client tells the application.
+
+use zeroize::Zeroizing;
+
+use super::ContactId;
+use super::error::Error;
+use crate::envelope::{Envelope, MessageId};
+use crate::invitation::Invitation;
+
+/// What happened, for the application.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// An invitation asked for with [`super::Client::create_invitation`] is ready to share.
+    InvitationReady { handle: u64, invitation: Invitation },
+    /// A new contact: the other side of an invitation.
+    ContactAdded {
+        contact: ContactId,
+        display_name: String,
+    },
+    /// A contact told us its display name (or a new one).
+    ContactRenamed {
+        contact: ContactId,
+        display_name: String,
+    },
+    /// A message arrived.
+    Message {
+        contact: ContactId,
+        envelope: Envelope,
+        received_at: u64,
+    },
+    /// A relay stored a message we sent: it will reach the contact.
+    Sent {
+        contact: ContactId,
+        message: MessageId,
+    },
+    /// The queue for an invitation asked for with [`super::Client::create_invitation`]
+    /// (`handle` is what it returned) could not be created: no invitation follows.
+    InvitationFailed { handle: u64, error: Error },
+    /// Accepting an invitation ([`super::Client::accept_invitation`] returned `handle`)
+    /// failed: our reply queue was refused ([`Error::RelayRefused`]), or the invitation
+    /// could not be used once it was ready. No contact follows.
+    AcceptFailed { handle: u64, error: Error },
+    /// A relay refused to secure the contact's queue: messages to it wait.
+    SecureFailed { contact: ContactId, error: Error },
+    /// A relay refused to store a message to `contact`: it stays first in the outbox and is
+    /// sent again with the next message queued for that contact.
+    SendFailed {
+        contact: ContactId,
+        message: MessageId,
+        error: Error,
+    },
+    /// A relay refused to subscribe one of our receive queues: the queue of `contact`, or
+    /// (`None`) of an invitation not yet used. It is tried again at the next renewal.
+    SubscribeFailed {
+        contact: Option<ContactId>,
+        error: Error,
+    },
+    /// A relay refused to delete a delivered message from the queue of `contact` (`None`: an
+    /// invitation's queue). It may be delivered again; the ratchet drops the copy.
+    AckFailed {
+        contact: Option<ContactId>,
+        error: Error,
+    },
+    /// Chunks of an attachment we send were stored; at `done == total` the attachment's
+    /// message is queued, and [`Event::Sent`] follows as for a text.
+    UploadProgress {
+        contact: ContactId,
+        message: MessageId,
+        done: u32,
+        total: u32,
+    },
+    /// An attachment's relay refused a chunk: the message is not sent.
+    UploadFailed {
+        contact: ContactId,
+        message: MessageId,
+        error: Error,
+    },
+    /// Chunks of an attachment we fetch arrived.
+    DownloadProgress { handle: u64, done: u32, total: u32 },
+    /// An attachment asked for with [`super::Client::fetch_attachment`] arrived whole and
+    /// verified.
+    Downloaded {
+        handle: u64,
+        data: Zeroizing<Vec<u8>>,
+    },
+    /// An attachment could not be fetched: expired on its relay
+    /// ([`Error::RelayRefused`] with [`crate::queue::ErrorCode::NoBlob`]), or its chunks do
+    /// not authenticate ([`Error::PeerMisbehaved`]).
+    DownloadFailed { handle: u64, error: Error },
+    /// The contact (or we, through [`super::Client::set_disappearing`]) set how many seconds
+    /// messages of this conversation are kept; 0 keeps them.
+    DisappearingChanged {
+        contact: ContactId,
+        seconds: u32,
+        by_contact: bool,
+    },
+}
+
+impl Event {
+    /// For a failure, a short name of what failed ("create queue", "accept invitation",
+    /// "secure queue", "send", "subscribe", "acknowledge", "upload", "download"), the words
+    /// drivers show and log; `None` for other events.
+    pub fn what(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::InvitationFailed { .. } => "create queue",
+            Self::AcceptFailed {
+                error: Error::RelayRefused(_),
+                ..
+            } => "create queue",
+            Self::AcceptFailed { .. } => "accept invitation",
+            Self::SecureFailed { .. } => "secure queue",
+            Self::SendFailed { .. } => "send",
+            Self::SubscribeFailed { .. } => "subscribe",
+            Self::AckFailed { .. } => "acknowledge",
+            Self::UploadFailed { .. } => "upload",
+            Self::DownloadFailed { .. } => "download",
+            _ => return None,
+        })
+    }
+
+    /// For a failure, why it failed; `None` for other events.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Self::InvitationFailed { error, .. }
+            | Self::AcceptFailed { error, .. }
+            | Self::SecureFailed { error, .. }
+            | Self::SendFailed { error, .. }
+            | Self::SubscribeFailed { error, .. }
+            | Self::AckFailed { error, .. }
+            | Self::UploadFailed { error, .. }
+            | Self::DownloadFailed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}

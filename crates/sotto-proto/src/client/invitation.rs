@@ -1,0 +1,209 @@
+//! Invitations: the queue behind one we hand out and the hello that turns it into a contact;
+//! accepting someone else's (our reply queue, then their queue secured and our hello sent).
+
+use rand_core::CryptoRng;
+
+use super::Client;
+use super::contact::SendQueue;
+use super::error::{ClientError, Error, PeerMisbehaved};
+use super::event::Event;
+use super::receive::{QueueOwner, RecvQueue};
+use super::request::{PendingKind, Purpose};
+use crate::envelope::{Content, Envelope, Hello};
+use crate::handshake::{self, HandshakeError, InvitationSecret};
+use crate::ids::{QueueId, RelayId};
+use crate::invitation::{Invitation, InvitationKind};
+use crate::queue::{AuthKeyPair, Command};
+use crate::ratchet::Session;
+
+impl Client {
+    /// Asks a random relay for a queue and makes a one-time invitation for it. The invitation
+    /// arrives as [`Event::InvitationReady`] with the returned handle.
+    pub fn create_invitation<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+    ) -> Result<u64, ClientError> {
+        let handle = self.next_request;
+        self.create_queue(rng, Purpose::Invitation { handle }, now)?;
+        Ok(handle)
+    }
+
+    /// Accepts someone's invitation: creates our reply queue, then secures theirs and sends
+    /// the hello. The contact appears as [`Event::ContactAdded`]; if accepting fails later,
+    /// [`Event::AcceptFailed`] carries the returned handle.
+    pub fn accept_invitation<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        invitation: Invitation,
+        now: u64,
+    ) -> Result<u64, ClientError> {
+        if invitation.is_expired(now) {
+            return Err(HandshakeError::Expired.into());
+        }
+        if !self.relays.iter().any(|h| h.id == invitation.relay) {
+            return Err(ClientError::UnknownRelay);
+        }
+        // The handle is the queue creation's request id (see `Purpose::Accept`).
+        let handle = self.next_request;
+        self.create_queue(rng, Purpose::Accept { invitation }, now)?;
+        Ok(handle)
+    }
+
+    pub(super) fn create_queue<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        purpose: Purpose,
+        now: u64,
+    ) -> Result<(), ClientError> {
+        // Our queues (for invitations and for replies) live on a relay of our choosing.
+        let relay = self.random_relay(rng);
+        let key = AuthKeyPair::generate(rng);
+        let command = Command::Create {
+            recipient_key: key.public_key(),
+            timestamp: now,
+            pow_nonce: 0,
+        };
+        let id = self.next_request_id();
+        self.dispatch(
+            rng,
+            id,
+            PendingKind::Create {
+                key: Box::new(key),
+                purpose,
+            },
+            relay,
+            command,
+            now,
+        );
+        Ok(())
+    }
+
+    /// Our queue exists: an invitation for it is ready, or (accepting) the conversation
+    /// starts. `request_id` is the creation's, the handle of an acceptance.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_queue_created<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        request_id: u64,
+        relay: RelayId,
+        key: AuthKeyPair,
+        purpose: Purpose,
+        recipient_id: QueueId,
+        sender_id: QueueId,
+        now: u64,
+    ) {
+        if self.queues.contains_key(&recipient_id) {
+            return;
+        }
+        match purpose {
+            Purpose::Invitation { handle } => {
+                let secret =
+                    InvitationSecret::create(rng, InvitationKind::OneTime, relay, sender_id, now);
+                let invitation = *secret.invitation();
+                self.queues.insert(
+                    recipient_id,
+                    RecvQueue {
+                        relay,
+                        key,
+                        owner: QueueOwner::Invitation(Box::new(secret)),
+                        subscribed_at: None,
+                        surbs: Vec::new(),
+                    },
+                );
+                self.subscribe(rng, recipient_id, now);
+                self.events
+                    .push_back(Event::InvitationReady { handle, invitation });
+            }
+            Purpose::Accept { invitation } => {
+                let accepted = match handshake::accept_invitation(
+                    rng,
+                    &invitation,
+                    relay,
+                    sender_id,
+                    &self.display_name,
+                    now,
+                ) {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        let error = match e {
+                            // Keys that give no session: the inviter's doing.
+                            HandshakeError::Decrypt | HandshakeError::NotAHello => {
+                                Error::PeerMisbehaved(PeerMisbehaved::Invitation(e))
+                            }
+                            // Expired meanwhile, or our name does not fit a hello.
+                            _ => Error::Misuse(ClientError::Invitation(e)),
+                        };
+                        self.events.push_back(Event::AcceptFailed {
+                            handle: request_id,
+                            error,
+                        });
+                        return;
+                    }
+                };
+                let send = SendQueue {
+                    relay: invitation.relay,
+                    sender_id: invitation.queue,
+                    key: AuthKeyPair::generate(rng),
+                    secured: false,
+                };
+                // The inviter tells us its name in its first message.
+                let contact = self.add_contact(String::new(), accepted.session, send);
+                if let Some(c) = self.contacts.get_mut(&contact) {
+                    c.outbox
+                        .push_back((accepted.envelope.id, accepted.first_message));
+                }
+                self.queues.insert(
+                    recipient_id,
+                    RecvQueue {
+                        relay,
+                        key,
+                        owner: QueueOwner::Contact(contact),
+                        subscribed_at: None,
+                        surbs: Vec::new(),
+                    },
+                );
+                self.subscribe(rng, recipient_id, now);
+                self.secure(rng, contact, now);
+            }
+        }
+    }
+
+    /// The first message on an invitation's queue was a valid hello: its sender becomes a
+    /// contact, the queue becomes theirs, and our hello (with our name) goes back.
+    pub(super) fn on_hello<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        queue_id: QueueId,
+        own: Invitation,
+        session: Session,
+        hello: Hello,
+        now: u64,
+    ) {
+        let send = SendQueue {
+            relay: hello.reply_relay,
+            sender_id: hello.reply_queue,
+            key: AuthKeyPair::generate(rng),
+            secured: false,
+        };
+        // One-time: the invitation's secret is dropped; the queue now belongs to the
+        // conversation.
+        let contact = self.add_contact(hello.display_name, session, send);
+        if let Some(q) = self.queues.get_mut(&queue_id) {
+            q.owner = QueueOwner::Contact(contact);
+        }
+        // Our first message tells the new contact our name (the reply address in it is the
+        // queue they already write to).
+        let hello = Envelope::new(
+            rng,
+            now,
+            Content::Hello(Hello {
+                reply_relay: own.relay,
+                reply_queue: own.queue,
+                display_name: self.display_name.clone(),
+            }),
+        );
+        let _ = self.send_envelope(rng, contact, &hello, now);
+        self.secure(rng, contact, now);
+    }
+}

@@ -1,0 +1,645 @@
+//! Persistence: [`Client::to_persisted`] and [`Client::from_persisted`], and the byte
+//! reader and writer they use. The layout is in `docs/PROTOCOL.md`, "Client state (at rest)".
+
+use core::fmt;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use zeroize::Zeroizing;
+
+use super::contact::{Contact, SendQueue};
+use super::error::PersistError;
+use super::receive::{QueueOwner, RecvQueue};
+use super::request::{Pending, PendingKind, Purpose};
+use super::{Client, ClientConfig};
+use crate::handshake::InvitationSecret;
+use crate::ids::{QueueId, RelayId};
+use crate::invitation::Invitation;
+use crate::onion::{self, ConnTag, Hop, SurbId};
+use crate::queue::{AuthKeyPair, Command};
+use crate::ratchet::Session;
+
+/// First byte of [`PersistedClient`]: the layout's version.
+/// Version 2 added each contact's disappearing-messages setting; version 1 is still read.
+pub const CLIENT_STATE_VERSION: u8 = 2;
+
+const OWNER_CONTACT: u8 = 0x00;
+const OWNER_INVITATION: u8 = 0x01;
+const PENDING_CREATE: u8 = 0x01;
+const PENDING_SECURE: u8 = 0x02;
+const PENDING_SEND: u8 = 0x03;
+const PURPOSE_INVITATION: u8 = 0x01;
+const PURPOSE_ACCEPT: u8 = 0x02;
+/// Secret key ‖ invitation (see [`InvitationSecret::to_persisted_bytes`]).
+const INVITATION_SECRET_LEN: usize = 32 + crate::invitation::ENCODED_LEN;
+/// Stands in for the SURB of a restored request: no opener has it (random ids are never zero).
+const NO_SURB: SurbId = SurbId::from_bytes([0; onion::SURB_ID_LEN]);
+
+/// A serialized [`Client`]. Holds every key of the account: encrypt it before it touches
+/// storage. Zeroized on drop, never printed.
+pub struct PersistedClient(Zeroizing<Vec<u8>>);
+
+impl PersistedClient {
+    /// The serialized state (see `docs/PROTOCOL.md`, "Client state (at rest)").
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PersistedClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersistedClient(<redacted>)")
+    }
+}
+
+struct Writer(Zeroizing<Vec<u8>>);
+
+impl Writer {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_be_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_be_bytes());
+    }
+    /// A count: collections never approach 2³² entries.
+    fn count(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    /// `u16` length ‖ UTF-8. Display names are far shorter; a longer one is cut at a
+    /// character boundary.
+    fn name(&mut self, name: &str) {
+        let mut end = name.len().min(usize::from(u16::MAX));
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let b = name.as_bytes().get(..end).unwrap_or_default();
+        self.u16(u16::try_from(b.len()).unwrap_or(0));
+        self.bytes(b);
+    }
+    /// `u32` length ‖ bytes.
+    fn long(&mut self, b: &[u8]) {
+        self.count(b.len());
+        self.bytes(b);
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    off: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], PersistError> {
+        let end = self.off.checked_add(n).ok_or(PersistError::Truncated)?;
+        let out = self
+            .bytes
+            .get(self.off..end)
+            .ok_or(PersistError::Truncated)?;
+        self.off = end;
+        Ok(out)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], PersistError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| PersistError::Truncated)
+    }
+    fn u8(&mut self) -> Result<u8, PersistError> {
+        self.array::<1>().map(|[b]| b)
+    }
+    fn u16(&mut self) -> Result<u16, PersistError> {
+        self.array().map(u16::from_be_bytes)
+    }
+    fn u32(&mut self) -> Result<u32, PersistError> {
+        self.array().map(u32::from_be_bytes)
+    }
+    fn u64(&mut self) -> Result<u64, PersistError> {
+        self.array().map(u64::from_be_bytes)
+    }
+    fn count(&mut self) -> Result<usize, PersistError> {
+        usize::try_from(self.u32()?).map_err(|_| PersistError::Truncated)
+    }
+    fn long(&mut self) -> Result<&'a [u8], PersistError> {
+        let n = self.count()?;
+        self.take(n)
+    }
+    fn string(&mut self) -> Result<String, PersistError> {
+        let n = self.u16()?;
+        let b = self.take(usize::from(n))?;
+        core::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| PersistError::Invalid("name is not UTF-8"))
+    }
+    fn key(&mut self) -> Result<AuthKeyPair, PersistError> {
+        let seed = Zeroizing::new(self.array::<32>()?);
+        Ok(AuthKeyPair::from_persisted_bytes(*seed))
+    }
+    fn flag(&mut self) -> Result<bool, PersistError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(PersistError::Invalid("flag is not 0 or 1")),
+        }
+    }
+}
+
+impl Client {
+    /// Serializes the client's state (see the module docs, "Persistence"). Frames not yet
+    /// polled and events not yet polled are not included: drain them first.
+    pub fn to_persisted(&self) -> PersistedClient {
+        let mut w = Writer(Zeroizing::new(Vec::with_capacity(
+            256 + self.contacts.len() * 1024 + self.unsent_messages() * 3_600,
+        )));
+        w.u8(CLIENT_STATE_VERSION);
+        let c = &self.config;
+        w.u8(c.pow_bits);
+        w.u16(u16::try_from(c.subscribe_surbs).unwrap_or(u16::MAX));
+        w.u64(c.retry_after);
+        w.u64(c.resubscribe_every);
+        w.count(self.relays.len());
+        for hop in &self.relays {
+            w.bytes(hop.id.as_bytes());
+            w.bytes(hop.key.as_bytes());
+        }
+        w.bytes(self.gateway.as_bytes());
+        w.bytes(self.conn.as_bytes());
+        w.name(&self.display_name);
+        w.u64(self.next_request);
+        w.u64(self.next_contact);
+
+        // Sorted, so the same state always gives the same bytes.
+        let mut queues: Vec<(&QueueId, &RecvQueue)> = self.queues.iter().collect();
+        queues.sort_by_key(|(id, _)| **id);
+        w.count(queues.len());
+        for (id, q) in queues {
+            w.bytes(id.as_bytes());
+            w.bytes(q.relay.as_bytes());
+            w.bytes(&q.key.to_persisted_bytes()[..]);
+            match &q.owner {
+                QueueOwner::Contact(contact) => {
+                    w.u8(OWNER_CONTACT);
+                    w.u64(*contact);
+                }
+                QueueOwner::Invitation(secret) => {
+                    w.u8(OWNER_INVITATION);
+                    w.bytes(&secret.to_persisted_bytes()[..]);
+                }
+            }
+        }
+
+        w.count(self.contacts.len());
+        for (id, contact) in &self.contacts {
+            w.u64(*id);
+            w.name(&contact.display_name);
+            w.long(contact.session.to_persisted().as_bytes());
+            let s = &contact.send;
+            w.bytes(s.relay.as_bytes());
+            w.bytes(s.sender_id.as_bytes());
+            w.bytes(&s.key.to_persisted_bytes()[..]);
+            w.u8(u8::from(s.secured));
+            w.u32(contact.disappearing);
+            w.count(contact.outbox.len());
+            for (message_id, message) in &contact.outbox {
+                w.bytes(message_id.as_bytes());
+                w.long(message);
+            }
+        }
+
+        let kept: Vec<(&u64, &Pending)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| {
+                matches!(
+                    p.kind,
+                    PendingKind::Create { .. }
+                        | PendingKind::Secure { .. }
+                        | PendingKind::Send { .. }
+                )
+            })
+            .collect();
+        w.count(kept.len());
+        for (id, p) in kept {
+            w.u64(*id);
+            w.bytes(p.relay.as_bytes());
+            match &p.kind {
+                PendingKind::Create { key, purpose } => {
+                    w.u8(PENDING_CREATE);
+                    w.bytes(&key.to_persisted_bytes()[..]);
+                    match purpose {
+                        Purpose::Invitation { handle } => {
+                            w.u8(PURPOSE_INVITATION);
+                            w.u64(*handle);
+                        }
+                        Purpose::Accept { invitation } => {
+                            w.u8(PURPOSE_ACCEPT);
+                            w.bytes(&invitation.to_bytes());
+                        }
+                    }
+                }
+                PendingKind::Secure { contact } => {
+                    w.u8(PENDING_SECURE);
+                    w.u64(*contact);
+                }
+                PendingKind::Send { contact } => {
+                    w.u8(PENDING_SEND);
+                    w.u64(*contact);
+                }
+                PendingKind::Subscribe
+                | PendingKind::Ack
+                | PendingKind::BlobPut { .. }
+                | PendingKind::BlobGet { .. } => {}
+            }
+        }
+        PersistedClient(w.0)
+    }
+
+    /// Reads what [`Client::to_persisted`] wrote. Nothing is sent: call
+    /// [`Client::connected`] once the gateway's WebSocket is open, then [`Client::tick`] as
+    /// usual; requests that were in flight are resent by the first tick.
+    pub fn from_persisted(bytes: &[u8]) -> Result<Client, PersistError> {
+        let mut r = Reader { bytes, off: 0 };
+        let version = r.u8()?;
+        if !(1..=CLIENT_STATE_VERSION).contains(&version) {
+            return Err(PersistError::UnknownVersion(version));
+        }
+        let config = ClientConfig {
+            pow_bits: r.u8()?,
+            subscribe_surbs: usize::from(r.u16()?),
+            retry_after: r.u64()?,
+            resubscribe_every: r.u64()?,
+        };
+        let relay_count = r.count()?;
+        let mut relays = Vec::new();
+        for _ in 0..relay_count {
+            let id = RelayId::from_bytes(r.array()?);
+            let key = crate::keys::PublicKey::from_bytes(r.array()?);
+            relays.push(Hop { id, key });
+        }
+        let gateway = RelayId::from_bytes(r.array()?);
+        if !relays.iter().any(|h| h.id == gateway) {
+            return Err(PersistError::Invalid("gateway is not among the relays"));
+        }
+        let conn = ConnTag::from_bytes(r.array()?);
+        let display_name = r.string()?;
+        let next_request = r.u64()?;
+        let next_contact = r.u64()?;
+
+        let mut queues = HashMap::new();
+        // Each list is in strictly increasing order of its key: one state, one encoding.
+        let mut last_queue = None;
+        let queue_count = r.count()?;
+        for _ in 0..queue_count {
+            let id = QueueId::from_bytes(r.array()?);
+            let relay = RelayId::from_bytes(r.array()?);
+            let key = r.key()?;
+            let owner = match r.u8()? {
+                OWNER_CONTACT => QueueOwner::Contact(r.u64()?),
+                OWNER_INVITATION => {
+                    let secret =
+                        InvitationSecret::from_persisted_bytes(r.take(INVITATION_SECRET_LEN)?)
+                            .map_err(|_| PersistError::Invalid("invitation secret"))?;
+                    QueueOwner::Invitation(Box::new(secret))
+                }
+                _ => return Err(PersistError::Invalid("unknown queue owner")),
+            };
+            let queue = RecvQueue {
+                relay,
+                key,
+                owner,
+                subscribed_at: None,
+                surbs: Vec::new(),
+            };
+            if last_queue.is_some_and(|last| last >= id) {
+                return Err(PersistError::Invalid("queues out of order"));
+            }
+            last_queue = Some(id);
+            queues.insert(id, queue);
+        }
+
+        let mut contacts = BTreeMap::new();
+        let contact_count = r.count()?;
+        for _ in 0..contact_count {
+            let id = r.u64()?;
+            if id >= next_contact {
+                return Err(PersistError::Invalid("contact id not yet issued"));
+            }
+            let display_name = r.string()?;
+            let session = Session::from_persisted(r.long()?)
+                .map_err(|_| PersistError::Invalid("ratchet session"))?;
+            let send = SendQueue {
+                relay: RelayId::from_bytes(r.array()?),
+                sender_id: QueueId::from_bytes(r.array()?),
+                key: r.key()?,
+                secured: r.flag()?,
+            };
+            let disappearing = if version >= 2 { r.u32()? } else { 0 };
+            let mut outbox = VecDeque::new();
+            let outbox_len = r.count()?;
+            for _ in 0..outbox_len {
+                let message_id = crate::envelope::MessageId::from_bytes(r.array()?);
+                let message = r.long()?.to_vec();
+                outbox.push_back((message_id, message));
+            }
+            let contact = Contact {
+                display_name,
+                session,
+                send,
+                outbox,
+                sending: false,
+                disappearing,
+            };
+            if contacts.keys().next_back().is_some_and(|last| *last >= id) {
+                return Err(PersistError::Invalid("contacts out of order"));
+            }
+            contacts.insert(id, contact);
+        }
+        if queues.values().any(|q| match q.owner {
+            QueueOwner::Contact(c) => !contacts.contains_key(&c),
+            QueueOwner::Invitation(_) => false,
+        }) {
+            return Err(PersistError::Invalid("queue of an unknown contact"));
+        }
+
+        let mut pending = BTreeMap::new();
+        let pending_count = r.count()?;
+        for _ in 0..pending_count {
+            let id = r.u64()?;
+            if id >= next_request {
+                return Err(PersistError::Invalid("request id not yet issued"));
+            }
+            let relay = RelayId::from_bytes(r.array()?);
+            let (kind, command) = match r.u8()? {
+                PENDING_CREATE => {
+                    let key = r.key()?;
+                    let purpose = match r.u8()? {
+                        PURPOSE_INVITATION => Purpose::Invitation { handle: r.u64()? },
+                        PURPOSE_ACCEPT => {
+                            let invitation = Invitation::from_bytes_unchecked(
+                                r.take(crate::invitation::ENCODED_LEN)?,
+                            )
+                            .map_err(|_| PersistError::Invalid("invitation"))?;
+                            Purpose::Accept { invitation }
+                        }
+                        _ => return Err(PersistError::Invalid("unknown queue purpose")),
+                    };
+                    // The timestamp is set again when the request is resent.
+                    let command = Command::Create {
+                        recipient_key: key.public_key(),
+                        timestamp: 0,
+                        pow_nonce: 0,
+                    };
+                    let kind = PendingKind::Create {
+                        key: Box::new(key),
+                        purpose,
+                    };
+                    (kind, command)
+                }
+                PENDING_SECURE => {
+                    let contact = r.u64()?;
+                    let c = contacts
+                        .get(&contact)
+                        .ok_or(PersistError::Invalid("secure for an unknown contact"))?;
+                    let command = Command::Secure {
+                        sender_id: c.send.sender_id,
+                        sender_key: c.send.key.public_key(),
+                    };
+                    (PendingKind::Secure { contact }, command)
+                }
+                PENDING_SEND => {
+                    let contact = r.u64()?;
+                    let c = contacts
+                        .get_mut(&contact)
+                        .ok_or(PersistError::Invalid("send for an unknown contact"))?;
+                    // The message in flight is always the front of the outbox.
+                    let message = c
+                        .outbox
+                        .front()
+                        .map(|(_, m)| m.clone())
+                        .ok_or(PersistError::Invalid("send with an empty outbox"))?;
+                    if c.sending {
+                        return Err(PersistError::Invalid("two sends to one contact"));
+                    }
+                    c.sending = true;
+                    let command = Command::Send {
+                        sender_id: c.send.sender_id,
+                        message,
+                    };
+                    (PendingKind::Send { contact }, command)
+                }
+                _ => return Err(PersistError::Invalid("unknown request kind")),
+            };
+            // Sent at time 0: the first tick after a restore resends it.
+            let request = Pending {
+                kind,
+                relay,
+                command,
+                sent_at: 0,
+                surb: NO_SURB,
+            };
+            if pending.keys().next_back().is_some_and(|last| *last >= id) {
+                return Err(PersistError::Invalid("requests out of order"));
+            }
+            pending.insert(id, request);
+        }
+        if r.off != bytes.len() {
+            return Err(PersistError::TrailingBytes);
+        }
+        Ok(Client {
+            config,
+            relays,
+            gateway,
+            conn,
+            display_name,
+            next_request,
+            next_contact,
+            pending,
+            openers: HashMap::new(),
+            queues,
+            contacts,
+            uploads: BTreeMap::new(),
+            downloads: BTreeMap::new(),
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientError;
+    use crate::invitation::InvitationKind;
+    use crate::onion::RelayKey;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn directory(rng: &mut ChaCha20Rng) -> Vec<Hop> {
+        (0..4)
+            .map(|_| Hop {
+                id: RelayId::random(rng),
+                key: RelayKey::generate(rng, 1).public_key(),
+            })
+            .collect()
+    }
+
+    /// A client with a queue creation in flight for each purpose.
+    fn busy_client(rng: &mut ChaCha20Rng) -> Client {
+        let relays = directory(rng);
+        let gateway = relays[0].id;
+        let mut client = Client::new(
+            rng,
+            relays.clone(),
+            gateway,
+            "Alice ✓",
+            ClientConfig::default(),
+        )
+        .unwrap();
+        client.create_invitation(rng, NOW).unwrap();
+        let their_queue = QueueId::random(rng);
+        let secret =
+            InvitationSecret::create(rng, InvitationKind::OneTime, relays[2].id, their_queue, NOW);
+        client
+            .accept_invitation(rng, *secret.invitation(), NOW)
+            .unwrap();
+        while client.poll_transmit().is_some() {}
+        client
+    }
+
+    #[test]
+    fn round_trip_gives_the_same_bytes() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let client = busy_client(&mut rng);
+        let saved = client.to_persisted();
+        assert_eq!(saved.as_bytes().first(), Some(&CLIENT_STATE_VERSION));
+        let restored = Client::from_persisted(saved.as_bytes()).unwrap();
+        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
+        assert_eq!(restored.display_name(), "Alice ✓");
+        assert_eq!(restored.gateway(), client.gateway());
+        assert_eq!(restored.pending_requests(), 2);
+        assert_eq!(restored.config, client.config);
+    }
+
+    #[test]
+    fn a_new_display_name_is_kept_and_one_too_long_changes_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut client = busy_client(&mut rng);
+        let too_long = "x".repeat(crate::envelope::MAX_DISPLAY_NAME_BYTES + 1);
+        assert_eq!(
+            client.set_display_name(&mut rng, &too_long, NOW),
+            Err(ClientError::TooLarge)
+        );
+        assert_eq!(client.display_name(), "Alice ✓");
+        client.set_display_name(&mut rng, "Alicia", NOW).unwrap();
+        let restored = Client::from_persisted(client.to_persisted().as_bytes()).unwrap();
+        assert_eq!(restored.display_name(), "Alicia");
+    }
+
+    #[test]
+    fn restored_requests_wait_for_the_driver_then_are_resent() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let saved = busy_client(&mut rng).to_persisted();
+        let mut restored = Client::from_persisted(saved.as_bytes()).unwrap();
+        assert!(
+            restored.poll_transmit().is_none(),
+            "restoring sends nothing"
+        );
+        restored.connected(&mut rng, NOW + 100);
+        restored.tick(&mut rng, NOW + 100);
+        let frames: Vec<Vec<u8>> = std::iter::from_fn(|| restored.poll_transmit()).collect();
+        // The bind, then both queue creations again.
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0].first(), Some(&onion::FRAME_BIND));
+        assert_eq!(restored.pending_requests(), 2);
+        assert_eq!(restored.openers.len(), 2);
+    }
+
+    #[test]
+    fn every_truncation_and_extension_is_an_error() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let saved = busy_client(&mut rng).to_persisted();
+        let bytes = saved.as_bytes();
+        for cut in 0..bytes.len() {
+            assert!(
+                Client::from_persisted(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut long = bytes.to_vec();
+        long.push(0);
+        assert_eq!(
+            Client::from_persisted(&long).err(),
+            Some(PersistError::TrailingBytes)
+        );
+        let mut v = bytes.to_vec();
+        v[0] = 9;
+        assert_eq!(
+            Client::from_persisted(&v).err(),
+            Some(PersistError::UnknownVersion(9))
+        );
+        assert_eq!(
+            Client::from_persisted(&[]).err(),
+            Some(PersistError::Truncated)
+        );
+    }
+
+    #[test]
+    fn a_gateway_outside_the_directory_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let saved = busy_client(&mut rng).to_persisted();
+        let mut v = saved.as_bytes().to_vec();
+        // version, pow bits, SURBs (2), retry (8), resubscribe (8), relay count (4), 4 × 64.
+        let gateway_at = 1 + 1 + 2 + 8 + 8 + 4 + 4 * 64;
+        v[gateway_at] ^= 1;
+        assert_eq!(
+            Client::from_persisted(&v).err(),
+            Some(PersistError::Invalid("gateway is not among the relays"))
+        );
+    }
+
+    #[test]
+    fn an_overlong_name_is_cut_at_a_character_boundary() {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let relays = directory(&mut rng);
+        let name = "é".repeat(40_000);
+        let client = Client::new(
+            &mut rng,
+            relays.clone(),
+            relays[0].id,
+            &name,
+            ClientConfig::default(),
+        )
+        .unwrap();
+        let restored = Client::from_persisted(client.to_persisted().as_bytes()).unwrap();
+        assert_eq!(restored.display_name(), "é".repeat(32_767));
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let client = busy_client(&mut rng);
+        let saved = client.to_persisted();
+        assert_eq!(format!("{saved:?}"), "PersistedClient(<redacted>)");
+        // The invitation's queue key is in the bytes, and in no Debug output.
+        let Some(PendingKind::Create { key, .. }) = client.pending.values().map(|p| &p.kind).next()
+        else {
+            panic!("a pending create");
+        };
+        let seed = key.to_persisted_bytes();
+        assert!(saved.as_bytes().windows(32).any(|w| w == &seed[..]));
+        let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+        for text in [format!("{saved:?}"), format!("{key:?}")] {
+            assert!(!text.contains(&hex[..8]));
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Requests in flight: building and sending them, resending the unanswered ones, and the
+//! answers that settle them.
+
+use rand_core::CryptoRng;
+
+use super::error::{Error, PeerMisbehaved};
+use super::event::Event;
+use super::{Client, ContactId};
+use crate::attachment::AttachmentError;
+use crate::ids::RelayId;
+use crate::invitation::Invitation;
+use crate::onion::{ClientFrame, SurbId};
+use crate::queue::{AuthKeyPair, Command, ErrorCode, Request, Response, ResponseBody};
+
+/// Why a queue is created.
+pub(super) enum Purpose {
+    /// A queue for an invitation we hand out.
+    Invitation { handle: u64 },
+    /// A queue for replies from the inviter, created when accepting their invitation. The
+    /// handle of the acceptance is the creation's request id.
+    Accept { invitation: Invitation },
+}
+
+/// What a request is for: what its answer settles.
+pub(super) enum PendingKind {
+    Create {
+        key: Box<AuthKeyPair>,
+        purpose: Purpose,
+    },
+    Secure {
+        contact: ContactId,
+    },
+    Send {
+        contact: ContactId,
+    },
+    Subscribe,
+    Ack,
+    BlobPut {
+        upload: u64,
+    },
+    BlobGet {
+        download: u64,
+    },
+}
+
+/// A request sent and not yet answered.
+pub(super) struct Pending {
+    pub(super) kind: PendingKind,
+    /// The relay whose queue service answers.
+    pub(super) relay: RelayId,
+    pub(super) command: Command,
+    pub(super) sent_at: u64,
+    pub(super) surb: SurbId,
+}
+
+impl Client {
+    pub(super) fn next_request_id(&mut self) -> u64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        id
+    }
+
+    /// Builds the request (with a fresh reply block, and for Create a fresh proof of work),
+    /// wraps it for `relay` and queues the packet; remembers it until answered.
+    pub(super) fn dispatch<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        request_id: u64,
+        kind: PendingKind,
+        relay: RelayId,
+        mut command: Command,
+        now: u64,
+    ) {
+        // Commands whose signing key is gone (a contact or queue deleted meanwhile) are dropped.
+        let Ok((reply, surb)) = self.new_surb(rng) else {
+            return;
+        };
+        let encoded = match (&kind, &mut command) {
+            (PendingKind::Create { key, .. }, Command::Create { timestamp, .. }) => {
+                *timestamp = now;
+                Request::create(request_id, reply, key, now, self.config.pow_bits)
+            }
+            _ => {
+                let signer = self.signer_for(&kind, &command);
+                let request = Request {
+                    request_id,
+                    reply,
+                    command: command.clone(),
+                };
+                request.encode(signer.as_ref())
+            }
+        };
+        let Ok(payload) = encoded else {
+            self.openers.remove(&surb);
+            return;
+        };
+        let Some(packet) = self.forward_packet(rng, relay, &payload) else {
+            self.openers.remove(&surb);
+            return;
+        };
+        self.transmit
+            .push_back(ClientFrame::Packet(packet).encode());
+        self.pending.insert(
+            request_id,
+            Pending {
+                kind,
+                relay,
+                command,
+                sent_at: now,
+                surb,
+            },
+        );
+    }
+
+    pub(super) fn signer_for(&self, kind: &PendingKind, command: &Command) -> Option<AuthKeyPair> {
+        match (kind, command) {
+            (PendingKind::Secure { contact }, _) | (PendingKind::Send { contact }, _) => {
+                self.contacts.get(contact).map(|c| c.send.key.clone())
+            }
+            (_, Command::Subscribe { recipient_id, .. })
+            | (_, Command::Ack { recipient_id, .. })
+            | (_, Command::Delete { recipient_id }) => {
+                self.queues.get(recipient_id).map(|q| q.key.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Requests of one transfer still waiting for an answer.
+    pub(super) fn in_flight(&self, is_ours: impl Fn(&PendingKind) -> bool) -> u32 {
+        let n = self.pending.values().filter(|p| is_ours(&p.kind)).count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Forgets a transfer's requests still in flight.
+    pub(super) fn drop_requests(&mut self, is_ours: impl Fn(&PendingKind) -> bool) {
+        let ids: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| is_ours(&p.kind))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(p) = self.pending.remove(&id) {
+                self.openers.remove(&p.surb);
+            }
+        }
+    }
+
+    /// Resends every request unanswered for [`super::ClientConfig::retry_after`] seconds
+    /// (along a new route, with a new reply block).
+    pub(super) fn retry_due<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        let due: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now.saturating_sub(p.sent_at) >= self.config.retry_after)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(p) = self.pending.remove(&id) {
+                self.openers.remove(&p.surb);
+                self.dispatch(rng, id, p.kind, p.relay, p.command, now);
+            }
+        }
+    }
+
+    /// When the oldest unanswered request is due to be resent.
+    pub(super) fn next_retry(&self) -> Option<u64> {
+        self.pending
+            .values()
+            .map(|p| p.sent_at.saturating_add(self.config.retry_after))
+            .min()
+    }
+
+    /// An answer from a relay's queue service: settles the request it answers.
+    pub(super) fn on_response<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        response: Response,
+        now: u64,
+    ) {
+        // An answer to a request we already gave up on (or answered twice) is ignored.
+        let Some(pending) = self.pending.remove(&response.request_id) else {
+            return;
+        };
+        match (pending.kind, response.body) {
+            (
+                PendingKind::Create { key, purpose },
+                ResponseBody::Ids {
+                    recipient_id,
+                    sender_id,
+                },
+            ) => self.on_queue_created(
+                rng,
+                response.request_id,
+                pending.relay,
+                *key,
+                purpose,
+                recipient_id,
+                sender_id,
+                now,
+            ),
+            (PendingKind::Secure { contact }, ResponseBody::Ok) => {
+                if let Some(c) = self.contacts.get_mut(&contact) {
+                    c.send.secured = true;
+                }
+                self.pump_outbox(rng, contact, now);
+            }
+            (PendingKind::Send { contact }, ResponseBody::Ok) => {
+                if let Some(c) = self.contacts.get_mut(&contact) {
+                    c.sending = false;
+                    if let Some((message, _)) = c.outbox.pop_front() {
+                        self.events.push_back(Event::Sent { contact, message });
+                    }
+                }
+                self.pump_outbox(rng, contact, now);
+            }
+            (PendingKind::Subscribe, ResponseBody::Ok) => {}
+            // `Exists`: a retried chunk whose first copy was stored.
+            (
+                PendingKind::BlobPut { upload },
+                ResponseBody::Ok | ResponseBody::Error(ErrorCode::Duplicate),
+            ) => self.on_chunk_stored(rng, upload, now),
+            (PendingKind::BlobPut { upload }, ResponseBody::Error(code)) => {
+                self.fail_upload(upload, Error::RelayRefused(code))
+            }
+            (PendingKind::BlobGet { download }, ResponseBody::BlobChunk { index, data }) => {
+                // The answer must be for the chunk asked for.
+                match &pending.command {
+                    Command::BlobGet { index: asked, .. } if *asked == index => {
+                        self.on_chunk_fetched(rng, download, index, &data, now)
+                    }
+                    _ => self.fail_download(
+                        download,
+                        Error::PeerMisbehaved(PeerMisbehaved::Attachment(AttachmentError::Index)),
+                    ),
+                }
+            }
+            (PendingKind::BlobGet { download }, ResponseBody::Error(code)) => {
+                self.fail_download(download, Error::RelayRefused(code))
+            }
+            // Acks of messages already deleted (a retried Ack) are fine.
+            (PendingKind::Ack, ResponseBody::Ok | ResponseBody::Error(ErrorCode::NoMessage)) => {}
+            (kind, ResponseBody::Error(code)) => {
+                self.on_refused(response.request_id, kind, &pending.command, code)
+            }
+            _ => {}
+        }
+    }
+
+    /// A relay refused a request for good: tells the application what failed.
+    fn on_refused(
+        &mut self,
+        request_id: u64,
+        kind: PendingKind,
+        command: &Command,
+        code: ErrorCode,
+    ) {
+        let error = Error::RelayRefused(code);
+        let event = match kind {
+            PendingKind::Create {
+                purpose: Purpose::Invitation { handle },
+                ..
+            } => Event::InvitationFailed { handle, error },
+            PendingKind::Create {
+                purpose: Purpose::Accept { .. },
+                ..
+            } => Event::AcceptFailed {
+                handle: request_id,
+                error,
+            },
+            PendingKind::Secure { contact } => Event::SecureFailed { contact, error },
+            PendingKind::Send { contact } => {
+                let Some(c) = self.contacts.get_mut(&contact) else {
+                    return;
+                };
+                c.sending = false;
+                // The message in flight is the front of the outbox; it stays there.
+                let Some((message, _)) = c.outbox.front() else {
+                    return;
+                };
+                Event::SendFailed {
+                    contact,
+                    message: *message,
+                    error,
+                }
+            }
+            PendingKind::Subscribe => Event::SubscribeFailed {
+                contact: self.queue_contact(command),
+                error,
+            },
+            PendingKind::Ack => Event::AckFailed {
+                contact: self.queue_contact(command),
+                error,
+            },
+            // Refused chunks end their transfer (see `on_response`).
+            PendingKind::BlobPut { .. } | PendingKind::BlobGet { .. } => return,
+        };
+        self.events.push_back(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::tests::{NOW, client};
+    use crate::handshake::InvitationSecret;
+    use crate::ids::QueueId;
+    use crate::invitation::InvitationKind;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn answer(client: &mut Client, rng: &mut ChaCha20Rng, request_id: u64, body: ResponseBody) {
+        client.on_response(rng, Response { request_id, body }, NOW);
+    }
+
+    fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
+        let found = client.pending.iter().find(|(_, p)| is(&p.kind));
+        found.map(|(id, _)| *id).unwrap()
+    }
+
+    #[test]
+    fn refused_queue_creations_name_the_invitation_or_acceptance() {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let mut client = client(&mut rng);
+        let invite = client.create_invitation(&mut rng, NOW).unwrap();
+        let their_queue = QueueId::random(&mut rng);
+        let gateway = client.gateway();
+        let secret =
+            InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
+        let accept = client
+            .accept_invitation(&mut rng, *secret.invitation(), NOW)
+            .unwrap();
+        assert_ne!(invite, accept);
+        for id in [invite, accept] {
+            answer(
+                &mut client,
+                &mut rng,
+                id,
+                ResponseBody::Error(ErrorCode::Pow),
+            );
+        }
+        let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+        let refused = Error::RelayRefused(ErrorCode::Pow);
+        assert!(matches!(
+            &events[..],
+            [
+                Event::InvitationFailed { handle: a, error: e1 },
+                Event::AcceptFailed { handle: b, error: e2 },
+            ] if *a == invite && *b == accept && *e1 == refused && *e2 == refused
+        ));
+        assert_eq!(events[0].what(), Some("create queue"));
+        assert_eq!(events[1].what(), Some("create queue"));
+        assert_eq!(events[1].error(), Some(&refused));
+        assert_eq!(client.pending_requests(), 0);
+    }
+
+    #[test]
+    fn refused_sends_and_subscriptions_name_the_contact_and_message() {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let mut client = client(&mut rng);
+        let their_queue = QueueId::random(&mut rng);
+        let gateway = client.gateway();
+        let secret =
+            InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
+        let accept = client
+            .accept_invitation(&mut rng, *secret.invitation(), NOW)
+            .unwrap();
+        let ids = ResponseBody::Ids {
+            recipient_id: QueueId::random(&mut rng),
+            sender_id: QueueId::random(&mut rng),
+        };
+        answer(&mut client, &mut rng, accept, ids);
+        let Some(Event::ContactAdded { contact, .. }) = client.poll_event() else {
+            panic!("a contact");
+        };
+        let hello = client.contacts[&contact].outbox.front().unwrap().0;
+
+        let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
+        answer(&mut client, &mut rng, secure, ResponseBody::Ok);
+        let send = pending_id(&client, |k| matches!(k, PendingKind::Send { .. }));
+        answer(
+            &mut client,
+            &mut rng,
+            send,
+            ResponseBody::Error(ErrorCode::Quota),
+        );
+        let subscribe = pending_id(&client, |k| matches!(k, PendingKind::Subscribe));
+        answer(
+            &mut client,
+            &mut rng,
+            subscribe,
+            ResponseBody::Error(ErrorCode::Auth),
+        );
+
+        let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+        assert!(matches!(
+            &events[..],
+            [
+                Event::SendFailed { contact: c1, message, error: Error::RelayRefused(ErrorCode::Quota) },
+                Event::SubscribeFailed { contact: Some(c2), error: Error::RelayRefused(ErrorCode::Auth) },
+            ] if *c1 == contact && *message == hello && *c2 == contact
+        ));
+        assert_eq!(events[0].what(), Some("send"));
+        assert_eq!(events[1].what(), Some("subscribe"));
+        // The message stays first in the outbox, no longer in flight.
+        let c = &client.contacts[&contact];
+        assert!(!c.sending);
+        assert_eq!(c.outbox.front().map(|(id, _)| *id), Some(hello));
+    }
+
+    #[test]
+    fn an_invitation_expired_before_our_queue_exists_fails_its_acceptance() {
+        let mut rng = ChaCha20Rng::seed_from_u64(13);
+        let mut client = client(&mut rng);
+        let their_queue = QueueId::random(&mut rng);
+        let gateway = client.gateway();
+        let secret =
+            InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
+        let accept = client
+            .accept_invitation(&mut rng, *secret.invitation(), NOW)
+            .unwrap();
+        let ids = ResponseBody::Ids {
+            recipient_id: QueueId::random(&mut rng),
+            sender_id: QueueId::random(&mut rng),
+        };
+        let later = secret.invitation().expires_at + 1;
+        client.on_response(
+            &mut rng,
+            Response {
+                request_id: accept,
+                body: ids,
+            },
+            later,
+        );
+        let event = client.poll_event().unwrap();
+        assert_eq!(event.what(), Some("accept invitation"));
+        assert!(matches!(
+            event,
+            Event::AcceptFailed {
+                handle,
+                error: Error::Misuse(crate::client::ClientError::Invitation(
+                    crate::handshake::HandshakeError::Expired
+                )),
+            } if handle == accept
+        ));
+        assert!(client.contact_ids().next().is_none());
+    }
+}

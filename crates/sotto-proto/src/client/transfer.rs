@@ -1,0 +1,309 @@
+//! Attachment transfers: a file's chunks put on (or fetched from) its relay, a few in flight
+//! at a time, then the message that refers to it sent (or the file verified).
+
+use std::collections::BTreeMap;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::error::{ClientError, Error, PeerMisbehaved};
+use super::event::Event;
+use super::request::PendingKind;
+use super::{Client, ContactId};
+use crate::attachment;
+use crate::envelope::{Attachment, AttachmentKey, BlobId, Content, Envelope};
+use crate::queue::Command;
+
+/// Chunks in flight per attachment transfer.
+pub(super) const TRANSFER_WINDOW: u32 = 8;
+
+/// An attachment on its way to its relay; its message is sent once every chunk is stored.
+pub(super) struct Upload {
+    pub(super) contact: ContactId,
+    pub(super) envelope: Envelope,
+    pub(super) data: Zeroizing<Vec<u8>>,
+    pub(super) next: u32,
+    pub(super) done: u32,
+    pub(super) total: u32,
+}
+
+/// An attachment being fetched.
+pub(super) struct Download {
+    pub(super) attachment: Attachment,
+    /// Opened chunks, by index.
+    pub(super) chunks: BTreeMap<u32, Zeroizing<Vec<u8>>>,
+    pub(super) next: u32,
+    pub(super) total: u32,
+}
+
+impl Client {
+    /// Sends a file: encrypts it under a fresh key, stores it as blob chunks on a random relay
+    /// (a few chunks in flight at a time, [`Event::UploadProgress`] after each), then sends
+    /// the message that refers to it. Returns that message's envelope (its id names the
+    /// transfer in the events). `thumbnail` is an inline preview (at most
+    /// [`crate::envelope::MAX_THUMBNAIL_BYTES`]), empty for none.
+    ///
+    /// A transfer is not part of the persisted state: after a restore the driver sends the
+    /// file again if it still wants to.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_attachment<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        data: &[u8],
+        mime: &str,
+        name: &str,
+        thumbnail: &[u8],
+        now: u64,
+    ) -> Result<Envelope, ClientError> {
+        if !self.contacts.contains_key(&contact) {
+            return Err(ClientError::UnknownContact);
+        }
+        let total = attachment::chunk_count(data.len() as u64)?;
+        let blob_relay = self.random_relay(rng);
+        let blob_id = BlobId::random(rng);
+        let key = AttachmentKey::random(rng);
+        let envelope = Envelope::new(
+            rng,
+            now,
+            Content::Attachment(Attachment {
+                blob_relay,
+                blob_id,
+                key,
+                size: data.len() as u64,
+                sha256: attachment::file_hash(data),
+                mime: mime.to_owned(),
+                name: name.to_owned(),
+                thumbnail: thumbnail.to_vec(),
+            }),
+        );
+        // Refuse names, types and previews that do not fit before anything is uploaded.
+        envelope.encode().map_err(|_| ClientError::TooLarge)?;
+        let upload = self.next_request_id();
+        self.uploads.insert(
+            upload,
+            Upload {
+                contact,
+                envelope: envelope.clone(),
+                data: Zeroizing::new(data.to_vec()),
+                next: 0,
+                done: 0,
+                total,
+            },
+        );
+        self.pump_upload(rng, upload, now);
+        Ok(envelope)
+    }
+
+    /// Fetches and verifies the file an attachment refers to. Returns a handle;
+    /// [`Event::DownloadProgress`] follows each chunk, then [`Event::Downloaded`] or
+    /// [`Event::DownloadFailed`]. Not persisted, like uploads.
+    pub fn fetch_attachment<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        attachment: &Attachment,
+        now: u64,
+    ) -> Result<u64, ClientError> {
+        if self.hop(attachment.blob_relay).is_none() {
+            return Err(ClientError::UnknownRelay);
+        }
+        let total = attachment::chunk_count(attachment.size)?;
+        let handle = self.next_request_id();
+        self.downloads.insert(
+            handle,
+            Download {
+                attachment: attachment.clone(),
+                chunks: BTreeMap::new(),
+                next: 0,
+                total,
+            },
+        );
+        self.pump_download(rng, handle, now);
+        Ok(handle)
+    }
+
+    /// Puts chunks of an upload on the wire until the window is full.
+    pub(super) fn pump_upload<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        upload: u64,
+        now: u64,
+    ) {
+        let flying =
+            self.in_flight(|k| matches!(k, PendingKind::BlobPut { upload: u } if *u == upload));
+        let mut room = TRANSFER_WINDOW.saturating_sub(flying);
+        while room > 0 {
+            let Some(u) = self.uploads.get_mut(&upload) else {
+                return;
+            };
+            if u.next >= u.total {
+                return;
+            }
+            let index = u.next;
+            u.next += 1;
+            let Content::Attachment(a) = &u.envelope.content else {
+                return;
+            };
+            let (relay, blob_id) = (a.blob_relay, a.blob_id);
+            let Ok(data) = attachment::seal_chunk(&a.key, &a.blob_id, &u.data, index) else {
+                return;
+            };
+            let command = Command::BlobPut {
+                blob_id,
+                index,
+                data,
+            };
+            let id = self.next_request_id();
+            self.dispatch(
+                rng,
+                id,
+                PendingKind::BlobPut { upload },
+                relay,
+                command,
+                now,
+            );
+            room -= 1;
+        }
+    }
+
+    /// Asks for chunks of a download until the window is full.
+    pub(super) fn pump_download<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        download: u64,
+        now: u64,
+    ) {
+        let flying =
+            self.in_flight(|k| matches!(k, PendingKind::BlobGet { download: d } if *d == download));
+        let mut room = TRANSFER_WINDOW.saturating_sub(flying);
+        while room > 0 {
+            let Some(d) = self.downloads.get_mut(&download) else {
+                return;
+            };
+            if d.next >= d.total {
+                return;
+            }
+            let index = d.next;
+            d.next += 1;
+            let command = Command::BlobGet {
+                blob_id: d.attachment.blob_id,
+                index,
+            };
+            let relay = d.attachment.blob_relay;
+            let id = self.next_request_id();
+            self.dispatch(
+                rng,
+                id,
+                PendingKind::BlobGet { download },
+                relay,
+                command,
+                now,
+            );
+            room -= 1;
+        }
+    }
+
+    pub(super) fn on_chunk_stored<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        upload: u64,
+        now: u64,
+    ) {
+        let Some(u) = self.uploads.get_mut(&upload) else {
+            return;
+        };
+        u.done += 1;
+        self.events.push_back(Event::UploadProgress {
+            contact: u.contact,
+            message: u.envelope.id,
+            done: u.done,
+            total: u.total,
+        });
+        if u.done < u.total {
+            self.pump_upload(rng, upload, now);
+            return;
+        }
+        if let Some(u) = self.uploads.remove(&upload) {
+            // The contact may be gone meanwhile; then there is no one to tell.
+            let _ = self.send_envelope(rng, u.contact, &u.envelope, now);
+        }
+    }
+
+    pub(super) fn on_chunk_fetched<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        download: u64,
+        index: u32,
+        data: &[u8],
+        now: u64,
+    ) {
+        let Some(d) = self.downloads.get_mut(&download) else {
+            return;
+        };
+        let a = &d.attachment;
+        let opened = match attachment::open_chunk(&a.key, &a.blob_id, index, data) {
+            Ok(opened) if index < d.total => opened,
+            Ok(_) => return,
+            Err(e) => {
+                return self.fail_download(
+                    download,
+                    Error::PeerMisbehaved(PeerMisbehaved::Attachment(e)),
+                );
+            }
+        };
+        d.chunks.insert(index, opened);
+        let (done, total) = (u32::try_from(d.chunks.len()).unwrap_or(u32::MAX), d.total);
+        self.events.push_back(Event::DownloadProgress {
+            handle: download,
+            done,
+            total,
+        });
+        if done < total {
+            self.pump_download(rng, download, now);
+            return;
+        }
+        let Some(d) = self.downloads.remove(&download) else {
+            return;
+        };
+        let mut joined = Zeroizing::new(Vec::with_capacity(
+            d.chunks.len() * attachment::CHUNK_PLAINTEXT,
+        ));
+        for chunk in d.chunks.values() {
+            joined.extend_from_slice(chunk);
+        }
+        match attachment::finish(joined, d.attachment.size, &d.attachment.sha256) {
+            Ok(data) => self.events.push_back(Event::Downloaded {
+                handle: download,
+                data,
+            }),
+            Err(e) => self.events.push_back(Event::DownloadFailed {
+                handle: download,
+                error: Error::PeerMisbehaved(PeerMisbehaved::Attachment(e)),
+            }),
+        }
+    }
+
+    /// The relay refused a chunk: the upload ends and its message is not sent.
+    pub(super) fn fail_upload(&mut self, upload: u64, error: Error) {
+        if let Some(u) = self.uploads.remove(&upload) {
+            self.drop_requests(|k| matches!(k, PendingKind::BlobPut { upload: x } if *x == upload));
+            self.events.push_back(Event::UploadFailed {
+                contact: u.contact,
+                message: u.envelope.id,
+                error,
+            });
+        }
+    }
+
+    pub(super) fn fail_download(&mut self, download: u64, error: Error) {
+        if self.downloads.remove(&download).is_some() {
+            self.drop_requests(
+                |k| matches!(k, PendingKind::BlobGet { download: d } if *d == download),
+            );
+            self.events.push_back(Event::DownloadFailed {
+                handle: download,
+                error,
+            });
+        }
+    }
+}
