@@ -39,10 +39,10 @@ use crate::envelope::{Attachment, AttachmentKey, BlobId, Content, Envelope, Hell
 use crate::handshake::{self, InvitationSecret};
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::{Invitation, InvitationKind};
+use crate::keys::AuthKeyPair;
 use crate::onion::{self, ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
 use crate::queue::{
-    AuthKeyPair, Command, Delivery, ErrorCode, Inbound, MessageId as QueueMessageId, Request,
-    Response, ResponseBody,
+    Command, Delivery, ErrorCode, Inbound, QueueMessageId, Request, Response, ResponseBody,
 };
 use crate::ratchet::Session;
 
