@@ -16,11 +16,12 @@ use criterion::{Criterion, criterion_group};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_proto::ids::RelayId;
+use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::onion::{
     ConnTag, Hop, Packet, RelayKey, RelayKeys, ReplayCache, build_forward, build_surb, process,
 };
 use sotto_proto::pow::{self, Challenge, DEFAULT_CREATE_BITS};
-use sotto_proto::queue::{AuthKeyPair, Command, ReceivedRequest, Request};
+use sotto_proto::queue::{Command, ReceivedRequest, Request};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
 /// A replay cache that never remembers, so one packet can be processed again and again.

@@ -138,14 +138,6 @@ pub fn aead_open(
         .map_err(|_| CryptoError::Decrypt)
 }
 
-/// Reads a fixed-size array at `off`, or `None` past the end.
-pub(crate) fn array_at<const N: usize>(bytes: &[u8], off: usize) -> Option<[u8; N]> {
-    let end = off.checked_add(N)?;
-    bytes
-        .get(off..end)
-        .and_then(|s| <[u8; N]>::try_from(s).ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,12 +164,5 @@ mod tests {
             hkdf_sha256(b"", b"k", b"", &mut out),
             Err(CryptoError::InvalidLength)
         );
-    }
-
-    #[test]
-    fn array_at_is_bounds_checked() {
-        assert_eq!(array_at::<2>(&[1, 2, 3], 1), Some([2, 3]));
-        assert_eq!(array_at::<2>(&[1, 2, 3], 2), None);
-        assert_eq!(array_at::<2>(&[1, 2, 3], usize::MAX), None);
     }
 }

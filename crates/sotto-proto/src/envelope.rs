@@ -32,7 +32,8 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::PROTOCOL_VERSION;
-use crate::crypto::{Secret32, array_at};
+use crate::codec::{CodecError, Reader, SecretWriter, Writer};
+use crate::crypto::Secret32;
 use crate::ids::{QueueId, RelayId};
 use crate::ratchet::{self, RatchetError, Session};
 
@@ -85,8 +86,20 @@ pub enum EnvelopeError {
     InvalidValue,
 }
 
+impl From<CodecError> for EnvelopeError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Truncated { .. } => Self::Truncated,
+            CodecError::TrailingBytes { .. } => Self::TrailingBytes,
+            // Reading: a length prefix past the end. Writing: a field too long for its prefix.
+            CodecError::BadLength { .. } => Self::LengthPastEnd,
+        }
+    }
+}
+
 crate::ids::id_type!(
-    /// Identifies one message within a conversation (receipts refer to it).
+    /// The end-to-end id of one message within a conversation, chosen at random by its
+    /// sender; receipts refer to it. Not the relay-assigned [`crate::queue::QueueMessageId`].
     MessageId,
     16
 );
@@ -224,19 +237,19 @@ impl Envelope {
 
     /// Encodes to exactly [`ENVELOPE_SIZE`] bytes.
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
-        let mut out = Zeroizing::new(Vec::with_capacity(ENVELOPE_SIZE));
-        out.push(PROTOCOL_VERSION);
-        out.extend_from_slice(self.id.as_bytes());
-        out.extend_from_slice(&self.sent_at.to_be_bytes());
-        let mut body = Zeroizing::new(Vec::new());
+        let mut out = SecretWriter::with_capacity(ENVELOPE_SIZE);
+        out.put_u8(PROTOCOL_VERSION);
+        out.put(&self.id);
+        out.put_u64(self.sent_at);
+        let mut body = SecretWriter::with_capacity(MAX_BODY_BYTES);
         let tag = encode_body(&self.content, &mut body)?;
         if body.len() > MAX_BODY_BYTES {
             return Err(EnvelopeError::TooLarge);
         }
-        out.push(tag);
-        let len = u16::try_from(body.len()).map_err(|_| EnvelopeError::TooLarge)?;
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&body);
+        out.put_u8(tag);
+        out.put_u16_prefixed(&body.into_inner())
+            .map_err(|_| EnvelopeError::TooLarge)?;
+        let mut out = out.into_inner();
         out.resize(ENVELOPE_SIZE, 0);
         Ok(out)
     }
@@ -247,16 +260,15 @@ impl Envelope {
             return Err(EnvelopeError::WrongSize { found: bytes.len() });
         }
         let mut r = Reader::new(bytes);
-        let version = r.u8()?;
+        let version = r.take_u8()?;
         if version != PROTOCOL_VERSION {
             return Err(EnvelopeError::UnsupportedVersion(version));
         }
-        let id = MessageId(r.array()?);
-        let sent_at = u64::from_be_bytes(r.array()?);
-        let tag = r.u8()?;
-        let len = usize::from(u16::from_be_bytes(r.array()?));
-        let body = r.take(len).map_err(|_| EnvelopeError::LengthPastEnd)?;
-        if r.rest().iter().any(|&b| b != 0) {
+        let id = r.extract()?;
+        let sent_at = r.take_u64()?;
+        let tag = r.take_u8()?;
+        let body = r.take_u16_prefixed()?;
+        if r.take_rest().iter().any(|&b| b != 0) {
             return Err(EnvelopeError::NonZeroPadding);
         }
         let content = decode_body(tag, body)?;
@@ -268,36 +280,33 @@ impl Envelope {
     }
 }
 
-fn put_len8(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), EnvelopeError> {
-    let len = u8::try_from(bytes.len()).map_err(|_| EnvelopeError::TooLarge)?;
-    out.push(len);
-    out.extend_from_slice(bytes);
-    Ok(())
+fn put_len8<W: Writer + ?Sized>(out: &mut W, bytes: &[u8]) -> Result<(), EnvelopeError> {
+    out.put_u8_prefixed(bytes)
+        .map_err(|_| EnvelopeError::TooLarge)
 }
 
-fn encode_body(content: &Content, out: &mut Vec<u8>) -> Result<u8, EnvelopeError> {
+fn encode_body<W: Writer + ?Sized>(content: &Content, out: &mut W) -> Result<u8, EnvelopeError> {
     Ok(match content {
         Content::Text(text) => {
             if text.len() > MAX_TEXT_BYTES {
                 return Err(EnvelopeError::TooLarge);
             }
-            out.extend_from_slice(text.as_bytes());
+            out.put_bytes(text.as_bytes());
             TAG_TEXT
         }
         Content::Attachment(a) => {
             if a.thumbnail.len() > MAX_THUMBNAIL_BYTES {
                 return Err(EnvelopeError::TooLarge);
             }
-            out.extend_from_slice(a.blob_relay.as_bytes());
-            out.extend_from_slice(a.blob_id.as_bytes());
-            out.extend_from_slice(a.key.expose());
-            out.extend_from_slice(&a.size.to_be_bytes());
-            out.extend_from_slice(&a.sha256);
+            out.put(&a.blob_relay);
+            out.put(&a.blob_id);
+            out.put(a.key.expose());
+            out.put_u64(a.size);
+            out.put(&a.sha256);
             put_len8(out, a.mime.as_bytes())?;
             put_len8(out, a.name.as_bytes())?;
-            let len = u16::try_from(a.thumbnail.len()).map_err(|_| EnvelopeError::TooLarge)?;
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(&a.thumbnail);
+            out.put_u16_prefixed(&a.thumbnail)
+                .map_err(|_| EnvelopeError::TooLarge)?;
             TAG_ATTACHMENT
         }
         Content::Receipt { kind, ids } => {
@@ -307,27 +316,27 @@ fn encode_body(content: &Content, out: &mut Vec<u8>) -> Result<u8, EnvelopeError
             if ids.len() > MAX_RECEIPT_IDS {
                 return Err(EnvelopeError::TooLarge);
             }
-            out.push(match kind {
+            out.put_u8(match kind {
                 ReceiptKind::Delivered => 1,
                 ReceiptKind::Read => 2,
             });
             let count = u16::try_from(ids.len()).map_err(|_| EnvelopeError::TooLarge)?;
-            out.extend_from_slice(&count.to_be_bytes());
+            out.put_u16(count);
             for id in ids {
-                out.extend_from_slice(id.as_bytes());
+                out.put(id);
             }
             TAG_RECEIPT
         }
         Content::DisappearingTimer { seconds } => {
-            out.extend_from_slice(&seconds.to_be_bytes());
+            out.put_u32(*seconds);
             TAG_TIMER
         }
         Content::Hello(h) => {
             if h.display_name.len() > MAX_DISPLAY_NAME_BYTES {
                 return Err(EnvelopeError::TooLarge);
             }
-            out.extend_from_slice(h.reply_relay.as_bytes());
-            out.extend_from_slice(h.reply_queue.as_bytes());
+            out.put(&h.reply_relay);
+            out.put(&h.reply_queue);
             put_len8(out, h.display_name.as_bytes())?;
             TAG_HELLO
         }
@@ -337,16 +346,16 @@ fn encode_body(content: &Content, out: &mut Vec<u8>) -> Result<u8, EnvelopeError
 fn decode_body(tag: u8, body: &[u8]) -> Result<Content, EnvelopeError> {
     let mut r = Reader::new(body);
     let content = match tag {
-        TAG_TEXT => Content::Text(utf8(r.take(body.len())?)?),
+        TAG_TEXT => Content::Text(utf8(r.take_rest())?),
         TAG_ATTACHMENT => {
-            let blob_relay = RelayId::from_bytes(r.array()?);
-            let blob_id = BlobId::from_bytes(r.array()?);
-            let key = AttachmentKey::from_bytes(*Zeroizing::new(r.array::<32>()?));
-            let size = u64::from_be_bytes(r.array()?);
-            let sha256 = r.array()?;
-            let mime = utf8(r.len8()?)?;
-            let name = utf8(r.len8()?)?;
-            let len = usize::from(u16::from_be_bytes(r.array()?));
+            let blob_relay = r.extract()?;
+            let blob_id = r.extract()?;
+            let key = AttachmentKey::from_bytes(*Zeroizing::new(r.extract::<[u8; 32]>()?));
+            let size = r.take_u64()?;
+            let sha256 = r.extract()?;
+            let mime = utf8(r.take_u8_prefixed()?)?;
+            let name = utf8(r.take_u8_prefixed()?)?;
+            let len = usize::from(r.take_u16()?);
             if len > MAX_THUMBNAIL_BYTES {
                 return Err(EnvelopeError::TooLarge);
             }
@@ -363,12 +372,12 @@ fn decode_body(tag: u8, body: &[u8]) -> Result<Content, EnvelopeError> {
             })
         }
         TAG_RECEIPT => {
-            let kind = match r.u8()? {
+            let kind = match r.take_u8()? {
                 1 => ReceiptKind::Delivered,
                 2 => ReceiptKind::Read,
                 _ => return Err(EnvelopeError::InvalidValue),
             };
-            let count = usize::from(u16::from_be_bytes(r.array()?));
+            let count = usize::from(r.take_u16()?);
             if count == 0 {
                 return Err(EnvelopeError::InvalidValue);
             }
@@ -377,17 +386,17 @@ fn decode_body(tag: u8, body: &[u8]) -> Result<Content, EnvelopeError> {
             }
             let mut ids = Vec::with_capacity(count);
             for _ in 0..count {
-                ids.push(MessageId(r.array()?));
+                ids.push(r.extract()?);
             }
             Content::Receipt { kind, ids }
         }
         TAG_TIMER => Content::DisappearingTimer {
-            seconds: u32::from_be_bytes(r.array()?),
+            seconds: r.take_u32()?,
         },
         TAG_HELLO => {
-            let reply_relay = RelayId::from_bytes(r.array()?);
-            let reply_queue = QueueId::from_bytes(r.array()?);
-            let name = r.len8()?;
+            let reply_relay = r.extract()?;
+            let reply_queue = r.extract()?;
+            let name = r.take_u8_prefixed()?;
             if name.len() > MAX_DISPLAY_NAME_BYTES {
                 return Err(EnvelopeError::TooLarge);
             }
@@ -399,9 +408,7 @@ fn decode_body(tag: u8, body: &[u8]) -> Result<Content, EnvelopeError> {
         }
         other => return Err(EnvelopeError::UnknownTag(other)),
     };
-    if !r.rest().is_empty() {
-        return Err(EnvelopeError::TrailingBytes);
-    }
+    r.should_be_exhausted()?;
     Ok(content)
 }
 
@@ -409,39 +416,6 @@ fn utf8(bytes: &[u8]) -> Result<String, EnvelopeError> {
     core::str::from_utf8(bytes)
         .map(str::to_owned)
         .map_err(|_| EnvelopeError::InvalidUtf8)
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes }
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EnvelopeError> {
-        if n > self.bytes.len() {
-            return Err(EnvelopeError::Truncated);
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], EnvelopeError> {
-        let a = array_at(self.bytes, 0).ok_or(EnvelopeError::Truncated)?;
-        self.bytes = self.bytes.get(N..).unwrap_or_default();
-        Ok(a)
-    }
-    fn u8(&mut self) -> Result<u8, EnvelopeError> {
-        self.array::<1>().map(|[b]| b)
-    }
-    fn len8(&mut self) -> Result<&'a [u8], EnvelopeError> {
-        let n = usize::from(self.u8()?);
-        self.take(n).map_err(|_| EnvelopeError::LengthPastEnd)
-    }
-    fn rest(&self) -> &'a [u8] {
-        self.bytes
-    }
 }
 
 /// Sending or receiving an envelope through a session.

@@ -23,6 +23,7 @@ use core::fmt;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
+use crate::codec::{Reader, SecretWriter, Writer};
 use crate::crypto::{Secret32, hkdf_3x32};
 use crate::envelope::{Content, Envelope, EnvelopeError, Hello};
 use crate::ids::{QueueId, RelayId};
@@ -209,18 +210,22 @@ impl InvitationSecret {
 
     /// Secret key ‖ invitation bytes, for encrypted storage. Zeroized on drop.
     pub fn to_persisted_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(32 + ENCODED_LEN));
-        out.extend_from_slice(&self.key.secret.to_persisted_bytes()[..]);
-        out.extend_from_slice(&self.invitation.to_bytes());
-        out
+        let mut out = SecretWriter::with_capacity(32 + ENCODED_LEN);
+        out.put(&*self.key.secret.to_persisted_bytes());
+        out.put(&self.invitation.to_bytes());
+        out.into_inner()
     }
 
     /// Reads [`InvitationSecret::to_persisted_bytes`]. Expiry is not checked here.
     pub fn from_persisted_bytes(bytes: &[u8]) -> Result<Self, HandshakeError> {
-        let secret: [u8; 32] = crate::crypto::array_at(bytes, 0)
-            .ok_or(HandshakeError::Persisted(InvitationError::Truncated))?;
-        let secret = SecretKey::from_persisted_bytes(*Zeroizing::new(secret));
-        let invitation = Invitation::from_bytes_unchecked(bytes.get(32..).unwrap_or_default())?;
+        let mut r = Reader::new(bytes);
+        let secret = Zeroizing::new(
+            r.extract::<[u8; 32]>()
+                .map_err(|_| HandshakeError::Persisted(InvitationError::Truncated))?,
+        );
+        let secret = SecretKey::from_persisted_bytes(*secret);
+        // The invitation is the whole rest; it refuses trailing bytes itself.
+        let invitation = Invitation::from_bytes_unchecked(r.take_rest())?;
         let public = secret.public_key();
         if public != invitation.handshake_key {
             return Err(HandshakeError::Persisted(InvitationError::InvalidField));

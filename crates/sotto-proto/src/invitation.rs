@@ -22,7 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::PROTOCOL_VERSION;
-use crate::crypto::array_at;
+use crate::codec::{CodecError, Reader};
 use crate::ids::{QueueId, RelayId};
 use crate::keys::PublicKey;
 
@@ -119,13 +119,13 @@ impl Invitation {
 
     /// The fixed binary layout (see the module docs).
     pub fn to_bytes(&self) -> [u8; ENCODED_LEN] {
-        let mut out = [0u8; ENCODED_LEN];
         let (kind, pow) = match self.kind {
             InvitationKind::OneTime => (KIND_ONE_TIME, 0),
             InvitationKind::ContactAddress { pow_difficulty } => {
                 (KIND_CONTACT_ADDRESS, pow_difficulty)
             }
         };
+        let mut out = [0u8; ENCODED_LEN];
         out[0] = PROTOCOL_VERSION;
         out[1] = kind;
         out[2] = pow;
@@ -148,7 +148,12 @@ impl Invitation {
         if bytes.len() > ENCODED_LEN {
             return Err(InvitationError::TrailingBytes);
         }
-        let [kind, pow] = array_at::<2>(bytes, 1).ok_or(InvitationError::Truncated)?;
+        // The length is exact now; the reader still checks every field.
+        let truncated = |_: CodecError| InvitationError::Truncated;
+        let mut r = Reader::new(bytes);
+        r.advance(1).map_err(truncated)?;
+        let kind = r.take_u8().map_err(truncated)?;
+        let pow = r.take_u8().map_err(truncated)?;
         let kind = match kind {
             KIND_ONE_TIME if pow == 0 => InvitationKind::OneTime,
             KIND_ONE_TIME => return Err(InvitationError::InvalidField),
@@ -157,11 +162,12 @@ impl Invitation {
             },
             other => return Err(InvitationError::UnknownKind(other)),
         };
-        let relay = RelayId::from_bytes(array_at(bytes, 3).ok_or(InvitationError::Truncated)?);
-        let queue = QueueId::from_bytes(array_at(bytes, 35).ok_or(InvitationError::Truncated)?);
-        let handshake_key =
-            PublicKey::from_bytes(array_at(bytes, 51).ok_or(InvitationError::Truncated)?);
-        let expires_at = u64::from_be_bytes(array_at(bytes, 83).ok_or(InvitationError::Truncated)?);
+        let relay: RelayId = r.extract().map_err(truncated)?;
+        let queue: QueueId = r.extract().map_err(truncated)?;
+        let handshake_key = PublicKey::from_bytes(r.extract().map_err(truncated)?);
+        let expires_at = r.take_u64().map_err(truncated)?;
+        r.should_be_exhausted()
+            .map_err(|_| InvitationError::TrailingBytes)?;
         Ok(Self {
             kind,
             relay,

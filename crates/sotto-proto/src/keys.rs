@@ -1,9 +1,9 @@
-//! Typed X25519 keys.
+//! Typed keys: X25519 for key agreement ([`SecretKey`], [`PublicKey`], [`KeyPair`]) and
+//! Ed25519 for authorising queue commands ([`AuthKeyPair`], [`AuthPublicKey`]).
 //!
-//! A [`SecretKey`] is zeroized on drop, has no `Debug` that prints it and no accessor that
-//! hands its bytes out; the only way out is [`SecretKey::to_persisted_bytes`], which the
-//! storage layer uses to write it *encrypted*. Public keys are plain newtypes that are safe
-//! to log in shortened form.
+//! A secret key is zeroized on drop, has no `Debug` that prints it and no accessor that hands
+//! its bytes out; the only way out is `to_persisted_bytes`, which the storage layer uses to
+//! write it *encrypted*. Public keys are plain newtypes that are safe to log in shortened form.
 
 use core::fmt;
 
@@ -136,6 +136,125 @@ impl KeyPair {
         let secret = SecretKey::generate(rng);
         let public = secret.public_key();
         Self { secret, public }
+    }
+}
+
+/// Why an Ed25519 signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthKeyError {
+    /// The public key is not a valid Ed25519 point, or is a weak (small-order) one.
+    BadKey,
+    /// The signature does not verify.
+    BadSignature,
+}
+
+/// Bytes of an Ed25519 signature.
+pub const AUTH_SIGNATURE_LEN: usize = 64;
+
+/// An Ed25519 public key that authorises commands on one queue (see [`crate::queue`],
+/// "Authorisation"). 32 bytes on the wire.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuthPublicKey([u8; 32]);
+
+impl AuthPublicKey {
+    /// Bytes on the wire.
+    pub const LEN: usize = 32;
+
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, AuthKeyError> {
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| AuthKeyError::BadKey)?;
+        if key.is_weak() {
+            return Err(AuthKeyError::BadKey);
+        }
+        Ok(key)
+    }
+
+    /// Verifies (strictly) `signature` over `label || signed`.
+    pub(crate) fn verify(
+        &self,
+        label: &[u8],
+        signed: &[u8],
+        signature: &[u8; AUTH_SIGNATURE_LEN],
+    ) -> Result<(), AuthKeyError> {
+        let key = self.verifying_key()?;
+        let sig = ed25519_dalek::Signature::from_bytes(signature);
+        let mut msg = Vec::with_capacity(label.len() + signed.len());
+        msg.extend_from_slice(label);
+        msg.extend_from_slice(signed);
+        key.verify_strict(&msg, &sig)
+            .map_err(|_| AuthKeyError::BadSignature)
+    }
+}
+
+impl fmt::Debug for AuthPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "AuthPublicKey({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+impl crate::codec::Readable for AuthPublicKey {
+    fn take_from(r: &mut crate::codec::Reader<'_>) -> Result<Self, crate::codec::CodecError> {
+        r.extract().map(Self)
+    }
+}
+
+impl crate::codec::Writeable for AuthPublicKey {
+    fn write_onto<W: crate::codec::Writer + ?Sized>(&self, w: &mut W) {
+        w.put_bytes(&self.0);
+    }
+}
+
+/// An Ed25519 signing key for one queue (the recipient's or the sender's), freshly generated
+/// for that queue only. Zeroized on drop; never printed.
+#[derive(Clone)]
+pub struct AuthKeyPair(ed25519_dalek::SigningKey);
+
+impl AuthKeyPair {
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut *seed);
+        Self(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    /// Rebuilds a key from the seed [`AuthKeyPair::to_persisted_bytes`] gave.
+    pub fn from_persisted_bytes(seed: [u8; 32]) -> Self {
+        Self(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    /// The seed, for encrypted persistence only. Zeroized when dropped.
+    pub fn to_persisted_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    pub fn public_key(&self) -> AuthPublicKey {
+        AuthPublicKey(self.0.verifying_key().to_bytes())
+    }
+
+    /// Signs `label || signed`.
+    pub(crate) fn sign(&self, label: &[u8], signed: &[u8]) -> [u8; AUTH_SIGNATURE_LEN] {
+        use ed25519_dalek::Signer;
+        let mut msg = Vec::with_capacity(label.len() + signed.len());
+        msg.extend_from_slice(label);
+        msg.extend_from_slice(signed);
+        self.0.sign(&msg).to_bytes()
+    }
+}
+
+impl fmt::Debug for AuthKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuthKeyPair({:?}, <secret redacted>)", self.public_key())
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod attachment;
 pub mod client;
+pub mod codec;
 pub mod crypto;
 pub mod envelope;
 pub mod handshake;

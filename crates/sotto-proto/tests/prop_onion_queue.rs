@@ -6,13 +6,13 @@ use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_proto::ids::{QueueId, RelayId};
+use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::onion::{
     ClientFrame, ConnTag, GatewayFrame, Hop, MemoryReplayCache, OnionError, Packet, Processed,
     RelayKey, RelayKeys, Surb, SurbOpener, build_forward, build_surb, process,
 };
 use sotto_proto::queue::{
-    AuthKeyPair, BLOB_CHUNK_SIZE, BlobId, Command, Delivery, Inbound, ReceivedRequest, Request,
-    Response,
+    BLOB_CHUNK_SIZE, BlobId, Command, Delivery, Inbound, ReceivedRequest, Request, Response,
 };
 use sotto_proto::sizes::{ONION_PLAINTEXT_SIZE, PACKET_SIZE, QUEUE_MESSAGE_SIZE};
 use std::sync::OnceLock;

@@ -9,13 +9,14 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_proto::PROTOCOL_VERSION;
 use sotto_proto::ids::{QueueId, RelayId};
+use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::onion::{
     ConnTag, Hop, MemoryReplayCache, Processed, RelayKey, RelayKeys, SURB_SIZE, Surb,
     build_forward, build_surb, process,
 };
 use sotto_proto::queue::{
-    Auth, AuthKeyPair, BLOB_CHUNK_SIZE, BlobId, Command, DELIVERY_LEN, Delivery, ErrorCode,
-    Inbound, MAX_ACK_SURBS, MAX_SUBSCRIBE_SURBS, MessageId, QueueError, ReceivedRequest, Request,
+    Auth, BLOB_CHUNK_SIZE, BlobId, Command, DELIVERY_LEN, Delivery, ErrorCode, Inbound,
+    MAX_ACK_SURBS, MAX_SUBSCRIBE_SURBS, QueueError, QueueMessageId, ReceivedRequest, Request,
     Response, ResponseBody, tag,
 };
 use sotto_proto::sizes::{ONION_PLAINTEXT_SIZE, QUEUE_MESSAGE_SIZE};
@@ -87,7 +88,7 @@ fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
         (
             Command::Ack {
                 recipient_id: rid,
-                message_id: MessageId::random(rng),
+                message_id: QueueMessageId::random(rng),
                 surbs: surbs(rng, MAX_ACK_SURBS),
             },
             Some(recipient.clone()),
@@ -95,7 +96,7 @@ fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
         (
             Command::Ack {
                 recipient_id: rid,
-                message_id: MessageId::random(rng),
+                message_id: QueueMessageId::random(rng),
                 surbs: vec![],
             },
             Some(recipient.clone()),
@@ -433,7 +434,7 @@ fn responses_and_deliveries_round_trip() {
 
     let d = Delivery {
         recipient_id: QueueId::random(&mut rng),
-        message_id: MessageId::random(&mut rng),
+        message_id: QueueMessageId::random(&mut rng),
         received_at: 1_800_000_123,
         body: vec![5; QUEUE_MESSAGE_SIZE],
     };

@@ -32,7 +32,8 @@ use std::time::Instant;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use sotto_proto::ids::QueueId;
-use sotto_proto::queue::{AuthPublicKey, BlobId, MessageId};
+use sotto_proto::keys::AuthPublicKey;
+use sotto_proto::queue::{BlobId, QueueMessageId};
 use sotto_proto::service::{QueueRecord, QueueStore, StoredMessage, Swept};
 
 use crate::metrics::Histogram;
@@ -174,7 +175,7 @@ fn decode_queue(recipient_id: QueueId, v: &[u8]) -> Result<QueueRecord, StoreErr
 fn decode_message(v: &[u8]) -> Result<StoredMessage, StoreError> {
     let bad = || StoreError("corrupt message record".into());
     Ok(StoredMessage {
-        id: MessageId::from_bytes(id16_at(v, 0).ok_or_else(bad)?),
+        id: QueueMessageId::from_bytes(id16_at(v, 0).ok_or_else(bad)?),
         received_at: u64_at(v, 16).ok_or_else(bad)?,
         body: v.get(24..).ok_or_else(bad)?.to_vec(),
     })
@@ -497,7 +498,7 @@ impl QueueStore for RedbStore {
     fn remove_message(
         &mut self,
         recipient_id: &QueueId,
-        message_id: &MessageId,
+        message_id: &QueueMessageId,
     ) -> Result<bool, Self::Error> {
         // Look first in a read transaction: an Ack for a message already gone (a retried Ack)
         // costs no write.
@@ -668,7 +669,7 @@ mod tests {
 
     fn msg(b: u8, at: u64) -> StoredMessage {
         StoredMessage {
-            id: MessageId::from_bytes([b; 16]),
+            id: QueueMessageId::from_bytes([b; 16]),
             received_at: at,
             body: vec![b; 100],
         }

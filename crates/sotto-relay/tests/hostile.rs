@@ -14,10 +14,9 @@ use futures_util::{SinkExt, StreamExt};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use sotto_proto::ids::QueueId;
+use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::onion::{self, ClientFrame};
-use sotto_proto::queue::{
-    AuthKeyPair, BlobId, Command, ErrorCode, ReceivedRequest, Request, ResponseBody,
-};
+use sotto_proto::queue::{BlobId, Command, ErrorCode, ReceivedRequest, Request, ResponseBody};
 use sotto_proto::sizes::{PACKET_SIZE, QUEUE_MESSAGE_SIZE};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;

@@ -16,9 +16,9 @@ use futures_util::{SinkExt, StreamExt};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use sotto_proto::ids::QueueId;
-use sotto_proto::keys::PublicKey;
+use sotto_proto::keys::{AuthKeyPair, PublicKey};
 use sotto_proto::onion::{GatewayFrame, Hop, SurbOpener};
-use sotto_proto::queue::{AuthKeyPair, Command, ErrorCode, ResponseBody};
+use sotto_proto::queue::{Command, ErrorCode, ResponseBody};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 use tokio_tungstenite::tungstenite::Message;
 

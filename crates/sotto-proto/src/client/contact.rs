@@ -12,7 +12,8 @@ use super::request::PendingKind;
 use super::{Client, ContactId};
 use crate::envelope::{Content, Envelope, Hello, MessageId};
 use crate::ids::{QueueId, RelayId};
-use crate::queue::{AuthKeyPair, Command};
+use crate::keys::AuthKeyPair;
+use crate::queue::Command;
 use crate::ratchet::Session;
 
 /// The sender side of a contact's queue.

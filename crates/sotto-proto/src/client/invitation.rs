@@ -13,7 +13,8 @@ use crate::envelope::{Content, Envelope, Hello};
 use crate::handshake::{self, HandshakeError, InvitationSecret};
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::{Invitation, InvitationKind};
-use crate::queue::{AuthKeyPair, Command};
+use crate::keys::AuthKeyPair;
+use crate::queue::Command;
 use crate::ratchet::Session;
 
 impl Client {

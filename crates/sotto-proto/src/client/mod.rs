@@ -329,7 +329,7 @@ mod tests {
             queue,
             RecvQueue {
                 relay: client.gateway(),
-                key: crate::queue::AuthKeyPair::generate(&mut rng),
+                key: crate::keys::AuthKeyPair::generate(&mut rng),
                 owner: receive::QueueOwner::Contact(1),
                 subscribed_at: Some(NOW + 1),
                 surbs: Vec::new(),

@@ -15,7 +15,8 @@ use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
 use crate::onion::{self, ConnTag, Hop, SurbId};
-use crate::queue::{AuthKeyPair, Command};
+use crate::keys::AuthKeyPair;
+use crate::queue::Command;
 use crate::ratchet::Session;
 
 /// First byte of [`PersistedClient`]: the layout's version.

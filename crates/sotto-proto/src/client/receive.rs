@@ -10,7 +10,8 @@ use crate::envelope::Content;
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::onion::SurbId;
-use crate::queue::{AuthKeyPair, Command, Delivery, MessageId as QueueMessageId};
+use crate::keys::AuthKeyPair;
+use crate::queue::{Command, Delivery, QueueMessageId};
 
 /// The recipient side of one of our queues.
 pub(super) struct RecvQueue {

@@ -10,7 +10,8 @@ use crate::attachment::AttachmentError;
 use crate::ids::RelayId;
 use crate::invitation::Invitation;
 use crate::onion::{ClientFrame, SurbId};
-use crate::queue::{AuthKeyPair, Command, ErrorCode, Request, Response, ResponseBody};
+use crate::keys::AuthKeyPair;
+use crate::queue::{Command, ErrorCode, Request, Response, ResponseBody};
 
 /// Why a queue is created.
 pub(super) enum Purpose {

@@ -27,6 +27,15 @@
 //! Decryption works on a copy of the chain state and commits only when the body
 //! authenticates, so a rejected message (forged, tampered, replayed) changes nothing. Every
 //! rejection is the same [`RatchetError::Decrypt`].
+//!
+//! Files: this one has the state machine; `persist.rs` the session state's byte layout
+//! ([`Session::to_persisted`], [`Session::from_persisted`]).
+
+mod persist;
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use persist::{PersistedSession, SessionDecodeError};
 
 use core::fmt;
 use std::collections::VecDeque;
@@ -36,9 +45,8 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::PROTOCOL_VERSION;
-use crate::crypto::{
-    Secret32, aead_open, aead_seal, array_at, hkdf_3x32, hkdf_sha256, hmac_sha256,
-};
+use crate::codec::Reader;
+use crate::crypto::{Secret32, aead_open, aead_seal, hkdf_3x32, hkdf_sha256, hmac_sha256};
 use crate::keys::{KeyPair, PublicKey, SecretKey};
 use crate::sizes::QUEUE_MESSAGE_SIZE;
 
@@ -71,7 +79,6 @@ pub const KDF_RK_INFO: &[u8] = b"sotto/v1/ratchet/root";
 pub const MESSAGE_KEY_INFO: &[u8] = b"sotto/v1/ratchet/message";
 
 const BODY_OFFSET: usize = PREFIX_LEN + ENCRYPTED_HEADER_LEN;
-const BODY_TAG_OFFSET: usize = BODY_OFFSET + BODY_LEN;
 
 /// Errors of the ratchet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -90,22 +97,6 @@ pub enum RatchetError {
     /// The sending chain reached 2³² − 1 messages.
     #[error("sending chain exhausted")]
     ChainExhausted,
-}
-
-/// Errors reading a persisted session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionDecodeError {
-    #[error("session state version {0} is not supported")]
-    UnsupportedVersion(u8),
-    #[error("session state is truncated")]
-    Truncated,
-    #[error("session state has trailing bytes")]
-    TrailingBytes,
-    #[error("session state has invalid flags")]
-    InvalidFlags,
-    #[error("session state holds too many skipped keys")]
-    TooManySkipped,
 }
 
 /// A stored key of a message that has not arrived yet.
@@ -149,22 +140,6 @@ impl fmt::Debug for Session {
             .field("received", &self.chains.nr)
             .field("skipped_keys", &self.skipped.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// A serialized session. Holds every key of the conversation: encrypt it before it touches
-/// storage. Zeroized on drop, never printed.
-pub struct PersistedSession(Zeroizing<Vec<u8>>);
-
-impl PersistedSession {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PersistedSession {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PersistedSession(<redacted>)")
     }
 }
 
@@ -230,15 +205,24 @@ fn parse(message: &[u8]) -> Result<Parsed<'_>, RatchetError> {
     if version != Some(PROTOCOL_VERSION) || !matches!(kind, Some(TYPE_MESSAGE | TYPE_HELLO)) {
         return Err(RatchetError::Decrypt);
     }
-    let e = RatchetError::Decrypt;
+    let e = |_| RatchetError::Decrypt;
+    let mut r = Reader::new(message);
+    let prefix = r.take(PREFIX_LEN).map_err(e)?;
+    let nonce = r.extract().map_err(e)?;
+    let header_ct = r.extract().map_err(e)?;
+    let header_tag = r.extract().map_err(e)?;
+    let aad_through_header = message.get(..BODY_OFFSET).ok_or(RatchetError::Decrypt)?;
+    let body = r.take(BODY_LEN).map_err(e)?;
+    let body_tag = r.extract().map_err(e)?;
+    r.should_be_exhausted().map_err(e)?;
     Ok(Parsed {
-        prefix: message.get(..PREFIX_LEN).ok_or(e)?,
-        nonce: array_at(message, PREFIX_LEN).ok_or(e)?,
-        header_ct: array_at(message, PREFIX_LEN + 12).ok_or(e)?,
-        header_tag: array_at(message, PREFIX_LEN + 12 + HEADER_LEN).ok_or(e)?,
-        aad_through_header: message.get(..BODY_OFFSET).ok_or(e)?,
-        body: message.get(BODY_OFFSET..BODY_TAG_OFFSET).ok_or(e)?,
-        body_tag: array_at(message, BODY_TAG_OFFSET).ok_or(e)?,
+        prefix,
+        nonce,
+        header_ct,
+        header_tag,
+        aad_through_header,
+        body,
+        body_tag,
     })
 }
 
@@ -250,7 +234,9 @@ pub(crate) fn hello_ephemeral_key(message: &[u8]) -> Option<PublicKey> {
     {
         return None;
     }
-    array_at(message, 2).map(PublicKey::from_bytes)
+    let mut r = Reader::new(message);
+    r.advance(2).ok()?;
+    r.extract().ok().map(PublicKey::from_bytes)
 }
 
 impl Session {
@@ -271,11 +257,14 @@ impl Session {
             &p.header_tag,
         )
         .ok()?;
-        Some(Header {
-            dh: PublicKey::from_bytes(array_at(&buf[..], 0)?),
-            pn: u32::from_be_bytes(array_at(&buf[..], 32)?),
-            n: u32::from_be_bytes(array_at(&buf[..], 36)?),
-        })
+        let mut r = Reader::new(&buf[..]);
+        let header = Header {
+            dh: PublicKey::from_bytes(r.extract().ok()?),
+            pn: r.take_u32().ok()?,
+            n: r.take_u32().ok()?,
+        };
+        r.should_be_exhausted().ok()?;
+        Some(header)
     }
 
     fn open_body(&self, mk: &[u8; 32], p: &Parsed<'_>) -> Result<Zeroizing<Vec<u8>>, RatchetError> {
@@ -501,120 +490,6 @@ impl Session {
         None
     }
 
-    /// Serializes the whole state (see `docs/protocol/crypto.md`, "Session state").
-    pub fn to_persisted(&self) -> PersistedSession {
-        let c = &self.chains;
-        let mut out = Zeroizing::new(Vec::with_capacity(
-            STATE_FIXED_LEN + 5 * 32 + 2 + self.skipped.len() * 68,
-        ));
-        out.push(STATE_VERSION);
-        out.extend_from_slice(&self.ad);
-        out.extend_from_slice(&c.dhs.secret.to_persisted_bytes()[..]);
-        let mut flags = 0u8;
-        for (bit, present) in [
-            (FLAG_DHR, c.dhr.is_some()),
-            (FLAG_CKS, c.cks.is_some()),
-            (FLAG_CKR, c.ckr.is_some()),
-            (FLAG_HKS, c.hks.is_some()),
-            (FLAG_HKR, c.hkr.is_some()),
-        ] {
-            if present {
-                flags |= bit;
-            }
-        }
-        out.push(flags);
-        out.extend_from_slice(c.rk.expose());
-        out.extend_from_slice(c.nhks.expose());
-        out.extend_from_slice(c.nhkr.expose());
-        out.extend_from_slice(&c.ns.to_be_bytes());
-        out.extend_from_slice(&c.nr.to_be_bytes());
-        out.extend_from_slice(&c.pn.to_be_bytes());
-        if let Some(k) = &c.dhr {
-            out.extend_from_slice(k.as_bytes());
-        }
-        for k in [&c.cks, &c.ckr, &c.hks, &c.hkr].into_iter().flatten() {
-            out.extend_from_slice(k.expose());
-        }
-        // MAX_STORED_SKIPPED < u16::MAX
-        out.extend_from_slice(&(self.skipped.len() as u16).to_be_bytes());
-        for s in &self.skipped {
-            out.extend_from_slice(&s.hk);
-            out.extend_from_slice(&s.n.to_be_bytes());
-            out.extend_from_slice(&s.mk);
-        }
-        PersistedSession(out)
-    }
-
-    /// Reads what [`Session::to_persisted`] wrote.
-    pub fn from_persisted(bytes: &[u8]) -> Result<Self, SessionDecodeError> {
-        let mut r = Reader { bytes, off: 0 };
-        let version = r.u8()?;
-        if version != STATE_VERSION {
-            return Err(SessionDecodeError::UnsupportedVersion(version));
-        }
-        let ad: [u8; AD_LEN] = r.array()?;
-        let secret = SecretKey::from_persisted_bytes(*Zeroizing::new(r.array::<32>()?));
-        let flags = r.u8()?;
-        if flags & !FLAG_ALL != 0 {
-            return Err(SessionDecodeError::InvalidFlags);
-        }
-        let rk = r.secret()?;
-        let nhks = r.secret()?;
-        let nhkr = r.secret()?;
-        let ns = r.u32()?;
-        let nr = r.u32()?;
-        let pn = r.u32()?;
-        let dhr = if flags & FLAG_DHR != 0 {
-            Some(PublicKey::from_bytes(r.array()?))
-        } else {
-            None
-        };
-        let mut opt = |bit: u8| -> Result<Option<Secret32>, SessionDecodeError> {
-            if flags & bit != 0 {
-                r.secret().map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        let cks = opt(FLAG_CKS)?;
-        let ckr = opt(FLAG_CKR)?;
-        let hks = opt(FLAG_HKS)?;
-        let hkr = opt(FLAG_HKR)?;
-        let count = usize::from(u16::from_be_bytes(r.array()?));
-        if count > MAX_STORED_SKIPPED {
-            return Err(SessionDecodeError::TooManySkipped);
-        }
-        let mut skipped = VecDeque::with_capacity(count);
-        for _ in 0..count {
-            let hk = r.array()?;
-            let n = r.u32()?;
-            let mk = r.array()?;
-            skipped.push_back(Skipped { hk, n, mk });
-        }
-        if r.off != bytes.len() {
-            return Err(SessionDecodeError::TrailingBytes);
-        }
-        let public = secret.public_key();
-        Ok(Self {
-            ad,
-            chains: Chains {
-                dhs: KeyPair { secret, public },
-                dhr,
-                rk,
-                cks,
-                ckr,
-                hks,
-                hkr,
-                nhks,
-                nhkr,
-                ns,
-                nr,
-                pn,
-            },
-            skipped,
-        })
-    }
-
     /// How many skipped message keys are stored.
     pub fn skipped_keys(&self) -> usize {
         self.skipped.len()
@@ -623,38 +498,6 @@ impl Session {
     /// The session's associated data (inviter's handshake key ‖ initiator's ephemeral key).
     pub fn associated_data(&self) -> &[u8; AD_LEN] {
         &self.ad
-    }
-}
-
-const STATE_VERSION: u8 = 1;
-const STATE_FIXED_LEN: usize = 1 + AD_LEN + 32 + 1 + 3 * 32 + 3 * 4;
-const FLAG_DHR: u8 = 0x01;
-const FLAG_CKS: u8 = 0x02;
-const FLAG_CKR: u8 = 0x04;
-const FLAG_HKS: u8 = 0x08;
-const FLAG_HKR: u8 = 0x10;
-const FLAG_ALL: u8 = 0x1f;
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    off: usize,
-}
-
-impl Reader<'_> {
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], SessionDecodeError> {
-        let a = array_at(self.bytes, self.off).ok_or(SessionDecodeError::Truncated)?;
-        self.off += N;
-        Ok(a)
-    }
-    fn u8(&mut self) -> Result<u8, SessionDecodeError> {
-        self.array::<1>().map(|[b]| b)
-    }
-    fn u32(&mut self) -> Result<u32, SessionDecodeError> {
-        self.array().map(u32::from_be_bytes)
-    }
-    fn secret(&mut self) -> Result<Secret32, SessionDecodeError> {
-        let a = Zeroizing::new(self.array::<32>()?);
-        Ok(Secret32::from_bytes(*a))
     }
 }
 
@@ -704,164 +547,4 @@ fn dh_ratchet_step<R: CryptoRng + ?Sized>(
     c.cks = Some(cks);
     c.nhks = nhks;
     Ok(())
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    /// A connected pair built straight from shared secrets, without the handshake.
-    pub(crate) fn pair(seed: u64) -> (Session, Session, ChaCha20Rng) {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let bob_ratchet = KeyPair::generate(&mut rng);
-        let sk = Secret32::from_bytes([1; 32]);
-        let hka = Secret32::from_bytes([2; 32]);
-        let nhkb = Secret32::from_bytes([3; 32]);
-        let ad = [9u8; AD_LEN];
-        let mut a = Session::new_initiator(
-            &mut rng,
-            sk.clone(),
-            bob_ratchet.public,
-            hka.clone(),
-            nhkb.clone(),
-            ad,
-        )
-        .unwrap();
-        let first = a.encrypt(&mut rng, &body(0)).unwrap();
-        let (b, pt) =
-            Session::new_responder(&mut rng, sk, bob_ratchet, hka, nhkb, ad, &first).unwrap();
-        assert_eq!(&pt[..], &body(0)[..]);
-        (a, b, rng)
-    }
-
-    pub(crate) fn body(tag: u32) -> Vec<u8> {
-        let mut b = vec![0u8; BODY_LEN];
-        b[..4].copy_from_slice(&tag.to_be_bytes());
-        b
-    }
-
-    #[test]
-    fn sizes_add_up() {
-        assert_eq!(OVERHEAD, 118);
-        assert_eq!(BODY_LEN, 3466);
-    }
-
-    #[test]
-    fn ping_pong_and_out_of_order() {
-        let (mut a, mut b, mut rng) = pair(1);
-        for round in 0..3u32 {
-            let m1 = a.encrypt(&mut rng, &body(round * 10 + 1)).unwrap();
-            let m2 = a.encrypt(&mut rng, &body(round * 10 + 2)).unwrap();
-            let m3 = a.encrypt(&mut rng, &body(round * 10 + 3)).unwrap();
-            assert_eq!(m1.len(), QUEUE_MESSAGE_SIZE);
-            assert_eq!(
-                &b.decrypt(&mut rng, &m3).unwrap()[..4],
-                &(round * 10 + 3).to_be_bytes()
-            );
-            assert_eq!(b.skipped_keys(), 2);
-            assert_eq!(
-                &b.decrypt(&mut rng, &m1).unwrap()[..4],
-                &(round * 10 + 1).to_be_bytes()
-            );
-            let r = b.encrypt(&mut rng, &body(99)).unwrap();
-            assert_eq!(&a.decrypt(&mut rng, &r).unwrap()[..4], &99u32.to_be_bytes());
-            assert_eq!(
-                &b.decrypt(&mut rng, &m2).unwrap()[..4],
-                &(round * 10 + 2).to_be_bytes()
-            );
-            assert_eq!(b.skipped_keys(), 0);
-        }
-    }
-
-    #[test]
-    fn replay_and_tamper_rejected_state_unchanged() {
-        let (mut a, mut b, mut rng) = pair(2);
-        let m = a.encrypt(&mut rng, &body(5)).unwrap();
-        let skipped_one = a.encrypt(&mut rng, &body(6)).unwrap();
-        let m3 = a.encrypt(&mut rng, &body(7)).unwrap();
-        b.decrypt(&mut rng, &m).unwrap();
-        let before = b.to_persisted();
-        assert_eq!(b.decrypt(&mut rng, &m), Err(RatchetError::Decrypt));
-        for pos in [0, 1, 2, 40, 60, 90, 200, QUEUE_MESSAGE_SIZE - 1] {
-            let mut t = m3.clone();
-            t[pos] ^= 0x04;
-            assert_eq!(
-                b.decrypt(&mut rng, &t),
-                Err(RatchetError::Decrypt),
-                "pos {pos}"
-            );
-            assert_eq!(b.to_persisted().as_bytes(), before.as_bytes());
-        }
-        assert_eq!(b.decrypt(&mut rng, &m3[..100]), Err(RatchetError::Decrypt));
-        b.decrypt(&mut rng, &m3).unwrap();
-        b.decrypt(&mut rng, &skipped_one).unwrap();
-        assert_eq!(
-            b.decrypt(&mut rng, &skipped_one),
-            Err(RatchetError::Decrypt)
-        );
-        assert_eq!(b.decrypt(&mut rng, &m3), Err(RatchetError::Decrypt));
-    }
-
-    #[test]
-    fn skip_limits() {
-        let (mut a, mut b, mut rng) = pair(3);
-        let mut msgs = Vec::new();
-        for i in 0..(MAX_SKIP + 2) {
-            msgs.push(a.encrypt(&mut rng, &body(i)).unwrap());
-        }
-        // Message number MAX_SKIP + 1 needs MAX_SKIP + 1 skipped keys (n = 1 .. MAX_SKIP + 1).
-        assert_eq!(
-            b.decrypt(&mut rng, msgs.last().unwrap()),
-            Err(RatchetError::Decrypt)
-        );
-        b.decrypt(&mut rng, &msgs[MAX_SKIP as usize]).unwrap();
-        assert_eq!(b.skipped_keys(), MAX_SKIP as usize);
-        b.decrypt(&mut rng, &msgs[1]).unwrap();
-    }
-
-    #[test]
-    fn persisted_state_round_trips_and_rejects_junk() {
-        let (mut a, mut b, mut rng) = pair(4);
-        let _lost = a.encrypt(&mut rng, &body(1)).unwrap();
-        let m = a.encrypt(&mut rng, &body(2)).unwrap();
-        b.decrypt(&mut rng, &m).unwrap();
-        let saved = b.to_persisted();
-        let mut restored = Session::from_persisted(saved.as_bytes()).unwrap();
-        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
-        let r = restored.encrypt(&mut rng, &body(3)).unwrap();
-        a.decrypt(&mut rng, &r).unwrap();
-        let bytes = saved.as_bytes();
-        for cut in [0, 1, 50, bytes.len() - 1] {
-            assert!(Session::from_persisted(&bytes[..cut]).is_err());
-        }
-        let mut long = bytes.to_vec();
-        long.push(0);
-        assert_eq!(
-            Session::from_persisted(&long).unwrap_err(),
-            SessionDecodeError::TrailingBytes
-        );
-        let mut v = bytes.to_vec();
-        v[0] = 9;
-        assert_eq!(
-            Session::from_persisted(&v).unwrap_err(),
-            SessionDecodeError::UnsupportedVersion(9)
-        );
-        assert_eq!(format!("{saved:?}"), "PersistedSession(<redacted>)");
-    }
-
-    #[test]
-    fn wrong_plaintext_size_is_api_misuse() {
-        let (mut a, _b, mut rng) = pair(5);
-        assert_eq!(
-            a.encrypt(&mut rng, &[0u8; 10]),
-            Err(RatchetError::PlaintextSize {
-                expected: BODY_LEN,
-                found: 10
-            })
-        );
-    }
 }

@@ -14,17 +14,26 @@
 //! [`ServiceConfig::redeliver_after`] seconds without an Ack, sends the oldest unacknowledged
 //! message again, so a lost delivery is never a lost message; the recipient drops duplicates
 //! by message id. SURBs live in memory only: after a relay restart recipients subscribe again.
+//!
+//! Files: this one has the store interface and [`QueueService`]; `memory.rs` the
+//! [`MemoryStore`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod memory;
+#[cfg(test)]
+mod tests;
+
+pub use memory::MemoryStore;
+
+use std::collections::{HashMap, VecDeque};
 
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
 use crate::ids::{QueueId, RelayId};
+use crate::keys::AuthPublicKey;
 use crate::onion::{Packet, Surb};
 use crate::queue::{
-    AuthPublicKey, BlobId, Command, Delivery, ErrorCode, MessageId, ReceivedRequest, Response,
-    ResponseBody,
+    BlobId, Command, Delivery, ErrorCode, QueueMessageId, ReceivedRequest, Response, ResponseBody,
 };
 
 /// Domain label of the recipient id derived from the recipient key.
@@ -79,7 +88,7 @@ pub struct QueueRecord {
 /// A message as the relay stores it: the opaque end-to-end encrypted body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMessage {
-    pub id: MessageId,
+    pub id: QueueMessageId,
     pub received_at: u64,
     pub body: Vec<u8>,
 }
@@ -116,7 +125,7 @@ pub trait QueueStore {
     fn remove_message(
         &mut self,
         recipient_id: &QueueId,
-        message_id: &MessageId,
+        message_id: &QueueMessageId,
     ) -> Result<bool, Self::Error>;
     fn blob_chunk_count(&self, blob: &BlobId) -> Result<u32, Self::Error>;
     fn put_blob_chunk(
@@ -160,7 +169,7 @@ pub struct Handled {
 struct Subscription {
     surbs: VecDeque<Surb>,
     /// The message delivered and not yet acknowledged, and when it went out.
-    in_flight: Option<(MessageId, u64)>,
+    in_flight: Option<(QueueMessageId, u64)>,
 }
 
 /// One relay's queue service over a store.
@@ -336,7 +345,7 @@ impl<S: QueueStore> QueueService<S> {
                     return Err(ErrorCode::Quota);
                 }
                 let stored = StoredMessage {
-                    id: MessageId::random(rng),
+                    id: QueueMessageId::random(rng),
                     received_at: now,
                     body: message.clone(),
                 };
@@ -528,392 +537,4 @@ pub fn recipient_id_for(key: &AuthPublicKey) -> QueueId {
         *dst = *src;
     }
     QueueId::from_bytes(id)
-}
-
-/// An in-memory [`QueueStore`]: for tests, the simulation, and relays run with `--ephemeral`
-/// semantics where nothing needs to outlive the process.
-#[derive(Default, Debug, Clone)]
-pub struct MemoryStore {
-    queues: BTreeMap<QueueId, QueueRecord>,
-    by_sender: BTreeMap<QueueId, QueueId>,
-    messages: BTreeMap<QueueId, VecDeque<StoredMessage>>,
-    blobs: BTreeMap<(BlobId, u32), (Vec<u8>, u64)>,
-}
-
-impl MemoryStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Messages stored across all queues.
-    pub fn total_messages(&self) -> usize {
-        self.messages.values().map(VecDeque::len).sum()
-    }
-}
-
-impl QueueStore for MemoryStore {
-    type Error = core::convert::Infallible;
-
-    fn insert_queue(&mut self, queue: &QueueRecord) -> Result<(), Self::Error> {
-        self.by_sender.insert(queue.sender_id, queue.recipient_id);
-        self.queues.insert(queue.recipient_id, queue.clone());
-        Ok(())
-    }
-
-    fn queue(&self, recipient_id: &QueueId) -> Result<Option<QueueRecord>, Self::Error> {
-        Ok(self.queues.get(recipient_id).cloned())
-    }
-
-    fn recipient_for_sender(&self, sender_id: &QueueId) -> Result<Option<QueueId>, Self::Error> {
-        Ok(self.by_sender.get(sender_id).copied())
-    }
-
-    fn set_sender_key(
-        &mut self,
-        recipient_id: &QueueId,
-        key: &AuthPublicKey,
-    ) -> Result<(), Self::Error> {
-        if let Some(q) = self.queues.get_mut(recipient_id) {
-            q.sender_key = Some(*key);
-        }
-        Ok(())
-    }
-
-    fn delete_queue(&mut self, recipient_id: &QueueId) -> Result<(), Self::Error> {
-        if let Some(q) = self.queues.remove(recipient_id) {
-            self.by_sender.remove(&q.sender_id);
-        }
-        self.messages.remove(recipient_id);
-        Ok(())
-    }
-
-    fn push_message(
-        &mut self,
-        recipient_id: &QueueId,
-        message: &StoredMessage,
-    ) -> Result<(), Self::Error> {
-        self.messages
-            .entry(*recipient_id)
-            .or_default()
-            .push_back(message.clone());
-        Ok(())
-    }
-
-    fn message_count(&self, recipient_id: &QueueId) -> Result<usize, Self::Error> {
-        Ok(self.messages.get(recipient_id).map_or(0, VecDeque::len))
-    }
-
-    fn oldest_message(&self, recipient_id: &QueueId) -> Result<Option<StoredMessage>, Self::Error> {
-        Ok(self
-            .messages
-            .get(recipient_id)
-            .and_then(|m| m.front().cloned()))
-    }
-
-    fn remove_message(
-        &mut self,
-        recipient_id: &QueueId,
-        message_id: &MessageId,
-    ) -> Result<bool, Self::Error> {
-        let Some(messages) = self.messages.get_mut(recipient_id) else {
-            return Ok(false);
-        };
-        let before = messages.len();
-        messages.retain(|m| m.id != *message_id);
-        Ok(messages.len() != before)
-    }
-
-    fn blob_chunk_count(&self, blob: &BlobId) -> Result<u32, Self::Error> {
-        let n = self.blobs.range((*blob, 0)..=(*blob, u32::MAX)).count();
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
-    }
-
-    fn put_blob_chunk(
-        &mut self,
-        blob: &BlobId,
-        index: u32,
-        data: &[u8],
-        expires_at: u64,
-    ) -> Result<(), Self::Error> {
-        self.blobs
-            .insert((*blob, index), (data.to_vec(), expires_at));
-        Ok(())
-    }
-
-    fn blob_chunk(&self, blob: &BlobId, index: u32) -> Result<Option<Vec<u8>>, Self::Error> {
-        Ok(self.blobs.get(&(*blob, index)).map(|(d, _)| d.clone()))
-    }
-
-    fn sweep(&mut self, now: u64, messages_before: u64) -> Result<Swept, Self::Error> {
-        let mut swept = Swept::default();
-        for messages in self.messages.values_mut() {
-            let before = messages.len();
-            messages.retain(|m| m.received_at >= messages_before);
-            swept.messages += before - messages.len();
-        }
-        let before = self.blobs.len();
-        self.blobs.retain(|_, (_, expires_at)| *expires_at > now);
-        swept.blob_chunks = before - self.blobs.len();
-        Ok(swept)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::onion::{ConnTag, Hop, RelayKey, build_surb};
-    use crate::queue::{AuthKeyPair, Request};
-    use crate::sizes::QUEUE_MESSAGE_SIZE;
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    const NOW: u64 = 1_800_000_000;
-
-    struct Fixture {
-        rng: ChaCha20Rng,
-        route: Vec<Hop>,
-        service: QueueService<MemoryStore>,
-    }
-
-    impl Fixture {
-        fn new(config: ServiceConfig) -> Self {
-            let mut rng = ChaCha20Rng::seed_from_u64(11);
-            let key = RelayKey::generate(&mut rng, 1);
-            let hop = Hop {
-                id: RelayId::random(&mut rng),
-                key: key.public_key(),
-            };
-            Self {
-                rng,
-                route: vec![hop; 3],
-                service: QueueService::new(MemoryStore::new(), config),
-            }
-        }
-
-        fn surb(&mut self) -> Surb {
-            let conn = ConnTag::random(&mut self.rng);
-            build_surb(&mut self.rng, &self.route, conn).unwrap().0
-        }
-
-        fn request(&mut self, command: Command, signer: Option<&AuthKeyPair>) -> Vec<u8> {
-            let reply = self.surb();
-            Request {
-                request_id: 7,
-                reply,
-                command,
-            }
-            .encode(signer)
-            .unwrap()
-        }
-
-        fn run(&mut self, payload: &[u8], now: u64) -> Handled {
-            self.service.handle(payload, now, &mut self.rng)
-        }
-
-        /// Creates a queue; returns (recipient key, recipient id, sender id).
-        fn create(&mut self) -> (AuthKeyPair, QueueId, QueueId) {
-            let key = AuthKeyPair::generate(&mut self.rng);
-            let reply = self.surb();
-            let bits = self.service.config().pow_bits;
-            let payload = Request::create(1, reply, &key, NOW, bits).unwrap();
-            assert_eq!(self.run(&payload, NOW).outcome, Outcome::Ok);
-            let recipient_id = recipient_id_for(&key.public_key());
-            let queue = self.service.store().queue(&recipient_id).unwrap().unwrap();
-            (key, recipient_id, queue.sender_id)
-        }
-    }
-
-    fn config() -> ServiceConfig {
-        ServiceConfig {
-            pow_bits: 4,
-            queue_quota: 2,
-            ..ServiceConfig::default()
-        }
-    }
-
-    fn message(byte: u8) -> Vec<u8> {
-        vec![byte; QUEUE_MESSAGE_SIZE]
-    }
-
-    #[test]
-    fn undecodable_requests_are_dropped_without_an_answer() {
-        let mut f = Fixture::new(config());
-        for junk in [&b""[..], &[1u8; 10][..], &[0xffu8; 4000][..]] {
-            let handled = f.run(junk, NOW);
-            assert_eq!(handled.outcome, Outcome::Dropped);
-            assert!(handled.outgoing.is_empty());
-        }
-    }
-
-    #[test]
-    fn create_needs_enough_work_and_a_fresh_timestamp_and_is_idempotent() {
-        let mut f = Fixture::new(ServiceConfig {
-            pow_bits: 12,
-            ..config()
-        });
-        let key = AuthKeyPair::generate(&mut f.rng);
-        let reply = f.surb();
-        let cheap = Request::create(1, reply, &key, NOW, 0).unwrap();
-        // 0 bits of work pass 12 bits only by a 1-in-4096 chance; the seed is fixed.
-        assert_eq!(f.run(&cheap, NOW).outcome, Outcome::Refused(ErrorCode::Pow));
-        let reply = f.surb();
-        let stale = Request::create(1, reply, &key, NOW - 3600, 12).unwrap();
-        assert_eq!(
-            f.run(&stale, NOW).outcome,
-            Outcome::Refused(ErrorCode::Expired)
-        );
-        let (_, first, sender) = f.create();
-        assert!(f.service.store().queue(&first).unwrap().is_some());
-        assert_ne!(first, sender);
-    }
-
-    #[test]
-    fn only_the_first_sender_key_secures_and_only_it_can_send() {
-        let mut f = Fixture::new(config());
-        let (_, recipient_id, sender_id) = f.create();
-        let bob = AuthKeyPair::generate(&mut f.rng);
-        let mallory = AuthKeyPair::generate(&mut f.rng);
-
-        let send = |key: &AuthKeyPair, f: &mut Fixture| {
-            let p = f.request(
-                Command::Send {
-                    sender_id,
-                    message: message(1),
-                },
-                Some(key),
-            );
-            f.run(&p, NOW).outcome
-        };
-        assert_eq!(
-            send(&bob, &mut f),
-            Outcome::Refused(ErrorCode::Auth),
-            "unsecured"
-        );
-
-        let secure = |key: &AuthKeyPair, f: &mut Fixture| {
-            let p = f.request(
-                Command::Secure {
-                    sender_id,
-                    sender_key: key.public_key(),
-                },
-                Some(key),
-            );
-            f.run(&p, NOW).outcome
-        };
-        assert_eq!(secure(&bob, &mut f), Outcome::Ok);
-        assert_eq!(secure(&bob, &mut f), Outcome::Ok, "a retry by the same key");
-        assert_eq!(secure(&mallory, &mut f), Outcome::Refused(ErrorCode::Auth));
-        assert_eq!(send(&mallory, &mut f), Outcome::Refused(ErrorCode::Auth));
-        assert_eq!(send(&bob, &mut f), Outcome::Ok);
-        assert_eq!(f.service.store().message_count(&recipient_id).unwrap(), 1);
-    }
-
-    #[test]
-    fn quota_refuses_and_ack_deletes() {
-        let mut f = Fixture::new(config());
-        let (recipient, recipient_id, sender_id) = f.create();
-        let bob = AuthKeyPair::generate(&mut f.rng);
-        let p = f.request(
-            Command::Secure {
-                sender_id,
-                sender_key: bob.public_key(),
-            },
-            Some(&bob),
-        );
-        assert_eq!(f.run(&p, NOW).outcome, Outcome::Ok);
-        for (i, expected) in [Outcome::Ok, Outcome::Ok, Outcome::Refused(ErrorCode::Quota)]
-            .into_iter()
-            .enumerate()
-        {
-            let p = f.request(
-                Command::Send {
-                    sender_id,
-                    message: message(i as u8),
-                },
-                Some(&bob),
-            );
-            assert_eq!(f.run(&p, NOW).outcome, expected, "send {i}");
-        }
-        // The recipient subscribes: the oldest message goes out through one SURB.
-        let surbs = vec![f.surb(), f.surb()];
-        let p = f.request(
-            Command::Subscribe {
-                recipient_id,
-                surbs,
-            },
-            Some(&recipient),
-        );
-        let handled = f.run(&p, NOW);
-        assert_eq!(handled.outcome, Outcome::Ok);
-        assert_eq!(handled.outgoing.len(), 2, "the answer and one delivery");
-        let oldest = f
-            .service
-            .store()
-            .oldest_message(&recipient_id)
-            .unwrap()
-            .unwrap();
-        // A stranger cannot ack; the owner can, and the message is gone.
-        let stranger = AuthKeyPair::generate(&mut f.rng);
-        let ack = |key: &AuthKeyPair, f: &mut Fixture| {
-            let p = f.request(
-                Command::Ack {
-                    recipient_id,
-                    message_id: oldest.id,
-                    surbs: Vec::new(),
-                },
-                Some(key),
-            );
-            f.run(&p, NOW)
-        };
-        assert_eq!(
-            ack(&stranger, &mut f).outcome,
-            Outcome::Refused(ErrorCode::Auth)
-        );
-        let handled = ack(&recipient, &mut f);
-        assert_eq!(handled.outcome, Outcome::Ok);
-        assert_eq!(
-            handled.outgoing.len(),
-            2,
-            "the answer and the next delivery"
-        );
-        assert_eq!(f.service.store().message_count(&recipient_id).unwrap(), 1);
-        assert_eq!(
-            ack(&recipient, &mut f).outcome,
-            Outcome::Refused(ErrorCode::NoMessage)
-        );
-    }
-
-    #[test]
-    fn expired_messages_and_blobs_are_swept() {
-        let mut f = Fixture::new(config());
-        let (_, recipient_id, _) = f.create();
-        let store = f.service.store_mut();
-        store
-            .push_message(
-                &recipient_id,
-                &StoredMessage {
-                    id: MessageId::from_bytes([1; 16]),
-                    received_at: NOW,
-                    body: message(0),
-                },
-            )
-            .unwrap();
-        store
-            .put_blob_chunk(&BlobId::from_bytes([2; 16]), 0, b"chunk", NOW + 10)
-            .unwrap();
-        let ttl = f.service.config().message_ttl;
-        let (swept, _) = f.service.tick(NOW + 11).unwrap();
-        assert_eq!(
-            swept,
-            Swept {
-                messages: 0,
-                blob_chunks: 1
-            }
-        );
-        let (swept, _) = f.service.tick(NOW + ttl + 1).unwrap();
-        assert_eq!(swept.messages, 1);
-        assert_eq!(f.service.store().total_messages(), 0);
-    }
 }

@@ -1,0 +1,54 @@
+use super::*;
+use crate::ids::RelayId;
+use crate::keys::AuthKeyPair;
+use crate::keys::KeyPair;
+use crate::onion::{ConnTag, Hop, build_surb};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+fn surb(rng: &mut ChaCha20Rng) -> Surb {
+    let route: Vec<Hop> = (0..3u8)
+        .map(|i| Hop {
+            id: RelayId::from_bytes([i; 32]),
+            key: KeyPair::generate(rng).public,
+        })
+        .collect();
+    let conn = ConnTag::random(rng);
+    build_surb(rng, &route, conn).unwrap().0
+}
+
+#[test]
+fn send_fits_and_round_trips_with_signature() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let sender = AuthKeyPair::generate(&mut rng);
+    let req = Request {
+        request_id: 7,
+        reply: surb(&mut rng),
+        command: Command::Send {
+            sender_id: QueueId::from_bytes([3; 16]),
+            message: vec![9; QUEUE_MESSAGE_SIZE],
+        },
+    };
+    let bytes = req.encode(Some(&sender)).unwrap();
+    assert!(bytes.len() <= ONION_PLAINTEXT_SIZE);
+    let got = ReceivedRequest::decode(&bytes).unwrap();
+    assert_eq!(got.command, req.command);
+    got.verify(&sender.public_key()).unwrap();
+    let other = AuthKeyPair::generate(&mut rng);
+    assert_eq!(
+        got.verify(&other.public_key()),
+        Err(QueueError::BadSignature)
+    );
+}
+
+#[test]
+fn create_with_pow() {
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
+    let recipient = AuthKeyPair::generate(&mut rng);
+    let bytes = Request::create(1, surb(&mut rng), &recipient, 1_800_000_000, 8).unwrap();
+    let got = ReceivedRequest::decode(&bytes).unwrap();
+    got.verify_pow(8).unwrap();
+    assert!(got.pow_challenge().is_some());
+}
