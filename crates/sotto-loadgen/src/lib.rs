@@ -21,8 +21,6 @@
 //! `report` (percentiles, the JSON line), `echo`, `messages`, `queues` (the three modes).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use serde_json::json;
 
 pub mod driver;
@@ -69,16 +67,4 @@ pub async fn run(opts: LoadgenOptions) -> Result<(), LoadgenError> {
         return queues::create_queues(&opts, &dir, n).await;
     }
     messages::messages(&opts, &dir, &base).await
-}
-
-/// A seeded RNG (reproducible runs) or one seeded from the system.
-fn rng_from(seed: Option<u64>) -> Result<ChaCha20Rng, LoadgenError> {
-    match seed {
-        Some(s) => Ok(ChaCha20Rng::seed_from_u64(s)),
-        None => {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| failed(format!("random seed: {e}")))?;
-            Ok(ChaCha20Rng::from_seed(seed))
-        }
-    }
 }

@@ -18,7 +18,6 @@ use crate::echo::echo;
 use crate::error::{LoadgenError, failed};
 use crate::options::LoadgenOptions;
 use crate::report::{json_line, print_summary, summarize, x25519_rate};
-use crate::rng_from;
 
 enum Cmd {
     CreateInvitation,
@@ -144,7 +143,7 @@ pub(crate) async fn messages(
     dir: &[(Hop, String)],
     base: &str,
 ) -> Result<(), LoadgenError> {
-    let mut rng = rng_from(opts.seed)?;
+    let mut rng = opts.rng()?;
     let x25519 = x25519_rate(&mut rng);
     println!("bare X25519: {x25519:.0} DH/s on one core");
     let mut floor = echo(dir, 2.0, 500).await?;

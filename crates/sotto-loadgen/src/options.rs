@@ -1,8 +1,11 @@
 //! The options of a load-generator run and their limits: loopback networks only, bounded
 //! rates and durations.
 
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
 use crate::driver::split_url;
-use crate::error::{LoadgenError, usage};
+use crate::error::{LoadgenError, failed, usage};
 
 /// Highest offered rate accepted (messages per second).
 pub const MAX_RATE: f64 = 5000.0;
@@ -62,6 +65,18 @@ pub(crate) fn require_loopback(url: &str, schemes: &[&str]) -> Result<(), Loadge
 }
 
 impl LoadgenOptions {
+    /// The run's RNG: from `seed` (reproducible keys and routes) or seeded by the system.
+    pub(crate) fn rng(&self) -> Result<ChaCha20Rng, LoadgenError> {
+        match self.seed {
+            Some(s) => Ok(ChaCha20Rng::seed_from_u64(s)),
+            None => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| failed(format!("random seed: {e}")))?;
+                Ok(ChaCha20Rng::from_seed(seed))
+            }
+        }
+    }
+
     /// Checks the limits above and that the directory is on loopback.
     pub fn validate(&self) -> Result<(), LoadgenError> {
         require_loopback(&self.directory, &["http"])?;

@@ -17,7 +17,6 @@ use crate::driver::{fetch_metrics, now};
 use crate::error::{LoadgenError, failed};
 use crate::options::LoadgenOptions;
 use crate::report::json_line;
-use crate::rng_from;
 
 fn vm_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -223,7 +222,7 @@ pub(crate) async fn create_queues(
     dir: &[(Hop, String)],
     count: usize,
 ) -> Result<(), LoadgenError> {
-    let mut rng = rng_from(opts.seed)?;
+    let mut rng = opts.rng()?;
     let rss_before = opts.rss_pid.and_then(vm_rss_kib);
     let dir = Arc::new(dir.to_vec());
     let started = Instant::now();

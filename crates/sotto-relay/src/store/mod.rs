@@ -37,7 +37,11 @@ use sotto_proto::service::{QueueRecord, QueueStore, StoredMessage, Swept};
 
 use crate::metrics::Histogram;
 
+mod error;
 mod records;
+
+pub use error::StoreError;
+use error::err;
 
 use records::{cat, decode_message, decode_queue, encode_queue, queue_range, u64_at};
 
@@ -55,21 +59,6 @@ const NEXT_SEQ: &[u8] = b"next_seq";
 /// At most this many expired entries are removed per sweep call, so one sweep never holds the
 /// store for long; the next tick continues.
 const SWEEP_BATCH: usize = 10_000;
-
-/// A store failure. Its text names the operation, never a queue id or content.
-#[derive(Debug, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(String);
-
-impl StoreError {
-    pub(crate) fn new(e: impl std::fmt::Display) -> Self {
-        Self(e.to_string())
-    }
-}
-
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
-}
 
 /// The redb-backed queue store of one relay.
 pub struct RedbStore {
@@ -187,7 +176,7 @@ impl RedbStore {
         };
         if batch.failed {
             batch.tx.abort().map_err(err)?;
-            return Err(StoreError("batch aborted after a failed write".into()));
+            return Err(StoreError::new("batch aborted after a failed write"));
         }
         if !batch.dirty {
             batch.tx.abort().map_err(err)?;

@@ -5,7 +5,7 @@ use sotto_proto::ids::QueueId;
 use sotto_proto::queue::{AuthPublicKey, MessageId};
 use sotto_proto::service::{QueueRecord, StoredMessage};
 
-use super::StoreError;
+use super::error::StoreError;
 
 pub(super) fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     bytes
@@ -49,7 +49,7 @@ pub(super) fn encode_queue(q: &QueueRecord) -> Vec<u8> {
 }
 
 pub(super) fn decode_queue(recipient_id: QueueId, v: &[u8]) -> Result<QueueRecord, StoreError> {
-    let bad = || StoreError("corrupt queue record".into());
+    let bad = || StoreError::new("corrupt queue record");
     let sender_id = QueueId::from_bytes(id16_at(v, 0).ok_or_else(bad)?);
     let recipient_key = AuthPublicKey::from_bytes(key32_at(v, 16).ok_or_else(bad)?);
     let flag = *v.get(48).ok_or_else(bad)?;
@@ -65,7 +65,7 @@ pub(super) fn decode_queue(recipient_id: QueueId, v: &[u8]) -> Result<QueueRecor
 }
 
 pub(super) fn decode_message(v: &[u8]) -> Result<StoredMessage, StoreError> {
-    let bad = || StoreError("corrupt message record".into());
+    let bad = || StoreError::new("corrupt message record");
     Ok(StoredMessage {
         id: MessageId::from_bytes(id16_at(v, 0).ok_or_else(bad)?),
         received_at: u64_at(v, 16).ok_or_else(bad)?,
