@@ -27,7 +27,7 @@ pub enum NodeOutput {
     ToClient { conn: ConnId, frame: Vec<u8> },
 }
 
-/// Why a frame was not accepted. The driver counts these by [`NodeError::reason`].
+/// Why a frame was not accepted. The driver counts these by [`NodeError::drop_reason`].
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeError {
@@ -35,14 +35,28 @@ pub enum NodeError {
     Onion(#[from] OnionError),
 }
 
+/// What a driver counts a refused frame as: a stable, typed reason for its metrics.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeDropReason {
+    /// The packet's replay tag was already seen in this key epoch.
+    Replay,
+    /// The packet's header did not verify under this relay's keys.
+    Integrity,
+    /// The frame or packet has the wrong length.
+    Length,
+    /// Anything else wrong with the packet (key encoding, routing, version, payload).
+    Malformed,
+}
+
 impl NodeError {
-    /// A short, stable label for metrics.
-    pub fn reason(&self) -> &'static str {
+    /// Why the frame was dropped, for the driver's metrics.
+    pub fn drop_reason(&self) -> NodeDropReason {
         match self {
-            Self::Onion(OnionError::Replay) => "replay",
-            Self::Onion(OnionError::Integrity) => "integrity",
-            Self::Onion(OnionError::WrongLength { .. }) => "length",
-            Self::Onion(_) => "malformed",
+            Self::Onion(OnionError::Replay) => NodeDropReason::Replay,
+            Self::Onion(OnionError::Integrity) => NodeDropReason::Integrity,
+            Self::Onion(OnionError::WrongLength { .. }) => NodeDropReason::Length,
+            Self::Onion(_) => NodeDropReason::Malformed,
         }
     }
 }
@@ -127,7 +141,18 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
         now: u64,
         rng: &mut R,
     ) -> Result<Vec<NodeOutput>, NodeError> {
-        match ClientFrame::decode(frame)? {
+        self.decoded_client_frame(conn, ClientFrame::decode(frame)?, now, rng)
+    }
+
+    /// A client frame the driver has already decoded (see [`RelayNode::client_frame`]).
+    pub fn decoded_client_frame<R: CryptoRng + ?Sized>(
+        &mut self,
+        conn: ConnId,
+        frame: ClientFrame,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Vec<NodeOutput>, NodeError> {
+        match frame {
             ClientFrame::Bind(tag) => {
                 // Rebinding moves the tag to the newest connection, so SURBs handed out before
                 // a reconnect keep working.

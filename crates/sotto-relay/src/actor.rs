@@ -4,7 +4,8 @@
 //! queue service against the store and says what to send. Each relay runs one on a dedicated
 //! OS thread (the store's commits block on fsync, which must not stall the async runtime);
 //! connections feed it [`NodeInput`]s through a bounded channel (a full channel pushes back on
-//! the connections), and it hands its outputs to the relay's links and connections.
+//! the connections), and it hands its outputs to a [`NodeOutputs`] (the relay, which owns the
+//! links and connections; this module does not know the relay).
 //!
 //! **Group commit.** The thread takes what is queued (up to [`MAX_BATCH`] inputs) as one
 //! batch: one redb write transaction for the queue store and one for the replay cache. An
@@ -25,14 +26,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use sotto_proto::ids::RelayId;
 use sotto_proto::node::{ConnId, NodeOutput, NodeStats, RelayNode};
+use sotto_proto::onion::{ClientFrame, Packet};
 use sotto_proto::service::{QueueService, ServiceConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::RelayError;
-use crate::identity::{Identity, KeyPolicy};
+use crate::identity::{Identity, KeyPolicy, PublishedKeys};
 use crate::metrics::{DropReason, RelayMetrics};
-use crate::relay::Relay;
 use crate::replay::{REPLAY_FILE, RedbReplayCache};
 use crate::store::RedbStore;
 
@@ -42,11 +44,28 @@ pub const STORE_FILE: &str = "store.redb";
 /// At most this many inputs go into one batch (one group commit).
 pub const MAX_BATCH: usize = 512;
 
+/// Where the state machine's outputs go. The relay implements it; the actor calls it from its
+/// own thread (hence `rt`, the runtime to spawn on).
+pub trait NodeOutputs: Send + Sync + 'static {
+    /// A short local name for logs (`"1"`, `"2"`, …).
+    fn name(&self) -> &str;
+    /// The relay's counters, which the actor updates.
+    fn metrics(&self) -> &RelayMetrics;
+    /// Sends `packet` to relay `to` (over a link, opened on `rt` if need be), or drops it and
+    /// counts the drop.
+    fn send_to(self: &Arc<Self>, rt: &tokio::runtime::Handle, to: RelayId, packet: Packet);
+    /// Pushes an encoded gateway frame down client connection `conn`, or counts the drop.
+    fn push_to_client(&self, conn: ConnId, frame: Vec<u8>);
+    /// Publishes the relay's keys after a rotation or retirement.
+    fn publish_keys(&self, keys: PublishedKeys);
+}
+
 /// Work for the state machine.
 #[derive(Debug)]
 pub enum NodeInput {
-    /// A well-formed binary frame from connection `conn` (browser or relay).
-    Frame { conn: ConnId, frame: Vec<u8> },
+    /// A client frame from connection `conn` (browser or relay), decoded once by the
+    /// connection loop.
+    Frame { conn: ConnId, frame: ClientFrame },
     /// Connection `conn` closed: forget the tags it bound.
     Disconnected(ConnId),
     /// Time-driven work (redelivery, TTL sweep); sent every second.
@@ -96,11 +115,11 @@ impl NodeHandle {
         }
     }
 
-    /// Starts the state machine's thread for `relay`; it owns `identity` from now on and
-    /// rotates its keys under `policy`.
-    pub fn start(
+    /// Starts the state machine's thread, sending its outputs to `relay`; it owns `identity`
+    /// from now on and rotates its keys under `policy`.
+    pub fn start<O: NodeOutputs>(
         &self,
-        relay: Arc<Relay>,
+        relay: Arc<O>,
         node: Node,
         identity: Identity,
         policy: KeyPolicy,
@@ -120,11 +139,11 @@ impl NodeHandle {
         let rng = ChaCha20Rng::from_seed(seed);
         seed.fill(0);
         let _ = relay
-            .metrics
+            .metrics()
             .store_commit
             .set(node.service().store().commit_histogram());
         std::thread::Builder::new()
-            .name(format!("sotto-relay-{}", relay.name))
+            .name(format!("sotto-relay-{}", relay.name()))
             .spawn(move || {
                 let mut actor = Actor {
                     relay,
@@ -186,8 +205,8 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-struct Actor {
-    relay: Arc<Relay>,
+struct Actor<O: NodeOutputs> {
+    relay: Arc<O>,
     node: Node,
     identity: Identity,
     policy: KeyPolicy,
@@ -198,16 +217,16 @@ struct Actor {
     held: Vec<NodeOutput>,
 }
 
-impl Actor {
+impl<O: NodeOutputs> Actor<O> {
     /// Runs until stopped; returns the stopper's completion signal.
     fn run(&mut self, mut rx: mpsc::Receiver<Control>) -> Option<oneshot::Sender<()>> {
         while let Some(first) = rx.blocking_recv() {
             if let Err(e) = self.node.service_mut().store_mut().begin_batch() {
                 // Without a batch every write commits (and syncs) on its own: still correct.
-                tracing::warn!(relay = %self.relay.name, error = %e, "cannot open a batch");
+                tracing::warn!(relay = %self.relay.name(), error = %e, "cannot open a batch");
             }
             if let Err(e) = self.node.replay_mut().begin_batch() {
-                tracing::warn!(relay = %self.relay.name, error = %e, "cannot open a replay batch");
+                tracing::warn!(relay = %self.relay.name(), error = %e, "cannot open a replay batch");
             }
             let mut next = Some(first);
             let mut taken = 0;
@@ -246,21 +265,21 @@ impl Actor {
     fn commit(&mut self, sync_replay: bool) {
         use std::sync::atomic::Ordering::Relaxed;
         if let Err(e) = self.node.replay_mut().commit_batch(sync_replay) {
-            tracing::warn!(relay = %self.relay.name, error = %e, "replay cache commit failed");
+            tracing::warn!(relay = %self.relay.name(), error = %e, "replay cache commit failed");
         }
         let held = std::mem::take(&mut self.held);
         match self.node.service_mut().store_mut().commit_batch() {
             Ok(_) => self.dispatch(held),
             Err(e) => {
-                tracing::warn!(relay = %self.relay.name, error = %e, "store commit failed");
+                tracing::warn!(relay = %self.relay.name(), error = %e, "store commit failed");
                 for _ in &held {
-                    self.relay.metrics.drop_packet(DropReason::StoreFailed);
+                    self.relay.metrics().drop_packet(DropReason::StoreFailed);
                 }
             }
         }
-        self.relay.metrics.batches.fetch_add(1, Relaxed);
+        self.relay.metrics().batches.fetch_add(1, Relaxed);
         let stats = self.node.stats();
-        record(&self.relay.metrics, &self.last, &stats);
+        record(self.relay.metrics(), &self.last, &stats);
         self.last = stats;
     }
 
@@ -281,9 +300,9 @@ impl Actor {
                 let started = Instant::now();
                 let out = self
                     .node
-                    .client_frame(conn, &frame, now, &mut self.rng)
-                    .map_err(|e| e.reason());
-                self.relay.metrics.process_time.observe(started.elapsed());
+                    .decoded_client_frame(conn, frame, now, &mut self.rng)
+                    .map_err(|e| DropReason::from(e.drop_reason()));
+                self.relay.metrics().process_time.observe(started.elapsed());
                 out
             }
             NodeInput::Disconnected(conn) => {
@@ -302,23 +321,20 @@ impl Actor {
                     self.dispatch(outputs);
                 }
             }
-            Err(reason) => self.relay.metrics.drop_packet(match reason {
-                "replay" => DropReason::Replay,
-                "integrity" => DropReason::Integrity,
-                "length" => DropReason::BadFrame,
-                _ => DropReason::Malformed,
-            }),
+            Err(reason) => self.relay.metrics().drop_packet(reason),
         }
     }
 
-    fn tick(&mut self, now: u64) -> Result<Vec<NodeOutput>, &'static str> {
+    /// Keys, the queue service's timers and the gauges. A failed tick is counted as a
+    /// `malformed` drop, as it always was.
+    fn tick(&mut self, now: u64) -> Result<Vec<NodeOutput>, DropReason> {
         use std::sync::atomic::Ordering::Relaxed;
         self.maintain_keys(now);
         let store = self.node.service().store();
         let before = (store.total_messages(), store.total_blob_chunks());
         let result = self.node.tick(now);
         let store = self.node.service().store();
-        let m = &self.relay.metrics;
+        let m = self.relay.metrics();
         // Between the two counts only the sweep removed anything.
         if let (Ok(b), Ok(a)) = (before.0, store.total_messages()) {
             m.queue_messages_expired
@@ -328,10 +344,10 @@ impl Actor {
             m.blob_chunks_expired
                 .fetch_add(b.saturating_sub(a), Relaxed);
         }
-        update_gauges(&self.relay.metrics, &self.node);
+        update_gauges(self.relay.metrics(), &self.node);
         result.map_err(|e| {
-            tracing::warn!(relay = %self.relay.name, error = %e, "queue tick failed");
-            "store"
+            tracing::warn!(relay = %self.relay.name(), error = %e, "queue tick failed");
+            DropReason::Malformed
         })
     }
 
@@ -341,7 +357,7 @@ impl Actor {
             Ok(change) => change,
             Err(e) => {
                 // The old keys stay in use; the next tick tries again.
-                tracing::warn!(relay = %self.relay.name, error = %e, "key rotation failed");
+                tracing::warn!(relay = %self.relay.name(), error = %e, "key rotation failed");
                 return;
             }
         };
@@ -350,7 +366,7 @@ impl Actor {
         }
         *self.node.keys_mut() = self.identity.keys.clone();
         if let Some(epoch) = change.rotated_to {
-            tracing::info!(relay = %self.relay.name, epoch, "sphinx key rotated");
+            tracing::info!(relay = %self.relay.name(), epoch, "sphinx key rotated");
         }
         if !change.retired.is_empty() {
             let keep = self.identity.epochs();
@@ -359,11 +375,11 @@ impl Actor {
                 .retain_epochs(&keep)
                 .and_then(|()| replay.begin_batch())
             {
-                tracing::warn!(relay = %self.relay.name, error = %e, "dropping old replay tags failed");
+                tracing::warn!(relay = %self.relay.name(), error = %e, "dropping old replay tags failed");
             }
         }
         self.relay
-            .set_published_keys(self.identity.published(&self.policy));
+            .publish_keys(self.identity.published(&self.policy));
     }
 }
 

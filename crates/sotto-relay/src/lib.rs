@@ -10,7 +10,10 @@
 //! * [`web`] — the HTTP side of `dev`: the PWA, `/directory.json`, `/healthz`, `/metrics`.
 //! * [`dev`] — `sotto-relay dev`, a whole network on loopback in one process.
 //! * [`run`] — `sotto-relay run --config relay.toml`, one production relay.
-//! * [`loadgen`] — `sotto-relay loadgen`, a load generator for a network on loopback.
+//! * [`actor`]'s [`actor::NodeOutputs`] is how the state machine reaches the relay: `relay`
+//!   uses `actor` and `link`, neither of which knows `relay`.
+//!
+//! `sotto-relay loadgen` runs the load generator of the `sotto-loadgen` crate.
 //!
 //! The wire protocol is specified in `docs/protocol/relay.md`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -21,11 +24,11 @@ pub mod error;
 pub mod identity;
 pub mod limits;
 mod link;
-pub mod loadgen;
 pub mod metrics;
 pub mod relay;
 pub mod replay;
 pub mod run;
+mod shutdown;
 pub mod store;
 pub mod web;
 

@@ -6,18 +6,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use sotto_proto::ids::RelayId;
 use sotto_proto::onion::{ClientFrame, Packet};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::metrics::RelayMetrics;
-use crate::relay::{DirectoryEntry, Relay, stopped};
+use crate::shutdown::stopped;
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Runs the link until the relay shuts down or every sender is gone.
-pub(crate) async fn run(relay: Arc<Relay>, peer: DirectoryEntry, mut rx: mpsc::Receiver<Packet>) {
+/// What a link needs from the relay that owns it.
+pub(crate) trait LinkOwner: Send + Sync + 'static {
+    /// A short local name for logs.
+    fn name(&self) -> &str;
+    /// The relay's counters (the link counts its (re)connections).
+    fn metrics(&self) -> &RelayMetrics;
+    /// The relay's shutdown flag.
+    fn shutdown_signal(&self) -> watch::Receiver<bool>;
+}
+
+/// Runs the link to relay `peer` at `url` until the relay shuts down or every sender is gone.
+pub(crate) async fn run<O: LinkOwner>(
+    relay: Arc<O>,
+    peer: RelayId,
+    url: String,
+    mut rx: mpsc::Receiver<Packet>,
+) {
     let mut shutdown = relay.shutdown_signal();
     let mut backoff = BACKOFF_START;
     let mut pending: Option<Packet> = None;
@@ -25,7 +41,7 @@ pub(crate) async fn run(relay: Arc<Relay>, peer: DirectoryEntry, mut rx: mpsc::R
         if *shutdown.borrow() {
             return;
         }
-        let connect = tokio_tungstenite::connect_async(peer.url.as_str());
+        let connect = tokio_tungstenite::connect_async(url.as_str());
         let ws = tokio::select! {
             _ = stopped(&mut shutdown) => return,
             r = tokio::time::timeout(Duration::from_secs(5), connect) => r,
@@ -33,7 +49,7 @@ pub(crate) async fn run(relay: Arc<Relay>, peer: DirectoryEntry, mut rx: mpsc::R
         let ws = match ws {
             Ok(Ok((ws, _))) => ws,
             _ => {
-                tracing::debug!(relay = %relay.name, peer = ?peer.id, "link connect failed");
+                tracing::debug!(relay = %relay.name(), peer = ?peer, "link connect failed");
                 tokio::select! {
                     _ = stopped(&mut shutdown) => return,
                     _ = tokio::time::sleep(backoff) => {}
@@ -42,7 +58,7 @@ pub(crate) async fn run(relay: Arc<Relay>, peer: DirectoryEntry, mut rx: mpsc::R
                 continue;
             }
         };
-        RelayMetrics::inc(&relay.metrics.link_reconnects);
+        RelayMetrics::inc(&relay.metrics().link_reconnects);
         backoff = BACKOFF_START;
         let (mut sink, mut stream) = ws.split();
         loop {

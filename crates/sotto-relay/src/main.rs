@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sotto_loadgen::LoadgenOptions;
 use sotto_proto::service::ServiceConfig;
 use sotto_relay::RelayError;
 use sotto_relay::dev::{self, DevOptions};
 use sotto_relay::identity::KeyPolicy;
 use sotto_relay::limits::Limits;
-use sotto_relay::loadgen::LoadgenOptions;
 use sotto_relay::run::RunConfig;
 
 #[derive(Parser, Debug)]
@@ -138,7 +138,7 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
         }
         Command::Loadgen(a) => {
             init_logging("warn");
-            sotto_relay::loadgen::run(LoadgenOptions {
+            sotto_loadgen::run(LoadgenOptions {
                 directory: a.directory,
                 rate: a.rate,
                 duration: a.duration,
@@ -153,6 +153,8 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
                 seed: a.seed,
             })
             .await
+            // Printed as before the load generator had its own crate: `config: …`.
+            .map_err(|e| RelayError::Config(e.to_string()))
         }
         Command::Dev(a) => {
             init_logging("warn");

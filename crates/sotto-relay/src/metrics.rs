@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use sotto_proto::node::NodeDropReason;
+
 /// Upper bounds (seconds) of the latency histograms' buckets; `+Inf` is implied.
 pub const LATENCY_BUCKETS: [f64; 14] = [
     0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -137,6 +139,18 @@ impl DropReason {
 
     fn index(self) -> usize {
         Self::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+/// How the state machine's reasons for refusing a frame are counted.
+impl From<NodeDropReason> for DropReason {
+    fn from(reason: NodeDropReason) -> Self {
+        match reason {
+            NodeDropReason::Replay => Self::Replay,
+            NodeDropReason::Integrity => Self::Integrity,
+            NodeDropReason::Length => Self::BadFrame,
+            _ => Self::Malformed,
+        }
     }
 }
 

@@ -25,11 +25,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::actor::{NodeHandle, NodeInput};
+use crate::actor::{NodeHandle, NodeInput, NodeOutputs};
 use crate::error::RelayError;
 use crate::identity::PublishedKeys;
 use crate::limits::{Limits, TokenBucket};
+use crate::link::{self, LinkOwner};
 use crate::metrics::{DropReason, RelayMetrics};
+pub use crate::shutdown::stopped;
 
 /// A relay as the directory lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,14 +155,6 @@ impl Relay {
     /// The keys this relay publishes now.
     pub fn published_keys(&self) -> PublishedKeys {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Publishes new keys (after a rotation).
-    pub(crate) fn set_published_keys(&self, keys: PublishedKeys) {
-        self.metrics
-            .key_epoch
-            .store(u64::from(keys.key_epoch), Ordering::Relaxed);
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
     }
 
     /// Replaces the relays this one can forward to.
@@ -359,11 +353,12 @@ impl Relay {
                         continue;
                     }
                     strikes = strikes.saturating_sub(1);
-                    match ClientFrame::decode(&bytes) {
-                        Ok(ClientFrame::Packet(_)) => {
+                    let frame = match ClientFrame::decode(&bytes) {
+                        Ok(frame @ ClientFrame::Packet(_)) => {
                             RelayMetrics::inc(&self.metrics.packets_received);
+                            frame
                         }
-                        Ok(ClientFrame::Bind(_)) => {
+                        Ok(frame @ ClientFrame::Bind(_)) => {
                             if bound >= self.limits.max_tags_per_connection {
                                 self.metrics.drop_packet(DropReason::BadFrame);
                                 let _ = tx.try_send(error_frame(
@@ -373,16 +368,17 @@ impl Relay {
                                 continue;
                             }
                             bound += 1;
+                            frame
                         }
                         Err(e) => {
                             self.metrics.drop_packet(DropReason::BadFrame);
                             let _ = tx.try_send(error_frame("bad_frame", &frame_error_text(&e)));
                             continue;
                         }
-                    }
+                    };
                     let input = NodeInput::Frame {
                         conn: conn_id,
-                        frame: bytes.to_vec(),
+                        frame,
                     };
                     if self.node.send(input).await.is_err() {
                         break;
@@ -417,9 +413,20 @@ impl Relay {
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
     }
+}
+
+/// The relay carries out its state machine's outputs.
+impl NodeOutputs for Relay {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metrics(&self) -> &RelayMetrics {
+        &self.metrics
+    }
 
     /// Pushes an encoded gateway frame down connection `conn`.
-    pub(crate) fn push_to_client(&self, conn: ConnId, frame: Vec<u8>) {
+    fn push_to_client(&self, conn: ConnId, frame: Vec<u8>) {
         let tx = lock(&self.conns).get(&conn).cloned();
         let Some(tx) = tx else {
             self.metrics.drop_packet(DropReason::NoClient);
@@ -437,12 +444,7 @@ impl Relay {
     }
 
     /// Queues `packet` on the link to `next`, opening the link on first use (on `rt`).
-    pub(crate) fn send_to(
-        self: &Arc<Self>,
-        rt: &tokio::runtime::Handle,
-        next: RelayId,
-        packet: Packet,
-    ) {
+    fn send_to(self: &Arc<Self>, rt: &tokio::runtime::Handle, next: RelayId, packet: Packet) {
         let mut links = lock(&self.links);
         let tx = match links.get(&next) {
             Some(tx) if !tx.is_closed() => tx.clone(),
@@ -459,7 +461,7 @@ impl Relay {
                 };
                 let (tx, rx) = mpsc::channel(self.limits.link_queue);
                 links.insert(next, tx.clone());
-                rt.spawn(crate::link::run(self.clone(), peer, rx));
+                rt.spawn(link::run(self.clone(), peer.id, peer.url, rx));
                 tx
             }
         };
@@ -469,7 +471,26 @@ impl Relay {
         }
     }
 
-    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+    /// Publishes new keys (after a rotation).
+    fn publish_keys(&self, keys: PublishedKeys) {
+        self.metrics
+            .key_epoch
+            .store(u64::from(keys.key_epoch), Ordering::Relaxed);
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+    }
+}
+
+/// A link needs the relay's name, counters and shutdown flag.
+impl LinkOwner for Relay {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metrics(&self) -> &RelayMetrics {
+        &self.metrics
+    }
+
+    fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.clone()
     }
 }
@@ -492,9 +513,4 @@ fn frame_error_text(e: &OnionError) -> String {
         }
         _ => "unknown frame tag".to_owned(),
     }
-}
-
-/// Resolves once the shutdown flag is set (or its sender is gone).
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
 }

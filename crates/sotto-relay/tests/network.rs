@@ -37,7 +37,8 @@ async fn two_clients_exchange_messages_in_order_exactly_once() {
     for i in 0..n {
         for (who, p) in ["alice", "bob"].iter().zip(people.iter_mut()) {
             let contact = p.contact.unwrap();
-            p.client
+            p.net
+                .client
                 .send_text(&mut rng, contact, &format!("{who}-{i}"), net::now())
                 .unwrap();
         }
@@ -91,6 +92,7 @@ async fn every_acknowledged_message_survives_a_relay_crash() {
     let contact = people[0].contact.unwrap();
     for i in 0..n {
         people[0]
+            .net
             .client
             .send_text(&mut rng, contact, &format!("alice-{i}"), net::now())
             .unwrap();

@@ -28,6 +28,7 @@ async fn messages_wait_for_an_offline_recipient_and_are_deleted_once_acknowledge
     let contact = people[0].contact.unwrap();
     for i in 0..N {
         people[0]
+            .net
             .client
             .send_text(&mut rng, contact, &format!("while-away-{i}"), net::now())
             .unwrap();

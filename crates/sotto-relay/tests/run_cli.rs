@@ -100,6 +100,7 @@ async fn one_relay_serves_a_conversation_and_stops_on_sigterm() {
     let contact = people[1].contact.unwrap();
     for i in 0..20 {
         people[1]
+            .net
             .client
             .send_text(&mut rng, contact, &format!("bob-{i}"), net::now())
             .unwrap();

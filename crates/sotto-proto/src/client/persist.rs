@@ -14,8 +14,8 @@ use super::{Client, ClientConfig};
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
-use crate::onion::{self, ConnTag, Hop, SurbId};
 use crate::keys::AuthKeyPair;
+use crate::onion::{self, ConnTag, Hop, SurbId};
 use crate::queue::Command;
 use crate::ratchet::Session;
 

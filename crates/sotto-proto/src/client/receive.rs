@@ -9,8 +9,8 @@ use super::{Client, ContactId};
 use crate::envelope::Content;
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
-use crate::onion::SurbId;
 use crate::keys::AuthKeyPair;
+use crate::onion::SurbId;
 use crate::queue::{Command, Delivery, QueueMessageId};
 
 /// The recipient side of one of our queues.

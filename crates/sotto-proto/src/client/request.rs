@@ -9,8 +9,8 @@ use super::{Client, ContactId};
 use crate::attachment::AttachmentError;
 use crate::ids::RelayId;
 use crate::invitation::Invitation;
-use crate::onion::{ClientFrame, SurbId};
 use crate::keys::AuthKeyPair;
+use crate::onion::{ClientFrame, SurbId};
 use crate::queue::{Command, ErrorCode, Request, Response, ResponseBody};
 
 /// Why a queue is created.

@@ -1,61 +1,25 @@
-//! A native messaging client driver for tests: `sotto_proto::client::Client` over real
-//! WebSockets to a real `sotto-relay dev`.
+//! Messaging clients for tests: `sotto_proto::client::Client` over real WebSockets to a real
+//! `sotto-relay dev`, through the load generator's driver (`sotto_loadgen::driver`), plus what
+//! the tests record of each person and a loop that runs them together.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
 use rand_chacha::ChaCha20Rng;
+use sotto_loadgen::driver::{self, InboxTx, NativeClient};
 use sotto_proto::client::{Client, ClientConfig, ContactId, Event};
 use sotto_proto::envelope::Content;
-use sotto_proto::ids::RelayId;
 use sotto_proto::invitation::Invitation;
-use sotto_proto::keys::PublicKey;
 use sotto_proto::onion::Hop;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+pub use sotto_loadgen::driver::{Inbox, now};
 
 /// The directory as a client sees it: hops and their URLs, in directory order.
 pub async fn directory(http: &str) -> Vec<(Hop, String)> {
-    let text = reqwest::get(format!("{http}/directory.json"))
+    driver::fetch_directory(&format!("{http}/directory.json"))
         .await
         .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let dir: serde_json::Value = serde_json::from_str(&text).unwrap();
-    dir["relays"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let id = URL_SAFE_NO_PAD.decode(r["id"].as_str().unwrap()).unwrap();
-            let key = URL_SAFE_NO_PAD
-                .decode(r["sphinx_key"].as_str().unwrap())
-                .unwrap();
-            (
-                Hop {
-                    id: RelayId::from_slice(&id).unwrap(),
-                    key: PublicKey::from_bytes(key.try_into().unwrap()),
-                },
-                r["url"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 pub fn test_config() -> ClientConfig {
@@ -66,12 +30,11 @@ pub fn test_config() -> ClientConfig {
     }
 }
 
-/// One person: a client, its WebSocket to its gateway, and what it saw.
+/// One person: a client and its WebSocket to its gateway (`net`), and what it saw.
 pub struct Person {
     pub name: &'static str,
-    pub client: Client,
+    pub net: NativeClient,
     pub gateway: usize,
-    sink: Option<Sink>,
     pub contact: Option<ContactId>,
     pub invitation: Option<Invitation>,
     pub received: Vec<String>,
@@ -79,10 +42,6 @@ pub struct Person {
     pub sent_confirmed: usize,
     pub failures: Vec<String>,
 }
-
-/// Frames from all persons' gateways: (person index, frame), `None` when the socket closed.
-pub type Inbox = mpsc::UnboundedReceiver<(usize, Option<Vec<u8>>)>;
-pub type InboxTx = mpsc::UnboundedSender<(usize, Option<Vec<u8>>)>;
 
 impl Person {
     pub fn new(
@@ -96,9 +55,8 @@ impl Person {
         let client = Client::new(rng, hops, dir[gateway].0.id, name, config).unwrap();
         Self {
             name,
-            client,
+            net: NativeClient::new(client),
             gateway,
-            sink: None,
             contact: None,
             invitation: None,
             received: Vec::new(),
@@ -115,21 +73,8 @@ impl Person {
         inbox: &InboxTx,
         rng: &mut ChaCha20Rng,
     ) {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let (sink, mut stream) = ws.split();
-        self.sink = Some(sink);
-        let tx = inbox.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(msg)) = stream.next().await {
-                if let Message::Binary(b) = msg
-                    && tx.send((index, Some(b.to_vec()))).is_err()
-                {
-                    return;
-                }
-            }
-            let _ = tx.send((index, None));
-        });
-        self.client.connected(rng, now());
+        let frames = self.net.connect(url, rng).await.unwrap();
+        frames.forward(index, inbox.clone());
         self.flush().await;
     }
 
@@ -137,18 +82,16 @@ impl Person {
     /// reports the end through the inbox. Until [`Person::connect`] again, frames the client
     /// wants to send are dropped (it retries them later).
     pub async fn go_offline(&mut self) {
-        if let Some(mut sink) = self.sink.take() {
-            let _ = sink.close().await;
-        }
+        self.net.go_offline().await;
     }
 
     pub fn disconnected(&mut self) {
-        self.sink = None;
+        self.net.disconnected();
     }
 
     /// Drains events (recording them), then sends what the client wants to send.
     pub async fn flush(&mut self) {
-        while let Some(event) = self.client.poll_event() {
+        while let Some(event) = self.net.client.poll_event() {
             match event {
                 Event::InvitationReady { invitation, .. } => self.invitation = Some(invitation),
                 Event::ContactAdded { contact, .. } => self.contact = Some(contact),
@@ -167,24 +110,17 @@ impl Person {
                 other => self.failures.push(format!("unexpected event {other:?}")),
             }
         }
-        while let Some(frame) = self.client.poll_transmit() {
-            let Some(sink) = self.sink.as_mut() else {
-                // Offline: the client retries its requests after reconnecting.
-                continue;
-            };
-            if sink.send(Message::binary(frame)).await.is_err() {
-                self.sink = None;
-            }
-        }
+        // Offline, or the socket failed: the client retries its requests after reconnecting.
+        let _ = self.net.transmit().await;
     }
 
     pub fn handle(&mut self, rng: &mut ChaCha20Rng, frame: &[u8]) {
         // Replies through reply blocks whose opener was replaced are refused; that is fine.
-        let _ = self.client.handle_frame(rng, frame, now());
+        self.net.handle(rng, frame);
     }
 
     pub fn tick(&mut self, rng: &mut ChaCha20Rng) {
-        self.client.tick(rng, now());
+        self.net.tick(rng);
     }
 }
 
@@ -225,12 +161,7 @@ pub async fn drive(
 
 /// The sum over relays of a metric's samples whose line starts with `needle`.
 pub async fn metric(http: &str, needle: &str) -> u64 {
-    let text = reqwest::get(format!("{http}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = driver::http_get(&format!("{http}/metrics")).await.unwrap();
     text.lines()
         .filter(|l| l.starts_with(needle))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
@@ -262,7 +193,7 @@ pub async fn pair(
 
 /// Alice invites Bob; returns once both have the other as a contact.
 pub async fn introduce(people: &mut [Person], inbox: &mut Inbox, rng: &mut ChaCha20Rng) {
-    people[0].client.create_invitation(rng, now()).unwrap();
+    people[0].net.client.create_invitation(rng, now()).unwrap();
     let ok = drive(
         people,
         inbox,
@@ -273,6 +204,7 @@ pub async fn introduce(people: &mut [Person], inbox: &mut Inbox, rng: &mut ChaCh
                 let link = inv.to_link("http://127.0.0.1");
                 let parsed = Invitation::parse_link(&link, now()).unwrap();
                 people[1]
+                    .net
                     .client
                     .accept_invitation(rng, parsed, now())
                     .unwrap();

@@ -1,0 +1,147 @@
+//! Tests of the redb store: records, batches, sweeps, reopening.
+
+use super::*;
+
+fn store() -> (tempfile::TempDir, RedbStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = RedbStore::open(&dir.path().join("s.redb")).unwrap();
+    (dir, s)
+}
+
+fn qid(b: u8) -> QueueId {
+    QueueId::from_bytes([b; 16])
+}
+
+fn msg(b: u8, at: u64) -> StoredMessage {
+    StoredMessage {
+        id: QueueMessageId::from_bytes([b; 16]),
+        received_at: at,
+        body: vec![b; 100],
+    }
+}
+
+#[test]
+fn queues_round_trip_and_sender_index_follows() {
+    let (_d, mut s) = store();
+    let q = QueueRecord {
+        recipient_id: qid(1),
+        sender_id: qid(2),
+        recipient_key: AuthPublicKey::from_bytes([3; 32]),
+        sender_key: None,
+        created_at: 77,
+    };
+    s.insert_queue(&q).unwrap();
+    assert_eq!(s.queue(&qid(1)).unwrap(), Some(q.clone()));
+    assert_eq!(s.recipient_for_sender(&qid(2)).unwrap(), Some(qid(1)));
+    s.set_sender_key(&qid(1), &AuthPublicKey::from_bytes([4; 32]))
+        .unwrap();
+    assert_eq!(
+        s.queue(&qid(1)).unwrap().unwrap().sender_key,
+        Some(AuthPublicKey::from_bytes([4; 32]))
+    );
+    s.push_message(&qid(1), &msg(9, 5)).unwrap();
+    s.delete_queue(&qid(1)).unwrap();
+    assert_eq!(s.queue(&qid(1)).unwrap(), None);
+    assert_eq!(s.recipient_for_sender(&qid(2)).unwrap(), None);
+    assert_eq!(s.total_messages().unwrap(), 0);
+}
+
+#[test]
+fn messages_come_out_oldest_first_and_ack_removes_one() {
+    let (_d, mut s) = store();
+    for (i, b) in [30u8, 10, 20].into_iter().enumerate() {
+        s.push_message(&qid(1), &msg(b, i as u64)).unwrap();
+    }
+    s.push_message(&qid(2), &msg(99, 0)).unwrap();
+    assert_eq!(s.message_count(&qid(1)).unwrap(), 3);
+    assert_eq!(
+        s.oldest_message(&qid(1)).unwrap().unwrap().id,
+        msg(30, 0).id
+    );
+    assert!(s.remove_message(&qid(1), &msg(30, 0).id).unwrap());
+    assert!(!s.remove_message(&qid(1), &msg(30, 0).id).unwrap());
+    assert!(!s.remove_message(&qid(2), &msg(10, 0).id).unwrap());
+    assert_eq!(
+        s.oldest_message(&qid(1)).unwrap().unwrap().id,
+        msg(10, 0).id
+    );
+    assert_eq!(s.message_count(&qid(1)).unwrap(), 2);
+    assert_eq!(s.message_count(&qid(2)).unwrap(), 1);
+}
+
+#[test]
+fn sweep_removes_old_messages_and_expired_blobs_only() {
+    let (_d, mut s) = store();
+    s.push_message(&qid(1), &msg(1, 100)).unwrap();
+    s.push_message(&qid(1), &msg(2, 200)).unwrap();
+    let blob = BlobId::from_bytes([5; 16]);
+    s.put_blob_chunk(&blob, 0, b"a", 150).unwrap();
+    s.put_blob_chunk(&blob, 1, b"b", 300).unwrap();
+    assert_eq!(s.blob_chunk_count(&blob).unwrap(), 2);
+    let swept = s.sweep(160, 150).unwrap();
+    assert_eq!((swept.messages, swept.blob_chunks), (1, 1));
+    assert_eq!(s.oldest_message(&qid(1)).unwrap().unwrap().id, msg(2, 0).id);
+    assert_eq!(s.blob_chunk(&blob, 0).unwrap(), None);
+    assert_eq!(s.blob_chunk(&blob, 1).unwrap(), Some(b"b".to_vec()));
+    assert_eq!(s.sweep(160, 150).unwrap(), Swept::default());
+    // The acked message's expiry entry went with it.
+    assert!(s.remove_message(&qid(1), &msg(2, 0).id).unwrap());
+    assert_eq!(s.sweep(10_000, 10_000).unwrap().messages, 0);
+}
+
+#[test]
+fn a_batch_sees_its_own_writes_and_commits_them_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let mut s = RedbStore::open(&path).unwrap();
+    s.begin_batch().unwrap();
+    assert!(!s.batch_dirty());
+    let calls = s.calls();
+    assert_eq!(s.message_count(&qid(1)).unwrap(), 0);
+    assert!(s.calls() > calls);
+    assert!(!s.batch_dirty(), "a read does not dirty the batch");
+    s.push_message(&qid(1), &msg(1, 1)).unwrap();
+    s.push_message(&qid(1), &msg(2, 2)).unwrap();
+    assert!(s.batch_dirty());
+    // Later requests of the batch see the earlier ones' writes…
+    assert_eq!(s.message_count(&qid(1)).unwrap(), 2);
+    assert!(s.remove_message(&qid(1), &msg(1, 0).id).unwrap());
+    assert_eq!(s.oldest_message(&qid(1)).unwrap(), Some(msg(2, 2)));
+    // …and nothing is committed before the batch is.
+    let before = s.commit_histogram().count();
+    assert!(s.commit_batch().unwrap(), "one commit for the batch");
+    assert_eq!(s.commit_histogram().count(), before + 1);
+    drop(s);
+    let s = RedbStore::open(&path).unwrap();
+    assert_eq!(s.oldest_message(&qid(1)).unwrap(), Some(msg(2, 2)));
+    assert_eq!(s.total_messages().unwrap(), 1);
+}
+
+#[test]
+fn a_batch_without_writes_commits_nothing_and_a_dropped_store_loses_its_open_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let mut s = RedbStore::open(&path).unwrap();
+    s.begin_batch().unwrap();
+    assert_eq!(s.total_queues().unwrap(), 0);
+    assert!(!s.commit_batch().unwrap());
+    assert_eq!(s.commit_histogram().count(), 0);
+    s.begin_batch().unwrap();
+    s.push_message(&qid(1), &msg(1, 1)).unwrap();
+    // A crash before the commit: the uncommitted batch is gone.
+    drop(s);
+    let s = RedbStore::open(&path).unwrap();
+    assert_eq!(s.total_messages().unwrap(), 0);
+}
+
+#[test]
+fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let mut s = RedbStore::open(&path).unwrap();
+        s.push_message(&qid(1), &msg(1, 1)).unwrap();
+    }
+    let s = RedbStore::open(&path).unwrap();
+    assert_eq!(s.oldest_message(&qid(1)).unwrap(), Some(msg(1, 1)));
+}
