@@ -404,6 +404,14 @@ pub(crate) async fn messages(
     Ok(())
 }
 
+/// "what: error" for a failure event, as logged.
+fn failure_text(event: &Event) -> String {
+    match (event.what(), event.error()) {
+        (Some(what), Some(error)) => format!("{what}: {error}"),
+        _ => format!("{event:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,13 +420,5 @@ mod tests {
     fn texts_carry_their_sequence_and_send_time() {
         assert_eq!(parse_text(&text_for(7, 123, 40)), Some((7, 123)));
         assert_eq!(text_for(7, 123, 40).len(), 40);
-    }
-}
-
-/// "what: error" for a failure event, as logged.
-fn failure_text(event: &Event) -> String {
-    match (event.what(), event.error()) {
-        (Some(what), Some(error)) => format!("{what}: {error}"),
-        _ => format!("{event:?}"),
     }
 }
