@@ -122,8 +122,7 @@ pub async fn seed_messages(
     count: u32,
     batch: u32,
 ) -> Result<(), JsValue> {
-    use crate::messenger::STATE_KEY;
-    use crate::storage::{MessageRecord, Store, kind};
+    use crate::storage::{MessageRecord, STATE_KEY, Store, kind};
 
     let contact: u64 = contact_id
         .parse()
@@ -153,7 +152,7 @@ pub async fn seed_messages(
             let outgoing = i % 2 == 0;
             records.push(store.message_record(&MessageRecord::text_message(
                 seq,
-                crate::messenger::hex(&id),
+                crate::js::hex(&id),
                 contact,
                 format!("bench message #{i}: about the length of a short chat line, ✓"),
                 sent_at,

@@ -9,7 +9,7 @@ use web_sys::{
     Blob, BlobPropertyBag, ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d,
 };
 
-use crate::messenger::{code, sotto_error};
+use crate::error::{ErrorCode, sotto_error};
 
 /// The longest side of a preview, in pixels.
 const PREVIEW_SIDE: f64 = 64.0;
@@ -18,7 +18,7 @@ const PREVIEW_SIDE: f64 = 64.0;
 pub async fn blob_bytes(blob: &Blob) -> Result<Vec<u8>, JsValue> {
     let buf = JsFuture::from(blob.array_buffer())
         .await
-        .map_err(|_| sotto_error(code::UNSUPPORTED, "cannot read the file"))?;
+        .map_err(|_| sotto_error(ErrorCode::Unsupported, "cannot read the file"))?;
     Ok(Uint8Array::new(&buf).to_vec())
 }
 

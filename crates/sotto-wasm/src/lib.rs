@@ -40,12 +40,21 @@ pub fn self_test() -> Result<String, JsError> {
     }
 }
 
+// Modules, each depending only on those listed after it: `sotto` (the JS class) and
+// `settings` (more of it) → `driver` (the inner driver: open, operations, connection, pump,
+// events, transport) → `history` (messages behind one trait: memory, IndexedDB) → `storage`
+// (the sealed IndexedDB store) → `files` → `js` (JS helpers) → `error` (the error codes).
 #[cfg(feature = "bench")]
 mod bench;
+mod driver;
+mod error;
 mod files;
-mod messenger;
+mod history;
+mod js;
 #[doc(hidden)]
 pub mod settings;
+mod sotto;
 #[doc(hidden)]
 pub mod storage;
-pub use messenger::{Sotto, code, sotto_error};
+pub use error::{ErrorCode, SottoError, sotto_error};
+pub use sotto::Sotto;

@@ -16,20 +16,19 @@
 //! (`sotto_proto::mnemonic`), so the 24 words alone open the file on a new device. `state` is
 //! the stored `state` record (message counter ‖ persisted client).
 
-use js_sys::{Object, Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use sotto_proto::crypto::{TAG_LEN, aead_open, aead_seal};
 use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::messenger::now;
-use crate::messenger::{MNEMONIC_KEY, Sotto, code, sotto_error};
-use crate::storage::{Cursor, MessageRecord, kind};
+use crate::error::{ErrorCode, sotto_error};
+use crate::js::{now, obj};
+use crate::sotto::Sotto;
+use crate::storage::{Cursor, MessageRecord};
 
 /// The first bytes of every backup file (and its associated data).
 pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk1";
-/// Error code: an argument is not acceptable (e.g. an empty display name).
-pub const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
 /// The longest display name, in characters (the welcome form's limit too).
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
@@ -119,7 +118,7 @@ fn len32(n: usize) -> u32 {
 
 fn unsupported_in_memory(what: &str) -> JsValue {
     sotto_error(
-        code::UNSUPPORTED,
+        ErrorCode::Unsupported,
         &format!("'memory' storage has no {what}"),
     )
 }
@@ -133,18 +132,14 @@ impl Sotto {
         let profile = profile.unwrap_or_else(|| "default".into());
         Ok(match crate::storage::probe(&profile).await? {
             None => JsValue::NULL,
-            Some(info) => {
-                let o = Object::new();
-                let _ = Reflect::set(&o, &"passphrase".into(), &info.passphrase.into());
-                o.into()
-            }
+            Some(info) => obj(&[("passphrase", info.passphrase.into())]),
         })
     }
 
     /// This profile's display name, as its contacts see it.
     #[wasm_bindgen(getter, js_name = displayName)]
     pub fn display_name(&self) -> String {
-        self.with_client(|c, _| c.display_name().to_owned())
+        self.driver.with_client(|c, _| c.display_name().to_owned())
     }
 
     /// Changes the display name (trimmed, 1–64 characters; else `INVALID_ARGUMENT`) and tells
@@ -158,17 +153,20 @@ impl Sotto {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS {
             return Promise::reject(&sotto_error(
-                INVALID_ARGUMENT,
+                ErrorCode::InvalidArgument,
                 "a display name has 1 to 64 characters",
             ));
         }
-        if let Err(e) = self.with_client(|c, rng| c.set_display_name(rng, name, now())) {
-            return Promise::reject(&sotto_error(INVALID_ARGUMENT, &e.to_string()));
+        if let Err(e) = self
+            .driver
+            .with_client(|c, rng| c.set_display_name(rng, name, now()))
+        {
+            return Promise::reject(&sotto_error(ErrorCode::InvalidArgument, &e.to_string()));
         }
         // Written now even when no contact made the client send (and so write) anything; a
         // write started later carries a newer state and commits after this one.
-        let (_, record) = self.state_now();
-        match (self.store(), record) {
+        let (_, record) = self.driver.state_now();
+        match (self.driver.store(), record) {
             (Some(store), Some(record)) => wasm_bindgen_futures::future_to_promise(async move {
                 store.write(vec![record]).await?;
                 Ok(JsValue::UNDEFINED)
@@ -185,7 +183,7 @@ impl Sotto {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
-        let Some(store) = self.store() else {
+        let Some(store) = self.driver.store() else {
             return Promise::reject(&unsupported_in_memory("recovery phrase"));
         };
         let passphrase = Zeroizing::new(passphrase.unwrap_or_default());
@@ -193,11 +191,11 @@ impl Sotto {
             let given = Some(passphrase.as_str()).filter(|p| !p.is_empty());
             if !store.check_passphrase(given).await? {
                 return Err(sotto_error(
-                    code::WRONG_PASSPHRASE,
+                    ErrorCode::WrongPassphrase,
                     "wrong passphrase for this profile",
                 ));
             }
-            crate::messenger::stored_phrase(&store).await
+            Ok(JsValue::from(store.phrase().await?.as_str()))
         })
     }
 
@@ -209,24 +207,19 @@ impl Sotto {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
-        let Some(store) = self.store() else {
+        let Some(store) = self.driver.store() else {
             return Promise::reject(&unsupported_in_memory("backup"));
         };
-        let (state, _) = self.state_now();
-        let contacts: Vec<u64> = self.with_client(|c, _| {
+        let (state, _) = self.driver.state_now();
+        let contacts: Vec<u64> = self.driver.with_client(|c, _| {
             c.contact_ids()
                 .filter_map(|id| id.to_string().parse().ok())
                 .collect()
         });
         wasm_bindgen_futures::future_to_promise(async move {
-            let phrase = store
-                .read(kind::MNEMONIC, MNEMONIC_KEY)
-                .await?
-                .ok_or_else(|| sotto_error(code::STORAGE, "this profile has no recovery phrase"))?;
-            let phrase = std::str::from_utf8(&phrase)
-                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
-            let mnemonic = Mnemonic::parse(phrase)
-                .map_err(|_| sotto_error(code::STORAGE, "the stored phrase is damaged"))?;
+            let phrase = store.phrase().await?;
+            let mnemonic = Mnemonic::parse(&phrase)
+                .map_err(|_| sotto_error(ErrorCode::Storage, "the stored phrase is damaged"))?;
             let key = mnemonic.root_secret().backup_key();
             let mut messages = Vec::new();
             for contact in contacts {
@@ -234,7 +227,7 @@ impl Sotto {
             }
             let mut nonce = [0u8; 12];
             getrandom::fill(&mut nonce)
-                .map_err(|_| sotto_error(code::UNSUPPORTED, "no cryptographic RNG"))?;
+                .map_err(|_| sotto_error(ErrorCode::Unsupported, "no cryptographic RNG"))?;
             let file = seal_backup(
                 key.expose(),
                 &nonce,

@@ -36,7 +36,7 @@ fn code_of(e: &wasm_bindgen::JsValue) -> (Option<String>, Option<String>) {
 
 #[wasm_bindgen_test]
 fn errors_are_sotto_errors_with_a_code() {
-    let e = sotto_wasm::sotto_error("CLOSED", "closed");
+    let e = sotto_wasm::sotto_error(sotto_wasm::ErrorCode::Closed, "closed");
     assert!(e.is_instance_of::<js_sys::Error>());
     assert_eq!(
         code_of(&e),

@@ -1,0 +1,365 @@
+//! The client's events, as JS sees them: each [`Event`] becomes `CustomEvent`s on the
+//! `Sotto` and settles the promises waiting for it ([`Action`]s, run once the state's borrow
+//! is released). The one place that matches on `sotto_proto::client::Event`, and the JS
+//! shapes of messages, contacts, statuses and progress.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use js_sys::Array;
+use sotto_proto::client::{Client, ContactId, Error, Event, PeerMisbehaved};
+use sotto_proto::envelope::Content;
+use sotto_proto::queue::ErrorCode as RelayCode;
+use wasm_bindgen::prelude::*;
+use web_sys::{CustomEvent, CustomEventInit, EventTarget};
+
+use super::state::State;
+use crate::error::{ErrorCode, sotto_error};
+use crate::js::{Resolver, bytes, hex, now, obj, set};
+use crate::storage::{FileRecord, MessageRecord, Status};
+
+/// Work for JS, done after the state's borrow is released (listeners may call back in).
+pub enum Action {
+    /// Dispatches a `CustomEvent` of this type with this `detail`.
+    Dispatch(&'static str, JsValue),
+    /// Fulfils a promise.
+    Resolve(Resolver, JsValue),
+    /// Rejects a promise.
+    Reject(Resolver, JsValue),
+}
+
+/// Runs the actions, in order.
+pub fn run(target: &EventTarget, actions: Vec<Action>) {
+    for a in actions {
+        match a {
+            Action::Dispatch(ty, detail) => dispatch(target, ty, &detail),
+            Action::Resolve(r, v) => r.resolve(&v),
+            Action::Reject(r, v) => r.reject(&v),
+        }
+    }
+}
+
+/// Dispatches a `CustomEvent` of type `ty` with `detail` on `target`.
+pub fn dispatch(target: &EventTarget, ty: &str, detail: &JsValue) {
+    let init = CustomEventInit::new();
+    init.set_detail(detail);
+    if let Ok(event) = CustomEvent::new_with_event_init_dict(ty, &init) {
+        let _ = target.dispatch_event(&event);
+    }
+}
+
+/// A message as JS sees it: `{id, contactId, text, sentAt, receivedAt?, outgoing, status,
+/// expiresAt?, attachment?: {name, mime, size, voice, ready, thumbnail?}}`. The attachment's
+/// key and blob address stay in wasm.
+pub fn message_js(m: &MessageRecord) -> JsValue {
+    let o = obj(&[
+        ("id", m.id.clone().into()),
+        ("contactId", m.contact.to_string().into()),
+        ("text", m.text.clone().into()),
+        ("sentAt", (m.sent_at as f64 * 1000.0).into()),
+        ("outgoing", m.outgoing.into()),
+        ("status", m.status.name().into()),
+    ]);
+    if let Some(r) = m.received_at {
+        set(&o, "receivedAt", &(r as f64 * 1000.0).into());
+    }
+    if let Some(x) = m.expires_at {
+        set(&o, "expiresAt", &(x as f64 * 1000.0).into());
+    }
+    if let Some(f) = &m.file {
+        let a = &f.attachment;
+        let file = obj(&[
+            ("name", a.name.clone().into()),
+            ("mime", a.mime.clone().into()),
+            ("size", (a.size as f64).into()),
+            ("voice", f.voice.into()),
+            ("ready", f.ready.into()),
+        ]);
+        if !a.thumbnail.is_empty() {
+            set(&file, "thumbnail", &bytes(&a.thumbnail));
+        }
+        set(&o, "attachment", &file);
+    }
+    o
+}
+
+/// A contact as JS sees it: `{id, displayName, disappearingSeconds}`.
+pub fn contact_js(client: &Client, id: ContactId, name: &str) -> JsValue {
+    obj(&[
+        ("id", id.to_string().into()),
+        ("displayName", name.into()),
+        (
+            "disappearingSeconds",
+            JsValue::from(client.disappearing(id).unwrap_or(0)),
+        ),
+    ])
+}
+
+/// A `status` event's detail: `{id, contactId, status}`.
+fn status_js(id: &str, contact: ContactId, status: Status) -> JsValue {
+    obj(&[
+        ("id", id.into()),
+        ("contactId", contact.to_string().into()),
+        ("status", status.name().into()),
+    ])
+}
+
+/// A `progress` event's detail: `{id, contactId, direction, done, total}`.
+fn progress_js(id: &str, contact: ContactId, direction: &str, done: u32, total: u32) -> JsValue {
+    obj(&[
+        ("id", id.into()),
+        ("contactId", contact.to_string().into()),
+        ("direction", direction.into()),
+        ("done", done.into()),
+        ("total", total.into()),
+    ])
+}
+
+/// What one client event changes in the state (history, transfers, waiting promises) and
+/// what JS is told of it.
+pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
+    match event {
+        Event::InvitationReady { handle, invitation } => {
+            if let Some(r) = st.waiting.invitations.remove(&handle) {
+                actions.push(Action::Resolve(r, invitation.to_link(&st.origin).into()));
+            }
+        }
+        Event::ContactAdded {
+            contact,
+            display_name,
+        } => {
+            let js = contact_js(&st.client, contact, &display_name);
+            // Accepting an invitation adds the contact without a name (the inviter sends it
+            // in its first message); a contact who used our invitation arrives named.
+            if display_name.is_empty()
+                && let Some(r) = st.waiting.accepts.pop_front()
+            {
+                actions.push(Action::Resolve(r, js.clone()));
+            }
+            st.history.add_contact(contact);
+            actions.push(Action::Dispatch("contact", js));
+        }
+        Event::ContactRenamed {
+            contact,
+            display_name,
+        } => actions.push(Action::Dispatch(
+            "contact",
+            contact_js(&st.client, contact, &display_name),
+        )),
+        Event::Message {
+            contact,
+            envelope,
+            received_at,
+        } => {
+            let (text, file) = match envelope.content {
+                Content::Text(text) => (text, None),
+                Content::Attachment(attachment) => {
+                    let voice = attachment.mime.starts_with("audio/");
+                    let file = FileRecord {
+                        attachment,
+                        voice,
+                        ready: false,
+                    };
+                    (String::new(), Some(file))
+                }
+                _ => return,
+            };
+            let m = st.keep(MessageRecord {
+                seq: 0,
+                id: hex(envelope.id.as_bytes()),
+                contact,
+                text,
+                sent_at: envelope.sent_at,
+                received_at: Some(received_at),
+                outgoing: false,
+                status: Status::Received,
+                expires_at: None,
+                file,
+            });
+            // A file on a relay we do not know (or too large) cannot be fetched: it fails now
+            // rather than waiting for ever.
+            let unfetchable = m
+                .file
+                .as_ref()
+                .is_some_and(|f| !st.start_download(&m.id, contact, &f.attachment));
+            actions.push(Action::Dispatch("message", message_js(&m)));
+            if unfetchable {
+                st.update(&m.id, |r| r.status = Status::Failed);
+                let detail = obj(&[
+                    ("id", m.id.clone().into()),
+                    ("contactId", contact.to_string().into()),
+                    ("ready", false.into()),
+                    ("error", "the file's relay is not in the directory".into()),
+                ]);
+                actions.push(Action::Dispatch("attachment", detail));
+            }
+        }
+        Event::Sent { contact, message } => {
+            let id = hex(message.as_bytes());
+            st.update(&id, |m| m.status = Status::Sent);
+            st.local.uploads.remove(&id);
+            if let Some((r, sent_at)) = st.waiting.sends.remove(message.as_bytes()) {
+                let js = obj(&[
+                    ("id", id.clone().into()),
+                    ("contactId", contact.to_string().into()),
+                    ("sentAt", (sent_at as f64 * 1000.0).into()),
+                ]);
+                actions.push(Action::Resolve(r, js));
+                actions.push(Action::Dispatch(
+                    "status",
+                    status_js(&id, contact, Status::Sent),
+                ));
+            }
+        }
+        Event::UploadProgress {
+            contact,
+            message,
+            done,
+            total,
+        } => actions.push(Action::Dispatch(
+            "progress",
+            progress_js(&hex(message.as_bytes()), contact, "upload", done, total),
+        )),
+        Event::UploadFailed {
+            contact,
+            message,
+            error,
+        } => {
+            let id = hex(message.as_bytes());
+            st.update(&id, |m| m.status = Status::Failed);
+            st.local.uploads.remove(&id);
+            if let Some((r, _)) = st.waiting.sends.remove(message.as_bytes()) {
+                actions.push(Action::Reject(
+                    r,
+                    sotto_error(
+                        ErrorCode::RelayUnreachable,
+                        &match error.relay_code() {
+                            Some(code) => format!("the relay refused the file ({code:?})"),
+                            None => format!("the file could not be sent ({error})"),
+                        },
+                    ),
+                ));
+            }
+            actions.push(Action::Dispatch(
+                "status",
+                status_js(&id, contact, Status::Failed),
+            ));
+        }
+        Event::DownloadProgress {
+            handle,
+            done,
+            total,
+        } => {
+            if let Some((id, contact)) = st.downloads.get(&handle) {
+                actions.push(Action::Dispatch(
+                    "progress",
+                    progress_js(id, *contact, "download", done, total),
+                ));
+            }
+        }
+        Event::Downloaded { handle, data } => {
+            if let Some((id, contact)) = st.downloads.remove(&handle) {
+                st.local.downloads.remove(&id);
+                st.history.keep_file(&id, data);
+                st.update(&id, |m| {
+                    if let Some(f) = &mut m.file {
+                        f.ready = true;
+                    }
+                });
+                let detail = obj(&[
+                    ("id", id.into()),
+                    ("contactId", contact.to_string().into()),
+                    ("ready", true.into()),
+                ]);
+                actions.push(Action::Dispatch("attachment", detail));
+            }
+        }
+        Event::DownloadFailed { handle, error } => {
+            if let Some((id, contact)) = st.downloads.remove(&handle) {
+                st.local.downloads.remove(&id);
+                st.update(&id, |m| m.status = Status::Failed);
+                let detail = obj(&[
+                    ("id", id.into()),
+                    ("contactId", contact.to_string().into()),
+                    ("ready", false.into()),
+                    ("error", download_error(&error).into()),
+                ]);
+                actions.push(Action::Dispatch("attachment", detail));
+            }
+        }
+        Event::DisappearingChanged { contact, .. } => {
+            let name = st
+                .client
+                .contacts()
+                .find(|(id, _)| *id == contact)
+                .map(|(_, n)| n.to_owned())
+                .unwrap_or_default();
+            actions.push(Action::Dispatch(
+                "contact",
+                contact_js(&st.client, contact, &name),
+            ));
+        }
+        failure @ (Event::InvitationFailed { .. }
+        | Event::AcceptFailed { .. }
+        | Event::SecureFailed { .. }
+        | Event::SendFailed { .. }
+        | Event::SubscribeFailed { .. }
+        | Event::AckFailed { .. }) => {
+            let (Some(what), Some(error)) = (failure.what(), failure.error()) else {
+                return;
+            };
+            // An invitation that cannot be used is reported as `Expired`, as it always was.
+            let code = error.relay_code().unwrap_or(RelayCode::Expired);
+            let detail = obj(&[("what", what.into()), ("code", format!("{code:?}").into())]);
+            if what == "accept invitation"
+                && let Some(r) = st.waiting.accepts.pop_front()
+            {
+                actions.push(Action::Reject(
+                    r,
+                    sotto_error(
+                        ErrorCode::InvalidInvitation,
+                        "the invitation could not be used",
+                    ),
+                ));
+            }
+            actions.push(Action::Dispatch("error", detail));
+        }
+        _ => {}
+    }
+}
+
+/// The `error` string of a failed download, as JS has always seen it.
+fn download_error(error: &Error) -> String {
+    match error {
+        Error::RelayRefused(code) => format!("Relay({code:?})"),
+        Error::PeerMisbehaved(PeerMisbehaved::Attachment(e)) => format!("Corrupt({e:?})"),
+        other => other.to_string(),
+    }
+}
+
+/// Removes the messages whose time is up, from the history, and tells JS (`expired`).
+pub fn sweep_expired(st: &mut State, actions: &mut Vec<Action>) {
+    let now = now();
+    let mut gone: BTreeMap<ContactId, Vec<String>> = BTreeMap::new();
+    while let Some(first) = st.local.expiry.first() {
+        if first.0 > now {
+            break;
+        }
+        let Some((_, id, contact)) = st.local.expiry.pop_first() else {
+            break;
+        };
+        gone.entry(contact).or_default().push(id);
+    }
+    if gone.is_empty() {
+        return;
+    }
+    let ids: BTreeSet<&String> = gone.values().flatten().collect();
+    st.history.expire(&ids);
+    for (contact, ids) in gone {
+        let list: Array = ids.into_iter().map(JsValue::from).collect();
+        let detail = obj(&[
+            ("contactId", contact.to_string().into()),
+            ("ids", list.into()),
+        ]);
+        actions.push(Action::Dispatch("expired", detail));
+    }
+}

@@ -1,0 +1,401 @@
+//! [`Driver`]: the inner driver that `Sotto` wraps, as matrix-sdk-crypto-wasm wraps its
+//! `OlmMachine`. It takes Rust values, works on the client and the history, and leaves the
+//! pump to write, send and tell JS; promises that wait for the client's events are settled
+//! by `events.rs`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::Array;
+use sotto_proto::client::{Client, ContactId};
+use sotto_proto::envelope::Content;
+use sotto_proto::invitation::Invitation;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::prelude::*;
+use web_sys::{EventTarget, WebSocket};
+use zeroize::Zeroizing;
+
+use super::directory::{DIRECTORY_REFRESH_SECS, fetch_directory};
+use super::events::contact_js;
+use super::link::attach;
+use super::pump::pump;
+use super::state::{Shared, State, Waiting};
+use crate::error::{ErrorCode, client_error, sotto_error};
+use crate::history::{History, Pending, Rng, state_bytes};
+use crate::js::{Resolver, hex, now, window};
+use crate::storage::{FileRecord, Local, MessageRecord, STATE_KEY, Status, Store, kind};
+
+/// What a driver starts from: a client (new or restored) and where it lives.
+pub struct Parts {
+    pub client: Client,
+    pub rng: Rng,
+    /// The gateway relay's WebSocket URL.
+    pub gateway_url: String,
+    /// The page's origin.
+    pub origin: String,
+    /// Where the relay directory is read again (hourly).
+    pub directory_url: String,
+    pub history: Box<dyn History>,
+}
+
+/// A file to send, read from JS.
+pub struct OutgoingFile {
+    pub data: Zeroizing<Vec<u8>>,
+    pub mime: String,
+    pub name: String,
+    /// A voice note.
+    pub voice: bool,
+    /// A small JPEG preview (pictures), or empty.
+    pub thumbnail: Vec<u8>,
+}
+
+/// One open profile's driver: the shared state and the target its events are dispatched on.
+/// Clones share both.
+#[derive(Clone)]
+pub struct Driver {
+    state: Shared,
+    target: EventTarget,
+}
+
+fn closed() -> JsValue {
+    sotto_error(ErrorCode::Closed, "this Sotto instance is closed")
+}
+
+impl Driver {
+    /// Starts driving: attaches to the open socket `ws` and ticks the client every second.
+    pub fn start(w: &web_sys::Window, parts: Parts, ws: WebSocket) -> Result<Driver, JsValue> {
+        let state = Rc::new(RefCell::new(State {
+            client: parts.client,
+            rng: parts.rng,
+            origin: parts.origin,
+            gateway_url: parts.gateway_url,
+            socket: None,
+            open: false,
+            closed: false,
+            interval: None,
+            reconnect: None,
+            directory_url: parts.directory_url,
+            directory_at: now(),
+            waiting: Waiting::default(),
+            downloads: HashMap::new(),
+            local: Local::default(),
+            history: parts.history,
+            persisting: false,
+        }));
+        let target = EventTarget::new()?;
+        attach(&state, &target, ws, true);
+
+        let weak = Rc::downgrade(&state);
+        let t = target.clone();
+        let tick = Closure::<dyn FnMut()>::new(move || {
+            let Some(s) = weak.upgrade() else { return };
+            {
+                let Ok(mut st) = s.try_borrow_mut() else {
+                    return;
+                };
+                let st = &mut *st;
+                st.client.tick(&mut st.rng, now());
+                if now().saturating_sub(st.directory_at) >= DIRECTORY_REFRESH_SECS {
+                    st.directory_at = now();
+                    refresh_directory(&s, st.directory_url.clone());
+                }
+            }
+            pump(&s, &t);
+        });
+        let id = w.set_interval_with_callback_and_timeout_and_arguments_0(
+            tick.as_ref().unchecked_ref(),
+            1000,
+        )?;
+        state.borrow_mut().interval = Some((id, tick));
+        Ok(Driver { state, target })
+    }
+
+    /// A restored profile's bookkeeping: its expiries, and the downloads to start again.
+    pub fn resume(&self, local: Local, resume: Vec<MessageRecord>) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.local = local;
+            st.local.downloads.clear();
+            for m in resume {
+                if let Some(f) = &m.file {
+                    st.start_download(&m.id, m.contact, &f.attachment);
+                }
+            }
+        }
+        self.pump();
+    }
+
+    /// Writes, sends and dispatches what the client made (see `pump.rs`).
+    pub fn pump(&self) {
+        pump(&self.state, &self.target);
+    }
+
+    /// The target the events are dispatched on.
+    pub fn target(&self) -> &EventTarget {
+        &self.target
+    }
+
+    /// `CLOSED` once closed.
+    pub fn check_open(&self) -> Result<(), JsValue> {
+        if self.state.borrow().closed {
+            Err(closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The page's origin.
+    pub fn origin(&self) -> String {
+        self.state.borrow().origin.clone()
+    }
+
+    /// Asks a relay for an invitation queue; `resolver` gets the link.
+    pub fn create_invitation(&self, resolver: Resolver) -> Result<(), JsValue> {
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            let handle = st
+                .client
+                .create_invitation(&mut st.rng, now())
+                .map_err(|e| client_error(&e))?;
+            st.waiting.invitations.insert(handle, resolver);
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// Uses someone's invitation; `resolver` gets the new contact.
+    pub fn accept_invitation(
+        &self,
+        invitation: Invitation,
+        resolver: Resolver,
+    ) -> Result<(), JsValue> {
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            st.client
+                .accept_invitation(&mut st.rng, invitation, now())
+                .map_err(|e| client_error(&e))?;
+            st.waiting.accepts.push_back(resolver);
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// Sends a text; `resolver` gets `{id, contactId, sentAt}` once a relay stored it.
+    pub fn send_text(
+        &self,
+        contact: ContactId,
+        text: &str,
+        resolver: Resolver,
+    ) -> Result<(), JsValue> {
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            let envelope = st
+                .client
+                .send_text(&mut st.rng, contact, text, now())
+                .map_err(|e| client_error(&e))?;
+            st.keep(MessageRecord {
+                seq: 0,
+                id: hex(envelope.id.as_bytes()),
+                contact,
+                text: text.to_owned(),
+                sent_at: envelope.sent_at,
+                received_at: None,
+                outgoing: true,
+                status: Status::Sending,
+                expires_at: None,
+                file: None,
+            });
+            st.waiting
+                .sends
+                .insert(*envelope.id.as_bytes(), (resolver, envelope.sent_at));
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// Sends a file; `resolver` gets `{id, contactId, sentAt}` once a relay stored the message.
+    pub fn send_file(
+        &self,
+        contact: ContactId,
+        file: OutgoingFile,
+        resolver: Resolver,
+    ) -> Result<(), JsValue> {
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            if st.closed {
+                return Err(closed());
+            }
+            let OutgoingFile {
+                data,
+                mime,
+                name,
+                voice,
+                thumbnail,
+            } = file;
+            let envelope = st
+                .client
+                .send_attachment(&mut st.rng, contact, &data, &mime, &name, &thumbnail, now())
+                .map_err(|e| client_error(&e))?;
+            let Content::Attachment(attachment) = envelope.content else {
+                return Err(sotto_error(
+                    ErrorCode::Storage,
+                    "unexpected message content",
+                ));
+            };
+            let id = hex(envelope.id.as_bytes());
+            st.keep(MessageRecord {
+                seq: 0,
+                id: id.clone(),
+                contact,
+                text: String::new(),
+                sent_at: envelope.sent_at,
+                received_at: None,
+                outgoing: true,
+                status: Status::Sending,
+                expires_at: None,
+                file: Some(FileRecord {
+                    attachment,
+                    voice,
+                    ready: true,
+                }),
+            });
+            st.history.keep_file(&id, data);
+            st.local.uploads.insert(id, contact);
+            st.waiting
+                .sends
+                .insert(*envelope.id.as_bytes(), (resolver, envelope.sent_at));
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// The file of message `id` and its MIME type, where it is kept.
+    pub fn attachment(&self, id: &str) -> Pending<Option<(String, Zeroizing<Vec<u8>>)>> {
+        self.state.borrow().history.file(id)
+    }
+
+    /// Makes messages with `contact` disappear `seconds` after they are sent (0 keeps them).
+    pub fn set_disappearing(&self, contact: ContactId, seconds: u32) -> Result<(), JsValue> {
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            st.client
+                .set_disappearing(&mut st.rng, contact, seconds, now())
+                .map_err(|e| client_error(&e))?;
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// The contacts as JS sees them, in the order they were added.
+    pub fn contacts(&self) -> Array {
+        let st = self.state.borrow();
+        st.client
+            .contacts()
+            .map(|(id, name)| contact_js(&st.client, id, name))
+            .collect()
+    }
+
+    /// A page of the conversation with `contact` (`UNKNOWN_CONTACT` when there is none).
+    pub fn messages(
+        &self,
+        contact: ContactId,
+        limit: usize,
+        before: Option<String>,
+    ) -> Result<Pending<Vec<MessageRecord>>, JsValue> {
+        let st = self.state.borrow();
+        if !st.history.has_conversation(&st.client, contact) {
+            return Err(sotto_error(ErrorCode::UnknownContact, "unknown contact"));
+        }
+        Ok(st.history.page(contact, limit, before))
+    }
+
+    /// The profile's store (`None` with 'memory' storage or once closed).
+    pub fn store(&self) -> Option<Rc<Store>> {
+        self.state.borrow().history.store()
+    }
+
+    /// Runs `f` on the client, then sends what it made and writes the state (as any call does).
+    pub fn with_client<T>(&self, f: impl FnOnce(&mut Client, &mut Rng) -> T) -> T {
+        let out = {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            f(&mut st.client, &mut st.rng)
+        };
+        self.pump();
+        out
+    }
+
+    /// The sealed `state` record as it is now (message counter ‖ client), for a write of its
+    /// own or a backup; with the bytes it seals.
+    pub fn state_now(&self) -> (Zeroizing<Vec<u8>>, Option<JsValue>) {
+        let st = self.state.borrow();
+        let bytes = state_bytes(st.history.seq(), &st.client);
+        let record = st
+            .history
+            .store()
+            .map(|store| store.record(kind::STATE, STATE_KEY, &bytes, None));
+        (bytes, record)
+    }
+
+    /// Closes everything but hands back the store (to close or wipe): the timers stop, the
+    /// socket closes, and waiting promises fail with `CLOSED`.
+    pub fn shut(&self) -> Option<Rc<Store>> {
+        let mut rejects = Vec::new();
+        let store;
+        {
+            let mut st = self.state.borrow_mut();
+            store = st.history.take_store();
+            if st.closed {
+                return store;
+            }
+            st.closed = true;
+            st.open = false;
+            if let Ok(w) = window() {
+                if let Some((id, _)) = &st.interval {
+                    w.clear_interval_with_handle(*id);
+                }
+                if let Some((id, _)) = &st.reconnect {
+                    w.clear_timeout_with_handle(*id);
+                }
+            }
+            if let Some(sock) = st.socket.take() {
+                sock.close();
+            }
+            let waiting = std::mem::take(&mut st.waiting);
+            rejects.extend(waiting.invitations.into_values());
+            rejects.extend(waiting.accepts);
+            rejects.extend(waiting.sends.into_values().map(|(r, _)| r));
+        }
+        for r in rejects {
+            r.reject(&sotto_error(
+                ErrorCode::Closed,
+                "this Sotto instance was closed",
+            ));
+        }
+        store
+    }
+}
+
+/// Reads the directory again and hands the relays' current keys to the client. A failed read
+/// changes nothing (the next one is an hour away; reopening also reads it).
+fn refresh_directory(state: &Shared, url: String) {
+    let weak = Rc::downgrade(state);
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(relays) = fetch_directory(&url).await else {
+            return;
+        };
+        if let Some(s) = weak.upgrade()
+            && let Ok(mut st) = s.try_borrow_mut()
+        {
+            let _ = st
+                .client
+                .update_relays(relays.iter().map(|r| r.hop).collect());
+        }
+    });
+}

@@ -1,0 +1,23 @@
+//! The inner driver of one open profile, which `Sotto` wraps: it drives
+//! `sotto_proto::client::Client` with one WebSocket to a gateway relay, a one-second timer,
+//! and a pump that writes what must be kept, then sends the client's frames, then hands its
+//! events to JS.
+//!
+//! Files, each depending only on those after it: `open` (opening a profile) → `machine`
+//! ([`Driver`]: the operations) → `link` (the connection's life) → `pump` (the loop) →
+//! `events` (client events → JS) → `state` (what is held) → `transport` (the WebSocket);
+//! `directory` (the relay list) is used by `open` and `machine`. The history is
+//! [`crate::history`].
+
+mod directory;
+mod events;
+mod link;
+mod machine;
+mod open;
+mod pump;
+mod state;
+mod transport;
+
+pub use events::message_js;
+pub use machine::{Driver, OutgoingFile};
+pub use open::{OpenOptions, Storage, open};

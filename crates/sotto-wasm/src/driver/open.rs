@@ -1,0 +1,157 @@
+//! Opening a profile: the relay directory (fetched while the profile is opened), the history
+//! (and what a saved profile restores), then a gateway: the restored client's own, or the
+//! first relay that answers, in a random order, for a new one.
+
+use js_sys::{Function, Promise};
+use rand_core::UnwrapErr;
+use sotto_proto::client::{Client, ClientConfig};
+use sotto_proto::service::ServiceConfig;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::prelude::*;
+
+use super::directory::read_directory;
+use super::link::random_below;
+use super::machine::{Driver, Parts};
+use super::transport::open_socket;
+use crate::error::{ErrorCode, client_error, sotto_error};
+use crate::history::History;
+use crate::history::Rng;
+use crate::history::idb::{IdbHistory, Restored};
+use crate::history::memory::MemoryHistory;
+use crate::js::{get, window};
+
+/// Where a profile's messages are kept.
+pub enum Storage {
+    /// In this page only.
+    Memory,
+    /// In IndexedDB, sealed under a key that `passphrase` (if any) protects.
+    IndexedDb {
+        profile: String,
+        passphrase: Option<String>,
+    },
+}
+
+/// How to open a profile (`Sotto.open`'s options, read).
+pub struct OpenOptions {
+    /// The relay directory (default: `{origin}/directory.json`).
+    pub directory_url: Option<String>,
+    pub storage: Storage,
+    /// A new profile's display name.
+    pub display_name: String,
+    /// A new profile's proof-of-work difficulty (default: the relays' default).
+    pub pow_bits: Option<u8>,
+}
+
+/// Starts fetching the directory. A failed fetch resolves to nothing (and fails when it is
+/// read, if the open gets that far) rather than going unhandled.
+fn start_fetch(w: &web_sys::Window, url: &str) -> Promise {
+    let directory = w.fetch_with_str(url);
+    get(&directory, "catch")
+        .dyn_into::<Function>()
+        .and_then(|catch| {
+            catch.call1(
+                &directory,
+                &Closure::once_into_js(|_: JsValue| JsValue::UNDEFINED),
+            )
+        })
+        .ok()
+        .and_then(|p| p.dyn_into::<Promise>().ok())
+        .unwrap_or(directory)
+}
+
+/// Opens a profile and connects it (see the module's docs).
+pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
+    let w = window()?;
+    let origin = w.location().origin().unwrap_or_default();
+    let directory_url = options
+        .directory_url
+        .unwrap_or_else(|| format!("{origin}/directory.json"));
+    let directory = start_fetch(&w, &directory_url);
+    let (history, restored): (Box<dyn History>, Option<Restored>) = match options.storage {
+        Storage::Memory => (Box::new(MemoryHistory::default()), None),
+        Storage::IndexedDb {
+            profile,
+            passphrase,
+        } => {
+            let (history, restored) = IdbHistory::open(&profile, passphrase.as_deref()).await?;
+            (Box::new(history), restored)
+        }
+    };
+    let relays = read_directory(directory).await?;
+    let mut rng: Rng = UnwrapErr(getrandom::SysRng);
+    // A restored client keeps its gateway (its queues' replies lead there).
+    if let Some(Restored {
+        mut client,
+        local,
+        resume,
+    }) = restored
+    {
+        let gateway = client.gateway();
+        let url = relays
+            .iter()
+            .find(|r| r.hop.id == gateway)
+            .map(|r| r.url.clone())
+            .ok_or_else(|| {
+                sotto_error(
+                    ErrorCode::RelayUnreachable,
+                    "this profile's gateway relay is not in the directory",
+                )
+            })?;
+        // The relays may have rotated their keys since: route with today's.
+        client
+            .update_relays(relays.iter().map(|r| r.hop).collect())
+            .map_err(|e| client_error(&e))?;
+        let ws = open_socket(&url).await?;
+        let parts = Parts {
+            client,
+            rng,
+            gateway_url: url,
+            origin,
+            directory_url,
+            history,
+        };
+        let driver = Driver::start(&w, parts, ws)?;
+        driver.resume(local, resume);
+        return Ok(driver);
+    }
+    // Try the relays in a random order; the first that answers is our gateway.
+    let mut order: Vec<usize> = (0..relays.len()).collect();
+    for i in (1..order.len()).rev() {
+        let j = random_below(&mut rng, i + 1);
+        order.swap(i, j);
+    }
+    let mut connected = None;
+    for i in order {
+        if let Some(r) = relays.get(i)
+            && let Ok(ws) = open_socket(&r.url).await
+        {
+            connected = Some((r.hop.id, r.url.clone(), ws));
+            break;
+        }
+    }
+    let Some((gateway, gateway_url, ws)) = connected else {
+        return Err(sotto_error(
+            ErrorCode::RelayUnreachable,
+            "no relay of the directory could be reached",
+        ));
+    };
+    let config = ClientConfig {
+        pow_bits: options
+            .pow_bits
+            .unwrap_or(ServiceConfig::default().pow_bits),
+        ..ClientConfig::default()
+    };
+    let hops = relays.iter().map(|r| r.hop).collect();
+    let client = Client::new(&mut rng, hops, gateway, &options.display_name, config)
+        .map_err(|e| client_error(&e))?;
+    history.start_profile(&client, &mut rng).await?;
+    let parts = Parts {
+        client,
+        rng,
+        gateway_url,
+        origin,
+        directory_url,
+        history,
+    };
+    Driver::start(&w, parts, ws)
+}

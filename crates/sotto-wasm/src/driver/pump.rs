@@ -1,0 +1,99 @@
+//! The driver loop: after anything reached the client (a call, a frame, a tick), write what
+//! must be kept, then send the client's frames, then dispatch its events — in that order.
+
+use wasm_bindgen_futures::spawn_local;
+use web_sys::EventTarget;
+
+use super::events::{Action, dispatch, on_event, run, sweep_expired};
+use super::state::Shared;
+use super::transport::send_all;
+use crate::error::code_of;
+use crate::js::obj;
+
+/// Drains the client's events (to JS) and then its frames (to the gateway), until both are
+/// empty. Listeners run with no borrow held, so they may call back into `Sotto`.
+///
+/// Where the history writes (IndexedDB), the client state and the new messages are written
+/// (and the write awaited) *before* the frames, which carry the Acks, are sent and the events
+/// dispatched. A failed write (e.g. `STORAGE_QUOTA`) is reported as an `error` event and its
+/// frames are not sent; its records are written again with the next write.
+pub fn pump(state: &Shared, target: &EventTarget) {
+    loop {
+        let (actions, frames, write) = {
+            let Ok(mut st) = state.try_borrow_mut() else {
+                return;
+            };
+            if st.persisting {
+                // The write in flight pumps again when it is done.
+                return;
+            }
+            let st = &mut *st;
+            let mut actions = Vec::new();
+            sweep_expired(st, &mut actions);
+            while let Some(event) = st.client.poll_event() {
+                on_event(st, event, &mut actions);
+            }
+            let mut frames = Vec::new();
+            while let Some(f) = st.client.poll_transmit() {
+                frames.push(f);
+            }
+            let dirty = !actions.is_empty() || !frames.is_empty() || st.history.dirty();
+            let write = if dirty && !st.closed {
+                st.history.take_write(&st.local, &st.client)
+            } else {
+                None
+            };
+            st.persisting = write.is_some();
+            (actions, frames, write)
+        };
+        if actions.is_empty() && frames.is_empty() && write.is_none() {
+            return;
+        }
+        if let Some(write) = write {
+            let s = state.clone();
+            let t = target.clone();
+            spawn_local(async move {
+                let result = write.run().await;
+                if let Ok(mut st) = s.try_borrow_mut() {
+                    st.persisting = false;
+                    if result.is_err() {
+                        st.history.write_failed(write.into_records());
+                    }
+                }
+                match result {
+                    Ok(()) => deliver(&s, &t, &frames, actions),
+                    Err(e) => {
+                        let detail = obj(&[
+                            ("what", "storage".into()),
+                            ("code", code_of(&e).into()),
+                            ("error", e),
+                        ]);
+                        // The frames (and their Acks) are not sent: the client retries its
+                        // requests, and the relays keep what was not acknowledged.
+                        deliver(&s, &t, &[], actions);
+                        dispatch(&t, "error", &detail);
+                    }
+                }
+                pump(&s, &t);
+            });
+            return;
+        }
+        deliver(state, target, &frames, actions);
+    }
+}
+
+/// Sends frames to the gateway (if connected) and runs the actions.
+fn deliver(state: &Shared, target: &EventTarget, frames: &[Vec<u8>], actions: Vec<Action>) {
+    let ws = state.try_borrow().ok().and_then(|st| {
+        if st.open {
+            st.socket.as_ref().map(|s| s.ws())
+        } else {
+            None
+        }
+    });
+    // Frames made while the socket is down are lost; the client retries them.
+    if let Some(ws) = ws {
+        send_all(&ws, frames);
+    }
+    run(target, actions);
+}

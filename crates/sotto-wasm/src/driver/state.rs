@@ -1,0 +1,96 @@
+//! What the driver holds for one open profile: the client, the connection, the promises
+//! waiting for the client's events, the transfers in flight, and the history.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use sotto_proto::client::{Client, ContactId};
+use sotto_proto::envelope::Attachment;
+use wasm_bindgen::prelude::*;
+
+use super::transport::Socket;
+use crate::history::{Change, History, Rng};
+use crate::js::{Resolver, now};
+use crate::storage::{Local, MessageRecord};
+
+/// The state, shared by the `Sotto` handle and the socket's and timers' callbacks (which
+/// hold it weakly). Borrowed only briefly: never across an await or a JS callback.
+pub type Shared = Rc<RefCell<State>>;
+
+/// A browser timer and the closure it calls (dropped with it).
+pub type Timer = (i32, Closure<dyn FnMut()>);
+
+/// Promises waiting for the client's events.
+#[derive(Default)]
+pub struct Waiting {
+    /// `createInvitation`, by the client's request handle.
+    pub invitations: HashMap<u64, Resolver>,
+    /// `acceptInvitation`, in the order they were made.
+    pub accepts: VecDeque<Resolver>,
+    /// `send` and `sendFile`, by message id; with the message's send time.
+    pub sends: HashMap<[u8; 16], (Resolver, u64)>,
+}
+
+/// One open profile.
+pub struct State {
+    pub client: Client,
+    pub rng: Rng,
+    /// The page's origin (invitation links start with it).
+    pub origin: String,
+    /// The gateway relay's WebSocket URL.
+    pub gateway_url: String,
+    pub socket: Option<Socket>,
+    /// The socket is open (frames can be sent).
+    pub open: bool,
+    /// `close()` or `wipe()` was called.
+    pub closed: bool,
+    /// The one-second tick.
+    pub interval: Option<Timer>,
+    /// The reconnection waiting to happen.
+    pub reconnect: Option<Timer>,
+    /// Where the relay directory is, and when it was last read.
+    pub directory_url: String,
+    pub directory_at: u64,
+    pub waiting: Waiting,
+    /// Downloads in flight: the client's handle → message id and contact.
+    pub downloads: HashMap<u64, (String, ContactId)>,
+    /// What must survive a reload besides the client and the messages.
+    pub local: Local,
+    pub history: Box<dyn History>,
+    /// A write is in flight; frames and actions wait for it.
+    pub persisting: bool,
+}
+
+impl State {
+    /// Keeps a message in the history. In a conversation with disappearing messages it gets
+    /// its expiry here.
+    pub fn keep(&mut self, mut m: MessageRecord) -> MessageRecord {
+        let seconds = self.client.disappearing(m.contact).unwrap_or(0);
+        if seconds > 0 {
+            let at = now().saturating_add(u64::from(seconds));
+            m.expires_at = Some(at);
+            self.local.expiry.insert((at, m.id.clone(), m.contact));
+        }
+        self.history.keep(m)
+    }
+
+    /// Changes a kept message (see [`History::update`]).
+    pub fn update(&mut self, id: &str, change: impl FnOnce(&mut MessageRecord) + 'static) {
+        let change: Change = Box::new(change);
+        self.history.update(id, change);
+    }
+
+    /// Asks the client for a message's file and remembers the transfer (also across a
+    /// reload). False when the client cannot fetch it.
+    pub fn start_download(&mut self, id: &str, contact: ContactId, a: &Attachment) -> bool {
+        match self.client.fetch_attachment(&mut self.rng, a, now()) {
+            Ok(handle) => {
+                self.downloads.insert(handle, (id.to_owned(), contact));
+                self.local.downloads.insert(id.to_owned(), contact);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}

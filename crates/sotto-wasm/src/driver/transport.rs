@@ -1,0 +1,108 @@
+//! The WebSocket to the gateway relay: opening one, and a [`Socket`] that owns its handlers.
+//! Binary frames only; it knows nothing of the driver (the handlers are closures).
+
+use std::rc::Rc;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+use crate::error::{ErrorCode, sotto_error};
+use crate::js::deferred;
+
+/// A WebSocket to `url` taking binary frames as `ArrayBuffer`s, still connecting.
+pub fn connect(url: &str) -> Result<WebSocket, JsValue> {
+    let ws = WebSocket::new(url)?;
+    ws.set_binary_type(BinaryType::Arraybuffer);
+    Ok(ws)
+}
+
+/// Opens a WebSocket and waits until it is open (`RELAY_UNREACHABLE` when it fails).
+pub async fn open_socket(url: &str) -> Result<WebSocket, JsValue> {
+    let ws = connect(url)?;
+    let (promise, resolver) = deferred();
+    let resolver = Rc::new(resolver);
+    let r1 = resolver.clone();
+    let on_open = Closure::<dyn FnMut()>::new(move || r1.resolve(&JsValue::TRUE));
+    let r2 = resolver.clone();
+    let on_fail = Closure::<dyn FnMut()>::new(move || r2.resolve(&JsValue::FALSE));
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    ws.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_fail.as_ref().unchecked_ref()));
+    let opened = JsFuture::from(promise).await?;
+    ws.set_onopen(None);
+    ws.set_onerror(None);
+    ws.set_onclose(None);
+    if opened.as_bool() == Some(true) {
+        Ok(ws)
+    } else {
+        Err(sotto_error(
+            ErrorCode::RelayUnreachable,
+            "cannot connect to the relay",
+        ))
+    }
+}
+
+/// A WebSocket with its permanent handlers: opened, a binary frame arrived, closed.
+pub struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut()>,
+}
+
+impl Socket {
+    /// Installs the handlers on an open (or opening) socket. Frames that are not binary are
+    /// ignored.
+    pub fn attach(
+        ws: WebSocket,
+        on_open: impl FnMut() + 'static,
+        mut on_frame: impl FnMut(Vec<u8>) + 'static,
+        on_close: impl FnMut() + 'static,
+    ) -> Socket {
+        let on_open = Closure::<dyn FnMut()>::new(on_open);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if let Ok(buf) = e.data().dyn_into::<js_sys::ArrayBuffer>() {
+                on_frame(Uint8Array::new(&buf).to_vec());
+            }
+        });
+        let on_close = Closure::<dyn FnMut()>::new(on_close);
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        }
+    }
+
+    /// The socket, to send on (a clone: sending needs no borrow of the driver).
+    pub fn ws(&self) -> WebSocket {
+        self.ws.clone()
+    }
+
+    /// Removes the handlers: nothing more reaches the driver from this socket.
+    pub fn detach(&self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+    }
+
+    /// Removes the handlers and closes the socket.
+    pub fn close(self) {
+        self.detach();
+        let _ = self.ws.close();
+    }
+}
+
+/// Sends binary frames; a failure (the socket closing under us) loses them, and the client
+/// retries what needs retrying.
+pub fn send_all(ws: &WebSocket, frames: &[Vec<u8>]) {
+    for f in frames {
+        let _ = ws.send_with_u8_array(f);
+    }
+}

@@ -1,0 +1,136 @@
+//! The one error-code enum of the JS API and its conversion: every failure that reaches
+//! JavaScript is a `SottoError` (a JS `Error` with `name = "SottoError"`, a `code` from
+//! [`ErrorCode`] and a `message`), as pkg/README.md lists them. Modelled on
+//! matrix-sdk-crypto-wasm's `src/error.rs`.
+
+use js_sys::Reflect;
+use sotto_proto::client::ClientError;
+use wasm_bindgen::JsValue;
+
+/// What went wrong, as JS sees it in a `SottoError`'s `code` (pkg/README.md, "Errors").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The link is not an invitation, is garbled or expired, or names an unknown relay.
+    InvalidInvitation,
+    /// The directory cannot be fetched or no relay in it answers.
+    RelayUnreachable,
+    /// No contact with that id.
+    UnknownContact,
+    /// A text or file does not fit (or a file's name or type is too long).
+    MessageTooLarge,
+    /// The `Sotto` was closed.
+    Closed,
+    /// An option this release does not support.
+    Unsupported,
+    /// The passphrase does not open this profile; nothing was changed.
+    WrongPassphrase,
+    /// IndexedDB refused a write (quota exceeded).
+    StorageQuota,
+    /// IndexedDB failed otherwise, or the stored profile is damaged.
+    Storage,
+    /// An argument is not acceptable (e.g. an empty display name).
+    InvalidArgument,
+}
+
+impl ErrorCode {
+    /// The code's name as JS sees it, e.g. `"UNKNOWN_CONTACT"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidInvitation => "INVALID_INVITATION",
+            ErrorCode::RelayUnreachable => "RELAY_UNREACHABLE",
+            ErrorCode::UnknownContact => "UNKNOWN_CONTACT",
+            ErrorCode::MessageTooLarge => "MESSAGE_TOO_LARGE",
+            ErrorCode::Closed => "CLOSED",
+            ErrorCode::Unsupported => "UNSUPPORTED",
+            ErrorCode::WrongPassphrase => "WRONG_PASSPHRASE",
+            ErrorCode::StorageQuota => "STORAGE_QUOTA",
+            ErrorCode::Storage => "STORAGE",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure on its way to JS: a code and a human-readable message (which never carries
+/// secrets). Becomes a JS `Error` named `SottoError` through `JsValue::from`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SottoError {
+    /// What kind of failure this is.
+    pub code: ErrorCode,
+    /// What happened, for people.
+    pub message: String,
+}
+
+impl SottoError {
+    /// An error of `code` saying `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        SottoError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SottoError> for JsValue {
+    fn from(e: SottoError) -> JsValue {
+        let js = js_sys::Error::new(&e.message);
+        js.set_name("SottoError");
+        let _ = Reflect::set(&js, &"code".into(), &e.code.as_str().into());
+        js.into()
+    }
+}
+
+/// A JS `SottoError` with `code` and `message`: `SottoError::new(code, message).into()`.
+pub fn sotto_error(code: ErrorCode, message: &str) -> JsValue {
+    SottoError::new(code, message).into()
+}
+
+/// The `code` property of a JS error (empty when it has none).
+pub fn code_of(e: &JsValue) -> String {
+    Reflect::get(e, &"code".into())
+        .ok()
+        .and_then(|c| c.as_string())
+        .unwrap_or_default()
+}
+
+/// A `SottoError` for a refusal of the client: the code the README gives each case.
+pub fn client_error(e: &ClientError) -> JsValue {
+    let code = match e {
+        ClientError::UnknownContact => ErrorCode::UnknownContact,
+        ClientError::TooLarge | ClientError::Attachment(_) => ErrorCode::MessageTooLarge,
+        ClientError::Invitation(_) | ClientError::UnknownRelay => ErrorCode::InvalidInvitation,
+        _ => ErrorCode::RelayUnreachable,
+    };
+    sotto_error(code, &e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_readme_name() {
+        let all = [
+            (ErrorCode::InvalidInvitation, "INVALID_INVITATION"),
+            (ErrorCode::RelayUnreachable, "RELAY_UNREACHABLE"),
+            (ErrorCode::UnknownContact, "UNKNOWN_CONTACT"),
+            (ErrorCode::MessageTooLarge, "MESSAGE_TOO_LARGE"),
+            (ErrorCode::Closed, "CLOSED"),
+            (ErrorCode::Unsupported, "UNSUPPORTED"),
+            (ErrorCode::WrongPassphrase, "WRONG_PASSPHRASE"),
+            (ErrorCode::StorageQuota, "STORAGE_QUOTA"),
+            (ErrorCode::Storage, "STORAGE"),
+            (ErrorCode::InvalidArgument, "INVALID_ARGUMENT"),
+        ];
+        for (code, name) in all {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.to_string(), name);
+        }
+    }
+}

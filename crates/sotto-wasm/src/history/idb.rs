@@ -1,0 +1,268 @@
+//! The history of an `'indexeddb'` profile: new messages and files are queued and written,
+//! sealed, with the client state in one transaction per pump; older ones are read back from
+//! the [`Store`] page by page. Also what opening a saved profile restores.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use sotto_proto::client::{Client, ContactId};
+use sotto_proto::mnemonic::Mnemonic;
+use wasm_bindgen::JsValue;
+use zeroize::Zeroizing;
+
+use super::{Change, History, Pending, Rng, Write, state_bytes};
+use crate::error::{ErrorCode, sotto_error};
+use crate::storage::{
+    LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, STATE_KEY, Status, Store, kind,
+};
+
+/// What a saved profile brings back when it is opened: its client, its bookkeeping, and the
+/// messages whose downloads start again.
+pub struct Restored {
+    /// The client as it was last written.
+    pub client: Client,
+    /// Expiries and transfers; uploads that a reload cut are already marked failed.
+    pub local: Local,
+    /// Messages with a file still to download.
+    pub resume: Vec<MessageRecord>,
+}
+
+/// Messages and files of a saved profile: queued here until the next write, then in the store.
+pub struct IdbHistory {
+    /// `None` once the profile is closed.
+    store: Option<Rc<Store>>,
+    /// The next message's local sequence number (orders a conversation in storage).
+    seq: u64,
+    /// Messages not yet written.
+    unsaved: Vec<MessageRecord>,
+    /// Files not yet written, by message id.
+    unsaved_files: Vec<(String, Zeroizing<Vec<u8>>)>,
+    /// Sealed records of a write that failed, written again by the next one.
+    retry_records: Vec<JsValue>,
+}
+
+impl IdbHistory {
+    /// Opens (or creates) `profile`'s store; for a saved profile, also what it restores. A
+    /// reload cut every upload: those messages are marked failed here, and written so.
+    pub async fn open(
+        profile: &str,
+        passphrase: Option<&str>,
+    ) -> Result<(IdbHistory, Option<Restored>), JsValue> {
+        let store = Store::open(profile, passphrase).await?;
+        let mut local = Local::default();
+        let mut resume = Vec::new();
+        if !store.created
+            && let Some(bytes) = store.read(kind::LOCAL, LOCAL_KEY).await?
+        {
+            local = Local::decode(&bytes).ok_or_else(damaged)?;
+            // Downloads start again; uploads (whose transfer state is gone) failed.
+            for id in local.downloads.keys() {
+                if let Some(m) = store.message(id).await? {
+                    resume.push(m);
+                }
+            }
+            let failed: Vec<String> = std::mem::take(&mut local.uploads).into_keys().collect();
+            let mut records = Vec::new();
+            for id in failed {
+                if let Some(mut m) = store.message(&id).await? {
+                    m.status = Status::Failed;
+                    records.push(store.message_record(&m));
+                }
+            }
+            if !records.is_empty() {
+                records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
+                store.write(records).await?;
+            }
+        }
+        let mut seq = 0;
+        let mut restored = None;
+        if !store.created
+            && let Some(bytes) = store.read(kind::STATE, STATE_KEY).await?
+        {
+            seq = bytes
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(damaged)?;
+            let client =
+                Client::from_persisted(bytes.get(8..).unwrap_or_default()).map_err(|e| {
+                    sotto_error(ErrorCode::Storage, &format!("the stored profile: {e}"))
+                })?;
+            restored = Some(Restored {
+                client,
+                local,
+                resume,
+            });
+        }
+        let history = IdbHistory {
+            store: Some(Rc::new(store)),
+            seq,
+            unsaved: Vec::new(),
+            unsaved_files: Vec::new(),
+            retry_records: Vec::new(),
+        };
+        Ok((history, restored))
+    }
+}
+
+fn damaged() -> JsValue {
+    sotto_error(ErrorCode::Storage, "the stored profile is damaged")
+}
+
+fn ready<T: 'static>(v: T) -> Pending<T> {
+    Box::pin(std::future::ready(Ok(v)))
+}
+
+impl History for IdbHistory {
+    fn keep(&mut self, mut m: MessageRecord) -> MessageRecord {
+        m.seq = self.seq;
+        self.seq += 1;
+        self.unsaved.push(m.clone());
+        m
+    }
+
+    fn keep_file(&mut self, id: &str, data: Zeroizing<Vec<u8>>) {
+        self.unsaved_files.push((id.to_owned(), data));
+    }
+
+    fn update(&mut self, id: &str, change: Change) {
+        if let Some(m) = self.unsaved.iter_mut().find(|m| m.id == id) {
+            change(m);
+            return;
+        }
+        if let Some(store) = self.store.clone() {
+            let id = id.to_owned();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(Some(mut m)) = store.message(&id).await {
+                    change(&mut m);
+                    let _ = store.write(vec![store.message_record(&m)]).await;
+                }
+            });
+        }
+    }
+
+    fn add_contact(&mut self, _contact: ContactId) {}
+
+    fn has_conversation(&self, client: &Client, contact: ContactId) -> bool {
+        client.contacts().any(|(id, _)| id == contact)
+    }
+
+    fn page(
+        &self,
+        contact: ContactId,
+        limit: usize,
+        before: Option<String>,
+    ) -> Pending<Vec<MessageRecord>> {
+        let Some(store) = self.store.clone() else {
+            return ready(Vec::new());
+        };
+        Box::pin(async move {
+            // `before` is a message id: the page ends just before it (an unknown id gives an
+            // empty page).
+            let before_seq = match before {
+                Some(id) => match store.message_seq(&id).await? {
+                    Some(seq) => Some(seq),
+                    None => return Ok(Vec::new()),
+                },
+                None => None,
+            };
+            let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+            store.messages(contact, limit, before_seq).await
+        })
+    }
+
+    fn file(&self, id: &str) -> Pending<Option<(String, Zeroizing<Vec<u8>>)>> {
+        let Some(store) = self.store.clone() else {
+            return ready(None);
+        };
+        let pending = self
+            .unsaved_files
+            .iter()
+            .find(|(f, _)| f == id)
+            .map(|(_, d)| Zeroizing::new(d.to_vec()));
+        let id = id.to_owned();
+        Box::pin(async move {
+            let Some(m) = store.message(&id).await? else {
+                return Ok(None);
+            };
+            let Some(f) = m.file else {
+                return Ok(None);
+            };
+            let data = match pending {
+                Some(d) => Some(d),
+                None => store.read(kind::FILE, id.as_bytes()).await?,
+            };
+            Ok(data.map(|d| (f.attachment.mime, d)))
+        })
+    }
+
+    fn expire(&mut self, ids: &BTreeSet<&String>) {
+        self.unsaved.retain(|m| !ids.contains(&m.id));
+        self.unsaved_files.retain(|(id, _)| !ids.contains(id));
+        if let Some(store) = self.store.clone() {
+            let doomed: Vec<String> = ids.iter().map(|s| (*s).clone()).collect();
+            wasm_bindgen_futures::spawn_local(async move {
+                let keys: Vec<(&str, &[u8])> = doomed
+                    .iter()
+                    .flat_map(|id| [(kind::MESSAGE, id.as_bytes()), (kind::FILE, id.as_bytes())])
+                    .collect();
+                let _ = store.delete(&keys).await;
+            });
+        }
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn dirty(&self) -> bool {
+        !self.unsaved.is_empty() || !self.unsaved_files.is_empty() || !self.retry_records.is_empty()
+    }
+
+    fn take_write(&mut self, local: &Local, client: &Client) -> Option<Write> {
+        let store = self.store.clone()?;
+        let mut records = std::mem::take(&mut self.retry_records);
+        let unsaved = std::mem::take(&mut self.unsaved);
+        records.extend(unsaved.iter().map(|m| store.message_record(m)));
+        let files = std::mem::take(&mut self.unsaved_files);
+        records.extend(
+            files
+                .iter()
+                .map(|(id, data)| store.record(kind::FILE, id.as_bytes(), data, None)),
+        );
+        records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
+        let state = store.record(kind::STATE, STATE_KEY, &state_bytes(self.seq, client), None);
+        Some(Write {
+            store,
+            records,
+            state,
+        })
+    }
+
+    fn write_failed(&mut self, mut records: Vec<JsValue>) {
+        records.append(&mut self.retry_records);
+        self.retry_records = records;
+    }
+
+    fn start_profile(&self, client: &Client, rng: &mut Rng) -> Pending<()> {
+        let Some(store) = self.store.clone() else {
+            return ready(());
+        };
+        // A new profile: its recovery phrase and first state, before anything is sent.
+        let mnemonic = Mnemonic::generate(rng);
+        let phrase = mnemonic.phrase();
+        let records = vec![
+            store.record(kind::MNEMONIC, MNEMONIC_KEY, phrase.as_bytes(), None),
+            store.record(kind::STATE, STATE_KEY, &state_bytes(0, client), None),
+        ];
+        Box::pin(async move { store.write(records).await })
+    }
+
+    fn store(&self) -> Option<Rc<Store>> {
+        self.store.clone()
+    }
+
+    fn take_store(&mut self) -> Option<Rc<Store>> {
+        self.store.take()
+    }
+}

@@ -1,0 +1,302 @@
+//! `Sotto`: the messaging API for JavaScript. Only argument conversion and promise plumbing
+//! over the inner [`Driver`] (`driver/`); pkg/README.md documents it.
+//!
+//! Nothing secret crosses into JS: contacts are numbers (as decimal strings), messages are
+//! their text and public metadata, invitations are the public link.
+
+use js_sys::{Array, Function, Promise};
+use sotto_proto::client::ContactId;
+use sotto_proto::invitation::Invitation;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use zeroize::Zeroizing;
+
+use crate::driver::{self, Driver, OpenOptions, OutgoingFile, Storage, message_js};
+use crate::error::{ErrorCode, sotto_error};
+use crate::js::{deferred, get, get_string, settled};
+
+/// A Sotto messenger for one profile in this page.
+#[wasm_bindgen]
+pub struct Sotto {
+    pub(crate) driver: Driver,
+}
+
+fn parse_contact(id: &str) -> Result<ContactId, JsValue> {
+    id.trim()
+        .parse::<ContactId>()
+        .map_err(|_| sotto_error(ErrorCode::UnknownContact, "unknown contact"))
+}
+
+/// A contact id from JS: its decimal string, or a number.
+fn contact_arg(v: &JsValue) -> Result<ContactId, JsValue> {
+    v.as_string()
+        .or_else(|| v.as_f64().map(|n| (n as u64).to_string()))
+        .ok_or_else(|| sotto_error(ErrorCode::UnknownContact, "unknown contact"))
+        .and_then(|s| parse_contact(&s))
+}
+
+/// `Sotto.open`'s options, read: `{directoryUrl, storage, profile, passphrase, displayName,
+/// powBits}`.
+fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
+    let storage = match get_string(options, "storage")
+        .as_deref()
+        .unwrap_or("memory")
+    {
+        "memory" => Storage::Memory,
+        "indexeddb" => Storage::IndexedDb {
+            profile: get_string(options, "profile").unwrap_or_else(|| "default".into()),
+            passphrase: get_string(options, "passphrase").filter(|p| !p.is_empty()),
+        },
+        other => {
+            return Err(sotto_error(
+                ErrorCode::Unsupported,
+                &format!("storage '{other}' is not supported; use 'indexeddb' or 'memory'"),
+            ));
+        }
+    };
+    Ok(OpenOptions {
+        directory_url: get_string(options, "directoryUrl"),
+        storage,
+        display_name: get_string(options, "displayName").unwrap_or_default(),
+        pow_bits: get(options, "powBits")
+            .as_f64()
+            .map(|b| b.clamp(0.0, 32.0) as u8),
+    })
+}
+
+#[wasm_bindgen]
+impl Sotto {
+    /// Opens a messenger: fetches the relay directory, connects to a gateway picked at random.
+    /// Options: `{directoryUrl, storage: 'memory', profile, displayName}`.
+    pub async fn open(options: JsValue) -> Result<Sotto, JsValue> {
+        let driver = driver::open(open_options(&options)?).await?;
+        Ok(Sotto { driver })
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), JsValue> {
+        self.driver.check_open()
+    }
+
+    /// A one-time invitation link (`{origin}/#/invite/…`), once a relay made its queue.
+    #[wasm_bindgen(js_name = createInvitation)]
+    pub fn create_invitation(&self) -> Promise {
+        let (promise, resolver) = deferred();
+        match self
+            .check_open()
+            .and_then(|()| self.driver.create_invitation(resolver))
+        {
+            Ok(()) => promise,
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// An SVG QR code of an invitation link.
+    #[wasm_bindgen(js_name = invitationQr)]
+    pub fn invitation_qr(&self, link: &str) -> Promise {
+        let origin = self.driver.origin();
+        match Invitation::parse_link(link, crate::js::now()).and_then(|i| i.to_qr_svg(&origin)) {
+            Ok(svg) => Promise::resolve(&JsValue::from(svg)),
+            Err(e) => Promise::reject(&sotto_error(ErrorCode::InvalidInvitation, &e.to_string())),
+        }
+    }
+
+    /// Accepts someone's invitation link; resolves with the new contact `{id, displayName}`
+    /// (the name arrives later, as a `contact` event).
+    #[wasm_bindgen(js_name = acceptInvitation)]
+    pub fn accept_invitation(&self, link: JsValue) -> Promise {
+        let (promise, resolver) = deferred();
+        let accepted = self.check_open().and_then(|()| {
+            let link = link.as_string().ok_or_else(|| {
+                sotto_error(
+                    ErrorCode::InvalidInvitation,
+                    "an invitation link is a string",
+                )
+            })?;
+            let invitation = Invitation::parse_link(&link, crate::js::now())
+                .map_err(|e| sotto_error(ErrorCode::InvalidInvitation, &e.to_string()))?;
+            self.driver.accept_invitation(invitation, resolver)
+        });
+        match accepted {
+            Ok(()) => promise,
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// Sends a text; resolves with `{id, contactId, sentAt}` once a relay stored it.
+    pub fn send(&self, contact_id: JsValue, text: &str) -> Promise {
+        let (promise, resolver) = deferred();
+        let sent = self.check_open().and_then(|()| {
+            let contact = contact_arg(&contact_id)?;
+            self.driver.send_text(contact, text, resolver)
+        });
+        match sent {
+            Ok(()) => promise,
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// Sends a file (a `File` or `Blob`): encrypted, uploaded in chunks through the onion
+    /// (`progress` events with `direction: 'upload'`), then announced to the contact. Resolves
+    /// with `{id, contactId, sentAt}` once a relay stored the message. Options: `{voice}` marks
+    /// a voice note; `{name}` names a `Blob`. Pictures get a small preview in the message.
+    #[wasm_bindgen(js_name = sendFile)]
+    pub fn send_file(&self, contact_id: JsValue, file: JsValue, options: JsValue) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let contact = match contact_arg(&contact_id) {
+            Ok(c) => c,
+            Err(e) => return Promise::reject(&e),
+        };
+        let Ok(file) = file.dyn_into::<web_sys::Blob>() else {
+            return Promise::reject(&sotto_error(
+                ErrorCode::Unsupported,
+                "sendFile takes a File or a Blob",
+            ));
+        };
+        let driver = self.driver.clone();
+        future_to_promise(async move {
+            let data = Zeroizing::new(crate::files::blob_bytes(&file).await?);
+            let mime = file.type_();
+            let name = get_string(&file, "name")
+                .or_else(|| get_string(&options, "name"))
+                .unwrap_or_else(|| "file".into());
+            let voice = get(&options, "voice").as_bool().unwrap_or(false);
+            let thumbnail = if mime.starts_with("image/") {
+                crate::files::thumbnail(&file).await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let (promise, resolver) = deferred();
+            let outgoing = OutgoingFile {
+                data,
+                mime,
+                name,
+                voice,
+                thumbnail,
+            };
+            driver.send_file(contact, outgoing, resolver)?;
+            JsFuture::from(promise).await
+        })
+    }
+
+    /// The file of a message as a `Blob` of its type, or `null` while it is still on its way
+    /// (an `attachment` event tells when it arrived).
+    pub fn attachment(&self, message_id: &str) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let file = self.driver.attachment(message_id);
+        future_to_promise(async move {
+            match file.await? {
+                Some((mime, data)) => Ok(crate::files::to_blob(&data, &mime)?.into()),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Makes messages with a contact disappear `seconds` after they are sent or received
+    /// (0 keeps them), on both sides: the contact is told, and a `contact` event follows.
+    #[wasm_bindgen(js_name = setDisappearing)]
+    pub fn set_disappearing(&self, contact_id: JsValue, seconds: f64) -> Promise {
+        let set = self.check_open().and_then(|()| {
+            let contact = contact_arg(&contact_id)?;
+            let seconds = seconds.clamp(0.0, f64::from(u32::MAX)) as u32;
+            self.driver.set_disappearing(contact, seconds)
+        });
+        settled(set.map(|()| JsValue::UNDEFINED))
+    }
+
+    /// `[{id, displayName, disappearingSeconds}]`, in the order they were added.
+    pub fn contacts(&self) -> Promise {
+        settled(self.check_open().map(|()| self.driver.contacts().into()))
+    }
+
+    /// The newest `limit` (default 50) messages with a contact, sent and received, oldest
+    /// first: `[{id, contactId, text, sentAt, receivedAt?, outgoing, status, expiresAt?,
+    /// attachment?}]`. `before` (a message id) pages back: the page ends just before it.
+    pub fn messages(&self, contact_id: JsValue, options: JsValue) -> Promise {
+        let page = self.check_open().and_then(|()| {
+            let contact = contact_arg(&contact_id)?;
+            let limit = get(&options, "limit")
+                .as_f64()
+                .map_or(50, |l| l.max(0.0) as usize);
+            let before = get_string(&options, "before");
+            self.driver.messages(contact, limit, before)
+        });
+        match page {
+            Ok(page) => future_to_promise(async move {
+                let list: Array = page.await?.iter().map(message_js).collect();
+                Ok(list.into())
+            }),
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// The 24-word recovery phrase of this profile (`UNSUPPORTED` with 'memory' storage). The
+    /// one place secret material reaches JS: show it to the user, do not keep it.
+    pub fn mnemonic(&self) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let Some(store) = self.driver.store() else {
+            return Promise::reject(&sotto_error(
+                ErrorCode::Unsupported,
+                "'memory' storage has no recovery phrase",
+            ));
+        };
+        future_to_promise(async move { Ok(JsValue::from(store.phrase().await?.as_str())) })
+    }
+
+    /// Closes this messenger and deletes the profile's database: every trace of it.
+    pub fn wipe(&self) -> Promise {
+        let store = self.driver.shut();
+        future_to_promise(async move {
+            if let Some(store) = store {
+                crate::storage::wipe(store).await?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Same as `EventTarget.addEventListener`: `message`, `contact`, `status` (`{id,
+    /// contactId, status}`), `progress` (`{id, contactId, direction, done, total}`),
+    /// `attachment` (`{id, contactId, ready}`), `expired` (`{contactId, ids}`), `error`.
+    #[wasm_bindgen(js_name = addEventListener)]
+    pub fn add_event_listener(
+        &self,
+        ty: &str,
+        listener: &JsValue,
+        options: &JsValue,
+    ) -> Result<(), JsValue> {
+        let target = self.driver.target();
+        let f: Function = get(target, "addEventListener").dyn_into()?;
+        f.call3(target, &ty.into(), listener, options)?;
+        Ok(())
+    }
+
+    /// Same as `EventTarget.removeEventListener`.
+    #[wasm_bindgen(js_name = removeEventListener)]
+    pub fn remove_event_listener(
+        &self,
+        ty: &str,
+        listener: &JsValue,
+        options: &JsValue,
+    ) -> Result<(), JsValue> {
+        let target = self.driver.target();
+        let f: Function = get(target, "removeEventListener").dyn_into()?;
+        f.call3(target, &ty.into(), listener, options)?;
+        Ok(())
+    }
+
+    /// Stops the timer and the connection; pending calls fail with `CLOSED`; the store key
+    /// is zeroized.
+    pub fn close(&self) -> Promise {
+        if let Some(store) = self.driver.shut() {
+            // The key is zeroized when the last holder (this, or a write in flight) drops it.
+            store.close();
+        }
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+}

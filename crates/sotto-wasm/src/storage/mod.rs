@@ -1,0 +1,79 @@
+//! The encrypted IndexedDB store of one profile (through `rexie`).
+//!
+//! One database per profile, named `sotto-<hex of SHA-256("sotto/v1/profile-db" ‖ profile)[..8]>`
+//! so the profile's name does not show. One object store, `records`, keyed by `k` with an
+//! index `conv` over `i`:
+//!
+//! - `meta` (the only plaintext record): `{k: "meta", schema, kdf, salt, m, t, p, wrapped}`.
+//!   `wrapped` = nonce ‖ tag ‖ ChaCha20-Poly1305(KEK, store key, ad = "sotto/v1/store-key").
+//!   KEK = Argon2id(passphrase, salt, m = 19 MiB, t = 2, p = 1) (`kdf: "argon2id"`), or, with no
+//!   passphrase, HKDF-SHA256 of a fixed label (`kdf: "none"`): that only hides the key from
+//!   casual inspection; the passphrase is what protects it.
+//! - every other record: `{k: hex(HMAC(index key, kind ‖ key)), i?, v}` where
+//!   `v` = nonce ‖ tag ‖ ChaCha20-Poly1305(store key, value, ad = kind ‖ key), the index key
+//!   is HKDF(store key, "sotto/v1/record-index"). Messages carry
+//!   `i` = hex(HMAC(index key, "conv" ‖ contact)) ‖ ":" ‖ 16 hex digits of a local sequence
+//!   number, so a conversation pages in order without showing who or when.
+//!
+//! The store key lives in a `Zeroizing` box and never reaches JS.
+//!
+//! Files: `records` (plaintext layouts and their codec), `crypto` (sealing, key wrapping),
+//! `schema` (the database, `meta`, error mapping), `store` (an open [`Store`]: read, write,
+//! page), `migrate` (older schemas). Dependencies run one way: migrate → store → schema,
+//! crypto, records.
+
+mod crypto;
+mod migrate;
+mod records;
+mod schema;
+mod store;
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+
+pub use crypto::{ARGON2_M_KIB, ARGON2_P, ARGON2_T};
+pub(crate) use records::Cursor;
+pub use records::{
+    FileRecord, LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, STATE_KEY, Status, kind,
+};
+pub use schema::{ProfileInfo, SCHEMA_VERSION, db_name, delete_database, probe, storage_error};
+pub use store::Store;
+
+impl Store {
+    /// Opens (or creates) a profile's store, migrating its records to [`SCHEMA_VERSION`]. A
+    /// wrong passphrase gives `WRONG_PASSPHRASE` and changes nothing.
+    pub async fn open(profile: &str, passphrase: Option<&str>) -> Result<Store, JsValue> {
+        Self::open_with(profile, passphrase, ARGON2_M_KIB, ARGON2_T).await
+    }
+
+    /// [`Store::open`] with other Argon2id costs for a new profile (tests use cheap ones).
+    pub async fn open_with(
+        profile: &str,
+        passphrase: Option<&str>,
+        m_kib: u32,
+        t: u32,
+    ) -> Result<Store, JsValue> {
+        let store = Store::unlock(profile, passphrase, m_kib, t).await?;
+        if let Err(e) = migrate::migrate(&store, store.opened_schema).await {
+            store.close();
+            return Err(e);
+        }
+        Ok(store)
+    }
+}
+
+/// Closes a profile's store and deletes its database. A write still in flight may hold the
+/// store: then the database is closed under it and deleted by name; the key is zeroized when
+/// the last holder drops it.
+pub async fn wipe(store: Rc<Store>) -> Result<(), JsValue> {
+    match Rc::try_unwrap(store) {
+        Ok(store) => store.wipe().await,
+        Err(shared) => {
+            shared.close();
+            let name = shared.db_name().to_owned();
+            drop(shared);
+            delete_database(&name).await
+        }
+    }
+}

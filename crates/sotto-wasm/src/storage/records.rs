@@ -1,0 +1,344 @@
+//! The plaintext layouts of this crate's records (big-endian, bounds-checked): messages (schema
+//! 2, and schema 1 for the migration), the `local` bookkeeping record, and the reader and
+//! writer they share. The sealed wrapping around them is in `store.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sotto_proto::client::ContactId;
+use sotto_proto::envelope::{Attachment, AttachmentKey, BlobId};
+use sotto_proto::ids::RelayId;
+use zeroize::Zeroizing;
+
+/// Record kinds (part of every record's associated data and hashed key).
+pub mod kind {
+    pub const STATE: &str = "state";
+    pub const MNEMONIC: &str = "mnemonic";
+    pub const MESSAGE: &str = "msg";
+    /// A file's bytes, keyed by its message id.
+    pub const FILE: &str = "file";
+    /// The local bookkeeping: messages due to disappear, transfers to resume.
+    pub const LOCAL: &str = "local";
+}
+
+/// The key of the `state` record: message counter (u64) ‖ the persisted client.
+pub const STATE_KEY: &[u8] = b"client";
+/// The key of the `mnemonic` record: the recovery phrase's words, UTF-8.
+pub const MNEMONIC_KEY: &[u8] = b"phrase";
+/// The key of the `local` record ([`Local`]).
+pub const LOCAL_KEY: &[u8] = b"local";
+
+/// Where a message is: ours on the way (`Sending`), stored by a relay (`Sent`), not sent
+/// (`Failed`), or theirs (`Received`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Sending = 0,
+    Sent = 1,
+    Failed = 2,
+    Received = 3,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Received => "received",
+        }
+    }
+    fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            0 => Status::Sending,
+            1 => Status::Sent,
+            2 => Status::Failed,
+            3 => Status::Received,
+            _ => return None,
+        })
+    }
+}
+
+/// A message's attachment: the reference to its blob (with the blob's key, so the record is
+/// as secret as the rest of the store), whether it was a voice note, and whether its bytes are
+/// stored locally (a [`kind::FILE`] record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    pub attachment: Attachment,
+    pub voice: bool,
+    pub ready: bool,
+}
+
+/// A decrypted message record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub seq: u64,
+    pub id: String,
+    pub contact: u64,
+    pub text: String,
+    pub sent_at: u64,
+    pub received_at: Option<u64>,
+    pub outgoing: bool,
+    pub status: Status,
+    /// Unix seconds when the message disappears.
+    pub expires_at: Option<u64>,
+    pub file: Option<FileRecord>,
+}
+
+/// First byte of a schema-2 message record.
+const RECORD_V2: u8 = 2;
+
+/// Reads the big-endian layouts of this crate's records (messages, `local`, backups): every
+/// read is bounds-checked and gives `None` past the end.
+pub(crate) struct Cursor<'a>(pub(crate) &'a [u8]);
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.array()?))
+    }
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.array()?))
+    }
+    /// Bytes preceded by their length in `len_bytes` (1, 2 or 4) bytes.
+    pub(crate) fn bytes(&mut self, len_bytes: usize) -> Option<&'a [u8]> {
+        let n = match len_bytes {
+            1 => usize::from(self.u8()?),
+            2 => usize::from(u16::from_be_bytes(self.array()?)),
+            _ => usize::try_from(u32::from_be_bytes(self.array()?)).ok()?,
+        };
+        self.take(n)
+    }
+    pub(crate) fn string(&mut self, len_bytes: usize) -> Option<String> {
+        Some(std::str::from_utf8(self.bytes(len_bytes)?).ok()?.to_owned())
+    }
+}
+
+/// Writes `b` preceded by its length in `len_bytes` (1, 2 or 4) bytes, as [`Cursor::bytes`]
+/// reads it. Callers keep `b` within the length's range (names ≤ 255 bytes, previews ≤ 2048);
+/// anything longer is cut there rather than written with a wrong length.
+pub(crate) fn put_bytes(w: &mut Vec<u8>, len_bytes: usize, b: &[u8]) {
+    let max = match len_bytes {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => u32::MAX as usize,
+    };
+    let b = b.get(..b.len().min(max)).unwrap_or_default();
+    let n = b.len() as u32;
+    w.extend_from_slice(&n.to_be_bytes()[4 - len_bytes.min(4)..]);
+    w.extend_from_slice(b);
+}
+
+impl MessageRecord {
+    /// A text message as schema 1 knew it: ours when it has no receive time (then `Sent`),
+    /// theirs otherwise (`Received`); no expiry, no file.
+    pub fn text_message(
+        seq: u64,
+        id: String,
+        contact: u64,
+        text: String,
+        sent_at: u64,
+        received_at: Option<u64>,
+    ) -> Self {
+        let outgoing = received_at.is_none();
+        MessageRecord {
+            seq,
+            id,
+            contact,
+            text,
+            sent_at,
+            received_at,
+            outgoing,
+            status: if outgoing {
+                Status::Sent
+            } else {
+                Status::Received
+            },
+            expires_at: None,
+            file: None,
+        }
+    }
+
+    /// Schema 2: `2` ‖ seq ‖ contact ‖ sent ‖ received (u64::MAX: none) ‖ outgoing ‖ status ‖
+    /// expires (u64::MAX: none) ‖ id (u8 length) ‖ text (u32 length) ‖ has file, and if so:
+    /// relay ‖ blob id ‖ key ‖ size ‖ sha256 ‖ mime (u8 len) ‖ name (u8 len) ‖ thumbnail
+    /// (u16 len) ‖ voice ‖ ready. Integers big-endian.
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Zeroizing::new(Vec::with_capacity(64 + self.text.len()));
+        w.push(RECORD_V2);
+        for n in [
+            self.seq,
+            self.contact,
+            self.sent_at,
+            self.received_at.unwrap_or(u64::MAX),
+        ] {
+            w.extend_from_slice(&n.to_be_bytes());
+        }
+        w.push(u8::from(self.outgoing));
+        w.push(self.status as u8);
+        w.extend_from_slice(&self.expires_at.unwrap_or(u64::MAX).to_be_bytes());
+        put_bytes(&mut w, 1, self.id.as_bytes());
+        put_bytes(&mut w, 4, self.text.as_bytes());
+        match &self.file {
+            None => w.push(0),
+            Some(f) => {
+                let a = &f.attachment;
+                w.push(1);
+                w.extend_from_slice(a.blob_relay.as_bytes());
+                w.extend_from_slice(a.blob_id.as_bytes());
+                w.extend_from_slice(a.key.expose());
+                w.extend_from_slice(&a.size.to_be_bytes());
+                w.extend_from_slice(&a.sha256);
+                put_bytes(&mut w, 1, a.mime.as_bytes());
+                put_bytes(&mut w, 1, a.name.as_bytes());
+                put_bytes(&mut w, 2, &a.thumbnail);
+                w.push(u8::from(f.voice));
+                w.push(u8::from(f.ready));
+            }
+        }
+        w
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Cursor(b);
+        if r.u8()? != RECORD_V2 {
+            return None;
+        }
+        let (seq, contact, sent_at, received) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let outgoing = r.u8()? == 1;
+        let status = Status::from_byte(r.u8()?)?;
+        let expires = r.u64()?;
+        let id = r.string(1)?;
+        let text = r.string(4)?;
+        let file = match r.u8()? {
+            0 => None,
+            1 => {
+                let attachment = Attachment {
+                    blob_relay: RelayId::from_bytes(r.array()?),
+                    blob_id: BlobId::from_bytes(r.array()?),
+                    key: AttachmentKey::from_bytes(*Zeroizing::new(r.array::<32>()?)),
+                    size: r.u64()?,
+                    sha256: r.array()?,
+                    mime: r.string(1)?,
+                    name: r.string(1)?,
+                    thumbnail: r.bytes(2)?.to_vec(),
+                };
+                Some(FileRecord {
+                    attachment,
+                    voice: r.u8()? == 1,
+                    ready: r.u8()? == 1,
+                })
+            }
+            _ => return None,
+        };
+        Some(MessageRecord {
+            seq,
+            id,
+            contact,
+            text,
+            sent_at,
+            received_at: (received != u64::MAX).then_some(received),
+            outgoing,
+            status,
+            expires_at: (expires != u64::MAX).then_some(expires),
+            file,
+        })
+    }
+
+    /// Schema 1: seq ‖ contact ‖ sent ‖ received ‖ outgoing ‖ id (u8 length) ‖ text.
+    pub fn decode_v1(b: &[u8]) -> Option<Self> {
+        let mut r = Cursor(b);
+        let (seq, contact, sent_at, received) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let outgoing = r.u8()? == 1;
+        let id = r.string(1)?;
+        let text = std::str::from_utf8(r.0).ok()?.to_owned();
+        // Schema 1 kept a receive time exactly for messages that were not ours.
+        let received_at = (!outgoing).then_some(received);
+        Some(Self::text_message(
+            seq,
+            id,
+            contact,
+            text,
+            sent_at,
+            received_at,
+        ))
+    }
+}
+
+/// Local bookkeeping kept with the client state: when messages disappear, and the transfers
+/// to resume (downloads) or to mark failed (uploads) after a reload.
+#[derive(Default)]
+pub struct Local {
+    /// Messages due to disappear: (unix seconds, message id, contact), soonest first.
+    pub expiry: BTreeSet<(u64, String, ContactId)>,
+    /// Downloads to start again after a reload: message id → contact.
+    pub downloads: BTreeMap<String, ContactId>,
+    /// Uploads that a reload cut (marked failed on open): message id → contact.
+    pub uploads: BTreeMap<String, ContactId>,
+}
+
+impl Local {
+    /// Three lists of (u64, id, contact): `count ‖ (expires ‖ id len ‖ id ‖ contact)*`, the
+    /// transfers with 0 for the time.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Vec::new();
+        let mut list = |items: Vec<(u64, &String, ContactId)>| {
+            w.extend_from_slice(&(items.len() as u32).to_be_bytes());
+            for (at, id, contact) in items {
+                w.extend_from_slice(&at.to_be_bytes());
+                put_bytes(&mut w, 1, id.as_bytes());
+                w.extend_from_slice(&contact.to_be_bytes());
+            }
+        };
+        list(
+            self.expiry
+                .iter()
+                .map(|(at, id, c)| (*at, id, *c))
+                .collect(),
+        );
+        list(self.downloads.iter().map(|(id, c)| (0, id, *c)).collect());
+        list(self.uploads.iter().map(|(id, c)| (0, id, *c)).collect());
+        w
+    }
+
+    /// Reads what [`Local::encode`] wrote; `None` when it is damaged or has bytes left.
+    pub fn decode(b: &[u8]) -> Option<Local> {
+        let mut r = Cursor(b);
+        let mut lists: Vec<Vec<(u64, String, ContactId)>> = Vec::new();
+        for _ in 0..3 {
+            let n = r.u32()?;
+            let mut items = Vec::new();
+            for _ in 0..n {
+                let at = r.u64()?;
+                let id = r.string(1)?;
+                items.push((at, id, r.u64()?));
+            }
+            lists.push(items);
+        }
+        if !r.0.is_empty() {
+            return None;
+        }
+        let mut lists = lists.into_iter();
+        Some(Local {
+            expiry: lists.next()?.into_iter().collect(),
+            downloads: lists
+                .next()?
+                .into_iter()
+                .map(|(_, id, c)| (id, c))
+                .collect(),
+            uploads: lists
+                .next()?
+                .into_iter()
+                .map(|(_, id, c)| (id, c))
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! The database itself: its name, its one object store and index, the plaintext `meta`
+//! record, whole-database operations, and how IndexedDB failures become `SottoError`s.
+
+use js_sys::Reflect;
+use rexie::{Index, ObjectStore, Rexie, TransactionMode};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::prelude::*;
+
+use crate::error::{ErrorCode, sotto_error};
+use crate::js::{get, hex};
+
+/// The layout version of the records (stored in `meta.schema`).
+/// 2 added message status, expiry and attachments; profiles of schema 1 are migrated on open.
+pub const SCHEMA_VERSION: u32 = 2;
+pub const STORE: &str = "records";
+pub const CONV_INDEX: &str = "conv";
+
+/// The IndexedDB name of a profile.
+pub fn db_name(profile: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"sotto/v1/profile-db");
+    h.update(profile.as_bytes());
+    let d = h.finalize();
+    format!("sotto-{}", hex(&d[..8]))
+}
+
+/// A `SottoError` for an IndexedDB failure: `STORAGE_QUOTA` for a QuotaExceededError, else `STORAGE`.
+pub fn storage_error(e: &rexie::Error) -> JsValue {
+    let text = format!("{e} {e:?}");
+    if text.contains("Quota") {
+        sotto_error(
+            ErrorCode::StorageQuota,
+            "the browser's storage quota is exhausted",
+        )
+    } else {
+        sotto_error(ErrorCode::Storage, &format!("IndexedDB: {e}"))
+    }
+}
+
+pub fn corrupt(what: &str) -> JsValue {
+    sotto_error(
+        ErrorCode::Storage,
+        &format!("the stored profile is damaged: {what}"),
+    )
+}
+
+/// Opens (or creates) a profile's database with its one object store and index.
+pub async fn open_db(name: &str) -> Result<Rexie, JsValue> {
+    Rexie::builder(name)
+        .version(1)
+        .add_object_store(
+            ObjectStore::new(STORE)
+                .key_path("k")
+                .add_index(Index::new(CONV_INDEX, "i")),
+        )
+        .build()
+        .await
+        .map_err(|e| storage_error(&e))
+}
+
+/// Deletes a database by name.
+pub async fn delete_database(name: &str) -> Result<(), JsValue> {
+    Rexie::delete(name).await.map_err(|e| storage_error(&e))
+}
+
+pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<(), JsValue> {
+    {
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        store
+            .put_all(records.into_iter().map(|r| (r, None)))
+            .await
+            .map_err(|e| storage_error(&e))?;
+    }
+    match tx.done().await.map_err(|e| storage_error(&e))? {
+        rexie::TransactionResult::Committed => Ok(()),
+        // We never abort a write: the browser did, which is how a quota error shows.
+        _ => Err(sotto_error(
+            ErrorCode::StorageQuota,
+            "IndexedDB aborted the write (storage quota exhausted?)",
+        )),
+    }
+}
+
+/// What can be known of a saved profile before it is opened.
+pub struct ProfileInfo {
+    /// A passphrase protects it (`kdf: "argon2id"`).
+    pub passphrase: bool,
+}
+
+/// Whether `profile` is saved in this browser, and whether a passphrase protects it. Reads only
+/// the plaintext `meta` record; creates nothing (a database that `open` would have to create
+/// is not there, so `None`).
+pub async fn probe(profile: &str) -> Result<Option<ProfileInfo>, JsValue> {
+    let name = db_name(profile);
+    if let Some(names) = database_names().await
+        && !names.contains(&name)
+    {
+        return Ok(None);
+    }
+    let db = open_db(&name).await?;
+    let meta = read_meta(&db).await;
+    db.close();
+    match meta? {
+        Some(meta) => Ok(Some(ProfileInfo {
+            passphrase: get(&meta, "kdf").as_string().as_deref() == Some("argon2id"),
+        })),
+        None => {
+            // No `indexedDB.databases()` here, and opening made an empty database: remove it.
+            delete_database(&name).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The names of this origin's databases, where the browser can list them.
+async fn database_names() -> Option<Vec<String>> {
+    let idb = Reflect::get(&js_sys::global(), &"indexedDB".into()).ok()?;
+    let list: js_sys::Function = Reflect::get(&idb, &"databases".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise: js_sys::Promise = list.call0(&idb).ok()?.dyn_into().ok()?;
+    let dbs = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    let dbs: js_sys::Array = dbs.dyn_into().ok()?;
+    Some(
+        dbs.iter()
+            .filter_map(|d| get(&d, "name").as_string())
+            .collect(),
+    )
+}
+
+pub async fn read_meta(db: &Rexie) -> Result<Option<JsValue>, JsValue> {
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadOnly)
+        .map_err(|e| storage_error(&e))?;
+    tx.store(STORE)
+        .map_err(|e| storage_error(&e))?
+        .get("meta".into())
+        .await
+        .map_err(|e| storage_error(&e))
+}

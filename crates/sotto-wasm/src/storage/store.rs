@@ -1,0 +1,358 @@
+//! An open profile store: sealed records keyed by their HMAC, reading, writing, deleting, and
+//! paging a conversation through the `conv` index.
+
+use js_sys::{Object, Uint8Array};
+use rexie::{KeyRange, Rexie, TransactionMode};
+use sotto_proto::crypto::{hkdf_sha256, hmac_sha256};
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
+
+use super::crypto::{ARGON2_P, WRAP_AD, kek, open, random, seal};
+use super::records::{MNEMONIC_KEY, MessageRecord, kind};
+use super::schema::{
+    CONV_INDEX, SCHEMA_VERSION, STORE, corrupt, db_name, delete_database, open_db, put_all,
+    storage_error,
+};
+use crate::error::{ErrorCode, sotto_error};
+use crate::js::{get, get_bytes, hex, set};
+/// An open profile store. The store key is zeroized when this is dropped.
+pub struct Store {
+    /// Borrowed only briefly (never across an await), so `close` can always take it.
+    db: std::cell::RefCell<Option<Rexie>>,
+    name: String,
+    key: Zeroizing<[u8; 32]>,
+    index_key: Zeroizing<[u8; 32]>,
+    /// The schema version found when the profile was opened (before any migration).
+    pub opened_schema: u32,
+    /// True when this open created the profile.
+    pub created: bool,
+}
+
+impl Store {
+    /// Opens (or creates) a profile's database and unwraps (or makes) its key, with these
+    /// Argon2id costs for a new profile; the records are not migrated yet
+    /// (`opened_schema` says from what). A wrong passphrase gives `WRONG_PASSPHRASE`.
+    pub(super) async fn unlock(
+        profile: &str,
+        passphrase: Option<&str>,
+        m_kib: u32,
+        t: u32,
+    ) -> Result<Store, JsValue> {
+        let name = db_name(profile);
+        let db = open_db(&name).await?;
+        let tx = db
+            .transaction(&[STORE], TransactionMode::ReadOnly)
+            .map_err(|e| storage_error(&e))?;
+        let meta = tx
+            .store(STORE)
+            .map_err(|e| storage_error(&e))?
+            .get("meta".into())
+            .await
+            .map_err(|e| storage_error(&e))?;
+        drop(tx);
+        let mut created = false;
+        let (key, schema) = match meta {
+            Some(meta) => {
+                let schema = get(&meta, "schema").as_f64().unwrap_or(0.0) as u32;
+                let kdf = get(&meta, "kdf").as_string().unwrap_or_default();
+                let salt = get_bytes(&meta, "salt").ok_or_else(|| corrupt("salt"))?;
+                let wrapped = get_bytes(&meta, "wrapped").ok_or_else(|| corrupt("key"))?;
+                let wrong = || {
+                    sotto_error(
+                        ErrorCode::WrongPassphrase,
+                        "wrong passphrase for this profile",
+                    )
+                };
+                match (kdf.as_str(), passphrase) {
+                    ("argon2id", Some(_)) | ("none", None) => {}
+                    _ => {
+                        db.close();
+                        return Err(wrong());
+                    }
+                }
+                let num = |k: &str| get(&meta, k).as_f64().unwrap_or(0.0) as u32;
+                let kek = kek(passphrase, &salt, num("m"), num("t"), num("p"))?;
+                let Some(plain) = open(&kek, WRAP_AD, &wrapped) else {
+                    db.close();
+                    return Err(wrong());
+                };
+                let key: [u8; 32] = plain[..].try_into().map_err(|_| corrupt("key length"))?;
+                (Zeroizing::new(key), schema)
+            }
+            None => {
+                created = true;
+                let key = Zeroizing::new(random::<32>());
+                let salt: [u8; 16] = random();
+                let kek = kek(passphrase, &salt, m_kib, t, ARGON2_P)?;
+                let wrapped = seal(&kek, WRAP_AD, &key[..]);
+                let meta = Object::new();
+                set(&meta, "k", &"meta".into());
+                set(&meta, "schema", &SCHEMA_VERSION.into());
+                set(
+                    &meta,
+                    "kdf",
+                    &(if passphrase.is_some() {
+                        "argon2id"
+                    } else {
+                        "none"
+                    })
+                    .into(),
+                );
+                set(&meta, "salt", &Uint8Array::from(&salt[..]).into());
+                set(&meta, "m", &m_kib.into());
+                set(&meta, "t", &t.into());
+                set(&meta, "p", &ARGON2_P.into());
+                set(&meta, "wrapped", &Uint8Array::from(&wrapped[..]).into());
+                let tx = db
+                    .transaction(&[STORE], TransactionMode::ReadWrite)
+                    .map_err(|e| storage_error(&e))?;
+                put_all(tx, vec![meta.into()]).await?;
+                (key, SCHEMA_VERSION)
+            }
+        };
+        let mut index_key = Zeroizing::new([0u8; 32]);
+        hkdf_sha256(&[], &key[..], b"sotto/v1/record-index", &mut index_key[..])
+            .map_err(|_| corrupt("key derivation"))?;
+        let store = Store {
+            db: std::cell::RefCell::new(Some(db)),
+            name,
+            key,
+            index_key,
+            opened_schema: schema,
+            created,
+        };
+        Ok(store)
+    }
+
+    /// Upgrades the records from schema `from` to [`SCHEMA_VERSION`], in one transaction: it
+    pub(super) fn tx(&self, mode: TransactionMode) -> Result<rexie::Transaction, JsValue> {
+        let db = self
+            .db
+            .try_borrow()
+            .map_err(|_| sotto_error(ErrorCode::Closed, "the profile store is closed"))?;
+        db.as_ref()
+            .ok_or_else(|| sotto_error(ErrorCode::Closed, "the profile store is closed"))?
+            .transaction(&[STORE], mode)
+            .map_err(|e| storage_error(&e))
+    }
+
+    fn hashed(&self, kind: &str, key: &[u8]) -> String {
+        let mut data = kind.as_bytes().to_vec();
+        data.push(0);
+        data.extend_from_slice(key);
+        hex(&hmac_sha256(&self.index_key[..], &data))
+    }
+
+    fn conv_prefix(&self, contact: u64) -> String {
+        let h = self.hashed("conv", &contact.to_be_bytes());
+        h[..32].to_owned()
+    }
+
+    /// Associated data: kind ‖ 0 ‖ the record's (hashed) key, so a value only opens where
+    /// it was written.
+    fn ad(kind: &str, hashed: &str) -> Vec<u8> {
+        let mut ad = kind.as_bytes().to_vec();
+        ad.push(0);
+        ad.extend_from_slice(hashed.as_bytes());
+        ad
+    }
+
+    /// An encrypted record `{k, v}` (and `i` when given), ready for [`Store::write`].
+    pub fn record(&self, kind: &str, key: &[u8], value: &[u8], index: Option<String>) -> JsValue {
+        let o = Object::new();
+        let hashed = self.hashed(kind, key);
+        set(&o, "k", &hashed.clone().into());
+        if let Some(i) = index {
+            set(&o, "i", &i.into());
+        }
+        let sealed = seal(&self.key, &Self::ad(kind, &hashed), value);
+        set(&o, "v", &Uint8Array::from(&sealed[..]).into());
+        o.into()
+    }
+
+    /// Decrypts a raw message row read through the conversation index: its hashed key and
+    /// its plaintext.
+    pub(super) fn open_message_row(
+        &self,
+        v: &JsValue,
+    ) -> Result<(String, Zeroizing<Vec<u8>>), JsValue> {
+        let sealed = get_bytes(v, "v").ok_or_else(|| corrupt("message"))?;
+        let hashed = get(v, "k").as_string().ok_or_else(|| corrupt("message"))?;
+        let plain = open(&self.key, &Self::ad(kind::MESSAGE, &hashed), &sealed)
+            .ok_or_else(|| corrupt("message"))?;
+        Ok((hashed, plain))
+    }
+
+    /// The record of a message.
+    pub fn message_record(&self, m: &MessageRecord) -> JsValue {
+        let index = self.message_index(m.contact, m.seq);
+        self.record(kind::MESSAGE, m.id.as_bytes(), &m.encode(), Some(index))
+    }
+
+    /// The conversation index value of a message: the hashed contact and the sequence number.
+    pub fn message_index(&self, contact: u64, seq: u64) -> String {
+        format!("{}:{:016x}", self.conv_prefix(contact), seq)
+    }
+
+    /// Deletes records (by kind and key) in one transaction.
+    pub async fn delete(&self, keys: &[(&str, &[u8])]) -> Result<(), JsValue> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx(TransactionMode::ReadWrite)?;
+        {
+            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+            for (kind, key) in keys {
+                store
+                    .delete(self.hashed(kind, key).into())
+                    .await
+                    .map_err(|e| storage_error(&e))?;
+            }
+        }
+        match tx.done().await.map_err(|e| storage_error(&e))? {
+            rexie::TransactionResult::Committed => Ok(()),
+            _ => Err(sotto_error(
+                ErrorCode::Storage,
+                "IndexedDB aborted a delete",
+            )),
+        }
+    }
+
+    /// One message by id.
+    pub async fn message(&self, id: &str) -> Result<Option<MessageRecord>, JsValue> {
+        match self.read(kind::MESSAGE, id.as_bytes()).await? {
+            Some(b) => MessageRecord::decode(&b)
+                .map(Some)
+                .ok_or_else(|| corrupt("message")),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes records in one transaction and waits until it is committed.
+    pub async fn write(&self, records: Vec<JsValue>) -> Result<(), JsValue> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        put_all(self.tx(TransactionMode::ReadWrite)?, records).await
+    }
+
+    /// Reads and decrypts one record.
+    pub async fn read(
+        &self,
+        kind: &str,
+        key: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
+        let tx = self.tx(TransactionMode::ReadOnly)?;
+        let v = tx
+            .store(STORE)
+            .map_err(|e| storage_error(&e))?
+            .get(self.hashed(kind, key).into())
+            .await
+            .map_err(|e| storage_error(&e))?;
+        let Some(v) = v else { return Ok(None) };
+        let sealed = get_bytes(&v, "v").ok_or_else(|| corrupt(kind))?;
+        open(&self.key, &Self::ad(kind, &self.hashed(kind, key)), &sealed)
+            .map(Some)
+            .ok_or_else(|| corrupt(kind))
+    }
+
+    /// The newest `limit` messages with `contact` whose sequence number is below `before`,
+    /// oldest first.
+    pub async fn messages(
+        &self,
+        contact: u64,
+        limit: u32,
+        before: Option<u64>,
+    ) -> Result<Vec<MessageRecord>, JsValue> {
+        let prefix = self.conv_prefix(contact);
+        let lower = JsValue::from(format!("{prefix}:"));
+        let upper = JsValue::from(format!("{prefix}:{:016x}", before.unwrap_or(u64::MAX)));
+        let range = KeyRange::bound(&lower, &upper, Some(false), Some(before.is_some()))
+            .map_err(|e| storage_error(&e.into()))?;
+        let tx = self.tx(TransactionMode::ReadOnly)?;
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        let index = store.index(CONV_INDEX).map_err(|e| storage_error(&e))?;
+        let rows = index
+            .scan(Some(range), Some(limit), None, Some(rexie::Direction::Prev))
+            .await
+            .map_err(|e| storage_error(&e))?;
+        let mut out = Vec::new();
+        for (_, v) in rows {
+            let (hashed, plain) = self.open_message_row(&v)?;
+            let m = MessageRecord::decode(&plain).ok_or_else(|| corrupt("message"))?;
+            if m.contact != contact || self.hashed(kind::MESSAGE, m.id.as_bytes()) != hashed {
+                return Err(corrupt("message"));
+            }
+            out.push(m);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The sequence number of a stored message, by its id.
+    pub async fn message_seq(&self, id: &str) -> Result<Option<u64>, JsValue> {
+        Ok(self.message(id).await?.map(|m| m.seq))
+    }
+
+    /// The recovery phrase kept with the profile (`STORAGE` when it is missing or damaged).
+    pub async fn phrase(&self) -> Result<Zeroizing<String>, JsValue> {
+        let phrase = self
+            .read(kind::MNEMONIC, MNEMONIC_KEY)
+            .await?
+            .ok_or_else(|| {
+                sotto_error(ErrorCode::Storage, "this profile has no recovery phrase")
+            })?;
+        let text = std::str::from_utf8(&phrase)
+            .map_err(|_| sotto_error(ErrorCode::Storage, "the stored phrase is damaged"))?;
+        Ok(Zeroizing::new(text.to_owned()))
+    }
+
+    /// The raw IndexedDB name of this profile's database.
+    pub fn db_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Closes the database (writes in flight fail). The store key is zeroized when the
+    /// `Store` is dropped.
+    pub fn close(&self) {
+        if let Ok(mut db) = self.db.try_borrow_mut()
+            && let Some(db) = db.take()
+        {
+            db.close();
+        }
+    }
+
+    /// Closes and deletes the whole database; the key is zeroized.
+    pub async fn wipe(self) -> Result<(), JsValue> {
+        self.close();
+        let name = self.name.clone();
+        drop(self);
+        delete_database(&name).await
+    }
+}
+
+impl Store {
+    /// Whether `passphrase` (`None`: no passphrase) is the one that opens this profile: the
+    /// same check as [`Store::open`], changing nothing.
+    pub async fn check_passphrase(&self, passphrase: Option<&str>) -> Result<bool, JsValue> {
+        let meta = {
+            let tx = self.tx(TransactionMode::ReadOnly)?;
+            tx.store(STORE)
+                .map_err(|e| storage_error(&e))?
+                .get("meta".into())
+                .await
+                .map_err(|e| storage_error(&e))?
+                .ok_or_else(|| corrupt("meta"))?
+        };
+        let kdf = get(&meta, "kdf").as_string().unwrap_or_default();
+        match (kdf.as_str(), passphrase) {
+            ("argon2id", Some(_)) | ("none", None) => {}
+            _ => return Ok(false),
+        }
+        let salt = get_bytes(&meta, "salt").ok_or_else(|| corrupt("salt"))?;
+        let wrapped = get_bytes(&meta, "wrapped").ok_or_else(|| corrupt("key"))?;
+        let num = |k: &str| get(&meta, k).as_f64().unwrap_or(0.0) as u32;
+        let kek = kek(passphrase, &salt, num("m"), num("t"), num("p"))?;
+        Ok(open(&kek, WRAP_AD, &wrapped).is_some())
+    }
+}
