@@ -24,6 +24,14 @@ export function sizeLabel(bytes) {
 const isPicture = (a) => a.mime.startsWith('image/');
 const isVoice = (a) => a.voice || a.mime.startsWith('audio/');
 
+/// The chat list's one-line preview of a message: its text, or what its attachment is.
+export function previewText(m) {
+  const a = m.attachment;
+  if (!a) return m.text;
+  if (isVoice(a)) return 'Voice note';
+  return `${isPicture(a) ? 'Picture' : 'File'}: ${a.name}`;
+}
+
 /// A small stroked SVG icon (no emoji: not every system has an emoji font).
 export function glyph(path, className = '') {
   const ns = 'http://www.w3.org/2000/svg';

@@ -1,12 +1,27 @@
 // Sotto's service worker: keeps the app shell and the wasm so the app opens offline.
-// Network first (a deployed update is picked up at once), the cache when offline.
+// Network first (a deployed update is picked up at once), the cache when offline. SHELL lists
+// every module the page imports (web/*.js), so that the app opens offline on the first try.
 // The app registers it only on a device that keeps a profile (a session used without saving
 // leaves no cache), and a new version waits until the person presses Reload in the app's
 // "A new version is ready" banner, which posts {type: 'skip-waiting'}.
-const CACHE = 'sotto-shell-v3';
+const CACHE = 'sotto-shell-v4';
 const SHELL = [
   '/',
   '/web/app.js',
+  '/web/store.js',
+  '/web/dom.js',
+  '/web/device.js',
+  '/web/welcome.js',
+  '/web/messenger.js',
+  '/web/panes.js',
+  '/web/chat-list.js',
+  '/web/conversation.js',
+  '/web/composer.js',
+  '/web/timer.js',
+  '/web/events.js',
+  '/web/invitation.js',
+  '/web/qr-scanner.js',
+  '/web/settings.js',
   '/web/format.js',
   '/web/content.js',
   '/web/style.css',

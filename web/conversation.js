@@ -1,0 +1,200 @@
+// A conversation: its log of bubbles (a day separator per day, older pages loaded when
+// scrolled to the top), each message's state (sending, sent, not sent, with Retry), and
+// delivering what the composer sends.
+import { PAGE, state, nameOf, fromApi } from '/web/store.js';
+import { byId, span, showNotice } from '/web/dom.js';
+import { dayKey, dayLabel, timeLabel, errorText } from '/web/format.js';
+import { attachmentView, showReady, showProgress, releaseUrls, glyph, CLOCK } from '/web/content.js';
+import { showPane } from '/web/panes.js';
+import { renderList } from '/web/chat-list.js';
+import { showTimer } from '/web/timer.js';
+
+const el = { convTitle: byId('conv-title'), log: byId('log'), text: byId('composer-text') };
+
+/// The bytes of a received or sent file, once the library has them (or null).
+const loadFile = (id) => (id && state.session ? state.session.me.attachment(id) : Promise.resolve(null));
+
+/// Opens the conversation with contact `id` in the pane.
+export function openConversation(id) {
+  const { session } = state;
+  const c = session.contacts.get(id);
+  if (!c) return;
+  showPane('conversation');
+  session.current = id;
+  c.unread = 0;
+  el.convTitle.textContent = nameOf(c);
+  showTimer(c);
+  releaseUrls();
+  renderLog(c);
+  scrollToEnd();
+  renderList();
+  el.text.focus();
+  // Too few to scroll: there is no top to scroll to, so load the older ones now.
+  if (el.log.scrollHeight <= el.log.clientHeight) loadOlder();
+}
+
+/// Shows a contact's (new) name in the header, when its conversation is on screen.
+export function showTitle(c) {
+  el.convTitle.textContent = nameOf(c);
+}
+
+/// Empties the conversation on screen (the session ended).
+export function clearConversation() {
+  el.log.replaceChildren();
+  el.convTitle.textContent = '';
+}
+
+/// Draws a conversation's loaded messages, oldest first, with a day separator per day.
+function renderLog(c) {
+  el.log.replaceChildren();
+  state.session.rendered = { contactId: c.id, lastDay: null };
+  for (const m of c.messages) appendBubble(m);
+  el.log.setAttribute('aria-busy', 'false');
+}
+
+/// Scrolled to the top: the page of older messages (from storage) goes above, the view stays
+/// where it was.
+async function loadOlder() {
+  const s = state.session;
+  const c = s?.current && s.contacts.get(s.current);
+  if (!c || c.complete || c.loading) return;
+  const oldest = c.messages.find((m) => m.id);
+  if (!oldest) { c.complete = true; return; }
+  c.loading = true;
+  el.log.setAttribute('aria-busy', 'true');
+  try {
+    const page = await s.me.messages(c.id, { limit: PAGE, before: oldest.id });
+    if (state.session !== s) return;
+    const known = new Set(c.messages.map((m) => m.id));
+    const older = page.filter((m) => !known.has(m.id)).map(fromApi);
+    if (page.length < PAGE || older.length === 0) c.complete = true;
+    if (older.length && s.current === c.id) {
+      const fromBottom = el.log.scrollHeight - el.log.scrollTop;
+      c.messages.unshift(...older);
+      renderLog(c);
+      el.log.scrollTop = el.log.scrollHeight - fromBottom;
+    } else if (older.length) {
+      c.messages.unshift(...older);
+    }
+  } catch (err) {
+    if (state.session === s) showNotice(errorText(err));
+  } finally {
+    c.loading = false;
+    if (state.session === s) el.log.setAttribute('aria-busy', 'false');
+  }
+}
+
+el.log.addEventListener('scroll', () => {
+  if (el.log.scrollTop < 60) loadOlder();
+});
+
+/// Adds a message's bubble at the end of the log (after a day separator when the day changes).
+export function appendBubble(m) {
+  const r = state.session.rendered;
+  const day = dayKey(m.sentAt);
+  if (r.lastDay !== day) {
+    const sep = document.createElement('p');
+    sep.className = 'day';
+    sep.textContent = dayLabel(m.sentAt);
+    el.log.append(sep);
+    r.lastDay = day;
+  }
+  const bubble = document.createElement('div');
+  bubble.className = `bubble ${m.outgoing ? 'mine' : 'theirs'}`;
+  const who = span('sr-only', m.outgoing ? 'You: ' : `${nameOf(state.session.contacts.get(r.contactId))}: `);
+  const text = document.createElement('p');
+  text.className = 'text';
+  text.textContent = m.text;
+  text.hidden = !m.text;
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  bubble.append(who);
+  if (m.attachment) bubble.append(attachmentView(m, loadFile));
+  bubble.append(text, meta);
+  m.node = bubble;
+  updateBubble(m);
+  el.log.append(bubble);
+}
+
+/// Shows a message's state in its bubble (if drawn): time, timer, Sending/Sent/Not sent.
+export function updateBubble(m) {
+  const bubble = m.node;
+  if (!bubble) return;
+  bubble.dataset.state = m.state;
+  const meta = bubble.querySelector('.meta');
+  const time = document.createElement('time');
+  time.dateTime = new Date(m.sentAt).toISOString();
+  time.textContent = timeLabel(m.sentAt);
+  const parts = [time];
+  if (m.expiresAt) {
+    const timer = span('expires', '');
+    timer.append(glyph(CLOCK));
+    timer.title = `Disappears ${new Date(m.expiresAt).toLocaleString()}`;
+    timer.setAttribute('aria-label', timer.title);
+    parts.unshift(timer);
+  }
+  if (m.attachment) showReady(m, loadFile);
+  if (m.outgoing) {
+    const label = { sending: 'Sending…', sent: 'Sent', failed: 'Not sent' }[m.state];
+    parts.push(span(`state ${m.state}`, label));
+    if (m.state === 'failed') {
+      const retry = document.createElement('button');
+      retry.type = 'button';
+      retry.className = 'retry';
+      retry.textContent = 'Retry';
+      retry.addEventListener('click', () => (m.file ? deliverFile(m, m.contactId) : deliver(m, m.contactId)));
+      parts.push(retry);
+    }
+  }
+  meta.replaceChildren(...parts);
+}
+
+export function scrollToEnd() {
+  el.log.scrollTop = el.log.scrollHeight;
+}
+
+/// Whether the log is scrolled (nearly) to its end, so a new message should keep it there.
+export function nearEnd() {
+  return el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 80;
+}
+
+/// Sends a text message drawn as `m` (again, after a failure) and shows how it went.
+export async function deliver(m, contactId) {
+  const s = state.session;
+  m.state = 'sending';
+  updateBubble(m);
+  try {
+    const sent = await s.me.send(contactId, m.text);
+    m.id = sent.id;
+    m.state = 'sent';
+  } catch (err) {
+    m.state = 'failed';
+    if (state.session === s) showNotice(`A message was not sent: ${errorText(err)}`);
+  }
+  if (state.session === s) updateBubble(m);
+}
+
+/// Sends the file of message `m` (`m.file`, `m.voice`) with its upload progress.
+export async function deliverFile(m, contactId) {
+  const s = state.session;
+  m.state = 'sending';
+  updateBubble(m);
+  // Progress events name the message by its id, known only once sendFile resolves; until
+  // then the newest upload of this conversation is this one.
+  const onProgressEarly = (e) => {
+    if (e.detail.contactId === contactId && e.detail.direction === 'upload' && !m.id) showProgress(m, e.detail.done, e.detail.total);
+  };
+  s.me.addEventListener('progress', onProgressEarly);
+  try {
+    const sent = await s.me.sendFile(contactId, m.file, { voice: m.voice });
+    m.id = sent.id;
+    m.state = 'sent';
+    delete m.file;
+  } catch (err) {
+    m.state = 'failed';
+    if (state.session === s) showNotice(`A file was not sent: ${errorText(err)}`);
+  } finally {
+    s.me.removeEventListener('progress', onProgressEarly);
+  }
+  if (state.session === s) updateBubble(m);
+}

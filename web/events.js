@@ -1,0 +1,82 @@
+// What the open Sotto tells the page: new messages and contacts, relay errors, file progress,
+// files that arrived (or failed), and disappearing messages that expired.
+import { state, upsertContact, nameOf, fromApi, findMessage } from '/web/store.js';
+import { showNotice } from '/web/dom.js';
+import { showProgress } from '/web/content.js';
+import { renderList } from '/web/chat-list.js';
+import { showTimer } from '/web/timer.js';
+import { appendBubble, updateBubble, showTitle, scrollToEnd, nearEnd } from '/web/conversation.js';
+
+/// Listens to the events of `me`, the Sotto of session `s`, for as long as `s` is the session.
+export function listen(me, s) {
+  const on = (name, handler) => me.addEventListener(name, (e) => { if (state.session === s) handler(e.detail); });
+  on('message', onMessage);
+  on('contact', onContact);
+  on('error', onError);
+  on('progress', onProgress);
+  on('attachment', onAttachment);
+  on('expired', onExpired);
+}
+
+function onMessage(detail) {
+  const { session } = state;
+  const c = upsertContact({ id: detail.contactId, displayName: '' });
+  const m = fromApi({ ...detail, outgoing: false });
+  if (c.messages.some((x) => x.id === m.id)) return;
+  c.messages.push(m);
+  c.lastAt = Date.now();
+  if (session.current === c.id) {
+    const stick = nearEnd();
+    appendBubble(m);
+    if (stick) scrollToEnd();
+    if (document.hidden) c.unread += 1;
+  } else {
+    c.unread += 1;
+  }
+  renderList();
+}
+
+function onContact(detail) {
+  const before = state.session.contacts.get(detail.id)?.displayName;
+  const c = upsertContact(detail);
+  renderList();
+  if (state.session.current === c.id) {
+    showTitle(c);
+    showTimer(c);
+  }
+  if (before && c.displayName && before !== c.displayName) {
+    showNotice(`${before} is now called ${c.displayName}.`);
+  } else if (c.displayName && !c.announced) {
+    c.announced = true;
+    showNotice(`${c.displayName} joined your chats.`);
+  }
+}
+
+function onError(detail) {
+  showNotice(`A relay refused a request (${detail?.code ?? 'error'}); Sotto keeps retrying.`);
+}
+
+function onProgress(d) {
+  const m = findMessage(d.contactId, d.id) ?? state.session.contacts.get(d.contactId)?.messages.find((x) => x.pendingId === d.id);
+  if (m) showProgress(m, d.done, d.total);
+}
+
+function onAttachment(d) {
+  const m = findMessage(d.contactId, d.id);
+  if (!m?.attachment) return;
+  m.attachment.ready = d.ready;
+  if (!d.ready) {
+    m.state = 'failed';
+    showNotice(`A file from ${nameOf(state.session.contacts.get(d.contactId))} could not be received.`);
+  }
+  updateBubble(m);
+}
+
+function onExpired(d) {
+  const c = state.session.contacts.get(d.contactId);
+  if (!c) return;
+  const gone = new Set(d.ids);
+  for (const m of c.messages.filter((x) => gone.has(x.id))) m.node?.remove();
+  c.messages = c.messages.filter((x) => !gone.has(x.id));
+  renderList();
+}

@@ -1,0 +1,220 @@
+// The Settings view: display name, recovery words (behind the passphrase or a confirmation),
+// the encrypted backup file, the relay directory, and deleting the profile.
+import { state } from '/web/store.js';
+import { byId, clearText } from '/web/dom.js';
+import { errorText } from '/web/format.js';
+import { showPane, onLeave } from '/web/panes.js';
+import { renderList } from '/web/chat-list.js';
+import { forgetDevice, directoryUrl, defaultDirectoryUrl, storeDirectoryUrl } from '/web/device.js';
+
+const el = {
+  openSettings: byId('open-settings'), meName: byId('me-name'),
+  kioskSettings: byId('kiosk-settings'), savedSettings: byId('saved-settings'),
+  nameForm: byId('name-form'), settingsName: byId('settings-name'), saveName: byId('save-name'),
+  nameStatus: byId('name-status'), nameError: byId('name-error'),
+  wordsForm: byId('words-form'), wordsPassField: byId('words-pass-field'), wordsPassphrase: byId('words-passphrase'),
+  wordsConfirmField: byId('words-confirm-field'), wordsConfirm: byId('words-confirm'), showWords: byId('show-words'),
+  wordsError: byId('words-error'), wordsPanel: byId('words-panel'), words: byId('words'), hideWords: byId('hide-words'),
+  exportBackup: byId('export-backup'), backupStatus: byId('backup-status'), backupError: byId('backup-error'),
+  relayForm: byId('relay-form'), directoryUrl: byId('directory-url'), saveDirectory: byId('save-directory'),
+  directoryStatus: byId('directory-status'), directoryError: byId('directory-error'),
+  deleteProfile: byId('delete-profile'), deleteConfirm: byId('delete-confirm'), deleteYes: byId('delete-yes'),
+  deleteCancel: byId('delete-cancel'), deleteError: byId('delete-error'),
+};
+
+/// What follows deleting the profile, once the library wiped it (set by the app).
+let deleted = async () => {};
+
+/// Sets what follows deleting the profile: `then()` (ends the session, shows the welcome).
+export function onProfileDeleted(then) {
+  deleted = then;
+}
+
+onLeave('settings', clearSettings);
+
+/// Shows the settings a session has: a saved profile's, or the note of one used without saving.
+export function showSettingsFor(kiosk) {
+  el.kioskSettings.hidden = !kiosk;
+  el.savedSettings.hidden = kiosk;
+}
+
+el.openSettings.addEventListener('click', () => {
+  const { session, saved } = state;
+  if (!session) return;
+  showPane('settings');
+  renderList();
+  el.settingsName.value = session.me.displayName;
+  el.wordsPassField.hidden = !saved?.passphrase;
+  el.wordsConfirmField.hidden = !!saved?.passphrase;
+  el.directoryUrl.value = directoryUrl();
+  el.settingsName.focus();
+});
+
+/// Forgets what Settings showed (the recovery words above all) and any half-done step.
+export function clearSettings() {
+  el.words.replaceChildren();
+  el.wordsPanel.hidden = true;
+  el.wordsForm.hidden = false;
+  el.wordsPassphrase.value = '';
+  el.wordsConfirm.checked = false;
+  el.deleteConfirm.hidden = true;
+  el.deleteProfile.hidden = false;
+  clearText(el.nameStatus, el.nameError, el.wordsError, el.backupStatus, el.backupError,
+    el.directoryStatus, el.directoryError, el.deleteError);
+}
+
+el.nameForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = state.session;
+  const name = el.settingsName.value.trim();
+  el.nameStatus.textContent = '';
+  el.nameError.textContent = '';
+  if (!name) {
+    el.nameError.textContent = 'Please enter a display name.';
+    el.settingsName.focus();
+    return;
+  }
+  el.saveName.disabled = true;
+  try {
+    await s.me.setDisplayName(name);
+    if (state.session !== s) return;
+    el.meName.textContent = name;
+    el.nameStatus.textContent = s.contacts.size > 0
+      ? `Saved. Your contacts will see “${name}”.`
+      : `Saved. New contacts will see “${name}”.`;
+  } catch (err) {
+    if (state.session === s) el.nameError.textContent = errorText(err);
+  } finally {
+    el.saveName.disabled = false;
+  }
+});
+
+el.wordsForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = state.session;
+  el.wordsError.textContent = '';
+  let passphrase = null;
+  if (state.saved?.passphrase) {
+    passphrase = el.wordsPassphrase.value;
+    if (!passphrase) {
+      el.wordsError.textContent = 'Enter your passphrase first.';
+      el.wordsPassphrase.focus();
+      return;
+    }
+  } else if (!el.wordsConfirm.checked) {
+    el.wordsError.textContent = 'Confirm that nobody else can see your screen first.';
+    el.wordsConfirm.focus();
+    return;
+  }
+  el.showWords.disabled = true;
+  try {
+    const phrase = await s.me.revealMnemonic(passphrase);
+    if (state.session !== s) return;
+    el.wordsPassphrase.value = '';
+    el.words.replaceChildren(...phrase.split(' ').map((w) => {
+      const li = document.createElement('li');
+      li.textContent = w;
+      return li;
+    }));
+    el.wordsForm.hidden = true;
+    el.wordsPanel.hidden = false;
+    el.hideWords.focus();
+  } catch (err) {
+    if (state.session === s) {
+      el.wordsError.textContent = errorText(err);
+      el.wordsPassphrase.select();
+    }
+  } finally {
+    el.showWords.disabled = false;
+  }
+});
+
+el.hideWords.addEventListener('click', () => {
+  clearSettings();
+  el.showWords.focus();
+});
+
+el.exportBackup.addEventListener('click', async () => {
+  const s = state.session;
+  el.backupStatus.textContent = 'Encrypting your backup…';
+  el.backupError.textContent = '';
+  el.exportBackup.disabled = true;
+  try {
+    const bytes = await s.me.exportBackup();
+    if (state.session !== s) return;
+    const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `sotto-backup-${new Date().toISOString().slice(0, 10)}.sotto`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    el.backupStatus.textContent = `Backup saved as ${a.download}. Keep it with your recovery words.`;
+  } catch (err) {
+    if (state.session === s) {
+      el.backupStatus.textContent = '';
+      el.backupError.textContent = errorText(err);
+    }
+  } finally {
+    el.exportBackup.disabled = false;
+  }
+});
+
+el.relayForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  el.directoryStatus.textContent = '';
+  el.directoryError.textContent = '';
+  let url;
+  try {
+    url = new URL(el.directoryUrl.value.trim(), location.href);
+    if (!/^https?:$/.test(url.protocol)) throw new Error('not http');
+  } catch {
+    el.directoryError.textContent = 'That is not a web address (https://…).';
+    el.directoryUrl.focus();
+    return;
+  }
+  el.saveDirectory.disabled = true;
+  el.directoryStatus.textContent = 'Checking the directory…';
+  try {
+    const response = await fetch(url, { cache: 'no-store' });
+    const doc = response.ok ? await response.json() : null;
+    if (!Array.isArray(doc?.relays) || doc.relays.length === 0) throw new Error('no relays');
+    storeDirectoryUrl(url.href === defaultDirectoryUrl() ? null : url.href);
+    el.directoryUrl.value = url.href;
+    el.directoryStatus.textContent = `Saved: ${doc.relays.length} relays. Sotto uses them the next time it opens.`;
+  } catch {
+    el.directoryStatus.textContent = '';
+    el.directoryError.textContent = 'Sotto could not read a relay directory at that address (or this site does not allow it).';
+    el.directoryUrl.focus();
+  } finally {
+    el.saveDirectory.disabled = false;
+  }
+});
+
+el.deleteProfile.addEventListener('click', () => {
+  el.deleteProfile.hidden = true;
+  el.deleteConfirm.hidden = false;
+  el.deleteCancel.focus();
+});
+el.deleteCancel.addEventListener('click', () => {
+  el.deleteConfirm.hidden = true;
+  el.deleteProfile.hidden = false;
+  el.deleteProfile.focus();
+});
+el.deleteYes.addEventListener('click', async () => {
+  const s = state.session;
+  el.deleteYes.disabled = true;
+  el.deleteError.textContent = '';
+  try {
+    await s.me.wipe();
+    state.saved = null;
+    state.session = null; // already closed by wipe()
+    await forgetDevice();
+    await deleted();
+  } catch (err) {
+    el.deleteError.textContent = errorText(err);
+  } finally {
+    el.deleteYes.disabled = false;
+  }
+});

@@ -1,0 +1,154 @@
+// The welcome screen: a new profile (saved on this device, or used without saving), and the
+// unlock form of the profile saved on this device.
+import { Sotto, version } from '/pkg/sotto.js';
+import { PROFILE, state } from '/web/store.js';
+import { byId, clearText } from '/web/dom.js';
+import { errorText } from '/web/format.js';
+import { registerServiceWorker, directoryUrl, defaultDirectoryUrl } from '/web/device.js';
+
+const el = {
+  status: byId('status'),
+  welcomeForm: byId('welcome-form'), name: byId('display-name'), passphrase: byId('passphrase'),
+  save: byId('save-device'), kiosk: byId('kiosk'), welcomeError: byId('welcome-error'),
+  unlockForm: byId('unlock-form'), unlockText: byId('unlock-text'), unlockField: byId('unlock-field'),
+  unlockPassphrase: byId('unlock-passphrase'), unlock: byId('unlock'), unlockGuest: byId('unlock-guest'),
+  unlockError: byId('unlock-error'),
+};
+
+/// What follows opening a Sotto (set by the app): `enter(me, kiosk, displayName)` shows the
+/// messenger.
+let enter = async () => {};
+
+/// Sets what follows opening a Sotto (see `enter`).
+export function onOpened(then) {
+  enter = then;
+}
+
+/// The status line under the welcome forms.
+export function setStatus(text) {
+  el.status.textContent = text;
+}
+
+/// The wasm core is loaded: the two ways in can be used.
+export function enableWelcome() {
+  el.save.disabled = false;
+  el.kiosk.disabled = false;
+}
+
+/// Shows the unlock form of the profile saved on this device.
+export function showUnlock() {
+  const { saved } = state;
+  el.welcomeForm.hidden = true;
+  el.unlockForm.hidden = false;
+  el.unlockError.textContent = '';
+  el.unlockField.hidden = !saved?.passphrase;
+  el.unlockText.textContent = saved?.passphrase
+    ? 'A profile is saved on this device. Enter its passphrase to open it.'
+    : 'A profile is saved on this device.';
+  el.unlock.textContent = saved?.passphrase ? 'Unlock' : 'Open';
+  (saved?.passphrase ? el.unlockPassphrase : el.unlock).focus();
+}
+
+/// Shows the form for a new profile (only a session without saving while one is saved).
+export function showWelcomeForm() {
+  el.unlockForm.hidden = true;
+  el.welcomeForm.hidden = false;
+  // A second profile is not offered while one is saved: only a session without saving.
+  el.save.hidden = !!state.saved;
+  el.passphrase.closest('.field').hidden = !!state.saved;
+  el.name.focus();
+}
+
+/// Forgets the new profile's passphrase as soon as the messenger opens.
+export function clearPassphrase() {
+  el.passphrase.value = '';
+}
+
+/// Empties the welcome form (the session ended).
+export function clearWelcome() {
+  clearText(el.welcomeError);
+  el.name.value = '';
+  el.passphrase.value = '';
+}
+
+el.unlockForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  openSaved(state.saved?.passphrase ? el.unlockPassphrase.value : null);
+});
+el.unlockGuest.addEventListener('click', showWelcomeForm);
+
+/// Opens the profile saved on this device.
+export async function openSaved(passphrase) {
+  el.unlockError.textContent = '';
+  if (state.saved?.passphrase && !passphrase) {
+    el.unlockError.textContent = 'Enter your passphrase.';
+    el.unlockPassphrase.focus();
+    return;
+  }
+  el.unlock.disabled = true;
+  el.unlockForm.setAttribute('aria-busy', 'true');
+  el.status.textContent = 'Opening your profile…';
+  try {
+    const options = { directoryUrl: directoryUrl(), storage: 'indexeddb', profile: PROFILE };
+    if (passphrase) options.passphrase = passphrase;
+    const me = await Sotto.open(options);
+    el.unlockPassphrase.value = '';
+    el.unlockForm.hidden = true;
+    el.welcomeForm.hidden = false;
+    await enter(me, false, me.displayName);
+  } catch (err) {
+    el.unlockForm.hidden = false;
+    el.welcomeForm.hidden = true;
+    el.unlockError.textContent = errorText(err);
+    el.unlockPassphrase.focus();
+    el.unlockPassphrase.select();
+  } finally {
+    el.unlock.disabled = false;
+    el.unlockForm.removeAttribute('aria-busy');
+    el.status.textContent = `Sotto ${version()} is ready.`;
+  }
+}
+
+async function openSotto(storage) {
+  el.welcomeError.textContent = '';
+  const displayName = el.name.value.trim();
+  if (!displayName) {
+    el.welcomeError.textContent = 'Please enter a display name.';
+    el.name.focus();
+    return;
+  }
+  const options = {
+    directoryUrl: defaultDirectoryUrl(),
+    storage,
+    profile: PROFILE,
+    displayName,
+  };
+  if (storage !== 'memory' && el.passphrase.value) options.passphrase = el.passphrase.value;
+  setBusy(true);
+  try {
+    const me = await Sotto.open(options);
+    if (storage !== 'memory') {
+      state.saved = { passphrase: !!options.passphrase };
+      registerServiceWorker();
+    }
+    enter(me, storage === 'memory', displayName);
+  } catch (err) {
+    if (err?.code === 'UNSUPPORTED' && storage !== 'memory') {
+      el.welcomeError.textContent = 'Saving on this device is coming soon; use without saving for now.';
+    } else {
+      el.welcomeError.textContent = errorText(err);
+    }
+  } finally {
+    setBusy(false);
+  }
+}
+
+function setBusy(busy) {
+  el.save.disabled = busy;
+  el.kiosk.disabled = busy;
+  el.welcomeForm.setAttribute('aria-busy', String(busy));
+}
+
+// With a profile already saved, the welcome form only offers a session without saving.
+el.welcomeForm.addEventListener('submit', (e) => { e.preventDefault(); openSotto(state.saved ? 'memory' : 'indexeddb'); });
+el.kiosk.addEventListener('click', () => openSotto('memory'));
