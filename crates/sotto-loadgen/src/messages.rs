@@ -127,13 +127,10 @@ impl ClientTask {
                         _ => continue,
                     },
                     Event::Sent { .. } => Up::Sent,
-                    failure @ (Event::InvitationFailed { .. }
-                    | Event::AcceptFailed { .. }
-                    | Event::SecureFailed { .. }
-                    | Event::SendFailed { .. }
-                    | Event::SubscribeFailed { .. }
-                    | Event::AckFailed { .. }) => Up::Failed(failure_text(&failure)),
-                    _ => continue,
+                    other => match (other.what(), other.error()) {
+                        (Some(what), Some(error)) => Up::Failed(format!("{what}: {error}")),
+                        _ => continue,
+                    },
                 };
                 let _ = up.send(msg);
             }
@@ -402,14 +399,6 @@ pub(crate) async fn messages(
         },
     }));
     Ok(())
-}
-
-/// "what: error" for a failure event, as logged.
-fn failure_text(event: &Event) -> String {
-    match (event.what(), event.error()) {
-        (Some(what), Some(error)) => format!("{what}: {error}"),
-        _ => format!("{event:?}"),
-    }
 }
 
 #[cfg(test)]

@@ -101,13 +101,10 @@ impl Person {
                 },
                 Event::Sent { .. } => self.sent_confirmed += 1,
                 Event::ContactRenamed { .. } => {}
-                failure @ (Event::InvitationFailed { .. }
-                | Event::AcceptFailed { .. }
-                | Event::SecureFailed { .. }
-                | Event::SendFailed { .. }
-                | Event::SubscribeFailed { .. }
-                | Event::AckFailed { .. }) => self.failures.push(failure_text(&failure)),
-                other => self.failures.push(format!("unexpected event {other:?}")),
+                other => self.failures.push(match (other.what(), other.error()) {
+                    (Some(what), Some(error)) => format!("{what}: {error}"),
+                    _ => format!("unexpected event {other:?}"),
+                }),
             }
         }
         // Offline, or the socket failed: the client retries its requests after reconnecting.
@@ -218,12 +215,4 @@ pub async fn introduce(people: &mut [Person], inbox: &mut Inbox, rng: &mut ChaCh
         "introduction did not finish: failures {:?} {:?}",
         people[0].failures, people[1].failures
     );
-}
-
-/// "what: error" for a failure event, as logged.
-fn failure_text(event: &Event) -> String {
-    match (event.what(), event.error()) {
-        (Some(what), Some(error)) => format!("{what}: {error}"),
-        _ => format!("{event:?}"),
-    }
 }
