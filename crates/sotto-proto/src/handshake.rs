@@ -378,4 +378,22 @@ mod tests {
         assert!(InvitationSecret::from_persisted_bytes(&wrong).is_err());
         assert!(!format!("{alice_inv:?}").contains("secret"));
     }
+
+    #[test]
+    fn persisted_invitation_secret_refuses_truncation_and_trailing_bytes() {
+        let (alice_inv, _) = setup(InvitationKind::OneTime);
+        let bytes = alice_inv.to_persisted_bytes();
+        for cut in 0..bytes.len() {
+            assert!(
+                InvitationSecret::from_persisted_bytes(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut long = bytes.to_vec();
+        long.push(0);
+        assert!(matches!(
+            InvitationSecret::from_persisted_bytes(&long),
+            Err(HandshakeError::Persisted(InvitationError::TrailingBytes))
+        ));
+    }
 }

@@ -1,6 +1,6 @@
-//! Identifiers that go on the wire. Each is a newtype declared with [`id_type!`], with a
-//! `Debug` that is safe to log: only a short prefix, enough to correlate log lines, not enough
-//! to look anything up.
+//! Identifiers that go on the wire. Each is a newtype declared with the crate-private
+//! `id_type!` macro, with a `Debug` that is safe to log: only a short prefix, enough to
+//! correlate log lines, not enough to look anything up.
 //!
 //! The network-wide ids live here; the others are declared with the same macro next to the
 //! protocol that gives them meaning:

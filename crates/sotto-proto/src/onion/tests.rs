@@ -94,3 +94,38 @@ fn frames_round_trip() {
     assert!(ClientFrame::decode(&[9, 1, 2]).is_err());
     assert!(GatewayFrame::decode(&[FRAME_REPLY; 10]).is_err());
 }
+
+#[test]
+fn frames_refuse_truncation_and_trailing_bytes() {
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let bind = ClientFrame::Bind(ConnTag::random(&mut rng)).encode();
+    let reply = GatewayFrame::Reply {
+        surb_id: SurbId::random(&mut rng),
+        sealed: vec![7; SEALED_REPLY_SIZE],
+    }
+    .encode();
+    for cut in 0..bind.len() {
+        assert!(ClientFrame::decode(&bind[..cut]).is_err(), "cut {cut}");
+    }
+    for cut in [0, 1, SURB_ID_LEN, SURB_ID_LEN + 1, reply.len() - 1] {
+        assert!(GatewayFrame::decode(&reply[..cut]).is_err(), "cut {cut}");
+    }
+    let mut long = bind.clone();
+    long.push(0);
+    assert_eq!(
+        ClientFrame::decode(&long),
+        Err(OnionError::WrongLength {
+            expected: CONN_TAG_LEN,
+            got: CONN_TAG_LEN + 1
+        })
+    );
+    let mut long = reply.clone();
+    long.push(0);
+    assert_eq!(
+        GatewayFrame::decode(&long),
+        Err(OnionError::WrongLength {
+            expected: GatewayFrame::REPLY_LEN,
+            got: GatewayFrame::REPLY_LEN + 1
+        })
+    );
+}

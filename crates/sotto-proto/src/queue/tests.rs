@@ -52,3 +52,25 @@ fn create_with_pow() {
     got.verify_pow(8).unwrap();
     assert!(got.pow_challenge().is_some());
 }
+
+#[test]
+fn delivery_refuses_truncation_at_every_position_and_trailing_bytes() {
+    let d = Delivery {
+        recipient_id: QueueId::from_bytes([1; 16]),
+        message_id: QueueMessageId::from_bytes([2; 16]),
+        received_at: 1_800_000_000,
+        body: vec![3; QUEUE_MESSAGE_SIZE],
+    };
+    let bytes = d.encode().unwrap();
+    assert_eq!(Delivery::decode(&bytes).unwrap(), d);
+    for cut in 0..bytes.len() {
+        assert_eq!(
+            Delivery::decode(&bytes[..cut]),
+            Err(QueueError::Truncated),
+            "cut {cut}"
+        );
+    }
+    let mut long = bytes;
+    long.push(0);
+    assert_eq!(Delivery::decode(&long), Err(QueueError::TrailingBytes));
+}

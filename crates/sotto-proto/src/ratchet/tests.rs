@@ -153,3 +153,32 @@ fn wrong_plaintext_size_is_api_misuse() {
         })
     );
 }
+
+#[test]
+fn persisted_state_refuses_truncation_at_every_position() {
+    let (_a, b, _rng) = pair(6);
+    let saved = b.to_persisted();
+    let bytes = saved.as_bytes();
+    for cut in 0..bytes.len() {
+        assert_eq!(
+            Session::from_persisted(&bytes[..cut]).unwrap_err(),
+            SessionDecodeError::Truncated,
+            "cut {cut}"
+        );
+    }
+}
+
+#[test]
+fn messages_of_the_wrong_length_are_refused() {
+    let (mut a, mut b, mut rng) = pair(7);
+    let m = a.encrypt(&mut rng, &body(1)).unwrap();
+    let mut long = m.clone();
+    long.push(0);
+    assert_eq!(b.decrypt(&mut rng, &long), Err(RatchetError::Decrypt));
+    assert_eq!(
+        b.decrypt(&mut rng, &m[..m.len() - 1]),
+        Err(RatchetError::Decrypt)
+    );
+    assert_eq!(hello_ephemeral_key(&long), None);
+    b.decrypt(&mut rng, &m).unwrap();
+}
