@@ -113,6 +113,8 @@ pub fn client_error(e: &ClientError) -> JsValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn every_code_has_its_readme_name() {

@@ -10,7 +10,7 @@ use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
-use super::{Change, History, Pending, Rng, Write, state_bytes};
+use super::{Change, History, Pending, Rng, Write, ready, state_bytes};
 use crate::error::{ErrorCode, sotto_error};
 use crate::storage::{
     LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, STATE_KEY, Status, Store, kind,
@@ -107,10 +107,6 @@ impl IdbHistory {
 
 fn damaged() -> JsValue {
     sotto_error(ErrorCode::Storage, "the stored profile is damaged")
-}
-
-fn ready<T: 'static>(v: T) -> Pending<T> {
-    Box::pin(std::future::ready(Ok(v)))
 }
 
 impl History for IdbHistory {

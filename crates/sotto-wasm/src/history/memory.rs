@@ -7,7 +7,7 @@ use std::rc::Rc;
 use sotto_proto::client::{Client, ContactId};
 use zeroize::Zeroizing;
 
-use super::{Change, History, Pending, Rng, Write};
+use super::{Change, History, Pending, Rng, Write, ready};
 use crate::storage::{Local, MessageRecord, Store};
 
 /// Messages by conversation and files by message id, in memory.
@@ -15,10 +15,6 @@ use crate::storage::{Local, MessageRecord, Store};
 pub struct MemoryHistory {
     history: BTreeMap<ContactId, Vec<MessageRecord>>,
     files: HashMap<String, Vec<u8>>,
-}
-
-fn ready<T: 'static>(v: T) -> Pending<T> {
-    Box::pin(std::future::ready(Ok(v)))
 }
 
 impl History for MemoryHistory {

@@ -26,6 +26,11 @@ pub type Rng = rand_core::UnwrapErr<getrandom::SysRng>;
 /// A result that may need IndexedDB to arrive (a ready one for memory).
 pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, JsValue>>>>;
 
+/// A result at hand, as a [`Pending`].
+pub fn ready<T: 'static>(v: T) -> Pending<T> {
+    Box::pin(std::future::ready(Ok(v)))
+}
+
 /// A change made to a kept message (its status, its file's readiness).
 pub type Change = Box<dyn FnOnce(&mut MessageRecord)>;
 
