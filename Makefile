@@ -36,6 +36,10 @@ fmt:
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p sotto-wasm -p sotto-proto --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy -p sotto-wasm -p sotto-proto --target wasm32-unknown-unknown --lib --tests -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+	@# sotto-proto's public items without a docstring: warned (listed), not yet an error.
+	@RUSTDOCFLAGS="-W missing-docs" cargo doc -p sotto-proto --no-deps 2>&1 | \
+	  grep -A1 '^warning: missing documentation' | grep -- '-->' | \
+	  awk '{n++; if (n <= 10) print "missing docs:", $$2} END {print "sotto-proto: " n+0 " public items without docs (warning)"}'
 	cargo build --quiet -p sotto-proto --target wasm32-unknown-unknown

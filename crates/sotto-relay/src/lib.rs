@@ -1,7 +1,7 @@
 //! Sotto's relay: a tokio driver around `sotto-proto`.
 //!
 //! * [`relay`] — one relay's WebSocket listener and connection loop, onion processing,
-//!   forwarding (over [`link`]s) and gateway delivery of SURB replies.
+//!   forwarding (over relay-to-relay links, `link`) and gateway delivery of SURB replies.
 //! * [`actor`] — the relay's sans-IO state machine (`sotto_proto::node`) on its own thread.
 //! * [`store`] — the durable queue store (redb), with group commit.
 //! * [`replay`] — the durable replay cache (redb), one table per key epoch.

@@ -3,7 +3,7 @@
 //!
 //! Every connection (a browser or another relay) speaks the same framing: each binary
 //! WebSocket message is one [`ClientFrame`] (`0x01 || packet` or `0x02 || conn tag`), and the
-//! relay answers only with [`GatewayFrame`]s (binary) and, for framing mistakes, text error
+//! relay answers only with [`GatewayFrame`](sotto_proto::onion::GatewayFrame)s (binary) and, for framing mistakes, text error
 //! frames (`{"error":"…","message":"…"}`). The wire details are in `docs/protocol/relay.md`.
 
 use std::collections::HashMap;
