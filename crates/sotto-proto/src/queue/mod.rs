@@ -394,6 +394,20 @@ impl Command {
 }
 
 /// A SURB count (u8) and the SURBs. Callers check the count against the command's maximum.
+/// Reads the header every request and response starts with (`version u8 || tag u8 ||
+/// request_id u64`), after checking that the whole message (`len` bytes) fits an onion
+/// payload. Returns `(tag, request_id)`; a wrong version or oversize input is an error.
+pub(crate) fn take_header(r: &mut Reader<'_>, len: usize) -> Result<(u8, u64), QueueError> {
+    if len > ONION_PLAINTEXT_SIZE {
+        return Err(QueueError::Oversize(len));
+    }
+    let version = r.take_u8()?;
+    if version != crate::PROTOCOL_VERSION {
+        return Err(QueueError::WrongVersion(version));
+    }
+    Ok((r.take_u8()?, r.take_u64()?))
+}
+
 fn put_surbs<W: Writer + ?Sized>(out: &mut W, surbs: &[Surb]) -> Result<(), QueueError> {
     out.put_u8(u8::try_from(surbs.len()).map_err(|_| QueueError::OutOfRange)?);
     for s in surbs {

@@ -4,6 +4,7 @@
 use super::Response;
 use super::{
     Auth, CREATE_POW_LABEL, Command, QueueError, REQUEST_SIG_LABEL, SIGNATURE_LEN, SURB_SIZE,
+    take_header,
 };
 use crate::PROTOCOL_VERSION;
 use crate::codec::{Reader, Writer};
@@ -114,16 +115,8 @@ impl ReceivedRequest {
     /// trailing bytes, oversize, wrong version, unknown tags, malformed SURBs, bad counts, and
     /// bad self-signatures (Create, Secure).
     pub fn decode(bytes: &[u8]) -> Result<Self, QueueError> {
-        if bytes.len() > ONION_PLAINTEXT_SIZE {
-            return Err(QueueError::Oversize(bytes.len()));
-        }
         let mut r = Reader::new(bytes);
-        let version = r.take_u8()?;
-        if version != PROTOCOL_VERSION {
-            return Err(QueueError::WrongVersion(version));
-        }
-        let tag_byte = r.take_u8()?;
-        let request_id = r.take_u64()?;
+        let (tag_byte, request_id) = take_header(&mut r, bytes.len())?;
         let reply = Surb::from_bytes(r.take(SURB_SIZE)?).map_err(|_| QueueError::BadSurb)?;
         let command = Command::decode_body(tag_byte, &mut r)?;
         let signed_len = r.consumed();

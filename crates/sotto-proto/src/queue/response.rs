@@ -1,11 +1,14 @@
 //! What comes back to a client through a SURB: a [`Response`] to one of its requests, or a
 //! [`Delivery`] pushed through a subscription.
 
-use super::{BLOB_CHUNK_SIZE, DELIVERY_LEN, QueueError, QueueMessageId, RESPONSE_HEADER_LEN, tag};
+use super::{
+    BLOB_CHUNK_SIZE, DELIVERY_LEN, QueueError, QueueMessageId, RESPONSE_HEADER_LEN, tag,
+    take_header,
+};
 use crate::PROTOCOL_VERSION;
 use crate::codec::{Reader, Writer};
 use crate::ids::QueueId;
-use crate::sizes::{ONION_PLAINTEXT_SIZE, QUEUE_MESSAGE_SIZE};
+use crate::sizes::QUEUE_MESSAGE_SIZE;
 
 /// Error codes a relay answers with. Stable numbers (u16 on the wire); codes this build does
 /// not know decode as [`ErrorCode::Unknown`] so newer relays can add codes.
@@ -143,16 +146,8 @@ impl Response {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, QueueError> {
-        if bytes.len() > ONION_PLAINTEXT_SIZE {
-            return Err(QueueError::Oversize(bytes.len()));
-        }
         let mut r = Reader::new(bytes);
-        let version = r.take_u8()?;
-        if version != PROTOCOL_VERSION {
-            return Err(QueueError::WrongVersion(version));
-        }
-        let tag_byte = r.take_u8()?;
-        let request_id = r.take_u64()?;
+        let (tag_byte, request_id) = take_header(&mut r, bytes.len())?;
         let body = match tag_byte {
             tag::OK => ResponseBody::Ok,
             tag::IDS => ResponseBody::Ids {
