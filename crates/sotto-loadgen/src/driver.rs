@@ -285,6 +285,21 @@ impl NativeClient {
     pub fn tick<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
         self.client.tick(rng, now());
     }
+
+    /// How long to sleep before [`NativeClient::tick`] has work: until the client's
+    /// [`Client::poll_timeout`] (seconds since the epoch), at least 50 ms (so a time already
+    /// due is acted on without a busy loop) and at most 30 s when nothing is waiting.
+    pub fn next_wake(&self) -> Duration {
+        const IDLE: Duration = Duration::from_secs(30);
+        const MIN: Duration = Duration::from_millis(50);
+        let Some(due) = self.client.poll_timeout() else {
+            return IDLE;
+        };
+        let due = UNIX_EPOCH + Duration::from_secs(due);
+        due.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .clamp(MIN, IDLE)
+    }
 }
 
 #[cfg(test)]

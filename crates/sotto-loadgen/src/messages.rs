@@ -76,9 +76,9 @@ impl ClientTask {
             .connect(&self.url, &mut self.rng)
             .await
             .map_err(|e| e.to_string())?;
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Wake when the client has time-driven work (a retry, a renewal), not on a fixed tick.
+            let wake = tokio::time::sleep(self.driver.next_wake());
             let client = &mut self.driver.client;
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
@@ -106,7 +106,7 @@ impl ClientTask {
                     Some(Err(e)) => return Err(e.to_string()),
                     None => return Err("the gateway closed the connection".into()),
                 },
-                _ = tick.tick() => self.driver.tick(&mut self.rng),
+                _ = wake => self.driver.tick(&mut self.rng),
             }
             while let Some(event) = self.driver.client.poll_event() {
                 let at_ns = self.epoch.elapsed().as_nanos() as u64;
