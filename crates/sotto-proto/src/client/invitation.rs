@@ -113,7 +113,7 @@ impl Client {
                         surbs: Vec::new(),
                     },
                 );
-                self.subscribe(rng, recipient_id, now);
+                self.schedule_subscription(recipient_id, now);
                 self.events
                     .push_back(Event::InvitationReady { handle, invitation });
             }
@@ -165,7 +165,7 @@ impl Client {
                         surbs: Vec::new(),
                     },
                 );
-                self.subscribe(rng, recipient_id, now);
+                self.schedule_subscription(recipient_id, now);
                 self.secure(rng, contact, now);
             }
         }

@@ -57,6 +57,15 @@ impl Client {
         }
     }
 
+    /// Schedules a new queue's first Subscribe in the first free second from `now` on (not at
+    /// once: it would leave together with whatever else this moment sends).
+    pub(super) fn schedule_subscription(&mut self, queue: QueueId, now: u64) {
+        let at = self.free_second(now);
+        if let Some(q) = self.queues.get_mut(&queue) {
+            q.renew_at = Some(at);
+        }
+    }
+
     /// The first second from `at` on that no receive queue's timer uses.
     fn free_second(&self, mut at: u64) -> u64 {
         while self.queues.values().any(|q| q.renew_at == Some(at)) {
