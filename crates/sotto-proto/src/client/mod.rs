@@ -339,6 +339,63 @@ mod tests {
         assert_eq!(client.poll_timeout(), Some(NOW + 2 * retry));
     }
 
+    /// `n` receive queues of one client, none subscribed yet.
+    fn with_queues(rng: &mut ChaCha20Rng, client: &mut Client, n: u64) -> Vec<QueueId> {
+        (0..n)
+            .map(|i| {
+                let queue = QueueId::random(rng);
+                client.queues.insert(
+                    queue,
+                    RecvQueue {
+                        relay: client.relays[1 + (i as usize % 3)].id,
+                        key: crate::keys::AuthKeyPair::generate(rng),
+                        owner: receive::QueueOwner::Contact(i),
+                        renew_at: None,
+                        surbs: Vec::new(),
+                    },
+                );
+                queue
+            })
+            .collect()
+    }
+
+    #[test]
+    fn subscriptions_are_spread_one_queue_per_second_and_renewed_with_jitter() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut client = client(&mut rng);
+        let every = client.config.resubscribe_every;
+        with_queues(&mut rng, &mut client, 3);
+        client.connected(&mut rng, NOW);
+        // Only the Bind leaves at once.
+        assert!(client.poll_transmit().is_some());
+        assert!(client.poll_transmit().is_none());
+        let times: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+        let distinct: std::collections::HashSet<u64> = times.iter().copied().collect();
+        assert_eq!(distinct.len(), 3, "each queue in a second of its own");
+        assert!(times.iter().all(|t| (NOW..NOW + 7).contains(t)));
+        assert_eq!(client.poll_timeout(), times.iter().min().copied());
+
+        // Ticking late (a tab asleep): still one queue per tick.
+        let mut sent_at = Vec::new();
+        for now in NOW + 10..NOW + 20 {
+            client.tick(&mut rng, now);
+            let frames = std::iter::from_fn(|| client.poll_transmit()).count();
+            assert!(frames <= 1, "one queue per tick");
+            if frames == 1 {
+                sent_at.push(now);
+                client.pending.clear();
+            }
+        }
+        assert_eq!(sent_at, [NOW + 10, NOW + 11, NOW + 12]);
+        // Renewals: between half and all of `resubscribe_every` later, in distinct seconds.
+        let renewals: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+        for at in &renewals {
+            assert!(*at >= NOW + 10 + every / 2 && *at <= NOW + 12 + every + 2);
+        }
+        let distinct: std::collections::HashSet<u64> = renewals.iter().copied().collect();
+        assert_eq!(distinct.len(), 3);
+    }
+
     #[test]
     fn the_earliest_of_retries_and_renewals_is_due() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);

@@ -139,3 +139,79 @@ impl Client {
         onion::build_forward(rng, &route, payload).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::tests::client;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn distinct(ids: &[RelayId]) -> bool {
+        ids.iter()
+            .enumerate()
+            .all(|(i, a)| ids[i + 1..].iter().all(|b| a != b))
+    }
+
+    #[test]
+    fn routes_never_repeat_a_relay_and_replies_never_end_where_they_began() {
+        for seed in 0..50 {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let client = client(&mut rng);
+            let g = client.gateway;
+            for _ in 0..20 {
+                let host = client.hosting_relay(&mut rng).unwrap();
+                assert_ne!(host, g, "our queues are never on the gateway");
+                for hop in &client.relays {
+                    let d = hop.id;
+                    let route: Vec<RelayId> = client
+                        .forward_route(&mut rng, d)
+                        .unwrap()
+                        .iter()
+                        .map(|h| h.id)
+                        .collect();
+                    assert_eq!(route[0], g);
+                    assert_eq!(route.last(), Some(&d));
+                    if d == g {
+                        // A contact's queue on our gateway: out through two others and back.
+                        assert_eq!(route.len(), 4);
+                        assert!(distinct(&route[..3]));
+                    } else {
+                        assert_eq!(route.len(), 3);
+                        assert!(distinct(&route));
+                    }
+                    let reply: Vec<RelayId> = client
+                        .surb_route(&mut rng, d)
+                        .unwrap()
+                        .iter()
+                        .map(|h| h.id)
+                        .collect();
+                    assert_eq!(reply[2], g);
+                    assert!(distinct(&reply));
+                    assert!(
+                        !reply[..2].contains(&d),
+                        "the reply leaves its relay at once"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn too_small_directories_are_refused_by_name() {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let client = client(&mut rng);
+        let g = client.gateway;
+        assert_eq!(check_directory(&client.relays, g), Ok(()));
+        assert_eq!(
+            check_directory(&client.relays[..3], g),
+            Err(ClientError::DirectoryTooSmall { need: 4, have: 3 })
+        );
+        assert_eq!(
+            check_directory(&client.relays[1..], g),
+            Err(ClientError::NoRelays)
+        );
+    }
+}
