@@ -12,8 +12,14 @@
 //!    relay to delete the messages just received.
 //!
 //! Requests are retried until their relay answers ([`ClientConfig::retry_after`]); receive
-//! queues are subscribed again every [`ClientConfig::resubscribe_every`] seconds with fresh
-//! reply blocks, which also makes the relay resend a delivery that was lost. Sends to one
+//! queues are subscribed again with fresh reply blocks, each on its own jittered timer (within
+//! [`ClientConfig::resubscribe_every`] seconds), which also makes the relay resend a delivery
+//! that was lost.
+//!
+//! Against the relays themselves (docs/PROTOCOL.md, "Threat model"): an answer is taken only
+//! through the reply block made for its request, a delivery only through one made for its
+//! queue; request ids are random; no two queues' subscriptions leave together; our queues and
+//! blobs are never on our gateway, and routes never visit a relay twice (see `route`). Sends to one
 //! contact go one at a time, so they reach the queue in order; the ratchet rejects a message
 //! that a retry stored twice, so each is shown exactly once.
 //!
@@ -37,9 +43,9 @@
 //! [`Client::from_persisted`] reads it back; the layout is in `docs/PROTOCOL.md`, "Client state
 //! (at rest)". The bytes hold every secret of the account: the storage layer encrypts them.
 //! Reply-block openers and unanswered Subscribes and Acks are not kept. After a restore, and
-//! once the WebSocket is open, the driver calls [`Client::connected`] as usual: it subscribes
-//! every receive queue again with fresh reply blocks (so the relays redeliver what was not
-//! acknowledged), and the next [`Client::tick`] resends the queue creations, Secures and Sends
+//! once the WebSocket is open, the driver calls [`Client::connected`] as usual: it schedules
+//! every receive queue to be subscribed again with fresh reply blocks over the next seconds
+//! (so the relays redeliver what was not acknowledged), and the next [`Client::tick`] resends the queue creations, Secures and Sends
 //! that were in flight.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
