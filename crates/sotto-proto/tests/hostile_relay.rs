@@ -205,10 +205,9 @@ fn a_queue_relay_cannot_answer_another_relays_queue_creation() {
             w.clients[0].rejected_replies() > 0 || ready(w, made)
         });
         if let Some((to, packet)) = hold {
-            assert_eq!(
-                w.clients[0].rejected_replies(),
-                1,
-                "the forged answer opened"
+            assert!(
+                w.clients[0].rejected_replies() >= 1,
+                "a forged answer opened and was dropped"
             );
             // The honest relay's answer comes now.
             w.deliver(to, &packet);
