@@ -531,6 +531,22 @@ mod tests {
     }
 
     #[test]
+    fn a_state_from_before_random_request_ids_still_loads() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let client = busy_client(&mut rng);
+        let saved = client.to_persisted();
+        let mut old = saved.as_bytes().to_vec();
+        // The former "next request id": after version, config, relays, gateway, tag and name.
+        let at = 1 + 19 + 4 + 64 * 4 + 32 + 16 + 2 + "Alice ✓".len();
+        assert_eq!(old[at..at + 8], [0; 8], "written as 0");
+        // An old state had a counter there, below which its (sequential) request ids were.
+        old[at..at + 8].copy_from_slice(&3u64.to_be_bytes());
+        let restored = Client::from_persisted(&old).unwrap();
+        assert_eq!(restored.pending_requests(), 2);
+        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
+    }
+
+    #[test]
     fn a_new_display_name_is_kept_and_one_too_long_changes_nothing() {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         let mut client = busy_client(&mut rng);

@@ -466,6 +466,8 @@ mod tests {
             send,
             ResponseBody::Error(ErrorCode::Quota),
         );
+        // Our new queue's first Subscribe leaves on its timer, at the next tick.
+        client.tick(&mut rng, NOW);
         let subscribe = pending_id(&client, |k| matches!(k, PendingKind::Subscribe));
         answer(
             &mut client,
