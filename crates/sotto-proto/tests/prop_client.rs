@@ -25,7 +25,7 @@ fn saved_client(seed: u64) -> Vec<u8> {
 
 fn make_saved_client(seed: u64) -> Vec<u8> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let relays: Vec<Hop> = (0..3)
+    let relays: Vec<Hop> = (0..4)
         .map(|_| Hop {
             id: RelayId::random(&mut rng),
             key: RelayKey::generate(&mut rng, 1).public_key(),

@@ -12,7 +12,7 @@ use sotto_relay::actor::STORE_FILE;
 use sotto_relay::store::RedbStore;
 
 const N: usize = 20;
-const RELAYS: usize = 3;
+const RELAYS: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_wait_for_an_offline_recipient_and_are_deleted_once_acknowledged() {

@@ -157,7 +157,7 @@ impl Client {
             message: message.clone(),
         };
         let relay = c.send.relay;
-        let id = self.next_request_id();
+        let id = self.new_request_id(rng);
         self.dispatch(rng, id, PendingKind::Send { contact }, relay, command, now);
     }
 
@@ -175,7 +175,7 @@ impl Client {
             sender_key: c.send.key.public_key(),
         };
         let relay = c.send.relay;
-        let id = self.next_request_id();
+        let id = self.new_request_id(rng);
         self.dispatch(
             rng,
             id,

@@ -17,6 +17,11 @@ pub enum ClientError {
     /// The relay list is too short to build routes, or the gateway is not in it. (caller)
     #[error("need at least one relay, with the gateway among them")]
     NoRelays,
+    /// The directory lists too few distinct relays for routes that never repeat a relay and
+    /// queues that are never on our gateway: `need` ([`super::MIN_RELAYS`]), `have`. (caller,
+    /// or the directory's host)
+    #[error("the relay directory is too small: need {need} relays, have {have}")]
+    DirectoryTooSmall { need: usize, have: usize },
     /// An invitation's relay is not in our directory. (caller or peer)
     #[error("the invitation's relay is unknown")]
     UnknownRelay,
@@ -92,6 +97,10 @@ pub enum PeerMisbehaved {
     /// An invitation whose keys do not give a session.
     #[error("invitation: {0}")]
     Invitation(HandshakeError),
+    /// A relay answered a request, through the reply block made for it, with an answer of
+    /// another kind (e.g. queue ids for a Send).
+    #[error("a relay answered with the wrong kind of answer")]
+    WrongAnswer,
 }
 
 /// Errors reading a persisted client. The bytes come from our own storage, so any of these

@@ -25,8 +25,8 @@ impl Client {
         rng: &mut R,
         now: u64,
     ) -> Result<u64, ClientError> {
-        let handle = self.next_request;
-        self.create_queue(rng, Purpose::Invitation { handle }, now)?;
+        let handle = self.new_request_id(rng);
+        self.create_queue(rng, handle, Purpose::Invitation { handle }, now)?;
         Ok(handle)
     }
 
@@ -46,26 +46,27 @@ impl Client {
             return Err(ClientError::UnknownRelay);
         }
         // The handle is the queue creation's request id (see `Purpose::Accept`).
-        let handle = self.next_request;
-        self.create_queue(rng, Purpose::Accept { invitation }, now)?;
+        let handle = self.new_request_id(rng);
+        self.create_queue(rng, handle, Purpose::Accept { invitation }, now)?;
         Ok(handle)
     }
 
     pub(super) fn create_queue<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
+        id: u64,
         purpose: Purpose,
         now: u64,
     ) -> Result<(), ClientError> {
-        // Our queues (for invitations and for replies) live on a relay of our choosing.
-        let relay = self.random_relay(rng);
+        // Our queues (for invitations and for replies) live on a relay of our choosing, never
+        // our gateway (which knows our address).
+        let relay = self.hosting_relay(rng)?;
         let key = AuthKeyPair::generate(rng);
         let command = Command::Create {
             recipient_key: key.public_key(),
             timestamp: now,
             pow_nonce: 0,
         };
-        let id = self.next_request_id();
         self.dispatch(
             rng,
             id,
@@ -108,11 +109,11 @@ impl Client {
                         relay,
                         key,
                         owner: QueueOwner::Invitation(Box::new(secret)),
-                        subscribed_at: None,
+                        renew_at: None,
                         surbs: Vec::new(),
                     },
                 );
-                self.subscribe(rng, recipient_id, now);
+                self.schedule_subscription(recipient_id, now);
                 self.events
                     .push_back(Event::InvitationReady { handle, invitation });
             }
@@ -160,11 +161,11 @@ impl Client {
                         relay,
                         key,
                         owner: QueueOwner::Contact(contact),
-                        subscribed_at: None,
+                        renew_at: None,
                         surbs: Vec::new(),
                     },
                 );
-                self.subscribe(rng, recipient_id, now);
+                self.schedule_subscription(recipient_id, now);
                 self.secure(rng, contact, now);
             }
         }

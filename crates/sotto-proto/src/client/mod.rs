@@ -12,8 +12,14 @@
 //!    relay to delete the messages just received.
 //!
 //! Requests are retried until their relay answers ([`ClientConfig::retry_after`]); receive
-//! queues are subscribed again every [`ClientConfig::resubscribe_every`] seconds with fresh
-//! reply blocks, which also makes the relay resend a delivery that was lost. Sends to one
+//! queues are subscribed again with fresh reply blocks, each on its own jittered timer (within
+//! [`ClientConfig::resubscribe_every`] seconds), which also makes the relay resend a delivery
+//! that was lost.
+//!
+//! Against the relays themselves (docs/PROTOCOL.md, "Threat model"): an answer is taken only
+//! through the reply block made for its request, a delivery only through one made for its
+//! queue; request ids are random; no two queues' subscriptions leave together; our queues and
+//! blobs are never on our gateway, and routes never visit a relay twice (see `route`). Sends to one
 //! contact go one at a time, so they reach the queue in order; the ratchet rejects a message
 //! that a retry stored twice, so each is shown exactly once.
 //!
@@ -37,9 +43,9 @@
 //! [`Client::from_persisted`] reads it back; the layout is in `docs/PROTOCOL.md`, "Client state
 //! (at rest)". The bytes hold every secret of the account: the storage layer encrypts them.
 //! Reply-block openers and unanswered Subscribes and Acks are not kept. After a restore, and
-//! once the WebSocket is open, the driver calls [`Client::connected`] as usual: it subscribes
-//! every receive queue again with fresh reply blocks (so the relays redeliver what was not
-//! acknowledged), and the next [`Client::tick`] resends the queue creations, Secures and Sends
+//! once the WebSocket is open, the driver calls [`Client::connected`] as usual: it schedules
+//! every receive queue to be subscribed again with fresh reply blocks over the next seconds
+//! (so the relays redeliver what was not acknowledged), and the next [`Client::tick`] resends the queue creations, Secures and Sends
 //! that were in flight.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -63,10 +69,11 @@ mod transfer;
 pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
+pub use route::MIN_RELAYS;
 
 use contact::Contact;
 use receive::RecvQueue;
-use request::Pending;
+use request::{Pending, ReplyTo};
 use transfer::{Download, Upload};
 
 /// A contact, as this client numbers them. Local only: never on the wire.
@@ -81,7 +88,8 @@ pub struct ClientConfig {
     pub subscribe_surbs: usize,
     /// Seconds before an unanswered request is sent again (along a new route).
     pub retry_after: u64,
-    /// Seconds between re-subscriptions of each receive queue.
+    /// Longest time, in seconds, between re-subscriptions of a receive queue: each renewal
+    /// is due after a random `resubscribe_every × U(0.5, 1.0)` seconds, on its own timer.
     pub resubscribe_every: u64,
 }
 
@@ -103,10 +111,12 @@ pub struct Client {
     gateway: RelayId,
     conn: ConnTag,
     display_name: String,
-    next_request: u64,
     next_contact: ContactId,
     pending: BTreeMap<u64, Pending>,
-    openers: HashMap<SurbId, SurbOpener>,
+    /// Openers of our reply blocks in use, with what each may bring back.
+    openers: HashMap<SurbId, (SurbOpener, ReplyTo)>,
+    /// Replies that opened but carried something their reply block was not made for.
+    rejected_replies: u64,
     queues: HashMap<QueueId, RecvQueue>,
     contacts: BTreeMap<ContactId, Contact>,
     uploads: BTreeMap<u64, Upload>,
@@ -124,19 +134,17 @@ impl Client {
         display_name: &str,
         config: ClientConfig,
     ) -> Result<Self, ClientError> {
-        if !relays.iter().any(|h| h.id == gateway) {
-            return Err(ClientError::NoRelays);
-        }
+        route::check_directory(&relays, gateway)?;
         Ok(Self {
             config,
             relays,
             gateway,
             conn: ConnTag::random(rng),
             display_name: display_name.to_owned(),
-            next_request: 1,
             next_contact: 1,
             pending: BTreeMap::new(),
             openers: HashMap::new(),
+            rejected_replies: 0,
             queues: HashMap::new(),
             contacts: BTreeMap::new(),
             uploads: BTreeMap::new(),
@@ -148,11 +156,10 @@ impl Client {
 
     /// Takes a fresh relay directory (relays rotate their Sphinx keys every epoch): routes are
     /// built with these keys from now on. Refused (and nothing changed) when our gateway is
-    /// not in it.
+    /// not in it ([`ClientError::NoRelays`]) or it lists fewer than [`MIN_RELAYS`] relays
+    /// ([`ClientError::DirectoryTooSmall`]).
     pub fn update_relays(&mut self, relays: Vec<Hop>) -> Result<(), ClientError> {
-        if !relays.iter().any(|h| h.id == self.gateway) {
-            return Err(ClientError::NoRelays);
-        }
+        route::check_directory(&relays, self.gateway)?;
         self.relays = relays;
         Ok(())
     }
@@ -184,6 +191,14 @@ impl Client {
         self.pending.len()
     }
 
+    /// Replies dropped because they carried something other than what their reply block was
+    /// made for: an answer to another request, or a delivery of another queue (a relay that
+    /// holds our reply blocks trying to forge answers). Counted since this client was made or
+    /// restored.
+    pub fn rejected_replies(&self) -> u64 {
+        self.rejected_replies
+    }
+
     /// Messages waiting to be stored by a relay, across all contacts.
     pub fn unsent_messages(&self) -> usize {
         self.contacts.values().map(|c| c.outbox.len()).sum()
@@ -211,25 +226,35 @@ impl Client {
         }
     }
 
-    /// The WebSocket to the gateway is (re)connected: bind our connection tag to it and
-    /// subscribe every receive queue again with reply blocks that lead to it.
+    /// The WebSocket to the gateway is (re)connected: bind our connection tag to it, and
+    /// schedule every receive queue to be subscribed again with reply blocks that lead to it.
+    /// The subscriptions are spread over the next few seconds, each in a second of its own
+    /// (so that no relay sees our queues subscribed in one burst): tick when
+    /// [`Client::poll_timeout`] says.
     pub fn connected<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
         self.transmit
             .push_front(ClientFrame::Bind(self.conn).encode());
-        let ids: Vec<QueueId> = self.queues.keys().copied().collect();
-        for id in ids {
-            self.subscribe(rng, id, now);
-        }
+        self.schedule_all_subscriptions(rng, now);
     }
 
-    /// Time-driven work: retries unanswered requests, re-subscribes receive queues.
-    /// [`Client::poll_timeout`] says when there is some.
+    /// Time-driven work: retries unanswered requests, (re-)subscribes receive queues (at
+    /// most one queue per call, and none when a retry left in it: what is left over moves to
+    /// a later second). [`Client::poll_timeout`] says when there is some.
     pub fn tick<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        let before = self.transmit.len();
         self.retry_due(rng, now);
-        self.resubscribe_due(rng, now);
+        let busy = self.transmit.len() > before;
+        self.resubscribe_due(rng, now, busy);
     }
 
     /// A binary frame from the gateway.
+    ///
+    /// A reply is taken only through the reply block made for it: the answer to a request
+    /// through the block sent with that request (its latest copy), a delivery through a block
+    /// handed to that queue's relay for that queue. Anything else that opens is dropped and
+    /// counted ([`Client::rejected_replies`]); the request it claims to answer stays pending.
+    /// A block is spent only by a reply that opens: garbage naming its id changes nothing
+    /// (and fails with [`ClientError::Onion`]).
     pub fn handle_frame<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -237,13 +262,28 @@ impl Client {
         now: u64,
     ) -> Result<(), ClientError> {
         let GatewayFrame::Reply { surb_id, sealed } = GatewayFrame::decode(frame)?;
-        // Each SURB is single-use: its opener goes with the first reply through it.
-        let opener = self.openers.remove(&surb_id).ok_or(OnionError::Malformed)?;
+        let (opener, to) = self.openers.get(&surb_id).ok_or(OnionError::Malformed)?;
+        let to = *to;
         let plaintext = opener.open(&sealed)?;
-        match Inbound::decode(&plaintext) {
-            Ok(Inbound::Response(response)) => self.on_response(rng, response, now),
-            Ok(Inbound::Delivery(delivery)) => self.on_delivery(rng, delivery, now),
-            Err(_) => return Err(OnionError::Malformed.into()),
+        // Each SURB is single-use: it opened, so it is spent.
+        self.openers.remove(&surb_id);
+        match (Inbound::decode(&plaintext), to) {
+            (Ok(Inbound::Response(response)), ReplyTo::Request(id))
+                if response.request_id == id
+                    && self.pending.get(&id).is_some_and(|p| p.surb == surb_id) =>
+            {
+                self.on_response(rng, response, now)
+            }
+            (Ok(Inbound::Delivery(delivery)), ReplyTo::Queue(queue))
+                if delivery.recipient_id == queue =>
+            {
+                if let Some(q) = self.queues.get_mut(&queue) {
+                    q.surbs.retain(|s| *s != surb_id);
+                }
+                self.on_delivery(rng, delivery, now)
+            }
+            (Ok(_), _) => self.rejected_replies += 1,
+            (Err(_), _) => return Err(OnionError::Malformed.into()),
         }
         Ok(())
     }
@@ -305,6 +345,63 @@ mod tests {
         assert_eq!(client.poll_timeout(), Some(NOW + 2 * retry));
     }
 
+    /// `n` receive queues of one client, none subscribed yet.
+    fn with_queues(rng: &mut ChaCha20Rng, client: &mut Client, n: u64) -> Vec<QueueId> {
+        (0..n)
+            .map(|i| {
+                let queue = QueueId::random(rng);
+                client.queues.insert(
+                    queue,
+                    RecvQueue {
+                        relay: client.relays[1 + (i as usize % 3)].id,
+                        key: crate::keys::AuthKeyPair::generate(rng),
+                        owner: receive::QueueOwner::Contact(i),
+                        renew_at: None,
+                        surbs: Vec::new(),
+                    },
+                );
+                queue
+            })
+            .collect()
+    }
+
+    #[test]
+    fn subscriptions_are_spread_one_queue_per_second_and_renewed_with_jitter() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut client = client(&mut rng);
+        let every = client.config.resubscribe_every;
+        with_queues(&mut rng, &mut client, 3);
+        client.connected(&mut rng, NOW);
+        // Only the Bind leaves at once.
+        assert!(client.poll_transmit().is_some());
+        assert!(client.poll_transmit().is_none());
+        let times: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+        let distinct: std::collections::HashSet<u64> = times.iter().copied().collect();
+        assert_eq!(distinct.len(), 3, "each queue in a second of its own");
+        assert!(times.iter().all(|t| (NOW..NOW + 7).contains(t)));
+        assert_eq!(client.poll_timeout(), times.iter().min().copied());
+
+        // Ticking late (a tab asleep): still one queue per tick.
+        let mut sent_at = Vec::new();
+        for now in NOW + 10..NOW + 20 {
+            client.tick(&mut rng, now);
+            let frames = std::iter::from_fn(|| client.poll_transmit()).count();
+            assert!(frames <= 1, "one queue per tick");
+            if frames == 1 {
+                sent_at.push(now);
+                client.pending.clear();
+            }
+        }
+        assert_eq!(sent_at, [NOW + 10, NOW + 11, NOW + 12]);
+        // Renewals: between half and all of `resubscribe_every` later, in distinct seconds.
+        let renewals: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+        for at in &renewals {
+            assert!(*at >= NOW + 10 + every / 2 && *at <= NOW + 12 + every + 2);
+        }
+        let distinct: std::collections::HashSet<u64> = renewals.iter().copied().collect();
+        assert_eq!(distinct.len(), 3);
+    }
+
     #[test]
     fn the_earliest_of_retries_and_renewals_is_due() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
@@ -331,7 +428,7 @@ mod tests {
                 relay: client.gateway(),
                 key: crate::keys::AuthKeyPair::generate(&mut rng),
                 owner: receive::QueueOwner::Contact(1),
-                subscribed_at: Some(NOW + 1),
+                renew_at: Some(NOW + 1 + every),
                 surbs: Vec::new(),
             },
         );

@@ -172,7 +172,8 @@ impl Client {
         w.bytes(self.gateway.as_bytes());
         w.bytes(self.conn.as_bytes());
         w.name(&self.display_name);
-        w.u64(self.next_request);
+        // Formerly the next request id; ids are random now and this field is always 0.
+        w.u64(0);
         w.u64(self.next_contact);
 
         // Sorted, so the same state always gives the same bytes.
@@ -289,7 +290,8 @@ impl Client {
         }
         let conn = ConnTag::from_bytes(r.array()?);
         let display_name = r.string()?;
-        let next_request = r.u64()?;
+        // Formerly the next request id (ids are random now): read and ignored.
+        let _unused = r.u64()?;
         let next_contact = r.u64()?;
 
         let mut queues = HashMap::new();
@@ -314,7 +316,7 @@ impl Client {
                 relay,
                 key,
                 owner,
-                subscribed_at: None,
+                renew_at: None,
                 surbs: Vec::new(),
             };
             if last_queue.is_some_and(|last| last >= id) {
@@ -372,9 +374,6 @@ impl Client {
         let pending_count = r.count()?;
         for _ in 0..pending_count {
             let id = r.u64()?;
-            if id >= next_request {
-                return Err(PersistError::Invalid("request id not yet issued"));
-            }
             let relay = RelayId::from_bytes(r.array()?);
             let (kind, command) = match r.u8()? {
                 PENDING_CREATE => {
@@ -458,7 +457,7 @@ impl Client {
             gateway,
             conn,
             display_name,
-            next_request,
+            rejected_replies: 0,
             next_contact,
             pending,
             openers: HashMap::new(),
@@ -529,6 +528,22 @@ mod tests {
         assert_eq!(restored.gateway(), client.gateway());
         assert_eq!(restored.pending_requests(), 2);
         assert_eq!(restored.config, client.config);
+    }
+
+    #[test]
+    fn a_state_from_before_random_request_ids_still_loads() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let client = busy_client(&mut rng);
+        let saved = client.to_persisted();
+        let mut old = saved.as_bytes().to_vec();
+        // The former "next request id": after version, config, relays, gateway, tag and name.
+        let at = 1 + 19 + 4 + 64 * 4 + 32 + 16 + 2 + "Alice ✓".len();
+        assert_eq!(old[at..at + 8], [0; 8], "written as 0");
+        // An old state had a counter there, below which its (sequential) request ids were.
+        old[at..at + 8].copy_from_slice(&3u64.to_be_bytes());
+        let restored = Client::from_persisted(&old).unwrap();
+        assert_eq!(restored.pending_requests(), 2);
+        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
     }
 
     #[test]

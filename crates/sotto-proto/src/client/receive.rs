@@ -4,7 +4,7 @@
 use rand_core::CryptoRng;
 
 use super::event::Event;
-use super::request::PendingKind;
+use super::request::{PendingKind, ReplyTo};
 use super::{Client, ContactId};
 use crate::envelope::Content;
 use crate::handshake::InvitationSecret;
@@ -18,7 +18,9 @@ pub(super) struct RecvQueue {
     pub(super) relay: RelayId,
     pub(super) key: AuthKeyPair,
     pub(super) owner: QueueOwner,
-    pub(super) subscribed_at: Option<u64>,
+    /// When the next Subscribe for this queue is due (Unix seconds); `None`: not scheduled.
+    /// Each queue has its own timer, in a second no other queue's uses.
+    pub(super) renew_at: Option<u64>,
     pub(super) surbs: Vec<SurbId>,
 }
 
@@ -29,7 +31,58 @@ pub(super) enum QueueOwner {
     Contact(ContactId),
 }
 
+/// Seconds over which [`Client::connected`] spreads the first subscriptions (one more per
+/// queue, so each can have a second of its own).
+const CONNECT_SPREAD: u64 = 4;
+
 impl Client {
+    /// Schedules every receive queue's next Subscribe within the next few seconds, each in a
+    /// second of its own, in random order.
+    pub(super) fn schedule_all_subscriptions<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+    ) {
+        let mut ids: Vec<QueueId> = self.queues.keys().copied().collect();
+        ids.sort_unstable();
+        for q in self.queues.values_mut() {
+            q.renew_at = None;
+        }
+        let span = CONNECT_SPREAD + ids.len() as u64;
+        for id in ids {
+            let at = self.free_second(now.saturating_add(rng.next_u64() % span));
+            if let Some(q) = self.queues.get_mut(&id) {
+                q.renew_at = Some(at);
+            }
+        }
+    }
+
+    /// Schedules a new queue's first Subscribe in the first free second from `now` on (not at
+    /// once: it would leave together with whatever else this moment sends).
+    pub(super) fn schedule_subscription(&mut self, queue: QueueId, now: u64) {
+        let at = self.free_second(now);
+        if let Some(q) = self.queues.get_mut(&queue) {
+            q.renew_at = Some(at);
+        }
+    }
+
+    /// The first second from `at` on that no receive queue's timer uses.
+    fn free_second(&self, mut at: u64) -> u64 {
+        while self.queues.values().any(|q| q.renew_at == Some(at)) {
+            at = at.saturating_add(1);
+        }
+        at
+    }
+
+    /// The time of a queue's next renewal, subscribed at `now`: after a random
+    /// `resubscribe_every × U(0.5, 1.0)` seconds, in a free second.
+    fn renewal_time<R: CryptoRng + ?Sized>(&self, rng: &mut R, now: u64) -> u64 {
+        let every = self.config.resubscribe_every.max(1);
+        let half = every / 2;
+        let wait = every - half + rng.next_u64() % (half + 1);
+        self.free_second(now.saturating_add(wait))
+    }
+
     pub(super) fn subscribe<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -42,18 +95,22 @@ impl Client {
         let mut surbs = Vec::new();
         let mut ids = Vec::new();
         for _ in 0..self.config.subscribe_surbs {
-            if let Ok((surb, id)) = self.new_surb(rng) {
+            if let Ok((surb, id)) = self.new_surb(rng, relay, ReplyTo::Queue(queue)) {
                 surbs.push(surb);
                 ids.push(id);
             }
         }
+        if let Some(q) = self.queues.get_mut(&queue) {
+            q.renew_at = None;
+        }
+        let renew_at = self.renewal_time(rng, now);
         if let Some(q) = self.queues.get_mut(&queue) {
             // The relay replaces the SURBs it held: their openers can go.
             for old in q.surbs.drain(..) {
                 self.openers.remove(&old);
             }
             q.surbs = ids;
-            q.subscribed_at = Some(now);
+            q.renew_at = Some(renew_at);
         }
         // A subscription not yet answered is replaced by this one.
         let stale: Vec<u64> = self
@@ -69,7 +126,7 @@ impl Client {
                 self.openers.remove(&p.surb);
             }
         }
-        let id = self.next_request_id();
+        let id = self.new_request_id(rng);
         let command = Command::Subscribe {
             recipient_id: queue,
             surbs,
@@ -77,30 +134,39 @@ impl Client {
         self.dispatch(rng, id, PendingKind::Subscribe, relay, command, now);
     }
 
-    /// Subscribes again every receive queue whose subscription is
-    /// [`super::ClientConfig::resubscribe_every`] seconds old.
-    pub(super) fn resubscribe_due<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
-        let stale: Vec<QueueId> = self
+    /// Subscribes the receive queue whose timer is due first. Only one per call, and none
+    /// when `busy` (other requests left in this tick): queues left over move to free seconds
+    /// from `now + 1` on, so that requests for different queues never leave together.
+    pub(super) fn resubscribe_due<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+        busy: bool,
+    ) {
+        let mut due: Vec<(u64, QueueId)> = self
             .queues
             .iter()
-            .filter(|(_, q)| {
-                q.subscribed_at
-                    .is_some_and(|at| now.saturating_sub(at) >= self.config.resubscribe_every)
-            })
-            .map(|(id, _)| *id)
+            .filter_map(|(id, q)| q.renew_at.filter(|at| *at <= now).map(|at| (at, *id)))
             .collect();
-        for id in stale {
-            self.subscribe(rng, id, now);
+        due.sort_unstable();
+        let mut due = due.into_iter().map(|(_, id)| id);
+        if !busy && let Some(first) = due.next() {
+            self.subscribe(rng, first, now);
+        }
+        for id in due {
+            if let Some(q) = self.queues.get_mut(&id) {
+                q.renew_at = None;
+            }
+            let at = self.free_second(now.saturating_add(1));
+            if let Some(q) = self.queues.get_mut(&id) {
+                q.renew_at = Some(at);
+            }
         }
     }
 
-    /// When the oldest subscription is due to be renewed.
+    /// When the next receive queue is due to be (re-)subscribed.
     pub(super) fn next_renewal(&self) -> Option<u64> {
-        self.queues
-            .values()
-            .filter_map(|q| q.subscribed_at)
-            .map(|at| at.saturating_add(self.config.resubscribe_every))
-            .min()
+        self.queues.values().filter_map(|q| q.renew_at).min()
     }
 
     /// The contact whose queue a Subscribe or Ack names (`None`: an invitation's queue, or
@@ -182,7 +248,7 @@ impl Client {
         };
         // One fresh SURB replaces the one the delivery used.
         let mut surbs = Vec::new();
-        if let Ok((surb, id)) = self.new_surb(rng) {
+        if let Ok((surb, id)) = self.new_surb(rng, relay, ReplyTo::Queue(queue)) {
             surbs.push(surb);
             if let Some(q) = self.queues.get_mut(&queue) {
                 q.surbs.push(id);
@@ -193,7 +259,7 @@ impl Client {
             message_id,
             surbs,
         };
-        let id = self.next_request_id();
+        let id = self.new_request_id(rng);
         self.dispatch(rng, id, PendingKind::Ack, relay, command, now);
     }
 }

@@ -7,7 +7,7 @@ use super::error::{Error, PeerMisbehaved};
 use super::event::Event;
 use super::{Client, ContactId};
 use crate::attachment::AttachmentError;
-use crate::ids::RelayId;
+use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
 use crate::keys::AuthKeyPair;
 use crate::onion::{ClientFrame, SurbId};
@@ -44,6 +44,16 @@ pub(super) enum PendingKind {
     },
 }
 
+/// What a reply block may bring back: it is made for one request or for one of our queues,
+/// and a reply through it that carries anything else is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReplyTo {
+    /// The answer to the request with this id.
+    Request(u64),
+    /// Deliveries of this receive queue.
+    Queue(QueueId),
+}
+
 /// A request sent and not yet answered.
 pub(super) struct Pending {
     pub(super) kind: PendingKind,
@@ -55,10 +65,15 @@ pub(super) struct Pending {
 }
 
 impl Client {
-    pub(super) fn next_request_id(&mut self) -> u64 {
-        let id = self.next_request;
-        self.next_request += 1;
-        id
+    /// A fresh request id: 64 random bits (never 0, never one in flight), so that ids on
+    /// different queues say nothing about each other.
+    pub(super) fn new_request_id<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> u64 {
+        loop {
+            let id = rng.next_u64();
+            if id != 0 && !self.pending.contains_key(&id) {
+                return id;
+            }
+        }
     }
 
     /// Builds the request (with a fresh reply block, and for Create a fresh proof of work),
@@ -73,7 +88,7 @@ impl Client {
         now: u64,
     ) {
         // Commands whose signing key is gone (a contact or queue deleted meanwhile) are dropped.
-        let Ok((reply, surb)) = self.new_surb(rng) else {
+        let Ok((reply, surb)) = self.new_surb(rng, relay, ReplyTo::Request(request_id)) else {
             return;
         };
         let encoded = match (&kind, &mut command) {
@@ -245,7 +260,70 @@ impl Client {
             (kind, ResponseBody::Error(code)) => {
                 self.on_refused(response.request_id, kind, &pending.command, code)
             }
-            _ => {}
+            (kind, _) => self.on_wrong_answer(
+                response.request_id,
+                Pending {
+                    kind,
+                    relay: pending.relay,
+                    command: pending.command,
+                    sent_at: pending.sent_at,
+                    surb: pending.surb,
+                },
+            ),
+        }
+    }
+
+    /// The relay answered a request with an answer of another kind: tells the application
+    /// ([`Error::PeerMisbehaved`] with [`PeerMisbehaved::WrongAnswer`]). A queue creation or
+    /// a transfer fails for good; anything else (a Send above all: its message stays first
+    /// in the outbox) stays pending and is sent again at its retry time, so nothing waits
+    /// forever on one bad answer.
+    fn on_wrong_answer(&mut self, request_id: u64, pending: Pending) {
+        let error = Error::PeerMisbehaved(PeerMisbehaved::WrongAnswer);
+        let event = match &pending.kind {
+            PendingKind::Create {
+                purpose: Purpose::Invitation { handle },
+                ..
+            } => Event::InvitationFailed {
+                handle: *handle,
+                error,
+            },
+            PendingKind::Create {
+                purpose: Purpose::Accept { .. },
+                ..
+            } => Event::AcceptFailed {
+                handle: request_id,
+                error,
+            },
+            PendingKind::BlobPut { upload } => return self.fail_upload(*upload, error),
+            PendingKind::BlobGet { download } => return self.fail_download(*download, error),
+            PendingKind::Secure { contact } => Event::SecureFailed {
+                contact: *contact,
+                error,
+            },
+            PendingKind::Send { contact } => {
+                let Some((message, _)) = self.contacts.get(contact).and_then(|c| c.outbox.front())
+                else {
+                    return;
+                };
+                Event::SendFailed {
+                    contact: *contact,
+                    message: *message,
+                    error,
+                }
+            }
+            PendingKind::Subscribe => Event::SubscribeFailed {
+                contact: self.queue_contact(&pending.command),
+                error,
+            },
+            PendingKind::Ack => Event::AckFailed {
+                contact: self.queue_contact(&pending.command),
+                error,
+            },
+        };
+        self.events.push_back(event);
+        if !matches!(pending.kind, PendingKind::Create { .. }) {
+            self.pending.insert(request_id, pending);
         }
     }
 
@@ -388,6 +466,8 @@ mod tests {
             send,
             ResponseBody::Error(ErrorCode::Quota),
         );
+        // Our new queue's first Subscribe leaves on its timer, at the next tick.
+        client.tick(&mut rng, NOW);
         let subscribe = pending_id(&client, |k| matches!(k, PendingKind::Subscribe));
         answer(
             &mut client,

@@ -60,7 +60,8 @@ impl Client {
             return Err(ClientError::UnknownContact);
         }
         let total = attachment::chunk_count(data.len() as u64)?;
-        let blob_relay = self.random_relay(rng);
+        // Like our queues, our blobs are never on our gateway.
+        let blob_relay = self.hosting_relay(rng)?;
         let blob_id = BlobId::random(rng);
         let key = AttachmentKey::random(rng);
         let envelope = Envelope::new(
@@ -79,7 +80,7 @@ impl Client {
         );
         // Refuse names, types and previews that do not fit before anything is uploaded.
         envelope.encode().map_err(|_| ClientError::TooLarge)?;
-        let upload = self.next_request_id();
+        let upload = self.new_request_id(rng);
         self.uploads.insert(
             upload,
             Upload {
@@ -108,7 +109,7 @@ impl Client {
             return Err(ClientError::UnknownRelay);
         }
         let total = attachment::chunk_count(attachment.size)?;
-        let handle = self.next_request_id();
+        let handle = self.new_request_id(rng);
         self.downloads.insert(
             handle,
             Download {
@@ -153,7 +154,7 @@ impl Client {
                 index,
                 data,
             };
-            let id = self.next_request_id();
+            let id = self.new_request_id(rng);
             self.dispatch(
                 rng,
                 id,
@@ -190,7 +191,7 @@ impl Client {
                 index,
             };
             let relay = d.attachment.blob_relay;
-            let id = self.next_request_id();
+            let id = self.new_request_id(rng);
             self.dispatch(
                 rng,
                 id,

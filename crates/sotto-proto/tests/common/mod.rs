@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -135,6 +135,14 @@ pub struct World {
     pub clients: Vec<sotto_proto::client::Client>,
     pub gateways: Vec<usize>,
     pub events: Vec<Vec<sotto_proto::client::Event>>,
+    /// Packets for these relays (indices) are not handed to them but queued in
+    /// `intercepted`, for a test playing a hostile relay; [`World::deliver`] passes one on.
+    pub intercept: Vec<usize>,
+    pub intercepted: VecDeque<(usize, Vec<u8>)>,
+    /// When set, frames for clients are queued in `to_clients` instead of handed to them;
+    /// [`World::hand_to_client`] passes one on.
+    pub intercept_clients: bool,
+    pub to_clients: VecDeque<(usize, Vec<u8>)>,
     next_tick: u64,
 }
 
@@ -182,8 +190,33 @@ impl World {
             clients,
             gateways,
             events,
+            intercept: Vec::new(),
+            intercepted: VecDeque::new(),
+            intercept_clients: false,
+            to_clients: VecDeque::new(),
             next_tick,
         }
+    }
+
+    /// Hands a packet to relay `to` now, as the network would.
+    pub fn deliver(&mut self, to: usize, packet: &[u8]) {
+        let ids = nodes_index(&self.directory);
+        let now = secs(self.net.now_ms);
+        if let Ok(outs) = self.nodes[to].packet(packet, now, &mut self.rng) {
+            for out in outs {
+                route(&mut self.net, out, &ids);
+            }
+        }
+    }
+
+    /// Hands a frame to client `who` now, as its gateway would; returns what the client says.
+    pub fn hand_to_client(
+        &mut self,
+        who: usize,
+        frame: &[u8],
+    ) -> Result<(), sotto_proto::client::ClientError> {
+        let now = secs(self.net.now_ms);
+        self.clients[who].handle_frame(&mut self.rng, frame, now)
     }
 
     pub fn now(&self) -> u64 {
@@ -217,6 +250,12 @@ impl World {
         let limit = self.net.now_ms + 5;
         match self.net.next_before(limit) {
             None => self.net.now_ms = limit,
+            Some(Wire::Relay(to, packet)) if self.intercept.contains(&to) => {
+                self.intercepted.push_back((to, packet));
+            }
+            Some(Wire::ToClient(who, frame)) if self.intercept_clients => {
+                self.to_clients.push_back((who, frame));
+            }
             Some(Wire::Relay(to, packet)) => {
                 let now = secs(self.net.now_ms);
                 if let Ok(outs) = self.nodes[to].packet(&packet, now, &mut self.rng) {
