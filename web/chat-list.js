@@ -1,7 +1,7 @@
 // The chat list in the sidebar: one button per contact, newest first, with the last message,
 // its time and the unread count; the unread total in the tab's title.
 import { state, nameOf } from '/web/store.js';
-import { byId, span } from '/web/dom.js';
+import { bdi, byId, span } from '/web/dom.js';
 import { listTime } from '/web/format.js';
 import { previewText } from '/web/content.js';
 
@@ -32,12 +32,14 @@ export function renderList() {
     const last = c.messages.at(-1);
     const top = document.createElement('span');
     top.className = 'chat-top';
-    const name = span('chat-name', nameOf(c));
+    const name = bdi('chat-name', nameOf(c));
     const time = span('chat-time', last ? listTime(last.sentAt) : '');
     top.append(name, time);
     const bottom = document.createElement('span');
     bottom.className = 'chat-bottom';
-    const preview = span('chat-last', last ? `${last.outgoing ? 'You: ' : ''}${previewText(last)}` : 'No messages yet');
+    // The peer's text (or file name) isolated, after our own "You: ".
+    const preview = span('chat-last', last ? (last.outgoing ? 'You: ' : '') : 'No messages yet');
+    if (last) preview.append(bdi('', previewText(last)));
     bottom.append(preview);
     if (c.unread > 0) {
       const badge = span('unread', String(c.unread));

@@ -1,5 +1,6 @@
 // Pictures, files and voice notes in a conversation, and the disappearing-messages timer: how
 // they look in a bubble, how they are sent, and the progress while they travel.
+import { bdi, isolate, showControls, span, withoutControls } from '/web/dom.js';
 
 /// Disappearing-messages choices, in seconds (0: off).
 export const TIMER_CHOICES = [
@@ -29,7 +30,7 @@ export function previewText(m) {
   const a = m.attachment;
   if (!a) return m.text;
   if (isVoice(a)) return 'Voice note';
-  return `${isPicture(a) ? 'Picture' : 'File'}: ${a.name}`;
+  return `${isPicture(a) ? 'Picture' : 'File'}: ${showControls(a.name)}`;
 }
 
 /// A small stroked SVG icon (no emoji: not every system has an emoji font).
@@ -68,7 +69,7 @@ export function attachmentView(m, load) {
   box.className = `attachment ${isPicture(a) ? 'picture' : isVoice(a) ? 'voice' : 'file'}`;
   if (isPicture(a)) {
     const img = document.createElement('img');
-    img.alt = `Picture: ${a.name}`;
+    img.alt = `Picture: ${isolate(a.name)}`;
     img.className = 'preview';
     if (a.thumbnail) img.src = urlOf(new Blob([a.thumbnail], { type: 'image/jpeg' }));
     box.append(img);
@@ -83,16 +84,14 @@ export function attachmentView(m, load) {
   }
   const card = document.createElement('div');
   card.className = 'file-card';
-  const name = document.createElement('span');
-  name.className = 'file-name';
-  name.textContent = isVoice(a) ? 'Voice note' : a.name;
+  const name = isVoice(a) ? span('file-name', 'Voice note') : bdi('file-name', a.name);
   const size = document.createElement('span');
   size.className = 'file-size';
   size.textContent = sizeLabel(a.size);
   const progress = document.createElement('progress');
   progress.max = 1;
   progress.value = 0;
-  progress.setAttribute('aria-label', `${m.outgoing ? 'Sending' : 'Receiving'} ${a.name}`);
+  progress.setAttribute('aria-label', `${m.outgoing ? 'Sending' : 'Receiving'} ${isolate(a.name)}`);
   card.append(name, size, progress);
   box.append(card);
   m.progress = progress;
@@ -117,10 +116,10 @@ export async function showReady(m, load) {
   if (isVoice(a)) box.querySelector('audio').src = url;
   const link = document.createElement('a');
   link.href = url;
-  link.download = a.name;
+  link.download = withoutControls(a.name) || 'file';
   link.className = 'download';
   link.textContent = 'Download';
-  link.setAttribute('aria-label', `Download ${a.name}`);
+  link.setAttribute('aria-label', `Download ${isolate(a.name)}`);
   box.querySelector('.file-card').append(link);
 }
 

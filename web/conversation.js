@@ -2,7 +2,7 @@
 // scrolled to the top), each message's state (sending, sent, not sent, with Retry), and
 // delivering what the composer sends.
 import { PAGE, state, nameOf, fromApi } from '/web/store.js';
-import { byId, span, showNotice } from '/web/dom.js';
+import { bdi, byId, isolate, span, showNotice } from '/web/dom.js';
 import { dayKey, dayLabel, timeLabel, errorText } from '/web/format.js';
 import { attachmentView, showReady, showProgress, releaseUrls, glyph, CLOCK } from '/web/content.js';
 import { showPane } from '/web/panes.js';
@@ -22,7 +22,7 @@ export function openConversation(id) {
   showPane('conversation');
   session.current = id;
   c.unread = 0;
-  el.convTitle.textContent = nameOf(c);
+  el.convTitle.replaceChildren(bdi('', nameOf(c)));
   showTimer(c);
   releaseUrls();
   renderLog(c);
@@ -35,7 +35,7 @@ export function openConversation(id) {
 
 /// Shows a contact's (new) name in the header, when its conversation is on screen.
 export function showTitle(c) {
-  el.convTitle.textContent = nameOf(c);
+  el.convTitle.replaceChildren(bdi('', nameOf(c)));
 }
 
 /// Empties the conversation on screen (the session ended).
@@ -101,9 +101,11 @@ export function appendBubble(m) {
   }
   const bubble = document.createElement('div');
   bubble.className = `bubble ${m.outgoing ? 'mine' : 'theirs'}`;
-  const who = span('sr-only', m.outgoing ? 'You: ' : `${nameOf(state.session.contacts.get(r.contactId))}: `);
+  const who = span('sr-only', m.outgoing ? 'You: ' : `${isolate(nameOf(state.session.contacts.get(r.contactId)))}: `);
+  // The text as it was sent, isolated: its direction is its own and cannot spill out.
   const text = document.createElement('p');
   text.className = 'text';
+  text.dir = 'auto';
   text.textContent = m.text;
   text.hidden = !m.text;
   const meta = document.createElement('span');

@@ -12,6 +12,32 @@ export function span(className, text) {
   return s;
 }
 
+/// Bidi controls that could make a peer's string read as another (`invoice\u202Etxt.exe` shown
+/// as "invoiceexe.txt"): embeddings, overrides, isolates and marks. `showControls` names each
+/// one visibly (as "⟨RLO⟩"); `withoutControls` removes them (and zero-width spaces), for file
+/// names handed to the system.
+const BIDI = {
+  '\u061C': 'ALM', '\u200E': 'LRM', '\u200F': 'RLM', '\u202A': 'LRE', '\u202B': 'RLE',
+  '\u202C': 'PDF', '\u202D': 'LRO', '\u202E': 'RLO', '\u2066': 'LRI', '\u2067': 'RLI',
+  '\u2068': 'FSI', '\u2069': 'PDI',
+};
+const BIDI_RE = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+export const showControls = (text) => String(text ?? '').replace(BIDI_RE, (c) => `⟨${BIDI[c]}⟩`);
+export const withoutControls = (text) => String(text ?? '').replace(BIDI_RE, '').replace(/[\u200B\u2060\uFEFF]/g, '');
+
+/// A peer-controlled string (a name, a file name) as an isolated `<bdi>` with a class, its bidi
+/// controls shown: whatever direction it has stays inside it.
+export function bdi(className, text) {
+  const b = document.createElement('bdi');
+  if (className) b.className = className;
+  b.textContent = showControls(text);
+  return b;
+}
+
+/// A peer-controlled string inside a sentence of ours that can only be text (a notice, an
+/// `alt` or `aria-label`): its bidi controls shown, and isolated with FSI … PDI.
+export const isolate = (text) => `\u2068${showControls(text)}\u2069`;
+
 /// Empties the text of each element (status lines, errors).
 export function clearText(...elements) {
   for (const p of elements) p.textContent = '';

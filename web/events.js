@@ -1,7 +1,7 @@
 // What the open Sotto tells the page: new messages and contacts, relay errors, file progress,
 // files that arrived (or failed), and disappearing messages that expired.
 import { state, upsertContact, nameOf, fromApi, findMessage } from '/web/store.js';
-import { showNotice } from '/web/dom.js';
+import { isolate, showNotice } from '/web/dom.js';
 import { showProgress } from '/web/content.js';
 import { renderList } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
@@ -45,10 +45,10 @@ function onContact(detail) {
     showTimer(c);
   }
   if (before && c.displayName && before !== c.displayName) {
-    showNotice(`${before} is now called ${c.displayName}.`);
+    showNotice(`${isolate(before)} is now called ${isolate(c.displayName)}.`);
   } else if (c.displayName && !c.announced) {
     c.announced = true;
-    showNotice(`${c.displayName} joined your chats.`);
+    showNotice(`${isolate(c.displayName)} joined your chats.`);
   }
 }
 

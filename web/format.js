@@ -48,5 +48,12 @@ const MESSAGES = {
 
 /// The sentence shown to a person for a SottoError (or any other failure).
 export function errorText(err) {
+  if (err?.code === 'INVALID_INVITATION' && /own invitation/.test(err.message)) {
+    return 'That is your own invitation: send it to the person you want to chat with.';
+  }
+  // The library's sentence says what is wrong with the argument (e.g. a display name).
+  if (err?.code === 'INVALID_ARGUMENT' && err.message) {
+    return `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`;
+  }
   return MESSAGES[err?.code] ?? `Something went wrong: ${err?.message ?? err}`;
 }

@@ -21,6 +21,8 @@ use core::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+
 use crate::PROTOCOL_VERSION;
 use crate::codec::{CodecError, Reader};
 use crate::ids::{QueueId, RelayId};
@@ -204,22 +206,15 @@ impl Invitation {
         format!("{}/{}", origin.trim_end_matches('/'), self.to_fragment())
     }
 
-    /// Parses a full link (`https://…/#/invite/<b64>`) or just its fragment
-    /// (`#/invite/<b64>`), surrounding whitespace ignored, and checks expiry against `now`.
+    /// Parses an invitation as people paste it, and checks expiry against `now`: a full link
+    /// (`https://…/#/invite/<b64>`), its fragment (`#/invite/<b64>`) or the bare 122-character
+    /// token. The input may have been mangled on its way (see [`find_token`]): whitespace,
+    /// line breaks and invisible characters anywhere, a query before the fragment, quotes,
+    /// angle brackets or punctuation around it, text after it.
     pub fn parse_link(link: &str, now: u64) -> Result<Self, InvitationError> {
-        let link = link.trim();
-        let start = link
-            .find(FRAGMENT_PREFIX)
-            .ok_or(InvitationError::NotALink)?;
-        let b64 = link
-            .get(start + FRAGMENT_PREFIX.len()..)
-            .ok_or(InvitationError::NotALink)?;
-        // The encoding is 122 characters; anything much longer is not ours.
-        if b64.len() > 2 * ENCODED_LEN {
-            return Err(InvitationError::TrailingBytes);
-        }
+        let token = find_token(link)?;
         let bytes = URL_SAFE_NO_PAD
-            .decode(b64)
+            .decode(token.as_bytes())
             .map_err(|_| InvitationError::BadBase64)?;
         Self::from_bytes(&bytes, now)
     }
@@ -237,6 +232,107 @@ impl Invitation {
             .quiet_zone(true)
             .build())
     }
+}
+
+/// Length of the base64url token of a link: [`ENCODED_LEN`] bytes without padding.
+pub const TOKEN_LEN: usize = 122;
+
+/// Characters that people's tools put into links and that never belong to one: whitespace
+/// (spaces, NBSP, tabs, line breaks), control characters, and invisible format characters
+/// (zero-width spaces and joiners, bidi marks, embeddings, overrides and isolates, BOM, soft
+/// hyphen: general category Cf).
+fn is_noise(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || c.general_category() == GeneralCategory::Format
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// The text without what mangled it on its way: quoted-printable soft line breaks (`=` at a
+/// line's end), e-mail quote markers (`>`) that start a wrapped line, every [`is_noise`]
+/// character, and the percent-encoding of `#` and `/` (`%23`, `%2F`).
+fn unmangle(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let line_break = c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{85}';
+        if c == '=' && matches!(chars.peek(), Some('\r' | '\n')) {
+            continue;
+        }
+        if line_break {
+            // A wrapped line may start with quote markers and spaces.
+            while chars.peek().is_some_and(|&n| n == '>' || is_noise(n)) {
+                chars.next();
+            }
+            continue;
+        }
+        if is_noise(c) {
+            continue;
+        }
+        out.push(c);
+    }
+    // `%23` and `%2F` (either case) come from links escaped once too often.
+    let mut decoded = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find('%') {
+        decoded.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 3).map(str::to_ascii_uppercase);
+        match code.as_deref() {
+            Some("23") => decoded.push('#'),
+            Some("2F") => decoded.push('/'),
+            _ => {
+                decoded.push('%');
+                rest = &rest[i + 1..];
+                continue;
+            }
+        }
+        rest = &rest[i + 3..];
+    }
+    decoded.push_str(rest);
+    decoded
+}
+
+/// Finds the base64url token of an invitation in pasted text, as [`Invitation::parse_link`]
+/// reads it:
+/// 1. drops whitespace, line breaks (LF, CRLF, wrapped lines with `>` quote markers,
+///    quoted-printable `=` soft breaks), control and invisible format characters (U+200B–U+200F,
+///    U+202A–U+202E, U+2060–U+2064, U+2066–U+2069, U+FEFF, U+00AD, …) anywhere, and decodes
+///    `%23` and `%2F`;
+/// 2. takes what follows the first `#/invite/` (or, failing that, the first `invite/`, as in
+///    `…/invite/<token>` when a tool dropped the `#`), or else the whole text when it is only a
+///    token (quotes, brackets and punctuation around it ignored);
+/// 3. keeps the run of base64url characters there, cut to [`TOKEN_LEN`]: whatever follows the
+///    token (a full stop, `>`, a quote, `?utm=…`, more text) is dropped.
+///
+/// Errors: `NotALink` when there is neither a prefix nor a bare token; `BadBase64` when the
+/// token is shorter than [`TOKEN_LEN`] and followed by something that is not base64url.
+pub fn find_token(text: &str) -> Result<String, InvitationError> {
+    let text = unmangle(text);
+    let after = match text.find(FRAGMENT_PREFIX) {
+        Some(i) => &text[i + FRAGMENT_PREFIX.len()..],
+        None => match text.find("invite/") {
+            Some(i) => &text[i + "invite/".len()..],
+            None => {
+                let bare = text.trim_matches(|c: char| !is_token_char(c));
+                if bare.len() == TOKEN_LEN && bare.chars().all(is_token_char) {
+                    bare
+                } else {
+                    return Err(InvitationError::NotALink);
+                }
+            }
+        },
+    };
+    let run = after
+        .find(|c: char| !is_token_char(c))
+        .map_or(after, |end| &after[..end]);
+    if run.len() >= TOKEN_LEN {
+        return Ok(run[..TOKEN_LEN].to_owned());
+    }
+    if run.len() < after.len() {
+        return Err(InvitationError::BadBase64);
+    }
+    Ok(run.to_owned())
 }
 
 impl fmt::Debug for Invitation {
@@ -349,6 +445,117 @@ mod tests {
             Invitation::parse_link("https://x/#/other/abc", NOW),
             Err(InvitationError::NotALink)
         );
+    }
+
+    /// Every way the issue (and chat apps, mail clients, editors) mangles a link.
+    #[test]
+    fn mangled_links_are_accepted() {
+        let inv = sample(InvitationKind::OneTime);
+        let link = inv.to_link("https://sotto.example");
+        let token = &inv.to_fragment()[FRAGMENT_PREFIX.len()..];
+        assert_eq!(token.len(), TOKEN_LEN);
+        let wrapped_crlf: String = link
+            .as_bytes()
+            .chunks(76)
+            .map(|c| core::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        let wrapped_lf = wrapped_crlf.replace("\r\n", "\n");
+        let quoted = format!("> {}", wrapped_lf.replace('\n', "\n> "));
+        let soft_breaks = wrapped_crlf.replace("\r\n", "=\r\n");
+        let (head, tail) = link.split_at(60);
+        let cases = [
+            link.clone(),
+            format!("{link} "),
+            format!("{link}\n"),
+            format!("{link}\r\n"),
+            format!("\t{link}\t"),
+            format!("\u{A0}{link}\u{A0}"),
+            format!("\u{202F}{link}\u{2007}"),
+            format!("\u{FEFF}{link}"),
+            format!("{link}\u{200B}"),
+            format!("{link}\u{200E}"),
+            format!("\u{200F}{link}\u{200F}"),
+            format!("\u{2066}{link}\u{2069}"),
+            format!("\u{202A}{link}\u{202C}"),
+            format!("{link}\u{2060}"),
+            format!("{link}\u{2028}"),
+            format!("{head}\u{200B}{tail}"),
+            format!("{head}\u{AD}{tail}"),
+            format!("{head} {tail}"),
+            format!("{link}."),
+            format!("{link},"),
+            format!("{link}!"),
+            format!("{link}?"),
+            format!("{link}…"),
+            format!("{link}:)"),
+            format!("{link}?utm_source=mail"),
+            format!("{link}&ref=1"),
+            format!("{link}/"),
+            format!("<{link}>"),
+            format!("\"{link}\""),
+            format!("'{link}'"),
+            format!("“{link}”"),
+            format!("«{link}»"),
+            format!("({link})"),
+            format!("[{link}]"),
+            format!("[join me]({link})"),
+            format!("<a href=\"{link}\">{link}</a>"),
+            format!("Hi! Join me on Sotto: {link} See you."),
+            format!("Join me:\n{link}\nBye"),
+            format!("{link} {link}"),
+            wrapped_crlf,
+            wrapped_lf,
+            quoted,
+            soft_breaks,
+            link.replace("/#/", "/?fbclid=IwAR0abc_def-123#/"),
+            link.replace("/#/", "/?a=1&b=2#/"),
+            link.replace('#', "%23"),
+            link.replace("#/invite/", "%23%2Finvite%2F"),
+            link.replace("#/invite/", "%23%2finvite%2f"),
+            link.replace("/#/", "/"),
+            link.replace("/#/", "/#"),
+            link.replace("https://", "HTTPS://"),
+            inv.to_fragment(),
+            format!(" {} ", inv.to_fragment()),
+            token.to_owned(),
+            format!(" {token}\n"),
+            format!("\"{token}\""),
+            format!("<{token}>."),
+            format!("\u{FEFF}{token}\u{200B}"),
+        ];
+        for case in &cases {
+            assert_eq!(Invitation::parse_link(case, NOW), Ok(inv), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_link_is_refused() {
+        let inv = sample(InvitationKind::OneTime);
+        let link = inv.to_link("https://sotto.example");
+        let token = &inv.to_fragment()[FRAGMENT_PREFIX.len()..];
+        for (case, error) in [
+            (String::new(), InvitationError::NotALink),
+            ("   \n".to_owned(), InvitationError::NotALink),
+            ("hello there".to_owned(), InvitationError::NotALink),
+            (
+                "https://sotto.example/".to_owned(),
+                InvitationError::NotALink,
+            ),
+            (token[..121].to_owned(), InvitationError::NotALink),
+            (format!("{token}x"), InvitationError::NotALink),
+            (
+                link[..link.len() - 30].to_owned(),
+                InvitationError::Truncated,
+            ),
+            (
+                format!("{}.{}", &link[..link.len() - 30], &link[link.len() - 30..]),
+                InvitationError::BadBase64,
+            ),
+            ("#/invite/".to_owned(), InvitationError::Truncated),
+        ] {
+            assert_eq!(Invitation::parse_link(&case, NOW), Err(error), "{case:?}");
+        }
     }
 
     #[test]

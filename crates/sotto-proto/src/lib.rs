@@ -16,6 +16,7 @@ pub mod ids;
 pub mod invitation;
 pub mod keys;
 pub mod mnemonic;
+pub mod names;
 pub mod node;
 pub mod onion;
 pub mod pow;

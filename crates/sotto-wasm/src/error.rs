@@ -104,7 +104,10 @@ pub fn client_error(e: &ClientError) -> JsValue {
     let code = match e {
         ClientError::UnknownContact => ErrorCode::UnknownContact,
         ClientError::TooLarge | ClientError::Attachment(_) => ErrorCode::MessageTooLarge,
-        ClientError::Invitation(_) | ClientError::UnknownRelay => ErrorCode::InvalidInvitation,
+        ClientError::Invitation(_) | ClientError::UnknownRelay | ClientError::OwnInvitation => {
+            ErrorCode::InvalidInvitation
+        }
+        ClientError::InvalidName(_) => ErrorCode::InvalidArgument,
         _ => ErrorCode::RelayUnreachable,
     };
     sotto_error(code, &e.to_string())

@@ -29,8 +29,6 @@ use crate::storage::{Cursor, MessageRecord};
 
 /// The first bytes of every backup file (and its associated data).
 pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk1";
-/// The longest display name, in characters (the welcome form's limit too).
-pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
 /// What a backup holds, decrypted.
 #[derive(Debug, PartialEq, Eq)]
@@ -142,21 +140,22 @@ impl Sotto {
         self.driver.with_client(|c, _| c.display_name().to_owned())
     }
 
-    /// Changes the display name (trimmed, 1–64 characters; else `INVALID_ARGUMENT`) and tells
-    /// every contact, who see it as a `contact` event. Resolves once the new name is stored.
+    /// Changes the display name and tells every contact, who see it as a `contact` event.
+    /// Resolves once the new name is stored. The name is trimmed and must pass the rule of
+    /// `sotto_proto::names` (1–64 visible characters, no control, format, bidi or line-break
+    /// characters): otherwise `INVALID_ARGUMENT`, with a message saying what is wrong.
     #[wasm_bindgen(js_name = setDisplayName)]
     pub fn set_display_name(&self, name: JsValue) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
         let name = name.as_string().unwrap_or_default();
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS {
-            return Promise::reject(&sotto_error(
-                ErrorCode::InvalidArgument,
-                "a display name has 1 to 64 characters",
-            ));
-        }
+        let name = match sotto_proto::names::validate(&name) {
+            Ok(name) => name,
+            Err(e) => {
+                return Promise::reject(&sotto_error(ErrorCode::InvalidArgument, &e.to_string()));
+            }
+        };
         if let Err(e) = self
             .driver
             .with_client(|c, rng| c.set_display_name(rng, name, now()))

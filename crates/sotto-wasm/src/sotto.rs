@@ -36,6 +36,21 @@ fn contact_arg(v: &JsValue) -> Result<ContactId, JsValue> {
         .and_then(|s| parse_contact(&s))
 }
 
+/// `Sotto.open`'s `displayName`, checked against the name rule (`sotto_proto::names`) before
+/// anything is opened: `INVALID_ARGUMENT` when it breaks it, `None` when it is not given.
+fn display_name_option(options: &JsValue) -> Result<Option<String>, JsValue> {
+    let value = get(options, "displayName");
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let name = value
+        .as_string()
+        .ok_or_else(|| sotto_error(ErrorCode::InvalidArgument, "displayName is a string"))?;
+    sotto_proto::names::validate(&name)
+        .map(|n| Some(n.to_owned()))
+        .map_err(|e| sotto_error(ErrorCode::InvalidArgument, &e.to_string()))
+}
+
 /// `Sotto.open`'s options, read: `{directoryUrl, storage, profile, passphrase, displayName,
 /// powBits}`.
 fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
@@ -58,7 +73,7 @@ fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     Ok(OpenOptions {
         directory_url: get_string(options, "directoryUrl"),
         storage,
-        display_name: get_string(options, "displayName").unwrap_or_default(),
+        display_name: display_name_option(options)?,
         pow_bits: get(options, "powBits")
             .as_f64()
             .map(|b| b.clamp(0.0, 32.0) as u8),
@@ -68,7 +83,9 @@ fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
 #[wasm_bindgen]
 impl Sotto {
     /// Opens a messenger: fetches the relay directory, connects to a gateway picked at random.
-    /// Options: `{directoryUrl, storage: 'memory', profile, displayName}`.
+    /// Options: `{directoryUrl, storage: 'memory', profile, displayName}`. A new profile needs a
+    /// `displayName` that passes the name rule (`INVALID_ARGUMENT` otherwise, before anything is
+    /// made); a saved one keeps its own.
     pub async fn open(options: JsValue) -> Result<Sotto, JsValue> {
         let driver = driver::open(open_options(&options)?).await?;
         Ok(Sotto { driver })

@@ -41,23 +41,22 @@ impl Client {
     /// Changes our display name and tells every contact: a hello with the new name goes to
     /// each (they see [`Event::ContactRenamed`]). In an established conversation a hello's
     /// reply address is not used; we send the relay of our receive queue for that contact and
-    /// an all-zero queue id. Fails with `TooLarge` (changing nothing) when the name does not
-    /// fit a hello (`MAX_DISPLAY_NAME_BYTES`).
+    /// an all-zero queue id. The name is trimmed and must pass the rule of `crate::names`
+    /// (1–64 visible characters, no control, format, bidi or line-break characters): otherwise
+    /// [`ClientError::InvalidName`] says why, and nothing changes.
     pub fn set_display_name<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         display_name: &str,
         now: u64,
     ) -> Result<(), ClientError> {
+        // Checked first, so that a name refused changes nothing.
+        let display_name = crate::names::validate(display_name)?;
         let hello = |relay| Hello {
             reply_relay: relay,
             reply_queue: QueueId::from_bytes([0; QueueId::LEN]),
             display_name: display_name.to_owned(),
         };
-        // Checked first, so that a name too long changes nothing.
-        if display_name.len() > crate::envelope::MAX_DISPLAY_NAME_BYTES {
-            return Err(ClientError::TooLarge);
-        }
         self.display_name = display_name.to_owned();
         let ids: Vec<ContactId> = self.contacts.keys().copied().collect();
         for contact in ids {

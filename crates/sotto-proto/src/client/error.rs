@@ -34,6 +34,13 @@ pub enum ClientError {
     /// The invitation is expired or otherwise unusable. (caller or peer)
     #[error("invalid invitation: {0}")]
     Invitation(#[from] HandshakeError),
+    /// The invitation is one this client made and nobody used yet: accepting it would make
+    /// a conversation with ourselves. (caller)
+    #[error("this is your own invitation")]
+    OwnInvitation,
+    /// A display name breaks the rule of `crate::names` (the error says how). (caller)
+    #[error("invalid display name: {0}")]
+    InvalidName(#[from] crate::names::NameError),
     /// An onion packet could not be built or a frame decoded. (peer or caller)
     #[error("onion: {0}")]
     Onion(#[from] OnionError),

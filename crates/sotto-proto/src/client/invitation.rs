@@ -32,7 +32,9 @@ impl Client {
 
     /// Accepts someone's invitation: creates our reply queue, then secures theirs and sends
     /// the hello. The contact appears as [`Event::ContactAdded`]; if accepting fails later,
-    /// [`Event::AcceptFailed`] carries the returned handle.
+    /// [`Event::AcceptFailed`] carries the returned handle. Refused, with nothing changed:
+    /// an expired invitation, one on a relay we do not know, and one of our own that is still
+    /// waiting for its contact ([`ClientError::OwnInvitation`]).
     pub fn accept_invitation<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -45,10 +47,27 @@ impl Client {
         if !self.relays.iter().any(|h| h.id == invitation.relay) {
             return Err(ClientError::UnknownRelay);
         }
+        if self.is_own_invitation(&invitation) {
+            return Err(ClientError::OwnInvitation);
+        }
         // The handle is the queue creation's request id (see `Purpose::Accept`).
         let handle = self.new_request_id(rng);
         self.create_queue(rng, handle, Purpose::Accept { invitation }, now)?;
         Ok(handle)
+    }
+
+    /// Whether `invitation` is one of ours still waiting on its queue (same relay, queue and
+    /// handshake key).
+    fn is_own_invitation(&self, invitation: &Invitation) -> bool {
+        self.queues.values().any(|q| match &q.owner {
+            QueueOwner::Invitation(secret) => {
+                let own = secret.invitation();
+                own.relay == invitation.relay
+                    && own.queue == invitation.queue
+                    && own.handshake_key == invitation.handshake_key
+            }
+            QueueOwner::Contact(_) => false,
+        })
     }
 
     pub(super) fn create_queue<R: CryptoRng + ?Sized>(
@@ -190,7 +209,9 @@ impl Client {
         };
         // One-time: the invitation's secret is dropped; the queue now belongs to the
         // conversation.
-        let contact = self.add_contact(hello.display_name, session, send);
+        // The peer's name, made safe to show (`crate::names`).
+        let name = crate::names::sanitize(&hello.display_name);
+        let contact = self.add_contact(name, session, send);
         if let Some(q) = self.queues.get_mut(&queue_id) {
             q.owner = QueueOwner::Contact(contact);
         }
@@ -207,5 +228,115 @@ impl Client {
         );
         let _ = self.send_envelope(rng, contact, &hello, now);
         self.secure(rng, contact, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{NOW, client};
+    use super::*;
+    use crate::client::ClientError;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn our_own_waiting_invitation_is_refused_and_adds_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let mut c = client(&mut rng);
+        let handle = c.create_invitation(&mut rng, NOW).unwrap();
+        // The relay made the queue: the invitation is ready.
+        let relay = c.gateway();
+        let key = AuthKeyPair::generate(&mut rng);
+        let (recipient, sender) = (QueueId::random(&mut rng), QueueId::random(&mut rng));
+        c.pending.clear();
+        c.on_queue_created(
+            &mut rng,
+            handle,
+            relay,
+            key,
+            Purpose::Invitation { handle },
+            recipient,
+            sender,
+            NOW,
+        );
+        let invitation = std::iter::from_fn(|| c.poll_event())
+            .find_map(|e| match e {
+                Event::InvitationReady { invitation, .. } => Some(invitation),
+                _ => None,
+            })
+            .unwrap();
+        let link = invitation.to_link("https://sotto.example");
+        let parsed = Invitation::parse_link(&link, NOW).unwrap();
+        let requests = c.pending_requests();
+        assert_eq!(
+            c.accept_invitation(&mut rng, parsed, NOW),
+            Err(ClientError::OwnInvitation)
+        );
+        assert_eq!(c.pending_requests(), requests, "nothing was sent");
+        assert_eq!(c.contact_ids().count(), 0, "no contact was added");
+        assert!(c.poll_event().is_none());
+
+        // Someone else's invitation, on the same relay, is accepted.
+        let theirs =
+            InvitationSecret::create(&mut rng, InvitationKind::OneTime, relay, sender, NOW);
+        assert!(
+            c.accept_invitation(&mut rng, *theirs.invitation(), NOW)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_peer_name_that_breaks_the_rule_arrives_cleaned() {
+        let mut rng = ChaCha20Rng::seed_from_u64(15);
+        let mut c = client(&mut rng);
+        let handle = c.create_invitation(&mut rng, NOW).unwrap();
+        let relay = c.gateway();
+        let key = AuthKeyPair::generate(&mut rng);
+        let (recipient, sender) = (QueueId::random(&mut rng), QueueId::random(&mut rng));
+        c.on_queue_created(
+            &mut rng,
+            handle,
+            relay,
+            key,
+            Purpose::Invitation { handle },
+            recipient,
+            sender,
+            NOW,
+        );
+        let invitation = std::iter::from_fn(|| c.poll_event())
+            .find_map(|e| match e {
+                Event::InvitationReady { invitation, .. } => Some(invitation),
+                _ => None,
+            })
+            .unwrap();
+        // A peer whose hello bypasses the rule: a right-to-left override, a zero-width space
+        // and a line break around a look-alike name.
+        let reply_queue = QueueId::random(&mut rng);
+        let accepted = handshake::accept_invitation(
+            &mut rng,
+            &invitation,
+            relay,
+            reply_queue,
+            "\u{202E}ecilA\u{200B}\nSmith",
+            NOW,
+        )
+        .unwrap();
+        let delivery = crate::queue::Delivery {
+            recipient_id: recipient,
+            message_id: crate::queue::QueueMessageId::from_bytes([7; 16]),
+            received_at: NOW,
+            body: accepted.first_message,
+        };
+        c.on_delivery(&mut rng, delivery, NOW);
+        let name = std::iter::from_fn(|| c.poll_event())
+            .find_map(|e| match e {
+                Event::ContactAdded { display_name, .. } => Some(display_name),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(name, "ecilA Smith");
+        assert_eq!(c.contacts().next().map(|(_, n)| n), Some("ecilA Smith"));
     }
 }

@@ -553,7 +553,13 @@ mod tests {
         let too_long = "x".repeat(crate::envelope::MAX_DISPLAY_NAME_BYTES + 1);
         assert_eq!(
             client.set_display_name(&mut rng, &too_long, NOW),
-            Err(ClientError::TooLarge)
+            Err(ClientError::InvalidName(crate::names::NameError::TooLong))
+        );
+        assert_eq!(
+            client.set_display_name(&mut rng, "\u{200B}Alice", NOW),
+            Err(ClientError::InvalidName(crate::names::NameError::Format(
+                0x200B
+            )))
         );
         assert_eq!(client.display_name(), "Alice ✓");
         client.set_display_name(&mut rng, "Alicia", NOW).unwrap();

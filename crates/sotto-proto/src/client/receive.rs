@@ -209,10 +209,12 @@ impl Client {
                     if let Ok(envelope) = c.session.receive(rng, &delivery.body) {
                         match &envelope.content {
                             Content::Hello(hello) => {
-                                c.display_name = hello.display_name.clone();
+                                // A peer's name, made safe to show (`crate::names`).
+                                let name = crate::names::sanitize(&hello.display_name);
+                                c.display_name = name.clone();
                                 self.events.push_back(Event::ContactRenamed {
                                     contact,
-                                    display_name: hello.display_name.clone(),
+                                    display_name: name,
                                 });
                             }
                             Content::DisappearingTimer { seconds } => {

@@ -82,11 +82,13 @@ pub fn message_js(m: &MessageRecord) -> JsValue {
     o
 }
 
-/// A contact as JS sees it: `{id, displayName, disappearingSeconds}`.
+/// A contact as JS sees it: `{id, displayName, disappearingSeconds}`. The name went through
+/// `sotto_proto::names::sanitize` when it arrived; it goes through it again here for profiles
+/// saved before that rule (it changes nothing in a name that passes).
 pub fn contact_js(client: &Client, id: ContactId, name: &str) -> JsValue {
     obj(&[
         ("id", id.to_string().into()),
-        ("displayName", name.into()),
+        ("displayName", sotto_proto::names::sanitize(name).into()),
         (
             "disappearingSeconds",
             JsValue::from(client.disappearing(id).unwrap_or(0)),

@@ -302,6 +302,8 @@ impl Driver {
     }
 
     /// A page of the conversation with `contact` (`UNKNOWN_CONTACT` when there is none).
+    /// Disappearing messages whose time is up are never in it, even in the moment before the
+    /// sweep deletes them.
     pub fn messages(
         &self,
         contact: ContactId,
@@ -312,7 +314,13 @@ impl Driver {
         if !st.history.has_conversation(&st.client, contact) {
             return Err(sotto_error(ErrorCode::UnknownContact, "unknown contact"));
         }
-        Ok(st.history.page(contact, limit, before))
+        let page = st.history.page(contact, limit, before);
+        Ok(Box::pin(async move {
+            let mut list = page.await?;
+            let now = now();
+            list.retain(|m| m.expires_at.is_none_or(|at| at > now));
+            Ok(list)
+        }))
     }
 
     /// The profile's store (`None` with 'memory' storage or once closed).

@@ -36,8 +36,9 @@ pub struct OpenOptions {
     /// The relay directory (default: `{origin}/directory.json`).
     pub directory_url: Option<String>,
     pub storage: Storage,
-    /// A new profile's display name.
-    pub display_name: String,
+    /// A new profile's display name, already checked against the name rule (`None`: not
+    /// given; a new profile then fails with `INVALID_ARGUMENT`).
+    pub display_name: Option<String>,
     /// A new profile's proof-of-work difficulty (default: the relays' default).
     pub pow_bits: Option<u8>,
 }
@@ -77,6 +78,12 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             (Box::new(history), restored)
         }
     };
+    if restored.is_none() && options.display_name.is_none() {
+        return Err(sotto_error(
+            ErrorCode::InvalidArgument,
+            "a new profile needs a displayName",
+        ));
+    }
     let relays = read_directory(directory).await?;
     let mut rng: Rng = UnwrapErr(getrandom::SysRng);
     // A restored client keeps its gateway (its queues' replies lead there).
@@ -141,8 +148,9 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             .unwrap_or(ServiceConfig::default().pow_bits),
         ..ClientConfig::default()
     };
+    let display_name = options.display_name.unwrap_or_default();
     let hops = relays.iter().map(|r| r.hop).collect();
-    let client = Client::new(&mut rng, hops, gateway, &options.display_name, config)
+    let client = Client::new(&mut rng, hops, gateway, &display_name, config)
         .map_err(|e| client_error(&e))?;
     history.start_profile(&client, &mut rng).await?;
     let parts = Parts {

@@ -55,6 +55,7 @@ impl IdbHistory {
             && let Some(bytes) = store.read(kind::LOCAL, LOCAL_KEY).await?
         {
             local = Local::decode(&bytes).ok_or_else(damaged)?;
+            sweep_expired(&store, &mut local).await?;
             // Downloads start again; uploads (whose transfer state is gone) failed.
             for id in local.downloads.keys() {
                 if let Some(m) = store.message(id).await? {
@@ -103,6 +104,41 @@ impl IdbHistory {
         };
         Ok((history, restored))
     }
+}
+
+/// Deletes the disappearing messages whose time is up while the profile was closed (and their
+/// files), and writes the bookkeeping without them: nothing expired is there to be read once
+/// the profile is open. The closed page saw them already, so no `expired` event is due.
+async fn sweep_expired(store: &Store, local: &mut Local) -> Result<(), JsValue> {
+    let now = crate::js::now();
+    let mut doomed = Vec::new();
+    while let Some(first) = local.expiry.first() {
+        if first.0 > now {
+            break;
+        }
+        let Some((_, id, _)) = local.expiry.pop_first() else {
+            break;
+        };
+        local.downloads.remove(&id);
+        local.uploads.remove(&id);
+        doomed.push(id);
+    }
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<(&str, &[u8])> = doomed
+        .iter()
+        .flat_map(|id| [(kind::MESSAGE, id.as_bytes()), (kind::FILE, id.as_bytes())])
+        .collect();
+    store.delete(&keys).await?;
+    store
+        .write(vec![store.record(
+            kind::LOCAL,
+            LOCAL_KEY,
+            &local.encode(),
+            None,
+        )])
+        .await
 }
 
 fn damaged() -> JsValue {
