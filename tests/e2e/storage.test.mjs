@@ -86,8 +86,10 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   assert.equal(aliceDbs.length, 1, JSON.stringify(aliceDbs));
   assert.match(aliceDbs[0], /^sotto-[0-9a-f]{16}$/, 'the database name does not show the profile');
 
-  const words = await alice.page.evaluate(() => window.__me.mnemonic());
+  const words = await alice.page.evaluate(() => window.__me.revealMnemonic('alice secret'));
   assert.equal(words.split(' ').length, 24);
+  assert.equal(await alice.page.evaluate(() => typeof window.__me.mnemonic), 'undefined',
+    'no way to the words without the passphrase');
 
   const link = await alice.page.evaluate(() => window.__me.createInvitation());
   const bobsAlice = await bob.page.evaluate((l) => window.__me.acceptInvitation(l), link);
@@ -124,7 +126,7 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   }
   assert.deepEqual(await contactsOf(alice.page), [alicesBob]);
   assert.deepEqual((await contactsOf(bob.page)).map((c) => c.displayName), ['Alice']);
-  assert.equal(await alice.page.evaluate(() => window.__me.mnemonic()), words, 'the same recovery phrase');
+  assert.equal(await alice.page.evaluate(() => window.__me.revealMnemonic('alice secret')), words, 'the same recovery phrase');
 
   const historyOf = (p, id, opts = { limit: 50 }) =>
     p.page.evaluate(({ id, opts }) => window.__me.messages(id, opts), { id, opts });
@@ -206,7 +208,7 @@ test('a memory profile leaves nothing behind', async () => {
   await openOn(page, { storage: 'memory', profile: 'kiosk', displayName: 'Kiosk' });
   await page.evaluate(() => window.__me.createInvitation());
   const mnemonic = await page.evaluate(async () => {
-    try { await window.__me.mnemonic(); return null; } catch (e) { return e.code; }
+    try { await window.__me.revealMnemonic(null); return null; } catch (e) { return e.code; }
   });
   assert.equal(mnemonic, 'UNSUPPORTED');
   await page.evaluate(() => window.__me.close());
