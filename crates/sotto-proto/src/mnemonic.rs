@@ -104,7 +104,7 @@ impl Mnemonic {
             ROOT_LABEL.as_bytes(),
             &mut root[..],
         );
-        RootSecret(Secret32::from_bytes(*root))
+        RootSecret(Secret32::copy_from(&root))
     }
 }
 
@@ -122,7 +122,7 @@ impl RootSecret {
     pub fn subkey(&self, label: &str) -> SubKey {
         let mut out = Zeroizing::new([0u8; 32]);
         let _ = hkdf_sha256(&[], self.0.expose(), label.as_bytes(), &mut out[..]);
-        SubKey(Secret32::from_bytes(*out))
+        SubKey(Secret32::copy_from(&out))
     }
 
     /// The key that encrypts the browser store ([`STORE_LABEL`]).
