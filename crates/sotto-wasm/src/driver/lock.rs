@@ -12,6 +12,7 @@
 //! the one method used here is bound below instead.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
@@ -47,9 +48,20 @@ struct Shared {
 
 /// A held profile lock; dropping it releases the lock.
 pub struct ProfileLock {
+    /// The lock's name.
+    name: String,
     /// Resolves the promise the lock is held by.
     release: Function,
+    /// `LockManager.request`'s promise: settles once the lock is released.
+    request: Promise,
     shared: Rc<Shared>,
+}
+
+thread_local! {
+    /// Locks this page let go of, by name, until their release is through: opening the same
+    /// profile again at once (`close()` then `open()`) waits for it instead of finding the
+    /// lock still held by itself.
+    static RELEASING: RefCell<HashMap<String, Promise>> = RefCell::new(HashMap::new());
 }
 
 impl ProfileLock {
@@ -73,6 +85,10 @@ impl Drop for ProfileLock {
         self.shared.done.set(true);
         self.shared.on_lost.borrow_mut().take();
         let _ = self.release.call0(&JsValue::UNDEFINED);
+        RELEASING.with(|r| {
+            r.borrow_mut()
+                .insert(self.name.clone(), self.request.clone())
+        });
     }
 }
 
@@ -93,6 +109,12 @@ pub async fn acquire(db_name: &str, take_over: bool) -> Result<Option<ProfileLoc
     let Some(locks) = lock_manager() else {
         return Ok(None);
     };
+    let name = lock_name(db_name);
+    let releasing = RELEASING.with(|r| r.borrow_mut().remove(&name));
+    if let Some(releasing) = releasing {
+        // Fulfilled or rejected, the lock is ours no more.
+        let _ = JsFuture::from(releasing).await;
+    }
     let options = Object::new();
     set(&options, "mode", &"exclusive".into());
     set(
@@ -115,12 +137,13 @@ pub async fn acquire(db_name: &str, take_over: bool) -> Result<Option<ProfileLoc
             held.into()
         }
     });
-    let request = locks.request(&lock_name(db_name), &options, callback.unchecked_ref());
+    let request = locks.request(&name, &options, callback.unchecked_ref());
     let shared = Rc::new(Shared::default());
     let watch = shared.clone();
+    let watched = request.clone();
     wasm_bindgen_futures::spawn_local(async move {
         // Fulfilled: released or never granted. Rejected: stolen (`AbortError`).
-        if JsFuture::from(request).await.is_err() && !watch.done.replace(true) {
+        if JsFuture::from(watched).await.is_err() && !watch.done.replace(true) {
             watch.lost.set(true);
             let f = watch.on_lost.borrow_mut().take();
             if let Some(f) = f {
@@ -128,9 +151,14 @@ pub async fn acquire(db_name: &str, take_over: bool) -> Result<Option<ProfileLoc
             }
         }
     });
-    let lock = ProfileLock { release, shared };
-    if JsFuture::from(granted).await?.as_bool() == Some(true) {
-        Ok(Some(lock))
+    let granted = JsFuture::from(granted).await?.as_bool() == Some(true);
+    if granted {
+        Ok(Some(ProfileLock {
+            name,
+            release,
+            request,
+            shared,
+        }))
     } else {
         Err(in_use())
     }
