@@ -168,17 +168,21 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   await new Promise((r) => setTimeout(r, 1_500));
   assert.deepEqual(await bob.page.evaluate(() => window.__received.map((m) => m.text)), whileAway);
 
-  // A wrong passphrase is refused.
-  const wrong = await alice.page.evaluate(async () => {
+  const openAgain = (passphrase) => alice.page.evaluate(async (passphrase) => {
     const { Sotto } = await import('/pkg/sotto.js');
     try {
-      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase: 'nope' });
+      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase });
       return null;
     } catch (e) {
       return { name: e.name, code: e.code };
     }
-  });
-  assert.deepEqual(wrong, { name: 'SottoError', code: 'WRONG_PASSPHRASE' });
+  }, passphrase);
+  // While it is open, a second copy is refused before anything is read (one writer).
+  assert.deepEqual(await openAgain('alice secret'), { name: 'SottoError', code: 'PROFILE_IN_USE' });
+  // Closed, a wrong passphrase is refused.
+  await alice.page.evaluate(() => window.__me.close());
+  assert.deepEqual(await openAgain('nope'), { name: 'SottoError', code: 'WRONG_PASSPHRASE' });
+  await openOn(alice.page, alice.options);
 
   // wipe() removes the database.
   await alice.page.evaluate(() => window.__me.wipe());

@@ -129,3 +129,24 @@ test('one saved profile has one writer: a second tab is refused, takeOver moves 
   await aliceContext.close();
   await bobContext.close();
 });
+
+test('the PWA offers "Use here instead", and the tab that lost the profile says so', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const first = await pageIn(context);
+  await first.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await first.getByRole('textbox', { name: 'Display name' }).fill('Tess');
+  await first.getByRole('button', { name: 'Save on this device' }).click();
+  await first.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 30_000 });
+
+  // A second tab finds the saved profile (no passphrase: it opens at once) in use.
+  const second = await pageIn(context);
+  await second.getByRole('alert').filter({ hasText: 'This profile is open in another tab or window.' })
+    .waitFor({ timeout: 30_000 });
+  await second.getByRole('button', { name: 'Use here instead' }).click();
+  await second.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 30_000 });
+  assert.equal(await second.locator('#me-name').textContent(), 'Tess');
+
+  await first.waitForSelector('body[data-taken-over="true"]', { timeout: 10_000 });
+  await first.getByText('This profile is now open in another tab or window; this one stopped.').waitFor();
+  await context.close();
+});
