@@ -47,10 +47,10 @@ const notice = byId('notice');
 let noticeTimer = 0;
 
 /// Shows a sentence in the notice line under the top bar for six seconds.
-export function showNotice(text) {
+export function showNotice(text, { sticky = false } = {}) {
   notice.textContent = text;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { notice.textContent = ''; }, 6000);
+  if (!sticky) noticeTimer = setTimeout(() => { notice.textContent = ''; }, 6000);
 }
 
 /// Empties the notice line at once (when a session ends).

@@ -53,6 +53,12 @@ function onContact(detail) {
 }
 
 function onError(detail) {
+  if (detail?.what === 'profile') {
+    // Another tab or window took the profile over: this Sotto closed itself.
+    document.body.dataset.takenOver = 'true';
+    showNotice('This profile is now open in another tab or window; this one stopped. Reload to use it here.', { sticky: true });
+    return;
+  }
   showNotice(`A relay refused a request (${detail?.code ?? 'error'}); Sotto keeps retrying.`);
 }
 

@@ -44,6 +44,7 @@ const MESSAGES = {
   WRONG_PASSPHRASE: 'That passphrase does not open the profile saved on this device.',
   STORAGE: 'This browser could not read or write the profile saved on this device.',
   STORAGE_QUOTA: 'This device has no storage space left for Sotto.',
+  PROFILE_IN_USE: 'This profile is open in another tab or window.',
 };
 
 /// The sentence shown to a person for a SottoError (or any other failure).

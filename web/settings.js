@@ -15,6 +15,10 @@ const el = {
   wordsForm: byId('words-form'), wordsPassField: byId('words-pass-field'), wordsPassphrase: byId('words-passphrase'),
   wordsConfirmField: byId('words-confirm-field'), wordsConfirm: byId('words-confirm'), showWords: byId('show-words'),
   wordsError: byId('words-error'), wordsPanel: byId('words-panel'), words: byId('words'), hideWords: byId('hide-words'),
+  passphraseForm: byId('passphrase-form'), oldPassphraseField: byId('old-passphrase-field'),
+  oldPassphrase: byId('old-passphrase'), newPassphrase: byId('new-passphrase'),
+  changePassphrase: byId('change-passphrase'), passphraseStatus: byId('passphrase-status'),
+  passphraseError: byId('passphrase-error'),
   exportBackup: byId('export-backup'), backupStatus: byId('backup-status'), backupError: byId('backup-error'),
   relayForm: byId('relay-form'), directoryUrl: byId('directory-url'), saveDirectory: byId('save-directory'),
   directoryStatus: byId('directory-status'), directoryError: byId('directory-error'),
@@ -46,6 +50,7 @@ el.openSettings.addEventListener('click', () => {
   el.settingsName.value = session.me.displayName;
   el.wordsPassField.hidden = !saved?.passphrase;
   el.wordsConfirmField.hidden = !!saved?.passphrase;
+  el.oldPassphraseField.hidden = !saved?.passphrase;
   el.directoryUrl.value = directoryUrl();
   el.settingsName.focus();
 });
@@ -57,9 +62,11 @@ export function clearSettings() {
   el.wordsForm.hidden = false;
   el.wordsPassphrase.value = '';
   el.wordsConfirm.checked = false;
+  el.oldPassphrase.value = '';
+  el.newPassphrase.value = '';
   el.deleteConfirm.hidden = true;
   el.deleteProfile.hidden = false;
-  clearText(el.nameStatus, el.nameError, el.wordsError, el.backupStatus, el.backupError,
+  clearText(el.nameStatus, el.nameError, el.passphraseStatus, el.passphraseError, el.wordsError, el.backupStatus, el.backupError,
     el.directoryStatus, el.directoryError, el.deleteError);
 }
 
@@ -126,6 +133,41 @@ el.wordsForm.addEventListener('submit', async (e) => {
     }
   } finally {
     el.showWords.disabled = false;
+  }
+});
+
+el.passphraseForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const s = state.session;
+  el.passphraseStatus.textContent = '';
+  el.passphraseError.textContent = '';
+  const old = state.saved?.passphrase ? el.oldPassphrase.value : null;
+  if (state.saved?.passphrase && !old) {
+    el.passphraseError.textContent = 'Enter your current passphrase first.';
+    el.oldPassphrase.focus();
+    return;
+  }
+  const next = el.newPassphrase.value;
+  el.changePassphrase.disabled = true;
+  try {
+    await s.me.changePassphrase(old, next || null);
+    if (state.session !== s) return;
+    state.saved = { ...state.saved, passphrase: !!next };
+    el.oldPassphrase.value = '';
+    el.newPassphrase.value = '';
+    el.oldPassphraseField.hidden = !next;
+    el.wordsPassField.hidden = !next;
+    el.wordsConfirmField.hidden = !!next;
+    el.passphraseStatus.textContent = next
+      ? 'Saved. Use the new passphrase from now on.'
+      : 'Saved. This profile now opens without a passphrase.';
+  } catch (err) {
+    if (state.session === s) {
+      el.passphraseError.textContent = errorText(err);
+      el.oldPassphrase.select();
+    }
+  } finally {
+    el.changePassphrase.disabled = false;
   }
 });
 

@@ -12,7 +12,7 @@ const el = {
   save: byId('save-device'), kiosk: byId('kiosk'), welcomeError: byId('welcome-error'),
   unlockForm: byId('unlock-form'), unlockText: byId('unlock-text'), unlockField: byId('unlock-field'),
   unlockPassphrase: byId('unlock-passphrase'), unlock: byId('unlock'), unlockGuest: byId('unlock-guest'),
-  unlockError: byId('unlock-error'),
+  unlockError: byId('unlock-error'), unlockTakeOver: byId('unlock-take-over'),
 };
 
 /// What follows opening a Sotto (set by the app): `enter(me, kiosk, displayName)` shows the
@@ -76,10 +76,15 @@ el.unlockForm.addEventListener('submit', (e) => {
   openSaved(state.saved?.passphrase ? el.unlockPassphrase.value : null);
 });
 el.unlockGuest.addEventListener('click', showWelcomeForm);
+// The profile is open in another tab or window: move it here (that one stops).
+el.unlockTakeOver.addEventListener('click', () => {
+  openSaved(state.saved?.passphrase ? el.unlockPassphrase.value : null, { takeOver: true });
+});
 
-/// Opens the profile saved on this device.
-export async function openSaved(passphrase) {
+/// Opens the profile saved on this device; `takeOver` takes it from another tab or window.
+export async function openSaved(passphrase, { takeOver = false } = {}) {
   el.unlockError.textContent = '';
+  el.unlockTakeOver.hidden = true;
   if (state.saved?.passphrase && !passphrase) {
     el.unlockError.textContent = 'Enter your passphrase.';
     el.unlockPassphrase.focus();
@@ -91,6 +96,7 @@ export async function openSaved(passphrase) {
   try {
     const options = { directoryUrl: directoryUrl(), storage: 'indexeddb', profile: PROFILE };
     if (passphrase) options.passphrase = passphrase;
+    if (takeOver) options.takeOver = true;
     const me = await Sotto.open(options);
     el.unlockPassphrase.value = '';
     el.unlockForm.hidden = true;
@@ -100,8 +106,13 @@ export async function openSaved(passphrase) {
     el.unlockForm.hidden = false;
     el.welcomeForm.hidden = true;
     el.unlockError.textContent = errorText(err);
-    el.unlockPassphrase.focus();
-    el.unlockPassphrase.select();
+    if (err?.code === 'PROFILE_IN_USE') {
+      el.unlockTakeOver.hidden = false;
+      el.unlockTakeOver.focus();
+    } else {
+      el.unlockPassphrase.focus();
+      el.unlockPassphrase.select();
+    }
   } finally {
     el.unlock.disabled = false;
     el.unlockForm.removeAttribute('aria-busy');

@@ -86,8 +86,10 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   assert.equal(aliceDbs.length, 1, JSON.stringify(aliceDbs));
   assert.match(aliceDbs[0], /^sotto-[0-9a-f]{16}$/, 'the database name does not show the profile');
 
-  const words = await alice.page.evaluate(() => window.__me.mnemonic());
+  const words = await alice.page.evaluate(() => window.__me.revealMnemonic('alice secret'));
   assert.equal(words.split(' ').length, 24);
+  assert.equal(await alice.page.evaluate(() => typeof window.__me.mnemonic), 'undefined',
+    'no way to the words without the passphrase');
 
   const link = await alice.page.evaluate(() => window.__me.createInvitation());
   const bobsAlice = await bob.page.evaluate((l) => window.__me.acceptInvitation(l), link);
@@ -124,7 +126,7 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   }
   assert.deepEqual(await contactsOf(alice.page), [alicesBob]);
   assert.deepEqual((await contactsOf(bob.page)).map((c) => c.displayName), ['Alice']);
-  assert.equal(await alice.page.evaluate(() => window.__me.mnemonic()), words, 'the same recovery phrase');
+  assert.equal(await alice.page.evaluate(() => window.__me.revealMnemonic('alice secret')), words, 'the same recovery phrase');
 
   const historyOf = (p, id, opts = { limit: 50 }) =>
     p.page.evaluate(({ id, opts }) => window.__me.messages(id, opts), { id, opts });
@@ -166,17 +168,21 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   await new Promise((r) => setTimeout(r, 1_500));
   assert.deepEqual(await bob.page.evaluate(() => window.__received.map((m) => m.text)), whileAway);
 
-  // A wrong passphrase is refused.
-  const wrong = await alice.page.evaluate(async () => {
+  const openAgain = (passphrase) => alice.page.evaluate(async (passphrase) => {
     const { Sotto } = await import('/pkg/sotto.js');
     try {
-      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase: 'nope' });
+      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase });
       return null;
     } catch (e) {
       return { name: e.name, code: e.code };
     }
-  });
-  assert.deepEqual(wrong, { name: 'SottoError', code: 'WRONG_PASSPHRASE' });
+  }, passphrase);
+  // While it is open, a second copy is refused before anything is read (one writer).
+  assert.deepEqual(await openAgain('alice secret'), { name: 'SottoError', code: 'PROFILE_IN_USE' });
+  // Closed, a wrong passphrase is refused.
+  await alice.page.evaluate(() => window.__me.close());
+  assert.deepEqual(await openAgain('nope'), { name: 'SottoError', code: 'WRONG_PASSPHRASE' });
+  await openOn(alice.page, alice.options);
 
   // wipe() removes the database.
   await alice.page.evaluate(() => window.__me.wipe());
@@ -206,7 +212,7 @@ test('a memory profile leaves nothing behind', async () => {
   await openOn(page, { storage: 'memory', profile: 'kiosk', displayName: 'Kiosk' });
   await page.evaluate(() => window.__me.createInvitation());
   const mnemonic = await page.evaluate(async () => {
-    try { await window.__me.mnemonic(); return null; } catch (e) { return e.code; }
+    try { await window.__me.revealMnemonic(null); return null; } catch (e) { return e.code; }
   });
   assert.equal(mnemonic, 'UNSUPPORTED');
   await page.evaluate(() => window.__me.close());

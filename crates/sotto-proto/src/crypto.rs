@@ -37,6 +37,15 @@ impl Secret32 {
         Self(Zeroizing::new(bytes))
     }
 
+    /// A copy of `bytes` written straight into the zeroizing buffer: unlike
+    /// [`Secret32::from_bytes`], no plain array holds the secret on the way (for HKDF outputs,
+    /// which the caller keeps in a `Zeroizing` buffer of its own).
+    pub fn copy_from(bytes: &[u8; 32]) -> Self {
+        let mut secret = Self(Zeroizing::new([0u8; 32]));
+        secret.0.copy_from_slice(bytes);
+        secret
+    }
+
     /// The key bytes. Hand them only to a primitive or to encrypted persistence.
     pub fn expose(&self) -> &[u8; 32] {
         &self.0
@@ -82,17 +91,12 @@ pub(crate) fn hkdf_3x32(
 ) -> Result<[Secret32; 3], CryptoError> {
     let mut okm = Zeroizing::new([0u8; 96]);
     hkdf_sha256(salt, ikm, info, &mut okm[..])?;
-    let mut a = [0u8; 32];
-    let mut b = [0u8; 32];
-    let mut c = [0u8; 32];
-    a.copy_from_slice(&okm[0..32]);
-    b.copy_from_slice(&okm[32..64]);
-    c.copy_from_slice(&okm[64..96]);
-    Ok([
-        Secret32::from_bytes(a),
-        Secret32::from_bytes(b),
-        Secret32::from_bytes(c),
-    ])
+    let part = |i: usize| {
+        let mut s = Secret32::copy_from(&[0u8; 32]);
+        s.0.copy_from_slice(&okm[i * 32..(i + 1) * 32]);
+        s
+    };
+    Ok([part(0), part(1), part(2)])
 }
 
 /// HMAC-SHA256(key, data).

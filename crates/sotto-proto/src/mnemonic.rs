@@ -69,13 +69,7 @@ impl Mnemonic {
     /// Parses what a person typed: case-insensitive, any whitespace between words, leading and
     /// trailing whitespace ignored. Exactly 24 English BIP39 words with a valid checksum.
     pub fn parse(phrase: &str) -> Result<Self, MnemonicError> {
-        let normalized: Zeroizing<String> = Zeroizing::new(
-            phrase
-                .split_whitespace()
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        let normalized = lowercase_words(phrase);
         let found = normalized.split(' ').filter(|w| !w.is_empty()).count();
         if found != WORD_COUNT {
             return Err(MnemonicError::WordCount { found });
@@ -110,7 +104,7 @@ impl Mnemonic {
             ROOT_LABEL.as_bytes(),
             &mut root[..],
         );
-        RootSecret(Secret32::from_bytes(*root))
+        RootSecret(Secret32::copy_from(&root))
     }
 }
 
@@ -128,7 +122,7 @@ impl RootSecret {
     pub fn subkey(&self, label: &str) -> SubKey {
         let mut out = Zeroizing::new([0u8; 32]);
         let _ = hkdf_sha256(&[], self.0.expose(), label.as_bytes(), &mut out[..]);
-        SubKey(Secret32::from_bytes(*out))
+        SubKey(Secret32::copy_from(&out))
     }
 
     /// The key that encrypts the browser store ([`STORE_LABEL`]).
@@ -165,6 +159,29 @@ impl fmt::Debug for SubKey {
     }
 }
 
+/// `phrase`'s words in lower case, one space apart, built in one buffer that is never
+/// reallocated (so no copy of the words is left behind unwiped) and zeroized when dropped.
+fn lowercase_words(phrase: &str) -> Zeroizing<String> {
+    // Lower-casing grows a character by at most 3 bytes (e.g. 'Ⱥ', 2 bytes, becomes 'ⱥ', 3), so
+    // three times the input is always room enough.
+    let mut out = Zeroizing::new(String::with_capacity(phrase.len().saturating_mul(3)));
+    for word in phrase.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        for c in word.chars() {
+            for l in c.to_lowercase() {
+                if out.len() + l.len_utf8() > out.capacity() {
+                    // Unreachable by the bound above; stop rather than reallocate.
+                    return out;
+                }
+                out.push(l);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +194,27 @@ mod tests {
     const ZERO_PHRASE: &str = "abandon abandon abandon abandon abandon abandon abandon abandon \
         abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon \
         abandon abandon abandon abandon art";
+
+    #[test]
+    fn lowercased_words_stay_in_one_wiped_buffer() {
+        for phrase in [
+            "  Abandon\tABILITY  able ",
+            "\u{130}\u{23a} \u{130}",
+            "",
+            "x",
+        ] {
+            let out = lowercase_words(phrase);
+            let cap = phrase.len() * 3;
+            // Never reallocated: the only copy of the words is the zeroized one.
+            assert_eq!(out.capacity(), cap, "{phrase:?}");
+            let expected = phrase
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert_eq!(out.as_str(), expected);
+        }
+    }
 
     #[test]
     fn zero_entropy_gives_the_bip39_reference_phrase() {

@@ -122,7 +122,7 @@ pub async fn seed_messages(
     count: u32,
     batch: u32,
 ) -> Result<(), JsValue> {
-    use crate::storage::{MessageRecord, STATE_KEY, Store, kind};
+    use crate::storage::{MessageRecord, Store};
 
     let contact: u64 = contact_id
         .parse()
@@ -133,7 +133,7 @@ pub async fn seed_messages(
         return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
     }
     let state = store
-        .read(kind::STATE, STATE_KEY)
+        .read_state()
         .await?
         .ok_or_else(|| JsError::new("the profile has no client state"))?;
     let (seq, client) = state
@@ -163,8 +163,7 @@ pub async fn seed_messages(
         }
         let mut bytes = zeroize::Zeroizing::new(seq.to_be_bytes().to_vec());
         bytes.extend_from_slice(client);
-        records.push(store.record(kind::STATE, STATE_KEY, &bytes, None));
-        store.write(records).await?;
+        store.write_state(records, &bytes).await?;
         written += n;
     }
     store.close();

@@ -31,6 +31,9 @@ pub enum ErrorCode {
     Storage,
     /// An argument is not acceptable (e.g. an empty display name).
     InvalidArgument,
+    /// The saved profile is open in another tab or window (it holds the profile's lock, or
+    /// wrote a newer state); nothing was loaded here, or this copy stopped writing.
+    ProfileInUse,
 }
 
 impl ErrorCode {
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::StorageQuota => "STORAGE_QUOTA",
             ErrorCode::Storage => "STORAGE",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::ProfileInUse => "PROFILE_IN_USE",
         }
     }
 }
@@ -132,6 +136,7 @@ mod tests {
             (ErrorCode::StorageQuota, "STORAGE_QUOTA"),
             (ErrorCode::Storage, "STORAGE"),
             (ErrorCode::InvalidArgument, "INVALID_ARGUMENT"),
+            (ErrorCode::ProfileInUse, "PROFILE_IN_USE"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

@@ -164,13 +164,13 @@ impl Sotto {
         }
         // Written now even when no contact made the client send (and so write) anything; a
         // write started later carries a newer state and commits after this one.
-        let (_, record) = self.driver.state_now();
-        match (self.driver.store(), record) {
-            (Some(store), Some(record)) => wasm_bindgen_futures::future_to_promise(async move {
-                store.write(vec![record]).await?;
+        let state = self.driver.state_now();
+        match self.driver.store() {
+            Some(store) => wasm_bindgen_futures::future_to_promise(async move {
+                store.write_state(Vec::new(), &state).await?;
                 Ok(JsValue::UNDEFINED)
             }),
-            _ => Promise::resolve(&JsValue::UNDEFINED),
+            None => Promise::resolve(&JsValue::UNDEFINED),
         }
     }
 
@@ -198,6 +198,29 @@ impl Sotto {
         })
     }
 
+    /// Changes the passphrase that protects this profile: `old` must be the one that opens it
+    /// (`WRONG_PASSPHRASE` otherwise, and nothing changes); `new` protects it from now on
+    /// (`null` or `''` for none). The store key is rewrapped with today's Argon2id costs; the
+    /// records stay as they are. Both are NFKC-normalised first. `UNSUPPORTED` with 'memory'
+    /// storage.
+    #[wasm_bindgen(js_name = changePassphrase)]
+    pub fn change_passphrase(&self, old: Option<String>, new: Option<String>) -> Promise {
+        if let Err(e) = self.check_open() {
+            return Promise::reject(&e);
+        }
+        let Some(store) = self.driver.store() else {
+            return Promise::reject(&unsupported_in_memory("passphrase"));
+        };
+        let old = Zeroizing::new(old.unwrap_or_default());
+        let new = Zeroizing::new(new.unwrap_or_default());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let old = Some(old.as_str()).filter(|p| !p.is_empty());
+            let new = Some(new.as_str()).filter(|p| !p.is_empty());
+            store.change_passphrase(old, new).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// An encrypted backup of this profile (contacts, their sessions and queues, and every
     /// stored message) as a `Uint8Array`, sealed under the backup key of the recovery phrase
     /// (format: docs/PROTOCOL.md §9). `UNSUPPORTED` with 'memory' storage.
@@ -209,7 +232,7 @@ impl Sotto {
         let Some(store) = self.driver.store() else {
             return Promise::reject(&unsupported_in_memory("backup"));
         };
-        let (state, _) = self.driver.state_now();
+        let state = self.driver.state_now();
         let contacts: Vec<u64> = self.driver.with_client(|c, _| {
             c.contact_ids()
                 .filter_map(|id| id.to_string().parse().ok())

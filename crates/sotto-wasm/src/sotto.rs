@@ -51,8 +51,8 @@ fn display_name_option(options: &JsValue) -> Result<Option<String>, JsValue> {
         .map_err(|e| sotto_error(ErrorCode::InvalidArgument, &e.to_string()))
 }
 
-/// `Sotto.open`'s options, read: `{directoryUrl, storage, profile, passphrase, displayName,
-/// powBits}`.
+/// `Sotto.open`'s options, read: `{directoryUrl, storage, profile, passphrase, takeOver,
+/// displayName, powBits}`.
 fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     let storage = match get_string(options, "storage")
         .as_deref()
@@ -61,7 +61,10 @@ fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
         "memory" => Storage::Memory,
         "indexeddb" => Storage::IndexedDb {
             profile: get_string(options, "profile").unwrap_or_else(|| "default".into()),
-            passphrase: get_string(options, "passphrase").filter(|p| !p.is_empty()),
+            passphrase: get_string(options, "passphrase")
+                .map(Zeroizing::new)
+                .filter(|p| !p.is_empty()),
+            take_over: get(options, "takeOver").as_bool().unwrap_or(false),
         },
         other => {
             return Err(sotto_error(
@@ -83,9 +86,11 @@ fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
 #[wasm_bindgen]
 impl Sotto {
     /// Opens a messenger: fetches the relay directory, connects to a gateway picked at random.
-    /// Options: `{directoryUrl, storage: 'memory', profile, displayName}`. A new profile needs a
-    /// `displayName` that passes the name rule (`INVALID_ARGUMENT` otherwise, before anything is
-    /// made); a saved one keeps its own.
+    /// Options: `{directoryUrl, storage: 'memory' | 'indexeddb', profile, passphrase,
+    /// takeOver, displayName, powBits}`. A new profile needs a `displayName` that passes the
+    /// name rule (`INVALID_ARGUMENT` otherwise, before anything is made); a saved one keeps its
+    /// own. A saved profile open in another tab or window gives `PROFILE_IN_USE` and loads
+    /// nothing, unless `takeOver: true` (which closes it there).
     pub async fn open(options: JsValue) -> Result<Sotto, JsValue> {
         let driver = driver::open(open_options(&options)?).await?;
         Ok(Sotto { driver })
@@ -249,21 +254,6 @@ impl Sotto {
             }),
             Err(e) => Promise::reject(&e),
         }
-    }
-
-    /// The 24-word recovery phrase of this profile (`UNSUPPORTED` with 'memory' storage). The
-    /// one place secret material reaches JS: show it to the user, do not keep it.
-    pub fn mnemonic(&self) -> Promise {
-        if let Err(e) = self.check_open() {
-            return Promise::reject(&e);
-        }
-        let Some(store) = self.driver.store() else {
-            return Promise::reject(&sotto_error(
-                ErrorCode::Unsupported,
-                "'memory' storage has no recovery phrase",
-            ));
-        };
-        future_to_promise(async move { Ok(JsValue::from(store.phrase().await?.as_str())) })
     }
 
     /// Closes this messenger and deletes the profile's database: every trace of it.

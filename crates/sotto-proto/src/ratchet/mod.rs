@@ -159,7 +159,7 @@ fn kdf_rk(rk: &Secret32, dh_out: &[u8; 32]) -> Result<[Secret32; 3], RatchetErro
 /// (next chain key, message key)
 fn kdf_ck(ck: &Secret32) -> (Secret32, Zeroizing<[u8; 32]>) {
     let mk = Zeroizing::new(hmac_sha256(ck.expose(), &[0x01]));
-    let next = Secret32::from_bytes(hmac_sha256(ck.expose(), &[0x02]));
+    let next = Secret32::copy_from(&Zeroizing::new(hmac_sha256(ck.expose(), &[0x02])));
     (next, mk)
 }
 

@@ -66,7 +66,7 @@ impl From<CodecError> for SessionDecodeError {
 
 fn take_secret(r: &mut Reader<'_>) -> Result<Secret32, SessionDecodeError> {
     let a = Zeroizing::new(r.extract::<[u8; 32]>()?);
-    Ok(Secret32::from_bytes(*a))
+    Ok(Secret32::copy_from(&a))
 }
 
 impl Session {

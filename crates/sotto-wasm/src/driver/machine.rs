@@ -19,12 +19,13 @@ use zeroize::Zeroizing;
 use super::directory::{DIRECTORY_REFRESH_SECS, fetch_directory};
 use super::events::contact_js;
 use super::link::attach;
-use super::pump::pump;
-use super::state::{Shared, State, Waiting};
+use super::lock::ProfileLock;
+use super::pump::{pump, taken_over};
+use super::state::{Shared, State, Waiting, shut};
 use crate::error::{ErrorCode, client_error, sotto_error};
 use crate::history::{History, Pending, Rng, state_bytes};
-use crate::js::{Resolver, hex, now, window};
-use crate::storage::{FileRecord, Local, MessageRecord, STATE_KEY, Status, Store, kind};
+use crate::js::{Resolver, hex, now};
+use crate::storage::{FileRecord, Local, MessageRecord, Status, Store};
 
 /// What a driver starts from: a client (new or restored) and where it lives.
 pub struct Parts {
@@ -37,6 +38,8 @@ pub struct Parts {
     /// Where the relay directory is read again (hourly).
     pub directory_url: String,
     pub history: Box<dyn History>,
+    /// The profile's Web Lock, for a saved profile in a browser that has them.
+    pub lock: Option<ProfileLock>,
 }
 
 /// A file to send, read from JS.
@@ -82,8 +85,19 @@ impl Driver {
             local: Local::default(),
             history: parts.history,
             persisting: false,
+            lock: None,
         }));
         let target = EventTarget::new()?;
+        if let Some(lock) = parts.lock {
+            let weak = Rc::downgrade(&state);
+            let t = target.clone();
+            lock.on_lost(move || {
+                if let Some(s) = weak.upgrade() {
+                    taken_over(&s, &t);
+                }
+            });
+            state.borrow_mut().lock = Some(lock);
+        }
         attach(&state, &target, ws, true);
 
         let weak = Rc::downgrade(&state);
@@ -339,54 +353,16 @@ impl Driver {
         out
     }
 
-    /// The sealed `state` record as it is now (message counter ‖ client), for a write of its
-    /// own or a backup; with the bytes it seals.
-    pub fn state_now(&self) -> (Zeroizing<Vec<u8>>, Option<JsValue>) {
+    /// The client state as it is now (message counter ‖ client), for a write of its own
+    /// ([`Store::write_state`]) or a backup.
+    pub fn state_now(&self) -> Zeroizing<Vec<u8>> {
         let st = self.state.borrow();
-        let bytes = state_bytes(st.history.seq(), &st.client);
-        let record = st
-            .history
-            .store()
-            .map(|store| store.record(kind::STATE, STATE_KEY, &bytes, None));
-        (bytes, record)
+        state_bytes(st.history.seq(), &st.client)
     }
 
-    /// Closes everything but hands back the store (to close or wipe): the timers stop, the
-    /// socket closes, and waiting promises fail with `CLOSED`.
+    /// Closes everything but hands back the store (to close or wipe): see [`shut`].
     pub fn shut(&self) -> Option<Rc<Store>> {
-        let mut rejects = Vec::new();
-        let store;
-        {
-            let mut st = self.state.borrow_mut();
-            store = st.history.take_store();
-            if st.closed {
-                return store;
-            }
-            st.closed = true;
-            st.open = false;
-            if let Ok(w) = window() {
-                if let Some((id, _)) = &st.interval {
-                    w.clear_interval_with_handle(*id);
-                }
-                if let Some((id, _)) = &st.reconnect {
-                    w.clear_timeout_with_handle(*id);
-                }
-            }
-            if let Some(sock) = st.socket.take() {
-                sock.close();
-            }
-            let waiting = std::mem::take(&mut st.waiting);
-            rejects.extend(waiting.invitations.into_values());
-            rejects.extend(waiting.accepts);
-            rejects.extend(waiting.sends.into_values().map(|(r, _)| r));
-        }
-        for r in rejects {
-            r.reject(&sotto_error(
-                ErrorCode::Closed,
-                "this Sotto instance was closed",
-            ));
-        }
-        store
+        shut(&self.state)
     }
 }
 

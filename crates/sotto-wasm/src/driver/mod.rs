@@ -5,13 +5,15 @@
 //!
 //! Files, each depending only on those after it: `open` (opening a profile) → `machine`
 //! ([`Driver`]: the operations) → `link` (the connection's life) → `pump` (the loop) →
-//! `events` (client events → JS) → `state` (what is held) → `transport` (the WebSocket);
+//! `events` (client events → JS) → `state` (what is held) → `transport` (the WebSocket) and
+//! `lock` (the profile's Web Lock);
 //! `directory` (the relay list) is used by `open` and `machine`. The history is
 //! [`crate::history`].
 
 mod directory;
 mod events;
 mod link;
+mod lock;
 mod machine;
 mod open;
 mod pump;

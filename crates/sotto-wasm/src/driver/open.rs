@@ -8,9 +8,11 @@ use sotto_proto::client::{Client, ClientConfig};
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
 
 use super::directory::read_directory;
 use super::link::random_below;
+use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
 use super::transport::open_socket;
 use crate::error::{ErrorCode, client_error, sotto_error};
@@ -19,15 +21,18 @@ use crate::history::Rng;
 use crate::history::idb::{IdbHistory, Restored};
 use crate::history::memory::MemoryHistory;
 use crate::js::{get, window};
+use crate::storage::db_name;
 
 /// Where a profile's messages are kept.
 pub enum Storage {
     /// In this page only.
     Memory,
-    /// In IndexedDB, sealed under a key that `passphrase` (if any) protects.
+    /// In IndexedDB, sealed under a key that `passphrase` (if any) protects; only one tab or
+    /// window at a time writes it (`take_over` takes it from the one that does).
     IndexedDb {
         profile: String,
-        passphrase: Option<String>,
+        passphrase: Option<Zeroizing<String>>,
+        take_over: bool,
     },
 }
 
@@ -68,13 +73,18 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         .directory_url
         .unwrap_or_else(|| format!("{origin}/directory.json"));
     let directory = start_fetch(&w, &directory_url);
+    let mut lock = None;
     let (history, restored): (Box<dyn History>, Option<Restored>) = match options.storage {
         Storage::Memory => (Box::new(MemoryHistory::default()), None),
         Storage::IndexedDb {
             profile,
             passphrase,
+            take_over,
         } => {
-            let (history, restored) = IdbHistory::open(&profile, passphrase.as_deref()).await?;
+            // One writer per profile: the lock comes before anything is read.
+            lock = acquire(&db_name(&profile), take_over).await?;
+            let (history, restored) =
+                IdbHistory::open(&profile, passphrase.as_ref().map(|p| p.as_str())).await?;
             (Box::new(history), restored)
         }
     };
@@ -109,6 +119,9 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             .update_relays(relays.iter().map(|r| r.hop).collect())
             .map_err(|e| client_error(&e))?;
         let ws = open_socket(&url).await?;
+        if lock.as_ref().is_some_and(ProfileLock::lost) {
+            return Err(in_use());
+        }
         let parts = Parts {
             client,
             rng,
@@ -116,6 +129,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             origin,
             directory_url,
             history,
+            lock,
         };
         let driver = Driver::start(&w, parts, ws)?;
         driver.resume(local, resume);
@@ -153,6 +167,9 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     let client = Client::new(&mut rng, hops, gateway, &display_name, config)
         .map_err(|e| client_error(&e))?;
     history.start_profile(&client, &mut rng).await?;
+    if lock.as_ref().is_some_and(ProfileLock::lost) {
+        return Err(in_use());
+    }
     let parts = Parts {
         client,
         rng,
@@ -160,6 +177,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         origin,
         directory_url,
         history,
+        lock,
     };
     Driver::start(&w, parts, ws)
 }

@@ -5,9 +5,9 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::EventTarget;
 
 use super::events::{Action, dispatch, on_event, run, sweep_expired};
-use super::state::Shared;
+use super::state::{Shared, shut};
 use super::transport::send_all;
-use crate::error::code_of;
+use crate::error::{ErrorCode, code_of, sotto_error};
 use crate::js::obj;
 
 /// Drains the client's events (to JS) and then its frames (to the gateway), until both are
@@ -62,6 +62,12 @@ pub fn pump(state: &Shared, target: &EventTarget) {
                 }
                 match result {
                     Ok(()) => deliver(&s, &t, &frames, actions),
+                    // Another copy wrote a newer state: this one must not send or write
+                    // anything more.
+                    Err(e) if code_of(&e) == ErrorCode::ProfileInUse.as_str() => {
+                        taken_over(&s, &t);
+                        return;
+                    }
                     Err(e) => {
                         let detail = obj(&[
                             ("what", "storage".into()),
@@ -96,4 +102,23 @@ fn deliver(state: &Shared, target: &EventTarget, frames: &[Vec<u8>], actions: Ve
         send_all(&ws, frames);
     }
     run(target, actions);
+}
+
+/// Another tab or window took this profile over (it stole the lock, or wrote a newer state):
+/// this copy closes at once, without writing or sending anything more, and says so with an
+/// `error` event `{what: 'profile', code: 'PROFILE_IN_USE', error}`.
+pub fn taken_over(state: &Shared, target: &EventTarget) {
+    if let Some(store) = shut(state) {
+        store.close();
+    }
+    let error = sotto_error(
+        ErrorCode::ProfileInUse,
+        "another tab or window took this profile over; it was closed here",
+    );
+    let detail = obj(&[
+        ("what", "profile".into()),
+        ("code", ErrorCode::ProfileInUse.as_str().into()),
+        ("error", error),
+    ]);
+    dispatch(target, "error", &detail);
 }

@@ -9,10 +9,12 @@ use sotto_proto::client::{Client, ContactId};
 use sotto_proto::envelope::Attachment;
 use wasm_bindgen::prelude::*;
 
+use super::lock::ProfileLock;
 use super::transport::Socket;
+use crate::error::{ErrorCode, sotto_error};
 use crate::history::{Change, History, Rng};
-use crate::js::{Resolver, now};
-use crate::storage::{Local, MessageRecord};
+use crate::js::{Resolver, now, window};
+use crate::storage::{Local, MessageRecord, Store};
 
 /// The state, shared by the `Sotto` handle and the socket's and timers' callbacks (which
 /// hold it weakly). Borrowed only briefly: never across an await or a JS callback.
@@ -60,6 +62,8 @@ pub struct State {
     pub history: Box<dyn History>,
     /// A write is in flight; frames and actions wait for it.
     pub persisting: bool,
+    /// The profile's Web Lock (a saved profile), released when the profile closes.
+    pub lock: Option<ProfileLock>,
 }
 
 impl State {
@@ -93,4 +97,47 @@ impl State {
             Err(_) => false,
         }
     }
+}
+
+/// Closes everything but hands back the store (to close or wipe): the timers stop, the
+/// socket closes, the profile's lock is released, and waiting promises fail with `CLOSED`.
+pub fn shut(state: &Shared) -> Option<Rc<Store>> {
+    let mut rejects = Vec::new();
+    let store;
+    let lock;
+    {
+        let mut st = state.borrow_mut();
+        store = st.history.take_store();
+        lock = st.lock.take();
+        if st.closed {
+            return store;
+        }
+        st.closed = true;
+        st.open = false;
+        if let Ok(w) = window() {
+            if let Some((id, _)) = &st.interval {
+                w.clear_interval_with_handle(*id);
+            }
+            if let Some((id, _)) = &st.reconnect {
+                w.clear_timeout_with_handle(*id);
+            }
+        }
+        if let Some(sock) = st.socket.take() {
+            sock.close();
+        }
+        let waiting = std::mem::take(&mut st.waiting);
+        rejects.extend(waiting.invitations.into_values());
+        rejects.extend(waiting.accepts);
+        rejects.extend(waiting.sends.into_values().map(|(r, _)| r));
+    }
+    // Released once the store stops writing (the caller closes it): a new holder reads a
+    // state no write of ours follows.
+    drop(lock);
+    for r in rejects {
+        r.reject(&sotto_error(
+            ErrorCode::Closed,
+            "this Sotto instance was closed",
+        ));
+    }
+    store
 }

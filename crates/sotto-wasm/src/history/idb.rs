@@ -12,9 +12,7 @@ use zeroize::Zeroizing;
 
 use super::{Change, History, Pending, Rng, Write, ready, state_bytes};
 use crate::error::{ErrorCode, sotto_error};
-use crate::storage::{
-    LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, STATE_KEY, Status, Store, kind,
-};
+use crate::storage::{LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, Status, Store, kind};
 
 /// What a saved profile brings back when it is opened: its client, its bookkeeping, and the
 /// messages whose downloads start again.
@@ -78,7 +76,7 @@ impl IdbHistory {
         let mut seq = 0;
         let mut restored = None;
         if !store.created
-            && let Some(bytes) = store.read(kind::STATE, STATE_KEY).await?
+            && let Some(bytes) = store.read_state().await?
         {
             seq = bytes
                 .get(..8)
@@ -263,7 +261,7 @@ impl History for IdbHistory {
                 .map(|(id, data)| store.record(kind::FILE, id.as_bytes(), data, None)),
         );
         records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
-        let state = store.record(kind::STATE, STATE_KEY, &state_bytes(self.seq, client), None);
+        let state = state_bytes(self.seq, client);
         Some(Write {
             store,
             records,
@@ -283,11 +281,9 @@ impl History for IdbHistory {
         // A new profile: its recovery phrase and first state, before anything is sent.
         let mnemonic = Mnemonic::generate(rng);
         let phrase = mnemonic.phrase();
-        let records = vec![
-            store.record(kind::MNEMONIC, MNEMONIC_KEY, phrase.as_bytes(), None),
-            store.record(kind::STATE, STATE_KEY, &state_bytes(0, client), None),
-        ];
-        Box::pin(async move { store.write(records).await })
+        let records = vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, phrase.as_bytes(), None)];
+        let state = state_bytes(0, client);
+        Box::pin(async move { store.write_state(records, &state).await })
     }
 
     fn store(&self) -> Option<Rc<Store>> {

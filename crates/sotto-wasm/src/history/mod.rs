@@ -40,15 +40,16 @@ pub type Change = Box<dyn FnOnce(&mut MessageRecord)>;
 pub struct Write {
     store: Rc<Store>,
     records: Vec<JsValue>,
-    state: JsValue,
+    state: Zeroizing<Vec<u8>>,
 }
 
 impl Write {
-    /// Writes the records and the state in one transaction, waiting for the commit.
+    /// Writes the records and the state in one transaction, waiting for the commit
+    /// ([`Store::write_state`]: `PROFILE_IN_USE` when another writer stored a newer state).
     pub async fn run(&self) -> Result<(), JsValue> {
-        let mut all = self.records.clone();
-        all.push(self.state.clone());
-        self.store.write(all).await
+        self.store
+            .write_state(self.records.clone(), &self.state)
+            .await
     }
 
     /// The records (without the state, which the next write renews), to be written again

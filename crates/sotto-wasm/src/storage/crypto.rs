@@ -1,19 +1,27 @@
 //! The store's sealing: ChaCha20-Poly1305 records (nonce ‖ tag ‖ ciphertext) and the key
-//! that wraps the store key (Argon2id of the passphrase, or HKDF of a fixed label).
+//! that wraps the store key (Argon2id of the NFKC-normalised passphrase, or HKDF of a fixed
+//! label).
 
+use js_sys::{Object, Uint8Array};
 use sotto_proto::crypto::{TAG_LEN, aead_open, aead_seal, hkdf_sha256};
+use unicode_normalization::UnicodeNormalization as _;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
+
+use crate::js::set;
 
 use super::schema::corrupt;
 
 const NONE_LABEL: &[u8] = b"sotto/v1/no-passphrase";
 /// Associated data of the wrapped store key.
 pub const WRAP_AD: &[u8] = b"sotto/v1/store-key";
-/// Argon2id parameters for new profiles: 19 MiB, 2 passes, 1 lane (OWASP's minimum for
-/// Argon2id; a few hundred ms in a browser). Stored with the profile, so they can change.
-pub const ARGON2_M_KIB: u32 = 19 * 1024;
-pub const ARGON2_T: u32 = 2;
+/// Argon2id memory for new profiles, in KiB: 64 MiB (RFC 9106 §4, the second recommended
+/// option: m = 64 MiB, t = 3, p = 1). Stored with the profile; a profile stored with weaker
+/// parameters is rewrapped with these on its next unlock.
+pub const ARGON2_M_KIB: u32 = 64 * 1024;
+/// Argon2id passes for new profiles (RFC 9106's second recommendation).
+pub const ARGON2_T: u32 = 3;
+/// Argon2id lanes (RFC 9106's second recommendation).
 pub const ARGON2_P: u32 = 1;
 
 pub fn random<const N: usize>() -> [u8; N] {
@@ -56,6 +64,8 @@ pub fn kek(
     let mut out = Zeroizing::new([0u8; 32]);
     match passphrase {
         Some(pw) => {
+            // NFKC: the same words typed in another normal form (NFC, NFD) give the same key.
+            let pw: Zeroizing<String> = Zeroizing::new(pw.nfkc().collect());
             let params = argon2::Params::new(m, t, p, Some(32))
                 .map_err(|_| corrupt("key derivation parameters"))?;
             argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
@@ -68,4 +78,50 @@ pub fn kek(
         }
     }
     Ok(out)
+}
+
+/// Wraps `key` for `passphrase` (`None`: no passphrase) under a fresh salt, with Argon2id
+/// costs `m_kib` and `t`, into the `meta` fields `kdf`, `salt`, `m`, `t`, `p` and `wrapped`.
+pub fn wrap_into(
+    meta: &Object,
+    key: &[u8; 32],
+    passphrase: Option<&str>,
+    m_kib: u32,
+    t: u32,
+) -> Result<(), JsValue> {
+    let salt: [u8; 16] = random();
+    let kek = kek(passphrase, &salt, m_kib, t, ARGON2_P)?;
+    let wrapped = seal(&kek, WRAP_AD, &key[..]);
+    let kdf = if passphrase.is_some() {
+        "argon2id"
+    } else {
+        "none"
+    };
+    set(meta, "kdf", &kdf.into());
+    set(meta, "salt", &Uint8Array::from(&salt[..]).into());
+    set(meta, "m", &m_kib.into());
+    set(meta, "t", &t.into());
+    set(meta, "p", &ARGON2_P.into());
+    set(meta, "wrapped", &Uint8Array::from(&wrapped[..]).into());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn a_passphrase_in_nfc_or_nfd_gives_one_key() {
+        let nfc = "caf\u{e9} cr\u{e8}me";
+        let nfd = "cafe\u{301} cre\u{300}me";
+        assert_ne!(nfc, nfd);
+        let salt = [5u8; 16];
+        let a = kek(Some(nfc), &salt, 8, 1, 1).unwrap();
+        let b = kek(Some(nfd), &salt, 8, 1, 1).unwrap();
+        let c = kek(Some("cafe creme"), &salt, 8, 1, 1).unwrap();
+        assert_eq!(a[..], b[..]);
+        assert_ne!(a[..], c[..]);
+    }
 }

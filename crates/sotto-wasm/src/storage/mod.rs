@@ -6,7 +6,8 @@
 //!
 //! - `meta` (the only plaintext record): `{k: "meta", schema, kdf, salt, m, t, p, wrapped}`.
 //!   `wrapped` = nonce ‖ tag ‖ ChaCha20-Poly1305(KEK, store key, ad = "sotto/v1/store-key").
-//!   KEK = Argon2id(passphrase, salt, m = 19 MiB, t = 2, p = 1) (`kdf: "argon2id"`), or, with no
+//!   KEK = Argon2id(NFKC(passphrase), salt, m = 64 MiB, t = 3, p = 1; RFC 9106's second
+//!   recommendation; weaker stored costs are raised on the next unlock) (`kdf: "argon2id"`), or, with no
 //!   passphrase, HKDF-SHA256 of a fixed label (`kdf: "none"`): that only hides the key from
 //!   casual inspection; the passphrase is what protects it.
 //! - every other record: `{k: hex(HMAC(index key, kind ‖ key)), i?, v}` where
@@ -14,6 +15,9 @@
 //!   is HKDF(store key, "sotto/v1/record-index"). Messages carry
 //!   `i` = hex(HMAC(index key, "conv" ‖ contact)) ‖ ":" ‖ 16 hex digits of a local sequence
 //!   number, so a conversation pages in order without showing who or when.
+//! - the `state` record also carries a plaintext generation number `g`; a write of the state
+//!   is refused (`PROFILE_IN_USE`) when the stored `g` is newer than the one this store read
+//!   or last wrote ([`Store::write_state`]).
 //!
 //! The store key lives in a `Zeroizing` box and never reaches JS.
 //!

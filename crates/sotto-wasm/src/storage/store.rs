@@ -4,11 +4,12 @@
 use js_sys::{Object, Uint8Array};
 use rexie::{KeyRange, Rexie, TransactionMode};
 use sotto_proto::crypto::{hkdf_sha256, hmac_sha256};
+use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use super::crypto::{ARGON2_P, WRAP_AD, kek, open, random, seal};
-use super::records::{MNEMONIC_KEY, MessageRecord, kind};
+use super::crypto::{ARGON2_M_KIB, ARGON2_T, WRAP_AD, kek, open, random, seal, wrap_into};
+use super::records::{MNEMONIC_KEY, MessageRecord, STATE_KEY, kind};
 use super::schema::{
     CONV_INDEX, SCHEMA_VERSION, STORE, corrupt, db_name, delete_database, open_db, put_all,
     storage_error,
@@ -26,6 +27,9 @@ pub struct Store {
     pub opened_schema: u32,
     /// True when this open created the profile.
     pub created: bool,
+    /// The generation of the client state this store last read or claimed for a write (see
+    /// [`Store::write_state`]); 0 before any.
+    generation: std::cell::Cell<u64>,
 }
 
 impl Store {
@@ -77,32 +81,27 @@ impl Store {
                     return Err(wrong());
                 };
                 let key: [u8; 32] = plain[..].try_into().map_err(|_| corrupt("key length"))?;
-                (Zeroizing::new(key), schema)
+                let key = Zeroizing::new(key);
+                // Weaker Argon2id costs than today's: rewrap the key with today's, now that
+                // the passphrase is known to be right.
+                let weaker = num("m") < m_kib || num("t") < t;
+                if passphrase.is_some() && weaker {
+                    let meta: Object = meta.unchecked_into();
+                    wrap_into(&meta, &key, passphrase, m_kib, t)?;
+                    let tx = db
+                        .transaction(&[STORE], TransactionMode::ReadWrite)
+                        .map_err(|e| storage_error(&e))?;
+                    put_all(tx, vec![meta.into()]).await?;
+                }
+                (key, schema)
             }
             None => {
                 created = true;
                 let key = Zeroizing::new(random::<32>());
-                let salt: [u8; 16] = random();
-                let kek = kek(passphrase, &salt, m_kib, t, ARGON2_P)?;
-                let wrapped = seal(&kek, WRAP_AD, &key[..]);
                 let meta = Object::new();
                 set(&meta, "k", &"meta".into());
                 set(&meta, "schema", &SCHEMA_VERSION.into());
-                set(
-                    &meta,
-                    "kdf",
-                    &(if passphrase.is_some() {
-                        "argon2id"
-                    } else {
-                        "none"
-                    })
-                    .into(),
-                );
-                set(&meta, "salt", &Uint8Array::from(&salt[..]).into());
-                set(&meta, "m", &m_kib.into());
-                set(&meta, "t", &t.into());
-                set(&meta, "p", &ARGON2_P.into());
-                set(&meta, "wrapped", &Uint8Array::from(&wrapped[..]).into());
+                wrap_into(&meta, &key, passphrase, m_kib, t)?;
                 let tx = db
                     .transaction(&[STORE], TransactionMode::ReadWrite)
                     .map_err(|e| storage_error(&e))?;
@@ -120,6 +119,7 @@ impl Store {
             index_key,
             opened_schema: schema,
             created,
+            generation: std::cell::Cell::new(0),
         };
         Ok(store)
     }
@@ -335,15 +335,7 @@ impl Store {
     /// Whether `passphrase` (`None`: no passphrase) is the one that opens this profile: the
     /// same check as [`Store::open`], changing nothing.
     pub async fn check_passphrase(&self, passphrase: Option<&str>) -> Result<bool, JsValue> {
-        let meta = {
-            let tx = self.tx(TransactionMode::ReadOnly)?;
-            tx.store(STORE)
-                .map_err(|e| storage_error(&e))?
-                .get("meta".into())
-                .await
-                .map_err(|e| storage_error(&e))?
-                .ok_or_else(|| corrupt("meta"))?
-        };
+        let meta = self.meta().await?;
         let kdf = get(&meta, "kdf").as_string().unwrap_or_default();
         match (kdf.as_str(), passphrase) {
             ("argon2id", Some(_)) | ("none", None) => {}
@@ -355,4 +347,114 @@ impl Store {
         let kek = kek(passphrase, &salt, num("m"), num("t"), num("p"))?;
         Ok(open(&kek, WRAP_AD, &wrapped).is_some())
     }
+}
+
+/// The plaintext generation number of the `state` record (absent in records written before
+/// generations: 0).
+const GENERATION: &str = "g";
+
+impl Store {
+    /// Reads and decrypts the client state, and remembers its generation: the one this store's
+    /// next [`Store::write_state`] must find still stored.
+    pub async fn read_state(&self) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
+        let tx = self.tx(TransactionMode::ReadOnly)?;
+        let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let v = tx
+            .store(STORE)
+            .map_err(|e| storage_error(&e))?
+            .get(hashed.clone().into())
+            .await
+            .map_err(|e| storage_error(&e))?;
+        let Some(v) = v else { return Ok(None) };
+        self.generation.set(generation_of(&v));
+        let sealed = get_bytes(&v, "v").ok_or_else(|| corrupt(kind::STATE))?;
+        open(&self.key, &Self::ad(kind::STATE, &hashed), &sealed)
+            .map(Some)
+            .ok_or_else(|| corrupt(kind::STATE))
+    }
+
+    /// Writes `records` and the client state `state` in one transaction, as the next
+    /// generation of the state this store read (or last wrote). Inside the same transaction
+    /// the stored generation is checked first: when another writer (another tab, an older
+    /// copy) stored a newer one, nothing is written and this fails with `PROFILE_IN_USE`, so
+    /// a stale copy can never roll the ratchets back.
+    ///
+    /// The generation is claimed before the first await, so writes started one after another
+    /// from this store (whose IndexedDB transactions run in the order they were made) each
+    /// find their predecessor's, or an older one when a predecessor failed.
+    pub async fn write_state(&self, records: Vec<JsValue>, state: &[u8]) -> Result<(), JsValue> {
+        let expected = self.generation.get();
+        let next = expected.saturating_add(1);
+        self.generation.set(next);
+        let record = self.record(kind::STATE, STATE_KEY, state, None);
+        set(&record, GENERATION, &JsValue::from(next as f64));
+        let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let tx = self.tx(TransactionMode::ReadWrite)?;
+        {
+            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+            let stored = store
+                .get(hashed.into())
+                .await
+                .map_err(|e| storage_error(&e))?
+                .map_or(0, |v| generation_of(&v));
+            if stored > expected {
+                return Err(sotto_error(
+                    ErrorCode::ProfileInUse,
+                    "another tab or window wrote this profile since it was opened here; \
+                     this copy stopped",
+                ));
+            }
+        }
+        let mut all = records;
+        all.push(record);
+        put_all(tx, all).await
+    }
+
+    /// Rewraps the store key for `new` (`None`: no passphrase) with today's Argon2id costs,
+    /// when `old` is the passphrase that opens this profile; else `WRONG_PASSPHRASE` and
+    /// nothing changes. The records stay as they are (the store key is the same).
+    pub async fn change_passphrase(
+        &self,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), JsValue> {
+        self.change_passphrase_with(old, new, ARGON2_M_KIB, ARGON2_T)
+            .await
+    }
+
+    /// [`Store::change_passphrase`] with other Argon2id costs (tests use cheap ones).
+    pub async fn change_passphrase_with(
+        &self,
+        old: Option<&str>,
+        new: Option<&str>,
+        m_kib: u32,
+        t: u32,
+    ) -> Result<(), JsValue> {
+        if !self.check_passphrase(old).await? {
+            return Err(sotto_error(
+                ErrorCode::WrongPassphrase,
+                "wrong passphrase for this profile",
+            ));
+        }
+        let meta = self.meta().await?;
+        let meta: Object = meta.unchecked_into();
+        wrap_into(&meta, &self.key, new, m_kib, t)?;
+        put_all(self.tx(TransactionMode::ReadWrite)?, vec![meta.into()]).await
+    }
+
+    /// The plaintext `meta` record.
+    pub async fn meta(&self) -> Result<JsValue, JsValue> {
+        let tx = self.tx(TransactionMode::ReadOnly)?;
+        tx.store(STORE)
+            .map_err(|e| storage_error(&e))?
+            .get("meta".into())
+            .await
+            .map_err(|e| storage_error(&e))?
+            .ok_or_else(|| corrupt("meta"))
+    }
+}
+
+/// The generation number on a stored `state` record.
+fn generation_of(record: &JsValue) -> u64 {
+    get(record, GENERATION).as_f64().unwrap_or(0.0) as u64
 }

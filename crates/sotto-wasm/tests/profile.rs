@@ -1,0 +1,176 @@
+//! One writer per profile and the passphrase, in headless Chromium: the state's generation
+//! refuses a stale writer; passphrases in any Unicode normal form; Argon2id costs raised on
+//! unlock; `changePassphrase`'s rewrapping.
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use js_sys::{Reflect, Uint8Array};
+use sotto_wasm::storage::{Store, kind};
+use wasm_bindgen::{JsCast as _, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Cheap Argon2id costs: the tests check the behaviour, not the cost.
+async fn open(profile: &str, passphrase: Option<&str>) -> Result<Store, JsValue> {
+    Store::open_with(profile, passphrase, 1024, 1).await
+}
+
+fn code_of(e: &JsValue) -> Option<String> {
+    Reflect::get(e, &"code".into())
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+fn field(meta: &JsValue, k: &str) -> JsValue {
+    Reflect::get(meta, &k.into()).unwrap()
+}
+
+fn bytes_of(meta: &JsValue, k: &str) -> Vec<u8> {
+    field(meta, k).dyn_into::<Uint8Array>().unwrap().to_vec()
+}
+
+async fn fresh(profile: &str) {
+    let _ = sotto_wasm::storage::delete_database(&sotto_wasm::storage::db_name(profile)).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_stale_copy_cannot_write_an_older_state() {
+    let profile = "generation-test";
+    fresh(profile).await;
+    let a = open(profile, None).await.unwrap();
+    a.write_state(Vec::new(), b"state 1").await.unwrap();
+    // A second copy (another tab, or a page restored from an old snapshot) reads it.
+    let b = open(profile, None).await.unwrap();
+    assert_eq!(&b.read_state().await.unwrap().unwrap()[..], b"state 1");
+    // The first one moves on twice; the second is now stale.
+    a.write_state(Vec::new(), b"state 2").await.unwrap();
+    a.write_state(Vec::new(), b"state 3").await.unwrap();
+    let message = b.record(kind::MESSAGE, b"m1", b"from the stale copy", None);
+    let e = b
+        .write_state(vec![message], b"stale state")
+        .await
+        .expect_err("a stale writer is refused");
+    assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
+    // Nothing of the refused write was stored, and the newer writer goes on.
+    assert_eq!(b.read(kind::MESSAGE, b"m1").await.unwrap(), None);
+    a.write_state(Vec::new(), b"state 4").await.unwrap();
+    let c = open(profile, None).await.unwrap();
+    assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"state 4");
+    // The copy that read the newest state writes the next one; the one before is stale now.
+    c.write_state(Vec::new(), b"state 5").await.unwrap();
+    let e = a.write_state(Vec::new(), b"state 5'").await.unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
+    for s in [a, b, c] {
+        s.close();
+    }
+    fresh(profile).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_passphrase_opens_in_nfc_and_nfd_alike() {
+    let profile = "nfc-nfd-test";
+    fresh(profile).await;
+    let nfc = "caf\u{e9} cr\u{e8}me";
+    let nfd = "cafe\u{301} cre\u{300}me";
+    let store = open(profile, Some(nfc)).await.unwrap();
+    store.write_state(Vec::new(), b"kept").await.unwrap();
+    store.close();
+    let store = open(profile, Some(nfd)).await.unwrap();
+    assert_eq!(&store.read_state().await.unwrap().unwrap()[..], b"kept");
+    store.close();
+    let e = open(profile, Some("cafe creme")).await.err().unwrap();
+    assert_eq!(code_of(&e).as_deref(), Some("WRONG_PASSPHRASE"));
+    fresh(profile).await;
+}
+
+#[wasm_bindgen_test]
+async fn weaker_argon2_costs_are_raised_on_the_next_unlock() {
+    let profile = "kdf-upgrade-test";
+    fresh(profile).await;
+    let store = open(profile, Some("pw")).await.unwrap();
+    store.write_state(Vec::new(), b"kept").await.unwrap();
+    let before = store.meta().await.unwrap();
+    store.close();
+    assert_eq!(field(&before, "m").as_f64(), Some(1024.0));
+    assert_eq!(field(&before, "t").as_f64(), Some(1.0));
+    // A wrong passphrase changes nothing.
+    let e = Store::open_with(profile, Some("not it"), 2048, 2)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(code_of(&e).as_deref(), Some("WRONG_PASSPHRASE"));
+    // Today's costs are higher: the right passphrase rewraps the key with them.
+    let store = Store::open_with(profile, Some("pw"), 2048, 2)
+        .await
+        .unwrap();
+    let after = store.meta().await.unwrap();
+    store.close();
+    assert_eq!(field(&after, "m").as_f64(), Some(2048.0));
+    assert_eq!(field(&after, "t").as_f64(), Some(2.0));
+    assert_eq!(
+        field(&after, "kdf").as_string().as_deref(),
+        Some("argon2id")
+    );
+    assert_ne!(bytes_of(&after, "salt"), bytes_of(&before, "salt"));
+    assert_ne!(bytes_of(&after, "wrapped"), bytes_of(&before, "wrapped"));
+    // The same store key: what was written opens, under the stored (new) costs.
+    let store = open(profile, Some("pw")).await.unwrap();
+    assert_eq!(&store.read_state().await.unwrap().unwrap()[..], b"kept");
+    assert_eq!(
+        field(&store.meta().await.unwrap(), "m").as_f64(),
+        Some(2048.0)
+    );
+    store.close();
+    fresh(profile).await;
+}
+
+#[wasm_bindgen_test]
+async fn change_passphrase_rewraps_only_for_the_right_old_one() {
+    let profile = "change-passphrase-test";
+    fresh(profile).await;
+    let store = open(profile, Some("old one")).await.unwrap();
+    store.write_state(Vec::new(), b"kept").await.unwrap();
+    let before = store.meta().await.unwrap();
+    let e = store
+        .change_passphrase_with(Some("wrong"), Some("new one"), 1024, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("WRONG_PASSPHRASE"));
+    let e = store
+        .change_passphrase_with(None, Some("new one"), 1024, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("WRONG_PASSPHRASE"));
+    let unchanged = store.meta().await.unwrap();
+    assert_eq!(
+        bytes_of(&unchanged, "wrapped"),
+        bytes_of(&before, "wrapped")
+    );
+    assert_eq!(bytes_of(&unchanged, "salt"), bytes_of(&before, "salt"));
+    store
+        .change_passphrase_with(Some("old one"), Some("new one"), 1024, 1)
+        .await
+        .unwrap();
+    store.close();
+    let e = open(profile, Some("old one")).await.err().unwrap();
+    assert_eq!(code_of(&e).as_deref(), Some("WRONG_PASSPHRASE"));
+    let store = open(profile, Some("new one")).await.unwrap();
+    assert_eq!(&store.read_state().await.unwrap().unwrap()[..], b"kept");
+    // And to none at all.
+    store
+        .change_passphrase_with(Some("new one"), None, 1024, 1)
+        .await
+        .unwrap();
+    store.close();
+    let store = open(profile, None).await.unwrap();
+    assert_eq!(
+        field(&store.meta().await.unwrap(), "kdf")
+            .as_string()
+            .as_deref(),
+        Some("none")
+    );
+    assert_eq!(&store.read_state().await.unwrap().unwrap()[..], b"kept");
+    store.close();
+    fresh(profile).await;
+}
