@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sotto_proto::directory::{Directory, Unusable};
 use sotto_proto::service::ServiceConfig;
 use tokio::sync::watch;
 
@@ -40,6 +41,7 @@ use crate::identity::KeyPolicy;
 use crate::limits::Limits;
 use crate::relay::{self, Relay, RelayInfo};
 use crate::web;
+use sotto_proto::directory::{Directory, Unusable};
 
 /// The queue-service limits a config may set; unset ones keep their defaults.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -169,8 +171,9 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
-            web::parse_directory(&text)
+            Directory::parse(&text, Unusable::Refuse)
                 .map_err(|e| RelayError::Config(format!("{}: {e}", path.display())))?
+                .relays
         }
         None => Vec::new(),
     };

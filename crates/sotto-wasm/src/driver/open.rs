@@ -89,7 +89,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         let gateway = client.gateway();
         let url = relays
             .iter()
-            .find(|r| r.hop.id == gateway)
+            .find(|r| r.id == gateway)
             .map(|r| r.url.clone())
             .ok_or_else(|| {
                 sotto_error(
@@ -99,7 +99,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             })?;
         // The relays may have rotated their keys since: route with today's.
         client
-            .update_relays(relays.iter().map(|r| r.hop).collect())
+            .update_relays(relays.iter().map(|r| r.hop()).collect())
             .map_err(|e| client_error(&e))?;
         let ws = open_socket(&url).await?;
         let parts = Parts {
@@ -125,7 +125,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         if let Some(r) = relays.get(i)
             && let Ok(ws) = open_socket(&r.url).await
         {
-            connected = Some((r.hop.id, r.url.clone(), ws));
+            connected = Some((r.id, r.url.clone(), ws));
             break;
         }
     }
@@ -141,7 +141,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             .unwrap_or(ServiceConfig::default().pow_bits),
         ..ClientConfig::default()
     };
-    let hops = relays.iter().map(|r| r.hop).collect();
+    let hops = relays.iter().map(|r| r.hop()).collect();
     let client = Client::new(&mut rng, hops, gateway, &options.display_name, config)
         .map_err(|e| client_error(&e))?;
     history.start_profile(&client, &mut rng).await?;
