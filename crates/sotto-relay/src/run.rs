@@ -41,7 +41,6 @@ use crate::identity::KeyPolicy;
 use crate::limits::Limits;
 use crate::relay::{self, Relay, RelayInfo};
 use crate::web;
-use sotto_proto::directory::{Directory, Unusable};
 
 /// The queue-service limits a config may set; unset ones keep their defaults.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
