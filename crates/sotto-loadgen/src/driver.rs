@@ -9,14 +9,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rand_core::CryptoRng;
 use sotto_proto::client::Client;
-use sotto_proto::ids::RelayId;
-use sotto_proto::keys::PublicKey;
+use sotto_proto::directory::{Directory, DirectoryError, Unusable};
 use sotto_proto::onion::Hop;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -101,40 +98,12 @@ pub async fn http_get(url: &str) -> Result<String, LoadgenError> {
     Ok(body.to_owned())
 }
 
-/// The relays of a directory document (`/directory.json`, version 1) as a client needs them:
-/// each relay's hop (id and current Sphinx key) and WebSocket URL, in directory order.
-pub fn parse_directory(text: &str) -> Result<Vec<(Hop, String)>, String> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if doc["version"] != 1 {
-        return Err("unsupported directory version".into());
-    }
-    let relays = doc["relays"]
-        .as_array()
-        .ok_or_else(|| "no \"relays\" array".to_owned())?;
-    relays
-        .iter()
-        .map(|r| {
-            let b64 = |field: &str| -> Result<[u8; 32], String> {
-                let s = r[field]
-                    .as_str()
-                    .ok_or_else(|| format!("relay without \"{field}\""))?;
-                let bytes = URL_SAFE_NO_PAD
-                    .decode(s)
-                    .map_err(|_| format!("\"{field}\" is not base64url"))?;
-                <[u8; 32]>::try_from(bytes.as_slice())
-                    .map_err(|_| format!("\"{field}\" is not 32 bytes"))
-            };
-            let url = r["url"]
-                .as_str()
-                .filter(|u| u.starts_with("ws://") || u.starts_with("wss://"))
-                .ok_or_else(|| "relay without a ws:// or wss:// \"url\"".to_owned())?;
-            let hop = Hop {
-                id: RelayId::from_bytes(b64("id")?),
-                key: PublicKey::from_bytes(b64("sphinx_key")?),
-            };
-            Ok((hop, url.to_owned()))
-        })
-        .collect()
+/// The relays of a directory document (`/directory.json`, read with
+/// [`Directory::parse`], every entry required to be usable) as a client needs them: each
+/// relay's hop (id and current Sphinx key) and WebSocket URL, in directory order.
+pub fn parse_directory(text: &str) -> Result<Vec<(Hop, String)>, DirectoryError> {
+    let dir = Directory::parse(text, Unusable::Refuse)?;
+    Ok(dir.hops().map(|(hop, url)| (hop, url.to_owned())).collect())
 }
 
 /// Fetches and parses the directory at `url` (e.g. `http://127.0.0.1:8080/directory.json`).
@@ -305,6 +274,10 @@ impl NativeClient {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sotto_proto::ids::RelayId;
 
     use super::*;
 

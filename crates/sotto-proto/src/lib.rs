@@ -10,6 +10,7 @@ pub mod attachment;
 pub mod client;
 pub mod codec;
 pub mod crypto;
+pub mod directory;
 pub mod envelope;
 pub mod handshake;
 pub mod ids;

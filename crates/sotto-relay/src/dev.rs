@@ -7,13 +7,14 @@ use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sotto_proto::directory::RelayDescriptor;
 use tokio::sync::watch;
 
 use crate::actor::{self, NodeHandle};
 use crate::error::RelayError;
 use crate::identity::KeyPolicy;
 use crate::limits::Limits;
-use crate::relay::{self, DirectoryEntry, Relay, RelayInfo};
+use crate::relay::{self, Relay, RelayInfo};
 use crate::web;
 use sotto_proto::service::ServiceConfig;
 
@@ -153,7 +154,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
         relays.push(relay);
         listeners.push(listener);
     }
-    let entries: Vec<DirectoryEntry> = relays.iter().map(|r| r.entry()).collect();
+    let entries: Vec<RelayDescriptor> = relays.iter().map(|r| r.entry()).collect();
     let mut tasks = Vec::new();
     for (relay, listener) in relays.iter().zip(listeners) {
         relay.set_directory(&entries);

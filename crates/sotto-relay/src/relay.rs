@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use sotto_proto::directory::{PreviousKey, RelayDescriptor};
 use sotto_proto::ids::RelayId;
-use sotto_proto::keys::PublicKey;
 use sotto_proto::node::ConnId;
 use sotto_proto::onion::{ClientFrame, OnionError, Packet};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,22 +32,6 @@ use crate::limits::{Limits, TokenBucket};
 use crate::link::{self, LinkOwner};
 use crate::metrics::{DropReason, RelayMetrics};
 pub use crate::shutdown::stopped;
-
-/// A relay as the directory lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirectoryEntry {
-    pub id: RelayId,
-    pub url: String,
-    /// The current Sphinx key and its epoch: what clients build packets and SURBs for.
-    pub sphinx_key: PublicKey,
-    pub key_epoch: u32,
-    /// When the next key rotation is due (Unix seconds), if the relay says.
-    pub rotates_at: Option<u64>,
-    /// The previous epoch's key while it is still accepted: (key, epoch, until Unix seconds).
-    pub previous: Option<(PublicKey, u32, u64)>,
-    /// Leading zero bits the relay's queue service asks of a Create's proof of work.
-    pub pow_bits: Option<u8>,
-}
 
 /// What a relay is, before it runs.
 #[derive(Clone, Debug)]
@@ -82,7 +66,7 @@ pub struct Relay {
     keys: RwLock<PublishedKeys>,
     pub metrics: RelayMetrics,
     pub limits: Limits,
-    peers: RwLock<HashMap<RelayId, DirectoryEntry>>,
+    peers: RwLock<HashMap<RelayId, RelayDescriptor>>,
     links: Mutex<HashMap<RelayId, mpsc::Sender<Packet>>>,
     conns: Mutex<HashMap<ConnId, ClientTx>>,
     node: NodeHandle,
@@ -139,15 +123,21 @@ impl Relay {
     }
 
     /// This relay's directory entry (its keys as of now).
-    pub fn entry(&self) -> DirectoryEntry {
+    pub fn entry(&self) -> RelayDescriptor {
         let keys = self.published_keys();
-        DirectoryEntry {
+        RelayDescriptor {
             id: self.id,
             url: self.url.clone(),
             sphinx_key: keys.sphinx_key,
             key_epoch: keys.key_epoch,
-            rotates_at: Some(keys.rotates_at),
-            previous: keys.previous,
+            key_rotates_at: Some(keys.rotates_at),
+            previous_key: keys
+                .previous
+                .map(|(sphinx_key, key_epoch, valid_until)| PreviousKey {
+                    sphinx_key,
+                    key_epoch,
+                    valid_until,
+                }),
             pow_bits: Some(self.pow_bits),
         }
     }
@@ -158,7 +148,7 @@ impl Relay {
     }
 
     /// Replaces the relays this one can forward to.
-    pub fn set_directory(&self, entries: &[DirectoryEntry]) {
+    pub fn set_directory(&self, entries: &[RelayDescriptor]) {
         let mut peers = self.peers.write().unwrap_or_else(|p| p.into_inner());
         peers.clear();
         for e in entries {

@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sotto_proto::directory::{Directory, Unusable};
 use sotto_proto::service::ServiceConfig;
 use tokio::sync::watch;
 
@@ -169,8 +170,9 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
-            web::parse_directory(&text)
+            Directory::parse(&text, Unusable::Refuse)
                 .map_err(|e| RelayError::Config(format!("{}: {e}", path.display())))?
+                .relays
         }
         None => Vec::new(),
     };

@@ -16,17 +16,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sotto_proto::directory::{Directory, RelayDescriptor};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::metrics;
-use crate::relay::{DirectoryEntry, Relay};
+use crate::relay::Relay;
 
 struct WebState {
     relays: Vec<Arc<Relay>>,
     csp: HeaderValue,
     /// Other relays to publish besides `relays` (whose entries are read live, so a key
     /// rotation shows at once).
-    peers: Vec<DirectoryEntry>,
+    peers: Vec<RelayDescriptor>,
 }
 
 /// The Content-Security-Policy for the PWA's HTML. `connect-src` lists exactly the relays'
@@ -58,102 +59,9 @@ fn ws_origin(url: &str) -> String {
     format!("{scheme}://{authority}")
 }
 
-/// Parses a directory document (the format of `/directory.json`).
-pub fn parse_directory(text: &str) -> Result<Vec<DirectoryEntry>, String> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if doc["version"] != 1 {
-        return Err("unsupported directory version".into());
-    }
-    let relays = doc["relays"]
-        .as_array()
-        .ok_or_else(|| "no \"relays\" array".to_owned())?;
-    relays
-        .iter()
-        .map(|r| {
-            let b64 = |field: &str| -> Result<[u8; 32], String> {
-                let s = r[field]
-                    .as_str()
-                    .ok_or_else(|| format!("relay without \"{field}\""))?;
-                let bytes = URL_SAFE_NO_PAD
-                    .decode(s)
-                    .map_err(|_| format!("\"{field}\" is not base64url"))?;
-                <[u8; 32]>::try_from(bytes.as_slice())
-                    .map_err(|_| format!("\"{field}\" is not 32 bytes"))
-            };
-            let url = r["url"]
-                .as_str()
-                .filter(|u| u.starts_with("ws://") || u.starts_with("wss://"))
-                .ok_or_else(|| "relay without a ws:// or wss:// \"url\"".to_owned())?;
-            let epoch = |v: &serde_json::Value| v.as_u64().and_then(|e| u32::try_from(e).ok());
-            let key_epoch =
-                epoch(&r["key_epoch"]).ok_or_else(|| "relay without a \"key_epoch\"".to_owned())?;
-            // Optional fields (older directories lack them).
-            let previous = match r.get("previous_key") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(p) => {
-                    let key = p["sphinx_key"]
-                        .as_str()
-                        .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-                        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                        .ok_or_else(|| {
-                            "\"previous_key\" without a 32-byte \"sphinx_key\"".to_owned()
-                        })?;
-                    let (Some(e), Some(until)) =
-                        (epoch(&p["key_epoch"]), p["valid_until"].as_u64())
-                    else {
-                        return Err(
-                            "\"previous_key\" without \"key_epoch\" and \"valid_until\"".into()
-                        );
-                    };
-                    Some((sotto_proto::keys::PublicKey::from_bytes(key), e, until))
-                }
-            };
-            Ok(DirectoryEntry {
-                id: sotto_proto::ids::RelayId::from_bytes(b64("id")?),
-                url: url.to_owned(),
-                sphinx_key: sotto_proto::keys::PublicKey::from_bytes(b64("sphinx_key")?),
-                key_epoch,
-                rotates_at: r["key_rotates_at"].as_u64(),
-                previous,
-                pow_bits: r["pow_bits"].as_u64().and_then(|b| u8::try_from(b).ok()),
-            })
-        })
-        .collect()
-}
-
-/// The directory document (`/directory.json`).
-pub fn directory_json(entries: &[DirectoryEntry]) -> serde_json::Value {
-    let relays: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            let mut r = serde_json::json!({
-                "id": URL_SAFE_NO_PAD.encode(e.id.as_bytes()),
-                "url": e.url,
-                "sphinx_key": URL_SAFE_NO_PAD.encode(e.sphinx_key.as_bytes()),
-                "key_epoch": u64::from(e.key_epoch),
-            });
-            if let Some(at) = e.rotates_at {
-                r["key_rotates_at"] = at.into();
-            }
-            if let Some((key, epoch, until)) = &e.previous {
-                r["previous_key"] = serde_json::json!({
-                    "sphinx_key": URL_SAFE_NO_PAD.encode(key.as_bytes()),
-                    "key_epoch": u64::from(*epoch),
-                    "valid_until": until,
-                });
-            }
-            if let Some(bits) = e.pow_bits {
-                r["pow_bits"] = u64::from(bits).into();
-            }
-            r
-        })
-        .collect();
-    serde_json::json!({ "version": 1, "relays": relays })
-}
-
 /// The operator endpoints only (`/directory.json`, `/healthz`, `/metrics`), for `run`.
 /// `/directory.json` lists `peers` and then `relays` (with their live keys).
-pub fn api_router(relays: Vec<Arc<Relay>>, peers: Vec<DirectoryEntry>) -> Router {
+pub fn api_router(relays: Vec<Arc<Relay>>, peers: Vec<RelayDescriptor>) -> Router {
     let state = Arc::new(WebState {
         relays,
         csp: HeaderValue::from_static("default-src 'none'"),
@@ -198,13 +106,13 @@ pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
 }
 
 async fn directory(State(state): State<Arc<WebState>>) -> Response {
-    let entries: Vec<DirectoryEntry> = state
+    let relays = state
         .peers
         .iter()
         .cloned()
         .chain(state.relays.iter().map(|r| r.entry()))
         .collect();
-    axum::Json(directory_json(&entries)).into_response()
+    axum::Json(Directory::new(relays).to_json_value()).into_response()
 }
 
 async fn healthz(State(state): State<Arc<WebState>>) -> Response {

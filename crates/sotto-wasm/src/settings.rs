@@ -17,6 +17,7 @@
 //! the stored `state` record (message counter ‖ persisted client).
 
 use js_sys::{Promise, Uint8Array};
+use sotto_proto::codec::Reader;
 use sotto_proto::crypto::{TAG_LEN, aead_open, aead_seal};
 use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::prelude::*;
@@ -25,7 +26,7 @@ use zeroize::Zeroizing;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{now, obj};
 use crate::sotto::Sotto;
-use crate::storage::{Cursor, MessageRecord};
+use crate::storage::MessageRecord;
 
 /// The first bytes of every backup file (and its associated data).
 pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk1";
@@ -78,21 +79,22 @@ pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
     let tag: [u8; TAG_LEN] = file.get(20..20 + TAG_LEN)?.try_into().ok()?;
     let mut plain = Zeroizing::new(file.get(20 + TAG_LEN..)?.to_vec());
     aead_open(key, &nonce, BACKUP_MAGIC, &mut plain, &tag).ok()?;
-    let mut r = Cursor(&plain[..]);
-    let created_at = r.u64()?;
-    let state_len = r.u32()? as usize;
-    let state = Zeroizing::new(r.take(state_len)?.to_vec());
-    let count = r.u32()?;
+    let mut r = Reader::new(&plain[..]);
+    let created_at = r.take_u64().ok()?;
+    let state = Zeroizing::new(r.take_u32_prefixed().ok()?.to_vec());
+    let count = r.take_u32().ok()?;
     let mut messages = Vec::new();
     for seq in 0..u64::from(count) {
-        let contact = r.u64()?;
-        let sent_at = r.u64()?;
-        let received = r.u64()?;
-        let outgoing = r.u8()? == 1;
-        let id_len = usize::from(r.u8()?);
-        let id = std::str::from_utf8(r.take(id_len)?).ok()?.to_owned();
-        let text_len = r.u32()? as usize;
-        let text = std::str::from_utf8(r.take(text_len)?).ok()?.to_owned();
+        let contact = r.take_u64().ok()?;
+        let sent_at = r.take_u64().ok()?;
+        let received = r.take_u64().ok()?;
+        let outgoing = r.take_u8().ok()? == 1;
+        let id = std::str::from_utf8(r.take_u8_prefixed().ok()?)
+            .ok()?
+            .to_owned();
+        let text = std::str::from_utf8(r.take_u32_prefixed().ok()?)
+            .ok()?
+            .to_owned();
         let received_at = (!outgoing).then_some(received);
         messages.push(MessageRecord::text_message(
             seq,
@@ -103,7 +105,8 @@ pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
             received_at,
         ));
     }
-    r.0.is_empty().then_some(Backup {
+    r.should_be_exhausted().ok()?;
+    Some(Backup {
         created_at,
         state,
         messages,

@@ -128,3 +128,12 @@ pub enum PersistError {
     #[error("client state is invalid: {0}")]
     Invalid(&'static str),
 }
+
+impl From<crate::codec::CodecError> for PersistError {
+    fn from(e: crate::codec::CodecError) -> Self {
+        match e {
+            crate::codec::CodecError::TrailingBytes { .. } => Self::TrailingBytes,
+            _ => Self::Truncated,
+        }
+    }
+}

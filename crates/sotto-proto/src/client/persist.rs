@@ -1,5 +1,6 @@
-//! Persistence: [`Client::to_persisted`] and [`Client::from_persisted`], and the byte
-//! reader and writer they use. The layout is in `docs/PROTOCOL.md`, "Client state (at rest)".
+//! Persistence: [`Client::to_persisted`] and [`Client::from_persisted`], written with
+//! [`crate::codec`] (into a [`SecretWriter`]: the state holds every key). The layout is in
+//! `docs/PROTOCOL.md`, "Client state (at rest)".
 
 use core::fmt;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -11,6 +12,7 @@ use super::error::PersistError;
 use super::receive::{QueueOwner, RecvQueue};
 use super::request::{Pending, PendingKind, Purpose};
 use super::{Client, ClientConfig};
+use crate::codec::{Reader, SecretWriter, Writer as _};
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
@@ -52,102 +54,49 @@ impl fmt::Debug for PersistedClient {
     }
 }
 
-struct Writer(Zeroizing<Vec<u8>>);
-
-impl Writer {
-    fn bytes(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
-    }
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.bytes(&v.to_be_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.bytes(&v.to_be_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.bytes(&v.to_be_bytes());
-    }
-    /// A count: collections never approach 2³² entries.
-    fn count(&mut self, n: usize) {
-        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
-    }
-    /// `u16` length ‖ UTF-8. Display names are far shorter; a longer one is cut at a
-    /// character boundary.
-    fn name(&mut self, name: &str) {
-        let mut end = name.len().min(usize::from(u16::MAX));
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        let b = name.as_bytes().get(..end).unwrap_or_default();
-        self.u16(u16::try_from(b.len()).unwrap_or(0));
-        self.bytes(b);
-    }
-    /// `u32` length ‖ bytes.
-    fn long(&mut self, b: &[u8]) {
-        self.count(b.len());
-        self.bytes(b);
-    }
+/// A count: collections never approach 2³² entries.
+fn put_count(w: &mut SecretWriter, n: usize) {
+    w.put_u32(u32::try_from(n).unwrap_or(u32::MAX));
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    off: usize,
+/// `u16` length ‖ UTF-8. Display names are far shorter; a longer one is cut at a character
+/// boundary.
+fn put_name(w: &mut SecretWriter, name: &str) {
+    let mut end = name.len().min(usize::from(u16::MAX));
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let b = name.as_bytes().get(..end).unwrap_or_default();
+    w.put_u16(u16::try_from(b.len()).unwrap_or(0));
+    w.put_bytes(b);
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], PersistError> {
-        let end = self.off.checked_add(n).ok_or(PersistError::Truncated)?;
-        let out = self
-            .bytes
-            .get(self.off..end)
-            .ok_or(PersistError::Truncated)?;
-        self.off = end;
-        Ok(out)
-    }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], PersistError> {
-        self.take(N)?
-            .try_into()
-            .map_err(|_| PersistError::Truncated)
-    }
-    fn u8(&mut self) -> Result<u8, PersistError> {
-        self.array::<1>().map(|[b]| b)
-    }
-    fn u16(&mut self) -> Result<u16, PersistError> {
-        self.array().map(u16::from_be_bytes)
-    }
-    fn u32(&mut self) -> Result<u32, PersistError> {
-        self.array().map(u32::from_be_bytes)
-    }
-    fn u64(&mut self) -> Result<u64, PersistError> {
-        self.array().map(u64::from_be_bytes)
-    }
-    fn count(&mut self) -> Result<usize, PersistError> {
-        usize::try_from(self.u32()?).map_err(|_| PersistError::Truncated)
-    }
-    fn long(&mut self) -> Result<&'a [u8], PersistError> {
-        let n = self.count()?;
-        self.take(n)
-    }
-    fn string(&mut self) -> Result<String, PersistError> {
-        let n = self.u16()?;
-        let b = self.take(usize::from(n))?;
-        core::str::from_utf8(b)
-            .map(str::to_owned)
-            .map_err(|_| PersistError::Invalid("name is not UTF-8"))
-    }
-    fn key(&mut self) -> Result<AuthKeyPair, PersistError> {
-        let seed = Zeroizing::new(self.array::<32>()?);
-        Ok(AuthKeyPair::from_persisted_bytes(*seed))
-    }
-    fn flag(&mut self) -> Result<bool, PersistError> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(PersistError::Invalid("flag is not 0 or 1")),
-        }
+/// `u32` length ‖ bytes.
+fn put_long(w: &mut SecretWriter, b: &[u8]) {
+    put_count(w, b.len());
+    w.put_bytes(b);
+}
+
+fn count(r: &mut Reader<'_>) -> Result<usize, PersistError> {
+    usize::try_from(r.take_u32()?).map_err(|_| PersistError::Truncated)
+}
+
+fn name(r: &mut Reader<'_>) -> Result<String, PersistError> {
+    core::str::from_utf8(r.take_u16_prefixed()?)
+        .map(str::to_owned)
+        .map_err(|_| PersistError::Invalid("name is not UTF-8"))
+}
+
+fn auth_key(r: &mut Reader<'_>) -> Result<AuthKeyPair, PersistError> {
+    let seed = Zeroizing::new(r.extract::<[u8; 32]>()?);
+    Ok(AuthKeyPair::from_persisted_bytes(*seed))
+}
+
+fn flag(r: &mut Reader<'_>) -> Result<bool, PersistError> {
+    match r.take_u8()? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(PersistError::Invalid("flag is not 0 or 1")),
     }
 }
 
@@ -155,62 +104,62 @@ impl Client {
     /// Serializes the client's state (see the module docs, "Persistence"). Frames not yet
     /// polled and events not yet polled are not included: drain them first.
     pub fn to_persisted(&self) -> PersistedClient {
-        let mut w = Writer(Zeroizing::new(Vec::with_capacity(
+        let mut w = SecretWriter::with_capacity(
             256 + self.contacts.len() * 1024 + self.unsent_messages() * 3_600,
-        )));
-        w.u8(CLIENT_STATE_VERSION);
+        );
+        w.put_u8(CLIENT_STATE_VERSION);
         let c = &self.config;
-        w.u8(c.pow_bits);
-        w.u16(u16::try_from(c.subscribe_surbs).unwrap_or(u16::MAX));
-        w.u64(c.retry_after);
-        w.u64(c.resubscribe_every);
-        w.count(self.relays.len());
+        w.put_u8(c.pow_bits);
+        w.put_u16(u16::try_from(c.subscribe_surbs).unwrap_or(u16::MAX));
+        w.put_u64(c.retry_after);
+        w.put_u64(c.resubscribe_every);
+        put_count(&mut w, self.relays.len());
         for hop in &self.relays {
-            w.bytes(hop.id.as_bytes());
-            w.bytes(hop.key.as_bytes());
+            w.put_bytes(hop.id.as_bytes());
+            w.put_bytes(hop.key.as_bytes());
         }
-        w.bytes(self.gateway.as_bytes());
-        w.bytes(self.conn.as_bytes());
-        w.name(&self.display_name);
+        w.put_bytes(self.gateway.as_bytes());
+        w.put_bytes(self.conn.as_bytes());
+        put_name(&mut w, &self.display_name);
         // Formerly the next request id; ids are random now and this field is always 0.
-        w.u64(0);
-        w.u64(self.next_contact);
+        w.put_u64(0);
+        w.put_u64(self.next_contact);
 
         // Sorted, so the same state always gives the same bytes.
         let mut queues: Vec<(&QueueId, &RecvQueue)> = self.queues.iter().collect();
         queues.sort_by_key(|(id, _)| **id);
-        w.count(queues.len());
+        put_count(&mut w, queues.len());
         for (id, q) in queues {
-            w.bytes(id.as_bytes());
-            w.bytes(q.relay.as_bytes());
-            w.bytes(&q.key.to_persisted_bytes()[..]);
+            w.put_bytes(id.as_bytes());
+            w.put_bytes(q.relay.as_bytes());
+            w.put_bytes(&q.key.to_persisted_bytes()[..]);
             match &q.owner {
                 QueueOwner::Contact(contact) => {
-                    w.u8(OWNER_CONTACT);
-                    w.u64(*contact);
+                    w.put_u8(OWNER_CONTACT);
+                    w.put_u64(*contact);
                 }
                 QueueOwner::Invitation(secret) => {
-                    w.u8(OWNER_INVITATION);
-                    w.bytes(&secret.to_persisted_bytes()[..]);
+                    w.put_u8(OWNER_INVITATION);
+                    w.put_bytes(&secret.to_persisted_bytes()[..]);
                 }
             }
         }
 
-        w.count(self.contacts.len());
+        put_count(&mut w, self.contacts.len());
         for (id, contact) in &self.contacts {
-            w.u64(*id);
-            w.name(&contact.display_name);
-            w.long(contact.session.to_persisted().as_bytes());
+            w.put_u64(*id);
+            put_name(&mut w, &contact.display_name);
+            put_long(&mut w, contact.session.to_persisted().as_bytes());
             let s = &contact.send;
-            w.bytes(s.relay.as_bytes());
-            w.bytes(s.sender_id.as_bytes());
-            w.bytes(&s.key.to_persisted_bytes()[..]);
-            w.u8(u8::from(s.secured));
-            w.u32(contact.disappearing);
-            w.count(contact.outbox.len());
+            w.put_bytes(s.relay.as_bytes());
+            w.put_bytes(s.sender_id.as_bytes());
+            w.put_bytes(&s.key.to_persisted_bytes()[..]);
+            w.put_u8(u8::from(s.secured));
+            w.put_u32(contact.disappearing);
+            put_count(&mut w, contact.outbox.len());
             for (message_id, message) in &contact.outbox {
-                w.bytes(message_id.as_bytes());
-                w.long(message);
+                w.put_bytes(message_id.as_bytes());
+                put_long(&mut w, message);
             }
         }
 
@@ -226,32 +175,32 @@ impl Client {
                 )
             })
             .collect();
-        w.count(kept.len());
+        put_count(&mut w, kept.len());
         for (id, p) in kept {
-            w.u64(*id);
-            w.bytes(p.relay.as_bytes());
+            w.put_u64(*id);
+            w.put_bytes(p.relay.as_bytes());
             match &p.kind {
                 PendingKind::Create { key, purpose } => {
-                    w.u8(PENDING_CREATE);
-                    w.bytes(&key.to_persisted_bytes()[..]);
+                    w.put_u8(PENDING_CREATE);
+                    w.put_bytes(&key.to_persisted_bytes()[..]);
                     match purpose {
                         Purpose::Invitation { handle } => {
-                            w.u8(PURPOSE_INVITATION);
-                            w.u64(*handle);
+                            w.put_u8(PURPOSE_INVITATION);
+                            w.put_u64(*handle);
                         }
                         Purpose::Accept { invitation } => {
-                            w.u8(PURPOSE_ACCEPT);
-                            w.bytes(&invitation.to_bytes());
+                            w.put_u8(PURPOSE_ACCEPT);
+                            w.put_bytes(&invitation.to_bytes());
                         }
                     }
                 }
                 PendingKind::Secure { contact } => {
-                    w.u8(PENDING_SECURE);
-                    w.u64(*contact);
+                    w.put_u8(PENDING_SECURE);
+                    w.put_u64(*contact);
                 }
                 PendingKind::Send { contact } => {
-                    w.u8(PENDING_SEND);
-                    w.u64(*contact);
+                    w.put_u8(PENDING_SEND);
+                    w.put_u64(*contact);
                 }
                 PendingKind::Subscribe
                 | PendingKind::Ack
@@ -259,51 +208,51 @@ impl Client {
                 | PendingKind::BlobGet { .. } => {}
             }
         }
-        PersistedClient(w.0)
+        PersistedClient(w.into_inner())
     }
 
     /// Reads what [`Client::to_persisted`] wrote. Nothing is sent: call
     /// [`Client::connected`] once the gateway's WebSocket is open, then [`Client::tick`] as
     /// usual; requests that were in flight are resent by the first tick.
     pub fn from_persisted(bytes: &[u8]) -> Result<Client, PersistError> {
-        let mut r = Reader { bytes, off: 0 };
-        let version = r.u8()?;
+        let mut r = Reader::new(bytes);
+        let version = r.take_u8()?;
         if !(1..=CLIENT_STATE_VERSION).contains(&version) {
             return Err(PersistError::UnknownVersion(version));
         }
         let config = ClientConfig {
-            pow_bits: r.u8()?,
-            subscribe_surbs: usize::from(r.u16()?),
-            retry_after: r.u64()?,
-            resubscribe_every: r.u64()?,
+            pow_bits: r.take_u8()?,
+            subscribe_surbs: usize::from(r.take_u16()?),
+            retry_after: r.take_u64()?,
+            resubscribe_every: r.take_u64()?,
         };
-        let relay_count = r.count()?;
+        let relay_count = count(&mut r)?;
         let mut relays = Vec::new();
         for _ in 0..relay_count {
-            let id = RelayId::from_bytes(r.array()?);
-            let key = crate::keys::PublicKey::from_bytes(r.array()?);
+            let id = RelayId::from_bytes(r.extract()?);
+            let key = crate::keys::PublicKey::from_bytes(r.extract()?);
             relays.push(Hop { id, key });
         }
-        let gateway = RelayId::from_bytes(r.array()?);
+        let gateway = RelayId::from_bytes(r.extract()?);
         if !relays.iter().any(|h| h.id == gateway) {
             return Err(PersistError::Invalid("gateway is not among the relays"));
         }
-        let conn = ConnTag::from_bytes(r.array()?);
-        let display_name = r.string()?;
+        let conn = ConnTag::from_bytes(r.extract()?);
+        let display_name = name(&mut r)?;
         // Formerly the next request id (ids are random now): read and ignored.
-        let _unused = r.u64()?;
-        let next_contact = r.u64()?;
+        let _unused = r.take_u64()?;
+        let next_contact = r.take_u64()?;
 
         let mut queues = HashMap::new();
         // Each list is in strictly increasing order of its key: one state, one encoding.
         let mut last_queue = None;
-        let queue_count = r.count()?;
+        let queue_count = count(&mut r)?;
         for _ in 0..queue_count {
-            let id = QueueId::from_bytes(r.array()?);
-            let relay = RelayId::from_bytes(r.array()?);
-            let key = r.key()?;
-            let owner = match r.u8()? {
-                OWNER_CONTACT => QueueOwner::Contact(r.u64()?),
+            let id = QueueId::from_bytes(r.extract()?);
+            let relay = RelayId::from_bytes(r.extract()?);
+            let key = auth_key(&mut r)?;
+            let owner = match r.take_u8()? {
+                OWNER_CONTACT => QueueOwner::Contact(r.take_u64()?),
                 OWNER_INVITATION => {
                     let secret =
                         InvitationSecret::from_persisted_bytes(r.take(INVITATION_SECRET_LEN)?)
@@ -327,27 +276,27 @@ impl Client {
         }
 
         let mut contacts = BTreeMap::new();
-        let contact_count = r.count()?;
+        let contact_count = count(&mut r)?;
         for _ in 0..contact_count {
-            let id = r.u64()?;
+            let id = r.take_u64()?;
             if id >= next_contact {
                 return Err(PersistError::Invalid("contact id not yet issued"));
             }
-            let display_name = r.string()?;
-            let session = Session::from_persisted(r.long()?)
+            let display_name = name(&mut r)?;
+            let session = Session::from_persisted(r.take_u32_prefixed()?)
                 .map_err(|_| PersistError::Invalid("ratchet session"))?;
             let send = SendQueue {
-                relay: RelayId::from_bytes(r.array()?),
-                sender_id: QueueId::from_bytes(r.array()?),
-                key: r.key()?,
-                secured: r.flag()?,
+                relay: RelayId::from_bytes(r.extract()?),
+                sender_id: QueueId::from_bytes(r.extract()?),
+                key: auth_key(&mut r)?,
+                secured: flag(&mut r)?,
             };
-            let disappearing = if version >= 2 { r.u32()? } else { 0 };
+            let disappearing = if version >= 2 { r.take_u32()? } else { 0 };
             let mut outbox = VecDeque::new();
-            let outbox_len = r.count()?;
+            let outbox_len = count(&mut r)?;
             for _ in 0..outbox_len {
-                let message_id = crate::envelope::MessageId::from_bytes(r.array()?);
-                let message = r.long()?.to_vec();
+                let message_id = crate::envelope::MessageId::from_bytes(r.extract()?);
+                let message = r.take_u32_prefixed()?.to_vec();
                 outbox.push_back((message_id, message));
             }
             let contact = Contact {
@@ -371,15 +320,17 @@ impl Client {
         }
 
         let mut pending = BTreeMap::new();
-        let pending_count = r.count()?;
+        let pending_count = count(&mut r)?;
         for _ in 0..pending_count {
-            let id = r.u64()?;
-            let relay = RelayId::from_bytes(r.array()?);
-            let (kind, command) = match r.u8()? {
+            let id = r.take_u64()?;
+            let relay = RelayId::from_bytes(r.extract()?);
+            let (kind, command) = match r.take_u8()? {
                 PENDING_CREATE => {
-                    let key = r.key()?;
-                    let purpose = match r.u8()? {
-                        PURPOSE_INVITATION => Purpose::Invitation { handle: r.u64()? },
+                    let key = auth_key(&mut r)?;
+                    let purpose = match r.take_u8()? {
+                        PURPOSE_INVITATION => Purpose::Invitation {
+                            handle: r.take_u64()?,
+                        },
                         PURPOSE_ACCEPT => {
                             let invitation = Invitation::from_bytes_unchecked(
                                 r.take(crate::invitation::ENCODED_LEN)?,
@@ -402,7 +353,7 @@ impl Client {
                     (kind, command)
                 }
                 PENDING_SECURE => {
-                    let contact = r.u64()?;
+                    let contact = r.take_u64()?;
                     let c = contacts
                         .get(&contact)
                         .ok_or(PersistError::Invalid("secure for an unknown contact"))?;
@@ -413,7 +364,7 @@ impl Client {
                     (PendingKind::Secure { contact }, command)
                 }
                 PENDING_SEND => {
-                    let contact = r.u64()?;
+                    let contact = r.take_u64()?;
                     let c = contacts
                         .get_mut(&contact)
                         .ok_or(PersistError::Invalid("send for an unknown contact"))?;
@@ -448,9 +399,7 @@ impl Client {
             }
             pending.insert(id, request);
         }
-        if r.off != bytes.len() {
-            return Err(PersistError::TrailingBytes);
-        }
+        r.should_be_exhausted()?;
         Ok(Client {
             config,
             relays,

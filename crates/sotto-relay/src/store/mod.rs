@@ -44,7 +44,7 @@ mod records;
 pub use error::StoreError;
 use error::err;
 
-use records::{cat, decode_message, decode_queue, encode_queue, queue_range, u64_at};
+use records::{cat, decode_message, decode_queue, encode_queue, leading_u64, queue_range};
 
 type Bytes = &'static [u8];
 const QUEUES: TableDefinition<Bytes, Bytes> = TableDefinition::new("queues");
@@ -349,7 +349,7 @@ impl QueueStore for RedbStore {
             let seq = meta
                 .get(NEXT_SEQ)
                 .map_err(err)?
-                .and_then(|v| u64_at(v.value(), 0))
+                .and_then(|v| leading_u64(v.value()))
                 .unwrap_or(1);
             meta.insert(NEXT_SEQ, seq.saturating_add(1).to_be_bytes().as_slice())
                 .map_err(err)?;
@@ -487,7 +487,7 @@ impl QueueStore for RedbStore {
                     cat(&[&expires_at.to_be_bytes(), data]).as_slice(),
                 )
                 .map_err(err)?
-                .and_then(|v| u64_at(v.value(), 0));
+                .and_then(|v| leading_u64(v.value()));
             drop(blobs);
             let mut expiry = tx.open_table(BLOB_EXPIRY).map_err(err)?;
             if let Some(old) = old {

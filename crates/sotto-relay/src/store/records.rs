@@ -1,6 +1,8 @@
 //! The byte layouts of the store's records (see the table in [`super`]): integers are
-//! big-endian so that byte order is numeric order.
+//! big-endian so that byte order is numeric order. Read and written with
+//! [`sotto_proto::codec`].
 
+use sotto_proto::codec::{Reader, Writer as _};
 use sotto_proto::ids::QueueId;
 use sotto_proto::keys::AuthPublicKey;
 use sotto_proto::queue::QueueMessageId;
@@ -8,54 +10,45 @@ use sotto_proto::service::{QueueRecord, StoredMessage};
 
 use super::error::StoreError;
 
-pub(super) fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
-    bytes
-        .get(at..at + 8)
-        .and_then(|s| <[u8; 8]>::try_from(s).ok())
-        .map(u64::from_be_bytes)
+/// The big-endian `u64` a value starts with (an expiry or a sequence number), whatever follows.
+pub(super) fn leading_u64(bytes: &[u8]) -> Option<u64> {
+    Reader::new(bytes).take_u64().ok()
 }
 
-fn id16_at(bytes: &[u8], at: usize) -> Option<[u8; 16]> {
-    bytes
-        .get(at..at + 16)
-        .and_then(|s| <[u8; 16]>::try_from(s).ok())
-}
-
-fn key32_at(bytes: &[u8], at: usize) -> Option<[u8; 32]> {
-    bytes
-        .get(at..at + 32)
-        .and_then(|s| <[u8; 32]>::try_from(s).ok())
-}
-
+/// The concatenation of `parts`: a composite table key.
 pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut w = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
     for p in parts {
-        v.extend_from_slice(p);
+        w.put_bytes(p);
     }
-    v
+    w
 }
 
+/// `sender_id (16) · recipient_key (32) · has_sender_key (1) · sender_key or zeros (32) ·
+/// created_at (8)`.
 pub(super) fn encode_queue(q: &QueueRecord) -> Vec<u8> {
     let (flag, key) = match &q.sender_key {
         Some(k) => (1u8, *k.as_bytes()),
         None => (0u8, [0u8; 32]),
     };
-    cat(&[
-        q.sender_id.as_bytes(),
-        q.recipient_key.as_bytes(),
-        &[flag],
-        &key,
-        &q.created_at.to_be_bytes(),
-    ])
+    let mut w = Vec::with_capacity(16 + 32 + 1 + 32 + 8);
+    w.put(&q.sender_id);
+    w.put(q.recipient_key.as_bytes());
+    w.put_u8(flag);
+    w.put(&key);
+    w.put_u64(q.created_at);
+    w
 }
 
 pub(super) fn decode_queue(recipient_id: QueueId, v: &[u8]) -> Result<QueueRecord, StoreError> {
-    let bad = || StoreError::new("corrupt queue record");
-    let sender_id = QueueId::from_bytes(id16_at(v, 0).ok_or_else(bad)?);
-    let recipient_key = AuthPublicKey::from_bytes(key32_at(v, 16).ok_or_else(bad)?);
-    let flag = *v.get(48).ok_or_else(bad)?;
-    let sender_key = key32_at(v, 49).ok_or_else(bad)?;
-    let created_at = u64_at(v, 81).ok_or_else(bad)?;
+    let bad = |_| StoreError::new("corrupt queue record");
+    let mut r = Reader::new(v);
+    let sender_id: QueueId = r.extract().map_err(bad)?;
+    let recipient_key = AuthPublicKey::from_bytes(r.extract().map_err(bad)?);
+    let flag = r.take_u8().map_err(bad)?;
+    let sender_key: [u8; 32] = r.extract().map_err(bad)?;
+    let created_at = r.take_u64().map_err(bad)?;
+    r.should_be_exhausted().map_err(bad)?;
     Ok(QueueRecord {
         recipient_id,
         sender_id,
@@ -65,12 +58,14 @@ pub(super) fn decode_queue(recipient_id: QueueId, v: &[u8]) -> Result<QueueRecor
     })
 }
 
+/// `id (16) · received_at (8) · body (the rest)`.
 pub(super) fn decode_message(v: &[u8]) -> Result<StoredMessage, StoreError> {
-    let bad = || StoreError::new("corrupt message record");
+    let bad = |_| StoreError::new("corrupt message record");
+    let mut r = Reader::new(v);
     Ok(StoredMessage {
-        id: QueueMessageId::from_bytes(id16_at(v, 0).ok_or_else(bad)?),
-        received_at: u64_at(v, 16).ok_or_else(bad)?,
-        body: v.get(24..).ok_or_else(bad)?.to_vec(),
+        id: r.extract::<QueueMessageId>().map_err(bad)?,
+        received_at: r.take_u64().map_err(bad)?,
+        body: r.take_rest().to_vec(),
     })
 }
 

@@ -1,44 +1,28 @@
 //! The relay directory (`/directory.json`): each relay's id, Sphinx key and WebSocket URL.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use js_sys::{Array, Promise};
-use sotto_proto::ids::RelayId;
-use sotto_proto::keys::PublicKey;
-use sotto_proto::onion::Hop;
+use js_sys::Promise;
+use sotto_proto::directory::{Directory, DirectoryError, RelayDescriptor, Unusable};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{get, get_string, window};
+use crate::js::window;
 
 /// Seconds between reads of the relay directory. Relays rotate their Sphinx keys every epoch
 /// (24 h by default) and accept the previous key for an overlap (2 h): reading the directory
 /// hourly keeps a long-open page's routes valid.
 pub const DIRECTORY_REFRESH_SECS: u64 = 3600;
 
-/// One relay of the directory.
-pub struct DirectoryRelay {
-    /// Its id and current Sphinx key.
-    pub hop: Hop,
-    /// Its WebSocket URL.
-    pub url: String,
-}
-
-fn decode32(s: &str) -> Option<[u8; 32]> {
-    let bytes = URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()?;
-    bytes.try_into().ok()
-}
-
 /// Fetches and reads the directory at `url`.
-pub async fn fetch_directory(url: &str) -> Result<Vec<DirectoryRelay>, JsValue> {
+pub async fn fetch_directory(url: &str) -> Result<Vec<RelayDescriptor>, JsValue> {
     read_directory(window()?.fetch_with_str(url)).await
 }
 
-/// The relays of a directory fetch already under way: `RELAY_UNREACHABLE` when it fails or
-/// lists no usable relay (entries that do not parse are skipped).
-pub async fn read_directory(fetch: Promise) -> Result<Vec<DirectoryRelay>, JsValue> {
+/// The relays of a directory fetch already under way, read with [`Directory::parse`]
+/// (entries that do not parse are skipped): `RELAY_UNREACHABLE` when the fetch fails, the
+/// answer is not a directory, or it lists no usable relay.
+pub async fn read_directory(fetch: Promise) -> Result<Vec<RelayDescriptor>, JsValue> {
     let unreachable = |what: &str| sotto_error(ErrorCode::RelayUnreachable, what);
     let resp = JsFuture::from(fetch)
         .await
@@ -49,35 +33,21 @@ pub async fn read_directory(fetch: Promise) -> Result<Vec<DirectoryRelay>, JsVal
     if !resp.ok() {
         return Err(unreachable("the relay directory answered with an error"));
     }
-    let json = JsFuture::from(
-        resp.json()
-            .map_err(|_| unreachable("the relay directory is not JSON"))?,
+    let text = JsFuture::from(
+        resp.text()
+            .map_err(|_| unreachable("cannot read the relay directory"))?,
     )
     .await
-    .map_err(|_| unreachable("the relay directory is not JSON"))?;
-    let relays = get(&json, "relays");
-    let relays: Array = relays
-        .dyn_into()
-        .map_err(|_| unreachable("the relay directory lists no relays"))?;
-    let mut out = Vec::new();
-    for r in relays.iter() {
-        let (Some(id), Some(url), Some(key)) = (
-            get_string(&r, "id").as_deref().and_then(decode32),
-            get_string(&r, "url"),
-            get_string(&r, "sphinx_key").as_deref().and_then(decode32),
-        ) else {
-            continue;
-        };
-        out.push(DirectoryRelay {
-            hop: Hop {
-                id: RelayId::from_bytes(id),
-                key: PublicKey::from_bytes(key),
-            },
-            url,
-        });
+    .map_err(|_| unreachable("cannot read the relay directory"))?
+    .as_string()
+    .unwrap_or_default();
+    match Directory::parse(&text, Unusable::Skip) {
+        Ok(dir) => Ok(dir.relays),
+        Err(DirectoryError::NotJson { .. }) => Err(unreachable("the relay directory is not JSON")),
+        Err(DirectoryError::NoRelayList) => Err(unreachable("the relay directory lists no relays")),
+        Err(DirectoryError::NoUsableRelay) => {
+            Err(unreachable("the relay directory lists no usable relay"))
+        }
+        Err(e) => Err(unreachable(&format!("the relay directory: {e}"))),
     }
-    if out.is_empty() {
-        return Err(unreachable("the relay directory lists no usable relay"));
-    }
-    Ok(out)
 }

@@ -379,7 +379,7 @@ fn refresh_directory(state: &Shared, url: String) {
         {
             let _ = st
                 .client
-                .update_relays(relays.iter().map(|r| r.hop).collect());
+                .update_relays(relays.iter().map(|r| r.hop()).collect());
         }
     });
 }

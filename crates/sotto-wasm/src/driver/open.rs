@@ -106,7 +106,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         let gateway = client.gateway();
         let url = relays
             .iter()
-            .find(|r| r.hop.id == gateway)
+            .find(|r| r.id == gateway)
             .map(|r| r.url.clone())
             .ok_or_else(|| {
                 sotto_error(
@@ -116,7 +116,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             })?;
         // The relays may have rotated their keys since: route with today's.
         client
-            .update_relays(relays.iter().map(|r| r.hop).collect())
+            .update_relays(relays.iter().map(|r| r.hop()).collect())
             .map_err(|e| client_error(&e))?;
         let ws = open_socket(&url).await?;
         if lock.as_ref().is_some_and(ProfileLock::lost) {
@@ -146,7 +146,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         if let Some(r) = relays.get(i)
             && let Ok(ws) = open_socket(&r.url).await
         {
-            connected = Some((r.hop.id, r.url.clone(), ws));
+            connected = Some((r.id, r.url.clone(), ws));
             break;
         }
     }
@@ -163,7 +163,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         ..ClientConfig::default()
     };
     let display_name = options.display_name.unwrap_or_default();
-    let hops = relays.iter().map(|r| r.hop).collect();
+    let hops = relays.iter().map(|r| r.hop()).collect();
     let client = Client::new(&mut rng, hops, gateway, &display_name, config)
         .map_err(|e| client_error(&e))?;
     history.start_profile(&client, &mut rng).await?;

@@ -37,7 +37,6 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 pub use crypto::{ARGON2_M_KIB, ARGON2_P, ARGON2_T};
-pub(crate) use records::Cursor;
 pub use records::{
     FileRecord, LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, STATE_KEY, Status, kind,
 };

@@ -1,10 +1,11 @@
 //! The plaintext layouts of this crate's records (big-endian, bounds-checked): messages (schema
-//! 2, and schema 1 for the migration), the `local` bookkeeping record, and the reader and
-//! writer they share. The sealed wrapping around them is in `store.rs`.
+//! 2, and schema 1 for the migration) and the `local` bookkeeping record, read and written
+//! with [`sotto_proto::codec`]. The sealed wrapping around them is in `store.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sotto_proto::client::ContactId;
+use sotto_proto::codec::{Reader, SecretWriter, Writer};
 use sotto_proto::envelope::{Attachment, AttachmentKey, BlobId};
 use sotto_proto::ids::RelayId;
 use zeroize::Zeroizing;
@@ -86,55 +87,42 @@ pub struct MessageRecord {
 /// First byte of a schema-2 message record.
 const RECORD_V2: u8 = 2;
 
-/// Reads the big-endian layouts of this crate's records (messages, `local`, backups): every
-/// read is bounds-checked and gives `None` past the end.
-pub(crate) struct Cursor<'a>(pub(crate) &'a [u8]);
-
-impl<'a> Cursor<'a> {
-    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
-    }
-    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-    pub(crate) fn u8(&mut self) -> Option<u8> {
-        Some(self.array::<1>()?[0])
-    }
-    pub(crate) fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.array()?))
-    }
-    pub(crate) fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_be_bytes(self.array()?))
-    }
-    /// Bytes preceded by their length in `len_bytes` (1, 2 or 4) bytes.
-    pub(crate) fn bytes(&mut self, len_bytes: usize) -> Option<&'a [u8]> {
-        let n = match len_bytes {
-            1 => usize::from(self.u8()?),
-            2 => usize::from(u16::from_be_bytes(self.array()?)),
-            _ => usize::try_from(u32::from_be_bytes(self.array()?)).ok()?,
-        };
-        self.take(n)
-    }
-    pub(crate) fn string(&mut self, len_bytes: usize) -> Option<String> {
-        Some(std::str::from_utf8(self.bytes(len_bytes)?).ok()?.to_owned())
-    }
-}
-
-/// Writes `b` preceded by its length in `len_bytes` (1, 2 or 4) bytes, as [`Cursor::bytes`]
+/// Writes `b` preceded by its length in `len_bytes` (1, 2 or 4) bytes, as [`take_prefixed`]
 /// reads it. Callers keep `b` within the length's range (names ≤ 255 bytes, previews ≤ 2048);
 /// anything longer is cut there rather than written with a wrong length.
-pub(crate) fn put_bytes(w: &mut Vec<u8>, len_bytes: usize, b: &[u8]) {
+pub(crate) fn put_prefixed<W: Writer>(w: &mut W, len_bytes: usize, b: &[u8]) {
     let max = match len_bytes {
         1 => 0xff,
         2 => 0xffff,
         _ => u32::MAX as usize,
     };
     let b = b.get(..b.len().min(max)).unwrap_or_default();
-    let n = b.len() as u32;
-    w.extend_from_slice(&n.to_be_bytes()[4 - len_bytes.min(4)..]);
-    w.extend_from_slice(b);
+    // Cut to fit above, so the length always fits its prefix and nothing is refused.
+    let fits = match len_bytes {
+        1 => w.put_u8_prefixed(b),
+        2 => w.put_u16_prefixed(b),
+        _ => w.put_u32_prefixed(b),
+    };
+    debug_assert!(fits.is_ok());
+}
+
+/// Bytes preceded by their length in `len_bytes` (1, 2 or 4) bytes; `None` past the end.
+pub(crate) fn take_prefixed<'a>(r: &mut Reader<'a>, len_bytes: usize) -> Option<&'a [u8]> {
+    match len_bytes {
+        1 => r.take_u8_prefixed(),
+        2 => r.take_u16_prefixed(),
+        _ => r.take_u32_prefixed(),
+    }
+    .ok()
+}
+
+/// UTF-8 preceded by its length in `len_bytes` (1, 2 or 4) bytes.
+pub(crate) fn take_string(r: &mut Reader<'_>, len_bytes: usize) -> Option<String> {
+    Some(
+        std::str::from_utf8(take_prefixed(r, len_bytes)?)
+            .ok()?
+            .to_owned(),
+    )
 }
 
 impl MessageRecord {
@@ -172,69 +160,74 @@ impl MessageRecord {
     /// relay ‖ blob id ‖ key ‖ size ‖ sha256 ‖ mime (u8 len) ‖ name (u8 len) ‖ thumbnail
     /// (u16 len) ‖ voice ‖ ready. Integers big-endian.
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
-        let mut w = Zeroizing::new(Vec::with_capacity(64 + self.text.len()));
-        w.push(RECORD_V2);
+        let mut w = SecretWriter::with_capacity(64 + self.text.len());
+        w.put_u8(RECORD_V2);
         for n in [
             self.seq,
             self.contact,
             self.sent_at,
             self.received_at.unwrap_or(u64::MAX),
         ] {
-            w.extend_from_slice(&n.to_be_bytes());
+            w.put_u64(n);
         }
-        w.push(u8::from(self.outgoing));
-        w.push(self.status as u8);
-        w.extend_from_slice(&self.expires_at.unwrap_or(u64::MAX).to_be_bytes());
-        put_bytes(&mut w, 1, self.id.as_bytes());
-        put_bytes(&mut w, 4, self.text.as_bytes());
+        w.put_u8(u8::from(self.outgoing));
+        w.put_u8(self.status as u8);
+        w.put_u64(self.expires_at.unwrap_or(u64::MAX));
+        put_prefixed(&mut w, 1, self.id.as_bytes());
+        put_prefixed(&mut w, 4, self.text.as_bytes());
         match &self.file {
-            None => w.push(0),
+            None => w.put_u8(0),
             Some(f) => {
                 let a = &f.attachment;
-                w.push(1);
-                w.extend_from_slice(a.blob_relay.as_bytes());
-                w.extend_from_slice(a.blob_id.as_bytes());
-                w.extend_from_slice(a.key.expose());
-                w.extend_from_slice(&a.size.to_be_bytes());
-                w.extend_from_slice(&a.sha256);
-                put_bytes(&mut w, 1, a.mime.as_bytes());
-                put_bytes(&mut w, 1, a.name.as_bytes());
-                put_bytes(&mut w, 2, &a.thumbnail);
-                w.push(u8::from(f.voice));
-                w.push(u8::from(f.ready));
+                w.put_u8(1);
+                w.put(&a.blob_relay);
+                w.put(&a.blob_id);
+                w.put_bytes(a.key.expose());
+                w.put_u64(a.size);
+                w.put(&a.sha256);
+                put_prefixed(&mut w, 1, a.mime.as_bytes());
+                put_prefixed(&mut w, 1, a.name.as_bytes());
+                put_prefixed(&mut w, 2, &a.thumbnail);
+                w.put_u8(u8::from(f.voice));
+                w.put_u8(u8::from(f.ready));
             }
         }
-        w
+        w.into_inner()
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        let mut r = Cursor(b);
-        if r.u8()? != RECORD_V2 {
+        let mut r = Reader::new(b);
+        if r.take_u8().ok()? != RECORD_V2 {
             return None;
         }
-        let (seq, contact, sent_at, received) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
-        let outgoing = r.u8()? == 1;
-        let status = Status::from_byte(r.u8()?)?;
-        let expires = r.u64()?;
-        let id = r.string(1)?;
-        let text = r.string(4)?;
-        let file = match r.u8()? {
+        let (seq, contact, sent_at, received) = (
+            r.take_u64().ok()?,
+            r.take_u64().ok()?,
+            r.take_u64().ok()?,
+            r.take_u64().ok()?,
+        );
+        let outgoing = r.take_u8().ok()? == 1;
+        let status = Status::from_byte(r.take_u8().ok()?)?;
+        let expires = r.take_u64().ok()?;
+        let id = take_string(&mut r, 1)?;
+        let text = take_string(&mut r, 4)?;
+        let file = match r.take_u8().ok()? {
             0 => None,
             1 => {
                 let attachment = Attachment {
-                    blob_relay: RelayId::from_bytes(r.array()?),
-                    blob_id: BlobId::from_bytes(r.array()?),
-                    key: AttachmentKey::from_bytes(*Zeroizing::new(r.array::<32>()?)),
-                    size: r.u64()?,
-                    sha256: r.array()?,
-                    mime: r.string(1)?,
-                    name: r.string(1)?,
-                    thumbnail: r.bytes(2)?.to_vec(),
+                    blob_relay: RelayId::from_bytes(r.extract().ok()?),
+                    blob_id: BlobId::from_bytes(r.extract().ok()?),
+                    key: AttachmentKey::from_bytes(*Zeroizing::new(r.extract::<[u8; 32]>().ok()?)),
+                    size: r.take_u64().ok()?,
+                    sha256: r.extract().ok()?,
+                    mime: take_string(&mut r, 1)?,
+                    name: take_string(&mut r, 1)?,
+                    thumbnail: take_prefixed(&mut r, 2)?.to_vec(),
                 };
                 Some(FileRecord {
                     attachment,
-                    voice: r.u8()? == 1,
-                    ready: r.u8()? == 1,
+                    voice: r.take_u8().ok()? == 1,
+                    ready: r.take_u8().ok()? == 1,
                 })
             }
             _ => return None,
@@ -255,11 +248,16 @@ impl MessageRecord {
 
     /// Schema 1: seq ‖ contact ‖ sent ‖ received ‖ outgoing ‖ id (u8 length) ‖ text.
     pub fn decode_v1(b: &[u8]) -> Option<Self> {
-        let mut r = Cursor(b);
-        let (seq, contact, sent_at, received) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
-        let outgoing = r.u8()? == 1;
-        let id = r.string(1)?;
-        let text = std::str::from_utf8(r.0).ok()?.to_owned();
+        let mut r = Reader::new(b);
+        let (seq, contact, sent_at, received) = (
+            r.take_u64().ok()?,
+            r.take_u64().ok()?,
+            r.take_u64().ok()?,
+            r.take_u64().ok()?,
+        );
+        let outgoing = r.take_u8().ok()? == 1;
+        let id = take_string(&mut r, 1)?;
+        let text = std::str::from_utf8(r.take_rest()).ok()?.to_owned();
         // Schema 1 kept a receive time exactly for messages that were not ours.
         let received_at = (!outgoing).then_some(received);
         Some(Self::text_message(
@@ -291,11 +289,11 @@ impl Local {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Vec::new();
         let mut list = |items: Vec<(u64, &String, ContactId)>| {
-            w.extend_from_slice(&(items.len() as u32).to_be_bytes());
+            w.put_u32(items.len() as u32);
             for (at, id, contact) in items {
-                w.extend_from_slice(&at.to_be_bytes());
-                put_bytes(&mut w, 1, id.as_bytes());
-                w.extend_from_slice(&contact.to_be_bytes());
+                w.put_u64(at);
+                put_prefixed(&mut w, 1, id.as_bytes());
+                w.put_u64(contact);
             }
         };
         list(
@@ -311,21 +309,19 @@ impl Local {
 
     /// Reads what [`Local::encode`] wrote; `None` when it is damaged or has bytes left.
     pub fn decode(b: &[u8]) -> Option<Local> {
-        let mut r = Cursor(b);
+        let mut r = Reader::new(b);
         let mut lists: Vec<Vec<(u64, String, ContactId)>> = Vec::new();
         for _ in 0..3 {
-            let n = r.u32()?;
+            let n = r.take_u32().ok()?;
             let mut items = Vec::new();
             for _ in 0..n {
-                let at = r.u64()?;
-                let id = r.string(1)?;
-                items.push((at, id, r.u64()?));
+                let at = r.take_u64().ok()?;
+                let id = take_string(&mut r, 1)?;
+                items.push((at, id, r.take_u64().ok()?));
             }
             lists.push(items);
         }
-        if !r.0.is_empty() {
-            return None;
-        }
+        r.should_be_exhausted().ok()?;
         let mut lists = lists.into_iter();
         Some(Local {
             expiry: lists.next()?.into_iter().collect(),
