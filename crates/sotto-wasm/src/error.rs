@@ -31,6 +31,11 @@ pub enum ErrorCode {
     Storage,
     /// An argument is not acceptable (e.g. an empty display name).
     InvalidArgument,
+    /// The network did not answer within the bound (pkg/README.md, "Every promise settles").
+    Timeout,
+    /// A relay refused the request (e.g. the contact's queue is full); a message refused stays
+    /// queued and is sent again.
+    RelayRefused,
 }
 
 impl ErrorCode {
@@ -47,6 +52,8 @@ impl ErrorCode {
             ErrorCode::StorageQuota => "STORAGE_QUOTA",
             ErrorCode::Storage => "STORAGE",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::RelayRefused => "RELAY_REFUSED",
         }
     }
 }
@@ -105,6 +112,7 @@ pub fn client_error(e: &ClientError) -> JsValue {
         ClientError::UnknownContact => ErrorCode::UnknownContact,
         ClientError::TooLarge | ClientError::Attachment(_) => ErrorCode::MessageTooLarge,
         ClientError::Invitation(_) | ClientError::UnknownRelay => ErrorCode::InvalidInvitation,
+        ClientError::UnknownMessage => ErrorCode::InvalidArgument,
         _ => ErrorCode::RelayUnreachable,
     };
     sotto_error(code, &e.to_string())
@@ -129,6 +137,8 @@ mod tests {
             (ErrorCode::StorageQuota, "STORAGE_QUOTA"),
             (ErrorCode::Storage, "STORAGE"),
             (ErrorCode::InvalidArgument, "INVALID_ARGUMENT"),
+            (ErrorCode::Timeout, "TIMEOUT"),
+            (ErrorCode::RelayRefused, "RELAY_REFUSED"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

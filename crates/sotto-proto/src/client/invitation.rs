@@ -31,8 +31,9 @@ impl Client {
     }
 
     /// Accepts someone's invitation: creates our reply queue, then secures theirs and sends
-    /// the hello. The contact appears as [`Event::ContactAdded`]; if accepting fails later,
-    /// [`Event::AcceptFailed`] carries the returned handle.
+    /// the hello. Once their queue is secured the contact appears as [`Event::ContactAdded`]
+    /// and [`Event::Accepted`] carries the returned handle; if accepting fails,
+    /// [`Event::AcceptFailed`] does, and no contact is added (or left behind).
     pub fn accept_invitation<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -49,6 +50,47 @@ impl Client {
         let handle = self.next_request;
         self.create_queue(rng, Purpose::Accept { invitation }, now)?;
         Ok(handle)
+    }
+
+    /// Gives up an acceptance (`handle` from [`Client::accept_invitation`]), e.g. when the
+    /// caller's deadline passed: its queue creation is forgotten, or its contact (not yet
+    /// announced) removed with its queue. Nothing of it remains and a late answer is ignored.
+    /// False (and nothing changed) when the acceptance is done or failed already.
+    pub fn cancel_accept(&mut self, handle: u64) -> bool {
+        let creating = self.pending.get(&handle).is_some_and(|p| {
+            matches!(
+                p.kind,
+                PendingKind::Create {
+                    purpose: Purpose::Accept { .. },
+                    ..
+                }
+            )
+        });
+        if creating {
+            if let Some(p) = self.pending.remove(&handle) {
+                self.openers.remove(&p.surb);
+            }
+            return true;
+        }
+        let contact = self
+            .contacts
+            .iter()
+            .find(|(_, c)| c.accepting == Some(handle))
+            .map(|(id, _)| *id);
+        contact.is_some_and(|contact| {
+            self.remove_contact(contact);
+            true
+        })
+    }
+
+    /// Gives up an invitation not ready yet (`handle` from [`Client::create_invitation`]):
+    /// its queue creation is forgotten, so no [`Event::InvitationReady`] follows. False when
+    /// it is ready or failed already.
+    pub fn cancel_invitation(&mut self, handle: u64) -> bool {
+        let ours = |k: &PendingKind| matches!(k, PendingKind::Create { purpose: Purpose::Invitation { handle: h }, .. } if *h == handle);
+        let found = self.pending.values().any(|p| ours(&p.kind));
+        self.drop_requests(ours);
+        found
     }
 
     pub(super) fn create_queue<R: CryptoRng + ?Sized>(
@@ -149,7 +191,8 @@ impl Client {
                     secured: false,
                 };
                 // The inviter tells us its name in its first message.
-                let contact = self.add_contact(String::new(), accepted.session, send);
+                let contact =
+                    self.add_contact(String::new(), accepted.session, send, Some(request_id));
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.outbox
                         .push_back((accepted.envelope.id, accepted.first_message));
@@ -189,7 +232,7 @@ impl Client {
         };
         // One-time: the invitation's secret is dropped; the queue now belongs to the
         // conversation.
-        let contact = self.add_contact(hello.display_name, session, send);
+        let contact = self.add_contact(hello.display_name, session, send, None);
         if let Some(q) = self.queues.get_mut(&queue_id) {
             q.owner = QueueOwner::Contact(contact);
         }
