@@ -144,7 +144,7 @@ export function updateBubble(m) {
       retry.type = 'button';
       retry.className = 'retry';
       retry.textContent = 'Retry';
-      retry.addEventListener('click', () => (m.file ? deliverFile(m, m.contactId) : deliver(m, m.contactId)));
+      retry.addEventListener('click', () => (m.file ? deliverFile(m, m.contactId) : deliver(m, m.contactId, true)));
       parts.push(retry);
     }
   }
@@ -160,16 +160,20 @@ export function nearEnd() {
   return el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 80;
 }
 
-/// Sends a text message drawn as `m` (again, after a failure) and shows how it went.
-export async function deliver(m, contactId) {
+/// Sends a text message drawn as `m` and shows how it went. `again` (Retry after a failure):
+/// the same message is sent again (`retry`, same id, no second record) when it was queued.
+export async function deliver(m, contactId, again = false) {
   const s = state.session;
   m.state = 'sending';
   updateBubble(m);
   try {
-    const sent = await s.me.send(contactId, m.text);
+    const sent = again && m.id ? await s.me.retry(m.id) : await s.me.send(contactId, m.text);
     m.id = sent.id;
     m.state = 'sent';
   } catch (err) {
+    // A refused or late message stays queued under its id (a `status` event tells when it
+    // is stored).
+    if (err?.messageId) m.id = err.messageId;
     m.state = 'failed';
     if (state.session === s) showNotice(`A message was not sent: ${errorText(err)}`);
   }

@@ -16,6 +16,15 @@ export function listen(me, s) {
   on('progress', onProgress);
   on('attachment', onAttachment);
   on('expired', onExpired);
+  on('status', onStatus);
+}
+
+/// A message of ours changed state: e.g. one refused earlier was stored by a retry.
+function onStatus(detail) {
+  const m = findMessage(detail.contactId, detail.id);
+  if (!m || !m.outgoing || m.state === detail.status) return;
+  m.state = detail.status;
+  updateBubble(m);
 }
 
 function onMessage(detail) {

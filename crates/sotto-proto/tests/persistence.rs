@@ -52,6 +52,7 @@ impl Person {
                 other => panic!("unexpected content {other:?}"),
             },
             Event::Sent { .. } => self.sent_acknowledged += 1,
+            Event::Accepted { .. } => {}
             other => panic!("unexpected event {other:?}"),
         }
     }

@@ -100,6 +100,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
                         other => panic!("unexpected content {other:?}"),
                     },
                     Event::Sent { .. } => p.sent_acknowledged += 1,
+                    Event::Accepted { .. } => {}
                     Event::ContactRenamed { display_name, .. } => {
                         assert_eq!(display_name, if i == 1 { "Alice" } else { "Bob" });
                     }

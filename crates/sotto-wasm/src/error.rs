@@ -34,6 +34,11 @@ pub enum ErrorCode {
     /// The saved profile is open in another tab or window (it holds the profile's lock, or
     /// wrote a newer state); nothing was loaded here, or this copy stopped writing.
     ProfileInUse,
+    /// The network did not answer within the bound (pkg/README.md, "Every promise settles").
+    Timeout,
+    /// A relay refused the request (e.g. the contact's queue is full); a message refused stays
+    /// queued and is sent again.
+    RelayRefused,
 }
 
 impl ErrorCode {
@@ -51,6 +56,8 @@ impl ErrorCode {
             ErrorCode::Storage => "STORAGE",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::ProfileInUse => "PROFILE_IN_USE",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::RelayRefused => "RELAY_REFUSED",
         }
     }
 }
@@ -112,6 +119,7 @@ pub fn client_error(e: &ClientError) -> JsValue {
             ErrorCode::InvalidInvitation
         }
         ClientError::InvalidName(_) => ErrorCode::InvalidArgument,
+        ClientError::UnknownMessage => ErrorCode::InvalidArgument,
         _ => ErrorCode::RelayUnreachable,
     };
     sotto_error(code, &e.to_string())
@@ -137,6 +145,8 @@ mod tests {
             (ErrorCode::Storage, "STORAGE"),
             (ErrorCode::InvalidArgument, "INVALID_ARGUMENT"),
             (ErrorCode::ProfileInUse, "PROFILE_IN_USE"),
+            (ErrorCode::Timeout, "TIMEOUT"),
+            (ErrorCode::RelayRefused, "RELAY_REFUSED"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

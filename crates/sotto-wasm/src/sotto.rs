@@ -124,7 +124,8 @@ impl Sotto {
     }
 
     /// Accepts someone's invitation link; resolves with the new contact `{id, displayName}`
-    /// (the name arrives later, as a `contact` event).
+    /// once the inviter's queue is secured for us (the name arrives later, as a `contact`
+    /// event). A link already used rejects `INVALID_INVITATION` and adds no contact.
     #[wasm_bindgen(js_name = acceptInvitation)]
     pub fn accept_invitation(&self, link: JsValue) -> Promise {
         let (promise, resolver) = deferred();
@@ -145,7 +146,10 @@ impl Sotto {
         }
     }
 
-    /// Sends a text; resolves with `{id, contactId, sentAt}` once a relay stored it.
+    /// Sends a text; resolves with `{id, contactId, sentAt}` once a relay stored it. A refusal
+    /// rejects `RELAY_REFUSED` and no answer within 30 s `TIMEOUT` (the error's `messageId`
+    /// names the message): either way the message stays queued, is sent again with back-off,
+    /// and a `status` event tells when it is stored; `retry(messageId)` sends it at once.
     pub fn send(&self, contact_id: JsValue, text: &str) -> Promise {
         let (promise, resolver) = deferred();
         let sent = self.check_open().and_then(|()| {
@@ -153,6 +157,21 @@ impl Sotto {
             self.driver.send_text(contact, text, resolver)
         });
         match sent {
+            Ok(()) => promise,
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// Sends again, now, a message not yet stored (after a refusal or a `TIMEOUT`): the same
+    /// message, same id, same record. Resolves with `{id, contactId, sentAt}` once a relay
+    /// stored it, or rejects like `send`. `INVALID_ARGUMENT` when no unsent message has that
+    /// id (e.g. it was stored meanwhile).
+    pub fn retry(&self, message_id: &str) -> Promise {
+        let (promise, resolver) = deferred();
+        match self
+            .check_open()
+            .and_then(|()| self.driver.retry(message_id, resolver))
+        {
             Ok(()) => promise,
             Err(e) => Promise::reject(&e),
         }

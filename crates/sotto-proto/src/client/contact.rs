@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
 
-use super::error::ClientError;
+use super::error::{ClientError, Error};
 use super::event::Event;
-use super::receive::QueueOwner;
+use super::receive::{QueueOwner, RecvQueue};
 use super::request::PendingKind;
 use super::{Client, ContactId};
 use crate::envelope::{Content, Envelope, Hello, MessageId};
@@ -35,6 +35,28 @@ pub(super) struct Contact {
     pub(super) sending: bool,
     /// Seconds messages of this conversation are kept (0: kept).
     pub(super) disappearing: u32,
+    /// Refusals of the front message in a row (the back-off's exponent).
+    pub(super) refusals: u32,
+    /// When the front message, refused, is sent again (Unix seconds).
+    pub(super) retry_at: Option<u64>,
+    /// Accepting an invitation (the acceptance's handle): the contact is not announced, and
+    /// is removed if their queue cannot be secured (a used one-time link).
+    pub(super) accepting: Option<u64>,
+}
+
+/// First wait (seconds) before a refused message is sent again; it doubles with each refusal
+/// in a row up to [`RETRY_MAX`], and a random part of up to half of it is taken off.
+pub const RETRY_FIRST: u64 = 2;
+/// Longest wait (seconds) before a refused message is sent again.
+pub const RETRY_MAX: u64 = 60;
+
+/// The back-off after `refusals` refusals in a row: `RETRY_FIRST · 2^(refusals-1)` capped at
+/// [`RETRY_MAX`], minus up to half of it at random (so that many clients do not retry in step).
+fn back_off<R: CryptoRng + ?Sized>(rng: &mut R, refusals: u32) -> u64 {
+    let exp = refusals.saturating_sub(1).min(16);
+    let wait = RETRY_FIRST.saturating_mul(1 << exp).min(RETRY_MAX);
+    let half = wait / 2;
+    wait - u64::from(rng.next_u32()) % (half + 1)
 }
 
 impl Client {
@@ -144,7 +166,7 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
-        if c.sending || !c.send.secured {
+        if c.sending || !c.send.secured || c.retry_at.is_some() {
             return;
         }
         let Some((_, message)) = c.outbox.front() else {
@@ -185,11 +207,14 @@ impl Client {
         );
     }
 
+    /// Adds a contact. Announced ([`Event::ContactAdded`]) now, or (`accepting`: the handle of
+    /// an acceptance) once their queue is secured, see [`Client::on_secured`].
     pub(super) fn add_contact(
         &mut self,
         display_name: String,
         session: Session,
         send: SendQueue,
+        accepting: Option<u64>,
     ) -> ContactId {
         let id = self.next_contact;
         self.next_contact += 1;
@@ -202,12 +227,154 @@ impl Client {
                 outbox: VecDeque::new(),
                 sending: false,
                 disappearing: 0,
+                refusals: 0,
+                retry_at: None,
+                accepting,
             },
         );
-        self.events.push_back(Event::ContactAdded {
-            contact: id,
-            display_name,
-        });
+        if accepting.is_none() {
+            self.events.push_back(Event::ContactAdded {
+                contact: id,
+                display_name,
+            });
+        }
         id
+    }
+
+    /// The relay secured the contact's queue: its messages go now; an acceptance is done.
+    pub(super) fn on_secured<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        now: u64,
+    ) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        c.send.secured = true;
+        if let Some(handle) = c.accepting.take() {
+            let display_name = c.display_name.clone();
+            self.events.push_back(Event::ContactAdded {
+                contact,
+                display_name,
+            });
+            self.events.push_back(Event::Accepted { handle, contact });
+        }
+        self.pump_outbox(rng, contact, now);
+    }
+
+    /// The relay refused to secure the contact's queue. Accepting an invitation, that ends
+    /// the acceptance (`Auth`: someone else secured it, the one-time link was used): the
+    /// contact and its receive queue are removed. Otherwise its messages wait.
+    pub(super) fn on_secure_refused(&mut self, contact: ContactId, error: Error) -> Event {
+        match self.contacts.get(&contact).and_then(|c| c.accepting) {
+            Some(handle) => {
+                self.remove_contact(contact);
+                Event::AcceptFailed { handle, error }
+            }
+            None => Event::SecureFailed { contact, error },
+        }
+    }
+
+    /// Forgets a contact that was never announced, its receive queues and its requests.
+    pub(super) fn remove_contact(&mut self, contact: ContactId) {
+        self.contacts.remove(&contact);
+        let owned = |q: &RecvQueue| matches!(q.owner, QueueOwner::Contact(c) if c == contact);
+        let queues: Vec<QueueId> = self
+            .queues
+            .iter()
+            .filter(|(_, q)| owned(q))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &queues {
+            self.queues.remove(id);
+        }
+        self.drop_requests(|k| {
+            matches!(k, PendingKind::Secure { contact: c } | PendingKind::Send { contact: c } if *c == contact)
+        });
+        let stale: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| match &p.command {
+                Command::Subscribe { recipient_id, .. } | Command::Ack { recipient_id, .. } => {
+                    queues.contains(recipient_id)
+                }
+                _ => false,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(p) = self.pending.remove(&id) {
+                self.openers.remove(&p.surb);
+            }
+        }
+    }
+
+    /// A relay refused the message in flight to `contact`: it stays first in the outbox and
+    /// is sent again after a back-off ([`RETRY_FIRST`] doubling to [`RETRY_MAX`] seconds).
+    pub(super) fn on_send_refused<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        error: Error,
+        now: u64,
+    ) -> Option<Event> {
+        let c = self.contacts.get_mut(&contact)?;
+        c.sending = false;
+        c.refusals = c.refusals.saturating_add(1);
+        c.retry_at = Some(now.saturating_add(back_off(rng, c.refusals)));
+        let (message, _) = c.outbox.front()?;
+        Some(Event::SendFailed {
+            contact,
+            message: *message,
+            error,
+        })
+    }
+
+    /// Sends `message` (still in an outbox: not yet stored) again now, without waiting for
+    /// its back-off. Returns its contact; `UnknownMessage` when no outbox holds it (it was
+    /// stored already, or never queued). A message behind another waits for that one.
+    pub fn retry_message<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        message: MessageId,
+        now: u64,
+    ) -> Result<ContactId, ClientError> {
+        let (contact, c) = self
+            .contacts
+            .iter_mut()
+            .find(|(_, c)| c.outbox.iter().any(|(id, _)| *id == message))
+            .ok_or(ClientError::UnknownMessage)?;
+        let contact = *contact;
+        c.retry_at = None;
+        c.refusals = 0;
+        self.pump_outbox(rng, contact, now);
+        Ok(contact)
+    }
+
+    /// Sends the front message of every outbox that is idle (not in flight, queue secured)
+    /// and due: after a refusal's back-off, or left idle (e.g. by a restore).
+    pub(super) fn retry_outboxes<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        let due: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| Self::idle_outbox(c).is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in due {
+            if let Some(c) = self.contacts.get_mut(&contact) {
+                c.retry_at = None;
+            }
+            self.pump_outbox(rng, contact, now);
+        }
+    }
+
+    /// When the earliest idle outbox is due (see [`Client::retry_outboxes`]).
+    pub(super) fn next_outbox_retry(&self) -> Option<u64> {
+        self.contacts.values().filter_map(Self::idle_outbox).min()
+    }
+
+    fn idle_outbox(c: &Contact) -> Option<u64> {
+        (!c.sending && c.send.secured && !c.outbox.is_empty()).then_some(c.retry_at.unwrap_or(0))
     }
 }

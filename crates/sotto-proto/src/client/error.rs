@@ -28,6 +28,9 @@ pub enum ClientError {
     /// No such contact. (caller)
     #[error("unknown contact")]
     UnknownContact,
+    /// No outbox holds that message: it was stored already, or never queued. (caller)
+    #[error("no unsent message with that id")]
+    UnknownMessage,
     /// The text does not fit one message. (caller)
     #[error("message too large")]
     TooLarge,

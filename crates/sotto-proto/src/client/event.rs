@@ -18,6 +18,10 @@ pub enum Event {
         contact: ContactId,
         display_name: String,
     },
+    /// Accepting an invitation ([`super::Client::accept_invitation`] returned `handle`) is
+    /// done: the inviter's queue is secured for us. Follows the contact's
+    /// [`Event::ContactAdded`].
+    Accepted { handle: u64, contact: ContactId },
     /// A contact told us its display name (or a new one).
     ContactRenamed {
         contact: ContactId,
@@ -38,13 +42,17 @@ pub enum Event {
     /// (`handle` is what it returned) could not be created: no invitation follows.
     InvitationFailed { handle: u64, error: Error },
     /// Accepting an invitation ([`super::Client::accept_invitation`] returned `handle`)
-    /// failed: our reply queue was refused ([`Error::RelayRefused`]), or the invitation
-    /// could not be used once it was ready. No contact follows.
+    /// failed: our reply queue was refused ([`Error::RelayRefused`]), the invitation could
+    /// not be used once it was ready, or the inviter's queue could not be secured
+    /// ([`Error::RelayRefused`] with [`crate::queue::ErrorCode::Auth`]: a one-time link
+    /// already used). No contact was added.
     AcceptFailed { handle: u64, error: Error },
     /// A relay refused to secure the contact's queue: messages to it wait.
     SecureFailed { contact: ContactId, error: Error },
-    /// A relay refused to store a message to `contact`: it stays first in the outbox and is
-    /// sent again with the next message queued for that contact.
+    /// A relay refused to store a message to `contact` (e.g. [`crate::queue::ErrorCode::Quota`]:
+    /// their queue is full): it stays first in the outbox and is sent again after a back-off
+    /// (2 s doubling to 60 s, with jitter) until a relay stores it ([`Event::Sent`]), or at
+    /// once with [`super::Client::retry_message`]. Reported at each refusal.
     SendFailed {
         contact: ContactId,
         message: MessageId,
@@ -104,6 +112,10 @@ impl Event {
     pub fn what(&self) -> Option<&'static str> {
         Some(match self {
             Self::InvitationFailed { .. } => "create queue",
+            Self::AcceptFailed {
+                error: Error::RelayRefused(crate::queue::ErrorCode::Auth),
+                ..
+            } => "secure queue",
             Self::AcceptFailed {
                 error: Error::RelayRefused(_),
                 ..

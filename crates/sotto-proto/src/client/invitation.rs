@@ -31,10 +31,11 @@ impl Client {
     }
 
     /// Accepts someone's invitation: creates our reply queue, then secures theirs and sends
-    /// the hello. The contact appears as [`Event::ContactAdded`]; if accepting fails later,
-    /// [`Event::AcceptFailed`] carries the returned handle. Refused, with nothing changed:
-    /// an expired invitation, one on a relay we do not know, and one of our own that is still
-    /// waiting for its contact ([`ClientError::OwnInvitation`]).
+    /// the hello. Once their queue is secured the contact appears as [`Event::ContactAdded`]
+    /// and [`Event::Accepted`] carries the returned handle; if accepting fails,
+    /// [`Event::AcceptFailed`] does, and no contact is added (or left behind). Refused, with
+    /// nothing changed: an expired invitation, one on a relay we do not know, and one of our
+    /// own that is still waiting for its contact ([`ClientError::OwnInvitation`]).
     pub fn accept_invitation<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -68,6 +69,47 @@ impl Client {
             }
             QueueOwner::Contact(_) => false,
         })
+    }
+
+    /// Gives up an acceptance (`handle` from [`Client::accept_invitation`]), e.g. when the
+    /// caller's deadline passed: its queue creation is forgotten, or its contact (not yet
+    /// announced) removed with its queue. Nothing of it remains and a late answer is ignored.
+    /// False (and nothing changed) when the acceptance is done or failed already.
+    pub fn cancel_accept(&mut self, handle: u64) -> bool {
+        let creating = self.pending.get(&handle).is_some_and(|p| {
+            matches!(
+                p.kind,
+                PendingKind::Create {
+                    purpose: Purpose::Accept { .. },
+                    ..
+                }
+            )
+        });
+        if creating {
+            if let Some(p) = self.pending.remove(&handle) {
+                self.openers.remove(&p.surb);
+            }
+            return true;
+        }
+        let contact = self
+            .contacts
+            .iter()
+            .find(|(_, c)| c.accepting == Some(handle))
+            .map(|(id, _)| *id);
+        contact.is_some_and(|contact| {
+            self.remove_contact(contact);
+            true
+        })
+    }
+
+    /// Gives up an invitation not ready yet (`handle` from [`Client::create_invitation`]):
+    /// its queue creation is forgotten, so no [`Event::InvitationReady`] follows. False when
+    /// it is ready or failed already.
+    pub fn cancel_invitation(&mut self, handle: u64) -> bool {
+        let ours = |k: &PendingKind| matches!(k, PendingKind::Create { purpose: Purpose::Invitation { handle: h }, .. } if *h == handle);
+        let found = self.pending.values().any(|p| ours(&p.kind));
+        self.drop_requests(ours);
+        found
     }
 
     pub(super) fn create_queue<R: CryptoRng + ?Sized>(
@@ -169,7 +211,8 @@ impl Client {
                     secured: false,
                 };
                 // The inviter tells us its name in its first message.
-                let contact = self.add_contact(String::new(), accepted.session, send);
+                let contact =
+                    self.add_contact(String::new(), accepted.session, send, Some(request_id));
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.outbox
                         .push_back((accepted.envelope.id, accepted.first_message));
@@ -211,7 +254,7 @@ impl Client {
         // conversation.
         // The peer's name, made safe to show (`crate::names`).
         let name = crate::names::sanitize(&hello.display_name);
-        let contact = self.add_contact(name, session, send);
+        let contact = self.add_contact(name, session, send, None);
         if let Some(q) = self.queues.get_mut(&queue_id) {
             q.owner = QueueOwner::Contact(contact);
         }

@@ -66,6 +66,7 @@ mod request;
 mod route;
 mod transfer;
 
+pub use contact::{RETRY_FIRST, RETRY_MAX};
 pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
@@ -176,13 +177,15 @@ impl Client {
 
     /// Ids of all contacts, in the order they were added.
     pub fn contact_ids(&self) -> impl Iterator<Item = ContactId> + '_ {
-        self.contacts.keys().copied()
+        self.contacts().map(|(id, _)| id)
     }
 
-    /// Contacts with their display names, in the order they were added.
+    /// Contacts with their display names, in the order they were added. A contact whose
+    /// acceptance is not done yet (see [`Client::accept_invitation`]) is not among them.
     pub fn contacts(&self) -> impl Iterator<Item = (ContactId, &str)> {
         self.contacts
             .iter()
+            .filter(|(_, c)| c.accepting.is_none())
             .map(|(id, c)| (*id, c.display_name.as_str()))
     }
 
@@ -220,10 +223,14 @@ impl Client {
     /// is waiting. The time may be in the past (requests restored by
     /// [`Client::from_persisted`] are due at once): tick without sleeping then.
     pub fn poll_timeout(&self) -> Option<u64> {
-        match (self.next_retry(), self.next_renewal()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.next_retry(),
+            self.next_renewal(),
+            self.next_outbox_retry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The WebSocket to the gateway is (re)connected: bind our connection tag to it, and
@@ -239,12 +246,14 @@ impl Client {
 
     /// Time-driven work: retries unanswered requests, (re-)subscribes receive queues (at
     /// most one queue per call, and none when a retry left in it: what is left over moves to
-    /// a later second). [`Client::poll_timeout`] says when there is some.
+    /// a later second), sends again messages refused (after their back-off) or left idle.
+    /// [`Client::poll_timeout`] says when there is some.
     pub fn tick<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
         let before = self.transmit.len();
         self.retry_due(rng, now);
         let busy = self.transmit.len() > before;
         self.resubscribe_due(rng, now, busy);
+        self.retry_outboxes(rng, now);
     }
 
     /// A binary frame from the gateway.

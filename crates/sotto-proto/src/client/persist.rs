@@ -306,6 +306,9 @@ impl Client {
                 outbox,
                 sending: false,
                 disappearing,
+                refusals: 0,
+                retry_at: None,
+                accepting: None,
             };
             if contacts.keys().next_back().is_some_and(|last| *last >= id) {
                 return Err(PersistError::Invalid("contacts out of order"));

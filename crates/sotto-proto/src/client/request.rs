@@ -217,14 +217,12 @@ impl Client {
                 now,
             ),
             (PendingKind::Secure { contact }, ResponseBody::Ok) => {
-                if let Some(c) = self.contacts.get_mut(&contact) {
-                    c.send.secured = true;
-                }
-                self.pump_outbox(rng, contact, now);
+                self.on_secured(rng, contact, now)
             }
             (PendingKind::Send { contact }, ResponseBody::Ok) => {
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.sending = false;
+                    c.refusals = 0;
                     if let Some((message, _)) = c.outbox.pop_front() {
                         self.events.push_back(Event::Sent { contact, message });
                     }
@@ -258,7 +256,7 @@ impl Client {
             // Acks of messages already deleted (a retried Ack) are fine.
             (PendingKind::Ack, ResponseBody::Ok | ResponseBody::Error(ErrorCode::NoMessage)) => {}
             (kind, ResponseBody::Error(code)) => {
-                self.on_refused(response.request_id, kind, &pending.command, code)
+                self.on_refused(rng, response.request_id, kind, &pending.command, code, now)
             }
             (kind, _) => self.on_wrong_answer(
                 response.request_id,
@@ -328,12 +326,14 @@ impl Client {
     }
 
     /// A relay refused a request for good: tells the application what failed.
-    fn on_refused(
+    fn on_refused<R: CryptoRng + ?Sized>(
         &mut self,
+        rng: &mut R,
         request_id: u64,
         kind: PendingKind,
         command: &Command,
         code: ErrorCode,
+        now: u64,
     ) {
         let error = Error::RelayRefused(code);
         let event = match kind {
@@ -348,21 +348,13 @@ impl Client {
                 handle: request_id,
                 error,
             },
-            PendingKind::Secure { contact } => Event::SecureFailed { contact, error },
+            PendingKind::Secure { contact } => self.on_secure_refused(contact, error),
+            // The message in flight is the front of the outbox; it stays there.
             PendingKind::Send { contact } => {
-                let Some(c) = self.contacts.get_mut(&contact) else {
+                let Some(event) = self.on_send_refused(rng, contact, error, now) else {
                     return;
                 };
-                c.sending = false;
-                // The message in flight is the front of the outbox; it stays there.
-                let Some((message, _)) = c.outbox.front() else {
-                    return;
-                };
-                Event::SendFailed {
-                    contact,
-                    message: *message,
-                    error,
-                }
+                event
             }
             PendingKind::Subscribe => Event::SubscribeFailed {
                 contact: self.queue_contact(command),
@@ -452,13 +444,17 @@ mod tests {
             sender_id: QueueId::random(&mut rng),
         };
         answer(&mut client, &mut rng, accept, ids);
+        let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
+        answer(&mut client, &mut rng, secure, ResponseBody::Ok);
+        // The contact is announced once their queue is secured.
         let Some(Event::ContactAdded { contact, .. }) = client.poll_event() else {
             panic!("a contact");
         };
+        assert!(matches!(
+            client.poll_event(),
+            Some(Event::Accepted { handle, contact: c }) if handle == accept && c == contact
+        ));
         let hello = client.contacts[&contact].outbox.front().unwrap().0;
-
-        let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
-        answer(&mut client, &mut rng, secure, ResponseBody::Ok);
         let send = pending_id(&client, |k| matches!(k, PendingKind::Send { .. }));
         answer(
             &mut client,

@@ -143,18 +143,31 @@ pub struct World {
     /// [`World::hand_to_client`] passes one on.
     pub intercept_clients: bool,
     pub to_clients: VecDeque<(usize, Vec<u8>)>,
+    /// Clients that are closed: not ticked or drained, and frames to them are lost.
+    pub offline: Vec<bool>,
     next_tick: u64,
 }
 
 impl World {
     /// Five relays (PoW 4 bits), and one connected client per name, on gateways 0, 1, ….
     pub fn new(seed: u64, loss_percent: u32, names: &[&str]) -> Self {
+        Self::with_service(seed, loss_percent, names, ServiceConfig::default())
+    }
+
+    /// As [`World::new`], with the relays' limits from `service` (PoW and redelivery set as
+    /// in `new`).
+    pub fn with_service(
+        seed: u64,
+        loss_percent: u32,
+        names: &[&str],
+        service: ServiceConfig,
+    ) -> Self {
         use sotto_proto::client::{Client, ClientConfig};
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let service = ServiceConfig {
             pow_bits: 4,
             redeliver_after: 4,
-            ..ServiceConfig::default()
+            ..service
         };
         let (nodes, directory) = make_nodes(&mut rng, 5, &service);
         let net = Net::new(seed ^ 0xfeed, loss_percent);
@@ -181,6 +194,7 @@ impl World {
             gateways.push(gateway);
         }
         let events = names.iter().map(|_| Vec::new()).collect();
+        let offline = names.iter().map(|_| false).collect();
         let next_tick = net.now_ms;
         Self {
             rng,
@@ -194,6 +208,7 @@ impl World {
             intercepted: VecDeque::new(),
             intercept_clients: false,
             to_clients: VecDeque::new(),
+            offline,
             next_tick,
         }
     }
@@ -227,6 +242,9 @@ impl World {
     /// the next 5 virtual ms.
     pub fn step(&mut self) {
         for (i, c) in self.clients.iter_mut().enumerate() {
+            if self.offline[i] {
+                continue;
+            }
             while let Some(e) = c.poll_event() {
                 self.events[i].push(e);
             }
@@ -243,8 +261,10 @@ impl World {
                     route(&mut self.net, out, &ids);
                 }
             }
-            for c in &mut self.clients {
-                c.tick(&mut self.rng, now);
+            for (i, c) in self.clients.iter_mut().enumerate() {
+                if !self.offline[i] {
+                    c.tick(&mut self.rng, now);
+                }
             }
         }
         let limit = self.net.now_ms + 5;
@@ -275,11 +295,19 @@ impl World {
                     }
                 }
             }
+            Some(Wire::ToClient(who, _)) if self.offline[who] => {}
             Some(Wire::ToClient(who, frame)) => {
                 let now = secs(self.net.now_ms);
                 let _ = self.clients[who].handle_frame(&mut self.rng, &frame, now);
             }
         }
+    }
+
+    /// Client `who` is opened again: reconnected, it subscribes its queues anew.
+    pub fn reopen(&mut self, who: usize) {
+        self.offline[who] = false;
+        let now = self.now();
+        self.clients[who].connected(&mut self.rng, now);
     }
 
     /// Steps until `done` holds (checked after each step) or `limit_secs` of virtual time pass.

@@ -3,7 +3,7 @@
 //! is released). The one place that matches on `sotto_proto::client::Event`, and the JS
 //! shapes of messages, contacts, statuses and progress.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use js_sys::Array;
 use sotto_proto::client::{Client, ContactId, Error, Event, PeerMisbehaved};
@@ -12,7 +12,7 @@ use sotto_proto::queue::ErrorCode as RelayCode;
 use wasm_bindgen::prelude::*;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
-use super::state::State;
+use super::state::{SETTLE_SECS, State, Wait};
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{Resolver, bytes, hex, now, obj, set};
 use crate::storage::{FileRecord, MessageRecord, Status};
@@ -121,8 +121,11 @@ fn progress_js(id: &str, contact: ContactId, direction: &str, done: u32, total: 
 pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
     match event {
         Event::InvitationReady { handle, invitation } => {
-            if let Some(r) = st.waiting.invitations.remove(&handle) {
-                actions.push(Action::Resolve(r, invitation.to_link(&st.origin).into()));
+            if let Some(w) = st.waiting.invitations.remove(&handle) {
+                actions.push(Action::Resolve(
+                    w.resolver,
+                    invitation.to_link(&st.origin).into(),
+                ));
             }
         }
         Event::ContactAdded {
@@ -130,15 +133,62 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             display_name,
         } => {
             let js = contact_js(&st.client, contact, &display_name);
-            // Accepting an invitation adds the contact without a name (the inviter sends it
-            // in its first message); a contact who used our invitation arrives named.
-            if display_name.is_empty()
-                && let Some(r) = st.waiting.accepts.pop_front()
-            {
-                actions.push(Action::Resolve(r, js.clone()));
-            }
             st.history.add_contact(contact);
             actions.push(Action::Dispatch("contact", js));
+        }
+        // Accepting an invitation adds the contact without a name (the inviter sends it in
+        // its first message).
+        Event::Accepted { handle, contact } => {
+            if let Some(w) = st.waiting.accepts.remove(&handle) {
+                let js = contact_js(&st.client, contact, "");
+                actions.push(Action::Resolve(w.resolver, js));
+            }
+        }
+        Event::AcceptFailed { handle, error } => {
+            let Some(w) = st.waiting.accepts.remove(&handle) else {
+                return;
+            };
+            let message = match error.relay_code() {
+                Some(RelayCode::Auth) => "the invitation was already used (it is for one contact)",
+                Some(_) => "a relay refused to set up the conversation; try the link again",
+                None => "the invitation could not be used",
+            };
+            actions.push(Action::Reject(
+                w.resolver,
+                sotto_error(ErrorCode::InvalidInvitation, message),
+            ));
+        }
+        Event::SendFailed {
+            contact,
+            message,
+            error,
+        } => {
+            let id = hex(message.as_bytes());
+            let code = error.relay_code().unwrap_or(RelayCode::Internal);
+            // Our own messages (not hellos or settings) have a promise, or had one.
+            let mut ours = st.waiting.unsettled.contains(message.as_bytes());
+            if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
+                let text = format!(
+                    "the relay refused the message ({code:?}); it stays queued and is sent again"
+                );
+                let e = sotto_error(ErrorCode::RelayRefused, &text);
+                set(&e, "messageId", &id.clone().into());
+                actions.push(Action::Reject(w.resolver, e));
+                st.waiting.unsettled.insert(*message.as_bytes());
+                ours = true;
+            }
+            if ours {
+                st.update(&id, |m| m.status = Status::Failed);
+                actions.push(Action::Dispatch(
+                    "status",
+                    status_js(&id, contact, Status::Failed),
+                ));
+            }
+            let detail = obj(&[
+                ("what", "send".into()),
+                ("code", format!("{code:?}").into()),
+            ]);
+            actions.push(Action::Dispatch("error", detail));
         }
         Event::ContactRenamed {
             contact,
@@ -199,28 +249,37 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             let id = hex(message.as_bytes());
             st.update(&id, |m| m.status = Status::Sent);
             st.local.uploads.remove(&id);
-            if let Some((r, sent_at)) = st.waiting.sends.remove(message.as_bytes()) {
+            let unsettled = st.waiting.unsettled.remove(message.as_bytes());
+            if let Some((w, sent_at)) = st.waiting.sends.remove(message.as_bytes()) {
                 let js = obj(&[
                     ("id", id.clone().into()),
                     ("contactId", contact.to_string().into()),
                     ("sentAt", (sent_at as f64 * 1000.0).into()),
                 ]);
-                actions.push(Action::Resolve(r, js));
-                actions.push(Action::Dispatch(
-                    "status",
-                    status_js(&id, contact, Status::Sent),
-                ));
+                actions.push(Action::Resolve(w.resolver, js));
+            } else if !unsettled {
+                return;
             }
+            actions.push(Action::Dispatch(
+                "status",
+                status_js(&id, contact, Status::Sent),
+            ));
         }
         Event::UploadProgress {
             contact,
             message,
             done,
             total,
-        } => actions.push(Action::Dispatch(
-            "progress",
-            progress_js(&hex(message.as_bytes()), contact, "upload", done, total),
-        )),
+        } => {
+            // The bound counts from the last progress: a large file takes its time.
+            if let Some((w, _)) = st.waiting.sends.get_mut(message.as_bytes()) {
+                w.deadline = now().saturating_add(SETTLE_SECS);
+            }
+            actions.push(Action::Dispatch(
+                "progress",
+                progress_js(&hex(message.as_bytes()), contact, "upload", done, total),
+            ))
+        }
         Event::UploadFailed {
             contact,
             message,
@@ -229,9 +288,9 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             let id = hex(message.as_bytes());
             st.update(&id, |m| m.status = Status::Failed);
             st.local.uploads.remove(&id);
-            if let Some((r, _)) = st.waiting.sends.remove(message.as_bytes()) {
+            if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
                 actions.push(Action::Reject(
-                    r,
+                    w.resolver,
                     sotto_error(
                         ErrorCode::RelayUnreachable,
                         &match error.relay_code() {
@@ -301,9 +360,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             ));
         }
         failure @ (Event::InvitationFailed { .. }
-        | Event::AcceptFailed { .. }
         | Event::SecureFailed { .. }
-        | Event::SendFailed { .. }
         | Event::SubscribeFailed { .. }
         | Event::AckFailed { .. }) => {
             let (Some(what), Some(error)) = (failure.what(), failure.error()) else {
@@ -312,17 +369,6 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             // An invitation that cannot be used is reported as `Expired`, as it always was.
             let code = error.relay_code().unwrap_or(RelayCode::Expired);
             let detail = obj(&[("what", what.into()), ("code", format!("{code:?}").into())]);
-            if what == "accept invitation"
-                && let Some(r) = st.waiting.accepts.pop_front()
-            {
-                actions.push(Action::Reject(
-                    r,
-                    sotto_error(
-                        ErrorCode::InvalidInvitation,
-                        "the invitation could not be used",
-                    ),
-                ));
-            }
             actions.push(Action::Dispatch("error", detail));
         }
         _ => {}
@@ -336,6 +382,53 @@ fn download_error(error: &Error) -> String {
         Error::PeerMisbehaved(PeerMisbehaved::Attachment(e)) => format!("Corrupt({e:?})"),
         other => other.to_string(),
     }
+}
+
+/// Settles the promises past their deadline ([`SETTLE_SECS`]): `TIMEOUT`, or
+/// `RELAY_UNREACHABLE` while no relay is connected. Leaves nothing half-made: an acceptance
+/// or an invitation given up is cancelled in the client (no contact, no invitation follows);
+/// a message stays queued and is sent when a relay takes it (a `status` event tells).
+pub fn settle_late(st: &mut State, actions: &mut Vec<Action>) {
+    let now = now();
+    let (code, why) = if st.open {
+        (ErrorCode::Timeout, "no answer from the relays")
+    } else {
+        (ErrorCode::RelayUnreachable, "no relay is reachable")
+    };
+    let late = |w: &Wait| w.deadline <= now;
+    let invitations: Vec<u64> = keys_where(&st.waiting.invitations, late);
+    for handle in invitations {
+        st.client.cancel_invitation(handle);
+        if let Some(w) = st.waiting.invitations.remove(&handle) {
+            let text = format!("{why} within {SETTLE_SECS} s; no invitation was made");
+            actions.push(Action::Reject(w.resolver, sotto_error(code, &text)));
+        }
+    }
+    let accepts: Vec<u64> = keys_where(&st.waiting.accepts, late);
+    for handle in accepts {
+        st.client.cancel_accept(handle);
+        if let Some(w) = st.waiting.accepts.remove(&handle) {
+            let text = format!("{why} within {SETTLE_SECS} s; no contact was added");
+            actions.push(Action::Reject(w.resolver, sotto_error(code, &text)));
+        }
+    }
+    let sends: Vec<[u8; 16]> = keys_where(&st.waiting.sends, |(w, _)| late(w));
+    for id in sends {
+        if let Some((w, _)) = st.waiting.sends.remove(&id) {
+            let text = format!("{why} within {SETTLE_SECS} s; the message stays queued");
+            let e = sotto_error(code, &text);
+            set(&e, "messageId", &hex(&id).into());
+            actions.push(Action::Reject(w.resolver, e));
+            st.waiting.unsettled.insert(id);
+        }
+    }
+}
+
+fn keys_where<K: Copy, V>(map: &HashMap<K, V>, pick: impl Fn(&V) -> bool) -> Vec<K> {
+    map.iter()
+        .filter(|(_, v)| pick(v))
+        .map(|(k, _)| *k)
+        .collect()
 }
 
 /// Removes the messages whose time is up, from the history, and tells JS (`expired`).

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use js_sys::Array;
 use sotto_proto::client::{Client, ContactId};
-use sotto_proto::envelope::Content;
+use sotto_proto::envelope::{Content, MessageId};
 use sotto_proto::invitation::Invitation;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -21,10 +21,10 @@ use super::events::contact_js;
 use super::link::attach;
 use super::lock::ProfileLock;
 use super::pump::{pump, taken_over};
-use super::state::{Shared, State, Waiting, shut};
+use super::state::{Shared, State, Wait, Waiting, shut};
 use crate::error::{ErrorCode, client_error, sotto_error};
 use crate::history::{History, Pending, Rng, state_bytes};
-use crate::js::{Resolver, hex, now};
+use crate::js::{Resolver, hex, now, unhex};
 use crate::storage::{FileRecord, Local, MessageRecord, Status, Store};
 
 /// What a driver starts from: a client (new or restored) and where it lives.
@@ -173,7 +173,7 @@ impl Driver {
                 .client
                 .create_invitation(&mut st.rng, now())
                 .map_err(|e| client_error(&e))?;
-            st.waiting.invitations.insert(handle, resolver);
+            st.waiting.invitations.insert(handle, Wait::new(resolver));
         }
         self.pump();
         Ok(())
@@ -188,10 +188,11 @@ impl Driver {
         {
             let mut st = self.state.borrow_mut();
             let st = &mut *st;
-            st.client
+            let handle = st
+                .client
                 .accept_invitation(&mut st.rng, invitation, now())
                 .map_err(|e| client_error(&e))?;
-            st.waiting.accepts.push_back(resolver);
+            st.waiting.accepts.insert(handle, Wait::new(resolver));
         }
         self.pump();
         Ok(())
@@ -223,9 +224,10 @@ impl Driver {
                 expires_at: None,
                 file: None,
             });
-            st.waiting
-                .sends
-                .insert(*envelope.id.as_bytes(), (resolver, envelope.sent_at));
+            st.waiting.sends.insert(
+                *envelope.id.as_bytes(),
+                (Wait::new(resolver), envelope.sent_at),
+            );
         }
         self.pump();
         Ok(())
@@ -280,9 +282,46 @@ impl Driver {
             });
             st.history.keep_file(&id, data);
             st.local.uploads.insert(id, contact);
+            st.waiting.sends.insert(
+                *envelope.id.as_bytes(),
+                (Wait::new(resolver), envelope.sent_at),
+            );
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// Sends again, now, a message not yet stored by a relay (`id`: its hex id); `resolver`
+    /// gets `{id, contactId, sentAt}` once a relay stored it. The message keeps its id and
+    /// its record. `INVALID_ARGUMENT` when no outbox holds it.
+    pub fn retry(&self, id: &str, resolver: Resolver) -> Result<(), JsValue> {
+        let unknown = || sotto_error(ErrorCode::InvalidArgument, "no unsent message with that id");
+        let bytes: [u8; 16] = unhex(id)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(unknown)?;
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            if st.closed {
+                return Err(closed());
+            }
+            let contact = st
+                .client
+                .retry_message(&mut st.rng, MessageId::from_bytes(bytes), now())
+                .map_err(|e| client_error(&e))?;
+            let sent_at = st.waiting.sends.remove(&bytes).map_or_else(now, |(w, at)| {
+                w.resolver.reject(&sotto_error(
+                    ErrorCode::RelayRefused,
+                    "the message is being sent again",
+                ));
+                at
+            });
+            st.waiting.unsettled.remove(&bytes);
+            st.update(id, |m| m.status = Status::Sending);
             st.waiting
                 .sends
-                .insert(*envelope.id.as_bytes(), (resolver, envelope.sent_at));
+                .insert(bytes, (Wait::new(resolver), sent_at));
+            let _ = contact;
         }
         self.pump();
         Ok(())

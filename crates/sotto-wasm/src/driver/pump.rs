@@ -4,7 +4,7 @@
 use wasm_bindgen_futures::spawn_local;
 use web_sys::EventTarget;
 
-use super::events::{Action, dispatch, on_event, run, sweep_expired};
+use super::events::{Action, dispatch, on_event, run, settle_late, sweep_expired};
 use super::state::{Shared, shut};
 use super::transport::send_all;
 use crate::error::{ErrorCode, code_of, sotto_error};
@@ -33,6 +33,8 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             while let Some(event) = st.client.poll_event() {
                 on_event(st, event, &mut actions);
             }
+            // After the events: a promise settled by them is not late.
+            settle_late(st, &mut actions);
             let mut frames = Vec::new();
             while let Some(f) = st.client.poll_transmit() {
                 frames.push(f);

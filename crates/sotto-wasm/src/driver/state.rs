@@ -2,7 +2,7 @@
 //! waiting for the client's events, the transfers in flight, and the history.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use sotto_proto::client::{Client, ContactId};
@@ -23,15 +23,40 @@ pub type Shared = Rc<RefCell<State>>;
 /// A browser timer and the closure it calls (dropped with it).
 pub type Timer = (i32, Closure<dyn FnMut()>);
 
-/// Promises waiting for the client's events.
+/// Seconds within which every promise that waits for the network settles (pkg/README.md,
+/// "Every promise settles"): after them it is rejected with `TIMEOUT` (`RELAY_UNREACHABLE`
+/// while no relay is connected).
+pub const SETTLE_SECS: u64 = 30;
+
+/// A promise waiting for the client's events, and when it gives up (Unix seconds).
+pub struct Wait {
+    pub resolver: Resolver,
+    pub deadline: u64,
+}
+
+impl Wait {
+    /// Waits for at most [`SETTLE_SECS`] from now.
+    pub fn new(resolver: Resolver) -> Self {
+        Wait {
+            resolver,
+            deadline: now().saturating_add(SETTLE_SECS),
+        }
+    }
+}
+
+/// Promises waiting for the client's events. Each is settled by its event or, past its
+/// deadline, by `events::settle_late` (run by every pump, and the pump runs every second).
 #[derive(Default)]
 pub struct Waiting {
     /// `createInvitation`, by the client's request handle.
-    pub invitations: HashMap<u64, Resolver>,
-    /// `acceptInvitation`, in the order they were made.
-    pub accepts: VecDeque<Resolver>,
-    /// `send` and `sendFile`, by message id; with the message's send time.
-    pub sends: HashMap<[u8; 16], (Resolver, u64)>,
+    pub invitations: HashMap<u64, Wait>,
+    /// `acceptInvitation`, by the client's acceptance handle.
+    pub accepts: HashMap<u64, Wait>,
+    /// `send`, `sendFile` and `retry`, by message id; with the message's send time.
+    pub sends: HashMap<[u8; 16], (Wait, u64)>,
+    /// Messages whose promise was settled before a relay stored them (refused or late): they
+    /// stay queued, and a `status` event tells when they are stored.
+    pub unsettled: HashSet<[u8; 16]>,
 }
 
 /// One open profile.
@@ -126,9 +151,9 @@ pub fn shut(state: &Shared) -> Option<Rc<Store>> {
             sock.close();
         }
         let waiting = std::mem::take(&mut st.waiting);
-        rejects.extend(waiting.invitations.into_values());
-        rejects.extend(waiting.accepts);
-        rejects.extend(waiting.sends.into_values().map(|(r, _)| r));
+        rejects.extend(waiting.invitations.into_values().map(|w| w.resolver));
+        rejects.extend(waiting.accepts.into_values().map(|w| w.resolver));
+        rejects.extend(waiting.sends.into_values().map(|(w, _)| w.resolver));
     }
     // Released once the store stops writing (the caller closes it): a new holder reads a
     // state no write of ours follows.
