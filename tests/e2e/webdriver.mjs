@@ -3,14 +3,18 @@
 // Chromium through chromedriver, so that one scenario runs the same way in all three.
 // One driver process per browser instance (WebKitWebDriver allows one session per process).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
+
+/// geckodriver: `$GECKODRIVER`, or where `cargo install geckodriver` puts it, or on PATH.
+const GECKODRIVER = process.env.GECKODRIVER
+  ?? [join(homedir(), '.cargo', 'bin', 'geckodriver')].find((p) => existsSync(p)) ?? 'geckodriver';
 
 /// MiniBrowser's path, from the package that installs it (null when it is not installed).
 function miniBrowser() {
@@ -31,7 +35,7 @@ export const ENGINES = {
     }),
   },
   firefox: {
-    command: (port) => [process.env.GECKODRIVER ?? 'geckodriver', [`--port=${port}`]],
+    command: (port) => [GECKODRIVER, [`--port=${port}`]],
     capabilities: () => ({
       browserName: 'firefox',
       'moz:firefoxOptions': { binary: process.env.FIREFOX ?? '/usr/bin/firefox-esr', args: ['-headless'] },
@@ -47,11 +51,12 @@ export const ENGINES = {
   },
 };
 
-/// Whether the engine's driver and browser are installed (so a test can say what is missing).
+/// What of the engine's driver and browser is not installed (`scripts/setup.sh --with-browser`
+/// installs them).
 export function missing(engine) {
   const need = {
     chromium: ['/usr/bin/chromium', process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver'],
-    firefox: [process.env.FIREFOX ?? '/usr/bin/firefox-esr', process.env.GECKODRIVER ?? 'geckodriver'],
+    firefox: [process.env.FIREFOX ?? '/usr/bin/firefox-esr', GECKODRIVER],
     webkit: ['xvfb-run', 'WebKitWebDriver', process.env.MINIBROWSER ?? miniBrowser() ?? 'MiniBrowser'],
   }[engine];
   return need.filter((cmd) => spawnSync('sh', ['-c', `command -v "${cmd}"`]).status !== 0);
@@ -81,6 +86,8 @@ export class Browser {
   /// Starts `engine`'s driver on `port` and a session in it.
   static async launch(engine, port) {
     const spec = ENGINES[engine];
+    const absent = missing(engine);
+    if (absent.length) throw new Error(`${engine}: not installed: ${absent.join(', ')} (scripts/setup.sh --with-browser)`);
     const [cmd, args] = spec.command(port);
     // Its own process group, so that stopping it also stops xvfb-run's Xvfb and the browser.
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
