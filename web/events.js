@@ -53,6 +53,10 @@ function onContact(detail) {
 }
 
 function onError(detail) {
+  if (detail?.what === 'frame') {
+    showNotice(`Sotto could not read something its relay sent (${detail.code}); it keeps retrying.`);
+    return;
+  }
   showNotice(`A relay refused a request (${detail?.code ?? 'error'}); Sotto keeps retrying.`);
 }
 

@@ -127,7 +127,7 @@ fn unsupported_in_memory(what: &str) -> JsValue {
 impl Sotto {
     /// Whether a profile is saved in this browser: `null` if not, else `{passphrase}` (a
     /// passphrase protects it). Reads only the plaintext `meta` record and creates nothing.
-    #[wasm_bindgen(js_name = savedProfile)]
+    #[wasm_bindgen(js_name = savedProfile, unchecked_return_type = "SavedProfile | null")]
     pub async fn saved_profile(profile: Option<String>) -> Result<JsValue, JsValue> {
         let profile = profile.unwrap_or_else(|| "default".into());
         Ok(match crate::storage::probe(&profile).await? {
@@ -144,8 +144,11 @@ impl Sotto {
 
     /// Changes the display name (trimmed, 1–64 characters; else `INVALID_ARGUMENT`) and tells
     /// every contact, who see it as a `contact` event. Resolves once the new name is stored.
-    #[wasm_bindgen(js_name = setDisplayName)]
-    pub fn set_display_name(&self, name: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = setDisplayName, unchecked_return_type = "Promise<void>")]
+    pub fn set_display_name(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
@@ -178,7 +181,7 @@ impl Sotto {
     /// The 24-word recovery phrase, only for the passphrase that opens this profile
     /// (`WRONG_PASSPHRASE` otherwise; pass `null` or `''` for a profile made without one).
     /// `UNSUPPORTED` with 'memory' storage. Show it to the person; do not keep it.
-    #[wasm_bindgen(js_name = revealMnemonic)]
+    #[wasm_bindgen(js_name = revealMnemonic, unchecked_return_type = "Promise<string>")]
     pub fn reveal_mnemonic(&self, passphrase: Option<String>) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
@@ -202,7 +205,7 @@ impl Sotto {
     /// An encrypted backup of this profile (contacts, their sessions and queues, and every
     /// stored message) as a `Uint8Array`, sealed under the backup key of the recovery phrase
     /// (format: docs/PROTOCOL.md §9). `UNSUPPORTED` with 'memory' storage.
-    #[wasm_bindgen(js_name = exportBackup)]
+    #[wasm_bindgen(js_name = exportBackup, unchecked_return_type = "Promise<Uint8Array>")]
     pub fn export_backup(&self) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
