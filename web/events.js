@@ -68,6 +68,10 @@ function onError(detail) {
     showNotice('This profile is now open in another tab or window; this one stopped. Reload to use it here.', { sticky: true });
     return;
   }
+  if (detail?.what === 'frame') {
+    showNotice(`Sotto could not read something its relay sent (${detail.code}); it keeps retrying.`);
+    return;
+  }
   showNotice(`A relay refused a request (${detail?.code ?? 'error'}); Sotto keeps retrying.`);
 }
 

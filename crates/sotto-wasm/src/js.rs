@@ -1,9 +1,36 @@
 //! Small helpers at the JS boundary: reading and building plain objects (`Reflect`), byte
 //! arrays, promises settled later, the window, the clock.
+//!
+//! Values the browser makes (a WebSocket frame's `ArrayBuffer`, IndexedDB's `Uint8Array`s)
+//! are recognised by their brand ([`brand`]), never with `instanceof` (wasm-bindgen's
+//! `dyn_into`/`dyn_ref`): `instanceof` only knows this realm's constructors, and in Firefox a
+//! library loaded from a sandbox (a WebExtension content script, WebDriver's scripts) gets
+//! them from the page's realm.
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
-use wasm_bindgen::JsCast as _;
 use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Object.prototype.toString.call(v)`: `"[object ArrayBuffer]"`, `"[object Uint8Array]"`,
+    /// `"[object Blob]"`, … from the value's internal type, whichever realm made it.
+    #[wasm_bindgen(js_namespace = ["Object", "prototype", "toString"], js_name = call)]
+    pub fn brand(v: &JsValue) -> String;
+
+    /// `console.debug(message)`.
+    #[wasm_bindgen(js_namespace = console, js_name = debug)]
+    pub fn console_debug(message: &str);
+}
+
+/// A copy of `v`'s bytes when it is an `ArrayBuffer` or a `Uint8Array` of any realm; `None`
+/// for anything else.
+pub fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
+    match brand(v).as_str() {
+        "[object ArrayBuffer]" | "[object Uint8Array]" => Some(Uint8Array::new(v).to_vec()),
+        _ => None,
+    }
+}
 
 use crate::error::{ErrorCode, sotto_error};
 
@@ -53,11 +80,9 @@ pub fn get_string(target: &JsValue, key: &str) -> Option<String> {
     get(target, key).as_string()
 }
 
-/// `target[key]` when it is a `Uint8Array`, copied out.
+/// `target[key]` when it is a `Uint8Array` (or an `ArrayBuffer`) of any realm, copied out.
 pub fn get_bytes(target: &JsValue, key: &str) -> Option<Vec<u8>> {
-    get(target, key)
-        .dyn_ref::<Uint8Array>()
-        .map(Uint8Array::to_vec)
+    bytes_of(&get(target, key))
 }
 
 /// A copy of `bytes` as a `Uint8Array`.
@@ -104,5 +129,47 @@ pub fn settled(result: Result<JsValue, JsValue>) -> Promise {
     match result {
         Ok(v) => Promise::resolve(&v),
         Err(e) => Promise::reject(&e),
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use js_sys::{Array, ArrayBuffer};
+    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// `new realm[ctor](arg)` in a fresh iframe's realm: what a WebSocket or IndexedDB of
+    /// another realm hands over.
+    fn foreign(ctor: &str, arg: &JsValue) -> JsValue {
+        let document = get(&js_sys::global(), "document");
+        let create: Function = get(&document, "createElement").unchecked_into();
+        let iframe = create.call1(&document, &"iframe".into()).unwrap();
+        let body = get(&document, "body");
+        let append: Function = get(&body, "appendChild").unchecked_into();
+        append.call1(&body, &iframe).unwrap();
+        let constructor: Function = get(&get(&iframe, "contentWindow"), ctor).unchecked_into();
+        Reflect::construct(&constructor, &Array::of1(arg)).unwrap()
+    }
+
+    #[test]
+    fn bytes_of_reads_buffers_of_any_realm() {
+        let here: JsValue = Uint8Array::from(&[1u8, 2, 3][..]).into();
+        let u8s = foreign("Uint8Array", &here);
+        assert!(
+            u8s.dyn_ref::<Uint8Array>().is_none(),
+            "instanceof fails across realms"
+        );
+        assert_eq!(bytes_of(&u8s), Some(vec![1, 2, 3]));
+        let buf = get(&u8s, "buffer");
+        assert!(buf.dyn_ref::<ArrayBuffer>().is_none());
+        assert_eq!(brand(&buf), "[object ArrayBuffer]");
+        assert_eq!(bytes_of(&buf), Some(vec![1, 2, 3]));
+        let o = obj(&[("v", u8s)]);
+        assert_eq!(get_bytes(&o, "v"), Some(vec![1, 2, 3]));
+        assert_eq!(bytes_of(&here), Some(vec![1, 2, 3]));
+        assert_eq!(bytes_of(&"abc".into()), None);
+        assert_eq!(brand(&"abc".into()), "[object String]");
+        assert_eq!(bytes_of(&JsValue::UNDEFINED), None);
     }
 }

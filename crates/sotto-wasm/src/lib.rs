@@ -43,7 +43,8 @@ pub fn self_test() -> Result<String, JsError> {
 // Modules, each depending only on those listed after it: `sotto` (the JS class) and
 // `settings` (more of it) → `driver` (the inner driver: open, operations, connection, pump,
 // events, transport) → `history` (messages behind one trait: memory, IndexedDB) → `storage`
-// (the sealed IndexedDB store) → `files` → `js` (JS helpers) → `error` (the error codes).
+// (the sealed IndexedDB store) → `files` → `js` (JS helpers) → `error` (the error codes);
+// `types` (the TypeScript shapes of the API) stands alone.
 #[cfg(feature = "bench")]
 mod bench;
 mod driver;
@@ -56,5 +57,6 @@ pub mod settings;
 mod sotto;
 #[doc(hidden)]
 pub mod storage;
+mod types;
 pub use error::{ErrorCode, SottoError, sotto_error};
 pub use sotto::Sotto;

@@ -128,7 +128,7 @@ fn unsupported_in_memory(what: &str) -> JsValue {
 impl Sotto {
     /// Whether a profile is saved in this browser: `null` if not, else `{passphrase}` (a
     /// passphrase protects it). Reads only the plaintext `meta` record and creates nothing.
-    #[wasm_bindgen(js_name = savedProfile)]
+    #[wasm_bindgen(js_name = savedProfile, unchecked_return_type = "SavedProfile | null")]
     pub async fn saved_profile(profile: Option<String>) -> Result<JsValue, JsValue> {
         let profile = profile.unwrap_or_else(|| "default".into());
         Ok(match crate::storage::probe(&profile).await? {
@@ -147,8 +147,11 @@ impl Sotto {
     /// Resolves once the new name is stored. The name is trimmed and must pass the rule of
     /// `sotto_proto::names` (1–64 visible characters, no control, format, bidi or line-break
     /// characters): otherwise `INVALID_ARGUMENT`, with a message saying what is wrong.
-    #[wasm_bindgen(js_name = setDisplayName)]
-    pub fn set_display_name(&self, name: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = setDisplayName, unchecked_return_type = "Promise<void>")]
+    pub fn set_display_name(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    ) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
@@ -180,7 +183,7 @@ impl Sotto {
     /// The 24-word recovery phrase, only for the passphrase that opens this profile
     /// (`WRONG_PASSPHRASE` otherwise; pass `null` or `''` for a profile made without one).
     /// `UNSUPPORTED` with 'memory' storage. Show it to the person; do not keep it.
-    #[wasm_bindgen(js_name = revealMnemonic)]
+    #[wasm_bindgen(js_name = revealMnemonic, unchecked_return_type = "Promise<string>")]
     pub fn reveal_mnemonic(&self, passphrase: Option<String>) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
@@ -206,7 +209,7 @@ impl Sotto {
     /// (`null` or `''` for none). The store key is rewrapped with today's Argon2id costs; the
     /// records stay as they are. Both are NFKC-normalised first. `UNSUPPORTED` with 'memory'
     /// storage.
-    #[wasm_bindgen(js_name = changePassphrase)]
+    #[wasm_bindgen(js_name = changePassphrase, unchecked_return_type = "Promise<void>")]
     pub fn change_passphrase(&self, old: Option<String>, new: Option<String>) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
@@ -227,7 +230,7 @@ impl Sotto {
     /// An encrypted backup of this profile (contacts, their sessions and queues, and every
     /// stored message) as a `Uint8Array`, sealed under the backup key of the recovery phrase
     /// (format: docs/PROTOCOL.md §9). `UNSUPPORTED` with 'memory' storage.
-    #[wasm_bindgen(js_name = exportBackup)]
+    #[wasm_bindgen(js_name = exportBackup, unchecked_return_type = "Promise<Uint8Array>")]
     pub fn export_backup(&self) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::driver::{self, Driver, OpenOptions, OutgoingFile, Storage, message_js};
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{deferred, get, get_string, settled};
+use crate::js::{brand, deferred, get, get_string, settled};
 
 /// A Sotto messenger for one profile in this page.
 #[wasm_bindgen]
@@ -91,7 +91,9 @@ impl Sotto {
     /// name rule (`INVALID_ARGUMENT` otherwise, before anything is made); a saved one keeps its
     /// own. A saved profile open in another tab or window gives `PROFILE_IN_USE` and loads
     /// nothing, unless `takeOver: true` (which closes it there).
-    pub async fn open(options: JsValue) -> Result<Sotto, JsValue> {
+    pub async fn open(
+        #[wasm_bindgen(unchecked_optional_param_type = "OpenOptions")] options: JsValue,
+    ) -> Result<Sotto, JsValue> {
         let driver = driver::open(open_options(&options)?).await?;
         Ok(Sotto { driver })
     }
@@ -101,7 +103,7 @@ impl Sotto {
     }
 
     /// A one-time invitation link (`{origin}/#/invite/…`), once a relay made its queue.
-    #[wasm_bindgen(js_name = createInvitation)]
+    #[wasm_bindgen(js_name = createInvitation, unchecked_return_type = "Promise<string>")]
     pub fn create_invitation(&self) -> Promise {
         let (promise, resolver) = deferred();
         match self
@@ -114,7 +116,7 @@ impl Sotto {
     }
 
     /// An SVG QR code of an invitation link.
-    #[wasm_bindgen(js_name = invitationQr)]
+    #[wasm_bindgen(js_name = invitationQr, unchecked_return_type = "Promise<string>")]
     pub fn invitation_qr(&self, link: &str) -> Promise {
         let origin = self.driver.origin();
         match Invitation::parse_link(link, crate::js::now()).and_then(|i| i.to_qr_svg(&origin)) {
@@ -126,8 +128,11 @@ impl Sotto {
     /// Accepts someone's invitation link; resolves with the new contact `{id, displayName}`
     /// once the inviter's queue is secured for us (the name arrives later, as a `contact`
     /// event). A link already used rejects `INVALID_INVITATION` and adds no contact.
-    #[wasm_bindgen(js_name = acceptInvitation)]
-    pub fn accept_invitation(&self, link: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = acceptInvitation, unchecked_return_type = "Promise<Contact>")]
+    pub fn accept_invitation(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] link: JsValue,
+    ) -> Promise {
         let (promise, resolver) = deferred();
         let accepted = self.check_open().and_then(|()| {
             let link = link.as_string().ok_or_else(|| {
@@ -150,7 +155,12 @@ impl Sotto {
     /// rejects `RELAY_REFUSED` and no answer within 30 s `TIMEOUT` (the error's `messageId`
     /// names the message): either way the message stays queued, is sent again with back-off,
     /// and a `status` event tells when it is stored; `retry(messageId)` sends it at once.
-    pub fn send(&self, contact_id: JsValue, text: &str) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<SentMessage>")]
+    pub fn send(
+        &self,
+        #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
+        text: &str,
+    ) -> Promise {
         let (promise, resolver) = deferred();
         let sent = self.check_open().and_then(|()| {
             let contact = contact_arg(&contact_id)?;
@@ -166,7 +176,8 @@ impl Sotto {
     /// message, same id, same record. Resolves with `{id, contactId, sentAt}` once a relay
     /// stored it, or rejects like `send`. `INVALID_ARGUMENT` when no unsent message has that
     /// id (e.g. it was stored meanwhile).
-    pub fn retry(&self, message_id: &str) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<SentMessage>")]
+    pub fn retry(&self, #[wasm_bindgen(js_name = messageId)] message_id: &str) -> Promise {
         let (promise, resolver) = deferred();
         match self
             .check_open()
@@ -181,8 +192,13 @@ impl Sotto {
     /// (`progress` events with `direction: 'upload'`), then announced to the contact. Resolves
     /// with `{id, contactId, sentAt}` once a relay stored the message. Options: `{voice}` marks
     /// a voice note; `{name}` names a `Blob`. Pictures get a small preview in the message.
-    #[wasm_bindgen(js_name = sendFile)]
-    pub fn send_file(&self, contact_id: JsValue, file: JsValue, options: JsValue) -> Promise {
+    #[wasm_bindgen(js_name = sendFile, unchecked_return_type = "Promise<SentMessage>")]
+    pub fn send_file(
+        &self,
+        #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Blob")] file: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SendFileOptions")] options: JsValue,
+    ) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
@@ -190,12 +206,14 @@ impl Sotto {
             Ok(c) => c,
             Err(e) => return Promise::reject(&e),
         };
-        let Ok(file) = file.dyn_into::<web_sys::Blob>() else {
+        // By brand, not `instanceof`: the file may come from another realm (js.rs).
+        if !matches!(brand(&file).as_str(), "[object Blob]" | "[object File]") {
             return Promise::reject(&sotto_error(
                 ErrorCode::Unsupported,
                 "sendFile takes a File or a Blob",
             ));
-        };
+        }
+        let file = file.unchecked_into::<web_sys::Blob>();
         let driver = self.driver.clone();
         future_to_promise(async move {
             let data = Zeroizing::new(crate::files::blob_bytes(&file).await?);
@@ -224,7 +242,8 @@ impl Sotto {
 
     /// The file of a message as a `Blob` of its type, or `null` while it is still on its way
     /// (an `attachment` event tells when it arrived).
-    pub fn attachment(&self, message_id: &str) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Blob | null>")]
+    pub fn attachment(&self, #[wasm_bindgen(js_name = messageId)] message_id: &str) -> Promise {
         if let Err(e) = self.check_open() {
             return Promise::reject(&e);
         }
@@ -239,8 +258,12 @@ impl Sotto {
 
     /// Makes messages with a contact disappear `seconds` after they are sent or received
     /// (0 keeps them), on both sides: the contact is told, and a `contact` event follows.
-    #[wasm_bindgen(js_name = setDisappearing)]
-    pub fn set_disappearing(&self, contact_id: JsValue, seconds: f64) -> Promise {
+    #[wasm_bindgen(js_name = setDisappearing, unchecked_return_type = "Promise<void>")]
+    pub fn set_disappearing(
+        &self,
+        #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
+        seconds: f64,
+    ) -> Promise {
         let set = self.check_open().and_then(|()| {
             let contact = contact_arg(&contact_id)?;
             let seconds = seconds.clamp(0.0, f64::from(u32::MAX)) as u32;
@@ -250,6 +273,7 @@ impl Sotto {
     }
 
     /// `[{id, displayName, disappearingSeconds}]`, in the order they were added.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Contact[]>")]
     pub fn contacts(&self) -> Promise {
         settled(self.check_open().map(|()| self.driver.contacts().into()))
     }
@@ -257,7 +281,12 @@ impl Sotto {
     /// The newest `limit` (default 50) messages with a contact, sent and received, oldest
     /// first: `[{id, contactId, text, sentAt, receivedAt?, outgoing, status, expiresAt?,
     /// attachment?}]`. `before` (a message id) pages back: the page ends just before it.
-    pub fn messages(&self, contact_id: JsValue, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<Message[]>")]
+    pub fn messages(
+        &self,
+        #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "MessagesOptions")] options: JsValue,
+    ) -> Promise {
         let page = self.check_open().and_then(|()| {
             let contact = contact_arg(&contact_id)?;
             let limit = get(&options, "limit")
@@ -276,6 +305,7 @@ impl Sotto {
     }
 
     /// Closes this messenger and deletes the profile's database: every trace of it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn wipe(&self) -> Promise {
         let store = self.driver.shut();
         future_to_promise(async move {
@@ -289,7 +319,8 @@ impl Sotto {
     /// Same as `EventTarget.addEventListener`: `message`, `contact`, `status` (`{id,
     /// contactId, status}`), `progress` (`{id, contactId, direction, done, total}`),
     /// `attachment` (`{id, contactId, ready}`), `expired` (`{contactId, ids}`), `error`.
-    #[wasm_bindgen(js_name = addEventListener)]
+    /// (Typed in `types.rs`, one detail per event type.)
+    #[wasm_bindgen(js_name = addEventListener, skip_typescript)]
     pub fn add_event_listener(
         &self,
         ty: &str,
@@ -303,7 +334,7 @@ impl Sotto {
     }
 
     /// Same as `EventTarget.removeEventListener`.
-    #[wasm_bindgen(js_name = removeEventListener)]
+    #[wasm_bindgen(js_name = removeEventListener, skip_typescript)]
     pub fn remove_event_listener(
         &self,
         ty: &str,
@@ -318,6 +349,7 @@ impl Sotto {
 
     /// Stops the timer and the connection; pending calls fail with `CLOSED`; the store key
     /// is zeroized.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         if let Some(store) = self.driver.shut() {
             // The key is zeroized when the last holder (this, or a write in flight) drops it.

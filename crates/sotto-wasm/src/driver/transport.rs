@@ -3,14 +3,13 @@
 
 use std::rc::Rc;
 
-use js_sys::Uint8Array;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::deferred;
+use crate::js::{brand, bytes_of, deferred};
 
 /// A WebSocket to `url` taking binary frames as `ArrayBuffer`s, still connecting.
 pub fn connect(url: &str) -> Result<WebSocket, JsValue> {
@@ -54,19 +53,20 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Installs the handlers on an open (or opening) socket. Frames that are not binary are
-    /// ignored.
+    /// Installs the handlers on an open (or opening) socket. `on_frame` gets each binary
+    /// frame's bytes, or for a message that is not one, what it is instead (its brand, e.g.
+    /// `"[object String]"`).
     pub fn attach(
         ws: WebSocket,
         on_open: impl FnMut() + 'static,
-        mut on_frame: impl FnMut(Vec<u8>) + 'static,
+        mut on_frame: impl FnMut(Result<Vec<u8>, String>) + 'static,
         on_close: impl FnMut() + 'static,
     ) -> Socket {
         let on_open = Closure::<dyn FnMut()>::new(on_open);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            if let Ok(buf) = e.data().dyn_into::<js_sys::ArrayBuffer>() {
-                on_frame(Uint8Array::new(&buf).to_vec());
-            }
+            // By brand, not `instanceof`: the buffer may come from another realm (js.rs).
+            let data = e.data();
+            on_frame(bytes_of(&data).ok_or_else(|| brand(&data)));
         });
         let on_close = Closure::<dyn FnMut()>::new(on_close);
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));

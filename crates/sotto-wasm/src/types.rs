@@ -1,0 +1,180 @@
+//! The TypeScript shapes of the JS API, emitted into `pkg/sotto.d.ts` by wasm-bindgen: the
+//! options and results of `Sotto`'s methods, its error codes and its events. The methods name
+//! them with `unchecked_param_type` / `unchecked_return_type`; `addEventListener` and
+//! `removeEventListener` are declared here (an interface merged with the class) so that each
+//! event type gets its own detail. `tests/e2e/types.test.mjs` compiles code against them with
+//! `tsc --strict`; keep them in step with pkg/README.md and `driver/events.rs`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** `Sotto.open`'s options; every field is optional. */
+export interface OpenOptions {
+    /** The relay directory (default: `${location.origin}/directory.json`). */
+    directoryUrl?: string;
+    /** `'memory'` (the default: nothing written anywhere) or `'indexeddb'`. */
+    storage?: 'memory' | 'indexeddb';
+    /** The profile's name, with `'indexeddb'` storage (default `'default'`). */
+    profile?: string;
+    /** Protects the profile's store key (Argon2id); empty means none. */
+    passphrase?: string;
+    /** Takes a saved profile over from another tab or window that has it open (that copy
+     * closes itself); without it such a profile gives `PROFILE_IN_USE`. */
+    takeOver?: boolean;
+    /** The name contacts see, used when the profile is created. */
+    displayName?: string;
+    /** Proof-of-work difficulty in bits for queue creation, 0–32 (tests and benchmarks). */
+    powBits?: number;
+}
+
+/** A contact: `id` is a local number as a decimal string. */
+export interface Contact {
+    id: string;
+    /** `''` until the contact's first message names them. */
+    displayName: string;
+    /** Messages with this contact disappear this long after they are sent (0: kept). */
+    disappearingSeconds: number;
+}
+
+/** Where a message is: outgoing `sending`, `sent` or `failed`; incoming `received`. */
+export type MessageStatus = 'sending' | 'sent' | 'failed' | 'received';
+
+/** A message's file (its bytes: `Sotto.attachment(messageId)`). */
+export interface Attachment {
+    name: string;
+    mime: string;
+    /** Bytes. */
+    size: number;
+    /** A voice note. */
+    voice: boolean;
+    /** The file is here and verified. */
+    ready: boolean;
+    /** A small JPEG preview, for pictures. */
+    thumbnail?: Uint8Array;
+}
+
+/** A message, sent or received. Times are milliseconds since the Unix epoch. */
+export interface Message {
+    /** 32 hex digits. */
+    id: string;
+    contactId: string;
+    text: string;
+    sentAt: number;
+    receivedAt?: number;
+    outgoing: boolean;
+    status: MessageStatus;
+    /** When it disappears, in a conversation with disappearing messages. */
+    expiresAt?: number;
+    attachment?: Attachment;
+}
+
+/** What `send` and `sendFile` resolve with, once a relay stored the message. */
+export interface SentMessage {
+    id: string;
+    contactId: string;
+    sentAt: number;
+}
+
+/** `messages()`'s paging: the newest `limit` (default 50) before the message `before`. */
+export interface MessagesOptions {
+    limit?: number;
+    before?: string;
+}
+
+/** `sendFile`'s options: `voice` marks a voice note; `name` names a `Blob`. */
+export interface SendFileOptions {
+    voice?: boolean;
+    name?: string;
+}
+
+/** A profile saved in this browser: whether a passphrase protects it. */
+export interface SavedProfile {
+    passphrase: boolean;
+}
+
+/** The `code` of every `SottoError` (pkg/README.md, "Errors"). */
+export type SottoErrorCode =
+    | 'INVALID_INVITATION'
+    | 'RELAY_UNREACHABLE'
+    | 'UNKNOWN_CONTACT'
+    | 'MESSAGE_TOO_LARGE'
+    | 'CLOSED'
+    | 'UNSUPPORTED'
+    | 'WRONG_PASSPHRASE'
+    | 'STORAGE_QUOTA'
+    | 'STORAGE'
+    | 'INVALID_ARGUMENT'
+    | 'PROFILE_IN_USE'
+    | 'TIMEOUT'
+    | 'RELAY_REFUSED';
+
+/** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
+export interface SottoError extends Error {
+    name: 'SottoError';
+    code: SottoErrorCode;
+}
+
+/** A `status` event's detail: a sent message's new status. */
+export interface StatusDetail {
+    id: string;
+    contactId: string;
+    status: MessageStatus;
+}
+
+/** A `progress` event's detail: chunks of a file moved so far. */
+export interface ProgressDetail {
+    id: string;
+    contactId: string;
+    direction: 'upload' | 'download';
+    done: number;
+    total: number;
+}
+
+/** An `attachment` event's detail: a received file arrived and was verified, or failed. */
+export interface AttachmentDetail {
+    id: string;
+    contactId: string;
+    ready: boolean;
+    error?: string;
+}
+
+/** An `expired` event's detail: messages that disappeared. */
+export interface ExpiredDetail {
+    contactId: string;
+    ids: string[];
+}
+
+/** An `error` event's detail: a relay refused a request (`code`: the relay's answer), a
+ *  frame from the gateway could not be handled (`what: 'frame'`), or a write failed
+ *  (`what: 'storage'`). */
+export type ErrorDetail =
+    | { what: 'storage'; code: SottoErrorCode; error: SottoError }
+    | { what: string; code: string };
+
+/** Sotto's events and their `detail`. */
+export interface SottoEventMap {
+    message: CustomEvent<Message>;
+    contact: CustomEvent<Contact>;
+    status: CustomEvent<StatusDetail>;
+    progress: CustomEvent<ProgressDetail>;
+    attachment: CustomEvent<AttachmentDetail>;
+    expired: CustomEvent<ExpiredDetail>;
+    error: CustomEvent<ErrorDetail>;
+}
+
+export interface Sotto {
+    /** `EventTarget.addEventListener` for Sotto's events (`SottoEventMap`). */
+    addEventListener<K extends keyof SottoEventMap>(
+        type: K,
+        listener: (event: SottoEventMap[K]) => void,
+        options?: boolean | AddEventListenerOptions,
+    ): void;
+    /** `EventTarget.removeEventListener`. */
+    removeEventListener<K extends keyof SottoEventMap>(
+        type: K,
+        listener: (event: SottoEventMap[K]) => void,
+        options?: boolean | EventListenerOptions,
+    ): void;
+}
+"#;

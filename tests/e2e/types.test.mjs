@@ -1,0 +1,118 @@
+// pkg/sotto.d.ts is precise: no `any` in the public API, and code using it type-checks with
+// `tsc --strict` (npm typescript): the examples of pkg/README.md and a small app; mistakes a
+// caller can make (a wrong event detail, a number for a contact id, an unknown option, an
+// unknown error code) do not.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, artifactPath } from './harness.mjs';
+
+const TSC = join(ROOT, 'tests', 'node_modules', 'typescript', 'bin', 'tsc');
+const DTS = join(ROOT, 'pkg', 'sotto.d.ts');
+const dir = artifactPath('types');
+
+before(() => {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+});
+
+/// Compiles `files` ({name: source}) with `tsc --strict` against pkg/; resolves with tsc's
+/// output ('' when it compiles).
+function tsc(files) {
+  const names = Object.entries(files).map(([name, source]) => {
+    writeFileSync(join(dir, name), source.replaceAll("'/pkg/sotto.js'", `'${join(ROOT, 'pkg', 'sotto.js')}'`));
+    return join(dir, name);
+  });
+  try {
+    execFileSync(process.execPath, [TSC, '--strict', '--noEmit', '--target', 'es2022', '--module', 'esnext',
+      '--moduleResolution', 'bundler', '--lib', 'esnext,dom', '--skipLibCheck', 'false', ...names],
+    { encoding: 'utf8', stdio: 'pipe' });
+    return '';
+  } catch (e) {
+    return `${e.stdout}${e.stderr}`;
+  }
+}
+
+test('the public API of pkg/sotto.d.ts has no any', () => {
+  const dts = readFileSync(DTS, 'utf8');
+  // InitOutput (the raw wasm exports) is wasm-bindgen's own, typed `any` by design.
+  const api = dts.slice(0, dts.indexOf('export type InitInput'));
+  const anys = api.split('\n').filter((l) => !/^\s*(\*|\/\*\*)/.test(l) && /\bany\b/.test(l));
+  assert.deepEqual(anys, []);
+  for (const name of ['OpenOptions', 'Contact', 'Message', 'Attachment', 'SottoErrorCode', 'SottoEventMap']) {
+    assert.match(dts, new RegExp(`export (interface|type) ${name}\\b`));
+  }
+});
+
+const APP = `import init, { Sotto, version } from '/pkg/sotto.js';
+import type { Contact, Message, SottoError, SottoErrorCode, OpenOptions } from '/pkg/sotto.js';
+
+await init();
+const options: OpenOptions = { storage: 'indexeddb', profile: 'work', passphrase: 'pw', displayName: 'Ann' };
+const saved = await Sotto.savedProfile('work');
+const me = await Sotto.open(saved?.passphrase ? options : { ...options, passphrase: undefined });
+const shown: string[] = [version(), me.displayName];
+me.addEventListener('message', (e) => shown.push(e.detail.text, e.detail.status));
+me.addEventListener('contact', (e) => shown.push(e.detail.displayName));
+me.addEventListener('progress', (e) => shown.push(\`\${e.detail.direction} \${e.detail.done}/\${e.detail.total}\`));
+me.addEventListener('attachment', (e) => { if (!e.detail.ready) shown.push(e.detail.error ?? ''); });
+me.addEventListener('expired', (e) => shown.push(...e.detail.ids));
+me.addEventListener('error', (e) => shown.push(e.detail.what, e.detail.code));
+const contacts: Contact[] = await me.contacts();
+for (const c of contacts) {
+  const page: Message[] = await me.messages(c.id, { limit: 20 });
+  const first = page[0];
+  if (first?.attachment?.thumbnail) shown.push(String(first.attachment.thumbnail.byteLength));
+  const sent = await me.send(c.id, 'hi');
+  const file = await me.sendFile(c.id, new Blob(['x']), { name: 'x.txt' });
+  const blob: Blob | null = await me.attachment(file.id);
+  shown.push(sent.id, String(sent.sentAt), String(blob?.size));
+  await me.setDisappearing(c.id, 3600);
+}
+try {
+  const link: string = await me.createInvitation();
+  const svg: string = await me.invitationQr(link);
+  const contact: Contact = await me.acceptInvitation(link);
+  shown.push(svg, contact.id, await me.mnemonic());
+  const backup: Uint8Array = await me.exportBackup();
+  shown.push(String(backup.length));
+} catch (err) {
+  const code: SottoErrorCode = (err as SottoError).code;
+  if (code === 'WRONG_PASSPHRASE' || code === 'RELAY_UNREACHABLE') shown.push(code);
+}
+await me.setDisplayName('Ann B.');
+await me.close();
+export {};
+`;
+
+test('the README example and a small app compile with tsc --strict', () => {
+  const readme = readFileSync(join(ROOT, 'pkg', 'README.md'), 'utf8');
+  const example = /```html\n<script type="module">\n([\s\S]*?)<\/script>\n```/.exec(readme)?.[1];
+  assert.ok(example, 'pkg/README.md has the html example');
+  const typed = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(typed, 'pkg/README.md has the TypeScript example');
+  assert.equal(tsc({
+    'readme.ts': `${example}\nexport {};\n`,
+    'readme-typed.ts': `${typed.replace("from 'sotto'", "from '/pkg/sotto.js'")}\nexport {};\n`,
+    'app.ts': APP,
+  }), '');
+});
+
+test('tsc --strict rejects what the API does not take', () => {
+  const wrong = {
+    'detail.ts': "me.addEventListener('contact', (e) => e.detail.text);",
+    'contact.ts': "await me.send(42, 'hi');",
+    'option.ts': "await Sotto.open({ storage: 'localstorage' });",
+    'code.ts': "const c: SottoErrorCode = 'NOT_A_CODE'; console.log(c);",
+    'result.ts': 'const n: number = await me.createInvitation(); console.log(n);',
+  };
+  const files = Object.fromEntries(Object.entries(wrong).map(([name, line]) => [name,
+    `import { Sotto } from '/pkg/sotto.js';\nimport type { SottoErrorCode } from '/pkg/sotto.js';\n`
+    + `const me = await Sotto.open();\n${line}\nexport {};\n`]));
+  const output = tsc(files);
+  for (const [name, line] of Object.entries(wrong)) {
+    assert.match(output, new RegExp(`${name}\\(4,\\d+\\): error TS\\d+`), `${name} should not compile: ${line}\n${output}`);
+  }
+});
