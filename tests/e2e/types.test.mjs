@@ -75,7 +75,9 @@ try {
   const link: string = await me.createInvitation();
   const svg: string = await me.invitationQr(link);
   const contact: Contact = await me.acceptInvitation(link);
-  shown.push(svg, contact.id, await me.mnemonic());
+  shown.push(svg, contact.id, await me.revealMnemonic('pass'));
+  await me.changePassphrase('pass', 'new pass');
+  await me.retry('00112233445566778899aabbccddeeff').catch(() => undefined);
   const backup: Uint8Array = await me.exportBackup();
   shown.push(String(backup.length));
 } catch (err) {
