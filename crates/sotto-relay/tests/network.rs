@@ -66,7 +66,12 @@ async fn two_clients_exchange_messages_in_order_exactly_once() {
     );
     assert_eq!(people[1].received, expect("alice", n));
     assert_eq!(people[0].received, expect("bob", n));
-    assert!(people.iter().all(|p| p.failures.is_empty()));
+    assert!(
+        people.iter().all(|p| p.failures.is_empty()),
+        "failure events: Alice {:?}, Bob {:?}",
+        people[0].failures,
+        people[1].failures
+    );
 
     // The traffic really went through the relays, and the gateways pushed replies.
     assert!(

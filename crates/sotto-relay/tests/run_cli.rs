@@ -70,7 +70,7 @@ fn start(config: &std::path::Path, env: &[(&str, &str)]) -> Running {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_relay_serves_a_conversation_and_stops_on_sigterm() {
+async fn one_relay_serves_its_directory_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = dir.path().join("relay.toml");
@@ -95,28 +95,21 @@ async fn one_relay_serves_a_conversation_and_stops_on_sigterm() {
     assert_eq!(directory.len(), 1);
     assert_eq!(directory[0].1, format!("ws://127.0.0.1:{port}"));
 
-    // Every route is this one relay, three times: packets to itself are processed in place.
-    let (mut people, _tx, mut inbox, mut rng) = net::pair(&directory, 7, [0, 0]).await;
-    let contact = people[1].contact.unwrap();
-    for i in 0..20 {
-        people[1]
-            .net
-            .client
-            .send_text(&mut rng, contact, &format!("bob-{i}"), net::now())
-            .unwrap();
-    }
-    let ok = net::drive(
-        &mut people,
-        &mut inbox,
+    // One relay is too few for a route that never repeats a relay and never puts our queues
+    // on our gateway: a client refuses such a directory with a clear error (issue 12).
+    let hops: Vec<_> = directory.iter().map(|(h, _)| *h).collect();
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let refused = sotto_proto::client::Client::new(
         &mut rng,
-        Duration::from_secs(60),
-        |_, _| {},
-        |p| p[0].received.len() >= 20,
-    )
-    .await;
-    assert!(ok, "Alice got {}", people[0].received.len());
-    let want: Vec<String> = (0..20).map(|i| format!("bob-{i}")).collect();
-    assert_eq!(people[0].received, want);
+        hops,
+        directory[0].0.id,
+        "Alice",
+        sotto_proto::client::ClientConfig::default(),
+    );
+    assert!(matches!(
+        refused,
+        Err(sotto_proto::client::ClientError::DirectoryTooSmall { have: 1, .. })
+    ));
 
     common::signal(relay.child.id(), "TERM");
     let status = common::wait_timeout(&mut relay.child, Duration::from_secs(15)).unwrap();

@@ -100,7 +100,7 @@ impl Person {
                     other => self.failures.push(format!("unexpected content {other:?}")),
                 },
                 Event::Sent { .. } => self.sent_confirmed += 1,
-                Event::ContactRenamed { .. } => {}
+                Event::ContactRenamed { .. } | Event::Accepted { .. } => {}
                 other => self.failures.push(match (other.what(), other.error()) {
                     (Some(what), Some(error)) => format!("{what}: {error}"),
                     _ => format!("unexpected event {other:?}"),
