@@ -1,6 +1,6 @@
 // Pictures, files and voice notes in a conversation, and the disappearing-messages timer: how
 // they look in a bubble, how they are sent, and the progress while they travel.
-import { bdi, isolate, showControls, span, withoutControls } from '/web/dom.js';
+import { bdi, showControls, span, withoutControls } from '/web/dom.js';
 
 /// Disappearing-messages choices, in seconds (0: off).
 export const TIMER_CHOICES = [
@@ -69,7 +69,7 @@ export function attachmentView(m, load) {
   box.className = `attachment ${isPicture(a) ? 'picture' : isVoice(a) ? 'voice' : 'file'}`;
   if (isPicture(a)) {
     const img = document.createElement('img');
-    img.alt = `Picture: ${isolate(a.name)}`;
+    img.alt = `Picture: ${showControls(a.name)}`;
     img.className = 'preview';
     if (a.thumbnail) img.src = urlOf(new Blob([a.thumbnail], { type: 'image/jpeg' }));
     box.append(img);
@@ -91,7 +91,7 @@ export function attachmentView(m, load) {
   const progress = document.createElement('progress');
   progress.max = 1;
   progress.value = 0;
-  progress.setAttribute('aria-label', `${m.outgoing ? 'Sending' : 'Receiving'} ${isolate(a.name)}`);
+  progress.setAttribute('aria-label', `${m.outgoing ? 'Sending' : 'Receiving'} ${showControls(a.name)}`);
   card.append(name, size, progress);
   box.append(card);
   m.progress = progress;
@@ -119,7 +119,7 @@ export async function showReady(m, load) {
   link.download = withoutControls(a.name) || 'file';
   link.className = 'download';
   link.textContent = 'Download';
-  link.setAttribute('aria-label', `Download ${isolate(a.name)}`);
+  link.setAttribute('aria-label', `Download ${showControls(a.name)}`);
   box.querySelector('.file-card').append(link);
 }
 
