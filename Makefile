@@ -1,5 +1,10 @@
 # Sotto's two commands: `make run` and `make test`. Everything else is a step they use.
 # Each installs what it needs (scripts/setup.sh) and skips what is already there.
+# CI builds once from a clean clone: incremental caches would only take disk.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
+
 .PHONY: run test setup wasm lint test-rust test-wasm test-e2e bench fmt
 
 run: setup wasm
@@ -23,7 +28,8 @@ test-wasm:
 
 test-e2e: wasm
 	scripts/setup.sh --with-browser
-	cargo build -p sotto-relay
+	@# The relay binary the tests run, built with the same features as `cargo test` (no rebuild).
+	cargo test --workspace --no-run --quiet
 	cd tests && npm test
 
 bench:

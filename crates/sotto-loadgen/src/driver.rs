@@ -132,14 +132,24 @@ pub async fn fetch_metrics(base: &str) -> HashMap<String, f64> {
     out
 }
 
-/// Frames from several clients' gateways in one channel: (the index given to
-/// [`Frames::forward`], a frame), then (index, `None`) when that socket closed.
-pub type Inbox = mpsc::UnboundedReceiver<(usize, Option<Vec<u8>>)>;
-/// The sending side of an [`Inbox`].
-pub type InboxTx = mpsc::UnboundedSender<(usize, Option<Vec<u8>>)>;
+/// What a socket's reader task reports (see [`Frames::forward`]).
+#[derive(Debug)]
+pub enum Inbound {
+    /// A binary frame from the gateway.
+    Frame(Vec<u8>),
+    /// The socket with this number (see [`NativeClient::socket`]) closed or failed. It may
+    /// arrive after the client connected again: [`NativeClient::disconnected`] then ignores it.
+    Closed(u64),
+}
 
-/// The receiving half of a client's WebSocket to its gateway.
-pub struct Frames(SplitStream<Socket>);
+/// What several clients' sockets report, in one channel: (the index given to
+/// [`Frames::forward`], what came).
+pub type Inbox = mpsc::UnboundedReceiver<(usize, Inbound)>;
+/// The sending side of an [`Inbox`].
+pub type InboxTx = mpsc::UnboundedSender<(usize, Inbound)>;
+
+/// The receiving half of a client's WebSocket to its gateway, and the socket's number.
+pub struct Frames(SplitStream<Socket>, u64);
 
 impl Frames {
     /// The next binary frame from the gateway (pings, pongs and text frames are skipped);
@@ -154,16 +164,17 @@ impl Frames {
         }
     }
 
-    /// Reads the socket on a task of its own, sending `(index, Some(frame))` to `inbox` for
-    /// each frame and `(index, None)` when the socket closed or failed.
+    /// Reads the socket on a task of its own, sending `(index, Inbound::Frame(..))` to
+    /// `inbox` for each frame and `(index, Inbound::Closed(socket))` when the socket closed
+    /// or failed.
     pub fn forward(mut self, index: usize, inbox: InboxTx) {
         tokio::spawn(async move {
             while let Some(Ok(frame)) = self.next().await {
-                if inbox.send((index, Some(frame))).is_err() {
+                if inbox.send((index, Inbound::Frame(frame))).is_err() {
                     return;
                 }
             }
-            let _ = inbox.send((index, None));
+            let _ = inbox.send((index, Inbound::Closed(self.1)));
         });
     }
 }
@@ -173,12 +184,18 @@ pub struct NativeClient {
     /// The sans-IO client this drives (create invitations, send, poll events through it).
     pub client: Client,
     sink: Option<SplitSink<Socket, Message>>,
+    /// The number of the latest socket (counted from 1 by [`NativeClient::connect`]).
+    socket: u64,
 }
 
 impl NativeClient {
     /// A client that is not connected yet.
     pub fn new(client: Client) -> Self {
-        Self { client, sink: None }
+        Self {
+            client,
+            sink: None,
+            socket: 0,
+        }
     }
 
     /// (Re)connects to the gateway at `url` and tells the client it is connected (it binds
@@ -194,8 +211,9 @@ impl NativeClient {
             .map_err(|e| failed(format!("connect {url}: {e}")))?;
         let (sink, stream) = ws.split();
         self.sink = Some(sink);
+        self.socket += 1;
         self.client.connected(rng, now());
-        Ok(Frames(stream))
+        Ok(Frames(stream, self.socket))
     }
 
     /// Whether the client has a socket to send on.
@@ -212,9 +230,18 @@ impl NativeClient {
         }
     }
 
-    /// The socket closed under us: forget it (as [`NativeClient::go_offline`], without a Close).
-    pub fn disconnected(&mut self) {
-        self.sink = None;
+    /// The number of the latest socket [`NativeClient::connect`] opened (0: none yet).
+    pub fn socket(&self) -> u64 {
+        self.socket
+    }
+
+    /// Socket number `socket` closed under us: forget it (as [`NativeClient::go_offline`],
+    /// without a Close), unless we have connected again since (the report of an old socket's
+    /// end must not cut the new one).
+    pub fn disconnected(&mut self, socket: u64) {
+        if socket == self.socket {
+            self.sink = None;
+        }
     }
 
     /// Sends every frame the client wants to send (one flush at the end). Without a socket

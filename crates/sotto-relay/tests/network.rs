@@ -129,14 +129,8 @@ async fn every_acknowledged_message_survives_a_relay_crash() {
     for ((a, _), (b, _)) in dir.iter().zip(&dir2) {
         assert_eq!(a, b, "relay identity changed across restart");
     }
-    // Let the readers notice the old sockets are gone.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    while let Ok((i, frame)) = inbox.try_recv() {
-        match frame {
-            Some(f) => people[i].handle(&mut rng, &f),
-            None => people[i].disconnected(),
-        }
-    }
+    // The old sockets' ends may be reported after the new sockets opened: a client ignores
+    // the end of a socket older than its latest (NativeClient::disconnected).
     for (i, p) in people.iter_mut().enumerate() {
         let url = dir2[p.gateway].1.clone();
         p.connect(i, &url, &tx, &mut rng).await;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use rand_chacha::ChaCha20Rng;
-use sotto_loadgen::driver::{self, InboxTx, NativeClient};
+use sotto_loadgen::driver::{self, Inbound, InboxTx, NativeClient};
 use sotto_proto::client::{Client, ClientConfig, ContactId, Event};
 use sotto_proto::envelope::Content;
 use sotto_proto::invitation::Invitation;
@@ -85,8 +85,8 @@ impl Person {
         self.net.go_offline().await;
     }
 
-    pub fn disconnected(&mut self) {
-        self.net.disconnected();
+    pub fn disconnected(&mut self, socket: u64) {
+        self.net.disconnected(socket);
     }
 
     /// Drains events (recording them), then sends what the client wants to send.
@@ -148,8 +148,8 @@ pub async fn drive(
                 }
             }
             got = inbox.recv() => match got {
-                Some((i, Some(frame))) => people[i].handle(rng, &frame),
-                Some((i, None)) => people[i].disconnected(),
+                Some((i, Inbound::Frame(frame))) => people[i].handle(rng, &frame),
+                Some((i, Inbound::Closed(socket))) => people[i].disconnected(socket),
                 None => return false,
             },
         }
