@@ -13,7 +13,7 @@ use crate::ids::RelayId;
 use crate::onion::{
     self, ClientFrame, ConnTag, GatewayFrame, OnionError, Packet, Processed, RelayKeys, ReplayCache,
 };
-use crate::service::{Outcome, QueueService, QueueStore};
+use crate::service::{Limit, Outcome, QueueService, QueueStore};
 
 /// The driver's handle for one client (browser) WebSocket connection.
 pub type ConnId = u64;
@@ -74,6 +74,9 @@ pub struct NodeStats {
     pub dropped_requests: u64,
     /// Requests the queue service refused with an error code.
     pub refused_requests: u64,
+    /// Of those, the ones refused because they would have passed a limit, per
+    /// [`crate::service::Limit`] (indexed by [`crate::service::Limit::index`]).
+    pub refused_full: [u64; Limit::ALL.len()],
     /// Packets between hops of this relay that failed (e.g. replays inside one process).
     pub dropped_internal: u64,
 }
@@ -195,6 +198,12 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
                     match handled.outcome {
                         Outcome::Ok => {}
                         Outcome::Refused(_) => self.stats.refused_requests += 1,
+                        Outcome::Full(limit) => {
+                            self.stats.refused_requests += 1;
+                            if let Some(n) = self.stats.refused_full.get_mut(limit.index()) {
+                                *n += 1;
+                            }
+                        }
                         Outcome::Dropped => self.stats.dropped_requests += 1,
                     }
                     for o in handled.outgoing {

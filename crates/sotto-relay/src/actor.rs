@@ -29,7 +29,7 @@ use rand_core::SeedableRng;
 use sotto_proto::ids::RelayId;
 use sotto_proto::node::{ConnId, NodeOutput, NodeStats, RelayNode};
 use sotto_proto::onion::{ClientFrame, Packet};
-use sotto_proto::service::{QueueService, ServiceConfig};
+use sotto_proto::service::{Limit, QueueService, ServiceConfig};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::RelayError;
@@ -410,6 +410,12 @@ fn record(m: &RelayMetrics, old: &NodeStats, new: &NodeStats) {
     );
     m.queue_refused
         .fetch_add(d(old.refused_requests, new.refused_requests), Relaxed);
+    for limit in Limit::ALL {
+        let i = limit.index();
+        if let (Some(a), Some(b)) = (old.refused_full.get(i), new.refused_full.get(i)) {
+            m.refuse(limit, d(*a, *b));
+        }
+    }
     for _ in 0..d(old.dropped_unbound, new.dropped_unbound) {
         m.drop_packet(DropReason::NoClient);
     }

@@ -12,6 +12,7 @@ use sotto_relay::dev::{self, DevOptions};
 use sotto_relay::identity::KeyPolicy;
 use sotto_relay::limits::Limits;
 use sotto_relay::run::RunConfig;
+use sotto_relay::run::ServiceSection;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -116,6 +117,10 @@ struct DevArgs {
     #[arg(long, default_value_t = ServiceConfig::default().pow_bits, value_name = "BITS",
           value_parser = clap::value_parser!(u8).range(0..=32))]
     pow_bits: u8,
+    /// A TOML file of queue-service settings: the keys of relay.toml's `[service]` section
+    /// (e.g. `max_queues = 100`, `max_surbs = 500`). Its keys win over `--pow-bits`.
+    #[arg(long, value_name = "FILE")]
+    service_config: Option<PathBuf>,
 }
 
 fn init_logging(default: &str) {
@@ -166,9 +171,15 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
                 ephemeral: a.ephemeral,
                 web_root: a.web_root,
                 limits: Limits::default(),
-                service: ServiceConfig {
-                    pow_bits: a.pow_bits,
-                    ..ServiceConfig::default()
+                service: {
+                    let base = ServiceConfig {
+                        pow_bits: a.pow_bits,
+                        ..ServiceConfig::default()
+                    };
+                    match &a.service_config {
+                        Some(path) => ServiceSection::load(path)?.apply(base),
+                        None => base,
+                    }
                 },
                 keys: KeyPolicy {
                     epoch_secs: a.key_epoch_secs,

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sotto_proto::node::NodeDropReason;
+use sotto_proto::service::Limit;
 
 /// Upper bounds (seconds) of the latency histograms' buckets; `+Inf` is implied.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -188,6 +189,8 @@ pub struct RelayMetrics {
     /// the relay's state machine starts (the store owns the histogram).
     pub store_commit: OnceLock<Arc<Histogram>>,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Queue requests refused with QUOTA, by the limit they would have passed.
+    refused: [AtomicU64; Limit::ALL.len()],
 }
 
 impl RelayMetrics {
@@ -199,6 +202,20 @@ impl RelayMetrics {
         if let Some(c) = self.dropped.get(reason.index()) {
             c.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts `n` requests refused because of `limit`.
+    pub fn refuse(&self, limit: Limit, n: u64) {
+        if let Some(c) = self.refused.get(limit.index()) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Requests refused because of `limit` so far.
+    pub fn refused(&self, limit: Limit) -> u64 {
+        self.refused
+            .get(limit.index())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     pub fn dropped(&self, reason: DropReason) -> u64 {
@@ -333,13 +350,28 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
         out,
         "# HELP {name} Frames, packets or deliveries dropped, by reason\n# TYPE {name} counter"
     );
-    for (relay, m) in relays {
+    for (relay, m) in relays.clone() {
         for reason in DropReason::ALL {
             let _ = writeln!(
                 out,
                 "{name}{{relay=\"{relay}\",reason=\"{}\"}} {}",
                 reason.label(),
                 m.dropped(reason)
+            );
+        }
+    }
+    let name = "sotto_relay_refused_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Queue requests refused with QUOTA, by the limit they would have passed\n# TYPE {name} counter"
+    );
+    for (relay, m) in relays {
+        for limit in Limit::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{relay=\"{relay}\",reason=\"{}\"}} {}",
+                limit.label(),
+                m.refused(limit)
             );
         }
     }
@@ -359,6 +391,7 @@ mod tests {
         let h = Arc::new(Histogram::default());
         h.observe(Duration::from_micros(700));
         m.store_commit.set(h).unwrap();
+        m.refuse(Limit::Surbs, 3);
         let text = render([("1", &m)].into_iter());
         for line in [
             "# TYPE sotto_relay_process_seconds histogram",
@@ -370,6 +403,9 @@ mod tests {
             "sotto_relay_process_seconds_count{relay=\"1\"} 3",
             "sotto_relay_store_commit_seconds_bucket{relay=\"1\",le=\"0.001\"} 1",
             "sotto_relay_store_commit_seconds_count{relay=\"1\"} 1",
+            "# TYPE sotto_relay_refused_total counter",
+            "sotto_relay_refused_total{relay=\"1\",reason=\"surbs\"} 3",
+            "sotto_relay_refused_total{relay=\"1\",reason=\"queues\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }

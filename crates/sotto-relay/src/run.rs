@@ -15,6 +15,9 @@
 //! queue_quota = 1024
 //! message_ttl_secs = 1814400
 //! pow_bits = 16                           # published in /directory.json
+//! max_queues = 1000000                    # relay-wide caps: see docs/PROTOCOL.md §4
+//! max_surbs = 250000
+//! surb_ttl_secs = 120
 //!
 //! [keys]                                  # optional Sphinx key rotation
 //! epoch_secs = 86400                      # a new key every epoch (default 24 h)
@@ -54,11 +57,35 @@ pub struct ServiceSection {
     pub pow_bits: Option<u8>,
     pub max_clock_skew_secs: Option<u64>,
     pub redeliver_after_secs: Option<u64>,
+    pub surb_ttl_secs: Option<u64>,
+    pub max_queues: Option<u64>,
+    pub max_messages: Option<u64>,
+    pub max_message_bytes: Option<u64>,
+    pub max_blob_chunks_total: Option<u64>,
+    pub max_surbs: Option<usize>,
 }
 
 impl ServiceSection {
+    /// Reads a TOML file holding only the section's keys (`sotto-relay dev --service-config`).
+    pub fn load(path: &Path) -> Result<Self, RelayError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
+        let section: Self = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            RelayError::Config(format!("{}: {}", path.display(), one_line(&e.to_string())))
+        })?;
+        if section.surb_ttl_secs == Some(0) {
+            return Err(RelayError::Config("surb_ttl_secs must be positive".into()));
+        }
+        Ok(section)
+    }
+
+    /// The defaults with this section's values.
     pub fn to_config(&self) -> ServiceConfig {
-        let d = ServiceConfig::default();
+        self.apply(ServiceConfig::default())
+    }
+
+    /// `base` with this section's values.
+    pub fn apply(&self, d: ServiceConfig) -> ServiceConfig {
         ServiceConfig {
             queue_quota: self.queue_quota.unwrap_or(d.queue_quota),
             message_ttl: self.message_ttl_secs.unwrap_or(d.message_ttl),
@@ -68,6 +95,14 @@ impl ServiceSection {
             pow_bits: self.pow_bits.unwrap_or(d.pow_bits),
             max_clock_skew: self.max_clock_skew_secs.unwrap_or(d.max_clock_skew),
             redeliver_after: self.redeliver_after_secs.unwrap_or(d.redeliver_after),
+            surb_ttl: self.surb_ttl_secs.unwrap_or(d.surb_ttl),
+            max_queues: self.max_queues.unwrap_or(d.max_queues),
+            max_messages: self.max_messages.unwrap_or(d.max_messages),
+            max_message_bytes: self.max_message_bytes.unwrap_or(d.max_message_bytes),
+            max_blob_chunks_total: self
+                .max_blob_chunks_total
+                .unwrap_or(d.max_blob_chunks_total),
+            max_surbs: self.max_surbs.unwrap_or(d.max_surbs),
         }
     }
 }
@@ -154,6 +189,12 @@ impl RunConfig {
             ));
         }
         self.keys.validate()?;
+        let s = self.service.to_config();
+        if s.surb_ttl == 0 {
+            return Err(RelayError::Config(
+                "service.surb_ttl_secs must be positive".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -323,6 +364,36 @@ data_dir = "/var/lib/sotto-relay"
             let text = format!("{MINIMAL}[keys]\n{bad}\n");
             assert!(RunConfig::parse(&text, |_| None).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn relay_wide_caps_are_configurable() {
+        let c = RunConfig::parse(
+            &format!(
+                "{MINIMAL}[service]\nmax_queues = 10\nmax_messages = 20\nmax_message_bytes = 30\n\
+                 max_blob_chunks_total = 40\nmax_surbs = 50\nsurb_ttl_secs = 90\n"
+            ),
+            |_| None,
+        )
+        .unwrap()
+        .service
+        .to_config();
+        assert_eq!(
+            (
+                c.max_queues,
+                c.max_messages,
+                c.max_message_bytes,
+                c.max_blob_chunks_total,
+                c.max_surbs,
+                c.surb_ttl
+            ),
+            (10, 20, 30, 40, 50, 90)
+        );
+        assert_eq!(c.queue_quota, ServiceConfig::default().queue_quota);
+        let zero = format!("{MINIMAL}[service]\nsurb_ttl_secs = 0\n");
+        assert!(RunConfig::parse(&zero, |_| None).is_err());
+        let unknown = format!("{MINIMAL}[service]\nmax_surb = 5\n");
+        assert!(RunConfig::parse(&unknown, |_| None).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{QueueRecord, QueueStore, StoredMessage, Swept};
+use super::{QueueRecord, QueueStore, StoredMessage, Swept, Usage};
 use crate::ids::QueueId;
 use crate::keys::AuthPublicKey;
 use crate::queue::{BlobId, QueueMessageId};
@@ -15,6 +15,18 @@ pub struct MemoryStore {
     by_sender: BTreeMap<QueueId, QueueId>,
     messages: BTreeMap<QueueId, VecDeque<StoredMessage>>,
     blobs: BTreeMap<(BlobId, u32), (Vec<u8>, u64)>,
+    usage: Usage,
+}
+
+fn len64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn body_bytes<'a>(messages: impl IntoIterator<Item = &'a StoredMessage>) -> u64 {
+    messages
+        .into_iter()
+        .map(|m| len64(m.body.len()))
+        .fold(0, u64::saturating_add)
 }
 
 impl MemoryStore {
@@ -33,7 +45,13 @@ impl QueueStore for MemoryStore {
 
     fn insert_queue(&mut self, queue: &QueueRecord) -> Result<(), Self::Error> {
         self.by_sender.insert(queue.sender_id, queue.recipient_id);
-        self.queues.insert(queue.recipient_id, queue.clone());
+        if self
+            .queues
+            .insert(queue.recipient_id, queue.clone())
+            .is_none()
+        {
+            self.usage.queues += 1;
+        }
         Ok(())
     }
 
@@ -59,8 +77,13 @@ impl QueueStore for MemoryStore {
     fn delete_queue(&mut self, recipient_id: &QueueId) -> Result<(), Self::Error> {
         if let Some(q) = self.queues.remove(recipient_id) {
             self.by_sender.remove(&q.sender_id);
+            self.usage.queues = self.usage.queues.saturating_sub(1);
         }
-        self.messages.remove(recipient_id);
+        if let Some(gone) = self.messages.remove(recipient_id) {
+            let u = &mut self.usage;
+            u.messages = u.messages.saturating_sub(len64(gone.len()));
+            u.message_bytes = u.message_bytes.saturating_sub(body_bytes(&gone));
+        }
         Ok(())
     }
 
@@ -73,6 +96,11 @@ impl QueueStore for MemoryStore {
             .entry(*recipient_id)
             .or_default()
             .push_back(message.clone());
+        self.usage.messages += 1;
+        self.usage.message_bytes = self
+            .usage
+            .message_bytes
+            .saturating_add(len64(message.body.len()));
         Ok(())
     }
 
@@ -95,9 +123,15 @@ impl QueueStore for MemoryStore {
         let Some(messages) = self.messages.get_mut(recipient_id) else {
             return Ok(false);
         };
-        let before = messages.len();
-        messages.retain(|m| m.id != *message_id);
-        Ok(messages.len() != before)
+        let Some(at) = messages.iter().position(|m| m.id == *message_id) else {
+            return Ok(false);
+        };
+        if let Some(m) = messages.remove(at) {
+            let u = &mut self.usage;
+            u.messages = u.messages.saturating_sub(1);
+            u.message_bytes = u.message_bytes.saturating_sub(len64(m.body.len()));
+        }
+        Ok(true)
     }
 
     fn blob_chunk_count(&self, blob: &BlobId) -> Result<u32, Self::Error> {
@@ -112,8 +146,13 @@ impl QueueStore for MemoryStore {
         data: &[u8],
         expires_at: u64,
     ) -> Result<(), Self::Error> {
-        self.blobs
-            .insert((*blob, index), (data.to_vec(), expires_at));
+        if self
+            .blobs
+            .insert((*blob, index), (data.to_vec(), expires_at))
+            .is_none()
+        {
+            self.usage.blob_chunks += 1;
+        }
         Ok(())
     }
 
@@ -123,14 +162,29 @@ impl QueueStore for MemoryStore {
 
     fn sweep(&mut self, now: u64, messages_before: u64) -> Result<Swept, Self::Error> {
         let mut swept = Swept::default();
+        let mut bytes = 0u64;
         for messages in self.messages.values_mut() {
             let before = messages.len();
-            messages.retain(|m| m.received_at >= messages_before);
+            messages.retain(|m| {
+                let keep = m.received_at >= messages_before;
+                if !keep {
+                    bytes = bytes.saturating_add(len64(m.body.len()));
+                }
+                keep
+            });
             swept.messages += before - messages.len();
         }
         let before = self.blobs.len();
         self.blobs.retain(|_, (_, expires_at)| *expires_at > now);
         swept.blob_chunks = before - self.blobs.len();
+        let u = &mut self.usage;
+        u.messages = u.messages.saturating_sub(len64(swept.messages));
+        u.message_bytes = u.message_bytes.saturating_sub(bytes);
+        u.blob_chunks = u.blob_chunks.saturating_sub(len64(swept.blob_chunks));
         Ok(swept)
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
     }
 }

@@ -9,11 +9,25 @@
 //!
 //! ## Delivery
 //! One message per queue is in flight at a time, oldest first, each through one SURB the
-//! recipient handed over (Subscribe replaces the set, Ack adds to it). The next one goes out when the
+//! recipient handed over (Subscribe replaces the set, Ack adds to it). A SURB is dropped
+//! [`ServiceConfig::surb_ttl`] seconds after it arrived and never used after that. The next one goes out when the
 //! recipient acknowledges (and so deletes) the previous one. A new Subscribe, or
 //! [`ServiceConfig::redeliver_after`] seconds without an Ack, sends the oldest unacknowledged
 //! message again, so a lost delivery is never a lost message; the recipient drops duplicates
 //! by message id. SURBs live in memory only: after a relay restart recipients subscribe again.
+//!
+//! ## Limits
+//! Besides the per-queue and per-blob limits, the relay as a whole holds at most
+//! [`ServiceConfig::max_queues`] queues, [`ServiceConfig::max_messages`] messages of
+//! [`ServiceConfig::max_message_bytes`] bytes in all, [`ServiceConfig::max_blob_chunks_total`]
+//! blob chunks and [`ServiceConfig::max_surbs`] SURBs. The totals come from
+//! [`QueueStore::usage`] (counters the store keeps, O(1)) and from the service's own SURB count.
+//! A request that would pass a limit is answered [`ErrorCode::Quota`] and changes nothing; the
+//! service reports which limit as [`Outcome::Full`] so the relay can count it. Everything that
+//! does not add to what is stored keeps working when the relay is full: Secure, Subscribe (it
+//! replaces the SURBs held), Ack, Delete, BlobGet, and Create of a queue that exists. A Send is
+//! refused when its queue or the relay's message limits are reached: stored messages are the
+//! relay's disk, and the sender's client keeps the message and retries it later.
 //!
 //! Files: this one has the store interface and [`QueueService`]; `memory.rs` the
 //! [`MemoryStore`].
@@ -58,6 +72,21 @@ pub struct ServiceConfig {
     pub max_clock_skew: u64,
     /// Seconds after which an unacknowledged delivery is sent again.
     pub redeliver_after: u64,
+    /// Seconds a subscription SURB is held before it is dropped unused. Longer than the
+    /// clients' renewal interval (`ClientConfig::resubscribe_every`, 60 s), so a recipient that
+    /// stays online always has fresh SURBs at its relay.
+    pub surb_ttl: u64,
+    /// Queues the relay holds in all; a Create beyond it is refused ([`Limit::Queues`]).
+    pub max_queues: u64,
+    /// Messages the relay stores in all queues together ([`Limit::Messages`]).
+    pub max_messages: u64,
+    /// Bytes of message bodies the relay stores in all ([`Limit::MessageBytes`]).
+    pub max_message_bytes: u64,
+    /// Blob chunks (at most 3584 bytes each) the relay stores in all ([`Limit::BlobChunks`]).
+    pub max_blob_chunks_total: u64,
+    /// Subscription SURBs (about 400 bytes each) the relay holds in memory in all queues
+    /// together ([`Limit::Surbs`]).
+    pub max_surbs: usize,
 }
 
 impl Default for ServiceConfig {
@@ -71,6 +100,12 @@ impl Default for ServiceConfig {
             pow_bits: 16,
             max_clock_skew: 600,
             redeliver_after: 30,
+            surb_ttl: 120,
+            max_queues: 1_000_000,
+            max_messages: 1_000_000,
+            max_message_bytes: 4 << 30,
+            max_blob_chunks_total: 500_000,
+            max_surbs: 250_000,
         }
     }
 }
@@ -98,6 +133,20 @@ pub struct StoredMessage {
 pub struct Swept {
     pub messages: usize,
     pub blob_chunks: usize,
+}
+
+/// What a store holds, in all queues and blobs together. Kept up to date by the store itself,
+/// so that reading it costs O(1) on every request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Queues stored.
+    pub queues: u64,
+    /// Messages stored, across queues.
+    pub messages: u64,
+    /// Bytes of the stored messages' bodies.
+    pub message_bytes: u64,
+    /// Blob chunks stored, across blobs.
+    pub blob_chunks: u64,
 }
 
 /// The relay's durable state. Every mutating call that returns `Ok` has reached stable storage.
@@ -138,6 +187,9 @@ pub trait QueueStore {
     fn blob_chunk(&self, blob: &BlobId, index: u32) -> Result<Option<Vec<u8>>, Self::Error>;
     /// Removes messages received before `messages_before` and blob chunks expired at `now`.
     fn sweep(&mut self, now: u64, messages_before: u64) -> Result<Swept, Self::Error>;
+    /// What the store holds now, as seen by the calls so far (O(1): counters the store keeps
+    /// across every call above, initialised when the store is opened).
+    fn usage(&self) -> Usage;
 }
 
 /// A packet the relay must send: to relay `to` (which may be itself).
@@ -147,6 +199,62 @@ pub struct Outgoing {
     pub packet: Packet,
 }
 
+/// A limit a request would have passed. Answered [`ErrorCode::Quota`] on the wire; the relay
+/// counts each in its metrics under [`Limit::label`].
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// The queue holds [`ServiceConfig::queue_quota`] messages.
+    QueueMessages,
+    /// The relay holds [`ServiceConfig::max_queues`] queues.
+    Queues,
+    /// The relay stores [`ServiceConfig::max_messages`] messages.
+    Messages,
+    /// The message would take the relay past [`ServiceConfig::max_message_bytes`].
+    MessageBytes,
+    /// The blob has [`ServiceConfig::max_blob_chunks`] chunks.
+    BlobChunksPerBlob,
+    /// The relay stores [`ServiceConfig::max_blob_chunks_total`] blob chunks.
+    BlobChunks,
+    /// More SURBs than [`ServiceConfig::max_surbs_per_queue`] for one queue.
+    QueueSurbs,
+    /// The relay holds [`ServiceConfig::max_surbs`] SURBs.
+    Surbs,
+}
+
+impl Limit {
+    /// Every limit, in a fixed order (for metrics).
+    pub const ALL: [Limit; 8] = [
+        Self::QueueMessages,
+        Self::Queues,
+        Self::Messages,
+        Self::MessageBytes,
+        Self::BlobChunksPerBlob,
+        Self::BlobChunks,
+        Self::QueueSurbs,
+        Self::Surbs,
+    ];
+
+    /// The limit's name as a Prometheus label value (`"queues"`, `"surbs"`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::QueueMessages => "queue_messages",
+            Self::Queues => "queues",
+            Self::Messages => "messages",
+            Self::MessageBytes => "message_bytes",
+            Self::BlobChunksPerBlob => "blob_chunks_per_blob",
+            Self::BlobChunks => "blob_chunks",
+            Self::QueueSurbs => "queue_surbs",
+            Self::Surbs => "surbs",
+        }
+    }
+
+    /// The limit's position in [`Limit::ALL`].
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|l| *l == self).unwrap_or(0)
+    }
+}
+
 /// What became of one request; the relay counts these in its metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -154,6 +262,9 @@ pub enum Outcome {
     Ok,
     /// Refused with this code; the error answer is among the outgoing packets.
     Refused(ErrorCode),
+    /// Refused with [`ErrorCode::Quota`] because the request would have passed this limit;
+    /// nothing changed. The error answer is among the outgoing packets.
+    Full(Limit),
     /// Not a request we can answer (undecodable: no reply SURB to answer through). Dropped.
     Dropped,
 }
@@ -167,7 +278,8 @@ pub struct Handled {
 
 #[derive(Default)]
 struct Subscription {
-    surbs: VecDeque<Surb>,
+    /// SURBs and when each expires (Unix seconds), oldest first: expiry times only grow.
+    surbs: VecDeque<(Surb, u64)>,
     /// The message delivered and not yet acknowledged, and when it went out.
     in_flight: Option<(QueueMessageId, u64)>,
 }
@@ -177,6 +289,10 @@ pub struct QueueService<S> {
     store: S,
     config: ServiceConfig,
     subscriptions: HashMap<QueueId, Subscription>,
+    /// SURBs held across all subscriptions (the sum of their lengths).
+    surbs_held: usize,
+    /// The limit the request being executed hit, if any (read by [`QueueService::handle`]).
+    hit: Option<Limit>,
 }
 
 impl<S: QueueStore> QueueService<S> {
@@ -185,6 +301,8 @@ impl<S: QueueStore> QueueService<S> {
             store,
             config,
             subscriptions: HashMap::new(),
+            surbs_held: 0,
+            hit: None,
         }
     }
 
@@ -202,7 +320,7 @@ impl<S: QueueStore> QueueService<S> {
 
     /// SURBs held across all queues (for metrics and limits).
     pub fn surbs_held(&self) -> usize {
-        self.subscriptions.values().map(|s| s.surbs.len()).sum()
+        self.surbs_held
     }
 
     /// Handles the plaintext of a request that reached this relay as the last hop.
@@ -219,12 +337,14 @@ impl<S: QueueStore> QueueService<S> {
             };
         };
         let mut outgoing = Vec::new();
+        self.hit = None;
         let body = match self.execute(&request, now, rng, &mut outgoing) {
             Ok(body) => body,
             Err(code) => ResponseBody::Error(code),
         };
-        let outcome = match body {
-            ResponseBody::Error(code) => Outcome::Refused(code),
+        let outcome = match (&body, self.hit.take()) {
+            (ResponseBody::Error(ErrorCode::Quota), Some(limit)) => Outcome::Full(limit),
+            (ResponseBody::Error(code), _) => Outcome::Refused(*code),
             _ => Outcome::Ok,
         };
         let response = Response {
@@ -249,9 +369,10 @@ impl<S: QueueStore> QueueService<S> {
         Handled { outcome, outgoing }
     }
 
-    /// Time-driven work: redelivers messages whose delivery was not acknowledged in time and
-    /// sweeps expired messages and blobs. Call it every few seconds.
+    /// Time-driven work: drops expired SURBs, redelivers messages whose delivery was not
+    /// acknowledged in time and sweeps expired messages and blobs. Call it every few seconds.
     pub fn tick(&mut self, now: u64) -> Result<(Swept, Vec<Outgoing>), S::Error> {
+        self.expire_surbs(now);
         let swept = self
             .store
             .sweep(now, now.saturating_sub(self.config.message_ttl))?;
@@ -303,6 +424,9 @@ impl<S: QueueStore> QueueService<S> {
                         sender_id: existing.sender_id,
                     });
                 }
+                if self.store.usage().queues >= self.config.max_queues {
+                    return Err(self.full(Limit::Queues));
+                }
                 let record = QueueRecord {
                     recipient_id,
                     sender_id: QueueId::random(rng),
@@ -342,7 +466,15 @@ impl<S: QueueStore> QueueService<S> {
                 if self.store.message_count(&recipient_id).map_err(internal)?
                     >= self.config.queue_quota
                 {
-                    return Err(ErrorCode::Quota);
+                    return Err(self.full(Limit::QueueMessages));
+                }
+                let usage = self.store.usage();
+                if usage.messages >= self.config.max_messages {
+                    return Err(self.full(Limit::Messages));
+                }
+                let bytes = u64::try_from(message.len()).unwrap_or(u64::MAX);
+                if usage.message_bytes.saturating_add(bytes) > self.config.max_message_bytes {
+                    return Err(self.full(Limit::MessageBytes));
                 }
                 let stored = StoredMessage {
                     id: QueueMessageId::random(rng),
@@ -361,12 +493,23 @@ impl<S: QueueStore> QueueService<S> {
             } => {
                 self.authorise_recipient(request, recipient_id)?;
                 if surbs.len() > self.config.max_surbs_per_queue {
-                    return Err(ErrorCode::Quota);
+                    return Err(self.full(Limit::QueueSurbs));
                 }
-                // A Subscribe replaces the SURBs held: older ones may lead to a connection
-                // that is gone.
+                // A Subscribe replaces the SURBs held (older ones may lead to a connection
+                // that is gone), so only what it adds counts against the relay's limit.
+                let held = self
+                    .subscriptions
+                    .get(recipient_id)
+                    .map_or(0, |s| s.surbs.len());
+                if surbs.len() > held
+                    && self.surbs_held.saturating_sub(held) + surbs.len() > self.config.max_surbs
+                {
+                    return Err(self.full(Limit::Surbs));
+                }
+                let expires = now.saturating_add(self.config.surb_ttl);
+                self.surbs_held = self.surbs_held.saturating_sub(held) + surbs.len();
                 self.subscriptions.entry(*recipient_id).or_default().surbs =
-                    surbs.iter().cloned().collect();
+                    surbs.iter().map(|s| (s.clone(), expires)).collect();
                 // A (re)subscription means the recipient may have missed the delivery in
                 // flight: send the oldest unacknowledged message again.
                 if let Some(sub) = self.subscriptions.get_mut(recipient_id) {
@@ -381,11 +524,18 @@ impl<S: QueueStore> QueueService<S> {
                 surbs,
             } => {
                 self.authorise_recipient(request, recipient_id)?;
+                // Checked before anything changes: a refused Ack deletes nothing, and the
+                // recipient acknowledges the redelivered message again.
+                self.check_surbs(recipient_id, surbs.len())?;
                 let removed = self
                     .store
                     .remove_message(recipient_id, message_id)
                     .map_err(internal)?;
-                self.add_surbs(recipient_id, surbs)?;
+                // An Ack for a message the queue does not hold (a retry, or made up) adds no
+                // SURBs: otherwise Acks alone would keep any number of queues' SURBs topped up.
+                if removed {
+                    self.add_surbs(recipient_id, surbs, now);
+                }
                 if let Some(sub) = self.subscriptions.get_mut(recipient_id)
                     && sub.in_flight.is_some_and(|(id, _)| id == *message_id)
                 {
@@ -401,7 +551,9 @@ impl<S: QueueStore> QueueService<S> {
             Command::Delete { recipient_id } => {
                 self.authorise_recipient(request, recipient_id)?;
                 self.store.delete_queue(recipient_id).map_err(internal)?;
-                self.subscriptions.remove(recipient_id);
+                if let Some(sub) = self.subscriptions.remove(recipient_id) {
+                    self.surbs_held = self.surbs_held.saturating_sub(sub.surbs.len());
+                }
                 Ok(ResponseBody::Ok)
             }
             Command::BlobPut {
@@ -415,7 +567,10 @@ impl<S: QueueStore> QueueService<S> {
                 if self.store.blob_chunk_count(blob_id).map_err(internal)?
                     >= self.config.max_blob_chunks
                 {
-                    return Err(ErrorCode::Quota);
+                    return Err(self.full(Limit::BlobChunksPerBlob));
+                }
+                if self.store.usage().blob_chunks >= self.config.max_blob_chunks_total {
+                    return Err(self.full(Limit::BlobChunks));
                 }
                 // First write wins: nobody can replace a chunk someone else may be reading.
                 if self
@@ -480,13 +635,52 @@ impl<S: QueueStore> QueueService<S> {
             .map_err(|_| ErrorCode::Auth)
     }
 
-    fn add_surbs(&mut self, recipient_id: &QueueId, surbs: &[Surb]) -> Result<(), ErrorCode> {
-        let sub = self.subscriptions.entry(*recipient_id).or_default();
-        if sub.surbs.len() + surbs.len() > self.config.max_surbs_per_queue {
-            return Err(ErrorCode::Quota);
+    /// Notes the limit a request hit; returns the code it is answered with.
+    fn full(&mut self, limit: Limit) -> ErrorCode {
+        self.hit = Some(limit);
+        ErrorCode::Quota
+    }
+
+    /// Whether `more` SURBs fit beside those the queue holds, per queue and relay-wide.
+    fn check_surbs(&mut self, recipient_id: &QueueId, more: usize) -> Result<(), ErrorCode> {
+        if more == 0 {
+            return Ok(());
         }
-        sub.surbs.extend(surbs.iter().cloned());
+        let held = self
+            .subscriptions
+            .get(recipient_id)
+            .map_or(0, |s| s.surbs.len());
+        if held + more > self.config.max_surbs_per_queue {
+            return Err(self.full(Limit::QueueSurbs));
+        }
+        if self.surbs_held + more > self.config.max_surbs {
+            return Err(self.full(Limit::Surbs));
+        }
         Ok(())
+    }
+
+    /// Adds SURBs checked by [`Self::check_surbs`], expiring `surb_ttl` seconds from `now`.
+    fn add_surbs(&mut self, recipient_id: &QueueId, surbs: &[Surb], now: u64) {
+        if surbs.is_empty() {
+            return;
+        }
+        let expires = now.saturating_add(self.config.surb_ttl);
+        let sub = self.subscriptions.entry(*recipient_id).or_default();
+        sub.surbs.extend(surbs.iter().map(|s| (s.clone(), expires)));
+        self.surbs_held += surbs.len();
+    }
+
+    /// Drops the SURBs whose time is up, and subscriptions left with nothing to remember.
+    fn expire_surbs(&mut self, now: u64) {
+        let mut dropped = 0;
+        self.subscriptions.retain(|_, sub| {
+            while sub.surbs.front().is_some_and(|(_, exp)| *exp <= now) {
+                sub.surbs.pop_front();
+                dropped += 1;
+            }
+            !sub.surbs.is_empty() || sub.in_flight.is_some()
+        });
+        self.surbs_held = self.surbs_held.saturating_sub(dropped);
     }
 
     /// Sends the oldest message of a subscribed queue if none is in flight and a SURB is at hand.
@@ -499,6 +693,11 @@ impl<S: QueueStore> QueueService<S> {
         let Some(sub) = self.subscriptions.get_mut(recipient_id) else {
             return Ok(());
         };
+        // Expired SURBs are never used, even between two ticks.
+        while sub.surbs.front().is_some_and(|(_, exp)| *exp <= now) {
+            sub.surbs.pop_front();
+            self.surbs_held = self.surbs_held.saturating_sub(1);
+        }
         if sub.in_flight.is_some() || sub.surbs.is_empty() {
             return Ok(());
         }
@@ -514,7 +713,8 @@ impl<S: QueueStore> QueueService<S> {
         let Ok(bytes) = delivery.encode() else {
             return Ok(());
         };
-        while let Some(surb) = sub.surbs.pop_front() {
+        while let Some((surb, _)) = sub.surbs.pop_front() {
+            self.surbs_held = self.surbs_held.saturating_sub(1);
             // A SURB that fails to seal is spent and dropped; try the next one.
             if let Ok((to, packet)) = surb.seal(&bytes) {
                 sub.in_flight = Some((message.id, now));

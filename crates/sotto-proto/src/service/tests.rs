@@ -162,9 +162,13 @@ fn quota_refuses_and_ack_deletes() {
         Some(&bob),
     );
     assert_eq!(f.run(&p, NOW).outcome, Outcome::Ok);
-    for (i, expected) in [Outcome::Ok, Outcome::Ok, Outcome::Refused(ErrorCode::Quota)]
-        .into_iter()
-        .enumerate()
+    for (i, expected) in [
+        Outcome::Ok,
+        Outcome::Ok,
+        Outcome::Full(Limit::QueueMessages),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let p = f.request(
             Command::Send {

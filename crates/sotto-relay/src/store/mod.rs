@@ -24,6 +24,10 @@
 //!
 //! The sequence number is relay-wide and only grows, so a queue's messages come out of
 //! `messages` oldest first.
+//!
+//! **Usage.** The totals the service's relay-wide limits need ([`Usage`]) are counted in memory:
+//! read from the tables when the store opens (the message bytes by one scan of `messages`), then
+//! updated by every write. A batch that is aborted puts back the counts it started with.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -34,7 +38,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use sotto_proto::ids::QueueId;
 use sotto_proto::keys::AuthPublicKey;
 use sotto_proto::queue::{BlobId, QueueMessageId};
-use sotto_proto::service::{QueueRecord, QueueStore, StoredMessage, Swept};
+use sotto_proto::service::{QueueRecord, QueueStore, StoredMessage, Swept, Usage};
 
 use crate::metrics::Histogram;
 
@@ -70,6 +74,8 @@ pub struct RedbStore {
     /// Store calls so far (reads and writes), so the driver can tell whether a frame used the
     /// store at all.
     calls: Cell<u64>,
+    /// What the store holds, including the open batch's writes.
+    usage: Usage,
 }
 
 /// An open group-commit transaction.
@@ -79,6 +85,8 @@ struct Batch {
     dirty: bool,
     /// A write failed half-way: the batch is aborted instead of committed.
     failed: bool,
+    /// The usage before the batch, put back if it is aborted.
+    usage_before: Usage,
 }
 
 /// Runs `$body` with `$t` bound to table `$def`, read through the open batch if there is one
@@ -126,12 +134,14 @@ impl RedbStore {
             tx.open_table(def).map_err(err)?;
         }
         tx.commit().map_err(err)?;
+        let usage = count_usage(&db)?;
         Ok(Self {
             path: path.to_path_buf(),
             db,
             commit_time: Arc::default(),
             batch: None,
             calls: Cell::new(0),
+            usage,
         })
     }
 
@@ -153,6 +163,7 @@ impl RedbStore {
                 tx,
                 dirty: false,
                 failed: false,
+                usage_before: self.usage,
             });
         }
         Ok(())
@@ -176,6 +187,7 @@ impl RedbStore {
             return Ok(false);
         };
         if batch.failed {
+            self.usage = batch.usage_before;
             batch.tx.abort().map_err(err)?;
             return Err(StoreError::new("batch aborted after a failed write"));
         }
@@ -184,7 +196,11 @@ impl RedbStore {
             return Ok(false);
         }
         let started = Instant::now();
-        batch.tx.commit().map_err(err)?;
+        let usage_before = batch.usage_before;
+        if let Err(e) = batch.tx.commit() {
+            self.usage = usage_before;
+            return Err(err(e));
+        }
         self.commit_time.observe(started.elapsed());
         Ok(true)
     }
@@ -228,18 +244,48 @@ impl RedbStore {
     }
 }
 
+/// The store's totals, counted from its tables (once, when it opens).
+fn count_usage(db: &Database) -> Result<Usage, StoreError> {
+    use redb::ReadableTableMetadata;
+    let tx = db.begin_read().map_err(err)?;
+    let queues = tx.open_table(QUEUES).map_err(err)?.len().map_err(err)?;
+    let blob_chunks = tx.open_table(BLOBS).map_err(err)?.len().map_err(err)?;
+    let messages = tx.open_table(MESSAGES).map_err(err)?;
+    let mut usage = Usage {
+        queues,
+        messages: 0,
+        message_bytes: 0,
+        blob_chunks,
+    };
+    for entry in messages.iter().map_err(err)? {
+        let (_, v) = entry.map_err(err)?;
+        usage.messages += 1;
+        usage.message_bytes = usage
+            .message_bytes
+            .saturating_add(body_len(v.value().len()));
+    }
+    Ok(usage)
+}
+
+/// The body length of a `messages` value of `value_len` bytes (message id and time first).
+fn body_len(value_len: usize) -> u64 {
+    u64::try_from(value_len.saturating_sub(24)).unwrap_or(u64::MAX)
+}
+
 impl QueueStore for RedbStore {
     type Error = StoreError;
 
     fn insert_queue(&mut self, queue: &QueueRecord) -> Result<(), Self::Error> {
-        self.write(|tx| {
-            tx.open_table(QUEUES)
+        let added = self.write(|tx| {
+            let added = tx
+                .open_table(QUEUES)
                 .map_err(err)?
                 .insert(
                     queue.recipient_id.as_bytes().as_slice(),
                     encode_queue(queue).as_slice(),
                 )
-                .map_err(err)?;
+                .map_err(err)?
+                .is_none();
             tx.open_table(SENDERS)
                 .map_err(err)?
                 .insert(
@@ -247,8 +293,12 @@ impl QueueStore for RedbStore {
                     queue.recipient_id.as_bytes().as_slice(),
                 )
                 .map_err(err)?;
-            Ok(())
-        })
+            Ok(added)
+        })?;
+        if added {
+            self.usage.queues += 1;
+        }
+        Ok(())
     }
 
     fn queue(&self, recipient_id: &QueueId) -> Result<Option<QueueRecord>, Self::Error> {
@@ -294,7 +344,7 @@ impl QueueStore for RedbStore {
     }
 
     fn delete_queue(&mut self, recipient_id: &QueueId) -> Result<(), Self::Error> {
-        self.write(|tx| {
+        let (existed, messages, bytes) = self.write(|tx| {
             let mut queues = tx.open_table(QUEUES).map_err(err)?;
             let record = match queues
                 .remove(recipient_id.as_bytes().as_slice())
@@ -304,6 +354,7 @@ impl QueueStore for RedbStore {
                 None => None,
             };
             drop(queues);
+            let existed = record.is_some();
             if let Some(record) = record {
                 tx.open_table(SENDERS)
                     .map_err(err)?
@@ -315,14 +366,17 @@ impl QueueStore for RedbStore {
             let mut expiry = tx.open_table(MESSAGE_EXPIRY).map_err(err)?;
             let (lo, hi) = queue_range(recipient_id);
             let mut doomed = Vec::new();
+            let mut bytes = 0u64;
             for entry in messages
                 .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
                 .map_err(err)?
             {
                 let (k, v) = entry.map_err(err)?;
                 let m = decode_message(v.value())?;
+                bytes = bytes.saturating_add(body_len(v.value().len()));
                 doomed.push((k.value().to_vec(), m));
             }
+            let count = u64::try_from(doomed.len()).unwrap_or(u64::MAX);
             for (key, m) in doomed {
                 messages.remove(key.as_slice()).map_err(err)?;
                 ids.remove(cat(&[recipient_id.as_bytes(), m.id.as_bytes()]).as_slice())
@@ -335,8 +389,15 @@ impl QueueStore for RedbStore {
                     )
                     .map_err(err)?;
             }
-            Ok(())
-        })
+            Ok((existed, count, bytes))
+        })?;
+        let u = &mut self.usage;
+        if existed {
+            u.queues = u.queues.saturating_sub(1);
+        }
+        u.messages = u.messages.saturating_sub(messages);
+        u.message_bytes = u.message_bytes.saturating_sub(bytes);
+        Ok(())
     }
 
     fn push_message(
@@ -386,7 +447,11 @@ impl QueueStore for RedbStore {
                 )
                 .map_err(err)?;
             Ok(())
-        })
+        })?;
+        let body = u64::try_from(message.body.len()).unwrap_or(u64::MAX);
+        self.usage.messages += 1;
+        self.usage.message_bytes = self.usage.message_bytes.saturating_add(body);
+        Ok(())
     }
 
     fn message_count(&self, recipient_id: &QueueId) -> Result<usize, Self::Error> {
@@ -429,14 +494,14 @@ impl QueueStore for RedbStore {
         if !present {
             return Ok(false);
         }
-        self.write(|tx| {
+        let removed = self.write(|tx| {
             let mut ids = tx.open_table(MESSAGE_IDS).map_err(err)?;
             let Some(seq) = ids
                 .remove(id_key.as_slice())
                 .map_err(err)?
                 .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
             else {
-                return Ok(false);
+                return Ok(None);
             };
             drop(ids);
             let mut messages = tx.open_table(MESSAGES).map_err(err)?;
@@ -446,6 +511,9 @@ impl QueueStore for RedbStore {
                 .map(|v| decode_message(v.value()))
                 .transpose()?;
             drop(messages);
+            let body = removed
+                .as_ref()
+                .map(|m| u64::try_from(m.body.len()).unwrap_or(u64::MAX));
             if let Some(m) = removed {
                 tx.open_table(MESSAGE_EXPIRY)
                     .map_err(err)?
@@ -455,8 +523,17 @@ impl QueueStore for RedbStore {
                     )
                     .map_err(err)?;
             }
-            Ok(true)
-        })
+            Ok(Some(body))
+        })?;
+        let Some(body) = removed else {
+            return Ok(false);
+        };
+        if let Some(bytes) = body {
+            let u = &mut self.usage;
+            u.messages = u.messages.saturating_sub(1);
+            u.message_bytes = u.message_bytes.saturating_sub(bytes);
+        }
+        Ok(true)
     }
 
     fn blob_chunk_count(&self, blob: &BlobId) -> Result<u32, Self::Error> {
@@ -478,7 +555,7 @@ impl QueueStore for RedbStore {
         data: &[u8],
         expires_at: u64,
     ) -> Result<(), Self::Error> {
-        self.write(|tx| {
+        let added = self.write(|tx| {
             let key = cat(&[blob.as_bytes(), &index.to_be_bytes()]);
             let mut blobs = tx.open_table(BLOBS).map_err(err)?;
             let old = blobs
@@ -501,8 +578,12 @@ impl QueueStore for RedbStore {
                     [].as_slice(),
                 )
                 .map_err(err)?;
-            Ok(())
-        })
+            Ok(old.is_none())
+        })?;
+        if added {
+            self.usage.blob_chunks += 1;
+        }
+        Ok(())
     }
 
     fn blob_chunk(&self, blob: &BlobId, index: u32) -> Result<Option<Vec<u8>>, Self::Error> {
@@ -540,8 +621,9 @@ impl QueueStore for RedbStore {
         if msgs.is_empty() && blobs.is_empty() {
             return Ok(Swept::default());
         }
-        self.write(|tx| {
+        let (swept, bytes) = self.write(|tx| {
             let mut swept = Swept::default();
+            let mut bytes = 0u64;
             let mut expiry = tx.open_table(MESSAGE_EXPIRY).map_err(err)?;
             let mut messages = tx.open_table(MESSAGES).map_err(err)?;
             let mut ids = tx.open_table(MESSAGE_IDS).map_err(err)?;
@@ -551,6 +633,7 @@ impl QueueStore for RedbStore {
                 expiry.remove(key.as_slice()).map_err(err)?;
                 if let Some(v) = messages.remove(rest).map_err(err)? {
                     let m = decode_message(v.value())?;
+                    bytes = bytes.saturating_add(body_len(v.value().len()));
                     let recipient = rest.get(..16).unwrap_or_default();
                     ids.remove(cat(&[recipient, m.id.as_bytes()]).as_slice())
                         .map_err(err)?;
@@ -568,8 +651,18 @@ impl QueueStore for RedbStore {
                     swept.blob_chunks += 1;
                 }
             }
-            Ok(swept)
-        })
+            Ok((swept, bytes))
+        })?;
+        let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+        let u = &mut self.usage;
+        u.messages = u.messages.saturating_sub(n(swept.messages));
+        u.message_bytes = u.message_bytes.saturating_sub(bytes);
+        u.blob_chunks = u.blob_chunks.saturating_sub(n(swept.blob_chunks));
+        Ok(swept)
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
     }
 }
 
