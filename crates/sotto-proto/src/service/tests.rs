@@ -259,3 +259,334 @@ fn expired_messages_and_blobs_are_swept() {
     assert_eq!(swept.messages, 1);
     assert_eq!(f.service.store().total_messages(), 0);
 }
+
+/// A queue whose sender key is set: (recipient key, recipient id, sender id, sender key).
+fn secured(f: &mut Fixture) -> (AuthKeyPair, QueueId, QueueId, AuthKeyPair) {
+    let (recipient, recipient_id, sender_id) = f.create();
+    let bob = AuthKeyPair::generate(&mut f.rng);
+    let p = f.request(
+        Command::Secure {
+            sender_id,
+            sender_key: bob.public_key(),
+        },
+        Some(&bob),
+    );
+    assert_eq!(f.run(&p, NOW).outcome, Outcome::Ok);
+    (recipient, recipient_id, sender_id, bob)
+}
+
+fn send(f: &mut Fixture, sender_id: QueueId, bob: &AuthKeyPair, body: Vec<u8>) -> Outcome {
+    let p = f.request(
+        Command::Send {
+            sender_id,
+            message: body,
+        },
+        Some(bob),
+    );
+    f.run(&p, NOW).outcome
+}
+
+fn subscribe(
+    f: &mut Fixture,
+    key: &AuthKeyPair,
+    recipient_id: QueueId,
+    n: usize,
+    now: u64,
+) -> Handled {
+    let surbs = (0..n).map(|_| f.surb()).collect();
+    let p = f.request(
+        Command::Subscribe {
+            recipient_id,
+            surbs,
+        },
+        Some(key),
+    );
+    f.run(&p, now)
+}
+
+fn ack(
+    f: &mut Fixture,
+    key: &AuthKeyPair,
+    recipient_id: QueueId,
+    message_id: QueueMessageId,
+    n: usize,
+) -> Outcome {
+    let surbs = (0..n).map(|_| f.surb()).collect();
+    let p = f.request(
+        Command::Ack {
+            recipient_id,
+            message_id,
+            surbs,
+        },
+        Some(key),
+    );
+    f.run(&p, NOW).outcome
+}
+
+fn blob_put(f: &mut Fixture, blob_id: BlobId, index: u32) -> Outcome {
+    let p = f.request(
+        Command::BlobPut {
+            blob_id,
+            index,
+            data: vec![index as u8; 100],
+        },
+        None,
+    );
+    f.run(&p, NOW).outcome
+}
+
+#[test]
+fn the_relay_holds_at_most_max_queues_and_a_retried_create_still_answers() {
+    let mut f = Fixture::new(ServiceConfig {
+        max_queues: 2,
+        ..config()
+    });
+    let (key, _, _) = f.create();
+    f.create();
+    let other = AuthKeyPair::generate(&mut f.rng);
+    let reply = f.surb();
+    let p = Request::create(1, reply, &other, NOW, 4).unwrap();
+    assert_eq!(f.run(&p, NOW).outcome, Outcome::Full(Limit::Queues));
+    assert_eq!(f.service.store().usage().queues, 2);
+    // The answer on the wire is the existing QUOTA code.
+    let reply = f.surb();
+    let p = Request::create(1, reply, &key, NOW, 4).unwrap();
+    assert_eq!(f.run(&p, NOW).outcome, Outcome::Ok, "an existing queue");
+}
+
+#[test]
+fn relay_wide_message_caps_refuse_sends_until_messages_are_acknowledged() {
+    let mut f = Fixture::new(ServiceConfig {
+        max_messages: 2,
+        queue_quota: 10,
+        ..config()
+    });
+    let (alice, a_id, a_sender, bob) = secured(&mut f);
+    let (_, _, b_sender, carol) = secured(&mut f);
+    assert_eq!(send(&mut f, a_sender, &bob, message(1)), Outcome::Ok);
+    assert_eq!(send(&mut f, b_sender, &carol, message(2)), Outcome::Ok);
+    assert_eq!(
+        send(&mut f, a_sender, &bob, message(3)),
+        Outcome::Full(Limit::Messages)
+    );
+    assert_eq!(f.service.store().usage().messages, 2);
+    // Serving the full relay goes on: the recipient reads and acknowledges, and then there
+    // is room again.
+    let handled = subscribe(&mut f, &alice, a_id, 2, NOW);
+    assert_eq!(handled.outcome, Outcome::Ok);
+    assert_eq!(handled.outgoing.len(), 2, "the answer and a delivery");
+    let oldest = f.service.store().oldest_message(&a_id).unwrap().unwrap();
+    assert_eq!(ack(&mut f, &alice, a_id, oldest.id, 0), Outcome::Ok);
+    assert_eq!(send(&mut f, a_sender, &bob, message(3)), Outcome::Ok);
+
+    let mut f = Fixture::new(ServiceConfig {
+        max_message_bytes: (QUEUE_MESSAGE_SIZE * 3 / 2) as u64,
+        queue_quota: 10,
+        ..config()
+    });
+    let (_, _, sender, bob) = secured(&mut f);
+    assert_eq!(send(&mut f, sender, &bob, message(1)), Outcome::Ok);
+    assert_eq!(
+        send(&mut f, sender, &bob, message(2)),
+        Outcome::Full(Limit::MessageBytes)
+    );
+    let usage = f.service.store().usage();
+    assert_eq!(
+        (usage.messages, usage.message_bytes),
+        (1, QUEUE_MESSAGE_SIZE as u64)
+    );
+}
+
+#[test]
+fn the_relay_stores_at_most_max_blob_chunks_total_and_still_serves_them() {
+    let mut f = Fixture::new(ServiceConfig {
+        max_blob_chunks_total: 2,
+        max_blob_chunks: 2,
+        ..config()
+    });
+    let (a, b) = (BlobId::from_bytes([1; 16]), BlobId::from_bytes([2; 16]));
+    assert_eq!(blob_put(&mut f, a, 0), Outcome::Ok);
+    assert_eq!(blob_put(&mut f, a, 1), Outcome::Ok);
+    assert_eq!(
+        blob_put(&mut f, a, 1),
+        Outcome::Full(Limit::BlobChunksPerBlob)
+    );
+    assert_eq!(blob_put(&mut f, b, 0), Outcome::Full(Limit::BlobChunks));
+    let p = f.request(
+        Command::BlobGet {
+            blob_id: a,
+            index: 1,
+        },
+        None,
+    );
+    assert_eq!(f.run(&p, NOW).outcome, Outcome::Ok);
+    // Expired chunks make room.
+    f.service.tick(NOW + f.service.config().blob_ttl).unwrap();
+    assert_eq!(f.service.store().usage().blob_chunks, 0);
+    assert_eq!(blob_put(&mut f, b, 0), Outcome::Ok);
+}
+
+#[test]
+fn surbs_expire_on_tick_and_are_never_used_after_their_ttl() {
+    let mut f = Fixture::new(config());
+    let ttl = f.service.config().surb_ttl;
+    let (alice, id, sender, bob) = secured(&mut f);
+    assert_eq!(subscribe(&mut f, &alice, id, 3, NOW).outcome, Outcome::Ok);
+    assert_eq!(f.service.surbs_held(), 3);
+    f.service.tick(NOW + ttl - 1).unwrap();
+    assert_eq!(f.service.surbs_held(), 3, "still valid");
+    // A message that arrives once they have expired, before any tick dropped them, is stored
+    // and answered but not delivered through them.
+    let p = f.request(
+        Command::Send {
+            sender_id: sender,
+            message: message(1),
+        },
+        Some(&bob),
+    );
+    let handled = f.run(&p, NOW + ttl);
+    assert_eq!(handled.outcome, Outcome::Ok);
+    assert_eq!(handled.outgoing.len(), 1, "the answer only");
+    assert_eq!(f.service.surbs_held(), 0);
+    // Tick drops expired SURBs of idle queues too.
+    assert_eq!(
+        subscribe(&mut f, &alice, id, 2, NOW + ttl).outcome,
+        Outcome::Ok
+    );
+    assert_eq!(f.service.surbs_held(), 1, "one carried the message");
+    let (_, out) = f.service.tick(NOW + 2 * ttl).unwrap();
+    assert!(out.is_empty(), "no redelivery through an expired SURB");
+    assert_eq!(f.service.surbs_held(), 0);
+    // A renewal before expiry keeps the queue served.
+    assert_eq!(
+        subscribe(&mut f, &alice, id, 2, NOW + 2 * ttl).outcome,
+        Outcome::Ok
+    );
+    assert_eq!(f.service.surbs_held(), 1);
+}
+
+#[test]
+fn an_ack_for_an_unknown_message_adds_no_surbs_and_answers_no_message() {
+    let mut f = Fixture::new(config());
+    let (alice, id, _, _) = secured(&mut f);
+    assert_eq!(subscribe(&mut f, &alice, id, 1, NOW).outcome, Outcome::Ok);
+    for i in 0..20u8 {
+        let made_up = QueueMessageId::from_bytes([i; 16]);
+        assert_eq!(
+            ack(&mut f, &alice, id, made_up, 3),
+            Outcome::Refused(ErrorCode::NoMessage)
+        );
+    }
+    assert_eq!(f.service.surbs_held(), 1);
+}
+
+#[test]
+fn an_ack_cannot_pass_the_per_queue_surb_cap_and_a_refused_ack_deletes_nothing() {
+    let mut f = Fixture::new(ServiceConfig {
+        max_surbs_per_queue: 3,
+        queue_quota: 10,
+        ..config()
+    });
+    let (alice, id, sender, bob) = secured(&mut f);
+    assert_eq!(send(&mut f, sender, &bob, message(1)), Outcome::Ok);
+    assert_eq!(send(&mut f, sender, &bob, message(2)), Outcome::Ok);
+    assert_eq!(
+        subscribe(&mut f, &alice, id, 4, NOW).outcome,
+        Outcome::Full(Limit::QueueSurbs)
+    );
+    assert_eq!(subscribe(&mut f, &alice, id, 3, NOW).outcome, Outcome::Ok);
+    assert_eq!(f.service.surbs_held(), 2, "one carried the oldest message");
+    let oldest = f.service.store().oldest_message(&id).unwrap().unwrap();
+    assert_eq!(
+        ack(&mut f, &alice, id, oldest.id, 2),
+        Outcome::Full(Limit::QueueSurbs)
+    );
+    assert_eq!(f.service.store().message_count(&id).unwrap(), 2);
+    assert_eq!(f.service.surbs_held(), 2);
+    assert_eq!(ack(&mut f, &alice, id, oldest.id, 1), Outcome::Ok);
+    assert_eq!(f.service.store().message_count(&id).unwrap(), 1);
+    assert_eq!(
+        f.service.surbs_held(),
+        2,
+        "3 held, one carried the next message"
+    );
+}
+
+#[test]
+fn the_relay_holds_at_most_max_surbs_and_a_renewal_still_fits() {
+    let mut f = Fixture::new(ServiceConfig {
+        max_surbs: 4,
+        ..config()
+    });
+    let (alice, a, _, _) = secured(&mut f);
+    let (carol, c, _, _) = secured(&mut f);
+    assert_eq!(subscribe(&mut f, &alice, a, 3, NOW).outcome, Outcome::Ok);
+    assert_eq!(
+        subscribe(&mut f, &carol, c, 2, NOW).outcome,
+        Outcome::Full(Limit::Surbs)
+    );
+    assert_eq!(subscribe(&mut f, &carol, c, 1, NOW).outcome, Outcome::Ok);
+    assert_eq!(f.service.surbs_held(), 4);
+    // Subscribe replaces what the queue holds: a renewal of the same size fits.
+    assert_eq!(subscribe(&mut f, &alice, a, 3, NOW).outcome, Outcome::Ok);
+    // Delete gives the queue's SURBs back.
+    let p = f.request(Command::Delete { recipient_id: a }, Some(&alice));
+    assert_eq!(f.run(&p, NOW).outcome, Outcome::Ok);
+    assert_eq!(f.service.surbs_held(), 1);
+    assert_eq!(f.service.store().usage().queues, 1);
+}
+
+#[test]
+fn memory_store_usage_follows_every_write() {
+    let mut store = MemoryStore::new();
+    let q = |b: u8| QueueRecord {
+        recipient_id: QueueId::from_bytes([b; 16]),
+        sender_id: QueueId::from_bytes([b + 100; 16]),
+        recipient_key: AuthKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(b.into()))
+            .public_key(),
+        sender_key: None,
+        created_at: NOW,
+    };
+    let m = |b: u8, at: u64, len: usize| StoredMessage {
+        id: QueueMessageId::from_bytes([b; 16]),
+        received_at: at,
+        body: vec![b; len],
+    };
+    let (a, b) = (q(1), q(2));
+    store.insert_queue(&a).unwrap();
+    store.insert_queue(&a).unwrap();
+    store.insert_queue(&b).unwrap();
+    store.push_message(&a.recipient_id, &m(1, NOW, 10)).unwrap();
+    store
+        .push_message(&a.recipient_id, &m(2, NOW + 5, 20))
+        .unwrap();
+    store.push_message(&b.recipient_id, &m(3, NOW, 40)).unwrap();
+    let blob = BlobId::from_bytes([9; 16]);
+    store.put_blob_chunk(&blob, 0, b"x", NOW + 1).unwrap();
+    store.put_blob_chunk(&blob, 0, b"x", NOW + 1).unwrap();
+    store.put_blob_chunk(&blob, 1, b"y", NOW + 9).unwrap();
+    let usage = |s: &MemoryStore| {
+        let u = s.usage();
+        (u.queues, u.messages, u.message_bytes, u.blob_chunks)
+    };
+    assert_eq!(usage(&store), (2, 3, 70, 2));
+    assert!(
+        !store
+            .remove_message(&a.recipient_id, &QueueMessageId::from_bytes([7; 16]))
+            .unwrap()
+    );
+    assert!(
+        store
+            .remove_message(&a.recipient_id, &QueueMessageId::from_bytes([2; 16]))
+            .unwrap()
+    );
+    assert_eq!(usage(&store), (2, 2, 50, 2));
+    store.sweep(NOW + 2, NOW + 1).unwrap();
+    assert_eq!(usage(&store), (2, 0, 0, 1));
+    store
+        .push_message(&b.recipient_id, &m(4, NOW + 9, 8))
+        .unwrap();
+    store.delete_queue(&b.recipient_id).unwrap();
+    store.delete_queue(&b.recipient_id).unwrap();
+    assert_eq!(usage(&store), (1, 0, 0, 1));
+}
