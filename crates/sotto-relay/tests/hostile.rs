@@ -1,6 +1,7 @@
 //! Hostile input: random bytes, truncated, oversized and text frames, replays, requests for
 //! unknown queues, bad proofs of work and a flood. The relay keeps serving and counts every
-//! drop in `/metrics`.
+//! drop in `/metrics`. Then floods of SURBs, queues and blob chunks against small relay-wide
+//! caps: refused, counted by reason, memory bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -228,5 +229,240 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
     assert!(
         counter(&m, "sotto_relay_queue_refused_total", "2") >= 2,
         "{m}"
+    );
+}
+
+/// The resident set of process `pid` in KiB (`VmRSS` in /proc/<pid>/status).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn refused(metrics: &str, relay: &str, reason: &str) -> u64 {
+    let needle = format!("sotto_relay_refused_total{{relay=\"{relay}\",reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One request to the queue service at the end of `route`, and its answer.
+async fn ask(
+    gw: &mut Gateway,
+    rng: &mut ChaCha20Rng,
+    (route, back): (&[onion::Hop], &[onion::Hop]),
+    command: Command,
+    signer: Option<&AuthKeyPair>,
+) -> ResponseBody {
+    let (frame, opener, _) = gw.packet(rng, route, back, command, signer);
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    gw.answer(&opener).await.body
+}
+
+/// A Create with a proof of work of `bits`; returns the key and the answer.
+async fn create(
+    gw: &mut Gateway,
+    rng: &mut ChaCha20Rng,
+    (route, back): (&[onion::Hop], &[onion::Hop]),
+    bits: u8,
+) -> (AuthKeyPair, ResponseBody) {
+    let key = AuthKeyPair::generate(rng);
+    let (surb, opener) = onion::build_surb(rng, back, gw.tag).unwrap();
+    let payload = Request::create(gw.next_id, surb, &key, net::now(), bits).unwrap();
+    gw.next_id += 1;
+    let packet = onion::build_forward(rng, route, &payload).unwrap();
+    gw.sink
+        .send(Message::binary(ClientFrame::Packet(packet).encode()))
+        .await
+        .unwrap();
+    let body = gw.answer(&opener).await.body;
+    (key, body)
+}
+
+/// Bounded floods against a relay with small relay-wide caps: SURBs (Subscribe and Ack), queue
+/// creations and blob chunks. Each is refused with QUOTA and counted under its reason in
+/// /metrics, the relay's memory stays bounded, and a conversation set up before goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_hit_the_relay_wide_caps_and_a_conversation_goes_on() {
+    const MAX_QUEUES: usize = 12;
+    const MAX_SURBS: usize = 40;
+    const MAX_CHUNKS: usize = 100;
+    let caps = tempfile::tempdir().unwrap();
+    let caps_file = caps.path().join("service.toml");
+    std::fs::write(
+        &caps_file,
+        format!(
+            "max_queues = {MAX_QUEUES}\nmax_surbs = {MAX_SURBS}\nmax_surbs_per_queue = 12\n\
+             max_blob_chunks_total = {MAX_CHUNKS}\n"
+        ),
+    )
+    .unwrap();
+    let dev = common::start(&[
+        "--relays",
+        "5",
+        "--ephemeral",
+        "--pow-bits",
+        "4",
+        "--service-config",
+        caps_file.to_str().unwrap(),
+    ]);
+    let pid = dev.child.id();
+    let dir = net::directory(&dev.http).await;
+    let (mut people, _tx, mut inbox, mut rng) = net::pair(&dir, 0x0F10_0D00, [0, 3]).await;
+    let rss_before = rss_kib(pid);
+
+    // The floods go from relay 1 (our gateway) to the queue service of relay 2.
+    let (h1, h2) = (dir[0].0, dir[1].0);
+    let (route, back) = ([h1, h2], [h2, h1]);
+    let path = (&route[..], &back[..]);
+    let mut gw = Gateway::connect(&dir[0].1, &mut rng).await;
+    let started = std::time::Instant::now();
+
+    // SURBs: five queues subscribe with the most SURBs a Subscribe carries (9), over and
+    // over; only what fits under the relay's cap is held, renewals of held sets still fit.
+    let mut owners = Vec::new();
+    for _ in 0..5 {
+        let (key, body) = create(&mut gw, &mut rng, path, 4).await;
+        let ResponseBody::Ids { recipient_id, .. } = body else {
+            panic!("create: {body:?}");
+        };
+        owners.push((key, recipient_id));
+    }
+    let mut surbs_refused = 0;
+    for round in 0..40 {
+        let (key, recipient_id) = &owners[round % owners.len()];
+        let surbs = (0..9)
+            .map(|_| onion::build_surb(&mut rng, &back, gw.tag).unwrap().0)
+            .collect();
+        let command = Command::Subscribe {
+            recipient_id: *recipient_id,
+            surbs,
+        };
+        match ask(&mut gw, &mut rng, path, command, Some(key)).await {
+            ResponseBody::Ok => {}
+            ResponseBody::Error(ErrorCode::Quota) => surbs_refused += 1,
+            other => panic!("subscribe: {other:?}"),
+        }
+    }
+    assert!(surbs_refused >= 8, "{surbs_refused} subscriptions refused");
+    // Acks of messages the queue never had, each with 9 SURBs: answered NoMessage, none kept.
+    let (key, recipient_id) = &owners[0];
+    for i in 0..200u32 {
+        let surbs = (0..9)
+            .map(|_| onion::build_surb(&mut rng, &back, gw.tag).unwrap().0)
+            .collect();
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&i.to_be_bytes());
+        let command = Command::Ack {
+            recipient_id: *recipient_id,
+            message_id: sotto_proto::queue::QueueMessageId::from_bytes(id),
+            surbs,
+        };
+        let body = ask(&mut gw, &mut rng, path, command, Some(key)).await;
+        assert_eq!(body, ResponseBody::Error(ErrorCode::NoMessage));
+    }
+
+    // Queues: Creates beyond the cap (the dev relay asks for 4 bits of work).
+    let mut queues_refused = 0;
+    for _ in 0..3 * MAX_QUEUES {
+        match create(&mut gw, &mut rng, path, 4).await.1 {
+            ResponseBody::Ids { .. } => {}
+            ResponseBody::Error(ErrorCode::Quota) => queues_refused += 1,
+            other => panic!("create: {other:?}"),
+        }
+    }
+    assert!(queues_refused >= 2 * MAX_QUEUES, "{queues_refused}");
+
+    // Blob chunks: full-size chunks beyond the relay's cap; what is stored is still served.
+    let blob = BlobId::random(&mut rng);
+    let chunk = vec![0xa5u8; QUEUE_MESSAGE_SIZE];
+    let mut chunks_refused = 0;
+    for index in 0..(MAX_CHUNKS + MAX_CHUNKS / 2) as u32 {
+        let command = Command::BlobPut {
+            blob_id: blob,
+            index,
+            data: chunk.clone(),
+        };
+        match ask(&mut gw, &mut rng, path, command, None).await {
+            ResponseBody::Ok => {}
+            ResponseBody::Error(ErrorCode::Quota) => chunks_refused += 1,
+            other => panic!("blob put {index}: {other:?}"),
+        }
+    }
+    assert!(chunks_refused >= MAX_CHUNKS / 2, "{chunks_refused}");
+    let command = Command::BlobGet {
+        blob_id: blob,
+        index: 0,
+    };
+    assert_eq!(
+        ask(&mut gw, &mut rng, path, command, None).await,
+        ResponseBody::BlobChunk {
+            index: 0,
+            data: chunk
+        }
+    );
+    let flood_time = started.elapsed();
+
+    // Every refusal is counted under its reason; the gauges stay under the caps.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let m = metrics(&dev.http).await;
+    assert_eq!(refused(&m, "2", "surbs"), surbs_refused, "{m}");
+    assert_eq!(refused(&m, "2", "queues"), queues_refused, "{m}");
+    assert_eq!(
+        refused(&m, "2", "blob_chunks"),
+        chunks_refused as u64,
+        "{m}"
+    );
+    assert!(
+        counter(&m, "sotto_relay_surbs_held", "2") <= MAX_SURBS as u64,
+        "{m}"
+    );
+    assert_eq!(
+        counter(&m, "sotto_relay_queues", "2"),
+        MAX_QUEUES as u64,
+        "{m}"
+    );
+    assert_eq!(
+        counter(&m, "sotto_relay_blob_chunks", "2"),
+        MAX_CHUNKS as u64,
+        "{m}"
+    );
+    let rss_after = rss_kib(pid);
+    eprintln!(
+        "floods took {flood_time:?}; relay process VmRSS {rss_before} KiB before, {rss_after} KiB after"
+    );
+    assert!(
+        rss_after < rss_before + 256 * 1024,
+        "{rss_before} → {rss_after} KiB"
+    );
+
+    // The conversation set up before the floods still delivers, both ways.
+    for (who, p) in ["alice", "bob"].iter().zip(people.iter_mut()) {
+        let contact = p.contact.unwrap();
+        for i in 0..3 {
+            p.net
+                .client
+                .send_text(&mut rng, contact, &format!("{who}-{i}"), net::now())
+                .unwrap();
+        }
+    }
+    let ok = net::drive(
+        &mut people,
+        &mut inbox,
+        &mut rng,
+        Duration::from_secs(60),
+        |_, _| {},
+        |people| people.iter().all(|p| p.received.len() >= 3),
+    )
+    .await;
+    assert!(
+        ok,
+        "after the floods: Alice got {:?}, Bob got {:?}; failures {:?} {:?}",
+        people[0].received, people[1].received, people[0].failures, people[1].failures
     );
 }

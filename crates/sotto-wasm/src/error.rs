@@ -36,9 +36,12 @@ pub enum ErrorCode {
     ProfileInUse,
     /// The network did not answer within the bound (pkg/README.md, "Every promise settles").
     Timeout,
-    /// A relay refused the request (e.g. the contact's queue is full); a message refused stays
-    /// queued and is sent again.
+    /// A relay refused the request for another reason than being full; a message refused
+    /// stays queued and is sent again.
     RelayRefused,
+    /// A relay is full: the contact's queue, or the relay's room for queues, messages or files
+    /// (the relay answered `Quota`). A message refused stays queued and is sent again.
+    RelayFull,
 }
 
 impl ErrorCode {
@@ -58,6 +61,16 @@ impl ErrorCode {
             ErrorCode::ProfileInUse => "PROFILE_IN_USE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::RelayRefused => "RELAY_REFUSED",
+            ErrorCode::RelayFull => "RELAY_FULL",
+        }
+    }
+
+    /// The code of a relay's refusal: [`ErrorCode::RelayFull`] for `Quota`, else
+    /// [`ErrorCode::RelayRefused`].
+    pub fn of_refusal(code: sotto_proto::queue::ErrorCode) -> Self {
+        match code {
+            sotto_proto::queue::ErrorCode::Quota => ErrorCode::RelayFull,
+            _ => ErrorCode::RelayRefused,
         }
     }
 }
@@ -147,10 +160,20 @@ mod tests {
             (ErrorCode::ProfileInUse, "PROFILE_IN_USE"),
             (ErrorCode::Timeout, "TIMEOUT"),
             (ErrorCode::RelayRefused, "RELAY_REFUSED"),
+            (ErrorCode::RelayFull, "RELAY_FULL"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);
             assert_eq!(code.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn a_quota_refusal_is_relay_full_and_others_are_relay_refused() {
+        use sotto_proto::queue::ErrorCode as Relay;
+        assert_eq!(ErrorCode::of_refusal(Relay::Quota), ErrorCode::RelayFull);
+        for other in [Relay::Auth, Relay::NoQueue, Relay::Large, Relay::Internal] {
+            assert_eq!(ErrorCode::of_refusal(other), ErrorCode::RelayRefused);
         }
     }
 }

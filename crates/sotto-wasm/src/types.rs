@@ -107,7 +107,8 @@ export type SottoErrorCode =
     | 'INVALID_ARGUMENT'
     | 'PROFILE_IN_USE'
     | 'TIMEOUT'
-    | 'RELAY_REFUSED';
+    | 'RELAY_REFUSED'
+    | 'RELAY_FULL';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {

@@ -145,3 +145,59 @@ fn data_survives_reopening() {
     let s = RedbStore::open(&path).unwrap();
     assert_eq!(s.oldest_message(&qid(1)).unwrap(), Some(msg(1, 1)));
 }
+
+/// (queues, messages, message bytes, blob chunks).
+fn usage(s: &RedbStore) -> (u64, u64, u64, u64) {
+    let u = s.usage();
+    (u.queues, u.messages, u.message_bytes, u.blob_chunks)
+}
+
+#[test]
+fn usage_follows_every_write_survives_reopening_and_an_aborted_batch_puts_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let mut s = RedbStore::open(&path).unwrap();
+    let q = |b: u8| QueueRecord {
+        recipient_id: qid(b),
+        sender_id: qid(b + 100),
+        recipient_key: AuthPublicKey::from_bytes([b; 32]),
+        sender_key: None,
+        created_at: 1,
+    };
+    s.insert_queue(&q(1)).unwrap();
+    s.insert_queue(&q(1)).unwrap();
+    s.insert_queue(&q(2)).unwrap();
+    s.push_message(&qid(1), &msg(1, 10)).unwrap();
+    s.push_message(&qid(1), &msg(2, 20)).unwrap();
+    s.push_message(&qid(2), &msg(3, 10)).unwrap();
+    let blob = BlobId::from_bytes([7; 16]);
+    s.put_blob_chunk(&blob, 0, b"a", 5).unwrap();
+    s.put_blob_chunk(&blob, 0, b"a", 5).unwrap();
+    s.put_blob_chunk(&blob, 1, b"b", 50).unwrap();
+    assert_eq!(usage(&s), (2, 3, 300, 2));
+    assert!(!s.remove_message(&qid(1), &msg(9, 0).id).unwrap());
+    assert!(s.remove_message(&qid(1), &msg(2, 0).id).unwrap());
+    assert_eq!(usage(&s), (2, 2, 200, 2));
+    // A batch's writes count at once.
+    s.begin_batch().unwrap();
+    s.push_message(&qid(2), &msg(4, 30)).unwrap();
+    assert_eq!(usage(&s), (2, 3, 300, 2));
+    s.commit_batch().unwrap();
+    s.sweep(6, 15).unwrap();
+    assert_eq!(usage(&s), (2, 1, 100, 1));
+    s.delete_queue(&qid(2)).unwrap();
+    s.delete_queue(&qid(2)).unwrap();
+    assert_eq!(usage(&s), (1, 0, 0, 1));
+    s.push_message(&qid(1), &msg(5, 40)).unwrap();
+    let before = usage(&s);
+    drop(s);
+    let mut s = RedbStore::open(&path).unwrap();
+    assert_eq!(usage(&s), before, "counted again from the tables");
+    // An aborted batch (a failed write) leaves the counts as they were before it.
+    s.begin_batch().unwrap();
+    s.push_message(&qid(1), &msg(6, 50)).unwrap();
+    s.batch.as_mut().unwrap().failed = true;
+    assert!(s.commit_batch().is_err());
+    assert_eq!(usage(&s), before);
+    assert_eq!(s.total_messages().unwrap(), before.1);
+}

@@ -171,7 +171,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 let text = format!(
                     "the relay refused the message ({code:?}); it stays queued and is sent again"
                 );
-                let e = sotto_error(ErrorCode::RelayRefused, &text);
+                let e = sotto_error(ErrorCode::of_refusal(code), &text);
                 set(&e, "messageId", &id.clone().into());
                 actions.push(Action::Reject(w.resolver, e));
                 st.waiting.unsettled.insert(*message.as_bytes());
@@ -292,7 +292,9 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 actions.push(Action::Reject(
                     w.resolver,
                     sotto_error(
-                        ErrorCode::RelayUnreachable,
+                        error
+                            .relay_code()
+                            .map_or(ErrorCode::RelayUnreachable, ErrorCode::of_refusal),
                         &match error.relay_code() {
                             Some(code) => format!("the relay refused the file ({code:?})"),
                             None => format!("the file could not be sent ({error})"),
