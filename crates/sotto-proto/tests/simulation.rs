@@ -37,19 +37,47 @@ struct Person {
 
 #[test]
 fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0000);
     let service_config = ServiceConfig {
         pow_bits: 6,
         redeliver_after: 4,
         ..ServiceConfig::default()
     };
-    let (mut nodes, directory) = make_nodes(&mut rng, RELAYS, &service_config);
     let client_config = ClientConfig {
         pow_bits: 6,
         subscribe_surbs: 6,
         retry_after: 3,
         resubscribe_every: 10,
     };
+    talk(service_config, client_config, MESSAGES, 50);
+}
+
+/// With the default renewal interval (60 s) and SURB lifetime (120 s), and messages spread
+/// over several SURB lifetimes with idle gaps longer than one (150 s): renewals always come before expiry, so every
+/// message still arrives.
+#[test]
+fn subscriptions_renew_before_the_relays_drop_their_surbs() {
+    let service_config = ServiceConfig {
+        pow_bits: 6,
+        ..ServiceConfig::default()
+    };
+    assert!(service_config.surb_ttl > ClientConfig::default().resubscribe_every);
+    let client_config = ClientConfig {
+        pow_bits: 6,
+        ..ClientConfig::default()
+    };
+    talk(service_config, client_config, 5, 150_000);
+}
+
+/// Alice and Bob meet through an invitation, then each writes `messages` texts, one every
+/// `every_ms` virtual milliseconds; every text must arrive in order, once.
+fn talk(
+    service_config: ServiceConfig,
+    client_config: ClientConfig,
+    messages: usize,
+    every_ms: u64,
+) {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5077_0000);
+    let (mut nodes, directory) = make_nodes(&mut rng, RELAYS, &service_config);
     let mut people: Vec<Person> = [("Alice", 0usize), ("Bob", 3usize)]
         .into_iter()
         .map(|(name, gateway)| Person {
@@ -121,13 +149,13 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
                 .unwrap();
             continue;
         }
-        // Once connected, each side writes a message every 50 ms until it has written 200.
+        // Once connected, each side writes a message every `every_ms` until it has written them all.
         for (i, p) in people.iter_mut().enumerate() {
             if let Some(contact) = p.contact
-                && sent_texts[i] < MESSAGES
+                && sent_texts[i] < messages
                 && net.now_ms >= next_send[i]
             {
-                next_send[i] = net.now_ms + 50;
+                next_send[i] = net.now_ms + every_ms;
                 let text = format!("{}-{}", ["alice", "bob"][i], sent_texts[i]);
                 p.client
                     .send_text(&mut rng, contact, &text, secs(net.now_ms))
@@ -135,8 +163,8 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
                 sent_texts[i] += 1;
             }
         }
-        let done = people.iter().all(|p| p.received.len() >= MESSAGES)
-            && people.iter().all(|p| p.sent_acknowledged >= MESSAGES);
+        let done = people.iter().all(|p| p.received.len() >= messages)
+            && people.iter().all(|p| p.sent_acknowledged >= messages);
         if done || net.now_ms > deadline {
             break;
         }
@@ -181,7 +209,7 @@ fn alice_and_bob_talk_through_five_relays_with_loss_and_reordering() {
     }
 
     let expect = |who: &str| {
-        (0..MESSAGES)
+        (0..messages)
             .map(|i| format!("{who}-{i}"))
             .collect::<Vec<_>>()
     };
