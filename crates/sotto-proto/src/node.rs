@@ -75,7 +75,8 @@ pub struct NodeStats {
     /// Requests the queue service refused with an error code.
     pub refused_requests: u64,
     /// Of those, the ones refused because they would have passed a limit, per
-    /// [`crate::service::Limit`] (indexed by [`crate::service::Limit::index`]).
+    /// [`crate::service::Limit`] (indexed by [`crate::service::Limit::index`]), plus the
+    /// Acks whose SURBs were not all kept.
     pub refused_full: [u64; Limit::ALL.len()],
     /// Packets between hops of this relay that failed (e.g. replays inside one process).
     pub dropped_internal: u64,
@@ -205,6 +206,11 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
                             }
                         }
                         Outcome::Dropped => self.stats.dropped_requests += 1,
+                    }
+                    if let Some(limit) = handled.limited
+                        && let Some(n) = self.stats.refused_full.get_mut(limit.index())
+                    {
+                        *n += 1;
                     }
                     for o in handled.outgoing {
                         self.route(o.to, o.packet, &mut work, &mut out);

@@ -333,7 +333,7 @@ async fn floods_hit_the_relay_wide_caps_and_a_conversation_goes_on() {
         };
         owners.push((key, recipient_id));
     }
-    let mut surbs_refused = 0;
+    let mut surbs_refused = 0u64;
     for round in 0..40 {
         let (key, recipient_id) = &owners[round % owners.len()];
         let surbs = (0..9)
@@ -368,7 +368,7 @@ async fn floods_hit_the_relay_wide_caps_and_a_conversation_goes_on() {
     }
 
     // Queues: Creates beyond the cap (the dev relay asks for 4 bits of work).
-    let mut queues_refused = 0;
+    let mut queues_refused = 0u64;
     for _ in 0..3 * MAX_QUEUES {
         match create(&mut gw, &mut rng, path, 4).await.1 {
             ResponseBody::Ids { .. } => {}
@@ -376,7 +376,7 @@ async fn floods_hit_the_relay_wide_caps_and_a_conversation_goes_on() {
             other => panic!("create: {other:?}"),
         }
     }
-    assert!(queues_refused >= 2 * MAX_QUEUES, "{queues_refused}");
+    assert!(queues_refused >= 2 * MAX_QUEUES as u64, "{queues_refused}");
 
     // Blob chunks: full-size chunks beyond the relay's cap; what is stored is still served.
     let blob = BlobId::random(&mut rng);

@@ -25,7 +25,8 @@
 //! A request that would pass a limit is answered [`ErrorCode::Quota`] and changes nothing; the
 //! service reports which limit as [`Outcome::Full`] so the relay can count it. Everything that
 //! does not add to what is stored keeps working when the relay is full: Secure, Subscribe (it
-//! replaces the SURBs held), Ack, Delete, BlobGet, and Create of a queue that exists. A Send is
+//! replaces the SURBs held), Ack, Delete, BlobGet, and Create of a queue that exists. An Ack
+//! keeps only the SURBs that fit ([`Handled::limited`] says which limit kept the rest out). A Send is
 //! refused when its queue or the relay's message limits are reached: stored messages are the
 //! relay's disk, and the sender's client keeps the message and retries it later.
 //!
@@ -274,6 +275,10 @@ pub enum Outcome {
 pub struct Handled {
     pub outcome: Outcome,
     pub outgoing: Vec<Outgoing>,
+    /// A limit that kept part of a request that succeeded out: the SURBs of an Ack beyond the
+    /// queue's or the relay's limit, which are not kept. `None` for refusals (see
+    /// [`Outcome::Full`]).
+    pub limited: Option<Limit>,
 }
 
 #[derive(Default)]
@@ -334,6 +339,7 @@ impl<S: QueueStore> QueueService<S> {
             return Handled {
                 outcome: Outcome::Dropped,
                 outgoing: Vec::new(),
+                limited: None,
             };
         };
         let mut outgoing = Vec::new();
@@ -342,10 +348,10 @@ impl<S: QueueStore> QueueService<S> {
             Ok(body) => body,
             Err(code) => ResponseBody::Error(code),
         };
-        let outcome = match (&body, self.hit.take()) {
-            (ResponseBody::Error(ErrorCode::Quota), Some(limit)) => Outcome::Full(limit),
-            (ResponseBody::Error(code), _) => Outcome::Refused(*code),
-            _ => Outcome::Ok,
+        let (outcome, limited) = match (&body, self.hit.take()) {
+            (ResponseBody::Error(ErrorCode::Quota), Some(limit)) => (Outcome::Full(limit), None),
+            (ResponseBody::Error(code), _) => (Outcome::Refused(*code), None),
+            (_, limited) => (Outcome::Ok, limited),
         };
         let response = Response {
             request_id: request.request_id,
@@ -366,7 +372,11 @@ impl<S: QueueStore> QueueService<S> {
                 },
             );
         }
-        Handled { outcome, outgoing }
+        Handled {
+            outcome,
+            outgoing,
+            limited,
+        }
     }
 
     /// Time-driven work: drops expired SURBs, redelivers messages whose delivery was not
@@ -524,15 +534,14 @@ impl<S: QueueStore> QueueService<S> {
                 surbs,
             } => {
                 self.authorise_recipient(request, recipient_id)?;
-                // Checked before anything changes: a refused Ack deletes nothing, and the
-                // recipient acknowledges the redelivered message again.
-                self.check_surbs(recipient_id, surbs.len())?;
                 let removed = self
                     .store
                     .remove_message(recipient_id, message_id)
                     .map_err(internal)?;
                 // An Ack for a message the queue does not hold (a retry, or made up) adds no
                 // SURBs: otherwise Acks alone would keep any number of queues' SURBs topped up.
+                // An Ack that deleted its message succeeds; of its SURBs only those within the
+                // queue's and the relay's limits are kept (the relay counts the limit hit).
                 if removed {
                     self.add_surbs(recipient_id, surbs, now);
                 }
@@ -641,33 +650,34 @@ impl<S: QueueStore> QueueService<S> {
         ErrorCode::Quota
     }
 
-    /// Whether `more` SURBs fit beside those the queue holds, per queue and relay-wide.
-    fn check_surbs(&mut self, recipient_id: &QueueId, more: usize) -> Result<(), ErrorCode> {
-        if more == 0 {
-            return Ok(());
+    /// Adds as many of `surbs` as fit under the queue's and the relay's limits, expiring
+    /// `surb_ttl` seconds from `now`; notes the limit that kept any out.
+    fn add_surbs(&mut self, recipient_id: &QueueId, surbs: &[Surb], now: u64) {
+        if surbs.is_empty() {
+            return;
         }
         let held = self
             .subscriptions
             .get(recipient_id)
             .map_or(0, |s| s.surbs.len());
-        if held + more > self.config.max_surbs_per_queue {
-            return Err(self.full(Limit::QueueSurbs));
+        let queue_room = self.config.max_surbs_per_queue.saturating_sub(held);
+        let relay_room = self.config.max_surbs.saturating_sub(self.surbs_held);
+        let take = surbs.len().min(queue_room).min(relay_room);
+        if take < surbs.len() {
+            self.hit = Some(if queue_room <= relay_room {
+                Limit::QueueSurbs
+            } else {
+                Limit::Surbs
+            });
         }
-        if self.surbs_held + more > self.config.max_surbs {
-            return Err(self.full(Limit::Surbs));
-        }
-        Ok(())
-    }
-
-    /// Adds SURBs checked by [`Self::check_surbs`], expiring `surb_ttl` seconds from `now`.
-    fn add_surbs(&mut self, recipient_id: &QueueId, surbs: &[Surb], now: u64) {
-        if surbs.is_empty() {
+        if take == 0 {
             return;
         }
         let expires = now.saturating_add(self.config.surb_ttl);
         let sub = self.subscriptions.entry(*recipient_id).or_default();
-        sub.surbs.extend(surbs.iter().map(|s| (s.clone(), expires)));
-        self.surbs_held += surbs.len();
+        sub.surbs
+            .extend(surbs.iter().take(take).map(|s| (s.clone(), expires)));
+        self.surbs_held += take;
     }
 
     /// Drops the SURBs whose time is up, and subscriptions left with nothing to remember.

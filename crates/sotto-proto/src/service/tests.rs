@@ -481,35 +481,52 @@ fn an_ack_for_an_unknown_message_adds_no_surbs_and_answers_no_message() {
 }
 
 #[test]
-fn an_ack_cannot_pass_the_per_queue_surb_cap_and_a_refused_ack_deletes_nothing() {
+fn an_ack_cannot_pass_the_per_queue_surb_cap() {
     let mut f = Fixture::new(ServiceConfig {
         max_surbs_per_queue: 3,
         queue_quota: 10,
         ..config()
     });
     let (alice, id, sender, bob) = secured(&mut f);
-    assert_eq!(send(&mut f, sender, &bob, message(1)), Outcome::Ok);
-    assert_eq!(send(&mut f, sender, &bob, message(2)), Outcome::Ok);
+    for i in 0..3 {
+        assert_eq!(send(&mut f, sender, &bob, message(i)), Outcome::Ok);
+    }
     assert_eq!(
         subscribe(&mut f, &alice, id, 4, NOW).outcome,
         Outcome::Full(Limit::QueueSurbs)
     );
     assert_eq!(subscribe(&mut f, &alice, id, 3, NOW).outcome, Outcome::Ok);
     assert_eq!(f.service.surbs_held(), 2, "one carried the oldest message");
+    // The Ack deletes its message; of its 5 SURBs only one fits (then one carries the next
+    // message), and the service says which limit kept the others out.
     let oldest = f.service.store().oldest_message(&id).unwrap().unwrap();
-    assert_eq!(
-        ack(&mut f, &alice, id, oldest.id, 2),
-        Outcome::Full(Limit::QueueSurbs)
+    let surbs = (0..5).map(|_| f.surb()).collect();
+    let p = f.request(
+        Command::Ack {
+            recipient_id: id,
+            message_id: oldest.id,
+            surbs,
+        },
+        Some(&alice),
     );
+    let handled = f.run(&p, NOW);
+    assert_eq!(handled.outcome, Outcome::Ok);
+    assert_eq!(handled.limited, Some(Limit::QueueSurbs));
     assert_eq!(f.service.store().message_count(&id).unwrap(), 2);
-    assert_eq!(f.service.surbs_held(), 2);
-    assert_eq!(ack(&mut f, &alice, id, oldest.id, 1), Outcome::Ok);
-    assert_eq!(f.service.store().message_count(&id).unwrap(), 1);
     assert_eq!(
         f.service.surbs_held(),
         2,
         "3 held, one carried the next message"
     );
+    // Acks over and over never take the queue past its cap.
+    for _ in 0..10 {
+        let next = f.service.store().oldest_message(&id).unwrap();
+        let Some(next) = next else { break };
+        assert_eq!(ack(&mut f, &alice, id, next.id, 9), Outcome::Ok);
+        assert!(f.service.surbs_held() <= 3);
+    }
+    assert_eq!(f.service.store().message_count(&id).unwrap(), 0);
+    assert_eq!(f.service.surbs_held(), 3);
 }
 
 #[test]
