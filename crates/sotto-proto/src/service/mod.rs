@@ -723,8 +723,11 @@ impl<S: QueueStore> QueueService<S> {
         let Ok(bytes) = delivery.encode() else {
             return Ok(());
         };
-        while let Some((surb, _)) = sub.surbs.pop_front() {
+        while let Some((surb, expires)) = sub.surbs.pop_front() {
             self.surbs_held = self.surbs_held.saturating_sub(1);
+            if expires <= now {
+                continue;
+            }
             // A SURB that fails to seal is spent and dropped; try the next one.
             if let Ok((to, packet)) = surb.seal(&bytes) {
                 sub.in_flight = Some((message.id, now));
