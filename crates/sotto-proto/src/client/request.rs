@@ -27,6 +27,9 @@ pub(super) enum PendingKind {
     Create {
         key: Box<AuthKeyPair>,
         purpose: Purpose,
+        /// Already sent again at once after a relay refused its time and told us its clock:
+        /// a second such refusal fails it (never a loop).
+        clock_retried: bool,
     },
     Secure {
         contact: ContactId,
@@ -93,8 +96,10 @@ impl Client {
         };
         let encoded = match (&kind, &mut command) {
             (PendingKind::Create { key, .. }, Command::Create { timestamp, .. }) => {
-                *timestamp = now;
-                Request::create(request_id, reply, key, now, self.config.pow_bits)
+                // The relay checks it against its own clock.
+                let network_now = self.network_time(now);
+                *timestamp = network_now;
+                Request::create(request_id, reply, key, network_now, self.config.pow_bits)
             }
             _ => {
                 let signer = self.signer_for(&kind, &command);
@@ -175,6 +180,7 @@ impl Client {
         for id in due {
             if let Some(p) = self.pending.remove(&id) {
                 self.openers.remove(&p.surb);
+                self.resent = self.resent.saturating_add(1);
                 self.dispatch(rng, id, p.kind, p.relay, p.command, now);
             }
         }
@@ -201,7 +207,7 @@ impl Client {
         };
         match (pending.kind, response.body) {
             (
-                PendingKind::Create { key, purpose },
+                PendingKind::Create { key, purpose, .. },
                 ResponseBody::Ids {
                     recipient_id,
                     sender_id,
@@ -255,9 +261,33 @@ impl Client {
             }
             // Acks of messages already deleted (a retried Ack) are fine.
             (PendingKind::Ack, ResponseBody::Ok | ResponseBody::Error(ErrorCode::NoMessage)) => {}
+            (
+                PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried,
+                },
+                ResponseBody::ExpiredAt { relay_time },
+            ) => {
+                let kind = PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried,
+                };
+                let again = (pending.relay, pending.command, pending.surb);
+                self.on_clock_refused(rng, response.request_id, kind, again, relay_time, now)
+            }
             (kind, ResponseBody::Error(code)) => {
                 self.on_refused(rng, response.request_id, kind, &pending.command, code, now)
             }
+            (kind, ResponseBody::ExpiredAt { .. }) => self.on_refused(
+                rng,
+                response.request_id,
+                kind,
+                &pending.command,
+                ErrorCode::Expired,
+                now,
+            ),
             (kind, _) => self.on_wrong_answer(
                 response.request_id,
                 Pending {
@@ -322,6 +352,61 @@ impl Client {
         self.events.push_back(event);
         if !matches!(pending.kind, PendingKind::Create { .. }) {
             self.pending.insert(request_id, pending);
+        }
+    }
+
+    /// A relay refused a queue creation's timestamp and told us its clock (`relay_time`, at
+    /// our `now`). The first time, and when the offset is within [`super::MAX_CLOCK_OFFSET`],
+    /// we take the offset and send the creation again at once (same id, new reply block and
+    /// proof of work, timestamp in the relay's time). Otherwise it fails for good as
+    /// [`ErrorCode::Expired`]: a relay cannot make us loop, nor move our clock by more than
+    /// the bound.
+    fn on_clock_refused<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        request_id: u64,
+        kind: PendingKind,
+        (relay, command, surb): (RelayId, Command, SurbId),
+        relay_time: u64,
+        now: u64,
+    ) {
+        let offset = i128::from(relay_time) - i128::from(now);
+        let believable = offset.unsigned_abs() <= u128::from(super::MAX_CLOCK_OFFSET);
+        match (kind, i64::try_from(offset)) {
+            (
+                PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried: false,
+                },
+                Ok(offset),
+            ) if believable => {
+                self.learn_clock_offset(offset);
+                self.openers.remove(&surb);
+                let kind = PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried: true,
+                };
+                self.dispatch(rng, request_id, kind, relay, command, now);
+            }
+            (kind, _) => self.on_refused(
+                rng,
+                request_id,
+                kind,
+                &command,
+                ErrorCode::Expired,
+                now,
+            ),
+        }
+    }
+
+    /// Takes a clock offset a relay told us; reports it once if it is large.
+    fn learn_clock_offset(&mut self, offset: i64) {
+        self.clock_offset = offset;
+        if offset.unsigned_abs() > super::CLOCK_OFFSET_REPORT && !self.clock_reported {
+            self.clock_reported = true;
+            self.events.push_back(Event::ClockOffset { seconds: offset });
         }
     }
 

@@ -221,11 +221,13 @@ impl<S: QueueStore> QueueService<S> {
         let mut outgoing = Vec::new();
         let body = match self.execute(&request, now, rng, &mut outgoing) {
             Ok(body) => body,
+            // A refused timestamp is answered with our clock, so the client can correct its own.
+            Err(ErrorCode::Expired) => ResponseBody::ExpiredAt { relay_time: now },
             Err(code) => ResponseBody::Error(code),
         };
-        let outcome = match body {
-            ResponseBody::Error(code) => Outcome::Refused(code),
-            _ => Outcome::Ok,
+        let outcome = match body.error_code() {
+            Some(code) => Outcome::Refused(code),
+            None => Outcome::Ok,
         };
         let response = Response {
             request_id: request.request_id,
