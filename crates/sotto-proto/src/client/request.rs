@@ -574,6 +574,65 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_timestamp_is_corrected_once_then_fails_and_a_wild_clock_is_not_believed() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let mut client = client(&mut rng);
+        let invite = client.create_invitation(&mut rng, NOW).unwrap();
+        let relay_time = NOW + 900;
+        answer(
+            &mut client,
+            &mut rng,
+            invite,
+            ResponseBody::ExpiredAt { relay_time },
+        );
+        // Sent again at once, in the relay's time, and the offset reported.
+        assert_eq!(client.clock_offset(), 900);
+        assert!(matches!(
+            client.poll_event(),
+            Some(Event::ClockOffset { seconds: 900 })
+        ));
+        let p = &client.pending[&invite];
+        assert!(matches!(p.command, Command::Create { timestamp, .. } if timestamp == relay_time));
+        assert!(matches!(
+            p.kind,
+            PendingKind::Create {
+                clock_retried: true,
+                ..
+            }
+        ));
+        // A second refusal fails it: no loop.
+        answer(
+            &mut client,
+            &mut rng,
+            invite,
+            ResponseBody::ExpiredAt { relay_time },
+        );
+        assert!(matches!(
+            client.poll_event(),
+            Some(Event::InvitationFailed { handle, error: Error::RelayRefused(ErrorCode::Expired) })
+                if handle == invite
+        ));
+        assert_eq!(client.pending_requests(), 0);
+
+        // A relay more than 30 days off is not believed.
+        let again = client.create_invitation(&mut rng, NOW).unwrap();
+        let wild = NOW + super::super::MAX_CLOCK_OFFSET + 1;
+        answer(
+            &mut client,
+            &mut rng,
+            again,
+            ResponseBody::ExpiredAt { relay_time: wild },
+        );
+        assert_eq!(client.clock_offset(), 900);
+        assert!(matches!(
+            client.poll_event(),
+            Some(Event::InvitationFailed { handle, error: Error::RelayRefused(ErrorCode::Expired) })
+                if handle == again
+        ));
+        assert!(client.poll_event().is_none());
+    }
+
+    #[test]
     fn an_invitation_expired_before_our_queue_exists_fails_its_acceptance() {
         let mut rng = ChaCha20Rng::seed_from_u64(13);
         let mut client = client(&mut rng);
