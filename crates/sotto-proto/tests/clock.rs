@@ -115,7 +115,7 @@ fn relays_claiming_a_clock_beyond_the_bound_are_not_believed_and_nothing_hangs()
 #[test]
 fn relays_a_day_ahead_are_believed_once_and_within_the_bound() {
     // The device is right and the relays are a day ahead: the client goes with the relays.
-    let mut w = World::new(0xc10c_2, 0, &["Alice", "Bob"]);
+    let mut w = World::new(0xc10c2, 0, &["Alice", "Bob"]);
     w.relay_skew = DAY;
     let (alice_bob, _) = w.connect();
     assert!(exchange(&mut w, 0, alice_bob, 1, "hello"));

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     /// A relay refused the request (e.g. the contact's queue is full); a message refused stays
     /// queued and is sent again.
     RelayRefused,
+    /// The relays refused this device's time even after correcting for the clock they told
+    /// (or told one more than 30 days away): fix the device's clock and try again.
+    ClockSkew,
 }
 
 impl ErrorCode {
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::ProfileInUse => "PROFILE_IN_USE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::RelayRefused => "RELAY_REFUSED",
+            ErrorCode::ClockSkew => "CLOCK_SKEW",
         }
     }
 }

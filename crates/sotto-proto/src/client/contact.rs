@@ -142,7 +142,11 @@ impl Client {
             .get_mut(&contact)
             .ok_or(ClientError::UnknownContact)?;
         c.disappearing = seconds;
-        let envelope = Envelope::new(rng, self.network_time(now), Content::DisappearingTimer { seconds });
+        let envelope = Envelope::new(
+            rng,
+            self.network_time(now),
+            Content::DisappearingTimer { seconds },
+        );
         self.send_envelope(rng, contact, &envelope, now)?;
         self.events.push_back(Event::DisappearingChanged {
             contact,

@@ -165,8 +165,7 @@ impl Client {
         let network_now = self.network_time(now);
         match purpose {
             Purpose::Invitation { handle } => {
-                let secret =
-                    InvitationSecret::create(
+                let secret = InvitationSecret::create(
                     rng,
                     InvitationKind::OneTime,
                     relay,

@@ -199,7 +199,9 @@ impl Client {
         match &mut queue.owner {
             QueueOwner::Invitation(secret) => {
                 let own = *secret.invitation();
-                if let Ok((session, hello, _)) = secret.receive_hello(rng, &delivery.body, network_now) {
+                if let Ok((session, hello, _)) =
+                    secret.receive_hello(rng, &delivery.body, network_now)
+                {
                     self.on_hello(rng, queue_id, own, session, hello, now);
                 }
             }

@@ -390,14 +390,7 @@ impl Client {
                 };
                 self.dispatch(rng, request_id, kind, relay, command, now);
             }
-            (kind, _) => self.on_refused(
-                rng,
-                request_id,
-                kind,
-                &command,
-                ErrorCode::Expired,
-                now,
-            ),
+            (kind, _) => self.on_refused(rng, request_id, kind, &command, ErrorCode::Expired, now),
         }
     }
 
@@ -406,7 +399,8 @@ impl Client {
         self.clock_offset = offset;
         if offset.unsigned_abs() > super::CLOCK_OFFSET_REPORT && !self.clock_reported {
             self.clock_reported = true;
-            self.events.push_back(Event::ClockOffset { seconds: offset });
+            self.events
+                .push_back(Event::ClockOffset { seconds: offset });
         }
     }
 
