@@ -209,6 +209,29 @@ impl Client {
         Ok(())
     }
 
+    /// As [`Client::update_relays`] (same refusals), for a directory read while connected:
+    /// when any relay's key changed, every receive queue is also scheduled to be subscribed
+    /// again over the next seconds (tick when [`Client::poll_timeout`] says), because the
+    /// reply blocks the relays hold for our queues lead through the old keys, which each relay
+    /// drops once its overlap is over. Returns whether a key changed. `now`: device time,
+    /// Unix seconds.
+    pub fn update_relays_at<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        relays: Vec<Hop>,
+        now: u64,
+    ) -> Result<bool, ClientError> {
+        route::check_directory(&relays, self.gateway)?;
+        let changed = relays
+            .iter()
+            .any(|h| !self.relays.iter().any(|old| old == h));
+        self.relays = relays;
+        if changed {
+            self.schedule_all_subscriptions(rng, now);
+        }
+        Ok(changed)
+    }
+
     /// The relay our WebSocket goes to.
     pub fn gateway(&self) -> RelayId {
         self.gateway
@@ -365,6 +388,29 @@ mod tests {
             .collect();
         let gateway = relays[0].id;
         Client::new(rng, relays, gateway, "Alice", ClientConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn new_keys_from_a_directory_read_say_so_and_the_same_keys_do_not() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut client = client(&mut rng);
+        let same = client.relays.clone();
+        assert!(!client.update_relays_at(&mut rng, same, NOW).unwrap());
+        let mut rotated = client.relays.clone();
+        rotated[2].key = RelayKey::generate(&mut rng, 2).public_key();
+        assert!(
+            client
+                .update_relays_at(&mut rng, rotated.clone(), NOW)
+                .unwrap()
+        );
+        assert_eq!(client.relays, rotated);
+        // Too small a directory changes nothing.
+        assert!(
+            client
+                .update_relays_at(&mut rng, rotated[..2].to_vec(), NOW)
+                .is_err()
+        );
+        assert_eq!(client.relays, rotated);
     }
 
     #[test]

@@ -455,9 +455,8 @@ fn refresh_directory(state: &Shared, url: String) {
         let st = &mut *st;
         match fetched {
             Ok(relays) => {
-                let _ = st
-                    .client
-                    .update_relays(relays.iter().map(|r| r.hop()).collect());
+                let hops = relays.iter().map(|r| r.hop()).collect();
+                let _ = st.client.update_relays_at(&mut st.rng, hops, now());
                 st.directory_due = next_read(&st.client, &mut st.rng, &relays);
             }
             // Not reachable now: try again soon rather than in an hour.
