@@ -484,6 +484,32 @@ mod tests {
     }
 
     #[test]
+    fn the_clock_offset_is_kept_and_a_version_2_state_loads_without_one() {
+        let mut rng = ChaCha20Rng::seed_from_u64(21);
+        let mut client = busy_client(&mut rng);
+        client.clock_offset = -8 * 24 * 3600;
+        let saved = client.to_persisted();
+        let restored = Client::from_persisted(saved.as_bytes()).unwrap();
+        assert_eq!(restored.clock_offset(), -8 * 24 * 3600);
+        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
+
+        // Version 2: the same layout without the trailing offset.
+        let bytes = saved.as_bytes();
+        let mut v2 = bytes[..bytes.len() - 8].to_vec();
+        v2[0] = 2;
+        let old = Client::from_persisted(&v2).unwrap();
+        assert_eq!(old.clock_offset(), 0);
+        assert_eq!(old.pending_requests(), 2);
+
+        // An offset beyond the bound is refused, as any damaged state.
+        let mut wild = bytes.to_vec();
+        let at = wild.len() - 8;
+        let too_far = i64::try_from(crate::client::MAX_CLOCK_OFFSET).unwrap() + 1;
+        wild[at..].copy_from_slice(&too_far.to_be_bytes());
+        assert!(Client::from_persisted(&wild).is_err());
+    }
+
+    #[test]
     fn round_trip_gives_the_same_bytes() {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let client = busy_client(&mut rng);
