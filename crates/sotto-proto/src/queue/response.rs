@@ -110,6 +110,7 @@ pub enum ResponseBody {
     /// block, so a relay can only tell its own time to its own requests; a client bounds the
     /// offset it takes from it (`client::MAX_CLOCK_OFFSET`). Tag `0x8e`.
     ExpiredAt {
+        /// The relay's clock when it refused the Create, Unix seconds.
         relay_time: u64,
     },
 }
