@@ -45,6 +45,7 @@ const MESSAGES = {
   STORAGE: 'This browser could not read or write the profile saved on this device.',
   STORAGE_QUOTA: 'This device has no storage space left for Sotto.',
   PROFILE_IN_USE: 'This profile is open in another tab or window.',
+  RELAY_REFUSED: 'A relay refused that request. Try again in a moment.',
   CLOCK_SKEW: "The relays do not accept this device's clock. Set the right date and time, then try again.",
 };
 
