@@ -56,4 +56,22 @@ export function showNotice(text, { sticky = false } = {}) {
 /// Empties the notice line at once (when a session ends).
 export function clearNotice() {
   notice.textContent = '';
+  clockNotice.textContent = '';
+  clockNotice.hidden = true;
+}
+
+const clockNotice = byId('clock-notice');
+
+/// Says, until the session ends, that this device's clock is off by `seconds` (what Sotto
+/// adds to it: positive when the device is slow), e.g. "This device's clock is 15 minutes off".
+export function showClockNotice(seconds) {
+  const off = Math.abs(Number(seconds) || 0);
+  const minutes = Math.round(off / 60);
+  const hours = Math.round(off / 3600);
+  const days = Math.round(off / 86400);
+  const amount = minutes < 120 ? `${minutes} minute${minutes === 1 ? '' : 's'}`
+    : hours < 48 ? `${hours} hours` : `${days} days`;
+  const way = seconds > 0 ? 'slow' : 'fast';
+  clockNotice.textContent = `This device's clock is ${amount} off (${way}). Sotto corrects for it, but please set the right date and time.`;
+  clockNotice.hidden = false;
 }

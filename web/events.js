@@ -1,7 +1,8 @@
 // What the open Sotto tells the page: new messages and contacts, relay errors, file progress,
-// files that arrived (or failed), and disappearing messages that expired.
+// files that arrived (or failed), disappearing messages that expired, and a device clock that
+// is off.
 import { state, upsertContact, nameOf, fromApi, findMessage } from '/web/store.js';
-import { isolate, showNotice } from '/web/dom.js';
+import { isolate, showNotice, showClockNotice } from '/web/dom.js';
 import { showProgress } from '/web/content.js';
 import { renderList } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
@@ -17,6 +18,8 @@ export function listen(me, s) {
   on('attachment', onAttachment);
   on('expired', onExpired);
   on('status', onStatus);
+  // Once per session: the relays told a time far from this device's.
+  on('clock', (d) => showClockNotice(d?.offsetSeconds));
 }
 
 /// A message of ours changed state: e.g. one refused earlier was stored by a retry.

@@ -46,6 +46,8 @@ const MESSAGES = {
   STORAGE_QUOTA: 'This device has no storage space left for Sotto.',
   PROFILE_IN_USE: 'This profile is open in another tab or window.',
   RELAY_FULL: 'The relay is full for now; Sotto will try again.',
+  RELAY_REFUSED: 'A relay refused that request. Try again in a moment.',
+  CLOCK_SKEW: "The relays do not accept this device's clock. Set the right date and time, then try again.",
 };
 
 /// The sentence shown to a person for a SottoError (or any other failure).

@@ -1,5 +1,6 @@
 #![no_main]
-//! Queue frames: requests (as a relay decodes them), answers and deliveries (as a client does).
+//! Queue frames: requests (as a relay decodes them), answers (every tag, ExpiredAt included) and
+//! deliveries (as a client does).
 //! Never panics; whatever decodes re-encodes to the same bytes (signed requests: the unsigned
 //! part is checked by re-encoding unsigned commands only).
 use libfuzzer_sys::fuzz_target;

@@ -12,12 +12,13 @@ const RELAY_BIN = process.env.SOTTO_RELAY_BIN
   ?? join(resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target'), 'debug', 'sotto-relay');
 
 /// Starts `sotto-relay dev --ephemeral` on ports of its own and resolves once it printed its URL.
-/// `webRoot`: where index.html, web/ and pkg/ are served from (default: the repository).
-export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 5, webRoot = ROOT } = {}) {
+/// `webRoot`: where index.html, web/ and pkg/ are served from (default: the repository);
+/// `extraArgs`: more `dev` flags (e.g. `['--key-epoch-secs', '40']`).
+export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 5, webRoot = ROOT, extraArgs = [] } = {}) {
   const args = [
     'dev', '--ephemeral', '--relays', String(relays),
     '--http', `127.0.0.1:${httpPort}`, '--ws-base-port', String(wsBasePort),
-    '--web-root', webRoot,
+    '--web-root', webRoot, ...extraArgs,
   ];
   const child = spawn(RELAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

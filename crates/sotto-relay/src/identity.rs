@@ -24,6 +24,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use sotto_proto::directory::KEY_REREAD_MARGIN_SECS;
 use sotto_proto::ids::RelayId;
 use sotto_proto::keys::{PublicKey, SecretKey};
 use sotto_proto::onion::{RelayKey, RelayKeys};
@@ -45,7 +46,8 @@ pub struct KeyPolicy {
     /// Length of a key epoch in seconds (default 24 h).
     pub epoch_secs: u64,
     /// Seconds the previous epoch's key is still accepted after a rotation (default 2 h).
-    /// At most `epoch_secs`.
+    /// At most `epoch_secs`, at least [`KEY_REREAD_MARGIN_SECS`] (10 s: the time clients take
+    /// to read the directory again after a rotation).
     pub overlap_secs: u64,
 }
 
@@ -68,6 +70,15 @@ impl KeyPolicy {
             return Err(RelayError::Config(
                 "key overlap must not be longer than the key epoch".into(),
             ));
+        }
+        // Clients read the directory again within this margin after a rotation; until then
+        // they build packets for the previous key.
+        if self.overlap_secs < KEY_REREAD_MARGIN_SECS {
+            return Err(RelayError::Config(format!(
+                "key overlap must be at least {KEY_REREAD_MARGIN_SECS} s: clients read the \
+                 directory again within that long after a key rotation and use the previous \
+                 key until then"
+            )));
         }
         Ok(())
     }
@@ -456,6 +467,22 @@ mod tests {
             }
             .validate()
             .is_err()
+        );
+        // Shorter than the time clients take to read the directory again.
+        for overlap_secs in [0, KEY_REREAD_MARGIN_SECS - 1] {
+            let short = KeyPolicy {
+                epoch_secs: 100,
+                overlap_secs,
+            };
+            assert!(short.validate().is_err(), "{short:?}");
+        }
+        assert!(
+            KeyPolicy {
+                epoch_secs: 100,
+                overlap_secs: KEY_REREAD_MARGIN_SECS
+            }
+            .validate()
+            .is_ok()
         );
     }
 

@@ -109,7 +109,8 @@ struct DevArgs {
     #[arg(long, default_value_t = KeyPolicy::default().epoch_secs, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     key_epoch_secs: u64,
-    /// Seconds the previous epoch's key stays valid after a rotation (at most the epoch).
+    /// Seconds the previous epoch's key stays valid after a rotation (at most the epoch, at
+    /// least 10: the time clients take to read the directory again after a rotation).
     #[arg(long, default_value_t = KeyPolicy::default().overlap_secs, value_name = "SECS")]
     key_overlap_secs: u64,
     /// Proof-of-work bits the queue service asks of a queue creation (published in

@@ -241,6 +241,31 @@ fn a_busy_port_is_a_one_line_error() {
 }
 
 #[test]
+fn a_key_overlap_shorter_than_the_clients_reread_margin_is_refused_at_start() {
+    let (status, _out, err) = common::run_to_end(&[
+        "dev",
+        "--relays",
+        "1",
+        "--ephemeral",
+        "--ws-base-port",
+        "0",
+        "--http",
+        "127.0.0.1:0",
+        "--key-epoch-secs",
+        "40",
+        "--key-overlap-secs",
+        "9",
+    ]);
+    assert!(!status.success());
+    assert!(
+        err.starts_with("sotto-relay: error:") && err.contains("key overlap must be at least 10 s"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
 fn an_unusable_data_dir_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");

@@ -42,6 +42,9 @@ pub enum ErrorCode {
     /// A relay is full: the contact's queue, or the relay's room for queues, messages or files
     /// (the relay answered `Quota`). A message refused stays queued and is sent again.
     RelayFull,
+    /// The relays refused this device's time even after correcting for the clock they told
+    /// (or told one more than 30 days away): fix the device's clock and try again.
+    ClockSkew,
 }
 
 impl ErrorCode {
@@ -62,6 +65,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::RelayRefused => "RELAY_REFUSED",
             ErrorCode::RelayFull => "RELAY_FULL",
+            ErrorCode::ClockSkew => "CLOCK_SKEW",
         }
     }
 
@@ -161,6 +165,7 @@ mod tests {
             (ErrorCode::Timeout, "TIMEOUT"),
             (ErrorCode::RelayRefused, "RELAY_REFUSED"),
             (ErrorCode::RelayFull, "RELAY_FULL"),
+            (ErrorCode::ClockSkew, "CLOCK_SKEW"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

@@ -119,7 +119,9 @@ impl Sotto {
     #[wasm_bindgen(js_name = invitationQr, unchecked_return_type = "Promise<string>")]
     pub fn invitation_qr(&self, link: &str) -> Promise {
         let origin = self.driver.origin();
-        match Invitation::parse_link(link, crate::js::now()).and_then(|i| i.to_qr_svg(&origin)) {
+        match Invitation::parse_link(link, self.driver.network_now())
+            .and_then(|i| i.to_qr_svg(&origin))
+        {
             Ok(svg) => Promise::resolve(&JsValue::from(svg)),
             Err(e) => Promise::reject(&sotto_error(ErrorCode::InvalidInvitation, &e.to_string())),
         }
@@ -141,7 +143,7 @@ impl Sotto {
                     "an invitation link is a string",
                 )
             })?;
-            let invitation = Invitation::parse_link(&link, crate::js::now())
+            let invitation = Invitation::parse_link(&link, self.driver.network_now())
                 .map_err(|e| sotto_error(ErrorCode::InvalidInvitation, &e.to_string()))?;
             self.driver.accept_invitation(invitation, resolver)
         });

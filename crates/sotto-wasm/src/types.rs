@@ -108,7 +108,8 @@ export type SottoErrorCode =
     | 'PROFILE_IN_USE'
     | 'TIMEOUT'
     | 'RELAY_REFUSED'
-    | 'RELAY_FULL';
+    | 'RELAY_FULL'
+    | 'CLOCK_SKEW';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {
@@ -146,6 +147,12 @@ export interface ExpiredDetail {
     ids: string[];
 }
 
+/** A `clock` event's detail (once): this device's clock is more than 2 minutes off the
+ *  relays'; `offsetSeconds` is what Sotto adds to it (positive: the device is slow). */
+export interface ClockDetail {
+    offsetSeconds: number;
+}
+
 /** An `error` event's detail: a relay refused a request (`code`: the relay's answer), a
  *  frame from the gateway could not be handled (`what: 'frame'`), or a write failed
  *  (`what: 'storage'`). */
@@ -161,6 +168,7 @@ export interface SottoEventMap {
     progress: CustomEvent<ProgressDetail>;
     attachment: CustomEvent<AttachmentDetail>;
     expired: CustomEvent<ExpiredDetail>;
+    clock: CustomEvent<ClockDetail>;
     error: CustomEvent<ErrorDetail>;
 }
 

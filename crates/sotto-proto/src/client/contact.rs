@@ -87,7 +87,7 @@ impl Client {
                 .values()
                 .find(|q| matches!(q.owner, QueueOwner::Contact(c) if c == contact))
                 .map_or(self.gateway, |q| q.relay);
-            let envelope = Envelope::new(rng, now, Content::Hello(hello(relay)));
+            let envelope = Envelope::new(rng, self.network_time(now), Content::Hello(hello(relay)));
             self.send_envelope(rng, contact, &envelope, now)?;
         }
         Ok(())
@@ -102,7 +102,7 @@ impl Client {
         text: &str,
         now: u64,
     ) -> Result<Envelope, ClientError> {
-        let envelope = Envelope::new(rng, now, Content::Text(text.to_owned()));
+        let envelope = Envelope::new(rng, self.network_time(now), Content::Text(text.to_owned()));
         self.send_envelope(rng, contact, &envelope, now)?;
         Ok(envelope)
     }
@@ -142,7 +142,11 @@ impl Client {
             .get_mut(&contact)
             .ok_or(ClientError::UnknownContact)?;
         c.disappearing = seconds;
-        let envelope = Envelope::new(rng, now, Content::DisappearingTimer { seconds });
+        let envelope = Envelope::new(
+            rng,
+            self.network_time(now),
+            Content::DisappearingTimer { seconds },
+        );
         self.send_envelope(rng, contact, &envelope, now)?;
         self.events.push_back(Event::DisappearingChanged {
             contact,

@@ -103,6 +103,12 @@ pub enum Event {
         seconds: u32,
         by_contact: bool,
     },
+    /// This device's clock is off by more than [`super::CLOCK_OFFSET_REPORT`] seconds: a relay
+    /// refused a queue creation's timestamp and told its time. `seconds` is what the client
+    /// now adds to the device's clock (positive: the device is slow), see
+    /// [`super::Client::clock_offset`]. Reported once per client; the creation is sent again
+    /// at once, so nothing else needs doing, but the person may want to fix the clock.
+    ClockOffset { seconds: i64 },
 }
 
 impl Event {

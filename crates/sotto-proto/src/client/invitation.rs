@@ -42,7 +42,7 @@ impl Client {
         invitation: Invitation,
         now: u64,
     ) -> Result<u64, ClientError> {
-        if invitation.is_expired(now) {
+        if invitation.is_expired(self.network_time(now)) {
             return Err(HandshakeError::Expired.into());
         }
         if !self.relays.iter().any(|h| h.id == invitation.relay) {
@@ -134,6 +134,7 @@ impl Client {
             PendingKind::Create {
                 key: Box::new(key),
                 purpose,
+                clock_retried: false,
             },
             relay,
             command,
@@ -159,10 +160,18 @@ impl Client {
         if self.queues.contains_key(&recipient_id) {
             return;
         }
+        // Times that leave the device (the invitation's expiry, the hello's stamp) are the
+        // network's.
+        let network_now = self.network_time(now);
         match purpose {
             Purpose::Invitation { handle } => {
-                let secret =
-                    InvitationSecret::create(rng, InvitationKind::OneTime, relay, sender_id, now);
+                let secret = InvitationSecret::create(
+                    rng,
+                    InvitationKind::OneTime,
+                    relay,
+                    sender_id,
+                    network_now,
+                );
                 let invitation = *secret.invitation();
                 self.queues.insert(
                     recipient_id,
@@ -185,7 +194,7 @@ impl Client {
                     relay,
                     sender_id,
                     &self.display_name,
-                    now,
+                    network_now,
                 ) {
                     Ok(accepted) => accepted,
                     Err(e) => {
@@ -262,7 +271,7 @@ impl Client {
         // queue they already write to).
         let hello = Envelope::new(
             rng,
-            now,
+            self.network_time(now),
             Content::Hello(Hello {
                 reply_relay: own.relay,
                 reply_queue: own.queue,

@@ -80,6 +80,17 @@ use transfer::{Download, Upload};
 /// A contact, as this client numbers them. Local only: never on the wire.
 pub type ContactId = u64;
 
+/// The largest clock offset, in seconds either way, a client takes from a relay's
+/// [`crate::queue::ResponseBody::ExpiredAt`] (30 days). A relay that claims a clock further
+/// from ours than this is not believed: the queue creation fails as
+/// [`crate::queue::ErrorCode::Expired`], and the offset stays as it was. This bounds how far a
+/// hostile relay can push the timestamps of our invitations and messages.
+pub const MAX_CLOCK_OFFSET: u64 = 30 * 24 * 3600;
+
+/// An offset larger than this many seconds (either way) is told to the application, once per
+/// client, as [`Event::ClockOffset`]: the device's clock is wrong enough for a person to fix.
+pub const CLOCK_OFFSET_REPORT: u64 = 120;
+
 /// Tunables of a [`Client`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -124,6 +135,13 @@ pub struct Client {
     downloads: BTreeMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
+    /// Seconds to add to the device's clock to get the relays' time (see
+    /// [`Client::clock_offset`]).
+    clock_offset: i64,
+    /// [`Event::ClockOffset`] was queued already.
+    clock_reported: bool,
+    /// Requests resent because no answer came in time (see [`Client::resent_requests`]).
+    resent: u64,
 }
 
 impl Client {
@@ -152,7 +170,33 @@ impl Client {
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
+            clock_offset: 0,
+            clock_reported: false,
+            resent: 0,
         })
+    }
+
+    /// Seconds (signed) this client adds to the device's clock (the `now` every call takes)
+    /// wherever a time leaves the device: the timestamp of a queue creation, which relays check
+    /// against their clock, an invitation's expiry and the time stamped on our messages.
+    /// Learned from a relay that refused a creation as expired and said its time
+    /// ([`crate::queue::ResponseBody::ExpiredAt`], bounded by [`MAX_CLOCK_OFFSET`]); kept
+    /// across [`Client::to_persisted`]. 0 until then.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset
+    }
+
+    /// The relays' time at device time `now` (Unix seconds): `now + clock_offset`, saturating.
+    pub fn network_time(&self, now: u64) -> u64 {
+        now.saturating_add_signed(self.clock_offset)
+    }
+
+    /// How many requests were sent again because their answer did not come within
+    /// [`ClientConfig::retry_after`] seconds, since this client was made or restored. A driver
+    /// that sees it climb may read the relay directory again (a relay may have rotated its
+    /// Sphinx key, so packets built for the old one are dropped).
+    pub fn resent_requests(&self) -> u64 {
+        self.resent
     }
 
     /// Takes a fresh relay directory (relays rotate their Sphinx keys every epoch): routes are
@@ -163,6 +207,29 @@ impl Client {
         route::check_directory(&relays, self.gateway)?;
         self.relays = relays;
         Ok(())
+    }
+
+    /// As [`Client::update_relays`] (same refusals), for a directory read while connected:
+    /// when any relay's key changed, every receive queue is also scheduled to be subscribed
+    /// again over the next seconds (tick when [`Client::poll_timeout`] says), because the
+    /// reply blocks the relays hold for our queues lead through the old keys, which each relay
+    /// drops once its overlap is over. Returns whether a key changed. `now`: device time,
+    /// Unix seconds.
+    pub fn update_relays_at<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        relays: Vec<Hop>,
+        now: u64,
+    ) -> Result<bool, ClientError> {
+        route::check_directory(&relays, self.gateway)?;
+        let changed = relays
+            .iter()
+            .any(|h| !self.relays.iter().any(|old| old == h));
+        self.relays = relays;
+        if changed {
+            self.schedule_all_subscriptions(rng, now);
+        }
+        Ok(changed)
     }
 
     /// The relay our WebSocket goes to.
@@ -321,6 +388,29 @@ mod tests {
             .collect();
         let gateway = relays[0].id;
         Client::new(rng, relays, gateway, "Alice", ClientConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn new_keys_from_a_directory_read_say_so_and_the_same_keys_do_not() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut client = client(&mut rng);
+        let same = client.relays.clone();
+        assert!(!client.update_relays_at(&mut rng, same, NOW).unwrap());
+        let mut rotated = client.relays.clone();
+        rotated[2].key = RelayKey::generate(&mut rng, 2).public_key();
+        assert!(
+            client
+                .update_relays_at(&mut rng, rotated.clone(), NOW)
+                .unwrap()
+        );
+        assert_eq!(client.relays, rotated);
+        // Too small a directory changes nothing.
+        assert!(
+            client
+                .update_relays_at(&mut rng, rotated[..2].to_vec(), NOW)
+                .is_err()
+        );
+        assert_eq!(client.relays, rotated);
     }
 
     #[test]

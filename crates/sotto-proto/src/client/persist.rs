@@ -22,8 +22,9 @@ use crate::queue::Command;
 use crate::ratchet::Session;
 
 /// First byte of [`PersistedClient`]: the layout's version.
-/// Version 2 added each contact's disappearing-messages setting; version 1 is still read.
-pub const CLIENT_STATE_VERSION: u8 = 2;
+/// Version 2 added each contact's disappearing-messages setting, version 3 the clock offset;
+/// versions 1 and 2 are still read (with an offset of 0).
+pub const CLIENT_STATE_VERSION: u8 = 3;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -180,7 +181,7 @@ impl Client {
             w.put_u64(*id);
             w.put_bytes(p.relay.as_bytes());
             match &p.kind {
-                PendingKind::Create { key, purpose } => {
+                PendingKind::Create { key, purpose, .. } => {
                     w.put_u8(PENDING_CREATE);
                     w.put_bytes(&key.to_persisted_bytes()[..]);
                     match purpose {
@@ -208,6 +209,7 @@ impl Client {
                 | PendingKind::BlobGet { .. } => {}
             }
         }
+        w.put_u64(self.clock_offset.cast_unsigned());
         PersistedClient(w.into_inner())
     }
 
@@ -352,6 +354,7 @@ impl Client {
                     let kind = PendingKind::Create {
                         key: Box::new(key),
                         purpose,
+                        clock_retried: false,
                     };
                     (kind, command)
                 }
@@ -402,6 +405,15 @@ impl Client {
             }
             pending.insert(id, request);
         }
+        let clock_offset = if version >= 3 {
+            let offset = r.take_u64()?.cast_signed();
+            if offset.unsigned_abs() > super::MAX_CLOCK_OFFSET {
+                return Err(PersistError::Invalid("clock offset out of range"));
+            }
+            offset
+        } else {
+            0
+        };
         r.should_be_exhausted()?;
         Ok(Client {
             config,
@@ -419,6 +431,9 @@ impl Client {
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
+            clock_offset,
+            clock_reported: false,
+            resent: 0,
         })
     }
 }
@@ -466,6 +481,32 @@ mod tests {
             .unwrap();
         while client.poll_transmit().is_some() {}
         client
+    }
+
+    #[test]
+    fn the_clock_offset_is_kept_and_a_version_2_state_loads_without_one() {
+        let mut rng = ChaCha20Rng::seed_from_u64(21);
+        let mut client = busy_client(&mut rng);
+        client.clock_offset = -8 * 24 * 3600;
+        let saved = client.to_persisted();
+        let restored = Client::from_persisted(saved.as_bytes()).unwrap();
+        assert_eq!(restored.clock_offset(), -8 * 24 * 3600);
+        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
+
+        // Version 2: the same layout without the trailing offset.
+        let bytes = saved.as_bytes();
+        let mut v2 = bytes[..bytes.len() - 8].to_vec();
+        v2[0] = 2;
+        let old = Client::from_persisted(&v2).unwrap();
+        assert_eq!(old.clock_offset(), 0);
+        assert_eq!(old.pending_requests(), 2);
+
+        // An offset beyond the bound is refused, as any damaged state.
+        let mut wild = bytes.to_vec();
+        let at = wild.len() - 8;
+        let too_far = i64::try_from(crate::client::MAX_CLOCK_OFFSET).unwrap() + 1;
+        wild[at..].copy_from_slice(&too_far.to_be_bytes());
+        assert!(Client::from_persisted(&wild).is_err());
     }
 
     #[test]

@@ -191,13 +191,17 @@ impl Client {
         now: u64,
     ) {
         let queue_id = delivery.recipient_id;
+        // An invitation's expiry is in the network's time.
+        let network_now = self.network_time(now);
         let Some(queue) = self.queues.get_mut(&queue_id) else {
             return;
         };
         match &mut queue.owner {
             QueueOwner::Invitation(secret) => {
                 let own = *secret.invitation();
-                if let Ok((session, hello, _)) = secret.receive_hello(rng, &delivery.body, now) {
+                if let Ok((session, hello, _)) =
+                    secret.receive_hello(rng, &delivery.body, network_now)
+                {
                     self.on_hello(rng, queue_id, own, session, hello, now);
                 }
             }

@@ -27,6 +27,9 @@ pub(super) enum PendingKind {
     Create {
         key: Box<AuthKeyPair>,
         purpose: Purpose,
+        /// Already sent again at once after a relay refused its time and told us its clock:
+        /// a second such refusal fails it (never a loop).
+        clock_retried: bool,
     },
     Secure {
         contact: ContactId,
@@ -93,8 +96,10 @@ impl Client {
         };
         let encoded = match (&kind, &mut command) {
             (PendingKind::Create { key, .. }, Command::Create { timestamp, .. }) => {
-                *timestamp = now;
-                Request::create(request_id, reply, key, now, self.config.pow_bits)
+                // The relay checks it against its own clock.
+                let network_now = self.network_time(now);
+                *timestamp = network_now;
+                Request::create(request_id, reply, key, network_now, self.config.pow_bits)
             }
             _ => {
                 let signer = self.signer_for(&kind, &command);
@@ -175,6 +180,7 @@ impl Client {
         for id in due {
             if let Some(p) = self.pending.remove(&id) {
                 self.openers.remove(&p.surb);
+                self.resent = self.resent.saturating_add(1);
                 self.dispatch(rng, id, p.kind, p.relay, p.command, now);
             }
         }
@@ -201,7 +207,7 @@ impl Client {
         };
         match (pending.kind, response.body) {
             (
-                PendingKind::Create { key, purpose },
+                PendingKind::Create { key, purpose, .. },
                 ResponseBody::Ids {
                     recipient_id,
                     sender_id,
@@ -255,9 +261,33 @@ impl Client {
             }
             // Acks of messages already deleted (a retried Ack) are fine.
             (PendingKind::Ack, ResponseBody::Ok | ResponseBody::Error(ErrorCode::NoMessage)) => {}
+            (
+                PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried,
+                },
+                ResponseBody::ExpiredAt { relay_time },
+            ) => {
+                let kind = PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried,
+                };
+                let again = (pending.relay, pending.command, pending.surb);
+                self.on_clock_refused(rng, response.request_id, kind, again, relay_time, now)
+            }
             (kind, ResponseBody::Error(code)) => {
                 self.on_refused(rng, response.request_id, kind, &pending.command, code, now)
             }
+            (kind, ResponseBody::ExpiredAt { .. }) => self.on_refused(
+                rng,
+                response.request_id,
+                kind,
+                &pending.command,
+                ErrorCode::Expired,
+                now,
+            ),
             (kind, _) => self.on_wrong_answer(
                 response.request_id,
                 Pending {
@@ -322,6 +352,55 @@ impl Client {
         self.events.push_back(event);
         if !matches!(pending.kind, PendingKind::Create { .. }) {
             self.pending.insert(request_id, pending);
+        }
+    }
+
+    /// A relay refused a queue creation's timestamp and told us its clock (`relay_time`, at
+    /// our `now`). The first time, and when the offset is within [`super::MAX_CLOCK_OFFSET`],
+    /// we take the offset and send the creation again at once (same id, new reply block and
+    /// proof of work, timestamp in the relay's time). Otherwise it fails for good as
+    /// [`ErrorCode::Expired`]: a relay cannot make us loop, nor move our clock by more than
+    /// the bound.
+    fn on_clock_refused<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        request_id: u64,
+        kind: PendingKind,
+        (relay, command, surb): (RelayId, Command, SurbId),
+        relay_time: u64,
+        now: u64,
+    ) {
+        let offset = i128::from(relay_time) - i128::from(now);
+        let believable = offset.unsigned_abs() <= u128::from(super::MAX_CLOCK_OFFSET);
+        match (kind, i64::try_from(offset)) {
+            (
+                PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried: false,
+                },
+                Ok(offset),
+            ) if believable => {
+                self.learn_clock_offset(offset);
+                self.openers.remove(&surb);
+                let kind = PendingKind::Create {
+                    key,
+                    purpose,
+                    clock_retried: true,
+                };
+                self.dispatch(rng, request_id, kind, relay, command, now);
+            }
+            (kind, _) => self.on_refused(rng, request_id, kind, &command, ErrorCode::Expired, now),
+        }
+    }
+
+    /// Takes a clock offset a relay told us; reports it once if it is large.
+    fn learn_clock_offset(&mut self, offset: i64) {
+        self.clock_offset = offset;
+        if offset.unsigned_abs() > super::CLOCK_OFFSET_REPORT && !self.clock_reported {
+            self.clock_reported = true;
+            self.events
+                .push_back(Event::ClockOffset { seconds: offset });
         }
     }
 
@@ -486,6 +565,65 @@ mod tests {
         let c = &client.contacts[&contact];
         assert!(!c.sending);
         assert_eq!(c.outbox.front().map(|(id, _)| *id), Some(hello));
+    }
+
+    #[test]
+    fn a_refused_timestamp_is_corrected_once_then_fails_and_a_wild_clock_is_not_believed() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let mut client = client(&mut rng);
+        let invite = client.create_invitation(&mut rng, NOW).unwrap();
+        let relay_time = NOW + 900;
+        answer(
+            &mut client,
+            &mut rng,
+            invite,
+            ResponseBody::ExpiredAt { relay_time },
+        );
+        // Sent again at once, in the relay's time, and the offset reported.
+        assert_eq!(client.clock_offset(), 900);
+        assert!(matches!(
+            client.poll_event(),
+            Some(Event::ClockOffset { seconds: 900 })
+        ));
+        let p = &client.pending[&invite];
+        assert!(matches!(p.command, Command::Create { timestamp, .. } if timestamp == relay_time));
+        assert!(matches!(
+            p.kind,
+            PendingKind::Create {
+                clock_retried: true,
+                ..
+            }
+        ));
+        // A second refusal fails it: no loop.
+        answer(
+            &mut client,
+            &mut rng,
+            invite,
+            ResponseBody::ExpiredAt { relay_time },
+        );
+        assert!(matches!(
+            client.poll_event(),
+            Some(Event::InvitationFailed { handle, error: Error::RelayRefused(ErrorCode::Expired) })
+                if handle == invite
+        ));
+        assert_eq!(client.pending_requests(), 0);
+
+        // A relay more than 30 days off is not believed.
+        let again = client.create_invitation(&mut rng, NOW).unwrap();
+        let wild = NOW + super::super::MAX_CLOCK_OFFSET + 1;
+        answer(
+            &mut client,
+            &mut rng,
+            again,
+            ResponseBody::ExpiredAt { relay_time: wild },
+        );
+        assert_eq!(client.clock_offset(), 900);
+        assert!(matches!(
+            client.poll_event(),
+            Some(Event::InvitationFailed { handle, error: Error::RelayRefused(ErrorCode::Expired) })
+                if handle == again
+        ));
+        assert!(client.poll_event().is_none());
     }
 
     #[test]

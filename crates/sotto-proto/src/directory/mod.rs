@@ -37,6 +37,43 @@ use crate::onion::Hop;
 /// The only `version` this build reads and writes.
 pub const DIRECTORY_VERSION: u64 = 1;
 
+/// Seconds after a relay's announced key rotation (`key_rotates_at`) within which a client
+/// has read the directory again and builds packets for the new key: it reads it at a random
+/// 1 to `KEY_REREAD_MARGIN_SECS / 2` seconds after the earliest rotation it knows (see
+/// [`reread_at`]), which leaves the rest for the fetch and packets already on their way.
+/// Relays must keep their previous key at least this long after a rotation: a relay refuses
+/// to start with a shorter key overlap.
+pub const KEY_REREAD_MARGIN_SECS: u64 = 10;
+
+/// The soonest, in seconds, a client reads the directory again after reading it, whatever
+/// the relays announce (a relay whose `key_rotates_at` is already past must not make clients
+/// read it in a loop).
+pub const MIN_REREAD_SECS: u64 = 5;
+
+/// When to read the directory again, in device time (Unix seconds): a random 1 to
+/// `KEY_REREAD_MARGIN_SECS / 2` seconds after the earliest `key_rotates_at` of `relays`
+/// (announced in the relays' time, so `clock_offset`, the seconds the client adds to the
+/// device's clock, is taken off), at least [`MIN_REREAD_SECS`] after `now` and at most
+/// `longest` seconds after it (also when no relay announces a rotation). `jitter` is a random
+/// number supplied by the caller.
+pub fn reread_at(
+    relays: &[RelayDescriptor],
+    clock_offset: i64,
+    now: u64,
+    jitter: u64,
+    longest: u64,
+) -> u64 {
+    let latest = now.saturating_add(longest.max(MIN_REREAD_SECS));
+    let Some(rotation) = relays.iter().filter_map(|r| r.key_rotates_at).min() else {
+        return latest;
+    };
+    let delay = 1 + jitter % (KEY_REREAD_MARGIN_SECS / 2);
+    rotation
+        .saturating_add_signed(clock_offset.saturating_neg())
+        .saturating_add(delay)
+        .clamp(now.saturating_add(MIN_REREAD_SECS), latest)
+}
+
 /// What can be wrong with a directory document. Always the publisher's fault (or whoever
 /// handed us the file); `relay` is the entry's index in `"relays"`.
 #[non_exhaustive]

@@ -195,3 +195,37 @@ fn skipping_leaves_broken_entries_out_but_not_broken_documents() {
         Err(DirectoryError::UnsupportedVersion)
     );
 }
+
+#[test]
+fn the_directory_is_read_again_just_after_the_earliest_rotation_in_device_time() {
+    let entry = |rotates_at: Option<u64>| RelayDescriptor {
+        id: RelayId::from_bytes([1; 32]),
+        url: "ws://127.0.0.1:1".into(),
+        sphinx_key: PublicKey::from_bytes([2; 32]),
+        key_epoch: 1,
+        key_rotates_at: rotates_at,
+        previous_key: None,
+        pow_bits: None,
+    };
+    let now = 1_000_000;
+    let relays = [entry(Some(now + 200)), entry(Some(now + 40)), entry(None)];
+    for jitter in 0..20 {
+        let at = reread_at(&relays, 0, now, jitter, 3600);
+        assert!(
+            (now + 41..=now + 40 + KEY_REREAD_MARGIN_SECS / 2).contains(&at),
+            "{at}"
+        );
+    }
+    // The device is 15 minutes fast: the rotation is 15 minutes later on its clock.
+    assert_eq!(reread_at(&relays, -900, now, 0, 3600), now + 40 + 900 + 1);
+    // Nothing announced: the longest wait; a rotation already past: not in a loop.
+    assert_eq!(reread_at(&[entry(None)], 0, now, 0, 3600), now + 3600);
+    assert_eq!(
+        reread_at(&[entry(Some(now - 100))], 0, now, 0, 3600),
+        now + MIN_REREAD_SECS
+    );
+    assert_eq!(
+        reread_at(&[entry(Some(now + 9000))], 0, now, 0, 3600),
+        now + 3600
+    );
+}

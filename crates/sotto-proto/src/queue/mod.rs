@@ -80,6 +80,8 @@ pub mod tag {
     pub const OK: u8 = 0x80;
     pub const IDS: u8 = 0x81;
     pub const BLOB_CHUNK: u8 = 0x82;
+    /// A refused Create whose timestamp is outside the relay's window, with the relay's clock.
+    pub const EXPIRED_AT: u8 = 0x8e;
     pub const ERROR: u8 = 0x8f;
     /// A message pushed through a subscription SURB.
     pub const DELIVERY: u8 = 0x90;

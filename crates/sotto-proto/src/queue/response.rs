@@ -104,6 +104,27 @@ pub enum ResponseBody {
         data: Vec<u8>,
     },
     Error(ErrorCode),
+    /// A Create refused as [`ErrorCode::Expired`] (its timestamp is more than the relay's
+    /// `max_clock_skew` from the relay's clock), carrying that clock: `relay_time`, Unix
+    /// seconds when the relay refused it. The answer comes through the request's own reply
+    /// block, so a relay can only tell its own time to its own requests; a client bounds the
+    /// offset it takes from it (`client::MAX_CLOCK_OFFSET`). Tag `0x8e`.
+    ExpiredAt {
+        /// The relay's clock when it refused the Create, Unix seconds.
+        relay_time: u64,
+    },
+}
+
+impl ResponseBody {
+    /// The error code of a refusal (`ExpiredAt` is [`ErrorCode::Expired`]); `None` for an
+    /// answer that is not one.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Error(code) => Some(*code),
+            Self::ExpiredAt { .. } => Some(ErrorCode::Expired),
+            _ => None,
+        }
+    }
 }
 
 /// A relay's answer to one request, sealed into the request's reply SURB.
@@ -122,6 +143,7 @@ impl Response {
             ResponseBody::Ids { .. } => tag::IDS,
             ResponseBody::BlobChunk { .. } => tag::BLOB_CHUNK,
             ResponseBody::Error(_) => tag::ERROR,
+            ResponseBody::ExpiredAt { .. } => tag::EXPIRED_AT,
         });
         out.put_u64(self.request_id);
         match &self.body {
@@ -141,6 +163,7 @@ impl Response {
                 out.put_u16_prefixed(data)?;
             }
             ResponseBody::Error(code) => out.put_u16(code.code()),
+            ResponseBody::ExpiredAt { relay_time } => out.put_u64(*relay_time),
         }
         Ok(out)
     }
@@ -166,6 +189,9 @@ impl Response {
                 }
             }
             tag::ERROR => ResponseBody::Error(ErrorCode::from_code(r.take_u16()?)),
+            tag::EXPIRED_AT => ResponseBody::ExpiredAt {
+                relay_time: r.take_u64()?,
+            },
             other => return Err(QueueError::UnknownTag(other)),
         };
         r.should_be_exhausted()?;

@@ -74,3 +74,26 @@ fn delivery_refuses_truncation_at_every_position_and_trailing_bytes() {
     long.push(0);
     assert_eq!(Delivery::decode(&long), Err(QueueError::TrailingBytes));
 }
+
+#[test]
+fn expired_at_carries_the_relay_clock_and_refuses_truncation_and_trailing_bytes() {
+    let r = Response {
+        request_id: 42,
+        body: ResponseBody::ExpiredAt {
+            relay_time: 1_800_000_123,
+        },
+    };
+    let bytes = r.encode().unwrap();
+    // version, tag 0x8e, request id, relay time.
+    assert_eq!(bytes.len(), RESPONSE_HEADER_LEN + 8);
+    assert_eq!(bytes[1], tag::EXPIRED_AT);
+    assert_eq!(Response::decode(&bytes).unwrap(), r);
+    assert_eq!(r.body.error_code(), Some(ErrorCode::Expired));
+    assert_eq!(ResponseBody::Ok.error_code(), None);
+    for cut in 0..bytes.len() {
+        assert!(Response::decode(&bytes[..cut]).is_err(), "cut {cut}");
+    }
+    let mut long = bytes;
+    long.push(0);
+    assert_eq!(Response::decode(&long), Err(QueueError::TrailingBytes));
+}

@@ -346,12 +346,14 @@ impl<S: QueueStore> QueueService<S> {
         self.hit = None;
         let body = match self.execute(&request, now, rng, &mut outgoing) {
             Ok(body) => body,
+            // A refused timestamp is answered with our clock, so the client can correct its own.
+            Err(ErrorCode::Expired) => ResponseBody::ExpiredAt { relay_time: now },
             Err(code) => ResponseBody::Error(code),
         };
-        let (outcome, limited) = match (&body, self.hit.take()) {
-            (ResponseBody::Error(ErrorCode::Quota), Some(limit)) => (Outcome::Full(limit), None),
-            (ResponseBody::Error(code), _) => (Outcome::Refused(*code), None),
-            (_, limited) => (Outcome::Ok, limited),
+        let (outcome, limited) = match (body.error_code(), self.hit.take()) {
+            (Some(ErrorCode::Quota), Some(limit)) => (Outcome::Full(limit), None),
+            (Some(code), _) => (Outcome::Refused(code), None),
+            (None, limited) => (Outcome::Ok, limited),
         };
         let response = Response {
             request_id: request.request_id,

@@ -145,6 +145,12 @@ pub struct World {
     pub to_clients: VecDeque<(usize, Vec<u8>)>,
     /// Clients that are closed: not ticked or drained, and frames to them are lost.
     pub offline: Vec<bool>,
+    /// Seconds each client's device clock is ahead of true time (negative: behind). Every
+    /// `now` a client is handed is true time plus this. 0 unless a test sets it.
+    pub client_skew: Vec<i64>,
+    /// Seconds every relay's clock is ahead of true time (a test playing relays whose clock
+    /// is wrong, or that lie about it).
+    pub relay_skew: i64,
     next_tick: u64,
 }
 
@@ -195,6 +201,7 @@ impl World {
         }
         let events = names.iter().map(|_| Vec::new()).collect();
         let offline = names.iter().map(|_| false).collect();
+        let client_skew = names.iter().map(|_| 0).collect();
         let next_tick = net.now_ms;
         Self {
             rng,
@@ -209,14 +216,26 @@ impl World {
             intercept_clients: false,
             to_clients: VecDeque::new(),
             offline,
+            client_skew,
+            relay_skew: 0,
             next_tick,
         }
+    }
+
+    /// What client `who`'s device clock says now (true time plus its skew), Unix seconds.
+    pub fn client_now(&self, who: usize) -> u64 {
+        self.now().saturating_add_signed(self.client_skew[who])
+    }
+
+    /// What the relays' clocks say now, Unix seconds.
+    pub fn relay_now(&self) -> u64 {
+        self.now().saturating_add_signed(self.relay_skew)
     }
 
     /// Hands a packet to relay `to` now, as the network would.
     pub fn deliver(&mut self, to: usize, packet: &[u8]) {
         let ids = nodes_index(&self.directory);
-        let now = secs(self.net.now_ms);
+        let now = self.relay_now();
         if let Ok(outs) = self.nodes[to].packet(packet, now, &mut self.rng) {
             for out in outs {
                 route(&mut self.net, out, &ids);
@@ -230,7 +249,7 @@ impl World {
         who: usize,
         frame: &[u8],
     ) -> Result<(), sotto_proto::client::ClientError> {
-        let now = secs(self.net.now_ms);
+        let now = self.client_now(who);
         self.clients[who].handle_frame(&mut self.rng, frame, now)
     }
 
@@ -253,7 +272,7 @@ impl World {
             }
         }
         let ids = nodes_index(&self.directory);
-        let now = secs(self.net.now_ms);
+        let now = self.relay_now();
         if self.net.now_ms >= self.next_tick {
             self.next_tick = self.net.now_ms + 1000;
             for node in &mut self.nodes {
@@ -261,8 +280,10 @@ impl World {
                     route(&mut self.net, out, &ids);
                 }
             }
+            let true_now = self.now();
             for (i, c) in self.clients.iter_mut().enumerate() {
                 if !self.offline[i] {
+                    let now = true_now.saturating_add_signed(self.client_skew[i]);
                     c.tick(&mut self.rng, now);
                 }
             }
@@ -277,7 +298,7 @@ impl World {
                 self.to_clients.push_back((who, frame));
             }
             Some(Wire::Relay(to, packet)) => {
-                let now = secs(self.net.now_ms);
+                let now = self.relay_now();
                 if let Ok(outs) = self.nodes[to].packet(&packet, now, &mut self.rng) {
                     for out in outs {
                         route(&mut self.net, out, &ids);
@@ -285,7 +306,7 @@ impl World {
                 }
             }
             Some(Wire::FromClient(who, frame)) => {
-                let now = secs(self.net.now_ms);
+                let now = self.relay_now();
                 let gw = self.gateways[who];
                 if let Ok(outs) =
                     self.nodes[gw].client_frame(who as u64, &frame, now, &mut self.rng)
@@ -297,7 +318,7 @@ impl World {
             }
             Some(Wire::ToClient(who, _)) if self.offline[who] => {}
             Some(Wire::ToClient(who, frame)) => {
-                let now = secs(self.net.now_ms);
+                let now = self.client_now(who);
                 let _ = self.clients[who].handle_frame(&mut self.rng, &frame, now);
             }
         }
@@ -306,7 +327,7 @@ impl World {
     /// Client `who` is opened again: reconnected, it subscribes its queues anew.
     pub fn reopen(&mut self, who: usize) {
         self.offline[who] = false;
-        let now = self.now();
+        let now = self.client_now(who);
         self.clients[who].connected(&mut self.rng, now);
     }
 
@@ -331,7 +352,7 @@ impl World {
         sotto_proto::client::ContactId,
     ) {
         use sotto_proto::client::Event;
-        let now = self.now();
+        let now = self.client_now(0);
         self.clients[0]
             .create_invitation(&mut self.rng, now)
             .unwrap();
@@ -348,7 +369,7 @@ impl World {
                 _ => None,
             })
             .unwrap();
-        let now = self.now();
+        let now = self.client_now(1);
         self.clients[1]
             .accept_invitation(&mut self.rng, invitation, now)
             .unwrap();

@@ -9,10 +9,16 @@ use wasm_bindgen_futures::JsFuture;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::window;
 
-/// Seconds between reads of the relay directory. Relays rotate their Sphinx keys every epoch
-/// (24 h by default) and accept the previous key for an overlap (2 h): reading the directory
-/// hourly keeps a long-open page's routes valid.
+/// The longest time, in seconds, between reads of the relay directory. Relays rotate their
+/// Sphinx keys every epoch (24 h by default) and accept the previous key for an overlap (at
+/// least `sotto_proto::directory::KEY_REREAD_MARGIN_SECS`): the driver reads the directory
+/// again just after the earliest rotation it announces (`reread_at`), so a long-open page's
+/// routes stay valid however short the epochs are.
 pub const DIRECTORY_REFRESH_SECS: u64 = 3600;
+
+/// The soonest the directory is read again when it could not be fetched, or when requests
+/// keep going unanswered (two resent since the last read), in seconds.
+pub const STUCK_REREAD_SECS: u64 = 15;
 
 /// Fetches and reads the directory at `url`.
 pub async fn fetch_directory(url: &str) -> Result<Vec<RelayDescriptor>, JsValue> {

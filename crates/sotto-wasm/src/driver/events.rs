@@ -148,14 +148,27 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             let Some(w) = st.waiting.accepts.remove(&handle) else {
                 return;
             };
-            let message = match error.relay_code() {
-                Some(RelayCode::Auth) => "the invitation was already used (it is for one contact)",
-                Some(_) => "a relay refused to set up the conversation; try the link again",
-                None => "the invitation could not be used",
+            let (code, message) = match error.relay_code() {
+                Some(RelayCode::Auth) => (
+                    ErrorCode::InvalidInvitation,
+                    "the invitation was already used (it is for one contact)",
+                ),
+                Some(RelayCode::Expired) => (ErrorCode::ClockSkew, CLOCK_SKEW_TEXT),
+                Some(_) => (
+                    ErrorCode::InvalidInvitation,
+                    "a relay refused to set up the conversation; try the link again",
+                ),
+                None => (
+                    ErrorCode::InvalidInvitation,
+                    "the invitation could not be used",
+                ),
             };
-            actions.push(Action::Reject(
-                w.resolver,
-                sotto_error(ErrorCode::InvalidInvitation, message),
+            actions.push(Action::Reject(w.resolver, sotto_error(code, message)));
+        }
+        Event::ClockOffset { seconds } => {
+            actions.push(Action::Dispatch(
+                "clock",
+                obj(&[("offsetSeconds", (seconds as f64).into())]),
             ));
         }
         Event::SendFailed {
@@ -361,8 +374,24 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 contact_js(&st.client, contact, &name),
             ));
         }
-        failure @ (Event::InvitationFailed { .. }
-        | Event::SecureFailed { .. }
+        Event::InvitationFailed { handle, ref error } => {
+            // The promise of `createInvitation()` settles now, not at its deadline.
+            if let Some(w) = st.waiting.invitations.remove(&handle) {
+                let e = match error.relay_code() {
+                    Some(RelayCode::Expired) => sotto_error(ErrorCode::ClockSkew, CLOCK_SKEW_TEXT),
+                    _ => sotto_error(
+                        ErrorCode::RelayRefused,
+                        "a relay refused to make the invitation's queue; try again",
+                    ),
+                };
+                actions.push(Action::Reject(w.resolver, e));
+            }
+            let what = "create queue";
+            let code = error.relay_code().unwrap_or(RelayCode::Expired);
+            let detail = obj(&[("what", what.into()), ("code", format!("{code:?}").into())]);
+            actions.push(Action::Dispatch("error", detail));
+        }
+        failure @ (Event::SecureFailed { .. }
         | Event::SubscribeFailed { .. }
         | Event::AckFailed { .. }) => {
             let (Some(what), Some(error)) = (failure.what(), failure.error()) else {
@@ -376,6 +405,10 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
         _ => {}
     }
 }
+
+/// Why a creation refused as expired failed: the relays do not take this device's time.
+const CLOCK_SKEW_TEXT: &str = "the relays refused this device's clock even after correcting \
+     for it; set the device's date and time and try again";
 
 /// The `error` string of a failed download, as JS has always seen it.
 fn download_error(error: &Error) -> String {

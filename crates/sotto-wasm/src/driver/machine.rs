@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, WebSocket};
 use zeroize::Zeroizing;
 
-use super::directory::{DIRECTORY_REFRESH_SECS, fetch_directory};
+use super::directory::{DIRECTORY_REFRESH_SECS, STUCK_REREAD_SECS, fetch_directory};
 use super::events::contact_js;
 use super::link::attach;
 use super::lock::ProfileLock;
@@ -26,6 +26,7 @@ use crate::error::{ErrorCode, client_error, sotto_error};
 use crate::history::{History, Pending, Rng, state_bytes};
 use crate::js::{Resolver, hex, now, unhex};
 use crate::storage::{FileRecord, Local, MessageRecord, Status, Store};
+use sotto_proto::directory::{RelayDescriptor, reread_at};
 
 /// What a driver starts from: a client (new or restored) and where it lives.
 pub struct Parts {
@@ -35,8 +36,11 @@ pub struct Parts {
     pub gateway_url: String,
     /// The page's origin.
     pub origin: String,
-    /// Where the relay directory is read again (hourly).
+    /// Where the relay directory is read again (after key rotations, when requests go
+    /// unanswered, and at least hourly).
     pub directory_url: String,
+    /// The relays the profile was opened with (to know when their keys rotate).
+    pub relays: Vec<RelayDescriptor>,
     pub history: Box<dyn History>,
     /// The profile's Web Lock, for a saved profile in a browser that has them.
     pub lock: Option<ProfileLock>,
@@ -68,9 +72,12 @@ fn closed() -> JsValue {
 impl Driver {
     /// Starts driving: attaches to the open socket `ws` and ticks the client every second.
     pub fn start(w: &web_sys::Window, parts: Parts, ws: WebSocket) -> Result<Driver, JsValue> {
+        let mut rng = parts.rng;
+        let directory_due = next_read(&parts.client, &mut rng, &parts.relays);
+        let resent_seen = parts.client.resent_requests();
         let state = Rc::new(RefCell::new(State {
             client: parts.client,
-            rng: parts.rng,
+            rng,
             origin: parts.origin,
             gateway_url: parts.gateway_url,
             socket: None,
@@ -80,6 +87,8 @@ impl Driver {
             reconnect: None,
             directory_url: parts.directory_url,
             directory_at: now(),
+            directory_due,
+            resent_seen,
             waiting: Waiting::default(),
             downloads: HashMap::new(),
             local: Local::default(),
@@ -109,9 +118,19 @@ impl Driver {
                     return;
                 };
                 let st = &mut *st;
-                st.client.tick(&mut st.rng, now());
-                if now().saturating_sub(st.directory_at) >= DIRECTORY_REFRESH_SECS {
-                    st.directory_at = now();
+                let t = now();
+                st.client.tick(&mut st.rng, t);
+                // Read the directory again when a relay's key is due to rotate (so open pages
+                // build packets for the new key before the old one is retired), when requests
+                // keep going unanswered (a key may have changed early), and hourly.
+                let resent = st.client.resent_requests();
+                let stuck = resent >= st.resent_seen.saturating_add(2)
+                    && t.saturating_sub(st.directory_at) >= STUCK_REREAD_SECS;
+                if t >= st.directory_due || stuck {
+                    st.directory_at = t;
+                    st.resent_seen = resent;
+                    // Until this read answers; it sets the next time from what it finds.
+                    st.directory_due = t.saturating_add(DIRECTORY_REFRESH_SECS);
                     refresh_directory(&s, st.directory_url.clone());
                 }
             }
@@ -162,6 +181,12 @@ impl Driver {
     /// The page's origin.
     pub fn origin(&self) -> String {
         self.state.borrow().origin.clone()
+    }
+
+    /// The relays' time now (the device's clock corrected by what relays told the client),
+    /// Unix seconds: what invitation links' expiry is checked against.
+    pub fn network_now(&self) -> u64 {
+        self.state.borrow().client.network_time(now())
     }
 
     /// Asks a relay for an invitation queue; `resolver` gets the link.
@@ -407,18 +432,35 @@ impl Driver {
 
 /// Reads the directory again and hands the relays' current keys to the client. A failed read
 /// changes nothing (the next one is an hour away; reopening also reads it).
+/// When to read the directory again, in device time (see [`reread_at`]).
+fn next_read(client: &Client, rng: &mut Rng, relays: &[RelayDescriptor]) -> u64 {
+    use rand_core::Rng as _;
+    reread_at(
+        relays,
+        client.clock_offset(),
+        now(),
+        rng.next_u64(),
+        DIRECTORY_REFRESH_SECS,
+    )
+}
+
 fn refresh_directory(state: &Shared, url: String) {
     let weak = Rc::downgrade(state);
     wasm_bindgen_futures::spawn_local(async move {
-        let Ok(relays) = fetch_directory(&url).await else {
+        let fetched = fetch_directory(&url).await;
+        let Some(s) = weak.upgrade() else { return };
+        let Ok(mut st) = s.try_borrow_mut() else {
             return;
         };
-        if let Some(s) = weak.upgrade()
-            && let Ok(mut st) = s.try_borrow_mut()
-        {
-            let _ = st
-                .client
-                .update_relays(relays.iter().map(|r| r.hop()).collect());
+        let st = &mut *st;
+        match fetched {
+            Ok(relays) => {
+                let hops = relays.iter().map(|r| r.hop()).collect();
+                let _ = st.client.update_relays_at(&mut st.rng, hops, now());
+                st.directory_due = next_read(&st.client, &mut st.rng, &relays);
+            }
+            // Not reachable now: try again soon rather than in an hour.
+            Err(_) => st.directory_due = now().saturating_add(STUCK_REREAD_SECS),
         }
     });
 }

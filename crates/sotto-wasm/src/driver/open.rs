@@ -128,6 +128,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             gateway_url: url,
             origin,
             directory_url,
+            relays,
             history,
             lock,
         };
@@ -176,6 +177,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         gateway_url,
         origin,
         directory_url,
+        relays,
         history,
         lock,
     };

@@ -79,6 +79,12 @@ pub struct State {
     /// Where the relay directory is, and when it was last read.
     pub directory_url: String,
     pub directory_at: u64,
+    /// When to read it again (device time): just after the earliest key rotation it
+    /// announced, at the latest an hour after the last read.
+    pub directory_due: u64,
+    /// [`Client::resent_requests`] when the directory was last read: requests that keep
+    /// going unanswered make the driver read it sooner.
+    pub resent_seen: u64,
     pub waiting: Waiting,
     /// Downloads in flight: the client's handle → message id and contact.
     pub downloads: HashMap<u64, (String, ContactId)>,
