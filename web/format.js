@@ -45,6 +45,7 @@ const MESSAGES = {
   STORAGE: 'This browser could not read or write the profile saved on this device.',
   STORAGE_QUOTA: 'This device has no storage space left for Sotto.',
   PROFILE_IN_USE: 'This profile is open in another tab or window.',
+  CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };
 
 /// The sentence shown to a person for a SottoError (or any other failure).

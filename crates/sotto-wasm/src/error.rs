@@ -39,6 +39,9 @@ pub enum ErrorCode {
     /// A relay refused the request (e.g. the contact's queue is full); a message refused stays
     /// queued and is sent again.
     RelayRefused,
+    /// The security code given is not this contact's: someone may have been in the middle
+    /// when the invitation was passed on (or the code was mistyped). Nothing was changed.
+    CodeMismatch,
 }
 
 impl ErrorCode {
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::ProfileInUse => "PROFILE_IN_USE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::RelayRefused => "RELAY_REFUSED",
+            ErrorCode::CodeMismatch => "CODE_MISMATCH",
         }
     }
 }
@@ -147,6 +151,7 @@ mod tests {
             (ErrorCode::ProfileInUse, "PROFILE_IN_USE"),
             (ErrorCode::Timeout, "TIMEOUT"),
             (ErrorCode::RelayRefused, "RELAY_REFUSED"),
+            (ErrorCode::CodeMismatch, "CODE_MISMATCH"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

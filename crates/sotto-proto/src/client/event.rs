@@ -103,6 +103,12 @@ pub enum Event {
         seconds: u32,
         by_contact: bool,
     },
+    /// A contact marked verified no longer has the security code that was compared: the
+    /// mark is taken off (see [`super::Client::verify_contact`]). Tell the person.
+    SecurityCodeChanged { contact: ContactId },
+    /// We marked `contact` verified (their security code matched) or took the mark off
+    /// ([`super::Client::verify_contact`], [`super::Client::unverify_contact`]).
+    VerificationChanged { contact: ContactId, verified: bool },
 }
 
 impl Event {

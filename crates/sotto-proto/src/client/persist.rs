@@ -22,8 +22,9 @@ use crate::queue::Command;
 use crate::ratchet::Session;
 
 /// First byte of [`PersistedClient`]: the layout's version.
-/// Version 2 added each contact's disappearing-messages setting; version 1 is still read.
-pub const CLIENT_STATE_VERSION: u8 = 2;
+/// Version 2 added each contact's disappearing-messages setting, version 3 its verified mark;
+/// versions 1 and 2 are still read.
+pub const CLIENT_STATE_VERSION: u8 = 3;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -156,6 +157,13 @@ impl Client {
             w.put_bytes(&s.key.to_persisted_bytes()[..]);
             w.put_u8(u8::from(s.secured));
             w.put_u32(contact.disappearing);
+            match &contact.verified {
+                Some(fingerprint) => {
+                    w.put_u8(1);
+                    w.put_bytes(fingerprint);
+                }
+                None => w.put_u8(0),
+            }
             put_count(&mut w, contact.outbox.len());
             for (message_id, message) in &contact.outbox {
                 w.put_bytes(message_id.as_bytes());
@@ -292,6 +300,11 @@ impl Client {
                 secured: flag(&mut r)?,
             };
             let disappearing = if version >= 2 { r.take_u32()? } else { 0 };
+            let verified = if version >= 3 && flag(&mut r)? {
+                Some(r.extract()?)
+            } else {
+                None
+            };
             let mut outbox = VecDeque::new();
             let outbox_len = count(&mut r)?;
             for _ in 0..outbox_len {
@@ -309,6 +322,7 @@ impl Client {
                 refusals: 0,
                 retry_at: None,
                 accepting: None,
+                verified,
             };
             if contacts.keys().next_back().is_some_and(|last| *last >= id) {
                 return Err(PersistError::Invalid("contacts out of order"));
@@ -403,7 +417,7 @@ impl Client {
             pending.insert(id, request);
         }
         r.should_be_exhausted()?;
-        Ok(Client {
+        let mut client = Client {
             config,
             relays,
             gateway,
@@ -419,7 +433,9 @@ impl Client {
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
-        })
+        };
+        client.check_security_codes();
+        Ok(client)
     }
 }
 
