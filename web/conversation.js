@@ -8,6 +8,7 @@ import { attachmentView, showReady, showProgress, releaseUrls, glyph, CLOCK } fr
 import { showPane } from '/web/panes.js';
 import { renderList } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
+import { showVerified, closePanel } from '/web/verify.js';
 
 const el = { convTitle: byId('conv-title'), log: byId('log'), text: byId('composer-text') };
 
@@ -24,6 +25,7 @@ export function openConversation(id) {
   c.unread = 0;
   el.convTitle.replaceChildren(bdi('', nameOf(c)));
   showTimer(c);
+  showVerified(c);
   releaseUrls();
   renderLog(c);
   scrollToEnd();
@@ -42,6 +44,7 @@ export function showTitle(c) {
 export function clearConversation() {
   el.log.replaceChildren();
   el.convTitle.textContent = '';
+  closePanel();
 }
 
 /// Draws a conversation's loaded messages, oldest first, with a day separator per day.

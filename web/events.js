@@ -6,6 +6,7 @@ import { isolate, showNotice, showClockNotice } from '/web/dom.js';
 import { showProgress } from '/web/content.js';
 import { renderList } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
+import { showVerified } from '/web/verify.js';
 import { appendBubble, updateBubble, showTitle, scrollToEnd, nearEnd } from '/web/conversation.js';
 
 /// Listens to the events of `me`, the Sotto of session `s`, for as long as `s` is the session.
@@ -55,8 +56,11 @@ function onContact(detail) {
   if (state.session.current === c.id) {
     showTitle(c);
     showTimer(c);
+    showVerified(c);
   }
-  if (before && c.displayName && before !== c.displayName) {
+  if (detail.warning) {
+    showNotice(`${isolate(nameOf(c))}: ${detail.warning}`, { sticky: true });
+  } else if (before && c.displayName && before !== c.displayName) {
     showNotice(`${isolate(before)} is now called ${isolate(c.displayName)}.`);
   } else if (c.displayName && !c.announced) {
     c.announced = true;

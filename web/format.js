@@ -48,6 +48,7 @@ const MESSAGES = {
   RELAY_FULL: 'The relay is full for now; Sotto will try again.',
   RELAY_REFUSED: 'A relay refused that request. Try again in a moment.',
   CLOCK_SKEW: "The relays do not accept this device's clock. Set the right date and time, then try again.",
+  CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };
 
 /// The sentence shown to a person for a SottoError (or any other failure).

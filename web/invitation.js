@@ -6,7 +6,7 @@ import { errorText } from '/web/format.js';
 import { showPane, onLeave } from '/web/panes.js';
 import { renderList } from '/web/chat-list.js';
 import { openConversation } from '/web/conversation.js';
-import { onScan, stopScanning } from '/web/qr-scanner.js';
+import { scanner } from '/web/qr-scanner.js';
 
 const el = {
   newChat: byId('new-chat'),
@@ -18,16 +18,21 @@ const el = {
   pasteStatus: byId('paste-status'), pasteError: byId('paste-error'),
 };
 
-onLeave('new-chat', stopScanning);
-onScan({
-  status: (text) => { el.pasteStatus.textContent = text; },
-  error: (text) => { el.pasteError.textContent = text; },
-  found: (link) => {
-    el.linkIn.value = link;
-    el.pasteStatus.textContent = 'Invitation scanned. Connect to start chatting.';
-    el.connect.focus();
+const scan = scanner({
+  button: byId('scan-qr'), box: byId('scanner'), video: byId('scanner-video'), stop: byId('scan-stop'),
+  accept: (value) => value.includes('#/invite/'),
+  prompt: 'Point the camera at the invitation’s QR code.',
+  report: {
+    status: (text) => { el.pasteStatus.textContent = text; },
+    error: (text) => { el.pasteError.textContent = text; },
+    found: (link) => {
+      el.linkIn.value = link;
+      el.pasteStatus.textContent = 'Invitation scanned. Connect to start chatting.';
+      el.connect.focus();
+    },
   },
 });
+onLeave('new-chat', scan.stop);
 
 el.newChat.addEventListener('click', () => { openNewChat(); el.createInvitation.focus(); });
 
@@ -49,7 +54,7 @@ export function clearNewChat() {
   el.qr.hidden = true;
   el.createPanel.hidden = true;
   el.pastePanel.hidden = true;
-  stopScanning();
+  scan.stop();
   clearText(el.copyStatus, el.createStatus, el.createError, el.pasteStatus, el.pasteError);
 }
 

@@ -4,7 +4,7 @@
 // The app registers it only on a device that keeps a profile (a session used without saving
 // leaves no cache), and a new version waits until the person presses Reload in the app's
 // "A new version is ready" banner, which posts {type: 'skip-waiting'}.
-const CACHE = 'sotto-shell-v4';
+const CACHE = 'sotto-shell-v5';
 const SHELL = [
   '/',
   '/web/app.js',
@@ -18,6 +18,7 @@ const SHELL = [
   '/web/conversation.js',
   '/web/composer.js',
   '/web/timer.js',
+  '/web/verify.js',
   '/web/events.js',
   '/web/invitation.js',
   '/web/qr-scanner.js',

@@ -45,6 +45,9 @@ pub enum ErrorCode {
     /// The relays refused this device's time even after correcting for the clock they told
     /// (or told one more than 30 days away): fix the device's clock and try again.
     ClockSkew,
+    /// The security code given is not this contact's: someone may have been in the middle
+    /// when the invitation was passed on (or the code was mistyped). Nothing was changed.
+    CodeMismatch,
 }
 
 impl ErrorCode {
@@ -66,6 +69,7 @@ impl ErrorCode {
             ErrorCode::RelayRefused => "RELAY_REFUSED",
             ErrorCode::RelayFull => "RELAY_FULL",
             ErrorCode::ClockSkew => "CLOCK_SKEW",
+            ErrorCode::CodeMismatch => "CODE_MISMATCH",
         }
     }
 
@@ -166,6 +170,7 @@ mod tests {
             (ErrorCode::RelayRefused, "RELAY_REFUSED"),
             (ErrorCode::RelayFull, "RELAY_FULL"),
             (ErrorCode::ClockSkew, "CLOCK_SKEW"),
+            (ErrorCode::CodeMismatch, "CODE_MISMATCH"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

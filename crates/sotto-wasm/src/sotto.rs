@@ -274,7 +274,60 @@ impl Sotto {
         settled(set.map(|()| JsValue::UNDEFINED))
     }
 
-    /// `[{id, displayName, disappearingSeconds}]`, in the order they were added.
+    /// The security code of the conversation with a contact, `{digits, qr, svg}`: 60 digits
+    /// in groups of five to read aloud, the text of a QR code for the contact to scan, and
+    /// that QR code as an SVG document. Both
+    /// sides see the same code exactly when nobody was in the middle when the invitation was
+    /// passed on (see docs/PROTOCOL.md, "Security codes").
+    #[wasm_bindgen(js_name = securityCode, unchecked_return_type = "Promise<SecurityCode>")]
+    pub fn security_code(
+        &self,
+        #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
+    ) -> Promise {
+        let code = self.check_open().and_then(|()| {
+            let contact = contact_arg(&contact_id)?;
+            self.driver.security_code(contact)
+        });
+        settled(code.map(|(digits, qr, svg)| {
+            crate::js::obj(&[
+                ("digits", digits.into()),
+                ("qr", qr.into()),
+                ("svg", svg.into()),
+            ])
+        }))
+    }
+
+    /// Marks a contact verified when `code` (the contact's QR text as scanned, or its digits
+    /// as typed) is the conversation's security code; a `contact` event follows and
+    /// `contacts()` says `verified: true`, across restarts. Rejects `CODE_MISMATCH` (and
+    /// changes nothing) when it is not.
+    #[wasm_bindgen(js_name = verifyContact, unchecked_return_type = "Promise<void>")]
+    pub fn verify_contact(
+        &self,
+        #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
+        code: &str,
+    ) -> Promise {
+        let set = self.check_open().and_then(|()| {
+            let contact = contact_arg(&contact_id)?;
+            self.driver.set_verified(contact, Some(code))
+        });
+        settled(set.map(|()| JsValue::UNDEFINED))
+    }
+
+    /// Takes the verified mark off a contact (a `contact` event follows).
+    #[wasm_bindgen(js_name = unverifyContact, unchecked_return_type = "Promise<void>")]
+    pub fn unverify_contact(
+        &self,
+        #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
+    ) -> Promise {
+        let set = self.check_open().and_then(|()| {
+            let contact = contact_arg(&contact_id)?;
+            self.driver.set_verified(contact, None)
+        });
+        settled(set.map(|()| JsValue::UNDEFINED))
+    }
+
+    /// `[{id, displayName, disappearingSeconds, verified}]`, in the order they were added.
     #[wasm_bindgen(unchecked_return_type = "Promise<Contact[]>")]
     pub fn contacts(&self) -> Promise {
         settled(self.check_open().map(|()| self.driver.contacts().into()))

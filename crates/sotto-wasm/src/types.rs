@@ -35,6 +35,22 @@ export interface Contact {
     displayName: string;
     /** Messages with this contact disappear this long after they are sent (0: kept). */
     disappearingSeconds: number;
+    /** The person compared this contact's security code and it matched (`verifyContact`). */
+    verified: boolean;
+    /** In a `contact` event only: something the person must be told (the security code of
+     * a verified contact changed). */
+    warning?: string;
+}
+
+/** A conversation's security code (`securityCode`): the same on both sides exactly when
+ * nobody was in the middle when the invitation was passed on. */
+export interface SecurityCode {
+    /** 60 digits in 12 groups of 5, separated by spaces. */
+    digits: string;
+    /** The text of the QR code the contact scans (`'sotto-code:'` and the 60 digits). */
+    qr: string;
+    /** That QR code as an SVG document. */
+    svg: string;
 }
 
 /** Where a message is: outgoing `sending`, `sent` or `failed`; incoming `received`. */
@@ -109,7 +125,8 @@ export type SottoErrorCode =
     | 'TIMEOUT'
     | 'RELAY_REFUSED'
     | 'RELAY_FULL'
-    | 'CLOCK_SKEW';
+    | 'CLOCK_SKEW'
+    | 'CODE_MISMATCH';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {

@@ -42,6 +42,9 @@ pub(super) struct Contact {
     /// Accepting an invitation (the acceptance's handle): the contact is not announced, and
     /// is removed if their queue cannot be secured (a used one-time link).
     pub(super) accepting: Option<u64>,
+    /// Set when the person compared security codes with this contact: the fingerprint of
+    /// the code they compared ([`crate::verify::SecurityCode::fingerprint`]).
+    pub(super) verified: Option<[u8; 32]>,
 }
 
 /// First wait (seconds) before a refused message is sent again; it doubles with each refusal
@@ -234,6 +237,7 @@ impl Client {
                 refusals: 0,
                 retry_at: None,
                 accepting,
+                verified: None,
             },
         );
         if accepting.is_none() {

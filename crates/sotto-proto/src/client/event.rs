@@ -109,6 +109,12 @@ pub enum Event {
     /// [`super::Client::clock_offset`]. Reported once per client; the creation is sent again
     /// at once, so nothing else needs doing, but the person may want to fix the clock.
     ClockOffset { seconds: i64 },
+    /// A contact marked verified no longer has the security code that was compared: the
+    /// mark is taken off (see [`super::Client::verify_contact`]). Tell the person.
+    SecurityCodeChanged { contact: ContactId },
+    /// We marked `contact` verified (their security code matched) or took the mark off
+    /// ([`super::Client::verify_contact`], [`super::Client::unverify_contact`]).
+    VerificationChanged { contact: ContactId, verified: bool },
 }
 
 impl Event {

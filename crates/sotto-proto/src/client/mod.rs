@@ -65,6 +65,7 @@ mod receive;
 mod request;
 mod route;
 mod transfer;
+mod verify;
 
 pub use contact::{RETRY_FIRST, RETRY_MAX};
 pub use error::{ClientError, Error, PeerMisbehaved, PersistError};

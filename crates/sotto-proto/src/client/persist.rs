@@ -22,8 +22,8 @@ use crate::queue::Command;
 use crate::ratchet::Session;
 
 /// First byte of [`PersistedClient`]: the layout's version.
-/// Version 2 added each contact's disappearing-messages setting, version 3 the clock offset;
-/// versions 1 and 2 are still read (with an offset of 0).
+/// Version 2 added each contact's disappearing-messages setting, version 3 each contact's
+/// verified mark and the clock offset; versions 1 and 2 are still read (unverified, offset 0).
 pub const CLIENT_STATE_VERSION: u8 = 3;
 
 const OWNER_CONTACT: u8 = 0x00;
@@ -157,6 +157,13 @@ impl Client {
             w.put_bytes(&s.key.to_persisted_bytes()[..]);
             w.put_u8(u8::from(s.secured));
             w.put_u32(contact.disappearing);
+            match &contact.verified {
+                Some(fingerprint) => {
+                    w.put_u8(1);
+                    w.put_bytes(fingerprint);
+                }
+                None => w.put_u8(0),
+            }
             put_count(&mut w, contact.outbox.len());
             for (message_id, message) in &contact.outbox {
                 w.put_bytes(message_id.as_bytes());
@@ -294,6 +301,11 @@ impl Client {
                 secured: flag(&mut r)?,
             };
             let disappearing = if version >= 2 { r.take_u32()? } else { 0 };
+            let verified = if version >= 3 && flag(&mut r)? {
+                Some(r.extract()?)
+            } else {
+                None
+            };
             let mut outbox = VecDeque::new();
             let outbox_len = count(&mut r)?;
             for _ in 0..outbox_len {
@@ -311,6 +323,7 @@ impl Client {
                 refusals: 0,
                 retry_at: None,
                 accepting: None,
+                verified,
             };
             if contacts.keys().next_back().is_some_and(|last| *last >= id) {
                 return Err(PersistError::Invalid("contacts out of order"));
@@ -415,7 +428,7 @@ impl Client {
             0
         };
         r.should_be_exhausted()?;
-        Ok(Client {
+        let mut client = Client {
             config,
             relays,
             gateway,
@@ -434,7 +447,9 @@ impl Client {
             clock_offset,
             clock_reported: false,
             resent: 0,
-        })
+        };
+        client.check_security_codes();
+        Ok(client)
     }
 }
 

@@ -351,39 +351,53 @@ impl World {
         sotto_proto::client::ContactId,
         sotto_proto::client::ContactId,
     ) {
+        self.introduce(0, 1)
+    }
+
+    /// Client `a` invites client `b`; returns their contact ids (`a`'s for `b`, `b`'s for `a`)
+    /// once both know each other's names.
+    pub fn introduce(
+        &mut self,
+        a: usize,
+        b: usize,
+    ) -> (
+        sotto_proto::client::ContactId,
+        sotto_proto::client::ContactId,
+    ) {
         use sotto_proto::client::Event;
-        let now = self.client_now(0);
-        self.clients[0]
+        let (from_a, from_b) = (self.events[a].len(), self.events[b].len());
+        let now = self.client_now(a);
+        self.clients[a]
             .create_invitation(&mut self.rng, now)
             .unwrap();
         let ready = self.run_until(120, |w| {
-            w.events[0]
+            w.events[a][from_a..]
                 .iter()
                 .any(|e| matches!(e, Event::InvitationReady { .. }))
         });
         assert!(ready, "the invitation was made");
-        let invitation = self.events[0]
+        let invitation = self.events[a][from_a..]
             .iter()
             .find_map(|e| match e {
                 Event::InvitationReady { invitation, .. } => Some(*invitation),
                 _ => None,
             })
             .unwrap();
-        let now = self.client_now(1);
-        self.clients[1]
+        let now = self.client_now(b);
+        self.clients[b]
             .accept_invitation(&mut self.rng, invitation, now)
             .unwrap();
         let named = self.run_until(300, |w| {
-            w.events[0]
+            w.events[a][from_a..]
                 .iter()
                 .any(|e| matches!(e, Event::ContactAdded { .. }))
-                && w.events[1]
+                && w.events[b][from_b..]
                     .iter()
                     .any(|e| matches!(e, Event::ContactRenamed { .. }))
         });
         assert!(named, "both sides know each other");
-        let contact_of = |w: &World, i: usize| {
-            w.events[i]
+        let contact_of = |w: &World, i: usize, from: usize| {
+            w.events[i][from..]
                 .iter()
                 .find_map(|e| match e {
                     Event::ContactAdded { contact, .. } => Some(*contact),
@@ -391,6 +405,6 @@ impl World {
                 })
                 .unwrap()
         };
-        (contact_of(self, 0), contact_of(self, 1))
+        (contact_of(self, a, from_a), contact_of(self, b, from_b))
     }
 }

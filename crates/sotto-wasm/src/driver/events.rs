@@ -93,7 +93,18 @@ pub fn contact_js(client: &Client, id: ContactId, name: &str) -> JsValue {
             "disappearingSeconds",
             JsValue::from(client.disappearing(id).unwrap_or(0)),
         ),
+        ("verified", client.is_verified(id).into()),
     ])
+}
+
+/// [`contact_js`] of a contact by id (its current name).
+fn contact_of(client: &Client, contact: ContactId) -> JsValue {
+    let name = client
+        .contacts()
+        .find(|(id, _)| *id == contact)
+        .map(|(_, n)| n.to_owned())
+        .unwrap_or_default();
+    contact_js(client, contact, &name)
 }
 
 /// A `status` event's detail: `{id, contactId, status}`.
@@ -362,17 +373,18 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 actions.push(Action::Dispatch("attachment", detail));
             }
         }
-        Event::DisappearingChanged { contact, .. } => {
-            let name = st
-                .client
-                .contacts()
-                .find(|(id, _)| *id == contact)
-                .map(|(_, n)| n.to_owned())
-                .unwrap_or_default();
-            actions.push(Action::Dispatch(
-                "contact",
-                contact_js(&st.client, contact, &name),
-            ));
+        Event::DisappearingChanged { contact, .. } | Event::VerificationChanged { contact, .. } => {
+            actions.push(Action::Dispatch("contact", contact_of(&st.client, contact)));
+        }
+        Event::SecurityCodeChanged { contact } => {
+            let detail = contact_of(&st.client, contact);
+            let _ = js_sys::Reflect::set(
+                &detail,
+                &"warning".into(),
+                &"The security code of this contact changed since you verified it: compare it again."
+                    .into(),
+            );
+            actions.push(Action::Dispatch("contact", detail));
         }
         Event::InvitationFailed { handle, ref error } => {
             // The promise of `createInvitation()` settles now, not at its deadline.

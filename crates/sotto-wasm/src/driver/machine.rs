@@ -370,6 +370,45 @@ impl Driver {
         Ok(())
     }
 
+    /// The security code of the conversation with `contact`: `(digits in groups, QR payload,
+    /// QR code as SVG)`.
+    pub fn security_code(&self, contact: ContactId) -> Result<(String, String, String), JsValue> {
+        let st = self.state.borrow();
+        let code = st
+            .client
+            .security_code(contact)
+            .map_err(|e| client_error(&e))?;
+        Ok((code.display(), code.qr_payload(), code.to_qr_svg()))
+    }
+
+    /// Marks `contact` verified if `theirs` is its security code (`CODE_MISMATCH` if not,
+    /// and nothing changes), or (`theirs` = `None`) takes the mark off.
+    pub fn set_verified(&self, contact: ContactId, theirs: Option<&str>) -> Result<(), JsValue> {
+        {
+            let mut st = self.state.borrow_mut();
+            match theirs {
+                Some(code) => {
+                    if !st
+                        .client
+                        .verify_contact(contact, code)
+                        .map_err(|e| client_error(&e))?
+                    {
+                        return Err(sotto_error(
+                            ErrorCode::CodeMismatch,
+                            "this is not the contact's security code",
+                        ));
+                    }
+                }
+                None => st
+                    .client
+                    .unverify_contact(contact)
+                    .map_err(|e| client_error(&e))?,
+            }
+        }
+        self.pump();
+        Ok(())
+    }
+
     /// The contacts as JS sees them, in the order they were added.
     pub fn contacts(&self) -> Array {
         let st = self.state.borrow();
