@@ -10,7 +10,7 @@ let dev;
 let browser;
 
 before(async () => {
-  dev = await startDev({ httpPort: 18190, wsBasePort: 20401 });
+  dev = await startDev({ httpPort: 18200, wsBasePort: 20501 });
   browser = await launchBrowser();
 });
 
