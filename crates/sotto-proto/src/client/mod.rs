@@ -52,8 +52,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rand_core::CryptoRng;
 
+use crate::directory::RelayDescriptor;
 use crate::ids::{QueueId, RelayId};
 use crate::onion::{ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
+use crate::pow::Scope;
 use crate::queue::Inbound;
 
 mod contact;
@@ -80,10 +82,25 @@ use transfer::{Download, Upload};
 /// A contact, as this client numbers them. Local only: never on the wire.
 pub type ContactId = u64;
 
+/// What a relay's directory entry says about the work that pays for its queues and blobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayAdmission {
+    /// The epoch of the Sphinx key we route to it with (`"key_epoch"`): work is bound to it.
+    pub key_epoch: u32,
+    /// Leading zero bits it asks for (`"pow_bits"`); `None`: [`ClientConfig::pow_bits`].
+    pub pow_bits: Option<u8>,
+}
+
+/// The key epoch assumed for a relay whose directory entry the client was not given
+/// ([`Client::new`] and [`Client::update_relays`] take bare hops): a relay's first key is
+/// epoch 1.
+pub const FIRST_KEY_EPOCH: u32 = 1;
+
 /// Tunables of a [`Client`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientConfig {
-    /// Proof-of-work bits the relays ask for on queue creation.
+    /// Proof-of-work bits assumed for queue creation and new blobs at a relay whose directory
+    /// entry does not say (see [`Client::update_directory`]).
     pub pow_bits: u8,
     /// SURBs handed to a queue's relay on subscribing.
     pub subscribe_surbs: usize,
@@ -109,6 +126,9 @@ impl Default for ClientConfig {
 pub struct Client {
     config: ClientConfig,
     relays: Vec<Hop>,
+    /// Per relay, what its directory entry says about admission work (not persisted: drivers
+    /// read the directory on every open).
+    admission: HashMap<RelayId, RelayAdmission>,
     gateway: RelayId,
     conn: ConnTag,
     display_name: String,
@@ -139,6 +159,7 @@ impl Client {
         Ok(Self {
             config,
             relays,
+            admission: HashMap::new(),
             gateway,
             conn: ConnTag::random(rng),
             display_name: display_name.to_owned(),
@@ -163,6 +184,39 @@ impl Client {
         route::check_directory(&relays, self.gateway)?;
         self.relays = relays;
         Ok(())
+    }
+
+    /// Takes a fresh relay directory like [`Client::update_relays`], and with it each relay's
+    /// key epoch and proof-of-work difficulty, used for the queues and blobs we create there
+    /// from now on. Same errors as [`Client::update_relays`] (and nothing changed then).
+    pub fn update_directory(&mut self, relays: &[RelayDescriptor]) -> Result<(), ClientError> {
+        self.update_relays(relays.iter().map(RelayDescriptor::hop).collect())?;
+        self.admission = relays
+            .iter()
+            .map(|r| {
+                let admission = RelayAdmission {
+                    key_epoch: r.key_epoch,
+                    pow_bits: r.pow_bits,
+                };
+                (r.id, admission)
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// What work a request for `relay`'s service must carry: its scope (relay and key epoch)
+    /// and difficulty, from the directory, else [`FIRST_KEY_EPOCH`] and
+    /// [`ClientConfig::pow_bits`].
+    pub fn pow_terms(&self, relay: RelayId) -> (Scope, u8) {
+        let a = self.admission.get(&relay);
+        let scope = Scope {
+            relay,
+            key_epoch: a.map_or(FIRST_KEY_EPOCH, |a| a.key_epoch),
+        };
+        (
+            scope,
+            a.and_then(|a| a.pow_bits).unwrap_or(self.config.pow_bits),
+        )
     }
 
     /// The relay our WebSocket goes to.

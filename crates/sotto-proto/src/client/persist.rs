@@ -406,6 +406,8 @@ impl Client {
         Ok(Client {
             config,
             relays,
+            // Directory data, read again by the driver on every open.
+            admission: HashMap::new(),
             gateway,
             conn,
             display_name,

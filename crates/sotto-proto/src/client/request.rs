@@ -11,7 +11,13 @@ use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
 use crate::keys::AuthKeyPair;
 use crate::onion::{ClientFrame, SurbId};
+use crate::pow;
 use crate::queue::{Command, ErrorCode, Request, Response, ResponseBody};
+
+/// Seconds a Create's solved work is reused by its retries: half the relays' default clock
+/// window (600 s), so a retry still lands inside it. Older work is solved again, with a new
+/// timestamp.
+pub const CREATE_WORK_REUSE_SECS: u64 = 300;
 
 /// Why a queue is created.
 pub(super) enum Purpose {
@@ -76,7 +82,8 @@ impl Client {
         }
     }
 
-    /// Builds the request (with a fresh reply block, and for Create a fresh proof of work),
+    /// Builds the request (with a fresh reply block, and for Create and BlobPut the proof of
+    /// work the relay asks for, solved unless the command's is still good),
     /// wraps it for `relay` and queues the packet; remembers it until answered.
     pub(super) fn dispatch<R: CryptoRng + ?Sized>(
         &mut self,
@@ -91,21 +98,37 @@ impl Client {
         let Ok((reply, surb)) = self.new_surb(rng, relay, ReplyTo::Request(request_id)) else {
             return;
         };
-        let encoded = match (&kind, &mut command) {
-            (PendingKind::Create { key, .. }, Command::Create { timestamp, .. }) => {
-                *timestamp = now;
-                Request::create(request_id, reply, key, now, self.config.pow_bits)
-            }
-            _ => {
-                let signer = self.signer_for(&kind, &command);
-                let request = Request {
-                    request_id,
-                    reply,
-                    command: command.clone(),
+        // Work already solved (a retry's, a blob's) is kept while it is good for the relay's
+        // current epoch and difficulty, and for a Create while its timestamp is fresh.
+        let (scope, bits) = self.pow_terms(relay);
+        if let Some(challenge) = command.pow_challenge(&scope) {
+            let stale = matches!(command, Command::Create { timestamp, .. }
+                if timestamp > now || now - timestamp > CREATE_WORK_REUSE_SECS);
+            if stale || command.verify_pow(&scope, bits).is_err() {
+                let challenge = match &mut command {
+                    Command::Create { timestamp, .. } => {
+                        *timestamp = now;
+                        command.pow_challenge(&scope).unwrap_or(challenge)
+                    }
+                    _ => challenge,
                 };
-                request.encode(signer.as_ref())
+                let Ok(nonce) = pow::solve(&challenge, bits) else {
+                    self.openers.remove(&surb);
+                    return;
+                };
+                command.set_pow_nonce(nonce);
             }
+        }
+        let signer = match &kind {
+            PendingKind::Create { key, .. } => Some((**key).clone()),
+            _ => self.signer_for(&kind, &command),
         };
+        let request = Request {
+            request_id,
+            reply,
+            command: command.clone(),
+        };
+        let encoded = request.encode(signer.as_ref());
         let Ok(payload) = encoded else {
             self.openers.remove(&surb);
             return;
