@@ -416,9 +416,8 @@ fn refresh_directory(state: &Shared, url: String) {
         if let Some(s) = weak.upgrade()
             && let Ok(mut st) = s.try_borrow_mut()
         {
-            let _ = st
-                .client
-                .update_relays(relays.iter().map(|r| r.hop()).collect());
+            // Keys, key epochs and proof-of-work difficulties, all from the fresh directory.
+            let _ = st.client.update_directory(&relays);
         }
     });
 }
