@@ -251,7 +251,8 @@ fn refused_creates(f: &Fixture, rng: &mut ChaCha20Rng) -> (Duration, Duration) {
     };
     let owner = AuthKeyPair::generate(rng);
     let back = [f.route[1], f.route[2], f.route[0]];
-    let (surb, _) = build_surb(rng, &back, ConnTag::random(rng)).expect("surb");
+    let conn = ConnTag::random(rng);
+    let (surb, _) = build_surb(rng, &back, conn).expect("surb");
     let mut command = Command::Create {
         recipient_key: owner.public_key(),
         timestamp: NOW,

@@ -212,7 +212,7 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
     );
     let m = metrics(&dev.http).await;
     assert!(
-        counter(&m, "sotto_relay_queue_refused_total", "2") >= refused_before + 1,
+        counter(&m, "sotto_relay_queue_refused_total", "2") > refused_before,
         "{m}"
     );
 
