@@ -378,6 +378,57 @@ mod tests {
     }
 
     #[test]
+    fn work_is_paid_per_relay_as_the_directory_says() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut client = client(&mut rng);
+        let hops = client.relays.clone();
+        // Without a directory entry: epoch 1 and our own difficulty.
+        let (scope, bits) = client.pow_terms(hops[1].id);
+        assert_eq!(
+            (scope.relay, scope.key_epoch),
+            (hops[1].id, FIRST_KEY_EPOCH)
+        );
+        assert_eq!(bits, ClientConfig::default().pow_bits);
+        let descriptors: Vec<RelayDescriptor> = hops
+            .iter()
+            .enumerate()
+            .map(|(i, h)| RelayDescriptor {
+                id: h.id,
+                url: format!("ws://127.0.0.1:{}", 9100 + i),
+                sphinx_key: h.key,
+                key_epoch: 7,
+                key_rotates_at: None,
+                previous_key: None,
+                // The second relay publishes no difficulty.
+                pow_bits: (i != 2).then_some(3),
+            })
+            .collect();
+        client.update_directory(&descriptors).unwrap();
+        assert_eq!(
+            client.pow_terms(hops[1].id),
+            (
+                Scope {
+                    relay: hops[1].id,
+                    key_epoch: 7
+                },
+                3
+            )
+        );
+        assert_eq!(
+            client.pow_terms(hops[2].id).1,
+            ClientConfig::default().pow_bits
+        );
+        // A directory without our gateway changes nothing.
+        let mut worse = descriptors.clone();
+        worse.remove(0);
+        for d in &mut worse {
+            d.key_epoch = 9;
+        }
+        assert!(client.update_directory(&worse).is_err());
+        assert_eq!(client.pow_terms(hops[1].id).0.key_epoch, 7);
+    }
+
+    #[test]
     fn nothing_to_do_is_no_timeout() {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let mut client = client(&mut rng);

@@ -415,6 +415,46 @@ mod tests {
         found.map(|(id, _)| *id).unwrap()
     }
 
+    /// The Create of a pending queue creation: (relay, timestamp, nonce).
+    fn create_work(client: &Client) -> (RelayId, u64, u64) {
+        let p = client
+            .pending
+            .values()
+            .find(|p| matches!(p.kind, PendingKind::Create { .. }))
+            .unwrap();
+        match p.command {
+            Command::Create {
+                timestamp,
+                pow_nonce,
+                ..
+            } => (p.relay, timestamp, pow_nonce),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_retried_create_reuses_its_work_while_it_is_fresh() {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let mut client = client(&mut rng);
+        client.create_invitation(&mut rng, NOW).unwrap();
+        let (relay, timestamp, nonce) = create_work(&client);
+        let (scope, bits) = client.pow_terms(relay);
+        let p = client.pending.values().next().unwrap();
+        p.command.verify_pow(&scope, bits).unwrap();
+        assert_eq!(timestamp, NOW);
+        // Unanswered: resent with a new reply block, the same work.
+        let retry_at = NOW + client.config.retry_after;
+        client.tick(&mut rng, retry_at);
+        assert_eq!(create_work(&client), (relay, NOW, nonce));
+        // Work older than CREATE_WORK_REUSE_SECS is solved again, at the retry's time.
+        let late = NOW + CREATE_WORK_REUSE_SECS + 1;
+        client.tick(&mut rng, late);
+        let (_, timestamp, _) = create_work(&client);
+        assert_eq!(timestamp, late);
+        let p = client.pending.values().next().unwrap();
+        p.command.verify_pow(&scope, bits).unwrap();
+    }
+
     #[test]
     fn refused_queue_creations_name_the_invitation_or_acceptance() {
         let mut rng = ChaCha20Rng::seed_from_u64(11);
