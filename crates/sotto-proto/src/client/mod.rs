@@ -180,6 +180,9 @@ impl Client {
     /// built with these keys from now on. Refused (and nothing changed) when our gateway is
     /// not in it ([`ClientError::NoRelays`]) or it lists fewer than [`MIN_RELAYS`] relays
     /// ([`ClientError::DirectoryTooSmall`]).
+    ///
+    /// Key epochs and difficulties stay as the last [`Client::update_directory`] set them: a
+    /// driver that reads the directory document should call that instead.
     pub fn update_relays(&mut self, relays: Vec<Hop>) -> Result<(), ClientError> {
         route::check_directory(&relays, self.gateway)?;
         self.relays = relays;
