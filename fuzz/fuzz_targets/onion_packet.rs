@@ -76,7 +76,7 @@ fuzz_target!(|data: &[u8]| {
                         bytes = packet.into_bytes();
                         hop += 1;
                     }
-                    Ok(Processed::Deliver { payload }) => {
+                    Ok(Processed::Deliver { payload, .. }) => {
                         // a changed packet never delivers something else
                         assert!(!changed || payload == b"seed");
                         break;
@@ -100,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(bytes.len(), PACKET_SIZE);
                 match process(&bytes, keys, &mut cache).unwrap() {
                     Processed::Forward { packet, .. } => bytes = packet.into_bytes(),
-                    Processed::Deliver { payload: got } => assert_eq!(got, payload),
+                    Processed::Deliver { payload: got, .. } => assert_eq!(got, payload),
                     Processed::ToClient { .. } => panic!("forward packet went to a client"),
                 }
             }

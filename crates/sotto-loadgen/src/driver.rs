@@ -13,7 +13,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rand_core::CryptoRng;
 use sotto_proto::client::Client;
-use sotto_proto::directory::{Directory, DirectoryError, Unusable};
+use sotto_proto::directory::{Directory, DirectoryError, RelayDescriptor, Unusable};
 use sotto_proto::onion::Hop;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -108,8 +108,20 @@ pub fn parse_directory(text: &str) -> Result<Vec<(Hop, String)>, DirectoryError>
 
 /// Fetches and parses the directory at `url` (e.g. `http://127.0.0.1:8080/directory.json`).
 pub async fn fetch_directory(url: &str) -> Result<Vec<(Hop, String)>, LoadgenError> {
+    Ok(fetch_relays(url)
+        .await?
+        .iter()
+        .map(|r| (r.hop(), r.url.clone()))
+        .collect())
+}
+
+/// Fetches the directory at `url` and returns its relays in full (key epochs and the
+/// proof-of-work difficulty each asks for included), every entry required to be usable.
+pub async fn fetch_relays(url: &str) -> Result<Vec<RelayDescriptor>, LoadgenError> {
     let text = http_get(url).await?;
-    parse_directory(&text).map_err(|e| failed(format!("{url}: {e}")))
+    Directory::parse(&text, Unusable::Refuse)
+        .map(|d| d.relays)
+        .map_err(|e| failed(format!("{url}: {e}")))
 }
 
 /// Numeric samples of `{base}/metrics`, summed over relays, by metric name (labels are

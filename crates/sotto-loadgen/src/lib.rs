@@ -35,7 +35,7 @@ pub use error::LoadgenError;
 pub use options::LoadgenOptions;
 pub use report::{Summary, summarize};
 
-use crate::driver::fetch_directory;
+use crate::driver::fetch_relays;
 use crate::error::failed;
 use crate::options::require_loopback;
 use crate::report::{json_line, print_summary};
@@ -43,7 +43,8 @@ use crate::report::{json_line, print_summary};
 /// Runs the load generator; prints its report on stdout.
 pub async fn run(opts: LoadgenOptions) -> Result<(), LoadgenError> {
     opts.validate()?;
-    let dir = fetch_directory(&opts.directory).await?;
+    let relays = fetch_relays(&opts.directory).await?;
+    let dir: Vec<_> = relays.iter().map(|r| (r.hop(), r.url.clone())).collect();
     if dir.is_empty() {
         return Err(failed(format!("{}: no relays", opts.directory)));
     }
@@ -64,7 +65,7 @@ pub async fn run(opts: LoadgenOptions) -> Result<(), LoadgenError> {
         return Ok(());
     }
     if let Some(n) = opts.create_queues {
-        return queues::create_queues(&opts, &dir, n).await;
+        return queues::create_queues(&opts, &relays, n).await;
     }
-    messages::messages(&opts, &dir, &base).await
+    messages::messages(&opts, &relays, &base).await
 }

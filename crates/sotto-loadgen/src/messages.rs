@@ -8,6 +8,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use serde_json::json;
 use sotto_proto::client::{Client, ClientConfig, ContactId, Event};
+use sotto_proto::directory::RelayDescriptor;
 use sotto_proto::envelope::Content;
 use sotto_proto::invitation::Invitation;
 use sotto_proto::onion::Hop;
@@ -142,9 +143,11 @@ impl ClientTask {
 /// The default mode: pairs of clients exchange texts at the offered rate; prints the report.
 pub(crate) async fn messages(
     opts: &LoadgenOptions,
-    dir: &[(Hop, String)],
+    relays: &[RelayDescriptor],
     base: &str,
 ) -> Result<(), LoadgenError> {
+    let dir: Vec<(Hop, String)> = relays.iter().map(|r| (r.hop(), r.url.clone())).collect();
+    let dir = dir.as_slice();
     let mut rng = opts.rng()?;
     let x25519 = x25519_rate(&mut rng);
     println!("bare X25519: {x25519:.0} DH/s on one core");
@@ -166,7 +169,7 @@ pub(crate) async fn messages(
             .get(g)
             .cloned()
             .ok_or_else(|| failed("empty directory"))?;
-        let client = Client::new(
+        let mut client = Client::new(
             &mut rng,
             hops.clone(),
             hop.id,
@@ -174,6 +177,10 @@ pub(crate) async fn messages(
             config.clone(),
         )
         .map_err(|e| failed(format!("client: {e}")))?;
+        // Each relay's key epoch and difficulty, for the work our queues and blobs carry.
+        client
+            .update_directory(&mut rng, relays, crate::driver::now())
+            .map_err(|e| failed(format!("client: {e}")))?;
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         let (tx, rx) = mpsc::unbounded_channel();

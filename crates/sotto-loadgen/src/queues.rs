@@ -9,8 +9,10 @@ use futures_util::{SinkExt, StreamExt};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use serde_json::json;
+use sotto_proto::directory::RelayDescriptor;
 use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::onion::{self, ClientFrame, ConnTag, GatewayFrame, Hop, SurbOpener};
+use sotto_proto::pow::Scope;
 use sotto_proto::queue::{Command, Inbound, Request, ResponseBody};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -35,9 +37,10 @@ const WORKERS: usize = 4;
 
 struct Worker {
     dir: Arc<Vec<(Hop, String)>>,
+    /// Per relay (as in `dir`): the key epoch its work is bound to and the bits it asks for.
+    admission: Arc<Vec<(u32, u8)>>,
     gateway: usize,
     rng: ChaCha20Rng,
-    pow_bits: u8,
 }
 
 impl Worker {
@@ -115,9 +118,16 @@ impl Worker {
                 let target = (self.rng.next_u32() as usize) % self.dir.len();
                 let id = next_id;
                 next_id += 1;
-                let (pow_bits, now) = (self.pow_bits, now());
+                let (key_epoch, pow_bits) =
+                    self.admission.get(target).copied().ok_or("no relay")?;
+                let scope = Scope {
+                    relay: self.dir.get(target).map(|(h, _)| h.id).ok_or("no relay")?,
+                    key_epoch,
+                };
+                let now = now();
                 let (frame, opener) = self.request(tag, target, |surb| {
-                    Request::create(id, surb, &key, now, pow_bits).map_err(|e| e.to_string())
+                    Request::create(id, surb, &key, now, pow_bits, &scope)
+                        .map_err(|e| e.to_string())
                 })?;
                 sink.feed(Message::binary(frame))
                     .await
@@ -220,12 +230,20 @@ where
 /// Creates and subscribes `count` queues over four workers; prints what the network holds.
 pub(crate) async fn create_queues(
     opts: &LoadgenOptions,
-    dir: &[(Hop, String)],
+    relays: &[RelayDescriptor],
     count: usize,
 ) -> Result<(), LoadgenError> {
     let mut rng = opts.rng()?;
     let rss_before = opts.rss_pid.and_then(vm_rss_kib);
-    let dir = Arc::new(dir.to_vec());
+    let dir: Arc<Vec<(Hop, String)>> =
+        Arc::new(relays.iter().map(|r| (r.hop(), r.url.clone())).collect());
+    // Each relay's published difficulty, else ours.
+    let admission = Arc::new(
+        relays
+            .iter()
+            .map(|r| (r.key_epoch, r.pow_bits.unwrap_or(opts.pow_bits)))
+            .collect::<Vec<_>>(),
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..WORKERS {
@@ -234,9 +252,9 @@ pub(crate) async fn create_queues(
         rng.fill_bytes(&mut seed);
         let worker = Worker {
             dir: dir.clone(),
+            admission: admission.clone(),
             gateway: w % dir.len(),
             rng: ChaCha20Rng::from_seed(seed),
-            pow_bits: opts.pow_bits,
         };
         tasks.push(tokio::spawn(worker.run(share)));
     }

@@ -20,8 +20,9 @@ use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::onion::{
     ConnTag, Hop, Packet, RelayKey, RelayKeys, ReplayCache, build_forward, build_surb, process,
 };
-use sotto_proto::pow::{self, Challenge, DEFAULT_CREATE_BITS};
+use sotto_proto::pow::{self, Challenge, DEFAULT_CREATE_BITS, Scope};
 use sotto_proto::queue::{Command, ReceivedRequest, Request};
+use sotto_proto::service::{MemoryStore, Outcome, QueueService, ServiceConfig};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
 /// A replay cache that never remembers, so one packet can be processed again and again.
@@ -192,6 +193,10 @@ fn ratios() {
     let per_s = 1.0 / hash.as_secs_f64();
     let expected_solve = hash.as_secs_f64() * f64::from(1u32 << DEFAULT_CREATE_BITS);
 
+    // A refused Create, as the queue service sees it (decode, checks, the sealed error answer):
+    // with bad work (refused after two hashes) and with good work and a bad signature.
+    let (bad_work, bad_sig) = refused_creates(&f, &mut rng);
+
     let r = |d: Duration, base: Duration| d.as_secs_f64() / base.as_secs_f64();
     println!("\n== ratios (median of batches, same process) ==");
     println!("bare x25519 DH                 {dh:>10.2?}");
@@ -218,6 +223,67 @@ fn ratios() {
         expected_solve,
         expected_solve / dh.as_secs_f64()
     );
+    println!(
+        "refused Create, bad work       {bad_work:>10.2?}  = {:.2} x bare DH  (decode, 2 hashes, error answer)",
+        r(bad_work, dh)
+    );
+    println!(
+        "refused Create, bad signature  {bad_sig:>10.2?}  = {:.2} x bare DH  (decode, work, Ed25519, answer)",
+        r(bad_sig, dh)
+    );
+}
+
+/// Median time of `QueueService::handle` for a Create refused for its work, and for one with
+/// good work refused for its signature.
+fn refused_creates(f: &Fixture, rng: &mut ChaCha20Rng) -> (Duration, Duration) {
+    const NOW: u64 = 1_800_000_000;
+    let bits = 16;
+    let mut service = QueueService::new(
+        MemoryStore::new(),
+        ServiceConfig {
+            pow_bits: bits,
+            ..ServiceConfig::default()
+        },
+    );
+    let scope = Scope {
+        relay: f.route[2].id,
+        key_epoch: 1,
+    };
+    let owner = AuthKeyPair::generate(rng);
+    let back = [f.route[1], f.route[2], f.route[0]];
+    let conn = ConnTag::random(rng);
+    let (surb, _) = build_surb(rng, &back, conn).expect("surb");
+    let mut command = Command::Create {
+        recipient_key: owner.public_key(),
+        timestamp: NOW,
+        pow_nonce: 0,
+    };
+    while command.verify_pow(&scope, bits).is_ok() {
+        command.set_pow_nonce(command.pow_nonce().unwrap_or(0) + 1);
+    }
+    let weak = Request {
+        request_id: 1,
+        reply: surb.clone(),
+        command,
+    }
+    .encode(Some(&owner))
+    .expect("encode");
+    let mut forged = Request::create(2, surb, &owner, NOW, bits, &scope).expect("create");
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let mut run = |payload: &[u8], expect: Outcome| {
+        median(31, 100, || {
+            let handled = service.handle(payload, &scope, NOW, rng);
+            assert_eq!(handled.outcome, expect);
+            black_box(handled);
+        })
+    };
+    let bad_work = run(&weak, Outcome::Refused(sotto_proto::queue::ErrorCode::Pow));
+    let bad_sig = run(
+        &forged,
+        Outcome::Refused(sotto_proto::queue::ErrorCode::Auth),
+    );
+    (bad_work, bad_sig)
 }
 
 criterion_group!(group, benches);

@@ -13,6 +13,7 @@ use crate::ids::RelayId;
 use crate::onion::{
     self, ClientFrame, ConnTag, GatewayFrame, OnionError, Packet, Processed, RelayKeys, ReplayCache,
 };
+use crate::pow::Scope;
 use crate::service::{Limit, Outcome, QueueService, QueueStore};
 
 /// The driver's handle for one client (browser) WebSocket connection.
@@ -193,9 +194,13 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
                     self.stats.forwarded += 1;
                     self.route(next, packet, &mut work, &mut out);
                 }
-                Processed::Deliver { payload } => {
+                Processed::Deliver { payload, key_epoch } => {
                     self.stats.delivered_to_service += 1;
-                    let handled = self.service.handle(&payload, now, rng);
+                    let scope = Scope {
+                        relay: self.id,
+                        key_epoch,
+                    };
+                    let handled = self.service.handle(&payload, &scope, now, rng);
                     match handled.outcome {
                         Outcome::Ok => {}
                         Outcome::Refused(_) => self.stats.refused_requests += 1,

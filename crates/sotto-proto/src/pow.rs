@@ -1,7 +1,8 @@
-//! Proof of work: SHA-256 hashcash bound to the command it pays for.
+//! Proof of work: SHA-256 hashcash bound to the relay, its key epoch and the command it pays
+//! for.
 //!
 //! ```text
-//! challenge = SHA-256(label || context)                 (32 bytes; context = the command bytes)
+//! challenge = SHA-256(label || relay_id || key_epoch_be32 || context)   (32 bytes)
 //! hash      = SHA-256("sotto/pow/v1" || challenge || nonce_be64)
 //! valid     ⇔ hash has at least `bits` leading zero bits
 //! ```
@@ -22,10 +23,17 @@
 //! the mean. Queue creation is rare (once per contact), so this is acceptable; lower the bits
 //! for interactive paths.
 //!
+//! **Why bound to the relay and the epoch.** A solution is good at one relay ([`Scope::relay`])
+//! and only while the Sphinx key of [`Scope::key_epoch`] still peels packets (the current
+//! epoch, or the previous one during the overlap after a rotation): work cannot be solved in
+//! advance for months or spent at every relay of the directory.
+//!
 //! Solving is pure and iterative: [`solve_range`] tries a bounded range of nonces so a browser
 //! can solve in slices between frames; [`solve`] runs to completion.
 
 use sha2::{Digest, Sha256};
+
+use crate::ids::RelayId;
 
 /// Domain label of every PoW hash.
 pub const POW_LABEL: &[u8] = b"sotto/pow/v1";
@@ -48,7 +56,19 @@ pub enum PowError {
     TooHard(u8),
 }
 
-/// What a proof of work is bound to: a digest of a domain label and the command bytes.
+/// Where a proof of work is spent: the relay whose queue service checks it and the epoch of
+/// that relay's Sphinx key (the key the client built its packet for; the relay learns it
+/// from the key that peeled the packet).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Scope {
+    /// The relay (its onion address).
+    pub relay: RelayId,
+    /// The epoch (rotation counter) of the relay's Sphinx key.
+    pub key_epoch: u32,
+}
+
+/// What a proof of work is bound to: a digest of a domain label, a [`Scope`] and the command
+/// bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Challenge([u8; 32]);
 
@@ -62,10 +82,23 @@ impl Challenge {
         Self(h.finalize().into())
     }
 
+    /// `SHA-256(label || relay_id (32 bytes) || key_epoch (u32 big-endian) || context)`: the
+    /// challenge of work that is good only at `scope`'s relay and key epoch.
+    pub fn scoped(label: &[u8], scope: &Scope, context: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update(label);
+        h.update(scope.relay.as_bytes());
+        h.update(scope.key_epoch.to_be_bytes());
+        h.update(context);
+        Self(h.finalize().into())
+    }
+
+    /// A challenge from its 32 bytes (test vectors, benchmarks).
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 
+    /// The challenge's 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -156,6 +189,34 @@ mod tests {
         let rejected = (0..4).any(|bits| verify(&other, 12 + bits, nonce).is_err());
         assert!(rejected);
         assert_eq!(verify(&c, 41, nonce), Err(PowError::TooHard(41)));
+    }
+
+    #[test]
+    fn scoped_challenges_differ_by_relay_and_epoch() {
+        let scope = Scope {
+            relay: RelayId::from_bytes([7; 32]),
+            key_epoch: 3,
+        };
+        let c = Challenge::scoped(b"test", &scope, b"command");
+        let other_relay = Scope {
+            relay: RelayId::from_bytes([8; 32]),
+            ..scope
+        };
+        let other_epoch = Scope {
+            key_epoch: 2,
+            ..scope
+        };
+        assert_ne!(c, Challenge::scoped(b"test", &other_relay, b"command"));
+        assert_ne!(c, Challenge::scoped(b"test", &other_epoch, b"command"));
+        // The layout: label, relay id, epoch (u32 big-endian), context.
+        let mut flat = vec![7u8; 32];
+        flat.extend_from_slice(&[0, 0, 0, 3]);
+        flat.extend_from_slice(b"command");
+        assert_eq!(c, Challenge::new(b"test", &flat));
+        let nonce = solve(&c, 10).unwrap();
+        verify(&c, 10, nonce).unwrap();
+        let elsewhere = Challenge::scoped(b"test", &other_relay, b"command");
+        assert!((0..4).any(|extra| verify(&elsewhere, 10 + extra, nonce).is_err()));
     }
 
     #[test]

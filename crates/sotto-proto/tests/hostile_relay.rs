@@ -27,7 +27,7 @@ use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 fn peek(node: &Node, packet: &[u8]) -> Option<ReceivedRequest> {
     let mut fresh = MemoryReplayCache::new(4);
     match process(packet, node.keys(), &mut fresh).ok()? {
-        Processed::Deliver { payload } => ReceivedRequest::decode(&payload).ok(),
+        Processed::Deliver { payload, .. } => ReceivedRequest::decode(&payload).ok(),
         _ => None,
     }
 }

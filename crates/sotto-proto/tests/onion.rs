@@ -72,7 +72,7 @@ fn forward_packet_reaches_the_last_relay_with_the_payload() {
         let packet = build_forward(&mut rng, &r, &payload).unwrap();
         assert_eq!(packet.as_bytes().len(), PACKET_SIZE);
         match drive(&mut net, &[0, 1, 2], packet).unwrap() {
-            Processed::Deliver { payload: got } => assert_eq!(got, payload),
+            Processed::Deliver { payload: got, .. } => assert_eq!(got, payload),
             other => panic!("{other:?}"),
         }
     }
@@ -289,7 +289,7 @@ fn key_rotation_accepts_the_previous_epoch_during_overlap() {
     assert!(dropped.is_none());
     assert_eq!(net[0].keys.previous().unwrap().epoch(), 1);
     match drive(&mut net, &[0, 1, 2], packet).unwrap() {
-        Processed::Deliver { payload } => assert_eq!(payload, b"old"),
+        Processed::Deliver { payload, .. } => assert_eq!(payload, b"old"),
         other => panic!("{other:?}"),
     }
     // still a replay under the previous epoch

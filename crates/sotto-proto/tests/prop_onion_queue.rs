@@ -65,7 +65,7 @@ proptest! {
             prop_assert_eq!(bytes.len(), PACKET_SIZE);
             match process(&bytes, keys, &mut MemoryReplayCache::new(4)).unwrap() {
                 Processed::Forward { packet, .. } => bytes = packet.into_bytes(),
-                Processed::Deliver { payload: got } => {
+                Processed::Deliver { payload: got, .. } => {
                     prop_assert_eq!(i, 2);
                     prop_assert_eq!(&got, &payload);
                 }
@@ -88,7 +88,7 @@ proptest! {
         let got = ReceivedRequest::decode(&send.encode(Some(&key)).unwrap()).unwrap();
         prop_assert_eq!(&got.command, &send.command);
         got.verify(&key.public_key()).unwrap();
-        let put = Request { request_id, reply: a_surb(seed), command: Command::BlobPut { blob_id: BlobId::from_bytes(qid), index, data } };
+        let put = Request { request_id, reply: a_surb(seed), command: Command::BlobPut { blob_id: BlobId::from_bytes(qid), index, pow_nonce: seed, data } };
         let got = ReceivedRequest::decode(&put.encode(None).unwrap()).unwrap();
         prop_assert_eq!(&got.command, &put.command);
     }

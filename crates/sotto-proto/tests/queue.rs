@@ -14,6 +14,7 @@ use sotto_proto::onion::{
     ConnTag, Hop, MemoryReplayCache, Processed, RelayKey, RelayKeys, SURB_SIZE, Surb,
     build_forward, build_surb, process,
 };
+use sotto_proto::pow::Scope;
 use sotto_proto::queue::{
     Auth, BLOB_CHUNK_SIZE, BlobId, Command, DELIVERY_LEN, Delivery, ErrorCode, Inbound,
     MAX_ACK_SURBS, MAX_SUBSCRIBE_SURBS, QueueError, QueueMessageId, ReceivedRequest, Request,
@@ -109,6 +110,7 @@ fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
             Command::BlobPut {
                 blob_id: BlobId::random(rng),
                 index: 3,
+                pow_nonce: 11,
                 data: vec![7; BLOB_CHUNK_SIZE],
             },
             None,
@@ -337,6 +339,7 @@ fn counts_and_sizes_are_bounded() {
         mk(Command::BlobPut {
             blob_id: BlobId::random(&mut rng),
             index: 0,
+            pow_nonce: 0,
             data: vec![0; BLOB_CHUNK_SIZE + 1]
         })
         .encode(None),
@@ -362,22 +365,30 @@ fn counts_and_sizes_are_bounded() {
 }
 
 #[test]
-fn create_pays_with_a_proof_of_work_bound_to_the_request() {
+fn create_pays_with_a_proof_of_work_bound_to_the_relay_epoch_key_and_time() {
     let mut rng = ChaCha20Rng::seed_from_u64(8);
     let recipient = AuthKeyPair::generate(&mut rng);
-    let bytes = Request::create(5, surb(&mut rng), &recipient, 1_800_000_000, 12).unwrap();
+    let scope = Scope {
+        relay: RelayId::random(&mut rng),
+        key_epoch: 1,
+    };
+    let bytes = Request::create(5, surb(&mut rng), &recipient, 1_800_000_000, 12, &scope).unwrap();
     let got = ReceivedRequest::decode(&bytes).unwrap();
-    got.verify_pow(12).unwrap();
+    got.verify_pow(&scope, 12).unwrap();
     let Command::Create { timestamp, .. } = got.command else {
         panic!()
     };
     assert_eq!(timestamp, 1_800_000_000);
     // demanding much more work fails (overwhelmingly likely at 40 bits)
-    assert_eq!(got.verify_pow(40), Err(QueueError::Pow));
-    // a different request (different SURB) has a different challenge
-    let again = Request::create(5, surb(&mut rng), &recipient, 1_800_000_000, 12).unwrap();
+    assert_eq!(got.verify_pow(&scope, 40), Err(QueueError::Pow));
+    // the same Create with another SURB and request id (a retry) has the same challenge ...
+    let again = Request::create(6, surb(&mut rng), &recipient, 1_800_000_000, 12, &scope).unwrap();
     let again = ReceivedRequest::decode(&again).unwrap();
-    assert_ne!(again.pow_challenge(), got.pow_challenge());
+    assert_eq!(again.pow_challenge(&scope), got.pow_challenge(&scope));
+    // ... one at another time has another
+    let later = Request::create(5, surb(&mut rng), &recipient, 1_800_000_001, 12, &scope).unwrap();
+    let later = ReceivedRequest::decode(&later).unwrap();
+    assert_ne!(later.pow_challenge(&scope), got.pow_challenge(&scope));
     // non-Create commands have no challenge and pass
     let del = Request {
         request_id: 1,
@@ -387,8 +398,8 @@ fn create_pays_with_a_proof_of_work_bound_to_the_request() {
         },
     };
     let del = ReceivedRequest::decode(&del.encode(Some(&recipient)).unwrap()).unwrap();
-    assert!(del.pow_challenge().is_none());
-    del.verify_pow(30).unwrap();
+    assert!(del.pow_challenge(&scope).is_none());
+    del.verify_pow(&scope, 30).unwrap();
 }
 
 #[test]
@@ -467,19 +478,23 @@ fn request_and_answer_travel_through_the_onion() {
     let back = vec![route[1], route[2], route[0]];
     let (reply, opener) = build_surb(&mut rng, &back, conn).unwrap();
     let recipient = AuthKeyPair::generate(&mut rng);
-    let req = Request::create(77, reply, &recipient, 1_800_000_000, 8).unwrap();
+    let scope = Scope {
+        relay: route[2].id,
+        key_epoch: 1,
+    };
+    let req = Request::create(77, reply, &recipient, 1_800_000_000, 8, &scope).unwrap();
     let mut bytes = build_forward(&mut rng, &route, &req).unwrap().into_bytes();
     let mut delivered = None;
     for i in 0..3 {
         match process(&bytes, &keys[i], &mut caches[i]).unwrap() {
             Processed::Forward { packet, .. } => bytes = packet.into_bytes(),
-            Processed::Deliver { payload } => delivered = Some(payload),
+            Processed::Deliver { payload, .. } => delivered = Some(payload),
             other => panic!("{other:?}"),
         }
     }
     // queue relay
     let got = ReceivedRequest::decode(&delivered.unwrap()).unwrap();
-    got.verify_pow(8).unwrap();
+    got.verify_pow(&scope, 8).unwrap();
     let answer = Response {
         request_id: got.request_id,
         body: ResponseBody::Ids {

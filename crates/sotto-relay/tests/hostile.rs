@@ -17,6 +17,7 @@ use rand_core::{Rng, SeedableRng};
 use sotto_proto::ids::QueueId;
 use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::onion::{self, ClientFrame};
+use sotto_proto::pow::Scope;
 use sotto_proto::queue::{BlobId, Command, ErrorCode, ReceivedRequest, Request, ResponseBody};
 use sotto_proto::sizes::{PACKET_SIZE, QUEUE_MESSAGE_SIZE};
 use tokio_tungstenite::tungstenite::Message;
@@ -66,6 +67,15 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
     let dir = net::directory(&dev.http).await;
     let (h1, url1) = dir[0].clone();
     let (h2, _) = dir[1].clone();
+    let relays = sotto_loadgen::driver::fetch_relays(&format!("{}/directory.json", dev.http))
+        .await
+        .unwrap();
+    // Work for relay 2's queue service: bound to it and its current key epoch.
+    let bits = relays[1].pow_bits.unwrap();
+    let at_h2 = Scope {
+        relay: h2.id,
+        key_epoch: relays[1].key_epoch,
+    };
     let mut rng = ChaCha20Rng::seed_from_u64(0xBAD);
     let mut gw = Gateway::connect(&url1, &mut rng).await;
 
@@ -131,7 +141,7 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
         .unwrap();
         if ReceivedRequest::decode(&payload)
             .unwrap()
-            .verify_pow(16)
+            .verify_pow(&at_h2, bits)
             .is_err()
         {
             let packet = onion::build_forward(&mut rng, &route, &payload).unwrap();
@@ -143,6 +153,68 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
     assert_eq!(
         gw.answer(&opener).await.body,
         ResponseBody::Error(ErrorCode::Pow)
+    );
+
+    // Work solved for relay 1 is no good at relay 2.
+    let at_h1 = Scope {
+        relay: h1.id,
+        ..at_h2
+    };
+    let create = |scope: &Scope, key: &AuthKeyPair, timestamp: u64| {
+        let mut command = Command::Create {
+            recipient_key: key.public_key(),
+            timestamp,
+            pow_nonce: 0,
+        };
+        let challenge = command.pow_challenge(scope).unwrap();
+        command.set_pow_nonce(sotto_proto::pow::solve(&challenge, bits).unwrap());
+        command
+    };
+    let refused_before = counter(
+        &metrics(&dev.http).await,
+        "sotto_relay_queue_refused_total",
+        "2",
+    );
+    let elsewhere = create(&at_h1, &owner, net::now());
+    if elsewhere.verify_pow(&at_h2, bits).is_err() {
+        let (frame, opener, _) = gw.packet(&mut rng, &route, &back, elsewhere, Some(&owner));
+        gw.sink.send(Message::binary(frame)).await.unwrap();
+        assert_eq!(
+            gw.answer(&opener).await.body,
+            ResponseBody::Error(ErrorCode::Pow)
+        );
+    }
+    // A Create with good work, its retry (new packet, same work: the same ids), then the
+    // queue deleted and the same work replayed: spent, refused.
+    let paid = create(&at_h2, &owner, net::now());
+    let (frame, opener, _) = gw.packet(&mut rng, &route, &back, paid.clone(), Some(&owner));
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    let ids = gw.answer(&opener).await.body;
+    let ResponseBody::Ids { recipient_id, .. } = ids else {
+        panic!("Create refused: {ids:?}");
+    };
+    let (frame, opener, _) = gw.packet(&mut rng, &route, &back, paid.clone(), Some(&owner));
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    assert_eq!(gw.answer(&opener).await.body, ids);
+    let (frame, opener, _) = gw.packet(
+        &mut rng,
+        &route,
+        &back,
+        Command::Delete { recipient_id },
+        Some(&owner),
+    );
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    assert_eq!(gw.answer(&opener).await.body, ResponseBody::Ok);
+    let (frame, opener, _) = gw.packet(&mut rng, &route, &back, paid, Some(&owner));
+    gw.sink.send(Message::binary(frame)).await.unwrap();
+    assert_eq!(
+        gw.answer(&opener).await.body,
+        ResponseBody::Error(ErrorCode::Pow)
+    );
+    let m = metrics(&dev.http).await;
+    assert!(
+        counter(&m, "sotto_relay_queue_refused_total", "2") > refused_before,
+        "{m}"
     );
 
     // Text and oversized frames close their connections with typed codes.
@@ -185,6 +257,7 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
     // Still serving: a blob round trip on the same gateway connection works.
     let blob = BlobId::random(&mut rng);
     let data = vec![0x5au8; 1000];
+    let blob_challenge = sotto_proto::queue::blob_challenge(&at_h2, &blob);
     let (frame, opener, _) = gw.packet(
         &mut rng,
         &route,
@@ -192,6 +265,7 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
         Command::BlobPut {
             blob_id: blob,
             index: 0,
+            pow_nonce: sotto_proto::pow::solve(&blob_challenge, bits).unwrap(),
             data: data.clone(),
         },
         None,
@@ -273,7 +347,12 @@ async fn create(
 ) -> (AuthKeyPair, ResponseBody) {
     let key = AuthKeyPair::generate(rng);
     let (surb, opener) = onion::build_surb(rng, back, gw.tag).unwrap();
-    let payload = Request::create(gw.next_id, surb, &key, net::now(), bits).unwrap();
+    // Work for the route's last relay, at the first key epoch of a fresh dev network.
+    let scope = Scope {
+        relay: route.last().unwrap().id,
+        key_epoch: sotto_proto::client::FIRST_KEY_EPOCH,
+    };
+    let payload = Request::create(gw.next_id, surb, &key, net::now(), bits, &scope).unwrap();
     gw.next_id += 1;
     let packet = onion::build_forward(rng, route, &payload).unwrap();
     gw.sink
@@ -381,11 +460,19 @@ async fn floods_hit_the_relay_wide_caps_and_a_conversation_goes_on() {
     // Blob chunks: full-size chunks beyond the relay's cap; what is stored is still served.
     let blob = BlobId::random(&mut rng);
     let chunk = vec![0xa5u8; QUEUE_MESSAGE_SIZE];
+    // One piece of work pays for the blob (at h2, 4 bits as the dev network asks).
+    let at_h2 = Scope {
+        relay: h2.id,
+        key_epoch: sotto_proto::client::FIRST_KEY_EPOCH,
+    };
+    let pow_nonce =
+        sotto_proto::pow::solve(&sotto_proto::queue::blob_challenge(&at_h2, &blob), 4).unwrap();
     let mut chunks_refused = 0;
     for index in 0..(MAX_CHUNKS + MAX_CHUNKS / 2) as u32 {
         let command = Command::BlobPut {
             blob_id: blob,
             index,
+            pow_nonce,
             data: chunk.clone(),
         };
         match ask(&mut gw, &mut rng, path, command, None).await {

@@ -163,7 +163,11 @@ async fn messages_and_blobs_past_their_ttl_are_swept() {
     // A queue (Create, Secure) holding MESSAGES unacknowledged messages.
     let owner = AuthKeyPair::generate(&mut rng);
     let (surb, opener) = onion::build_surb(&mut rng, &route, gw.tag).unwrap();
-    let payload = Request::create(1, surb, &owner, net::now(), 8).unwrap();
+    let scope = sotto_proto::pow::Scope {
+        relay: hop.id,
+        key_epoch: 1,
+    };
+    let payload = Request::create(1, surb, &owner, net::now(), 8, &scope).unwrap();
     let packet = onion::build_forward(&mut rng, &route, &payload).unwrap();
     gw.sink
         .send(Message::binary(ClientFrame::Packet(packet).encode()))
@@ -185,10 +189,13 @@ async fn messages_and_blobs_past_their_ttl_are_swept() {
     }
     // Blob chunks.
     let blob = BlobId::random(&mut rng);
+    let blob_nonce =
+        sotto_proto::pow::solve(&sotto_proto::queue::blob_challenge(&scope, &blob), 8).unwrap();
     for index in 0..CHUNKS {
         commands.push(Cmd::BlobPut {
             blob_id: blob,
             index,
+            pow_nonce: blob_nonce,
             data: vec![0xb1; 1000],
         });
     }

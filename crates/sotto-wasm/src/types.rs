@@ -24,7 +24,8 @@ export interface OpenOptions {
     takeOver?: boolean;
     /** The name contacts see, used when the profile is created. */
     displayName?: string;
-    /** Proof-of-work difficulty in bits for queue creation, 0–32 (tests and benchmarks). */
+    /** Proof-of-work difficulty in bits for creating queues and blobs, 0–32, at relays whose
+     * directory entry publishes none (`pow_bits`); those that do are paid what they ask. */
     powBits?: number;
 }
 

@@ -52,8 +52,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rand_core::CryptoRng;
 
+use crate::directory::RelayDescriptor;
 use crate::ids::{QueueId, RelayId};
 use crate::onion::{ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
+use crate::pow::Scope;
 use crate::queue::Inbound;
 
 mod contact;
@@ -92,10 +94,25 @@ pub const MAX_CLOCK_OFFSET: u64 = 30 * 24 * 3600;
 /// client, as [`Event::ClockOffset`]: the device's clock is wrong enough for a person to fix.
 pub const CLOCK_OFFSET_REPORT: u64 = 120;
 
+/// What a relay's directory entry says about the work that pays for its queues and blobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayAdmission {
+    /// The epoch of the Sphinx key we route to it with (`"key_epoch"`): work is bound to it.
+    pub key_epoch: u32,
+    /// Leading zero bits it asks for (`"pow_bits"`); `None`: [`ClientConfig::pow_bits`].
+    pub pow_bits: Option<u8>,
+}
+
+/// The key epoch assumed for a relay whose directory entry the client was not given
+/// ([`Client::new`] and [`Client::update_relays`] take bare hops): a relay's first key is
+/// epoch 1.
+pub const FIRST_KEY_EPOCH: u32 = 1;
+
 /// Tunables of a [`Client`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientConfig {
-    /// Proof-of-work bits the relays ask for on queue creation.
+    /// Proof-of-work bits assumed for queue creation and new blobs at a relay whose directory
+    /// entry does not say (see [`Client::update_directory`]).
     pub pow_bits: u8,
     /// SURBs handed to a queue's relay on subscribing.
     pub subscribe_surbs: usize,
@@ -121,6 +138,9 @@ impl Default for ClientConfig {
 pub struct Client {
     config: ClientConfig,
     relays: Vec<Hop>,
+    /// Per relay, what its directory entry says about admission work (not persisted: drivers
+    /// read the directory on every open).
+    admission: HashMap<RelayId, RelayAdmission>,
     gateway: RelayId,
     conn: ConnTag,
     display_name: String,
@@ -158,6 +178,7 @@ impl Client {
         Ok(Self {
             config,
             relays,
+            admission: HashMap::new(),
             gateway,
             conn: ConnTag::random(rng),
             display_name: display_name.to_owned(),
@@ -204,6 +225,9 @@ impl Client {
     /// built with these keys from now on. Refused (and nothing changed) when our gateway is
     /// not in it ([`ClientError::NoRelays`]) or it lists fewer than [`MIN_RELAYS`] relays
     /// ([`ClientError::DirectoryTooSmall`]).
+    ///
+    /// Key epochs and difficulties stay as the last [`Client::update_directory`] set them: a
+    /// driver that reads the directory document should call that instead.
     pub fn update_relays(&mut self, relays: Vec<Hop>) -> Result<(), ClientError> {
         route::check_directory(&relays, self.gateway)?;
         self.relays = relays;
@@ -231,6 +255,47 @@ impl Client {
             self.schedule_all_subscriptions(rng, now);
         }
         Ok(changed)
+    }
+
+    /// Takes a fresh relay directory like [`Client::update_relays_at`] (new keys: every
+    /// receive queue subscribes again; returns whether a key changed), and with it each
+    /// relay's key epoch and proof-of-work difficulty, used for the queues and blobs we create
+    /// there from now on. Same errors as [`Client::update_relays`] (and nothing changed then).
+    /// `now`: device time, Unix seconds.
+    pub fn update_directory<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        relays: &[RelayDescriptor],
+        now: u64,
+    ) -> Result<bool, ClientError> {
+        let changed =
+            self.update_relays_at(rng, relays.iter().map(RelayDescriptor::hop).collect(), now)?;
+        self.admission = relays
+            .iter()
+            .map(|r| {
+                let admission = RelayAdmission {
+                    key_epoch: r.key_epoch,
+                    pow_bits: r.pow_bits,
+                };
+                (r.id, admission)
+            })
+            .collect();
+        Ok(changed)
+    }
+
+    /// What work a request for `relay`'s service must carry: its scope (relay and key epoch)
+    /// and difficulty, from the directory, else [`FIRST_KEY_EPOCH`] and
+    /// [`ClientConfig::pow_bits`].
+    pub fn pow_terms(&self, relay: RelayId) -> (Scope, u8) {
+        let a = self.admission.get(&relay);
+        let scope = Scope {
+            relay,
+            key_epoch: a.map_or(FIRST_KEY_EPOCH, |a| a.key_epoch),
+        };
+        (
+            scope,
+            a.and_then(|a| a.pow_bits).unwrap_or(self.config.pow_bits),
+        )
     }
 
     /// The relay our WebSocket goes to.
@@ -412,6 +477,59 @@ mod tests {
                 .is_err()
         );
         assert_eq!(client.relays, rotated);
+    }
+
+    #[test]
+    fn work_is_paid_per_relay_as_the_directory_says() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut client = client(&mut rng);
+        let hops = client.relays.clone();
+        // Without a directory entry: epoch 1 and our own difficulty.
+        let (scope, bits) = client.pow_terms(hops[1].id);
+        assert_eq!(
+            (scope.relay, scope.key_epoch),
+            (hops[1].id, FIRST_KEY_EPOCH)
+        );
+        assert_eq!(bits, ClientConfig::default().pow_bits);
+        let descriptors: Vec<RelayDescriptor> = hops
+            .iter()
+            .enumerate()
+            .map(|(i, h)| RelayDescriptor {
+                id: h.id,
+                url: format!("ws://127.0.0.1:{}", 9100 + i),
+                sphinx_key: h.key,
+                key_epoch: 7,
+                key_rotates_at: None,
+                previous_key: None,
+                // The second relay publishes no difficulty.
+                pow_bits: (i != 2).then_some(3),
+            })
+            .collect();
+        client
+            .update_directory(&mut rng, &descriptors, NOW)
+            .unwrap();
+        assert_eq!(
+            client.pow_terms(hops[1].id),
+            (
+                Scope {
+                    relay: hops[1].id,
+                    key_epoch: 7
+                },
+                3
+            )
+        );
+        assert_eq!(
+            client.pow_terms(hops[2].id).1,
+            ClientConfig::default().pow_bits
+        );
+        // A directory without our gateway changes nothing.
+        let mut worse = descriptors.clone();
+        worse.remove(0);
+        for d in &mut worse {
+            d.key_epoch = 9;
+        }
+        assert!(client.update_directory(&mut rng, &worse, NOW).is_err());
+        assert_eq!(client.pow_terms(hops[1].id).0.key_epoch, 7);
     }
 
     #[test]

@@ -431,6 +431,8 @@ impl Client {
         let mut client = Client {
             config,
             relays,
+            // Directory data, read again by the driver on every open.
+            admission: HashMap::new(),
             gateway,
             conn,
             display_name,

@@ -11,7 +11,13 @@ use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
 use crate::keys::AuthKeyPair;
 use crate::onion::{ClientFrame, SurbId};
+use crate::pow;
 use crate::queue::{Command, ErrorCode, Request, Response, ResponseBody};
+
+/// Seconds a Create's solved work is reused by its retries: half the relays' default clock
+/// window (600 s), so a retry still lands inside it. Older work is solved again, with a new
+/// timestamp.
+pub const CREATE_WORK_REUSE_SECS: u64 = 300;
 
 /// Why a queue is created.
 pub(super) enum Purpose {
@@ -79,7 +85,8 @@ impl Client {
         }
     }
 
-    /// Builds the request (with a fresh reply block, and for Create a fresh proof of work),
+    /// Builds the request (with a fresh reply block, and for Create and BlobPut the proof of
+    /// work the relay asks for, solved unless the command's is still good),
     /// wraps it for `relay` and queues the packet; remembers it until answered.
     pub(super) fn dispatch<R: CryptoRng + ?Sized>(
         &mut self,
@@ -94,23 +101,39 @@ impl Client {
         let Ok((reply, surb)) = self.new_surb(rng, relay, ReplyTo::Request(request_id)) else {
             return;
         };
-        let encoded = match (&kind, &mut command) {
-            (PendingKind::Create { key, .. }, Command::Create { timestamp, .. }) => {
-                // The relay checks it against its own clock.
-                let network_now = self.network_time(now);
-                *timestamp = network_now;
-                Request::create(request_id, reply, key, network_now, self.config.pow_bits)
-            }
-            _ => {
-                let signer = self.signer_for(&kind, &command);
-                let request = Request {
-                    request_id,
-                    reply,
-                    command: command.clone(),
+        // Work already solved (a retry's, a blob's) is kept while it is good for the relay's
+        // current epoch and difficulty, and for a Create while its timestamp is fresh by the
+        // network's clock (the relay checks it against its own; see `network_time`).
+        let network_now = self.network_time(now);
+        let (scope, bits) = self.pow_terms(relay);
+        if let Some(challenge) = command.pow_challenge(&scope) {
+            let stale = matches!(command, Command::Create { timestamp, .. }
+                if timestamp > network_now || network_now - timestamp > CREATE_WORK_REUSE_SECS);
+            if stale || command.verify_pow(&scope, bits).is_err() {
+                let challenge = match &mut command {
+                    Command::Create { timestamp, .. } => {
+                        *timestamp = network_now;
+                        command.pow_challenge(&scope).unwrap_or(challenge)
+                    }
+                    _ => challenge,
                 };
-                request.encode(signer.as_ref())
+                let Ok(nonce) = pow::solve(&challenge, bits) else {
+                    self.openers.remove(&surb);
+                    return;
+                };
+                command.set_pow_nonce(nonce);
             }
+        }
+        let signer = match &kind {
+            PendingKind::Create { key, .. } => Some((**key).clone()),
+            _ => self.signer_for(&kind, &command),
         };
+        let request = Request {
+            request_id,
+            reply,
+            command: command.clone(),
+        };
+        let encoded = request.encode(signer.as_ref());
         let Ok(payload) = encoded else {
             self.openers.remove(&surb);
             return;
@@ -469,6 +492,46 @@ mod tests {
     fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
         let found = client.pending.iter().find(|(_, p)| is(&p.kind));
         found.map(|(id, _)| *id).unwrap()
+    }
+
+    /// The Create of a pending queue creation: (relay, timestamp, nonce).
+    fn create_work(client: &Client) -> (RelayId, u64, u64) {
+        let p = client
+            .pending
+            .values()
+            .find(|p| matches!(p.kind, PendingKind::Create { .. }))
+            .unwrap();
+        match p.command {
+            Command::Create {
+                timestamp,
+                pow_nonce,
+                ..
+            } => (p.relay, timestamp, pow_nonce),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_retried_create_reuses_its_work_while_it_is_fresh() {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let mut client = client(&mut rng);
+        client.create_invitation(&mut rng, NOW).unwrap();
+        let (relay, timestamp, nonce) = create_work(&client);
+        let (scope, bits) = client.pow_terms(relay);
+        let p = client.pending.values().next().unwrap();
+        p.command.verify_pow(&scope, bits).unwrap();
+        assert_eq!(timestamp, NOW);
+        // Unanswered: resent with a new reply block, the same work.
+        let retry_at = NOW + client.config.retry_after;
+        client.tick(&mut rng, retry_at);
+        assert_eq!(create_work(&client), (relay, NOW, nonce));
+        // Work older than CREATE_WORK_REUSE_SECS is solved again, at the retry's time.
+        let late = NOW + CREATE_WORK_REUSE_SECS + 1;
+        client.tick(&mut rng, late);
+        let (_, timestamp, _) = create_work(&client);
+        assert_eq!(timestamp, late);
+        let p = client.pending.values().next().unwrap();
+        p.command.verify_pow(&scope, bits).unwrap();
     }
 
     #[test]

@@ -12,7 +12,8 @@ use super::request::PendingKind;
 use super::{Client, ContactId};
 use crate::attachment;
 use crate::envelope::{Attachment, AttachmentKey, BlobId, Content, Envelope};
-use crate::queue::Command;
+use crate::pow::{self, Scope};
+use crate::queue::{self, Command};
 
 /// Chunks in flight per attachment transfer.
 pub(super) const TRANSFER_WINDOW: u32 = 8;
@@ -25,6 +26,9 @@ pub(super) struct Upload {
     pub(super) next: u32,
     pub(super) done: u32,
     pub(super) total: u32,
+    /// The blob's proof of work, once solved: good for this scope and difficulty. Every chunk
+    /// carries it (the relay checks it only for the first chunk it gets).
+    pub(super) work: Option<(Scope, u8, u64)>,
 }
 
 /// An attachment being fetched.
@@ -90,6 +94,7 @@ impl Client {
                 next: 0,
                 done: 0,
                 total,
+                work: None,
             },
         );
         self.pump_upload(rng, upload, now);
@@ -149,9 +154,26 @@ impl Client {
             let Ok(data) = attachment::seal_chunk(&a.key, &a.blob_id, &u.data, index) else {
                 return;
             };
+            // Solved once per blob (again only if the relay's epoch or difficulty changed).
+            let (scope, bits) = self.pow_terms(relay);
+            let Some(u) = self.uploads.get_mut(&upload) else {
+                return;
+            };
+            let pow_nonce = match u.work {
+                Some((s, b, nonce)) if s == scope && b == bits => nonce,
+                _ => {
+                    let challenge = queue::blob_challenge(&scope, &blob_id);
+                    let Ok(nonce) = pow::solve(&challenge, bits) else {
+                        return;
+                    };
+                    u.work = Some((scope, bits, nonce));
+                    nonce
+                }
+            };
             let command = Command::BlobPut {
                 blob_id,
                 index,
+                pow_nonce,
                 data,
             };
             let id = self.new_request_id(rng);

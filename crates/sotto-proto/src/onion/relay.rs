@@ -77,8 +77,10 @@ pub enum Processed {
     /// Send `packet` to relay `next` (no delay: Sotto's relays do not mix).
     Forward { next: RelayId, packet: Packet },
     /// This relay is the final hop: hand `payload` (the plaintext, exactly as the client
-    /// passed it to [`build_forward`]) to the local queue service.
-    Deliver { payload: Vec<u8> },
+    /// passed it to [`build_forward`]) to the local queue service. `key_epoch` is the epoch
+    /// of the Sphinx key that peeled it (the current or, during an overlap, the previous
+    /// one): the epoch the client built the packet for, to which its proof of work is bound.
+    Deliver { payload: Vec<u8>, key_epoch: u32 },
     /// This relay is the gateway of a SURB reply: push `sealed` (still encrypted; only the
     /// client can open it) down the WebSocket bound to `connection`, as a
     /// [`GatewayFrame::Reply`].
@@ -156,7 +158,10 @@ pub fn process<C: ReplayCache + ?Sized>(
                     let plaintext = payload
                         .recover_plaintext()
                         .map_err(|_| OnionError::PayloadIntegrity)?;
-                    Ok(Processed::Deliver { payload: plaintext })
+                    Ok(Processed::Deliver {
+                        payload: plaintext,
+                        key_epoch: epoch,
+                    })
                 }
                 DEST_CLIENT => {
                     let connection: ConnTag = r.extract().map_err(|_| OnionError::Malformed)?;

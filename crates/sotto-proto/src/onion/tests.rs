@@ -32,7 +32,7 @@ fn forward_then_surb_reply_round_trip() {
                 assert_eq!(next, r[i + 1].0.id);
                 bytes = packet.into_bytes();
             }
-            Processed::Deliver { payload } => {
+            Processed::Deliver { payload, .. } => {
                 assert_eq!(i, 2);
                 assert_eq!(payload, b"hello");
             }

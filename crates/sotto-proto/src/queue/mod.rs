@@ -26,7 +26,7 @@ mod response;
 #[cfg(test)]
 mod tests;
 
-pub use request::{ReceivedRequest, Request};
+pub use request::{ReceivedRequest, Request, blob_challenge, create_challenge};
 pub use response::{Delivery, ErrorCode, Inbound, Response, ResponseBody};
 
 use crate::codec::{CodecError, Reader, Writer};
@@ -41,6 +41,8 @@ use crate::sizes::{ONION_PLAINTEXT_SIZE, QUEUE_MESSAGE_SIZE};
 pub const REQUEST_SIG_LABEL: &[u8] = b"sotto/queue/v1/request-sig";
 /// Domain label of the proof of work that pays for [`Command::Create`].
 pub const CREATE_POW_LABEL: &[u8] = b"sotto/queue/v1/create-pow";
+/// Domain label of the proof of work that pays for a new blob ([`Command::BlobPut`]).
+pub const BLOB_POW_LABEL: &[u8] = b"sotto/queue/v1/blob-pow";
 
 /// Bytes of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = AUTH_SIGNATURE_LEN;
@@ -92,7 +94,7 @@ const _: () = assert!(
     REQUEST_HEADER_LEN + QueueId::LEN + QUEUE_MESSAGE_SIZE + SIGNATURE_LEN <= ONION_PLAINTEXT_SIZE
 );
 const _: () = assert!(
-    REQUEST_HEADER_LEN + QueueMessageId::LEN + 4 + 2 + BLOB_CHUNK_SIZE <= ONION_PLAINTEXT_SIZE
+    REQUEST_HEADER_LEN + QueueMessageId::LEN + 4 + 8 + 2 + BLOB_CHUNK_SIZE <= ONION_PLAINTEXT_SIZE
 );
 const _: () = assert!(DELIVERY_LEN <= ONION_PLAINTEXT_SIZE);
 const _: () = assert!(MAX_SUBSCRIBE_SURBS >= 1 && MAX_ACK_SURBS >= 1);
@@ -185,9 +187,10 @@ crate::ids::id_type!(
 /// A command to a queue's relay.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Command {
-    /// Create a queue owned by `recipient_key`. Paid for with a proof of work over the frame's
-    /// bytes before the nonce; `timestamp` (Unix seconds) lets the relay bound how long it
-    /// remembers spent proofs. Self-signed by `recipient_key`. Answer: [`ResponseBody::Ids`].
+    /// Create a queue owned by `recipient_key`. Paid for with a proof of work over the relay,
+    /// its key epoch, `recipient_key` and `timestamp` ([`create_challenge`]); `timestamp`
+    /// (Unix seconds) lets the relay bound how long it remembers spent proofs. Self-signed by
+    /// `recipient_key`. Answer: [`ResponseBody::Ids`].
     Create {
         recipient_key: AuthPublicKey,
         timestamp: u64,
@@ -220,10 +223,13 @@ pub enum Command {
     /// Delete the queue and its messages. Signed by the recipient key.
     Delete { recipient_id: QueueId },
     /// Store one chunk of an (already encrypted) attachment. Unsigned: the random blob id is the
-    /// capability. Answer: Ok.
+    /// capability. `pow_nonce` pays for a new blob: work over the relay, its key epoch and
+    /// `blob_id` ([`blob_challenge`]), solved once per blob and carried by every chunk; the
+    /// relay checks it only when it holds no chunk of the blob yet. Answer: Ok.
     BlobPut {
         blob_id: BlobId,
         index: u32,
+        pow_nonce: u64,
         data: Vec<u8>,
     },
     /// Fetch one chunk. Answer: [`ResponseBody::BlobChunk`].
@@ -320,6 +326,7 @@ impl Command {
             Self::BlobPut {
                 blob_id,
                 index,
+                pow_nonce,
                 data,
             } => {
                 if data.len() > BLOB_CHUNK_SIZE {
@@ -327,6 +334,7 @@ impl Command {
                 }
                 out.put(blob_id);
                 out.put_u32(*index);
+                out.put_u64(*pow_nonce);
                 out.put_u16_prefixed(data)?;
             }
             Self::BlobGet { blob_id, index } => {
@@ -376,6 +384,7 @@ impl Command {
             tag::BLOB_PUT => {
                 let blob_id = r.extract()?;
                 let index = r.take_u32()?;
+                let pow_nonce = r.take_u64()?;
                 let len = usize::from(r.take_u16()?);
                 if len > BLOB_CHUNK_SIZE {
                     return Err(QueueError::OutOfRange);
@@ -383,6 +392,7 @@ impl Command {
                 Self::BlobPut {
                     blob_id,
                     index,
+                    pow_nonce,
                     data: r.take(len)?.to_vec(),
                 }
             }

@@ -3,14 +3,14 @@
 #[cfg(doc)]
 use super::Response;
 use super::{
-    Auth, CREATE_POW_LABEL, Command, QueueError, REQUEST_SIG_LABEL, SIGNATURE_LEN, SURB_SIZE,
-    take_header,
+    Auth, BLOB_POW_LABEL, BlobId, CREATE_POW_LABEL, Command, QueueError, REQUEST_SIG_LABEL,
+    SIGNATURE_LEN, SURB_SIZE, take_header,
 };
 use crate::PROTOCOL_VERSION;
 use crate::codec::{Reader, Writer};
 use crate::keys::{AuthKeyPair, AuthPublicKey};
 use crate::onion::Surb;
-use crate::pow::{self, Challenge};
+use crate::pow::{self, Challenge, Scope};
 use crate::sizes::ONION_PLAINTEXT_SIZE;
 
 /// A request as the client builds it.
@@ -55,23 +55,38 @@ impl Request {
         Ok(out)
     }
 
-    /// The proof-of-work challenge of a Create request: the frame's bytes before the nonce.
-    /// `None` for other commands.
-    pub fn pow_challenge(&self) -> Result<Option<Challenge>, QueueError> {
-        if !matches!(self.command, Command::Create { .. }) {
-            return Ok(None);
-        }
-        let bytes = self.encode_unsigned()?;
-        Ok(Some(create_challenge(&bytes)))
+    /// The proof-of-work challenge of a Create or BlobPut request at `scope` (see
+    /// [`Command::pow_challenge`]); `None` for other commands.
+    pub fn pow_challenge(&self, scope: &Scope) -> Option<Challenge> {
+        self.command.pow_challenge(scope)
     }
 
-    /// Builds, pays for (solving a `pow_bits` proof of work) and signs a Create request.
+    /// Solves the proof of work of a Create or BlobPut for `scope` at `bits` and puts the
+    /// nonce in the command (expected `2^bits` hashes). Other commands are left as they are.
+    ///
+    /// # Errors
+    /// [`QueueError::Pow`] when `bits` is above [`pow::MAX_BITS`].
+    pub fn solve_pow(&mut self, scope: &Scope, bits: u8) -> Result<(), QueueError> {
+        let Some(challenge) = self.command.pow_challenge(scope) else {
+            return Ok(());
+        };
+        let nonce = pow::solve(&challenge, bits).map_err(|_| QueueError::Pow)?;
+        self.command.set_pow_nonce(nonce);
+        Ok(())
+    }
+
+    /// Builds, pays for (solving a `pow_bits` proof of work for `scope`, the queue's relay and
+    /// its current key epoch) and signs a Create request.
+    ///
+    /// # Errors
+    /// [`QueueError::Pow`] when `pow_bits` is above [`pow::MAX_BITS`]; encoding errors.
     pub fn create(
         request_id: u64,
         reply: Surb,
         recipient: &AuthKeyPair,
         now: u64,
         pow_bits: u8,
+        scope: &Scope,
     ) -> Result<Vec<u8>, QueueError> {
         let mut req = Request {
             request_id,
@@ -82,19 +97,74 @@ impl Request {
                 pow_nonce: 0,
             },
         };
-        let challenge = req.pow_challenge()?.ok_or(QueueError::Signer)?;
-        let nonce = pow::solve(&challenge, pow_bits).map_err(|_| QueueError::Pow)?;
-        if let Command::Create { pow_nonce, .. } = &mut req.command {
-            *pow_nonce = nonce;
-        }
+        req.solve_pow(scope, pow_bits)?;
         req.encode(Some(recipient))
     }
 }
 
-/// Create's PoW covers every byte before the 8-byte nonce (which ends the unsigned frame).
-fn create_challenge(unsigned: &[u8]) -> Challenge {
-    let cut = unsigned.len().saturating_sub(8);
-    Challenge::new(CREATE_POW_LABEL, unsigned.get(..cut).unwrap_or(&[]))
+/// The challenge of a Create's proof of work:
+/// `SHA-256(CREATE_POW_LABEL || relay_id || key_epoch_be32 || recipient_key (32) || timestamp_be64)`.
+///
+/// Not the reply SURB nor the request id: a retry (new SURB, new route) reuses the solution.
+pub fn create_challenge(scope: &Scope, recipient_key: &AuthPublicKey, timestamp: u64) -> Challenge {
+    let mut context = [0u8; 40];
+    let (key, time) = context.split_at_mut(32);
+    key.copy_from_slice(recipient_key.as_bytes());
+    time.copy_from_slice(&timestamp.to_be_bytes());
+    Challenge::scoped(CREATE_POW_LABEL, scope, &context)
+}
+
+/// The challenge of a new blob's proof of work:
+/// `SHA-256(BLOB_POW_LABEL || relay_id || key_epoch_be32 || blob_id (16))`. One per blob:
+/// every chunk carries the same nonce.
+pub fn blob_challenge(scope: &Scope, blob_id: &BlobId) -> Challenge {
+    Challenge::scoped(BLOB_POW_LABEL, scope, blob_id.as_bytes())
+}
+
+impl Command {
+    /// The proof-of-work challenge of a Create ([`create_challenge`]) or BlobPut
+    /// ([`blob_challenge`]) at `scope`; `None` for commands that need no work.
+    pub fn pow_challenge(&self, scope: &Scope) -> Option<Challenge> {
+        match self {
+            Self::Create {
+                recipient_key,
+                timestamp,
+                ..
+            } => Some(create_challenge(scope, recipient_key, *timestamp)),
+            Self::BlobPut { blob_id, .. } => Some(blob_challenge(scope, blob_id)),
+            _ => None,
+        }
+    }
+
+    /// The proof-of-work nonce a Create or BlobPut carries; `None` for other commands.
+    pub fn pow_nonce(&self) -> Option<u64> {
+        match self {
+            Self::Create { pow_nonce, .. } | Self::BlobPut { pow_nonce, .. } => Some(*pow_nonce),
+            _ => None,
+        }
+    }
+
+    /// Sets the proof-of-work nonce of a Create or BlobPut (no effect on other commands).
+    pub fn set_pow_nonce(&mut self, nonce: u64) {
+        if let Self::Create { pow_nonce, .. } | Self::BlobPut { pow_nonce, .. } = self {
+            *pow_nonce = nonce;
+        }
+    }
+
+    /// Checks the command's proof of work at `scope` against `bits` (one hash). Commands that
+    /// need no work: `Ok`.
+    ///
+    /// # Errors
+    /// [`QueueError::Pow`] when the nonce does not meet `bits` for this scope (work for another
+    /// relay or key epoch, or none), or `bits` is above [`pow::MAX_BITS`].
+    pub fn verify_pow(&self, scope: &Scope, bits: u8) -> Result<(), QueueError> {
+        match (self.pow_challenge(scope), self.pow_nonce()) {
+            (Some(challenge), Some(nonce)) => {
+                pow::verify(&challenge, bits, nonce).map_err(|_| QueueError::Pow)
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A request as the relay decoded it. Self-signed commands are already verified; for the
@@ -115,6 +185,21 @@ impl ReceivedRequest {
     /// trailing bytes, oversize, wrong version, unknown tags, malformed SURBs, bad counts, and
     /// bad self-signatures (Create, Secure).
     pub fn decode(bytes: &[u8]) -> Result<Self, QueueError> {
+        let req = Self::decode_unchecked_create(bytes)?;
+        if matches!(req.command, Command::Create { .. }) {
+            req.verify_self_signed()?;
+        }
+        Ok(req)
+    }
+
+    /// Like [`ReceivedRequest::decode`], but leaves a Create's self-signature unchecked, so
+    /// that a relay can check the cheap things first (timestamp, proof of work, spent set)
+    /// and the signature only then, with [`ReceivedRequest::verify_self_signed`]. Secure's
+    /// self-signature is still checked here.
+    ///
+    /// # Errors
+    /// As [`ReceivedRequest::decode`], except a bad Create signature.
+    pub fn decode_unchecked_create(bytes: &[u8]) -> Result<Self, QueueError> {
         let mut r = Reader::new(bytes);
         let (tag_byte, request_id) = take_header(&mut r, bytes.len())?;
         let reply = Surb::from_bytes(r.take(SURB_SIZE)?).map_err(|_| QueueError::BadSurb)?;
@@ -133,10 +218,22 @@ impl ReceivedRequest {
             signature,
             bytes: bytes.to_vec(),
         };
-        if let Auth::SelfSigned(key) = req.command.auth() {
-            req.verify(&key)?;
+        if matches!(req.command, Command::Secure { .. }) {
+            req.verify_self_signed()?;
         }
         Ok(req)
+    }
+
+    /// Checks the signature of a self-signed command (Create, Secure) against the key inside
+    /// it. Other commands fail with [`QueueError::Signer`].
+    ///
+    /// # Errors
+    /// [`QueueError::BadSignature`] when it does not verify.
+    pub fn verify_self_signed(&self) -> Result<(), QueueError> {
+        match self.command.auth() {
+            Auth::SelfSigned(key) => self.verify(&key),
+            _ => Err(QueueError::Signer),
+        }
     }
 
     /// Which key the request must be signed with.
@@ -155,24 +252,19 @@ impl ReceivedRequest {
         Ok(key.verify(REQUEST_SIG_LABEL, signed, signature)?)
     }
 
-    /// For Create: the proof-of-work challenge (the relay keeps it in a spent set until the
-    /// request's timestamp leaves its acceptance window). `None` for other commands.
-    pub fn pow_challenge(&self) -> Option<Challenge> {
-        match self.command {
-            Command::Create { .. } => Some(create_challenge(
-                self.bytes.get(..self.signed_len).unwrap_or(&[]),
-            )),
-            _ => None,
-        }
+    /// For Create and BlobPut: the proof-of-work challenge at `scope` (the relay keeps a
+    /// Create's in a spent set until the request's timestamp leaves its acceptance window).
+    /// `None` for other commands.
+    pub fn pow_challenge(&self, scope: &Scope) -> Option<Challenge> {
+        self.command.pow_challenge(scope)
     }
 
-    /// For Create: checks the proof of work against `bits`. Other commands: `Ok`.
-    pub fn verify_pow(&self, bits: u8) -> Result<(), QueueError> {
-        match (&self.command, self.pow_challenge()) {
-            (Command::Create { pow_nonce, .. }, Some(c)) => {
-                pow::verify(&c, bits, *pow_nonce).map_err(|_| QueueError::Pow)
-            }
-            _ => Ok(()),
-        }
+    /// For Create and BlobPut: checks the proof of work at `scope` against `bits` (one
+    /// hash). Other commands: `Ok`.
+    ///
+    /// # Errors
+    /// [`QueueError::Pow`] (see [`Command::verify_pow`]).
+    pub fn verify_pow(&self, scope: &Scope, bits: u8) -> Result<(), QueueError> {
+        self.command.verify_pow(scope, bits)
     }
 }

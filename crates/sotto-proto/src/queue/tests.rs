@@ -3,6 +3,7 @@ use crate::ids::RelayId;
 use crate::keys::AuthKeyPair;
 use crate::keys::KeyPair;
 use crate::onion::{ConnTag, Hop, build_surb};
+use crate::pow::Scope;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 #[cfg(target_arch = "wasm32")]
@@ -47,10 +48,82 @@ fn send_fits_and_round_trips_with_signature() {
 fn create_with_pow() {
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     let recipient = AuthKeyPair::generate(&mut rng);
-    let bytes = Request::create(1, surb(&mut rng), &recipient, 1_800_000_000, 8).unwrap();
+    let scope = Scope {
+        relay: RelayId::from_bytes([1; 32]),
+        key_epoch: 2,
+    };
+    let bytes = Request::create(1, surb(&mut rng), &recipient, 1_800_000_000, 8, &scope).unwrap();
     let got = ReceivedRequest::decode(&bytes).unwrap();
-    got.verify_pow(8).unwrap();
-    assert!(got.pow_challenge().is_some());
+    got.verify_pow(&scope, 8).unwrap();
+    assert_eq!(
+        got.pow_challenge(&scope),
+        Some(create_challenge(
+            &scope,
+            &recipient.public_key(),
+            1_800_000_000
+        ))
+    );
+    // Bound to the relay and the epoch: elsewhere the same nonce fails (fixed seed).
+    for other in [
+        Scope {
+            relay: RelayId::from_bytes([2; 32]),
+            ..scope
+        },
+        Scope {
+            key_epoch: 1,
+            ..scope
+        },
+    ] {
+        assert_eq!(got.verify_pow(&other, 8), Err(QueueError::Pow));
+    }
+}
+
+#[test]
+fn create_signature_is_checked_by_decode_and_left_to_the_relay_by_decode_unchecked_create() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let recipient = AuthKeyPair::generate(&mut rng);
+    let scope = Scope {
+        relay: RelayId::from_bytes([1; 32]),
+        key_epoch: 1,
+    };
+    let mut bytes =
+        Request::create(1, surb(&mut rng), &recipient, 1_800_000_000, 0, &scope).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    assert_eq!(
+        ReceivedRequest::decode(&bytes).err(),
+        Some(QueueError::BadSignature)
+    );
+    let got = ReceivedRequest::decode_unchecked_create(&bytes).unwrap();
+    assert_eq!(got.verify_self_signed(), Err(QueueError::BadSignature));
+}
+
+#[test]
+fn blob_put_carries_its_nonce_and_a_truncated_nonce_is_refused() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let req = Request {
+        request_id: 3,
+        reply: surb(&mut rng),
+        command: Command::BlobPut {
+            blob_id: BlobId::from_bytes([5; 16]),
+            index: 2,
+            pow_nonce: 0x0102_0304_0506_0708,
+            data: vec![7; 100],
+        },
+    };
+    let bytes = req.encode(None).unwrap();
+    let got = ReceivedRequest::decode(&bytes).unwrap();
+    assert_eq!(got.command, req.command);
+    // Layout: header, blob id (16), index (4), nonce (8), length (2), data.
+    let nonce_at = REQUEST_HEADER_LEN + 16 + 4;
+    assert_eq!(bytes[nonce_at..nonce_at + 8], [1, 2, 3, 4, 5, 6, 7, 8]);
+    for cut in nonce_at..nonce_at + 8 {
+        assert_eq!(
+            ReceivedRequest::decode(&bytes[..cut]).err(),
+            Some(QueueError::Truncated),
+            "cut {cut}"
+        );
+    }
 }
 
 #[test]

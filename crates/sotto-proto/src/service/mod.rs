@@ -30,6 +30,18 @@
 //! refused when its queue or the relay's message limits are reached: stored messages are the
 //! relay's disk, and the sender's client keeps the message and retries it later.
 //!
+//! ## Admission
+//! Creating a queue and starting a blob cost proof of work ([`crate::pow`]) bound to this
+//! relay and to the epoch of the Sphinx key that peeled the request ([`Scope`], handed in by
+//! the node): work for another relay, or for a key epoch the relay no longer holds, is refused
+//! with [`ErrorCode::Pow`]. A Create is checked cheapest first: timestamp window, the work
+//! (one hash), the spent set, then the signature and the store. A solved Create challenge is
+//! spent: it buys one queue, and is remembered until its timestamp leaves the acceptance window
+//! ([`ServiceConfig::max_clock_skew`]); the owner's retry of the same Create is still answered
+//! with the same ids (nothing new is created), but once that queue is deleted the same work
+//! creates nothing. A BlobPut's work is checked only while the relay holds no chunk of the
+//! blob: the blob id is then the spent marker, until the blob expires.
+//!
 //! Files: this one has the store interface and [`QueueService`]; `memory.rs` the
 //! [`MemoryStore`].
 
@@ -47,6 +59,7 @@ use sha2::{Digest, Sha256};
 use crate::ids::{QueueId, RelayId};
 use crate::keys::AuthPublicKey;
 use crate::onion::{Packet, Surb};
+use crate::pow::{Challenge, Scope};
 use crate::queue::{
     BlobId, Command, Delivery, ErrorCode, QueueMessageId, ReceivedRequest, Response, ResponseBody,
 };
@@ -67,7 +80,8 @@ pub struct ServiceConfig {
     pub max_blob_chunks: u32,
     /// SURBs held per queue; more are refused with [`ErrorCode::Quota`].
     pub max_surbs_per_queue: usize,
-    /// Leading zero bits a Create's proof of work must have.
+    /// Leading zero bits the proof of work of a Create, and of a BlobPut starting a new blob,
+    /// must have (published as `pow_bits` in the directory).
     pub pow_bits: u8,
     /// How far a Create's timestamp may be from the relay's clock, in seconds.
     pub max_clock_skew: u64,
@@ -298,6 +312,9 @@ pub struct QueueService<S> {
     surbs_held: usize,
     /// The limit the request being executed hit, if any (read by [`QueueService::handle`]).
     hit: Option<Limit>,
+    /// Create challenges already paid with, and the timestamp of their Create (pruned by
+    /// [`QueueService::tick`] once it leaves the acceptance window).
+    spent: HashMap<Challenge, u64>,
 }
 
 impl<S: QueueStore> QueueService<S> {
@@ -308,6 +325,7 @@ impl<S: QueueStore> QueueService<S> {
             subscriptions: HashMap::new(),
             surbs_held: 0,
             hit: None,
+            spent: HashMap::new(),
         }
     }
 
@@ -328,14 +346,23 @@ impl<S: QueueStore> QueueService<S> {
         self.surbs_held
     }
 
-    /// Handles the plaintext of a request that reached this relay as the last hop.
+    /// Create challenges remembered as spent (for metrics and tests).
+    pub fn spent_challenges(&self) -> usize {
+        self.spent.len()
+    }
+
+    /// Handles the plaintext of a request that reached this relay as the last hop. `scope`
+    /// names this relay and the epoch of the Sphinx key that peeled the packet
+    /// ([`crate::onion::Processed::Deliver`]); proofs of work must be bound to it.
     pub fn handle<R: CryptoRng + ?Sized>(
         &mut self,
         payload: &[u8],
+        scope: &Scope,
         now: u64,
         rng: &mut R,
     ) -> Handled {
-        let Ok(request) = ReceivedRequest::decode(payload) else {
+        // A Create's signature is checked after its (cheaper) proof of work, in `create`.
+        let Ok(request) = ReceivedRequest::decode_unchecked_create(payload) else {
             return Handled {
                 outcome: Outcome::Dropped,
                 outgoing: Vec::new(),
@@ -344,7 +371,7 @@ impl<S: QueueStore> QueueService<S> {
         };
         let mut outgoing = Vec::new();
         self.hit = None;
-        let body = match self.execute(&request, now, rng, &mut outgoing) {
+        let body = match self.execute(&request, scope, now, rng, &mut outgoing) {
             Ok(body) => body,
             // A refused timestamp is answered with our clock, so the client can correct its own.
             Err(ErrorCode::Expired) => ResponseBody::ExpiredAt { relay_time: now },
@@ -388,6 +415,9 @@ impl<S: QueueStore> QueueService<S> {
         let swept = self
             .store
             .sweep(now, now.saturating_sub(self.config.message_ttl))?;
+        // A spent challenge whose Create is outside the window is refused as Expired anyway.
+        let skew = self.config.max_clock_skew;
+        self.spent.retain(|_, at| at.saturating_add(skew) >= now);
         let due: Vec<QueueId> = self
             .subscriptions
             .iter()
@@ -410,6 +440,7 @@ impl<S: QueueStore> QueueService<S> {
     fn execute<R: CryptoRng + ?Sized>(
         &mut self,
         request: &ReceivedRequest,
+        scope: &Scope,
         now: u64,
         rng: &mut R,
         outgoing: &mut Vec<Outgoing>,
@@ -424,33 +455,7 @@ impl<S: QueueStore> QueueService<S> {
                 if timestamp.abs_diff(now) > self.config.max_clock_skew {
                     return Err(ErrorCode::Expired);
                 }
-                request
-                    .verify_pow(self.config.pow_bits)
-                    .map_err(|_| ErrorCode::Pow)?;
-                let recipient_id = recipient_id_for(recipient_key);
-                // Idempotent: a retried Create (its answer was lost) gets the same ids. Only
-                // the key's owner can sign a Create for it.
-                if let Some(existing) = self.store.queue(&recipient_id).map_err(internal)? {
-                    return Ok(ResponseBody::Ids {
-                        recipient_id: existing.recipient_id,
-                        sender_id: existing.sender_id,
-                    });
-                }
-                if self.store.usage().queues >= self.config.max_queues {
-                    return Err(self.full(Limit::Queues));
-                }
-                let record = QueueRecord {
-                    recipient_id,
-                    sender_id: QueueId::random(rng),
-                    recipient_key: *recipient_key,
-                    sender_key: None,
-                    created_at: now,
-                };
-                self.store.insert_queue(&record).map_err(internal)?;
-                Ok(ResponseBody::Ids {
-                    recipient_id,
-                    sender_id: record.sender_id,
-                })
+                self.create(request, scope, recipient_key, *timestamp, now, rng)
             }
             Command::Secure {
                 sender_id,
@@ -571,13 +576,19 @@ impl<S: QueueStore> QueueService<S> {
                 blob_id,
                 index,
                 data,
+                ..
             } => {
                 if *index >= self.config.max_blob_chunks {
                     return Err(ErrorCode::Large);
                 }
-                if self.store.blob_chunk_count(blob_id).map_err(internal)?
-                    >= self.config.max_blob_chunks
-                {
+                // A new blob is paid for (one hash); further chunks of a blob already held
+                // need no new work (its id is the spent marker while it lives).
+                let paid = request.verify_pow(scope, self.config.pow_bits).is_ok();
+                let held = self.store.blob_chunk_count(blob_id).map_err(internal)?;
+                if held == 0 && !paid {
+                    return Err(ErrorCode::Pow);
+                }
+                if held >= self.config.max_blob_chunks {
                     return Err(self.full(Limit::BlobChunksPerBlob));
                 }
                 if self.store.usage().blob_chunks >= self.config.max_blob_chunks_total {
@@ -617,6 +628,62 @@ impl<S: QueueStore> QueueService<S> {
             #[allow(unreachable_patterns)]
             _ => Err(ErrorCode::BadCommand),
         }
+    }
+
+    /// A Create whose timestamp is inside the window: the work (one hash), the spent set, then
+    /// the signature and the store (see the module's "Admission").
+    fn create<R: CryptoRng + ?Sized>(
+        &mut self,
+        request: &ReceivedRequest,
+        scope: &Scope,
+        recipient_key: &AuthPublicKey,
+        timestamp: u64,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<ResponseBody, ErrorCode> {
+        let internal = |_: S::Error| ErrorCode::Internal;
+        let challenge = request.pow_challenge(scope).ok_or(ErrorCode::Pow)?;
+        request
+            .verify_pow(scope, self.config.pow_bits)
+            .map_err(|_| ErrorCode::Pow)?;
+        let recipient_id = recipient_id_for(recipient_key);
+        let ids = |q: QueueRecord| ResponseBody::Ids {
+            recipient_id: q.recipient_id,
+            sender_id: q.sender_id,
+        };
+        if self.spent.contains_key(&challenge) {
+            // Spent work buys nothing new. Only its owner's retry (the answer was lost) is
+            // answered, with the ids of the queue it already bought.
+            let existing = self
+                .store
+                .queue(&recipient_id)
+                .map_err(internal)?
+                .ok_or(ErrorCode::Pow)?;
+            request.verify_self_signed().map_err(|_| ErrorCode::Auth)?;
+            return Ok(ids(existing));
+        }
+        // Only the key's owner can sign a Create for it; the work is spent once it has.
+        request.verify_self_signed().map_err(|_| ErrorCode::Auth)?;
+        // Idempotent: a retried Create with fresh work (or after a restart emptied the spent
+        // set) gets the same ids.
+        if let Some(existing) = self.store.queue(&recipient_id).map_err(internal)? {
+            self.spent.insert(challenge, timestamp);
+            return Ok(ids(existing));
+        }
+        // Full: refused before the work is spent, so the client's retry may use it again.
+        if self.store.usage().queues >= self.config.max_queues {
+            return Err(self.full(Limit::Queues));
+        }
+        self.spent.insert(challenge, timestamp);
+        let record = QueueRecord {
+            recipient_id,
+            sender_id: QueueId::random(rng),
+            recipient_key: *recipient_key,
+            sender_key: None,
+            created_at: now,
+        };
+        self.store.insert_queue(&record).map_err(internal)?;
+        Ok(ids(record))
     }
 
     fn queue_by_sender(&self, sender_id: &QueueId) -> Result<QueueRecord, ErrorCode> {

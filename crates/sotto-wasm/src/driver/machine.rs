@@ -469,8 +469,6 @@ impl Driver {
     }
 }
 
-/// Reads the directory again and hands the relays' current keys to the client. A failed read
-/// changes nothing (the next one is an hour away; reopening also reads it).
 /// When to read the directory again, in device time (see [`reread_at`]).
 fn next_read(client: &Client, rng: &mut Rng, relays: &[RelayDescriptor]) -> u64 {
     use rand_core::Rng as _;
@@ -483,6 +481,9 @@ fn next_read(client: &Client, rng: &mut Rng, relays: &[RelayDescriptor]) -> u64 
     )
 }
 
+/// Reads the directory again and hands the relays' current keys, epochs and difficulties to
+/// the client; schedules the next read. A failed read changes nothing but the next read's
+/// time (soon).
 fn refresh_directory(state: &Shared, url: String) {
     let weak = Rc::downgrade(state);
     wasm_bindgen_futures::spawn_local(async move {
@@ -494,8 +495,9 @@ fn refresh_directory(state: &Shared, url: String) {
         let st = &mut *st;
         match fetched {
             Ok(relays) => {
-                let hops = relays.iter().map(|r| r.hop()).collect();
-                let _ = st.client.update_relays_at(&mut st.rng, hops, now());
+                // Keys (new ones: our queues subscribe again), key epochs and proof-of-work
+                // difficulties, all from the fresh directory.
+                let _ = st.client.update_directory(&mut st.rng, &relays, now());
                 st.directory_due = next_read(&st.client, &mut st.rng, &relays);
             }
             // Not reachable now: try again soon rather than in an hour.

@@ -20,6 +20,7 @@ use crate::history::History;
 use crate::history::Rng;
 use crate::history::idb::{IdbHistory, Restored};
 use crate::history::memory::MemoryHistory;
+use crate::js::now;
 use crate::js::{get, window};
 use crate::storage::db_name;
 
@@ -44,7 +45,8 @@ pub struct OpenOptions {
     /// A new profile's display name, already checked against the name rule (`None`: not
     /// given; a new profile then fails with `INVALID_ARGUMENT`).
     pub display_name: Option<String>,
-    /// A new profile's proof-of-work difficulty (default: the relays' default).
+    /// A new profile's proof-of-work difficulty for relays whose directory entry does not
+    /// publish one (default: the relays' default).
     pub pow_bits: Option<u8>,
 }
 
@@ -114,9 +116,10 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
                     "this profile's gateway relay is not in the directory",
                 )
             })?;
-        // The relays may have rotated their keys since: route with today's.
+        // The relays may have rotated their keys since: route with today's (and pay for
+        // queues and blobs at each relay's key epoch and published difficulty).
         client
-            .update_relays(relays.iter().map(|r| r.hop()).collect())
+            .update_directory(&mut rng, &relays, now())
             .map_err(|e| client_error(&e))?;
         let ws = open_socket(&url).await?;
         if lock.as_ref().is_some_and(ProfileLock::lost) {
@@ -165,7 +168,10 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     };
     let display_name = options.display_name.unwrap_or_default();
     let hops = relays.iter().map(|r| r.hop()).collect();
-    let client = Client::new(&mut rng, hops, gateway, &display_name, config)
+    let mut client = Client::new(&mut rng, hops, gateway, &display_name, config)
+        .map_err(|e| client_error(&e))?;
+    client
+        .update_directory(&mut rng, &relays, now())
         .map_err(|e| client_error(&e))?;
     history.start_profile(&client, &mut rng).await?;
     if lock.as_ref().is_some_and(ProfileLock::lost) {
