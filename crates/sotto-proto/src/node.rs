@@ -14,6 +14,7 @@ use crate::onion::{
     self, ClientFrame, ConnTag, GatewayFrame, OnionError, Packet, Processed, RelayKeys, ReplayCache,
 };
 use crate::pow::Scope;
+use crate::queue::ErrorCode;
 use crate::service::{Limit, Outcome, QueueService, QueueStore};
 
 /// The driver's handle for one client (browser) WebSocket connection.
@@ -79,6 +80,9 @@ pub struct NodeStats {
     /// [`crate::service::Limit`] (indexed by [`crate::service::Limit::index`]), plus the
     /// Acks whose SURBs were not all kept.
     pub refused_full: [u64; Limit::ALL.len()],
+    /// Refused requests by the code they were answered with (indexed by
+    /// [`crate::queue::ErrorCode::index`]; Expired counts the ExpiredAt answers).
+    pub refused_codes: [u64; ErrorCode::KNOWN.len()],
     /// Packets between hops of this relay that failed (e.g. replays inside one process).
     pub dropped_internal: u64,
 }
@@ -203,9 +207,23 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
                     let handled = self.service.handle(&payload, &scope, now, rng);
                     match handled.outcome {
                         Outcome::Ok => {}
-                        Outcome::Refused(_) => self.stats.refused_requests += 1,
+                        Outcome::Refused(code) => {
+                            self.stats.refused_requests += 1;
+                            if let Some(n) = code
+                                .index()
+                                .and_then(|i| self.stats.refused_codes.get_mut(i))
+                            {
+                                *n += 1;
+                            }
+                        }
                         Outcome::Full(limit) => {
                             self.stats.refused_requests += 1;
+                            if let Some(n) = ErrorCode::Quota
+                                .index()
+                                .and_then(|i| self.stats.refused_codes.get_mut(i))
+                            {
+                                *n += 1;
+                            }
                             if let Some(n) = self.stats.refused_full.get_mut(limit.index()) {
                                 *n += 1;
                             }

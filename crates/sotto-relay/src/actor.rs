@@ -29,6 +29,7 @@ use rand_core::SeedableRng;
 use sotto_proto::ids::RelayId;
 use sotto_proto::node::{ConnId, NodeOutput, NodeStats, RelayNode};
 use sotto_proto::onion::{ClientFrame, Packet};
+use sotto_proto::queue::ErrorCode;
 use sotto_proto::service::{Limit, QueueService, ServiceConfig};
 use tokio::sync::{mpsc, oneshot};
 
@@ -415,6 +416,12 @@ fn record(m: &RelayMetrics, old: &NodeStats, new: &NodeStats) {
         if let (Some(a), Some(b)) = (old.refused_full.get(i), new.refused_full.get(i)) {
             m.refuse(limit, d(*a, *b));
         }
+    }
+    for (code, (a, b)) in ErrorCode::KNOWN
+        .into_iter()
+        .zip(old.refused_codes.iter().zip(&new.refused_codes))
+    {
+        m.refuse_with(code, d(*a, *b));
     }
     for _ in 0..d(old.dropped_unbound, new.dropped_unbound) {
         m.drop_packet(DropReason::NoClient);

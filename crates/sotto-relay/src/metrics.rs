@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sotto_proto::node::NodeDropReason;
+use sotto_proto::queue::ErrorCode;
 use sotto_proto::service::Limit;
 
 /// Upper bounds (seconds) of the latency histograms' buckets; `+Inf` is implied.
@@ -191,6 +192,8 @@ pub struct RelayMetrics {
     dropped: [AtomicU64; DropReason::ALL.len()],
     /// Queue requests refused with QUOTA, by the limit they would have passed.
     refused: [AtomicU64; Limit::ALL.len()],
+    /// Queue requests refused, by the code they were answered with.
+    refused_codes: [AtomicU64; ErrorCode::KNOWN.len()],
 }
 
 impl RelayMetrics {
@@ -209,6 +212,20 @@ impl RelayMetrics {
         if let Some(c) = self.refused.get(limit.index()) {
             c.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    /// Counts `n` requests answered with `code`.
+    pub fn refuse_with(&self, code: ErrorCode, n: u64) {
+        if let Some(c) = code.index().and_then(|i| self.refused_codes.get(i)) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Requests answered with `code` so far.
+    pub fn refused_with(&self, code: ErrorCode) -> u64 {
+        code.index()
+            .and_then(|i| self.refused_codes.get(i))
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Requests refused because of `limit` so far.
@@ -360,6 +377,21 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
             );
         }
     }
+    let name = "sotto_relay_queue_refused_by_code_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Queue requests refused, by the error code of the answer\n# TYPE {name} counter"
+    );
+    for (relay, m) in relays.clone() {
+        for code in ErrorCode::KNOWN {
+            let _ = writeln!(
+                out,
+                "{name}{{relay=\"{relay}\",code=\"{}\"}} {}",
+                code.label(),
+                m.refused_with(code)
+            );
+        }
+    }
     let name = "sotto_relay_refused_total";
     let _ = writeln!(
         out,
@@ -392,6 +424,8 @@ mod tests {
         h.observe(Duration::from_micros(700));
         m.store_commit.set(h).unwrap();
         m.refuse(Limit::Surbs, 3);
+        m.refuse_with(ErrorCode::Pow, 2);
+        m.refuse_with(ErrorCode::Unknown(99), 5);
         let text = render([("1", &m)].into_iter());
         for line in [
             "# TYPE sotto_relay_process_seconds histogram",
@@ -406,6 +440,9 @@ mod tests {
             "# TYPE sotto_relay_refused_total counter",
             "sotto_relay_refused_total{relay=\"1\",reason=\"surbs\"} 3",
             "sotto_relay_refused_total{relay=\"1\",reason=\"queues\"} 0",
+            "# TYPE sotto_relay_queue_refused_by_code_total counter",
+            "sotto_relay_queue_refused_by_code_total{relay=\"1\",code=\"pow\"} 2",
+            "sotto_relay_queue_refused_by_code_total{relay=\"1\",code=\"auth\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }

@@ -41,6 +41,17 @@ fn value(metrics: &str, relay: &str, reason: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `sotto_relay_queue_refused_by_code_total` of `relay` for `code` (e.g. `"pow"`).
+fn by_code(metrics: &str, relay: &str, code: &str) -> u64 {
+    let needle =
+        format!("sotto_relay_queue_refused_by_code_total{{relay=\"{relay}\",code=\"{code}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 fn counter(metrics: &str, name: &str, relay: &str) -> u64 {
     let needle = format!("{name}{{relay=\"{relay}\"}} ");
     metrics
@@ -175,8 +186,11 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
         "sotto_relay_queue_refused_total",
         "2",
     );
+    let pow_before = by_code(&metrics(&dev.http).await, "2", "pow");
+    let mut pow_refusals = 1;
     let elsewhere = create(&at_h1, &owner, net::now());
     if elsewhere.verify_pow(&at_h2, bits).is_err() {
+        pow_refusals += 1;
         let (frame, opener, _) = gw.packet(&mut rng, &route, &back, elsewhere, Some(&owner));
         gw.sink.send(Message::binary(frame)).await.unwrap();
         assert_eq!(
@@ -216,6 +230,8 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
         counter(&m, "sotto_relay_queue_refused_total", "2") > refused_before,
         "{m}"
     );
+    // Each refusal is counted under its code: work for another relay and spent work as POW.
+    assert_eq!(by_code(&m, "2", "pow"), pow_before + pow_refusals, "{m}");
 
     // Text and oversized frames close their connections with typed codes.
     let (ws, _) = tokio_tungstenite::connect_async(url1.as_str())

@@ -42,6 +42,46 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code this build knows, in the order of their numbers (1..=11).
+    pub const KNOWN: [ErrorCode; 11] = [
+        Self::Auth,
+        Self::NoQueue,
+        Self::Quota,
+        Self::Pow,
+        Self::Duplicate,
+        Self::Large,
+        Self::BadCommand,
+        Self::NoMessage,
+        Self::NoBlob,
+        Self::Expired,
+        Self::Internal,
+    ];
+
+    /// A lower-case name for metrics and logs (`"pow"`, `"no_queue"`, …; `"unknown"` for a
+    /// code this build does not know).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::NoQueue => "no_queue",
+            Self::Quota => "quota",
+            Self::Pow => "pow",
+            Self::Duplicate => "duplicate",
+            Self::Large => "large",
+            Self::BadCommand => "bad_command",
+            Self::NoMessage => "no_message",
+            Self::NoBlob => "no_blob",
+            Self::Expired => "expired",
+            Self::Internal => "internal",
+            Self::Unknown(_) => "unknown",
+        }
+    }
+
+    /// Where the code stands in [`ErrorCode::KNOWN`] (its number − 1), `None` for an unknown
+    /// code: an index for per-code counters.
+    pub fn index(self) -> Option<usize> {
+        Self::KNOWN.iter().position(|k| *k == self)
+    }
+
     pub fn code(self) -> u16 {
         match self {
             Self::Auth => 1,
