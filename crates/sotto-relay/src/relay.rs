@@ -156,7 +156,7 @@ impl Relay {
         }
     }
 
-    /// Whether the accept loop is running.
+    /// Whether the relay serves its listener ([`Relay::serve`] was called and has not ended).
     pub fn is_accepting(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }
@@ -178,13 +178,24 @@ impl Relay {
         &self.node
     }
 
-    /// Accepts connections until shutdown, then closes them (1001 going away) and returns.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+    /// Accepts connections on `listener` (bound already) until shutdown, then closes them
+    /// (1001 going away); the future returns then. The relay counts as accepting
+    /// ([`Relay::is_accepting`]) from this call on, not from the future's first poll: the
+    /// listener queues connections meanwhile, and a health check right after start (the
+    /// runtime may not have polled the spawned task yet on a loaded machine) must not fail.
+    pub fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        self.alive.store(true, Ordering::Release);
+        self.accept_loop(listener)
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
         let mut shutdown = self.shutdown.clone();
         let mut conns = JoinSet::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        self.alive.store(true, Ordering::Release);
         loop {
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
