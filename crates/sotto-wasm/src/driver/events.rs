@@ -165,6 +165,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                     "the invitation was already used (it is for one contact)",
                 ),
                 Some(RelayCode::Expired) => (ErrorCode::ClockSkew, CLOCK_SKEW_TEXT),
+                Some(RelayCode::Quota) => (ErrorCode::RelayFull, RELAY_FULL_TEXT),
                 Some(_) => (
                     ErrorCode::InvalidInvitation,
                     "a relay refused to set up the conversation; try the link again",
@@ -391,6 +392,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             if let Some(w) = st.waiting.invitations.remove(&handle) {
                 let e = match error.relay_code() {
                     Some(RelayCode::Expired) => sotto_error(ErrorCode::ClockSkew, CLOCK_SKEW_TEXT),
+                    Some(RelayCode::Quota) => sotto_error(ErrorCode::RelayFull, RELAY_FULL_TEXT),
                     _ => sotto_error(
                         ErrorCode::RelayRefused,
                         "a relay refused to make the invitation's queue; try again",
@@ -398,9 +400,12 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 };
                 actions.push(Action::Reject(w.resolver, e));
             }
-            let what = "create queue";
-            let code = error.relay_code().unwrap_or(RelayCode::Expired);
-            let detail = obj(&[("what", what.into()), ("code", format!("{code:?}").into())]);
+            // The relay's code when a relay refused, else what went wrong (never a code the
+            // relay did not send).
+            let code = error
+                .relay_code()
+                .map_or_else(|| error.to_string(), |code| format!("{code:?}"));
+            let detail = obj(&[("what", "create queue".into()), ("code", code.into())]);
             actions.push(Action::Dispatch("error", detail));
         }
         failure @ (Event::SecureFailed { .. }
@@ -418,6 +423,9 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
     }
 }
 
+/// Why an invitation failed when a relay answered `Quota`.
+const RELAY_FULL_TEXT: &str =
+    "the relay has no room for a new conversation right now; try again later";
 /// Why a creation refused as expired failed: the relays do not take this device's time.
 const CLOCK_SKEW_TEXT: &str = "the relays refused this device's clock even after correcting \
      for it; set the device's date and time and try again";
