@@ -1,0 +1,54 @@
+// A full relay says so (issue 13, "Quotas with clear answers"): with relays that hold no more
+// queues, createInvitation() rejects RELAY_FULL at once (not at its deadline) and the `error`
+// event names the relay's code, Quota. The floods themselves, their counts and the relay's
+// memory are in crates/sotto-relay/tests/hostile.rs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDev, launchBrowser } from './harness.mjs';
+
+let dev;
+let browser;
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sotto-full-'));
+  const config = join(dir, 'service.toml');
+  writeFileSync(config, 'max_queues = 0\n');
+  dev = await startDev({ httpPort: 18210, wsBasePort: 20601, extraArgs: ['--service-config', config] });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
+});
+
+test('a relay with no room for queues: createInvitation rejects RELAY_FULL', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await page.goto(dev.url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  const result = await page.evaluate(async () => {
+    const mod = await import('/pkg/sotto.js');
+    await mod.default();
+    const me = await mod.Sotto.open({
+      storage: 'memory', displayName: 'Alice', directoryUrl: `${location.origin}/directory.json`,
+    });
+    const errors = [];
+    me.addEventListener('error', (e) => errors.push(e.detail));
+    try {
+      await me.createInvitation();
+      return { resolved: true };
+    } catch (e) {
+      return { name: e.name, code: e.code, message: e.message, errors };
+    }
+  });
+  assert.equal(result.name, 'SottoError', JSON.stringify(result));
+  // RELAY_FULL, not TIMEOUT: it settled on the relay's answer, not at the 30 s deadline.
+  assert.equal(result.code, 'RELAY_FULL');
+  assert.match(result.message, /no room/);
+  assert.ok(result.errors.some((e) => e.what === 'create queue' && e.code === 'Quota'), JSON.stringify(result.errors));
+  await context.close();
+});
