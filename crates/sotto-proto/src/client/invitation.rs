@@ -135,6 +135,7 @@ impl Client {
                 key: Box::new(key),
                 purpose,
                 clock_retried: false,
+                pow_retried: false,
             },
             relay,
             command,

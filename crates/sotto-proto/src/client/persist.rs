@@ -368,6 +368,7 @@ impl Client {
                         key: Box::new(key),
                         purpose,
                         clock_retried: false,
+                        pow_retried: false,
                     };
                     (kind, command)
                 }

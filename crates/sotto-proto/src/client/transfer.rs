@@ -136,7 +136,7 @@ impl Client {
         now: u64,
     ) {
         let flying =
-            self.in_flight(|k| matches!(k, PendingKind::BlobPut { upload: u } if *u == upload));
+            self.in_flight(|k| matches!(k, PendingKind::BlobPut { upload: u, .. } if *u == upload));
         let mut room = TRANSFER_WINDOW.saturating_sub(flying);
         while room > 0 {
             let Some(u) = self.uploads.get_mut(&upload) else {
@@ -180,7 +180,10 @@ impl Client {
             self.dispatch(
                 rng,
                 id,
-                PendingKind::BlobPut { upload },
+                PendingKind::BlobPut {
+                    upload,
+                    pow_retried: false,
+                },
                 relay,
                 command,
                 now,
@@ -309,7 +312,7 @@ impl Client {
     /// The relay refused a chunk: the upload ends and its message is not sent.
     pub(super) fn fail_upload(&mut self, upload: u64, error: Error) {
         if let Some(u) = self.uploads.remove(&upload) {
-            self.drop_requests(|k| matches!(k, PendingKind::BlobPut { upload: x } if *x == upload));
+            self.drop_requests(|k| matches!(k, PendingKind::BlobPut { upload: x, .. } if *x == upload));
             self.events.push_back(Event::UploadFailed {
                 contact: u.contact,
                 message: u.envelope.id,
