@@ -312,7 +312,9 @@ impl Client {
     /// The relay refused a chunk: the upload ends and its message is not sent.
     pub(super) fn fail_upload(&mut self, upload: u64, error: Error) {
         if let Some(u) = self.uploads.remove(&upload) {
-            self.drop_requests(|k| matches!(k, PendingKind::BlobPut { upload: x, .. } if *x == upload));
+            self.drop_requests(
+                |k| matches!(k, PendingKind::BlobPut { upload: x, .. } if *x == upload),
+            );
             self.events.push_back(Event::UploadFailed {
                 contact: u.contact,
                 message: u.envelope.id,

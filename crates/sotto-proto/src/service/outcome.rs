@@ -88,4 +88,3 @@ pub struct Handled {
     /// [`Outcome::Full`]).
     pub limited: Option<Limit>,
 }
-

@@ -299,10 +299,7 @@ impl Client {
             }
             // Acks of messages already deleted (a retried Ack) are fine.
             (PendingKind::Ack, ResponseBody::Ok | ResponseBody::Error(ErrorCode::NoMessage)) => {}
-            (
-                kind @ PendingKind::Create { .. },
-                ResponseBody::ExpiredAt { relay_time },
-            ) => {
+            (kind @ PendingKind::Create { .. }, ResponseBody::ExpiredAt { relay_time }) => {
                 let again = (pending.relay, pending.command, pending.surb);
                 self.on_clock_refused(rng, response.request_id, kind, again, relay_time, now)
             }

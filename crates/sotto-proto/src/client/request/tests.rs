@@ -251,3 +251,66 @@ fn an_invitation_expired_before_our_queue_exists_fails_its_acceptance() {
     ));
     assert!(client.contact_ids().next().is_none());
 }
+
+#[test]
+fn a_relay_asking_for_more_work_gets_one_retry_within_the_bound() {
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let mut client = client(&mut rng);
+    let handle = client.create_invitation(&mut rng, NOW).unwrap();
+    let (relay, _, _) = create_work(&client);
+    let (scope, bits) = client.pow_terms(relay);
+    let asked = bits + 2;
+    answer(
+        &mut client,
+        &mut rng,
+        handle,
+        ResponseBody::PowRequired { bits: asked },
+    );
+    // Sent again at once, same id, with work at the difficulty asked for, which the client
+    // now uses for that relay.
+    assert_eq!(client.pow_terms(relay).1, asked);
+    let p = &client.pending[&handle];
+    p.command.verify_pow(&scope, asked).unwrap();
+    assert!(client.poll_event().is_none());
+    // A second such answer fails it: never a loop.
+    answer(
+        &mut client,
+        &mut rng,
+        handle,
+        ResponseBody::PowRequired { bits: asked + 1 },
+    );
+    assert!(matches!(
+        client.poll_event(),
+        Some(Event::InvitationFailed { handle: h, error: Error::RelayRefused(ErrorCode::Pow) })
+            if h == handle
+    ));
+    assert_eq!(client.pending_requests(), 0);
+}
+
+#[test]
+fn a_relay_asking_for_more_than_the_bound_fails_the_request_as_busy() {
+    let mut rng = ChaCha20Rng::seed_from_u64(14);
+    let mut client = client(&mut rng);
+    let handle = client.create_invitation(&mut rng, NOW).unwrap();
+    let (relay, _, _) = create_work(&client);
+    let before = client.pow_terms(relay).1;
+    answer(
+        &mut client,
+        &mut rng,
+        handle,
+        ResponseBody::PowRequired {
+            bits: MAX_RETRY_POW_BITS + 1,
+        },
+    );
+    assert!(matches!(
+        client.poll_event(),
+        Some(Event::InvitationFailed { handle: h, error: Error::RelayRefused(ErrorCode::Quota) })
+            if h == handle
+    ));
+    assert_eq!(client.pending_requests(), 0);
+    assert_eq!(
+        client.pow_terms(relay).1,
+        before,
+        "nothing solved, nothing learned"
+    );
+}

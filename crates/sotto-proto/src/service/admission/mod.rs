@@ -25,6 +25,9 @@
 //! full, a Create with new work is refused ([`Limit::Spent`], answered QUOTA) rather than the
 //! set grow; the tick frees room as timestamps age out.
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 
 use rand_core::CryptoRng;
