@@ -63,8 +63,8 @@ mod outcome;
 #[cfg(test)]
 mod tests;
 
-pub use memory::MemoryStore;
 pub use config::ServiceConfig;
+pub use memory::MemoryStore;
 pub use outcome::{Handled, Limit, Outcome};
 
 use std::collections::{HashMap, VecDeque};
