@@ -21,6 +21,18 @@ fn invitation_of(w: &World) -> Invitation {
         .unwrap()
 }
 
+/// Client 0 makes an invitation; returns it once ready.
+fn new_invitation(w: &mut World) -> Invitation {
+    let now = w.now();
+    w.clients[0].create_invitation(&mut w.rng, now).unwrap();
+    assert!(w.run_until(60, |w| {
+        w.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::InvitationReady { .. }))
+    }));
+    invitation_of(w)
+}
+
 /// Client `who` uses `invitation` and the world runs until the acceptance settles; returns
 /// its result event.
 fn accept(w: &mut World, who: usize, invitation: Invitation) -> Event {
@@ -91,14 +103,7 @@ fn a_used_one_time_link_fails_and_adds_nothing() {
 #[test]
 fn an_acceptance_given_up_leaves_nothing_even_when_answers_come_late() {
     let mut w = World::new(1402, 0, &["Alice", "Bob"]);
-    let now = w.now();
-    w.clients[0].create_invitation(&mut w.rng, now).unwrap();
-    assert!(w.run_until(60, |w| {
-        w.events[0]
-            .iter()
-            .any(|e| matches!(e, Event::InvitationReady { .. }))
-    }));
-    let link = invitation_of(&w);
+    let link = new_invitation(&mut w);
     let now = w.now();
     let handle = w.clients[1]
         .accept_invitation(&mut w.rng, link, now)
@@ -335,14 +340,7 @@ fn a_refused_upload_is_retried_on_demand_with_its_id() {
 /// is still being secured (the Secure not yet sent: the page reloads); `then` runs before the
 /// saved state is opened again. Returns the acceptance's handle.
 fn reload_while_accepting(w: &mut World, then: impl FnOnce(&mut World, Invitation)) -> u64 {
-    let now = w.now();
-    w.clients[0].create_invitation(&mut w.rng, now).unwrap();
-    assert!(w.run_until(60, |w| {
-        w.events[0]
-            .iter()
-            .any(|e| matches!(e, Event::InvitationReady { .. }))
-    }));
-    let link = invitation_of(w);
+    let link = new_invitation(w);
     let now = w.now();
     let handle = w.clients[1]
         .accept_invitation(&mut w.rng, link, now)

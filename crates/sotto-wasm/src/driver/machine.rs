@@ -343,10 +343,7 @@ impl Driver {
             });
             st.waiting.unsettled.remove(&bytes);
             // A file uploaded again goes to a new blob: its record says where.
-            let upload = st
-                .client
-                .uploading(MessageId::from_bytes(bytes))
-                .cloned();
+            let upload = st.client.uploading(MessageId::from_bytes(bytes)).cloned();
             if upload.is_some() {
                 st.local.uploads.insert(id.to_owned(), contact);
             }
