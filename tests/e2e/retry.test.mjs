@@ -1,13 +1,14 @@
 // Refused sends settle and are retried as the same message (issue 14, case 8), through the
 // public API and through the PWA's Retry button; and a file whose upload a relay refused is
-// retried the same way. The relays hold 4 messages a queue and 2 blob chunks each, kept 12 s:
-// a fifth message to a contact who is away is refused (RELAY_FULL); a second file on a relay
-// that holds one already is refused, and fits once the first has expired.
+// retried the same way, through the API and the PWA. The relays hold 4 messages a queue and 2
+// blob chunks each, kept 12 s: a fifth message to a contact who is away is refused
+// (RELAY_FULL); a second file on a relay that holds one already is refused, and fits once the
+// first has expired.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useNetwork, serviceConfig, person, openSotto, call, acquaint, untilContacts, untilReceived,
-  until,
+  until, pwaPerson, meetInPwa,
 } from './harness.mjs';
 
 const QUOTA = 4;
@@ -201,6 +202,42 @@ test('a file whose upload a relay refused is retried as the same message and arr
   assert.deepEqual(got, expected);
   const names = await bob.page.evaluate(() => window.__received.map((m) => m.attachment?.name));
   assert.deepEqual(names, Array.from({ length: n }, (_, i) => `part-${i}.bin`), 'each file once, in order');
+  for (const p of [alice, bob]) {
+    assert.deepEqual(p.errors, []);
+    await p.context.close();
+  }
+});
+
+test('the PWA: a file a relay refused shows Not sent; Retry uploads the same one, with no copy', async () => {
+  const alice = await pwaPerson(net, 'Alice');
+  const bob = await pwaPerson(net, 'Bob');
+  await meetInPwa(alice, bob);
+  // Let what earlier tests stored expire, so that each relay has room for one file.
+  await new Promise((r) => setTimeout(r, (BLOB_TTL_SECS + 2) * 1000));
+  const bubbles = alice.page.getByRole('log').locator('.bubble');
+  const stateOf = (name) => bubbles.filter({ hasText: name }).getAttribute('data-state');
+  let failed;
+  let n = 0;
+  for (; n < 8 && !failed; n += 1) {
+    const name = `part-${n}.bin`;
+    await alice.page.locator('#file-input').setInputFiles({
+      name, mimeType: 'application/octet-stream', buffer: Buffer.alloc(5_000, n),
+    });
+    const state = await until(() => stateOf(name), (s) => s === 'sent' || s === 'failed', 60_000);
+    if (state === 'failed') failed = name;
+  }
+  assert.ok(failed, 'a relay that holds a file refuses the next one');
+  const bubble = bubbles.filter({ hasText: failed });
+  assert.equal(await bubble.locator('.state').textContent(), 'Not sent');
+
+  // Once the relays have room again, Retry uploads the same message.
+  await new Promise((r) => setTimeout(r, (BLOB_TTL_SECS + 3) * 1000));
+  await bubble.getByRole('button', { name: 'Retry' }).click();
+  await until(() => stateOf(failed), (s) => s === 'sent', 60_000);
+  assert.equal(await bubbles.count(), n, 'Retry adds no bubble');
+  await bob.page.getByRole('link', { name: `Download ${failed}` }).waitFor({ timeout: 60_000 });
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.equal(await bob.page.getByRole('link', { name: `Download ${failed}` }).count(), 1, 'it arrives once');
   for (const p of [alice, bob]) {
     assert.deepEqual(p.errors, []);
     await p.context.close();
