@@ -20,6 +20,16 @@ const net = useNetwork({
     `queue_quota = ${QUOTA}\nmax_blob_chunks_total = 2\nblob_ttl_secs = ${BLOB_TTL_SECS}\n`)],
 });
 
+/// A person in the PWA who keeps the profile on the device (no passphrase: it opens again at
+/// once on a reload).
+async function savedPwaPerson(name) {
+  const p = await person(net, null);
+  await p.page.getByRole('textbox', { name: 'Display name' }).fill(name);
+  await p.page.getByRole('button', { name: 'Save on this device' }).click();
+  await p.page.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 30_000 });
+  return p;
+}
+
 /// Each text handed to send() at once: `{value}` or `{error}` per text, in order.
 const sendAll = (page, contactId, texts) => page.evaluate(({ contactId, texts }) => Promise.all(
   texts.map((t) => window.__me.send(contactId, t).then(
@@ -93,11 +103,7 @@ test('a refused send settles RELAY_FULL; retry() resends the same message, once,
 });
 
 test('the PWA: a refused message shows Not sent; Retry sends the same one, with no copy', async () => {
-  // Alice keeps her profile on the device (no passphrase: it opens again at once).
-  const alice = await person(net, null);
-  await alice.page.getByRole('textbox', { name: 'Display name' }).fill('Alice');
-  await alice.page.getByRole('button', { name: 'Save on this device' }).click();
-  await alice.page.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 30_000 });
+  const alice = await savedPwaPerson('Alice');
   const bob = await person(net, { storage: 'indexeddb', profile: 'bob-pwa', displayName: 'Bob' });
   await alice.page.getByRole('button', { name: 'New chat' }).click();
   await alice.page.getByRole('button', { name: 'Create invitation' }).click();
@@ -209,7 +215,7 @@ test('a file whose upload a relay refused is retried as the same message and arr
 });
 
 test('the PWA: a file a relay refused shows Not sent; Retry uploads the same one, with no copy', async () => {
-  const alice = await pwaPerson(net, 'Alice');
+  const alice = await savedPwaPerson('Alice');
   const bob = await pwaPerson(net, 'Bob');
   await meetInPwa(alice, bob);
   // Let what earlier tests stored expire, so that each relay has room for one file.
@@ -238,6 +244,14 @@ test('the PWA: a file a relay refused shows Not sent; Retry uploads the same one
   await bob.page.getByRole('link', { name: `Download ${failed}` }).waitFor({ timeout: 60_000 });
   await new Promise((r) => setTimeout(r, 1_500));
   assert.equal(await bob.page.getByRole('link', { name: `Download ${failed}` }).count(), 1, 'it arrives once');
+
+  // What is stored: after a reload, the conversation has each file once, all sent.
+  await alice.page.reload();
+  const chat = alice.page.getByRole('button').filter({ has: alice.page.locator('.chat-name', { hasText: 'Bob' }) });
+  await chat.click({ timeout: 30_000 });
+  await alice.page.getByRole('heading', { name: 'Bob' }).waitFor();
+  await until(() => bubbles.evaluateAll((bs) => bs.map((b) => b.dataset.state)),
+    (states) => states.length === n && states.every((st) => st === 'sent'));
   for (const p of [alice, bob]) {
     assert.deepEqual(p.errors, []);
     await p.context.close();
