@@ -153,6 +153,9 @@ pub struct Client {
     queues: HashMap<QueueId, RecvQueue>,
     contacts: BTreeMap<ContactId, Contact>,
     uploads: BTreeMap<u64, Upload>,
+    /// Uploads a relay refused (or that could not reach one), kept for
+    /// [`Client::retry_message`]; not persisted, like uploads.
+    failed_uploads: Vec<Upload>,
     downloads: BTreeMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
@@ -189,6 +192,7 @@ impl Client {
             queues: HashMap::new(),
             contacts: BTreeMap::new(),
             uploads: BTreeMap::new(),
+            failed_uploads: Vec::new(),
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),

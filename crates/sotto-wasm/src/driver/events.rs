@@ -314,18 +314,18 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             st.update(&id, |m| m.status = Status::Failed);
             st.local.uploads.remove(&id);
             if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
-                actions.push(Action::Reject(
-                    w.resolver,
-                    sotto_error(
-                        error
-                            .relay_code()
-                            .map_or(ErrorCode::RelayUnreachable, ErrorCode::of_refusal),
-                        &match error.relay_code() {
-                            Some(code) => format!("the relay refused the file ({code:?})"),
-                            None => format!("the file could not be sent ({error})"),
-                        },
-                    ),
-                ));
+                let e = sotto_error(
+                    error
+                        .relay_code()
+                        .map_or(ErrorCode::RelayUnreachable, ErrorCode::of_refusal),
+                    &match error.relay_code() {
+                        Some(code) => format!("the relay refused the file ({code:?})"),
+                        None => format!("the file could not be sent ({error})"),
+                    },
+                );
+                // `retry(messageId)` uploads it again.
+                set(&e, "messageId", &id.clone().into());
+                actions.push(Action::Reject(w.resolver, e));
             }
             actions.push(Action::Dispatch(
                 "status",

@@ -342,11 +342,20 @@ impl Driver {
                 at
             });
             st.waiting.unsettled.remove(&bytes);
-            st.update(id, |m| m.status = Status::Sending);
+            // A file uploaded again goes to a new blob: its record says where.
+            let upload = st.client.uploading(MessageId::from_bytes(bytes)).cloned();
+            if upload.is_some() {
+                st.local.uploads.insert(id.to_owned(), contact);
+            }
+            st.update(id, move |m| {
+                m.status = Status::Sending;
+                if let (Some(f), Some(a)) = (m.file.as_mut(), upload) {
+                    f.attachment = a;
+                }
+            });
             st.waiting
                 .sends
                 .insert(bytes, (Wait::new(resolver), sent_at));
-            let _ = contact;
         }
         self.pump();
         Ok(())
