@@ -5,9 +5,9 @@
 // 1. Through the library (pkg/sotto.js): Carol's page closes her profile, her browser goes
 //    offline (context.setOffline); she opens it again: `connection` is 'offline', history and
 //    contacts are there, `send` rejects RELAY_UNREACHABLE at once with the message's id, and
-//    the message is `sending`; the network comes back: the browser's `online` event makes her
-//    connect at once, a `connection` event says 'online', a `status` event says `sent`, and
-//    Dave receives it.
+//    the message is `sending` (also after she opens the profile once more, offline); the
+//    network comes back: the browser's `online` event makes her connect at once, a
+//    `connection` event says 'online', a `status` event says `sent`, and Dave receives it.
 // 2. Through the PWA: Alice's page closes, the whole network stops (the origin and its relays:
 //    the app opens from the service worker); she opens her profile: the offline banner (no
 //    error), the chat with Bob readable, a new message `sending`; the network starts again on
@@ -122,6 +122,14 @@ test('library: a saved profile opens offline, queues a message and sends it when
   // Still offline some seconds later (back-off attempts fail), and still queued.
   await new Promise((r) => setTimeout(r, 4_000));
   assert.equal(await carol.page.evaluate(() => window.__me.connection), 'offline');
+
+  // She closes and opens the profile again, still offline: the message is still `sending`
+  // (the outbox is stored), and this new Sotto reports it when it is sent.
+  await carol.page.evaluate(() => window.__me.close());
+  await openOn(carol.page, { storage: 'indexeddb', profile: 'carol' });
+  assert.equal(await carol.page.evaluate(() => window.__me.connection), 'offline');
+  const reopened = await carol.page.evaluate((id) => window.__me.messages(id), carolsDave.id);
+  assert.equal(reopened.find((m) => m.id === rejected.messageId)?.status, 'sending');
 
   // The network is back: the browser's `online` event makes Carol connect at once.
   const back = Date.now();

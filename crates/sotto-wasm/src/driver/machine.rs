@@ -183,10 +183,12 @@ impl Driver {
         Ok(Driver { state, target })
     }
 
-    /// A restored profile's bookkeeping: its expiries, and the downloads to start again.
-    pub fn resume(&self, local: Local, resume: Vec<MessageRecord>) {
+    /// A restored profile's bookkeeping: its expiries, the downloads to start again, and its
+    /// unsent messages (ids), whose `status` event tells when a relay stores them.
+    pub fn resume(&self, local: Local, resume: Vec<MessageRecord>, unsent: Vec<[u8; 16]>) {
         {
             let mut st = self.state.borrow_mut();
+            st.waiting.unsettled.extend(unsent);
             st.local = local;
             st.local.downloads.clear();
             for m in resume {

@@ -7,6 +7,8 @@
 //! kept ([`stored_directory`]) if any, and the driver keeps trying to connect. A new profile
 //! needs the network (`RELAY_UNREACHABLE`).
 
+use std::rc::Rc;
+
 use js_sys::{Function, Promise};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
@@ -26,9 +28,8 @@ use crate::history::History;
 use crate::history::Rng;
 use crate::history::idb::{IdbHistory, Restored};
 use crate::history::memory::MemoryHistory;
-use crate::js::now;
-use crate::js::{get, window};
-use crate::storage::db_name;
+use crate::js::{get, hex, now, window};
+use crate::storage::{Store, db_name};
 
 /// Where a profile's messages are kept.
 pub enum Storage {
@@ -121,6 +122,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         local,
         resume,
     } = restored;
+    let unsent = unsent_messages(&client, history.store()).await;
     let gateway = client.gateway();
     let url_in = |relays: &[RelayDescriptor]| {
         relays
@@ -178,8 +180,25 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         lock,
     };
     let driver = Driver::start(&w, parts, ws)?;
-    driver.resume(local, resume);
+    driver.resume(local, resume, unsent);
     Ok(driver)
+}
+
+/// The restored client's unsent envelopes that are messages of the history (not hellos, names
+/// or settings): a `status` event tells when a relay stores each, though no `send` promise
+/// survived the reload.
+async fn unsent_messages(client: &Client, store: Option<Rc<Store>>) -> Vec<[u8; 16]> {
+    let Some(store) = store else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    for (_, id) in client.unsent_ids() {
+        let kept = store.message(&hex(id.as_bytes())).await.ok().flatten();
+        if kept.is_some_and(|m| m.outgoing) {
+            ids.push(*id.as_bytes());
+        }
+    }
+    ids
 }
 
 /// What a new profile is made with.
