@@ -45,7 +45,7 @@ async fn save_profile(profile: &str, name: &str, with_directory: bool) {
     state.extend_from_slice(client.to_persisted().as_bytes());
     let mut records = Vec::new();
     if with_directory {
-        let text = Directory { relays }.to_json();
+        let text = Directory::new(relays).to_json();
         records.push(store.record(kind::DIRECTORY, DIRECTORY_KEY, text.as_bytes(), None));
     }
     store.write_state(records, &state).await.unwrap();

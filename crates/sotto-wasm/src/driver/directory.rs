@@ -28,15 +28,16 @@ pub const STUCK_REREAD_SECS: u64 = 15;
 /// reconnection loop).
 pub const DIRECTORY_WAIT_MS: i32 = 10_000;
 
-/// A directory read from the network: its usable relays, and its text (what a saved profile
-/// keeps, [`store_directory`]).
-pub struct ReadDirectory {
+/// A directory read from the network and accepted (parsed, its unusable entries skipped): its
+/// relays, and its text (what a saved profile keeps, [`store_directory`]).
+#[derive(Debug, Clone)]
+pub struct Verified {
     pub relays: Vec<RelayDescriptor>,
     pub text: String,
 }
 
 /// Fetches and reads the directory at `url` (within [`DIRECTORY_WAIT_MS`]).
-pub async fn fetch_directory(url: &str) -> Result<ReadDirectory, JsValue> {
+pub async fn fetch_directory(url: &str) -> Result<Verified, JsValue> {
     read_directory(bounded(window()?.fetch_with_str(url))).await
 }
 
@@ -49,7 +50,7 @@ pub fn bounded(fetch: Promise) -> Promise {
 /// The relays of a directory fetch already under way, read with [`Directory::parse`]
 /// (entries that do not parse are skipped): `RELAY_UNREACHABLE` when the fetch fails, the
 /// answer is not a directory, or it lists no usable relay.
-pub async fn read_directory(fetch: Promise) -> Result<ReadDirectory, JsValue> {
+pub async fn read_directory(fetch: Promise) -> Result<Verified, JsValue> {
     let unreachable = |what: &str| sotto_error(ErrorCode::RelayUnreachable, what);
     let resp = JsFuture::from(fetch)
         .await
@@ -69,7 +70,7 @@ pub async fn read_directory(fetch: Promise) -> Result<ReadDirectory, JsValue> {
     .as_string()
     .unwrap_or_default();
     let relays = parse_directory(&text)?.relays;
-    Ok(ReadDirectory { relays, text })
+    Ok(Verified { relays, text })
 }
 
 /// The directory in `text` ([`Directory::parse`], skipping entries that do not parse):
@@ -88,7 +89,7 @@ fn parse_directory(text: &str) -> Result<Directory, JsValue> {
 }
 
 /// Keeps `text`, a directory just read from the network, as the profile's last directory
-/// (a sealed `dir` record, one per profile; the next one replaces it).
+/// (a sealed `directory` record, one per profile; the next one replaces it).
 pub async fn store_directory(store: &Store, text: &str) -> Result<(), JsValue> {
     let record = store.record(kind::DIRECTORY, DIRECTORY_KEY, text.as_bytes(), None);
     store.write(vec![record]).await

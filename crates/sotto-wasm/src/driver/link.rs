@@ -20,7 +20,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, WebSocket};
 
 use super::directory::{
-    DIRECTORY_REFRESH_SECS, ReadDirectory, STUCK_REREAD_SECS, fetch_directory, store_directory,
+    DIRECTORY_REFRESH_SECS, STUCK_REREAD_SECS, Verified, fetch_directory, store_directory,
 };
 use super::events::dispatch;
 use super::pump::pump;
@@ -306,7 +306,7 @@ pub fn next_read(client: &Client, rng: &mut Rng, relays: &[RelayDescriptor]) -> 
 /// A directory just read from the network: the client takes the relays' current keys, key
 /// epochs and difficulties (new keys: our queues subscribe again); the gateway's URL comes
 /// from it; the next read is scheduled; a saved profile keeps its text (for opening offline).
-pub fn take_directory(st: &mut State, read: ReadDirectory) {
+pub fn take_directory(st: &mut State, read: Verified) {
     let now = now();
     let _ = st.client.update_directory(&mut st.rng, &read.relays, now);
     let gateway = st.client.gateway();
