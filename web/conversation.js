@@ -177,8 +177,14 @@ export async function deliver(m, contactId, again = false) {
     // A refused or late message stays queued under its id (a `status` event tells when it
     // is stored).
     if (err?.messageId) m.id = err.messageId;
-    m.state = 'failed';
-    if (state.session === s) showNotice(`A message was not sent: ${errorText(err)}`);
+    if (err?.code === 'RELAY_UNREACHABLE' && err.messageId) {
+      // Offline: it waits in the stored outbox and goes out once a relay is reachable (the
+      // offline banner says why); it is still on its way, not failed.
+      m.state = 'sending';
+    } else {
+      m.state = 'failed';
+      if (state.session === s) showNotice(`A message was not sent: ${errorText(err)}`);
+    }
   }
   if (state.session === s) updateBubble(m);
 }

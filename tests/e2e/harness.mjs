@@ -48,10 +48,12 @@ const RELAY_BIN = process.env.SOTTO_RELAY_BIN
 
 /// Starts `sotto-relay dev --ephemeral` on ports of its own and resolves once it printed its URL.
 /// `webRoot`: where index.html, web/ and pkg/ are served from (default: the repository);
-/// `extraArgs`: more `dev` flags (e.g. `['--key-epoch-secs', '40']`).
-export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 5, webRoot = ROOT, extraArgs = [] } = {}) {
+/// `extraArgs`: more `dev` flags (e.g. `['--key-epoch-secs', '40']`); `dataDir`: keep the
+/// relays' keys and queues there instead (`--data-dir`), so that a network stopped and
+/// started again on the same ports is the same network.
+export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 5, webRoot = ROOT, extraArgs = [], dataDir = null } = {}) {
   const args = [
-    'dev', '--ephemeral', '--relays', String(relays),
+    'dev', ...(dataDir ? ['--data-dir', dataDir] : ['--ephemeral']), '--relays', String(relays),
     '--http', `127.0.0.1:${httpPort}`, '--ws-base-port', String(wsBasePort),
     '--web-root', webRoot, ...extraArgs,
   ];

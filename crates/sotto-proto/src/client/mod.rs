@@ -53,6 +53,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use rand_core::CryptoRng;
 
 use crate::directory::RelayDescriptor;
+use crate::envelope::MessageId;
 use crate::ids::{QueueId, RelayId};
 use crate::onion::{ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
 use crate::pow::Scope;
@@ -342,6 +343,15 @@ impl Client {
     /// Messages waiting to be stored by a relay, across all contacts.
     pub fn unsent_messages(&self) -> usize {
         self.contacts.values().map(|c| c.outbox.len()).sum()
+    }
+
+    /// The ids of the envelopes waiting to be stored by a relay (texts and files, and also
+    /// hellos, names and settings), each with its contact, in each outbox's order: what a
+    /// driver restoring a client can still report as sent.
+    pub fn unsent_ids(&self) -> impl Iterator<Item = (ContactId, MessageId)> + '_ {
+        self.contacts
+            .iter()
+            .flat_map(|(id, c)| c.outbox.iter().map(move |(m, _)| (*id, *m)))
     }
 
     /// The next frame to send to the gateway.

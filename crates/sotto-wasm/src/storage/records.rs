@@ -19,6 +19,8 @@ pub mod kind {
     pub const FILE: &str = "file";
     /// The local bookkeeping: messages due to disappear, transfers to resume.
     pub const LOCAL: &str = "local";
+    /// The last relay directory read from the network (its JSON text), for opening offline.
+    pub const DIRECTORY: &str = "directory";
 }
 
 /// The key of the `state` record: message counter (u64) ‖ the persisted client.
@@ -27,6 +29,8 @@ pub const STATE_KEY: &[u8] = b"client";
 pub const MNEMONIC_KEY: &[u8] = b"phrase";
 /// The key of the `local` record ([`Local`]).
 pub const LOCAL_KEY: &[u8] = b"local";
+/// The key of the `directory` record: the directory's JSON text, UTF-8.
+pub const DIRECTORY_KEY: &[u8] = b"directory";
 
 /// Where a message is: ours on the way (`Sending`), stored by a relay (`Sent`), not sent
 /// (`Failed`), or theirs (`Received`).
