@@ -6,6 +6,8 @@
 //! Every scenario starts from fresh providers (OpenMLS's in-memory storage) so rounds are
 //! independent; each timed step includes merging into, and so writing, that storage.
 
+mod alt;
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
@@ -248,6 +250,8 @@ pub fn round(big: bool) -> Res<Round> {
     for size in sizes(big) {
         group_of(&mut round, size)?;
     }
+    alt::sender_keys(&mut round)?;
+    round.bytes.insert("sender keys: application message".into(), alt::MESSAGE_BYTES);
     Ok(round)
 }
 

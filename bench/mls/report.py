@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""`make bench-mls`: turns the native and browser JSON of the MLS spike, and the two wasm files,
+into the Markdown tables of docs/design/groups-and-devices.md (printed on stdout).
+
+    report.py NATIVE_JSON BROWSER_JSON MLS_WASM_NAMED MLS_WASM_OPT SOTTO_WASM
+"""
+import gzip
+import json
+import re
+import sys
+from collections import Counter
+
+
+def leb(data, i):
+    out = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        out |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return out, i
+
+
+def sizes(path):
+    raw = open(path, 'rb').read()
+    return len(raw), len(gzip.compress(raw, 9))
+
+
+def by_crate(path):
+    """Code bytes per crate: function bodies (code section) named by the name section."""
+    data = open(path, 'rb').read()
+    i, imports, bodies, names = 8, 0, [], {}
+    while i < len(data):
+        sid, i = data[i], i + 1
+        size, i = leb(data, i)
+        end = i + size
+        if sid == 2:  # imports: count imported functions (they come first in the index space)
+            n, j = leb(data, i)
+            for _ in range(n):
+                for _ in range(2):
+                    ln, j = leb(data, j)
+                    j += ln
+                kind, j = data[j], j + 1
+                if kind == 0:
+                    imports += 1
+                    _, j = leb(data, j)
+                elif kind == 1:
+                    j += 1
+                    flags, j = leb(data, j)
+                    _, j = leb(data, j)
+                    if flags & 1:
+                        _, j = leb(data, j)
+                elif kind == 2:
+                    flags, j = leb(data, j)
+                    _, j = leb(data, j)
+                    if flags & 1:
+                        _, j = leb(data, j)
+                else:
+                    j += 2
+        elif sid == 10:
+            n, j = leb(data, i)
+            for _ in range(n):
+                ln, j = leb(data, j)
+                bodies.append(ln)
+                j += ln
+        elif sid == 0:
+            ln, j = leb(data, i)
+            if data[j:j + ln] == b'name':
+                j += ln
+                while j < end:
+                    sub, j = data[j], j + 1
+                    ssize, j = leb(data, j)
+                    if sub == 1:
+                        n, k = leb(data, j)
+                        for _ in range(n):
+                            idx, k = leb(data, k)
+                            ln2, k = leb(data, k)
+                            names[idx] = data[k:k + ln2].decode('utf-8', 'replace')
+                            k += ln2
+                    j += ssize
+        i = end
+    total = Counter()
+    for n, size in enumerate(bodies):
+        total[crate_of(names.get(imports + n, '?'))] += size
+    return total, sum(bodies)
+
+
+def crate_of(name):
+    m = re.match(r'_ZN(?:\d+_\$LT\$)?(\d+)(\w+)', name)
+    if m:
+        return m.group(2)[:int(m.group(1))].split('..')[0]
+    m = re.match(r'<?(\w+)::', name)
+    if m:
+        return m.group(1)
+    return '(unnamed: ' + name.split('(')[0][:20] + ')' if not name.startswith('_R') else name[:20]
+
+
+def ms(v):
+    if v is None:
+        return '—'
+    return f'{v:,.2f} ms' if v < 100 else f'{v:,.0f} ms'
+
+
+def main():
+    native, browser = (json.load(open(p)) for p in sys.argv[1:3])
+    named, opt, sotto = sys.argv[3:6]
+    print(f"Rounds: native {native['rounds']}, browser {browser['rounds']} ({browser['browser']}). "
+          'Medians; sizes in bytes.\n')
+    print('| operation | native | headless Chromium (wasm) |')
+    print('|---|---:|---:|')
+    for op in native['ms']:
+        print(f"| {op} | {ms(native['ms'][op])} | {ms(browser['ms'].get(op))} |")
+    print('\n| message | bytes | Sotto queue messages of 3,584 B |')
+    print('|---|---:|---:|')
+    for msg, n in native['bytes'].items():
+        print(f'| {msg} | {n:,} | {-(-n // 3584)} |')
+    print('\n| wasm | raw | gzip -9 |')
+    print('|---|---:|---:|')
+    for label, path in [('MLS spike (OpenMLS + rust-crypto + bench code)', opt),
+                        ("Sotto's pkg/sotto_bg.wasm (this branch)", sotto)]:
+        raw, gz = sizes(path)
+        print(f'| {label} | {raw:,} | {gz:,} |')
+    crates, code = by_crate(named)
+    print(f'\nCode section of the MLS wasm before wasm-opt, by crate ({code:,} bytes of function bodies):\n')
+    print('| crate | bytes | share |')
+    print('|---|---:|---:|')
+    for crate, n in crates.most_common(15):
+        print(f'| {crate} | {n:,} | {100 * n / code:.1f}% |')
+
+
+main()
