@@ -2,7 +2,7 @@
 """`make bench-mls`: turns the native and browser JSON of the MLS spike, and the two wasm files,
 into the Markdown tables of docs/design/groups-and-devices.md (printed on stdout).
 
-    report.py NATIVE_JSON BROWSER_JSON MLS_WASM_NAMED MLS_WASM_OPT SOTTO_WASM
+    report.py NATIVE_JSON BROWSER_JSON MLS_WASM_NAMED MLS_WASM_OPT SOTTO_WASM [XWING_NATIVE_JSON]
 """
 import gzip
 import json
@@ -106,16 +106,33 @@ def ms(v):
 def main():
     native, browser = (json.load(open(p)) for p in sys.argv[1:3])
     named, opt, sotto = sys.argv[3:6]
+    pq = json.load(open(sys.argv[6])) if len(sys.argv) > 6 else None
     print(f"Rounds: native {native['rounds']}, browser {browser['rounds']} ({browser['browser']}). "
           'Medians; sizes in bytes.\n')
-    print('| operation | native | headless Chromium (wasm) |')
-    print('|---|---:|---:|')
+    head = '| operation | native | headless Chromium (wasm) |'
+    if pq:
+        head += ' native, X-Wing suite (libcrux) |'
+    print(head)
+    print('|---|---:|---:|' + ('---:|' if pq else ''))
     for op in native['ms']:
-        print(f"| {op} | {ms(native['ms'][op])} | {ms(browser['ms'].get(op))} |")
-    print('\n| message | bytes | Sotto queue messages of 3,584 B |')
-    print('|---|---:|---:|')
+        row = f"| {op} | {ms(native['ms'][op])} | {ms(browser['ms'].get(op))} |"
+        if pq:
+            row += f" {ms(pq['ms'].get(op))} |"
+        print(row)
+    print()
+    if not pq:
+        print('| message | bytes | Sotto queue messages of 3,584 B |')
+        print('|---|---:|---:|')
+    if pq:
+        print('| message | bytes | Sotto queue messages of 3,584 B | X-Wing suite, bytes |')
+        print('|---|---:|---:|---:|')
     for msg, n in native['bytes'].items():
-        print(f'| {msg} | {n:,} | {-(-n // 3584)} |')
+        if pq:
+            fits = '—' if 'stored' in msg else f'{-(-n // 3584)}'
+            print(f"| {msg} | {n:,} | {fits} | {pq['bytes'].get(msg, 0):,} |")
+            continue
+        fits = '—' if 'stored' in msg else f'{-(-n // 3584)}'
+        print(f'| {msg} | {n:,} | {fits} |')
     print('\n| wasm | raw | gzip -9 |')
     print('|---|---:|---:|')
     for label, path in [('MLS spike (OpenMLS + rust-crypto + bench code)', opt),

@@ -7,10 +7,9 @@
 
 use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair;
-use openmls_rust_crypto::OpenMlsRustCrypto;
 use openmls_traits::signatures::Signer as _;
 
-use crate::{Res, Round, SUITE, TEXT_LEN, err, now_ms};
+use crate::{Provider, Res, Round, SUITE, TEXT_LEN, err, now_ms};
 
 /// Operations per timed batch (the per-op figure is the batch's mean).
 const BATCH: usize = 200;
@@ -26,7 +25,7 @@ struct Chain {
 
 impl Chain {
     /// One step of the symmetric chain: (message key 32 bytes + nonce 12 bytes, next chain key).
-    fn step(&mut self, provider: &OpenMlsRustCrypto) -> Res<Vec<u8>> {
+    fn step(&mut self, provider: &Provider) -> Res<Vec<u8>> {
         let crypto = provider.crypto();
         let message_key = crypto
             .hkdf_expand(HashType::Sha2_256, &self.key, b"msg", 44)
@@ -43,7 +42,7 @@ impl Chain {
 
 /// Times sender-key encrypt, decrypt and one pairwise distribution into `round`.
 pub fn sender_keys(round: &mut Round) -> Res<()> {
-    let provider = OpenMlsRustCrypto::default();
+    let provider = Provider::default();
     let crypto = provider.crypto();
     let signer = SignatureKeyPair::new(SUITE.signature_algorithm()).map_err(err("sig key"))?;
     let public = signer.to_public_vec();

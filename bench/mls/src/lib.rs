@@ -14,11 +14,21 @@ use std::fmt::Debug;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair;
-use openmls_rust_crypto::OpenMlsRustCrypto;
 
 /// The suite measured: X25519 + ChaCha20-Poly1305 + SHA-256 + Ed25519 (RFC 9420 §17.1, 0x0003),
 /// the same primitives as Sotto's 1:1 layer and fast in wasm without AES instructions.
+#[cfg(not(feature = "xwing"))]
 pub const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519;
+/// With the `xwing` feature: X-Wing (ML-KEM-768 + X25519, draft-ietf-mls-pq-ciphersuites,
+/// provisional 0x004D) + ChaCha20-Poly1305 + SHA-256 + Ed25519.
+#[cfg(feature = "xwing")]
+pub const SUITE: Ciphersuite = Ciphersuite::MLS_256_XWING_CHACHA20POLY1305_SHA256_Ed25519;
+
+/// The crypto + storage provider: RustCrypto, or libcrux with the `xwing` feature.
+#[cfg(not(feature = "xwing"))]
+type Provider = openmls_rust_crypto::OpenMlsRustCrypto;
+#[cfg(feature = "xwing")]
+type Provider = openmls_libcrux_crypto::Provider;
 
 /// Bytes of the application message measured (a short chat line).
 pub const TEXT_LEN: usize = 100;
@@ -47,7 +57,7 @@ fn now_ms() -> f64 {
 
 /// One device: its own provider (crypto + storage), signature key and credential.
 struct Client {
-    provider: OpenMlsRustCrypto,
+    provider: Provider,
     signer: SignatureKeyPair,
     credential: CredentialWithKey,
 }
@@ -56,7 +66,7 @@ impl Client {
     /// A fresh client. The credential is a basic credential holding only the public signature
     /// key's first 8 bytes: no identifier, as the design proposes (a fresh key per group).
     fn new() -> Res<Self> {
-        let provider = OpenMlsRustCrypto::default();
+        let provider = Provider::default();
         let signer = SignatureKeyPair::new(SUITE.signature_algorithm()).map_err(err("sig key"))?;
         signer.store(provider.storage()).map_err(err("store sig key"))?;
         let public = signer.to_public_vec();
@@ -111,6 +121,12 @@ impl Client {
         let processed = group.process_message(&self.provider, message).map_err(err("process"))?;
         Ok(processed.into_content())
     }
+}
+
+/// What a client's provider holds (OpenMLS's memory storage: keys and values, JSON-encoded).
+fn stored_bytes(client: &Client) -> Res<usize> {
+    let values = client.provider.storage().values.read().map_err(err("storage lock"))?;
+    Ok(values.iter().map(|(k, v)| k.len() + v.len()).sum())
 }
 
 fn bytes(message: &MlsMessageOut) -> Res<Vec<u8>> {
@@ -233,6 +249,7 @@ fn group_of(round: &mut Round, size: usize) -> Res<()> {
     if bob_group.members().count() != size || bob_group.epoch() != group.epoch() {
         return Err(format!("group of {size}: the groups disagree"));
     }
+    round.bytes.insert(format!("{size}: a member's stored state (JSON)"), stored_bytes(&bob)?);
     Ok(())
 }
 
