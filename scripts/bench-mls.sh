@@ -37,10 +37,18 @@ if [ ! -f "$pkg/mls_bg.wasm" ] || [ "$wasm" -nt "$pkg/mls_bg.wasm" ]; then
   optimise_wasm "$pkg/mls_bg.wasm"
 fi
 
+# The post-quantum suite natively (feature `xwing`: libcrux's provider, X-Wing), in a target dir
+# of its own since the feature changes openmls_traits and so nearly everything above it.
+step "cargo build bench/mls --features xwing (native, release)"
+(cd $crate && cargo build --quiet --release --features xwing --bin native --target-dir target/xwing)
+
 step "native: $rounds rounds"
 "$crate/target/release/native" "$rounds" >"$out/native.json"
+step "native, X-Wing suite: $rounds rounds"
+"$crate/target/xwing/release/native" "$rounds" >"$out/xwing.json"
 step "headless Chromium: $rounds rounds"
 node $crate/page/run.mjs "$pkg" "$rounds" "${MLS_BROWSER_BIG:-1}" >"$out/browser.json"
 
 python3 $crate/report.py "$out/native.json" "$out/browser.json" "$crate/target/mls_named.wasm" \
-  "$pkg/mls_bg.wasm" "$(setting build out-dir)/$(setting build out-name)_bg.wasm" | tee "$out/table.md"
+  "$pkg/mls_bg.wasm" "$(setting build out-dir)/$(setting build out-name)_bg.wasm" \
+  "$out/xwing.json" | tee "$out/table.md"
