@@ -16,6 +16,7 @@ use crate::invitation::{Invitation, InvitationKind};
 use crate::keys::AuthKeyPair;
 use crate::queue::Command;
 use crate::ratchet::Session;
+use crate::ratchet::resync::ResyncSecret;
 
 impl Client {
     /// Asks a random relay for a queue and makes a one-time invitation for it. The invitation
@@ -220,8 +221,13 @@ impl Client {
                     secured: false,
                 };
                 // The inviter tells us its name in its first message.
-                let contact =
-                    self.add_contact(String::new(), accepted.session, send, Some(request_id));
+                let contact = self.add_contact(
+                    String::new(),
+                    accepted.session,
+                    send,
+                    Some(request_id),
+                    accepted.resync_secret,
+                );
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.outbox
                         .push_back((accepted.envelope.id, accepted.first_message));
@@ -251,6 +257,7 @@ impl Client {
         own: Invitation,
         session: Session,
         hello: Hello,
+        resync: ResyncSecret,
         now: u64,
     ) {
         let send = SendQueue {
@@ -263,7 +270,7 @@ impl Client {
         // conversation.
         // The peer's name, made safe to show (`crate::names`).
         let name = crate::names::sanitize(&hello.display_name);
-        let contact = self.add_contact(name, session, send, None);
+        let contact = self.add_contact(name, session, send, None, resync);
         if let Some(q) = self.queues.get_mut(&queue_id) {
             q.owner = QueueOwner::Contact(contact);
         }
