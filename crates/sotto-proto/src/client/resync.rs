@@ -1,4 +1,6 @@
-//! A contact's messages that our ratchet cannot place: reported ([`Event::DecryptFailed`])
+//! A contact's messages that our ratchet cannot place (a header under no key we hold, or a
+//! number already used by a message that is not one we received: the peer went back):
+//! reported ([`Event::DecryptFailed`])
 //! and repaired by a resynchronisation (`crate::ratchet::resync`): we send a
 //! [`ResyncRequest`] on the contact's send queue, they answer with the first message of a new
 //! session. See `docs/PROTOCOL.md`, "Ratchet resynchronisation".
@@ -37,6 +39,11 @@ pub const RESYNC_QUIET: u64 = 300;
 pub const ACCEPT_RESEND_MIN: u64 = 10;
 /// Nonces of answered (or refused) requests remembered per contact.
 const SEEN_NONCES: usize = 32;
+/// Body tags of the last messages received per contact, to tell a redelivery from a peer
+/// that sends again under a message number it used before (its state went back).
+const RECENT_TAGS: usize = 64;
+/// Bytes of a message's body tag (its last bytes).
+const TAG_LEN: usize = 16;
 
 /// Where a conversation's encryption stands, for the application to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +90,8 @@ pub(super) struct SyncState {
     quiet_until: u64,
     /// Padded envelopes written while our request is in flight.
     held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
+    /// Body tags of the last [`RECENT_TAGS`] messages received.
+    recent: VecDeque<[u8; TAG_LEN]>,
 }
 
 impl SyncState {
@@ -95,6 +104,7 @@ impl SyncState {
             seen: VecDeque::new(),
             quiet_until: 0,
             held: VecDeque::new(),
+            recent: VecDeque::new(),
         }
     }
 
@@ -118,6 +128,15 @@ impl SyncState {
         }
         self.held.push_back((id, plain.clone()));
         true
+    }
+
+    fn note_received(&mut self, message: &[u8]) {
+        if let Some(tag) = body_tag(message) {
+            self.recent.push_back(tag);
+            while self.recent.len() > RECENT_TAGS {
+                self.recent.pop_front();
+            }
+        }
     }
 
     fn remember(&mut self, nonce: [u8; NONCE_LEN]) {
@@ -153,6 +172,10 @@ impl SyncState {
         w.put_u8(u8::try_from(self.seen.len()).unwrap_or(0));
         for n in &self.seen {
             w.put_bytes(n);
+        }
+        w.put_u8(u8::try_from(self.recent.len()).unwrap_or(0));
+        for t in &self.recent {
+            w.put_bytes(t);
         }
         w.put_u32(u32::try_from(self.held.len()).unwrap_or(0));
         for (id, plain) in &self.held {
@@ -203,7 +226,10 @@ impl SyncState {
         for _ in 0..r.take_u8().map_err(e)? {
             state.seen.push_back(r.extract().map_err(e)?);
         }
-        if state.seen.len() > SEEN_NONCES {
+        for _ in 0..r.take_u8().map_err(e)? {
+            state.recent.push_back(r.extract().map_err(e)?);
+        }
+        if state.seen.len() > SEEN_NONCES || state.recent.len() > RECENT_TAGS {
             return Err("resync state: too many nonces");
         }
         for _ in 0..r.take_u32().map_err(e)? {
@@ -213,6 +239,14 @@ impl SyncState {
         }
         Ok(state)
     }
+}
+
+fn body_tag(message: &[u8]) -> Option<[u8; TAG_LEN]> {
+    message
+        .len()
+        .checked_sub(TAG_LEN)
+        .and_then(|at| message.get(at..))
+        .and_then(|t| t.try_into().ok())
 }
 
 fn put_long(w: &mut SecretWriter, b: &[u8]) {
@@ -272,11 +306,16 @@ impl Client {
                 .and_then(|p| p.receive(rng, body).ok()),
         };
         if let Some(envelope) = received {
+            c.sync.note_received(body);
             return self.on_envelope(contact, envelope, now);
         }
+        // A header that opens under a key we hold was written by the peer (a relay cannot):
+        // either a redelivery of a message we have (its tag is recent), or the peer sending
+        // again under a number it used before, its state gone back.
         let placed = c.session.can_place(body)
             || c.sync.previous.as_ref().is_some_and(|p| p.can_place(body));
-        if !placed {
+        let redelivered = body_tag(body).is_some_and(|t| c.sync.recent.contains(&t));
+        if !(placed && redelivered) {
             self.events.push_back(Event::DecryptFailed { contact });
             self.start_resync(rng, contact, now);
         }
@@ -331,6 +370,9 @@ impl Client {
             retry_at: now.saturating_add(RESYNC_RETRY_FIRST),
         });
         c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
+        // Both sides hold one secret: a relay could hand our request back to us. Its nonce is
+        // remembered, so we never answer it.
+        c.sync.remember(request.nonce);
         let message = request.encode(rng, &c.sync.secret, c.session.associated_data());
         self.events.push_back(Event::ResyncStarted { contact });
         self.queue_control(rng, contact, message, now);
