@@ -383,9 +383,13 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
         }
         Event::DisappearingChanged { contact, .. }
         | Event::VerificationChanged { contact, .. }
-        | Event::ResyncStarted { contact }
-        | Event::Resynced { contact } => {
+        | Event::ResyncStarted { contact } => {
             actions.push(Action::Dispatch("contact", contact_of(&st.client, contact)));
+        }
+        Event::Resynced { contact } => {
+            let detail = contact_of(&st.client, contact);
+            let _ = js_sys::Reflect::set(&detail, &"resynced".into(), &true.into());
+            actions.push(Action::Dispatch("contact", detail));
         }
         Event::DecryptFailed { contact } => {
             let detail = contact_of(&st.client, contact);
