@@ -255,9 +255,8 @@ impl Client {
         rng: &mut R,
         queue_id: QueueId,
         own: Invitation,
-        session: Session,
+        (session, resync): (Session, ResyncSecret),
         hello: Hello,
-        resync: ResyncSecret,
         now: u64,
     ) {
         let send = SendQueue {

@@ -201,7 +201,7 @@ impl Client {
                     secret.receive_hello(rng, &delivery.body, network_now)
                     && let Ok(resync) = secret.resync_secret(session.associated_data())
                 {
-                    self.on_hello(rng, queue_id, own, session, hello, resync, now);
+                    self.on_hello(rng, queue_id, own, (session, resync), hello, now);
                 }
             }
             QueueOwner::Contact(contact) => {

@@ -100,8 +100,9 @@ impl ResyncSecret {
     /// info = LEGACY_SECRET_INFO)`. Both sides hold the AD (`IK ‖ EK`); nothing else they
     /// store is sure to be equal once their ratchets diverged. Its limit: `IK` travels in the
     /// invitation link and `EK` in clear in the hello, so whoever saw both (the link and the
-    /// inviter's queue) can forge a request for such a contact. A new contact's secret comes
-    /// from the handshake's DH and has no such limit.
+    /// inviter's queue) can make a request that verifies and so become the other end of the
+    /// new session. A new contact's secret comes from the handshake's DH and has no such
+    /// limit.
     pub fn legacy(ad: &[u8; AD_LEN]) -> Result<Self, RatchetError> {
         Self::expand(&[], ad, LEGACY_SECRET_INFO)
     }
