@@ -52,7 +52,9 @@ function onMessage(detail) {
 }
 
 function onContact(detail) {
-  const before = state.session.contacts.get(detail.id)?.displayName;
+  const old = state.session.contacts.get(detail.id);
+  const before = old?.displayName;
+  const wasResyncing = old?.sync === 'resyncing';
   const c = upsertContact(detail);
   renderList();
   if (state.session.current === c.id) {
@@ -60,8 +62,12 @@ function onContact(detail) {
     showTimer(c);
     showVerified(c);
   }
-  if (detail.warning) {
+  if (detail.resynced) {
+    showNotice(`${isolate(nameOf(c))}: Encryption re-established.`);
+  } else if (detail.warning) {
     showNotice(`${isolate(nameOf(c))}: ${detail.warning}`, { sticky: true });
+  } else if (detail.sync === 'resyncing' && !wasResyncing) {
+    showNotice(`${isolate(nameOf(c))}: Re-establishing encryption…`, { sticky: true });
   } else if (before && c.displayName && before !== c.displayName) {
     showNotice(`${isolate(before)} is now called ${isolate(c.displayName)}.`);
   } else if (c.displayName && !c.announced) {

@@ -41,6 +41,7 @@ export function upsertContact(c) {
   if (c.displayName) contact.displayName = c.displayName;
   if (typeof c.disappearingSeconds === 'number') contact.disappearingSeconds = c.disappearingSeconds;
   if (typeof c.verified === 'boolean') contact.verified = c.verified;
+  if (typeof c.sync === 'string') contact.sync = c.sync;
   return contact;
 }
 

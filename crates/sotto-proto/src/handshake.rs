@@ -15,6 +15,9 @@
 //! 5. Alice reads `EK`, derives the same keys, initialises her ratchet as the first receiver
 //!    (`RatchetInitBobHE` with her invitation key pair as ratchet key) and decrypts.
 //!
+//! 6. Both sides also derive the contact's resync secret
+//!    ([`crate::ratchet::resync::ResyncSecret::from_handshake`]) from the same DH output.
+//!
 //! The type byte's other values are reserved for a later hybrid (X25519 + ML-KEM-768) hello,
 //! which will carry a KEM ciphertext and mix its shared secret into the `ikm` above.
 
@@ -29,6 +32,7 @@ use crate::envelope::{Content, Envelope, EnvelopeError, Hello};
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::{ENCODED_LEN, Invitation, InvitationError, InvitationKind};
 use crate::keys::{KeyPair, PublicKey, SecretKey};
+use crate::ratchet::resync::ResyncSecret;
 use crate::ratchet::{self, AD_LEN, RatchetError, Session, TYPE_HELLO};
 
 /// HKDF info prefix of the handshake KDF (followed by `IK ‖ EK`).
@@ -93,6 +97,8 @@ pub struct Accepted {
     pub first_message: Vec<u8>,
     /// The hello's envelope (its id and time), for Bob's own history.
     pub envelope: Envelope,
+    /// The secret that authenticates a later resynchronisation with this contact.
+    pub resync_secret: ResyncSecret,
 }
 
 /// Bob accepts `invitation` at `now`, telling Alice where to reply and his display name.
@@ -119,7 +125,10 @@ pub fn accept_invitation<R: CryptoRng + ?Sized>(
     let plain = envelope.encode().map_err(HandshakeError::Encode)?;
     let ek = KeyPair::generate(rng);
     let ik = invitation.handshake_key;
-    let keys = derive(&ek.secret.diffie_hellman(&ik), &ik, &ek.public)?;
+    let shared = ek.secret.diffie_hellman(&ik);
+    let keys = derive(&shared, &ik, &ek.public)?;
+    let resync_secret = ResyncSecret::from_handshake(&shared, &ik, &ek.public)
+        .map_err(|_| HandshakeError::Decrypt)?;
     let mut session = Session::new_initiator(rng, keys.sk, ik, keys.hka, keys.nhkb, keys.ad)
         .map_err(|_| HandshakeError::Decrypt)?;
     let first_message = session
@@ -129,6 +138,7 @@ pub fn accept_invitation<R: CryptoRng + ?Sized>(
         session,
         first_message,
         envelope,
+        resync_secret,
     })
 }
 
@@ -206,6 +216,24 @@ impl InvitationSecret {
             }
             _ => Err(HandshakeError::NotAHello),
         }
+    }
+
+    /// The resync secret of the session with associated data `ad` (`IK ‖ EK`) that
+    /// [`InvitationSecret::receive_hello`] returned: the same one the acceptor got in
+    /// [`Accepted::resync_secret`]. Fails if `ad` is not for this invitation's key.
+    pub fn resync_secret(&self, ad: &[u8; AD_LEN]) -> Result<ResyncSecret, HandshakeError> {
+        let (ik, ek) = ad.split_at(32);
+        let ik: [u8; 32] = ik.try_into().map_err(|_| HandshakeError::Decrypt)?;
+        let ek: [u8; 32] = ek.try_into().map_err(|_| HandshakeError::Decrypt)?;
+        let (ik, ek) = (PublicKey::from_bytes(ik), PublicKey::from_bytes(ek));
+        if ik != self.key.public {
+            return Err(HandshakeError::Decrypt);
+        }
+        let shared = self.key.secret.diffie_hellman(&ek);
+        if !shared.is_contributory() {
+            return Err(HandshakeError::Decrypt);
+        }
+        ResyncSecret::from_handshake(&shared, &ik, &ek).map_err(|_| HandshakeError::Decrypt)
     }
 
     /// Secret key ‖ invitation bytes, for encrypted storage. Zeroized on drop.

@@ -337,7 +337,7 @@ impl Sotto {
         settled(set.map(|()| JsValue::UNDEFINED))
     }
 
-    /// `[{id, displayName, disappearingSeconds, verified}]`, in the order they were added.
+    /// `[{id, displayName, disappearingSeconds, verified, sync}]`, in the order they were added.
     #[wasm_bindgen(unchecked_return_type = "Promise<Contact[]>")]
     pub fn contacts(&self) -> Promise {
         settled(self.check_open().map(|()| self.driver.contacts().into()))

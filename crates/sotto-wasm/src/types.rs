@@ -38,8 +38,16 @@ export interface Contact {
     disappearingSeconds: number;
     /** The person compared this contact's security code and it matched (`verifyContact`). */
     verified: boolean;
+    /** Where the conversation's encryption stands: `'ok'`, or `'resyncing'` after a message
+     * could not be decrypted, until the contact answers the resync ("Re-establishing
+     * encryption…"); back to `'ok'` means "Encryption re-established". A `contact` event
+     * fires at each change. */
+    sync: 'ok' | 'resyncing';
+    /** In a `contact` event only: a new session with this contact is in place ("Encryption
+     * re-established"), on both sides of a resync. */
+    resynced?: true;
     /** In a `contact` event only: something the person must be told (the security code of
-     * a verified contact changed). */
+     * a verified contact changed; a message could not be decrypted). */
     warning?: string;
 }
 

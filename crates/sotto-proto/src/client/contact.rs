@@ -9,12 +9,14 @@ use super::error::{ClientError, Error};
 use super::event::Event;
 use super::receive::{QueueOwner, RecvQueue};
 use super::request::PendingKind;
+use super::resync::SyncState;
 use super::{Client, ContactId};
 use crate::envelope::{Content, Envelope, Hello, MessageId};
 use crate::ids::{QueueId, RelayId};
 use crate::keys::AuthKeyPair;
 use crate::queue::Command;
 use crate::ratchet::Session;
+use crate::ratchet::resync::ResyncSecret;
 
 /// The sender side of a contact's queue.
 pub(super) struct SendQueue {
@@ -45,6 +47,8 @@ pub(super) struct Contact {
     /// Set when the person compared security codes with this contact: the fingerprint of
     /// the code they compared ([`crate::verify::SecurityCode::fingerprint`]).
     pub(super) verified: Option<[u8; 32]>,
+    /// Resynchronisation: its secret, a request in flight, the previous session.
+    pub(super) sync: SyncState,
 }
 
 /// First wait (seconds) before a refused message is sent again; it doubles with each refusal
@@ -122,9 +126,14 @@ impl Client {
             .contacts
             .get_mut(&contact)
             .ok_or(ClientError::UnknownContact)?;
+        // While our resync request is in flight, messages wait for the new session.
+        let plain = envelope.encode().map_err(|_| ClientError::TooLarge)?;
+        if c.sync.hold(envelope.id, &plain) {
+            return Ok(());
+        }
         let message = c
             .session
-            .send(rng, envelope)
+            .encrypt(rng, &plain)
             .map_err(|_| ClientError::TooLarge)?;
         c.outbox.push_back((envelope.id, message));
         self.pump_outbox(rng, contact, now);
@@ -222,6 +231,7 @@ impl Client {
         session: Session,
         send: SendQueue,
         accepting: Option<u64>,
+        resync: ResyncSecret,
     ) -> ContactId {
         let id = self.next_contact;
         self.next_contact += 1;
@@ -238,6 +248,7 @@ impl Client {
                 retry_at: None,
                 accepting,
                 verified: None,
+                sync: SyncState::new(resync),
             },
         );
         if accepting.is_none() {

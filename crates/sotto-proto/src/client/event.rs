@@ -115,6 +115,18 @@ pub enum Event {
     /// We marked `contact` verified (their security code matched) or took the mark off
     /// ([`super::Client::verify_contact`], [`super::Client::unverify_contact`]).
     VerificationChanged { contact: ContactId, verified: bool },
+    /// A message from `contact` could not be decrypted and is not a duplicate: the two
+    /// ratchets diverged (a state rolled back or restored, messages lost) or a relay sent
+    /// garbage. The message is lost; a resync starts ([`Event::ResyncStarted`]) unless one
+    /// ran in the last [`super::RESYNC_QUIET`] seconds. Tell the person a message is missing.
+    DecryptFailed { contact: ContactId },
+    /// We asked `contact` to resynchronise: [`super::Client::sync_status`] is
+    /// [`super::SyncStatus::Resyncing`] ("Re-establishing encryption…") until
+    /// [`Event::Resynced`]. Messages written meanwhile wait.
+    ResyncStarted { contact: ContactId },
+    /// A new session with `contact` is in place (we answered their request, or they
+    /// answered ours): "Encryption re-established". The security code is unchanged.
+    Resynced { contact: ContactId },
 }
 
 impl Event {

@@ -16,6 +16,7 @@ use crate::invitation::{Invitation, InvitationKind};
 use crate::keys::AuthKeyPair;
 use crate::queue::Command;
 use crate::ratchet::Session;
+use crate::ratchet::resync::ResyncSecret;
 
 impl Client {
     /// Asks a random relay for a queue and makes a one-time invitation for it. The invitation
@@ -221,8 +222,13 @@ impl Client {
                     secured: false,
                 };
                 // The inviter tells us its name in its first message.
-                let contact =
-                    self.add_contact(String::new(), accepted.session, send, Some(request_id));
+                let contact = self.add_contact(
+                    String::new(),
+                    accepted.session,
+                    send,
+                    Some(request_id),
+                    accepted.resync_secret,
+                );
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.outbox
                         .push_back((accepted.envelope.id, accepted.first_message));
@@ -250,7 +256,7 @@ impl Client {
         rng: &mut R,
         queue_id: QueueId,
         own: Invitation,
-        session: Session,
+        (session, resync): (Session, ResyncSecret),
         hello: Hello,
         now: u64,
     ) {
@@ -264,7 +270,7 @@ impl Client {
         // conversation.
         // The peer's name, made safe to show (`crate::names`).
         let name = crate::names::sanitize(&hello.display_name);
-        let contact = self.add_contact(name, session, send, None);
+        let contact = self.add_contact(name, session, send, None, resync);
         if let Some(q) = self.queues.get_mut(&queue_id) {
             q.owner = QueueOwner::Contact(contact);
         }

@@ -66,6 +66,7 @@ mod invitation;
 mod persist;
 mod receive;
 mod request;
+mod resync;
 mod route;
 mod transfer;
 mod verify;
@@ -74,6 +75,9 @@ pub use contact::{RETRY_FIRST, RETRY_MAX};
 pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
+pub use resync::{
+    ACCEPT_RESEND_MIN, RESYNC_QUIET, RESYNC_RETRY_FIRST, RESYNC_RETRY_MAX, SyncStatus,
+};
 pub use route::MIN_RELAYS;
 
 use contact::Contact;
@@ -374,6 +378,7 @@ impl Client {
             self.next_retry(),
             self.next_renewal(),
             self.next_outbox_retry(),
+            self.next_resync_retry(),
         ]
         .into_iter()
         .flatten()
@@ -401,6 +406,7 @@ impl Client {
         let busy = self.transmit.len() > before;
         self.resubscribe_due(rng, now, busy);
         self.retry_outboxes(rng, now);
+        self.retry_resyncs(rng, now);
     }
 
     /// A binary frame from the gateway.

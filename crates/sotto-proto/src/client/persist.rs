@@ -11,6 +11,7 @@ use super::contact::{Contact, SendQueue};
 use super::error::PersistError;
 use super::receive::{QueueOwner, RecvQueue};
 use super::request::{Pending, PendingKind, Purpose};
+use super::resync::SyncState;
 use super::{Client, ClientConfig};
 use crate::codec::{Reader, SecretWriter, Writer as _};
 use crate::handshake::InvitationSecret;
@@ -23,9 +24,11 @@ use crate::ratchet::Session;
 
 /// First byte of [`PersistedClient`]: the layout's version.
 /// Version 2 added each contact's disappearing-messages setting, version 3 each contact's
-/// verified mark and the clock offset, version 4 each contact's acceptance in progress;
-/// versions 1 to 3 are still read (unverified, offset 0, no acceptance in progress).
-pub const CLIENT_STATE_VERSION: u8 = 4;
+/// verified mark and the clock offset, version 4 each contact's acceptance in progress,
+/// version 5 each contact's resynchronisation state; versions 1 to 4 are still read
+/// (unverified, offset 0, no acceptance in progress, the resync secret derived from the
+/// session AD: `ResyncSecret::legacy`).
+pub const CLIENT_STATE_VERSION: u8 = 5;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -179,6 +182,7 @@ impl Client {
                 w.put_bytes(message_id.as_bytes());
                 put_long(&mut w, message);
             }
+            contact.sync.write(&mut w);
         }
 
         let kept: Vec<(&u64, &Pending)> = self
@@ -331,6 +335,12 @@ impl Client {
                 let message = r.take_u32_prefixed()?.to_vec();
                 outbox.push_back((message_id, message));
             }
+            let sync = if version >= 5 {
+                SyncState::read(&mut r).map_err(PersistError::Invalid)?
+            } else {
+                SyncState::legacy(session.associated_data())
+                    .ok_or(PersistError::Invalid("resync secret"))?
+            };
             let contact = Contact {
                 display_name,
                 session,
@@ -342,6 +352,7 @@ impl Client {
                 retry_at: None,
                 accepting,
                 verified,
+                sync,
             };
             if contacts.keys().next_back().is_some_and(|last| *last >= id) {
                 return Err(PersistError::Invalid("contacts out of order"));

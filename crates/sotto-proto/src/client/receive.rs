@@ -3,10 +3,8 @@
 
 use rand_core::CryptoRng;
 
-use super::event::Event;
 use super::request::{PendingKind, ReplyTo};
 use super::{Client, ContactId};
-use crate::envelope::Content;
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::keys::AuthKeyPair;
@@ -201,42 +199,16 @@ impl Client {
                 let own = *secret.invitation();
                 if let Ok((session, hello, _)) =
                     secret.receive_hello(rng, &delivery.body, network_now)
+                    && let Ok(resync) = secret.resync_secret(session.associated_data())
                 {
-                    self.on_hello(rng, queue_id, own, session, hello, now);
+                    self.on_hello(rng, queue_id, own, (session, resync), hello, now);
                 }
             }
             QueueOwner::Contact(contact) => {
                 let contact = *contact;
-                if let Some(c) = self.contacts.get_mut(&contact) {
-                    // Duplicates (a message a retry stored twice, a redelivery) and forgeries
-                    // fail here and are simply acknowledged away.
-                    if let Ok(envelope) = c.session.receive(rng, &delivery.body) {
-                        match &envelope.content {
-                            Content::Hello(hello) => {
-                                // A peer's name, made safe to show (`crate::names`).
-                                let name = crate::names::sanitize(&hello.display_name);
-                                c.display_name = name.clone();
-                                self.events.push_back(Event::ContactRenamed {
-                                    contact,
-                                    display_name: name,
-                                });
-                            }
-                            Content::DisappearingTimer { seconds } => {
-                                c.disappearing = *seconds;
-                                self.events.push_back(Event::DisappearingChanged {
-                                    contact,
-                                    seconds: *seconds,
-                                    by_contact: true,
-                                });
-                            }
-                            _ => self.events.push_back(Event::Message {
-                                contact,
-                                envelope,
-                                received_at: now,
-                            }),
-                        }
-                    }
-                }
+                // Duplicates (a message a retry stored twice, a redelivery) are dropped; a
+                // message the ratchet cannot place is reported and starts a resync.
+                self.on_contact_message(rng, contact, &delivery.body, now);
             }
         }
         self.ack(rng, queue_id, delivery.message_id, now);

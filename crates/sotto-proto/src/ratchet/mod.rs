@@ -11,8 +11,8 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 1 | version (= [`crate::PROTOCOL_VERSION`]) |
-//! | 1 | 1 | type: 0 = ratchet message, 1 = hello (first message of a handshake); other values reserved (a later hybrid ML-KEM step) |
-//! | 2 | 32 | hello: initiator's ephemeral X25519 public key; ratchet message: random bytes |
+//! | 1 | 1 | type: 0 = ratchet message, 1 = hello (first message of a handshake), 2 = resync request (not a ratchet message, see [`resync`]), 3 = resync accept (first message of a resynchronised session); other values reserved (a later hybrid ML-KEM step) |
+//! | 2 | 32 | hello: initiator's ephemeral X25519 public key; resync accept: `E_b`; ratchet message: random bytes |
 //! | 34 | 12 | header nonce (random) |
 //! | 46 | 40 | encrypted header: ratchet public key (32) ‖ PN (u32 BE) ‖ N (u32 BE) |
 //! | 86 | 16 | header tag |
@@ -29,9 +29,11 @@
 //! rejection is the same [`RatchetError::Decrypt`].
 //!
 //! Files: this one has the state machine; `persist.rs` the session state's byte layout
-//! ([`Session::to_persisted`], [`Session::from_persisted`]).
+//! ([`Session::to_persisted`], [`Session::from_persisted`]); `resync.rs` the resynchronisation
+//! of diverged sessions.
 
 mod persist;
+pub mod resync;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -59,6 +61,10 @@ pub const MAX_STORED_SKIPPED: usize = 2000;
 pub const TYPE_MESSAGE: u8 = 0;
 /// Message type byte: the first message of a handshake, carrying the ephemeral key.
 pub const TYPE_HELLO: u8 = 1;
+/// Message type byte: a request to resynchronise ([`resync::ResyncRequest`]).
+pub const TYPE_RESYNC_REQUEST: u8 = 2;
+/// Message type byte: the answer to a resync request, the new session's first message.
+pub const TYPE_RESYNC_ACCEPT: u8 = 3;
 
 /// Bytes before the encrypted header: version, type, ephemeral-key field.
 pub const PREFIX_LEN: usize = 34;
@@ -202,7 +208,9 @@ fn parse(message: &[u8]) -> Result<Parsed<'_>, RatchetError> {
     }
     let version = message.first().copied();
     let kind = message.get(1).copied();
-    if version != Some(PROTOCOL_VERSION) || !matches!(kind, Some(TYPE_MESSAGE | TYPE_HELLO)) {
+    if version != Some(PROTOCOL_VERSION)
+        || !matches!(kind, Some(TYPE_MESSAGE | TYPE_HELLO | TYPE_RESYNC_ACCEPT))
+    {
         return Err(RatchetError::Decrypt);
     }
     let e = |_| RatchetError::Decrypt;
@@ -488,6 +496,22 @@ impl Session {
             }
         }
         None
+    }
+
+    /// Whether `message` (one that [`Session::decrypt`] refused) belongs to this session: its
+    /// header opens under a header key we hold (current, next, or a skipped key's). `true`
+    /// means a duplicate or replay (a message number already used, a key already spent);
+    /// `false` means a message this session cannot place: the peer's ratchet diverged from
+    /// ours (or the bytes are garbage), the trigger for a resynchronisation.
+    pub fn can_place(&self, message: &[u8]) -> bool {
+        let Ok(p) = parse(message) else {
+            return false;
+        };
+        let c = &self.chains;
+        let mut keys: Vec<&[u8; 32]> = c.hkr.iter().map(Secret32::expose).collect();
+        keys.push(c.nhkr.expose());
+        keys.extend(self.skipped.iter().map(|s| &s.hk));
+        keys.iter().any(|hk| self.open_header(hk, &p).is_some())
     }
 
     /// How many skipped message keys are stored.

@@ -94,6 +94,13 @@ pub fn contact_js(client: &Client, id: ContactId, name: &str) -> JsValue {
             JsValue::from(client.disappearing(id).unwrap_or(0)),
         ),
         ("verified", client.is_verified(id).into()),
+        (
+            "sync",
+            client
+                .sync_status(id)
+                .map_or("ok", sotto_proto::client::SyncStatus::as_str)
+                .into(),
+        ),
     ])
 }
 
@@ -374,8 +381,25 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 actions.push(Action::Dispatch("attachment", detail));
             }
         }
-        Event::DisappearingChanged { contact, .. } | Event::VerificationChanged { contact, .. } => {
+        Event::DisappearingChanged { contact, .. }
+        | Event::VerificationChanged { contact, .. }
+        | Event::ResyncStarted { contact } => {
             actions.push(Action::Dispatch("contact", contact_of(&st.client, contact)));
+        }
+        Event::Resynced { contact } => {
+            let detail = contact_of(&st.client, contact);
+            let _ = js_sys::Reflect::set(&detail, &"resynced".into(), &true.into());
+            actions.push(Action::Dispatch("contact", detail));
+        }
+        Event::DecryptFailed { contact } => {
+            let detail = contact_of(&st.client, contact);
+            let _ = js_sys::Reflect::set(
+                &detail,
+                &"warning".into(),
+                &"A message from this contact could not be decrypted and is lost: re-establishing encryption."
+                    .into(),
+            );
+            actions.push(Action::Dispatch("contact", detail));
         }
         Event::SecurityCodeChanged { contact } => {
             let detail = contact_of(&st.client, contact);

@@ -263,7 +263,9 @@ impl Client {
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.sending = false;
                     c.refusals = 0;
-                    if let Some((message, _)) = c.outbox.pop_front() {
+                    if let Some((message, bytes)) = c.outbox.pop_front()
+                        && !super::resync::is_control(&bytes)
+                    {
                         self.events.push_back(Event::Sent { contact, message });
                     }
                 }

@@ -1,0 +1,556 @@
+//! A contact's messages that our ratchet cannot place (a header under no key we hold, or a
+//! number already used by a message that is not one we received: the peer went back):
+//! reported ([`Event::DecryptFailed`])
+//! and repaired by a resynchronisation (`crate::ratchet::resync`): we send a
+//! [`ResyncRequest`] on the contact's send queue, they answer with the first message of a new
+//! session. See `docs/PROTOCOL.md`, "Ratchet resynchronisation".
+//!
+//! Rules: at most one request of ours in flight per contact, resent with back-off
+//! ([`RESYNC_RETRY_FIRST`] doubling to [`RESYNC_RETRY_MAX`]); no new resync within
+//! [`RESYNC_QUIET`] of the last one (so that garbage a relay injects cannot make us resync in
+//! a loop); a request is answered once per nonce (a replay changes nothing; a repeat of the
+//! last one gets the same answer again, at most every [`ACCEPT_RESEND_MIN`]); when both sides
+//! ask at once, the request with the lower key (bytewise) wins. Messages written while ours
+//! is in flight wait and are encrypted under the new session. The previous session stays to
+//! decrypt what was in flight until the first message under the new one arrives.
+
+use std::collections::VecDeque;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::event::Event;
+use super::receive::QueueOwner;
+use super::{Client, ContactId};
+use crate::codec::{Reader, SecretWriter, Writer as _};
+use crate::envelope::{Content, Envelope, Hello, MessageId};
+use crate::ids::QueueId;
+use crate::keys::{KeyPair, SecretKey};
+use crate::ratchet::resync::{NONCE_LEN, ResyncRequest, ResyncSecret};
+use crate::ratchet::{AD_LEN, Session, TYPE_RESYNC_ACCEPT, TYPE_RESYNC_REQUEST};
+
+/// Seconds before our unanswered request is sent again; doubles with each attempt.
+pub const RESYNC_RETRY_FIRST: u64 = 30;
+/// Longest wait (seconds) between two sends of one request.
+pub const RESYNC_RETRY_MAX: u64 = 3600;
+/// Seconds after a resync (started or done) in which no new one is started.
+pub const RESYNC_QUIET: u64 = 300;
+/// Fewest seconds between two sends of the same answer to a repeated request.
+pub const ACCEPT_RESEND_MIN: u64 = 10;
+/// Nonces of answered (or refused) requests remembered per contact.
+const SEEN_NONCES: usize = 32;
+/// Body tags of the last messages received per contact, to tell a redelivery from a peer
+/// that sends again under a message number it used before (its state went back).
+const RECENT_TAGS: usize = 64;
+/// Bytes of a message's body tag (its last bytes).
+const TAG_LEN: usize = 16;
+
+/// Where a conversation's encryption stands, for the application to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncStatus {
+    /// Messages both ways decrypt (as far as we know).
+    Ok,
+    /// A message could not be decrypted; our resync request waits for the contact's answer.
+    Resyncing,
+}
+
+impl SyncStatus {
+    /// `"ok"` or `"resyncing"`, the words drivers hand on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Resyncing => "resyncing",
+        }
+    }
+}
+
+/// Our request in flight.
+struct PendingResync {
+    key: KeyPair,
+    request: ResyncRequest,
+    attempts: u32,
+    retry_at: u64,
+}
+
+/// The answer we gave last, sent again if its request comes again.
+struct LastAccept {
+    nonce: [u8; NONCE_LEN],
+    message: Vec<u8>,
+    sent_at: u64,
+}
+
+/// One contact's resynchronisation state (persisted with the contact).
+pub(super) struct SyncState {
+    secret: ResyncSecret,
+    pending: Option<PendingResync>,
+    previous: Option<Session>,
+    last_accept: Option<LastAccept>,
+    seen: VecDeque<[u8; NONCE_LEN]>,
+    quiet_until: u64,
+    /// Padded envelopes written while our request is in flight.
+    held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
+    /// Body tags of the last [`RECENT_TAGS`] messages received.
+    recent: VecDeque<[u8; TAG_LEN]>,
+}
+
+impl SyncState {
+    pub(super) fn new(secret: ResyncSecret) -> Self {
+        Self {
+            secret,
+            pending: None,
+            previous: None,
+            last_accept: None,
+            seen: VecDeque::new(),
+            quiet_until: 0,
+            held: VecDeque::new(),
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// For a contact stored before resynchronisation existed (see [`ResyncSecret::legacy`]).
+    pub(super) fn legacy(ad: &[u8; AD_LEN]) -> Option<Self> {
+        ResyncSecret::legacy(ad).ok().map(Self::new)
+    }
+
+    pub(super) fn status(&self) -> SyncStatus {
+        if self.pending.is_some() {
+            SyncStatus::Resyncing
+        } else {
+            SyncStatus::Ok
+        }
+    }
+
+    /// Holds a padded envelope until the new session exists; `false` if none is awaited.
+    pub(super) fn hold(&mut self, id: MessageId, plain: &Zeroizing<Vec<u8>>) -> bool {
+        if self.pending.is_none() {
+            return false;
+        }
+        self.held.push_back((id, plain.clone()));
+        true
+    }
+
+    fn note_received(&mut self, message: &[u8]) {
+        if let Some(tag) = body_tag(message) {
+            self.recent.push_back(tag);
+            while self.recent.len() > RECENT_TAGS {
+                self.recent.pop_front();
+            }
+        }
+    }
+
+    fn remember(&mut self, nonce: [u8; NONCE_LEN]) {
+        self.seen.push_back(nonce);
+        while self.seen.len() > SEEN_NONCES {
+            self.seen.pop_front();
+        }
+    }
+
+    /// secret ‖ flags ‖ [pending] ‖ [previous] ‖ [last accept] ‖ quiet until ‖ seen ‖ held;
+    /// see `docs/PROTOCOL.md`, "Client state (at rest)".
+    pub(super) fn write(&self, w: &mut SecretWriter) {
+        w.put_bytes(&self.secret.to_persisted_bytes()[..]);
+        let flags = u8::from(self.pending.is_some())
+            | u8::from(self.previous.is_some()) << 1
+            | u8::from(self.last_accept.is_some()) << 2;
+        w.put_u8(flags);
+        if let Some(p) = &self.pending {
+            w.put_bytes(&p.key.secret.to_persisted_bytes()[..]);
+            w.put_bytes(&p.request.nonce);
+            w.put_u32(p.attempts);
+            w.put_u64(p.retry_at);
+        }
+        if let Some(s) = &self.previous {
+            put_long(w, s.to_persisted().as_bytes());
+        }
+        if let Some(a) = &self.last_accept {
+            w.put_bytes(&a.nonce);
+            w.put_u64(a.sent_at);
+            put_long(w, &a.message);
+        }
+        w.put_u64(self.quiet_until);
+        w.put_u8(u8::try_from(self.seen.len()).unwrap_or(0));
+        for n in &self.seen {
+            w.put_bytes(n);
+        }
+        w.put_u8(u8::try_from(self.recent.len()).unwrap_or(0));
+        for t in &self.recent {
+            w.put_bytes(t);
+        }
+        w.put_u32(u32::try_from(self.held.len()).unwrap_or(0));
+        for (id, plain) in &self.held {
+            w.put_bytes(id.as_bytes());
+            put_long(w, plain);
+        }
+    }
+
+    /// Reads what [`SyncState::write`] wrote.
+    pub(super) fn read(r: &mut Reader<'_>) -> Result<Self, &'static str> {
+        let e = |_| "resync state";
+        let secret = ResyncSecret::from_persisted_bytes(&Zeroizing::new(r.extract().map_err(e)?));
+        let flags = r.take_u8().map_err(e)?;
+        if flags & !0x07 != 0 {
+            return Err("resync state flags");
+        }
+        let mut state = Self::new(secret);
+        if flags & 1 != 0 {
+            let seed = Zeroizing::new(r.extract::<[u8; 32]>().map_err(e)?);
+            let secret = SecretKey::from_persisted_bytes(*seed);
+            let key = KeyPair {
+                public: secret.public_key(),
+                secret,
+            };
+            let request = ResyncRequest {
+                key: key.public,
+                nonce: r.extract().map_err(e)?,
+            };
+            state.pending = Some(PendingResync {
+                key,
+                request,
+                attempts: r.take_u32().map_err(e)?,
+                retry_at: r.take_u64().map_err(e)?,
+            });
+        }
+        if flags & 2 != 0 {
+            let bytes = r.take_u32_prefixed().map_err(e)?;
+            state.previous = Some(Session::from_persisted(bytes).map_err(|_| "resync session")?);
+        }
+        if flags & 4 != 0 {
+            state.last_accept = Some(LastAccept {
+                nonce: r.extract().map_err(e)?,
+                sent_at: r.take_u64().map_err(e)?,
+                message: r.take_u32_prefixed().map_err(e)?.to_vec(),
+            });
+        }
+        state.quiet_until = r.take_u64().map_err(e)?;
+        for _ in 0..r.take_u8().map_err(e)? {
+            state.seen.push_back(r.extract().map_err(e)?);
+        }
+        for _ in 0..r.take_u8().map_err(e)? {
+            state.recent.push_back(r.extract().map_err(e)?);
+        }
+        if state.seen.len() > SEEN_NONCES || state.recent.len() > RECENT_TAGS {
+            return Err("resync state: too many nonces");
+        }
+        for _ in 0..r.take_u32().map_err(e)? {
+            let id = MessageId::from_bytes(r.extract().map_err(e)?);
+            let plain = Zeroizing::new(r.take_u32_prefixed().map_err(e)?.to_vec());
+            state.held.push_back((id, plain));
+        }
+        Ok(state)
+    }
+}
+
+fn body_tag(message: &[u8]) -> Option<[u8; TAG_LEN]> {
+    message
+        .len()
+        .checked_sub(TAG_LEN)
+        .and_then(|at| message.get(at..))
+        .and_then(|t| t.try_into().ok())
+}
+
+fn put_long(w: &mut SecretWriter, b: &[u8]) {
+    w.put_u32(u32::try_from(b.len()).unwrap_or(u32::MAX));
+    w.put_bytes(b);
+}
+
+/// Whether an outbox entry is a resync message (its relay's `Ok` is no [`Event::Sent`]).
+pub(super) fn is_control(message: &[u8]) -> bool {
+    matches!(
+        message.get(1),
+        Some(&TYPE_RESYNC_REQUEST | &TYPE_RESYNC_ACCEPT)
+    )
+}
+
+/// The back-off before the `attempts`-th resend of a request.
+fn retry_wait(attempts: u32) -> u64 {
+    RESYNC_RETRY_FIRST
+        .saturating_mul(1 << attempts.min(16))
+        .min(RESYNC_RETRY_MAX)
+}
+
+impl Client {
+    /// Where the conversation with `contact` stands; `None` for an unknown contact.
+    pub fn sync_status(&self, contact: ContactId) -> Option<SyncStatus> {
+        self.contacts.get(&contact).map(|c| c.sync.status())
+    }
+
+    /// A message on a contact's queue: a resync request or accept, or a ratchet message
+    /// (under the current session, else the previous one). One neither session can place is
+    /// reported and starts a resync; a duplicate or replay is dropped quietly.
+    pub(super) fn on_contact_message<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        body: &[u8],
+        now: u64,
+    ) {
+        match body.get(1) {
+            Some(&TYPE_RESYNC_REQUEST) => return self.on_resync_request(rng, contact, body, now),
+            Some(&TYPE_RESYNC_ACCEPT) => return self.on_resync_accept(rng, contact, body, now),
+            _ => {}
+        }
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let received = match c.session.receive(rng, body) {
+            Ok(envelope) => {
+                // The first message under the new session: nothing more comes under the old.
+                c.sync.previous = None;
+                Some(envelope)
+            }
+            Err(_) => c
+                .sync
+                .previous
+                .as_mut()
+                .and_then(|p| p.receive(rng, body).ok()),
+        };
+        if let Some(envelope) = received {
+            c.sync.note_received(body);
+            return self.on_envelope(contact, envelope, now);
+        }
+        // A header that opens under a key we hold was written by the peer (a relay cannot):
+        // either a redelivery of a message we have (its tag is recent), or the peer sending
+        // again under a number it used before, its state gone back.
+        let placed = c.session.can_place(body)
+            || c.sync.previous.as_ref().is_some_and(|p| p.can_place(body));
+        let redelivered = body_tag(body).is_some_and(|t| c.sync.recent.contains(&t));
+        if !(placed && redelivered) {
+            self.events.push_back(Event::DecryptFailed { contact });
+            self.start_resync(rng, contact, now);
+        }
+    }
+
+    /// An envelope from `contact` that decrypted.
+    fn on_envelope(&mut self, contact: ContactId, envelope: Envelope, now: u64) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        match &envelope.content {
+            Content::Hello(hello) => {
+                // A peer's name, made safe to show (`crate::names`).
+                let name = crate::names::sanitize(&hello.display_name);
+                c.display_name = name.clone();
+                self.events.push_back(Event::ContactRenamed {
+                    contact,
+                    display_name: name,
+                });
+            }
+            Content::DisappearingTimer { seconds } => {
+                c.disappearing = *seconds;
+                self.events.push_back(Event::DisappearingChanged {
+                    contact,
+                    seconds: *seconds,
+                    by_contact: true,
+                });
+            }
+            _ => self.events.push_back(Event::Message {
+                contact,
+                envelope,
+                received_at: now,
+            }),
+        }
+    }
+
+    /// Starts a resync with `contact` unless one of ours is in flight or the last one was
+    /// less than [`RESYNC_QUIET`] ago.
+    fn start_resync<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, contact: ContactId, now: u64) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        if c.sync.pending.is_some() || now < c.sync.quiet_until {
+            return;
+        }
+        let key = KeyPair::generate(rng);
+        let request = ResyncRequest::new(rng, key.public);
+        c.sync.pending = Some(PendingResync {
+            key,
+            request,
+            attempts: 0,
+            retry_at: now.saturating_add(RESYNC_RETRY_FIRST),
+        });
+        c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
+        // Both sides hold one secret: a relay could hand our request back to us. Its nonce is
+        // remembered, so we never answer it.
+        c.sync.remember(request.nonce);
+        let message = request.encode(rng, &c.sync.secret, c.session.associated_data());
+        self.events.push_back(Event::ResyncStarted { contact });
+        self.queue_control(rng, contact, message, now);
+    }
+
+    /// Puts a resync message first in the contact's outbox (behind the one in flight).
+    fn queue_control<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        message: Vec<u8>,
+        now: u64,
+    ) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let at = usize::from(c.sending).min(c.outbox.len());
+        c.outbox.insert(at, (MessageId::random(rng), message));
+        self.pump_outbox(rng, contact, now);
+    }
+
+    fn on_resync_request<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        body: &[u8],
+        now: u64,
+    ) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let ad = *c.session.associated_data();
+        let Ok(request) = ResyncRequest::parse(body, &c.sync.secret, &ad) else {
+            return;
+        };
+        if c.sync.seen.contains(&request.nonce) {
+            // A repeat: the same answer again if it was our last one (theirs may be lost).
+            let again = match &mut c.sync.last_accept {
+                Some(a) if a.nonce == request.nonce && now >= a.sent_at + ACCEPT_RESEND_MIN => {
+                    a.sent_at = now;
+                    Some(a.message.clone())
+                }
+                _ => None,
+            };
+            if let Some(message) = again {
+                self.queue_control(rng, contact, message, now);
+            }
+            return;
+        }
+        c.sync.remember(request.nonce);
+        if let Some(ours) = &c.sync.pending
+            && ours.request.key.as_bytes() < request.key.as_bytes()
+        {
+            // Both asked at once: the lower key wins, and it is ours.
+            return;
+        }
+        let hello = self.resync_hello(rng, contact, now);
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let Ok(plain) = hello.encode() else {
+            return;
+        };
+        let Ok((session, message)) = c
+            .session
+            .accept_resync(rng, &c.sync.secret, &request, &plain)
+        else {
+            return;
+        };
+        c.sync.pending = None;
+        c.sync.previous = Some(core::mem::replace(&mut c.session, session));
+        c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
+        c.sync.last_accept = Some(LastAccept {
+            nonce: request.nonce,
+            message: message.clone(),
+            sent_at: now,
+        });
+        self.queue_control(rng, contact, message, now);
+        self.flush_held(rng, contact, now);
+        self.events.push_back(Event::Resynced { contact });
+    }
+
+    fn on_resync_accept<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        body: &[u8],
+        now: u64,
+    ) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let Some(p) = &c.sync.pending else {
+            return;
+        };
+        let Ok((session, _hello)) =
+            c.session
+                .open_resync_accept(rng, &c.sync.secret, &p.request, &p.key, body)
+        else {
+            return;
+        };
+        c.sync.pending = None;
+        c.sync.previous = Some(core::mem::replace(&mut c.session, session));
+        c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
+        self.flush_held(rng, contact, now);
+        self.events.push_back(Event::Resynced { contact });
+    }
+
+    /// The envelope an accept carries: our name, as a rename would send it.
+    fn resync_hello<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        contact: ContactId,
+        now: u64,
+    ) -> Envelope {
+        let relay = self
+            .queues
+            .values()
+            .find(|q| matches!(q.owner, QueueOwner::Contact(c) if c == contact))
+            .map_or(self.gateway, |q| q.relay);
+        Envelope::new(
+            rng,
+            self.network_time(now),
+            Content::Hello(Hello {
+                reply_relay: relay,
+                reply_queue: QueueId::from_bytes([0; QueueId::LEN]),
+                display_name: self.display_name.clone(),
+            }),
+        )
+    }
+
+    /// Encrypts the envelopes held during our request under the new session.
+    fn flush_held<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, contact: ContactId, now: u64) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        while let Some((id, plain)) = c.sync.held.pop_front() {
+            if let Ok(message) = c.session.encrypt(rng, &plain) {
+                c.outbox.push_back((id, message));
+            }
+        }
+        self.pump_outbox(rng, contact, now);
+    }
+
+    /// Sends again each request of ours that is due and not still waiting in its outbox.
+    pub(super) fn retry_resyncs<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        let due: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.sync.pending.as_ref().is_some_and(|p| p.retry_at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in due {
+            let Some(c) = self.contacts.get_mut(&contact) else {
+                continue;
+            };
+            let waiting = c.outbox.iter().any(|(_, m)| is_control(m));
+            let Some(p) = c.sync.pending.as_mut() else {
+                continue;
+            };
+            p.attempts = p.attempts.saturating_add(1);
+            p.retry_at = now.saturating_add(retry_wait(p.attempts));
+            c.sync.quiet_until = c.sync.quiet_until.max(p.retry_at);
+            if waiting {
+                continue;
+            }
+            let message = p
+                .request
+                .encode(rng, &c.sync.secret, c.session.associated_data());
+            self.queue_control(rng, contact, message, now);
+        }
+    }
+
+    /// When the next request of ours is due to be sent again.
+    pub(super) fn next_resync_retry(&self) -> Option<u64> {
+        self.contacts
+            .values()
+            .filter_map(|c| c.sync.pending.as_ref().map(|p| p.retry_at))
+            .min()
+    }
+}

@@ -1,0 +1,303 @@
+//! Ratchet resynchronisation (issue 12, "A conversation must never be left silently broken")
+//! in the virtual-time world: a rolled-back state is reported and repaired; relays that
+//! inject garbage, replay or forge resync requests cause no loop and break nothing; both
+//! sides asking at once settle on one session.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Wire, World};
+use rand_core::Rng;
+use sotto_proto::client::{Client, ContactId, Event, SyncStatus};
+use sotto_proto::envelope::MessageId;
+use sotto_proto::ids::QueueId;
+use sotto_proto::onion::{MemoryReplayCache, Surb};
+use sotto_proto::onion::{Processed, process};
+use sotto_proto::queue::{Command, Delivery, QueueMessageId, ReceivedRequest};
+use sotto_proto::ratchet::TYPE_RESYNC_REQUEST;
+use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
+
+fn received(w: &World, who: usize, message: MessageId) -> bool {
+    w.events[who]
+        .iter()
+        .any(|e| matches!(e, Event::Message { envelope, .. } if envelope.id == message))
+}
+
+fn count(w: &World, who: usize, f: impl Fn(&Event) -> bool) -> usize {
+    w.events[who].iter().filter(|e| f(e)).count()
+}
+
+fn resynced(w: &World, who: usize) -> usize {
+    count(w, who, |e| matches!(e, Event::Resynced { .. }))
+}
+
+fn started(w: &World, who: usize) -> usize {
+    count(w, who, |e| matches!(e, Event::ResyncStarted { .. }))
+}
+
+fn failed(w: &World, who: usize) -> usize {
+    count(w, who, |e| matches!(e, Event::DecryptFailed { .. }))
+}
+
+/// `from` sends `text` to `to` (its contact id `contact`); true once `to` has it.
+fn say(w: &mut World, from: usize, to: usize, contact: ContactId, text: &str) -> bool {
+    let now = w.client_now(from);
+    let id = w.clients[from]
+        .send_text(&mut w.rng, contact, text, now)
+        .unwrap()
+        .id;
+    w.run_until(120, |w| received(w, to, id))
+}
+
+/// Messages flow both ways: three each, all arrive.
+fn flows(w: &mut World, bob: ContactId, alice: ContactId) {
+    for i in 0..3 {
+        assert!(say(w, 0, 1, bob, &format!("a{i}")), "Alice → Bob {i}");
+        assert!(say(w, 1, 0, alice, &format!("b{i}")), "Bob → Alice {i}");
+    }
+}
+
+/// What relay `to`'s queue service would get from `packet`, if it is the last hop.
+fn peek(w: &World, to: usize, packet: &[u8]) -> Option<ReceivedRequest> {
+    let mut fresh = MemoryReplayCache::new(4);
+    match process(packet, w.nodes[to].keys(), &mut fresh).ok()? {
+        Processed::Deliver { payload, .. } => ReceivedRequest::decode(&payload).ok(),
+        _ => None,
+    }
+}
+
+/// A hostile queue relay's view: every request, and the subscription SURBs per queue.
+#[derive(Default)]
+struct Spy {
+    surbs: Vec<(QueueId, Surb)>,
+    sends: Vec<Vec<u8>>,
+}
+
+/// Steps with every relay intercepted, recording what the spy wants, for `secs`.
+fn watch(w: &mut World, spy: &mut Spy, secs: u64, done: &dyn Fn(&World) -> bool) -> bool {
+    w.intercept = (0..w.nodes.len()).collect();
+    let deadline = w.net.now_ms + secs * 1000;
+    let mut ok = false;
+    while w.net.now_ms < deadline {
+        w.step();
+        while let Some((to, packet)) = w.intercepted.pop_front() {
+            match peek(w, to, &packet).map(|r| r.command) {
+                Some(Command::Subscribe {
+                    recipient_id,
+                    surbs,
+                }) => spy
+                    .surbs
+                    .extend(surbs.into_iter().map(|s| (recipient_id, s))),
+                Some(Command::Send { message, .. }) => spy.sends.push(message),
+                _ => {}
+            }
+            w.deliver(to, &packet);
+        }
+        if done(w) {
+            ok = true;
+            break;
+        }
+    }
+    w.intercept.clear();
+    ok
+}
+
+/// The relay of `queue` delivers `body` into it through a SURB it holds.
+fn inject(w: &mut World, spy: &mut Spy, queue: QueueId, body: Vec<u8>) {
+    let at = spy.surbs.iter().rposition(|(q, _)| *q == queue).unwrap();
+    let (_, surb) = spy.surbs.remove(at);
+    let delivery = Delivery {
+        recipient_id: queue,
+        message_id: QueueMessageId::random(&mut w.rng),
+        received_at: w.now(),
+        body,
+    };
+    let (first, packet) = surb.seal(&delivery.encode().unwrap()).unwrap();
+    let i = w.directory.iter().position(|h| h.id == first).unwrap();
+    w.net.send(Wire::Relay(i, packet.into_bytes()));
+}
+
+/// Alice's and Bob's receive queues (from the latest subscriptions the spy saw), after
+/// watching a while.
+fn queues(w: &mut World, spy: &mut Spy) -> Vec<QueueId> {
+    w.reopen(0);
+    w.reopen(1);
+    watch(w, spy, 20, &|_| false);
+    let mut qs: Vec<QueueId> = spy.surbs.iter().map(|(q, _)| *q).collect();
+    qs.sort_unstable();
+    qs.dedup();
+    qs
+}
+
+/// (a) Alice goes back to an older saved state and writes: Bob reports it and asks to
+/// resync, both get a new session, messages flow both ways, and the messages Alice sends
+/// afterwards are not lost.
+#[test]
+fn a_rolled_back_state_is_reported_and_resynchronised() {
+    let mut w = World::new(1201, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    assert!(say(&mut w, 0, 1, bob, "one"));
+    w.run_until(3, |_| false);
+    let saved = w.clients[0].to_persisted();
+    assert!(say(&mut w, 0, 1, bob, "two"));
+    assert!(say(&mut w, 0, 1, bob, "three"));
+    assert!(say(&mut w, 1, 0, alice, "four"));
+    w.run_until(3, |_| false);
+
+    w.clients[0] = Client::from_persisted(saved.as_bytes()).unwrap();
+    w.reopen(0);
+    let now = w.client_now(0);
+    let lost = w.clients[0]
+        .send_text(&mut w.rng, bob, "from the past", now)
+        .unwrap()
+        .id;
+    assert!(w.run_until(300, |w| resynced(w, 0) == 1 && resynced(w, 1) == 1));
+    assert!(
+        !received(&w, 1, lost),
+        "the message under the old keys is lost"
+    );
+    assert_eq!(failed(&w, 1), 1, "and Bob was told");
+    assert_eq!(started(&w, 1), 1);
+    assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Ok));
+    assert_eq!(w.clients[1].sync_status(alice), Some(SyncStatus::Ok));
+
+    // (That the new session never continues the old chains is shown on the sessions
+    // themselves: `ratchet::resync` tests, `the_new_session_never_continues_the_old_chain`.)
+    flows(&mut w, bob, alice);
+    assert_eq!(failed(&w, 0) + failed(&w, 1), 1, "nothing else failed");
+    assert_eq!(resynced(&w, 0) + resynced(&w, 1), 2);
+}
+
+/// (b) A queue relay injects garbage into Bob's queue again and again, and replays Alice's
+/// resync request: at most one resync, no loop, the conversation keeps working.
+#[test]
+fn garbage_and_replayed_requests_cause_no_loop() {
+    let mut w = World::new(1202, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    let mut spy = Spy::default();
+    let qs = queues(&mut w, &mut spy);
+    assert_eq!(qs.len(), 2);
+    for _ in 0..10 {
+        for q in &qs {
+            let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
+            w.rng.fill_bytes(&mut garbage);
+            garbage[0] = sotto_proto::PROTOCOL_VERSION;
+            garbage[1] = 0;
+            inject(&mut w, &mut spy, *q, garbage);
+        }
+        watch(&mut w, &mut spy, 5, &|_| false);
+    }
+    // Each side reported the garbage; at most one resync each side started (the quiet time).
+    assert!(failed(&w, 0) >= 5 && failed(&w, 1) >= 5);
+    assert!(started(&w, 0) <= 1 && started(&w, 1) <= 1);
+    watch(&mut w, &mut spy, 120, &|_| false);
+    let requests: Vec<Vec<u8>> = spy
+        .sends
+        .iter()
+        .filter(|m| m[1] == TYPE_RESYNC_REQUEST)
+        .cloned()
+        .collect();
+    assert!(!requests.is_empty());
+    let before = resynced(&w, 0) + resynced(&w, 1);
+    // Every request replayed into both queues, many times.
+    for _ in 0..5 {
+        for r in &requests {
+            for q in &qs {
+                inject(&mut w, &mut spy, *q, r.clone());
+            }
+        }
+        watch(&mut w, &mut spy, 15, &|_| false);
+    }
+    assert_eq!(
+        resynced(&w, 0) + resynced(&w, 1),
+        before,
+        "replays change nothing"
+    );
+    flows(&mut w, bob, alice);
+    assert!(started(&w, 0) <= 1 && started(&w, 1) <= 1);
+}
+
+/// (c) Both sides lose track at once and both ask: one request wins, one new session, and
+/// messages flow.
+#[test]
+fn both_sides_asking_at_once_settle_on_one_session() {
+    let mut w = World::new(1203, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    let mut spy = Spy::default();
+    let qs = queues(&mut w, &mut spy);
+    for q in &qs {
+        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
+        w.rng.fill_bytes(&mut garbage);
+        garbage[0] = sotto_proto::PROTOCOL_VERSION;
+        garbage[1] = 0;
+        inject(&mut w, &mut spy, *q, garbage);
+    }
+    assert!(watch(&mut w, &mut spy, 600, &|w| started(w, 0) == 1
+        && started(w, 1) == 1
+        && w.clients[0].sync_status(bob) == Some(SyncStatus::Ok)
+        && w.clients[1].sync_status(alice) == Some(SyncStatus::Ok)));
+    // One side answered the other's request (the lower key's); its own was dropped.
+    w.run_until(2, |_| false);
+    assert_eq!(resynced(&w, 0), 1);
+    assert_eq!(resynced(&w, 1), 1);
+    flows(&mut w, bob, alice);
+}
+
+/// (d) A relay forges a resync request (a fresh key, a nonce, a MAC under a key it made up):
+/// ignored, nothing is reported, the conversation goes on.
+#[test]
+fn a_forged_request_is_ignored() {
+    let mut w = World::new(1204, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    let mut spy = Spy::default();
+    let qs = queues(&mut w, &mut spy);
+    for q in &qs {
+        let mut forged = vec![0u8; QUEUE_MESSAGE_SIZE];
+        w.rng.fill_bytes(&mut forged);
+        forged[0] = sotto_proto::PROTOCOL_VERSION;
+        forged[1] = TYPE_RESYNC_REQUEST;
+        inject(&mut w, &mut spy, *q, forged);
+    }
+    watch(&mut w, &mut spy, 30, &|_| false);
+    for who in 0..2 {
+        assert_eq!(failed(&w, who), 0);
+        assert_eq!(started(&w, who), 0);
+        assert_eq!(resynced(&w, who), 0);
+    }
+    flows(&mut w, bob, alice);
+}
+
+/// A resync in flight survives a restart: the request's state is saved, messages written
+/// meanwhile wait, and go out under the new session.
+#[test]
+fn messages_written_while_resyncing_wait_and_arrive() {
+    let mut w = World::new(1205, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    let mut spy = Spy::default();
+    let qs = queues(&mut w, &mut spy);
+    // Bob goes offline; Alice's queue gets garbage: she asks, and writes meanwhile.
+    w.offline[1] = true;
+    // (What the relay hands offline Bob is lost: only Alice sees garbage.)
+    for q in &qs {
+        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
+        w.rng.fill_bytes(&mut garbage);
+        garbage[0] = sotto_proto::PROTOCOL_VERSION;
+        inject(&mut w, &mut spy, *q, garbage);
+    }
+    assert!(watch(&mut w, &mut spy, 30, &|w| started(w, 0) == 1));
+    assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Resyncing));
+    let now = w.client_now(0);
+    let waiting = w.clients[0]
+        .send_text(&mut w.rng, bob, "waiting", now)
+        .unwrap()
+        .id;
+    // Alice restarts from her saved state.
+    let saved = w.clients[0].to_persisted();
+    w.clients[0] = Client::from_persisted(saved.as_bytes()).unwrap();
+    w.reopen(0);
+    assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Resyncing));
+    w.reopen(1);
+    assert!(w.run_until(600, |w| received(w, 1, waiting)));
+    assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Ok));
+    flows(&mut w, bob, alice);
+}
