@@ -78,7 +78,7 @@ pub enum Outcome {
     Dropped,
 }
 
-/// The result of [`QueueService::handle`] and [`QueueService::tick`].
+/// The result of [`super::QueueService::handle`] and [`super::QueueService::tick`].
 #[derive(Debug)]
 pub struct Handled {
     pub outcome: Outcome,
