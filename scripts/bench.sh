@@ -57,7 +57,7 @@ step "crypto and onion build in headless Chromium"
 
 # --- relay network ------------------------------------------------------------------------
 # `sotto-relay dev --ephemeral` on loopback ports of its own, driven by `sotto-relay loadgen`
-# at 100 and 500 msg/s for 6 s each, then 10,000 queues on three `sotto-relay run` relays
+# at 100, 300 and 500 msg/s for 6 s each, then 10,000 queues on three `sotto-relay run` relays
 # (tests/bench/relay.mjs, rss.mjs). Without a load generator (or when it fails) the relay rows
 # read "not measured yet" with the reason.
 step "sotto-relay (release) and its load generator"

@@ -35,7 +35,7 @@ try {
   const echo = loadgen(['--echo', '--duration', '3']);
   const floor = (o) => pick(o, 'p50', 'p50_ms');
   const runs = {};
-  for (const rate of [100, 500]) {
+  for (const rate of [100, 300, 500]) {
     runs[rate] = loadgen(['--rate', String(rate), '--duration', '6', '--warmup', '1', '--drain', '3', '--pairs', '10']);
   }
   const r500 = runs[500];
@@ -48,13 +48,25 @@ try {
     goal: '—',
     verdict: '—',
   });
-  for (const rate of [100, 500]) {
+  // Issue 18's goals: at 300 msg/s offered p50 ≤ 5 ms and p99 ≤ 25 ms; at 500, ≥ 450 achieved.
+  const per = runs[300]?.per_delivered_message;
+  rows.push({
+    what: 'per delivered message at 300 msg/s offered: packet-hops / relay state-machine CPU (all relays)',
+    sotto: per ? `${per.packet_hops.toFixed(1)} hops / ${Math.round(per.relay_cpu_us)} µs` : '—',
+    alternative: runs[300]?.x25519_per_s ? `one bare X25519: ${(1e6 / runs[300].x25519_per_s).toFixed(0)} µs` : '—',
+    ratio: per && runs[300]?.x25519_per_s ? `${(per.relay_cpu_us * runs[300].x25519_per_s / 1e6).toFixed(1)} DH of CPU` : '—',
+    goal: '—',
+    verdict: '—',
+  });
+  for (const rate of [100, 300, 500]) {
     const r = runs[rate];
     const lat = r.latency_ms ?? {};
     const p50 = pick(lat, 'p50'); const p99 = pick(lat, 'p99');
     const e50 = floor(echo.rtt_ms ?? r.echo_floor_ms);
-    const goal = rate === 500 ? 'p50 ≤ 5 ms, p99 ≤ 25 ms' : '—';
-    const ok = rate === 500 && p50 != null && p99 != null ? (p50 <= 5 && p99 <= 25 ? '**met**' : '**missed**') : '—';
+    const achieved = r.throughput_msgs_per_s;
+    const goal = { 300: 'p50 ≤ 5 ms, p99 ≤ 25 ms', 500: '≥ 450 msg/s achieved' }[rate] ?? '—';
+    const met = { 300: p50 != null && p99 != null && p50 <= 5 && p99 <= 25, 500: achieved != null && achieved >= 450 }[rate];
+    const ok = met == null ? '—' : met ? '**met**' : '**missed**';
     rows.push({
       what: `3-hop latency p50 / p99 at ${rate} msg/s offered (${r.delivered ?? '?'} delivered, ${r.lost ?? '?'} lost, ${r.throughput_msgs_per_s?.toFixed?.(0) ?? '?'} msg/s achieved)`,
       sotto: `${ms(p50)} / ${ms(p99)}`,

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDev, launchBrowser, artifactPath } from './harness.mjs';
+import { startDev, launchBrowser, artifactPath, meetInPwa } from './harness.mjs';
 
 const HTTP_PORT = 18340;
 const WS_BASE = 23000;
@@ -215,18 +215,7 @@ test('PWA: the saved profile opens offline, shows it, and sends what was written
   const bob = await pwaPerson();
   await saveOnDevice(alice.page, 'Alice');
   await saveOnDevice(bob.page, 'Bob');
-  await alice.page.getByRole('button', { name: 'New chat' }).click();
-  await alice.page.getByRole('button', { name: 'Create invitation' }).click();
-  await alice.page.waitForFunction(
-    () => document.getElementById('invite-link-out').value.includes('#/invite/'), null, { timeout: 30_000 });
-  const link = await alice.page.getByRole('textbox', { name: 'Invitation link' }).inputValue();
-  await bob.page.getByRole('button', { name: 'New chat' }).click();
-  await bob.page.getByRole('button', { name: 'Paste invitation' }).click();
-  await bob.page.getByRole('textbox', { name: 'Invitation link' }).fill(link);
-  await bob.page.getByRole('button', { name: 'Connect' }).click();
-  await alice.page.locator('.chat-name', { hasText: 'Bob' }).waitFor({ timeout: 30_000 });
-  await bob.page.getByRole('heading', { name: 'Alice' }).waitFor({ timeout: 30_000 });
-  await chatButton(alice.page, 'Bob').click();
+  await meetInPwa(alice, bob);
   await say(alice.page, 'Hi Bob, online');
   await say(bob.page, 'Hi Alice, online');
   await until('both messages on both sides', async () => {

@@ -342,6 +342,20 @@ pub(crate) async fn messages(
     let commit_s = d("sotto_relay_store_commit_seconds_sum");
     let dropped = d("sotto_relay_dropped_total");
     let per_core = if proc_s > 0.0 { proc_n / proc_s } else { 0.0 };
+    // Everything the relays did between the two snapshots, per message delivered in that time
+    // (the warm-up's too): packet-hops (frames a relay received: forwards, requests, replies and
+    // deliveries alike) and the state machine's CPU time, over all relays.
+    let delivered_all = delivered.iter().filter(|d| **d).count() as f64;
+    let per_message = |v: f64| {
+        if delivered_all > 0.0 {
+            v / delivered_all
+        } else {
+            0.0
+        }
+    };
+    let hops_per_msg = per_message(received);
+    let cpu_us_per_msg = per_message(proc_s) * 1e6;
+    let commit_us_per_msg = per_message(commit_s) * 1e6;
     let mean_proc_us = if proc_n > 0.0 {
         proc_s / proc_n * 1e6
     } else {
@@ -374,6 +388,10 @@ pub(crate) async fn messages(
         forwarded / elapsed,
         if x25519 > 0.0 { per_core / x25519 } else { 0.0 },
     );
+    println!(
+        "per delivered message: {hops_per_msg:.1} packet-hops, {cpu_us_per_msg:.0} µs of relay \
+         state-machine CPU, {commit_us_per_msg:.0} µs of store commit (over {delivered_all:.0} messages)"
+    );
     for f in failures.iter().take(5) {
         println!("failure: {f}");
     }
@@ -403,6 +421,11 @@ pub(crate) async fn messages(
             "per_core_vs_x25519": if x25519 > 0.0 { per_core / x25519 } else { 0.0 },
             "store_commit_mean_us": mean_commit_us,
             "store_commits": commit_n,
+        },
+        "per_delivered_message": {
+            "packet_hops": hops_per_msg,
+            "relay_cpu_us": cpu_us_per_msg,
+            "store_commit_us": commit_us_per_msg,
         },
     }));
     Ok(())

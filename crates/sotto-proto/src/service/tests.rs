@@ -210,16 +210,7 @@ fn only_the_first_sender_key_secures_and_only_it_can_send() {
 #[test]
 fn quota_refuses_and_ack_deletes() {
     let mut f = Fixture::new(config());
-    let (recipient, recipient_id, sender_id) = f.create();
-    let bob = AuthKeyPair::generate(&mut f.rng);
-    let p = f.request(
-        Command::Secure {
-            sender_id,
-            sender_key: bob.public_key(),
-        },
-        Some(&bob),
-    );
-    assert_eq!(f.run(&p, NOW).outcome, Outcome::Ok);
+    let (recipient, recipient_id, sender_id, bob) = secured(&mut f);
     for (i, expected) in [
         Outcome::Ok,
         Outcome::Ok,

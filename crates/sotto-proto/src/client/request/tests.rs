@@ -19,6 +19,26 @@ fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
     found.map(|(id, _)| *id).unwrap()
 }
 
+/// Starts accepting a fresh one-time invitation (of someone on this client's gateway): the
+/// acceptance's request handle and the invitation's secret.
+fn accepting(client: &mut Client, rng: &mut ChaCha20Rng) -> (u64, InvitationSecret) {
+    let their_queue = QueueId::random(rng);
+    let gateway = client.gateway();
+    let secret = InvitationSecret::create(rng, InvitationKind::OneTime, gateway, their_queue, NOW);
+    let accept = client
+        .accept_invitation(rng, *secret.invitation(), NOW)
+        .unwrap();
+    (accept, secret)
+}
+
+/// A relay's `Ids` answer with random queue ids.
+fn fresh_ids(rng: &mut ChaCha20Rng) -> ResponseBody {
+    ResponseBody::Ids {
+        recipient_id: QueueId::random(rng),
+        sender_id: QueueId::random(rng),
+    }
+}
+
 /// The Create of a pending queue creation: (relay, timestamp, nonce).
 fn create_work(client: &Client) -> (RelayId, u64, u64) {
     let p = client
@@ -64,13 +84,7 @@ fn refused_queue_creations_name_the_invitation_or_acceptance() {
     let mut rng = ChaCha20Rng::seed_from_u64(11);
     let mut client = client(&mut rng);
     let invite = client.create_invitation(&mut rng, NOW).unwrap();
-    let their_queue = QueueId::random(&mut rng);
-    let gateway = client.gateway();
-    let secret =
-        InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
-    let accept = client
-        .accept_invitation(&mut rng, *secret.invitation(), NOW)
-        .unwrap();
+    let (accept, _) = accepting(&mut client, &mut rng);
     assert_ne!(invite, accept);
     for id in [invite, accept] {
         answer(
@@ -99,17 +113,8 @@ fn refused_queue_creations_name_the_invitation_or_acceptance() {
 fn refused_sends_and_subscriptions_name_the_contact_and_message() {
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let mut client = client(&mut rng);
-    let their_queue = QueueId::random(&mut rng);
-    let gateway = client.gateway();
-    let secret =
-        InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
-    let accept = client
-        .accept_invitation(&mut rng, *secret.invitation(), NOW)
-        .unwrap();
-    let ids = ResponseBody::Ids {
-        recipient_id: QueueId::random(&mut rng),
-        sender_id: QueueId::random(&mut rng),
-    };
+    let (accept, _) = accepting(&mut client, &mut rng);
+    let ids = fresh_ids(&mut rng);
     answer(&mut client, &mut rng, accept, ids);
     let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
     answer(&mut client, &mut rng, secure, ResponseBody::Ok);
@@ -218,17 +223,8 @@ fn a_refused_timestamp_is_corrected_once_then_fails_and_a_wild_clock_is_not_beli
 fn an_invitation_expired_before_our_queue_exists_fails_its_acceptance() {
     let mut rng = ChaCha20Rng::seed_from_u64(13);
     let mut client = client(&mut rng);
-    let their_queue = QueueId::random(&mut rng);
-    let gateway = client.gateway();
-    let secret =
-        InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
-    let accept = client
-        .accept_invitation(&mut rng, *secret.invitation(), NOW)
-        .unwrap();
-    let ids = ResponseBody::Ids {
-        recipient_id: QueueId::random(&mut rng),
-        sender_id: QueueId::random(&mut rng),
-    };
+    let (accept, secret) = accepting(&mut client, &mut rng);
+    let ids = fresh_ids(&mut rng);
     let later = secret.invitation().expires_at + 1;
     client.on_response(
         &mut rng,
