@@ -1,13 +1,19 @@
-//! The relay directory (`/directory.json`): each relay's id, Sphinx key and WebSocket URL.
+//! The relay directory (`/directory.json`): each relay's id, Sphinx key and WebSocket URL, in
+//! a document signed by directory authorities. A directory is used only once it verified
+//! against the authority keys the embedder gave (`directoryKeys`, `directoryThreshold`) in
+//! network time; the last one that did is kept in a saved profile's store, so the profile can
+//! open without a network ([`stored_directory`]).
 
 use js_sys::Promise;
-use sotto_proto::directory::{Directory, DirectoryError, RelayDescriptor, Unusable};
+use sotto_proto::directory::RelayDescriptor;
+use sotto_proto::directory::{Directory, DirectoryError, DirectoryTrust, SignedDirectory};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::window;
+use crate::js::{now, window};
+use crate::storage::{DIRECTORY_KEY, Store, kind};
 
 /// The longest time, in seconds, between reads of the relay directory. Relays rotate their
 /// Sphinx keys every epoch (24 h by default) and accept the previous key for an overlap (at
@@ -20,15 +26,30 @@ pub const DIRECTORY_REFRESH_SECS: u64 = 3600;
 /// keep going unanswered (two resent since the last read), in seconds.
 pub const STUCK_REREAD_SECS: u64 = 15;
 
-/// Fetches and reads the directory at `url`.
-pub async fn fetch_directory(url: &str) -> Result<Vec<RelayDescriptor>, JsValue> {
-    read_directory(window()?.fetch_with_str(url)).await
+/// A directory that verified: its relays, and its text (to keep with the profile).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub relays: Vec<RelayDescriptor>,
+    pub text: String,
 }
 
-/// The relays of a directory fetch already under way, read with [`Directory::parse`]
-/// (entries that do not parse are skipped): `RELAY_UNREACHABLE` when the fetch fails, the
-/// answer is not a directory, or it lists no usable relay.
-pub async fn read_directory(fetch: Promise) -> Result<Vec<RelayDescriptor>, JsValue> {
+/// Fetches the directory at `url` and verifies it (see [`read_directory`]).
+pub async fn fetch_directory(
+    url: &str,
+    trust: &DirectoryTrust,
+    clock_offset: i64,
+) -> Result<Verified, JsValue> {
+    read_directory(window()?.fetch_with_str(url), trust, clock_offset).await
+}
+
+/// Reads a directory fetch already under way and verifies it against `trust` at the device's
+/// time plus `clock_offset` (seconds): `RELAY_UNREACHABLE` when the fetch fails or answers
+/// with an error, `DIRECTORY_INVALID` (with the reason) when the document is refused.
+pub async fn read_directory(
+    fetch: Promise,
+    trust: &DirectoryTrust,
+    clock_offset: i64,
+) -> Result<Verified, JsValue> {
     let unreachable = |what: &str| sotto_error(ErrorCode::RelayUnreachable, what);
     let resp = JsFuture::from(fetch)
         .await
@@ -47,13 +68,53 @@ pub async fn read_directory(fetch: Promise) -> Result<Vec<RelayDescriptor>, JsVa
     .map_err(|_| unreachable("cannot read the relay directory"))?
     .as_string()
     .unwrap_or_default();
-    match Directory::parse(&text, Unusable::Skip) {
-        Ok(dir) => Ok(dir.relays),
-        Err(DirectoryError::NotJson { .. }) => Err(unreachable("the relay directory is not JSON")),
-        Err(DirectoryError::NoRelayList) => Err(unreachable("the relay directory lists no relays")),
-        Err(DirectoryError::NoUsableRelay) => {
-            Err(unreachable("the relay directory lists no usable relay"))
-        }
-        Err(e) => Err(unreachable(&format!("the relay directory: {e}"))),
-    }
+    let now = now().saturating_add_signed(clock_offset);
+    let relays = verify(&text, trust, now).map_err(|e| invalid(&e))?;
+    Ok(Verified { relays, text })
+}
+
+/// Parses and verifies a signed directory document at `now` (network time, Unix seconds).
+///
+/// # Errors
+/// The [`DirectoryError`] that refuses it.
+pub fn verify(
+    text: &str,
+    trust: &DirectoryTrust,
+    now: u64,
+) -> Result<Vec<RelayDescriptor>, DirectoryError> {
+    Ok(SignedDirectory::parse(text)?.verify(trust, now)?.relays)
+}
+
+/// The `DIRECTORY_INVALID` error for a refused directory, saying why.
+pub fn invalid(e: &DirectoryError) -> JsValue {
+    sotto_error(
+        ErrorCode::DirectoryInvalid,
+        &format!("the relay directory was refused: {e}"),
+    )
+}
+
+/// Keeps `text`, a directory document that verified, in the profile's store (one record,
+/// replaced each time), for [`stored_directory`].
+pub async fn store_directory(store: &Store, text: &str) -> Result<(), JsValue> {
+    store
+        .write(vec![store.record(
+            kind::DIRECTORY,
+            DIRECTORY_KEY,
+            text.as_bytes(),
+            None,
+        )])
+        .await
+}
+
+/// The last directory kept with [`store_directory`], verified again against `trust`: the
+/// authorities' signatures and every relay's own, at the document's own `valid_after` (it
+/// was inside its validity when it was kept; one that has expired since still says where
+/// the relays were, for opening offline, and the caller reads a fresh one when it can).
+/// `None` when nothing is kept, the store cannot be read, or it no longer verifies (other
+/// keys given this time).
+pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<Directory> {
+    let bytes = store.read(kind::DIRECTORY, DIRECTORY_KEY).await.ok()??;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let doc = SignedDirectory::parse(text).ok()?;
+    doc.verify(trust, doc.valid_after).ok()
 }

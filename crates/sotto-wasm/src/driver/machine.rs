@@ -3,6 +3,7 @@
 //! pump to write, send and tell JS; promises that wait for the client's events are settled
 //! by `events.rs`.
 
+use sotto_proto::directory::DirectoryTrust;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -16,7 +17,9 @@ use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, WebSocket};
 use zeroize::Zeroizing;
 
-use super::directory::{DIRECTORY_REFRESH_SECS, STUCK_REREAD_SECS, fetch_directory};
+use super::directory::{
+    DIRECTORY_REFRESH_SECS, STUCK_REREAD_SECS, Verified, fetch_directory, store_directory,
+};
 use super::events::contact_js;
 use super::link::attach;
 use super::lock::ProfileLock;
@@ -39,6 +42,8 @@ pub struct Parts {
     /// Where the relay directory is read again (after key rotations, when requests go
     /// unanswered, and at least hourly).
     pub directory_url: String,
+    /// The authority keys a directory must be signed by.
+    pub directory_trust: DirectoryTrust,
     /// The relays the profile was opened with (to know when their keys rotate).
     pub relays: Vec<RelayDescriptor>,
     pub history: Box<dyn History>,
@@ -86,6 +91,7 @@ impl Driver {
             interval: None,
             reconnect: None,
             directory_url: parts.directory_url,
+            directory_trust: parts.directory_trust,
             directory_at: now(),
             directory_due,
             resent_seen,
@@ -131,7 +137,12 @@ impl Driver {
                     st.resent_seen = resent;
                     // Until this read answers; it sets the next time from what it finds.
                     st.directory_due = t.saturating_add(DIRECTORY_REFRESH_SECS);
-                    refresh_directory(&s, st.directory_url.clone());
+                    refresh_directory(
+                        &s,
+                        st.directory_url.clone(),
+                        st.directory_trust.clone(),
+                        st.client.clock_offset(),
+                    );
                 }
             }
             pump(&s, &t);
@@ -483,18 +494,23 @@ fn next_read(client: &Client, rng: &mut Rng, relays: &[RelayDescriptor]) -> u64 
 
 /// Reads the directory again and hands the relays' current keys, epochs and difficulties to
 /// the client; schedules the next read. A failed read changes nothing but the next read's
-/// time (soon).
-fn refresh_directory(state: &Shared, url: String) {
+/// time (soon). A directory that verified is kept in a saved profile's store.
+fn refresh_directory(state: &Shared, url: String, trust: DirectoryTrust, clock_offset: i64) {
     let weak = Rc::downgrade(state);
     wasm_bindgen_futures::spawn_local(async move {
-        let fetched = fetch_directory(&url).await;
+        let fetched = fetch_directory(&url, &trust, clock_offset).await;
         let Some(s) = weak.upgrade() else { return };
         let Ok(mut st) = s.try_borrow_mut() else {
             return;
         };
         let st = &mut *st;
         match fetched {
-            Ok(relays) => {
+            Ok(Verified { relays, text }) => {
+                if let Some(store) = st.history.store() {
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = store_directory(&store, &text).await;
+                    });
+                }
                 // Keys (new ones: our queues subscribe again), key epochs and proof-of-work
                 // difficulties, all from the fresh directory.
                 let _ = st.client.update_directory(&mut st.rng, &relays, now());

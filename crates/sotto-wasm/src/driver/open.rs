@@ -5,17 +5,18 @@
 use js_sys::{Function, Promise};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
+use sotto_proto::directory::DirectoryTrust;
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use super::directory::read_directory;
+use super::directory::{Verified, read_directory, store_directory, stored_directory};
 use super::link::random_below;
 use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
 use super::transport::open_socket;
-use crate::error::{ErrorCode, client_error, sotto_error};
+use crate::error::{ErrorCode, client_error, code_of, sotto_error};
 use crate::history::History;
 use crate::history::Rng;
 use crate::history::idb::{IdbHistory, Restored};
@@ -41,6 +42,9 @@ pub enum Storage {
 pub struct OpenOptions {
     /// The relay directory (default: `{origin}/directory.json`).
     pub directory_url: Option<String>,
+    /// The directory authorities' keys and threshold (`directoryKeys`,
+    /// `directoryThreshold`): a directory is used only when they signed it.
+    pub directory_trust: DirectoryTrust,
     pub storage: Storage,
     /// A new profile's display name, already checked against the name rule (`None`: not
     /// given; a new profile then fails with `INVALID_ARGUMENT`).
@@ -96,7 +100,28 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             "a new profile needs a displayName",
         ));
     }
-    let relays = read_directory(directory).await?;
+    let trust = options.directory_trust;
+    // Network time: a saved profile knows its offset to the relays' clocks.
+    let offset = restored.as_ref().map_or(0, |r| r.client.clock_offset());
+    let (relays, fresh) = match read_directory(directory, &trust, offset).await {
+        Ok(Verified { relays, text }) => (relays, Some(text)),
+        Err(e) => match history.store() {
+            // Unreachable (not refused): a saved profile falls back on the last directory
+            // that verified, kept in its store.
+            Some(store) if code_of(&e) != ErrorCode::DirectoryInvalid.as_str() => {
+                match stored_directory(&store, &trust).await {
+                    Some(dir) => (dir.relays, None),
+                    None => return Err(e),
+                }
+            }
+            _ => return Err(e),
+        },
+    };
+    if let (Some(store), Some(text)) = (history.store(), &fresh)
+        && restored.is_some()
+    {
+        store_directory(&store, text).await?;
+    }
     let mut rng: Rng = UnwrapErr(getrandom::SysRng);
     // A restored client keeps its gateway (its queues' replies lead there).
     if let Some(Restored {
@@ -131,6 +156,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             gateway_url: url,
             origin,
             directory_url,
+            directory_trust: trust,
             relays,
             history,
             lock,
@@ -174,6 +200,9 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         .update_directory(&mut rng, &relays, now())
         .map_err(|e| client_error(&e))?;
     history.start_profile(&client, &mut rng).await?;
+    if let (Some(store), Some(text)) = (history.store(), &fresh) {
+        store_directory(&store, text).await?;
+    }
     if lock.as_ref().is_some_and(ProfileLock::lost) {
         return Err(in_use());
     }
@@ -183,6 +212,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         gateway_url,
         origin,
         directory_url,
+        directory_trust: trust,
         relays,
         history,
         lock,

@@ -38,7 +38,8 @@ use wasm_bindgen::JsValue;
 
 pub use crypto::{ARGON2_M_KIB, ARGON2_P, ARGON2_T};
 pub use records::{
-    FileRecord, LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, STATE_KEY, Status, kind,
+    DIRECTORY_KEY, FileRecord, LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, STATE_KEY, Status,
+    kind,
 };
 pub use schema::{ProfileInfo, SCHEMA_VERSION, db_name, delete_database, probe, storage_error};
 pub use store::Store;

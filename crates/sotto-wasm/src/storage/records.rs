@@ -19,12 +19,16 @@ pub mod kind {
     pub const FILE: &str = "file";
     /// The local bookkeeping: messages due to disappear, transfers to resume.
     pub const LOCAL: &str = "local";
+    /// The last relay directory that verified (its JSON text), for opening offline.
+    pub const DIRECTORY: &str = "directory";
 }
 
 /// The key of the `state` record: message counter (u64) ‖ the persisted client.
 pub const STATE_KEY: &[u8] = b"client";
 /// The key of the `mnemonic` record: the recovery phrase's words, UTF-8.
 pub const MNEMONIC_KEY: &[u8] = b"phrase";
+/// The key of the `directory` record: the signed directory's JSON text, UTF-8.
+pub const DIRECTORY_KEY: &[u8] = b"directory";
 /// The key of the `local` record ([`Local`]).
 pub const LOCAL_KEY: &[u8] = b"local";
 
