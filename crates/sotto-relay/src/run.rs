@@ -41,6 +41,7 @@ use crate::actor::{self, NodeHandle};
 use crate::dev::shutdown_signal;
 use crate::error::RelayError;
 use crate::identity::KeyPolicy;
+use crate::keyfile;
 use crate::limits::Limits;
 use crate::relay::{self, Relay, RelayInfo};
 use crate::web;
@@ -240,6 +241,7 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         url: config.public_url.clone(),
         keys: identity.published(&config.keys),
         pow_bits,
+        signing_key: keyfile::load_or_create(&config.data_dir.join(keyfile::SIGNING_KEY_FILE))?,
     };
     let relay = Relay::new(
         info,

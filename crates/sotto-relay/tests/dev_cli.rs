@@ -41,7 +41,8 @@ async fn serves_health_directory_metrics_and_the_pwa() {
     let dir: serde_json::Value =
         serde_json::from_str(&get(&dev.url("/directory.json")).await.text().await.unwrap())
             .unwrap();
-    assert_eq!(dir["version"], 1);
+    assert_eq!(dir["version"], 2);
+    assert_eq!(dir["signatures"].as_array().unwrap().len(), 3);
     let entries = dir["relays"].as_array().unwrap();
     assert_eq!(entries.len(), 3);
     for (entry, url) in entries.iter().zip(&dev.relay_urls) {
