@@ -53,6 +53,25 @@ export async function forgetDevice() {
   } catch { /* no Cache Storage */ }
 }
 
+/// localStorage key of the directory authorities' keys last read from `/config.json`.
+const TRUST_KEY = 'sotto.directoryTrust';
+
+/// The directory authorities this site names, as `Sotto.open` takes them:
+/// `{directoryKeys, directoryThreshold}` from the site's `/config.json` (which `sotto-relay dev`
+/// serves), kept in localStorage so that a saved profile opens offline with the same keys.
+export async function directoryTrust() {
+  try {
+    const resp = await fetch('/config.json', { cache: 'no-cache' });
+    if (resp.ok) {
+      const { directoryKeys, directoryThreshold } = await resp.json();
+      const trust = { directoryKeys, directoryThreshold };
+      try { localStorage.setItem(TRUST_KEY, JSON.stringify(trust)); } catch { /* not kept */ }
+      return trust;
+    }
+  } catch { /* offline: the kept keys */ }
+  try { return JSON.parse(localStorage.getItem(TRUST_KEY) ?? '{}'); } catch { return {}; }
+}
+
 /// This site's own relay directory.
 export const defaultDirectoryUrl = () => `${location.origin}/directory.json`;
 

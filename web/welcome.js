@@ -4,7 +4,7 @@ import { Sotto, version } from '/pkg/sotto.js';
 import { PROFILE, state } from '/web/store.js';
 import { byId, clearText } from '/web/dom.js';
 import { errorText } from '/web/format.js';
-import { registerServiceWorker, directoryUrl, defaultDirectoryUrl } from '/web/device.js';
+import { registerServiceWorker, directoryUrl, defaultDirectoryUrl, directoryTrust } from '/web/device.js';
 
 const el = {
   status: byId('status'),
@@ -94,7 +94,7 @@ export async function openSaved(passphrase, { takeOver = false } = {}) {
   el.unlockForm.setAttribute('aria-busy', 'true');
   el.status.textContent = 'Opening your profile…';
   try {
-    const options = { directoryUrl: directoryUrl(), storage: 'indexeddb', profile: PROFILE };
+    const options = { directoryUrl: directoryUrl(), ...(await directoryTrust()), storage: 'indexeddb', profile: PROFILE };
     if (passphrase) options.passphrase = passphrase;
     if (takeOver) options.takeOver = true;
     const me = await Sotto.open(options);
@@ -130,6 +130,7 @@ async function openSotto(storage) {
   }
   const options = {
     directoryUrl: defaultDirectoryUrl(),
+    ...(await directoryTrust()),
     storage,
     profile: PROFILE,
     displayName,

@@ -28,7 +28,7 @@ async function openOn(page, options) {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
     window.__received = [];
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
     me.addEventListener('message', (e) => window.__received.push(e.detail));
     window.__me = me;
   }, options);
@@ -113,7 +113,7 @@ test('display names follow one rule at open and at setDisplayName', async () => 
   const openFailure = (displayName) => page.evaluate(async (displayName) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
-    const options = { directoryUrl: `${location.origin}/directory.json`, storage: 'memory' };
+    const options = { directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), storage: 'memory' };
     if (displayName !== undefined) options.displayName = displayName;
     try {
       const me = await mod.Sotto.open(options);
@@ -209,7 +209,7 @@ test('disappeared messages are gone when a closed profile opens again', async ()
   const after = await bob.page.evaluate(async ({ options, id }) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
     const list = await me.messages(id);
     await me.close();
     return list;

@@ -35,7 +35,7 @@ async function person(displayName) {
     await mod.default();
     window.__received = [];
     window.__me = await mod.Sotto.open({
-      storage: 'memory', displayName, directoryUrl: `${location.origin}/directory.json`,
+      storage: 'memory', displayName, directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
     });
     window.__me.addEventListener('message', (e) => window.__received.push(e.detail.text));
   }, displayName);

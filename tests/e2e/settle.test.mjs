@@ -32,7 +32,7 @@ async function person(displayName) {
     window.__me = await mod.Sotto.open({
       storage: 'memory',
       displayName,
-      directoryUrl: `${location.origin}/directory.json`,
+      directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
     });
     window.__me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
   }, displayName);

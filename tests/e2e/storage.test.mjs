@@ -26,7 +26,7 @@ async function openOn(page, options) {
     await mod.default();
     window.__received = [];
     window.__errors = [];
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
     me.addEventListener('message', (e) => window.__received.push(e.detail));
     me.addEventListener('error', (e) => window.__errors.push(e.detail));
     window.__me = me;
@@ -171,7 +171,7 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   const openAgain = (passphrase) => alice.page.evaluate(async (passphrase) => {
     const { Sotto } = await import('/pkg/sotto.js');
     try {
-      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase });
+      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase, ...(await (await fetch('/config.json')).json()) });
       return null;
     } catch (e) {
       return { name: e.name, code: e.code };

@@ -29,7 +29,7 @@ async function openOn(page, options) {
     window.__received = [];
     window.__errors = [];
     try {
-      const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+      const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
       me.addEventListener('message', (e) => window.__received.push(e.detail));
       me.addEventListener('error', (e) => window.__errors.push({ what: e.detail.what, code: e.detail.code }));
       window.__me = me;

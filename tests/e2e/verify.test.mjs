@@ -28,7 +28,7 @@ async function person(context, options) {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
     window.__contactEvents = [];
-    window.__me = await mod.Sotto.open({ ...options, directoryUrl: `${location.origin}/directory.json` });
+    window.__me = await mod.Sotto.open({ ...options, directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()) });
     window.__me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
   }, options);
   return page;

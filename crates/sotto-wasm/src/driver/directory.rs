@@ -74,6 +74,10 @@ pub async fn read_directory(
 }
 
 /// Parses and verifies a signed directory document at `now` (network time, Unix seconds).
+/// A document that is not valid yet is read as of its `valid_after`: authorities never sign
+/// ahead, so it only says that this device's clock is slow (which the relays then correct:
+/// a page days behind must still open), whereas an expired one may be a replay and is
+/// refused.
 ///
 /// # Errors
 /// The [`DirectoryError`] that refuses it.
@@ -82,7 +86,13 @@ pub fn verify(
     trust: &DirectoryTrust,
     now: u64,
 ) -> Result<Vec<RelayDescriptor>, DirectoryError> {
-    Ok(SignedDirectory::parse(text)?.verify(trust, now)?.relays)
+    let doc = SignedDirectory::parse(text)?;
+    match doc.verify(trust, now) {
+        Err(DirectoryError::NotYetValid { valid_after, .. }) => {
+            Ok(doc.verify(trust, valid_after)?.relays)
+        }
+        other => Ok(other?.relays),
+    }
 }
 
 /// The `DIRECTORY_INVALID` error for a refused directory, saying why.
