@@ -342,5 +342,19 @@ async fn a_restart_keeps_the_relays_identities() {
     {
         assert_eq!(a["id"], b["id"]);
         assert_eq!(a["sphinx_key"], b["sphinx_key"]);
+        // The relay's descriptor-signing identity key survives too.
+        assert_eq!(a["identity_key"], b["identity_key"]);
     }
+    // So do the dev authorities' keys.
+    let keys = |d: &serde_json::Value| {
+        let mut k: Vec<String> = d["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["key"].as_str().unwrap().to_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&first), keys(&second));
 }
