@@ -5,7 +5,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test setup wasm lint test-rust test-wasm test-e2e bench fmt
+.PHONY: run test setup wasm lint test-rust test-wasm test-e2e bench bench-mls fmt
 
 run: setup wasm
 	cargo build --release -p sotto-relay
@@ -34,6 +34,10 @@ test-e2e: wasm
 
 bench:
 	scripts/bench.sh
+
+# The MLS spike of issue 17 (bench/mls, its own workspace): not part of `make test`.
+bench-mls:
+	scripts/bench-mls.sh
 
 fmt:
 	cargo fmt --all

@@ -147,7 +147,7 @@ export function updateBubble(m) {
       retry.type = 'button';
       retry.className = 'retry';
       retry.textContent = 'Retry';
-      retry.addEventListener('click', () => (m.file ? deliverFile(m, m.contactId) : deliver(m, m.contactId, true)));
+      retry.addEventListener('click', () => (m.file ? deliverFile(m, m.contactId, true) : deliver(m, m.contactId, true)));
       parts.push(retry);
     }
   }
@@ -177,14 +177,22 @@ export async function deliver(m, contactId, again = false) {
     // A refused or late message stays queued under its id (a `status` event tells when it
     // is stored).
     if (err?.messageId) m.id = err.messageId;
-    m.state = 'failed';
-    if (state.session === s) showNotice(`A message was not sent: ${errorText(err)}`);
+    if (err?.code === 'RELAY_UNREACHABLE' && err.messageId) {
+      // Offline: it waits in the stored outbox and goes out once a relay is reachable (the
+      // offline banner says why); it is still on its way, not failed.
+      m.state = 'sending';
+    } else {
+      m.state = 'failed';
+      if (state.session === s) showNotice(`A message was not sent: ${errorText(err)}`);
+    }
   }
   if (state.session === s) updateBubble(m);
 }
 
-/// Sends the file of message `m` (`m.file`, `m.voice`) with its upload progress.
-export async function deliverFile(m, contactId) {
+/// Sends the file of message `m` (`m.file`, `m.voice`) with its upload progress. `again`
+/// (Retry after a failure): the same message is uploaded again (`retry`, same id, no second
+/// record) when the library still holds it; otherwise the file is sent anew.
+export async function deliverFile(m, contactId, again = false) {
   const s = state.session;
   m.state = 'sending';
   updateBubble(m);
@@ -195,11 +203,16 @@ export async function deliverFile(m, contactId) {
   };
   s.me.addEventListener('progress', onProgressEarly);
   try {
-    const sent = await s.me.sendFile(contactId, m.file, { voice: m.voice });
+    const retried = again && m.id
+      ? await s.me.retry(m.id).catch((err) => { if (err?.code === 'INVALID_ARGUMENT') return null; throw err; })
+      : null;
+    const sent = retried ?? await s.me.sendFile(contactId, m.file, { voice: m.voice });
     m.id = sent.id;
     m.state = 'sent';
     delete m.file;
   } catch (err) {
+    // A refused upload is kept under its id: Retry uploads that same message again.
+    if (err?.messageId) m.id = err.messageId;
     m.state = 'failed';
     if (state.session === s) showNotice(`A file was not sent: ${errorText(err)}`);
   } finally {

@@ -58,6 +58,7 @@ export function clearNotice() {
   notice.textContent = '';
   clockNotice.textContent = '';
   clockNotice.hidden = true;
+  showConnection('online');
 }
 
 const clockNotice = byId('clock-notice');
@@ -74,4 +75,18 @@ export function showClockNotice(seconds) {
   const way = seconds > 0 ? 'slow' : 'fast';
   clockNotice.textContent = `This device's clock is ${amount} off (${way}). Sotto corrects for it, but please set the right date and time.`;
   clockNotice.hidden = false;
+}
+
+const offlineBanner = byId('offline-banner');
+
+/// Shows whether the open Sotto reaches the network (`state`: its `connection`): a banner while
+/// it is `offline` (messages written meanwhile wait in the outbox and go out once it is back),
+/// none otherwise. Never an error: being offline is a state.
+export function showConnection(state) {
+  const offline = state === 'offline';
+  offlineBanner.hidden = !offline;
+  offlineBanner.textContent = offline
+    ? 'Offline: Sotto cannot reach its relays. Your chats are here; new messages are sent when the connection is back.'
+    : '';
+  document.body.dataset.connection = state;
 }

@@ -1,8 +1,8 @@
 // What the open Sotto tells the page: new messages and contacts, relay errors, file progress,
-// files that arrived (or failed), disappearing messages that expired, and a device clock that
-// is off.
+// files that arrived (or failed), disappearing messages that expired, a device clock that is
+// off, and whether the relays can be reached (offline / online).
 import { state, upsertContact, nameOf, fromApi, findMessage } from '/web/store.js';
-import { isolate, showNotice, showClockNotice } from '/web/dom.js';
+import { isolate, showNotice, showClockNotice, showConnection } from '/web/dom.js';
 import { showProgress } from '/web/content.js';
 import { renderList } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
@@ -19,6 +19,8 @@ export function listen(me, s) {
   on('attachment', onAttachment);
   on('expired', onExpired);
   on('status', onStatus);
+  // Offline (a banner, not an error) and back online.
+  on('connection', (d) => showConnection(d.state));
   // Once per session: the relays told a time far from this device's.
   on('clock', (d) => showClockNotice(d?.offsetSeconds));
 }

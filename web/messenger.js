@@ -3,7 +3,7 @@
 // with nothing left on screen.
 import { version } from '/pkg/sotto.js';
 import { PAGE, state, newSession, upsertContact, fromApi } from '/web/store.js';
-import { byId, clearText, showNotice, clearNotice } from '/web/dom.js';
+import { byId, clearText, showNotice, clearNotice, showConnection } from '/web/dom.js';
 import { errorText } from '/web/format.js';
 import { forgetDevice } from '/web/device.js';
 import { showPane } from '/web/panes.js';
@@ -29,6 +29,8 @@ export async function enterMessenger(me, kiosk, displayName) {
   state.session = newSession(me, kiosk);
   const { session } = state;
   listen(me, session);
+  // A saved profile may open offline: its chats are readable, and it connects when it can.
+  showConnection(me.connection);
   el.meName.textContent = displayName;
   el.badge.hidden = !kiosk;
   el.endSession.hidden = !kiosk;

@@ -92,6 +92,15 @@ const hopRate = nFwd && nDh ? nDh / nFwd : null; // (1/fwd) / (1/dh)
 goals.push({ area: 'onion', goal: 'build one 3-hop packet in the browser ≤ 4 X25519 DH', ratio: buildEq == null ? '—' : `${buildEq.toFixed(2)} DH`, ok: buildEq == null ? null : buildEq <= 4 });
 goals.push({ area: 'onion', goal: 'process one hop natively ≥ 0.6× the bare X25519 DH rate', ratio: x(hopRate), ok: hopRate == null ? null : hopRate >= 0.6 });
 const rate = (t) => (t ? `${Math.round(1e6 / t).toLocaleString('en-US')}/s` : '—');
+// The floor of a relay's defence: a Create refused at full cost by the queue service (decode,
+// checks, the sealed error answer), per second on one core, against the bare DH rate.
+const refusals = [
+  ['bad work', nativeLine('refused Create, bad work')],
+  ['good work, bad signature', nativeLine('refused Create, bad signature')],
+  ['relay full', nativeLine('refused Create, relay full')],
+];
+const refusedSotto = refusals.map(([what, t]) => `${what}: ${rate(t)}`).join('; ');
+const refusedRatio = refusals.map(([what, t]) => `${what} ${x(t && nDh ? nDh / t : null)}`).join('; ');
 
 // ---- 6. size -----------------------------------------------------------------------------
 const size = (f) => (existsSync(f) ? statSync(f).size : null);
@@ -235,6 +244,7 @@ p(`| process one forward hop, native | ${us(nFwd)} (${rate(nFwd)}) | bare X25519
 p(`| process one forward hop, native (criterion's estimate) | ${us(cFwd)} (${rate(cFwd)}) | bare X25519 DH: ${us(cDh)} (${rate(cDh)}) | ${x(cFwd && cDh ? cDh / cFwd : null)} the DH rate | ≥ 0.6× | second reading |`);
 p(`| process the final hop, native | ${us(nFin)} (${rate(nFin)}) | bare X25519 DH: ${us(nDh)} | ${x(nFin && nDh ? nDh / nFin : null)} the DH rate | — | — |`);
 p(`| build one 3-hop packet, native | ${us(nBuild)} | bare X25519 DH: ${us(nDh)} | ${nBuild && nDh ? `${(nBuild / nDh).toFixed(2)} DH` : '—'} | — | — |`);
+p(`| requests/s a relay refuses at full cost, native, one core (a Create through \`QueueService::handle\`: decode, checks, the sealed error answer) | ${refusedSotto} | bare X25519 DH: ${rate(nDh)} | ${refusedRatio} the DH rate | — | — |`);
 p();
 p('Browser figures: in-wasm loops (`benchBuildPacket`, `benchX25519DhLoop`), so the ratio holds no');
 p('JavaScript-boundary cost; payload 3,800 bytes, as in the native bench. Native figures: the');

@@ -1,32 +1,22 @@
 // Two people chat through a real dev network, each in a browser context of their own, using
 // only the public API of pkg/sotto.js: an invitation, 100 messages each way (exactly once, in
 // order), a 1 MB file and a picture, disappearing messages, and the errors a caller sees.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser, artifactPath } from './harness.mjs';
+import { useNetwork, artifactPath } from './harness.mjs';
 
 const MESSAGES = 100;
-let dev;
-let browser;
 
-before(async () => {
-  dev = await startDev({ httpPort: 18090, wsBasePort: 19201 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
+const net = useNetwork({ httpPort: 18090, wsBasePort: 19201 });
 
 /// A page of the PWA with a `Sotto` opened as `window.__me`; received messages and contact
 /// events are collected in `window.__received` / `window.__contactEvents`.
 async function person(displayName) {
-  const context = await browser.newContext();
+  const context = await net.browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dev.url);
+  await page.goto(net.url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
   const opened = await page.evaluate(async (displayName) => {
     const mod = await import('/pkg/sotto.js');
@@ -84,7 +74,7 @@ test('Alice and Bob meet through an invitation and exchange 100 messages each wa
   const bob = await person('Bob');
 
   const link = await alice.page.evaluate(() => window.__me.createInvitation());
-  assert.ok(link.startsWith(`${dev.url.replace(/\/$/, '')}/#/invite/`), link);
+  assert.ok(link.startsWith(`${net.url.replace(/\/$/, '')}/#/invite/`), link);
   const svg = await alice.page.evaluate((l) => window.__me.invitationQr(l), link);
   assert.match(svg, /^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\s*$|^<svg[\s\S]*<\/svg>\s*$/);
 
@@ -169,7 +159,7 @@ test('errors are SottoErrors with a code', async () => {
     }
   }, { fn, arg });
 
-  const garbled = `${dev.url.replace(/\/$/, '')}/#/invite/this-is-not*an~invitation`;
+  const garbled = `${net.url.replace(/\/$/, '')}/#/invite/this-is-not*an~invitation`;
   assert.deepEqual(await codeOf('acceptInvitation', [garbled]),
     { name: 'SottoError', code: 'INVALID_INVITATION', isError: true });
   assert.deepEqual(await codeOf('acceptInvitation', ['hello']),

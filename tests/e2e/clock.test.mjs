@@ -5,22 +5,11 @@
 // The library's `clock` event fires once, and the PWA shows "This device's clock is … off".
 // The protocol side (bounds, one retry, persistence) is covered in virtual time by
 // crates/sotto-proto/tests/clock.rs.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser, artifactPath } from './harness.mjs';
+import { useNetwork, openPage, pwaPerson, artifactPath } from './harness.mjs';
 
-let dev;
-let browser;
-
-before(async () => {
-  dev = await startDev({ httpPort: 18180, wsBasePort: 20301 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
+const net = useNetwork({ httpPort: 18180, wsBasePort: 20301 });
 
 /// Runs before any script of the page: `Date.now()` and `new Date()` are `shiftMs` off.
 function shiftClock(shiftMs) {
@@ -37,15 +26,9 @@ function shiftClock(shiftMs) {
 
 /// A person in the PWA, kiosk mode; `shiftMs` moves their device clock.
 async function person(name, shiftMs = 0) {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  if (shiftMs) await context.addInitScript(shiftClock, shiftMs);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error(`${name}: ${e.message}`));
-  await page.goto(dev.url);
-  await page.getByRole('textbox', { name: 'Display name' }).fill(name);
-  await page.getByRole('button', { name: 'Use without saving' }).click();
-  await page.getByRole('button', { name: 'End session' }).waitFor({ timeout: 30_000 });
-  return { context, page };
+  const p = await pwaPerson(net, name, { initScript: shiftMs ? [shiftClock, shiftMs] : null });
+  p.page.on('pageerror', (e) => console.error(`${name}: ${e.message}`));
+  return p;
 }
 
 const chatButton = (page, name) => page.getByRole('button')
@@ -110,11 +93,9 @@ for (const [label, shiftMs, shown] of [
 
 test('the library tells a skewed page once (clock event) and keeps creating invitations', async () => {
   const shiftMs = -3 * 3_600_000;
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await net.browser.newContext({ serviceWorkers: 'block' });
   await context.addInitScript(shiftClock, shiftMs);
-  const page = await context.newPage();
-  await page.goto(dev.url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  const page = await openPage(net, context);
   const result = await page.evaluate(async () => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();

@@ -1,65 +1,22 @@
 // Pictures, files, voice notes and disappearing messages in the PWA, as two people use them in
 // two browser contexts through a real dev network. Chromium runs with its fake microphone, so
 // the voice note is really recorded with MediaRecorder. Screenshots land in tests/artifacts/.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { startDev, artifactPath } from './harness.mjs';
+import { useNetwork, pwaPerson, meetInPwa as meet, artifactPath } from './harness.mjs';
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
-let dev;
-let browser;
-
-before(async () => {
-  dev = await startDev({ httpPort: 18130, wsBasePort: 19801 });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    ],
-  });
+const net = useNetwork({
+  httpPort: 18130,
+  wsBasePort: 19801,
+  browserArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
 });
 
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
+/// A person in the PWA (kiosk mode) on a screen of `viewport`, with a (fake) microphone.
+const newPerson = (viewport, name) => pwaPerson(net, name, {
+  contextOptions: { viewport, serviceWorkers: 'allow' }, consoleErrors: true, permissions: ['microphone'],
 });
-
-async function newPerson(viewport, name) {
-  const context = await browser.newContext({ viewport });
-  await context.grantPermissions(['microphone'], { origin: dev.url });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
-  await page.goto(dev.url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  await page.getByRole('textbox', { name: 'Display name' }).fill(name);
-  await page.getByRole('button', { name: 'Use without saving' }).click();
-  await page.getByRole('button', { name: 'End session' }).waitFor({ timeout: 30_000 });
-  return { context, page, errors };
-}
-
-/// Alice invites Bob; both end up in their conversation with the other.
-async function meet(alice, bob) {
-  await alice.page.getByRole('button', { name: 'New chat' }).click();
-  await alice.page.getByRole('button', { name: 'Create invitation' }).click();
-  await alice.page.waitForFunction(
-    () => document.getElementById('invite-link-out').value.includes('#/invite/'), null, { timeout: 30_000 });
-  const link = await alice.page.getByRole('textbox', { name: 'Invitation link' }).inputValue();
-  await bob.page.getByRole('button', { name: 'New chat' }).click();
-  await bob.page.getByRole('button', { name: 'Paste invitation' }).click();
-  await bob.page.getByRole('textbox', { name: 'Invitation link' }).fill(link);
-  await bob.page.getByRole('button', { name: 'Connect' }).click();
-  await bob.page.getByRole('log').waitFor();
-  await alice.page.locator('.chat-name', { hasText: 'Bob' }).waitFor({ timeout: 30_000 });
-  await alice.page.getByRole('button').filter({ has: alice.page.locator('.chat-name', { hasText: 'Bob' }) }).click();
-  await alice.page.getByRole('heading', { name: 'Bob' }).waitFor();
-  await bob.page.getByRole('heading', { name: 'Alice' }).waitFor({ timeout: 30_000 });
-}
 
 /// A PNG made in the page (a red square with a green one inside), as bytes for setInputFiles.
 async function pictureBytes(page) {

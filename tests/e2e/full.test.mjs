@@ -2,34 +2,17 @@
 // queues, createInvitation() rejects RELAY_FULL at once (not at its deadline) and the `error`
 // event names the relay's code, Quota. The floods themselves, their counts and the relay's
 // memory are in crates/sotto-relay/tests/hostile.rs.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startDev, launchBrowser } from './harness.mjs';
+import { useNetwork, openPage, serviceConfig } from './harness.mjs';
 
-let dev;
-let browser;
-
-before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sotto-full-'));
-  const config = join(dir, 'service.toml');
-  writeFileSync(config, 'max_queues = 0\n');
-  dev = await startDev({ httpPort: 18210, wsBasePort: 20601, extraArgs: ['--service-config', config] });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
+const net = useNetwork({
+  httpPort: 18210, wsBasePort: 20601, extraArgs: ['--service-config', serviceConfig('max_queues = 0\n')],
 });
 
 test('a relay with no room for queues: createInvitation rejects RELAY_FULL', async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const page = await context.newPage();
-  await page.goto(dev.url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  const context = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, context);
   const result = await page.evaluate(async () => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();

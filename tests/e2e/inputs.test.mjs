@@ -3,69 +3,26 @@
 // display names follow one rule at open and setDisplayName, a file name with a right-to-left
 // override is shown safely in the PWA, and disappearing messages that expired while a saved
 // profile was closed are gone when it opens again.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser } from './harness.mjs';
+import {
+  useNetwork, person as open, openSotto, pwaPerson, call, contactsOf, until,
+} from './harness.mjs';
 
-let dev;
-let browser;
-
-before(async () => {
-  dev = await startDev({ httpPort: 18160, wsBasePort: 20101 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
+const net = useNetwork({ httpPort: 18160, wsBasePort: 20101 });
 
 /// Opens `Sotto` with `options` on `page` as `window.__me`; received messages go to
 /// `window.__received`.
 async function openOn(page, options) {
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  await page.evaluate(async (options) => {
-    const mod = await import('/pkg/sotto.js');
-    await mod.default();
-    window.__received = [];
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
-    me.addEventListener('message', (e) => window.__received.push(e.detail));
-    window.__me = me;
-  }, options);
+  assert.deepEqual(await openSotto(page, options), { ok: true });
 }
 
-async function person(options, contextOptions = {}) {
-  const context = await browser.newContext({ serviceWorkers: 'block', ...contextOptions });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dev.url);
-  if (options) await openOn(page, options);
-  return { context, page, errors, options };
-}
+/// A page in a context of its own, with `Sotto` open (`options`), or not (`null`).
+const person = (options) => open(net, options);
 
-const contactsOf = (page) => page.evaluate(() => window.__me.contacts());
-
-async function until(what, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await what();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/// Runs `call` (a method name and arguments) on `window.__me` and gives `{code, message}` of
-/// its rejection, or `null` when it resolved.
-const failureOf = (page, method, args) => page.evaluate(async ({ method, args }) => {
-  try {
-    await window.__me[method](...args);
-    return null;
-  } catch (e) {
-    return { name: e.name, code: e.code, message: e.message };
-  }
-}, { method, args });
+/// Runs `method` with `args` on `window.__me` and gives `{code, message}` of its rejection,
+/// or `null` when it resolved.
+const failureOf = async (page, method, args) => (await call(page, method, args)).error ?? null;
 
 test('invitation links mangled by chat apps and mail are accepted', async () => {
   const alice = await person({ storage: 'memory', displayName: 'Alice' });
@@ -88,7 +45,7 @@ test('invitation links mangled by chat apps and mail are accepted', async () => 
   // Each one is a working link: Alice hears of Bob through every one.
   await until(() => contactsOf(alice.page),
     (cs) => cs.filter((c) => c.displayName === 'Bob').length === mangle.length, 60_000);
-  const garbled = await failureOf(bob.page, 'acceptInvitation', [`${dev.url}#/invite/not-an-invitation`]);
+  const garbled = await failureOf(bob.page, 'acceptInvitation', [`${net.url}#/invite/not-an-invitation`]);
   assert.equal(garbled.code, 'INVALID_INVITATION');
   await Promise.all([alice.context.close(), bob.context.close()]);
 });
@@ -146,10 +103,7 @@ test('display names follow one rule at open and at setDisplayName', async () => 
 
 test('a file named with a right-to-left override is shown safely in the PWA', async () => {
   // Alice uses the PWA; Bob the library, in a page of his own.
-  const alice = await person(null, { serviceWorkers: 'block' });
-  await alice.page.getByRole('textbox', { name: 'Display name' }).fill('Alice');
-  await alice.page.getByRole('button', { name: 'Use without saving' }).click();
-  await alice.page.getByRole('button', { name: 'End session' }).waitFor({ timeout: 30_000 });
+  const alice = await pwaPerson(net, 'Alice');
   await alice.page.getByRole('button', { name: 'New chat' }).click();
   await alice.page.getByRole('button', { name: 'Create invitation' }).click();
   await alice.page.waitForFunction(

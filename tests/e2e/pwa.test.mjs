@@ -5,28 +5,18 @@
 // the issue's accessibility contract. Screenshots at phone and desktop width land in
 // tests/artifacts/. The saved profile (unlock, settings, offline, updates) is in
 // pwa-profile.test.mjs.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser, artifactPath } from './harness.mjs';
+import { useNetwork, artifactPath } from './harness.mjs';
 
 const EACH_WAY = 20;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
-let dev;
-let browser;
 
-before(async () => {
-  dev = await startDev({ httpPort: 18100, wsBasePort: 19501 });
-  browser = await launchBrowser();
-});
+const net = useNetwork({ httpPort: 18100, wsBasePort: 19501 });
 
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
-
-async function newPerson(viewport = DESKTOP, url = dev.url, colorScheme = 'light') {
-  const context = await browser.newContext({ viewport, colorScheme });
+async function newPerson(viewport = DESKTOP, url = net.url, colorScheme = 'light') {
+  const context = await net.browser.newContext({ viewport, colorScheme });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -74,10 +64,10 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   await alice.page.waitForFunction(
     () => document.getElementById('invite-link-out').value.includes('#/invite/'), null, { timeout: 30_000 });
   const link = await linkOut.inputValue();
-  assert.ok(link.startsWith(`${dev.url.replace(/\/$/, '')}/#/invite/`), link);
+  assert.ok(link.startsWith(`${net.url.replace(/\/$/, '')}/#/invite/`), link);
   assert.equal(await linkOut.getAttribute('readonly'), '');
   await alice.page.getByRole('img', { name: 'QR code of the invitation link' }).waitFor();
-  await alice.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: dev.url });
+  await alice.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: net.url });
   await alice.page.getByRole('button', { name: 'Copy link' }).click();
   await alice.page.getByText('Copied', { exact: true }).waitFor();
   await alice.page.screenshot({ path: artifactPath('pwa-invitation-desktop.png') });
@@ -86,7 +76,7 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   await bob.page.getByRole('button', { name: 'New chat' }).click();
   await bob.page.getByRole('button', { name: 'Paste invitation' }).click();
   const linkIn = bob.page.getByRole('textbox', { name: 'Invitation link' });
-  await linkIn.fill(`${dev.url.replace(/\/$/, '')}/#/invite/not-an-invitation`);
+  await linkIn.fill(`${net.url.replace(/\/$/, '')}/#/invite/not-an-invitation`);
   await bob.page.getByRole('button', { name: 'Connect' }).click();
   await bob.page.getByRole('alert').filter({ hasText: 'not valid or has expired' }).waitFor({ timeout: 10_000 });
   await linkIn.fill(link);
@@ -199,7 +189,7 @@ test('two people meet through an invitation in the PWA and chat, then end the se
   assert.deepEqual(await traces(bob.page), none, 'also during a session used without saving');
   await bob.page.close();
   const again = await bob.context.newPage();
-  await again.goto(dev.url);
+  await again.goto(net.url);
   await again.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
   assert.deepEqual(await traces(again), none, 'and after the tab was closed');
 
@@ -210,7 +200,7 @@ test('two people meet through an invitation in the PWA and chat, then end the se
 });
 
 test('Save on this device opens a saved profile; Lock asks for the passphrase again', async () => {
-  const carol = await newPerson(PHONE, dev.url, 'dark');
+  const carol = await newPerson(PHONE, net.url, 'dark');
   await carol.page.getByRole('textbox', { name: 'Display name' }).fill('Carol');
   await carol.page.getByRole('textbox', { name: 'Passphrase (optional)' }).fill('correct horse battery staple');
   await carol.page.getByRole('button', { name: 'Save on this device' }).click();
@@ -244,8 +234,8 @@ test('Scan QR code is offered exactly where the browser can scan, and fills the 
   await plain.context.close();
 
   // A browser with a camera and a BarcodeDetector (both stand-ins) that sees an invitation.
-  const link = `${dev.url.replace(/\/$/, '')}/#/invite/scanned-link`;
-  const context = await browser.newContext({ viewport: PHONE });
+  const link = `${net.url.replace(/\/$/, '')}/#/invite/scanned-link`;
+  const context = await net.browser.newContext({ viewport: PHONE });
   await context.addInitScript((link) => {
     window.BarcodeDetector = class { async detect() { return [{ rawValue: link, format: 'qr_code' }]; } };
     Object.defineProperty(navigator, 'mediaDevices', { value: {
@@ -260,7 +250,7 @@ test('Scan QR code is offered exactly where the browser can scan, and fills the 
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dev.url);
+  await page.goto(net.url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
   await useWithoutSaving(page, 'Quinn');
   await page.getByRole('button', { name: 'New chat' }).click();

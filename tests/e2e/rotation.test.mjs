@@ -4,54 +4,20 @@
 // rotations) while one sends a message every 8 s: every send resolves and every message
 // arrives, because the library reads the directory again just after each announced rotation
 // and subscribes its queues again with reply blocks for the new keys.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser } from './harness.mjs';
+import { useNetwork, person as open, call } from './harness.mjs';
 
-let dev;
-let browser;
-
-before(async () => {
-  dev = await startDev({
-    httpPort: 18190,
-    wsBasePort: 20401,
-    extraArgs: ['--key-epoch-secs', '40', '--key-overlap-secs', '10'],
-  });
-  browser = await launchBrowser();
+const net = useNetwork({
+  httpPort: 18190,
+  wsBasePort: 20401,
+  extraArgs: ['--key-epoch-secs', '40', '--key-overlap-secs', '10'],
 });
 
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
-
-async function person(displayName) {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const page = await context.newPage();
-  await page.goto(dev.url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  await page.evaluate(async (displayName) => {
-    const mod = await import('/pkg/sotto.js');
-    await mod.default();
-    window.__received = [];
-    window.__me = await mod.Sotto.open({
-      storage: 'memory', displayName, directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
-    });
-    window.__me.addEventListener('message', (e) => window.__received.push(e.detail.text));
-  }, displayName);
-  return { context, page };
-}
-
-const call = (page, method, args = []) => page.evaluate(async ({ method, args }) => {
-  try {
-    return { value: await window.__me[method](...args) };
-  } catch (e) {
-    return { error: { code: e.code, message: e.message } };
-  }
-}, { method, args });
+const person = (displayName) => open(net, { storage: 'memory', displayName });
 
 async function epoch() {
-  const dir = await (await fetch(`${dev.url.replace(/\/$/, '')}/directory.json`)).json();
+  const dir = await (await fetch(`${net.url.replace(/\/$/, '')}/directory.json`)).json();
   return Math.max(...dir.relays.map((r) => r.key_epoch));
 }
 
@@ -86,6 +52,6 @@ test('an open page sends a message every 8 s across three key rotations, all del
   assert.ok(texts.length >= 14, `${texts.length} messages`);
   await bob.page.waitForFunction(
     (n) => window.__received.length >= n, texts.length, { timeout: 60_000 }).catch(() => {});
-  assert.deepEqual(await bob.page.evaluate(() => window.__received), texts);
+  assert.deepEqual(await bob.page.evaluate(() => window.__received.map((m) => m.text)), texts);
   for (const p of [alice, bob]) await p.context.close();
 });

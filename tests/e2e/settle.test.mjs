@@ -3,49 +3,14 @@
 // used it; retry() of a message that is not waiting rejects INVALID_ARGUMENT and adds nothing.
 // The relay-side refusals (a queue past its quota, the back-off that follows) are exercised by
 // crates/sotto-proto/tests/settle.rs in virtual time.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser } from './harness.mjs';
+import { useNetwork, person as open, call } from './harness.mjs';
 
-let dev;
-let browser;
+const net = useNetwork({ httpPort: 18170, wsBasePort: 20201 });
 
-before(async () => {
-  dev = await startDev({ httpPort: 18170, wsBasePort: 20201 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
-
-async function person(displayName) {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const page = await context.newPage();
-  await page.goto(dev.url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  await page.evaluate(async (displayName) => {
-    const mod = await import('/pkg/sotto.js');
-    await mod.default();
-    window.__contactEvents = [];
-    window.__me = await mod.Sotto.open({
-      storage: 'memory',
-      displayName,
-      directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
-    });
-    window.__me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
-  }, displayName);
-  return { context, page };
-}
-
-const call = (page, method, args = []) => page.evaluate(async ({ method, args }) => {
-  try {
-    return { value: await window.__me[method](...args) };
-  } catch (e) {
-    return { error: { name: e.name, code: e.code, message: e.message } };
-  }
-}, { method, args });
+/// A person with a memory profile named `displayName`.
+const person = (displayName) => open(net, { storage: 'memory', displayName });
 
 test('a used one-time link rejects INVALID_INVITATION and adds no contact', async () => {
   const alice = await person('Alice');

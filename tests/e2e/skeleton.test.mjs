@@ -1,31 +1,21 @@
 // The walking skeleton: a dev network serves the PWA, which loads Sotto's wasm (and, on a first
 // visit, registers no service worker); /healthz and /directory.json describe the relays.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDev, launchBrowser, artifactPath, ROOT } from './harness.mjs';
+import { useNetwork, artifactPath, ROOT } from './harness.mjs';
 
 const cargoVersion = /\nversion = "([^"]+)"/.exec(readFileSync(join(ROOT, 'Cargo.toml'), 'utf8'))[1];
-let dev;
-let browser;
 
-before(async () => {
-  dev = await startDev({ httpPort: 18080, wsBasePort: 19101 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
+const net = useNetwork({ httpPort: 18080, wsBasePort: 19101 });
 
 test('the page loads the wasm core, shows its version and keeps nothing before a profile is saved', async () => {
-  const context = await browser.newContext();
+  const context = await net.browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dev.url);
+  await page.goto(net.url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
   assert.equal(await page.textContent('[data-testid=version]'), `Sotto ${cargoVersion}`);
   assert.match(await page.textContent('#status'), /is ready/);
@@ -41,7 +31,7 @@ test('the page loads the wasm core, shows its version and keeps nothing before a
 });
 
 test('/healthz lists five relays, each up', async () => {
-  const res = await fetch(new URL('/healthz', dev.url));
+  const res = await fetch(new URL('/healthz', net.url));
   assert.equal(res.status, 200);
   const body = await res.json();
   assert.equal(body.relays.length, 5);
@@ -49,7 +39,7 @@ test('/healthz lists five relays, each up', async () => {
 });
 
 test('/directory.json gives each relay a WebSocket URL and a 32-byte Sphinx key', async () => {
-  const res = await fetch(new URL('/directory.json', dev.url));
+  const res = await fetch(new URL('/directory.json', net.url));
   assert.equal(res.status, 200);
   const dir = await res.json();
   assert.equal(dir.relays.length, 5);
@@ -64,9 +54,9 @@ test('/directory.json gives each relay a WebSocket URL and a 32-byte Sphinx key'
 });
 
 test('every relay accepts a WebSocket connection from the page', async () => {
-  const context = await browser.newContext();
+  const context = await net.browser.newContext();
   const page = await context.newPage();
-  await page.goto(dev.url);
+  await page.goto(net.url);
   const opened = await page.evaluate(async () => {
     const dir = await (await fetch('/directory.json')).json();
     const results = [];

@@ -1,59 +1,20 @@
 // Persistence through the public API of pkg/sotto.js: two IndexedDB profiles chat, reload their
 // pages, find their history and keep chatting; a 'memory' profile leaves nothing behind; wipe()
 // removes the database.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser } from './harness.mjs';
+import {
+  useNetwork, person as open, openPage, openSotto, contactsOf, untilContacts,
+} from './harness.mjs';
 
-let dev;
-let browser;
-
-before(async () => {
-  dev = await startDev({ httpPort: 18110, wsBasePort: 19601 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
+const net = useNetwork({ httpPort: 18110, wsBasePort: 19601 });
 
 /// Opens `Sotto` on a page of the PWA as `window.__me`; received messages go to `window.__received`.
 async function openOn(page, options) {
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  await page.evaluate(async (options) => {
-    const mod = await import('/pkg/sotto.js');
-    await mod.default();
-    window.__received = [];
-    window.__errors = [];
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
-    me.addEventListener('message', (e) => window.__received.push(e.detail));
-    me.addEventListener('error', (e) => window.__errors.push(e.detail));
-    window.__me = me;
-  }, options);
+  assert.deepEqual(await openSotto(page, options), { ok: true });
 }
 
-async function person(options) {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(dev.url);
-  await openOn(page, options);
-  return { context, page, errors, options };
-}
-
-const contactsOf = (page) => page.evaluate(() => window.__me.contacts());
-
-async function untilContacts(page, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const contacts = await contactsOf(page);
-    if (check(contacts)) return contacts;
-    if (Date.now() > deadline) throw new Error(`timed out; contacts: ${JSON.stringify(contacts)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const person = (options) => open(net, options);
 
 const sendAll = (page, contactId, texts) => page.evaluate(
   ({ contactId, texts }) => Promise.all(texts.map((t) => window.__me.send(contactId, t))),
@@ -160,9 +121,7 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   await bob.page.close();
   const whileAway = ['are you there?', 'write when you are back'];
   await sendAll(alice.page, alicesBob.id, whileAway); // resolves once a relay stored them
-  bob.page = await bob.context.newPage();
-  bob.page.on('pageerror', (e) => bob.errors.push(e.message));
-  await bob.page.goto(dev.url);
+  bob.page = await openPage(net, bob.context, bob.errors);
   await openOn(bob.page, bob.options);
   await waitReceived(bob.page, whileAway.length);
   await new Promise((r) => setTimeout(r, 1_500));
@@ -198,10 +157,8 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
 });
 
 test('a memory profile leaves nothing behind', async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const page = await context.newPage();
-  await page.goto(dev.url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  const context = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, context);
   const traces = () => page.evaluate(async () => ({
     databases: (await indexedDB.databases()).map((d) => d.name),
     caches: await caches.keys(),

@@ -2,80 +2,26 @@
 // context open the same saved profile. The second gets PROFILE_IN_USE and loads nothing;
 // `takeOver` moves the profile there and the first stops; after both close and the profile
 // opens again, messages flow both ways with a contact in another context, each exactly once.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser } from './harness.mjs';
+import { useNetwork, openSotto as openOn, contactsOf, untilContacts, untilReceived } from './harness.mjs';
 
-let dev;
-let browser;
-
-before(async () => {
-  dev = await startDev({ httpPort: 18140, wsBasePort: 19901 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
-
-/// Opens `Sotto` on a page as `window.__me`: `{ok: true}`, or `{code}` of the error. Received
-/// messages go to `window.__received`, error events to `window.__errors`.
-async function openOn(page, options) {
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  return page.evaluate(async (options) => {
-    const mod = await import('/pkg/sotto.js');
-    await mod.default();
-    window.__received = [];
-    window.__errors = [];
-    try {
-      const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
-      me.addEventListener('message', (e) => window.__received.push(e.detail));
-      me.addEventListener('error', (e) => window.__errors.push({ what: e.detail.what, code: e.detail.code }));
-      window.__me = me;
-      return { ok: true };
-    } catch (e) {
-      window.__me = null;
-      return { code: e.code, message: e.message };
-    }
-  }, options);
-}
+const net = useNetwork({ httpPort: 18140, wsBasePort: 19901 });
 
 async function pageIn(context) {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('pageerror:', e.message));
-  await page.goto(dev.url);
+  await page.goto(net.url);
   return page;
-}
-
-const contactsOf = (page) => page.evaluate(() => window.__me.contacts());
-
-async function untilContacts(page, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const contacts = await contactsOf(page);
-    if (check(contacts)) return contacts;
-    if (Date.now() > deadline) throw new Error(`timed out; contacts: ${JSON.stringify(contacts)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const send = (page, contactId, text) => page.evaluate(
   ({ contactId, text }) => window.__me.send(contactId, text), { contactId, text });
 
-const received = (page) => page.evaluate(() => window.__received.map((m) => m.text));
-
-async function untilReceived(page, texts, timeoutMs = 60_000) {
-  await page.waitForFunction(
-    (n) => window.__received.length >= n, texts.length, { timeout: timeoutMs, polling: 200 });
-  await new Promise((r) => setTimeout(r, 1_500)); // time for a duplicate to show, if there were one
-  assert.deepEqual(await received(page), texts, 'each message arrives exactly once, in order');
-}
-
 test('one saved profile has one writer: a second tab is refused, takeOver moves it', async () => {
   const profile = { storage: 'indexeddb', profile: 'tabs', passphrase: 'tab secret', displayName: 'Alice' };
-  const aliceContext = await browser.newContext({ serviceWorkers: 'block' });
-  const bobContext = await browser.newContext({ serviceWorkers: 'block' });
+  const aliceContext = await net.browser.newContext({ serviceWorkers: 'block' });
+  const bobContext = await net.browser.newContext({ serviceWorkers: 'block' });
   const tab1 = await pageIn(aliceContext);
   const bob = await pageIn(bobContext);
   assert.deepEqual(await openOn(tab1, profile), { ok: true });
@@ -131,7 +77,7 @@ test('one saved profile has one writer: a second tab is refused, takeOver moves 
 });
 
 test('the PWA offers "Use here instead", and the tab that lost the profile says so', async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await net.browser.newContext({ serviceWorkers: 'block' });
   const first = await pageIn(context);
   await first.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
   await first.getByRole('textbox', { name: 'Display name' }).fill('Tess');

@@ -2,49 +2,22 @@
 // a wrong code rejects CODE_MISMATCH and changes nothing; the right one (scanned QR text or
 // typed digits) marks the contact verified, across a reopen of a saved profile; and in the PWA
 // a person compares codes in the conversation's Verify panel and sees the Verified mark.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser } from './harness.mjs';
+import { useNetwork, openSotto, openPage, call, pwaPerson, meetInPwa } from './harness.mjs';
 
-let dev;
-let browser;
+const net = useNetwork({ httpPort: 18200, wsBasePort: 20501 });
 
-before(async () => {
-  dev = await startDev({ httpPort: 18200, wsBasePort: 20501 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
-});
-
-/// A page with the library open as `window.__me` (options as `Sotto.open` takes them).
+/// A page in `context` with the library open as `window.__me` (options as `Sotto.open` takes them).
 async function person(context, options) {
-  const page = await context.newPage();
-  await page.goto(dev.url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  await page.evaluate(async (options) => {
-    const mod = await import('/pkg/sotto.js');
-    await mod.default();
-    window.__contactEvents = [];
-    window.__me = await mod.Sotto.open({ ...options, directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()) });
-    window.__me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
-  }, options);
+  const page = await openPage(net, context);
+  assert.deepEqual(await openSotto(page, options), { ok: true });
   return page;
 }
 
-const call = (page, method, args = []) => page.evaluate(async ({ method, args }) => {
-  try {
-    return { value: await window.__me[method](...args) };
-  } catch (e) {
-    return { error: { name: e.name, code: e.code, message: e.message } };
-  }
-}, { method, args });
-
 test('one code on both sides; a wrong one is refused, the right one verifies, and it is kept', async () => {
-  const aliceContext = await browser.newContext({ serviceWorkers: 'block' });
-  const bobContext = await browser.newContext({ serviceWorkers: 'block' });
+  const aliceContext = await net.browser.newContext({ serviceWorkers: 'block' });
+  const bobContext = await net.browser.newContext({ serviceWorkers: 'block' });
   const alice = await person(aliceContext, { storage: 'memory', displayName: 'Alice' });
   let bob = await person(bobContext, { storage: 'indexeddb', profile: 'bob', displayName: 'Bob' });
 
@@ -94,32 +67,9 @@ test('one code on both sides; a wrong one is refused, the right one verifies, an
 
 test('PWA: the Verify panel shows the code and marks the contact verified', async () => {
   const people = [];
-  for (const name of ['Alice', 'Bob']) {
-    const context = await browser.newContext({ serviceWorkers: 'block' });
-    const page = await context.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(dev.url);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-    await page.getByRole('textbox', { name: 'Display name' }).fill(name);
-    await page.getByRole('button', { name: 'Use without saving' }).click();
-    await page.getByRole('button', { name: 'End session' }).waitFor({ timeout: 30_000 });
-    people.push({ context, page, errors });
-  }
+  for (const name of ['Alice', 'Bob']) people.push(await pwaPerson(net, name));
   const [alice, bob] = people;
-  await alice.page.getByRole('button', { name: 'New chat' }).click();
-  await alice.page.getByRole('button', { name: 'Create invitation' }).click();
-  await alice.page.waitForFunction(
-    () => document.getElementById('invite-link-out').value.includes('#/invite/'), null, { timeout: 30_000 });
-  const link = await alice.page.getByRole('textbox', { name: 'Invitation link' }).inputValue();
-  await bob.page.getByRole('button', { name: 'New chat' }).click();
-  await bob.page.getByRole('button', { name: 'Paste invitation' }).click();
-  await bob.page.getByRole('textbox', { name: 'Invitation link' }).fill(link);
-  await bob.page.getByRole('button', { name: 'Connect' }).click();
-  await bob.page.getByRole('heading', { name: 'Alice' }).waitFor({ timeout: 30_000 });
-  await alice.page.locator('.chat-name', { hasText: 'Bob' }).waitFor({ timeout: 30_000 });
-  await alice.page.getByRole('button').filter({ has: alice.page.locator('.chat-name', { hasText: 'Bob' }) }).click();
-  await alice.page.getByRole('heading', { name: 'Bob' }).waitFor();
+  await meetInPwa(alice, bob);
 
   for (const p of people) await p.page.getByRole('button', { name: 'Verify' }).click();
   const codeOf = async (p) => {

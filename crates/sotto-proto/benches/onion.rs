@@ -195,7 +195,7 @@ fn ratios() {
 
     // A refused Create, as the queue service sees it (decode, checks, the sealed error answer):
     // with bad work (refused after two hashes) and with good work and a bad signature.
-    let (bad_work, bad_sig) = refused_creates(&f, &mut rng);
+    let (bad_work, bad_sig, full) = refused_creates(&f, &mut rng);
 
     let r = |d: Duration, base: Duration| d.as_secs_f64() / base.as_secs_f64();
     println!("\n== ratios (median of batches, same process) ==");
@@ -223,19 +223,31 @@ fn ratios() {
         expected_solve,
         expected_solve / dh.as_secs_f64()
     );
-    println!(
-        "refused Create, bad work       {bad_work:>10.2?}  = {:.2} x bare DH  (decode, 2 hashes, error answer)",
-        r(bad_work, dh)
-    );
-    println!(
-        "refused Create, bad signature  {bad_sig:>10.2?}  = {:.2} x bare DH  (decode, work, Ed25519, answer)",
-        r(bad_sig, dh)
-    );
+    // The floor of the relay's defence: requests/s one core refuses at full cost, against
+    // the bare DHs/s of the same core (the cost of peeling one onion layer is about one DH).
+    let per_s = |d: Duration| 1.0 / d.as_secs_f64();
+    for (what, d, how) in [
+        ("bad work     ", bad_work, "decode, 2 hashes, error answer"),
+        ("bad signature", bad_sig, "decode, work, Ed25519, answer"),
+        (
+            "relay full   ",
+            full,
+            "decode, work, spent set, room, answer",
+        ),
+    ] {
+        println!(
+            "refused Create, {what}  {d:>10.2?}  = {:.2} x bare DH  ({how}); {:.0}/s = {:.2} x the DH rate",
+            r(d, dh),
+            per_s(d),
+            per_s(d) / per_s(dh)
+        );
+    }
 }
 
-/// Median time of `QueueService::handle` for a Create refused for its work, and for one with
-/// good work refused for its signature.
-fn refused_creates(f: &Fixture, rng: &mut ChaCha20Rng) -> (Duration, Duration) {
+/// Median time of `QueueService::handle` for a Create refused for its work, for one with
+/// good work refused for its signature, and for one with good work at a relay that holds all
+/// the queues it may (refused before the signature).
+fn refused_creates(f: &Fixture, rng: &mut ChaCha20Rng) -> (Duration, Duration, Duration) {
     const NOW: u64 = 1_800_000_000;
     let bits = 16;
     let mut service = QueueService::new(
@@ -268,7 +280,8 @@ fn refused_creates(f: &Fixture, rng: &mut ChaCha20Rng) -> (Duration, Duration) {
     }
     .encode(Some(&owner))
     .expect("encode");
-    let mut forged = Request::create(2, surb, &owner, NOW, bits, &scope).expect("create");
+    let good = Request::create(2, surb, &owner, NOW, bits, &scope).expect("create");
+    let mut forged = good.clone();
     let last = forged.len() - 1;
     forged[last] ^= 1;
     let mut run = |payload: &[u8], expect: Outcome| {
@@ -283,7 +296,23 @@ fn refused_creates(f: &Fixture, rng: &mut ChaCha20Rng) -> (Duration, Duration) {
         &forged,
         Outcome::Refused(sotto_proto::queue::ErrorCode::Auth),
     );
-    (bad_work, bad_sig)
+    let mut full_service = QueueService::new(
+        MemoryStore::new(),
+        ServiceConfig {
+            pow_bits: bits,
+            max_queues: 0,
+            ..ServiceConfig::default()
+        },
+    );
+    let full = median(31, 100, || {
+        let handled = full_service.handle(&good, &scope, NOW, rng);
+        assert_eq!(
+            handled.outcome,
+            Outcome::Full(sotto_proto::service::Limit::Queues)
+        );
+        black_box(handled);
+    });
+    (bad_work, bad_sig, full)
 }
 
 criterion_group!(group, benches);

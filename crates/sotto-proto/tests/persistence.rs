@@ -352,7 +352,12 @@ fn a_conversation_survives_restores_at_every_stage() {
     w.step();
     assert_eq!(w.people[0].client.unsent_messages(), 1);
     assert!(w.people[0].client.pending_requests() >= 1);
+    let queued: Vec<_> = w.people[0].client.unsent_ids().collect();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].0, alice);
     w.reload(0);
+    // The restored client names the same message as unsent (a driver reports it when sent).
+    assert_eq!(w.people[0].client.unsent_ids().collect::<Vec<_>>(), queued);
 
     // Ten more each way (Alice's first is the one in flight).
     w.converse(20);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::World;
-use sotto_proto::client::{Error, Event, RETRY_MAX};
+use sotto_proto::client::{Client, Error, Event, RETRY_MAX};
 use sotto_proto::envelope::Content;
 use sotto_proto::invitation::Invitation;
 use sotto_proto::queue::ErrorCode;
@@ -19,6 +19,18 @@ fn invitation_of(w: &World) -> Invitation {
             _ => None,
         })
         .unwrap()
+}
+
+/// Client 0 makes an invitation; returns it once ready.
+fn new_invitation(w: &mut World) -> Invitation {
+    let now = w.now();
+    w.clients[0].create_invitation(&mut w.rng, now).unwrap();
+    assert!(w.run_until(60, |w| {
+        w.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::InvitationReady { .. }))
+    }));
+    invitation_of(w)
 }
 
 /// Client `who` uses `invitation` and the world runs until the acceptance settles; returns
@@ -91,14 +103,7 @@ fn a_used_one_time_link_fails_and_adds_nothing() {
 #[test]
 fn an_acceptance_given_up_leaves_nothing_even_when_answers_come_late() {
     let mut w = World::new(1402, 0, &["Alice", "Bob"]);
-    let now = w.now();
-    w.clients[0].create_invitation(&mut w.rng, now).unwrap();
-    assert!(w.run_until(60, |w| {
-        w.events[0]
-            .iter()
-            .any(|e| matches!(e, Event::InvitationReady { .. }))
-    }));
-    let link = invitation_of(&w);
+    let link = new_invitation(&mut w);
     let now = w.now();
     let handle = w.clients[1]
         .accept_invitation(&mut w.rng, link, now)
@@ -236,5 +241,167 @@ fn a_refused_message_is_retried_on_demand_with_its_id() {
     assert!(
         w.clients[0].retry_message(&mut w.rng, two.id, now).is_err(),
         "stored: nothing to retry"
+    );
+}
+
+/// A file whose upload a relay refused (it had no room for more chunks) is uploaded again on
+/// demand, once there is room: the same message, stored once, and it arrives.
+#[test]
+fn a_refused_upload_is_retried_on_demand_with_its_id() {
+    // Each relay holds one file of two chunks, for 30 s.
+    let service = ServiceConfig {
+        max_blob_chunks_total: 2,
+        blob_ttl: 30,
+        ..ServiceConfig::default()
+    };
+    let mut w = World::with_service(1405, 0, &["Alice", "Bob"], service);
+    let (bob, _) = w.connect();
+    let data = vec![7u8; 5_000];
+    let mut ids = Vec::new();
+    let failed = loop {
+        assert!(
+            ids.len() < 8,
+            "a relay that holds a file refuses the next one"
+        );
+        let now = w.now();
+        let name = format!("part-{}.bin", ids.len());
+        let envelope = w.clients[0]
+            .send_attachment(
+                &mut w.rng,
+                bob,
+                &data,
+                "application/octet-stream",
+                &name,
+                b"",
+                now,
+            )
+            .unwrap();
+        ids.push(envelope.id);
+        let settled = |w: &World| {
+            w.events[0].iter().any(|e| match e {
+                Event::Sent { message, .. } | Event::UploadFailed { message, .. } => {
+                    *message == envelope.id
+                }
+                _ => false,
+            })
+        };
+        assert!(w.run_until(60, settled));
+        let refused = w.events[0].iter().any(|e| {
+            matches!(e, Event::UploadFailed { message, error: Error::RelayRefused(ErrorCode::Quota), .. } if *message == envelope.id)
+        });
+        if refused {
+            break envelope.id;
+        }
+    };
+    // Nothing to retry is refused; a failed upload is retried once the relays have room.
+    let now = w.now();
+    assert!(
+        w.clients[0]
+            .retry_message(
+                &mut w.rng,
+                sotto_proto::envelope::MessageId::from_bytes([9; 16]),
+                now
+            )
+            .is_err()
+    );
+    w.run_until(40, |_| false);
+    let now = w.now();
+    assert_eq!(
+        w.clients[0].retry_message(&mut w.rng, failed, now).unwrap(),
+        bob
+    );
+    let stored = |w: &World| {
+        w.events[0]
+            .iter()
+            .any(|e| matches!(e, Event::Sent { message, .. } if *message == failed))
+    };
+    assert!(w.run_until(60, stored), "the retried file is stored");
+    let received = |w: &World| -> Vec<_> {
+        w.events[1]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message { envelope, .. } => Some(envelope.id),
+                _ => None,
+            })
+            .filter(|id| ids.contains(id))
+            .collect()
+    };
+    assert!(w.run_until(60, |w| received(w).contains(&failed)));
+    w.run_until(10, |_| false);
+    assert_eq!(received(&w), ids, "each file's message once, in order");
+    let now = w.now();
+    assert!(
+        w.clients[0].retry_message(&mut w.rng, failed, now).is_err(),
+        "stored: nothing to retry"
+    );
+}
+
+/// Client 1 accepts client 0's invitation and its state is saved while the inviter's queue
+/// is still being secured (the Secure not yet sent: the page reloads); `then` runs before the
+/// saved state is opened again. Returns the acceptance's handle.
+fn reload_while_accepting(w: &mut World, then: impl FnOnce(&mut World, Invitation)) -> u64 {
+    let link = new_invitation(w);
+    let now = w.now();
+    let handle = w.clients[1]
+        .accept_invitation(&mut w.rng, link, now)
+        .unwrap();
+    // Our queue exists, the hello waits for the inviter's queue to be secured.
+    assert!(w.run_until(60, |w| w.clients[1].unsent_messages() == 1));
+    let saved = w.clients[1].to_persisted();
+    w.offline[1] = true;
+    then(w, link);
+    w.clients[1] = Client::from_persisted(saved.as_bytes()).unwrap();
+    assert_eq!(
+        w.clients[1].contact_ids().count(),
+        0,
+        "an acceptance in progress is not a contact yet"
+    );
+    w.reopen(1);
+    handle
+}
+
+#[test]
+fn an_acceptance_saved_midway_completes_after_a_reload() {
+    let mut w = World::new(1406, 0, &["Alice", "Bob"]);
+    let handle = reload_while_accepting(&mut w, |_, _| {});
+    let accepted = |w: &World| {
+        w.events[1]
+            .iter()
+            .any(|e| matches!(e, Event::Accepted { handle: h, .. } if *h == handle))
+    };
+    assert!(w.run_until(120, accepted), "the acceptance resumes");
+    // Alice learns Bob's name from his hello, and Bob hers from her first message.
+    assert!(w.run_until(60, |w| w.clients[0].contacts().any(|(_, n)| n == "Bob")));
+    let alices_bob = w.clients[0].contact_ids().next().unwrap();
+    let now = w.now();
+    w.clients[0]
+        .send_text(&mut w.rng, alices_bob, "hi Bob", now)
+        .unwrap();
+    assert!(w.run_until(60, |w| w.clients[1].contacts().any(|(_, n)| n == "Alice")));
+    assert_eq!(w.clients[1].contact_ids().count(), 1);
+}
+
+#[test]
+fn an_acceptance_saved_midway_whose_link_was_used_meanwhile_leaves_nothing() {
+    let mut w = World::new(1407, 0, &["Alice", "Bob", "Carol"]);
+    let handle = reload_while_accepting(&mut w, |w, link| {
+        // Carol uses the one-time link while Bob's page is away.
+        assert!(matches!(accept(w, 2, link), Event::Accepted { .. }));
+    });
+    let failed = |w: &World| {
+        w.events[1].iter().any(|e| {
+            matches!(e, Event::AcceptFailed { handle: h, error: Error::RelayRefused(ErrorCode::Auth) } if *h == handle)
+        })
+    };
+    assert!(w.run_until(120, failed), "the resumed acceptance fails");
+    w.run_until(30, |_| false);
+    assert_eq!(w.clients[1].contact_ids().count(), 0, "no half contact");
+    assert_eq!(w.clients[1].pending_requests(), 0);
+    assert_eq!(w.clients[1].unsent_messages(), 0);
+    assert!(
+        w.events[1]
+            .iter()
+            .all(|e| !matches!(e, Event::ContactAdded { .. })),
+        "no contact was announced"
     );
 }

@@ -398,6 +398,8 @@ fn update_gauges(m: &RelayMetrics, node: &Node) {
     }
     m.surbs_held
         .store(node.service().surbs_held() as u64, Relaxed);
+    m.pow_bits
+        .store(u64::from(node.service().pow_bits()), Relaxed);
 }
 
 fn record(m: &RelayMetrics, old: &NodeStats, new: &NodeStats) {

@@ -184,6 +184,9 @@ pub struct RelayMetrics {
     pub batches: AtomicU64,
     /// The current Sphinx key epoch (gauge).
     pub key_epoch: AtomicU64,
+    /// Leading zero bits the queue service asks of a Create or a new blob now (gauge; it
+    /// rises under load), which the directory entry publishes as `pow_bits`.
+    pub pow_bits: AtomicU64,
     /// Time the state machine spent on one input frame (peel, forward or execute a command).
     pub process_time: Histogram,
     /// Time of one group commit of the store (one batch of frames), fsync included. Set when
@@ -196,49 +199,49 @@ pub struct RelayMetrics {
     refused_codes: [AtomicU64; ErrorCode::KNOWN.len()],
 }
 
+/// Adds `n` to the counter at `slot`, if there is one.
+fn add(slot: Option<&AtomicU64>, n: u64) {
+    if let Some(c) = slot {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The counter at `slot`, 0 if there is none.
+fn load(slot: Option<&AtomicU64>) -> u64 {
+    slot.map_or(0, |c| c.load(Ordering::Relaxed))
+}
+
 impl RelayMetrics {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn drop_packet(&self, reason: DropReason) {
-        if let Some(c) = self.dropped.get(reason.index()) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
+        add(self.dropped.get(reason.index()), 1);
     }
 
     /// Counts `n` requests refused because of `limit`.
     pub fn refuse(&self, limit: Limit, n: u64) {
-        if let Some(c) = self.refused.get(limit.index()) {
-            c.fetch_add(n, Ordering::Relaxed);
-        }
+        add(self.refused.get(limit.index()), n);
     }
 
     /// Counts `n` requests answered with `code`.
     pub fn refuse_with(&self, code: ErrorCode, n: u64) {
-        if let Some(c) = code.index().and_then(|i| self.refused_codes.get(i)) {
-            c.fetch_add(n, Ordering::Relaxed);
-        }
+        add(code.index().and_then(|i| self.refused_codes.get(i)), n);
     }
 
     /// Requests answered with `code` so far.
     pub fn refused_with(&self, code: ErrorCode) -> u64 {
-        code.index()
-            .and_then(|i| self.refused_codes.get(i))
-            .map_or(0, |c| c.load(Ordering::Relaxed))
+        load(code.index().and_then(|i| self.refused_codes.get(i)))
     }
 
     /// Requests refused because of `limit` so far.
     pub fn refused(&self, limit: Limit) -> u64 {
-        self.refused
-            .get(limit.index())
-            .map_or(0, |c| c.load(Ordering::Relaxed))
+        load(self.refused.get(limit.index()))
     }
 
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.dropped
-            .get(reason.index())
-            .map_or(0, |c| c.load(Ordering::Relaxed))
+        load(self.dropped.get(reason.index()))
     }
 }
 
@@ -247,7 +250,7 @@ type Getter = fn(&RelayMetrics) -> &AtomicU64;
 /// Renders the metrics of several relays, labelled with their short names (`relay="1"`).
 pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Clone) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, Getter); 16] = [
+    let counters: [(&str, &str, Getter); 17] = [
         (
             "sotto_relay_connections_total",
             "WebSocket connections accepted",
@@ -326,6 +329,11 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
             "Current Sphinx key epoch (gauge)",
             |m| &m.key_epoch,
         ),
+        (
+            "sotto_relay_pow_bits",
+            "Proof-of-work bits asked of a queue creation or a new blob now (gauge)",
+            |m| &m.pow_bits,
+        ),
     ];
     for (name, help, get) in counters {
         let kind = if !name.ends_with("_total") {
@@ -362,52 +370,58 @@ pub fn render<'a>(relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)> + Cl
             Histogram::default().render(&mut out, name, relay);
         }
     }
-    let name = "sotto_relay_dropped_total";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Frames, packets or deliveries dropped, by reason\n# TYPE {name} counter"
+    labelled(
+        &mut out,
+        relays.clone(),
+        (
+            "sotto_relay_dropped_total",
+            "Frames, packets or deliveries dropped, by reason",
+        ),
+        DropReason::ALL.map(|r| (r.label(), move |m: &RelayMetrics| m.dropped(r))),
+        "reason",
     );
-    for (relay, m) in relays.clone() {
-        for reason in DropReason::ALL {
-            let _ = writeln!(
-                out,
-                "{name}{{relay=\"{relay}\",reason=\"{}\"}} {}",
-                reason.label(),
-                m.dropped(reason)
-            );
-        }
-    }
-    let name = "sotto_relay_queue_refused_by_code_total";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Queue requests refused, by the error code of the answer\n# TYPE {name} counter"
+    labelled(
+        &mut out,
+        relays.clone(),
+        (
+            "sotto_relay_queue_refused_by_code_total",
+            "Queue requests refused, by the error code of the answer",
+        ),
+        ErrorCode::KNOWN.map(|c| (c.label(), move |m: &RelayMetrics| m.refused_with(c))),
+        "code",
     );
-    for (relay, m) in relays.clone() {
-        for code in ErrorCode::KNOWN {
-            let _ = writeln!(
-                out,
-                "{name}{{relay=\"{relay}\",code=\"{}\"}} {}",
-                code.label(),
-                m.refused_with(code)
-            );
-        }
-    }
-    let name = "sotto_relay_refused_total";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Queue requests refused with QUOTA, by the limit they would have passed\n# TYPE {name} counter"
+    labelled(
+        &mut out,
+        relays,
+        (
+            "sotto_relay_refused_total",
+            "Queue requests refused with QUOTA, by the limit they would have passed",
+        ),
+        Limit::ALL.map(|l| (l.label(), move |m: &RelayMetrics| m.refused(l))),
+        "reason",
     );
-    for (relay, m) in relays {
-        for limit in Limit::ALL {
-            let _ = writeln!(
-                out,
-                "{name}{{relay=\"{relay}\",reason=\"{}\"}} {}",
-                limit.label(),
-                m.refused(limit)
-            );
-        }
-    }
     out
+}
+
+/// Writes one counter family with a label: its HELP and TYPE lines, then for every relay one
+/// line per `(label value, read)` in `series`, labelled `key="value"`.
+fn labelled<'a, F: Fn(&RelayMetrics) -> u64, const N: usize>(
+    out: &mut String,
+    relays: impl Iterator<Item = (&'a str, &'a RelayMetrics)>,
+    (name, help): (&str, &str),
+    series: [(&str, F); N],
+    key: &str,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (relay, m) in relays {
+        for (value, read) in &series {
+            let _ = writeln!(
+                out,
+                "{name}{{relay=\"{relay}\",{key}=\"{value}\"}} {}",
+                read(m)
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -426,6 +440,8 @@ mod tests {
         m.refuse(Limit::Surbs, 3);
         m.refuse_with(ErrorCode::Pow, 2);
         m.refuse_with(ErrorCode::Unknown(99), 5);
+        m.drop_packet(DropReason::Replay);
+        m.pow_bits.store(18, Ordering::Relaxed);
         let text = render([("1", &m)].into_iter());
         for line in [
             "# TYPE sotto_relay_process_seconds histogram",
@@ -443,6 +459,11 @@ mod tests {
             "# TYPE sotto_relay_queue_refused_by_code_total counter",
             "sotto_relay_queue_refused_by_code_total{relay=\"1\",code=\"pow\"} 2",
             "sotto_relay_queue_refused_by_code_total{relay=\"1\",code=\"auth\"} 0",
+            "# TYPE sotto_relay_dropped_total counter",
+            "sotto_relay_dropped_total{relay=\"1\",reason=\"replay\"} 1",
+            "sotto_relay_refused_total{relay=\"1\",reason=\"spent\"} 0",
+            "# TYPE sotto_relay_pow_bits gauge",
+            "sotto_relay_pow_bits{relay=\"1\"} 18",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }

@@ -43,7 +43,8 @@ pub struct RelayInfo {
     /// The URL the directory publishes for this relay.
     pub url: String,
     pub keys: PublishedKeys,
-    /// The queue service's proof-of-work bits, published in the directory.
+    /// The queue service's proof-of-work bits at start (its floor), published in the
+    /// directory until the service says otherwise (the `sotto_relay_pow_bits` gauge).
     pub pow_bits: u8,
     /// The relay's Ed25519 identity key: it signs the relay's descriptor.
     pub signing_key: AuthKeyPair,
@@ -64,7 +65,6 @@ pub struct Relay {
     pub name: String,
     pub id: RelayId,
     pub url: String,
-    pub pow_bits: u8,
     pub local_addr: SocketAddr,
     keys: RwLock<PublishedKeys>,
     signing_key: AuthKeyPair,
@@ -106,10 +106,11 @@ impl Relay {
             name: info.name,
             id: info.id,
             url: info.url,
-            pow_bits: info.pow_bits,
             local_addr,
             metrics: {
                 let m = RelayMetrics::default();
+                m.pow_bits
+                    .store(u64::from(info.pow_bits), Ordering::Relaxed);
                 m.key_epoch
                     .store(u64::from(info.keys.key_epoch), Ordering::Relaxed);
                 m
@@ -146,7 +147,7 @@ impl Relay {
                     key_epoch,
                     valid_until,
                 }),
-            pow_bits: Some(self.pow_bits),
+            pow_bits: Some(self.pow_bits()),
         }
     }
 
@@ -163,6 +164,12 @@ impl Relay {
                 d
             }
         }
+    }
+
+    /// The difficulty the queue service asks for now (it rises under load; updated every
+    /// tick), which the directory entry publishes as `pow_bits`.
+    pub fn pow_bits(&self) -> u8 {
+        u8::try_from(self.metrics.pow_bits.load(Ordering::Relaxed)).unwrap_or(u8::MAX)
     }
 
     /// The keys this relay publishes now.

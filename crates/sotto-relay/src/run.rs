@@ -14,7 +14,11 @@
 //! [service]                               # optional queue-service limits
 //! queue_quota = 1024
 //! message_ttl_secs = 1814400
-//! pow_bits = 16                           # published in /directory.json
+//! pow_bits = 16                           # the floor; the current value is in /directory.json
+//! max_pow_bits = 24                       # the most it rises to under load
+//! admission_rate = 600                    # paid Creates/new blobs per window before it rises
+//! admission_window_secs = 60
+//! max_spent = 250000                      # spent Create challenges remembered at most
 //! max_queues = 1000000                    # relay-wide caps: see docs/PROTOCOL.md §4
 //! max_surbs = 250000
 //! surb_ttl_secs = 120
@@ -56,6 +60,10 @@ pub struct ServiceSection {
     pub max_blob_chunks: Option<u32>,
     pub max_surbs_per_queue: Option<usize>,
     pub pow_bits: Option<u8>,
+    pub max_pow_bits: Option<u8>,
+    pub admission_rate: Option<u64>,
+    pub admission_window_secs: Option<u64>,
+    pub max_spent: Option<usize>,
     pub max_clock_skew_secs: Option<u64>,
     pub redeliver_after_secs: Option<u64>,
     pub surb_ttl_secs: Option<u64>,
@@ -77,6 +85,11 @@ impl ServiceSection {
         if section.surb_ttl_secs == Some(0) {
             return Err(RelayError::Config("surb_ttl_secs must be positive".into()));
         }
+        if section.admission_window_secs == Some(0) {
+            return Err(RelayError::Config(
+                "admission_window_secs must be positive".into(),
+            ));
+        }
         Ok(section)
     }
 
@@ -94,6 +107,10 @@ impl ServiceSection {
             max_blob_chunks: self.max_blob_chunks.unwrap_or(d.max_blob_chunks),
             max_surbs_per_queue: self.max_surbs_per_queue.unwrap_or(d.max_surbs_per_queue),
             pow_bits: self.pow_bits.unwrap_or(d.pow_bits),
+            max_pow_bits: self.max_pow_bits.unwrap_or(d.max_pow_bits),
+            admission_rate: self.admission_rate.unwrap_or(d.admission_rate),
+            admission_window: self.admission_window_secs.unwrap_or(d.admission_window),
+            max_spent: self.max_spent.unwrap_or(d.max_spent),
             max_clock_skew: self.max_clock_skew_secs.unwrap_or(d.max_clock_skew),
             redeliver_after: self.redeliver_after_secs.unwrap_or(d.redeliver_after),
             surb_ttl: self.surb_ttl_secs.unwrap_or(d.surb_ttl),

@@ -569,3 +569,87 @@ async fn floods_hit_the_relay_wide_caps_and_a_conversation_goes_on() {
         people[0].received, people[1].received, people[0].failures, people[1].failures
     );
 }
+
+/// `sotto_relay_pow_bits` of `relay`, polled until `done` holds or `secs` pass.
+async fn pow_bits_until(http: &str, relay: &str, secs: u64, done: impl Fn(u64) -> bool) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let bits = counter(&metrics(http).await, "sotto_relay_pow_bits", relay);
+        if done(bits) || std::time::Instant::now() > deadline {
+            return bits;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A flood of paid queue creations raises the difficulty the relay asks for (its gauge and
+/// its directory entry); work at the old difficulty is answered PowRequired with the new one;
+/// once the flood stops the difficulty falls back to the floor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_paid_creates_raises_the_difficulty_until_it_stops() {
+    let config = tempfile::tempdir().unwrap();
+    let file = config.path().join("service.toml");
+    std::fs::write(
+        &file,
+        "admission_rate = 5\nadmission_window_secs = 2\nmax_pow_bits = 8\n",
+    )
+    .unwrap();
+    let dev = common::start(&[
+        "--relays",
+        "2",
+        "--ephemeral",
+        "--pow-bits",
+        "4",
+        "--service-config",
+        file.to_str().unwrap(),
+    ]);
+    let dir = net::directory(&dev.http).await;
+    let (h1, h2) = (dir[0].0, dir[1].0);
+    let (route, back) = ([h1, h2], [h2, h1]);
+    let path = (&route[..], &back[..]);
+    let mut rng = ChaCha20Rng::seed_from_u64(0xF100D);
+    let mut gw = Gateway::connect(&dir[0].1, &mut rng).await;
+    assert_eq!(pow_bits_until(&dev.http, "2", 0, |_| true).await, 4);
+
+    // 30 queue creations with good work, as fast as the relay answers: over the rate of 5
+    // per 2 s window by far.
+    for i in 0..30 {
+        let bits = counter(&metrics(&dev.http).await, "sotto_relay_pow_bits", "2");
+        let (_, body) = create(&mut gw, &mut rng, path, bits as u8).await;
+        assert!(
+            matches!(
+                body,
+                ResponseBody::Ids { .. } | ResponseBody::PowRequired { .. }
+            ),
+            "create {i}: {body:?}"
+        );
+    }
+    let raised = pow_bits_until(&dev.http, "2", 5, |b| b > 4).await;
+    assert!((5..=8).contains(&raised), "pow_bits {raised}");
+    let relays = sotto_loadgen::driver::fetch_relays(&format!("{}/directory.json", dev.http))
+        .await
+        .unwrap();
+    assert!(relays[1].pow_bits.unwrap() > 4, "{:?}", relays[1].pow_bits);
+    assert_eq!(
+        relays[0].pow_bits,
+        Some(4),
+        "the other relay was not flooded"
+    );
+
+    // Work at the floor is now short: answered with the bits asked for (a few tries, as
+    // 4-bit work meets more bits now and then).
+    let mut asked = None;
+    for _ in 0..12 {
+        if let (_, ResponseBody::PowRequired { bits }) = create(&mut gw, &mut rng, path, 4).await {
+            asked = Some(bits);
+            break;
+        }
+    }
+    let asked = asked.expect("a PowRequired answer");
+    assert!(asked > 4 && asked <= 8, "{asked}");
+    let m = metrics(&dev.http).await;
+    assert!(by_code(&m, "2", "pow") >= 1, "{m}");
+
+    // Quiet: one bit down per 2 s window, back to the floor.
+    assert_eq!(pow_bits_until(&dev.http, "2", 20, |b| b == 4).await, 4);
+}

@@ -124,6 +124,16 @@ pub fn deferred() -> (Promise, Resolver) {
     (promise, resolver)
 }
 
+/// A promise that resolves (to `undefined`) after `ms` milliseconds: a bound to race a
+/// promise against (`Promise.race`). Never settles where there is no window.
+pub fn delay(ms: i32) -> Promise {
+    Promise::new(&mut |resolve, _reject| {
+        if let Ok(w) = window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    })
+}
+
 /// A promise of a synchronous result.
 pub fn settled(result: Result<JsValue, JsValue>) -> Promise {
     match result {

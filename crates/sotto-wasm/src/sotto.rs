@@ -135,6 +135,16 @@ impl Sotto {
         self.driver.check_open()
     }
 
+    /// Whether this profile reaches the network: `'online'` (connected to its gateway relay),
+    /// `'connecting'` (the connection was lost and is being made again) or `'offline'` (the
+    /// last attempt to reach the directory or the gateway failed; Sotto keeps trying with
+    /// back-off, and at once on the browser's `online` event). A saved profile may open
+    /// `'offline'`; a `connection` event (`{state}`) tells each change.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
+    pub fn connection(&self) -> String {
+        self.driver.connection().name().to_owned()
+    }
+
     /// A one-time invitation link (`{origin}/#/invite/…`), once a relay made its queue.
     #[wasm_bindgen(js_name = createInvitation, unchecked_return_type = "Promise<string>")]
     pub fn create_invitation(&self) -> Promise {

@@ -185,6 +185,16 @@ export type ErrorDetail =
     | { what: 'storage'; code: SottoErrorCode; error: SottoError }
     | { what: string; code: string };
 
+/** Whether a `Sotto` reaches the network (`Sotto.connection`): `'online'` (connected to its
+ *  gateway relay), `'connecting'` (the connection was lost and is being made again) or
+ *  `'offline'` (the last attempt failed; Sotto keeps trying with back-off). */
+export type ConnectionState = 'online' | 'connecting' | 'offline';
+
+/** A `connection` event's detail: the connection's new state. */
+export interface ConnectionDetail {
+    state: ConnectionState;
+}
+
 /** Sotto's events and their `detail`. */
 export interface SottoEventMap {
     message: CustomEvent<Message>;
@@ -194,6 +204,7 @@ export interface SottoEventMap {
     attachment: CustomEvent<AttachmentDetail>;
     expired: CustomEvent<ExpiredDetail>;
     clock: CustomEvent<ClockDetail>;
+    connection: CustomEvent<ConnectionDetail>;
     error: CustomEvent<ErrorDetail>;
 }
 

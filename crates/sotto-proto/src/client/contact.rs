@@ -340,19 +340,22 @@ impl Client {
     }
 
     /// Sends `message` (still in an outbox: not yet stored) again now, without waiting for
-    /// its back-off. Returns its contact; `UnknownMessage` when no outbox holds it (it was
-    /// stored already, or never queued). A message behind another waits for that one.
+    /// its back-off; or, for a file whose upload failed, uploads it again (see
+    /// `Client::retry_upload`). Returns its contact; `UnknownMessage` when neither holds it
+    /// (it was stored already, or never queued). A message behind another waits for that one.
     pub fn retry_message<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         message: MessageId,
         now: u64,
     ) -> Result<ContactId, ClientError> {
-        let (contact, c) = self
+        let Some((contact, c)) = self
             .contacts
             .iter_mut()
             .find(|(_, c)| c.outbox.iter().any(|(id, _)| *id == message))
-            .ok_or(ClientError::UnknownMessage)?;
+        else {
+            return self.retry_upload(rng, message, now);
+        };
         let contact = *contact;
         c.retry_at = None;
         c.refusals = 0;

@@ -135,6 +135,7 @@ impl Client {
                 key: Box::new(key),
                 purpose,
                 clock_retried: false,
+                pow_retried: false,
             },
             relay,
             command,
@@ -293,18 +294,20 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    #[test]
-    fn our_own_waiting_invitation_is_refused_and_adds_nothing() {
-        let mut rng = ChaCha20Rng::seed_from_u64(14);
-        let mut c = client(&mut rng);
-        let handle = c.create_invitation(&mut rng, NOW).unwrap();
-        // The relay made the queue: the invitation is ready.
+    /// An invitation created and made ready: the relay (our gateway) answered its Create with
+    /// fresh ids. Returns the relay, the recipient and sender ids, and the invitation.
+    fn made_ready(
+        rng: &mut ChaCha20Rng,
+        c: &mut Client,
+    ) -> (RelayId, QueueId, QueueId, Invitation) {
+        let handle = c.create_invitation(rng, NOW).unwrap();
         let relay = c.gateway();
-        let key = AuthKeyPair::generate(&mut rng);
-        let (recipient, sender) = (QueueId::random(&mut rng), QueueId::random(&mut rng));
+        let key = AuthKeyPair::generate(rng);
+        let (recipient, sender) = (QueueId::random(rng), QueueId::random(rng));
+        // The answer settles the Create.
         c.pending.clear();
         c.on_queue_created(
-            &mut rng,
+            rng,
             handle,
             relay,
             key,
@@ -319,6 +322,14 @@ mod tests {
                 _ => None,
             })
             .unwrap();
+        (relay, recipient, sender, invitation)
+    }
+
+    #[test]
+    fn our_own_waiting_invitation_is_refused_and_adds_nothing() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let mut c = client(&mut rng);
+        let (relay, _, sender, invitation) = made_ready(&mut rng, &mut c);
         let link = invitation.to_link("https://sotto.example");
         let parsed = Invitation::parse_link(&link, NOW).unwrap();
         let requests = c.pending_requests();
@@ -343,26 +354,7 @@ mod tests {
     fn a_peer_name_that_breaks_the_rule_arrives_cleaned() {
         let mut rng = ChaCha20Rng::seed_from_u64(15);
         let mut c = client(&mut rng);
-        let handle = c.create_invitation(&mut rng, NOW).unwrap();
-        let relay = c.gateway();
-        let key = AuthKeyPair::generate(&mut rng);
-        let (recipient, sender) = (QueueId::random(&mut rng), QueueId::random(&mut rng));
-        c.on_queue_created(
-            &mut rng,
-            handle,
-            relay,
-            key,
-            Purpose::Invitation { handle },
-            recipient,
-            sender,
-            NOW,
-        );
-        let invitation = std::iter::from_fn(|| c.poll_event())
-            .find_map(|e| match e {
-                Event::InvitationReady { invitation, .. } => Some(invitation),
-                _ => None,
-            })
-            .unwrap();
+        let (relay, recipient, _, invitation) = made_ready(&mut rng, &mut c);
         // A peer whose hello bypasses the rule: a right-to-left override, a zero-width space
         // and a line break around a look-alike name.
         let reply_queue = QueueId::random(&mut rng);

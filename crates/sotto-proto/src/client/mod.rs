@@ -53,6 +53,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use rand_core::CryptoRng;
 
 use crate::directory::RelayDescriptor;
+use crate::envelope::MessageId;
 use crate::ids::{QueueId, RelayId};
 use crate::onion::{ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
 use crate::pow::Scope;
@@ -153,6 +154,9 @@ pub struct Client {
     queues: HashMap<QueueId, RecvQueue>,
     contacts: BTreeMap<ContactId, Contact>,
     uploads: BTreeMap<u64, Upload>,
+    /// Uploads a relay refused (or that could not reach one), kept for
+    /// [`Client::retry_message`]; not persisted, like uploads.
+    failed_uploads: Vec<Upload>,
     downloads: BTreeMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
@@ -189,6 +193,7 @@ impl Client {
             queues: HashMap::new(),
             contacts: BTreeMap::new(),
             uploads: BTreeMap::new(),
+            failed_uploads: Vec::new(),
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -338,6 +343,15 @@ impl Client {
     /// Messages waiting to be stored by a relay, across all contacts.
     pub fn unsent_messages(&self) -> usize {
         self.contacts.values().map(|c| c.outbox.len()).sum()
+    }
+
+    /// The ids of the envelopes waiting to be stored by a relay (texts and files, and also
+    /// hellos, names and settings), each with its contact, in each outbox's order: what a
+    /// driver restoring a client can still report as sent.
+    pub fn unsent_ids(&self) -> impl Iterator<Item = (ContactId, MessageId)> + '_ {
+        self.contacts
+            .iter()
+            .flat_map(|(id, c)| c.outbox.iter().map(move |(m, _)| (*id, *m)))
     }
 
     /// The next frame to send to the gateway.

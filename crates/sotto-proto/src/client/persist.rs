@@ -23,8 +23,9 @@ use crate::ratchet::Session;
 
 /// First byte of [`PersistedClient`]: the layout's version.
 /// Version 2 added each contact's disappearing-messages setting, version 3 each contact's
-/// verified mark and the clock offset; versions 1 and 2 are still read (unverified, offset 0).
-pub const CLIENT_STATE_VERSION: u8 = 3;
+/// verified mark and the clock offset, version 4 each contact's acceptance in progress;
+/// versions 1 to 3 are still read (unverified, offset 0, no acceptance in progress).
+pub const CLIENT_STATE_VERSION: u8 = 4;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -161,6 +162,15 @@ impl Client {
                 Some(fingerprint) => {
                     w.put_u8(1);
                     w.put_bytes(fingerprint);
+                }
+                None => w.put_u8(0),
+            }
+            // An acceptance still securing the inviter's queue: restored as one, so that it
+            // stays out of `contacts()` and a refusal removes it (never a half contact).
+            match contact.accepting {
+                Some(handle) => {
+                    w.put_u8(1);
+                    w.put_u64(handle);
                 }
                 None => w.put_u8(0),
             }
@@ -306,6 +316,14 @@ impl Client {
             } else {
                 None
             };
+            let accepting = if version >= 4 && flag(&mut r)? {
+                Some(r.take_u64()?)
+            } else {
+                None
+            };
+            if accepting.is_some() && send.secured {
+                return Err(PersistError::Invalid("a secured queue still accepting"));
+            }
             let mut outbox = VecDeque::new();
             let outbox_len = count(&mut r)?;
             for _ in 0..outbox_len {
@@ -322,7 +340,7 @@ impl Client {
                 disappearing,
                 refusals: 0,
                 retry_at: None,
-                accepting: None,
+                accepting,
                 verified,
             };
             if contacts.keys().next_back().is_some_and(|last| *last >= id) {
@@ -368,6 +386,7 @@ impl Client {
                         key: Box::new(key),
                         purpose,
                         clock_retried: false,
+                        pow_retried: false,
                     };
                     (kind, command)
                 }
@@ -443,6 +462,7 @@ impl Client {
             queues,
             contacts,
             uploads: BTreeMap::new(),
+            failed_uploads: Vec::new(),
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),

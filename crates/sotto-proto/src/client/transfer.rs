@@ -11,12 +11,15 @@ use super::event::Event;
 use super::request::PendingKind;
 use super::{Client, ContactId};
 use crate::attachment;
-use crate::envelope::{Attachment, AttachmentKey, BlobId, Content, Envelope};
+use crate::envelope::{Attachment, AttachmentKey, BlobId, Content, Envelope, MessageId};
 use crate::pow::{self, Scope};
 use crate::queue::{self, Command};
 
 /// Chunks in flight per attachment transfer.
 pub(super) const TRANSFER_WINDOW: u32 = 8;
+
+/// Failed uploads kept for a retry (with their files, in memory); the oldest goes first.
+pub(super) const MAX_FAILED_UPLOADS: usize = 16;
 
 /// An attachment on its way to its relay; its message is sent once every chunk is stored.
 pub(super) struct Upload {
@@ -136,7 +139,7 @@ impl Client {
         now: u64,
     ) {
         let flying =
-            self.in_flight(|k| matches!(k, PendingKind::BlobPut { upload: u } if *u == upload));
+            self.in_flight(|k| matches!(k, PendingKind::BlobPut { upload: u, .. } if *u == upload));
         let mut room = TRANSFER_WINDOW.saturating_sub(flying);
         while room > 0 {
             let Some(u) = self.uploads.get_mut(&upload) else {
@@ -180,7 +183,10 @@ impl Client {
             self.dispatch(
                 rng,
                 id,
-                PendingKind::BlobPut { upload },
+                PendingKind::BlobPut {
+                    upload,
+                    pow_retried: false,
+                },
                 relay,
                 command,
                 now,
@@ -306,16 +312,70 @@ impl Client {
         }
     }
 
-    /// The relay refused a chunk: the upload ends and its message is not sent.
+    /// The relay refused a chunk: the upload ends and its message is not sent. The upload is
+    /// kept (in memory) for [`Client::retry_message`].
     pub(super) fn fail_upload(&mut self, upload: u64, error: Error) {
         if let Some(u) = self.uploads.remove(&upload) {
-            self.drop_requests(|k| matches!(k, PendingKind::BlobPut { upload: x } if *x == upload));
+            self.drop_requests(
+                |k| matches!(k, PendingKind::BlobPut { upload: x, .. } if *x == upload),
+            );
             self.events.push_back(Event::UploadFailed {
                 contact: u.contact,
                 message: u.envelope.id,
                 error,
             });
+            if self.failed_uploads.len() == MAX_FAILED_UPLOADS {
+                self.failed_uploads.remove(0);
+            }
+            self.failed_uploads.push(u);
         }
+    }
+
+    /// Uploads again, from its first chunk, the file of `message` whose upload failed: as a
+    /// new blob on a relay picked afresh (the one that refused may still be full), under the
+    /// same message id. Returns the contact; `UnknownMessage` when no failed upload has that
+    /// id (failed uploads are not persisted: after a restore the file must be sent again).
+    pub(super) fn retry_upload<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        message: MessageId,
+        now: u64,
+    ) -> Result<ContactId, ClientError> {
+        let at = self
+            .failed_uploads
+            .iter()
+            .position(|u| u.envelope.id == message)
+            .ok_or(ClientError::UnknownMessage)?;
+        if !self.contacts.contains_key(&self.failed_uploads[at].contact) {
+            self.failed_uploads.swap_remove(at);
+            return Err(ClientError::UnknownMessage);
+        }
+        let blob_relay = self.hosting_relay(rng)?;
+        let mut u = self.failed_uploads.swap_remove(at);
+        if let Content::Attachment(a) = &mut u.envelope.content {
+            a.blob_relay = blob_relay;
+            a.blob_id = BlobId::random(rng);
+        }
+        u.next = 0;
+        u.done = 0;
+        u.work = None;
+        let contact = u.contact;
+        let upload = self.new_request_id(rng);
+        self.uploads.insert(upload, u);
+        self.pump_upload(rng, upload, now);
+        Ok(contact)
+    }
+
+    /// The attachment of `message` while its file is being uploaded: where it goes (a retry
+    /// picks a new relay and blob id). `None` when no upload of that message is under way.
+    pub fn uploading(&self, message: MessageId) -> Option<&Attachment> {
+        self.uploads
+            .values()
+            .find(|u| u.envelope.id == message)
+            .and_then(|u| match &u.envelope.content {
+                Content::Attachment(a) => Some(a),
+                _ => None,
+            })
     }
 
     pub(super) fn fail_download(&mut self, download: u64, error: Error) {

@@ -82,6 +82,8 @@ pub mod tag {
     pub const OK: u8 = 0x80;
     pub const IDS: u8 = 0x81;
     pub const BLOB_CHUNK: u8 = 0x82;
+    /// Work refused while the relay asks for more than its floor, with the bits it asks for.
+    pub const POW_REQUIRED: u8 = 0x8d;
     /// A refused Create whose timestamp is outside the relay's window, with the relay's clock.
     pub const EXPIRED_AT: u8 = 0x8e;
     pub const ERROR: u8 = 0x8f;

@@ -153,6 +153,15 @@ pub enum ResponseBody {
         /// The relay's clock when it refused the Create, Unix seconds.
         relay_time: u64,
     },
+    /// A Create or a new blob's BlobPut refused as [`ErrorCode::Pow`] while the relay asks
+    /// for more work than its floor because it is under load: `bits` is the difficulty it
+    /// asks for now (at most [`crate::pow::MAX_BITS`] on the wire). A client solves once more
+    /// at that difficulty if it is within its own bound and sends the request again once.
+    /// Tag `0x8d`.
+    PowRequired {
+        /// Leading zero bits the relay asks for now.
+        bits: u8,
+    },
 }
 
 impl ResponseBody {
@@ -162,6 +171,7 @@ impl ResponseBody {
         match self {
             Self::Error(code) => Some(*code),
             Self::ExpiredAt { .. } => Some(ErrorCode::Expired),
+            Self::PowRequired { .. } => Some(ErrorCode::Pow),
             _ => None,
         }
     }
@@ -184,6 +194,7 @@ impl Response {
             ResponseBody::BlobChunk { .. } => tag::BLOB_CHUNK,
             ResponseBody::Error(_) => tag::ERROR,
             ResponseBody::ExpiredAt { .. } => tag::EXPIRED_AT,
+            ResponseBody::PowRequired { .. } => tag::POW_REQUIRED,
         });
         out.put_u64(self.request_id);
         match &self.body {
@@ -204,6 +215,12 @@ impl Response {
             }
             ResponseBody::Error(code) => out.put_u16(code.code()),
             ResponseBody::ExpiredAt { relay_time } => out.put_u64(*relay_time),
+            ResponseBody::PowRequired { bits } => {
+                if *bits > crate::pow::MAX_BITS {
+                    return Err(QueueError::OutOfRange);
+                }
+                out.put_u8(*bits);
+            }
         }
         Ok(out)
     }
@@ -232,6 +249,13 @@ impl Response {
             tag::EXPIRED_AT => ResponseBody::ExpiredAt {
                 relay_time: r.take_u64()?,
             },
+            tag::POW_REQUIRED => {
+                let bits = r.take_u8()?;
+                if bits > crate::pow::MAX_BITS {
+                    return Err(QueueError::OutOfRange);
+                }
+                ResponseBody::PowRequired { bits }
+            }
             other => return Err(QueueError::UnknownTag(other)),
         };
         r.should_be_exhausted()?;

@@ -170,3 +170,34 @@ fn expired_at_carries_the_relay_clock_and_refuses_truncation_and_trailing_bytes(
     long.push(0);
     assert_eq!(Response::decode(&long), Err(QueueError::TrailingBytes));
 }
+
+#[test]
+fn pow_required_carries_the_bits_and_refuses_more_than_the_maximum() {
+    let r = Response {
+        request_id: 7,
+        body: ResponseBody::PowRequired { bits: 19 },
+    };
+    let bytes = r.encode().unwrap();
+    // version, tag 0x8d, request id, bits.
+    assert_eq!(bytes.len(), RESPONSE_HEADER_LEN + 1);
+    assert_eq!(bytes[1], tag::POW_REQUIRED);
+    assert_eq!(bytes[RESPONSE_HEADER_LEN], 19);
+    assert_eq!(Response::decode(&bytes).unwrap(), r);
+    assert_eq!(r.body.error_code(), Some(ErrorCode::Pow));
+    for cut in 0..bytes.len() {
+        assert!(Response::decode(&bytes[..cut]).is_err(), "cut {cut}");
+    }
+    let mut too_hard = bytes.clone();
+    too_hard[RESPONSE_HEADER_LEN] = crate::pow::MAX_BITS + 1;
+    assert_eq!(Response::decode(&too_hard), Err(QueueError::OutOfRange));
+    let over = Response {
+        request_id: 7,
+        body: ResponseBody::PowRequired {
+            bits: crate::pow::MAX_BITS + 1,
+        },
+    };
+    assert_eq!(over.encode(), Err(QueueError::OutOfRange));
+    let mut long = bytes;
+    long.push(0);
+    assert_eq!(Response::decode(&long), Err(QueueError::TrailingBytes));
+}

@@ -35,21 +35,37 @@
 //! relay and to the epoch of the Sphinx key that peeled the request ([`Scope`], handed in by
 //! the node): work for another relay, or for a key epoch the relay no longer holds, is refused
 //! with [`ErrorCode::Pow`]. A Create is checked cheapest first: timestamp window, the work
-//! (one hash), the spent set, then the signature and the store. A solved Create challenge is
-//! spent: it buys one queue, and is remembered until its timestamp leaves the acceptance window
+//! (one hash), the spent set and its cap, the relay's room for queues (O(1)), then the
+//! signature and the store. A solved Create challenge is spent: it buys one queue, and is
+//! remembered until its timestamp leaves the acceptance window
 //! ([`ServiceConfig::max_clock_skew`]); the owner's retry of the same Create is still answered
 //! with the same ids (nothing new is created), but once that queue is deleted the same work
-//! creates nothing. A BlobPut's work is checked only while the relay holds no chunk of the
-//! blob: the blob id is then the spent marker, until the blob expires.
+//! creates nothing. A Create refused because the relay is full does not spend its work. A
+//! BlobPut's work is checked only while the relay holds no chunk of the blob: the blob id is
+//! then the spent marker, until the blob expires.
 //!
-//! Files: this one has the store interface and [`QueueService`]; `memory.rs` the
-//! [`MemoryStore`].
+//! The difficulty follows the load: above [`ServiceConfig::admission_rate`] paid admissions
+//! per [`ServiceConfig::admission_window`] it rises one bit per doubling (up to
+//! [`ServiceConfig::max_pow_bits`]), and it falls one bit per quiet window back to
+//! [`ServiceConfig::pow_bits`] ([`QueueService::pow_bits`] is the value now; the rules are in
+//! `admission.rs`). While it is above the floor, work that falls short is answered
+//! [`ResponseBody::PowRequired`] with the bits asked for, so a client that read an older
+//! directory solves once more.
+//!
+//! Files: this one has the store interface and [`QueueService`]; `admission.rs` the
+//! difficulty, the spent set and Create; `config.rs` the [`ServiceConfig`]; `outcome.rs` what [`QueueService::handle`] reports;
+//! `memory.rs` the [`MemoryStore`].
 
+mod admission;
+mod config;
 mod memory;
+mod outcome;
 #[cfg(test)]
 mod tests;
 
+pub use config::ServiceConfig;
 pub use memory::MemoryStore;
+pub use outcome::{Handled, Limit, Outcome};
 
 use std::collections::{HashMap, VecDeque};
 
@@ -59,71 +75,13 @@ use sha2::{Digest, Sha256};
 use crate::ids::{QueueId, RelayId};
 use crate::keys::AuthPublicKey;
 use crate::onion::{Packet, Surb};
-use crate::pow::{Challenge, Scope};
+use crate::pow::Scope;
 use crate::queue::{
     BlobId, Command, Delivery, ErrorCode, QueueMessageId, ReceivedRequest, Response, ResponseBody,
 };
 
 /// Domain label of the recipient id derived from the recipient key.
 pub const RECIPIENT_ID_LABEL: &[u8] = b"sotto/queue/v1/recipient-id";
-
-/// Limits of one relay's queue service. All are per relay and configurable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceConfig {
-    /// Messages a queue may hold (SimpleX holds 128).
-    pub queue_quota: usize,
-    /// Seconds a message is kept when nobody acknowledges it (21 days).
-    pub message_ttl: u64,
-    /// Seconds a blob chunk is kept (48 hours).
-    pub blob_ttl: u64,
-    /// Chunks one blob may have.
-    pub max_blob_chunks: u32,
-    /// SURBs held per queue; more are refused with [`ErrorCode::Quota`].
-    pub max_surbs_per_queue: usize,
-    /// Leading zero bits the proof of work of a Create, and of a BlobPut starting a new blob,
-    /// must have (published as `pow_bits` in the directory).
-    pub pow_bits: u8,
-    /// How far a Create's timestamp may be from the relay's clock, in seconds.
-    pub max_clock_skew: u64,
-    /// Seconds after which an unacknowledged delivery is sent again.
-    pub redeliver_after: u64,
-    /// Seconds a subscription SURB is held before it is dropped unused. Longer than the
-    /// clients' renewal interval (`ClientConfig::resubscribe_every`, 60 s), so a recipient that
-    /// stays online always has fresh SURBs at its relay.
-    pub surb_ttl: u64,
-    /// Queues the relay holds in all; a Create beyond it is refused ([`Limit::Queues`]).
-    pub max_queues: u64,
-    /// Messages the relay stores in all queues together ([`Limit::Messages`]).
-    pub max_messages: u64,
-    /// Bytes of message bodies the relay stores in all ([`Limit::MessageBytes`]).
-    pub max_message_bytes: u64,
-    /// Blob chunks (at most 3584 bytes each) the relay stores in all ([`Limit::BlobChunks`]).
-    pub max_blob_chunks_total: u64,
-    /// Subscription SURBs (about 400 bytes each) the relay holds in memory in all queues
-    /// together ([`Limit::Surbs`]).
-    pub max_surbs: usize,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        Self {
-            queue_quota: 1024,
-            message_ttl: 21 * 24 * 3600,
-            blob_ttl: 48 * 3600,
-            max_blob_chunks: 4096,
-            max_surbs_per_queue: 64,
-            pow_bits: 16,
-            max_clock_skew: 600,
-            redeliver_after: 30,
-            surb_ttl: 120,
-            max_queues: 1_000_000,
-            max_messages: 1_000_000,
-            max_message_bytes: 4 << 30,
-            max_blob_chunks_total: 500_000,
-            max_surbs: 250_000,
-        }
-    }
-}
 
 /// A queue as the relay stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,87 +172,6 @@ pub struct Outgoing {
     pub packet: Packet,
 }
 
-/// A limit a request would have passed. Answered [`ErrorCode::Quota`] on the wire; the relay
-/// counts each in its metrics under [`Limit::label`].
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Limit {
-    /// The queue holds [`ServiceConfig::queue_quota`] messages.
-    QueueMessages,
-    /// The relay holds [`ServiceConfig::max_queues`] queues.
-    Queues,
-    /// The relay stores [`ServiceConfig::max_messages`] messages.
-    Messages,
-    /// The message would take the relay past [`ServiceConfig::max_message_bytes`].
-    MessageBytes,
-    /// The blob has [`ServiceConfig::max_blob_chunks`] chunks.
-    BlobChunksPerBlob,
-    /// The relay stores [`ServiceConfig::max_blob_chunks_total`] blob chunks.
-    BlobChunks,
-    /// More SURBs than [`ServiceConfig::max_surbs_per_queue`] for one queue.
-    QueueSurbs,
-    /// The relay holds [`ServiceConfig::max_surbs`] SURBs.
-    Surbs,
-}
-
-impl Limit {
-    /// Every limit, in a fixed order (for metrics).
-    pub const ALL: [Limit; 8] = [
-        Self::QueueMessages,
-        Self::Queues,
-        Self::Messages,
-        Self::MessageBytes,
-        Self::BlobChunksPerBlob,
-        Self::BlobChunks,
-        Self::QueueSurbs,
-        Self::Surbs,
-    ];
-
-    /// The limit's name as a Prometheus label value (`"queues"`, `"surbs"`, …).
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::QueueMessages => "queue_messages",
-            Self::Queues => "queues",
-            Self::Messages => "messages",
-            Self::MessageBytes => "message_bytes",
-            Self::BlobChunksPerBlob => "blob_chunks_per_blob",
-            Self::BlobChunks => "blob_chunks",
-            Self::QueueSurbs => "queue_surbs",
-            Self::Surbs => "surbs",
-        }
-    }
-
-    /// The limit's position in [`Limit::ALL`].
-    pub fn index(self) -> usize {
-        Self::ALL.iter().position(|l| *l == self).unwrap_or(0)
-    }
-}
-
-/// What became of one request; the relay counts these in its metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Done; the answer is among the outgoing packets.
-    Ok,
-    /// Refused with this code; the error answer is among the outgoing packets.
-    Refused(ErrorCode),
-    /// Refused with [`ErrorCode::Quota`] because the request would have passed this limit;
-    /// nothing changed. The error answer is among the outgoing packets.
-    Full(Limit),
-    /// Not a request we can answer (undecodable: no reply SURB to answer through). Dropped.
-    Dropped,
-}
-
-/// The result of [`QueueService::handle`] and [`QueueService::tick`].
-#[derive(Debug)]
-pub struct Handled {
-    pub outcome: Outcome,
-    pub outgoing: Vec<Outgoing>,
-    /// A limit that kept part of a request that succeeded out: the SURBs of an Ack beyond the
-    /// queue's or the relay's limit, which are not kept. `None` for refusals (see
-    /// [`Outcome::Full`]).
-    pub limited: Option<Limit>,
-}
-
 #[derive(Default)]
 struct Subscription {
     /// SURBs and when each expires (Unix seconds), oldest first: expiry times only grow.
@@ -312,20 +189,20 @@ pub struct QueueService<S> {
     surbs_held: usize,
     /// The limit the request being executed hit, if any (read by [`QueueService::handle`]).
     hit: Option<Limit>,
-    /// Create challenges already paid with, and the timestamp of their Create (pruned by
-    /// [`QueueService::tick`] once it leaves the acceptance window).
-    spent: HashMap<Challenge, u64>,
+    /// The current difficulty and the spent Create challenges (pruned by
+    /// [`QueueService::tick`] once their timestamp leaves the acceptance window).
+    admission: admission::Admission,
 }
 
 impl<S: QueueStore> QueueService<S> {
     pub fn new(store: S, config: ServiceConfig) -> Self {
         Self {
             store,
-            config,
             subscriptions: HashMap::new(),
             surbs_held: 0,
             hit: None,
-            spent: HashMap::new(),
+            admission: admission::Admission::new(&config),
+            config,
         }
     }
 
@@ -348,7 +225,14 @@ impl<S: QueueStore> QueueService<S> {
 
     /// Create challenges remembered as spent (for metrics and tests).
     pub fn spent_challenges(&self) -> usize {
-        self.spent.len()
+        self.admission.spent_len()
+    }
+
+    /// Leading zero bits the work of a Create or a new blob must have now: between
+    /// [`ServiceConfig::pow_bits`] and [`ServiceConfig::max_pow_bits`], following the load
+    /// (see "Admission"). The relay publishes it as `pow_bits` in its directory entry.
+    pub fn pow_bits(&self) -> u8 {
+        self.admission.bits()
     }
 
     /// Handles the plaintext of a request that reached this relay as the last hop. `scope`
@@ -371,10 +255,19 @@ impl<S: QueueStore> QueueService<S> {
         };
         let mut outgoing = Vec::new();
         self.hit = None;
+        self.admission.roll(now, &self.config);
         let body = match self.execute(&request, scope, now, rng, &mut outgoing) {
             Ok(body) => body,
             // A refused timestamp is answered with our clock, so the client can correct its own.
             Err(ErrorCode::Expired) => ResponseBody::ExpiredAt { relay_time: now },
+            // Work refused while the difficulty is raised is answered with the difficulty, so
+            // a client whose directory is older can solve once more. At the floor the answer
+            // is the plain POW error older clients know.
+            Err(ErrorCode::Pow) if self.admission.bits() > self.config.pow_bits => {
+                ResponseBody::PowRequired {
+                    bits: self.admission.bits(),
+                }
+            }
             Err(code) => ResponseBody::Error(code),
         };
         let (outcome, limited) = match (body.error_code(), self.hit.take()) {
@@ -416,8 +309,8 @@ impl<S: QueueStore> QueueService<S> {
             .store
             .sweep(now, now.saturating_sub(self.config.message_ttl))?;
         // A spent challenge whose Create is outside the window is refused as Expired anyway.
-        let skew = self.config.max_clock_skew;
-        self.spent.retain(|_, at| at.saturating_add(skew) >= now);
+        self.admission.prune(now, self.config.max_clock_skew);
+        self.admission.roll(now, &self.config);
         let due: Vec<QueueId> = self
             .subscriptions
             .iter()
@@ -583,7 +476,7 @@ impl<S: QueueStore> QueueService<S> {
                 }
                 // A new blob is paid for (one hash); further chunks of a blob already held
                 // need no new work (its id is the spent marker while it lives).
-                let paid = request.verify_pow(scope, self.config.pow_bits).is_ok();
+                let paid = request.verify_pow(scope, self.admission.bits()).is_ok();
                 let held = self.store.blob_chunk_count(blob_id).map_err(internal)?;
                 if held == 0 && !paid {
                     return Err(ErrorCode::Pow);
@@ -611,6 +504,9 @@ impl<S: QueueStore> QueueService<S> {
                         now.saturating_add(self.config.blob_ttl),
                     )
                     .map_err(internal)?;
+                if held == 0 {
+                    self.admission.paid();
+                }
                 Ok(ResponseBody::Ok)
             }
             Command::BlobGet { blob_id, index } => {
@@ -628,62 +524,6 @@ impl<S: QueueStore> QueueService<S> {
             #[allow(unreachable_patterns)]
             _ => Err(ErrorCode::BadCommand),
         }
-    }
-
-    /// A Create whose timestamp is inside the window: the work (one hash), the spent set, then
-    /// the signature and the store (see the module's "Admission").
-    fn create<R: CryptoRng + ?Sized>(
-        &mut self,
-        request: &ReceivedRequest,
-        scope: &Scope,
-        recipient_key: &AuthPublicKey,
-        timestamp: u64,
-        now: u64,
-        rng: &mut R,
-    ) -> Result<ResponseBody, ErrorCode> {
-        let internal = |_: S::Error| ErrorCode::Internal;
-        let challenge = request.pow_challenge(scope).ok_or(ErrorCode::Pow)?;
-        request
-            .verify_pow(scope, self.config.pow_bits)
-            .map_err(|_| ErrorCode::Pow)?;
-        let recipient_id = recipient_id_for(recipient_key);
-        let ids = |q: QueueRecord| ResponseBody::Ids {
-            recipient_id: q.recipient_id,
-            sender_id: q.sender_id,
-        };
-        if self.spent.contains_key(&challenge) {
-            // Spent work buys nothing new. Only its owner's retry (the answer was lost) is
-            // answered, with the ids of the queue it already bought.
-            let existing = self
-                .store
-                .queue(&recipient_id)
-                .map_err(internal)?
-                .ok_or(ErrorCode::Pow)?;
-            request.verify_self_signed().map_err(|_| ErrorCode::Auth)?;
-            return Ok(ids(existing));
-        }
-        // Only the key's owner can sign a Create for it; the work is spent once it has.
-        request.verify_self_signed().map_err(|_| ErrorCode::Auth)?;
-        // Idempotent: a retried Create with fresh work (or after a restart emptied the spent
-        // set) gets the same ids.
-        if let Some(existing) = self.store.queue(&recipient_id).map_err(internal)? {
-            self.spent.insert(challenge, timestamp);
-            return Ok(ids(existing));
-        }
-        // Full: refused before the work is spent, so the client's retry may use it again.
-        if self.store.usage().queues >= self.config.max_queues {
-            return Err(self.full(Limit::Queues));
-        }
-        self.spent.insert(challenge, timestamp);
-        let record = QueueRecord {
-            recipient_id,
-            sender_id: QueueId::random(rng),
-            recipient_key: *recipient_key,
-            sender_key: None,
-            created_at: now,
-        };
-        self.store.insert_queue(&record).map_err(internal)?;
-        Ok(ids(record))
     }
 
     fn queue_by_sender(&self, sender_id: &QueueId) -> Result<QueueRecord, ErrorCode> {

@@ -11,19 +11,19 @@ use rand_core::SeedableRng;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-const NOW: u64 = 1_800_000_000;
+pub(super) const NOW: u64 = 1_800_000_000;
 
-struct Fixture {
-    rng: ChaCha20Rng,
-    route: Vec<Hop>,
+pub(super) struct Fixture {
+    pub(super) rng: ChaCha20Rng,
+    pub(super) route: Vec<Hop>,
     /// This relay and the epoch of the key that peels its packets.
-    scope: Scope,
-    keys: RelayKeys,
-    service: QueueService<MemoryStore>,
+    pub(super) scope: Scope,
+    pub(super) keys: RelayKeys,
+    pub(super) service: QueueService<MemoryStore>,
 }
 
 impl Fixture {
-    fn new(config: ServiceConfig) -> Self {
+    pub(super) fn new(config: ServiceConfig) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(11);
         let key = RelayKey::generate(&mut rng, 1);
         let hop = Hop {
@@ -42,12 +42,12 @@ impl Fixture {
         }
     }
 
-    fn surb(&mut self) -> Surb {
+    pub(super) fn surb(&mut self) -> Surb {
         let conn = ConnTag::random(&mut self.rng);
         build_surb(&mut self.rng, &self.route, conn).unwrap().0
     }
 
-    fn request(&mut self, command: Command, signer: Option<&AuthKeyPair>) -> Vec<u8> {
+    pub(super) fn request(&mut self, command: Command, signer: Option<&AuthKeyPair>) -> Vec<u8> {
         let reply = self.surb();
         Request {
             request_id: 7,
@@ -58,22 +58,28 @@ impl Fixture {
         .unwrap()
     }
 
-    fn run(&mut self, payload: &[u8], now: u64) -> Handled {
+    pub(super) fn run(&mut self, payload: &[u8], now: u64) -> Handled {
         let scope = self.scope;
         self.run_at(payload, &scope, now)
     }
 
     /// Runs a request as if peeled by the key of `scope.key_epoch` at `scope.relay`.
-    fn run_at(&mut self, payload: &[u8], scope: &Scope, now: u64) -> Handled {
+    pub(super) fn run_at(&mut self, payload: &[u8], scope: &Scope, now: u64) -> Handled {
         self.service.handle(payload, scope, now, &mut self.rng)
     }
 
     /// A Create for `key` at `timestamp`, request id `id`, with work solved for `scope`.
-    fn create_for(&mut self, key: &AuthKeyPair, id: u64, timestamp: u64, scope: &Scope) -> Vec<u8> {
+    pub(super) fn create_for(
+        &mut self,
+        key: &AuthKeyPair,
+        id: u64,
+        timestamp: u64,
+        scope: &Scope,
+    ) -> Vec<u8> {
         self.create_with_opener(key, id, timestamp, scope).0
     }
 
-    fn create_with_opener(
+    pub(super) fn create_with_opener(
         &mut self,
         key: &AuthKeyPair,
         id: u64,
@@ -82,13 +88,13 @@ impl Fixture {
     ) -> (Vec<u8>, SurbOpener) {
         let conn = ConnTag::random(&mut self.rng);
         let (reply, opener) = build_surb(&mut self.rng, &self.route, conn).unwrap();
-        let bits = self.service.config().pow_bits;
+        let bits = self.service.pow_bits();
         let payload = Request::create(id, reply, key, timestamp, bits, scope).unwrap();
         (payload, opener)
     }
 
     /// Carries the answer (the first outgoing packet) along its reply route and opens it.
-    fn answer(&self, handled: &Handled, opener: &SurbOpener) -> ResponseBody {
+    pub(super) fn answer(&self, handled: &Handled, opener: &SurbOpener) -> ResponseBody {
         let mut packet = handled.outgoing[0].packet.clone();
         let mut replay = MemoryReplayCache::new(16);
         loop {
@@ -104,7 +110,7 @@ impl Fixture {
     }
 
     /// Creates a queue; returns (recipient key, recipient id, sender id).
-    fn create(&mut self) -> (AuthKeyPair, QueueId, QueueId) {
+    pub(super) fn create(&mut self) -> (AuthKeyPair, QueueId, QueueId) {
         let key = AuthKeyPair::generate(&mut self.rng);
         let scope = self.scope;
         let payload = self.create_for(&key, 1, NOW, &scope);
@@ -115,7 +121,7 @@ impl Fixture {
     }
 }
 
-fn config() -> ServiceConfig {
+pub(super) fn config() -> ServiceConfig {
     ServiceConfig {
         pow_bits: 4,
         queue_quota: 2,
@@ -662,214 +668,4 @@ fn memory_store_usage_follows_every_write() {
     store.delete_queue(&b.recipient_id).unwrap();
     store.delete_queue(&b.recipient_id).unwrap();
     assert_eq!(usage(&store), (1, 0, 0, 1));
-}
-
-/// A fixture with 8-bit work and a relay at key epoch 5.
-fn admission() -> Fixture {
-    let mut f = Fixture::new(ServiceConfig {
-        pow_bits: 8,
-        ..config()
-    });
-    f.scope.key_epoch = 5;
-    f
-}
-
-#[test]
-fn work_for_another_relay_is_refused() {
-    let mut f = admission();
-    let key = AuthKeyPair::generate(&mut f.rng);
-    let elsewhere = Scope {
-        relay: RelayId::from_bytes([0xee; 32]),
-        ..f.scope
-    };
-    let p = f.create_for(&key, 1, NOW, &elsewhere);
-    // 8 bits solved elsewhere pass here only by a 1-in-256 chance; the seed is fixed.
-    assert_eq!(f.run(&p, NOW).outcome, Outcome::Refused(ErrorCode::Pow));
-    assert_eq!(f.service.spent_challenges(), 0);
-    assert!(
-        f.service
-            .store()
-            .queue(&recipient_id_for(&key.public_key()))
-            .unwrap()
-            .is_none()
-    );
-}
-
-#[test]
-fn work_for_an_old_epoch_is_refused_and_the_previous_epoch_is_accepted_in_the_overlap() {
-    let mut f = admission();
-    let (current, previous, old) = (
-        f.scope,
-        Scope {
-            key_epoch: 4,
-            ..f.scope
-        },
-        Scope {
-            key_epoch: 3,
-            ..f.scope
-        },
-    );
-    // Work for epoch 3 in a packet peeled by the current key (5): refused.
-    let key = AuthKeyPair::generate(&mut f.rng);
-    let p = f.create_for(&key, 1, NOW, &old);
-    assert_eq!(
-        f.run_at(&p, &current, NOW).outcome,
-        Outcome::Refused(ErrorCode::Pow)
-    );
-    // ... or by the previous key (4): still refused, the work names epoch 3.
-    assert_eq!(
-        f.run_at(&p, &previous, NOW).outcome,
-        Outcome::Refused(ErrorCode::Pow)
-    );
-    // Work for epoch 4 in a packet the previous key (still in its overlap) peeled: accepted.
-    let p = f.create_for(&key, 2, NOW, &previous);
-    assert_eq!(f.run_at(&p, &previous, NOW).outcome, Outcome::Ok);
-    // Work for epoch 4 cannot be passed off under the current key either.
-    let other = AuthKeyPair::generate(&mut f.rng);
-    let p = f.create_for(&other, 3, NOW, &previous);
-    assert_eq!(
-        f.run_at(&p, &current, NOW).outcome,
-        Outcome::Refused(ErrorCode::Pow)
-    );
-}
-
-#[test]
-fn a_retried_create_gets_the_same_ids_without_new_work() {
-    let mut f = admission();
-    let scope = f.scope;
-    let key = AuthKeyPair::generate(&mut f.rng);
-    let (first, opener) = f.create_with_opener(&key, 1, NOW, &scope);
-    let handled = f.run(&first, NOW);
-    assert_eq!(handled.outcome, Outcome::Ok);
-    let ids = f.answer(&handled, &opener);
-    assert!(matches!(ids, ResponseBody::Ids { .. }));
-    assert_eq!(f.service.spent_challenges(), 1);
-    // The answer was lost: the client sends the same Create (same key, timestamp and nonce)
-    // with a new reply block and request id, a minute later. Same ids, no second queue.
-    let nonce = ReceivedRequest::decode(&first)
-        .unwrap()
-        .command
-        .pow_nonce()
-        .unwrap();
-    let conn = ConnTag::random(&mut f.rng);
-    let (reply, opener) = build_surb(&mut f.rng, &f.route, conn).unwrap();
-    let retry = Request {
-        request_id: 2,
-        reply,
-        command: Command::Create {
-            recipient_key: key.public_key(),
-            timestamp: NOW,
-            pow_nonce: nonce,
-        },
-    }
-    .encode(Some(&key))
-    .unwrap();
-    let handled = f.run(&retry, NOW + 60);
-    assert_eq!(handled.outcome, Outcome::Ok);
-    assert_eq!(f.answer(&handled, &opener), ids);
-    assert_eq!(f.service.spent_challenges(), 1);
-    // A retry with fresh work (a new timestamp) is idempotent too.
-    let (fresh, opener) = f.create_with_opener(&key, 3, NOW + 61, &scope);
-    let handled = f.run(&fresh, NOW + 61);
-    assert_eq!(f.answer(&handled, &opener), ids);
-}
-
-#[test]
-fn spent_work_creates_nothing_again_and_is_forgotten_after_the_window() {
-    let mut f = admission();
-    let scope = f.scope;
-    let key = AuthKeyPair::generate(&mut f.rng);
-    let create = f.create_for(&key, 1, NOW, &scope);
-    assert_eq!(f.run(&create, NOW).outcome, Outcome::Ok);
-    let recipient_id = recipient_id_for(&key.public_key());
-    let delete = f.request(Command::Delete { recipient_id }, Some(&key));
-    assert_eq!(f.run(&delete, NOW).outcome, Outcome::Ok);
-    // The same work again (a new packet with the same Create): spent, refused, nothing made.
-    let conn = ConnTag::random(&mut f.rng);
-    let (reply, _) = build_surb(&mut f.rng, &f.route, conn).unwrap();
-    let mut again = ReceivedRequest::decode(&create).unwrap().command;
-    let replay = Request {
-        request_id: 9,
-        reply,
-        command: again.clone(),
-    }
-    .encode(Some(&key))
-    .unwrap();
-    assert_eq!(
-        f.run(&replay, NOW + 1).outcome,
-        Outcome::Refused(ErrorCode::Pow)
-    );
-    assert!(f.service.store().queue(&recipient_id).unwrap().is_none());
-    // A spent challenge is refused before its signature is looked at: a Create with the
-    // same work and a broken signature is refused as spent work, not as a bad signature.
-    let mut broken = replay.clone();
-    let last = broken.len() - 1;
-    broken[last] ^= 1;
-    assert_eq!(
-        f.run(&broken, NOW + 1).outcome,
-        Outcome::Refused(ErrorCode::Pow)
-    );
-    // The spent set forgets it once its timestamp leaves the window, where Expired refuses it.
-    let skew = f.service.config().max_clock_skew;
-    f.service.tick(NOW + skew).unwrap();
-    assert_eq!(f.service.spent_challenges(), 1);
-    f.service.tick(NOW + skew + 1).unwrap();
-    assert_eq!(f.service.spent_challenges(), 0);
-    assert_eq!(
-        f.run(&replay, NOW + skew + 1).outcome,
-        Outcome::Refused(ErrorCode::Expired)
-    );
-    // Work with a bad signature is not spent: its owner's Create still goes through.
-    again.set_pow_nonce(0);
-    let other = AuthKeyPair::generate(&mut f.rng);
-    let mut forged = f.create_for(&other, 4, NOW, &scope);
-    let last = forged.len() - 1;
-    forged[last] ^= 1;
-    assert_eq!(
-        f.run(&forged, NOW).outcome,
-        Outcome::Refused(ErrorCode::Auth)
-    );
-    assert_eq!(f.service.spent_challenges(), 0);
-}
-
-#[test]
-fn a_new_blob_needs_work_and_chunks_of_a_known_blob_do_not() {
-    let mut f = admission();
-    let scope = f.scope;
-    let blob_id = BlobId::from_bytes([4; 16]);
-    let put = |f: &mut Fixture, index: u32, pow_nonce: u64| {
-        let p = f.request(
-            Command::BlobPut {
-                blob_id,
-                index,
-                pow_nonce,
-                data: vec![index as u8; 10],
-            },
-            None,
-        );
-        f.run(&p, NOW).outcome
-    };
-    let challenge = crate::queue::blob_challenge(&scope, &blob_id);
-    let bad = (0..)
-        .find(|n| crate::pow::verify(&challenge, 8, *n).is_err())
-        .unwrap();
-    assert_eq!(put(&mut f, 3, bad), Outcome::Refused(ErrorCode::Pow));
-    assert_eq!(f.service.store().blob_chunk_count(&blob_id).unwrap(), 0);
-    // Work for another relay does not pay either.
-    let elsewhere = Scope {
-        relay: RelayId::from_bytes([0xee; 32]),
-        ..scope
-    };
-    let foreign =
-        crate::pow::solve(&crate::queue::blob_challenge(&elsewhere, &blob_id), 8).unwrap();
-    if crate::pow::verify(&challenge, 8, foreign).is_err() {
-        assert_eq!(put(&mut f, 3, foreign), Outcome::Refused(ErrorCode::Pow));
-    }
-    // Solved once: the first chunk to arrive (any index) starts the blob.
-    let nonce = crate::pow::solve(&challenge, 8).unwrap();
-    assert_eq!(put(&mut f, 3, nonce), Outcome::Ok);
-    assert_eq!(put(&mut f, 0, nonce), Outcome::Ok);
-    // A chunk of a blob the relay holds needs no new work (a rotation may have outdated it).
-    assert_eq!(put(&mut f, 1, bad), Outcome::Ok);
-    assert_eq!(f.service.store().blob_chunk_count(&blob_id).unwrap(), 3);
 }

@@ -2,9 +2,9 @@
 //! a document signed by directory authorities. A directory is used only once it verified
 //! against the authority keys the embedder gave (`directoryKeys`, `directoryThreshold`) in
 //! network time; the last one that did is kept in a saved profile's store, so the profile can
-//! open without a network ([`stored_directory`]).
+//! open without a network ([`store_directory`], [`stored_directory`]).
 
-use js_sys::Promise;
+use js_sys::{Array, Promise};
 use sotto_proto::directory::RelayDescriptor;
 use sotto_proto::directory::{Directory, DirectoryError, DirectoryTrust, SignedDirectory};
 use wasm_bindgen::JsCast as _;
@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{now, window};
+use crate::js::{delay, now, window};
 use crate::storage::{DIRECTORY_KEY, Store, kind};
 
 /// The longest time, in seconds, between reads of the relay directory. Relays rotate their
@@ -26,20 +26,33 @@ pub const DIRECTORY_REFRESH_SECS: u64 = 3600;
 /// keep going unanswered (two resent since the last read), in seconds.
 pub const STUCK_REREAD_SECS: u64 = 15;
 
-/// A directory that verified: its relays, and its text (to keep with the profile).
+/// How long, in milliseconds, a directory fetch may take before it counts as unreachable
+/// (a network that swallows requests must not hold a saved profile's opening, nor the
+/// reconnection loop).
+pub const DIRECTORY_WAIT_MS: i32 = 10_000;
+
+/// A directory that verified: its relays, and its text (what a saved profile keeps,
+/// [`store_directory`]).
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub relays: Vec<RelayDescriptor>,
     pub text: String,
 }
 
-/// Fetches the directory at `url` and verifies it (see [`read_directory`]).
+/// Fetches the directory at `url` (within [`DIRECTORY_WAIT_MS`]) and verifies it (see
+/// [`read_directory`]).
 pub async fn fetch_directory(
     url: &str,
     trust: &DirectoryTrust,
     clock_offset: i64,
 ) -> Result<Verified, JsValue> {
-    read_directory(window()?.fetch_with_str(url), trust, clock_offset).await
+    read_directory(bounded(window()?.fetch_with_str(url)), trust, clock_offset).await
+}
+
+/// `fetch` raced against [`DIRECTORY_WAIT_MS`]: past it, it resolves to `undefined` (which
+/// [`read_directory`] reads as unreachable).
+pub fn bounded(fetch: Promise) -> Promise {
+    Promise::race(&Array::of2(&fetch, &delay(DIRECTORY_WAIT_MS)))
 }
 
 /// Reads a directory fetch already under way and verifies it against `trust` at the device's
@@ -103,25 +116,21 @@ pub fn invalid(e: &DirectoryError) -> JsValue {
     )
 }
 
-/// Keeps `text`, a directory document that verified, in the profile's store (one record,
-/// replaced each time), for [`stored_directory`].
+/// Keeps `text`, a signed directory document that verified, as the profile's last directory
+/// (a sealed `directory` record, one per profile; the next one replaces it), for
+/// [`stored_directory`].
 pub async fn store_directory(store: &Store, text: &str) -> Result<(), JsValue> {
-    store
-        .write(vec![store.record(
-            kind::DIRECTORY,
-            DIRECTORY_KEY,
-            text.as_bytes(),
-            None,
-        )])
-        .await
+    let record = store.record(kind::DIRECTORY, DIRECTORY_KEY, text.as_bytes(), None);
+    store.write(vec![record]).await
 }
 
 /// The last directory kept with [`store_directory`], verified again against `trust`: the
 /// authorities' signatures and every relay's own, at the document's own `valid_after` (it
 /// was inside its validity when it was kept; one that has expired since still says where
 /// the relays were, for opening offline, and the caller reads a fresh one when it can).
-/// `None` when nothing is kept, the store cannot be read, or it no longer verifies (other
-/// keys given this time).
+/// `None` when nothing is kept (a profile saved before it was kept), the store cannot be
+/// read, or it no longer verifies (other keys given this time, or an unsigned directory kept
+/// by an older version).
 pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<Directory> {
     let bytes = store.read(kind::DIRECTORY, DIRECTORY_KEY).await.ok()??;
     let text = std::str::from_utf8(&bytes).ok()?;

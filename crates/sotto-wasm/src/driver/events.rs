@@ -12,7 +12,7 @@ use sotto_proto::queue::ErrorCode as RelayCode;
 use wasm_bindgen::prelude::*;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
-use super::state::{SETTLE_SECS, State, Wait};
+use super::state::{Connection, SETTLE_SECS, State, Wait};
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{Resolver, bytes, hex, now, obj, set};
 use crate::storage::{FileRecord, MessageRecord, Status};
@@ -314,18 +314,18 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             st.update(&id, |m| m.status = Status::Failed);
             st.local.uploads.remove(&id);
             if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
-                actions.push(Action::Reject(
-                    w.resolver,
-                    sotto_error(
-                        error
-                            .relay_code()
-                            .map_or(ErrorCode::RelayUnreachable, ErrorCode::of_refusal),
-                        &match error.relay_code() {
-                            Some(code) => format!("the relay refused the file ({code:?})"),
-                            None => format!("the file could not be sent ({error})"),
-                        },
-                    ),
-                ));
+                let e = sotto_error(
+                    error
+                        .relay_code()
+                        .map_or(ErrorCode::RelayUnreachable, ErrorCode::of_refusal),
+                    &match error.relay_code() {
+                        Some(code) => format!("the relay refused the file ({code:?})"),
+                        None => format!("the file could not be sent ({error})"),
+                    },
+                );
+                // `retry(messageId)` uploads it again.
+                set(&e, "messageId", &id.clone().into());
+                actions.push(Action::Reject(w.resolver, e));
             }
             actions.push(Action::Dispatch(
                 "status",
@@ -440,22 +440,31 @@ fn download_error(error: &Error) -> String {
 }
 
 /// Settles the promises past their deadline ([`SETTLE_SECS`]): `TIMEOUT`, or
-/// `RELAY_UNREACHABLE` while no relay is connected. Leaves nothing half-made: an acceptance
-/// or an invitation given up is cancelled in the client (no contact, no invitation follows);
-/// a message stays queued and is sent when a relay takes it (a `status` event tells).
+/// `RELAY_UNREACHABLE` while no relay is connected; while offline ([`Connection::Offline`])
+/// every one at once, `RELAY_UNREACHABLE` (after the write that keeps what they made: a
+/// message is in the stored outbox when its promise rejects). Leaves nothing half-made: an
+/// acceptance or an invitation given up is cancelled in the client (no contact, no invitation
+/// follows); a message stays queued and is sent when a relay takes it (a `status` event
+/// tells).
 pub fn settle_late(st: &mut State, actions: &mut Vec<Action>) {
     let now = now();
+    let offline = st.connection == Connection::Offline;
     let (code, why) = if st.open {
         (ErrorCode::Timeout, "no answer from the relays")
     } else {
         (ErrorCode::RelayUnreachable, "no relay is reachable")
     };
-    let late = |w: &Wait| w.deadline <= now;
+    let within = if offline {
+        " (this device is offline)".to_owned()
+    } else {
+        format!(" within {SETTLE_SECS} s")
+    };
+    let late = |w: &Wait| offline || w.deadline <= now;
     let invitations: Vec<u64> = keys_where(&st.waiting.invitations, late);
     for handle in invitations {
         st.client.cancel_invitation(handle);
         if let Some(w) = st.waiting.invitations.remove(&handle) {
-            let text = format!("{why} within {SETTLE_SECS} s; no invitation was made");
+            let text = format!("{why}{within}; no invitation was made");
             actions.push(Action::Reject(w.resolver, sotto_error(code, &text)));
         }
     }
@@ -463,14 +472,16 @@ pub fn settle_late(st: &mut State, actions: &mut Vec<Action>) {
     for handle in accepts {
         st.client.cancel_accept(handle);
         if let Some(w) = st.waiting.accepts.remove(&handle) {
-            let text = format!("{why} within {SETTLE_SECS} s; no contact was added");
+            let text = format!("{why}{within}; no contact was added");
             actions.push(Action::Reject(w.resolver, sotto_error(code, &text)));
         }
     }
     let sends: Vec<[u8; 16]> = keys_where(&st.waiting.sends, |(w, _)| late(w));
     for id in sends {
         if let Some((w, _)) = st.waiting.sends.remove(&id) {
-            let text = format!("{why} within {SETTLE_SECS} s; the message stays queued");
+            let text = format!(
+                "{why}{within}; the message stays queued and is sent when a relay is reachable"
+            );
             let e = sotto_error(code, &text);
             set(&e, "messageId", &hex(&id).into());
             actions.push(Action::Reject(w.resolver, e));

@@ -17,26 +17,24 @@ use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, WebSocket};
 use zeroize::Zeroizing;
 
-use super::directory::{
-    DIRECTORY_REFRESH_SECS, STUCK_REREAD_SECS, Verified, fetch_directory, store_directory,
-};
+use super::directory::{DIRECTORY_REFRESH_SECS, STUCK_REREAD_SECS};
 use super::events::contact_js;
-use super::link::attach;
+use super::link::{attach, next_read, random_below, refresh_directory, retry_now, schedule};
 use super::lock::ProfileLock;
 use super::pump::{pump, taken_over};
-use super::state::{Shared, State, Wait, Waiting, shut};
+use super::state::{Connection, Shared, State, Wait, Waiting, shut};
 use crate::error::{ErrorCode, client_error, sotto_error};
 use crate::history::{History, Pending, Rng, state_bytes};
 use crate::js::{Resolver, hex, now, unhex};
 use crate::storage::{FileRecord, Local, MessageRecord, Status, Store};
-use sotto_proto::directory::{RelayDescriptor, reread_at};
+use sotto_proto::directory::RelayDescriptor;
 
 /// What a driver starts from: a client (new or restored) and where it lives.
 pub struct Parts {
     pub client: Client,
     pub rng: Rng,
-    /// The gateway relay's WebSocket URL.
-    pub gateway_url: String,
+    /// The gateway relay's WebSocket URL (`None`: not known until a directory is read).
+    pub gateway_url: Option<String>,
     /// The page's origin.
     pub origin: String,
     /// Where the relay directory is read again (after key rotations, when requests go
@@ -46,6 +44,9 @@ pub struct Parts {
     pub directory_trust: DirectoryTrust,
     /// The relays the profile was opened with (to know when their keys rotate).
     pub relays: Vec<RelayDescriptor>,
+    /// `relays` were not read from the network now (the profile opens offline: a directory
+    /// kept with it, or none): the directory is read before the first connection.
+    pub directory_stale: bool,
     pub history: Box<dyn History>,
     /// The profile's Web Lock, for a saved profile in a browser that has them.
     pub lock: Option<ProfileLock>,
@@ -76,7 +77,13 @@ fn closed() -> JsValue {
 
 impl Driver {
     /// Starts driving: attaches to the open socket `ws` and ticks the client every second.
-    pub fn start(w: &web_sys::Window, parts: Parts, ws: WebSocket) -> Result<Driver, JsValue> {
+    /// Without a socket (a saved profile opened offline) it starts offline and tries to reach
+    /// the network with back-off (see `link.rs`).
+    pub fn start(
+        w: &web_sys::Window,
+        parts: Parts,
+        ws: Option<WebSocket>,
+    ) -> Result<Driver, JsValue> {
         let mut rng = parts.rng;
         let directory_due = next_read(&parts.client, &mut rng, &parts.relays);
         let resent_seen = parts.client.resent_requests();
@@ -87,6 +94,14 @@ impl Driver {
             gateway_url: parts.gateway_url,
             socket: None,
             open: false,
+            connection: if ws.is_some() {
+                Connection::Connecting
+            } else {
+                Connection::Offline
+            },
+            failures: u32::from(ws.is_none()),
+            directory_stale: parts.directory_stale,
+            on_online: None,
             closed: false,
             interval: None,
             reconnect: None,
@@ -113,13 +128,30 @@ impl Driver {
             });
             state.borrow_mut().lock = Some(lock);
         }
-        attach(&state, &target, ws, true);
+        match ws {
+            Some(ws) => attach(&state, &target, ws, true),
+            // The first attempt after 1–5 s (the one that failed was just made).
+            None => {
+                let delay = 1000 + random_below(&mut state.borrow_mut().rng, 4000) as i32;
+                schedule(&state, &target, delay);
+            }
+        }
+        // The browser is online again: no need to wait for the back-off.
+        let weak = Rc::downgrade(&state);
+        let t = target.clone();
+        let on_online = Closure::<dyn FnMut()>::new(move || {
+            if let Some(s) = weak.upgrade() {
+                retry_now(&s, &t);
+            }
+        });
+        w.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref())?;
+        state.borrow_mut().on_online = Some(on_online);
 
         let weak = Rc::downgrade(&state);
         let t = target.clone();
         let tick = Closure::<dyn FnMut()>::new(move || {
             let Some(s) = weak.upgrade() else { return };
-            {
+            let due = {
                 let Ok(mut st) = s.try_borrow_mut() else {
                     return;
                 };
@@ -132,18 +164,18 @@ impl Driver {
                 let resent = st.client.resent_requests();
                 let stuck = resent >= st.resent_seen.saturating_add(2)
                     && t.saturating_sub(st.directory_at) >= STUCK_REREAD_SECS;
-                if t >= st.directory_due || stuck {
+                // While not connected, the attempts to reconnect read it (`link.rs`).
+                let due = st.open && (t >= st.directory_due || stuck);
+                if due {
                     st.directory_at = t;
                     st.resent_seen = resent;
                     // Until this read answers; it sets the next time from what it finds.
                     st.directory_due = t.saturating_add(DIRECTORY_REFRESH_SECS);
-                    refresh_directory(
-                        &s,
-                        st.directory_url.clone(),
-                        st.directory_trust.clone(),
-                        st.client.clock_offset(),
-                    );
                 }
+                due
+            };
+            if due {
+                refresh_directory(&s);
             }
             pump(&s, &t);
         });
@@ -155,10 +187,12 @@ impl Driver {
         Ok(Driver { state, target })
     }
 
-    /// A restored profile's bookkeeping: its expiries, and the downloads to start again.
-    pub fn resume(&self, local: Local, resume: Vec<MessageRecord>) {
+    /// A restored profile's bookkeeping: its expiries, the downloads to start again, and its
+    /// unsent messages (ids), whose `status` event tells when a relay stores them.
+    pub fn resume(&self, local: Local, resume: Vec<MessageRecord>, unsent: Vec<[u8; 16]>) {
         {
             let mut st = self.state.borrow_mut();
+            st.waiting.unsettled.extend(unsent);
             st.local = local;
             st.local.downloads.clear();
             for m in resume {
@@ -187,6 +221,11 @@ impl Driver {
         } else {
             Ok(())
         }
+    }
+
+    /// Whether the network is reached now (see [`Connection`]).
+    pub fn connection(&self) -> Connection {
+        self.state.borrow().connection
     }
 
     /// The page's origin.
@@ -353,11 +392,20 @@ impl Driver {
                 at
             });
             st.waiting.unsettled.remove(&bytes);
-            st.update(id, |m| m.status = Status::Sending);
+            // A file uploaded again goes to a new blob: its record says where.
+            let upload = st.client.uploading(MessageId::from_bytes(bytes)).cloned();
+            if upload.is_some() {
+                st.local.uploads.insert(id.to_owned(), contact);
+            }
+            st.update(id, move |m| {
+                m.status = Status::Sending;
+                if let (Some(f), Some(a)) = (m.file.as_mut(), upload) {
+                    f.attachment = a;
+                }
+            });
             st.waiting
                 .sends
                 .insert(bytes, (Wait::new(resolver), sent_at));
-            let _ = contact;
         }
         self.pump();
         Ok(())
@@ -478,46 +526,4 @@ impl Driver {
     pub fn shut(&self) -> Option<Rc<Store>> {
         shut(&self.state)
     }
-}
-
-/// When to read the directory again, in device time (see [`reread_at`]).
-fn next_read(client: &Client, rng: &mut Rng, relays: &[RelayDescriptor]) -> u64 {
-    use rand_core::Rng as _;
-    reread_at(
-        relays,
-        client.clock_offset(),
-        now(),
-        rng.next_u64(),
-        DIRECTORY_REFRESH_SECS,
-    )
-}
-
-/// Reads the directory again and hands the relays' current keys, epochs and difficulties to
-/// the client; schedules the next read. A failed read changes nothing but the next read's
-/// time (soon). A directory that verified is kept in a saved profile's store.
-fn refresh_directory(state: &Shared, url: String, trust: DirectoryTrust, clock_offset: i64) {
-    let weak = Rc::downgrade(state);
-    wasm_bindgen_futures::spawn_local(async move {
-        let fetched = fetch_directory(&url, &trust, clock_offset).await;
-        let Some(s) = weak.upgrade() else { return };
-        let Ok(mut st) = s.try_borrow_mut() else {
-            return;
-        };
-        let st = &mut *st;
-        match fetched {
-            Ok(Verified { relays, text }) => {
-                if let Some(store) = st.history.store() {
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let _ = store_directory(&store, &text).await;
-                    });
-                }
-                // Keys (new ones: our queues subscribe again), key epochs and proof-of-work
-                // difficulties, all from the fresh directory.
-                let _ = st.client.update_directory(&mut st.rng, &relays, now());
-                st.directory_due = next_read(&st.client, &mut st.rng, &relays);
-            }
-            // Not reachable now: try again soon rather than in an hour.
-            Err(_) => st.directory_due = now().saturating_add(STUCK_REREAD_SECS),
-        }
-    });
 }

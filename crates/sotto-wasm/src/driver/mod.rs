@@ -7,8 +7,11 @@
 //! ([`Driver`]: the operations) → `link` (the connection's life) → `pump` (the loop) →
 //! `events` (client events → JS) → `state` (what is held) → `transport` (the WebSocket) and
 //! `lock` (the profile's Web Lock);
-//! `directory` (the relay list) is used by `open` and `machine`. The history is
-//! [`crate::history`].
+//! `directory` (the relay list, and the last one kept with a saved profile) is used by
+//! `open` and `link`. The history is [`crate::history`].
+//!
+//! A saved profile opens without a network (`open`): from its store, with the directory it
+//! kept (or none), offline; `link` then tries to reach the network with back-off.
 
 mod directory;
 mod events;

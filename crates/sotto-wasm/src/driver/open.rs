@@ -1,17 +1,28 @@
 //! Opening a profile: the relay directory (fetched while the profile is opened), the history
 //! (and what a saved profile restores), then a gateway: the restored client's own, or the
 //! first relay that answers, in a random order, for a new one.
+//!
+//! Every directory is verified against the authority keys given (`directoryKeys`,
+//! `directoryThreshold`) in network time; one that is refused fails the open with
+//! `DIRECTORY_INVALID` (never a silent fallback).
+//!
+//! A saved profile does not need the network to open: when the directory cannot be read (or
+//! its gateway does not answer) it opens offline, with the gateway's URL from the directory it
+//! kept ([`stored_directory`], verified again with the same keys) if any, and the driver keeps
+//! trying to connect. A new profile needs the network (`RELAY_UNREACHABLE`).
+
+use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
-use sotto_proto::directory::DirectoryTrust;
+use sotto_proto::directory::{DirectoryTrust, RelayDescriptor};
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use super::directory::{Verified, read_directory, store_directory, stored_directory};
+use super::directory::{bounded, read_directory, store_directory, stored_directory};
 use super::link::random_below;
 use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
@@ -21,9 +32,8 @@ use crate::history::History;
 use crate::history::Rng;
 use crate::history::idb::{IdbHistory, Restored};
 use crate::history::memory::MemoryHistory;
-use crate::js::now;
-use crate::js::{get, window};
-use crate::storage::db_name;
+use crate::js::{get, hex, now, window};
+use crate::storage::{Store, db_name};
 
 /// Where a profile's messages are kept.
 pub enum Storage {
@@ -78,7 +88,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     let directory_url = options
         .directory_url
         .unwrap_or_else(|| format!("{origin}/directory.json"));
-    let directory = start_fetch(&w, &directory_url);
+    let directory = bounded(start_fetch(&w, &directory_url));
     let mut lock = None;
     let (history, restored): (Box<dyn History>, Option<Restored>) = match options.storage {
         Storage::Memory => (Box::new(MemoryHistory::default()), None),
@@ -94,78 +104,153 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             (Box::new(history), restored)
         }
     };
-    if restored.is_none() && options.display_name.is_none() {
-        return Err(sotto_error(
-            ErrorCode::InvalidArgument,
-            "a new profile needs a displayName",
-        ));
-    }
-    let trust = options.directory_trust;
-    // Network time: a saved profile knows its offset to the relays' clocks.
-    let offset = restored.as_ref().map_or(0, |r| r.client.clock_offset());
-    let (relays, fresh) = match read_directory(directory, &trust, offset).await {
-        Ok(Verified { relays, text }) => (relays, Some(text)),
-        Err(e) => match history.store() {
-            // Unreachable (not refused): a saved profile falls back on the last directory
-            // that verified, kept in its store.
-            Some(store) if code_of(&e) != ErrorCode::DirectoryInvalid.as_str() => {
-                match stored_directory(&store, &trust).await {
-                    Some(dir) => (dir.relays, None),
-                    None => return Err(e),
-                }
-            }
-            _ => return Err(e),
-        },
-    };
-    if let (Some(store), Some(text)) = (history.store(), &fresh)
-        && restored.is_some()
-    {
-        store_directory(&store, text).await?;
-    }
     let mut rng: Rng = UnwrapErr(getrandom::SysRng);
+    let trust = options.directory_trust;
+    let Some(restored) = restored else {
+        let Some(display_name) = options.display_name else {
+            return Err(sotto_error(
+                ErrorCode::InvalidArgument,
+                "a new profile needs a displayName",
+            ));
+        };
+        let new = NewProfile {
+            rng,
+            origin,
+            directory_url,
+            trust,
+            history,
+            lock,
+            display_name,
+            pow_bits: options.pow_bits,
+        };
+        return open_new(&w, new, directory).await;
+    };
     // A restored client keeps its gateway (its queues' replies lead there).
-    if let Some(Restored {
+    let Restored {
         mut client,
         local,
         resume,
-    }) = restored
-    {
-        let gateway = client.gateway();
-        let url = relays
+    } = restored;
+    let unsent = unsent_messages(&client, history.store()).await;
+    let gateway = client.gateway();
+    let url_in = |relays: &[RelayDescriptor]| {
+        relays
             .iter()
             .find(|r| r.id == gateway)
             .map(|r| r.url.clone())
-            .ok_or_else(|| {
+    };
+    // Network time: a saved profile knows its offset to the relays' clocks.
+    let offset = client.clock_offset();
+    let read = read_directory(directory, &trust, offset).await;
+    if let Err(e) = &read
+        && code_of(e) == ErrorCode::DirectoryInvalid.as_str()
+    {
+        return Err(e.clone());
+    }
+    let (relays, gateway_url, ws, directory_stale) = match read {
+        Ok(read) => {
+            let url = url_in(&read.relays).ok_or_else(|| {
                 sotto_error(
                     ErrorCode::RelayUnreachable,
                     "this profile's gateway relay is not in the directory",
                 )
             })?;
-        // The relays may have rotated their keys since: route with today's (and pay for
-        // queues and blobs at each relay's key epoch and published difficulty).
-        client
-            .update_directory(&mut rng, &relays, now())
-            .map_err(|e| client_error(&e))?;
-        let ws = open_socket(&url).await?;
-        if lock.as_ref().is_some_and(ProfileLock::lost) {
-            return Err(in_use());
+            // The relays may have rotated their keys since: route with today's (and pay for
+            // queues and blobs at each relay's key epoch and published difficulty).
+            client
+                .update_directory(&mut rng, &read.relays, now())
+                .map_err(|e| client_error(&e))?;
+            if let Some(store) = history.store() {
+                // Only the copy kept for opening offline is lost if this fails.
+                let _ = store_directory(&store, &read.text).await;
+            }
+            // A gateway that does not answer: open offline, and keep trying.
+            let ws = open_socket(&url).await.ok();
+            (read.relays, Some(url), ws, false)
         }
-        let parts = Parts {
-            client,
-            rng,
-            gateway_url: url,
-            origin,
-            directory_url,
-            directory_trust: trust,
-            relays,
-            history,
-            lock,
-        };
-        let driver = Driver::start(&w, parts, ws)?;
-        driver.resume(local, resume);
-        return Ok(driver);
+        // No network: open from what the profile kept (the client already holds the relays'
+        // keys it last read; the kept directory, verified again, gives the gateway's URL).
+        Err(_) => {
+            let relays = match history.store() {
+                Some(store) => stored_directory(&store, &trust)
+                    .await
+                    .map(|d| d.relays)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let url = url_in(&relays);
+            (relays, url, None, true)
+        }
+    };
+    if lock.as_ref().is_some_and(ProfileLock::lost) {
+        return Err(in_use());
     }
-    // Try the relays in a random order; the first that answers is our gateway.
+    let parts = Parts {
+        client,
+        rng,
+        gateway_url,
+        origin,
+        directory_url,
+        directory_trust: trust,
+        relays,
+        directory_stale,
+        history,
+        lock,
+    };
+    let driver = Driver::start(&w, parts, ws)?;
+    driver.resume(local, resume, unsent);
+    Ok(driver)
+}
+
+/// The restored client's unsent envelopes that are messages of the history (not hellos, names
+/// or settings): a `status` event tells when a relay stores each, though no `send` promise
+/// survived the reload.
+async fn unsent_messages(client: &Client, store: Option<Rc<Store>>) -> Vec<[u8; 16]> {
+    let Some(store) = store else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    for (_, id) in client.unsent_ids() {
+        let kept = store.message(&hex(id.as_bytes())).await.ok().flatten();
+        if kept.is_some_and(|m| m.outgoing) {
+            ids.push(*id.as_bytes());
+        }
+    }
+    ids
+}
+
+/// What a new profile is made with.
+struct NewProfile {
+    rng: Rng,
+    origin: String,
+    directory_url: String,
+    trust: DirectoryTrust,
+    history: Box<dyn History>,
+    lock: Option<ProfileLock>,
+    display_name: String,
+    pow_bits: Option<u8>,
+}
+
+/// Makes a new profile: it needs the directory (`directory`, a fetch under way) and a relay
+/// that answers, tried in a random order: the first is its gateway.
+async fn open_new(
+    w: &web_sys::Window,
+    new: NewProfile,
+    directory: Promise,
+) -> Result<Driver, JsValue> {
+    let NewProfile {
+        mut rng,
+        origin,
+        directory_url,
+        trust,
+        history,
+        lock,
+        display_name,
+        pow_bits,
+    } = new;
+    // A new profile has no clock offset yet: the device's clock.
+    let read = read_directory(directory, &trust, 0).await?;
+    let relays = read.relays;
     let mut order: Vec<usize> = (0..relays.len()).collect();
     for i in (1..order.len()).rev() {
         let j = random_below(&mut rng, i + 1);
@@ -187,12 +272,9 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         ));
     };
     let config = ClientConfig {
-        pow_bits: options
-            .pow_bits
-            .unwrap_or(ServiceConfig::default().pow_bits),
+        pow_bits: pow_bits.unwrap_or(ServiceConfig::default().pow_bits),
         ..ClientConfig::default()
     };
-    let display_name = options.display_name.unwrap_or_default();
     let hops = relays.iter().map(|r| r.hop()).collect();
     let mut client = Client::new(&mut rng, hops, gateway, &display_name, config)
         .map_err(|e| client_error(&e))?;
@@ -200,8 +282,9 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         .update_directory(&mut rng, &relays, now())
         .map_err(|e| client_error(&e))?;
     history.start_profile(&client, &mut rng).await?;
-    if let (Some(store), Some(text)) = (history.store(), &fresh) {
-        store_directory(&store, text).await?;
+    if let Some(store) = history.store() {
+        // Only the copy kept for opening offline is lost if this fails.
+        let _ = store_directory(&store, &read.text).await;
     }
     if lock.as_ref().is_some_and(ProfileLock::lost) {
         return Err(in_use());
@@ -209,13 +292,14 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     let parts = Parts {
         client,
         rng,
-        gateway_url,
+        gateway_url: Some(gateway_url),
         origin,
         directory_url,
         directory_trust: trust,
         relays,
+        directory_stale: false,
         history,
         lock,
     };
-    Driver::start(&w, parts, ws)
+    Driver::start(w, parts, Some(ws))
 }

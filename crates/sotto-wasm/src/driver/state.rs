@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use sotto_proto::client::{Client, ContactId};
 use sotto_proto::envelope::Attachment;
+use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 
 use super::lock::ProfileLock;
@@ -28,6 +29,31 @@ pub type Timer = (i32, Closure<dyn FnMut()>);
 /// "Every promise settles"): after them it is rejected with `TIMEOUT` (`RELAY_UNREACHABLE`
 /// while no relay is connected).
 pub const SETTLE_SECS: u64 = 30;
+
+/// Whether the profile reaches the network: what `Sotto.connection` answers and a
+/// `connection` event tells when it changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    /// The socket to the gateway is open.
+    Online,
+    /// The socket closed (or is being made again) and no attempt has failed yet.
+    Connecting,
+    /// The last attempt to reach the network (the directory, then the gateway) failed; the
+    /// driver tries again with back-off, and at once when the browser says it is online.
+    /// Promises that wait for the network settle at once (`RELAY_UNREACHABLE`).
+    Offline,
+}
+
+impl Connection {
+    /// The name JS sees: `'online'`, `'connecting'` or `'offline'`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Connection::Online => "online",
+            Connection::Connecting => "connecting",
+            Connection::Offline => "offline",
+        }
+    }
+}
 
 /// A promise waiting for the client's events, and when it gives up (Unix seconds).
 pub struct Wait {
@@ -66,11 +92,21 @@ pub struct State {
     pub rng: Rng,
     /// The page's origin (invitation links start with it).
     pub origin: String,
-    /// The gateway relay's WebSocket URL.
-    pub gateway_url: String,
+    /// The gateway relay's WebSocket URL; `None` until a directory naming it is read (a
+    /// saved profile opened offline with no directory kept).
+    pub gateway_url: Option<String>,
     pub socket: Option<Socket>,
     /// The socket is open (frames can be sent).
     pub open: bool,
+    /// Whether the network is reached (see [`Connection`]).
+    pub connection: Connection,
+    /// Attempts to reach the network that failed in a row (the back-off grows with them).
+    pub failures: u32,
+    /// The directory was not read from the network since the profile opened (it opened
+    /// offline): the next attempt to connect reads it first.
+    pub directory_stale: bool,
+    /// The listener of the window's `online` event (retries at once), removed on close.
+    pub on_online: Option<Closure<dyn FnMut()>>,
     /// `close()` or `wipe()` was called.
     pub closed: bool,
     /// The one-second tick.
@@ -154,6 +190,9 @@ pub fn shut(state: &Shared) -> Option<Rc<Store>> {
             }
             if let Some((id, _)) = &st.reconnect {
                 w.clear_timeout_with_handle(*id);
+            }
+            if let Some(f) = &st.on_online {
+                let _ = w.remove_event_listener_with_callback("online", f.as_ref().unchecked_ref());
             }
         }
         if let Some(sock) = st.socket.take() {

@@ -19,7 +19,7 @@ pub mod kind {
     pub const FILE: &str = "file";
     /// The local bookkeeping: messages due to disappear, transfers to resume.
     pub const LOCAL: &str = "local";
-    /// The last relay directory that verified (its JSON text), for opening offline.
+    /// The last relay directory that verified (its signed JSON text), for opening offline.
     pub const DIRECTORY: &str = "directory";
 }
 

@@ -19,6 +19,12 @@ use crate::queue::{Command, ErrorCode, Request, Response, ResponseBody};
 /// timestamp.
 pub const CREATE_WORK_REUSE_SECS: u64 = 300;
 
+/// The most leading zero bits a client solves when a relay under load asks for more work than
+/// its directory entry said ([`ResponseBody::PowRequired`]): 2^24 hashes, some seconds in a
+/// browser. A relay asking for more fails the request as [`ErrorCode::Quota`] (the relay is too
+/// busy to admit us now) instead of keeping the page solving for minutes.
+pub const MAX_RETRY_POW_BITS: u8 = 24;
+
 /// Why a queue is created.
 pub(super) enum Purpose {
     /// A queue for an invitation we hand out.
@@ -36,6 +42,9 @@ pub(super) enum PendingKind {
         /// Already sent again at once after a relay refused its time and told us its clock:
         /// a second such refusal fails it (never a loop).
         clock_retried: bool,
+        /// Already solved again at the difficulty a relay asked for
+        /// ([`ResponseBody::PowRequired`]): a second such answer fails it.
+        pow_retried: bool,
     },
     Secure {
         contact: ContactId,
@@ -47,6 +56,8 @@ pub(super) enum PendingKind {
     Ack,
     BlobPut {
         upload: u64,
+        /// As [`PendingKind::Create`]'s `pow_retried`.
+        pow_retried: bool,
     },
     BlobGet {
         download: u64,
@@ -261,10 +272,14 @@ impl Client {
             (PendingKind::Subscribe, ResponseBody::Ok) => {}
             // `Exists`: a retried chunk whose first copy was stored.
             (
-                PendingKind::BlobPut { upload },
+                PendingKind::BlobPut { upload, .. },
                 ResponseBody::Ok | ResponseBody::Error(ErrorCode::Duplicate),
             ) => self.on_chunk_stored(rng, upload, now),
-            (PendingKind::BlobPut { upload }, ResponseBody::Error(code)) => {
+            (kind, ResponseBody::PowRequired { bits }) => {
+                let again = (pending.relay, pending.command, pending.surb);
+                self.on_pow_required(rng, response.request_id, kind, again, bits, now)
+            }
+            (PendingKind::BlobPut { upload, .. }, ResponseBody::Error(code)) => {
                 self.fail_upload(upload, Error::RelayRefused(code))
             }
             (PendingKind::BlobGet { download }, ResponseBody::BlobChunk { index, data }) => {
@@ -284,19 +299,7 @@ impl Client {
             }
             // Acks of messages already deleted (a retried Ack) are fine.
             (PendingKind::Ack, ResponseBody::Ok | ResponseBody::Error(ErrorCode::NoMessage)) => {}
-            (
-                PendingKind::Create {
-                    key,
-                    purpose,
-                    clock_retried,
-                },
-                ResponseBody::ExpiredAt { relay_time },
-            ) => {
-                let kind = PendingKind::Create {
-                    key,
-                    purpose,
-                    clock_retried,
-                };
+            (kind @ PendingKind::Create { .. }, ResponseBody::ExpiredAt { relay_time }) => {
                 let again = (pending.relay, pending.command, pending.surb);
                 self.on_clock_refused(rng, response.request_id, kind, again, relay_time, now)
             }
@@ -346,7 +349,7 @@ impl Client {
                 handle: request_id,
                 error,
             },
-            PendingKind::BlobPut { upload } => return self.fail_upload(*upload, error),
+            PendingKind::BlobPut { upload, .. } => return self.fail_upload(*upload, error),
             PendingKind::BlobGet { download } => return self.fail_download(*download, error),
             PendingKind::Secure { contact } => Event::SecureFailed {
                 contact: *contact,
@@ -401,6 +404,7 @@ impl Client {
                     key,
                     purpose,
                     clock_retried: false,
+                    pow_retried,
                 },
                 Ok(offset),
             ) if believable => {
@@ -410,11 +414,71 @@ impl Client {
                     key,
                     purpose,
                     clock_retried: true,
+                    pow_retried,
                 };
                 self.dispatch(rng, request_id, kind, relay, command, now);
             }
             (kind, _) => self.on_refused(rng, request_id, kind, &command, ErrorCode::Expired, now),
         }
+    }
+
+    /// A relay under load refused the work of a Create or a new blob's chunk and asked for
+    /// `bits`. The first time, and when `bits` is within [`MAX_RETRY_POW_BITS`], we take
+    /// `bits` as the relay's difficulty (until the next directory says otherwise), solve again
+    /// and send the request once more (same id, new reply block). A second such answer fails
+    /// it as [`ErrorCode::Pow`], and a relay asking for more than the bound fails it as
+    /// [`ErrorCode::Quota`] (busy): never a loop, never minutes of solving.
+    fn on_pow_required<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        request_id: u64,
+        kind: PendingKind,
+        (relay, command, surb): (RelayId, Command, SurbId),
+        bits: u8,
+        now: u64,
+    ) {
+        let kind = match kind {
+            PendingKind::Create {
+                key,
+                purpose,
+                clock_retried,
+                pow_retried: false,
+            } if bits <= MAX_RETRY_POW_BITS => PendingKind::Create {
+                key,
+                purpose,
+                clock_retried,
+                pow_retried: true,
+            },
+            PendingKind::BlobPut {
+                upload,
+                pow_retried: false,
+            } if bits <= MAX_RETRY_POW_BITS => PendingKind::BlobPut {
+                upload,
+                pow_retried: true,
+            },
+            kind => {
+                let code = if bits > MAX_RETRY_POW_BITS {
+                    ErrorCode::Quota
+                } else {
+                    ErrorCode::Pow
+                };
+                if let PendingKind::BlobPut { upload, .. } = kind {
+                    return self.fail_upload(upload, Error::RelayRefused(code));
+                }
+                return self.on_refused(rng, request_id, kind, &command, code, now);
+            }
+        };
+        let key_epoch = self.pow_terms(relay).0.key_epoch;
+        let admission = self
+            .admission
+            .entry(relay)
+            .or_insert(super::RelayAdmission {
+                key_epoch,
+                pow_bits: None,
+            });
+        admission.pow_bits = Some(bits);
+        self.openers.remove(&surb);
+        self.dispatch(rng, request_id, kind, relay, command, now);
     }
 
     /// Takes a clock offset a relay told us; reports it once if it is large.
@@ -474,256 +538,4 @@ impl Client {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::client::tests::{NOW, client};
-    use crate::handshake::InvitationSecret;
-    use crate::ids::QueueId;
-    use crate::invitation::InvitationKind;
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    fn answer(client: &mut Client, rng: &mut ChaCha20Rng, request_id: u64, body: ResponseBody) {
-        client.on_response(rng, Response { request_id, body }, NOW);
-    }
-
-    fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
-        let found = client.pending.iter().find(|(_, p)| is(&p.kind));
-        found.map(|(id, _)| *id).unwrap()
-    }
-
-    /// The Create of a pending queue creation: (relay, timestamp, nonce).
-    fn create_work(client: &Client) -> (RelayId, u64, u64) {
-        let p = client
-            .pending
-            .values()
-            .find(|p| matches!(p.kind, PendingKind::Create { .. }))
-            .unwrap();
-        match p.command {
-            Command::Create {
-                timestamp,
-                pow_nonce,
-                ..
-            } => (p.relay, timestamp, pow_nonce),
-            _ => unreachable!(),
-        }
-    }
-
-    #[test]
-    fn a_retried_create_reuses_its_work_while_it_is_fresh() {
-        let mut rng = ChaCha20Rng::seed_from_u64(12);
-        let mut client = client(&mut rng);
-        client.create_invitation(&mut rng, NOW).unwrap();
-        let (relay, timestamp, nonce) = create_work(&client);
-        let (scope, bits) = client.pow_terms(relay);
-        let p = client.pending.values().next().unwrap();
-        p.command.verify_pow(&scope, bits).unwrap();
-        assert_eq!(timestamp, NOW);
-        // Unanswered: resent with a new reply block, the same work.
-        let retry_at = NOW + client.config.retry_after;
-        client.tick(&mut rng, retry_at);
-        assert_eq!(create_work(&client), (relay, NOW, nonce));
-        // Work older than CREATE_WORK_REUSE_SECS is solved again, at the retry's time.
-        let late = NOW + CREATE_WORK_REUSE_SECS + 1;
-        client.tick(&mut rng, late);
-        let (_, timestamp, _) = create_work(&client);
-        assert_eq!(timestamp, late);
-        let p = client.pending.values().next().unwrap();
-        p.command.verify_pow(&scope, bits).unwrap();
-    }
-
-    #[test]
-    fn refused_queue_creations_name_the_invitation_or_acceptance() {
-        let mut rng = ChaCha20Rng::seed_from_u64(11);
-        let mut client = client(&mut rng);
-        let invite = client.create_invitation(&mut rng, NOW).unwrap();
-        let their_queue = QueueId::random(&mut rng);
-        let gateway = client.gateway();
-        let secret =
-            InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
-        let accept = client
-            .accept_invitation(&mut rng, *secret.invitation(), NOW)
-            .unwrap();
-        assert_ne!(invite, accept);
-        for id in [invite, accept] {
-            answer(
-                &mut client,
-                &mut rng,
-                id,
-                ResponseBody::Error(ErrorCode::Pow),
-            );
-        }
-        let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
-        let refused = Error::RelayRefused(ErrorCode::Pow);
-        assert!(matches!(
-            &events[..],
-            [
-                Event::InvitationFailed { handle: a, error: e1 },
-                Event::AcceptFailed { handle: b, error: e2 },
-            ] if *a == invite && *b == accept && *e1 == refused && *e2 == refused
-        ));
-        assert_eq!(events[0].what(), Some("create queue"));
-        assert_eq!(events[1].what(), Some("create queue"));
-        assert_eq!(events[1].error(), Some(&refused));
-        assert_eq!(client.pending_requests(), 0);
-    }
-
-    #[test]
-    fn refused_sends_and_subscriptions_name_the_contact_and_message() {
-        let mut rng = ChaCha20Rng::seed_from_u64(12);
-        let mut client = client(&mut rng);
-        let their_queue = QueueId::random(&mut rng);
-        let gateway = client.gateway();
-        let secret =
-            InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
-        let accept = client
-            .accept_invitation(&mut rng, *secret.invitation(), NOW)
-            .unwrap();
-        let ids = ResponseBody::Ids {
-            recipient_id: QueueId::random(&mut rng),
-            sender_id: QueueId::random(&mut rng),
-        };
-        answer(&mut client, &mut rng, accept, ids);
-        let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
-        answer(&mut client, &mut rng, secure, ResponseBody::Ok);
-        // The contact is announced once their queue is secured.
-        let Some(Event::ContactAdded { contact, .. }) = client.poll_event() else {
-            panic!("a contact");
-        };
-        assert!(matches!(
-            client.poll_event(),
-            Some(Event::Accepted { handle, contact: c }) if handle == accept && c == contact
-        ));
-        let hello = client.contacts[&contact].outbox.front().unwrap().0;
-        let send = pending_id(&client, |k| matches!(k, PendingKind::Send { .. }));
-        answer(
-            &mut client,
-            &mut rng,
-            send,
-            ResponseBody::Error(ErrorCode::Quota),
-        );
-        // Our new queue's first Subscribe leaves on its timer, at the next tick.
-        client.tick(&mut rng, NOW);
-        let subscribe = pending_id(&client, |k| matches!(k, PendingKind::Subscribe));
-        answer(
-            &mut client,
-            &mut rng,
-            subscribe,
-            ResponseBody::Error(ErrorCode::Auth),
-        );
-
-        let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
-        assert!(matches!(
-            &events[..],
-            [
-                Event::SendFailed { contact: c1, message, error: Error::RelayRefused(ErrorCode::Quota) },
-                Event::SubscribeFailed { contact: Some(c2), error: Error::RelayRefused(ErrorCode::Auth) },
-            ] if *c1 == contact && *message == hello && *c2 == contact
-        ));
-        assert_eq!(events[0].what(), Some("send"));
-        assert_eq!(events[1].what(), Some("subscribe"));
-        // The message stays first in the outbox, no longer in flight.
-        let c = &client.contacts[&contact];
-        assert!(!c.sending);
-        assert_eq!(c.outbox.front().map(|(id, _)| *id), Some(hello));
-    }
-
-    #[test]
-    fn a_refused_timestamp_is_corrected_once_then_fails_and_a_wild_clock_is_not_believed() {
-        let mut rng = ChaCha20Rng::seed_from_u64(14);
-        let mut client = client(&mut rng);
-        let invite = client.create_invitation(&mut rng, NOW).unwrap();
-        let relay_time = NOW + 900;
-        answer(
-            &mut client,
-            &mut rng,
-            invite,
-            ResponseBody::ExpiredAt { relay_time },
-        );
-        // Sent again at once, in the relay's time, and the offset reported.
-        assert_eq!(client.clock_offset(), 900);
-        assert!(matches!(
-            client.poll_event(),
-            Some(Event::ClockOffset { seconds: 900 })
-        ));
-        let p = &client.pending[&invite];
-        assert!(matches!(p.command, Command::Create { timestamp, .. } if timestamp == relay_time));
-        assert!(matches!(
-            p.kind,
-            PendingKind::Create {
-                clock_retried: true,
-                ..
-            }
-        ));
-        // A second refusal fails it: no loop.
-        answer(
-            &mut client,
-            &mut rng,
-            invite,
-            ResponseBody::ExpiredAt { relay_time },
-        );
-        assert!(matches!(
-            client.poll_event(),
-            Some(Event::InvitationFailed { handle, error: Error::RelayRefused(ErrorCode::Expired) })
-                if handle == invite
-        ));
-        assert_eq!(client.pending_requests(), 0);
-
-        // A relay more than 30 days off is not believed.
-        let again = client.create_invitation(&mut rng, NOW).unwrap();
-        let wild = NOW + super::super::MAX_CLOCK_OFFSET + 1;
-        answer(
-            &mut client,
-            &mut rng,
-            again,
-            ResponseBody::ExpiredAt { relay_time: wild },
-        );
-        assert_eq!(client.clock_offset(), 900);
-        assert!(matches!(
-            client.poll_event(),
-            Some(Event::InvitationFailed { handle, error: Error::RelayRefused(ErrorCode::Expired) })
-                if handle == again
-        ));
-        assert!(client.poll_event().is_none());
-    }
-
-    #[test]
-    fn an_invitation_expired_before_our_queue_exists_fails_its_acceptance() {
-        let mut rng = ChaCha20Rng::seed_from_u64(13);
-        let mut client = client(&mut rng);
-        let their_queue = QueueId::random(&mut rng);
-        let gateway = client.gateway();
-        let secret =
-            InvitationSecret::create(&mut rng, InvitationKind::OneTime, gateway, their_queue, NOW);
-        let accept = client
-            .accept_invitation(&mut rng, *secret.invitation(), NOW)
-            .unwrap();
-        let ids = ResponseBody::Ids {
-            recipient_id: QueueId::random(&mut rng),
-            sender_id: QueueId::random(&mut rng),
-        };
-        let later = secret.invitation().expires_at + 1;
-        client.on_response(
-            &mut rng,
-            Response {
-                request_id: accept,
-                body: ids,
-            },
-            later,
-        );
-        let event = client.poll_event().unwrap();
-        assert_eq!(event.what(), Some("accept invitation"));
-        assert!(matches!(
-            event,
-            Event::AcceptFailed {
-                handle,
-                error: Error::Misuse(crate::client::ClientError::Invitation(
-                    crate::handshake::HandshakeError::Expired
-                )),
-            } if handle == accept
-        ));
-        assert!(client.contact_ids().next().is_none());
-    }
-}
+mod tests;
