@@ -3,8 +3,8 @@
 // the right keys; a directory signed by other keys, one that has expired (the page's clock
 // four hours ahead: the dev directory is valid three hours), an unsigned one and a tampered
 // one are refused with DIRECTORY_INVALID and a message that says why; no keys at all is
-// INVALID_ARGUMENT. Bad documents are served at a path of the page's own origin through
-// Playwright's request interception.
+// INVALID_ARGUMENT, and the PWA without keys says so at once. Bad documents are served at a
+// path of the page's own origin through Playwright's request interception.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDev, launchBrowser } from './harness.mjs';
@@ -134,4 +134,20 @@ test('without directoryKeys open is INVALID_ARGUMENT', async () => {
   assert.equal(r.ok, false);
   assert.equal(r.code, 'INVALID_ARGUMENT', JSON.stringify(r));
   assert.match(r.message, /directoryKeys/);
+});
+
+test('the PWA without any directory keys says so instead of opening', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  // This site names no authorities (no /config.json) and none were kept.
+  await context.route('**/config.json', (route) => route.fulfill({ status: 404, body: '' }));
+  const page = await context.newPage();
+  await page.goto(dev.url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await page.getByRole('textbox', { name: 'Display name' }).fill('Dee');
+  const started = Date.now();
+  await page.getByRole('button', { name: 'Use without saving' }).click();
+  await page.getByText('does not say which directory authorities to trust', { exact: false })
+    .waitFor({ timeout: 10_000 });
+  assert.ok(Date.now() - started < 10_000, 'a message, not a hang');
+  await context.close();
 });

@@ -209,11 +209,21 @@ test('a saved profile: unlock, scroll-back, settings, update prompt, delete', as
   assert.ok(file.length > 1000, `a backup of ${file.length} bytes`);
   assert.ok(!file.includes(Buffer.from(fromBob[0])), 'no plaintext in the file');
 
-  // The relay directory: a wrong address is refused; a good one is used on the next open.
+  // The relay directory: a wrong address is refused, so is an unsigned directory; a good one is
+  // used on the next open.
   const directory = alice.page.getByRole('textbox', { name: 'Relay directory URL' });
   await directory.fill(`${net.url.replace(/\/$/, '')}/nothing-here.json`);
   await alice.page.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.page.getByRole('alert').filter({ hasText: 'could not read a relay directory' }).waitFor({ timeout: 10_000 });
+  // A directory that the authorities this app trusts (its /config.json) did not sign is
+  // refused with a clear message, and not saved (the library would refuse it at open).
+  const unsigned = `${net.url.replace(/\/$/, '')}/unsigned-directory.json`;
+  await alice.page.route(unsigned, (route) => route.fulfill({
+    json: { version: 1, relays: [{ id: 'aa', url: 'ws://127.0.0.1:9', sphinx_key: 'bb' }] },
+  }));
+  await directory.fill(unsigned);
+  await alice.page.getByRole('button', { name: 'Save', exact: true }).click();
+  await alice.page.getByRole('alert').filter({ hasText: 'not signed by the directory authorities' }).waitFor({ timeout: 10_000 });
   const chosen = `${net.url.replace(/\/$/, '')}/directory.json?from=settings`;
   await directory.fill(chosen);
   await alice.page.getByRole('button', { name: 'Save', exact: true }).click();
