@@ -13,7 +13,7 @@ let dev;
 let browser;
 
 before(async () => {
-  dev = await startDev({ httpPort: 18320, wsBasePort: 22000, relays: 3 });
+  dev = await startDev({ httpPort: 18320, wsBasePort: 22000, relays: 4 });
   browser = await launchBrowser();
 });
 
@@ -83,7 +83,7 @@ test('the dev network serves a directory signed by 2 of 3 authorities and names 
   assert.equal(config.directoryThreshold, 2);
   assert.deepEqual(doc.signatures.map((s) => s.key).sort(), [...config.directoryKeys].sort());
   assert.ok(doc.valid_until > Date.now() / 1000 + 3600, 'valid for hours');
-  assert.equal(doc.relays.length, 3);
+  assert.equal(doc.relays.length, 4);
   for (const r of doc.relays) assert.match(r.signature, /^[A-Za-z0-9_-]{86}$/);
 });
 
