@@ -61,14 +61,18 @@ const TRUST_KEY = 'sotto.directoryTrust';
 
 /// The directory authorities this site names, as `Sotto.open` takes them:
 /// `{directoryKeys, directoryThreshold}` from the site's `/config.json` (which `sotto-relay dev`
-/// serves), kept in localStorage so that a saved profile opens offline with the same keys.
-export async function directoryTrust() {
+/// serves). With `keep` (a device that saves a profile) they are kept in localStorage, so that
+/// the saved profile opens offline with the same keys; a session used without saving leaves
+/// nothing behind.
+export async function directoryTrust({ keep = true } = {}) {
   try {
     const resp = await fetch('/config.json', { cache: 'no-cache' });
     if (resp.ok) {
       const { directoryKeys, directoryThreshold } = await resp.json();
       const trust = { directoryKeys, directoryThreshold };
-      try { localStorage.setItem(TRUST_KEY, JSON.stringify(trust)); } catch { /* not kept */ }
+      if (keep) {
+        try { localStorage.setItem(TRUST_KEY, JSON.stringify(trust)); } catch { /* not kept */ }
+      }
       return trust;
     }
   } catch { /* offline: the kept keys */ }

@@ -222,7 +222,7 @@ el.relayForm.addEventListener('submit', async (e) => {
     const response = await fetch(url, { cache: 'no-store' });
     const doc = response.ok ? await response.json() : null;
     if (!Array.isArray(doc?.relays) || doc.relays.length === 0) throw new Error('no relays');
-    if (!signedFor(doc, await directoryTrust())) {
+    if (!signedFor(doc, await directoryTrust({ keep: false }))) {
       el.directoryStatus.textContent = '';
       el.directoryError.textContent = 'That relay directory is not signed by the directory authorities this app trusts, so Sotto would refuse it. It was not saved.';
       el.directoryUrl.focus();

@@ -133,7 +133,7 @@ async function openSotto(storage) {
     el.name.focus();
     return;
   }
-  const trust = await directoryTrust();
+  const trust = await directoryTrust({ keep: storage !== 'memory' });
   if (!hasTrust(trust)) {
     el.welcomeError.textContent = NO_TRUST_TEXT;
     return;

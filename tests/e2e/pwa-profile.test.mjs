@@ -7,7 +7,7 @@
 // network gone (from the service worker's cache and IndexedDB, showing "Offline"). The web root is a copy, so that the test can publish a new sw.js.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, appendFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useNetwork, artifactPath, ROOT } from './harness.mjs';
@@ -217,10 +217,11 @@ test('a saved profile: unlock, scroll-back, settings, update prompt, delete', as
   await alice.page.getByRole('alert').filter({ hasText: 'could not read a relay directory' }).waitFor({ timeout: 10_000 });
   // A directory that the authorities this app trusts (its /config.json) did not sign is
   // refused with a clear message, and not saved (the library would refuse it at open).
-  const unsigned = `${net.url.replace(/\/$/, '')}/unsigned-directory.json`;
-  await alice.page.route(unsigned, (route) => route.fulfill({
-    json: { version: 1, relays: [{ id: 'aa', url: 'ws://127.0.0.1:9', sphinx_key: 'bb' }] },
+  // (A file of the served web root: the service worker's fetches escape page.route.)
+  writeFileSync(join(webRoot, 'web', 'unsigned-directory.json'), JSON.stringify({
+    version: 1, relays: [{ id: 'aa', url: 'ws://127.0.0.1:9', sphinx_key: 'bb' }],
   }));
+  const unsigned = `${net.url.replace(/\/$/, '')}/web/unsigned-directory.json`;
   await directory.fill(unsigned);
   await alice.page.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.page.getByRole('alert').filter({ hasText: 'not signed by the directory authorities' }).waitFor({ timeout: 10_000 });

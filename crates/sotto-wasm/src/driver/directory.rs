@@ -86,11 +86,20 @@ pub async fn read_directory(
     Ok(Verified { relays, text })
 }
 
+/// How long after its `valid_until` (seconds) a directory is still read, as of its last valid
+/// second: Tor's "reasonably live" consensus (24 h). A new profile has no clock offset yet,
+/// so a device clock hours fast sees a fresh directory (the dev network's lives 3 h) as
+/// expired; this keeps such a device working (the relays then tell it the offset). The
+/// price: a directory replayed by whoever serves it is accepted up to this long past its
+/// expiry (still signed by the authorities, every relay's descriptor too).
+pub const EXPIRED_GRACE_SECS: u64 = 24 * 3600;
+
 /// Parses and verifies a signed directory document at `now` (network time, Unix seconds).
 /// A document that is not valid yet is read as of its `valid_after`: authorities never sign
 /// ahead, so it only says that this device's clock is slow (which the relays then correct:
-/// a page days behind must still open), whereas an expired one may be a replay and is
-/// refused.
+/// a page days behind must still open). One that expired less than [`EXPIRED_GRACE_SECS`]
+/// ago is read as of its last valid second (a fast clock); one expired longer ago may be a
+/// replay and is refused.
 ///
 /// # Errors
 /// The [`DirectoryError`] that refuses it.
@@ -103,6 +112,13 @@ pub fn verify(
     match doc.verify(trust, now) {
         Err(DirectoryError::NotYetValid { valid_after, .. }) => {
             Ok(doc.verify(trust, valid_after)?.relays)
+        }
+        Err(DirectoryError::Expired { valid_until, now })
+            if now.saturating_sub(valid_until) < EXPIRED_GRACE_SECS =>
+        {
+            // Its last valid second; an empty validity (`valid_until <= valid_after`) stays
+            // refused (`NotYetValid` there).
+            Ok(doc.verify(trust, valid_until.saturating_sub(1))?.relays)
         }
         other => Ok(other?.relays),
     }
@@ -136,4 +152,81 @@ pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<D
     let text = std::str::from_utf8(&bytes).ok()?;
     let doc = SignedDirectory::parse(text).ok()?;
     doc.verify(trust, doc.valid_after).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_proto::directory::SignedDescriptor;
+    use sotto_proto::ids::RelayId;
+    use sotto_proto::keys::{AuthKeyPair, PublicKey};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn authority() -> AuthKeyPair {
+        AuthKeyPair::from_persisted_bytes([1; 32])
+    }
+
+    /// One relay, valid [10_000, 20_000), signed by [`authority`].
+    fn doc() -> String {
+        let relay = RelayDescriptor {
+            id: RelayId::from_bytes([2; 32]),
+            url: "ws://127.0.0.1:9101".into(),
+            sphinx_key: PublicKey::from_bytes([3; 32]),
+            key_epoch: 1,
+            key_rotates_at: None,
+            previous_key: None,
+            pow_bits: None,
+        };
+        let signed = SignedDescriptor::sign(relay, &AuthKeyPair::from_persisted_bytes([4; 32]), 9);
+        let mut d = SignedDirectory::new(vec![signed], 10_000, 20_000);
+        d.sign(&authority());
+        d.to_json()
+    }
+
+    fn trust() -> DirectoryTrust {
+        DirectoryTrust::new(vec![authority().public_key()], 1).unwrap()
+    }
+
+    #[test]
+    fn a_slow_or_somewhat_fast_clock_reads_a_valid_directory() {
+        for now in [
+            0,
+            9_999,
+            10_000,
+            19_999,
+            20_000,
+            20_000 + EXPIRED_GRACE_SECS - 1,
+        ] {
+            assert_eq!(verify(&doc(), &trust(), now).unwrap().len(), 1, "at {now}");
+        }
+    }
+
+    #[test]
+    fn a_directory_expired_past_the_grace_is_refused() {
+        let late = 20_000 + EXPIRED_GRACE_SECS;
+        assert!(matches!(
+            verify(&doc(), &trust(), late),
+            Err(DirectoryError::Expired {
+                valid_until: 20_000,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_grace_does_not_excuse_a_bad_signature() {
+        let other = DirectoryTrust::new(
+            vec![AuthKeyPair::from_persisted_bytes([9; 32]).public_key()],
+            1,
+        )
+        .unwrap();
+        assert!(matches!(
+            verify(&doc(), &other, 20_500),
+            Err(DirectoryError::TooFewSignatures {
+                valid: 0,
+                needed: 1
+            })
+        ));
+    }
 }
