@@ -350,7 +350,8 @@ impl Directory {
 mod signed;
 
 pub use signed::{
-    AuthoritySignature, DIRECTORY_VERSION, DirectoryTrust, SignedDescriptor, SignedDirectory,
+    AuthoritySignature, DESCRIPTOR_LABEL, DIRECTORY_LABEL, DIRECTORY_VERSION, DirectoryTrust,
+    SignedDescriptor, SignedDirectory,
 };
 
 #[cfg(test)]
