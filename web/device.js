@@ -44,13 +44,53 @@ if ('serviceWorker' in navigator) {
 /// Leaves nothing of Sotto in this browser's storage: no service worker, no Cache Storage, no
 /// localStorage. For a device without a saved profile (a kiosk session, a deleted profile).
 export async function forgetDevice() {
-  try { localStorage.removeItem(DIRECTORY_KEY); } catch { /* no localStorage */ }
+  try {
+    localStorage.removeItem(DIRECTORY_KEY);
+    localStorage.removeItem(TRUST_KEY);
+  } catch { /* no localStorage */ }
   try {
     for (const reg of await navigator.serviceWorker?.getRegistrations?.() ?? []) await reg.unregister();
   } catch { /* none */ }
   try {
     for (const key of await caches.keys()) await caches.delete(key);
   } catch { /* no Cache Storage */ }
+}
+
+/// localStorage key of the directory authorities' keys last read from `/config.json`.
+const TRUST_KEY = 'sotto.directoryTrust';
+
+/// The directory authorities this site names, as `Sotto.open` takes them:
+/// `{directoryKeys, directoryThreshold}` from the site's `/config.json` (which `sotto-relay dev`
+/// serves). With `keep` (a device that saves a profile) they are kept in localStorage, so that
+/// the saved profile opens offline with the same keys; a session used without saving leaves
+/// nothing behind.
+export async function directoryTrust({ keep = true } = {}) {
+  try {
+    const resp = await fetch('/config.json', { cache: 'no-cache' });
+    if (resp.ok) {
+      const { directoryKeys, directoryThreshold } = await resp.json();
+      const trust = { directoryKeys, directoryThreshold };
+      if (keep) {
+        try { localStorage.setItem(TRUST_KEY, JSON.stringify(trust)); } catch { /* not kept */ }
+      }
+      return trust;
+    }
+  } catch { /* offline: the kept keys */ }
+  try { return JSON.parse(localStorage.getItem(TRUST_KEY) ?? '{}'); } catch { return {}; }
+}
+
+/// Whether `trust` (from [`directoryTrust`]) names any authority key: without one `Sotto.open`
+/// refuses every directory, so the app says so instead of opening.
+export const hasTrust = (trust) => Array.isArray(trust?.directoryKeys) && trust.directoryKeys.length > 0;
+
+/// Whether the directory document `doc` (its JSON) carries signatures by at least the threshold
+/// of `trust`'s keys. Only a first check, for Settings: the library verifies the signatures
+/// themselves when it opens.
+export function signedFor(doc, trust) {
+  if (!hasTrust(trust) || !Array.isArray(doc?.signatures)) return false;
+  const signers = new Set(doc.signatures.map((s) => s?.key));
+  const present = trust.directoryKeys.filter((k) => signers.has(k)).length;
+  return present >= (trust.directoryThreshold ?? trust.directoryKeys.length);
 }
 
 /// This site's own relay directory.

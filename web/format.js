@@ -47,9 +47,13 @@ const MESSAGES = {
   PROFILE_IN_USE: 'This profile is open in another tab or window.',
   RELAY_FULL: 'The relay is full for now; Sotto will try again.',
   RELAY_REFUSED: 'A relay refused that request. Try again in a moment.',
+  DIRECTORY_INVALID: 'Sotto refused the relay directory: it is not signed by the directory authorities this app trusts, or it has expired. Choose another directory in Settings, or the default one.',
   CLOCK_SKEW: "The relays do not accept this device's clock. Set the right date and time, then try again.",
   CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };
+
+/// Shown when this site names no directory authority (its `/config.json`) and none was kept.
+export const NO_TRUST_TEXT = 'This site does not say which directory authorities to trust, so Sotto cannot check its list of relays. Try again when online, or ask whoever runs this site.';
 
 /// The sentence shown to a person for a SottoError (or any other failure).
 export function errorText(err) {

@@ -5,7 +5,7 @@ import { byId, clearText } from '/web/dom.js';
 import { errorText } from '/web/format.js';
 import { showPane, onLeave } from '/web/panes.js';
 import { renderList } from '/web/chat-list.js';
-import { forgetDevice, directoryUrl, defaultDirectoryUrl, storeDirectoryUrl } from '/web/device.js';
+import { forgetDevice, directoryUrl, defaultDirectoryUrl, storeDirectoryUrl, directoryTrust, signedFor } from '/web/device.js';
 
 const el = {
   openSettings: byId('open-settings'), meName: byId('me-name'),
@@ -222,6 +222,12 @@ el.relayForm.addEventListener('submit', async (e) => {
     const response = await fetch(url, { cache: 'no-store' });
     const doc = response.ok ? await response.json() : null;
     if (!Array.isArray(doc?.relays) || doc.relays.length === 0) throw new Error('no relays');
+    if (!signedFor(doc, await directoryTrust({ keep: false }))) {
+      el.directoryStatus.textContent = '';
+      el.directoryError.textContent = 'That relay directory is not signed by the directory authorities this app trusts, so Sotto would refuse it. It was not saved.';
+      el.directoryUrl.focus();
+      return;
+    }
     storeDirectoryUrl(url.href === defaultDirectoryUrl() ? null : url.href);
     el.directoryUrl.value = url.href;
     el.directoryStatus.textContent = `Saved: ${doc.relays.length} relays. Sotto uses them the next time it opens.`;

@@ -3,8 +3,8 @@
 import { Sotto, version } from '/pkg/sotto.js';
 import { PROFILE, state } from '/web/store.js';
 import { byId, clearText } from '/web/dom.js';
-import { errorText } from '/web/format.js';
-import { registerServiceWorker, directoryUrl, defaultDirectoryUrl } from '/web/device.js';
+import { errorText, NO_TRUST_TEXT } from '/web/format.js';
+import { registerServiceWorker, directoryUrl, defaultDirectoryUrl, directoryTrust, hasTrust } from '/web/device.js';
 
 const el = {
   status: byId('status'),
@@ -94,7 +94,12 @@ export async function openSaved(passphrase, { takeOver = false } = {}) {
   el.unlockForm.setAttribute('aria-busy', 'true');
   el.status.textContent = 'Opening your profile…';
   try {
-    const options = { directoryUrl: directoryUrl(), storage: 'indexeddb', profile: PROFILE };
+    const trust = await directoryTrust();
+    if (!hasTrust(trust)) {
+      el.unlockError.textContent = NO_TRUST_TEXT;
+      return;
+    }
+    const options = { directoryUrl: directoryUrl(), ...trust, storage: 'indexeddb', profile: PROFILE };
     if (passphrase) options.passphrase = passphrase;
     if (takeOver) options.takeOver = true;
     const me = await Sotto.open(options);
@@ -128,8 +133,14 @@ async function openSotto(storage) {
     el.name.focus();
     return;
   }
+  const trust = await directoryTrust({ keep: storage !== 'memory' });
+  if (!hasTrust(trust)) {
+    el.welcomeError.textContent = NO_TRUST_TEXT;
+    return;
+  }
   const options = {
     directoryUrl: defaultDirectoryUrl(),
+    ...trust,
     storage,
     profile: PROFILE,
     displayName,

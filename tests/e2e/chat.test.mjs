@@ -27,7 +27,7 @@ async function person(displayName) {
     window.__contactEvents = [];
     window.__events = [];
     const me = await mod.Sotto.open({
-      directoryUrl: `${location.origin}/directory.json`,
+      directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
       storage: 'memory',
       profile: 'default',
       displayName,
@@ -182,7 +182,7 @@ test('errors are SottoErrors with a code', async () => {
   const down = await carol.page.evaluate(async () => {
     const { Sotto } = await import('/pkg/sotto.js');
     try {
-      await Sotto.open({ storage: 'memory', displayName: 'X', directoryUrl: 'http://127.0.0.1:9/directory.json' });
+      await Sotto.open({ storage: 'memory', displayName: 'X', directoryUrl: 'http://127.0.0.1:9/directory.json', ...(await (await fetch('/config.json')).json()) });
       return null;
     } catch (e) {
       return { name: e.name, code: e.code };

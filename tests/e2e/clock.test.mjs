@@ -101,7 +101,7 @@ test('the library tells a skewed page once (clock event) and keeps creating invi
     await mod.default();
     const events = [];
     const me = await mod.Sotto.open({
-      storage: 'memory', displayName: 'Lib', directoryUrl: `${location.origin}/directory.json`,
+      storage: 'memory', displayName: 'Lib', directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
     });
     me.addEventListener('clock', (e) => events.push(e.detail));
     const links = [];

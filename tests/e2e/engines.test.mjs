@@ -41,7 +41,7 @@ async function open(browser, displayName) {
       return out;
     };
     window.__me = await mod.Sotto.open({
-      directoryUrl: `${location.origin}/directory.json`,
+      directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
       storage: 'indexeddb',
       profile: 'engines',
       displayName,

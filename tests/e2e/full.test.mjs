@@ -17,7 +17,7 @@ test('a relay with no room for queues: createInvitation rejects RELAY_FULL', asy
     const mod = await import('/pkg/sotto.js');
     await mod.default();
     const me = await mod.Sotto.open({
-      storage: 'memory', displayName: 'Alice', directoryUrl: `${location.origin}/directory.json`,
+      storage: 'memory', displayName: 'Alice', directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()),
     });
     const errors = [];
     me.addEventListener('error', (e) => errors.push(e.detail));

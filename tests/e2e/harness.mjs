@@ -10,8 +10,11 @@
 // - `startDev(options)`, `launchBrowser(extraArgs)`: the two halves, for tests that need more.
 // - `openPage(net, context, errors, {consoleErrors})`: a new page of `context` on the PWA,
 //   ready (`body[data-ready]`); its page errors (and console errors) go to `errors` if given.
-// - `openSotto(page, options)`: `Sotto.open({directoryUrl, ...options})` in the page as
-//   `window.__me`; `{ok: true}`, or `{name, code, message}` of the rejection (`__me` is null).
+// - `directoryTrust(url)`: `{directoryKeys, directoryThreshold}` of the dev network at `url`
+//   (its `/config.json`, read from node, so that it works while a page is offline; the last one
+//   read when the network is down), to spread into `Sotto.open`'s options.
+// - `openSotto(page, options)`: `Sotto.open({directoryUrl, ...directoryTrust, ...options})` in
+//   the page as `window.__me`; `{ok: true}`, or `{name, code, message}` of the rejection (`__me` is null).
 //   It collects `window.__received` (message details), `__errors` (`{what, code}` of `error`
 //   events), `__contactEvents` (contact details) and `__events` (`{type, ...detail}` of
 //   `status`, `progress`, `attachment` and `expired`).
@@ -127,10 +130,30 @@ export async function openPage(net, context, errors = null, { consoleErrors = fa
   return page;
 }
 
+const trusts = new Map();
+
+/// The directory authorities of the dev network serving `url` as `Sotto.open` takes them:
+/// `{directoryKeys, directoryThreshold}` from its `/config.json` (the last one read for that
+/// origin when it cannot be read now: a stopped network, an offline test).
+export async function directoryTrust(url) {
+  const origin = new URL(url).origin;
+  try {
+    const resp = await fetch(`${origin}/config.json`, { signal: AbortSignal.timeout(5_000) });
+    if (resp.ok) {
+      const { directoryKeys, directoryThreshold } = await resp.json();
+      trusts.set(origin, { directoryKeys, directoryThreshold });
+    }
+  } catch { /* the last one read */ }
+  const trust = trusts.get(origin);
+  if (!trust) throw new Error(`no /config.json at ${origin}`);
+  return trust;
+}
+
 /// Opens `Sotto` on `page` as `window.__me` and collects its events (see the list at the top).
 export async function openSotto(page, options) {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  return page.evaluate(async (options) => {
+  const trust = await directoryTrust(page.url());
+  return page.evaluate(async ({ options, trust }) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
     window.__received = [];
@@ -138,7 +161,7 @@ export async function openSotto(page, options) {
     window.__contactEvents = [];
     window.__events = [];
     try {
-      const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+      const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...trust, ...options });
       me.addEventListener('message', (e) => window.__received.push(e.detail));
       me.addEventListener('error', (e) => window.__errors.push({ what: e.detail.what, code: e.detail.code }));
       me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
@@ -151,7 +174,7 @@ export async function openSotto(page, options) {
       window.__me = null;
       return { name: e.name, code: e.code, message: e.message };
     }
-  }, options);
+  }, { options, trust });
 }
 
 /// A person with `Sotto` open in a page of their own context (see the list at the top).

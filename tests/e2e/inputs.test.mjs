@@ -70,7 +70,7 @@ test('display names follow one rule at open and at setDisplayName', async () => 
   const openFailure = (displayName) => page.evaluate(async (displayName) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
-    const options = { directoryUrl: `${location.origin}/directory.json`, storage: 'memory' };
+    const options = { directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), storage: 'memory' };
     if (displayName !== undefined) options.displayName = displayName;
     try {
       const me = await mod.Sotto.open(options);
@@ -163,7 +163,7 @@ test('disappeared messages are gone when a closed profile opens again', async ()
   const after = await bob.page.evaluate(async ({ options, id }) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...(await (await fetch('/config.json')).json()), ...options });
     const list = await me.messages(id);
     await me.close();
     return list;

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDev, launchBrowser, artifactPath, meetInPwa } from './harness.mjs';
+import { startDev, launchBrowser, artifactPath, meetInPwa, directoryTrust } from './harness.mjs';
 
 const HTTP_PORT = 18340;
 const WS_BASE = 23000;
@@ -53,16 +53,17 @@ const until = async (what, check, timeoutMs = 60_000) => {
 /// Opens `Sotto` on a page of the app as `window.__me`, recording its events in `window.__log`.
 async function openOn(page, options) {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  await page.evaluate(async (options) => {
+  const trust = await directoryTrust(page.url());
+  await page.evaluate(async ({ options, trust }) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
     window.__log = [];
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...trust, ...options });
     for (const type of ['message', 'status', 'connection', 'error']) {
       me.addEventListener(type, (e) => window.__log.push({ type, at: Date.now(), ...e.detail }));
     }
     window.__me = me;
-  }, options);
+  }, { options, trust });
 }
 
 async function libraryPerson(options) {
@@ -154,17 +155,18 @@ test('library: a new profile still needs the network', async () => {
   const page = await context.newPage();
   await page.goto(dev.url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  const trust = await directoryTrust(page.url());
   await context.setOffline(true);
-  const code = await page.evaluate(async () => {
+  const code = await page.evaluate(async (trust) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
     try {
-      await mod.Sotto.open({ storage: 'indexeddb', profile: 'nobody', displayName: 'Nobody', directoryUrl: `${location.origin}/directory.json` });
+      await mod.Sotto.open({ storage: 'indexeddb', profile: 'nobody', displayName: 'Nobody', directoryUrl: `${location.origin}/directory.json`, ...trust });
       return 'opened';
     } catch (e) {
       return e.code;
     }
-  });
+  }, trust);
   assert.equal(code, 'RELAY_UNREACHABLE');
   await context.close();
 });

@@ -7,7 +7,7 @@
 // network gone (from the service worker's cache and IndexedDB, showing "Offline"). The web root is a copy, so that the test can publish a new sw.js.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, appendFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useNetwork, artifactPath, ROOT } from './harness.mjs';
@@ -209,11 +209,22 @@ test('a saved profile: unlock, scroll-back, settings, update prompt, delete', as
   assert.ok(file.length > 1000, `a backup of ${file.length} bytes`);
   assert.ok(!file.includes(Buffer.from(fromBob[0])), 'no plaintext in the file');
 
-  // The relay directory: a wrong address is refused; a good one is used on the next open.
+  // The relay directory: a wrong address is refused, so is an unsigned directory; a good one is
+  // used on the next open.
   const directory = alice.page.getByRole('textbox', { name: 'Relay directory URL' });
   await directory.fill(`${net.url.replace(/\/$/, '')}/nothing-here.json`);
   await alice.page.getByRole('button', { name: 'Save', exact: true }).click();
   await alice.page.getByRole('alert').filter({ hasText: 'could not read a relay directory' }).waitFor({ timeout: 10_000 });
+  // A directory that the authorities this app trusts (its /config.json) did not sign is
+  // refused with a clear message, and not saved (the library would refuse it at open).
+  // (A file of the served web root: the service worker's fetches escape page.route.)
+  writeFileSync(join(webRoot, 'web', 'unsigned-directory.json'), JSON.stringify({
+    version: 1, relays: [{ id: 'aa', url: 'ws://127.0.0.1:9', sphinx_key: 'bb' }],
+  }));
+  const unsigned = `${net.url.replace(/\/$/, '')}/web/unsigned-directory.json`;
+  await directory.fill(unsigned);
+  await alice.page.getByRole('button', { name: 'Save', exact: true }).click();
+  await alice.page.getByRole('alert').filter({ hasText: 'not signed by the directory authorities' }).waitFor({ timeout: 10_000 });
   const chosen = `${net.url.replace(/\/$/, '')}/directory.json?from=settings`;
   await directory.fill(chosen);
   await alice.page.getByRole('button', { name: 'Save', exact: true }).click();

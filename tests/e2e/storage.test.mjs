@@ -130,7 +130,7 @@ test('two IndexedDB profiles keep contacts and history across a reload', async (
   const openAgain = (passphrase) => alice.page.evaluate(async (passphrase) => {
     const { Sotto } = await import('/pkg/sotto.js');
     try {
-      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase });
+      await Sotto.open({ storage: 'indexeddb', profile: 'alice', passphrase, ...(await (await fetch('/config.json')).json()) });
       return null;
     } catch (e) {
       return { name: e.name, code: e.code };

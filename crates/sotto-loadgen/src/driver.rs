@@ -13,7 +13,9 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rand_core::CryptoRng;
 use sotto_proto::client::Client;
-use sotto_proto::directory::{Directory, DirectoryError, RelayDescriptor, Unusable};
+use sotto_proto::directory::{
+    Directory, DirectoryError, DirectoryTrust, RelayDescriptor, SignedDirectory, Unusable,
+};
 use sotto_proto::onion::Hop;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -115,13 +117,35 @@ pub async fn fetch_directory(url: &str) -> Result<Vec<(Hop, String)>, LoadgenErr
         .collect())
 }
 
-/// Fetches the directory at `url` and returns its relays in full (key epochs and the
-/// proof-of-work difficulty each asks for included), every entry required to be usable.
+/// Fetches the signed directory at `url`, verifies it (now, by the device's clock) against
+/// the authority keys its network publishes (see [`fetch_trust`]), and returns its relays in
+/// full (key epochs and the proof-of-work difficulty each asks for included).
 pub async fn fetch_relays(url: &str) -> Result<Vec<RelayDescriptor>, LoadgenError> {
+    let trust = fetch_trust(url).await?;
     let text = http_get(url).await?;
-    Directory::parse(&text, Unusable::Refuse)
+    SignedDirectory::parse(&text)
+        .and_then(|d| d.verify(&trust, now()))
         .map(|d| d.relays)
         .map_err(|e| failed(format!("{url}: {e}")))
+}
+
+/// The authority keys and threshold a loopback network publishes beside its directory
+/// (`/config.json`'s `directoryKeys` and `directoryThreshold`, as `sotto-relay dev` serves
+/// them): the load generator drives networks it runs itself, so it takes them from there.
+pub async fn fetch_trust(directory_url: &str) -> Result<DirectoryTrust, LoadgenError> {
+    let (scheme, host, port, _) = split_url(directory_url)?;
+    let url = format!("{scheme}://{host}:{port}/config.json");
+    let text = http_get(&url).await?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| failed(format!("{url}: {e}")))?;
+    let keys: Vec<&str> = v["directoryKeys"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    let threshold = v["directoryThreshold"]
+        .as_u64()
+        .and_then(|t| usize::try_from(t).ok());
+    DirectoryTrust::from_base64(&keys, threshold).map_err(|e| failed(format!("{url}: {e}")))
 }
 
 /// Numeric samples of `{base}/metrics`, summed over relays, by metric name (labels are

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use sotto_proto::crypto::{aead_open, aead_seal, hkdf_sha256};
+use sotto_proto::directory::{DirectoryError, DirectoryTrust, SignedDirectory};
 use sotto_proto::envelope::{Content, ENVELOPE_SIZE, Envelope, Hello, MessageId};
 use sotto_proto::handshake::{InvitationSecret, accept_invitation};
 use sotto_proto::ids::{QueueId, RelayId};
 use sotto_proto::invitation::{Invitation, InvitationKind};
-use sotto_proto::keys::{PublicKey, SecretKey};
+use sotto_proto::keys::{AuthPublicKey, PublicKey, SecretKey};
 use sotto_proto::mnemonic::Mnemonic;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -43,6 +44,10 @@ const FILES: &[(&str, &str)] = &[
     (
         "sotto-ratchet.txt",
         include_str!("vectors/sotto-ratchet.txt"),
+    ),
+    (
+        "sotto-directory.txt",
+        include_str!("vectors/sotto-directory.txt"),
     ),
 ];
 
@@ -213,6 +218,29 @@ fn run(b: &Block) {
             assert_eq!(env, acc.envelope);
             assert_eq!(hello.display_name, b.text("display_name"));
         }
+        "directory" => {
+            let doc = SignedDirectory::parse(&b.text("document")).unwrap();
+            assert_eq!(doc.signed_bytes(), b.hex("body"));
+            assert_eq!(doc.to_json(), b.text("document"));
+            let keys = b
+                .hex("keys")
+                .chunks(32)
+                .map(|k| AuthPublicKey::from_bytes(k.try_into().unwrap()))
+                .collect();
+            let trust = DirectoryTrust::new(keys, usize::from(b.arr::<1>("threshold")[0])).unwrap();
+            let got = doc.verify(&trust, b.u64("now"));
+            match b.str("result") {
+                "ok" => assert!(got.is_ok(), "{}: {got:?}", b.file),
+                "expired" => assert!(matches!(got, Err(DirectoryError::Expired { .. }))),
+                "not-yet-valid" => {
+                    assert!(matches!(got, Err(DirectoryError::NotYetValid { .. })));
+                }
+                "too-few" => {
+                    assert!(matches!(got, Err(DirectoryError::TooFewSignatures { .. })));
+                }
+                r => panic!("{}: unknown result {r}", b.file),
+            }
+        }
         other => panic!("{}: unknown test kind {other}", b.file),
     }
 }
@@ -306,6 +334,7 @@ fn every_vector_passes() {
         "invitation",
         "envelope",
         "hello-message",
+        "directory",
     ] {
         assert!(
             count.get(kind).copied().unwrap_or(0) > 0,

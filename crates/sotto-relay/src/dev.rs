@@ -10,13 +10,33 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sotto_proto::directory::RelayDescriptor;
 use tokio::sync::watch;
 
+use std::sync::{Arc, Mutex};
+
 use crate::actor::{self, NodeHandle};
+use crate::authority::{Authority, DEFAULT_LIFETIME_SECS};
 use crate::error::RelayError;
 use crate::identity::KeyPolicy;
+use crate::keyfile;
 use crate::limits::Limits;
 use crate::relay::{self, Relay, RelayInfo};
 use crate::web;
 use sotto_proto::service::ServiceConfig;
+
+/// How many directory authorities `dev` runs (keys `authority-1.key` … in its data
+/// directory) and how many of them clients need ([`DEV_THRESHOLD`]).
+pub const DEV_AUTHORITIES: usize = 3;
+/// The threshold `dev` tells clients in `/config.json`.
+pub const DEV_THRESHOLD: usize = 2;
+
+/// The dev network's authorities: [`DEV_AUTHORITIES`] keys kept in the data directory
+/// (`authority-N.key`), directories valid [`DEFAULT_LIFETIME_SECS`] and signed again at once
+/// when a relay's key rotates.
+fn dev_authority(data_dir: &std::path::Path) -> Result<Authority, RelayError> {
+    let keys = (1..=DEV_AUTHORITIES)
+        .map(|i| keyfile::load_or_create(&data_dir.join(format!("authority-{i}.key"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Authority::new(keys, DEFAULT_LIFETIME_SECS))
+}
 
 /// Options of `sotto-relay dev`.
 #[derive(Clone, Debug)]
@@ -102,6 +122,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     for i in 0..opts.relays {
         let dir = data_dir.join(format!("relay-{}", i + 1));
         let identity = actor::load_identity(&dir, &opts.keys)?;
+        let signing_key = keyfile::load_or_create(&dir.join(keyfile::SIGNING_KEY_FILE))?;
         let node = actor::open_node(&dir, &identity, opts.service.clone())?;
         let port = if opts.ws_base_port == 0 {
             0
@@ -115,7 +136,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
             context: "reading a listener's address",
             source,
         })?;
-        bound.push((identity, node, listener, local));
+        bound.push((identity, signing_key, node, listener, local));
     }
     let http_listener = tokio::net::TcpListener::bind(opts.http)
         .await
@@ -133,13 +154,14 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut relays = Vec::new();
     let mut listeners = Vec::new();
-    for (i, (identity, node, listener, local)) in bound.into_iter().enumerate() {
+    for (i, (identity, signing_key, node, listener, local)) in bound.into_iter().enumerate() {
         let info = RelayInfo {
             name: (i + 1).to_string(),
             id: identity.id,
             url: format!("ws://{local}"),
             keys: identity.published(&opts.keys),
             pow_bits: opts.service.pow_bits,
+            signing_key,
         };
         let relay = Relay::new(
             info,
@@ -161,7 +183,13 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
         tasks.push(tokio::spawn(relay.clone().serve(listener)));
     }
 
-    let app = web::router(&opts.web_root, relays.clone());
+    let authority = dev_authority(&data_dir)?;
+    let app = web::router(
+        &opts.web_root,
+        relays.clone(),
+        Arc::new(Mutex::new(authority)),
+        DEV_THRESHOLD,
+    );
     let mut http_shutdown = shutdown_rx.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(http_listener, app)

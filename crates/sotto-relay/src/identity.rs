@@ -365,13 +365,13 @@ impl Identity {
 }
 
 #[cfg(unix)]
-fn private_permissions() -> std::fs::Permissions {
+pub(crate) fn private_permissions() -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt;
     std::fs::Permissions::from_mode(0o600)
 }
 
 #[cfg(unix)]
-fn check_permissions(path: &Path) -> Result<(), RelayError> {
+pub(crate) fn check_permissions(path: &Path) -> Result<(), RelayError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|source| RelayError::DataDir {
         path: path.to_path_buf(),
@@ -386,7 +386,7 @@ fn check_permissions(path: &Path) -> Result<(), RelayError> {
 }
 
 #[cfg(not(unix))]
-fn check_permissions(_path: &Path) -> Result<(), RelayError> {
+pub(crate) fn check_permissions(_path: &Path) -> Result<(), RelayError> {
     Ok(())
 }
 

@@ -8,6 +8,9 @@
 //! * [`identity`] — the relay's id and Sphinx keys (rotated every key epoch), persisted in its
 //!   data directory.
 //! * [`web`] — the HTTP side of `dev`: the PWA, `/directory.json`, `/healthz`, `/metrics`.
+//! * [`keyfile`] — Ed25519 key files: a relay's descriptor-signing key, an authority's key.
+//! * [`authority`] — directory authorities: collect relays' signed descriptors, sign and
+//!   serve `/directory.json` (`sotto-relay authority`, and in-process in `dev`).
 //! * [`dev`] — `sotto-relay dev`, a whole network on loopback in one process.
 //! * [`run`] — `sotto-relay run --config relay.toml`, one production relay.
 //! * [`actor`]'s [`actor::NodeOutputs`] is how the state machine reaches the relay: `relay`
@@ -19,9 +22,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod actor;
+pub mod authority;
 pub mod dev;
 pub mod error;
 pub mod identity;
+pub mod keyfile;
 pub mod limits;
 mod link;
 pub mod metrics;

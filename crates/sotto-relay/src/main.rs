@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use sotto_loadgen::LoadgenOptions;
 use sotto_proto::service::ServiceConfig;
 use sotto_relay::RelayError;
+use sotto_relay::authority::AuthorityConfig;
 use sotto_relay::dev::{self, DevOptions};
 use sotto_relay::identity::KeyPolicy;
 use sotto_relay::limits::Limits;
@@ -32,6 +33,9 @@ enum Command {
     /// Run one relay from a config file (environment overrides: SOTTO_LISTEN, SOTTO_PUBLIC_URL,
     /// SOTTO_DATA_DIR, SOTTO_HTTP, SOTTO_DIRECTORY_FILE, SOTTO_LOG).
     Run(RunArgs),
+    /// Run directory authorities: collect relays' signed descriptors, sign and serve
+    /// /directory.json (config: key_files, listen, relays, poll_secs, lifetime_secs).
+    Authority(RunArgs),
     /// Drive a running network on loopback with real clients and report throughput and
     /// end-to-end latency (last line: LOADGEN_JSON {...}).
     Loadgen(LoadgenArgs),
@@ -141,6 +145,11 @@ async fn run(cli: Cli) -> Result<(), RelayError> {
             let config = RunConfig::load(&a.config, |k| std::env::var(k).ok())?;
             init_logging(config.log.as_deref().unwrap_or("info"));
             sotto_relay::run::run(config).await
+        }
+        Command::Authority(a) => {
+            init_logging("info");
+            let config = AuthorityConfig::load(&a.config)?;
+            sotto_relay::authority::run(config).await
         }
         Command::Loadgen(a) => {
             init_logging("warn");

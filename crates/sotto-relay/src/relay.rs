@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use sotto_proto::directory::{PreviousKey, RelayDescriptor};
+use sotto_proto::directory::{PreviousKey, RelayDescriptor, SignedDescriptor};
 use sotto_proto::ids::RelayId;
+use sotto_proto::keys::AuthKeyPair;
 use sotto_proto::node::ConnId;
 use sotto_proto::onion::{ClientFrame, OnionError, Packet};
 use tokio::net::{TcpListener, TcpStream};
@@ -45,6 +46,8 @@ pub struct RelayInfo {
     /// The queue service's proof-of-work bits at start (its floor), published in the
     /// directory until the service says otherwise (the `sotto_relay_pow_bits` gauge).
     pub pow_bits: u8,
+    /// The relay's Ed25519 identity key: it signs the relay's descriptor.
+    pub signing_key: AuthKeyPair,
 }
 
 type ClientTx = mpsc::Sender<Message>;
@@ -64,6 +67,9 @@ pub struct Relay {
     pub url: String,
     pub local_addr: SocketAddr,
     keys: RwLock<PublishedKeys>,
+    signing_key: AuthKeyPair,
+    /// The last signed descriptor (signed again only when the entry changes).
+    signed: Mutex<Option<SignedDescriptor>>,
     pub metrics: RelayMetrics,
     pub limits: Limits,
     peers: RwLock<HashMap<RelayId, RelayDescriptor>>,
@@ -110,6 +116,8 @@ impl Relay {
                 m
             },
             keys: RwLock::new(info.keys),
+            signing_key: info.signing_key,
+            signed: Mutex::new(None),
             limits,
             peers: RwLock::new(HashMap::new()),
             links: Mutex::new(HashMap::new()),
@@ -140,6 +148,21 @@ impl Relay {
                     valid_until,
                 }),
             pow_bits: Some(self.pow_bits()),
+        }
+    }
+
+    /// This relay's entry signed with its identity key at `now` (Unix seconds): the last
+    /// one while the entry is the same, a new one when it changed (a key rotation).
+    pub fn signed_entry(&self, now: u64) -> SignedDescriptor {
+        let entry = self.entry();
+        let mut signed = lock(&self.signed);
+        match &*signed {
+            Some(d) if d.relay == entry => d.clone(),
+            _ => {
+                let d = SignedDescriptor::sign(entry, &self.signing_key, now);
+                *signed = Some(d.clone());
+                d
+            }
         }
     }
 

@@ -6,6 +6,8 @@
 //! data_dir = "/var/lib/sotto-relay"        # relay.key and store.redb
 //! http = "127.0.0.1:9180"                 # optional: /healthz, /metrics, /directory.json
 //! directory_file = "/etc/sotto/directory.json"  # optional: the peers to forward to
+//! directory_keys = ["<base64url>", "..."]  # the authorities that must have signed it
+//! directory_threshold = 2                 # optional: how many of them (default: all)
 //! log = "info"                            # tracing filter (SOTTO_LOG overrides)
 //!
 //! [limits]                                # optional; see docs/protocol/relay.md
@@ -37,7 +39,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sotto_proto::directory::{Directory, Unusable};
+use sotto_proto::directory::{
+    Directory, DirectoryError, DirectoryTrust, RelayDescriptor, SignedDirectory, Unusable,
+};
 use sotto_proto::service::ServiceConfig;
 use tokio::sync::watch;
 
@@ -45,6 +49,7 @@ use crate::actor::{self, NodeHandle};
 use crate::dev::shutdown_signal;
 use crate::error::RelayError;
 use crate::identity::KeyPolicy;
+use crate::keyfile;
 use crate::limits::Limits;
 use crate::relay::{self, Relay, RelayInfo};
 use crate::web;
@@ -135,6 +140,15 @@ pub struct RunConfig {
     pub http: Option<SocketAddr>,
     #[serde(default)]
     pub directory_file: Option<PathBuf>,
+    /// The directory authorities' keys (base64url Ed25519): `directory_file` must then be a
+    /// signed directory (version 2) that `directory_threshold` of them signed, inside its
+    /// validity, every descriptor's own signature valid. Without them it must be an unsigned
+    /// (version 1) list, trusted as the operator's own file.
+    #[serde(default)]
+    pub directory_keys: Vec<String>,
+    /// How many of `directory_keys` must have signed (default: all of them).
+    #[serde(default)]
+    pub directory_threshold: Option<usize>,
     #[serde(default)]
     pub log: Option<String>,
     #[serde(default)]
@@ -206,6 +220,7 @@ impl RunConfig {
             ));
         }
         self.keys.validate()?;
+        self.directory_trust()?;
         let s = self.service.to_config();
         if s.surb_ttl == 0 {
             return Err(RelayError::Config(
@@ -213,6 +228,47 @@ impl RunConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl RunConfig {
+    /// `directory_keys` and `directory_threshold` read (`None` when no keys are given).
+    pub fn directory_trust(&self) -> Result<Option<DirectoryTrust>, RelayError> {
+        if self.directory_keys.is_empty() {
+            return match self.directory_threshold {
+                Some(_) => Err(RelayError::Config(
+                    "directory_threshold needs directory_keys".into(),
+                )),
+                None => Ok(None),
+            };
+        }
+        DirectoryTrust::from_base64(&self.directory_keys, self.directory_threshold)
+            .map(Some)
+            .map_err(|e| RelayError::Config(format!("directory_keys: {e}")))
+    }
+}
+
+/// The peers in `text` (the `directory_file`, read at `now`, Unix seconds): a signed
+/// directory verified against `trust` when it is given (one not valid yet is read as of its
+/// `valid_after`, as clients do: only a slow clock; an expired one is refused: fetch a fresh
+/// one from an authority's `/directory.json`), else an unsigned list, every entry usable.
+///
+/// # Errors
+/// The [`DirectoryError`] that refuses it.
+pub fn read_peers(
+    text: &str,
+    trust: Option<&DirectoryTrust>,
+    now: u64,
+) -> Result<Vec<RelayDescriptor>, DirectoryError> {
+    let Some(trust) = trust else {
+        return Ok(Directory::parse(text, Unusable::Refuse)?.relays);
+    };
+    let doc = SignedDirectory::parse(text)?;
+    match doc.verify(trust, now) {
+        Err(DirectoryError::NotYetValid { valid_after, .. }) => {
+            Ok(doc.verify(trust, valid_after)?.relays)
+        }
+        other => Ok(other?.relays),
     }
 }
 
@@ -228,9 +284,19 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
-            Directory::parse(&text, Unusable::Refuse)
-                .map_err(|e| RelayError::Config(format!("{}: {e}", path.display())))?
-                .relays
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let trust = config.directory_trust()?;
+            read_peers(&text, trust.as_ref(), now).map_err(|e| {
+                let hint = match (&trust, &e) {
+                    (None, DirectoryError::UnsupportedVersion) => {
+                        " (a signed directory needs directory_keys)"
+                    }
+                    _ => "",
+                };
+                RelayError::Config(format!("{}: {e}{hint}", path.display()))
+            })?
         }
         None => Vec::new(),
     };
@@ -257,6 +323,7 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         url: config.public_url.clone(),
         keys: identity.published(&config.keys),
         pow_bits,
+        signing_key: keyfile::load_or_create(&config.data_dir.join(keyfile::SIGNING_KEY_FILE))?,
     };
     let relay = Relay::new(
         info,
@@ -424,6 +491,111 @@ data_dir = "/var/lib/sotto-relay"
         ] {
             let e = RunConfig::parse(bad, |_| None).unwrap_err().to_string();
             assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    mod peers {
+        use super::*;
+        use sotto_proto::directory::SignedDescriptor;
+        use sotto_proto::ids::RelayId;
+        use sotto_proto::keys::{AuthKeyPair, PublicKey};
+
+        fn authority(n: u8) -> AuthKeyPair {
+            AuthKeyPair::from_persisted_bytes([n; 32])
+        }
+
+        fn key(n: u8) -> String {
+            URL_SAFE_NO_PAD.encode(authority(n).public_key().as_bytes())
+        }
+
+        fn relay(n: u8) -> RelayDescriptor {
+            RelayDescriptor {
+                id: RelayId::from_bytes([n; 32]),
+                url: format!("ws://127.0.0.1:{}", 9100 + u16::from(n)),
+                sphinx_key: PublicKey::from_bytes([n + 100; 32]),
+                key_epoch: 1,
+                key_rotates_at: None,
+                previous_key: None,
+                pow_bits: None,
+            }
+        }
+
+        /// Two relays, valid [1000, 2000), signed by authorities 1 and 2.
+        fn signed() -> String {
+            let relays = (1..=2)
+                .map(|n| SignedDescriptor::sign(relay(n), &authority(n + 40), 900))
+                .collect();
+            let mut d = SignedDirectory::new(relays, 1_000, 2_000);
+            d.sign(&authority(1));
+            d.sign(&authority(2));
+            d.to_json()
+        }
+
+        fn config(extra: &str) -> Result<RunConfig, RelayError> {
+            RunConfig::parse(
+                &format!("directory_file = \"/x/dir.json\"\n{extra}\n{MINIMAL}"),
+                |_| None,
+            )
+        }
+
+        fn trust(keys: &str) -> Option<DirectoryTrust> {
+            config(keys).unwrap().directory_trust().unwrap()
+        }
+
+        #[test]
+        fn a_signed_peers_file_is_checked_against_the_configured_keys() {
+            let both = trust(&format!(
+                "directory_keys = [\"{}\", \"{}\"]",
+                key(1),
+                key(2)
+            ));
+            let peers = read_peers(&signed(), both.as_ref(), 1_500).unwrap();
+            assert_eq!(peers, vec![relay(1), relay(2)]);
+            // Not valid yet: only a slow clock, read as of valid_after.
+            assert_eq!(read_peers(&signed(), both.as_ref(), 10).unwrap().len(), 2);
+            assert!(matches!(
+                read_peers(&signed(), both.as_ref(), 2_000),
+                Err(DirectoryError::Expired { .. })
+            ));
+            let other = trust(&format!("directory_keys = [\"{}\"]", key(3)));
+            assert!(matches!(
+                read_peers(&signed(), other.as_ref(), 1_500),
+                Err(DirectoryError::TooFewSignatures {
+                    valid: 0,
+                    needed: 1
+                })
+            ));
+            let one_of_two = trust(&format!(
+                "directory_keys = [\"{}\", \"{}\"]\ndirectory_threshold = 1",
+                key(1),
+                key(3)
+            ));
+            assert!(read_peers(&signed(), one_of_two.as_ref(), 1_500).is_ok());
+            // An unsigned list is refused once keys are configured.
+            let unsigned = Directory::new(vec![relay(1)]).to_json();
+            assert!(read_peers(&unsigned, both.as_ref(), 1_500).is_err());
+        }
+
+        #[test]
+        fn without_keys_the_peers_file_is_an_unsigned_list() {
+            assert_eq!(trust(""), None);
+            let unsigned = Directory::new(vec![relay(1)]).to_json();
+            assert_eq!(read_peers(&unsigned, None, 0).unwrap(), vec![relay(1)]);
+            assert_eq!(
+                read_peers(&signed(), None, 1_500),
+                Err(DirectoryError::UnsupportedVersion)
+            );
+        }
+
+        #[test]
+        fn bad_directory_keys_are_config_errors() {
+            for bad in [
+                "directory_threshold = 1".to_owned(),
+                "directory_keys = [\"not a key\"]".to_owned(),
+                format!("directory_keys = [\"{}\"]\ndirectory_threshold = 2", key(1)),
+            ] {
+                assert!(config(&bad).is_err(), "{bad}");
+            }
         }
     }
 }

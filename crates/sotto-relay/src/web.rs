@@ -1,12 +1,13 @@
-//! The HTTP side of `sotto-relay dev`: the PWA's static files, `/directory.json`, `/healthz`
-//! and `/metrics`.
+//! The HTTP side of `sotto-relay dev`: the PWA's static files, `/directory.json` (signed by
+//! the dev network's authorities), `/config.json` (the authorities' keys, for the PWA and
+//! tests), `/descriptor` (the first relay's signed descriptor), `/healthz` and `/metrics`.
 //!
 //! Only `/` (and `/index.html`), `/web/**` and `/pkg/**` are served from the web root, through
 //! `tower-http`'s `ServeDir`, which refuses `..` and absolute paths; nothing else of the web
 //! root (sources, `.git`, the data directory) is reachable.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -19,6 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sotto_proto::directory::{Directory, RelayDescriptor};
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::authority::{Authority, json_response};
 use crate::metrics;
 use crate::relay::Relay;
 
@@ -28,6 +30,9 @@ struct WebState {
     /// Other relays to publish besides `relays` (whose entries are read live, so a key
     /// rotation shows at once).
     peers: Vec<RelayDescriptor>,
+    /// The authorities that sign `/directory.json` (`dev`), with the threshold clients are
+    /// told; `None` for `run`, whose `/directory.json` is its unsigned peers list.
+    authority: Option<(Arc<Mutex<Authority>>, usize)>,
 }
 
 /// The Content-Security-Policy for the PWA's HTML. `connect-src` lists exactly the relays'
@@ -66,6 +71,7 @@ pub fn api_router(relays: Vec<Arc<Relay>>, peers: Vec<RelayDescriptor>) -> Route
         relays,
         csp: HeaderValue::from_static("default-src 'none'"),
         peers,
+        authority: None,
     });
     api_routes()
         .layer(axum::middleware::from_fn_with_state(
@@ -78,12 +84,20 @@ pub fn api_router(relays: Vec<Arc<Relay>>, peers: Vec<RelayDescriptor>) -> Route
 fn api_routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/directory.json", get(directory))
+        .route("/descriptor", get(descriptor))
+        .route("/config.json", get(config))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
 }
 
-/// Builds the dev HTTP router: the operator endpoints and the PWA.
-pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
+/// Builds the dev HTTP router: the operator endpoints and the PWA. `/directory.json` is
+/// signed by `authority`; `/config.json` tells its keys and `threshold`.
+pub fn router(
+    web_root: &Path,
+    relays: Vec<Arc<Relay>>,
+    authority: Arc<Mutex<Authority>>,
+    threshold: usize,
+) -> Router {
     let urls: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
     let csp = HeaderValue::from_str(&content_security_policy(&urls))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
@@ -91,6 +105,7 @@ pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
         relays,
         csp,
         peers: Vec::new(),
+        authority: Some((authority, threshold)),
     });
     let index = ServeFile::new(web_root.join("index.html"));
     api_routes()
@@ -106,6 +121,16 @@ pub fn router(web_root: &Path, relays: Vec<Arc<Relay>>) -> Router {
 }
 
 async fn directory(State(state): State<Arc<WebState>>) -> Response {
+    if let Some((authority, _)) = &state.authority {
+        let now = unix_now();
+        let relays = state.relays.iter().map(|r| r.signed_entry(now)).collect();
+        let body = authority
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .directory(relays, now)
+            .to_json();
+        return json_response(body);
+    }
     let relays = state
         .peers
         .iter()
@@ -113,6 +138,39 @@ async fn directory(State(state): State<Arc<WebState>>) -> Response {
         .chain(state.relays.iter().map(|r| r.entry()))
         .collect();
     axum::Json(Directory::new(relays).to_json_value()).into_response()
+}
+
+/// The first relay's descriptor, signed with its identity key (what authorities poll).
+async fn descriptor(State(state): State<Arc<WebState>>) -> Response {
+    match state.relays.first() {
+        Some(r) => json_response(r.signed_entry(unix_now()).to_json_value().to_string()),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `{"directoryKeys": [...], "directoryThreshold": k}`: what `Sotto.open` needs to trust this
+/// network's directory (dev only).
+async fn config(State(state): State<Arc<WebState>>) -> Response {
+    match &state.authority {
+        Some((authority, threshold)) => {
+            let keys = authority
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .public_keys();
+            axum::Json(serde_json::json!({
+                "directoryKeys": keys,
+                "directoryThreshold": threshold,
+            }))
+            .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 async fn healthz(State(state): State<Arc<WebState>>) -> Response {

@@ -41,7 +41,8 @@ async fn serves_health_directory_metrics_and_the_pwa() {
     let dir: serde_json::Value =
         serde_json::from_str(&get(&dev.url("/directory.json")).await.text().await.unwrap())
             .unwrap();
-    assert_eq!(dir["version"], 1);
+    assert_eq!(dir["version"], 2);
+    assert_eq!(dir["signatures"].as_array().unwrap().len(), 3);
     let entries = dir["relays"].as_array().unwrap();
     assert_eq!(entries.len(), 3);
     for (entry, url) in entries.iter().zip(&dev.relay_urls) {
@@ -341,5 +342,19 @@ async fn a_restart_keeps_the_relays_identities() {
     {
         assert_eq!(a["id"], b["id"]);
         assert_eq!(a["sphinx_key"], b["sphinx_key"]);
+        // The relay's descriptor-signing identity key survives too.
+        assert_eq!(a["identity_key"], b["identity_key"]);
     }
+    // So do the dev authorities' keys.
+    let keys = |d: &serde_json::Value| {
+        let mut k: Vec<String> = d["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["key"].as_str().unwrap().to_owned())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&first), keys(&second));
 }

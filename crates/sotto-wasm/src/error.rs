@@ -48,6 +48,10 @@ pub enum ErrorCode {
     /// The security code given is not this contact's: someone may have been in the middle
     /// when the invitation was passed on (or the code was mistyped). Nothing was changed.
     CodeMismatch,
+    /// The relay directory was fetched but refused: unsigned, expired or not yet valid,
+    /// signed by too few of the `directoryKeys`, or a relay's own signature does not verify
+    /// (the message says which).
+    DirectoryInvalid,
 }
 
 impl ErrorCode {
@@ -70,6 +74,7 @@ impl ErrorCode {
             ErrorCode::RelayFull => "RELAY_FULL",
             ErrorCode::ClockSkew => "CLOCK_SKEW",
             ErrorCode::CodeMismatch => "CODE_MISMATCH",
+            ErrorCode::DirectoryInvalid => "DIRECTORY_INVALID",
         }
     }
 
@@ -171,6 +176,7 @@ mod tests {
             (ErrorCode::RelayFull, "RELAY_FULL"),
             (ErrorCode::ClockSkew, "CLOCK_SKEW"),
             (ErrorCode::CodeMismatch, "CODE_MISMATCH"),
+            (ErrorCode::DirectoryInvalid, "DIRECTORY_INVALID"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

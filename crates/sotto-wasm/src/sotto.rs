@@ -6,6 +6,7 @@
 
 use js_sys::{Array, Function, Promise};
 use sotto_proto::client::ContactId;
+use sotto_proto::directory::DirectoryTrust;
 use sotto_proto::invitation::Invitation;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -51,8 +52,38 @@ fn display_name_option(options: &JsValue) -> Result<Option<String>, JsValue> {
         .map_err(|e| sotto_error(ErrorCode::InvalidArgument, &e.to_string()))
 }
 
-/// `Sotto.open`'s options, read: `{directoryUrl, storage, profile, passphrase, takeOver,
-/// displayName, powBits}`.
+/// `Sotto.open`'s `directoryKeys` (base64url Ed25519 keys, required) and
+/// `directoryThreshold` (default: all of them): `INVALID_ARGUMENT` when missing or unusable.
+fn directory_trust(options: &JsValue) -> Result<DirectoryTrust, JsValue> {
+    let bad = |what: &str| sotto_error(ErrorCode::InvalidArgument, what);
+    let keys = get(options, "directoryKeys");
+    if !Array::is_array(&keys) {
+        return Err(bad(
+            "directoryKeys is required: the directory authorities' keys (base64url strings)",
+        ));
+    }
+    let keys: Vec<String> = Array::from(&keys)
+        .iter()
+        .map(|k| {
+            k.as_string()
+                .ok_or_else(|| bad("directoryKeys holds strings"))
+        })
+        .collect::<Result<_, _>>()?;
+    let threshold = get(options, "directoryThreshold");
+    let threshold = if threshold.is_undefined() || threshold.is_null() {
+        None
+    } else {
+        let n = threshold
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= 64.0)
+            .ok_or_else(|| bad("directoryThreshold is a whole number from 1"))?;
+        Some(n as usize)
+    };
+    DirectoryTrust::from_base64(&keys, threshold).map_err(|e| bad(&e.to_string()))
+}
+
+/// `Sotto.open`'s options, read: `{directoryUrl, directoryKeys, directoryThreshold, storage,
+/// profile, passphrase, takeOver, displayName, powBits}`.
 fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     let storage = match get_string(options, "storage")
         .as_deref()
@@ -75,6 +106,7 @@ fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     };
     Ok(OpenOptions {
         directory_url: get_string(options, "directoryUrl"),
+        directory_trust: directory_trust(options)?,
         storage,
         display_name: display_name_option(options)?,
         pow_bits: get(options, "powBits")
@@ -86,7 +118,8 @@ fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
 #[wasm_bindgen]
 impl Sotto {
     /// Opens a messenger: fetches the relay directory, connects to a gateway picked at random.
-    /// Options: `{directoryUrl, storage: 'memory' | 'indexeddb', profile, passphrase,
+    /// Options: `{directoryUrl, directoryKeys, directoryThreshold, storage: 'memory' |
+    /// 'indexeddb', profile, passphrase,
     /// takeOver, displayName, powBits}`. A new profile needs a `displayName` that passes the
     /// name rule (`INVALID_ARGUMENT` otherwise, before anything is made); a saved one keeps its
     /// own. A saved profile open in another tab or window gives `PROFILE_IN_USE` and loads

@@ -13,6 +13,12 @@ const TYPES: &str = r#"
 export interface OpenOptions {
     /** The relay directory (default: `${location.origin}/directory.json`). */
     directoryUrl?: string;
+    /** The directory authorities' Ed25519 public keys (base64url, 32 bytes each). Required:
+     * without them `open` rejects `INVALID_ARGUMENT`; a directory they do not sign rejects
+     * `DIRECTORY_INVALID`. */
+    directoryKeys?: string[];
+    /** How many of `directoryKeys` must have signed the directory (default: all of them). */
+    directoryThreshold?: number;
     /** `'memory'` (the default: nothing written anywhere) or `'indexeddb'`. */
     storage?: 'memory' | 'indexeddb';
     /** The profile's name, with `'indexeddb'` storage (default `'default'`). */
@@ -135,7 +141,8 @@ export type SottoErrorCode =
     | 'RELAY_REFUSED'
     | 'RELAY_FULL'
     | 'CLOCK_SKEW'
-    | 'CODE_MISMATCH';
+    | 'CODE_MISMATCH'
+    | 'DIRECTORY_INVALID';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {

@@ -1,17 +1,20 @@
 //! Opening without a network, in headless Chromium: a saved profile (its client state and the
-//! directory it kept, written as the driver writes them) opens with its directory unreachable,
-//! `offline`, its settings and contacts readable, and a call that waits for the network settles
-//! at once; a new profile still needs the network (here a `'memory'` one; the e2e test
+//! signed directory it kept, written as the driver writes them) opens with its directory
+//! unreachable, `offline`, its settings and contacts readable, and a call that waits for the
+//! network settles at once (also when the kept directory does not verify with the keys given:
+//! it is then not used); a new profile still needs the network (here a `'memory'` one; the e2e test
 //! `offline.test.mjs` checks an `'indexeddb'` one in a page).
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use js_sys::{Array, Object, Reflect};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
-use sotto_proto::directory::{Directory, RelayDescriptor};
+use sotto_proto::directory::{RelayDescriptor, SignedDescriptor, SignedDirectory};
 use sotto_proto::ids::RelayId;
-use sotto_proto::keys::PublicKey;
+use sotto_proto::keys::{AuthKeyPair, PublicKey};
 use sotto_wasm::Sotto;
 use sotto_wasm::storage::{DIRECTORY_KEY, Store, db_name, delete_database, kind};
 use wasm_bindgen::{JsCast as _, JsValue};
@@ -21,6 +24,16 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// Nothing answers there (and Chromium refuses the port outright).
 const UNREACHABLE: &str = "http://127.0.0.1:9/directory.json";
+
+/// The directory authority the tests' profiles trust (`directoryKeys`), threshold 1.
+fn authority() -> AuthKeyPair {
+    AuthKeyPair::from_persisted_bytes([7; 32])
+}
+
+/// Another authority, which the profiles do not trust.
+fn stranger() -> AuthKeyPair {
+    AuthKeyPair::from_persisted_bytes([8; 32])
+}
 
 fn relay(n: u8) -> RelayDescriptor {
     RelayDescriptor {
@@ -35,8 +48,8 @@ fn relay(n: u8) -> RelayDescriptor {
 }
 
 /// Saves a profile as the driver would have: its client (gateway: relay 1), its message
-/// counter, and (`with_directory`) the last directory read.
-async fn save_profile(profile: &str, name: &str, with_directory: bool) {
+/// counter, and (`signed_by`) the last directory read, signed by that authority.
+async fn save_profile(profile: &str, name: &str, signed_by: Option<AuthKeyPair>) {
     let _ = delete_database(&db_name(profile)).await;
     let relays: Vec<RelayDescriptor> = (1..=4).map(relay).collect();
     let mut rng = UnwrapErr(getrandom::SysRng);
@@ -46,19 +59,29 @@ async fn save_profile(profile: &str, name: &str, with_directory: bool) {
     let mut state = 0u64.to_be_bytes().to_vec();
     state.extend_from_slice(client.to_persisted().as_bytes());
     let mut records = Vec::new();
-    if with_directory {
-        let text = Directory::new(relays).to_json();
+    if let Some(authority) = signed_by {
+        let signed = relays
+            .iter()
+            .map(|r| SignedDescriptor::sign(r.clone(), &AuthKeyPair::generate(&mut rng), 900))
+            .collect();
+        let mut doc = SignedDirectory::new(signed, 1_000, 2_000);
+        doc.sign(&authority);
+        let text = doc.to_json();
         records.push(store.record(kind::DIRECTORY, DIRECTORY_KEY, text.as_bytes(), None));
     }
     store.write_state(records, &state).await.unwrap();
     store.close();
 }
 
+/// `Sotto.open`'s options: `fields`, and `directoryKeys` naming [`authority`].
 fn options(fields: &[(&str, &str)]) -> JsValue {
     let o = Object::new();
     for (k, v) in fields {
         Reflect::set(&o, &(*k).into(), &(*v).into()).unwrap();
     }
+    let key = URL_SAFE_NO_PAD.encode(authority().public_key().as_bytes());
+    let keys = Array::of1(&key.into());
+    Reflect::set(&o, &"directoryKeys".into(), &keys).unwrap();
     o.into()
 }
 
@@ -68,7 +91,12 @@ fn code_of(e: &JsValue) -> Option<String> {
 
 #[wasm_bindgen_test]
 async fn a_saved_profile_opens_offline_with_the_directory_it_kept() {
-    for (profile, kept) in [("offline-kept", true), ("offline-none", false)] {
+    let kept = [
+        ("offline-kept", Some(authority())),
+        ("offline-foreign", Some(stranger())),
+        ("offline-none", None),
+    ];
+    for (profile, kept) in kept {
         save_profile(profile, "Olive", kept).await;
         let me = Sotto::open(options(&[
             ("storage", "indexeddb"),

@@ -34,8 +34,10 @@ use crate::ids::RelayId;
 use crate::keys::PublicKey;
 use crate::onion::Hop;
 
-/// The only `version` this build reads and writes.
-pub const DIRECTORY_VERSION: u64 = 1;
+/// The `version` of an unsigned relay list ([`Directory::parse`], [`Directory::to_json`]):
+/// what a relay's peers file holds. Clients read only signed directories
+/// ([`SignedDirectory`], version [`DIRECTORY_VERSION`]).
+pub const UNSIGNED_VERSION: u64 = 1;
 
 /// Seconds after a relay's announced key rotation (`key_rotates_at`) within which a client
 /// has read the directory again and builds packets for the new key: it reads it at a random
@@ -82,7 +84,8 @@ pub enum DirectoryError {
     /// The text is not JSON (or not a JSON object).
     #[error("not a JSON directory document (line {line}, column {column})")]
     NotJson { line: usize, column: usize },
-    /// `version` is missing or not [`DIRECTORY_VERSION`].
+    /// `version` is missing or not the one expected ([`UNSIGNED_VERSION`] for
+    /// [`Directory::parse`], [`DIRECTORY_VERSION`] for [`SignedDirectory::parse`]).
     #[error("unsupported directory version")]
     UnsupportedVersion,
     /// There is no `"relays"` array.
@@ -110,6 +113,30 @@ pub enum DirectoryError {
     /// The list is empty, or (with [`Unusable::Skip`]) no entry was usable.
     #[error("the directory lists no usable relay")]
     NoUsableRelay,
+    /// A field of the signed document itself (`valid_after`, `valid_until`, `signatures`) is
+    /// missing, of the wrong type, or not base64url of the right length.
+    #[error("bad \"{field}\" in the signed directory")]
+    BadField { field: &'static str },
+    /// The document carries no authority signature (or is an unsigned, version 1 list).
+    #[error("the directory is not signed")]
+    Unsigned,
+    /// Fewer than `needed` of the trusted authority keys signed the document (`valid`
+    /// distinct ones did): wrong keys, a tampered document or missing signatures.
+    #[error("the directory has {valid} valid authority signature(s), {needed} needed")]
+    TooFewSignatures { valid: usize, needed: usize },
+    /// The document's validity ended at `valid_until` (Unix seconds, network time).
+    #[error("the directory expired at {valid_until} (network time {now})")]
+    Expired { valid_until: u64, now: u64 },
+    /// The document is valid only from `valid_after` (Unix seconds, network time).
+    #[error("the directory is not valid before {valid_after} (network time {now})")]
+    NotYetValid { valid_after: u64, now: u64 },
+    /// Entry `relay`'s own signature (by its `identity_key`) does not verify.
+    #[error("relay {relay}: its descriptor signature does not verify")]
+    BadDescriptorSignature { relay: usize },
+    /// The trusted keys given are unusable: none, or a threshold of 0 or above their number.
+    /// (The caller's mistake, not the publisher's.)
+    #[error("bad directory trust: {0}")]
+    BadTrust(&'static str),
 }
 
 /// What [`Directory::parse`] does with an entry that does not parse.
@@ -169,7 +196,7 @@ impl RelayDescriptor {
         }
     }
 
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut r = Map::new();
         r.insert("id".into(), b64(self.id.as_bytes()));
         r.insert("url".into(), self.url.clone().into());
@@ -194,7 +221,7 @@ impl RelayDescriptor {
         Value::Object(r)
     }
 
-    fn from_json(relay: usize, r: &Value) -> Result<Self, DirectoryError> {
+    pub(crate) fn from_json(relay: usize, r: &Value) -> Result<Self, DirectoryError> {
         let url = r["url"].as_str().ok_or(DirectoryError::MissingField {
             relay,
             field: "url",
@@ -233,7 +260,11 @@ fn leaf(field: &'static str) -> &'static str {
     field.rsplit('.').next().unwrap_or(field)
 }
 
-fn key32(relay: usize, obj: &Value, field: &'static str) -> Result<[u8; 32], DirectoryError> {
+pub(crate) fn key32(
+    relay: usize,
+    obj: &Value,
+    field: &'static str,
+) -> Result<[u8; 32], DirectoryError> {
     let s = obj[leaf(field)]
         .as_str()
         .ok_or(DirectoryError::MissingField { relay, field })?;
@@ -254,7 +285,7 @@ fn epoch(relay: usize, obj: &Value, field: &'static str) -> Result<u32, Director
     u32::try_from(n).map_err(|_| DirectoryError::OutOfRange { relay, field })
 }
 
-fn b64(bytes: &[u8]) -> Value {
+pub(crate) fn b64(bytes: &[u8]) -> Value {
     URL_SAFE_NO_PAD.encode(bytes).into()
 }
 
@@ -277,7 +308,7 @@ impl Directory {
             line: e.line(),
             column: e.column(),
         })?;
-        if doc["version"].as_u64() != Some(DIRECTORY_VERSION) {
+        if doc["version"].as_u64() != Some(UNSIGNED_VERSION) {
             return Err(DirectoryError::UnsupportedVersion);
         }
         let entries = doc["relays"]
@@ -300,7 +331,7 @@ impl Directory {
     /// The document as a JSON value (keys sorted, optional fields left out when `None`).
     pub fn to_json_value(&self) -> Value {
         json!({
-            "version": DIRECTORY_VERSION,
+            "version": UNSIGNED_VERSION,
             "relays": self.relays.iter().map(RelayDescriptor::to_json).collect::<Vec<_>>(),
         })
     }
@@ -316,5 +347,14 @@ impl Directory {
     }
 }
 
+mod signed;
+
+pub use signed::{
+    AuthoritySignature, DESCRIPTOR_LABEL, DIRECTORY_LABEL, DIRECTORY_VERSION, DirectoryTrust,
+    SignedDescriptor, SignedDirectory,
+};
+
+#[cfg(test)]
+mod signed_tests;
 #[cfg(test)]
 mod tests;

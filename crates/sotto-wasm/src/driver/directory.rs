@@ -1,15 +1,18 @@
-//! The relay directory (`/directory.json`): each relay's id, Sphinx key and WebSocket URL;
-//! read from the network, and the last one read kept with a saved profile so that it opens
-//! offline ([`store_directory`], [`stored_directory`]).
+//! The relay directory (`/directory.json`): each relay's id, Sphinx key and WebSocket URL, in
+//! a document signed by directory authorities. A directory is used only once it verified
+//! against the authority keys the embedder gave (`directoryKeys`, `directoryThreshold`) in
+//! network time; the last one that did is kept in a saved profile's store, so the profile can
+//! open without a network ([`store_directory`], [`stored_directory`]).
 
 use js_sys::{Array, Promise};
-use sotto_proto::directory::{Directory, DirectoryError, RelayDescriptor, Unusable};
+use sotto_proto::directory::RelayDescriptor;
+use sotto_proto::directory::{Directory, DirectoryError, DirectoryTrust, SignedDirectory};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{delay, window};
+use crate::js::{delay, now, window};
 use crate::storage::{DIRECTORY_KEY, Store, kind};
 
 /// The longest time, in seconds, between reads of the relay directory. Relays rotate their
@@ -28,17 +31,22 @@ pub const STUCK_REREAD_SECS: u64 = 15;
 /// reconnection loop).
 pub const DIRECTORY_WAIT_MS: i32 = 10_000;
 
-/// A directory read from the network and accepted (parsed, its unusable entries skipped): its
-/// relays, and its text (what a saved profile keeps, [`store_directory`]).
+/// A directory that verified: its relays, and its text (what a saved profile keeps,
+/// [`store_directory`]).
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub relays: Vec<RelayDescriptor>,
     pub text: String,
 }
 
-/// Fetches and reads the directory at `url` (within [`DIRECTORY_WAIT_MS`]).
-pub async fn fetch_directory(url: &str) -> Result<Verified, JsValue> {
-    read_directory(bounded(window()?.fetch_with_str(url))).await
+/// Fetches the directory at `url` (within [`DIRECTORY_WAIT_MS`]) and verifies it (see
+/// [`read_directory`]).
+pub async fn fetch_directory(
+    url: &str,
+    trust: &DirectoryTrust,
+    clock_offset: i64,
+) -> Result<Verified, JsValue> {
+    read_directory(bounded(window()?.fetch_with_str(url)), trust, clock_offset).await
 }
 
 /// `fetch` raced against [`DIRECTORY_WAIT_MS`]: past it, it resolves to `undefined` (which
@@ -47,10 +55,14 @@ pub fn bounded(fetch: Promise) -> Promise {
     Promise::race(&Array::of2(&fetch, &delay(DIRECTORY_WAIT_MS)))
 }
 
-/// The relays of a directory fetch already under way, read with [`Directory::parse`]
-/// (entries that do not parse are skipped): `RELAY_UNREACHABLE` when the fetch fails, the
-/// answer is not a directory, or it lists no usable relay.
-pub async fn read_directory(fetch: Promise) -> Result<Verified, JsValue> {
+/// Reads a directory fetch already under way and verifies it against `trust` at the device's
+/// time plus `clock_offset` (seconds): `RELAY_UNREACHABLE` when the fetch fails or answers
+/// with an error, `DIRECTORY_INVALID` (with the reason) when the document is refused.
+pub async fn read_directory(
+    fetch: Promise,
+    trust: &DirectoryTrust,
+    clock_offset: i64,
+) -> Result<Verified, JsValue> {
     let unreachable = |what: &str| sotto_error(ErrorCode::RelayUnreachable, what);
     let resp = JsFuture::from(fetch)
         .await
@@ -69,41 +81,152 @@ pub async fn read_directory(fetch: Promise) -> Result<Verified, JsValue> {
     .map_err(|_| unreachable("cannot read the relay directory"))?
     .as_string()
     .unwrap_or_default();
-    let relays = parse_directory(&text)?.relays;
+    let now = now().saturating_add_signed(clock_offset);
+    let relays = verify(&text, trust, now).map_err(|e| invalid(&e))?;
     Ok(Verified { relays, text })
 }
 
-/// The directory in `text` ([`Directory::parse`], skipping entries that do not parse):
-/// `RELAY_UNREACHABLE` saying why when it is not a usable one.
-fn parse_directory(text: &str) -> Result<Directory, JsValue> {
-    let unreachable = |what: &str| sotto_error(ErrorCode::RelayUnreachable, what);
-    match Directory::parse(text, Unusable::Skip) {
-        Ok(dir) => Ok(dir),
-        Err(DirectoryError::NotJson { .. }) => Err(unreachable("the relay directory is not JSON")),
-        Err(DirectoryError::NoRelayList) => Err(unreachable("the relay directory lists no relays")),
-        Err(DirectoryError::NoUsableRelay) => {
-            Err(unreachable("the relay directory lists no usable relay"))
+/// How long after its `valid_until` (seconds) a directory is still read, as of its last valid
+/// second: Tor's "reasonably live" consensus (24 h). A new profile has no clock offset yet,
+/// so a device clock hours fast sees a fresh directory (the dev network's lives 3 h) as
+/// expired; this keeps such a device working (the relays then tell it the offset). The
+/// price: a directory replayed by whoever serves it is accepted up to this long past its
+/// expiry (still signed by the authorities, every relay's descriptor too).
+pub const EXPIRED_GRACE_SECS: u64 = 24 * 3600;
+
+/// Parses and verifies a signed directory document at `now` (network time, Unix seconds).
+/// A document that is not valid yet is read as of its `valid_after`: authorities never sign
+/// ahead, so it only says that this device's clock is slow (which the relays then correct:
+/// a page days behind must still open). One that expired less than [`EXPIRED_GRACE_SECS`]
+/// ago is read as of its last valid second (a fast clock); one expired longer ago may be a
+/// replay and is refused.
+///
+/// # Errors
+/// The [`DirectoryError`] that refuses it.
+pub fn verify(
+    text: &str,
+    trust: &DirectoryTrust,
+    now: u64,
+) -> Result<Vec<RelayDescriptor>, DirectoryError> {
+    let doc = SignedDirectory::parse(text)?;
+    match doc.verify(trust, now) {
+        Err(DirectoryError::NotYetValid { valid_after, .. }) => {
+            Ok(doc.verify(trust, valid_after)?.relays)
         }
-        Err(e) => Err(unreachable(&format!("the relay directory: {e}"))),
+        Err(DirectoryError::Expired { valid_until, now })
+            if now.saturating_sub(valid_until) < EXPIRED_GRACE_SECS =>
+        {
+            // Its last valid second; an empty validity (`valid_until <= valid_after`) stays
+            // refused (`NotYetValid` there).
+            Ok(doc.verify(trust, valid_until.saturating_sub(1))?.relays)
+        }
+        other => Ok(other?.relays),
     }
 }
 
-/// Keeps `text`, a directory just read from the network, as the profile's last directory
-/// (a sealed `directory` record, one per profile; the next one replaces it).
+/// The `DIRECTORY_INVALID` error for a refused directory, saying why.
+pub fn invalid(e: &DirectoryError) -> JsValue {
+    sotto_error(
+        ErrorCode::DirectoryInvalid,
+        &format!("the relay directory was refused: {e}"),
+    )
+}
+
+/// Keeps `text`, a signed directory document that verified, as the profile's last directory
+/// (a sealed `directory` record, one per profile; the next one replaces it), for
+/// [`stored_directory`].
 pub async fn store_directory(store: &Store, text: &str) -> Result<(), JsValue> {
     let record = store.record(kind::DIRECTORY, DIRECTORY_KEY, text.as_bytes(), None);
     store.write(vec![record]).await
 }
 
-/// The last directory this profile read from the network ([`store_directory`]), read again
-/// with [`Directory::parse`]: `None` when there is none (a profile saved before it was kept)
-/// or it no longer reads as one.
-pub async fn stored_directory(store: &Store) -> Option<Directory> {
-    let bytes = store
-        .read(kind::DIRECTORY, DIRECTORY_KEY)
-        .await
-        .ok()
-        .flatten()?;
-    let text = String::from_utf8(bytes.to_vec()).ok()?;
-    parse_directory(&text).ok()
+/// The last directory kept with [`store_directory`], verified again against `trust`: the
+/// authorities' signatures and every relay's own, at the document's own `valid_after` (it
+/// was inside its validity when it was kept; one that has expired since still says where
+/// the relays were, for opening offline, and the caller reads a fresh one when it can).
+/// `None` when nothing is kept (a profile saved before it was kept), the store cannot be
+/// read, or it no longer verifies (other keys given this time, or an unsigned directory kept
+/// by an older version).
+pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<Directory> {
+    let bytes = store.read(kind::DIRECTORY, DIRECTORY_KEY).await.ok()??;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let doc = SignedDirectory::parse(text).ok()?;
+    doc.verify(trust, doc.valid_after).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_proto::directory::SignedDescriptor;
+    use sotto_proto::ids::RelayId;
+    use sotto_proto::keys::{AuthKeyPair, PublicKey};
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn authority() -> AuthKeyPair {
+        AuthKeyPair::from_persisted_bytes([1; 32])
+    }
+
+    /// One relay, valid [10_000, 20_000), signed by [`authority`].
+    fn doc() -> String {
+        let relay = RelayDescriptor {
+            id: RelayId::from_bytes([2; 32]),
+            url: "ws://127.0.0.1:9101".into(),
+            sphinx_key: PublicKey::from_bytes([3; 32]),
+            key_epoch: 1,
+            key_rotates_at: None,
+            previous_key: None,
+            pow_bits: None,
+        };
+        let signed = SignedDescriptor::sign(relay, &AuthKeyPair::from_persisted_bytes([4; 32]), 9);
+        let mut d = SignedDirectory::new(vec![signed], 10_000, 20_000);
+        d.sign(&authority());
+        d.to_json()
+    }
+
+    fn trust() -> DirectoryTrust {
+        DirectoryTrust::new(vec![authority().public_key()], 1).unwrap()
+    }
+
+    #[test]
+    fn a_slow_or_somewhat_fast_clock_reads_a_valid_directory() {
+        for now in [
+            0,
+            9_999,
+            10_000,
+            19_999,
+            20_000,
+            20_000 + EXPIRED_GRACE_SECS - 1,
+        ] {
+            assert_eq!(verify(&doc(), &trust(), now).unwrap().len(), 1, "at {now}");
+        }
+    }
+
+    #[test]
+    fn a_directory_expired_past_the_grace_is_refused() {
+        let late = 20_000 + EXPIRED_GRACE_SECS;
+        assert!(matches!(
+            verify(&doc(), &trust(), late),
+            Err(DirectoryError::Expired {
+                valid_until: 20_000,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_grace_does_not_excuse_a_bad_signature() {
+        let other = DirectoryTrust::new(
+            vec![AuthKeyPair::from_persisted_bytes([9; 32]).public_key()],
+            1,
+        )
+        .unwrap();
+        assert!(matches!(
+            verify(&doc(), &other, 20_500),
+            Err(DirectoryError::TooFewSignatures {
+                valid: 0,
+                needed: 1
+            })
+        ));
+    }
 }

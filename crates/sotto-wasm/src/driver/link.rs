@@ -13,7 +13,7 @@
 use std::rc::Rc;
 
 use sotto_proto::client::{Client, ClientError};
-use sotto_proto::directory::{RelayDescriptor, reread_at};
+use sotto_proto::directory::{DirectoryTrust, RelayDescriptor, reread_at};
 use sotto_proto::onion::{GatewayFrame, OnionError};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -248,11 +248,11 @@ fn attempt(state: &Shared, target: &EventTarget) {
         }
         let read_first = st.directory_stale || st.failures > 0 || st.gateway_url.is_none();
         (
-            read_first.then(|| st.directory_url.clone()),
+            read_first.then(|| directory_read(&st)),
             st.gateway_url.clone(),
         )
     };
-    let Some(directory_url) = read_first else {
+    let Some((directory_url, trust, clock_offset)) = read_first else {
         if let Some(url) = url {
             open_to(state, target, &url);
         }
@@ -261,7 +261,7 @@ fn attempt(state: &Shared, target: &EventTarget) {
     let weak = Rc::downgrade(state);
     let t = target.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let fetched = fetch_directory(&directory_url).await;
+        let fetched = fetch_directory(&directory_url, &trust, clock_offset).await;
         let Some(s) = weak.upgrade() else { return };
         let url = {
             let Ok(mut st) = s.try_borrow_mut() else {
@@ -289,6 +289,16 @@ fn open_to(state: &Shared, target: &EventTarget, url: &str) {
         Ok(ws) => attach(state, target, ws, false),
         Err(_) => on_disconnected(state, target),
     }
+}
+
+/// What a directory read needs: where it is, the authority keys it must verify against, and
+/// the clock offset (seconds) that gives network time.
+fn directory_read(st: &State) -> (String, DirectoryTrust, i64) {
+    (
+        st.directory_url.clone(),
+        st.directory_trust.clone(),
+        st.client.clock_offset(),
+    )
 }
 
 /// When to read the directory again, in device time (see [`reread_at`]).
@@ -328,12 +338,12 @@ pub fn take_directory(st: &mut State, read: Verified) {
 /// to [`take_directory`]. A failed read changes nothing but the next read's time (soon).
 pub fn refresh_directory(state: &Shared) {
     let weak = Rc::downgrade(state);
-    let url = match state.try_borrow() {
-        Ok(st) => st.directory_url.clone(),
+    let (url, trust, clock_offset) = match state.try_borrow() {
+        Ok(st) => directory_read(&st),
         Err(_) => return,
     };
     wasm_bindgen_futures::spawn_local(async move {
-        let fetched = fetch_directory(&url).await;
+        let fetched = fetch_directory(&url, &trust, clock_offset).await;
         let Some(s) = weak.upgrade() else { return };
         let Ok(mut st) = s.try_borrow_mut() else {
             return;

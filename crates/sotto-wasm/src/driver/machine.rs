@@ -3,6 +3,7 @@
 //! pump to write, send and tell JS; promises that wait for the client's events are settled
 //! by `events.rs`.
 
+use sotto_proto::directory::DirectoryTrust;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -39,6 +40,8 @@ pub struct Parts {
     /// Where the relay directory is read again (after key rotations, when requests go
     /// unanswered, and at least hourly).
     pub directory_url: String,
+    /// The authority keys a directory must be signed by.
+    pub directory_trust: DirectoryTrust,
     /// The relays the profile was opened with (to know when their keys rotate).
     pub relays: Vec<RelayDescriptor>,
     /// `relays` were not read from the network now (the profile opens offline: a directory
@@ -103,6 +106,7 @@ impl Driver {
             interval: None,
             reconnect: None,
             directory_url: parts.directory_url,
+            directory_trust: parts.directory_trust,
             directory_at: now(),
             directory_due,
             resent_seen,

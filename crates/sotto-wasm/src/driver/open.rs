@@ -2,17 +2,21 @@
 //! (and what a saved profile restores), then a gateway: the restored client's own, or the
 //! first relay that answers, in a random order, for a new one.
 //!
+//! Every directory is verified against the authority keys given (`directoryKeys`,
+//! `directoryThreshold`) in network time; one that is refused fails the open with
+//! `DIRECTORY_INVALID` (never a silent fallback).
+//!
 //! A saved profile does not need the network to open: when the directory cannot be read (or
 //! its gateway does not answer) it opens offline, with the gateway's URL from the directory it
-//! kept ([`stored_directory`]) if any, and the driver keeps trying to connect. A new profile
-//! needs the network (`RELAY_UNREACHABLE`).
+//! kept ([`stored_directory`], verified again with the same keys) if any, and the driver keeps
+//! trying to connect. A new profile needs the network (`RELAY_UNREACHABLE`).
 
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
-use sotto_proto::directory::RelayDescriptor;
+use sotto_proto::directory::{DirectoryTrust, RelayDescriptor};
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -23,7 +27,7 @@ use super::link::random_below;
 use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
 use super::transport::open_socket;
-use crate::error::{ErrorCode, client_error, sotto_error};
+use crate::error::{ErrorCode, client_error, code_of, sotto_error};
 use crate::history::History;
 use crate::history::Rng;
 use crate::history::idb::{IdbHistory, Restored};
@@ -48,6 +52,9 @@ pub enum Storage {
 pub struct OpenOptions {
     /// The relay directory (default: `{origin}/directory.json`).
     pub directory_url: Option<String>,
+    /// The directory authorities' keys and threshold (`directoryKeys`,
+    /// `directoryThreshold`): a directory is used only when they signed it.
+    pub directory_trust: DirectoryTrust,
     pub storage: Storage,
     /// A new profile's display name, already checked against the name rule (`None`: not
     /// given; a new profile then fails with `INVALID_ARGUMENT`).
@@ -98,6 +105,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         }
     };
     let mut rng: Rng = UnwrapErr(getrandom::SysRng);
+    let trust = options.directory_trust;
     let Some(restored) = restored else {
         let Some(display_name) = options.display_name else {
             return Err(sotto_error(
@@ -109,6 +117,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             rng,
             origin,
             directory_url,
+            trust,
             history,
             lock,
             display_name,
@@ -130,7 +139,15 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             .find(|r| r.id == gateway)
             .map(|r| r.url.clone())
     };
-    let (relays, gateway_url, ws, directory_stale) = match read_directory(directory).await {
+    // Network time: a saved profile knows its offset to the relays' clocks.
+    let offset = client.clock_offset();
+    let read = read_directory(directory, &trust, offset).await;
+    if let Err(e) = &read
+        && code_of(e) == ErrorCode::DirectoryInvalid.as_str()
+    {
+        return Err(e.clone());
+    }
+    let (relays, gateway_url, ws, directory_stale) = match read {
         Ok(read) => {
             let url = url_in(&read.relays).ok_or_else(|| {
                 sotto_error(
@@ -152,10 +169,10 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             (read.relays, Some(url), ws, false)
         }
         // No network: open from what the profile kept (the client already holds the relays'
-        // keys it last read; the kept directory gives the gateway's URL).
+        // keys it last read; the kept directory, verified again, gives the gateway's URL).
         Err(_) => {
             let relays = match history.store() {
-                Some(store) => stored_directory(&store)
+                Some(store) => stored_directory(&store, &trust)
                     .await
                     .map(|d| d.relays)
                     .unwrap_or_default(),
@@ -174,6 +191,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         gateway_url,
         origin,
         directory_url,
+        directory_trust: trust,
         relays,
         directory_stale,
         history,
@@ -206,6 +224,7 @@ struct NewProfile {
     rng: Rng,
     origin: String,
     directory_url: String,
+    trust: DirectoryTrust,
     history: Box<dyn History>,
     lock: Option<ProfileLock>,
     display_name: String,
@@ -223,12 +242,14 @@ async fn open_new(
         mut rng,
         origin,
         directory_url,
+        trust,
         history,
         lock,
         display_name,
         pow_bits,
     } = new;
-    let read = read_directory(directory).await?;
+    // A new profile has no clock offset yet: the device's clock.
+    let read = read_directory(directory, &trust, 0).await?;
     let relays = read.relays;
     let mut order: Vec<usize> = (0..relays.len()).collect();
     for i in (1..order.len()).rev() {
@@ -274,6 +295,7 @@ async fn open_new(
         gateway_url: Some(gateway_url),
         origin,
         directory_url,
+        directory_trust: trust,
         relays,
         directory_stale: false,
         history,

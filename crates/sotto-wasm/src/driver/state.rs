@@ -1,6 +1,7 @@
 //! What the driver holds for one open profile: the client, the connection, the promises
 //! waiting for the client's events, the transfers in flight, and the history.
 
+use sotto_proto::directory::DirectoryTrust;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -114,6 +115,8 @@ pub struct State {
     pub reconnect: Option<Timer>,
     /// Where the relay directory is, and when it was last read.
     pub directory_url: String,
+    /// The authority keys a directory must be signed by (`directoryKeys`).
+    pub directory_trust: DirectoryTrust,
     pub directory_at: u64,
     /// When to read it again (device time): just after the earliest key rotation it
     /// announced, at the latest an hour after the last read.

@@ -19,7 +19,7 @@ pub mod kind {
     pub const FILE: &str = "file";
     /// The local bookkeeping: messages due to disappear, transfers to resume.
     pub const LOCAL: &str = "local";
-    /// The last relay directory read from the network (its JSON text), for opening offline.
+    /// The last relay directory that verified (its signed JSON text), for opening offline.
     pub const DIRECTORY: &str = "directory";
 }
 
@@ -27,10 +27,10 @@ pub mod kind {
 pub const STATE_KEY: &[u8] = b"client";
 /// The key of the `mnemonic` record: the recovery phrase's words, UTF-8.
 pub const MNEMONIC_KEY: &[u8] = b"phrase";
+/// The key of the `directory` record: the signed directory's JSON text, UTF-8.
+pub const DIRECTORY_KEY: &[u8] = b"directory";
 /// The key of the `local` record ([`Local`]).
 pub const LOCAL_KEY: &[u8] = b"local";
-/// The key of the `directory` record: the directory's JSON text, UTF-8.
-pub const DIRECTORY_KEY: &[u8] = b"directory";
 
 /// Where a message is: ours on the way (`Sending`), stored by a relay (`Sent`), not sent
 /// (`Failed`), or theirs (`Received`).
