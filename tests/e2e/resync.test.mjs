@@ -6,7 +6,7 @@
 // conversation resynchronise ('resyncing', then `resynced`), and messages flow both ways.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser } from './harness.mjs';
+import { startDev, launchBrowser, directoryTrust } from './harness.mjs';
 
 let dev;
 let browser;
@@ -25,17 +25,18 @@ after(async () => {
 /// to `window.__contactEvents`.
 async function openOn(page, options) {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  return page.evaluate(async (options) => {
+  const trust = await directoryTrust(page.url());
+  return page.evaluate(async ({ options, trust }) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
     window.__received = [];
     window.__contactEvents = [];
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...options });
+    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...trust, ...options });
     me.addEventListener('message', (e) => window.__received.push(e.detail.text));
     me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
     window.__me = me;
     return true;
-  }, options);
+  }, { options, trust });
 }
 
 async function pageIn(context) {
