@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{delay, window};
+use crate::js::{delay, scope};
 use crate::storage::{DIRECTORY_KEY, Store, kind};
 
 /// The longest time, in seconds, between reads of the relay directory. Relays rotate their
@@ -38,7 +38,7 @@ pub struct Verified {
 
 /// Fetches and reads the directory at `url` (within [`DIRECTORY_WAIT_MS`]).
 pub async fn fetch_directory(url: &str) -> Result<Verified, JsValue> {
-    read_directory(bounded(window()?.fetch_with_str(url))).await
+    read_directory(bounded(scope()?.fetch(url))).await
 }
 
 /// `fetch` raced against [`DIRECTORY_WAIT_MS`]: past it, it resolves to `undefined` (which
