@@ -45,8 +45,9 @@ async function run(method, args) {
         const detail = type === 'error' && e.detail.error
           ? { ...e.detail, error: errorFields(e.detail.error) }
           : e.detail;
-        self.postMessage({ event: type, detail });
+        // The state first: a listener of `connection` reads `connection` already changed.
         if (type === 'connection') self.postMessage({ state: state() });
+        self.postMessage({ event: type, detail });
       });
     }
     return state();
