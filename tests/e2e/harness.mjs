@@ -27,7 +27,8 @@
 // - `acquaint(alice, bob)`: Alice invites Bob through the API; `{alicesBob, bobsAlice}` once
 //   each side knows the other by name.
 // - `pwaPerson(net, name, {contextOptions, consoleErrors, permissions, initScript})`: a person
-//   in the PWA using it without saving (kiosk mode): `{context, page, errors}`.
+//   in the PWA using it without saving (kiosk mode): `{context, page, errors}`; `initScript`
+//   runs in the page and in the library's worker.
 // - `meetInPwa(alice, bob)`: in the PWA, Alice invites Bob; both end in their conversation.
 // - `serviceConfig(text)`: a new service config file holding `text` (e.g. `'max_queues = 0\n'`),
 //   for `extraArgs: ['--service-config', path]`.
@@ -216,13 +217,23 @@ export async function acquaint(alice, bob) {
 
 /// A person in the PWA who uses it without saving (kiosk mode). `contextOptions` for the
 /// new context; `consoleErrors`: console errors count as page errors too; `permissions` to
-/// grant (e.g. `['microphone']`); `initScript`: `[fn, arg]` run before any script of the page.
+/// grant (e.g. `['microphone']`); `initScript`: `[fn, arg]` run before any script of the page,
+/// and of the library's worker (the PWA opens Sotto in one: pkg/sotto-worker.js is answered
+/// with `fn(arg)` first, as Playwright's init scripts do not reach workers).
 export async function pwaPerson(net, name, {
   contextOptions = {}, consoleErrors = false, permissions = [], initScript = null,
 } = {}) {
   const context = await net.browser.newContext({ serviceWorkers: 'block', ...contextOptions });
   if (permissions.length) await context.grantPermissions(permissions, { origin: net.url });
-  if (initScript) await context.addInitScript(...initScript);
+  if (initScript) {
+    await context.addInitScript(...initScript);
+    const [fn, arg] = initScript;
+    await context.route('**/pkg/sotto-worker.js', async (route) => {
+      const response = await route.fetch();
+      const body = `(${fn})(${JSON.stringify(arg)});\n${await response.text()}`;
+      await route.fulfill({ response, body });
+    });
+  }
   const errors = [];
   const page = await openPage(net, context, errors, { consoleErrors });
   await page.getByRole('textbox', { name: 'Display name' }).fill(name);
