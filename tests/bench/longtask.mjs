@@ -12,6 +12,9 @@
 //
 // The peer (Bob) is an ordinary page with `Sotto` from /pkg/sotto.js; only Alice's page, the
 // PWA, is observed. Each mode gets fresh browser contexts (a new profile).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startDev, launchBrowser } from '../e2e/harness.mjs';
 
 const FILE_BYTES = 10 * 1024 * 1024;
@@ -90,9 +93,9 @@ async function run(browser, url, mode) {
 
   // (b) a 10 MB file, until Bob has it.
   const sendFile = await longestDuring(page, async () => {
-    await page.locator('#file-input').setInputFiles({
-      name: 'ten.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(FILE_BYTES, 7),
-    });
+    // A file on disk, so the browser reads it (a buffer would be decoded by script in the page,
+    // itself a long task).
+    await page.locator('#file-input').setInputFiles(tenMb);
     await bob.waitForFunction(() => window.__attachments.some((a) => a.ready), null, { timeout: 600_000, polling: 500 });
   });
   log(`${mode}: 10 MB file ${sendFile.toFixed(0)} ms`);
@@ -112,6 +115,9 @@ async function run(browser, url, mode) {
   return { unlock_ms: unlock, send_file_ms: sendFile, receive_ms: receive };
 }
 
+const scratch = mkdtempSync(join(tmpdir(), 'sotto-longtask-'));
+const tenMb = join(scratch, 'ten.bin');
+writeFileSync(tenMb, Buffer.alloc(FILE_BYTES, 7));
 const dev = await startDev({ httpPort: 0, wsBasePort: 0, relays: 5 });
 const browser = await launchBrowser();
 const result = { file_bytes: FILE_BYTES, messages: MESSAGES };
@@ -121,5 +127,6 @@ try {
 } finally {
   await browser.close();
   await dev.stop();
+  rmSync(scratch, { recursive: true, force: true });
 }
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
