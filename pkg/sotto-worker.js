@@ -22,7 +22,7 @@ const METHODS = new Set([
 ]);
 
 /** An error as plain fields that survive `postMessage` (a clone of an `Error` drops `code`). */
-export function errorFields(e) {
+function errorFields(e) {
   if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
   return { ...e, name: e.name, message: e.message };
 }
