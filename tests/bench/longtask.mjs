@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDev, launchBrowser } from '../e2e/harness.mjs';
+import { LIBRARY_ON_THE_PAGE, startDev, launchBrowser } from '../e2e/harness.mjs';
 
 const FILE_BYTES = 10 * 1024 * 1024;
 const MESSAGES = 200;
@@ -23,10 +23,6 @@ const PASSPHRASE = 'tuba mango seventeen lanterns';
 
 const log = (line) => process.stderr.write(`longtask bench: ${line}\n`);
 
-/// What /pkg/worker.js is in the 'main' mode: the same export, opening Sotto on the page.
-const ON_THE_PAGE = `import init, { Sotto } from '/pkg/sotto.js';
-export async function openInWorker(options) { await init(); return Sotto.open(options); }
-`;
 
 /// Collects the page's long tasks from before its first script.
 function observeLongTasks() {
@@ -50,7 +46,7 @@ async function run(browser, url, mode) {
   const context = await browser.newContext({ serviceWorkers: 'block' });
   await context.addInitScript(observeLongTasks);
   if (mode === 'main') {
-    await context.route('**/pkg/worker.js', (route) => route.fulfill({ contentType: 'text/javascript', body: ON_THE_PAGE }));
+    await context.route('**/pkg/worker.js', (route) => route.fulfill({ contentType: 'text/javascript', body: LIBRARY_ON_THE_PAGE }));
   }
   const page = await context.newPage();
   await page.goto(url);
