@@ -10,6 +10,7 @@
 #   4-5. the messenger in the browser (tests/bench/app.mjs): browser to browser through a real
 #      `sotto-relay dev`, a stored profile of 10,000 messages, the PWA's cold load
 #   6. size: pkg/ and the PWA, beside libsodium-wrappers' npm package
+#   7. the PWA's main thread (tests/bench/longtask.mjs): longest long task, worker vs page
 #
 # Options (environment): BENCH_ROUNDS (default 7), BENCH_TARGET_MS (batch length, default 120),
 # BENCH_RSS_SECONDS (time allowed for creating the 10,000 queues, default 180).
@@ -90,6 +91,21 @@ else
   mv "$results/app.json.tmp" "$results/app.json"
 fi
 rm -f "$results/app.json.tmp"
+
+# --- the PWA's main thread ---------------------------------------------------------------------
+# tests/bench/longtask.mjs: the longest main-thread task of the PWA's page while it unlocks a
+# profile, sends a 10 MB file and receives 200 messages, with the library in a worker (as
+# shipped) and on the main thread. Its own `sotto-relay dev --ephemeral` on free ports.
+step "the PWA's main thread: long tasks (headless Chromium, sotto-relay dev)"
+rm -f "$results"/{longtask.json,longtask.txt}
+if ! $relay_built; then
+  echo 'the relay did not build' >"$results/longtask.txt"
+elif ! (cd tests && SOTTO_RELAY_BIN="$relay_bin" timeout 480 node bench/longtask.mjs) >"$results/longtask.json.tmp"; then
+  echo 'the long-task run failed (see the output above)' >"$results/longtask.txt"
+else
+  mv "$results/longtask.json.tmp" "$results/longtask.json"
+fi
+rm -f "$results/longtask.json.tmp"
 
 # --- the report ---------------------------------------------------------------------------
 step "BENCHMARKS.md"

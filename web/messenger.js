@@ -74,7 +74,6 @@ export async function endSession({ locked }) {
   state.session = null;
   if (s) {
     try { await s.me.close(); } catch { /* already closed */ }
-    try { s.me.free?.(); } catch { /* freed */ }
   }
   // Leave nothing on screen either.
   clearList();

@@ -1,6 +1,7 @@
 // The welcome screen: a new profile (saved on this device, or used without saving), and the
 // unlock form of the profile saved on this device.
-import { Sotto, version } from '/pkg/sotto.js';
+import { version } from '/pkg/sotto.js';
+import { openInWorker } from '/pkg/worker.js';
 import { PROFILE, state } from '/web/store.js';
 import { byId, clearText } from '/web/dom.js';
 import { errorText, NO_TRUST_TEXT } from '/web/format.js';
@@ -102,7 +103,8 @@ export async function openSaved(passphrase, { takeOver = false } = {}) {
     const options = { directoryUrl: directoryUrl(), ...trust, storage: 'indexeddb', profile: PROFILE };
     if (passphrase) options.passphrase = passphrase;
     if (takeOver) options.takeOver = true;
-    const me = await Sotto.open(options);
+    // In a worker: Argon2id, file encryption and decoding stay off this page's main thread.
+    const me = await openInWorker(options);
     el.unlockPassphrase.value = '';
     el.unlockForm.hidden = true;
     el.welcomeForm.hidden = false;
@@ -148,7 +150,7 @@ async function openSotto(storage) {
   if (storage !== 'memory' && el.passphrase.value) options.passphrase = el.passphrase.value;
   setBusy(true);
   try {
-    const me = await Sotto.open(options);
+    const me = await openInWorker(options);
     if (storage !== 'memory') {
       state.saved = { passphrase: !!options.passphrase };
       registerServiceWorker();

@@ -4,7 +4,8 @@
 // invitation, a page with the right clock accepts it, and they exchange messages both ways.
 // The library's `clock` event fires once, and the PWA shows "This device's clock is … off".
 // The protocol side (bounds, one retry, persistence) is covered in virtual time by
-// crates/sotto-proto/tests/clock.rs.
+// crates/sotto-proto/tests/clock.rs. The PWA's library runs on the page here (`pwaPerson`'s
+// `initScript`), where the shifted Date reaches it; Playwright's init scripts miss workers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useNetwork, openPage, pwaPerson, artifactPath } from './harness.mjs';

@@ -30,7 +30,10 @@
 // - `acquaint(alice, bob)`: Alice invites Bob through the API; `{alicesBob, bobsAlice}` once
 //   each side knows the other by name.
 // - `pwaPerson(net, name, {contextOptions, consoleErrors, permissions, initScript})`: a person
-//   in the PWA using it without saving (kiosk mode): `{context, page, errors}`.
+//   in the PWA using it without saving (kiosk mode): `{context, page, errors}`; with
+//   `initScript` the PWA's library runs on the page, under it (`LIBRARY_ON_THE_PAGE`).
+// - `LIBRARY_ON_THE_PAGE`: a module to answer /pkg/worker.js with (Playwright routing) so that
+//   the PWA's `openInWorker` opens `Sotto` on the page instead.
 // - `meetInPwa(alice, bob)`: in the PWA, Alice invites Bob; both end in their conversation.
 // - `serviceConfig(text)`: a new service config file holding `text` (e.g. `'max_queues = 0\n'`),
 //   for `extraArgs: ['--service-config', path]`.
@@ -237,15 +240,27 @@ export async function acquaint(alice, bob) {
   return { alicesBob, bobsAlice };
 }
 
+/// What /pkg/worker.js is answered with to run the PWA's library on the page: the same export,
+/// opening `Sotto` there (see the list at the top).
+export const LIBRARY_ON_THE_PAGE = `import init, { Sotto } from '/pkg/sotto.js';
+export async function openInWorker(options) { await init(); return Sotto.open(options); }
+`;
+
 /// A person in the PWA who uses it without saving (kiosk mode). `contextOptions` for the
 /// new context; `consoleErrors`: console errors count as page errors too; `permissions` to
-/// grant (e.g. `['microphone']`); `initScript`: `[fn, arg]` run before any script of the page.
+/// grant (e.g. `['microphone']`); `initScript`: `[fn, arg]` run before any script of the page,
+/// which then opens Sotto on the page rather than in a worker (`LIBRARY_ON_THE_PAGE`).
 export async function pwaPerson(net, name, {
   contextOptions = {}, consoleErrors = false, permissions = [], initScript = null,
 } = {}) {
   const context = await net.browser.newContext({ serviceWorkers: 'block', ...contextOptions });
   if (permissions.length) await context.grantPermissions(permissions, { origin: net.url });
-  if (initScript) await context.addInitScript(...initScript);
+  if (initScript) {
+    await context.addInitScript(...initScript);
+    // Init scripts do not reach workers, and a worker script answered by routing may not open
+    // WebSockets to loopback: the library runs on the page instead, under the init script.
+    await context.route('**/pkg/worker.js', (route) => route.fulfill({ contentType: 'text/javascript', body: LIBRARY_ON_THE_PAGE }));
+  }
   const errors = [];
   const page = await openPage(net, context, errors, { consoleErrors });
   await page.getByRole('textbox', { name: 'Display name' }).fill(name);

@@ -22,7 +22,9 @@ before(() => {
 /// output ('' when it compiles).
 function tsc(files) {
   const names = Object.entries(files).map(([name, source]) => {
-    writeFileSync(join(dir, name), source.replaceAll("'/pkg/sotto.js'", `'${join(ROOT, 'pkg', 'sotto.js')}'`));
+    writeFileSync(join(dir, name), source
+      .replaceAll("'/pkg/sotto.js'", `'${join(ROOT, 'pkg', 'sotto.js')}'`)
+      .replaceAll("'/pkg/worker.js'", `'${join(ROOT, 'pkg', 'worker.js')}'`));
     return join(dir, name);
   });
   try {
@@ -100,6 +102,48 @@ test('the README example and a small app compile with tsc --strict', () => {
     'readme-typed.ts': `${typed.replace("from 'sotto'", "from '/pkg/sotto.js'")}\nexport {};\n`,
     'app.ts': APP,
   }), '');
+});
+
+const WORKER_APP = `import { openInWorker, savedProfileInWorker } from '/pkg/worker.js';
+import type { SottoInWorker } from '/pkg/worker.js';
+import type { Contact, Message } from '/pkg/sotto.js';
+
+const saved = await savedProfileInWorker('work');
+const me: SottoInWorker = await openInWorker({ storage: 'indexeddb', profile: 'work', passphrase: saved?.passphrase ? 'pw' : undefined },
+  { workerUrl: new URL('/assets/sotto-worker.js', location.href) });
+const shown: string[] = [me.displayName, me.connection];
+me.addEventListener('message', (e) => shown.push(e.detail.text));
+me.addEventListener('connection', (e) => shown.push(e.detail.state));
+me.addEventListener('error', (e) => shown.push(e.detail.code));
+const contacts: Contact[] = await me.contacts();
+for (const c of contacts) {
+  const page: Message[] = await me.messages(c.id, { limit: 20 });
+  const file = await me.sendFile(c.id, new Blob(['x']), { name: 'x.txt' });
+  const blob: Blob | null = await me.attachment(file.id);
+  shown.push(String(page.length), String(blob?.size));
+}
+const backup: Uint8Array = await me.exportBackup();
+shown.push(String(backup.length));
+await me.close();
+export {};
+`;
+
+test('pkg/worker.d.ts has no any, and code using openInWorker compiles with tsc --strict', () => {
+  const dts = readFileSync(join(ROOT, 'pkg', 'worker.d.ts'), 'utf8');
+  assert.deepEqual(dts.split('\n').filter((l) => !/^\s*(\*|\/\*\*|\/\/)/.test(l) && /\bany\b/.test(l)), []);
+  const readme = readFileSync(join(ROOT, 'pkg', 'README.md'), 'utf8');
+  const example = /```ts\n(import \{ openInWorker[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(example, 'pkg/README.md has the openInWorker example');
+  assert.equal(tsc({
+    'worker-readme.ts': `${example.replace("from 'sotto/worker'", "from '/pkg/worker.js'")}\nexport {};\n`,
+    'worker-app.ts': WORKER_APP,
+  }), '');
+  const wrong = tsc({
+    'worker-wrong.ts': "import { openInWorker } from '/pkg/worker.js';\nconst me = await openInWorker();\n"
+      + "me.addEventListener('contact', (e) => e.detail.text);\nawait me.send(42, 'hi');\nexport {};\n",
+  });
+  assert.match(wrong, /worker-wrong\.ts\(3,\d+\): error TS\d+/, wrong);
+  assert.match(wrong, /worker-wrong\.ts\(4,\d+\): error TS\d+/, wrong);
 });
 
 test('tsc --strict rejects what the API does not take', () => {

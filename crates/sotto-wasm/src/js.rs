@@ -1,5 +1,6 @@
 //! Small helpers at the JS boundary: reading and building plain objects (`Reflect`), byte
-//! arrays, promises settled later, the window, the clock.
+//! arrays, promises settled later, the global scope (a page's `window` or a worker's `self`),
+//! the clock.
 //!
 //! Values the browser makes (a WebSocket frame's `ArrayBuffer`, IndexedDB's `Uint8Array`s)
 //! are recognised by their brand ([`brand`]), never with `instanceof` (wasm-bindgen's
@@ -8,6 +9,7 @@
 //! them from the page's realm.
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::JsCast as _;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -90,9 +92,96 @@ pub fn bytes(bytes: &[u8]) -> JsValue {
     Uint8Array::from(bytes).into()
 }
 
-/// The page's `window` (`UNSUPPORTED` in a worker).
-pub fn window() -> Result<web_sys::Window, JsValue> {
-    web_sys::window().ok_or_else(|| sotto_error(ErrorCode::Unsupported, "no window"))
+/// The global scope the library runs in: a page's `window` or a worker's `self`
+/// (`WorkerGlobalScope`: a dedicated, shared or service worker). Both have what the library
+/// uses of it (`fetch`, timers, `location.origin`, the `online` event); `indexedDB`,
+/// `navigator.locks` and `crypto` are read from `js_sys::global()` where they are used.
+pub enum Scope {
+    /// A page (or an iframe's) `window`.
+    Window(web_sys::Window),
+    /// A worker's global scope.
+    Worker(web_sys::WorkerGlobalScope),
+}
+
+/// The global scope (see [`Scope`]); `UNSUPPORTED` anywhere else (e.g. a worklet).
+pub fn scope() -> Result<Scope, JsValue> {
+    if let Some(w) = web_sys::window() {
+        return Ok(Scope::Window(w));
+    }
+    js_sys::global()
+        .dyn_into::<web_sys::WorkerGlobalScope>()
+        .map(Scope::Worker)
+        .map_err(|_| {
+            sotto_error(
+                ErrorCode::Unsupported,
+                "neither a window nor a worker: no fetch, timers or location here",
+            )
+        })
+}
+
+impl Scope {
+    /// The scope as an event target (for its `online` event).
+    pub fn target(&self) -> &web_sys::EventTarget {
+        match self {
+            Scope::Window(w) => w,
+            Scope::Worker(w) => w,
+        }
+    }
+
+    /// `location.origin`: the page's, or the worker script's (`""` if unreadable).
+    pub fn origin(&self) -> String {
+        match self {
+            Scope::Window(w) => w.location().origin().unwrap_or_default(),
+            Scope::Worker(w) => w.location().origin(),
+        }
+    }
+
+    /// `fetch(url)`.
+    pub fn fetch(&self, url: &str) -> Promise {
+        match self {
+            Scope::Window(w) => w.fetch_with_str(url),
+            Scope::Worker(w) => w.fetch_with_str(url),
+        }
+    }
+
+    /// `setTimeout(f, ms)`: the timer's id.
+    pub fn set_timeout(&self, f: &Function, ms: i32) -> Result<i32, JsValue> {
+        match self {
+            Scope::Window(w) => w.set_timeout_with_callback_and_timeout_and_arguments_0(f, ms),
+            Scope::Worker(w) => w.set_timeout_with_callback_and_timeout_and_arguments_0(f, ms),
+        }
+    }
+
+    /// `setInterval(f, ms)`: the timer's id.
+    pub fn set_interval(&self, f: &Function, ms: i32) -> Result<i32, JsValue> {
+        match self {
+            Scope::Window(w) => w.set_interval_with_callback_and_timeout_and_arguments_0(f, ms),
+            Scope::Worker(w) => w.set_interval_with_callback_and_timeout_and_arguments_0(f, ms),
+        }
+    }
+
+    /// `clearTimeout(id)`.
+    pub fn clear_timeout(&self, id: i32) {
+        match self {
+            Scope::Window(w) => w.clear_timeout_with_handle(id),
+            Scope::Worker(w) => w.clear_timeout_with_handle(id),
+        }
+    }
+
+    /// `clearInterval(id)`.
+    pub fn clear_interval(&self, id: i32) {
+        match self {
+            Scope::Window(w) => w.clear_interval_with_handle(id),
+            Scope::Worker(w) => w.clear_interval_with_handle(id),
+        }
+    }
+}
+
+/// Runs `f` once, after `ms` milliseconds (nothing happens where there is no [`scope`]).
+pub fn later(f: &Function, ms: i32) {
+    if let Ok(s) = scope() {
+        let _ = s.set_timeout(f, ms);
+    }
 }
 
 /// The functions that settle a promise made by [`deferred`].
@@ -125,13 +214,9 @@ pub fn deferred() -> (Promise, Resolver) {
 }
 
 /// A promise that resolves (to `undefined`) after `ms` milliseconds: a bound to race a
-/// promise against (`Promise.race`). Never settles where there is no window.
+/// promise against (`Promise.race`). Never settles where there is no [`scope`].
 pub fn delay(ms: i32) -> Promise {
-    Promise::new(&mut |resolve, _reject| {
-        if let Ok(w) = window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    })
+    Promise::new(&mut |resolve, _reject| later(&resolve, ms))
 }
 
 /// A promise of a synchronous result.

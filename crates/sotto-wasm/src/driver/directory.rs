@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{delay, now, window};
+use crate::js::{delay, now, scope};
 use crate::storage::{DIRECTORY_KEY, Store, kind};
 
 /// The longest time, in seconds, between reads of the relay directory. Relays rotate their
@@ -46,7 +46,7 @@ pub async fn fetch_directory(
     trust: &DirectoryTrust,
     clock_offset: i64,
 ) -> Result<Verified, JsValue> {
-    read_directory(bounded(window()?.fetch_with_str(url)), trust, clock_offset).await
+    read_directory(bounded(scope()?.fetch(url)), trust, clock_offset).await
 }
 
 /// `fetch` raced against [`DIRECTORY_WAIT_MS`]: past it, it resolves to `undefined` (which

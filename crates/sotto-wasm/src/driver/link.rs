@@ -27,7 +27,7 @@ use super::pump::pump;
 use super::state::{Connection, Shared, State};
 use super::transport::{Socket, connect};
 use crate::history::Rng;
-use crate::js::{console_debug, now, obj, window};
+use crate::js::{console_debug, later, now, obj, scope};
 
 /// A number below `n` (0 when `n` is 0).
 pub fn random_below(rng: &mut Rng, n: usize) -> usize {
@@ -78,13 +78,8 @@ fn receive(state: &Shared, target: &EventTarget, frame: Vec<u8>) {
             // Something up the stack holds the state (the browser dispatched this during one
             // of our calls): take the frame once it is done.
             let (s, t) = (state.clone(), target.clone());
-            let later = Closure::once_into_js(move || receive(&s, &t, frame));
-            if let Ok(w) = window() {
-                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                    later.unchecked_ref(),
-                    0,
-                );
-            }
+            let retry = Closure::once_into_js(move || receive(&s, &t, frame));
+            later(retry.unchecked_ref(), 0);
             return;
         };
         let st = &mut *st;
@@ -207,11 +202,9 @@ pub fn schedule(state: &Shared, target: &EventTarget, delay: i32) {
         }
         attempt(&s, &t);
     });
-    let Ok(w) = window() else { return };
-    if let Ok(id) = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-        retry.as_ref().unchecked_ref(),
-        delay,
-    ) && let Ok(mut st) = state.try_borrow_mut()
+    let Ok(w) = scope() else { return };
+    if let Ok(id) = w.set_timeout(retry.as_ref().unchecked_ref(), delay)
+        && let Ok(mut st) = state.try_borrow_mut()
     {
         st.reconnect = Some((id, retry));
     }
@@ -230,8 +223,8 @@ pub fn retry_now(state: &Shared, target: &EventTarget) {
         let Some((id, _retry)) = st.reconnect.take() else {
             return;
         };
-        if let Ok(w) = window() {
-            w.clear_timeout_with_handle(id);
+        if let Ok(w) = scope() {
+            w.clear_timeout(id);
         }
     }
     attempt(state, target);

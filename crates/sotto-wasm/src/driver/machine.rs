@@ -25,7 +25,7 @@ use super::pump::{pump, taken_over};
 use super::state::{Connection, Shared, State, Wait, Waiting, shut};
 use crate::error::{ErrorCode, client_error, sotto_error};
 use crate::history::{History, Pending, Rng, state_bytes};
-use crate::js::{Resolver, hex, now, unhex};
+use crate::js::{Resolver, Scope, hex, now, unhex};
 use crate::storage::{FileRecord, Local, MessageRecord, Status, Store};
 use sotto_proto::directory::RelayDescriptor;
 
@@ -79,11 +79,7 @@ impl Driver {
     /// Starts driving: attaches to the open socket `ws` and ticks the client every second.
     /// Without a socket (a saved profile opened offline) it starts offline and tries to reach
     /// the network with back-off (see `link.rs`).
-    pub fn start(
-        w: &web_sys::Window,
-        parts: Parts,
-        ws: Option<WebSocket>,
-    ) -> Result<Driver, JsValue> {
+    pub fn start(w: &Scope, parts: Parts, ws: Option<WebSocket>) -> Result<Driver, JsValue> {
         let mut rng = parts.rng;
         let directory_due = next_read(&parts.client, &mut rng, &parts.relays);
         let resent_seen = parts.client.resent_requests();
@@ -144,7 +140,8 @@ impl Driver {
                 retry_now(&s, &t);
             }
         });
-        w.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref())?;
+        w.target()
+            .add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref())?;
         state.borrow_mut().on_online = Some(on_online);
 
         let weak = Rc::downgrade(&state);
@@ -179,10 +176,7 @@ impl Driver {
             }
             pump(&s, &t);
         });
-        let id = w.set_interval_with_callback_and_timeout_and_arguments_0(
-            tick.as_ref().unchecked_ref(),
-            1000,
-        )?;
+        let id = w.set_interval(tick.as_ref().unchecked_ref(), 1000)?;
         state.borrow_mut().interval = Some((id, tick));
         Ok(Driver { state, target })
     }

@@ -32,7 +32,7 @@ use crate::history::History;
 use crate::history::Rng;
 use crate::history::idb::{IdbHistory, Restored};
 use crate::history::memory::MemoryHistory;
-use crate::js::{get, hex, now, window};
+use crate::js::{Scope, get, hex, now, scope};
 use crate::storage::{Store, db_name};
 
 /// Where a profile's messages are kept.
@@ -40,7 +40,7 @@ pub enum Storage {
     /// In this page only.
     Memory,
     /// In IndexedDB, sealed under a key that `passphrase` (if any) protects; only one tab or
-    /// window at a time writes it (`take_over` takes it from the one that does).
+    /// window (or worker) at a time writes it (`take_over` takes it from the one that does).
     IndexedDb {
         profile: String,
         passphrase: Option<Zeroizing<String>>,
@@ -66,8 +66,8 @@ pub struct OpenOptions {
 
 /// Starts fetching the directory. A failed fetch resolves to nothing (and fails when it is
 /// read, if the open gets that far) rather than going unhandled.
-fn start_fetch(w: &web_sys::Window, url: &str) -> Promise {
-    let directory = w.fetch_with_str(url);
+fn start_fetch(w: &Scope, url: &str) -> Promise {
+    let directory = w.fetch(url);
     get(&directory, "catch")
         .dyn_into::<Function>()
         .and_then(|catch| {
@@ -83,8 +83,8 @@ fn start_fetch(w: &web_sys::Window, url: &str) -> Promise {
 
 /// Opens a profile and connects it (see the module's docs).
 pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
-    let w = window()?;
-    let origin = w.location().origin().unwrap_or_default();
+    let w = scope()?;
+    let origin = w.origin();
     let directory_url = options
         .directory_url
         .unwrap_or_else(|| format!("{origin}/directory.json"));
@@ -233,11 +233,7 @@ struct NewProfile {
 
 /// Makes a new profile: it needs the directory (`directory`, a fetch under way) and a relay
 /// that answers, tried in a random order: the first is its gateway.
-async fn open_new(
-    w: &web_sys::Window,
-    new: NewProfile,
-    directory: Promise,
-) -> Result<Driver, JsValue> {
+async fn open_new(w: &Scope, new: NewProfile, directory: Promise) -> Result<Driver, JsValue> {
     let NewProfile {
         mut rng,
         origin,

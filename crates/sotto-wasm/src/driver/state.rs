@@ -15,7 +15,7 @@ use super::lock::ProfileLock;
 use super::transport::Socket;
 use crate::error::{ErrorCode, sotto_error};
 use crate::history::{Change, History, Rng};
-use crate::js::{Resolver, now, window};
+use crate::js::{Resolver, now, scope};
 use crate::storage::{Local, MessageRecord, Store};
 
 /// The state, shared by the `Sotto` handle and the socket's and timers' callbacks (which
@@ -105,7 +105,7 @@ pub struct State {
     /// The directory was not read from the network since the profile opened (it opened
     /// offline): the next attempt to connect reads it first.
     pub directory_stale: bool,
-    /// The listener of the window's `online` event (retries at once), removed on close.
+    /// The listener of the global scope's `online` event (retries at once), removed on close.
     pub on_online: Option<Closure<dyn FnMut()>>,
     /// `close()` or `wipe()` was called.
     pub closed: bool,
@@ -184,15 +184,17 @@ pub fn shut(state: &Shared) -> Option<Rc<Store>> {
         }
         st.closed = true;
         st.open = false;
-        if let Ok(w) = window() {
+        if let Ok(w) = scope() {
             if let Some((id, _)) = &st.interval {
-                w.clear_interval_with_handle(*id);
+                w.clear_interval(*id);
             }
             if let Some((id, _)) = &st.reconnect {
-                w.clear_timeout_with_handle(*id);
+                w.clear_timeout(*id);
             }
             if let Some(f) = &st.on_online {
-                let _ = w.remove_event_listener_with_callback("online", f.as_ref().unchecked_ref());
+                let _ = w
+                    .target()
+                    .remove_event_listener_with_callback("online", f.as_ref().unchecked_ref());
             }
         }
         if let Some(sock) = st.socket.take() {

@@ -1,0 +1,72 @@
+// The worker side of `openInWorker` (./worker.js): a dedicated module worker that loads the
+// package, opens one `Sotto` and answers the page's calls. Not imported by hand; worker.js
+// starts it with `new Worker(new URL('./sotto-worker.js', import.meta.url), {type: 'module'})`.
+//
+// The protocol (one port, the worker's own):
+// - page → worker `{id, method, args}`: `method` is `'open'` (args `[options]`), `'savedProfile'`
+//   (args `[profile]`) or a method of `Sotto`; answered by one `{id, value}` or
+//   `{id, error}` (an error's `name`, `message` and own fields such as `code`).
+// - worker → page `{event, detail}` for each of Sotto's events (`error` events carry their
+//   `detail.error` as fields too), and `{state: {connection, displayName}}` when they change.
+// Uint8Array results (exportBackup) are transferred, not copied; Blobs go by reference.
+import init, { Sotto } from './sotto.js';
+
+/** The events `openInWorker`'s object dispatches again on the page. */
+const EVENTS = ['message', 'contact', 'status', 'progress', 'attachment', 'expired', 'clock', 'connection', 'error'];
+
+/** The methods of `Sotto` the page may call (all return promises). */
+const METHODS = new Set([
+  'createInvitation', 'invitationQr', 'acceptInvitation', 'send', 'retry', 'sendFile', 'attachment',
+  'setDisappearing', 'securityCode', 'verifyContact', 'unverifyContact', 'contacts', 'messages',
+  'wipe', 'close', 'setDisplayName', 'revealMnemonic', 'changePassphrase', 'exportBackup',
+]);
+
+/** An error as plain fields that survive `postMessage` (a clone of an `Error` drops `code`). */
+function errorFields(e) {
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
+  return { ...e, name: e.name, message: e.message };
+}
+
+let me = null;
+const ready = init();
+
+function state() {
+  return { connection: me.connection, displayName: me.displayName };
+}
+
+async function run(method, args) {
+  await ready;
+  if (method === 'savedProfile') return Sotto.savedProfile(...args);
+  if (method === 'open') {
+    if (me) throw Object.assign(new Error('this worker already has a profile open'), { name: 'SottoError', code: 'INVALID_ARGUMENT' });
+    me = await Sotto.open(...args);
+    for (const type of EVENTS) {
+      me.addEventListener(type, (e) => {
+        const detail = type === 'error' && e.detail.error
+          ? { ...e.detail, error: errorFields(e.detail.error) }
+          : e.detail;
+        // The state first: a listener of `connection` reads `connection` already changed.
+        if (type === 'connection') self.postMessage({ state: state() });
+        self.postMessage({ event: type, detail });
+      });
+    }
+    return state();
+  }
+  if (!me || !METHODS.has(method)) {
+    throw Object.assign(new Error(me ? `no method ${method}` : 'no profile is open in this worker'),
+      { name: 'SottoError', code: me ? 'INVALID_ARGUMENT' : 'CLOSED' });
+  }
+  const value = await me[method](...args);
+  if (method === 'setDisplayName') self.postMessage({ state: state() });
+  return value;
+}
+
+self.addEventListener('message', async ({ data: { id, method, args } }) => {
+  try {
+    const value = await run(method, args);
+    const transfer = value instanceof Uint8Array ? [value.buffer] : [];
+    self.postMessage({ id, value }, transfer);
+  } catch (e) {
+    self.postMessage({ id, error: errorFields(e) });
+  }
+});

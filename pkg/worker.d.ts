@@ -1,0 +1,41 @@
+// Types of ./worker.js: Sotto in a dedicated Web Worker, driven from the page.
+import type { ConnectionState, OpenOptions, SavedProfile, Sotto } from './sotto.js';
+
+/** The methods of `Sotto` that `SottoInWorker` has too, with the same signatures. */
+export type SottoInWorkerMethod =
+    | 'createInvitation' | 'invitationQr' | 'acceptInvitation' | 'send' | 'retry' | 'sendFile'
+    | 'attachment' | 'setDisappearing' | 'securityCode' | 'verifyContact' | 'unverifyContact'
+    | 'contacts' | 'messages' | 'setDisplayName' | 'revealMnemonic' | 'changePassphrase'
+    | 'exportBackup' | 'close' | 'wipe' | 'addEventListener' | 'removeEventListener';
+
+/** Where the worker script is, when a bundler moved it (default: ./sotto-worker.js next to
+ *  ./worker.js). */
+export interface OpenInWorkerOptions {
+    workerUrl?: string | URL;
+}
+
+/** `Sotto` running in a dedicated worker: the same methods (promises) and events
+ *  (`SottoEventMap`); `close()` and `wipe()` also stop the worker. */
+export interface SottoInWorker extends Pick<Sotto, SottoInWorkerMethod> {}
+export declare class SottoInWorker {
+    private constructor();
+    /** `EventTarget.dispatchEvent` (it is an `EventTarget`). */
+    dispatchEvent(event: Event): boolean;
+    /** `'online'`, `'connecting'` or `'offline'`, as of the last `connection` event. */
+    readonly connection: ConnectionState;
+    /** The profile's display name. */
+    readonly displayName: string;
+}
+
+/** `Sotto.open(options)` in a new dedicated module worker; rejects with the open's
+ *  `SottoError` (and stops the worker). */
+export declare function openInWorker(
+    options?: OpenOptions,
+    workerOptions?: OpenInWorkerOptions,
+): Promise<SottoInWorker>;
+
+/** `Sotto.savedProfile(profile)` read in a short-lived worker. */
+export declare function savedProfileInWorker(
+    profile?: string,
+    workerOptions?: OpenInWorkerOptions,
+): Promise<SavedProfile | null>;

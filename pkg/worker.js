@@ -1,0 +1,149 @@
+// Sotto in a dedicated Web Worker, driven from the page: `openInWorker(options)` starts
+// ./sotto-worker.js (which loads the package there), opens the profile in it and resolves with
+// an object that has the methods of `Sotto` (each a promise) and dispatches the same events.
+// Argon2id at unlock, file encryption and the decoding of incoming traffic then run off the
+// page's main thread. See pkg/README.md, "In a Web Worker"; the protocol is described in
+// ./sotto-worker.js.
+
+/** Rebuilds an error from its fields (`{name, message, code, ...}`) on this side. */
+function rebuild(fields) {
+  const { message, ...rest } = fields;
+  return Object.assign(new Error(message), rest);
+}
+
+/** The part of a call's arguments to transfer rather than copy: whole ArrayBuffers. */
+function transferable(args) {
+  return args.filter((a) => a instanceof ArrayBuffer);
+}
+
+/** One worker and the calls waiting for its answers. */
+class Channel {
+  constructor(worker) {
+    this.worker = worker;
+    /** What the worker pushes unasked (events, state): set by `SottoInWorker`. */
+    this.onPush = () => {};
+    this.next = 1;
+    this.waiting = new Map();
+    this.ended = null;
+    worker.addEventListener('message', ({ data }) => {
+      if (data.id === undefined) { this.onPush(data); return; }
+      const call = this.waiting.get(data.id);
+      if (!call) return;
+      this.waiting.delete(data.id);
+      if (data.error) call.reject(rebuild(data.error)); else call.resolve(data.value);
+    });
+    worker.addEventListener('error', (e) => {
+      e.preventDefault();
+      this.end({ name: 'SottoError', code: 'UNSUPPORTED', message: `the Sotto worker failed: ${e.message ?? 'it could not start'}` });
+    });
+  }
+
+  /** `method(...args)` in the worker. */
+  call(method, args = []) {
+    if (this.ended) return Promise.reject(rebuild(this.ended));
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, method, args }, transferable(args));
+    });
+  }
+
+  /** Stops the worker (its profile lock goes with it); calls still waiting fail with `fields`. */
+  end(fields) {
+    if (this.ended) return;
+    this.ended = fields;
+    this.worker.terminate();
+    for (const { reject } of this.waiting.values()) reject(rebuild(fields));
+    this.waiting.clear();
+  }
+}
+
+const CLOSED = { name: 'SottoError', code: 'CLOSED', message: 'this Sotto instance was closed' };
+
+/** Sotto running in a worker: see `openInWorker`. */
+export class SottoInWorker extends EventTarget {
+  #channel;
+  #state;
+
+  constructor(channel, state) {
+    super();
+    this.#channel = channel;
+    this.#state = state;
+    channel.onPush = (data) => this.#push(data);
+  }
+
+  /** Handles what the worker pushes: its events, dispatched here, and its state. */
+  #push(data) {
+    if (data.state) { this.#state = data.state; return; }
+    if (data.event) {
+      const detail = data.event === 'error' && data.detail.error
+        ? { ...data.detail, error: rebuild(data.detail.error) }
+        : data.detail;
+      this.dispatchEvent(new CustomEvent(data.event, { detail }));
+    }
+  }
+
+  /** `'online'`, `'connecting'` or `'offline'` (as of the last `connection` event). */
+  get connection() { return this.#state.connection; }
+  /** The profile's display name. */
+  get displayName() { return this.#state.displayName; }
+
+  createInvitation() { return this.#channel.call('createInvitation'); }
+  invitationQr(link) { return this.#channel.call('invitationQr', [link]); }
+  acceptInvitation(link) { return this.#channel.call('acceptInvitation', [link]); }
+  send(contactId, text) { return this.#channel.call('send', [contactId, text]); }
+  retry(messageId) { return this.#channel.call('retry', [messageId]); }
+  sendFile(contactId, file, options) { return this.#channel.call('sendFile', [contactId, file, options]); }
+  attachment(messageId) { return this.#channel.call('attachment', [messageId]); }
+  setDisappearing(contactId, seconds) { return this.#channel.call('setDisappearing', [contactId, seconds]); }
+  securityCode(contactId) { return this.#channel.call('securityCode', [contactId]); }
+  verifyContact(contactId, code) { return this.#channel.call('verifyContact', [contactId, code]); }
+  unverifyContact(contactId) { return this.#channel.call('unverifyContact', [contactId]); }
+  contacts() { return this.#channel.call('contacts'); }
+  messages(contactId, options) { return this.#channel.call('messages', [contactId, options]); }
+  setDisplayName(name) { return this.#channel.call('setDisplayName', [name]); }
+  revealMnemonic(passphrase) { return this.#channel.call('revealMnemonic', [passphrase]); }
+  changePassphrase(old, next) { return this.#channel.call('changePassphrase', [old, next]); }
+  exportBackup() { return this.#channel.call('exportBackup'); }
+
+  /** Closes the profile, then stops the worker. */
+  async close() {
+    try { await this.#channel.call('close'); } finally { this.#channel.end(CLOSED); }
+  }
+
+  /** Wipes the profile, then stops the worker. */
+  async wipe() {
+    try { await this.#channel.call('wipe'); } finally { this.#channel.end(CLOSED); }
+  }
+}
+
+/** A new worker running ./sotto-worker.js (or `workerUrl`). */
+function start(workerUrl) {
+  return new Worker(workerUrl ?? new URL('./sotto-worker.js', import.meta.url), { type: 'module', name: 'sotto' });
+}
+
+/**
+ * `Sotto.open(options)` in a new dedicated worker: resolves with a `SottoInWorker`, or rejects
+ * with the `SottoError` of the open (and the worker is stopped). `workerUrl`: where
+ * ./sotto-worker.js is served, when a bundler moved it.
+ */
+export async function openInWorker(options, { workerUrl } = {}) {
+  // Nothing is pushed before the open's answer: the worker listens once the profile is open.
+  const channel = new Channel(start(workerUrl));
+  try {
+    return new SottoInWorker(channel, await channel.call('open', [options]));
+  } catch (e) {
+    channel.end(CLOSED);
+    throw e;
+  }
+}
+
+/** `Sotto.savedProfile(profile)` read in a short-lived worker (no wasm on the page). */
+export async function savedProfileInWorker(profile, { workerUrl } = {}) {
+  const channel = new Channel(start(workerUrl));
+  try {
+    return await channel.call('savedProfile', [profile]);
+  } finally {
+    channel.end(CLOSED);
+  }
+}
