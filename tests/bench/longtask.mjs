@@ -74,7 +74,7 @@ async function run(browser, url, mode) {
   await bob.evaluate(async () => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
-    window.__me = await mod.Sotto.open({ displayName: 'Bob' });
+    window.__me = await mod.Sotto.open({ ...(await (await fetch('/config.json')).json()), displayName: 'Bob' });
     window.__attachments = [];
     window.__me.addEventListener('attachment', (e) => window.__attachments.push(e.detail));
   });

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ROOT, acquaint, call, openPage, person, untilContacts, untilReceived, useNetwork,
+  ROOT, acquaint, call, directoryTrust, openPage, person, untilContacts, untilReceived, useNetwork,
 } from './harness.mjs';
 
 /// A plain module worker of the site's own (the CSP admits no `blob:` worker): it imports the
@@ -16,7 +16,8 @@ import {
 const PLAIN_WORKER = `
 import init, { Sotto } from '/pkg/sotto.js';
 await init();
-const me = await Sotto.open({ storage: 'indexeddb', profile: 'plain', displayName: 'Wendy' });
+const trust = await (await fetch('/config.json')).json();
+const me = await Sotto.open({ ...trust, storage: 'indexeddb', profile: 'plain', displayName: 'Wendy' });
 me.addEventListener('contact', (e) => postMessage({ contact: e.detail.displayName }));
 me.addEventListener('message', async (e) => {
   postMessage({ message: e.detail.text });
@@ -37,14 +38,15 @@ after(() => rmSync(webRoot, { recursive: true, force: true }));
 /// Like the harness's `openSotto`, through `openInWorker`: `window.__me` is a `SottoInWorker`,
 /// and its events are collected the same way.
 async function openSottoInWorker(page, options) {
-  return page.evaluate(async (options) => {
+  const trust = await directoryTrust(page.url());
+  return page.evaluate(async ({ options, trust }) => {
     const { openInWorker } = await import('/pkg/worker.js');
     window.__received = [];
     window.__errors = [];
     window.__contactEvents = [];
     window.__events = [];
     try {
-      const me = await openInWorker({ directoryUrl: `${location.origin}/directory.json`, ...options });
+      const me = await openInWorker({ directoryUrl: `${location.origin}/directory.json`, ...trust, ...options });
       me.addEventListener('message', (e) => window.__received.push(e.detail));
       me.addEventListener('error', (e) => window.__errors.push({ what: e.detail.what, code: e.detail.code }));
       me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
@@ -57,7 +59,7 @@ async function openSottoInWorker(page, options) {
       window.__me = null;
       return { name: e.name, code: e.code, message: e.message };
     }
-  }, options);
+  }, { options, trust });
 }
 
 /// A person whose Sotto runs in a worker of their page.
@@ -129,7 +131,7 @@ test('openInWorker: the same methods and events as Sotto; messages both ways in 
   const second = await alice.page.evaluate(async () => {
     const { openInWorker } = await import('/pkg/worker.js');
     try {
-      await openInWorker({ storage: 'indexeddb', profile: 'alice' });
+      await openInWorker({ ...(await (await fetch('/config.json')).json()), storage: 'indexeddb', profile: 'alice' });
       return 'opened';
     } catch (e) {
       return { name: e.name, code: e.code };
