@@ -83,6 +83,10 @@ async function contenders(sotto) {
     // no JS-boundary cost.
     ops['build-3hop-packet'] = { sotto: { run: (n) => { sink ^= s.benchBuildPacket(n); } } };
     ops['x25519-dh-in-wasm'] = { sotto: { run: (n) => { sink ^= s.benchX25519DhLoop(n); } } };
+    // The packet build's scalar multiplications alone (sphinx-packet's key derivation).
+    if (s.benchSphinxKeyDerive) {
+      ops['sphinx-key-derive-3hop'] = { sotto: { run: (n) => { sink ^= s.benchSphinxKeyDerive(n); } } };
+    }
   }
   // Sanity: the same inputs give the same outputs across libraries.
   const ref = sodium.crypto_scalarmult(sk, pk);
