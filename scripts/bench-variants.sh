@@ -73,6 +73,14 @@ for v in "${VARIANTS[@]}"; do
   wasm-bindgen --target web --out-dir "$pkg" --out-name sotto \
     "$dir/wasm32-unknown-unknown/wasm-variant/sotto_wasm.wasm"
   WASM_OPT_LEVEL=$level optimise_wasm "$pkg/sotto_bg.wasm"
+  # For the profile below: the chosen variant's bench build with its name section kept (no
+  # wasm-opt), so that the profiler names the Rust functions.
+  if [ "$name" = "$CHOSEN" ]; then
+    named="$dir/named-$name"
+    rm -rf "$named"
+    wasm-bindgen --target web --out-dir "$named" --out-name sotto \
+      "$dir/wasm32-unknown-unknown/wasm-variant/sotto_wasm.wasm"
+  fi
   # The size that would ship: the same settings without the bench feature (its exports pull in
   # the storage seeding and more), through the same wasm-bindgen and wasm-opt steps.
   CARGO_TARGET_DIR="$dir" RUSTFLAGS="$flags" cargo build --quiet -p sotto-wasm \
@@ -100,3 +108,21 @@ json.dump({"name": name, "what": what, "rustflags": flags, "crypto_opt3": o3 == 
 EOF
   rm -f "$results/variants/$name.browser.json"
 done
+
+# Where the chosen variant's time goes: a CPU profile (Chromium's sampling profiler) of Sotto's
+# side alone of each row, self time per function -> $results/profile.json.
+if [ -n "${named:-}" ]; then
+  step "CPU profile of variant $CHOSEN (names kept, no wasm-opt)"
+  for op in x25519-dh-in-wasm chacha-seal-1k chacha-seal-64k build-3hop-packet; do
+    (cd tests && node bench/run.mjs --pkg "$named" --rounds 2 --target-ms 150 --only "$op" \
+        --who sotto --profile) >"$results/profile-$op.tmp"
+  done
+  python3 - "$results" x25519-dh-in-wasm chacha-seal-1k chacha-seal-64k build-3hop-packet <<'EOF'
+import json, sys
+results, ops = sys.argv[1], sys.argv[2:]
+out = {op: json.load(open(f"{results}/profile-{op}.tmp")).get("profile", []) for op in ops}
+json.dump({"variant": open(f"{results}/variants/chosen.txt").read().strip(), "ops": out},
+          open(f"{results}/profile.json", "w"), indent=1)
+EOF
+  rm -f "$results"/profile-*.tmp
+fi

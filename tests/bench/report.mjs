@@ -246,7 +246,8 @@ p(`call, bytes in and bytes out, on the same inputs (outputs cross-checked: ${Ob
 p(`Median time per operation over ${browser?.rounds ?? '—'} interleaved rounds (each round runs every contender once per`);
 p('operation, in rotating order, in a batch calibrated to ~120 ms). A ratio is the');
 p("alternative's time over Sotto's: above 1× Sotto is faster. Sotto: the shipped release profile");
-p('(`opt-level = "s"`, LTO, `wasm-opt -Oz`) plus the bench-only exports of');
+p('(`opt-level = "s"` with the crypto crates at `opt-level = 3`, simd128, curve25519-dalek\'s 64-bit');
+p('backend, LTO, `wasm-opt -Oz`: the build variant marked shipped below) plus the bench-only exports of');
 p(`\`crates/sotto-wasm/src/bench.rs\`; libsodium-wrappers ${sodiumVersion} (libsodium ${browser?.libsodium_version ?? '?'}), @noble/curves and`);
 p('@noble/ciphers 2.4.0, WebCrypto (Chromium has X25519 in SubtleCrypto, no ChaCha20; its calls are async).');
 if (browser?.sotto_error) p(`\n**Sotto's wasm was not measured in this run:** ${browser.sotto_error}`);
@@ -272,6 +273,24 @@ else {
   p('| variant | settings | X25519 DH vs libsodium.js | seal 1 KiB vs libsodium.js | seal 64 KiB vs libsodium.js | 3-hop packet build | of which key derivation | wasm gzipped | build (this run) |');
   p('|---|---|---|---|---|---|---|---|---|');
   for (const r of variantRows) p(r);
+}
+p();
+const prof = readJson(join(dir, 'profile.json'));
+if (prof) {
+  p();
+  p(`### Where the time goes (variant ${prof.variant})`);
+  p();
+  p("Chromium's sampling profiler over Sotto's side alone of each row (2 rounds), on the chosen");
+  p('variant\'s bench build with its name section kept (wasm-bindgen output before wasm-opt, same');
+  p('code otherwise): self time per function as a share of the samples; the rest is the page,');
+  p('the JavaScript boundary and the idle time between batches.');
+  p();
+  p('| row | self time, largest first |');
+  p('|---|---|');
+  const short = (f) => f.replace(/ sotto_bg\.wasm$/, '').replace(/::h[0-9a-f]{16}/g, '').replace(/\|/g, '\\|');
+  for (const [op, rows] of Object.entries(prof.ops)) {
+    p(`| ${op} | ${rows.slice(0, 8).map((r) => `\`${short(r.fn)}\` ${(r.share * 100).toFixed(1)}%`).join('; ')} |`);
+  }
 }
 p();
 p('## 2. Onion packets');
