@@ -82,13 +82,15 @@ for v in "${VARIANTS[@]}"; do
       "$dir/wasm32-unknown-unknown/wasm-variant/sotto_wasm.wasm"
   fi
   # The size that would ship: the same settings without the bench feature (its exports pull in
-  # the storage seeding and more), through the same wasm-bindgen and wasm-opt steps.
+  # the storage seeding and more), through the same wasm-bindgen and wasm-opt steps. A profile
+  # of its own (same settings) keeps the two cdylibs apart, so neither relinks the other's.
+  ship_cfg=("${cfg[@]/wasm-variant./wasm-variant-ship.}")
   CARGO_TARGET_DIR="$dir" RUSTFLAGS="$flags" cargo build --quiet -p sotto-wasm \
-    --target wasm32-unknown-unknown "${cfg[@]}" --profile wasm-variant
+    --target wasm32-unknown-unknown "${ship_cfg[@]}" --profile wasm-variant-ship
   ship="$dir/ship-${name//+/-}"
   rm -rf "$ship"
   wasm-bindgen --target web --out-dir "$ship" --out-name sotto \
-    "$dir/wasm32-unknown-unknown/wasm-variant/sotto_wasm.wasm"
+    "$dir/wasm32-unknown-unknown/wasm-variant-ship/sotto_wasm.wasm"
   WASM_OPT_LEVEL=$level optimise_wasm "$ship/sotto_bg.wasm"
   build_s=$(($(date +%s) - start))
   raw=$(stat -c %s "$ship/sotto_bg.wasm")
@@ -97,12 +99,13 @@ for v in "${VARIANTS[@]}"; do
       --target-ms "${BENCH_TARGET_MS:-120}" \
       --only x25519-dh,chacha-seal-1k,chacha-seal-64k,build-3hop-packet,x25519-dh-in-wasm,sphinx-key-derive-3hop) \
     >"$results/variants/$name.browser.json"
-  python3 - "$results/variants" "$name" "$what" "$flags" "$o3" "$level" "$raw" "$gz" "$build_s" <<'EOF'
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  python3 - "$results/variants" "$name" "$what" "$flags" "$o3" "$level" "$raw" "$gz" "$build_s" "$load" <<'EOF'
 import json, sys
-out, name, what, flags, o3, level, raw, gz, build_s = sys.argv[1:]
+out, name, what, flags, o3, level, raw, gz, build_s, load = sys.argv[1:]
 browser = json.load(open(f"{out}/{name}.browser.json"))
 json.dump({"name": name, "what": what, "rustflags": flags, "crypto_opt3": o3 == "yes",
-           "wasm_opt": level, "wasm_raw": int(raw), "wasm_gz": int(gz), "build_s": int(build_s),
+           "wasm_opt": level, "wasm_raw": int(raw), "wasm_gz": int(gz), "build_s": int(build_s), "load1": float(load),
            "results": browser["results"], "checks": browser.get("checks"),
            "sotto_error": browser.get("sotto_error")}, open(f"{out}/{name}.json", "w"), indent=1)
 EOF

@@ -69,13 +69,13 @@ const variants = existsSync(variantsDir)
     .sort((a, b) => variantOrder.indexOf(a.name) - variantOrder.indexOf(b.name))
   : [];
 const variantRows = variants.map((v) => {
-  if (v.error) return `| ${v.name} | ${v.what} | ${v.error} | — | — | — | — | — | — |`;
+  if (v.error) return `| ${v.name} | ${v.what} | ${v.error} | — | — | — | — | — | — | — |`;
   const g = (op, who) => v.results?.[op]?.[who]?.us_per_op ?? null;
   const vs = (op) => { const s = g(op, 'sotto'); const l = g(op, 'libsodium'); return x(s && l ? l / s : null); };
   const dh = g('x25519-dh-in-wasm', 'sotto');
   const inDh = (op) => { const t = g(op, 'sotto'); return t && dh ? `${(t / dh).toFixed(2)} DH` : '—'; };
   const mark = v.name === chosenVariant ? ' **(shipped)**' : '';
-  return `| ${v.name}${mark} | ${v.what} | ${vs('x25519-dh')} | ${vs('chacha-seal-1k')} | ${vs('chacha-seal-64k')} | ${inDh('build-3hop-packet')} | ${inDh('sphinx-key-derive-3hop')} | ${kb(v.wasm_gz)} (${kb(v.wasm_raw)} raw) | ${v.build_s} s |`;
+  return `| ${v.name}${mark} | ${v.what} | ${vs('x25519-dh')} | ${vs('chacha-seal-1k')} | ${vs('chacha-seal-64k')} | ${inDh('build-3hop-packet')} | ${inDh('sphinx-key-derive-3hop')} | ${kb(v.wasm_gz)} (${kb(v.wasm_raw)} raw) | ${v.build_s} s | ${v.load1 ?? '—'} |`;
 });
 
 // ---- 2. onion packets ------------------------------------------------------------------
@@ -270,8 +270,8 @@ p('`sphinx_packet::header::keys::KeyMaterial::derive` for the same 3-hop route, 
 p();
 if (!variants.length) p('Not run (scripts/bench-variants.sh wrote no results).');
 else {
-  p('| variant | settings | X25519 DH vs libsodium.js | seal 1 KiB vs libsodium.js | seal 64 KiB vs libsodium.js | 3-hop packet build | of which key derivation | wasm gzipped | build (this run) |');
-  p('|---|---|---|---|---|---|---|---|---|');
+  p('| variant | settings | X25519 DH vs libsodium.js | seal 1 KiB vs libsodium.js | seal 64 KiB vs libsodium.js | 3-hop packet build | of which key derivation | wasm gzipped (shipped settings, no bench exports) | build (this run) | load average (1 min) after |');
+  p('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of variantRows) p(r);
 }
 p();
