@@ -7,7 +7,7 @@
 #
 #   scripts/bench-variants.sh RESULTS_DIR [NAME...]     (default: every variant below)
 #
-# Called by scripts/bench.sh; bounded by its own rounds (BENCH_VARIANT_ROUNDS, default 5) and
+# Called by scripts/bench.sh; bounded by its own rounds (BENCH_VARIANT_ROUNDS, default 9; Sotto and libsodium.js only) and
 # batch length (BENCH_TARGET_MS). A variant's first build compiles every dependency for wasm32
 # (a few minutes on 2 cores); later runs are incremental.
 set -euo pipefail
@@ -45,7 +45,7 @@ VARIANTS=(
 wanted=("$@")
 # The variant whose settings are the shipped ones (Cargo.toml's [profile.wasm-release.package.*],
 # .cargo/config.toml's wasm32 rustflags, wasm-pack.toml's wasm-opt level): keep them in step.
-CHOSEN=o3-simd-d64
+CHOSEN=o3-simd
 echo "$CHOSEN" >"$results/variants/chosen.txt"
 for v in "${VARIANTS[@]}"; do echo "${v%%|*}"; done >"$results/variants/order.txt"
 
@@ -95,8 +95,8 @@ for v in "${VARIANTS[@]}"; do
   build_s=$(($(date +%s) - start))
   raw=$(stat -c %s "$ship/sotto_bg.wasm")
   gz=$(gzip -9c "$ship/sotto_bg.wasm" | wc -c)
-  (cd tests && node bench/run.mjs --pkg "$pkg" --rounds "${BENCH_VARIANT_ROUNDS:-5}" \
-      --target-ms "${BENCH_TARGET_MS:-120}" \
+  (cd tests && node bench/run.mjs --pkg "$pkg" --rounds "${BENCH_VARIANT_ROUNDS:-9}" \
+      --target-ms "${BENCH_TARGET_MS:-120}" --who sotto,libsodium \
       --only x25519-dh,chacha-seal-1k,chacha-seal-64k,build-3hop-packet,x25519-dh-in-wasm,sphinx-key-derive-3hop) \
     >"$results/variants/$name.browser.json"
   load=$(cut -d' ' -f1 /proc/loadavg)
