@@ -70,7 +70,8 @@ const variants = existsSync(variantsDir)
   : [];
 const variantRows = variants.map((v) => {
   if (v.error) return `| ${v.name} | ${v.what} | ${v.error} | — | — | — | — | — | — | — |`;
-  const g = (op, who) => v.results?.[op]?.[who]?.us_per_op ?? null;
+  // The fastest round of each: on a shared machine the round least disturbed by other load.
+  const g = (op, who) => { const r = v.results?.[op]?.[who]; return r?.samples_us?.length ? Math.min(...r.samples_us) : null; };
   const vs = (op) => { const s = g(op, 'sotto'); const l = g(op, 'libsodium'); return x(s && l ? l / s : null); };
   const dh = g('x25519-dh-in-wasm', 'sotto');
   const inDh = (op) => { const t = g(op, 'sotto'); return t && dh ? `${(t / dh).toFixed(2)} DH` : '—'; };
@@ -261,8 +262,10 @@ p();
 p('Each variant of the bench build (`scripts/bench-variants.sh`: its own target dir, `--features bench`,');
 p('full LTO and one codegen unit as shipped) measured in one browser page per variant, Sotto and');
 p('libsodium.js interleaved in the same page, so each ratio is side by side; the variants themselves');
-p('run one after another. Sizes are of the bench build (the bench exports add a few KB; the shipped');
-p('pkg/ is in section 6). "Crypto crates": chacha20, poly1305, chacha20poly1305, universal-hash,');
+p('run one after another. Each figure is the fastest of the interleaved rounds (not the median as in');
+p('the table above): on a loaded shared machine it is the round least disturbed by other work, and the');
+p('load average is printed beside it. Sizes are of the same settings without the bench exports, as');
+p('pkg/ would ship them. "Crypto crates": chacha20, poly1305, chacha20poly1305, universal-hash,');
 p('cipher, curve25519-dalek, x25519-dalek, ed25519-dalek, sha2, hkdf, hmac, blake2, argon2, aes, ctr,');
 p('lioness-rs and sphinx-packet (`[profile.wasm-release.package.*]`). Packet build and key derivation');
 p('are in X25519 DHs of the same wasm (in-wasm loops); the key derivation is');
