@@ -40,7 +40,7 @@ VARIANTS=(
   "o3-d64|+ crypto crates at opt-level 3, curve25519-dalek 64-bit backend|yes|--cfg curve25519_dalek_bits=\"64\"|-Oz"
   "o3-simd-d64|+ crypto crates at opt-level 3, simd128, curve25519-dalek 64-bit backend|yes|-C target-feature=+simd128 --cfg curve25519_dalek_bits=\"64\"|-Oz"
   "o3-simd-fiat|+ crypto crates at opt-level 3, simd128, curve25519-dalek fiat backend (64-bit)|yes|-C target-feature=+simd128 --cfg curve25519_dalek_bits=\"64\" --cfg curve25519_dalek_backend=\"fiat\"|-Oz"
-  "o3-simd-d64+O3|the same build as o3-simd-d64, wasm-opt -O3|yes|-C target-feature=+simd128 --cfg curve25519_dalek_bits=\"64\"|-O3"
+  "o3-simd+O3|the same build as o3-simd, wasm-opt -O3|yes|-C target-feature=+simd128|-O3"
 )
 wanted=("$@")
 # The variant whose settings are the shipped ones (Cargo.toml's [profile.wasm-release.package.*],

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: builds what the benchmarks need, runs them side by side with the alternatives
 # and rewrites BENCHMARKS.md (tests/bench/report.mjs). Figures are printed as ratios taken in
-# one run; nothing here is a pass/fail test. Bounded: under 10 minutes on 2 cores once built.
+# one run; nothing here is a pass/fail test. Bounded: under 10 minutes on 2 cores once built,
+# plus about a minute per crypto build variant (their first run compiles every variant's tree,
+# two LTO builds each: tens of minutes on 2 cores; later runs are incremental).
 #
 #   1. crypto in headless Chromium: Sotto's wasm (bench build) vs libsodium.js, @noble, WebCrypto,
 #      then each crypto build variant of the wasm (scripts/bench-variants.sh) against libsodium.js
