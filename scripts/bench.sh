@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: builds what the benchmarks need, runs them side by side with the alternatives
 # and rewrites BENCHMARKS.md (tests/bench/report.mjs). Figures are printed as ratios taken in
-# one run; nothing here is a pass/fail test. Bounded: under 10 minutes on 2 cores once built.
+# one run; nothing here is a pass/fail test. Bounded: under 10 minutes on 2 cores once built,
+# plus about a minute per crypto build variant (their first run compiles every variant's tree,
+# two LTO builds each: tens of minutes on 2 cores; later runs are incremental).
 #
-#   1. crypto in headless Chromium: Sotto's wasm (bench build) vs libsodium.js, @noble, WebCrypto
+#   1. crypto in headless Chromium: Sotto's wasm (bench build) vs libsodium.js, @noble, WebCrypto,
+#      then each crypto build variant of the wasm (scripts/bench-variants.sh) against libsodium.js
 #   2. onion packets: 3-hop build in the browser (in DH-equivalents), one hop natively (criterion)
 #   3. relay network: `sotto-relay loadgen` against `sotto-relay dev` on loopback, and relay
 #      memory with 10,000 queues (loadgen --create-queues against three `sotto-relay run`)
@@ -24,6 +27,7 @@ scripts/setup.sh --with-browser
 results=target/bench
 mkdir -p "$results"
 rm -f "$results"/{browser.json,native.log,relay.json,relay.txt,app.json,app.txt}
+rm -rf "$results/variants"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 # --- the shipped package (sizes) -------------------------------------------------------------
@@ -55,6 +59,10 @@ cargo bench --quiet -p sotto-proto --bench onion -- --warm-up-time 1 --measureme
 step "crypto and onion build in headless Chromium"
 (cd tests && node bench/run.mjs --pkg "$bench_pkg" --rounds "${BENCH_ROUNDS:-7}" \
   --target-ms "${BENCH_TARGET_MS:-120}") >"$results/browser.json"
+
+# --- crypto build variants (issue 18): each in its own target/bench-<variant> -----------------
+step "crypto build variants of sotto-wasm (scripts/bench-variants.sh)"
+scripts/bench-variants.sh "$results" || echo 'a build variant failed (see the output above)' >&2
 
 # --- relay network ------------------------------------------------------------------------
 # `sotto-relay dev --ephemeral` on loopback ports of its own, driven by `sotto-relay loadgen`

@@ -83,6 +83,10 @@ async function contenders(sotto) {
     // no JS-boundary cost.
     ops['build-3hop-packet'] = { sotto: { run: (n) => { sink ^= s.benchBuildPacket(n); } } };
     ops['x25519-dh-in-wasm'] = { sotto: { run: (n) => { sink ^= s.benchX25519DhLoop(n); } } };
+    // The packet build's scalar multiplications alone (sphinx-packet's key derivation).
+    if (s.benchSphinxKeyDerive) {
+      ops['sphinx-key-derive-3hop'] = { sotto: { run: (n) => { sink ^= s.benchSphinxKeyDerive(n); } } };
+    }
   }
   // Sanity: the same inputs give the same outputs across libraries.
   const ref = sodium.crypto_scalarmult(sk, pk);
@@ -116,13 +120,15 @@ async function timeBatch(c, n) {
 
 /// Runs everything: calibrate each cell to ~targetMs per batch, then `rounds` interleaved
 /// rounds (every op, every contender, rotating the contender order). Returns µs per op.
-window.runBench = async ({ rounds = 7, targetMs = 120, only = null } = {}) => {
+window.runBench = async ({ rounds = 7, targetMs = 120, only = null, who: whoOnly = null } = {}) => {
   const sotto = await loadSotto();
   const { ops, checks } = await contenders(sotto);
   const cells = [];
   for (const [op, cs] of Object.entries(ops)) {
     if (only && !only.includes(op)) continue;
-    for (const [who, c] of Object.entries(cs)) cells.push({ op, who, c, samples: [] });
+    for (const [who, c] of Object.entries(cs)) {
+      if (!whoOnly || whoOnly.includes(who)) cells.push({ op, who, c, samples: [] });
+    }
   }
   for (const cell of cells) {
     // warm-up and calibration: grow n until a batch takes >= 30 ms

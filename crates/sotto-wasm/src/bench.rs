@@ -108,6 +108,35 @@ pub fn build_packet(iters: u32) -> Result<u32, JsError> {
     Ok(last)
 }
 
+/// `iters` Sphinx key derivations for the 3-hop route of `benchBuildPacket`
+/// (`sphinx_packet::header::keys::KeyMaterial::derive`, the step of `build_forward` that does
+/// the scalar multiplications: the packet's group element, then hop i's shared secret by
+/// applying the initial secret and every earlier blinding factor, i+1 multiplications);
+/// returns a byte of the last one. The packet build minus this is its symmetric share.
+#[wasm_bindgen(js_name = benchSphinxKeyDerive)]
+pub fn sphinx_key_derive(iters: u32) -> u32 {
+    use sphinx_packet::crypto::{PrivateKey, PublicKey as DalekPublic};
+    use sphinx_packet::header::keys::KeyMaterial;
+    use sphinx_packet::route::{Node, NodeAddressBytes};
+    let route: Vec<Node> = (0..3u8)
+        .map(|i| {
+            let key = PrivateKey::from([i + 11; 32]);
+            Node::new(
+                NodeAddressBytes::from_bytes([i + 1; 32]),
+                DalekPublic::from(&key),
+            )
+        })
+        .collect();
+    let mut last = 0u32;
+    for i in 0..iters {
+        let mut seed = [3u8; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        let keys = KeyMaterial::derive(&route, &PrivateKey::from(seed));
+        last ^= u32::from(keys.initial_shared_secret.as_bytes()[0]);
+    }
+    last
+}
+
 /// Writes `count` text messages with contact `contact_id` into the stored profile `profile`
 /// (one made without a passphrase, closed), through the messenger's own storage code: records
 /// from `Store::message_record`, written with `Store::write` in transactions of `batch`
