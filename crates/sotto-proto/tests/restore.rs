@@ -130,7 +130,11 @@ fn a_restored_client_never_uses_an_old_message_key_and_the_peer_is_told() {
     });
     assert!(done, "the held messages arrive under the new session");
     assert_eq!(
-        count(&w, 1, |e| matches!(e, Event::ContactRestored { contact, since: s } if *contact == alice && *s == since)),
+        count(
+            &w,
+            1,
+            |e| matches!(e, Event::ContactRestored { contact, since: s } if *contact == alice && *s == since)
+        ),
         1,
         "Bob is told that Alice restored, and from when"
     );

@@ -48,6 +48,18 @@ pub enum ErrorCode {
     /// The security code given is not this contact's: someone may have been in the middle
     /// when the invitation was passed on (or the code was mistyped). Nothing was changed.
     CodeMismatch,
+    /// `Sotto.restore`: a recovery phrase with a word not in the list (the message names it
+    /// and its position), the wrong number of words, or a failed checksum. Nothing was written.
+    WrongWords,
+    /// `Sotto.restore`: the backup file is cut short, damaged, not a backup, or of a version
+    /// this release does not read. Nothing was written.
+    InvalidBackup,
+    /// `Sotto.restore`: a sound backup file that these recovery words do not open (another
+    /// profile's). Nothing was written.
+    BackupMismatch,
+    /// `Sotto.restore`: a profile of that name is saved in this browser; pass
+    /// `replace: true` to overwrite it. Nothing was written.
+    ProfileExists,
 }
 
 impl ErrorCode {
@@ -70,6 +82,10 @@ impl ErrorCode {
             ErrorCode::RelayFull => "RELAY_FULL",
             ErrorCode::ClockSkew => "CLOCK_SKEW",
             ErrorCode::CodeMismatch => "CODE_MISMATCH",
+            ErrorCode::WrongWords => "WRONG_WORDS",
+            ErrorCode::InvalidBackup => "INVALID_BACKUP",
+            ErrorCode::BackupMismatch => "BACKUP_MISMATCH",
+            ErrorCode::ProfileExists => "PROFILE_EXISTS",
         }
     }
 
@@ -171,6 +187,10 @@ mod tests {
             (ErrorCode::RelayFull, "RELAY_FULL"),
             (ErrorCode::ClockSkew, "CLOCK_SKEW"),
             (ErrorCode::CodeMismatch, "CODE_MISMATCH"),
+            (ErrorCode::WrongWords, "WRONG_WORDS"),
+            (ErrorCode::InvalidBackup, "INVALID_BACKUP"),
+            (ErrorCode::BackupMismatch, "BACKUP_MISMATCH"),
+            (ErrorCode::ProfileExists, "PROFILE_EXISTS"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

@@ -50,6 +50,8 @@ impl Client {
     /// public key and the next message number; `None` for an unknown contact. For
     /// diagnostics and tests: messages at different positions never share a message key.
     pub fn send_position(&self, contact: ContactId) -> Option<(PublicKey, u32)> {
-        self.contacts.get(&contact).map(|c| c.session.send_position())
+        self.contacts
+            .get(&contact)
+            .map(|c| c.session.send_position())
     }
 }

@@ -452,7 +452,8 @@ impl Client {
         if let Some(since) = request.restored {
             // The contact's device restored from a backup: what it had from us (and sent us)
             // after `since` is not on it. Told once per request.
-            self.events.push_back(Event::ContactRestored { contact, since });
+            self.events
+                .push_back(Event::ContactRestored { contact, since });
         }
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;

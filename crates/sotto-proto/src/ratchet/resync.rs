@@ -395,7 +395,10 @@ mod tests {
         }
         // An ordinary request is not read as a restored one.
         let plain = ResyncRequest::new(&mut rng, e_a.public).encode(&mut rng, &sa, &ad);
-        assert_eq!(ResyncRequest::parse(&plain, &sb, &ad).unwrap().restored, None);
+        assert_eq!(
+            ResyncRequest::parse(&plain, &sb, &ad).unwrap().restored,
+            None
+        );
     }
 
     #[test]

@@ -394,7 +394,11 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
         Event::ContactRestored { contact, since } => {
             // The gap: what this contact's old device had after `since` is not on the new one.
             let detail = contact_of(&st.client, contact);
-            let _ = js_sys::Reflect::set(&detail, &"restored".into(), &(since as f64).into());
+            let _ = js_sys::Reflect::set(
+                &detail,
+                &"restoredSince".into(),
+                &(since.saturating_mul(1000) as f64).into(),
+            );
             let _ = js_sys::Reflect::set(
                 &detail,
                 &"warning".into(),
