@@ -48,6 +48,9 @@ const MESSAGES = {
   RELAY_FULL: 'The relay is full for now; Sotto will try again.',
   RELAY_REFUSED: 'A relay refused that request. Try again in a moment.',
   CLOCK_SKEW: "The relays do not accept this device's clock. Set the right date and time, then try again.",
+  INVALID_BACKUP: 'That file is not a Sotto backup, or it is damaged.',
+  BACKUP_MISMATCH: 'These recovery words do not open that backup: it is another profile\'s.',
+  PROFILE_EXISTS: 'A profile is already saved on this device: tick "Replace" to overwrite it.',
   CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };
 
@@ -55,6 +58,10 @@ const MESSAGES = {
 export function errorText(err) {
   if (err?.code === 'INVALID_INVITATION' && /own invitation/.test(err.message)) {
     return 'That is your own invitation: send it to the person you want to chat with.';
+  }
+  // The library's sentence names the wrong word (and its position) or the count.
+  if (err?.code === 'WRONG_WORDS' && err.message) {
+    return `Check your recovery words: ${err.message}.`;
   }
   // The library's sentence says what is wrong with the argument (e.g. a display name).
   if (err?.code === 'INVALID_ARGUMENT' && err.message) {

@@ -156,3 +156,25 @@ test('a restore into memory chats and leaves no database', async () => {
   assert.deepEqual(await databases(page), [], 'nothing left behind');
   await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
 });
+
+test('the PWA restores from typed words and the file, naming a wrong word', async () => {
+  const { alice, bob, backup, words } = await aliceWithBackup();
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  await page.getByRole('button', { name: 'Restore' }).click();
+  const list = words.split(' ');
+  const wrong = [...list];
+  wrong[2] = 'notaword';
+  await page.getByRole('textbox', { name: 'Recovery words' }).fill(wrong.join(' '));
+  await page.getByLabel('Backup file').setInputFiles({
+    name: 'sotto-backup.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(backup),
+  });
+  await page.locator('#restore').click();
+  await page.locator('#restore-error', { hasText: "word 3 ('notaword')" }).waitFor({ timeout: 20_000 });
+  assert.deepEqual(await databases(page), [], 'nothing written for a wrong word');
+  await page.getByRole('textbox', { name: 'Recovery words' }).fill(list.join('\n'));
+  await page.locator('#restore').click();
+  await page.locator('.chat-name', { hasText: 'Bob' }).waitFor({ timeout: 30_000 });
+  assert.equal((await databases(page)).length, 1);
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});
