@@ -11,10 +11,12 @@ import { openConversation } from '/web/conversation.js';
 import { openNewChat, showPaste } from '/web/invitation.js';
 import { onProfileDeleted } from '/web/settings.js';
 import { onOpened, setStatus, enableWelcome, showUnlock, openSaved } from '/web/welcome.js';
+import { onRestored } from '/web/restore.js';
 import { enterMessenger, endSession } from '/web/messenger.js';
 
 onChooseChat(openConversation);
 onOpened(enterMessenger);
+onRestored(enterMessenger);
 onProfileDeleted(async () => {
   await endSession({ locked: false });
   setStatus(`Your profile was deleted from this device. Sotto ${version()} is ready.`);

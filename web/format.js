@@ -49,6 +49,9 @@ const MESSAGES = {
   RELAY_REFUSED: 'A relay refused that request. Try again in a moment.',
   DIRECTORY_INVALID: 'Sotto refused the relay directory: it is not signed by the directory authorities this app trusts, or it has expired. Choose another directory in Settings, or the default one.',
   CLOCK_SKEW: "The relays do not accept this device's clock. Set the right date and time, then try again.",
+  INVALID_BACKUP: 'That file is not a Sotto backup, or it is damaged.',
+  BACKUP_MISMATCH: 'These recovery words do not open that backup: it is another profile\'s.',
+  PROFILE_EXISTS: 'A profile is already saved on this device: tick "Replace" to overwrite it.',
   CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };
 
@@ -59,6 +62,10 @@ export const NO_TRUST_TEXT = 'This site does not say which directory authorities
 export function errorText(err) {
   if (err?.code === 'INVALID_INVITATION' && /own invitation/.test(err.message)) {
     return 'That is your own invitation: send it to the person you want to chat with.';
+  }
+  // The library's sentence names the wrong word (and its position) or the count.
+  if (err?.code === 'WRONG_WORDS' && err.message) {
+    return `Check your recovery words: ${err.message}.`;
   }
   // The library's sentence says what is wrong with the argument (e.g. a display name).
   if (err?.code === 'INVALID_ARGUMENT' && err.message) {

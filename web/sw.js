@@ -13,6 +13,7 @@ const SHELL = [
   '/web/dom.js',
   '/web/device.js',
   '/web/welcome.js',
+  '/web/restore.js',
   '/web/messenger.js',
   '/web/panes.js',
   '/web/chat-list.js',

@@ -34,6 +34,7 @@ export function setStatus(text) {
 export function enableWelcome() {
   el.save.disabled = false;
   el.kiosk.disabled = false;
+  byId('show-restore').disabled = false;
 }
 
 /// Shows the unlock form of the profile saved on this device.

@@ -205,7 +205,7 @@ test('a saved profile: unlock, scroll-back, settings, update prompt, delete', as
   ]);
   assert.match(download.suggestedFilename(), /^sotto-backup-\d{4}-\d{2}-\d{2}\.sotto$/);
   const file = readFileSync(await download.path());
-  assert.equal(file.subarray(0, 8).toString('latin1'), 'sottobk1');
+  assert.equal(file.subarray(0, 8).toString('latin1'), 'sottobk2');
   assert.ok(file.length > 1000, `a backup of ${file.length} bytes`);
   assert.ok(!file.includes(Buffer.from(fromBob[0])), 'no plaintext in the file');
 

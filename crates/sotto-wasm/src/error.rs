@@ -52,6 +52,18 @@ pub enum ErrorCode {
     /// signed by too few of the `directoryKeys`, or a relay's own signature does not verify
     /// (the message says which).
     DirectoryInvalid,
+    /// `Sotto.restore`: a recovery phrase with a word not in the list (the message names it
+    /// and its position), the wrong number of words, or a failed checksum. Nothing was written.
+    WrongWords,
+    /// `Sotto.restore`: the backup file is cut short, damaged, not a backup, or of a version
+    /// this release does not read. Nothing was written.
+    InvalidBackup,
+    /// `Sotto.restore`: a sound backup file that these recovery words do not open (another
+    /// profile's). Nothing was written.
+    BackupMismatch,
+    /// `Sotto.restore`: a profile of that name is saved in this browser; pass
+    /// `replace: true` to overwrite it. Nothing was written.
+    ProfileExists,
 }
 
 impl ErrorCode {
@@ -75,6 +87,10 @@ impl ErrorCode {
             ErrorCode::ClockSkew => "CLOCK_SKEW",
             ErrorCode::CodeMismatch => "CODE_MISMATCH",
             ErrorCode::DirectoryInvalid => "DIRECTORY_INVALID",
+            ErrorCode::WrongWords => "WRONG_WORDS",
+            ErrorCode::InvalidBackup => "INVALID_BACKUP",
+            ErrorCode::BackupMismatch => "BACKUP_MISMATCH",
+            ErrorCode::ProfileExists => "PROFILE_EXISTS",
         }
     }
 
@@ -177,6 +193,10 @@ mod tests {
             (ErrorCode::ClockSkew, "CLOCK_SKEW"),
             (ErrorCode::CodeMismatch, "CODE_MISMATCH"),
             (ErrorCode::DirectoryInvalid, "DIRECTORY_INVALID"),
+            (ErrorCode::WrongWords, "WRONG_WORDS"),
+            (ErrorCode::InvalidBackup, "INVALID_BACKUP"),
+            (ErrorCode::BackupMismatch, "BACKUP_MISMATCH"),
+            (ErrorCode::ProfileExists, "PROFILE_EXISTS"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

@@ -53,6 +53,7 @@ mod files;
 mod history;
 mod js;
 #[doc(hidden)]
+mod restore;
 pub mod settings;
 mod sotto;
 #[doc(hidden)]

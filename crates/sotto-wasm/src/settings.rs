@@ -2,15 +2,21 @@
 //! it changes), the recovery phrase behind a passphrase check, an encrypted backup file, and
 //! whether a profile is saved in this browser at all.
 //!
-//! Backup file (`exportBackup`), all integers big-endian:
+//! Backup file (`exportBackup`, read back by `Sotto.restore`), all integers big-endian:
 //!
 //! ```text
-//! file      = MAGIC ("sottobk1", 8 bytes) ‖ nonce (12) ‖ tag (16) ‖ ciphertext
-//! ciphertext = ChaCha20-Poly1305(backup_key, nonce, ad = MAGIC, plaintext)
-//! plaintext = created_at u64 ‖ state_len u32 ‖ state ‖ count u32 ‖ count × message
-//! message   = contact u64 ‖ sent_at u64 ‖ received_at u64 (u64::MAX: none) ‖ outgoing u8
-//!             ‖ id_len u8 ‖ id ‖ text_len u32 ‖ text
+//! file       = MAGIC ("sottobk2", 8 bytes) ‖ key id (8) ‖ nonce (12) ‖ tag (16) ‖ ciphertext
+//! key id     = HMAC-SHA256(backup_key, "sotto/v1/backup-id")[..8]
+//! ciphertext = ChaCha20-Poly1305(backup_key, nonce, ad = MAGIC ‖ key id, plaintext)
+//! plaintext  = created_at u64 ‖ state_len u32 ‖ state ‖ count u32 ‖ count × message
+//! message    = contact u64 ‖ sent_at u64 ‖ received_at u64 (u64::MAX: none)
+//!              ‖ expires_at u64 (u64::MAX: never) ‖ outgoing u8 ‖ id_len u8 ‖ id
+//!              ‖ text_len u32 ‖ text
 //! ```
+//!
+//! Version 1 (`"sottobk1"`, still read) has no key id (ad = MAGIC) and no `expires_at`. The
+//! key id tells words that do not open the file (`BACKUP_MISMATCH`) from a damaged file
+//! (`INVALID_BACKUP`); for a version 1 file the two cannot be told apart.
 //!
 //! `backup_key` is `RootSecret::backup_key()` of the profile's recovery phrase
 //! (`sotto_proto::mnemonic`), so the 24 words alone open the file on a new device. `state` is
@@ -28,8 +34,28 @@ use crate::js::{now, obj};
 use crate::sotto::Sotto;
 use crate::storage::MessageRecord;
 
-/// The first bytes of every backup file (and its associated data).
-pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk1";
+/// The first bytes of a backup file this release writes (and its associated data).
+pub const BACKUP_MAGIC: &[u8; 8] = b"sottobk2";
+/// The first bytes of a version 1 backup file (read, no longer written).
+pub const BACKUP_MAGIC_V1: &[u8; 8] = b"sottobk1";
+/// HMAC label of a backup's key id.
+const KEY_ID_INFO: &[u8] = b"sotto/v1/backup-id";
+
+/// Why a backup file does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupError {
+    /// Not a backup, cut short, damaged, or of a version this release does not read.
+    Invalid,
+    /// A sound file that the given words do not open (its key id is another key's).
+    Mismatch,
+}
+
+fn key_id(key: &[u8; 32]) -> [u8; 8] {
+    let mac = sotto_proto::crypto::hmac_sha256(key, KEY_ID_INFO);
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&mac[..8]);
+    id
+}
 
 /// What a backup holds, decrypted.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,31 +80,53 @@ pub fn seal_backup(key: &[u8; 32], nonce: &[u8; 12], backup: &Backup) -> Vec<u8>
         plain.extend_from_slice(&m.contact.to_be_bytes());
         plain.extend_from_slice(&m.sent_at.to_be_bytes());
         plain.extend_from_slice(&m.received_at.unwrap_or(u64::MAX).to_be_bytes());
+        plain.extend_from_slice(&m.expires_at.unwrap_or(u64::MAX).to_be_bytes());
         plain.push(u8::from(m.outgoing));
         plain.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
         plain.extend_from_slice(id);
         plain.extend_from_slice(&len32(m.text.len()).to_be_bytes());
         plain.extend_from_slice(m.text.as_bytes());
     }
+    let mut header = BACKUP_MAGIC.to_vec();
+    header.extend_from_slice(&key_id(key));
     // Only a key or nonce of the wrong length fails, and the types fix both.
-    let tag = aead_seal(key, nonce, BACKUP_MAGIC, &mut plain).unwrap_or([0; TAG_LEN]);
-    let mut out = Vec::with_capacity(8 + 12 + TAG_LEN + plain.len());
-    out.extend_from_slice(BACKUP_MAGIC);
+    let tag = aead_seal(key, nonce, &header, &mut plain).unwrap_or([0; TAG_LEN]);
+    let mut out = Vec::with_capacity(16 + 12 + TAG_LEN + plain.len());
+    out.extend_from_slice(&header);
     out.extend_from_slice(nonce);
     out.extend_from_slice(&tag);
     out.extend_from_slice(&plain);
     out
 }
 
-/// Opens a backup file; `None` when it is not one, is damaged, or `key` is not its key.
-pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
-    if file.get(..8)? != BACKUP_MAGIC {
-        return None;
+/// Opens a backup file (version 2, or 1): [`BackupError::Mismatch`] when its key id is not
+/// `key`'s, [`BackupError::Invalid`] for anything else that does not open (for version 1, a
+/// wrong key too).
+pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Result<Backup, BackupError> {
+    let v2 = match file.get(..8) {
+        Some(m) if m == BACKUP_MAGIC => true,
+        Some(m) if m == BACKUP_MAGIC_V1 => false,
+        _ => return Err(BackupError::Invalid),
+    };
+    let header_len = if v2 { 16 } else { 8 };
+    let header = file.get(..header_len).ok_or(BackupError::Invalid)?;
+    if v2 && header.get(8..) != Some(&key_id(key)[..]) {
+        // A cut file is invalid whatever the words; a whole one with another key id is theirs.
+        return Err(if file.len() < header_len + 12 + TAG_LEN + 16 {
+            BackupError::Invalid
+        } else {
+            BackupError::Mismatch
+        });
     }
-    let nonce: [u8; 12] = file.get(8..20)?.try_into().ok()?;
-    let tag: [u8; TAG_LEN] = file.get(20..20 + TAG_LEN)?.try_into().ok()?;
-    let mut plain = Zeroizing::new(file.get(20 + TAG_LEN..)?.to_vec());
-    aead_open(key, &nonce, BACKUP_MAGIC, &mut plain, &tag).ok()?;
+    let body = file.get(header_len..).ok_or(BackupError::Invalid)?;
+    read_backup(key, header, body, v2).ok_or(BackupError::Invalid)
+}
+
+fn read_backup(key: &[u8; 32], header: &[u8], body: &[u8], v2: bool) -> Option<Backup> {
+    let nonce: [u8; 12] = body.get(..12)?.try_into().ok()?;
+    let tag: [u8; TAG_LEN] = body.get(12..12 + TAG_LEN)?.try_into().ok()?;
+    let mut plain = Zeroizing::new(body.get(12 + TAG_LEN..)?.to_vec());
+    aead_open(key, &nonce, header, &mut plain, &tag).ok()?;
     let mut r = Reader::new(&plain[..]);
     let created_at = r.take_u64().ok()?;
     let state = Zeroizing::new(r.take_u32_prefixed().ok()?.to_vec());
@@ -88,6 +136,7 @@ pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
         let contact = r.take_u64().ok()?;
         let sent_at = r.take_u64().ok()?;
         let received = r.take_u64().ok()?;
+        let expires = if v2 { r.take_u64().ok()? } else { u64::MAX };
         let outgoing = r.take_u8().ok()? == 1;
         let id = std::str::from_utf8(r.take_u8_prefixed().ok()?)
             .ok()?
@@ -96,14 +145,9 @@ pub fn open_backup(key: &[u8; 32], file: &[u8]) -> Option<Backup> {
             .ok()?
             .to_owned();
         let received_at = (!outgoing).then_some(received);
-        messages.push(MessageRecord::text_message(
-            seq,
-            id,
-            contact,
-            text,
-            sent_at,
-            received_at,
-        ));
+        let mut m = MessageRecord::text_message(seq, id, contact, text, sent_at, received_at);
+        m.expires_at = (expires != u64::MAX).then_some(expires);
+        messages.push(m);
     }
     r.should_be_exhausted().ok()?;
     Some(Backup {
@@ -303,7 +347,7 @@ mod tests {
                     received_at: None,
                     outgoing: true,
                     status: Status::Sent,
-                    expires_at: None,
+                    expires_at: Some(1_800_000_600),
                     file: None,
                 },
             ],
@@ -315,8 +359,42 @@ mod tests {
         let key = [3u8; 32];
         let file = seal_backup(&key, &[9; 12], &sample());
         assert_eq!(&file[..8], BACKUP_MAGIC);
-        assert_eq!(open_backup(&key, &file), Some(sample()));
-        assert_eq!(open_backup(&[4u8; 32], &file), None);
+        assert_eq!(open_backup(&key, &file), Ok(sample()));
+        assert_eq!(open_backup(&[4u8; 32], &file), Err(BackupError::Mismatch));
+    }
+
+    /// A version 1 file (no key id, no expiry) as the previous release wrote it.
+    fn seal_v1(key: &[u8; 32], nonce: &[u8; 12], b: &Backup) -> Vec<u8> {
+        let mut plain = Vec::new();
+        plain.extend_from_slice(&b.created_at.to_be_bytes());
+        plain.extend_from_slice(&len32(b.state.len()).to_be_bytes());
+        plain.extend_from_slice(&b.state);
+        plain.extend_from_slice(&len32(b.messages.len()).to_be_bytes());
+        for m in &b.messages {
+            plain.extend_from_slice(&m.contact.to_be_bytes());
+            plain.extend_from_slice(&m.sent_at.to_be_bytes());
+            plain.extend_from_slice(&m.received_at.unwrap_or(u64::MAX).to_be_bytes());
+            plain.push(u8::from(m.outgoing));
+            plain.push(m.id.len() as u8);
+            plain.extend_from_slice(m.id.as_bytes());
+            plain.extend_from_slice(&len32(m.text.len()).to_be_bytes());
+            plain.extend_from_slice(m.text.as_bytes());
+        }
+        let tag = aead_seal(key, nonce, BACKUP_MAGIC_V1, &mut plain).unwrap();
+        [&BACKUP_MAGIC_V1[..], nonce, &tag, &plain].concat()
+    }
+
+    #[test]
+    fn a_version_1_backup_is_still_read() {
+        let key = [3u8; 32];
+        let file = seal_v1(&key, &[9; 12], &sample());
+        let mut expected = sample();
+        expected.messages[1].expires_at = None;
+        assert_eq!(open_backup(&key, &file), Ok(expected));
+        assert_eq!(open_backup(&[4u8; 32], &file), Err(BackupError::Invalid));
+        let mut other = file.clone();
+        other[7] = b'9';
+        assert_eq!(open_backup(&key, &other), Err(BackupError::Invalid));
     }
 
     #[test]
@@ -326,10 +404,23 @@ mod tests {
         for i in [0, 8, 20, 40, file.len() - 1] {
             let mut bad = file.clone();
             bad[i] ^= 1;
-            assert_eq!(open_backup(&key, &bad), None, "flipped byte {i}");
+            assert!(open_backup(&key, &bad).is_err(), "flipped byte {i}");
+        }
+        for i in [0, 20, 40, file.len() - 1] {
+            let mut bad = file.clone();
+            bad[i] ^= 1;
+            assert_eq!(
+                open_backup(&key, &bad),
+                Err(BackupError::Invalid),
+                "flipped byte {i}"
+            );
         }
         for n in 0..file.len() {
-            assert_eq!(open_backup(&key, &file[..n]), None, "cut at {n}");
+            assert_eq!(
+                open_backup(&key, &file[..n]),
+                Err(BackupError::Invalid),
+                "cut at {n}"
+            );
         }
     }
 }

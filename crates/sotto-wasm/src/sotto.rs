@@ -84,7 +84,7 @@ fn directory_trust(options: &JsValue) -> Result<DirectoryTrust, JsValue> {
 
 /// `Sotto.open`'s options, read: `{directoryUrl, directoryKeys, directoryThreshold, storage,
 /// profile, passphrase, takeOver, displayName, powBits}`.
-fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
+pub(crate) fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     let storage = match get_string(options, "storage")
         .as_deref()
         .unwrap_or("memory")
@@ -112,6 +112,7 @@ fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
         pow_bits: get(options, "powBits")
             .as_f64()
             .map(|b| b.clamp(0.0, 32.0) as u8),
+        seed: None,
     })
 }
 

@@ -35,6 +35,29 @@ export interface OpenOptions {
     powBits?: number;
 }
 
+/** `Sotto.restore`'s options: the profile comes back from its recovery phrase and backup
+ * file. Everything is checked before anything is written (pkg/README.md, "Restore"). */
+export interface RestoreOptions {
+    /** The 24 recovery words, typed or pasted (any case, any whitespace). */
+    words: string;
+    /** The file `exportBackup` made. */
+    backup: Uint8Array | Blob;
+    /** `'memory'` (the default: nothing is written anywhere) or `'indexeddb'`. */
+    storage?: 'memory' | 'indexeddb';
+    /** The profile's name, with `'indexeddb'` storage (default `'default'`). */
+    profile?: string;
+    /** Protects the restored profile's store key (Argon2id); empty means none. */
+    passphrase?: string;
+    /** Overwrites a profile of that name saved in this browser (else `PROFILE_EXISTS`). */
+    replace?: boolean;
+    /** The relay directory (default: `${location.origin}/directory.json`). */
+    directoryUrl?: string;
+    /** As `OpenOptions.directoryKeys`: required (else `INVALID_ARGUMENT`). */
+    directoryKeys?: string[];
+    /** As `OpenOptions.directoryThreshold`. */
+    directoryThreshold?: number;
+}
+
 /** A contact: `id` is a local number as a decimal string. */
 export interface Contact {
     id: string;
@@ -52,6 +75,10 @@ export interface Contact {
     /** In a `contact` event only: a new session with this contact is in place ("Encryption
      * re-established"), on both sides of a resync. */
     resynced?: true;
+    /** In a `contact` event only: the contact restored their profile from a backup made at
+     * this time (ms since the Unix epoch); messages since may be missing on their side (a
+     * `warning` says so). */
+    restoredSince?: number;
     /** In a `contact` event only: something the person must be told (the security code of
      * a verified contact changed; a message could not be decrypted). */
     warning?: string;
@@ -142,7 +169,11 @@ export type SottoErrorCode =
     | 'RELAY_FULL'
     | 'CLOCK_SKEW'
     | 'CODE_MISMATCH'
-    | 'DIRECTORY_INVALID';
+    | 'DIRECTORY_INVALID'
+    | 'WRONG_WORDS'
+    | 'INVALID_BACKUP'
+    | 'BACKUP_MISMATCH'
+    | 'PROFILE_EXISTS';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {

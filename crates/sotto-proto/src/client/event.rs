@@ -127,6 +127,12 @@ pub enum Event {
     /// A new session with `contact` is in place (we answered their request, or they
     /// answered ours): "Encryption re-established". The security code is unchanged.
     Resynced { contact: ContactId },
+    /// `contact` restored its profile on a device from a backup made at `since` (seconds,
+    /// its clock): messages it had sent us or received from us after that are not on its
+    /// device, and anything its old device sends from now on is not read. Tell the person
+    /// ("restored from a backup of …; messages since may be missing on their side").
+    /// [`Event::Resynced`] follows.
+    ContactRestored { contact: ContactId, since: u64 },
 }
 
 impl Event {

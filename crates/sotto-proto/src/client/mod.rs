@@ -66,6 +66,7 @@ mod invitation;
 mod persist;
 mod receive;
 mod request;
+mod restore;
 mod resync;
 mod route;
 mod transfer;

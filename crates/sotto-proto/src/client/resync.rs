@@ -10,7 +10,8 @@
 //! [`RESYNC_QUIET`] of the last one (so that garbage a relay injects cannot make us resync in
 //! a loop); a request is answered once per nonce (a replay changes nothing; a repeat of the
 //! last one gets the same answer again, at most every [`ACCEPT_RESEND_MIN`]); when both sides
-//! ask at once, the request with the lower key (bytewise) wins. Messages written while ours
+//! ask at once, a restored device's request wins (`super::restore`), else the one with the
+//! lower key (bytewise). Messages written while ours
 //! is in flight wait and are encrypted under the new session. The previous session stays to
 //! decrypt what was in flight until the first message under the new one arrives.
 
@@ -66,7 +67,7 @@ impl SyncStatus {
 }
 
 /// Our request in flight.
-struct PendingResync {
+pub(super) struct PendingResync {
     key: KeyPair,
     request: ResyncRequest,
     attempts: u32,
@@ -83,11 +84,11 @@ struct LastAccept {
 /// One contact's resynchronisation state (persisted with the contact).
 pub(super) struct SyncState {
     secret: ResyncSecret,
-    pending: Option<PendingResync>,
+    pub(super) pending: Option<PendingResync>,
     previous: Option<Session>,
     last_accept: Option<LastAccept>,
     seen: VecDeque<[u8; NONCE_LEN]>,
-    quiet_until: u64,
+    pub(super) quiet_until: u64,
     /// Padded envelopes written while our request is in flight.
     held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
     /// Body tags of the last [`RECENT_TAGS`] messages received.
@@ -150,15 +151,20 @@ impl SyncState {
     /// see `docs/PROTOCOL.md`, "Client state (at rest)".
     pub(super) fn write(&self, w: &mut SecretWriter) {
         w.put_bytes(&self.secret.to_persisted_bytes()[..]);
+        let restored = self.pending.as_ref().and_then(|p| p.request.restored);
         let flags = u8::from(self.pending.is_some())
             | u8::from(self.previous.is_some()) << 1
-            | u8::from(self.last_accept.is_some()) << 2;
+            | u8::from(self.last_accept.is_some()) << 2
+            | u8::from(restored.is_some()) << 3;
         w.put_u8(flags);
         if let Some(p) = &self.pending {
             w.put_bytes(&p.key.secret.to_persisted_bytes()[..]);
             w.put_bytes(&p.request.nonce);
             w.put_u32(p.attempts);
             w.put_u64(p.retry_at);
+        }
+        if let Some(since) = restored {
+            w.put_u64(since);
         }
         if let Some(s) = &self.previous {
             put_long(w, s.to_persisted().as_bytes());
@@ -189,7 +195,7 @@ impl SyncState {
         let e = |_| "resync state";
         let secret = ResyncSecret::from_persisted_bytes(&Zeroizing::new(r.extract().map_err(e)?));
         let flags = r.take_u8().map_err(e)?;
-        if flags & !0x07 != 0 {
+        if flags & !0x0f != 0 || flags & 0x09 == 0x08 {
             return Err("resync state flags");
         }
         let mut state = Self::new(secret);
@@ -200,15 +206,21 @@ impl SyncState {
                 public: secret.public_key(),
                 secret,
             };
-            let request = ResyncRequest {
+            let mut request = ResyncRequest {
                 key: key.public,
                 nonce: r.extract().map_err(e)?,
+                restored: None,
             };
+            let attempts = r.take_u32().map_err(e)?;
+            let retry_at = r.take_u64().map_err(e)?;
+            if flags & 8 != 0 {
+                request = request.restored(r.take_u64().map_err(e)?);
+            }
             state.pending = Some(PendingResync {
                 key,
                 request,
-                attempts: r.take_u32().map_err(e)?,
-                retry_at: r.take_u64().map_err(e)?,
+                attempts,
+                retry_at,
             });
         }
         if flags & 2 != 0 {
@@ -355,6 +367,17 @@ impl Client {
     /// Starts a resync with `contact` unless one of ours is in flight or the last one was
     /// less than [`RESYNC_QUIET`] ago.
     fn start_resync<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, contact: ContactId, now: u64) {
+        self.start_resync_as(rng, contact, None, now);
+    }
+
+    /// [`Client::start_resync`], announcing a restore from a backup made at `restored`.
+    pub(super) fn start_resync_as<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        contact: ContactId,
+        restored: Option<u64>,
+        now: u64,
+    ) {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
@@ -362,7 +385,10 @@ impl Client {
             return;
         }
         let key = KeyPair::generate(rng);
-        let request = ResyncRequest::new(rng, key.public);
+        let mut request = ResyncRequest::new(rng, key.public);
+        if let Some(since) = restored {
+            request = request.restored(since);
+        }
         c.sync.pending = Some(PendingResync {
             key,
             request,
@@ -423,10 +449,21 @@ impl Client {
             return;
         }
         c.sync.remember(request.nonce);
+        if let Some(since) = request.restored {
+            // The contact's device restored from a backup: what it had from us (and sent us)
+            // after `since` is not on it. Told once per request.
+            self.events
+                .push_back(Event::ContactRestored { contact, since });
+        }
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
         if let Some(ours) = &c.sync.pending
-            && ours.request.key.as_bytes() < request.key.as_bytes()
+            && (ours.request.restored.is_some(), request.key.as_bytes())
+                > (request.restored.is_some(), ours.request.key.as_bytes())
         {
-            // Both asked at once: the lower key wins, and it is ours.
+            // Both asked at once: a restored side's request wins (it must not go on with its
+            // old session), else the lower key; it is ours.
             return;
         }
         let hello = self.resync_hello(rng, contact, now);

@@ -514,6 +514,15 @@ impl Session {
         keys.iter().any(|hk| self.open_header(hk, &p).is_some())
     }
 
+    /// Where sending stands: our current ratchet public key and the number the next message
+    /// will carry. Together with the session they name the next message key (each sending
+    /// chain belongs to one ratchet key), so two messages with different positions never
+    /// share a key. Public values (they travel in the encrypted header), for diagnostics and
+    /// for tests that check that no message key is used twice.
+    pub fn send_position(&self) -> (PublicKey, u32) {
+        (self.chains.dhs.public, self.chains.ns)
+    }
+
     /// How many skipped message keys are stored.
     pub fn skipped_keys(&self) -> usize {
         self.skipped.len()

@@ -17,6 +17,11 @@
 //! | 50 | 32 | MAC = HMAC-SHA256(resync secret, [`REQUEST_MAC_INFO`] ‖ AD ‖ bytes 0..50) |
 //! | 82 | rest | random padding |
 //!
+//! A request from a device that restored the profile from a backup (see
+//! [`ResyncRequest::restored`]) carries the backup's time in bytes 82..90 (u64, seconds) and its
+//! MAC is `HMAC-SHA256(resync secret, ` [`RESTORED_MAC_INFO`] ` ‖ AD ‖ bytes 0..50 ‖ bytes
+//! 82..90)`: the peer learns, authenticated, that the contact restored and from when.
+//!
 //! **ResyncAccept** (type [`TYPE_RESYNC_ACCEPT`]): the first message of the new session,
 //! laid out as every ratchet message (see [`super`]) with `E_b`, a fresh X25519 public key, in
 //! the key field at offset 2 (as a hello carries `EK`). Its sender is the new session's
@@ -48,6 +53,8 @@ pub const SECRET_INFO: &[u8] = b"sotto/v1/resync/secret";
 pub const LEGACY_SECRET_INFO: &[u8] = b"sotto/v1/resync/legacy";
 /// Prefix of the data a [`ResyncRequest`]'s MAC covers.
 pub const REQUEST_MAC_INFO: &[u8] = b"sotto/v1/resync/request";
+/// Prefix of the data the MAC of a restored device's [`ResyncRequest`] covers.
+pub const RESTORED_MAC_INFO: &[u8] = b"sotto/v1/resync/restored";
 /// HKDF info prefix of the new session's keys.
 pub const SESSION_INFO: &[u8] = b"sotto/v1/resync/session";
 /// Bytes of a request's nonce.
@@ -56,6 +63,8 @@ pub const NONCE_LEN: usize = 16;
 /// padding.
 pub const REQUEST_LEN: usize = 2 + 32 + NONCE_LEN + 32;
 const MACED_LEN: usize = 2 + 32 + NONCE_LEN;
+/// Where a restored device's request carries the backup's time (u64, big-endian).
+const SINCE_AT: usize = REQUEST_LEN;
 
 /// Errors reading a resync message. Deliberately coarse: a relay learns nothing from how a
 /// message it forged was refused (it is dropped either way).
@@ -123,11 +132,21 @@ impl ResyncSecret {
         Self(Secret32::copy_from(bytes))
     }
 
-    fn request_mac(&self, ad: &[u8; AD_LEN], maced: &[u8]) -> [u8; 32] {
-        let mut data = Vec::with_capacity(REQUEST_MAC_INFO.len() + AD_LEN + MACED_LEN);
-        data.extend_from_slice(REQUEST_MAC_INFO);
+    /// The request MAC: `REQUEST_MAC_INFO ‖ AD ‖ bytes 0..50`, or for a restored device's
+    /// request `RESTORED_MAC_INFO ‖ AD ‖ bytes 0..50 ‖ since`.
+    fn request_mac(&self, ad: &[u8; AD_LEN], maced: &[u8], since: Option<u64>) -> [u8; 32] {
+        let info = if since.is_some() {
+            RESTORED_MAC_INFO
+        } else {
+            REQUEST_MAC_INFO
+        };
+        let mut data = Vec::with_capacity(info.len() + AD_LEN + MACED_LEN + 8);
+        data.extend_from_slice(info);
         data.extend_from_slice(ad);
         data.extend_from_slice(maced);
+        if let Some(since) = since {
+            data.extend_from_slice(&since.to_be_bytes());
+        }
         hmac_sha256(self.0.expose(), &data)
     }
 }
@@ -139,6 +158,9 @@ pub struct ResyncRequest {
     pub key: PublicKey,
     /// The request's random nonce; a request is answered once per nonce.
     pub nonce: [u8; NONCE_LEN],
+    /// `Some(since)` when the requester restored the profile from a backup made at `since`
+    /// (seconds): what it wrote and received after that is not on its device.
+    pub restored: Option<u64>,
 }
 
 impl ResyncRequest {
@@ -147,7 +169,20 @@ impl ResyncRequest {
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, key: PublicKey) -> Self {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
-        Self { key, nonce }
+        Self {
+            key,
+            nonce,
+            restored: None,
+        }
+    }
+
+    /// The same request, marked as coming from a device restored from a backup made at
+    /// `since` (seconds).
+    pub fn restored(self, since: u64) -> Self {
+        Self {
+            restored: Some(since),
+            ..self
+        }
     }
 
     /// The [`QUEUE_MESSAGE_SIZE`]-byte message, MACed for the session with data `ad`.
@@ -163,13 +198,17 @@ impl ResyncRequest {
         msg[1] = TYPE_RESYNC_REQUEST;
         msg[2..34].copy_from_slice(self.key.as_bytes());
         msg[34..MACED_LEN].copy_from_slice(&self.nonce);
-        let mac = secret.request_mac(ad, &msg[..MACED_LEN]);
+        if let Some(since) = self.restored {
+            msg[SINCE_AT..SINCE_AT + 8].copy_from_slice(&since.to_be_bytes());
+        }
+        let mac = secret.request_mac(ad, &msg[..MACED_LEN], self.restored);
         msg[MACED_LEN..REQUEST_LEN].copy_from_slice(&mac);
         msg
     }
 
     /// Reads and authenticates a request (length, version, type, then the MAC, compared in
-    /// constant time). The padding is not checked.
+    /// constant time): an ordinary one, else a restored device's (whose time it reads). The
+    /// padding is not checked.
     pub fn parse(
         message: &[u8],
         secret: &ResyncSecret,
@@ -188,11 +227,16 @@ impl ResyncRequest {
         let nonce: [u8; NONCE_LEN] = r.extract().map_err(e)?;
         let mac: [u8; 32] = r.extract().map_err(e)?;
         let maced = message.get(..MACED_LEN).ok_or(ResyncError::Malformed)?;
-        let expected = secret.request_mac(ad, maced);
-        if !bool::from(expected.ct_eq(&mac)) {
-            return Err(ResyncError::NotAuthentic);
-        }
-        Ok(Self { key, nonce })
+        let since = r.take_u64().map_err(e)?;
+        let restored = [None, Some(since)]
+            .into_iter()
+            .find(|s| bool::from(secret.request_mac(ad, maced, *s).ct_eq(&mac)))
+            .ok_or(ResyncError::NotAuthentic)?;
+        Ok(Self {
+            key,
+            nonce,
+            restored,
+        })
     }
 }
 
@@ -326,6 +370,35 @@ mod tests {
             assert!(alice.clone().decrypt(&mut rng, &m).is_err());
             alice2.decrypt(&mut rng, &m).unwrap();
         }
+    }
+
+    #[test]
+    fn a_restored_request_says_so_and_from_when() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let (alice, _bob, sa, sb) = pair(&mut rng);
+        let ad = *alice.associated_data();
+        let e_a = KeyPair::generate(&mut rng);
+        let request = ResyncRequest::new(&mut rng, e_a.public).restored(NOW - 3600);
+        let wire = request.encode(&mut rng, &sa, &ad);
+        let parsed = ResyncRequest::parse(&wire, &sb, &ad).unwrap();
+        assert_eq!(parsed.restored, Some(NOW - 3600));
+        assert_eq!(parsed, request);
+        // The time is covered by the MAC: a relay cannot move it or take it off.
+        for i in SINCE_AT..SINCE_AT + 8 {
+            let mut t = wire.clone();
+            t[i] ^= 1;
+            assert_eq!(
+                ResyncRequest::parse(&t, &sb, &ad),
+                Err(ResyncError::NotAuthentic),
+                "byte {i}"
+            );
+        }
+        // An ordinary request is not read as a restored one.
+        let plain = ResyncRequest::new(&mut rng, e_a.public).encode(&mut rng, &sa, &ad);
+        assert_eq!(
+            ResyncRequest::parse(&plain, &sb, &ad).unwrap().restored,
+            None
+        );
     }
 
     #[test]

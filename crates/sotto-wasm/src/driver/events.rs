@@ -391,6 +391,22 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             let _ = js_sys::Reflect::set(&detail, &"resynced".into(), &true.into());
             actions.push(Action::Dispatch("contact", detail));
         }
+        Event::ContactRestored { contact, since } => {
+            // The gap: what this contact's old device had after `since` is not on the new one.
+            let detail = contact_of(&st.client, contact);
+            let _ = js_sys::Reflect::set(
+                &detail,
+                &"restoredSince".into(),
+                &(since.saturating_mul(1000) as f64).into(),
+            );
+            let _ = js_sys::Reflect::set(
+                &detail,
+                &"warning".into(),
+                &"This contact restored from a backup: messages since it may be missing on their side."
+                    .into(),
+            );
+            actions.push(Action::Dispatch("contact", detail));
+        }
         Event::DecryptFailed { contact } => {
             let detail = contact_of(&st.client, contact);
             let _ = js_sys::Reflect::set(

@@ -30,6 +30,7 @@ use super::transport::open_socket;
 use crate::error::{ErrorCode, client_error, code_of, sotto_error};
 use crate::history::History;
 use crate::history::Rng;
+use crate::history::Seed;
 use crate::history::idb::{IdbHistory, Restored};
 use crate::history::memory::MemoryHistory;
 use crate::js::{Scope, get, hex, now, scope};
@@ -62,6 +63,10 @@ pub struct OpenOptions {
     /// A new profile's proof-of-work difficulty for relays whose directory entry does not
     /// publish one (default: the relays' default).
     pub pow_bits: Option<u8>,
+    /// A profile restored from its recovery phrase and backup (`Sotto.restore`), already
+    /// checked: written into the new store (deleting a saved one of that name first), or
+    /// kept in memory, then opened as a saved profile.
+    pub seed: Option<Seed>,
 }
 
 /// Starts fetching the directory. A failed fetch resolves to nothing (and fails when it is
@@ -90,20 +95,31 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         .unwrap_or_else(|| format!("{origin}/directory.json"));
     let directory = bounded(start_fetch(&w, &directory_url));
     let mut lock = None;
-    let (history, restored): (Box<dyn History>, Option<Restored>) = match options.storage {
-        Storage::Memory => (Box::new(MemoryHistory::default()), None),
-        Storage::IndexedDb {
-            profile,
-            passphrase,
-            take_over,
-        } => {
-            // One writer per profile: the lock comes before anything is read.
-            lock = acquire(&db_name(&profile), take_over).await?;
-            let (history, restored) =
-                IdbHistory::open(&profile, passphrase.as_ref().map(|p| p.as_str())).await?;
-            (Box::new(history), restored)
-        }
-    };
+    let (history, restored): (Box<dyn History>, Option<Restored>) =
+        match (options.storage, options.seed) {
+            (Storage::Memory, None) => (Box::new(MemoryHistory::default()), None),
+            (Storage::Memory, Some(seed)) => {
+                let (history, restored) = MemoryHistory::seeded(seed);
+                (Box::new(history), Some(restored))
+            }
+            (
+                Storage::IndexedDb {
+                    profile,
+                    passphrase,
+                    take_over,
+                },
+                seed,
+            ) => {
+                // One writer per profile: the lock comes before anything is read.
+                lock = acquire(&db_name(&profile), take_over).await?;
+                let passphrase = passphrase.as_ref().map(|p| p.as_str());
+                let (history, restored) = match seed {
+                    Some(seed) => IdbHistory::open_seeded(&profile, passphrase, seed).await?,
+                    None => IdbHistory::open(&profile, passphrase).await?,
+                };
+                (Box::new(history), restored)
+            }
+        };
     let mut rng: Rng = UnwrapErr(getrandom::SysRng);
     let trust = options.directory_trust;
     let Some(restored) = restored else {

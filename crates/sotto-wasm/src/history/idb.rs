@@ -10,7 +10,7 @@ use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
-use super::{Change, History, Pending, Rng, Write, ready, state_bytes};
+use super::{Change, History, Pending, Rng, Seed, Write, ready, state_bytes};
 use crate::error::{ErrorCode, sotto_error};
 use crate::storage::{LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, Status, Store, kind};
 
@@ -101,6 +101,30 @@ impl IdbHistory {
             retry_records: Vec::new(),
         };
         Ok((history, restored))
+    }
+}
+
+impl IdbHistory {
+    /// Writes a restored profile into `profile`'s store (a saved one of that name is deleted
+    /// first: the caller checked `replace`), in one transaction, then opens it as a saved
+    /// profile.
+    pub async fn open_seeded(
+        profile: &str,
+        passphrase: Option<&str>,
+        seed: Seed,
+    ) -> Result<(IdbHistory, Option<Restored>), JsValue> {
+        crate::storage::delete_database(&crate::storage::db_name(profile)).await?;
+        let store = Store::open(profile, passphrase).await?;
+        let local = seed.local();
+        let mut records =
+            vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, seed.phrase.as_bytes(), None)];
+        records.extend(seed.messages.iter().map(|m| store.message_record(m)));
+        records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
+        let state = state_bytes(seed.seq, &seed.client);
+        let written = store.write_state(records, &state).await;
+        store.close();
+        written?;
+        Self::open(profile, passphrase).await
     }
 }
 

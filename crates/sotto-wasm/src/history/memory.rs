@@ -7,7 +7,8 @@ use std::rc::Rc;
 use sotto_proto::client::{Client, ContactId};
 use zeroize::Zeroizing;
 
-use super::{Change, History, Pending, Rng, Write, ready};
+use super::idb::Restored;
+use super::{Change, History, Pending, Rng, Seed, Write, ready};
 use crate::storage::{Local, MessageRecord, Store};
 
 /// Messages by conversation and files by message id, in memory.
@@ -15,6 +16,26 @@ use crate::storage::{Local, MessageRecord, Store};
 pub struct MemoryHistory {
     history: BTreeMap<ContactId, Vec<MessageRecord>>,
     files: HashMap<String, Vec<u8>>,
+}
+
+impl MemoryHistory {
+    /// A history holding a restored profile's messages, and the profile to open.
+    pub fn seeded(seed: Seed) -> (MemoryHistory, Restored) {
+        let local = seed.local();
+        let mut history = MemoryHistory::default();
+        for contact in seed.client.contact_ids() {
+            history.add_contact(contact);
+        }
+        for m in seed.messages {
+            history.keep(m);
+        }
+        let restored = Restored {
+            client: seed.client,
+            local,
+            resume: Vec::new(),
+        };
+        (history, restored)
+    }
 }
 
 impl History for MemoryHistory {

@@ -118,6 +118,29 @@ pub trait History {
     fn take_store(&mut self) -> Option<Rc<Store>>;
 }
 
+/// A profile restored from its recovery phrase and backup (`Sotto.restore`), checked and
+/// ready to keep: the client (already `Client::restored`), the phrase, the next message
+/// sequence number, and the messages that have not expired.
+pub struct Seed {
+    pub client: Client,
+    pub phrase: Zeroizing<String>,
+    pub seq: u64,
+    pub messages: Vec<MessageRecord>,
+}
+
+impl Seed {
+    /// Expiries of the seed's disappearing messages, as [`Local`] keeps them.
+    pub fn local(&self) -> Local {
+        let mut local = Local::default();
+        for m in &self.messages {
+            if let Some(at) = m.expires_at {
+                local.expiry.insert((at, m.id.clone(), m.contact));
+            }
+        }
+        local
+    }
+}
+
 /// The sealed-state bytes: sequence counter (u64) ‖ the persisted client.
 pub fn state_bytes(seq: u64, client: &Client) -> Zeroizing<Vec<u8>> {
     let mut bytes = Zeroizing::new(seq.to_be_bytes().to_vec());

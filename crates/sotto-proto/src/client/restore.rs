@@ -1,0 +1,57 @@
+//! A profile restored on a new device from a backup of its state (issue 16): before anything
+//! is encrypted again, every conversation resynchronises (`super::resync`), announcing the
+//! restore, so that no message key the old device may have used after the backup is used
+//! again. See `docs/PROTOCOL.md`, "Restore".
+
+use rand_core::CryptoRng;
+
+use super::resync::is_control;
+use super::{Client, ContactId, PersistError};
+use crate::keys::PublicKey;
+
+impl Client {
+    /// A client restored from `bytes` (what [`Client::to_persisted`] wrote, e.g. a backup's
+    /// state) made at `since` (seconds, the backup's time). Unlike
+    /// [`Client::from_persisted`], it treats every ratchet session as possibly used further by
+    /// another device: each contact gets a resync request at once (marked restored, with
+    /// `since`, so the peer reports the gap: [`super::Event::ContactRestored`]), any request
+    /// of the old device's is abandoned, and messages written before the new session exists
+    /// wait for it ([`super::SyncStatus::Resyncing`] until [`super::Event::Resynced`]).
+    /// Messages already encrypted in the backup's outbox go out as they are (the same bytes,
+    /// not a new encryption). Then drive it as after [`Client::from_persisted`]
+    /// ([`Client::connected`], [`Client::tick`]).
+    pub fn restored<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        bytes: &[u8],
+        since: u64,
+        now: u64,
+    ) -> Result<Client, PersistError> {
+        let mut client = Client::from_persisted(bytes)?;
+        let ids: Vec<ContactId> = client.contacts.keys().copied().collect();
+        for contact in ids {
+            if let Some(c) = client.contacts.get_mut(&contact) {
+                c.sync.pending = None;
+                c.sync.quiet_until = 0;
+                // The old device's resync messages (not the one in flight, whose answer is
+                // awaited) are dropped: ours replaces them.
+                let keep = usize::from(c.sending);
+                let mut i = 0;
+                c.outbox.retain(|(_, m)| {
+                    i += 1;
+                    i <= keep || !is_control(m)
+                });
+            }
+            client.start_resync_as(rng, contact, Some(since), now);
+        }
+        Ok(client)
+    }
+
+    /// Where sending to `contact` stands (`ratchet::Session::send_position`): our ratchet
+    /// public key and the next message number; `None` for an unknown contact. For
+    /// diagnostics and tests: messages at different positions never share a message key.
+    pub fn send_position(&self, contact: ContactId) -> Option<(PublicKey, u32)> {
+        self.contacts
+            .get(&contact)
+            .map(|c| c.session.send_position())
+    }
+}

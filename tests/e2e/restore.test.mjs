@@ -1,0 +1,182 @@
+// Restore on a new device (issue 16) through the public API of pkg/sotto.js. Alice (a saved
+// profile) chats with Bob and exports a backup; a fresh browser context restores it from the
+// file and the 24 words and exchanges 10 messages each way with Bob, in order, while Bob keeps
+// exactly one contact for Alice and is told she restored. Every bad input is refused with its
+// code before anything is written (no IndexedDB database exists afterwards), and a restore
+// into 'memory' leaves no database behind.
+// Ports: HTTP 18400, WebSocket base 26000 (the block of issue 16).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  useNetwork, person, openPage, call, acquaint, until, contactsOf, receivedTexts, directoryTrust,
+} from './harness.mjs';
+
+const net = useNetwork({ httpPort: 18400, wsBasePort: 26000 });
+
+/// `Sotto.restore({directoryUrl, ...options, backup})` on `page`, `backup` given as an array of
+/// bytes (made a Uint8Array, or a Blob with `asBlob`); as `openSotto` does, it becomes
+/// `window.__me` with the same event lists. `{ok: true}` or the rejection's fields.
+async function restoreOn(page, options, backup, asBlob = false) {
+  const trust = await directoryTrust(page.url());
+  return page.evaluate(async ({ options, backup, asBlob, trust }) => {
+    const mod = await import('/pkg/sotto.js');
+    await mod.default();
+    window.__received = [];
+    window.__contactEvents = [];
+    const bytes = new Uint8Array(backup);
+    try {
+      const me = await mod.Sotto.restore({
+        directoryUrl: `${location.origin}/directory.json`,
+        ...trust,
+        ...options,
+        backup: asBlob ? new Blob([bytes]) : bytes,
+      });
+      me.addEventListener('message', (e) => window.__received.push(e.detail));
+      me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
+      window.__me = me;
+      return { ok: true };
+    } catch (e) {
+      return { name: e.name, code: e.code, message: e.message };
+    }
+  }, { options, backup, asBlob, trust });
+}
+
+const databases = (page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+
+/// Alice (saved, passphrase 'old') and Bob (memory) acquainted, two messages exchanged; Alice's
+/// backup (as an array of bytes) and recovery words; Alice's Sotto closed.
+async function aliceWithBackup() {
+  const alice = await person(net, { storage: 'indexeddb', passphrase: 'old', displayName: 'Alice' });
+  const bob = await person(net, { storage: 'memory', displayName: 'Bob' });
+  const { alicesBob, bobsAlice } = await acquaint(alice, bob);
+  assert.ok((await call(alice.page, 'send', [alicesBob.id, 'hello Bob'])).value);
+  await until(() => receivedTexts(bob.page), (t) => t.includes('hello Bob'));
+  assert.ok((await call(bob.page, 'send', [bobsAlice.id, 'hello Alice'])).value);
+  await until(() => receivedTexts(alice.page), (t) => t.includes('hello Alice'));
+  const backup = await alice.page.evaluate(async () => Array.from(await window.__me.exportBackup()));
+  const words = (await call(alice.page, 'revealMnemonic', ['old'])).value;
+  assert.equal(words.split(' ').length, 24);
+  assert.ok((await call(alice.page, 'close')).value === undefined);
+  return { alice, bob, bobsAlice, backup, words };
+}
+
+/// `n` messages each way between the restored Alice and Bob, in order.
+async function chat(newAlice, bob, bobsAlice, n, tag) {
+  const [alicesBob] = await contactsOf(newAlice);
+  const a = Array.from({ length: n }, (_, i) => `${tag} a${i}`);
+  const b = Array.from({ length: n }, (_, i) => `${tag} b${i}`);
+  for (const t of a) assert.ok((await call(newAlice, 'send', [alicesBob.id, t])).value, t);
+  for (const t of b) assert.ok((await call(bob.page, 'send', [bobsAlice.id, t])).value, t);
+  const got = await until(() => receivedTexts(bob.page), (ts) => a.every((t) => ts.includes(t)), 120_000);
+  assert.deepEqual(got.filter((t) => t.startsWith(`${tag} `)), a, 'Bob gets them once each, in order');
+  const gotA = await until(
+    () => newAlice.evaluate(() => window.__received.map((m) => m.text)),
+    (ts) => b.every((t) => ts.includes(t)), 120_000);
+  assert.deepEqual(gotA.filter((t) => t.startsWith(`${tag} `)), b, 'Alice gets them once each, in order');
+}
+
+test('a fresh device restores from the file and the words, and chats with Bob', async () => {
+  const { alice, bob, bobsAlice, backup, words } = await aliceWithBackup();
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  // The words as a person pastes them: other case, extra whitespace, line breaks.
+  const typed = `  ${words.toUpperCase().split(' ').join('\n ')}  `;
+  const restored = await restoreOn(page, { words: typed, storage: 'indexeddb', passphrase: 'new' }, backup, true);
+  assert.deepEqual(restored, { ok: true });
+  const [contact, ...more] = await contactsOf(page);
+  assert.equal(more.length, 0);
+  assert.equal(contact.displayName, 'Bob');
+  const history = await page.evaluate((id) => window.__me.messages(id), contact.id);
+  assert.deepEqual(history.map((m) => m.text), ['hello Bob', 'hello Alice'], 'the history came back');
+  await chat(page, bob, bobsAlice, 10, 'restored');
+  // Bob kept one contact for Alice and was told she restored.
+  const bobs = await contactsOf(bob.page);
+  assert.equal(bobs.length, 1);
+  assert.equal(bobs[0].sync, 'ok');
+  const told = await bob.page.evaluate(() => window.__contactEvents.filter((e) => e.restoredSince));
+  assert.equal(told.length, 1);
+  assert.match(told[0].warning, /restored/);
+  assert.equal((await contactsOf(page))[0].sync, 'ok');
+  // The restored profile is saved under the new passphrase.
+  assert.ok((await call(page, 'close')).value === undefined);
+  const saved = await page.evaluate(async () => (await import('/pkg/sotto.js')).Sotto.savedProfile());
+  assert.deepEqual(saved, { passphrase: true });
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});
+
+test('bad inputs are refused with their code and write nothing', async () => {
+  const { alice, bob, backup, words } = await aliceWithBackup();
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  const list = words.split(' ');
+  const unknown = [...list];
+  unknown[4] = 'xyzzy';
+  const swapped = [...list];
+  [swapped[0], swapped[1]] = [swapped[1], swapped[0]];
+  const cut = backup.slice(0, backup.length - 7);
+  const garbled = [...backup];
+  garbled[60] ^= 1;
+  const future = [...backup];
+  future[7] = '9'.charCodeAt(0);
+  const other = `${'abandon '.repeat(23)}art`;
+  const cases = [
+    ['unknown word', unknown.join(' '), backup, 'WRONG_WORDS', /word 5 \('xyzzy'\)/],
+    ['checksum', swapped.join(' '), backup, 'WRONG_WORDS', /checksum/],
+    ['too few words', list.slice(1).join(' '), backup, 'WRONG_WORDS', /23/],
+    ['truncated', words, cut, 'INVALID_BACKUP', /damaged|cut/],
+    ['garbled', words, garbled, 'INVALID_BACKUP', /damaged/],
+    ['unknown version', words, future, 'INVALID_BACKUP', /version/],
+    ['not a backup', words, [1, 2, 3], 'INVALID_BACKUP', /not a Sotto backup/],
+    ['other words', other, backup, 'BACKUP_MISMATCH', /do not open/],
+  ];
+  for (const [what, w, file, code, message] of cases) {
+    const r = await restoreOn(page, { words: w, storage: 'indexeddb', profile: 'restored' }, file);
+    assert.equal(r.code, code, `${what}: ${JSON.stringify(r)}`);
+    assert.equal(r.name, 'SottoError');
+    assert.match(r.message, message, what);
+    assert.deepEqual(await databases(page), [], `${what}: no database`);
+  }
+  // Over Alice's saved profile without `replace`: refused, her database untouched.
+  const before = await databases(alice.page);
+  assert.equal(before.length, 1);
+  const r = await restoreOn(alice.page, { words, storage: 'indexeddb' }, backup);
+  assert.equal(r.code, 'PROFILE_EXISTS', JSON.stringify(r));
+  assert.deepEqual(await databases(alice.page), before);
+  // With `replace: true` it is restored in place.
+  assert.deepEqual(await restoreOn(alice.page, { words, storage: 'indexeddb', replace: true }, backup), { ok: true });
+  assert.deepEqual(await databases(alice.page), before);
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});
+
+test('a restore into memory chats and leaves no database', async () => {
+  const { alice, bob, bobsAlice, backup, words } = await aliceWithBackup();
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  assert.deepEqual(await restoreOn(page, { words, storage: 'memory' }, backup), { ok: true });
+  await chat(page, bob, bobsAlice, 2, 'kiosk');
+  assert.ok((await call(page, 'close')).value === undefined);
+  assert.deepEqual(await databases(page), [], 'nothing left behind');
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});
+
+test('the PWA restores from typed words and the file, naming a wrong word', async () => {
+  const { alice, bob, backup, words } = await aliceWithBackup();
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  await page.getByRole('button', { name: 'Restore' }).click();
+  const list = words.split(' ');
+  const wrong = [...list];
+  wrong[2] = 'notaword';
+  await page.getByRole('textbox', { name: 'Recovery words' }).fill(wrong.join(' '));
+  await page.getByLabel('Backup file').setInputFiles({
+    name: 'sotto-backup.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(backup),
+  });
+  await page.locator('#restore').click();
+  await page.locator('#restore-error', { hasText: "word 3 ('notaword')" }).waitFor({ timeout: 20_000 });
+  assert.deepEqual(await databases(page), [], 'nothing written for a wrong word');
+  await page.getByRole('textbox', { name: 'Recovery words' }).fill(list.join('\n'));
+  await page.locator('#restore').click();
+  await page.locator('.chat-name', { hasText: 'Bob' }).waitFor({ timeout: 30_000 });
+  assert.equal((await databases(page)).length, 1);
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});

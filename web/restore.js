@@ -1,0 +1,77 @@
+// The welcome screen's Restore: the recovery words (typed or pasted), an optional backup file
+// and a passphrase; `Sotto.restore` checks them all before it writes anything, and a wrong
+// word is named. Then the messenger opens with the restored contacts.
+import { Sotto } from '/pkg/sotto.js';
+import { PROFILE, state } from '/web/store.js';
+import { byId } from '/web/dom.js';
+import { errorText, NO_TRUST_TEXT } from '/web/format.js';
+import { registerServiceWorker, directoryUrl, directoryTrust, hasTrust } from '/web/device.js';
+
+const el = {
+  show: byId('show-restore'), form: byId('restore-form'), welcomeForm: byId('welcome-form'),
+  unlockForm: byId('unlock-form'), words: byId('restore-words'), file: byId('restore-file'),
+  passphrase: byId('restore-passphrase'), replaceField: byId('restore-replace-field'),
+  replace: byId('restore-replace'), submit: byId('restore'), cancel: byId('restore-cancel'),
+  error: byId('restore-error'),
+};
+
+/// What follows a restore (set by the app): `enter(me, kiosk, displayName)`.
+let enter = async () => {};
+
+/// Sets what follows a restore (see `enter`).
+export function onRestored(then) {
+  enter = then;
+}
+
+el.show.addEventListener('click', () => {
+  el.welcomeForm.hidden = true;
+  el.unlockForm.hidden = true;
+  el.form.hidden = false;
+  el.replaceField.hidden = !state.saved;
+  el.error.textContent = '';
+  el.words.focus();
+});
+
+el.cancel.addEventListener('click', () => {
+  el.form.hidden = true;
+  el.welcomeForm.hidden = false;
+});
+
+el.form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  el.error.textContent = '';
+  const file = el.file.files?.[0];
+  if (!file) {
+    el.error.textContent = 'Choose the backup file (Settings → Backup on your old device).';
+    el.file.focus();
+    return;
+  }
+  const trust = await directoryTrust({ keep: true });
+  if (!hasTrust(trust)) {
+    el.error.textContent = NO_TRUST_TEXT;
+    return;
+  }
+  const options = {
+    words: el.words.value, backup: file, directoryUrl: directoryUrl(), ...trust,
+    storage: 'indexeddb', profile: PROFILE, replace: el.replace.checked,
+  };
+  if (el.passphrase.value) options.passphrase = el.passphrase.value;
+  el.submit.disabled = true;
+  el.form.setAttribute('aria-busy', 'true');
+  try {
+    const me = await Sotto.restore(options);
+    el.words.value = '';
+    el.passphrase.value = '';
+    el.form.hidden = true;
+    el.welcomeForm.hidden = false;
+    state.saved = { passphrase: !!options.passphrase };
+    registerServiceWorker();
+    await enter(me, false, me.displayName);
+  } catch (err) {
+    el.error.textContent = errorText(err);
+    (err?.code === 'WRONG_WORDS' || err?.code === 'BACKUP_MISMATCH' ? el.words : el.file).focus();
+  } finally {
+    el.submit.disabled = false;
+    el.form.removeAttribute('aria-busy');
+  }
+});
