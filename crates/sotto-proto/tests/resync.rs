@@ -11,10 +11,12 @@ use rand_core::Rng;
 use sotto_proto::client::{Client, ContactId, Event, SyncStatus};
 use sotto_proto::envelope::MessageId;
 use sotto_proto::ids::QueueId;
+use sotto_proto::keys::KeyPair;
 use sotto_proto::onion::{MemoryReplayCache, Surb};
 use sotto_proto::onion::{Processed, process};
 use sotto_proto::queue::{Command, Delivery, QueueMessageId, ReceivedRequest};
 use sotto_proto::ratchet::TYPE_RESYNC_REQUEST;
+use sotto_proto::ratchet::resync::{ResyncRequest, ResyncSecret};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
 fn received(w: &World, who: usize, message: MessageId) -> bool {
@@ -264,6 +266,47 @@ fn a_forged_request_is_ignored() {
         assert_eq!(started(&w, who), 0);
         assert_eq!(resynced(&w, who), 0);
     }
+    flows(&mut w, bob, alice);
+}
+
+/// A contact stored before resync existed has a secret computable from the invitation link
+/// and the hello (`ResyncSecret::legacy`): a relay that saw both can make a request that
+/// verifies. Such a contact neither answers one (no one can put themselves in the middle)
+/// nor asks (a failure is still reported), and messages keep flowing.
+#[test]
+fn a_contact_with_the_legacy_secret_never_resyncs() {
+    let mut w = World::new(1207, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    let ad = w.clients[0].use_legacy_resync_secret(bob).unwrap();
+    assert_eq!(w.clients[1].use_legacy_resync_secret(alice), Some(ad));
+    // Saved and loaded, it stays legacy.
+    let saved = w.clients[0].to_persisted();
+    w.clients[0] = Client::from_persisted(saved.as_bytes()).unwrap();
+    w.reopen(0);
+    let mut spy = Spy::default();
+    let qs = queues(&mut w, &mut spy);
+    // The attacker's request, under the legacy secret it computed, and garbage.
+    let attacker = KeyPair::generate(&mut w.rng);
+    let secret = ResyncSecret::legacy(&ad).unwrap();
+    for q in &qs {
+        let request = ResyncRequest::new(&mut w.rng, attacker.public);
+        let forged = request.encode(&mut w.rng, &secret, &ad);
+        inject(&mut w, &mut spy, *q, forged);
+        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
+        w.rng.fill_bytes(&mut garbage);
+        garbage[0] = sotto_proto::PROTOCOL_VERSION;
+        inject(&mut w, &mut spy, *q, garbage);
+    }
+    watch(&mut w, &mut spy, 60, &|_| false);
+    for who in 0..2 {
+        assert_eq!(started(&w, who), 0, "a legacy contact asks for no resync");
+        assert_eq!(resynced(&w, who), 0, "nor answers one");
+    }
+    assert!(
+        failed(&w, 0) + failed(&w, 1) > 0,
+        "the garbage is still reported"
+    );
+    assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Ok));
     flows(&mut w, bob, alice);
 }
 

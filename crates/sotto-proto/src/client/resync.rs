@@ -93,6 +93,10 @@ pub(super) struct SyncState {
     held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
     /// Body tags of the last [`RECENT_TAGS`] messages received.
     recent: VecDeque<[u8; TAG_LEN]>,
+    /// The secret is [`ResyncSecret::legacy`] (a contact stored before resync existed): it is
+    /// computable by whoever saw the invitation link and the hello, so such a contact neither
+    /// asks for nor answers a resync (a failure is still reported).
+    pub(super) legacy: bool,
 }
 
 impl SyncState {
@@ -106,12 +110,17 @@ impl SyncState {
             quiet_until: 0,
             held: VecDeque::new(),
             recent: VecDeque::new(),
+            legacy: false,
         }
     }
 
-    /// For a contact stored before resynchronisation existed (see [`ResyncSecret::legacy`]).
+    /// For a contact stored before resynchronisation existed (see [`ResyncSecret::legacy`]):
+    /// marked [`SyncState::legacy`], so it never resyncs.
     pub(super) fn legacy(ad: &[u8; AD_LEN]) -> Option<Self> {
-        ResyncSecret::legacy(ad).ok().map(Self::new)
+        ResyncSecret::legacy(ad).ok().map(|secret| Self {
+            legacy: true,
+            ..Self::new(secret)
+        })
     }
 
     pub(super) fn status(&self) -> SyncStatus {
@@ -155,7 +164,8 @@ impl SyncState {
         let flags = u8::from(self.pending.is_some())
             | u8::from(self.previous.is_some()) << 1
             | u8::from(self.last_accept.is_some()) << 2
-            | u8::from(restored.is_some()) << 3;
+            | u8::from(restored.is_some()) << 3
+            | u8::from(self.legacy) << 4;
         w.put_u8(flags);
         if let Some(p) = &self.pending {
             w.put_bytes(&p.key.secret.to_persisted_bytes()[..]);
@@ -195,10 +205,11 @@ impl SyncState {
         let e = |_| "resync state";
         let secret = ResyncSecret::from_persisted_bytes(&Zeroizing::new(r.extract().map_err(e)?));
         let flags = r.take_u8().map_err(e)?;
-        if flags & !0x0f != 0 || flags & 0x09 == 0x08 {
+        if flags & !0x1f != 0 || flags & 0x09 == 0x08 {
             return Err("resync state flags");
         }
         let mut state = Self::new(secret);
+        state.legacy = flags & 0x10 != 0;
         if flags & 1 != 0 {
             let seed = Zeroizing::new(r.extract::<[u8; 32]>().map_err(e)?);
             let secret = SecretKey::from_persisted_bytes(*seed);
@@ -282,6 +293,18 @@ fn retry_wait(attempts: u32) -> u64 {
 }
 
 impl Client {
+    /// Test hook: gives `contact` the secret a contact stored before resync gets
+    /// ([`ResyncSecret::legacy`], marked legacy, as `Client::from_persisted` of a version 4
+    /// state does) and returns the session's associated data it is computed from. Not for
+    /// applications.
+    #[doc(hidden)]
+    pub fn use_legacy_resync_secret(&mut self, contact: ContactId) -> Option<[u8; AD_LEN]> {
+        let c = self.contacts.get_mut(&contact)?;
+        let ad = *c.session.associated_data();
+        c.sync = SyncState::legacy(&ad)?;
+        Some(ad)
+    }
+
     /// Where the conversation with `contact` stands; `None` for an unknown contact.
     pub fn sync_status(&self, contact: ContactId) -> Option<SyncStatus> {
         self.contacts.get(&contact).map(|c| c.sync.status())
@@ -381,7 +404,10 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
-        if c.sync.pending.is_some() || now < c.sync.quiet_until {
+        if c.sync.pending.is_some()
+            || now < c.sync.quiet_until
+            || (c.sync.legacy && restored.is_none())
+        {
             return;
         }
         let key = KeyPair::generate(rng);
@@ -396,6 +422,16 @@ impl Client {
             retry_at: now.saturating_add(RESYNC_RETRY_FIRST),
         });
         c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
+        if c.sync.legacy {
+            // Restored, and no safe resync: its session may have been used further by the old
+            // device, so nothing more is encrypted under it. Sends wait (`Resyncing`) and no
+            // request is sent or retried; the person must invite the contact again.
+            if let Some(p) = c.sync.pending.as_mut() {
+                p.retry_at = u64::MAX;
+            }
+            self.events.push_back(Event::ResyncStarted { contact });
+            return;
+        }
         // Both sides hold one secret: a relay could hand our request back to us. Its nonce is
         // remembered, so we never answer it.
         c.sync.remember(request.nonce);
@@ -430,6 +466,10 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
+        if c.sync.legacy {
+            // Its secret may be known to a relay: never answered (see `SyncState::legacy`).
+            return;
+        }
         let ad = *c.session.associated_data();
         let Ok(request) = ResyncRequest::parse(body, &c.sync.secret, &ad) else {
             return;

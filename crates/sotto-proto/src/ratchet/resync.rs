@@ -110,8 +110,9 @@ impl ResyncSecret {
     /// store is sure to be equal once their ratchets diverged. Its limit: `IK` travels in the
     /// invitation link and `EK` in clear in the hello, so whoever saw both (the link and the
     /// inviter's queue) can make a request that verifies and so become the other end of the
-    /// new session. A new contact's secret comes from the handshake's DH and has no such
-    /// limit.
+    /// new session. So a client never resyncs a contact holding this secret (it only marks
+    /// and recognises it: `client::resync`). A new contact's secret comes from the
+    /// handshake's DH and has no such limit.
     pub fn legacy(ad: &[u8; AD_LEN]) -> Result<Self, RatchetError> {
         Self::expand(&[], ad, LEGACY_SECRET_INFO)
     }
