@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useNetwork, person, openPage, call, acquaint, until, contactsOf, receivedTexts, directoryTrust,
+  useNetwork, person, openPage, openSotto, call, acquaint, until, contactsOf, receivedTexts, directoryTrust,
 } from './harness.mjs';
 
 const net = useNetwork({ httpPort: 18400, wsBasePort: 26000 });
@@ -142,6 +142,17 @@ test('bad inputs are refused with their code and write nothing', async () => {
   const r = await restoreOn(alice.page, { words, storage: 'indexeddb' }, backup);
   assert.equal(r.code, 'PROFILE_EXISTS', JSON.stringify(r));
   assert.deepEqual(await databases(alice.page), before);
+  // With `replace: true` but a directory these keys do not sign: refused before anything is
+  // written, so her profile still opens with Bob in it.
+  const stranger = Buffer.from([0x58, ...Array(31).fill(0x66)]).toString('base64url');
+  const refused = await restoreOn(alice.page, {
+    words, storage: 'indexeddb', replace: true, directoryKeys: [stranger], directoryThreshold: 1,
+  }, backup);
+  assert.equal(refused.code, 'DIRECTORY_INVALID', JSON.stringify(refused));
+  assert.deepEqual(await databases(alice.page), before);
+  assert.deepEqual(await openSotto(alice.page, { storage: 'indexeddb', passphrase: 'old' }), { ok: true });
+  assert.deepEqual((await contactsOf(alice.page)).map((c) => c.displayName), ['Bob']);
+  await alice.page.evaluate(() => window.__me.close());
   // With `replace: true` it is restored in place.
   assert.deepEqual(await restoreOn(alice.page, { words, storage: 'indexeddb', replace: true }, backup), { ok: true });
   assert.deepEqual(await databases(alice.page), before);

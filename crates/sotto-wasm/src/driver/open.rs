@@ -94,6 +94,14 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         .directory_url
         .unwrap_or_else(|| format!("{origin}/directory.json"));
     let directory = bounded(start_fetch(&w, &directory_url));
+    let trust = options.directory_trust;
+    // A restore reads and verifies the directory before it writes anything: a refused or
+    // unreachable directory leaves the profile (and any it would replace) as it was.
+    let mut read_first = None;
+    if let Some(seed) = &options.seed {
+        let offset = seed.client.clock_offset();
+        read_first = Some(read_directory(directory.clone(), &trust, offset).await?);
+    }
     let mut lock = None;
     let (history, restored): (Box<dyn History>, Option<Restored>) =
         match (options.storage, options.seed) {
@@ -121,7 +129,6 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             }
         };
     let mut rng: Rng = UnwrapErr(getrandom::SysRng);
-    let trust = options.directory_trust;
     let Some(restored) = restored else {
         let Some(display_name) = options.display_name else {
             return Err(sotto_error(
@@ -157,7 +164,10 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     };
     // Network time: a saved profile knows its offset to the relays' clocks.
     let offset = client.clock_offset();
-    let read = read_directory(directory, &trust, offset).await;
+    let read = match read_first {
+        Some(read) => Ok(read),
+        None => read_directory(directory, &trust, offset).await,
+    };
     if let Err(e) = &read
         && code_of(e) == ErrorCode::DirectoryInvalid.as_str()
     {
