@@ -88,9 +88,9 @@ test('Alice and Bob meet through an invitation and exchange 100 messages each wa
   const bobsContacts = await contactsOf(bob.page);
   assert.equal(alicesContacts.length, 1);
   assert.equal(bobsContacts.length, 1);
-  assert.deepEqual(bobsContacts[0], { id: bobsAlice.id, displayName: 'Alice', disappearingSeconds: 0, verified: false });
+  assert.deepEqual(bobsContacts[0], { id: bobsAlice.id, displayName: 'Alice', disappearingSeconds: 0, verified: false, sync: 'ok' });
   const alicesBob = alicesContacts[0];
-  assert.deepEqual(Object.keys(alicesBob).sort(), ['disappearingSeconds', 'displayName', 'id', 'verified']);
+  assert.deepEqual(Object.keys(alicesBob).sort(), ['disappearingSeconds', 'displayName', 'id', 'sync', 'verified']);
   assert.ok(
     await alice.page.evaluate(() => window.__contactEvents.some((c) => c.displayName === 'Bob')),
     'Alice got a contact event for Bob');
