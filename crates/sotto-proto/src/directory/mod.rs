@@ -351,7 +351,7 @@ mod signed;
 
 pub use signed::{
     AuthoritySignature, DESCRIPTOR_LABEL, DIRECTORY_LABEL, DIRECTORY_VERSION, DirectoryTrust,
-    SignedDescriptor, SignedDirectory,
+    MAX_SIGNATURES, SignedDescriptor, SignedDirectory,
 };
 
 #[cfg(test)]

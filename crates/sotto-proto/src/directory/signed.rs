@@ -287,7 +287,8 @@ impl SignedDirectory {
     /// device's clock plus its offset to the relays') and gives the relays it lists.
     ///
     /// In order: at least `trust.threshold()` distinct trusted keys signed the body (a key
-    /// that signed twice counts once; signatures by other keys are ignored); `now` is within
+    /// that signed twice counts once, and only its first signature is checked; signatures by
+    /// other keys are ignored; checking stops at the threshold); `now` is within
     /// `[valid_after, valid_until)`; every descriptor's own signature verifies.
     ///
     /// # Errors
@@ -301,9 +302,13 @@ impl SignedDirectory {
         }
         let body = self.signed_bytes();
         let mut counted: HashSet<[u8; 32]> = HashSet::new();
+        let mut tried: HashSet<[u8; 32]> = HashSet::new();
         for s in &self.signatures {
+            if counted.len() >= trust.threshold {
+                break;
+            }
             if trust.keys.contains(&s.key)
-                && !counted.contains(s.key.as_bytes())
+                && tried.insert(*s.key.as_bytes())
                 && s.key.verify(DIRECTORY_LABEL, &body, &s.signature).is_ok()
             {
                 counted.insert(*s.key.as_bytes());
@@ -395,7 +400,7 @@ impl SignedDirectory {
             .collect::<Result<Vec<_>, _>>()?;
         let signatures = match doc.get("signatures") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(list)) => list
+            Some(Value::Array(list)) if list.len() <= MAX_SIGNATURES => list
                 .iter()
                 .map(authority_signature)
                 .collect::<Result<Vec<_>, _>>()?,
@@ -413,6 +418,10 @@ impl SignedDirectory {
         })
     }
 }
+
+/// The most authority signatures a document may carry: more is refused before any is checked,
+/// so a directory host cannot make a client verify signatures without end.
+pub const MAX_SIGNATURES: usize = 64;
 
 fn authority_signature(v: &Value) -> Result<AuthoritySignature, DirectoryError> {
     let bad = DirectoryError::BadField {

@@ -102,6 +102,36 @@ fn a_key_that_signed_twice_counts_once() {
 }
 
 #[test]
+fn a_trusted_keys_bad_signature_is_its_only_chance_and_too_many_are_refused_unread() {
+    // A bad signature by a trusted key, then its good one: the key is checked once, so a host
+    // cannot make a client check one key's signatures over and over.
+    let mut d = doc();
+    d.signatures.truncate(1);
+    let mut bad = d.signatures[0];
+    bad.signature[0] ^= 1;
+    d.signatures.insert(0, bad);
+    assert_eq!(
+        d.verify(&trust(&[1], 1), 1_500),
+        Err(DirectoryError::TooFewSignatures {
+            valid: 0,
+            needed: 1
+        })
+    );
+    // More signatures than MAX_SIGNATURES: refused when parsed, before any is checked.
+    let mut d = doc();
+    let junk = d.signatures[2];
+    d.signatures.resize(MAX_SIGNATURES + 1, junk);
+    assert_eq!(
+        SignedDirectory::parse(&d.to_json()),
+        Err(DirectoryError::BadField {
+            field: "signatures"
+        })
+    );
+    d.signatures.truncate(MAX_SIGNATURES);
+    assert!(SignedDirectory::parse(&d.to_json()).is_ok());
+}
+
+#[test]
 fn an_unsigned_document_is_refused() {
     let mut d = doc();
     d.signatures.clear();

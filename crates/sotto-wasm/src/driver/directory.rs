@@ -49,6 +49,9 @@ pub async fn fetch_directory(
     read_directory(bounded(scope()?.fetch(url)), trust, clock_offset).await
 }
 
+/// The largest directory document read (bytes); a larger one is refused unparsed.
+pub const MAX_DIRECTORY_BYTES: usize = 1 << 20;
+
 /// `fetch` raced against [`DIRECTORY_WAIT_MS`]: past it, it resolves to `undefined` (which
 /// [`read_directory`] reads as unreachable).
 pub fn bounded(fetch: Promise) -> Promise {
@@ -73,14 +76,19 @@ pub async fn read_directory(
     if !resp.ok() {
         return Err(unreachable("the relay directory answered with an error"));
     }
-    let text = JsFuture::from(
+    // The body too within the wait: a host that sends headers and then trickles must not
+    // keep `open` from settling.
+    let text = JsFuture::from(bounded(
         resp.text()
             .map_err(|_| unreachable("cannot read the relay directory"))?,
-    )
+    ))
     .await
     .map_err(|_| unreachable("cannot read the relay directory"))?
     .as_string()
-    .unwrap_or_default();
+    .ok_or_else(|| unreachable("the relay directory did not arrive in time"))?;
+    if text.len() > MAX_DIRECTORY_BYTES {
+        return Err(invalid(&DirectoryError::BadField { field: "size" }));
+    }
     let now = now().saturating_add_signed(clock_offset);
     let relays = verify(&text, trust, now).map_err(|e| invalid(&e))?;
     Ok(Verified { relays, text })
@@ -186,6 +194,34 @@ mod tests {
 
     fn trust() -> DirectoryTrust {
         DirectoryTrust::new(vec![authority().public_key()], 1).unwrap()
+    }
+
+    /// A document over [`MAX_DIRECTORY_BYTES`] is refused unparsed; a body that never ends
+    /// (headers, then nothing) gives `RELAY_UNREACHABLE` after [`DIRECTORY_WAIT_MS`], so
+    /// `open` settles.
+    #[cfg(target_arch = "wasm32")]
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    async fn a_directory_too_large_or_never_ending_settles_with_its_code() {
+        use crate::error::code_of;
+        let big = "x".repeat(MAX_DIRECTORY_BYTES + 1);
+        let resp: JsValue = web_sys::Response::new_with_opt_str(Some(&big))
+            .unwrap()
+            .into();
+        let e = read_directory(Promise::resolve(&resp), &trust(), 15_000)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(code_of(&e), "DIRECTORY_INVALID");
+        let endless = js_sys::Function::new_no_args(
+            "return new Response(new ReadableStream({ start() {} }))",
+        )
+        .call0(&JsValue::NULL)
+        .unwrap();
+        let e = read_directory(Promise::resolve(&endless), &trust(), 15_000)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(code_of(&e), "RELAY_UNREACHABLE");
     }
 
     #[test]
