@@ -3,7 +3,7 @@
 // order), a 1 MB file and a picture, disappearing messages, and the errors a caller sees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useNetwork, artifactPath } from './harness.mjs';
+import { useNetwork, artifactPath, digestIn } from './harness.mjs';
 
 const MESSAGES = 100;
 
@@ -200,15 +200,6 @@ test('errors are SottoErrors with a code', async () => {
   assert.deepEqual(carol.errors, []);
   await carol.context.close();
 });
-
-/// SHA-256 (hex) of a page-side Blob or bytes.
-const digestIn = (page, expr, arg) => page.evaluate(async ({ expr, arg }) => {
-  const value = await (0, eval)(expr)(arg);
-  if (!value) return null;
-  const bytes = value instanceof Blob ? await value.arrayBuffer() : value;
-  const d = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
-}, { expr, arg });
 
 test('a 1 MB file and a picture arrive with identical bytes, with progress', async () => {
   const { alice, bob, alicesBob, bobsAlice } = await acquainted();

@@ -37,6 +37,7 @@
 // - `meetInPwa(alice, bob)`: in the PWA, Alice invites Bob; both end in their conversation.
 // - `serviceConfig(text)`: a new service config file holding `text` (e.g. `'max_queues = 0\n'`),
 //   for `extraArgs: ['--service-config', path]`.
+// - `digestIn(page, expr, arg)`: SHA-256 (hex) of the Blob or bytes `expr(arg)` gives in the page.
 // - `artifactPath(name)`: a path under tests/artifacts/ (screenshots).
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -286,6 +287,15 @@ export async function meetInPwa(alice, bob, aliceName = 'Alice', bobName = 'Bob'
   await alice.page.getByRole('heading', { name: bobName }).waitFor();
   await bob.page.getByRole('heading', { name: aliceName }).waitFor({ timeout: 30_000 });
 }
+
+/// SHA-256 (hex) of the page-side Blob or bytes `expr(arg)` resolves with (null for none).
+export const digestIn = (page, expr, arg) => page.evaluate(async ({ expr, arg }) => {
+  const value = await (0, eval)(expr)(arg);
+  if (!value) return null;
+  const bytes = value instanceof Blob ? await value.arrayBuffer() : value;
+  const d = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
+}, { expr, arg });
 
 export function artifactPath(name) {
   mkdirSync(ARTIFACTS, { recursive: true });

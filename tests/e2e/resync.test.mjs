@@ -6,7 +6,7 @@
 // conversation resynchronise ('resyncing', then `resynced`), and messages flow both ways.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDev, launchBrowser, directoryTrust } from './harness.mjs';
+import { startDev, launchBrowser, openSotto, receivedTexts } from './harness.mjs';
 
 let dev;
 let browser;
@@ -21,22 +21,9 @@ after(async () => {
   if (dev) assert.equal(await dev.stop(), 0, 'sotto-relay dev exits 0 on SIGTERM');
 });
 
-/// Opens `Sotto` on a page as `window.__me`; messages go to `window.__received`, contact events
-/// to `window.__contactEvents`.
+/// `openSotto` (the harness's), asserting it opened.
 async function openOn(page, options) {
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-  const trust = await directoryTrust(page.url());
-  return page.evaluate(async ({ options, trust }) => {
-    const mod = await import('/pkg/sotto.js');
-    await mod.default();
-    window.__received = [];
-    window.__contactEvents = [];
-    const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...trust, ...options });
-    me.addEventListener('message', (e) => window.__received.push(e.detail.text));
-    me.addEventListener('contact', (e) => window.__contactEvents.push(e.detail));
-    window.__me = me;
-    return true;
-  }, { options, trust });
+  assert.deepEqual(await openSotto(page, options), { ok: true });
 }
 
 async function pageIn(context) {
@@ -50,7 +37,7 @@ const contactsOf = (page) => page.evaluate(() => window.__me.contacts());
 const send = (page, contactId, text) => page.evaluate(
   ({ contactId, text }) => window.__me.send(contactId, text), { contactId, text });
 const untilReceived = (page, text, timeout = 60_000) => page.waitForFunction(
-  (t) => window.__received.includes(t), text, { timeout, polling: 200 });
+  (t) => window.__received.some((m) => m.text === t), text, { timeout, polling: 200 });
 
 /// Copies every record of every Sotto database of this origin into a database of its own
 /// ('copy' = true), or puts the copied records back, replacing what is there ('copy' = false).
@@ -154,7 +141,7 @@ test('a rolled-back profile is reported and resynchronised; messages flow both w
   await send(bob, bobsAlice.id, 'after, to Alice');
   await untilReceived(bob, 'after, to Bob');
   await untilReceived(alice, 'after, to Alice');
-  assert.ok(!(await bob.evaluate(() => window.__received)).includes('from the past'));
+  assert.ok(!(await receivedTexts(bob)).includes('from the past'));
 
   await aliceContext.close();
   await bobContext.close();

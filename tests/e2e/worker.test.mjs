@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ROOT, acquaint, call, directoryTrust, openPage, person, untilContacts, untilReceived, useNetwork,
+  ROOT, acquaint, call, digestIn, directoryTrust, openPage, person, untilContacts, untilReceived, useNetwork,
 } from './harness.mjs';
 
 /// A plain module worker of the site's own (the CSP admits no `blob:` worker): it imports the
@@ -71,15 +71,6 @@ async function workerPerson(options) {
   assert.equal(opened.ok, true, JSON.stringify(opened));
   return { context, page, errors, opened };
 }
-
-/// SHA-256 (hex) of the page-side Blob or bytes `expr(arg)` resolves with.
-const digestIn = (page, expr, arg) => page.evaluate(async ({ expr, arg }) => {
-  const value = await (0, eval)(expr)(arg);
-  if (!value) return null;
-  const bytes = value instanceof Blob ? await value.arrayBuffer() : value;
-  const d = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, '0')).join('');
-}, { expr, arg });
 
 test('a plain module worker imports the package: IndexedDB, a lock, an invitation a page accepts, messages', async () => {
   const context = await net.browser.newContext({ serviceWorkers: 'block' });
