@@ -73,6 +73,8 @@ fn peek(w: &World, to: usize, packet: &[u8]) -> Option<ReceivedRequest> {
 struct Spy {
     surbs: Vec<(QueueId, Surb)>,
     sends: Vec<Vec<u8>>,
+    /// The queues acknowledged, in order.
+    acks: Vec<QueueId>,
 }
 
 /// Steps with every relay intercepted, recording what the spy wants, for `secs`.
@@ -91,6 +93,7 @@ fn watch(w: &mut World, spy: &mut Spy, secs: u64, done: &dyn Fn(&World) -> bool)
                     .surbs
                     .extend(surbs.into_iter().map(|s| (recipient_id, s))),
                 Some(Command::Send { message, .. }) => spy.sends.push(message),
+                Some(Command::Ack { recipient_id, .. }) => spy.acks.push(recipient_id),
                 _ => {}
             }
             w.deliver(to, &packet);
@@ -307,6 +310,52 @@ fn a_contact_with_the_legacy_secret_never_resyncs() {
         "the garbage is still reported"
     );
     assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Ok));
+    flows(&mut w, bob, alice);
+}
+
+/// A relay (or a retry stored twice) hands Bob again a message he read before the ratchet
+/// moved on, so no header key he holds opens it any more: it is still a redelivery (its body
+/// tag is recent) and is dropped without a report or a resync. (CI caught this as a
+/// `DecryptFailed` after a reconnect.)
+#[test]
+fn a_redelivery_from_an_earlier_chain_is_dropped_silently() {
+    let mut w = World::new(1208, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    let mut spy = Spy::default();
+    queues(&mut w, &mut spy);
+    spy.sends.clear();
+    spy.acks.clear();
+    let now = w.client_now(0);
+    let one = w.clients[0]
+        .send_text(&mut w.rng, bob, "one", now)
+        .unwrap()
+        .id;
+    assert!(watch(&mut w, &mut spy, 120, &|w| received(w, 1, one)));
+    watch(&mut w, &mut spy, 5, &|_| false);
+    let old = spy.sends.first().cloned().unwrap();
+    let bobs_queue = *spy.acks.first().unwrap();
+    // Both ratchets step on, several times: the chain "one" came in on is gone.
+    flows(&mut w, bob, alice);
+    // Bob subscribes again: the spy holds a SURB of his (the older ones were replaced).
+    w.reopen(1);
+    watch(&mut w, &mut spy, 20, &|_| false);
+    let acks = spy.acks.len();
+    inject(&mut w, &mut spy, bobs_queue, old);
+    watch(&mut w, &mut spy, 30, &|_| false);
+    assert!(spy.acks[acks..].contains(&bobs_queue), "Bob got it");
+    assert_eq!(failed(&w, 1), 0, "a redelivery is not a failure");
+    assert_eq!(started(&w, 1), 0);
+    assert_eq!(
+        resynced(&w, 0) + resynced(&w, 1),
+        0,
+        "nor a reason to resync"
+    );
+    let times = count(
+        &w,
+        1,
+        |e| matches!(e, Event::Message { envelope, .. } if envelope.id == one),
+    );
+    assert_eq!(times, 1, "and it is not shown twice");
     flows(&mut w, bob, alice);
 }
 

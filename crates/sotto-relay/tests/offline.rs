@@ -80,7 +80,12 @@ async fn messages_wait_for_an_offline_recipient_and_are_deleted_once_acknowledge
     );
     let want: Vec<String> = (0..N).map(|i| format!("while-away-{i}")).collect();
     assert_eq!(people[1].received, want);
-    assert!(people.iter().all(|p| p.failures.is_empty()));
+    assert!(
+        people.iter().all(|p| p.failures.is_empty()),
+        "failures: {:?} {:?}",
+        people[0].failures,
+        people[1].failures
+    );
 
     // Keep the clients running until the acknowledgements have emptied every queue.
     let mut left = u64::MAX;

@@ -328,6 +328,13 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
+        // A message we read before, handed to us again (a relay's redelivery after a lost
+        // acknowledgement, a retry stored twice): dropped. It is checked by its body tag, not
+        // by whether a header key opens it, because the chain it came on may be gone by now
+        // (the ratchet stepped on meanwhile) and it must still not count as a failure.
+        if body_tag(body).is_some_and(|t| c.sync.recent.contains(&t)) {
+            return;
+        }
         let received = match c.session.receive(rng, body) {
             Ok(envelope) => {
                 // The first message under the new session: nothing more comes under the old.
@@ -344,16 +351,11 @@ impl Client {
             c.sync.note_received(body);
             return self.on_envelope(contact, envelope, now);
         }
-        // A header that opens under a key we hold was written by the peer (a relay cannot):
-        // either a redelivery of a message we have (its tag is recent), or the peer sending
-        // again under a number it used before, its state gone back.
-        let placed = c.session.can_place(body)
-            || c.sync.previous.as_ref().is_some_and(|p| p.can_place(body));
-        let redelivered = body_tag(body).is_some_and(|t| c.sync.recent.contains(&t));
-        if !(placed && redelivered) {
-            self.events.push_back(Event::DecryptFailed { contact });
-            self.start_resync(rng, contact, now);
-        }
+        // Not one we read, and no session can open it: garbage, or the peer sending again
+        // under a message number it used before (its state went back). Either way it is
+        // reported, and a resync starts (at most one per quiet period).
+        self.events.push_back(Event::DecryptFailed { contact });
+        self.start_resync(rng, contact, now);
     }
 
     /// An envelope from `contact` that decrypted.

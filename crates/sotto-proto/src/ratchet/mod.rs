@@ -502,7 +502,9 @@ impl Session {
     /// header opens under a header key we hold (current, next, or a skipped key's). `true`
     /// means a duplicate or replay (a message number already used, a key already spent);
     /// `false` means a message this session cannot place: the peer's ratchet diverged from
-    /// ours (or the bytes are garbage), the trigger for a resynchronisation.
+    /// ours (or the bytes are garbage). (The client does not need it: it tells a redelivery by
+    /// its body tag, since a redelivered message's chain may be gone, and treats every other
+    /// message it cannot decrypt as the trigger for a resynchronisation.)
     pub fn can_place(&self, message: &[u8]) -> bool {
         let Ok(p) = parse(message) else {
             return false;
