@@ -19,6 +19,10 @@ use sotto_proto::ratchet::TYPE_RESYNC_REQUEST;
 use sotto_proto::ratchet::resync::{ResyncRequest, ResyncSecret};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
+/// A seed under which Alice's request wins the tie in
+/// `a_request_that_lost_the_tie_is_not_sent_after_the_accept`.
+const SEED_TIE: u64 = 1209;
+
 fn received(w: &World, who: usize, message: MessageId) -> bool {
     w.events[who]
         .iter()
@@ -246,6 +250,77 @@ fn both_sides_asking_at_once_settle_on_one_session() {
     assert_eq!(resynced(&w, 0), 1);
     assert_eq!(resynced(&w, 1), 1);
     flows(&mut w, bob, alice);
+}
+
+/// (c') Both ask at once while Bob's outbox is busy (a message of his waits at a slow relay),
+/// so his request queues behind it. When Alice's request wins the tie, Bob's accept must not
+/// be followed by his own stale request: Alice, already done, would answer it and move to a
+/// third session Bob never hears of, and every later message would fail.
+#[test]
+fn a_request_that_lost_the_tie_is_not_sent_after_the_accept() {
+    let mut w = World::new(SEED_TIE, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    let mut spy = Spy::default();
+    let qs = queues(&mut w, &mut spy);
+    let now = w.client_now(1);
+    w.clients[1]
+        .send_text(&mut w.rng, alice, "slow", now)
+        .unwrap();
+    // Bob's message is held at its queue relay (retries too) until released.
+    let mut held: Vec<(usize, Vec<u8>)> = Vec::new();
+    let run = |w: &mut World, held: &mut Vec<(usize, Vec<u8>)>, hold: bool, secs: u64| {
+        w.intercept = (0..w.nodes.len()).collect();
+        let deadline = w.net.now_ms + secs * 1000;
+        while w.net.now_ms < deadline {
+            w.step();
+            while let Some((to, packet)) = w.intercepted.pop_front() {
+                let text = matches!(peek(w, to, &packet).map(|r| r.command),
+                    Some(Command::Send { message, .. }) if message[1] == 0);
+                if hold && text {
+                    held.push((to, packet));
+                } else {
+                    w.deliver(to, &packet);
+                }
+            }
+        }
+        w.intercept.clear();
+    };
+    for q in &qs {
+        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
+        w.rng.fill_bytes(&mut garbage);
+        garbage[0] = sotto_proto::PROTOCOL_VERSION;
+        garbage[1] = 0;
+        inject(&mut w, &mut spy, *q, garbage);
+    }
+    run(&mut w, &mut held, true, 20);
+    assert!(!held.is_empty(), "Bob's message is in flight");
+    assert!(
+        started(&w, 0) == 1 && started(&w, 1) == 1,
+        "both asked: {} {} {} {}",
+        started(&w, 0),
+        started(&w, 1),
+        failed(&w, 0),
+        failed(&w, 1)
+    );
+    for (to, packet) in held.drain(..) {
+        w.deliver(to, &packet);
+    }
+    run(&mut w, &mut held, false, 120);
+    assert_eq!(resynced(&w, 0), 1, "one resync, not a second");
+    assert_eq!(resynced(&w, 1), 1);
+    // (Saved and loaded, the decided tie is kept.)
+    for who in 0..2 {
+        let saved = w.clients[who].to_persisted();
+        w.clients[who] = Client::from_persisted(saved.as_bytes()).unwrap();
+        w.reopen(who);
+    }
+    let failures = failed(&w, 0) + failed(&w, 1);
+    flows(&mut w, bob, alice);
+    assert_eq!(
+        failed(&w, 0) + failed(&w, 1),
+        failures,
+        "one session on both sides"
+    );
 }
 
 /// (d) A relay forges a resync request (a fresh key, a nonce, a MAC under a key it made up):

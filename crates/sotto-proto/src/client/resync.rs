@@ -97,6 +97,11 @@ pub(super) struct SyncState {
     /// computable by whoever saw the invitation link and the hello, so such a contact neither
     /// asks for nor answers a resync (a failure is still reported).
     pub(super) legacy: bool,
+    /// Our last request that the contact answered, while its quiet time lasts: (announces a
+    /// restore, `E_a`). A request of theirs that loses to it by the tie rule crossed ours on
+    /// the way (it was written before they had our request) and is stale: answering it would
+    /// move them to a third session we never hear of.
+    won: Option<(bool, [u8; 32])>,
 }
 
 impl SyncState {
@@ -111,6 +116,7 @@ impl SyncState {
             held: VecDeque::new(),
             recent: VecDeque::new(),
             legacy: false,
+            won: None,
         }
     }
 
@@ -156,7 +162,8 @@ impl SyncState {
         }
     }
 
-    /// secret ‖ flags ‖ [pending] ‖ [previous] ‖ [last accept] ‖ quiet until ‖ seen ‖ held;
+    /// secret ‖ flags ‖ [pending] ‖ [previous] ‖ [last accept] ‖ [won] ‖ quiet until ‖ seen ‖
+    /// recent ‖ held;
     /// see `docs/PROTOCOL.md`, "Client state (at rest)".
     pub(super) fn write(&self, w: &mut SecretWriter) {
         w.put_bytes(&self.secret.to_persisted_bytes()[..]);
@@ -165,7 +172,8 @@ impl SyncState {
             | u8::from(self.previous.is_some()) << 1
             | u8::from(self.last_accept.is_some()) << 2
             | u8::from(restored.is_some()) << 3
-            | u8::from(self.legacy) << 4;
+            | u8::from(self.legacy) << 4
+            | u8::from(self.won.is_some()) << 5;
         w.put_u8(flags);
         if let Some(p) = &self.pending {
             w.put_bytes(&p.key.secret.to_persisted_bytes()[..]);
@@ -183,6 +191,10 @@ impl SyncState {
             w.put_bytes(&a.nonce);
             w.put_u64(a.sent_at);
             put_long(w, &a.message);
+        }
+        if let Some((restored, key)) = &self.won {
+            w.put_u8(u8::from(*restored));
+            w.put_bytes(key);
         }
         w.put_u64(self.quiet_until);
         w.put_u8(u8::try_from(self.seen.len()).unwrap_or(0));
@@ -205,7 +217,7 @@ impl SyncState {
         let e = |_| "resync state";
         let secret = ResyncSecret::from_persisted_bytes(&Zeroizing::new(r.extract().map_err(e)?));
         let flags = r.take_u8().map_err(e)?;
-        if flags & !0x1f != 0 || flags & 0x09 == 0x08 {
+        if flags & !0x3f != 0 || flags & 0x09 == 0x08 {
             return Err("resync state flags");
         }
         let mut state = Self::new(secret);
@@ -244,6 +256,14 @@ impl SyncState {
                 sent_at: r.take_u64().map_err(e)?,
                 message: r.take_u32_prefixed().map_err(e)?.to_vec(),
             });
+        }
+        if flags & 0x20 != 0 {
+            let restored = match r.take_u8().map_err(e)? {
+                0 => false,
+                1 => true,
+                _ => return Err("resync state: won"),
+            };
+            state.won = Some((restored, r.extract().map_err(e)?));
         }
         state.quiet_until = r.take_u64().map_err(e)?;
         for _ in 0..r.take_u8().map_err(e)? {
@@ -412,6 +432,7 @@ impl Client {
         {
             return;
         }
+        c.sync.won = None;
         let key = KeyPair::generate(rng);
         let mut request = ResyncRequest::new(rng, key.public);
         if let Some(since) = restored {
@@ -500,12 +521,20 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
+        let theirs = (request.restored.is_some(), request.key.as_bytes());
         if let Some(ours) = &c.sync.pending
-            && (ours.request.restored.is_some(), request.key.as_bytes())
-                > (request.restored.is_some(), ours.request.key.as_bytes())
+            && (ours.request.restored.is_some(), theirs.1) > (theirs.0, ours.request.key.as_bytes())
         {
             // Both asked at once: a restored side's request wins (it must not go on with its
             // old session), else the lower key; it is ours.
+            return;
+        }
+        if let Some((restored, key)) = &c.sync.won
+            && now < c.sync.quiet_until
+            && (*restored, theirs.1) > (theirs.0, key)
+        {
+            // The same tie, decided already: this request crossed ours (which they answered)
+            // and arrives late. Stale; the session they answered with stands.
             return;
         }
         let hello = self.resync_hello(rng, contact, now);
@@ -522,8 +551,17 @@ impl Client {
             return;
         };
         c.sync.pending = None;
+        c.sync.won = None;
         c.sync.previous = Some(core::mem::replace(&mut c.session, session));
         c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
+        // A request of ours still waiting in the outbox lost the tie: it must not follow our
+        // accept (the one in flight, if any, is the `won` rule's case on their side).
+        let sending = usize::from(c.sending);
+        let mut at = 0;
+        c.outbox.retain(|(_, m)| {
+            at += 1;
+            at <= sending || m.get(1) != Some(&TYPE_RESYNC_REQUEST)
+        });
         c.sync.last_accept = Some(LastAccept {
             nonce: request.nonce,
             message: message.clone(),
@@ -547,6 +585,7 @@ impl Client {
         let Some(p) = &c.sync.pending else {
             return;
         };
+        let won = (p.request.restored.is_some(), *p.request.key.as_bytes());
         let Ok((session, _hello)) =
             c.session
                 .open_resync_accept(rng, &c.sync.secret, &p.request, &p.key, body)
@@ -554,6 +593,7 @@ impl Client {
             return;
         };
         c.sync.pending = None;
+        c.sync.won = Some(won);
         c.sync.previous = Some(core::mem::replace(&mut c.session, session));
         c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
         self.flush_held(rng, contact, now);
