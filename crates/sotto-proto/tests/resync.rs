@@ -15,8 +15,8 @@ use sotto_proto::keys::KeyPair;
 use sotto_proto::onion::{MemoryReplayCache, Surb};
 use sotto_proto::onion::{Processed, process};
 use sotto_proto::queue::{Command, Delivery, QueueMessageId, ReceivedRequest};
-use sotto_proto::ratchet::TYPE_RESYNC_REQUEST;
 use sotto_proto::ratchet::resync::{ResyncRequest, ResyncSecret};
+use sotto_proto::ratchet::{TYPE_HELLO, TYPE_RESYNC_REQUEST};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
 /// A seed under which Alice's request wins the tie in
@@ -431,6 +431,58 @@ fn a_redelivery_from_an_earlier_chain_is_dropped_silently() {
         |e| matches!(e, Event::Message { envelope, .. } if envelope.id == one),
     );
     assert_eq!(times, 1, "and it is not shown twice");
+    flows(&mut w, bob, alice);
+}
+
+/// Bob's hello (the first message on Alice's queue, sent while it was still the invitation's)
+/// is stored twice (his retry after a lost answer, as when he goes offline right after
+/// accepting): the second copy is a redelivery, not a failure. (CI caught this in
+/// `sotto-relay/tests/offline.rs`.)
+#[test]
+fn a_hello_stored_twice_is_a_redelivery() {
+    let mut w = World::new(1210, 0, &["Alice", "Bob"]);
+    let mut spy = Spy::default();
+    let now = w.client_now(0);
+    w.clients[0].create_invitation(&mut w.rng, now).unwrap();
+    let ready = |w: &World| {
+        w.events[0].iter().find_map(|e| match e {
+            Event::InvitationReady { invitation, .. } => Some(*invitation),
+            _ => None,
+        })
+    };
+    assert!(watch(&mut w, &mut spy, 120, &|w| ready(w).is_some()));
+    let invitation = ready(&w).unwrap();
+    let now = w.client_now(1);
+    w.clients[1]
+        .accept_invitation(&mut w.rng, invitation, now)
+        .unwrap();
+    let added = |w: &World, who: usize| {
+        w.events[who].iter().find_map(|e| match e {
+            Event::ContactAdded { contact, .. } => Some(*contact),
+            _ => None,
+        })
+    };
+    assert!(watch(&mut w, &mut spy, 300, &|w| {
+        added(w, 0).is_some() && added(w, 1).is_some()
+    }));
+    watch(&mut w, &mut spy, 5, &|_| false);
+    let (bob, alice) = (added(&w, 0).unwrap(), added(&w, 1).unwrap());
+    let hello = spy
+        .sends
+        .iter()
+        .find(|m| m[1] == TYPE_HELLO)
+        .cloned()
+        .unwrap();
+    // Alice acknowledged the hello first of all.
+    let alices_queue = *spy.acks.first().unwrap();
+    w.reopen(0);
+    watch(&mut w, &mut spy, 20, &|_| false);
+    let acks = spy.acks.len();
+    inject(&mut w, &mut spy, alices_queue, hello);
+    watch(&mut w, &mut spy, 30, &|_| false);
+    assert!(spy.acks[acks..].contains(&alices_queue), "Alice got it");
+    assert_eq!(failed(&w, 0), 0, "a redelivery is not a failure");
+    assert_eq!(started(&w, 0), 0);
     flows(&mut w, bob, alice);
 }
 

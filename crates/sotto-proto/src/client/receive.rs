@@ -202,6 +202,14 @@ impl Client {
                     && let Ok(resync) = secret.resync_secret(session.associated_data())
                 {
                     self.on_hello(rng, queue_id, own, (session, resync), hello, now);
+                    // The queue is the contact's now, and the hello the first message on it: a
+                    // retry of the peer's that the relay stored twice is a redelivery.
+                    if let Some(QueueOwner::Contact(contact)) =
+                        self.queues.get(&queue_id).map(|q| &q.owner)
+                        && let Some(c) = self.contacts.get_mut(contact)
+                    {
+                        c.sync.note_received(&delivery.body);
+                    }
                 }
             }
             QueueOwner::Contact(contact) => {

@@ -146,7 +146,9 @@ impl SyncState {
         true
     }
 
-    fn note_received(&mut self, message: &[u8]) {
+    /// Remembers `message`'s body tag among the last [`RECENT_TAGS`] read, so that the same
+    /// bytes again are a redelivery.
+    pub(super) fn note_received(&mut self, message: &[u8]) {
         if let Some(tag) = body_tag(message) {
             self.recent.push_back(tag);
             while self.recent.len() > RECENT_TAGS {
