@@ -16,7 +16,7 @@ use sotto_proto::onion::{MemoryReplayCache, Surb};
 use sotto_proto::onion::{Processed, process};
 use sotto_proto::queue::{Command, Delivery, QueueMessageId, ReceivedRequest};
 use sotto_proto::ratchet::resync::{ResyncRequest, ResyncSecret};
-use sotto_proto::ratchet::{TYPE_HELLO, TYPE_RESYNC_REQUEST};
+use sotto_proto::ratchet::{TYPE_HELLO, TYPE_MESSAGE, TYPE_RESYNC_REQUEST};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
 /// A seed under which Alice's request wins the tie in
@@ -126,6 +126,16 @@ fn inject(w: &mut World, spy: &mut Spy, queue: QueueId, body: Vec<u8>) {
     w.net.send(Wire::Relay(i, packet.into_bytes()));
 }
 
+/// A message of the queue size with the version byte and the ordinary message type, random
+/// after that: no session can open it.
+fn garbage(w: &mut World) -> Vec<u8> {
+    let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
+    w.rng.fill_bytes(&mut garbage);
+    garbage[0] = sotto_proto::PROTOCOL_VERSION;
+    garbage[1] = TYPE_MESSAGE;
+    garbage
+}
+
 /// Alice's and Bob's receive queues (from the latest subscriptions the spy saw), after
 /// watching a while.
 fn queues(w: &mut World, spy: &mut Spy) -> Vec<QueueId> {
@@ -188,10 +198,7 @@ fn garbage_and_replayed_requests_cause_no_loop() {
     assert_eq!(qs.len(), 2);
     for _ in 0..10 {
         for q in &qs {
-            let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
-            w.rng.fill_bytes(&mut garbage);
-            garbage[0] = sotto_proto::PROTOCOL_VERSION;
-            garbage[1] = 0;
+            let garbage = garbage(&mut w);
             inject(&mut w, &mut spy, *q, garbage);
         }
         watch(&mut w, &mut spy, 5, &|_| false);
@@ -235,10 +242,7 @@ fn both_sides_asking_at_once_settle_on_one_session() {
     let mut spy = Spy::default();
     let qs = queues(&mut w, &mut spy);
     for q in &qs {
-        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
-        w.rng.fill_bytes(&mut garbage);
-        garbage[0] = sotto_proto::PROTOCOL_VERSION;
-        garbage[1] = 0;
+        let garbage = garbage(&mut w);
         inject(&mut w, &mut spy, *q, garbage);
     }
     assert!(watch(&mut w, &mut spy, 600, &|w| started(w, 0) == 1
@@ -286,10 +290,7 @@ fn a_request_that_lost_the_tie_is_not_sent_after_the_accept() {
         w.intercept.clear();
     };
     for q in &qs {
-        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
-        w.rng.fill_bytes(&mut garbage);
-        garbage[0] = sotto_proto::PROTOCOL_VERSION;
-        garbage[1] = 0;
+        let garbage = garbage(&mut w);
         inject(&mut w, &mut spy, *q, garbage);
     }
     run(&mut w, &mut held, true, 20);
@@ -370,9 +371,7 @@ fn a_contact_with_the_legacy_secret_never_resyncs() {
         let request = ResyncRequest::new(&mut w.rng, attacker.public);
         let forged = request.encode(&mut w.rng, &secret, &ad);
         inject(&mut w, &mut spy, *q, forged);
-        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
-        w.rng.fill_bytes(&mut garbage);
-        garbage[0] = sotto_proto::PROTOCOL_VERSION;
+        let garbage = garbage(&mut w);
         inject(&mut w, &mut spy, *q, garbage);
     }
     watch(&mut w, &mut spy, 60, &|_| false);
@@ -498,9 +497,7 @@ fn messages_written_while_resyncing_wait_and_arrive() {
     w.offline[1] = true;
     // (What the relay hands offline Bob is lost: only Alice sees garbage.)
     for q in &qs {
-        let mut garbage = vec![0u8; QUEUE_MESSAGE_SIZE];
-        w.rng.fill_bytes(&mut garbage);
-        garbage[0] = sotto_proto::PROTOCOL_VERSION;
+        let garbage = garbage(&mut w);
         inject(&mut w, &mut spy, *q, garbage);
     }
     assert!(watch(&mut w, &mut spy, 30, &|w| started(w, 0) == 1));
