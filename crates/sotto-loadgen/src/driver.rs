@@ -61,8 +61,13 @@ pub fn split_url(url: &str) -> Result<(&str, &str, u16, &str), LoadgenError> {
     Ok((scheme, host, port, path))
 }
 
+/// The most bytes (head and body) [`http_get`] reads: 4 MiB, far above a directory, a
+/// descriptor or a network's metrics, so a host that sends without end cannot fill memory.
+pub const MAX_HTTP_BYTES: u64 = 4 << 20;
+
 /// A minimal HTTP/1.0 GET of `url` (plain `http://`; the relay's endpoints answer with a
-/// length). Returns the body of a `200` answer; gives up after 10 s.
+/// length). Returns the body of a `200` answer; gives up after 10 s, or when the answer is
+/// longer than [`MAX_HTTP_BYTES`].
 pub async fn http_get(url: &str) -> Result<String, LoadgenError> {
     let (_, host, port, path) = split_url(url)?;
     let io = |e: std::io::Error| failed(format!("GET {url}: {e}"));
@@ -81,7 +86,17 @@ pub async fn http_get(url: &str) -> Result<String, LoadgenError> {
             .await
             .map_err(io)?;
         let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.map_err(io)?;
+        // One byte past the cap tells "too long" from "exactly the cap".
+        (&mut s)
+            .take(MAX_HTTP_BYTES + 1)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(io)?;
+        if u64::try_from(buf.len()).unwrap_or(u64::MAX) > MAX_HTTP_BYTES {
+            return Err(failed(format!(
+                "GET {url}: longer than {MAX_HTTP_BYTES} bytes"
+            )));
+        }
         Ok::<_, LoadgenError>(buf)
     };
     let buf = tokio::time::timeout(Duration::from_secs(10), fut)

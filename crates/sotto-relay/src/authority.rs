@@ -20,6 +20,14 @@
 //! poll_secs = 30                                   # optional (default 30)
 //! lifetime_secs = 10800                            # optional (default 3 h)
 //! ```
+//!
+//! **Whom it trusts.** A relay's `/descriptor` travels over plain HTTP from whatever answers
+//! at its URL, so the authority pins each relay's identity key: given in the config
+//! (`relays = [{ url = "http://…/descriptor", identity_key = "<base64url>" }]`, the key
+//! `sotto-relay run` prints), or else the key of the first descriptor it accepts from that URL
+//! (trust on first use). A descriptor under another identity key, or published before the one
+//! it holds (an old one replayed), is refused and logged; the relay keeps its last descriptor.
+//! Answers are read up to `sotto_loadgen::driver::MAX_HTTP_BYTES`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -115,11 +123,74 @@ impl Authority {
 pub struct AuthorityConfig {
     pub key_files: Vec<PathBuf>,
     pub listen: SocketAddr,
-    pub relays: Vec<String>,
+    pub relays: Vec<RelayEntry>,
     #[serde(default = "default_poll")]
     pub poll_secs: u64,
     #[serde(default = "default_lifetime")]
     pub lifetime_secs: u64,
+}
+
+/// One relay an authority polls: its `/descriptor` URL, and optionally its pinned identity
+/// key (base64url of 32 bytes; without it the first accepted descriptor's key is pinned).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum RelayEntry {
+    /// `"http://…/descriptor"`: pinned on first use.
+    Url(String),
+    /// `{ url = "http://…/descriptor", identity_key = "…" }`.
+    Pinned { url: String, identity_key: String },
+}
+
+impl RelayEntry {
+    /// The `/descriptor` URL.
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Url(url) | Self::Pinned { url, .. } => url,
+        }
+    }
+
+    /// The pinned identity key, if the config gives one.
+    ///
+    /// # Errors
+    /// [`RelayError::Config`] for a key that is not base64url of 32 bytes.
+    pub fn identity_key(&self) -> Result<Option<AuthPublicKey>, RelayError> {
+        let Self::Pinned { identity_key, url } = self else {
+            return Ok(None);
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(identity_key.trim_end_matches('='))
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| RelayError::Config(format!("{url}: identity_key is not a key")))?;
+        Ok(Some(AuthPublicKey::from_bytes(bytes)))
+    }
+}
+
+/// What the authority holds for one relay: the pinned identity key and the last descriptor
+/// it accepted.
+#[derive(Default)]
+struct Slot {
+    pin: Option<AuthPublicKey>,
+    descriptor: Option<SignedDescriptor>,
+}
+
+impl Slot {
+    /// Takes `d` (already verified under its own key) unless another identity key is pinned
+    /// or it was published before the one held; pins its key if none is. Returns whether it
+    /// was taken.
+    fn admit(&mut self, d: SignedDescriptor) -> bool {
+        if self.pin.is_some_and(|pin| pin != d.identity_key)
+            || self
+                .descriptor
+                .as_ref()
+                .is_some_and(|held| d.published_at < held.published_at)
+        {
+            return false;
+        }
+        self.pin = Some(d.identity_key);
+        self.descriptor = Some(d);
+        true
+    }
 }
 
 fn default_poll() -> u64 {
@@ -151,7 +222,7 @@ impl AuthorityConfig {
 
 struct Shared {
     authority: Mutex<Authority>,
-    descriptors: Mutex<Vec<Option<SignedDescriptor>>>,
+    relays: Mutex<Vec<Slot>>,
 }
 
 fn unix_now() -> u64 {
@@ -182,9 +253,19 @@ pub async fn run(config: AuthorityConfig) -> Result<(), RelayError> {
         .collect::<Result<Vec<_>, _>>()?;
     let authority = Authority::new(keys, config.lifetime_secs);
     let public = authority.public_keys();
+    let slots = config
+        .relays
+        .iter()
+        .map(|r| {
+            Ok(Slot {
+                pin: r.identity_key()?,
+                descriptor: None,
+            })
+        })
+        .collect::<Result<Vec<_>, RelayError>>()?;
     let shared = Arc::new(Shared {
         authority: Mutex::new(authority),
-        descriptors: Mutex::new(vec![None; config.relays.len()]),
+        relays: Mutex::new(slots),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -195,16 +276,21 @@ pub async fn run(config: AuthorityConfig) -> Result<(), RelayError> {
     let signal = crate::dev::shutdown_signal().await?;
     let poller = {
         let shared = shared.clone();
-        let urls = config.relays.clone();
+        let urls: Vec<String> = config.relays.iter().map(|r| r.url().to_owned()).collect();
         let every = Duration::from_secs(config.poll_secs.max(1));
         tokio::spawn(async move {
             loop {
                 for (i, url) in urls.iter().enumerate() {
                     let got = sotto_loadgen::driver::http_get(url).await.ok();
                     if let Some(d) = got.as_deref().and_then(parse_descriptor)
-                        && let Some(slot) = lock(&shared.descriptors).get_mut(i)
+                        && let Some(slot) = lock(&shared.relays).get_mut(i)
+                        && !slot.admit(d)
                     {
-                        *slot = Some(d);
+                        tracing::warn!(
+                            relay = i,
+                            "refused a descriptor: another identity key than the pinned one, \
+                             or older than the one held"
+                        );
                     }
                 }
                 tokio::time::sleep(every).await;
@@ -235,10 +321,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn serve_directory(State(shared): State<Arc<Shared>>) -> Response {
-    let relays: Vec<SignedDescriptor> = lock(&shared.descriptors)
+    let relays: Vec<SignedDescriptor> = lock(&shared.relays)
         .iter()
-        .flatten()
-        .cloned()
+        .filter_map(|r| r.descriptor.clone())
         .collect();
     let body = lock(&shared.authority)
         .directory(relays, unix_now())
@@ -305,6 +390,54 @@ mod tests {
             .directory(vec![descriptor(2, 10_401)], 10_401 + 500)
             .clone();
         assert!(later.valid_until > rotated.valid_until);
+    }
+
+    /// Whatever answers at a relay's URL cannot swap in another relay, or an older descriptor
+    /// of the same relay (review finding: the authority trusted any answer).
+    #[test]
+    fn a_relay_is_pinned_to_its_identity_key_and_never_goes_back() {
+        let mut slot = Slot::default();
+        assert!(slot.admit(descriptor(1, 100)), "first use pins");
+        let other = SignedDescriptor::sign(
+            descriptor(1, 200).relay,
+            &AuthKeyPair::from_persisted_bytes([6; 32]),
+            200,
+        );
+        assert!(!slot.admit(other), "another identity key");
+        assert!(
+            !slot.admit(descriptor(1, 50)),
+            "published before the held one"
+        );
+        assert!(
+            slot.admit(descriptor(2, 300)),
+            "a rotation by the same relay"
+        );
+        assert_eq!(slot.descriptor.as_ref().unwrap().relay.key_epoch, 2);
+
+        // A key given in the config is pinned from the start.
+        let entry: AuthorityConfig = toml::from_str(&format!(
+            "key_files = [\"a.key\"]\nlisten = \"127.0.0.1:1\"\n\
+             relays = [\"http://a/descriptor\", {{ url = \"http://b/descriptor\", \
+             identity_key = \"{}\" }}]",
+            URL_SAFE_NO_PAD.encode(
+                AuthKeyPair::from_persisted_bytes([6; 32])
+                    .public_key()
+                    .as_bytes()
+            )
+        ))
+        .unwrap();
+        assert_eq!(entry.relays[0].identity_key().unwrap(), None);
+        let mut pinned = Slot {
+            pin: entry.relays[1].identity_key().unwrap(),
+            descriptor: None,
+        };
+        assert!(!pinned.admit(descriptor(1, 100)), "not the configured key");
+        let bad: AuthorityConfig = toml::from_str(
+            "key_files = [\"a.key\"]\nlisten = \"127.0.0.1:1\"\n\
+             relays = [{ url = \"http://b/descriptor\", identity_key = \"short\" }]",
+        )
+        .unwrap();
+        assert!(bad.relays[0].identity_key().is_err());
     }
 
     #[test]
