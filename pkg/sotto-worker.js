@@ -8,6 +8,10 @@
 //   `{id, error}` (an error's `name`, `message` and own fields such as `code`).
 // - worker → page `{event, detail}` for each of Sotto's events (`error` events carry their
 //   `detail.error` as fields too), and `{state: {connection, displayName}}` when they change.
+// - worker → page `{fatal}` (a `SottoError`'s fields) when a call could not be read: the page
+//   stops the worker and fails every waiting call with it. An answer or event the structured
+//   clone refuses is sent as a `SottoError` (`UNSUPPORTED`) instead; arguments it refuses on
+//   the page reject at once with `INVALID_ARGUMENT`.
 // Uint8Array results (exportBackup) are transferred, not copied; Blobs go by reference.
 import init, { Sotto } from './sotto.js';
 
@@ -47,7 +51,7 @@ async function run(method, args) {
           : e.detail;
         // The state first: a listener of `connection` reads `connection` already changed.
         if (type === 'connection') self.postMessage({ state: state() });
-        self.postMessage({ event: type, detail });
+        post({ event: type, detail });
       });
     }
     return state();
@@ -61,12 +65,29 @@ async function run(method, args) {
   return value;
 }
 
+/** Posts `message`; one the structured clone refuses becomes a plain `SottoError` answer
+ * (for a call) or `error` event (for an event), so that the page is never left waiting. */
+function post(message, transfer = []) {
+  try {
+    self.postMessage(message, transfer);
+  } catch (e) {
+    const error = { name: 'SottoError', code: 'UNSUPPORTED', message: `the worker could not pass on its answer (${e.message})` };
+    if (message.id !== undefined) self.postMessage({ id: message.id, error });
+    else self.postMessage({ event: 'error', detail: { error } });
+  }
+}
+
 self.addEventListener('message', async ({ data: { id, method, args } }) => {
   try {
     const value = await run(method, args);
-    const transfer = value instanceof Uint8Array ? [value.buffer] : [];
-    self.postMessage({ id, value }, transfer);
+    post({ id, value }, value instanceof Uint8Array ? [value.buffer] : []);
   } catch (e) {
-    self.postMessage({ id, error: errorFields(e) });
+    post({ id, error: errorFields(e) });
   }
+});
+
+// A call the page sent that cannot be read here names no id to answer: the page's side ends
+// on it (its own `messageerror` cannot see this one), so say so and stop.
+self.addEventListener('messageerror', () => {
+  self.postMessage({ fatal: { name: 'SottoError', code: 'UNSUPPORTED', message: 'a call to the Sotto worker could not be read' } });
 });

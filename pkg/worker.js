@@ -26,6 +26,7 @@ class Channel {
     this.waiting = new Map();
     this.ended = null;
     worker.addEventListener('message', ({ data }) => {
+      if (data.fatal) { this.end(data.fatal); return; }
       if (data.id === undefined) { this.onPush(data); return; }
       const call = this.waiting.get(data.id);
       if (!call) return;
@@ -36,6 +37,11 @@ class Channel {
       e.preventDefault();
       this.end({ name: 'SottoError', code: 'UNSUPPORTED', message: `the Sotto worker failed: ${e.message ?? 'it could not start'}` });
     });
+    // An answer that cannot be read here never names its call: no call may wait for it for
+    // ever, so the worker is stopped and every waiting call fails.
+    worker.addEventListener('messageerror', () => {
+      this.end({ name: 'SottoError', code: 'UNSUPPORTED', message: 'a message from the Sotto worker could not be read' });
+    });
   }
 
   /** `method(...args)` in the worker. */
@@ -43,8 +49,14 @@ class Channel {
     if (this.ended) return Promise.reject(rebuild(this.ended));
     const id = this.next++;
     return new Promise((resolve, reject) => {
+      try {
+        this.worker.postMessage({ id, method, args }, transferable(args));
+      } catch (e) {
+        // Arguments the structured clone refuses (a function, a DOM node): nothing was sent.
+        reject(rebuild({ name: 'SottoError', code: 'INVALID_ARGUMENT', message: `${method}: an argument cannot be passed to the worker (${e.message})` }));
+        return;
+      }
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, method, args }, transferable(args));
     });
   }
 

@@ -141,6 +141,18 @@ test('openInWorker: the same methods and events as Sotto; messages both ways in 
   const unknown = await call(alice.page, 'send', ['424242', 'nobody']);
   assert.equal(unknown.error?.name, 'SottoError');
   assert.equal(unknown.error?.code, 'UNKNOWN_CONTACT');
+  // Arguments the structured clone refuses reject at once (nothing reaches the worker), and
+  // the instance goes on working.
+  const uncloneable = await alice.page.evaluate(async (id) => {
+    try {
+      await window.__me.send(id, { toString() { return 'a function inside' } });
+      return 'sent';
+    } catch (e) {
+      return { name: e.name, code: e.code };
+    }
+  }, alicesBob.id);
+  assert.deepEqual(uncloneable, { name: 'SottoError', code: 'INVALID_ARGUMENT' });
+  assert.equal((await call(alice.page, 'contacts')).value.length, 1);
 
   // A file from the worker (encrypted there) arrives with identical bytes, with progress.
   const sentDigest = await digestIn(alice.page, `() => {
