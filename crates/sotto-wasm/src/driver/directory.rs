@@ -6,7 +6,7 @@
 
 use js_sys::{Array, Promise};
 use sotto_proto::directory::RelayDescriptor;
-use sotto_proto::directory::{Directory, DirectoryError, DirectoryTrust, SignedDirectory};
+use sotto_proto::directory::{DirectoryError, DirectoryTrust, SignedDirectory};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -31,12 +31,14 @@ pub const STUCK_REREAD_SECS: u64 = 15;
 /// reconnection loop).
 pub const DIRECTORY_WAIT_MS: i32 = 10_000;
 
-/// A directory that verified: its relays, and its text (what a saved profile keeps,
-/// [`store_directory`]).
+/// A directory that verified: its relays, its text (what a saved profile keeps,
+/// [`store_directory`]) and its `valid_after` (Unix seconds: directories are only taken in
+/// the order the authorities signed them, [`newest`]).
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub relays: Vec<RelayDescriptor>,
     pub text: String,
+    pub valid_after: u64,
 }
 
 /// Fetches the directory at `url` (within [`DIRECTORY_WAIT_MS`]) and verifies it (see
@@ -90,8 +92,24 @@ pub async fn read_directory(
         return Err(invalid(&DirectoryError::BadField { field: "size" }));
     }
     let now = now().saturating_add_signed(clock_offset);
-    let relays = verify(&text, trust, now).map_err(|e| invalid(&e))?;
-    Ok(Verified { relays, text })
+    let doc = SignedDirectory::parse(&text).map_err(|e| invalid(&e))?;
+    let relays = verify_document(&doc, trust, now).map_err(|e| invalid(&e))?;
+    Ok(Verified {
+        relays,
+        valid_after: doc.valid_after,
+        text,
+    })
+}
+
+/// `fresh`, unless `kept` (a directory this profile already took) was signed after it:
+/// then `kept`. A directory's host can serve any document the authorities ever signed that
+/// is still (or, within [`EXPIRED_GRACE_SECS`], lately) valid; taking them only in the order
+/// they were signed means it cannot move a profile back to older relay keys or relays.
+pub fn newest(fresh: Verified, kept: Option<Verified>) -> Verified {
+    match kept {
+        Some(kept) if kept.valid_after > fresh.valid_after => kept,
+        _ => fresh,
+    }
 }
 
 /// How long after its `valid_until` (seconds) a directory is still read, as of its last valid
@@ -102,7 +120,7 @@ pub async fn read_directory(
 /// expiry (still signed by the authorities, every relay's descriptor too).
 pub const EXPIRED_GRACE_SECS: u64 = 24 * 3600;
 
-/// Parses and verifies a signed directory document at `now` (network time, Unix seconds).
+/// Verifies a parsed signed directory document at `now` (network time, Unix seconds).
 /// A document that is not valid yet is read as of its `valid_after`: authorities never sign
 /// ahead, so it only says that this device's clock is slow (which the relays then correct:
 /// a page days behind must still open). One that expired less than [`EXPIRED_GRACE_SECS`]
@@ -111,12 +129,11 @@ pub const EXPIRED_GRACE_SECS: u64 = 24 * 3600;
 ///
 /// # Errors
 /// The [`DirectoryError`] that refuses it.
-pub fn verify(
-    text: &str,
+pub fn verify_document(
+    doc: &SignedDirectory,
     trust: &DirectoryTrust,
     now: u64,
 ) -> Result<Vec<RelayDescriptor>, DirectoryError> {
-    let doc = SignedDirectory::parse(text)?;
     match doc.verify(trust, now) {
         Err(DirectoryError::NotYetValid { valid_after, .. }) => {
             Ok(doc.verify(trust, valid_after)?.relays)
@@ -155,16 +172,30 @@ pub async fn store_directory(store: &Store, text: &str) -> Result<(), JsValue> {
 /// `None` when nothing is kept (a profile saved before it was kept), the store cannot be
 /// read, or it no longer verifies (other keys given this time, or an unsigned directory kept
 /// by an older version).
-pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<Directory> {
+pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<Verified> {
     let bytes = store.read(kind::DIRECTORY, DIRECTORY_KEY).await.ok()??;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    let doc = SignedDirectory::parse(text).ok()?;
-    doc.verify(trust, doc.valid_after).ok()
+    let text = String::from_utf8(bytes.to_vec()).ok()?;
+    let doc = SignedDirectory::parse(&text).ok()?;
+    let relays = doc.verify(trust, doc.valid_after).ok()?.relays;
+    Some(Verified {
+        relays,
+        valid_after: doc.valid_after,
+        text,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verify(
+        text: &str,
+        trust: &DirectoryTrust,
+        now: u64,
+    ) -> Result<Vec<RelayDescriptor>, DirectoryError> {
+        verify_document(&SignedDirectory::parse(text)?, trust, now)
+    }
+
     use sotto_proto::directory::SignedDescriptor;
     use sotto_proto::ids::RelayId;
     use sotto_proto::keys::{AuthKeyPair, PublicKey};
@@ -264,5 +295,21 @@ mod tests {
                 needed: 1
             })
         ));
+    }
+
+    /// A host that serves an older signed directory after a newer one (both still valid)
+    /// cannot move the profile back: the newer one is kept; a newer one is taken. Review
+    /// finding (no monotonic check). `take_directory` applies the same rule while open.
+    #[test]
+    fn an_older_directory_never_replaces_a_newer_one() {
+        let at = |valid_after: u64, tag: &str| Verified {
+            relays: Vec::new(),
+            text: tag.into(),
+            valid_after,
+        };
+        assert_eq!(newest(at(100, "old"), Some(at(200, "kept"))).text, "kept");
+        assert_eq!(newest(at(300, "new"), Some(at(200, "kept"))).text, "new");
+        assert_eq!(newest(at(200, "same"), Some(at(200, "kept"))).text, "same");
+        assert_eq!(newest(at(100, "first"), None).text, "first");
     }
 }

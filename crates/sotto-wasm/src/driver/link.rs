@@ -309,8 +309,17 @@ pub fn next_read(client: &Client, rng: &mut Rng, relays: &[RelayDescriptor]) -> 
 /// A directory just read from the network: the client takes the relays' current keys, key
 /// epochs and difficulties (new keys: our queues subscribe again); the gateway's URL comes
 /// from it; the next read is scheduled; a saved profile keeps its text (for opening offline).
+/// One signed before the directory taken last is not taken (`directory::newest`): the read is
+/// tried again after `STUCK_REREAD_SECS`.
 pub fn take_directory(st: &mut State, read: Verified) {
     let now = now();
+    if read.valid_after < st.directory_valid_after {
+        // Older than the one taken (a host replaying what the authorities signed before):
+        // not taken; read again soon, maybe from a host that is up to date.
+        st.directory_due = now.saturating_add(STUCK_REREAD_SECS);
+        return;
+    }
+    st.directory_valid_after = read.valid_after;
     let _ = st.client.update_directory(&mut st.rng, &read.relays, now);
     let gateway = st.client.gateway();
     if let Some(r) = read.relays.iter().find(|r| r.id == gateway) {

@@ -47,6 +47,9 @@ pub struct Parts {
     /// `relays` were not read from the network now (the profile opens offline: a directory
     /// kept with it, or none): the directory is read before the first connection.
     pub directory_stale: bool,
+    /// `valid_after` of the directory `relays` come from (0: none): see
+    /// `State::directory_valid_after`.
+    pub directory_valid_after: u64,
     pub history: Box<dyn History>,
     /// The profile's Web Lock, for a saved profile in a browser that has them.
     pub lock: Option<ProfileLock>,
@@ -104,6 +107,7 @@ impl Driver {
             directory_url: parts.directory_url,
             directory_trust: parts.directory_trust,
             directory_at: now(),
+            directory_valid_after: parts.directory_valid_after,
             directory_due,
             resent_seen,
             waiting: Waiting::default(),

@@ -22,7 +22,7 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use super::directory::{bounded, read_directory, store_directory, stored_directory};
+use super::directory::{bounded, newest, read_directory, store_directory, stored_directory};
 use super::link::random_below;
 use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
@@ -173,7 +173,12 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     {
         return Err(e.clone());
     }
-    let (relays, gateway_url, ws, directory_stale) = match read {
+    // Never back to a directory older than the one the profile took last (`newest`).
+    let read = match (read, history.store()) {
+        (Ok(read), Some(store)) => Ok(newest(read, stored_directory(&store, &trust).await)),
+        (read, _) => read,
+    };
+    let (relays, gateway_url, ws, directory_stale, directory_valid_after) = match read {
         Ok(read) => {
             let url = url_in(&read.relays).ok_or_else(|| {
                 sotto_error(
@@ -192,20 +197,19 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
             }
             // A gateway that does not answer: open offline, and keep trying.
             let ws = open_socket(&url).await.ok();
-            (read.relays, Some(url), ws, false)
+            (read.relays, Some(url), ws, false, read.valid_after)
         }
         // No network: open from what the profile kept (the client already holds the relays'
         // keys it last read; the kept directory, verified again, gives the gateway's URL).
         Err(_) => {
-            let relays = match history.store() {
-                Some(store) => stored_directory(&store, &trust)
-                    .await
-                    .map(|d| d.relays)
-                    .unwrap_or_default(),
-                None => Vec::new(),
+            let kept = match history.store() {
+                Some(store) => stored_directory(&store, &trust).await,
+                None => None,
             };
+            let valid_after = kept.as_ref().map_or(0, |k| k.valid_after);
+            let relays = kept.map(|k| k.relays).unwrap_or_default();
             let url = url_in(&relays);
-            (relays, url, None, true)
+            (relays, url, None, true, valid_after)
         }
     };
     if lock.as_ref().is_some_and(ProfileLock::lost) {
@@ -220,6 +224,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
         directory_trust: trust,
         relays,
         directory_stale,
+        directory_valid_after,
         history,
         lock,
     };
@@ -320,6 +325,7 @@ async fn open_new(w: &Scope, new: NewProfile, directory: Promise) -> Result<Driv
         directory_trust: trust,
         relays,
         directory_stale: false,
+        directory_valid_after: read.valid_after,
         history,
         lock,
     };

@@ -118,6 +118,9 @@ pub struct State {
     /// The authority keys a directory must be signed by (`directoryKeys`).
     pub directory_trust: DirectoryTrust,
     pub directory_at: u64,
+    /// `valid_after` (Unix seconds) of the directory taken last: an older one read later is
+    /// not taken (`directory::newest`).
+    pub directory_valid_after: u64,
     /// When to read it again (device time): just after the earliest key rotation it
     /// announced, at the latest an hour after the last read.
     pub directory_due: u64,
