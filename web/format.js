@@ -13,6 +13,19 @@ function format(key, options) {
   return f;
 }
 
+/// Makes the formatters of a conversation's bubbles and of the chat list ahead of use, while the
+/// page is idle: the first one also loads the locale's data (tens of ms), which the first bubble
+/// drawn (a file being sent, a burst arriving) paid otherwise.
+export function prepareFormats() {
+  const idle = globalThis.requestIdleCallback ?? ((f) => setTimeout(f, 0));
+  idle(() => {
+    const now = Date.now();
+    timeLabel(now);
+    listTime(now - 2 * 86_400_000);
+    dayLabel(now - 2 * 86_400_000);
+  });
+}
+
 const sameDay = (a, b) => a.getFullYear() === b.getFullYear()
   && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
 
