@@ -12,6 +12,9 @@ import { showVerified, closePanel } from '/web/verify.js';
 
 const el = { convTitle: byId('conv-title'), log: byId('log'), text: byId('composer-text') };
 
+/// Messages that arrived for the conversation on screen, drawn at the next frame (`queueBubble`).
+let queued = [];
+
 /// The bytes of a received or sent file, once the library has them (or null).
 const loadFile = (id) => (id && state.session ? state.session.me.attachment(id) : Promise.resolve(null));
 
@@ -94,9 +97,6 @@ async function loadOlder() {
 el.log.addEventListener('scroll', () => {
   if (el.log.scrollTop < 60) loadOlder();
 });
-
-/// Messages that arrived for the conversation on screen, drawn at the next frame (`queueBubble`).
-let queued = [];
 
 /// Draws the queued messages now, in the order they came, as one insertion into the log (one
 /// layout for a burst); the log stays at its end if it was there. A message no longer of the
