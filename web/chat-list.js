@@ -1,7 +1,7 @@
 // The chat list in the sidebar: one button per contact, newest first, with the last message,
 // its time and the unread count; the unread total in the tab's title.
 import { state, nameOf } from '/web/store.js';
-import { bdi, byId, span } from '/web/dom.js';
+import { bdi, byId, span, perFrame } from '/web/dom.js';
 import { listTime } from '/web/format.js';
 import { previewText } from '/web/content.js';
 
@@ -52,6 +52,12 @@ export function renderList() {
     return li;
   }));
 }
+
+/// Draws the list again at the next frame, once however many times it is asked until then (a
+/// burst of messages), if a session is still open by then.
+export const renderListSoon = perFrame(() => {
+  if (state.session) renderList();
+});
 
 /// Puts the focus on a contact's chat in the list, or on New chat when it is not there.
 export function focusChat(contactId) {

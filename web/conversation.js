@@ -2,7 +2,7 @@
 // scrolled to the top), each message's state (sending, sent, not sent, with Retry), and
 // delivering what the composer sends.
 import { PAGE, state, nameOf, fromApi } from '/web/store.js';
-import { bdi, byId, isolate, span, showNotice } from '/web/dom.js';
+import { bdi, byId, isolate, span, showNotice, perFrame } from '/web/dom.js';
 import { dayKey, dayLabel, timeLabel, errorText } from '/web/format.js';
 import { attachmentView, showReady, showProgress, releaseUrls, glyph, CLOCK } from '/web/content.js';
 import { showPane } from '/web/panes.js';
@@ -11,6 +11,9 @@ import { showTimer } from '/web/timer.js';
 import { showVerified, closePanel } from '/web/verify.js';
 
 const el = { convTitle: byId('conv-title'), log: byId('log'), text: byId('composer-text') };
+
+/// Messages that arrived for the conversation on screen, drawn at the next frame (`queueBubble`).
+let queued = [];
 
 /// The bytes of a received or sent file, once the library has them (or null).
 const loadFile = (id) => (id && state.session ? state.session.me.attachment(id) : Promise.resolve(null));
@@ -42,16 +45,20 @@ export function showTitle(c) {
 
 /// Empties the conversation on screen (the session ended).
 export function clearConversation() {
+  queued = [];
   el.log.replaceChildren();
   el.convTitle.textContent = '';
   closePanel();
 }
 
-/// Draws a conversation's loaded messages, oldest first, with a day separator per day.
+/// Draws a conversation's loaded messages, oldest first, with a day separator per day: built
+/// apart and put in the log at once (one layout, however many messages).
 function renderLog(c) {
-  el.log.replaceChildren();
+  queued = [];
   state.session.rendered = { contactId: c.id, lastDay: null };
-  for (const m of c.messages) appendBubble(m);
+  const all = document.createDocumentFragment();
+  for (const m of c.messages) addBubble(m, all);
+  el.log.replaceChildren(all);
   el.log.setAttribute('aria-busy', 'false');
 }
 
@@ -91,15 +98,50 @@ el.log.addEventListener('scroll', () => {
   if (el.log.scrollTop < 60) loadOlder();
 });
 
-/// Adds a message's bubble at the end of the log (after a day separator when the day changes).
+/// Draws the queued messages now, in the order they came, as one insertion into the log (one
+/// layout for a burst); the log stays at its end if it was there. A message no longer of the
+/// conversation on screen (another was opened, it expired) or already drawn is skipped.
+function drawQueued() {
+  const batch = queued;
+  queued = [];
+  const s = state.session;
+  const c = s?.rendered && s.contacts.get(s.rendered.contactId);
+  if (!c || s.current !== c.id || !batch.length) return;
+  const loaded = new Set(c.messages);
+  const fresh = batch.filter((m) => !m.node && loaded.has(m));
+  if (!fresh.length) return;
+  // Read the scroll position before writing anything: no layout forced between the writes.
+  const stick = nearEnd();
+  const burst = document.createDocumentFragment();
+  for (const m of fresh) addBubble(m, burst);
+  el.log.append(burst);
+  if (stick) scrollToEnd();
+}
+const drawSoon = perFrame(drawQueued);
+
+/// Shows message `m`, just arrived for the conversation on screen, at the next frame together
+/// with the others that arrive before it (a burst of 200 is one DOM insertion, not 200).
+export function queueBubble(m) {
+  queued.push(m);
+  drawSoon();
+}
+
+/// Adds a message's bubble at the end of the log, after any still queued (`queueBubble`).
 export function appendBubble(m) {
+  drawQueued();
+  addBubble(m, el.log);
+}
+
+/// Builds a message's bubble at the end of `into` (the log, or a fragment bound for it), after
+/// a day separator when the day changes.
+function addBubble(m, into) {
   const r = state.session.rendered;
   const day = dayKey(m.sentAt);
   if (r.lastDay !== day) {
     const sep = document.createElement('p');
     sep.className = 'day';
     sep.textContent = dayLabel(m.sentAt);
-    el.log.append(sep);
+    into.append(sep);
     r.lastDay = day;
   }
   const bubble = document.createElement('div');
@@ -118,7 +160,7 @@ export function appendBubble(m) {
   bubble.append(text, meta);
   m.node = bubble;
   updateBubble(m);
-  el.log.append(bubble);
+  into.append(bubble);
 }
 
 /// Shows a message's state in its bubble (if drawn): time, timer, Sending/Sent/Not sent.
@@ -159,7 +201,7 @@ export function scrollToEnd() {
 }
 
 /// Whether the log is scrolled (nearly) to its end, so a new message should keep it there.
-export function nearEnd() {
+function nearEnd() {
   return el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 80;
 }
 

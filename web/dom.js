@@ -38,6 +38,24 @@ export function bdi(className, text) {
 /// `alt` or `aria-label`): its bidi controls shown, and isolated with FSI … PDI.
 export const isolate = (text) => `\u2068${showControls(text)}\u2069`;
 
+/// A function that runs `draw` once before the next frame is painted, however often it is called
+/// until then: a burst of events (200 messages arriving) is drawn once, not once per event. A
+/// hidden page paints no frames, so a timer stands in there.
+export function perFrame(draw) {
+  let pending = false;
+  const run = () => {
+    if (!pending) return;
+    pending = false;
+    draw();
+  };
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(run);
+    setTimeout(run, 250);
+  };
+}
+
 /// Empties the text of each element (status lines, errors).
 export function clearText(...elements) {
   for (const p of elements) p.textContent = '';

@@ -4,10 +4,10 @@
 import { state, upsertContact, nameOf, fromApi, findMessage } from '/web/store.js';
 import { isolate, showNotice, showClockNotice, showConnection } from '/web/dom.js';
 import { showProgress } from '/web/content.js';
-import { renderList } from '/web/chat-list.js';
+import { renderList, renderListSoon } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
 import { showVerified } from '/web/verify.js';
-import { appendBubble, updateBubble, showTitle, scrollToEnd, nearEnd } from '/web/conversation.js';
+import { queueBubble, updateBubble, showTitle } from '/web/conversation.js';
 
 /// Listens to the events of `me`, the Sotto of session `s`, for as long as `s` is the session.
 export function listen(me, s) {
@@ -40,15 +40,14 @@ function onMessage(detail) {
   if (c.messages.some((x) => x.id === m.id)) return;
   c.messages.push(m);
   c.lastAt = Date.now();
+  // Drawn at the next frame, with the rest of a burst: the state is up to date at once.
   if (session.current === c.id) {
-    const stick = nearEnd();
-    appendBubble(m);
-    if (stick) scrollToEnd();
+    queueBubble(m);
     if (document.hidden) c.unread += 1;
   } else {
     c.unread += 1;
   }
-  renderList();
+  renderListSoon();
 }
 
 function onContact(detail) {

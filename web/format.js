@@ -1,5 +1,31 @@
 // Formatting helpers for the PWA: days, times and the words shown for errors.
 
+/// A formatter for `options` in the reader's locale, made once: `toLocaleTimeString(…, options)`
+/// builds a new `Intl.DateTimeFormat` on every call (milliseconds each, tens for the first),
+/// which a burst of messages paid once per bubble.
+const formats = new Map();
+function format(key, options) {
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(undefined, options);
+    formats.set(key, f);
+  }
+  return f;
+}
+
+/// Makes the formatters of a conversation's bubbles and of the chat list ahead of use, while the
+/// page is idle: the first one also loads the locale's data (tens of ms), which the first bubble
+/// drawn (a file being sent, a burst arriving) paid otherwise.
+export function prepareFormats() {
+  const idle = globalThis.requestIdleCallback ?? ((f) => setTimeout(f, 0));
+  idle(() => {
+    const now = Date.now();
+    timeLabel(now);
+    listTime(now - 2 * 86_400_000);
+    dayLabel(now - 2 * 86_400_000);
+  });
+}
+
 const sameDay = (a, b) => a.getFullYear() === b.getFullYear()
   && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
 
@@ -16,22 +42,22 @@ export function dayLabel(t, now = new Date()) {
   const y = new Date(now);
   y.setDate(y.getDate() - 1);
   if (sameDay(d, y)) return 'Yesterday';
-  const sameYear = d.getFullYear() === now.getFullYear();
-  return d.toLocaleDateString(undefined, {
-    weekday: 'long', day: 'numeric', month: 'long', ...(sameYear ? {} : { year: 'numeric' }),
-  });
+  if (d.getFullYear() === now.getFullYear()) {
+    return format('day', { weekday: 'long', day: 'numeric', month: 'long' }).format(d);
+  }
+  return format('day-year', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
 }
 
 /// "14:05" (in the reader's locale).
 export function timeLabel(t) {
-  return new Date(t).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  return format('time', { hour: '2-digit', minute: '2-digit' }).format(new Date(t));
 }
 
 /// The time in the chat list: the time today, else a short date.
 export function listTime(t, now = new Date()) {
   const d = new Date(t);
   if (sameDay(d, now)) return timeLabel(t);
-  return d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
+  return format('short-day', { day: 'numeric', month: 'short' }).format(d);
 }
 
 const MESSAGES = {

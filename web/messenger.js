@@ -4,7 +4,7 @@
 import { version } from '/pkg/sotto.js';
 import { PAGE, state, newSession, upsertContact, fromApi } from '/web/store.js';
 import { byId, clearText, showNotice, clearNotice, showConnection } from '/web/dom.js';
-import { errorText } from '/web/format.js';
+import { errorText, prepareFormats } from '/web/format.js';
 import { forgetDevice } from '/web/device.js';
 import { showPane } from '/web/panes.js';
 import { renderList, clearList } from '/web/chat-list.js';
@@ -52,6 +52,7 @@ export async function enterMessenger(me, kiosk, displayName) {
     showNotice(errorText(err));
   }
   renderList();
+  prepareFormats();
   showPane('empty');
   if (state.pendingInvite) {
     openNewChat();

@@ -12,7 +12,11 @@
 //
 // The peer (Bob) is an ordinary page with `Sotto` from /pkg/sotto.js; only Alice's page, the
 // PWA, is observed. Each mode gets fresh browser contexts (a new profile).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//
+// `LONGTASK_TRACE=<dir>`: also writes a Chromium performance trace of each case there
+// (`<mode>-<case>.json`, open it in DevTools' Performance panel or chrome://tracing) to name
+// what a long task runs. `LONGTASK_MODES=worker` (or `main`) runs one mode only.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LIBRARY_ON_THE_PAGE, startDev, launchBrowser } from '../e2e/harness.mjs';
@@ -22,6 +26,12 @@ const MESSAGES = 200;
 const PASSPHRASE = 'tuba mango seventeen lanterns';
 
 const log = (line) => process.stderr.write(`longtask bench: ${line}\n`);
+const TRACE_DIR = process.env.LONGTASK_TRACE ?? null;
+/// What a trace records: the renderer's tasks, their script, layout and GC, and user timings.
+const TRACE_CATEGORIES = [
+  'toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute',
+  'blink', 'blink.user_timing', 'loading', 'disabled-by-default-v8.cpu_profiler',
+];
 
 
 /// Collects the page's long tasks from before its first script.
@@ -33,11 +43,15 @@ function observeLongTasks() {
 }
 
 /// The longest long task (ms) of `page` that started during `work()`; 0 when none did.
-async function longestDuring(page, work) {
+/// `trace`: the name of a trace file to write under LONGTASK_TRACE, when that is set.
+async function longestDuring(page, work, trace) {
+  const tracing = TRACE_DIR && trace;
+  if (tracing) await page.context().browser().startTracing(page, { categories: TRACE_CATEGORIES });
   const from = await page.evaluate(() => performance.now());
   await work();
   // A task still running when `work` ended is reported once it ends.
   await page.waitForTimeout(300);
+  if (tracing) writeFileSync(join(TRACE_DIR, `${trace}.json`), await page.context().browser().stopTracing());
   return page.evaluate((from) => window.__longtasks.filter((t) => t.start + t.duration >= from)
     .reduce((m, t) => Math.max(m, t.duration), 0), from);
 }
@@ -63,7 +77,7 @@ async function run(browser, url, mode) {
   const unlock = await longestDuring(page, async () => {
     await passphrase.press('Enter');
     await page.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 60_000 });
-  });
+  }, `${mode}-unlock`);
   log(`${mode}: unlock ${unlock.toFixed(0)} ms`);
 
   // Bob, a page of his own, accepts Alice's invitation.
@@ -93,7 +107,7 @@ async function run(browser, url, mode) {
     // itself a long task).
     await page.locator('#file-input').setInputFiles(tenMb);
     await bob.waitForFunction(() => window.__attachments.some((a) => a.ready), null, { timeout: 600_000, polling: 500 });
-  });
+  }, `${mode}-send-file`);
   log(`${mode}: 10 MB file ${sendFile.toFixed(0)} ms`);
 
   // (c) 200 messages from Bob, until Alice's conversation shows them all.
@@ -104,7 +118,7 @@ async function run(browser, url, mode) {
       { id: bobsAlice, n: MESSAGES });
     await page.waitForFunction((n) => document.querySelectorAll('[role="log"] .bubble .text').length >= n,
       before + MESSAGES, { timeout: 300_000, polling: 500 });
-  });
+  }, `${mode}-receive`);
   log(`${mode}: ${MESSAGES} messages ${receive.toFixed(0)} ms`);
   await bobContext.close();
   await context.close();
@@ -114,12 +128,14 @@ async function run(browser, url, mode) {
 const scratch = mkdtempSync(join(tmpdir(), 'sotto-longtask-'));
 const tenMb = join(scratch, 'ten.bin');
 writeFileSync(tenMb, Buffer.alloc(FILE_BYTES, 7));
+if (TRACE_DIR) mkdirSync(TRACE_DIR, { recursive: true });
 const dev = await startDev({ httpPort: 0, wsBasePort: 0, relays: 5 });
 const browser = await launchBrowser();
 const result = { file_bytes: FILE_BYTES, messages: MESSAGES };
 try {
-  result.worker = await run(browser, dev.url, 'worker');
-  result.main = await run(browser, dev.url, 'main');
+  for (const mode of (process.env.LONGTASK_MODES ?? 'worker,main').split(',')) {
+    result[mode] = await run(browser, dev.url, mode);
+  }
 } finally {
   await browser.close();
   await dev.stop();
