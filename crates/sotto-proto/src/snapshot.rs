@@ -292,6 +292,99 @@ pub fn open(
     finish(&joined)
 }
 
+/// The most probes a [`Search`] makes: per period one for slot 0, then at most 14 doubling
+/// and 13 halving steps over `0..=MAX_SLOT`, for [`PERIODS_SEARCHED`] periods.
+pub const MAX_PROBES: u32 = PERIODS_SEARCHED as u32 * 28;
+
+/// What a [`Search`] wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Fetch slot `slot` of period `period` and [`Search::record`] whether it is there.
+    Probe { period: u64, slot: u32 },
+    /// The newest version found: the last one recorded present at this period and slot.
+    Found { period: u64, slot: u32 },
+    /// No period searched holds a snapshot.
+    NotFound,
+}
+
+/// The search for the newest snapshot, sans-IO: the current period first, then the ones
+/// before it ([`PERIODS_SEARCHED`] in all). In a period, slot 0 absent means the period is
+/// empty; else slots 1, 3, 7, … (doubling) until one is absent, then a binary search between
+/// the highest present and the lowest absent slot. An upload puts chunk 0 last and a failed
+/// one moves on to the next slot, so present slots form a prefix except for rare holes,
+/// where the search may settle on an older (still whole) version of the same period.
+#[derive(Debug, Clone)]
+pub struct Search {
+    newest: u64,
+    back: u64,
+    present: Option<u32>,
+    absent: Option<u32>,
+    step: Step,
+    probes: u32,
+}
+
+impl Search {
+    /// A search at network time `now` (Unix seconds).
+    pub fn new(now: u64) -> Self {
+        let period = period_of(now);
+        Self {
+            newest: period,
+            back: 0,
+            present: None,
+            absent: None,
+            step: Step::Probe { period, slot: 0 },
+            probes: 0,
+        }
+    }
+
+    /// What to do next.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// Probes recorded so far (at most [`MAX_PROBES`]).
+    pub fn probes(&self) -> u32 {
+        self.probes
+    }
+
+    /// Records whether the slot [`Search::step`] asked for is there; ignored unless a probe
+    /// is pending.
+    pub fn record(&mut self, there: bool) {
+        let Step::Probe { period, slot } = self.step else {
+            return;
+        };
+        self.probes += 1;
+        if there {
+            self.present = Some(slot);
+        } else {
+            self.absent = Some(slot);
+        }
+        self.step = match (self.present, self.absent) {
+            (None, _) => self.previous_period(),
+            (Some(lo), None) if lo >= MAX_SLOT => Step::Found { period, slot: lo },
+            (Some(lo), None) => Step::Probe {
+                period,
+                slot: lo.saturating_mul(2).saturating_add(1).min(MAX_SLOT),
+            },
+            (Some(lo), Some(hi)) if hi <= lo.saturating_add(1) => Step::Found { period, slot: lo },
+            (Some(lo), Some(hi)) => Step::Probe {
+                period,
+                slot: lo + (hi - lo) / 2,
+            },
+        };
+    }
+
+    fn previous_period(&mut self) -> Step {
+        self.back += 1;
+        self.present = None;
+        self.absent = None;
+        match self.newest.checked_sub(self.back) {
+            Some(period) if self.back < PERIODS_SEARCHED => Step::Probe { period, slot: 0 },
+            _ => Step::NotFound,
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "snapshot_tests.rs"]
 mod tests;

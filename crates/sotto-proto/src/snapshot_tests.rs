@@ -196,3 +196,74 @@ fn periods_are_days_of_network_time() {
     assert_eq!(period_of(PERIOD_SECS), 1);
     assert_eq!(period_of(1_764_547_200), 20_423);
 }
+
+/// Runs a search against `there(period, slot)`; the answer and the probes it took.
+fn search(now: u64, there: impl Fn(u64, u32) -> bool) -> (Step, u32) {
+    let mut s = Search::new(now);
+    while let Step::Probe { period, slot } = s.step() {
+        s.record(there(period, slot));
+        assert!(s.probes() <= MAX_PROBES);
+    }
+    (s.step(), s.probes())
+}
+
+#[test]
+fn the_search_finds_the_highest_slot_of_the_newest_period() {
+    let now = 100 * PERIOD_SECS + 5;
+    for top in [0u32, 1, 2, 3, 4, 7, 8, 100, 1000, MAX_SLOT - 1, MAX_SLOT] {
+        let (found, probes) = search(now, |p, k| p == 100 && k <= top);
+        assert_eq!(
+            found,
+            Step::Found {
+                period: 100,
+                slot: top
+            },
+            "top {top}"
+        );
+        assert!(probes <= 28, "{probes} probes for {top}");
+    }
+    // Older periods when the newer ones are empty; never more than PERIODS_SEARCHED.
+    let (found, _) = search(now, |p, k| p == 98 && k <= 5);
+    assert_eq!(
+        found,
+        Step::Found {
+            period: 98,
+            slot: 5
+        }
+    );
+    let (found, probes) = search(now, |p, _| p == 97);
+    assert_eq!(found, Step::NotFound);
+    assert_eq!(probes, 3);
+    // The newest period wins over an older one with more versions.
+    let (found, _) = search(now, |p, k| (p == 99 && k < 50) || (p == 100 && k == 0));
+    assert_eq!(
+        found,
+        Step::Found {
+            period: 100,
+            slot: 0
+        }
+    );
+    // Near the epoch there are fewer periods to search.
+    assert_eq!(search(5, |_, _| false), (Step::NotFound, 1));
+}
+
+#[test]
+fn a_hole_settles_on_a_present_slot() {
+    let now = 100 * PERIOD_SECS;
+    let (found, _) = search(now, |_, k| k <= 20 && k != 11);
+    let Step::Found { slot, .. } = found else {
+        panic!("found nothing")
+    };
+    assert!(slot <= 20 && slot != 11);
+    let mut s = Search::new(now);
+    s.record(false);
+    s.record(false);
+    s.record(false);
+    assert_eq!(s.step(), Step::NotFound);
+    s.record(true);
+    assert_eq!(
+        s.step(),
+        Step::NotFound,
+        "recording after the end changes nothing"
+    );
+}
