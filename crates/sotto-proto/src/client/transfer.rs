@@ -308,6 +308,25 @@ impl Client {
         }
     }
 
+    /// The relay already had this chunk. For an attachment that is a retried chunk whose
+    /// first copy was stored. For a snapshot it may also be a slot another device used (a
+    /// restored profile's first slots): the slot is given up (`SnapshotFailed`), never
+    /// mixed with what is there.
+    pub(super) fn on_chunk_duplicate<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        upload: u64,
+        now: u64,
+    ) {
+        match self.uploads.get(&upload).map(|u| &u.cargo) {
+            Some(Cargo::Snapshot { .. }) => self.fail_upload(
+                upload,
+                Error::RelayRefused(crate::queue::ErrorCode::Duplicate),
+            ),
+            _ => self.on_chunk_stored(rng, upload, now),
+        }
+    }
+
     pub(super) fn on_chunk_stored<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
