@@ -3,7 +3,7 @@
 // fresh browser context that has only the words finds the newest snapshot, restores the
 // contacts (no history) and exchanges 10 messages each way with Bob, in order, while Bob keeps
 // exactly one contact for Alice. Words with no snapshot: `NO_SNAPSHOT`, no database. A restore
-// from the words into 'memory' leaves nothing behind.
+// from the words into 'memory' leaves nothing behind. The PWA's Restore works without the file.
 // Ports: HTTP 18460, WebSocket base 29000 (the block of the relay snapshot).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,5 +106,17 @@ test('a restore from the words into memory chats and leaves nothing behind', asy
   await chat(page, bob, bobsAlice, 2, 'kiosk');
   assert.ok((await call(page, 'close')).value === undefined);
   assert.deepEqual(await databases(page), [], 'nothing left behind');
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});
+
+test('the PWA restores from the typed words alone', async () => {
+  const { alice, bob, words } = await aliceWithSnapshot();
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  await page.getByRole('button', { name: 'Restore' }).click();
+  await page.getByRole('textbox', { name: 'Recovery words' }).fill(words.split(' ').join('\n'));
+  await page.locator('#restore').click();
+  await page.locator('.chat-name', { hasText: 'Bob' }).waitFor({ timeout: 90_000 });
+  assert.equal((await databases(page)).length, 1);
   await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
 });
