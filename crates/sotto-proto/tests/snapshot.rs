@@ -136,3 +136,49 @@ fn a_fresh_client_with_only_the_words_finds_the_newest_snapshot_and_restores() {
         "Bob keeps one contact for Alice"
     );
 }
+
+#[test]
+fn a_slot_already_on_the_relay_is_given_up_never_mixed() {
+    let mut w = World::new(12, 0, &["Alice", "Bob"]);
+    w.connect();
+    let root = Mnemonic::from_entropy(&[44; 32]).root_secret();
+    let period = period_of(w.client_now(0));
+    put(&mut w, Address::derive(&root, period, 0), b"first version");
+    // Another device (a restore from an older backup) writes the same slot again.
+    let now = w.client_now(0);
+    w.clients[0]
+        .put_snapshot(
+            &mut w.rng,
+            Address::derive(&root, period, 0),
+            b"another version",
+            now,
+        )
+        .unwrap();
+    let failed = w.run_until(120, |w| {
+        w.events[0].iter().any(|e| {
+            matches!(
+                e,
+                Event::SnapshotFailed {
+                    slot: 0,
+                    error: sotto_proto::client::Error::RelayRefused(
+                        sotto_proto::queue::ErrorCode::Duplicate
+                    ),
+                    ..
+                }
+            )
+        })
+    });
+    assert!(failed, "the relay's Duplicate gives the slot up");
+    assert!(!w.clients[0].snapshot_uploading());
+    // What is there is still the first version, whole.
+    let now = w.client_now(1);
+    let handle = w.clients[1]
+        .fetch_snapshot(&mut w.rng, Address::derive(&root, period, 0), now)
+        .unwrap();
+    let fetched = w.run_until(120, |w| {
+        w.events[1].iter().any(|e| {
+            matches!(e, Event::SnapshotFetched { handle: h, state, .. } if *h == handle && &state[..] == b"first version")
+        })
+    });
+    assert!(fetched);
+}
