@@ -16,7 +16,7 @@
 import init, { Sotto } from './sotto.js';
 
 /** The events `openInWorker`'s object dispatches again on the page. */
-const EVENTS = ['message', 'contact', 'status', 'progress', 'attachment', 'expired', 'clock', 'connection', 'error'];
+const EVENTS = ['message', 'contact', 'status', 'progress', 'attachment', 'expired', 'clock', 'connection', 'snapshot', 'error'];
 
 /** The methods of `Sotto` the page may call (all return promises). */
 const METHODS = new Set([

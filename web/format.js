@@ -77,6 +77,7 @@ const MESSAGES = {
   CLOCK_SKEW: "The relays do not accept this device's clock. Set the right date and time, then try again.",
   INVALID_BACKUP: 'That file is not a Sotto backup, or it is damaged.',
   BACKUP_MISMATCH: 'These recovery words do not open that backup: it is another profile\'s.',
+  NO_SNAPSHOT: 'No copy of this profile was found on the relays: check the words, or choose the backup file.',
   PROFILE_EXISTS: 'A profile is already saved on this device: tick "Replace" to overwrite it.',
   CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };

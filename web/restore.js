@@ -1,6 +1,7 @@
 // The welcome screen's Restore: the recovery words (typed or pasted), an optional backup file
 // and a passphrase; `Sotto.restore` checks them all before it writes anything, and a wrong
-// word is named. Then the messenger opens with the restored contacts.
+// word is named. Without the file the words alone restore the contacts from the relay
+// snapshot (no history). Then the messenger opens with the restored contacts.
 import { Sotto } from '/pkg/sotto.js';
 import { PROFILE, state } from '/web/store.js';
 import { byId } from '/web/dom.js';
@@ -41,20 +42,16 @@ el.form.addEventListener('submit', async (e) => {
   e.preventDefault();
   el.error.textContent = '';
   const file = el.file.files?.[0];
-  if (!file) {
-    el.error.textContent = 'Choose the backup file (Settings → Backup on your old device).';
-    el.file.focus();
-    return;
-  }
   const trust = await directoryTrust({ keep: true });
   if (!hasTrust(trust)) {
     el.error.textContent = NO_TRUST_TEXT;
     return;
   }
   const options = {
-    words: el.words.value, backup: file, directoryUrl: directoryUrl(), ...trust,
+    words: el.words.value, directoryUrl: directoryUrl(), ...trust,
     storage: 'indexeddb', profile: PROFILE, replace: el.replace.checked,
   };
+  if (file) options.backup = file;
   if (el.passphrase.value) options.passphrase = el.passphrase.value;
   el.submit.disabled = true;
   el.form.setAttribute('aria-busy', 'true');
@@ -69,7 +66,8 @@ el.form.addEventListener('submit', async (e) => {
     await enter(me, false, me.displayName);
   } catch (err) {
     el.error.textContent = errorText(err);
-    (err?.code === 'WRONG_WORDS' || err?.code === 'BACKUP_MISMATCH' ? el.words : el.file).focus();
+    const wordsAtFault = ['WRONG_WORDS', 'BACKUP_MISMATCH', 'NO_SNAPSHOT'].includes(err?.code);
+    (wordsAtFault || !file ? el.words : el.file).focus();
   } finally {
     el.submit.disabled = false;
     el.form.removeAttribute('aria-busy');

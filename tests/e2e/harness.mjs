@@ -29,6 +29,8 @@
 //   for as many as `texts`, lets 1.5 s pass for a duplicate to show, asserts them exact.
 // - `acquaint(alice, bob)`: Alice invites Bob through the API; `{alicesBob, bobsAlice}` once
 //   each side knows the other by name.
+// - `chatInOrder(newAlice, bob, bobsAlice, n, tag)`: n messages each way between a page's
+//   `__me` and Bob, each side asserted to get the other's once each, in order.
 // - `pwaPerson(net, name, {contextOptions, consoleErrors, permissions, initScript})`: a person
 //   in the PWA using it without saving (kiosk mode): `{context, page, errors}`; with
 //   `initScript` the PWA's library runs on the page, under it (`LIBRARY_ON_THE_PAGE`).
@@ -239,6 +241,23 @@ export async function acquaint(alice, bob) {
   const [alicesBob] = await untilContacts(alice.page, (cs) => cs.length === 1 && cs[0].displayName !== '');
   const [bobsAlice] = await untilContacts(bob.page, (cs) => cs.length === 1 && cs[0].displayName !== '');
   return { alicesBob, bobsAlice };
+}
+
+/// `n` messages each way between a restored Alice (`newAlice`, a page with `__me`) and Bob
+/// (`bob.page`, whose contact for her is `bobsAlice`), texts `${tag} a${i}` / `${tag} b${i}`;
+/// asserts each side gets the other's once each, in order.
+export async function chatInOrder(newAlice, bob, bobsAlice, n, tag) {
+  const [alicesBob] = await contactsOf(newAlice);
+  const a = Array.from({ length: n }, (_, i) => `${tag} a${i}`);
+  const b = Array.from({ length: n }, (_, i) => `${tag} b${i}`);
+  for (const t of a) assert.ok((await call(newAlice, 'send', [alicesBob.id, t])).value, t);
+  for (const t of b) assert.ok((await call(bob.page, 'send', [bobsAlice.id, t])).value, t);
+  const got = await until(() => receivedTexts(bob.page), (ts) => a.every((t) => ts.includes(t)), 120_000);
+  assert.deepEqual(got.filter((t) => t.startsWith(`${tag} `)), a, 'Bob gets them once each, in order');
+  const gotA = await until(
+    () => newAlice.evaluate(() => window.__received.map((m) => m.text)),
+    (ts) => b.every((t) => ts.includes(t)), 120_000);
+  assert.deepEqual(gotA.filter((t) => t.startsWith(`${tag} `)), b, 'Alice gets them once each, in order');
 }
 
 /// What /pkg/worker.js is answered with to run the PWA's library on the page: the same export,

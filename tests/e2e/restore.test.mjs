@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useNetwork, person, openPage, openSotto, call, acquaint, until, contactsOf, receivedTexts, directoryTrust,
+  chatInOrder as chat,
 } from './harness.mjs';
 
 const net = useNetwork({ httpPort: 18400, wsBasePort: 26000 });
@@ -58,21 +59,6 @@ async function aliceWithBackup() {
   assert.equal(words.split(' ').length, 24);
   assert.ok((await call(alice.page, 'close')).value === undefined);
   return { alice, bob, bobsAlice, backup, words };
-}
-
-/// `n` messages each way between the restored Alice and Bob, in order.
-async function chat(newAlice, bob, bobsAlice, n, tag) {
-  const [alicesBob] = await contactsOf(newAlice);
-  const a = Array.from({ length: n }, (_, i) => `${tag} a${i}`);
-  const b = Array.from({ length: n }, (_, i) => `${tag} b${i}`);
-  for (const t of a) assert.ok((await call(newAlice, 'send', [alicesBob.id, t])).value, t);
-  for (const t of b) assert.ok((await call(bob.page, 'send', [bobsAlice.id, t])).value, t);
-  const got = await until(() => receivedTexts(bob.page), (ts) => a.every((t) => ts.includes(t)), 120_000);
-  assert.deepEqual(got.filter((t) => t.startsWith(`${tag} `)), a, 'Bob gets them once each, in order');
-  const gotA = await until(
-    () => newAlice.evaluate(() => window.__received.map((m) => m.text)),
-    (ts) => b.every((t) => ts.includes(t)), 120_000);
-  assert.deepEqual(gotA.filter((t) => t.startsWith(`${tag} `)), b, 'Alice gets them once each, in order');
 }
 
 test('a fresh device restores from the file and the words, and chats with Bob', async () => {

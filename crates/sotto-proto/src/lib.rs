@@ -25,6 +25,7 @@ pub mod queue;
 pub mod ratchet;
 pub mod service;
 pub mod sizes;
+pub mod snapshot;
 pub mod verify;
 
 /// The protocol version this build speaks. Every versioned encoding starts with it.

@@ -120,8 +120,14 @@ pub struct RootSecret(Secret32);
 impl RootSecret {
     /// A named 32-byte subkey: HKDF-SHA256(salt = empty, ikm = root, info = `label`).
     pub fn subkey(&self, label: &str) -> SubKey {
+        self.derive(label.as_bytes())
+    }
+
+    /// A 32-byte subkey for a binary `info` (a label followed by numbers, as the relay
+    /// snapshot's per-period addresses use): HKDF-SHA256(salt = empty, ikm = root, info).
+    pub fn derive(&self, info: &[u8]) -> SubKey {
         let mut out = Zeroizing::new([0u8; 32]);
-        let _ = hkdf_sha256(&[], self.0.expose(), label.as_bytes(), &mut out[..]);
+        let _ = hkdf_sha256(&[], self.0.expose(), info, &mut out[..]);
         SubKey(Secret32::copy_from(&out))
     }
 

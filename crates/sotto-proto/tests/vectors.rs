@@ -13,6 +13,7 @@ use sotto_proto::ids::{QueueId, RelayId};
 use sotto_proto::invitation::{Invitation, InvitationKind};
 use sotto_proto::keys::{AuthPublicKey, PublicKey, SecretKey};
 use sotto_proto::mnemonic::Mnemonic;
+use sotto_proto::snapshot;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -49,7 +50,31 @@ const FILES: &[(&str, &str)] = &[
         "sotto-directory.txt",
         include_str!("vectors/sotto-directory.txt"),
     ),
+    (
+        "sotto-snapshot.txt",
+        include_str!("vectors/sotto-snapshot.txt"),
+    ),
 ];
+
+/// A snapshot vector's address (from `entropy`, `period`, `slot`) and its sealed chunks (of
+/// `state` written at `created_at`).
+fn snapshot_from(b: &Block) -> (snapshot::Address, Vec<Vec<u8>>) {
+    let root = Mnemonic::from_entropy(&b.arr("entropy")).root_secret();
+    let slot = u32::from_be_bytes(b.arr("slot"));
+    let address = snapshot::Address::derive(&root, b.u64("period"), slot);
+    let chunks = address.seal(b.u64("created_at"), &b.hex("state")).unwrap();
+    (address, chunks)
+}
+
+/// SHA-256 of `chunks` joined.
+fn joined_sha256(chunks: &[Vec<u8>]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for c in chunks {
+        h.update(c);
+    }
+    h.finalize().into()
+}
 
 /// One block: `key = value` lines.
 struct Block {
@@ -181,6 +206,17 @@ fn run(b: &Block) {
             let mut okm = vec![0u8; want.len()];
             hkdf_sha256(&b.hex("salt"), &b.hex("ikm"), &b.hex("info"), &mut okm).unwrap();
             assert_eq!(okm, want);
+        }
+        "snapshot" => {
+            let (address, chunks) = snapshot_from(b);
+            assert_eq!(address.blob_id.as_bytes(), &b.arr::<16>("blob_id"));
+            assert_eq!(address.relay_pick, b.u64("relay_pick"));
+            assert_eq!(chunks.len(), usize::from(b.arr::<1>("chunks")[0]));
+            assert_eq!(&chunks[0][..64], &b.hex("chunk0_head")[..]);
+            assert_eq!(joined_sha256(&chunks), b.arr::<32>("chunks_sha256"));
+            let (header, state) = snapshot::open(&address, &chunks).unwrap();
+            assert_eq!(&state[..], &b.hex("state")[..]);
+            assert_eq!(header.created_at, b.u64("created_at"));
         }
         "mnemonic" => {
             let m = Mnemonic::from_entropy(&b.arr("entropy"));
@@ -335,6 +371,7 @@ fn every_vector_passes() {
         "envelope",
         "hello-message",
         "directory",
+        "snapshot",
     ] {
         assert!(
             count.get(kind).copied().unwrap_or(0) > 0,
@@ -352,6 +389,17 @@ fn every_vector_passes() {
 fn print_sotto_outputs() {
     for b in all_blocks() {
         match b.str("test") {
+            "snapshot" => {
+                let (address, chunks) = snapshot_from(&b);
+                println!("blob_id = {}", hex::encode(address.blob_id.as_bytes()));
+                println!(
+                    "relay_pick = {}",
+                    hex::encode(address.relay_pick.to_be_bytes())
+                );
+                println!("chunks = {:02x}", chunks.len());
+                println!("chunk0_head = {}", hex::encode(&chunks[0][..64]));
+                println!("chunks_sha256 = {}\n", hex::encode(joined_sha256(&chunks)));
+            }
             "mnemonic" => {
                 let m = Mnemonic::from_entropy(&b.arr("entropy"));
                 let root = m.root_secret();

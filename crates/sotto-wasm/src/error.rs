@@ -64,6 +64,10 @@ pub enum ErrorCode {
     /// `Sotto.restore`: a profile of that name is saved in this browser; pass
     /// `replace: true` to overwrite it. Nothing was written.
     ProfileExists,
+    /// `Sotto.restore` from the words alone: no relay snapshot of this profile was found in
+    /// the periods a relay keeps one (wrong words, or the profile was not opened online in
+    /// the last two days). Nothing was written.
+    NoSnapshot,
 }
 
 impl ErrorCode {
@@ -91,6 +95,7 @@ impl ErrorCode {
             ErrorCode::InvalidBackup => "INVALID_BACKUP",
             ErrorCode::BackupMismatch => "BACKUP_MISMATCH",
             ErrorCode::ProfileExists => "PROFILE_EXISTS",
+            ErrorCode::NoSnapshot => "NO_SNAPSHOT",
         }
     }
 
@@ -197,6 +202,7 @@ mod tests {
             (ErrorCode::InvalidBackup, "INVALID_BACKUP"),
             (ErrorCode::BackupMismatch, "BACKUP_MISMATCH"),
             (ErrorCode::ProfileExists, "PROFILE_EXISTS"),
+            (ErrorCode::NoSnapshot, "NO_SNAPSHOT"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

@@ -112,6 +112,11 @@ pub(crate) fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
         pow_bits: get(options, "powBits")
             .as_f64()
             .map(|b| b.clamp(0.0, 32.0) as u8),
+        snapshot_debounce_ms: get(options, "snapshotDebounceMs")
+            .as_f64()
+            .map_or(driver::DEFAULT_DEBOUNCE_MS, |ms| {
+                ms.clamp(0.0, 86_400_000.0) as u32
+            }),
         seed: None,
     })
 }
@@ -121,7 +126,9 @@ impl Sotto {
     /// Opens a messenger: fetches the relay directory, connects to a gateway picked at random.
     /// Options: `{directoryUrl, directoryKeys, directoryThreshold, storage: 'memory' |
     /// 'indexeddb', profile, passphrase,
-    /// takeOver, displayName, powBits}`. A new profile needs a `displayName` that passes the
+    /// takeOver, displayName, powBits, snapshotDebounceMs}` (`snapshotDebounceMs`: how long
+    /// after a change a saved profile puts its relay snapshot, default 10000; for tests). A
+    /// new profile needs a `displayName` that passes the
     /// name rule (`INVALID_ARGUMENT` otherwise, before anything is made); a saved one keeps its
     /// own. A saved profile open in another tab or window gives `PROFILE_IN_USE` and loads
     /// nothing, unless `takeOver: true` (which closes it there).

@@ -33,15 +33,22 @@ export interface OpenOptions {
     /** Proof-of-work difficulty in bits for creating queues and blobs, 0–32, at relays whose
      * directory entry publishes none (`pow_bits`); those that do are paid what they ask. */
     powBits?: number;
+    /** Milliseconds after a change before a saved profile puts the next version of its
+     * relay snapshot (what a restore from the words alone finds); default 10000. Mostly
+     * for tests. */
+    snapshotDebounceMs?: number;
 }
 
-/** `Sotto.restore`'s options: the profile comes back from its recovery phrase and backup
- * file. Everything is checked before anything is written (pkg/README.md, "Restore"). */
+/** `Sotto.restore`'s options: the profile comes back from its recovery phrase and, when
+ * given, its backup file; without one, from the newest relay snapshot the words find
+ * (contacts, no message history). Everything is checked before anything is written
+ * (pkg/README.md, "Restore"). */
 export interface RestoreOptions {
     /** The 24 recovery words, typed or pasted (any case, any whitespace). */
     words: string;
-    /** The file `exportBackup` made. */
-    backup: Uint8Array | Blob;
+    /** The file `exportBackup` made; without it the words alone restore from the relay
+     * snapshot (`NO_SNAPSHOT` when none is found). */
+    backup?: Uint8Array | Blob;
     /** `'memory'` (the default: nothing is written anywhere) or `'indexeddb'`. */
     storage?: 'memory' | 'indexeddb';
     /** The profile's name, with `'indexeddb'` storage (default `'default'`). */
@@ -56,6 +63,8 @@ export interface RestoreOptions {
     directoryKeys?: string[];
     /** As `OpenOptions.directoryThreshold`. */
     directoryThreshold?: number;
+    /** As `OpenOptions.snapshotDebounceMs`, for the restored profile. */
+    snapshotDebounceMs?: number;
 }
 
 /** A contact: `id` is a local number as a decimal string. */
@@ -173,7 +182,8 @@ export type SottoErrorCode =
     | 'WRONG_WORDS'
     | 'INVALID_BACKUP'
     | 'BACKUP_MISMATCH'
-    | 'PROFILE_EXISTS';
+    | 'PROFILE_EXISTS'
+    | 'NO_SNAPSHOT';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {
@@ -234,6 +244,13 @@ export interface ConnectionDetail {
     state: ConnectionState;
 }
 
+/** A `snapshot` event's detail: a saved profile's relay snapshot was stored whole, as
+ *  version `slot` of backup period `period` (days since 1970, network time). */
+export interface SnapshotDetail {
+    period: number;
+    slot: number;
+}
+
 /** Sotto's events and their `detail`. */
 export interface SottoEventMap {
     message: CustomEvent<Message>;
@@ -244,6 +261,7 @@ export interface SottoEventMap {
     expired: CustomEvent<ExpiredDetail>;
     clock: CustomEvent<ClockDetail>;
     connection: CustomEvent<ConnectionDetail>;
+    snapshot: CustomEvent<SnapshotDetail>;
     error: CustomEvent<ErrorDetail>;
 }
 

@@ -424,3 +424,24 @@ async fn files_and_their_messages_are_encrypted_and_deletable() {
     );
     store.wipe().await.unwrap();
 }
+
+#[wasm_bindgen_test]
+fn the_local_record_keeps_the_snapshot_slot_and_reads_older_records() {
+    use sotto_wasm::storage::Local;
+    let mut local = Local::default();
+    local.expiry.insert((7, "ab".to_owned(), 3));
+    let old = local.encode();
+    // A record written before the relay snapshot reads with no slot.
+    assert_eq!(Local::decode(&old).unwrap().snapshot, None);
+    local.snapshot = Some((20_788, 5));
+    let bytes = local.encode();
+    assert_eq!(bytes.len(), old.len() + 12);
+    let back = Local::decode(&bytes).unwrap();
+    assert_eq!(back.snapshot, Some((20_788, 5)));
+    assert_eq!(back.expiry, local.expiry);
+    // A cut slot, or bytes after it, are refused.
+    assert!(Local::decode(&bytes[..bytes.len() - 1]).is_none());
+    let mut long = bytes.clone();
+    long.push(0);
+    assert!(Local::decode(&long).is_none());
+}

@@ -96,6 +96,30 @@ pub enum Event {
     /// ([`Error::RelayRefused`] with [`crate::queue::ErrorCode::NoBlob`]), or its chunks do
     /// not authenticate ([`Error::PeerMisbehaved`]).
     DownloadFailed { handle: u64, error: Error },
+    /// A relay snapshot put with [`super::Client::put_snapshot`] is stored whole on its
+    /// relay: version `slot` of backup period `period`.
+    SnapshotStored { period: u64, slot: u32 },
+    /// A relay snapshot's upload failed (a chunk refused or unanswered): that slot is spent;
+    /// the driver tries again with the next one.
+    SnapshotFailed {
+        period: u64,
+        slot: u32,
+        error: Error,
+    },
+    /// A relay snapshot asked for with [`super::Client::fetch_snapshot`] arrived whole,
+    /// authenticated and well-formed: the state it carries and when it was written (Unix
+    /// seconds).
+    SnapshotFetched {
+        handle: u64,
+        created_at: u64,
+        state: Zeroizing<Vec<u8>>,
+    },
+    /// A relay snapshot could not be fetched: not there, not ours, malformed, or the request
+    /// failed.
+    SnapshotFetchFailed {
+        handle: u64,
+        error: super::snapshot::FetchError,
+    },
     /// The contact (or we, through [`super::Client::set_disappearing`]) set how many seconds
     /// messages of this conversation are kept; 0 keeps them.
     DisappearingChanged {

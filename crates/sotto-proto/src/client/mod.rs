@@ -32,7 +32,8 @@
 //! - `contact`: contacts, their send queues and outboxes;
 //! - `receive`: our receive queues (subscriptions, deliveries, acknowledgements);
 //! - `invitation`: making and accepting invitations;
-//! - `transfer`: attachment uploads and downloads;
+//! - `transfer`: blob uploads and downloads (attachments and relay snapshots);
+//! - `snapshot`: the relay snapshot put and fetched through `transfer`;
 //! - `persist`: [`Client::to_persisted`] and [`Client::from_persisted`];
 //! - `event` and `error`: what the application is told.
 //!
@@ -69,6 +70,7 @@ mod request;
 mod restore;
 mod resync;
 mod route;
+mod snapshot;
 mod transfer;
 mod verify;
 
@@ -80,6 +82,7 @@ pub use resync::{
     ACCEPT_RESEND_MIN, RESYNC_QUIET, RESYNC_RETRY_FIRST, RESYNC_RETRY_MAX, SyncStatus,
 };
 pub use route::MIN_RELAYS;
+pub use snapshot::FetchError as SnapshotFetchError;
 
 use contact::Contact;
 use receive::RecvQueue;

@@ -1,5 +1,6 @@
-//! Attachment transfers: a file's chunks put on (or fetched from) its relay, a few in flight
-//! at a time, then the message that refers to it sent (or the file verified).
+//! Blob transfers: an attachment's or a relay snapshot's chunks put on (or fetched from) its
+//! relay, a few in flight at a time; then the attachment's message sent (or the file
+//! verified), or the snapshot reported (`client/snapshot.rs`).
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,10 @@ use super::request::PendingKind;
 use super::{Client, ContactId};
 use crate::attachment;
 use crate::envelope::{Attachment, AttachmentKey, BlobId, Content, Envelope, MessageId};
+use crate::ids::RelayId;
 use crate::pow::{self, Scope};
 use crate::queue::{self, Command};
+use crate::snapshot;
 
 /// Chunks in flight per attachment transfer.
 pub(super) const TRANSFER_WINDOW: u32 = 8;
@@ -21,11 +24,27 @@ pub(super) const TRANSFER_WINDOW: u32 = 8;
 /// Failed uploads kept for a retry (with their files, in memory); the oldest goes first.
 pub(super) const MAX_FAILED_UPLOADS: usize = 16;
 
-/// An attachment on its way to its relay; its message is sent once every chunk is stored.
+/// What an upload carries.
+pub(super) enum Cargo {
+    /// An attachment, sealed chunk by chunk from its file; its message is sent once every
+    /// chunk is stored.
+    Attachment {
+        contact: ContactId,
+        envelope: Envelope,
+        data: Zeroizing<Vec<u8>>,
+    },
+    /// A relay snapshot, sealed whole beforehand. Chunk 0 is put last, once every other chunk
+    /// is stored, so a snapshot whose chunk 0 is on the relay is whole.
+    Snapshot {
+        address: snapshot::Address,
+        relay: RelayId,
+        chunks: Vec<Vec<u8>>,
+    },
+}
+
+/// Blob chunks on their way to their relay.
 pub(super) struct Upload {
-    pub(super) contact: ContactId,
-    pub(super) envelope: Envelope,
-    pub(super) data: Zeroizing<Vec<u8>>,
+    pub(super) cargo: Cargo,
     pub(super) next: u32,
     pub(super) done: u32,
     pub(super) total: u32,
@@ -34,13 +53,49 @@ pub(super) struct Upload {
     pub(super) work: Option<(Scope, u8, u64)>,
 }
 
-/// An attachment being fetched.
+/// What a download fetches.
+pub(super) enum Source {
+    /// An attachment a contact sent.
+    Attachment(Attachment),
+    /// A relay snapshot: `total` is 1 until chunk 0 tells the real count.
+    Snapshot {
+        address: snapshot::Address,
+        relay: RelayId,
+    },
+}
+
+/// Blob chunks being fetched.
 pub(super) struct Download {
-    pub(super) attachment: Attachment,
+    pub(super) source: Source,
     /// Opened chunks, by index.
     pub(super) chunks: BTreeMap<u32, Zeroizing<Vec<u8>>>,
     pub(super) next: u32,
     pub(super) total: u32,
+}
+
+impl Upload {
+    /// The contact and envelope of an attachment upload; `None` for a snapshot.
+    pub(super) fn attachment(&self) -> Option<(ContactId, &Envelope)> {
+        match &self.cargo {
+            Cargo::Attachment {
+                contact, envelope, ..
+            } => Some((*contact, envelope)),
+            Cargo::Snapshot { .. } => None,
+        }
+    }
+}
+
+impl Download {
+    /// The opened chunks joined in index order.
+    pub(super) fn joined(&self) -> Zeroizing<Vec<u8>> {
+        let mut joined = Zeroizing::new(Vec::with_capacity(
+            self.chunks.len() * attachment::CHUNK_PLAINTEXT,
+        ));
+        for chunk in self.chunks.values() {
+            joined.extend_from_slice(chunk);
+        }
+        joined
+    }
 }
 
 impl Client {
@@ -91,9 +146,11 @@ impl Client {
         self.uploads.insert(
             upload,
             Upload {
-                contact,
-                envelope: envelope.clone(),
-                data: Zeroizing::new(data.to_vec()),
+                cargo: Cargo::Attachment {
+                    contact,
+                    envelope: envelope.clone(),
+                    data: Zeroizing::new(data.to_vec()),
+                },
                 next: 0,
                 done: 0,
                 total,
@@ -121,7 +178,7 @@ impl Client {
         self.downloads.insert(
             handle,
             Download {
-                attachment: attachment.clone(),
+                source: Source::Attachment(attachment.clone()),
                 chunks: BTreeMap::new(),
                 next: 0,
                 total,
@@ -148,15 +205,34 @@ impl Client {
             if u.next >= u.total {
                 return;
             }
-            let index = u.next;
+            let (relay, blob_id, index, data) = match &u.cargo {
+                Cargo::Attachment { envelope, data, .. } => {
+                    let Content::Attachment(a) = &envelope.content else {
+                        return;
+                    };
+                    let Ok(sealed) = attachment::seal_chunk(&a.key, &a.blob_id, data, u.next)
+                    else {
+                        return;
+                    };
+                    (a.blob_relay, a.blob_id, u.next, sealed)
+                }
+                Cargo::Snapshot {
+                    address,
+                    relay,
+                    chunks,
+                } => {
+                    // Chunks 1.. first; chunk 0 only once all of them are stored.
+                    let index = (u.next + 1) % u.total;
+                    if index == 0 && u.done + 1 < u.total {
+                        return;
+                    }
+                    let Some(sealed) = chunks.get(index as usize) else {
+                        return;
+                    };
+                    (*relay, address.blob_id, index, sealed.clone())
+                }
+            };
             u.next += 1;
-            let Content::Attachment(a) = &u.envelope.content else {
-                return;
-            };
-            let (relay, blob_id) = (a.blob_relay, a.blob_id);
-            let Ok(data) = attachment::seal_chunk(&a.key, &a.blob_id, &u.data, index) else {
-                return;
-            };
             // Solved once per blob (again only if the relay's epoch or difficulty changed).
             let (scope, bits) = self.pow_terms(relay);
             let Some(u) = self.uploads.get_mut(&upload) else {
@@ -214,11 +290,11 @@ impl Client {
             }
             let index = d.next;
             d.next += 1;
-            let command = Command::BlobGet {
-                blob_id: d.attachment.blob_id,
-                index,
+            let (relay, blob_id) = match &d.source {
+                Source::Attachment(a) => (a.blob_relay, a.blob_id),
+                Source::Snapshot { address, relay } => (*relay, address.blob_id),
             };
-            let relay = d.attachment.blob_relay;
+            let command = Command::BlobGet { blob_id, index };
             let id = self.new_request_id(rng);
             self.dispatch(
                 rng,
@@ -232,6 +308,25 @@ impl Client {
         }
     }
 
+    /// The relay already had this chunk. For an attachment that is a retried chunk whose
+    /// first copy was stored. For a snapshot it may also be a slot another device used (a
+    /// restored profile's first slots): the slot is given up (`SnapshotFailed`), never
+    /// mixed with what is there.
+    pub(super) fn on_chunk_duplicate<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        upload: u64,
+        now: u64,
+    ) {
+        match self.uploads.get(&upload).map(|u| &u.cargo) {
+            Some(Cargo::Snapshot { .. }) => self.fail_upload(
+                upload,
+                Error::RelayRefused(crate::queue::ErrorCode::Duplicate),
+            ),
+            _ => self.on_chunk_stored(rng, upload, now),
+        }
+    }
+
     pub(super) fn on_chunk_stored<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -242,19 +337,35 @@ impl Client {
             return;
         };
         u.done += 1;
-        self.events.push_back(Event::UploadProgress {
-            contact: u.contact,
-            message: u.envelope.id,
-            done: u.done,
-            total: u.total,
-        });
+        if let Cargo::Attachment {
+            contact, envelope, ..
+        } = &u.cargo
+        {
+            self.events.push_back(Event::UploadProgress {
+                contact: *contact,
+                message: envelope.id,
+                done: u.done,
+                total: u.total,
+            });
+        }
         if u.done < u.total {
             self.pump_upload(rng, upload, now);
             return;
         }
-        if let Some(u) = self.uploads.remove(&upload) {
-            // The contact may be gone meanwhile; then there is no one to tell.
-            let _ = self.send_envelope(rng, u.contact, &u.envelope, now);
+        match self.uploads.remove(&upload).map(|u| u.cargo) {
+            Some(Cargo::Attachment {
+                contact, envelope, ..
+            }) => {
+                // The contact may be gone meanwhile; then there is no one to tell.
+                let _ = self.send_envelope(rng, contact, &envelope, now);
+            }
+            Some(Cargo::Snapshot { address, .. }) => {
+                self.events.push_back(Event::SnapshotStored {
+                    period: address.period,
+                    slot: address.slot,
+                });
+            }
+            None => {}
         }
     }
 
@@ -269,7 +380,12 @@ impl Client {
         let Some(d) = self.downloads.get_mut(&download) else {
             return;
         };
-        let a = &d.attachment;
+        let a = match &d.source {
+            Source::Attachment(a) => a,
+            Source::Snapshot { .. } => {
+                return self.on_snapshot_chunk(rng, download, index, data, now);
+            }
+        };
         let opened = match attachment::open_chunk(&a.key, &a.blob_id, index, data) {
             Ok(opened) if index < d.total => opened,
             Ok(_) => return,
@@ -294,13 +410,10 @@ impl Client {
         let Some(d) = self.downloads.remove(&download) else {
             return;
         };
-        let mut joined = Zeroizing::new(Vec::with_capacity(
-            d.chunks.len() * attachment::CHUNK_PLAINTEXT,
-        ));
-        for chunk in d.chunks.values() {
-            joined.extend_from_slice(chunk);
-        }
-        match attachment::finish(joined, d.attachment.size, &d.attachment.sha256) {
+        let Source::Attachment(a) = &d.source else {
+            return;
+        };
+        match attachment::finish(d.joined(), a.size, &a.sha256) {
             Ok(data) => self.events.push_back(Event::Downloaded {
                 handle: download,
                 data,
@@ -319,9 +432,21 @@ impl Client {
             self.drop_requests(
                 |k| matches!(k, PendingKind::BlobPut { upload: x, .. } if *x == upload),
             );
+            let (contact, message) = match &u.cargo {
+                Cargo::Attachment {
+                    contact, envelope, ..
+                } => (*contact, envelope.id),
+                Cargo::Snapshot { address, .. } => {
+                    return self.events.push_back(Event::SnapshotFailed {
+                        period: address.period,
+                        slot: address.slot,
+                        error,
+                    });
+                }
+            };
             self.events.push_back(Event::UploadFailed {
-                contact: u.contact,
-                message: u.envelope.id,
+                contact,
+                message,
                 error,
             });
             if self.failed_uploads.len() == MAX_FAILED_UPLOADS {
@@ -344,22 +469,26 @@ impl Client {
         let at = self
             .failed_uploads
             .iter()
-            .position(|u| u.envelope.id == message)
+            .position(|u| u.attachment().is_some_and(|(_, e)| e.id == message))
             .ok_or(ClientError::UnknownMessage)?;
-        if !self.contacts.contains_key(&self.failed_uploads[at].contact) {
-            self.failed_uploads.swap_remove(at);
-            return Err(ClientError::UnknownMessage);
-        }
+        let contact = match self.failed_uploads[at].attachment() {
+            Some((contact, _)) if self.contacts.contains_key(&contact) => contact,
+            _ => {
+                self.failed_uploads.swap_remove(at);
+                return Err(ClientError::UnknownMessage);
+            }
+        };
         let blob_relay = self.hosting_relay(rng)?;
         let mut u = self.failed_uploads.swap_remove(at);
-        if let Content::Attachment(a) = &mut u.envelope.content {
+        if let Cargo::Attachment { envelope, .. } = &mut u.cargo
+            && let Content::Attachment(a) = &mut envelope.content
+        {
             a.blob_relay = blob_relay;
             a.blob_id = BlobId::random(rng);
         }
         u.next = 0;
         u.done = 0;
         u.work = None;
-        let contact = u.contact;
         let upload = self.new_request_id(rng);
         self.uploads.insert(upload, u);
         self.pump_upload(rng, upload, now);
@@ -371,21 +500,28 @@ impl Client {
     pub fn uploading(&self, message: MessageId) -> Option<&Attachment> {
         self.uploads
             .values()
-            .find(|u| u.envelope.id == message)
-            .and_then(|u| match &u.envelope.content {
+            .filter_map(Upload::attachment)
+            .find(|(_, e)| e.id == message)
+            .and_then(|(_, e)| match &e.content {
                 Content::Attachment(a) => Some(a),
                 _ => None,
             })
     }
 
     pub(super) fn fail_download(&mut self, download: u64, error: Error) {
-        if self.downloads.remove(&download).is_some() {
+        if let Some(d) = self.downloads.remove(&download) {
             self.drop_requests(
                 |k| matches!(k, PendingKind::BlobGet { download: d } if *d == download),
             );
-            self.events.push_back(Event::DownloadFailed {
-                handle: download,
-                error,
+            self.events.push_back(match d.source {
+                Source::Attachment(_) => Event::DownloadFailed {
+                    handle: download,
+                    error,
+                },
+                Source::Snapshot { .. } => Event::SnapshotFetchFailed {
+                    handle: download,
+                    error: super::snapshot::FetchError::from(error),
+                },
             });
         }
     }

@@ -12,6 +12,8 @@ use js_sys::Array;
 use sotto_proto::client::{Client, ContactId};
 use sotto_proto::envelope::{Content, MessageId};
 use sotto_proto::invitation::Invitation;
+use sotto_proto::mnemonic::RootSecret;
+use sotto_proto::snapshot::Address;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, WebSocket};
@@ -22,6 +24,7 @@ use super::events::contact_js;
 use super::link::{attach, next_read, random_below, refresh_directory, retry_now, schedule};
 use super::lock::ProfileLock;
 use super::pump::{pump, taken_over};
+use super::snapshot::{Fetched, Uploader};
 use super::state::{Connection, Shared, State, Wait, Waiting, shut};
 use crate::error::{ErrorCode, client_error, sotto_error};
 use crate::history::{History, Pending, Rng, state_bytes};
@@ -116,6 +119,8 @@ impl Driver {
             history: parts.history,
             persisting: false,
             lock: None,
+            snapshot: None,
+            fetched: HashMap::new(),
         }));
         let target = EventTarget::new()?;
         if let Some(lock) = parts.lock {
@@ -518,6 +523,23 @@ impl Driver {
     pub fn state_now(&self) -> Zeroizing<Vec<u8>> {
         let st = self.state.borrow();
         state_bytes(st.history.seq(), &st.client)
+    }
+
+    /// Starts the relay snapshot's uploads for the profile of `root` (a saved profile).
+    pub fn start_snapshots(&self, root: RootSecret, debounce_ms: u32) {
+        self.state.borrow_mut().snapshot = Some(Uploader::new(root, debounce_ms));
+        self.pump();
+    }
+
+    /// Asks for the snapshot at `address`; its answer comes to [`Driver::take_fetched`].
+    pub fn fetch_snapshot(&self, address: Address) -> Result<u64, JsValue> {
+        self.with_client(|c, rng| c.fetch_snapshot(rng, address, now()))
+            .map_err(|e| client_error(&e))
+    }
+
+    /// The answer to the snapshot fetch `handle`, once it came.
+    pub fn take_fetched(&self, handle: u64) -> Option<Fetched> {
+        self.state.borrow_mut().fetched.remove(&handle)
     }
 
     /// Closes everything but hands back the store (to close or wipe): see [`shut`].

@@ -5,8 +5,9 @@
 //!
 //! Files, each depending only on those after it: `open` (opening a profile) → `machine`
 //! ([`Driver`]: the operations) → `link` (the connection's life) → `pump` (the loop) →
-//! `events` (client events → JS) → `state` (what is held) → `transport` (the WebSocket) and
-//! `lock` (the profile's Web Lock);
+//! `snapshot` (the relay snapshot: uploads, and the answers a restore from the words waits
+//! for) → `events` (client events → JS) → `state` (what is held) → `transport` (the
+//! WebSocket) and `lock` (the profile's Web Lock);
 //! `directory` (the relay list, and the last one kept with a saved profile) is used by
 //! `open` and `link`. The history is [`crate::history`].
 //!
@@ -20,9 +21,11 @@ mod lock;
 mod machine;
 mod open;
 mod pump;
+mod snapshot;
 mod state;
 mod transport;
 
 pub use events::message_js;
 pub use machine::{Driver, OutgoingFile};
 pub use open::{OpenOptions, Storage, open};
+pub use snapshot::{DEFAULT_DEBOUNCE_MS, Fetched};

@@ -17,6 +17,7 @@ use js_sys::{Function, Promise};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
 use sotto_proto::directory::{DirectoryTrust, RelayDescriptor};
+use sotto_proto::mnemonic::Mnemonic;
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -63,6 +64,9 @@ pub struct OpenOptions {
     /// A new profile's proof-of-work difficulty for relays whose directory entry does not
     /// publish one (default: the relays' default).
     pub pow_bits: Option<u8>,
+    /// Milliseconds after a change before a saved profile puts its relay snapshot
+    /// (`snapshotDebounceMs`; default [`super::DEFAULT_DEBOUNCE_MS`]).
+    pub snapshot_debounce_ms: u32,
     /// A profile restored from its recovery phrase and backup (`Sotto.restore`), already
     /// checked: written into the new store (deleting a saved one of that name first), or
     /// kept in memory, then opened as a saved profile.
@@ -86,8 +90,22 @@ fn start_fetch(w: &Scope, url: &str) -> Promise {
         .unwrap_or(directory)
 }
 
-/// Opens a profile and connects it (see the module's docs).
+/// Opens a profile and connects it (see the module's docs); a saved one then keeps its relay
+/// snapshot up to date (`snapshot.rs`), under the root of the phrase it keeps.
 pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
+    let debounce = options.snapshot_debounce_ms;
+    let driver = open_profile(options).await?;
+    // A store without a readable phrase (none was ever written so) just has no snapshot.
+    if let Some(store) = driver.store()
+        && let Ok(phrase) = store.phrase().await
+        && let Ok(mnemonic) = Mnemonic::parse(&phrase)
+    {
+        driver.start_snapshots(mnemonic.root_secret(), debounce);
+    }
+    Ok(driver)
+}
+
+async fn open_profile(options: OpenOptions) -> Result<Driver, JsValue> {
     let w = scope()?;
     let origin = w.origin();
     let directory_url = options

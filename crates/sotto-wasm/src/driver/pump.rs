@@ -5,6 +5,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::EventTarget;
 
 use super::events::{Action, dispatch, on_event, run, settle_late, sweep_expired};
+use super::snapshot;
 use super::state::{Shared, shut};
 use super::transport::send_all;
 use crate::error::{ErrorCode, code_of, sotto_error};
@@ -30,7 +31,9 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             let st = &mut *st;
             let mut actions = Vec::new();
             sweep_expired(st, &mut actions);
+            snapshot::tick(st);
             while let Some(event) = st.client.poll_event() {
+                snapshot::note(st, &event, &mut actions);
                 on_event(st, event, &mut actions);
             }
             // After the events: a promise settled by them is not late.

@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 
 use super::lock::ProfileLock;
+use super::snapshot::{Fetched, Uploader};
 use super::transport::Socket;
 use crate::error::{ErrorCode, sotto_error};
 use crate::history::{Change, History, Rng};
@@ -137,6 +138,10 @@ pub struct State {
     pub persisting: bool,
     /// The profile's Web Lock (a saved profile), released when the profile closes.
     pub lock: Option<ProfileLock>,
+    /// The relay snapshot's uploader (a saved profile only).
+    pub snapshot: Option<Uploader>,
+    /// Snapshot fetches answered (a restore from the words): the client's handle → result.
+    pub fetched: HashMap<u64, Fetched>,
 }
 
 impl State {

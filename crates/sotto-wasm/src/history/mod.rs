@@ -126,12 +126,19 @@ pub struct Seed {
     pub phrase: Zeroizing<String>,
     pub seq: u64,
     pub messages: Vec<MessageRecord>,
+    /// The relay snapshot's next slot (period, slot): after the version a restore from the
+    /// words found; `None` after a restore from a file (then the slots the old device used
+    /// are skipped as the relay answers `Duplicate`).
+    pub snapshot: Option<(u64, u32)>,
 }
 
 impl Seed {
     /// Expiries of the seed's disappearing messages, as [`Local`] keeps them.
     pub fn local(&self) -> Local {
-        let mut local = Local::default();
+        let mut local = Local {
+            snapshot: self.snapshot,
+            ..Local::default()
+        };
         for m in &self.messages {
             if let Some(at) = m.expires_at {
                 local.expiry.insert((at, m.id.clone(), m.contact));

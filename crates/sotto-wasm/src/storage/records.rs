@@ -285,11 +285,15 @@ pub struct Local {
     pub downloads: BTreeMap<String, ContactId>,
     /// Uploads that a reload cut (marked failed on open): message id → contact.
     pub uploads: BTreeMap<String, ContactId>,
+    /// The relay snapshot's next version: (backup period, next slot in it). A slot is taken
+    /// here (and written) before its upload starts, so none is ever used twice.
+    pub snapshot: Option<(u64, u32)>,
 }
 
 impl Local {
     /// Three lists of (u64, id, contact): `count ‖ (expires ‖ id len ‖ id ‖ contact)*`, the
-    /// transfers with 0 for the time.
+    /// transfers with 0 for the time; then, once a snapshot slot was taken, its period u64 ‖
+    /// next slot u32 (absent in records written before the relay snapshot).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Vec::new();
         let mut list = |items: Vec<(u64, &String, ContactId)>| {
@@ -308,6 +312,10 @@ impl Local {
         );
         list(self.downloads.iter().map(|(id, c)| (0, id, *c)).collect());
         list(self.uploads.iter().map(|(id, c)| (0, id, *c)).collect());
+        if let Some((period, slot)) = self.snapshot {
+            w.put_u64(period);
+            w.put_u32(slot);
+        }
         w
     }
 
@@ -325,6 +333,11 @@ impl Local {
             }
             lists.push(items);
         }
+        let snapshot = if r.remaining() == 0 {
+            None
+        } else {
+            Some((r.take_u64().ok()?, r.take_u32().ok()?))
+        };
         r.should_be_exhausted().ok()?;
         let mut lists = lists.into_iter();
         Some(Local {
@@ -339,6 +352,7 @@ impl Local {
                 .into_iter()
                 .map(|(_, id, c)| (id, c))
                 .collect(),
+            snapshot,
         })
     }
 }

@@ -273,10 +273,12 @@ impl Client {
             }
             (PendingKind::Subscribe, ResponseBody::Ok) => {}
             // `Exists`: a retried chunk whose first copy was stored.
-            (
-                PendingKind::BlobPut { upload, .. },
-                ResponseBody::Ok | ResponseBody::Error(ErrorCode::Duplicate),
-            ) => self.on_chunk_stored(rng, upload, now),
+            (PendingKind::BlobPut { upload, .. }, ResponseBody::Ok) => {
+                self.on_chunk_stored(rng, upload, now)
+            }
+            (PendingKind::BlobPut { upload, .. }, ResponseBody::Error(ErrorCode::Duplicate)) => {
+                self.on_chunk_duplicate(rng, upload, now)
+            }
             (kind, ResponseBody::PowRequired { bits }) => {
                 let again = (pending.relay, pending.command, pending.surb);
                 self.on_pow_required(rng, response.request_id, kind, again, bits, now)

@@ -1,0 +1,160 @@
+//! The relay snapshot in the browser (docs/PROTOCOL.md §14): a saved profile puts the next
+//! version of its state on a relay after each change that matters, and `Sotto.restore` finds
+//! the newest version with the words alone.
+//!
+//! Uploads: a change (a contact added, renamed, restored, resynchronised or removed, a
+//! disappearing setting, a verification) marks the snapshot dirty; [`tick`] (every pump, so
+//! at least every second) starts an upload once the debounce (`snapshotDebounceMs`, default
+//! [`DEFAULT_DEBOUNCE_MS`]) has passed since the first unsaved change, while online, with at
+//! most one upload in flight. Opening a profile, and a new backup period beginning, count as
+//! a change, so every period a profile is open in gets a version. The slot is taken in the
+//! `local` record before the upload's frames are sent (the pump writes first), so no slot is
+//! used twice; a failed upload is tried again, in the next slot, after [`RETRY_MS`] (or the
+//! debounce, if longer). Nothing here ever holds up sending or receiving.
+
+use sotto_proto::client::{Client, ContactId, Event, SnapshotFetchError};
+use sotto_proto::mnemonic::RootSecret;
+use sotto_proto::snapshot::{Address, MAX_SLOT, period_of};
+use zeroize::Zeroizing;
+
+use super::events::Action;
+use super::state::State;
+use crate::history::state_bytes;
+use crate::js::{now, obj};
+
+/// The debounce when `snapshotDebounceMs` is not given: 10 s after the first unsaved change.
+pub const DEFAULT_DEBOUNCE_MS: u32 = 10_000;
+/// The least wait before a failed upload is tried again.
+pub const RETRY_MS: f64 = 5_000.0;
+
+/// What a snapshot fetch brought: `(created at, state)` or why not.
+pub type Fetched = Result<(u64, Zeroizing<Vec<u8>>), SnapshotFetchError>;
+
+/// A saved profile's snapshot uploader.
+pub struct Uploader {
+    root: RootSecret,
+    debounce_ms: f64,
+    /// When the first change not yet in an upload happened (ms since the epoch).
+    dirty_since: Option<f64>,
+    /// The contacts, names and settings last seen, to notice changes no event tells of.
+    seen: Vec<(ContactId, String, u32)>,
+    in_flight: bool,
+    /// No new upload before this time (ms), after a failure.
+    not_before: f64,
+}
+
+impl Uploader {
+    /// An uploader for the profile of `root`: its first version goes up one debounce after
+    /// the profile opens.
+    pub fn new(root: RootSecret, debounce_ms: u32) -> Self {
+        Uploader {
+            root,
+            debounce_ms: f64::from(debounce_ms),
+            dirty_since: Some(js_sys::Date::now()),
+            seen: Vec::new(),
+            in_flight: false,
+            not_before: 0.0,
+        }
+    }
+
+    fn touch(&mut self) {
+        self.dirty_since.get_or_insert_with(js_sys::Date::now);
+    }
+}
+
+fn contacts(client: &Client) -> Vec<(ContactId, String, u32)> {
+    client
+        .contacts()
+        .map(|(id, name)| (id, name.to_owned(), client.disappearing(id).unwrap_or(0)))
+        .collect()
+}
+
+/// Notes a client event: the snapshot's own (an upload done or failed, a fetch answered),
+/// and the changes that make the snapshot dirty. Every event passes here before `on_event`.
+pub fn note(st: &mut State, event: &Event, actions: &mut Vec<Action>) {
+    match event {
+        Event::SnapshotFetched {
+            handle,
+            created_at,
+            state,
+        } => {
+            st.fetched.insert(*handle, Ok((*created_at, state.clone())));
+        }
+        Event::SnapshotFetchFailed { handle, error } => {
+            st.fetched.insert(*handle, Err(error.clone()));
+        }
+        _ => {}
+    }
+    let Some(u) = st.snapshot.as_mut() else {
+        return;
+    };
+    match event {
+        Event::SnapshotStored { period, slot } => {
+            u.in_flight = false;
+            let detail = obj(&[
+                ("period", (*period as f64).into()),
+                ("slot", (*slot).into()),
+            ]);
+            actions.push(Action::Dispatch("snapshot", detail));
+        }
+        Event::SnapshotFailed { .. } => {
+            u.in_flight = false;
+            u.not_before = js_sys::Date::now() + RETRY_MS.max(u.debounce_ms);
+            u.touch();
+        }
+        Event::ContactAdded { .. }
+        | Event::ContactRenamed { .. }
+        | Event::ContactRestored { .. }
+        | Event::Resynced { .. }
+        | Event::DisappearingChanged { .. }
+        | Event::VerificationChanged { .. } => u.touch(),
+        _ => {}
+    }
+}
+
+/// Starts an upload when one is due (see the module's docs).
+pub fn tick(st: &mut State) {
+    let State {
+        snapshot,
+        client,
+        local,
+        rng,
+        history,
+        open,
+        ..
+    } = st;
+    let Some(u) = snapshot.as_mut() else {
+        return;
+    };
+    let seen = contacts(client);
+    if seen != u.seen {
+        u.seen = seen;
+        u.touch();
+    }
+    let period = period_of(client.network_time(now()));
+    if local.snapshot.is_none_or(|(p, _)| p != period) {
+        u.touch();
+    }
+    let ms = js_sys::Date::now();
+    let due = u.dirty_since.is_some_and(|t| ms >= t + u.debounce_ms);
+    if !*open || u.in_flight || client.snapshot_uploading() || !due || ms < u.not_before {
+        return;
+    }
+    let slot = match local.snapshot {
+        Some((p, next)) if p == period => next,
+        _ => 0,
+    };
+    if slot > MAX_SLOT {
+        return;
+    }
+    local.snapshot = Some((period, slot.saturating_add(1)));
+    let state = state_bytes(history.seq(), client);
+    let address = Address::derive(&u.root, period, slot);
+    match client.put_snapshot(rng, address, &state, now()) {
+        Ok(_) => {
+            u.in_flight = true;
+            u.dirty_since = None;
+        }
+        Err(_) => u.not_before = ms + RETRY_MS.max(u.debounce_ms),
+    }
+}
