@@ -3,7 +3,8 @@
 // starts it with `new Worker(new URL('./sotto-worker.js', import.meta.url), {type: 'module'})`.
 //
 // The protocol (one port, the worker's own):
-// - page → worker `{id, method, args}`: `method` is `'open'` (args `[options]`), `'savedProfile'`
+// - page → worker `{id, method, args}`: `method` is `'open'` or `'restore'` (args `[options]`),
+//   `'savedProfile'`
 //   (args `[profile]`) or a method of `Sotto`; answered by one `{id, value}` or
 //   `{id, error}` (an error's `name`, `message` and own fields such as `code`).
 // - worker → page `{event, detail}` for each of Sotto's events (`error` events carry their
@@ -41,9 +42,9 @@ function state() {
 async function run(method, args) {
   await ready;
   if (method === 'savedProfile') return Sotto.savedProfile(...args);
-  if (method === 'open') {
+  if (method === 'open' || method === 'restore') {
     if (me) throw Object.assign(new Error('this worker already has a profile open'), { name: 'SottoError', code: 'INVALID_ARGUMENT' });
-    me = await Sotto.open(...args);
+    me = await (method === 'open' ? Sotto.open(...args) : Sotto.restore(...args));
     for (const type of EVENTS) {
       me.addEventListener(type, (e) => {
         const detail = type === 'error' && e.detail.error

@@ -1,5 +1,5 @@
 // Types of ./worker.js: Sotto in a dedicated Web Worker, driven from the page.
-import type { ConnectionState, OpenOptions, SavedProfile, Sotto } from './sotto.js';
+import type { ConnectionState, OpenOptions, RestoreOptions, SavedProfile, Sotto } from './sotto.js';
 
 /** The methods of `Sotto` that `SottoInWorker` has too, with the same signatures. */
 export type SottoInWorkerMethod =
@@ -30,7 +30,15 @@ export declare class SottoInWorker {
 /** `Sotto.open(options)` in a new dedicated module worker; rejects with the open's
  *  `SottoError` (and stops the worker). */
 export declare function openInWorker(
-    options?: OpenOptions,
+    options: OpenOptions,
+    workerOptions?: OpenInWorkerOptions,
+): Promise<SottoInWorker>;
+
+/** `Sotto.restore(options)` in a new dedicated module worker (the restore's Argon2id,
+ *  decryption or snapshot search, then the restored profile, off the page); rejects with the
+ *  restore's `SottoError` (and stops the worker). */
+export declare function restoreInWorker(
+    options: RestoreOptions,
     workerOptions?: OpenInWorkerOptions,
 ): Promise<SottoInWorker>;
 

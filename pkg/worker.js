@@ -11,17 +11,14 @@ function rebuild(fields) {
   return Object.assign(new Error(message), rest);
 }
 
-/** The part of a call's arguments to transfer rather than copy: whole ArrayBuffers. */
-function transferable(args) {
-  return args.filter((a) => a instanceof ArrayBuffer);
-}
-
 /** One worker and the calls waiting for its answers. */
 class Channel {
   constructor(worker) {
     this.worker = worker;
     /** What the worker pushes unasked (events, state): set by `SottoInWorker`. */
     this.onPush = () => {};
+    /** Told the fields the channel ended with (`CLOSED` after `close()`/`wipe()`). */
+    this.onEnd = () => {};
     this.next = 1;
     this.waiting = new Map();
     this.ended = null;
@@ -50,7 +47,8 @@ class Channel {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       try {
-        this.worker.postMessage({ id, method, args }, transferable(args));
+        // Copied, never transferred: a caller's buffer stays whole (even when the call fails).
+        this.worker.postMessage({ id, method, args });
       } catch (e) {
         // Arguments the structured clone refuses (a function, a DOM node): nothing was sent.
         reject(rebuild({ name: 'SottoError', code: 'INVALID_ARGUMENT', message: `${method}: an argument cannot be passed to the worker (${e.message})` }));
@@ -67,6 +65,7 @@ class Channel {
     this.worker.terminate();
     for (const { reject } of this.waiting.values()) reject(rebuild(fields));
     this.waiting.clear();
+    this.onEnd(fields);
   }
 }
 
@@ -82,6 +81,19 @@ export class SottoInWorker extends EventTarget {
     this.#channel = channel;
     this.#state = state;
     channel.onPush = (data) => this.#push(data);
+    channel.onEnd = (fields) => this.#ended(fields);
+  }
+
+  /** The worker stopped without `close()` (it failed, or a message could not be read): the
+   *  application hears it as an `error` event and the connection going `'offline'`; every call
+   *  from now on rejects with the same fields. */
+  #ended(fields) {
+    if (fields.code === 'CLOSED') return;
+    this.dispatchEvent(new CustomEvent('error', { detail: { what: 'worker', code: fields.code, error: rebuild(fields) } }));
+    if (this.#state.connection !== 'offline') {
+      this.#state = { ...this.#state, connection: 'offline' };
+      this.dispatchEvent(new CustomEvent('connection', { detail: { state: 'offline' } }));
+    }
   }
 
   /** Handles what the worker pushes: its events, dispatched here, and its state. */
@@ -129,9 +141,19 @@ export class SottoInWorker extends EventTarget {
   }
 }
 
-/** A new worker running ./sotto-worker.js (or `workerUrl`). */
+/** A channel to a new worker running ./sotto-worker.js (or `workerUrl`). The default is
+ *  written as the literal `new Worker(new URL('./sotto-worker.js', import.meta.url), …)` that
+ *  bundlers (Vite, webpack 5) recognise and build with its imports. A worker that cannot be
+ *  made (no module workers; a script from another origin) rejects with `UNSUPPORTED`. */
 function start(workerUrl) {
-  return new Worker(workerUrl ?? new URL('./sotto-worker.js', import.meta.url), { type: 'module', name: 'sotto' });
+  try {
+    const worker = workerUrl
+      ? new Worker(workerUrl, { type: 'module', name: 'sotto' })
+      : new Worker(new URL('./sotto-worker.js', import.meta.url), { type: 'module', name: 'sotto' });
+    return new Channel(worker);
+  } catch (e) {
+    throw rebuild({ name: 'SottoError', code: 'UNSUPPORTED', message: `the Sotto worker could not be started (${e.message}); serve sotto-worker.js from the page's origin, or pass workerUrl` });
+  }
 }
 
 /**
@@ -140,10 +162,23 @@ function start(workerUrl) {
  * ./sotto-worker.js is served, when a bundler moved it.
  */
 export async function openInWorker(options, { workerUrl } = {}) {
-  // Nothing is pushed before the open's answer: the worker listens once the profile is open.
-  const channel = new Channel(start(workerUrl));
+  return opened(start(workerUrl), 'open', options);
+}
+
+/**
+ * `Sotto.restore(options)` in a new dedicated worker (Argon2id, the backup's decryption or the
+ * relay snapshot's search, then the restored profile, all off the page): resolves with a
+ * `SottoInWorker`, or rejects with the restore's `SottoError` (and the worker is stopped).
+ */
+export async function restoreInWorker(options, { workerUrl } = {}) {
+  return opened(start(workerUrl), 'restore', options);
+}
+
+/** `method` ('open' or 'restore') in the worker of `channel`, as a `SottoInWorker`. */
+async function opened(channel, method, options) {
+  // Nothing is pushed before the answer: the worker listens once the profile is open.
   try {
-    return new SottoInWorker(channel, await channel.call('open', [options]));
+    return new SottoInWorker(channel, await channel.call(method, [options]));
   } catch (e) {
     channel.end(CLOSED);
     throw e;
@@ -152,7 +187,7 @@ export async function openInWorker(options, { workerUrl } = {}) {
 
 /** `Sotto.savedProfile(profile)` read in a short-lived worker (no wasm on the page). */
 export async function savedProfileInWorker(profile, { workerUrl } = {}) {
-  const channel = new Channel(start(workerUrl));
+  const channel = start(workerUrl);
   try {
     return await channel.call('savedProfile', [profile]);
   } finally {

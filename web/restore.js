@@ -2,7 +2,7 @@
 // and a passphrase; `Sotto.restore` checks them all before it writes anything, and a wrong
 // word is named. Without the file the words alone restore the contacts from the relay
 // snapshot (no history). Then the messenger opens with the restored contacts.
-import { Sotto } from '/pkg/sotto.js';
+import { restoreInWorker } from '/pkg/worker.js';
 import { PROFILE, state } from '/web/store.js';
 import { byId } from '/web/dom.js';
 import { errorText, NO_TRUST_TEXT } from '/web/format.js';
@@ -56,7 +56,9 @@ el.form.addEventListener('submit', async (e) => {
   el.submit.disabled = true;
   el.form.setAttribute('aria-busy', 'true');
   try {
-    const me = await Sotto.restore(options);
+    // In a worker, as an open is: Argon2id, the backup's decryption or the snapshot search and
+    // then the whole session run off the page.
+    const me = await restoreInWorker(options);
     el.words.value = '';
     el.passphrase.value = '';
     el.form.hidden = true;

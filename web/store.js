@@ -52,11 +52,15 @@ export const nameOf = (c) => c.displayName || 'New contact';
 export function fromApi(m) {
   return {
     key: m.id, id: m.id, text: m.text, outgoing: !!m.outgoing,
-    sentAt: m.sentAt, receivedAt: m.receivedAt, node: null,
+    sentAt: aTime(m.sentAt) ?? aTime(m.receivedAt) ?? Date.now(), receivedAt: m.receivedAt, node: null,
     state: m.status ?? (m.outgoing ? 'sent' : 'received'),
     attachment: m.attachment ?? null, expiresAt: m.expiresAt,
   };
 }
+
+/// `t` (ms) if it is a time a `Date` can show (the sender's clock claims `sentAt`: a value out of
+/// range would make every date formatter throw), else undefined.
+const aTime = (t) => (Number.isFinite(t) && Math.abs(t) <= 8.64e15 ? t : undefined);
 
 /// The loaded message `id` of a contact, if any.
 export function findMessage(contactId, id) {

@@ -106,7 +106,8 @@ test('bad inputs are refused with their code and write nothing', async () => {
   future[7] = '9'.charCodeAt(0);
   const other = `${'abandon '.repeat(23)}art`;
   const cases = [
-    ['unknown word', unknown.join(' '), backup, 'WRONG_WORDS', /word 5 \('xyzzy'\)/],
+    // By its position only: the word a person mistyped is likely one letter off a secret one.
+    ['unknown word', unknown.join(' '), backup, 'WRONG_WORDS', /^word 5 is not a recovery-phrase word$/],
     ['checksum', swapped.join(' '), backup, 'WRONG_WORDS', /checksum/],
     ['too few words', list.slice(1).join(' '), backup, 'WRONG_WORDS', /23/],
     ['truncated', words, cut, 'INVALID_BACKUP', /damaged|cut/],
@@ -169,7 +170,7 @@ test('the PWA restores from typed words and the file, naming a wrong word', asyn
     name: 'sotto-backup.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(backup),
   });
   await page.locator('#restore').click();
-  await page.locator('#restore-error', { hasText: "word 3 ('notaword')" }).waitFor({ timeout: 20_000 });
+  await page.locator('#restore-error', { hasText: 'word 3 is not' }).waitFor({ timeout: 20_000 });
   assert.deepEqual(await databases(page), [], 'nothing written for a wrong word');
   await page.getByRole('textbox', { name: 'Recovery words' }).fill(list.join('\n'));
   await page.locator('#restore').click();

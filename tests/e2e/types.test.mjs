@@ -52,7 +52,7 @@ const APP = `import init, { Sotto, version } from '/pkg/sotto.js';
 import type { Contact, Message, SottoError, SottoErrorCode, OpenOptions } from '/pkg/sotto.js';
 
 await init();
-const options: OpenOptions = { storage: 'indexeddb', profile: 'work', passphrase: 'pw', displayName: 'Ann' };
+const options: OpenOptions = { directoryKeys: ['k1', 'k2'], storage: 'indexeddb', profile: 'work', passphrase: 'pw', displayName: 'Ann' };
 const saved = await Sotto.savedProfile('work');
 const me = await Sotto.open(saved?.passphrase ? options : { ...options, passphrase: undefined });
 const shown: string[] = [version(), me.displayName];
@@ -109,7 +109,7 @@ import type { SottoInWorker } from '/pkg/worker.js';
 import type { Contact, Message } from '/pkg/sotto.js';
 
 const saved = await savedProfileInWorker('work');
-const me: SottoInWorker = await openInWorker({ storage: 'indexeddb', profile: 'work', passphrase: saved?.passphrase ? 'pw' : undefined },
+const me: SottoInWorker = await openInWorker({ directoryKeys: ['k1'], storage: 'indexeddb', profile: 'work', passphrase: saved?.passphrase ? 'pw' : undefined },
   { workerUrl: new URL('/assets/sotto-worker.js', location.href) });
 const shown: string[] = [me.displayName, me.connection];
 me.addEventListener('message', (e) => shown.push(e.detail.text));
@@ -150,7 +150,8 @@ test('tsc --strict rejects what the API does not take', () => {
   const wrong = {
     'detail.ts': "me.addEventListener('contact', (e) => e.detail.text);",
     'contact.ts': "await me.send(42, 'hi');",
-    'option.ts': "await Sotto.open({ storage: 'localstorage' });",
+    'option.ts': "await Sotto.open({ directoryKeys: [], storage: 'localstorage' });",
+    'keys.ts': "await Sotto.open({ storage: 'memory' });",
     'code.ts': "const c: SottoErrorCode = 'NOT_A_CODE'; console.log(c);",
     'result.ts': 'const n: number = await me.createInvitation(); console.log(n);',
   };

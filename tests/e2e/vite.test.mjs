@@ -36,6 +36,10 @@ before(async () => {
     document.body.dataset.version = version();
     document.body.dataset.selfTest = selfTest();
     document.body.dataset.packetSize = String(packetSize());
+    // sotto/worker: Vite builds sotto-worker.js with its imports (the package and its wasm)
+    // from the literal new Worker(new URL(...)) in worker.js, and the worker answers.
+    const { savedProfileInWorker } = await import('sotto/worker');
+    document.body.dataset.worker = JSON.stringify(await savedProfileInWorker('nobody'));
     document.body.dataset.ready = 'true';
   `);
   browser = await launchBrowser();
@@ -47,7 +51,7 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-test('a Vite build of an app importing `sotto` loads the wasm core in Chromium', async () => {
+test('a Vite build of an app importing `sotto` and `sotto/worker` loads the wasm core in Chromium, on the page and in a worker', async () => {
   const dist = join(tmp, 'app', 'dist');
   const output = await build({
     root: join(tmp, 'app'),
@@ -89,6 +93,7 @@ test('a Vite build of an app importing `sotto` loads the wasm core in Chromium',
   assert.equal(data.version, pkgVersion);
   assert.match(data.selfTest, /^[0-9a-f]{8}$/, 'selfTest() returned a fingerprint');
   assert.ok(Number(data.packetSize) > 0);
+  assert.equal(data.worker, 'null', 'savedProfileInWorker answered from a worker Vite built');
   assert.ok(served.includes(`/${wasmFile}`), `the page fetched ${wasmFile}: ${served.join(', ')}`);
   assert.deepEqual(errors, []);
   await page.close();

@@ -1,6 +1,6 @@
 //! `Sotto.restore`: a profile brought back on this device from its recovery phrase and its
 //! backup file (issue 16). Everything is checked before anything is written: the words
-//! (`WRONG_WORDS`, naming a word not in the list and its position), the file
+//! (`WRONG_WORDS`, naming the position of a word not in the list), the file
 //! (`INVALID_BACKUP`), that the words open it (`BACKUP_MISMATCH`), the client state inside,
 //! and, for `'indexeddb'`, that no profile of that name is saved (`PROFILE_EXISTS` unless
 //! `replace: true`). Then the profile is written (or kept in memory) and opened as a saved
@@ -15,7 +15,7 @@
 //! `NO_SNAPSHOT` when none is found; nothing is written before that.
 
 use sotto_proto::client::{Client, SnapshotFetchError};
-use sotto_proto::mnemonic::{Mnemonic, MnemonicError};
+use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
@@ -29,21 +29,11 @@ use crate::js::{bytes_of, delay, get, get_string, now};
 use crate::settings::{BackupError, open_backup};
 use crate::sotto::{Sotto, open_options};
 
-/// The phrase in `words`, or `WRONG_WORDS` saying which word is wrong.
+/// The phrase in `words`, or `WRONG_WORDS` saying which word is wrong by its position only:
+/// a mistyped word is most likely one letter off a secret word, and error messages end up in
+/// logs.
 fn parse_words(words: &str) -> Result<Mnemonic, JsValue> {
-    Mnemonic::parse(words).map_err(|e| {
-        let message = match e {
-            MnemonicError::UnknownWord { index } => {
-                let word = words.split_whitespace().nth(index).unwrap_or_default();
-                format!(
-                    "word {} ('{word}') is not a recovery-phrase word",
-                    index + 1
-                )
-            }
-            other => other.to_string(),
-        };
-        sotto_error(ErrorCode::WrongWords, &message)
-    })
+    Mnemonic::parse(words).map_err(|e| sotto_error(ErrorCode::WrongWords, &e.to_string()))
 }
 
 /// The backup file's bytes: a `Uint8Array` (or `ArrayBuffer`) or a `Blob`.

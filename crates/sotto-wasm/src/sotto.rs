@@ -133,7 +133,7 @@ impl Sotto {
     /// own. A saved profile open in another tab or window gives `PROFILE_IN_USE` and loads
     /// nothing, unless `takeOver: true` (which closes it there).
     pub async fn open(
-        #[wasm_bindgen(unchecked_optional_param_type = "OpenOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "OpenOptions")] options: JsValue,
     ) -> Result<Sotto, JsValue> {
         let driver = driver::open(open_options(&options)?).await?;
         Ok(Sotto { driver })

@@ -9,14 +9,14 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
-/** `Sotto.open`'s options; every field is optional. */
+/** `Sotto.open`'s options; every field but `directoryKeys` is optional. */
 export interface OpenOptions {
     /** The relay directory (default: `${location.origin}/directory.json`). */
     directoryUrl?: string;
     /** The directory authorities' Ed25519 public keys (base64url, 32 bytes each). Required:
      * without them `open` rejects `INVALID_ARGUMENT`; a directory they do not sign rejects
      * `DIRECTORY_INVALID`. */
-    directoryKeys?: string[];
+    directoryKeys: string[];
     /** How many of `directoryKeys` must have signed the directory (default: all of them). */
     directoryThreshold?: number;
     /** `'memory'` (the default: nothing written anywhere) or `'indexeddb'`. */
@@ -60,7 +60,7 @@ export interface RestoreOptions {
     /** The relay directory (default: `${location.origin}/directory.json`). */
     directoryUrl?: string;
     /** As `OpenOptions.directoryKeys`: required (else `INVALID_ARGUMENT`). */
-    directoryKeys?: string[];
+    directoryKeys: string[];
     /** As `OpenOptions.directoryThreshold`. */
     directoryThreshold?: number;
     /** As `OpenOptions.snapshotDebounceMs`, for the restored profile. */

@@ -47,6 +47,21 @@ pub fn dispatch(target: &EventTarget, ty: &str, detail: &JsValue) {
     }
 }
 
+/// Seconds either way from its arrival within which a peer's claimed sending time is shown.
+const SENT_AT_SPAN_SECS: u64 = 10 * 365 * 86_400;
+
+/// The sending time to keep for a message that arrived at `received_at` (Unix seconds) and
+/// claims `sent_at`: the claim if it is within [`SENT_AT_SPAN_SECS`] of the arrival (a sender's
+/// clock may be off), else the arrival. A peer's `sent_at` is any u64; one past what a JS `Date`
+/// holds would make every date formatter of an application throw.
+fn plausible_sent_at(sent_at: u64, received_at: u64) -> u64 {
+    if sent_at.abs_diff(received_at) <= SENT_AT_SPAN_SECS {
+        sent_at
+    } else {
+        received_at
+    }
+}
+
 /// A message as JS sees it: `{id, contactId, text, sentAt, receivedAt?, outgoing, status,
 /// expiresAt?, attachment?: {name, mime, size, voice, ready, thumbnail?}}`. The attachment's
 /// key and blob address stay in wasm.
@@ -252,7 +267,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 id: hex(envelope.id.as_bytes()),
                 contact,
                 text,
-                sent_at: envelope.sent_at,
+                sent_at: plausible_sent_at(envelope.sent_at, received_at),
                 received_at: Some(received_at),
                 outgoing: false,
                 status: Status::Received,
@@ -562,5 +577,22 @@ pub fn sweep_expired(st: &mut State, actions: &mut Vec<Action>) {
             ("ids", list.into()),
         ]);
         actions.push(Action::Dispatch("expired", detail));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer's absurd sending time (review finding: `u64::MAX` made the PWA's date formatting
+    /// throw and hid a whole burst of messages) is replaced by the arrival time; a skewed
+    /// clock's is kept.
+    #[test]
+    fn an_absurd_sending_time_becomes_the_arrival_time() {
+        let now = 1_800_000_000;
+        assert_eq!(plausible_sent_at(u64::MAX, now), now);
+        assert_eq!(plausible_sent_at(0, now), now);
+        assert_eq!(plausible_sent_at(now - 3600, now), now - 3600);
+        assert_eq!(plausible_sent_at(now + 86_400, now), now + 86_400);
     }
 }
