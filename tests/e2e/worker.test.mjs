@@ -27,11 +27,20 @@ postMessage({ link: await me.createInvitation(), hasWindow: typeof window !== 'u
   locks: typeof navigator.locks?.request, connection: me.connection });
 `;
 
+/// The package's worker, which dies (an uncaught error) once asked for a security code.
+const DYING_WORKER = `
+import '/pkg/sotto-worker.js';
+self.addEventListener('message', ({ data }) => {
+  if (data.method === 'securityCode') setTimeout(() => { throw new Error('boom'); });
+});
+`;
+
 const webRoot = mkdtempSync(join(tmpdir(), 'sotto-web-'));
 for (const part of ['index.html', 'web', 'pkg']) {
   cpSync(join(ROOT, part), join(webRoot, part), { recursive: true });
 }
 writeFileSync(join(webRoot, 'web', 'plain-worker.test.js'), PLAIN_WORKER);
+writeFileSync(join(webRoot, 'pkg', 'dying-worker.test.js'), DYING_WORKER);
 const net = useNetwork({ httpPort: 18420, wsBasePort: 27000, webRoot });
 after(() => rmSync(webRoot, { recursive: true, force: true }));
 
@@ -152,6 +161,14 @@ test('openInWorker: the same methods and events as Sotto; messages both ways in 
     }
   }, alicesBob.id);
   assert.deepEqual(uncloneable, { name: 'SottoError', code: 'INVALID_ARGUMENT' });
+  // Arguments are copied, never transferred: a buffer passed to a call (even one that
+  // rejects) stays whole for its owner.
+  const kept = await alice.page.evaluate(async (id) => {
+    const buffer = new Uint8Array([1, 2, 3, 4]).buffer;
+    await window.__me.sendFile(id, buffer).catch(() => {});
+    return buffer.byteLength;
+  }, alicesBob.id);
+  assert.equal(kept, 4);
   assert.equal((await call(alice.page, 'contacts')).value.length, 1);
 
   // A file from the worker (encrypted there) arrives with identical bytes, with progress.
@@ -235,5 +252,30 @@ test('openInWorker rejects a refused open with its SottoError and stops the work
     return [await savedProfileInWorker('never-opened'), await savedProfileInWorker('locked')];
   });
   assert.deepEqual(saved, [null, { passphrase: true }]);
+  await context.close();
+});
+
+test('a worker that dies is told to the application: an error event, connection offline, every call rejects', async () => {
+  const context = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, context);
+  const trust = await directoryTrust(page.url());
+  const seen = await page.evaluate(async (trust) => {
+    const { openInWorker } = await import('/pkg/worker.js');
+    const me = await openInWorker({ ...trust, storage: 'memory', displayName: 'Dee' },
+      { workerUrl: new URL('/pkg/dying-worker.test.js', location.href) });
+    const events = [];
+    me.addEventListener('error', (e) => events.push({ type: 'error', what: e.detail.what, code: e.detail.code }));
+    me.addEventListener('connection', (e) => events.push({ type: 'connection', state: e.detail.state }));
+    // (Its answer may come before or after the crash.)
+    await me.securityCode('1').catch(() => {});
+    for (let i = 0; i < 100 && events.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const after = await me.contacts().then(() => 'resolved', (e) => e.code);
+    return { after, events, connection: me.connection };
+  }, trust);
+  assert.deepEqual(seen, {
+    after: 'UNSUPPORTED',
+    events: [{ type: 'error', what: 'worker', code: 'UNSUPPORTED' }, { type: 'connection', state: 'offline' }],
+    connection: 'offline',
+  });
   await context.close();
 });
