@@ -228,7 +228,7 @@ impl Sotto {
     /// directoryKeys, directoryThreshold, snapshotDebounceMs}` (the directory options as
     /// `Sotto.open` reads them, checked first: `INVALID_ARGUMENT` without `directoryKeys`).
     /// Without `backup` the words alone restore the contacts (no message history) from the
-    /// newest relay snapshot, found within [`SEARCH_SECS`]. Everything is checked first and
+    /// newest relay snapshot, found within 60 s (`SEARCH_SECS`). Everything is checked first and
     /// on any failure nothing is written (no database is created): `WRONG_WORDS` (a word not
     /// in the list, named with its position; a wrong count or checksum), `INVALID_BACKUP`
     /// (cut, damaged, not a backup, unknown version), `BACKUP_MISMATCH` (these words do not
