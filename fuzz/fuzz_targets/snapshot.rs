@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = read_header(data);
     let _ = finish(data);
     let state = data.get(..data.len().min(10_000)).unwrap_or_default();
-    let sealed = address.seal(42, state).expect("a small state seals");
+    let sealed = address
+        .seal_salted(&[9; 16], 42, state)
+        .expect("a small state seals");
     let (header, back) = open(&address, &sealed).expect("a genuine snapshot opens");
     assert_eq!(header.created_at, 42);
     assert_eq!(&back[..], state);

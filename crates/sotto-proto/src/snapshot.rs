@@ -10,25 +10,35 @@
 //! blob id     = HKDF-SHA256(salt = "", ikm = root, info("sotto/v1/snapshot/id"))[..16]
 //! relay pick  = HKDF-SHA256(salt = "", ikm = root, info("sotto/v1/snapshot/relay"))[..8] (u64 BE)
 //!               mod n, over the directory's n relays sorted by relay id
-//! key         = HKDF-SHA256(salt = "", ikm = root, info("sotto/v1/snapshot/key"))
+//! slot key    = HKDF-SHA256(salt = "", ikm = root, info("sotto/v1/snapshot/key"))
+//! version key = HKDF-SHA256(salt = s, ikm = slot key, "sotto/v1/snapshot/version-key")
 //! ```
 //!
-//! The plaintext `version u8 (1) ‖ total chunks u32 ‖ created at u64 ‖ state length u32 ‖
+//! `s` is [`SALT_LEN`] random bytes drawn for each version written: two devices (or one after
+//! a restore) that write the same slot never encrypt under the same key and nonces, so the
+//! relay that holds both learns nothing from them (a slot's key alone would give it the XOR
+//! of two states and let it forge).
+//!
+//! The plaintext `version u8 (2) ‖ total chunks u32 ‖ created at u64 ‖ state length u32 ‖
 //! state ‖ zero bytes` fills `total` [`CHUNK_PLAINTEXT`]-byte pieces, `total` the smallest
-//! power of two that holds it (at most [`MAX_CHUNKS`]). Piece `i` is sealed with
-//! ChaCha20-Poly1305 under the key, nonce = `i` (u32 BE) ‖ 8 zero bytes, associated data =
-//! `"sotto/v1/snapshot"` ‖ p ‖ k ‖ `i` (u32 BE): exactly [`BLOB_CHUNK_SIZE`] bytes, one
-//! `BlobPut`. A slot's key seals one content only (a new upload takes the next slot).
+//! power of two that holds it (at most [`MAX_CHUNKS`]). Chunk `i` is `s ‖` piece `i` sealed
+//! with ChaCha20-Poly1305 under the version key, nonce = `i` (u32 BE) ‖ 8 zero bytes,
+//! associated data = `"sotto/v1/snapshot"` ‖ p ‖ k ‖ `i` (u32 BE) ‖ `s`: exactly
+//! [`BLOB_CHUNK_SIZE`] bytes, one `BlobPut`. Every chunk of a version carries the same `s`;
+//! a reader takes chunk 0's and refuses any other.
 
+use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::crypto::{TAG_LEN, aead_open, aead_seal};
+use crate::crypto::{TAG_LEN, aead_open, aead_seal, hkdf_sha256};
 use crate::ids::RelayId;
 use crate::mnemonic::{RootSecret, SubKey};
 use crate::queue::{BLOB_CHUNK_SIZE, BlobId};
 
+/// Bytes of a version's random salt, in clear at the start of each of its chunks.
+pub const SALT_LEN: usize = 16;
 /// Plaintext bytes in one chunk.
-pub const CHUNK_PLAINTEXT: usize = BLOB_CHUNK_SIZE - TAG_LEN;
+pub const CHUNK_PLAINTEXT: usize = BLOB_CHUNK_SIZE - SALT_LEN - TAG_LEN;
 /// Seconds in one backup period (one day of network time).
 pub const PERIOD_SECS: u64 = 86_400;
 /// Periods a restore looks at: the current one and the two before it. A relay keeps a blob
@@ -41,7 +51,7 @@ pub const MAX_SLOT: u32 = 8191;
 /// The most chunks a snapshot may take (a power of two, about 3.5 MiB).
 pub const MAX_CHUNKS: u32 = 1024;
 /// The snapshot format version, the first plaintext byte.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Bytes before the state in the plaintext: version, total, created at, state length.
 pub const HEADER_LEN: usize = 1 + 4 + 8 + 4;
 
@@ -49,10 +59,42 @@ pub const HEADER_LEN: usize = 1 + 4 + 8 + 4;
 pub const ID_LABEL: &[u8] = b"sotto/v1/snapshot/id";
 /// HKDF info label of the relay pick.
 pub const RELAY_LABEL: &[u8] = b"sotto/v1/snapshot/relay";
-/// HKDF info label of the sealing key.
+/// HKDF info label of the slot key.
 pub const KEY_LABEL: &[u8] = b"sotto/v1/snapshot/key";
+/// HKDF info label of a version's key (from the slot key and the version's salt).
+pub const VERSION_KEY_LABEL: &[u8] = b"sotto/v1/snapshot/version-key";
 /// Domain separation for the chunk cipher's associated data.
 pub const CHUNK_LABEL: &[u8] = b"sotto/v1/snapshot";
+
+/// The client state a snapshot carried: secret (every contact's keys), zeroized on drop, and
+/// never printed (`Debug` shows its length only).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SnapshotState(Zeroizing<Vec<u8>>);
+
+impl SnapshotState {
+    /// Wraps opened state bytes.
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self(bytes)
+    }
+
+    /// The bytes, still zeroized on drop.
+    pub fn into_inner(self) -> Zeroizing<Vec<u8>> {
+        self.0
+    }
+}
+
+impl core::ops::Deref for SnapshotState {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for SnapshotState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SnapshotState({} bytes, <redacted>)", self.0.len())
+    }
+}
 
 /// Why a snapshot could not be sealed or opened.
 #[non_exhaustive]
@@ -143,15 +185,45 @@ impl Address {
         n
     }
 
-    fn associated_data(&self, index: u32) -> Vec<u8> {
+    fn associated_data(&self, index: u32, salt: &[u8; SALT_LEN]) -> Vec<u8> {
         let mut ad = info(CHUNK_LABEL, self.period, self.slot);
         ad.extend_from_slice(&index.to_be_bytes());
+        ad.extend_from_slice(salt);
         ad
     }
 
-    /// Seals `state` written at `created_at` (Unix seconds): every chunk, in index order,
-    /// each exactly [`BLOB_CHUNK_SIZE`] bytes. `TooLarge` past [`MAX_CHUNKS`].
-    pub fn seal(&self, created_at: u64, state: &[u8]) -> Result<Vec<Vec<u8>>, SnapshotError> {
+    /// The key of the version salted `salt`.
+    fn version_key(&self, salt: &[u8; SALT_LEN]) -> Result<Zeroizing<[u8; 32]>, SnapshotError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        hkdf_sha256(salt, self.key.expose(), VERSION_KEY_LABEL, &mut key[..])
+            .map_err(|_| SnapshotError::Corrupt)?;
+        Ok(key)
+    }
+
+    /// Seals `state` written at `created_at` (Unix seconds) as a new version, under a salt
+    /// drawn from `rng`: every chunk, in index order, each exactly [`BLOB_CHUNK_SIZE`] bytes.
+    /// `TooLarge` past [`MAX_CHUNKS`].
+    pub fn seal<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        created_at: u64,
+        state: &[u8],
+    ) -> Result<Vec<Vec<u8>>, SnapshotError> {
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        self.seal_salted(&salt, created_at, state)
+    }
+
+    /// [`Address::seal`] under a given salt (the test vectors'; an application never calls it
+    /// with a salt it used before at this address).
+    #[doc(hidden)]
+    pub fn seal_salted(
+        &self,
+        salt: &[u8; SALT_LEN],
+        created_at: u64,
+        state: &[u8],
+    ) -> Result<Vec<Vec<u8>>, SnapshotError> {
+        let key = self.version_key(salt)?;
         let total = chunk_count(state.len())?;
         let mut plain = Zeroizing::new(Vec::with_capacity(total as usize * CHUNK_PLAINTEXT));
         plain.push(VERSION);
@@ -163,43 +235,49 @@ impl Address {
         plain.resize(total as usize * CHUNK_PLAINTEXT, 0);
         let mut chunks = Vec::with_capacity(total as usize);
         for (index, piece) in (0u32..).zip(plain.chunks(CHUNK_PLAINTEXT)) {
-            let mut buf = Vec::with_capacity(BLOB_CHUNK_SIZE);
-            buf.extend_from_slice(piece);
+            let mut body = piece.to_vec();
             let tag = aead_seal(
-                self.key.expose(),
+                &key,
                 &Self::nonce(index),
-                &self.associated_data(index),
-                &mut buf,
+                &self.associated_data(index, salt),
+                &mut body,
             )
             .map_err(|_| SnapshotError::Corrupt)?;
+            let mut buf = Vec::with_capacity(BLOB_CHUNK_SIZE);
+            buf.extend_from_slice(salt);
+            buf.extend_from_slice(&body);
             buf.extend_from_slice(&tag);
             chunks.push(buf);
         }
         Ok(chunks)
     }
 
-    /// Opens sealed chunk `index`: its [`CHUNK_PLAINTEXT`] bytes. `Corrupt` when it is not
-    /// this address's chunk `index` (wrong size, wrong key, moved, altered).
+    /// Opens sealed chunk `index`: its version's salt and its [`CHUNK_PLAINTEXT`] bytes.
+    /// `Corrupt` when it is not a chunk `index` of this address (wrong size, wrong key, moved,
+    /// altered). The caller checks that every chunk of a version has chunk 0's salt.
     pub fn open_chunk(
         &self,
         index: u32,
         sealed: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, SnapshotError> {
+    ) -> Result<([u8; SALT_LEN], Zeroizing<Vec<u8>>), SnapshotError> {
         if sealed.len() != BLOB_CHUNK_SIZE {
             return Err(SnapshotError::Corrupt);
         }
-        let (body, tag) = sealed.split_at(CHUNK_PLAINTEXT);
+        let (salt, rest) = sealed.split_at(SALT_LEN);
+        let salt: [u8; SALT_LEN] = salt.try_into().map_err(|_| SnapshotError::Corrupt)?;
+        let (body, tag) = rest.split_at(CHUNK_PLAINTEXT);
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| SnapshotError::Corrupt)?;
+        let key = self.version_key(&salt)?;
         let mut buf = Zeroizing::new(body.to_vec());
         aead_open(
-            self.key.expose(),
+            &key,
             &Self::nonce(index),
-            &self.associated_data(index),
+            &self.associated_data(index, &salt),
             &mut buf,
             &tag,
         )
         .map_err(|_| SnapshotError::Corrupt)?;
-        Ok(buf)
+        Ok((salt, buf))
     }
 }
 
@@ -286,8 +364,14 @@ pub fn open(
     sealed: &[Vec<u8>],
 ) -> Result<(Header, Zeroizing<Vec<u8>>), SnapshotError> {
     let mut joined = Zeroizing::new(Vec::with_capacity(sealed.len() * CHUNK_PLAINTEXT));
+    let mut version = None;
     for (index, chunk) in (0u32..).zip(sealed) {
-        joined.extend_from_slice(&address.open_chunk(index, chunk)?);
+        let (salt, piece) = address.open_chunk(index, chunk)?;
+        if *version.get_or_insert(salt) != salt {
+            // A chunk of another version written to the same slot.
+            return Err(SnapshotError::Corrupt);
+        }
+        joined.extend_from_slice(&piece);
     }
     finish(&joined)
 }

@@ -7,6 +7,11 @@ fn root(n: u8) -> RootSecret {
     Mnemonic::from_entropy(&[n; 32]).root_secret()
 }
 
+fn rng() -> rand_chacha::ChaCha20Rng {
+    use rand_core::SeedableRng;
+    rand_chacha::ChaCha20Rng::seed_from_u64(14)
+}
+
 fn relays(n: u8) -> Vec<RelayId> {
     (1..=n).map(|i| RelayId::from_bytes([i; 32])).collect()
 }
@@ -25,7 +30,7 @@ fn addresses_are_deterministic_and_distinct_per_period_slot_and_phrase() {
         assert_ne!(a.blob_id, other.blob_id);
         assert_ne!(a.relay_pick, other.relay_pick);
         // Another address's key does not open this one's chunks.
-        let sealed = a.seal(1, b"state").unwrap();
+        let sealed = a.seal(&mut rng(), 1, b"state").unwrap();
         assert_eq!(other.open_chunk(0, &sealed[0]), Err(SnapshotError::Corrupt));
     }
     assert_eq!(format!("{a:?}"), "snapshot::Address(20000/0)");
@@ -83,12 +88,12 @@ fn seal_open_round_trip_at_every_bucket_edge() {
         MAX_CHUNKS as usize * CHUNK_PLAINTEXT - HEADER_LEN,
     ] {
         let state: Vec<u8> = (0..len).map(|i| (i % 251) as u8 + 1).collect();
-        let sealed = a.seal(1_700_000_000, &state).unwrap();
+        let sealed = a.seal(&mut rng(), 1_700_000_000, &state).unwrap();
         let total = chunk_count(len).unwrap();
         assert_eq!(sealed.len(), total as usize);
         assert!(total.is_power_of_two());
         assert!(sealed.iter().all(|c| c.len() == BLOB_CHUNK_SIZE));
-        let first = a.open_chunk(0, &sealed[0]).unwrap();
+        let (_, first) = a.open_chunk(0, &sealed[0]).unwrap();
         let header = read_header(&first).unwrap();
         assert_eq!(header.total, total);
         assert_eq!(header.state_len, len);
@@ -113,14 +118,17 @@ fn padding_hides_size_within_a_power_of_two_bucket() {
     assert_eq!(chunk_count(usize::MAX), Err(SnapshotError::TooLarge));
     let a = Address::derive(&root(4), 9, 2);
     let big = vec![1u8; MAX_CHUNKS as usize * CHUNK_PLAINTEXT];
-    assert_eq!(a.seal(0, &big).unwrap_err(), SnapshotError::TooLarge);
+    assert_eq!(
+        a.seal(&mut rng(), 0, &big).unwrap_err(),
+        SnapshotError::TooLarge
+    );
 }
 
 #[test]
 fn tampering_moving_or_cutting_chunks_is_refused() {
     let a = Address::derive(&root(5), 9, 0);
     let state = vec![9u8; 2 * CHUNK_PLAINTEXT];
-    let sealed = a.seal(5, &state).unwrap();
+    let sealed = a.seal(&mut rng(), 5, &state).unwrap();
     assert_eq!(sealed.len(), 4);
     // A flipped bit anywhere in any chunk.
     for (i, chunk) in sealed.iter().enumerate() {
@@ -170,7 +178,11 @@ fn plaintext(version: u8, total: u32, state_len: u32, fill: u8, chunks: usize) -
 fn malformed_plaintexts_are_refused() {
     assert!(finish(&plaintext(VERSION, 1, 10, 0, 1)).is_ok());
     for (what, bytes) in [
-        ("unknown version", plaintext(2, 1, 10, 0, 1)),
+        (
+            "the first format (one key per slot)",
+            plaintext(1, 1, 10, 0, 1),
+        ),
+        ("unknown version", plaintext(VERSION + 1, 1, 10, 0, 1)),
         ("total not a power of two", plaintext(VERSION, 3, 10, 0, 3)),
         ("total zero", plaintext(VERSION, 0, 10, 0, 1)),
         ("total past the cap", plaintext(VERSION, 2048, 10, 0, 1)),
@@ -266,4 +278,38 @@ fn a_hole_settles_on_a_present_slot() {
         Step::NotFound,
         "recording after the end changes nothing"
     );
+}
+
+/// Two versions written to one slot (two devices, or a restored one reaching a slot its old
+/// device used) are sealed under two keys: the relay holding both learns nothing from them
+/// (under one key and one nonce their XOR would be the XOR of the two states, and the
+/// Poly1305 key would repeat), and chunks of the two cannot be mixed into one. Review
+/// finding (a slot's key sealed whatever was written to it).
+#[test]
+fn two_versions_in_one_slot_share_no_key_and_do_not_mix() {
+    use rand_core::SeedableRng;
+    let a = Address::derive(&root(6), 9, 3);
+    let state = vec![0u8; 2 * CHUNK_PLAINTEXT];
+    let mut r = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+    let one = a.seal(&mut r, 5, &state).unwrap();
+    let two = a.seal(&mut r, 5, &state).unwrap();
+    // The same plaintext, yet the sealed bytes after the salt differ everywhere.
+    for (x, y) in one.iter().zip(&two) {
+        assert_ne!(x[..SALT_LEN], y[..SALT_LEN]);
+        let same = x[SALT_LEN..]
+            .iter()
+            .zip(&y[SALT_LEN..])
+            .filter(|(p, q)| p == q)
+            .count();
+        assert!(same < 64, "{same} equal bytes: a keystream repeats");
+    }
+    assert_eq!(&open(&a, &one).unwrap().1[..], &state[..]);
+    assert_eq!(&open(&a, &two).unwrap().1[..], &state[..]);
+    let mut mixed = one.clone();
+    mixed[1] = two[1].clone();
+    assert_eq!(open(&a, &mixed).unwrap_err(), SnapshotError::Corrupt);
+    // A salt changed in clear is a different key: refused.
+    let mut salted = one[0].clone();
+    salted[0] ^= 1;
+    assert_eq!(a.open_chunk(0, &salted), Err(SnapshotError::Corrupt));
 }

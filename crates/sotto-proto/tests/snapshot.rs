@@ -50,7 +50,7 @@ fn find(w: &mut World, who: usize, root: &RootSecret) -> Option<(Zeroizing<Vec<u
             outcome = w.events[who].iter().find_map(|e| match e {
                 Event::SnapshotFetched {
                     handle: h, state, ..
-                } if *h == handle => Some(Ok(state.clone())),
+                } if *h == handle => Some(Ok(state.clone().into_inner())),
                 Event::SnapshotFetchFailed { handle: h, error } if *h == handle => {
                     Some(Err(error.clone()))
                 }

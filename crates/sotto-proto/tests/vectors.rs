@@ -57,12 +57,14 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// A snapshot vector's address (from `entropy`, `period`, `slot`) and its sealed chunks (of
-/// `state` written at `created_at`).
+/// `state` written at `created_at`, the version salted `salt`).
 fn snapshot_from(b: &Block) -> (snapshot::Address, Vec<Vec<u8>>) {
     let root = Mnemonic::from_entropy(&b.arr("entropy")).root_secret();
     let slot = u32::from_be_bytes(b.arr("slot"));
     let address = snapshot::Address::derive(&root, b.u64("period"), slot);
-    let chunks = address.seal(b.u64("created_at"), &b.hex("state")).unwrap();
+    let chunks = address
+        .seal_salted(&b.arr("salt"), b.u64("created_at"), &b.hex("state"))
+        .unwrap();
     (address, chunks)
 }
 

@@ -112,7 +112,7 @@ pub enum Event {
     SnapshotFetched {
         handle: u64,
         created_at: u64,
-        state: Zeroizing<Vec<u8>>,
+        state: crate::snapshot::SnapshotState,
     },
     /// A relay snapshot could not be fetched: not there, not ours, malformed, or the request
     /// failed.

@@ -64,7 +64,7 @@ impl Client {
             .relay(&self.relay_ids())
             .ok_or(ClientError::NoRelays)?;
         let chunks = address
-            .seal(now, state)
+            .seal(rng, now, state)
             .map_err(|_| ClientError::TooLarge)?;
         let total = u32::try_from(chunks.len()).map_err(|_| ClientError::TooLarge)?;
         let upload = self.new_request_id(rng);
@@ -103,7 +103,11 @@ impl Client {
         self.downloads.insert(
             handle,
             Download {
-                source: Source::Snapshot { address, relay },
+                source: Source::Snapshot {
+                    address,
+                    relay,
+                    salt: None,
+                },
                 chunks: BTreeMap::new(),
                 next: 0,
                 total: 1,
@@ -126,11 +130,15 @@ impl Client {
         let Some(d) = self.downloads.get_mut(&download) else {
             return;
         };
-        let Source::Snapshot { address, .. } = &d.source else {
+        let Source::Snapshot { address, salt, .. } = &mut d.source else {
             return;
         };
         let opened = match address.open_chunk(index, data) {
-            Ok(opened) if index < d.total => opened,
+            Ok((s, opened)) if index < d.total && *salt.get_or_insert(s) == s => opened,
+            // Another version's chunk in the same slot: not one whole version.
+            Ok(_) if index < d.total => {
+                return self.fail_snapshot_fetch(download, SnapshotError::Corrupt);
+            }
             Ok(_) => return,
             Err(e) => return self.fail_snapshot_fetch(download, e),
         };
@@ -152,7 +160,7 @@ impl Client {
             Ok((header, state)) => Event::SnapshotFetched {
                 handle: download,
                 created_at: header.created_at,
-                state,
+                state: snapshot::SnapshotState::new(state),
             },
             Err(e) => Event::SnapshotFetchFailed {
                 handle: download,

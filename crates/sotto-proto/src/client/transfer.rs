@@ -57,10 +57,12 @@ pub(super) struct Upload {
 pub(super) enum Source {
     /// An attachment a contact sent.
     Attachment(Attachment),
-    /// A relay snapshot: `total` is 1 until chunk 0 tells the real count.
+    /// A relay snapshot: `total` is 1 until chunk 0 tells the real count, and `salt` is
+    /// `None` until chunk 0 tells which version every other chunk must belong to.
     Snapshot {
         address: snapshot::Address,
         relay: RelayId,
+        salt: Option<[u8; snapshot::SALT_LEN]>,
     },
 }
 
@@ -292,7 +294,7 @@ impl Client {
             d.next += 1;
             let (relay, blob_id) = match &d.source {
                 Source::Attachment(a) => (a.blob_relay, a.blob_id),
-                Source::Snapshot { address, relay } => (*relay, address.blob_id),
+                Source::Snapshot { address, relay, .. } => (*relay, address.blob_id),
             };
             let command = Command::BlobGet { blob_id, index };
             let id = self.new_request_id(rng);

@@ -5,8 +5,11 @@
 //! Uploads: a change (a contact added, renamed, restored, resynchronised or removed, a
 //! disappearing setting, a verification) marks the snapshot dirty; [`tick`] (every pump, so
 //! at least every second) starts an upload once the debounce (`snapshotDebounceMs`, default
-//! [`DEFAULT_DEBOUNCE_MS`]) has passed since the first unsaved change, while online, with at
-//! most one upload in flight. Opening a profile, and a new backup period beginning, count as
+//! [`DEFAULT_DEBOUNCE_MS`]) and a random further wait (uniform, up to [`JITTER_FACTOR`]
+//! debounces) have passed since the first unsaved change, while online, with at most one
+//! upload in flight. The random wait keeps an upload's time from pointing at the change (or
+//! the opening, or the period's start) that caused it: a relay that sees both the profile's
+//! queue traffic and the snapshot's blob cannot pair them by a fixed delay. Opening a profile, and a new backup period beginning, count as
 //! a change, so every period a profile is open in gets a version. The slot is taken in the
 //! `local` record before the upload's frames are sent (the pump writes first), so no slot is
 //! used twice; a failed upload is tried again, in the next slot, after [`RETRY_MS`] (or the
@@ -26,6 +29,9 @@ use crate::js::{now, obj};
 pub const DEFAULT_DEBOUNCE_MS: u32 = 10_000;
 /// The least wait before a failed upload is tried again.
 pub const RETRY_MS: f64 = 5_000.0;
+/// The random wait added before each upload is uniform in `[0, JITTER_FACTOR × debounce]`
+/// (up to 5 minutes at the default debounce).
+pub const JITTER_FACTOR: f64 = 30.0;
 
 /// What a snapshot fetch brought: `(created at, state)` or why not.
 pub type Fetched = Result<(u64, Zeroizing<Vec<u8>>), SnapshotFetchError>;
@@ -36,6 +42,9 @@ pub struct Uploader {
     debounce_ms: f64,
     /// When the first change not yet in an upload happened (ms since the epoch).
     dirty_since: Option<f64>,
+    /// When the upload of those changes is due (ms): the debounce and a random wait after
+    /// `dirty_since`, drawn once per round of changes.
+    due_at: Option<f64>,
     /// The contacts, names and settings last seen, to notice changes no event tells of.
     seen: Vec<(ContactId, String, u32)>,
     in_flight: bool,
@@ -51,6 +60,7 @@ impl Uploader {
             root,
             debounce_ms: f64::from(debounce_ms),
             dirty_since: Some(js_sys::Date::now()),
+            due_at: None,
             seen: Vec::new(),
             in_flight: false,
             not_before: 0.0,
@@ -78,7 +88,8 @@ pub fn note(st: &mut State, event: &Event, actions: &mut Vec<Action>) {
             created_at,
             state,
         } => {
-            st.fetched.insert(*handle, Ok((*created_at, state.clone())));
+            st.fetched
+                .insert(*handle, Ok((*created_at, state.clone().into_inner())));
         }
         Event::SnapshotFetchFailed { handle, error } => {
             st.fetched.insert(*handle, Err(error.clone()));
@@ -136,7 +147,14 @@ pub fn tick(st: &mut State) {
         u.touch();
     }
     let ms = js_sys::Date::now();
-    let due = u.dirty_since.is_some_and(|t| ms >= t + u.debounce_ms);
+    if let Some(since) = u.dirty_since
+        && u.due_at.is_none()
+    {
+        use rand_core::Rng as _;
+        let jitter = f64::from(rng.next_u32()) / f64::from(u32::MAX) * JITTER_FACTOR;
+        u.due_at = Some(since + u.debounce_ms * (1.0 + jitter));
+    }
+    let due = u.due_at.is_some_and(|t| ms >= t);
     if !*open || u.in_flight || client.snapshot_uploading() || !due || ms < u.not_before {
         return;
     }
@@ -154,6 +172,7 @@ pub fn tick(st: &mut State) {
         Ok(_) => {
             u.in_flight = true;
             u.dirty_since = None;
+            u.due_at = None;
         }
         Err(_) => u.not_before = ms + RETRY_MS.max(u.debounce_ms),
     }
