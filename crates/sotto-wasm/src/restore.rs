@@ -178,6 +178,7 @@ async fn from_words(
         seq,
         messages: Vec::new(),
         snapshot: Some(next),
+        replace: get(options, "replace").as_bool() == Some(true),
     })
 }
 
@@ -217,6 +218,7 @@ async fn check(options: &JsValue, open: &OpenOptions) -> Result<Seed, JsValue> {
         seq,
         messages,
         snapshot: None,
+        replace: get(options, "replace").as_bool() == Some(true),
     })
 }
 

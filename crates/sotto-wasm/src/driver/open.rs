@@ -116,36 +116,51 @@ async fn open_profile(options: OpenOptions) -> Result<Driver, JsValue> {
     // A restore reads and verifies the directory before it writes anything: a refused or
     // unreachable directory leaves the profile (and any it would replace) as it was.
     let mut read_first = None;
-    if let Some(seed) = &options.seed {
+    let mut seed = options.seed;
+    if let Some(seed) = seed.as_mut() {
         let offset = seed.client.clock_offset();
-        read_first = Some(read_directory(directory.clone(), &trust, offset).await?);
+        let read = read_directory(directory.clone(), &trust, offset).await?;
+        // The restored client keeps its gateway (its queues' replies lead there), so it must
+        // be in this directory, and the directory must suit the client, before anything is
+        // written.
+        let gateway = seed.client.gateway();
+        if !read.relays.iter().any(|r| r.id == gateway) {
+            return Err(sotto_error(
+                ErrorCode::RelayUnreachable,
+                "the restored profile's gateway relay is not in the directory",
+            ));
+        }
+        let mut rng: Rng = UnwrapErr(getrandom::SysRng);
+        seed.client
+            .update_directory(&mut rng, &read.relays, now())
+            .map_err(|e| client_error(&e))?;
+        read_first = Some(read);
     }
     let mut lock = None;
-    let (history, restored): (Box<dyn History>, Option<Restored>) =
-        match (options.storage, options.seed) {
-            (Storage::Memory, None) => (Box::new(MemoryHistory::default()), None),
-            (Storage::Memory, Some(seed)) => {
-                let (history, restored) = MemoryHistory::seeded(seed);
-                (Box::new(history), Some(restored))
-            }
-            (
-                Storage::IndexedDb {
-                    profile,
-                    passphrase,
-                    take_over,
-                },
-                seed,
-            ) => {
-                // One writer per profile: the lock comes before anything is read.
-                lock = acquire(&db_name(&profile), take_over).await?;
-                let passphrase = passphrase.as_ref().map(|p| p.as_str());
-                let (history, restored) = match seed {
-                    Some(seed) => IdbHistory::open_seeded(&profile, passphrase, seed).await?,
-                    None => IdbHistory::open(&profile, passphrase).await?,
-                };
-                (Box::new(history), restored)
-            }
-        };
+    let (history, restored): (Box<dyn History>, Option<Restored>) = match (options.storage, seed) {
+        (Storage::Memory, None) => (Box::new(MemoryHistory::default()), None),
+        (Storage::Memory, Some(seed)) => {
+            let (history, restored) = MemoryHistory::seeded(seed);
+            (Box::new(history), Some(restored))
+        }
+        (
+            Storage::IndexedDb {
+                profile,
+                passphrase,
+                take_over,
+            },
+            seed,
+        ) => {
+            // One writer per profile: the lock comes before anything is read.
+            lock = acquire(&db_name(&profile), take_over).await?;
+            let passphrase = passphrase.as_ref().map(|p| p.as_str());
+            let (history, restored) = match seed {
+                Some(seed) => IdbHistory::open_seeded(&profile, passphrase, seed).await?,
+                None => IdbHistory::open(&profile, passphrase).await?,
+            };
+            (Box::new(history), restored)
+        }
+    };
     let mut rng: Rng = UnwrapErr(getrandom::SysRng);
     let Some(restored) = restored else {
         let Some(display_name) = options.display_name else {

@@ -113,7 +113,16 @@ impl IdbHistory {
         passphrase: Option<&str>,
         seed: Seed,
     ) -> Result<(IdbHistory, Option<Restored>), JsValue> {
-        crate::storage::delete_database(&crate::storage::db_name(profile)).await?;
+        if !seed.replace && crate::storage::probe(profile).await?.is_some() {
+            return Err(crate::error::sotto_error(
+                crate::error::ErrorCode::ProfileExists,
+                &format!(
+                    "a profile named '{profile}' is saved here; pass replace: true to overwrite it"
+                ),
+            ));
+        }
+        let name = crate::storage::db_name(profile);
+        crate::storage::delete_database(&name).await?;
         let store = Store::open(profile, passphrase).await?;
         let local = seed.local();
         let mut records =
@@ -123,7 +132,11 @@ impl IdbHistory {
         let state = state_bytes(seed.seq, &seed.client);
         let written = store.write_state(records, &state).await;
         store.close();
-        written?;
+        if let Err(e) = written {
+            // Nothing half-made: the new store goes again.
+            let _ = crate::storage::delete_database(&name).await;
+            return Err(e);
+        }
         Self::open(profile, passphrase).await
     }
 }

@@ -130,6 +130,10 @@ pub struct Seed {
     /// words found; `None` after a restore from a file (then the slots the old device used
     /// are skipped as the relay answers `Duplicate`).
     pub snapshot: Option<(u64, u32)>,
+    /// `replace: true` was given: a saved profile of that name may be overwritten. Without it
+    /// the check is made again under the profile's lock, just before writing (one may have
+    /// been saved during a restore's search).
+    pub replace: bool,
 }
 
 impl Seed {
