@@ -264,6 +264,7 @@ export async function chatInOrder(newAlice, bob, bobsAlice, n, tag) {
 /// opening `Sotto` there (see the list at the top).
 export const LIBRARY_ON_THE_PAGE = `import init, { Sotto } from '/pkg/sotto.js';
 export async function openInWorker(options) { await init(); return Sotto.open(options); }
+export async function restoreInWorker(options) { await init(); return Sotto.restore(options); }
 `;
 
 /// A person in the PWA who uses it without saving (kiosk mode). `contextOptions` for the

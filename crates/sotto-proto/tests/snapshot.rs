@@ -182,3 +182,42 @@ fn a_slot_already_on_the_relay_is_given_up_never_mixed() {
     });
     assert!(fetched);
 }
+
+/// An upload no relay answers (Alice cut off) would keep her uploader busy for ever: the
+/// driver's deadline gives it up (`SnapshotFailed`, `Unanswered`), and the next slot goes up
+/// once she is back. Review finding (one stuck upload stopped every later snapshot).
+#[test]
+fn a_stuck_upload_is_given_up_and_the_next_one_goes_up() {
+    let mut w = World::new(13, 0, &["Alice", "Bob"]);
+    w.connect();
+    let root = Mnemonic::from_entropy(&[44; 32]).root_secret();
+    let period = period_of(w.client_now(0));
+    w.offline[0] = true;
+    let now = w.client_now(0);
+    w.clients[0]
+        .put_snapshot(&mut w.rng, Address::derive(&root, period, 0), b"lost", now)
+        .unwrap();
+    w.run_until(60, |_| false);
+    assert!(w.clients[0].snapshot_uploading(), "still waiting");
+    assert!(w.clients[0].abandon_snapshot_upload());
+    assert!(!w.clients[0].snapshot_uploading());
+    // (Offline, the world does not collect its events: read them here.)
+    let events: Vec<Event> = std::iter::from_fn(|| w.clients[0].poll_event()).collect();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::SnapshotFailed {
+            slot: 0,
+            error: sotto_proto::client::Error::Unanswered,
+            ..
+        }
+    )));
+    assert!(
+        !w.clients[0].abandon_snapshot_upload(),
+        "nothing left to give up"
+    );
+    w.offline[0] = false;
+    w.reopen(0);
+    put(&mut w, Address::derive(&root, period, 1), b"found");
+    let (state, slot, _) = find(&mut w, 1, &root).expect("the next version is there");
+    assert_eq!((slot, &state[..]), (1, &b"found"[..]));
+}

@@ -72,6 +72,10 @@ pub enum Error {
     /// Our stored state could not be read.
     #[error("storage: {0}")]
     Storage(PersistError),
+    /// No answer came in the time the driver allows (a request resent for ever, or one no
+    /// route could carry): the work was given up.
+    #[error("no relay answered in time")]
+    Unanswered,
 }
 
 impl Error {

@@ -48,6 +48,22 @@ impl Client {
             .any(|u| matches!(u.cargo, Cargo::Snapshot { .. }))
     }
 
+    /// Gives up the snapshot upload in flight, if any: its requests are dropped and
+    /// [`Event::SnapshotFailed`] (`Error::Unanswered`) follows, so the driver takes the next
+    /// slot. For an upload that never settles (a relay that never answers one chunk, or no
+    /// route to it): the driver's deadline. Returns whether there was one.
+    pub fn abandon_snapshot_upload(&mut self) -> bool {
+        let stuck = self
+            .uploads
+            .iter()
+            .find(|(_, u)| matches!(u.cargo, Cargo::Snapshot { .. }))
+            .map(|(id, _)| *id);
+        if let Some(id) = stuck {
+            self.fail_upload(id, super::Error::Unanswered);
+        }
+        stuck.is_some()
+    }
+
     /// Seals `state` (the driver's stored state: the bytes a restore reads back) written at
     /// `now` as version `address` and puts it on the relay the address picks from this
     /// client's directory, chunk 0 last. [`Event::SnapshotStored`] or

@@ -29,6 +29,10 @@ use crate::js::{now, obj};
 pub const DEFAULT_DEBOUNCE_MS: u32 = 10_000;
 /// The least wait before a failed upload is tried again.
 pub const RETRY_MS: f64 = 5_000.0;
+/// The longest an upload may take (ms) before it is given up and tried again in the next
+/// slot: a relay that never answers a chunk, or no route to it, must not stop every later
+/// snapshot.
+pub const UPLOAD_DEADLINE_MS: f64 = 180_000.0;
 /// The random wait added before each upload is uniform in `[0, JITTER_FACTOR × debounce]`
 /// (up to 5 minutes at the default debounce).
 pub const JITTER_FACTOR: f64 = 30.0;
@@ -48,6 +52,8 @@ pub struct Uploader {
     /// The contacts, names and settings last seen, to notice changes no event tells of.
     seen: Vec<(ContactId, String, u32)>,
     in_flight: bool,
+    /// When the upload in flight started (ms).
+    started_at: f64,
     /// No new upload before this time (ms), after a failure.
     not_before: f64,
 }
@@ -63,6 +69,7 @@ impl Uploader {
             due_at: None,
             seen: Vec::new(),
             in_flight: false,
+            started_at: 0.0,
             not_before: 0.0,
         }
     }
@@ -155,6 +162,11 @@ pub fn tick(st: &mut State) {
         u.due_at = Some(since + u.debounce_ms * (1.0 + jitter));
     }
     let due = u.due_at.is_some_and(|t| ms >= t);
+    if u.in_flight && ms >= u.started_at + UPLOAD_DEADLINE_MS {
+        // Its `SnapshotFailed` (through `note`) frees the way and marks the state dirty.
+        client.abandon_snapshot_upload();
+        u.in_flight = false;
+    }
     if !*open || u.in_flight || client.snapshot_uploading() || !due || ms < u.not_before {
         return;
     }
@@ -171,6 +183,7 @@ pub fn tick(st: &mut State) {
     match client.put_snapshot(rng, address, &state, now()) {
         Ok(_) => {
             u.in_flight = true;
+            u.started_at = ms;
             u.dirty_since = None;
             u.due_at = None;
         }
