@@ -249,6 +249,8 @@ export interface ConnectionDetail {
 export interface SnapshotDetail {
     period: number;
     slot: number;
+    /** How many contacts the stored version holds. */
+    contacts: number;
 }
 
 /** Sotto's events and their `detail`. */

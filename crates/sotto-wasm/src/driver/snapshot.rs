@@ -52,6 +52,8 @@ pub struct Uploader {
     /// The contacts, names and settings last seen, to notice changes no event tells of.
     seen: Vec<(ContactId, String, u32)>,
     in_flight: bool,
+    /// How many contacts the version in flight holds (the `snapshot` event says it).
+    in_flight_contacts: usize,
     /// When the upload in flight started (ms).
     started_at: f64,
     /// No new upload before this time (ms), after a failure.
@@ -69,6 +71,7 @@ impl Uploader {
             due_at: None,
             seen: Vec::new(),
             in_flight: false,
+            in_flight_contacts: 0,
             started_at: 0.0,
             not_before: 0.0,
         }
@@ -112,6 +115,7 @@ pub fn note(st: &mut State, event: &Event, actions: &mut Vec<Action>) {
             let detail = obj(&[
                 ("period", (*period as f64).into()),
                 ("slot", (*slot).into()),
+                ("contacts", (u.in_flight_contacts as f64).into()),
             ]);
             actions.push(Action::Dispatch("snapshot", detail));
         }
@@ -183,6 +187,7 @@ pub fn tick(st: &mut State) {
     match client.put_snapshot(rng, address, &state, now()) {
         Ok(_) => {
             u.in_flight = true;
+            u.in_flight_contacts = client.contact_ids().count();
             u.started_at = ms;
             u.dirty_since = None;
             u.due_at = None;
