@@ -225,11 +225,7 @@ pub trait Writer {
     /// A `u8` length and `bytes`, as [`Reader::take_u8_prefixed`] reads them; nothing is
     /// written if `bytes` is longer than 255 ([`CodecError::BadLength`]).
     fn put_u8_prefixed(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
-        let len = u8::try_from(bytes.len()).map_err(|_| CodecError::BadLength {
-            len: bytes.len(),
-            max: usize::from(u8::MAX),
-        })?;
-        self.put_u8(len);
+        self.put_u8(prefix_len(bytes.len(), usize::from(u8::MAX))?);
         self.put_bytes(bytes);
         Ok(())
     }
@@ -237,11 +233,7 @@ pub trait Writer {
     /// A `u16` length and `bytes`, as [`Reader::take_u16_prefixed`] reads them; nothing is
     /// written if `bytes` is longer than 65 535 ([`CodecError::BadLength`]).
     fn put_u16_prefixed(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
-        let len = u16::try_from(bytes.len()).map_err(|_| CodecError::BadLength {
-            len: bytes.len(),
-            max: usize::from(u16::MAX),
-        })?;
-        self.put_u16(len);
+        self.put_u16(prefix_len(bytes.len(), usize::from(u16::MAX))?);
         self.put_bytes(bytes);
         Ok(())
     }
@@ -249,14 +241,19 @@ pub trait Writer {
     /// A `u32` length and `bytes`, as [`Reader::take_u32_prefixed`] reads them; nothing is
     /// written if `bytes` is longer than 2³² − 1 ([`CodecError::BadLength`]).
     fn put_u32_prefixed(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
-        let len = u32::try_from(bytes.len()).map_err(|_| CodecError::BadLength {
-            len: bytes.len(),
-            max: usize::try_from(u32::MAX).unwrap_or(usize::MAX),
-        })?;
-        self.put_u32(len);
+        self.put_u32(prefix_len(
+            bytes.len(),
+            usize::try_from(u32::MAX).unwrap_or(usize::MAX),
+        )?);
         self.put_bytes(bytes);
         Ok(())
     }
+}
+
+/// `len` as a length prefix of type `L`, or [`CodecError::BadLength`] if it does not fit
+/// (`max` is the largest that does, for the error).
+fn prefix_len<L: TryFrom<usize>>(len: usize, max: usize) -> Result<L, CodecError> {
+    L::try_from(len).map_err(|_| CodecError::BadLength { len, max })
 }
 
 impl Writer for Vec<u8> {
@@ -311,6 +308,15 @@ impl Writer for SecretWriter {
 impl core::fmt::Debug for SecretWriter {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "SecretWriter({} bytes, <redacted>)", self.0.len())
+    }
+}
+
+/// Test helper: `decode` refuses every proper prefix of `bytes` (a truncation at any
+/// position is an error, never a shorter value).
+#[cfg(test)]
+pub(crate) fn assert_every_cut_fails<T, E>(bytes: &[u8], decode: impl Fn(&[u8]) -> Result<T, E>) {
+    for cut in 0..bytes.len() {
+        assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
     }
 }
 

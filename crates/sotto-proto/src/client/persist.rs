@@ -632,12 +632,7 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
         let saved = busy_client(&mut rng).to_persisted();
         let bytes = saved.as_bytes();
-        for cut in 0..bytes.len() {
-            assert!(
-                Client::from_persisted(&bytes[..cut]).is_err(),
-                "cut at {cut}"
-            );
-        }
+        crate::codec::assert_every_cut_fails(bytes, Client::from_persisted);
         let mut long = bytes.to_vec();
         long.push(0);
         assert_eq!(

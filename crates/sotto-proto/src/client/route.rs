@@ -149,6 +149,10 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    fn ids(route: &[Hop]) -> Vec<RelayId> {
+        route.iter().map(|h| h.id).collect()
+    }
+
     fn distinct(ids: &[RelayId]) -> bool {
         ids.iter()
             .enumerate()
@@ -166,12 +170,7 @@ mod tests {
                 assert_ne!(host, g, "our queues are never on the gateway");
                 for hop in &client.relays {
                     let d = hop.id;
-                    let route: Vec<RelayId> = client
-                        .forward_route(&mut rng, d)
-                        .unwrap()
-                        .iter()
-                        .map(|h| h.id)
-                        .collect();
+                    let route = ids(&client.forward_route(&mut rng, d).unwrap());
                     assert_eq!(route[0], g);
                     assert_eq!(route.last(), Some(&d));
                     if d == g {
@@ -182,12 +181,7 @@ mod tests {
                         assert_eq!(route.len(), 3);
                         assert!(distinct(&route));
                     }
-                    let reply: Vec<RelayId> = client
-                        .surb_route(&mut rng, d)
-                        .unwrap()
-                        .iter()
-                        .map(|h| h.id)
-                        .collect();
+                    let reply = ids(&client.surb_route(&mut rng, d).unwrap());
                     assert_eq!(reply[2], g);
                     assert!(distinct(&reply));
                     assert!(

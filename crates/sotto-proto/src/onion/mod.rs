@@ -304,12 +304,7 @@ impl Packet {
     /// Takes the bytes as a packet if they are exactly [`PACKET_SIZE`] long. Nothing else is
     /// checked here; [`process`] checks the rest.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, OnionError> {
-        if bytes.len() != PACKET_SIZE {
-            return Err(OnionError::WrongLength {
-                expected: PACKET_SIZE,
-                got: bytes.len(),
-            });
-        }
+        check_len(bytes, PACKET_SIZE)?;
         Ok(Self(bytes.to_vec()))
     }
 
@@ -334,6 +329,17 @@ impl fmt::Debug for Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Packet({} bytes)", self.0.len())
     }
+}
+
+/// [`OnionError::WrongLength`] unless `bytes` is exactly `expected` bytes long.
+fn check_len(bytes: &[u8], expected: usize) -> Result<(), OnionError> {
+    if bytes.len() != expected {
+        return Err(OnionError::WrongLength {
+            expected,
+            got: bytes.len(),
+        });
+    }
+    Ok(())
 }
 
 fn check_payload_len(payload: &[u8]) -> Result<(), OnionError> {

@@ -5,7 +5,7 @@ use sphinx_packet::{ProcessedPacketData, SphinxPacket};
 
 use super::{
     ConnTag, DEST_CLIENT, DEST_QUEUE_SERVICE, OnionError, Packet, REPLAY_TAG_LEN, RelayKeys,
-    SEALED_REPLY_SIZE, SURB_ID_LEN, SurbId, is_canonical_u,
+    SEALED_REPLY_SIZE, SURB_ID_LEN, SurbId, check_len, is_canonical_u,
 };
 #[cfg(doc)]
 use super::{GatewayFrame, Surb, build_forward};
@@ -103,12 +103,7 @@ pub fn process<C: ReplayCache + ?Sized>(
     keys: &RelayKeys,
     replay: &mut C,
 ) -> Result<Processed, OnionError> {
-    if packet.len() != PACKET_SIZE {
-        return Err(OnionError::WrongLength {
-            expected: PACKET_SIZE,
-            got: packet.len(),
-        });
-    }
+    check_len(packet, PACKET_SIZE)?;
     if !packet.get(..32).is_some_and(is_canonical_u) {
         return Err(OnionError::Malformed);
     }

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 use super::GatewayFrame;
 use super::{
     ConnTag, DEST_CLIENT, Hop, OnionError, Packet, ROUTE_LEN, SEALED_REPLY_SIZE, SURB_SIZE, SurbId,
-    check_payload_len, destination, is_canonical_u, to_nodes, zero_delays,
+    check_len, check_payload_len, destination, is_canonical_u, to_nodes, zero_delays,
 };
 use crate::ids::RelayId;
 use crate::keys::SecretKey;
@@ -31,12 +31,7 @@ impl Surb {
     /// Parses a SURB; rejects anything but exactly [`SURB_SIZE`] bytes with a canonical,
     /// non-zero header key. (Whether the rest is valid only shows when the reply travels.)
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, OnionError> {
-        if bytes.len() != SURB_SIZE {
-            return Err(OnionError::WrongLength {
-                expected: SURB_SIZE,
-                got: bytes.len(),
-            });
-        }
+        check_len(bytes, SURB_SIZE)?;
         // the header key must be a canonical, non-zero X25519 point (what every builder makes)
         let alpha = bytes.get(..32).ok_or(OnionError::Malformed)?;
         if !is_canonical_u(alpha) || alpha.iter().all(|b| *b == 0) {
@@ -99,12 +94,7 @@ impl SurbOpener {
     /// Opens a sealed reply (the [`SEALED_REPLY_SIZE`] bytes a gateway pushed in a
     /// [`GatewayFrame::Reply`]) and returns the plaintext the SURB's user sealed.
     pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, OnionError> {
-        if sealed.len() != SEALED_REPLY_SIZE {
-            return Err(OnionError::WrongLength {
-                expected: SEALED_REPLY_SIZE,
-                got: sealed.len(),
-            });
-        }
+        check_len(sealed, SEALED_REPLY_SIZE)?;
         let payload = Payload::from_bytes(sealed).map_err(|_| OnionError::Malformed)?;
         self.0
             .recover_plaintext(payload)

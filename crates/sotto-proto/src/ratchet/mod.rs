@@ -236,9 +236,15 @@ fn parse(message: &[u8]) -> Result<Parsed<'_>, RatchetError> {
 
 /// The first 32 bytes after version and type of a hello: the initiator's ephemeral key.
 pub(crate) fn hello_ephemeral_key(message: &[u8]) -> Option<PublicKey> {
+    leading_key(message, TYPE_HELLO)
+}
+
+/// The public key in the first 32 bytes after version and type (offset 2), if `message` is
+/// a queue message of this protocol version and of type `ty`.
+fn leading_key(message: &[u8], ty: u8) -> Option<PublicKey> {
     if message.len() != QUEUE_MESSAGE_SIZE
         || message.first() != Some(&PROTOCOL_VERSION)
-        || message.get(1) != Some(&TYPE_HELLO)
+        || message.get(1) != Some(&ty)
     {
         return None;
     }

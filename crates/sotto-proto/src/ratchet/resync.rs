@@ -40,7 +40,9 @@ use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::{AD_LEN, RatchetError, Session, TYPE_RESYNC_ACCEPT, TYPE_RESYNC_REQUEST, dh};
+use super::{
+    AD_LEN, RatchetError, Session, TYPE_RESYNC_ACCEPT, TYPE_RESYNC_REQUEST, dh, leading_key,
+};
 use crate::PROTOCOL_VERSION;
 use crate::codec::Reader;
 use crate::crypto::{Secret32, hkdf_3x32, hkdf_sha256, hmac_sha256};
@@ -260,15 +262,7 @@ fn session_keys(
 
 /// The public key in an accept's key field (offset 2), if `message` is shaped as an accept.
 fn accept_key(message: &[u8]) -> Option<PublicKey> {
-    if message.len() != QUEUE_MESSAGE_SIZE
-        || message.first() != Some(&PROTOCOL_VERSION)
-        || message.get(1) != Some(&TYPE_RESYNC_ACCEPT)
-    {
-        return None;
-    }
-    let mut r = Reader::new(message);
-    r.advance(2).ok()?;
-    r.extract().ok().map(PublicKey::from_bytes)
+    leading_key(message, TYPE_RESYNC_ACCEPT)
 }
 
 impl Session {
