@@ -111,8 +111,8 @@ impl Worker {
         let mut next_id = 1u64;
         while done < count {
             let batch = WINDOW.min(count - done);
-            // Create: (opener, key, target relay) per request.
-            let mut pending = HashMap::new();
+            // Create: (frame, opener, key, target relay) per request.
+            let mut requests = Vec::new();
             for _ in 0..batch {
                 let key = AuthKeyPair::generate(&mut self.rng);
                 let target = (self.rng.next_u32() as usize) % self.dir.len();
@@ -129,21 +129,16 @@ impl Worker {
                     Request::create(id, surb, &key, now, pow_bits, &scope)
                         .map_err(|e| e.to_string())
                 })?;
-                sink.feed(Message::binary(frame))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                pending.insert(opener.id(), (opener, key, target));
+                requests.push((frame, opener, key, target));
             }
-            sink.flush().await.map_err(|e| e.to_string())?;
             let mut created = Vec::new();
-            for body in answers(&mut stream, &mut pending, batch).await? {
+            for body in exchange(&mut sink, &mut stream, requests).await? {
                 if let (ResponseBody::Ids { recipient_id, .. }, key, target) = body {
                     created.push((recipient_id, key, target));
                 }
             }
             // Subscribe each new queue with SURBs, as a client does.
-            let mut pending = HashMap::new();
-            let n = created.len();
+            let mut requests = Vec::new();
             for (recipient_id, key, target) in created {
                 let mut surbs = Vec::new();
                 for _ in 0..SUBSCRIBE_SURBS {
@@ -170,13 +165,9 @@ impl Worker {
                     .encode(Some(&key))
                     .map_err(|e| e.to_string())
                 })?;
-                sink.feed(Message::binary(frame))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                pending.insert(opener.id(), (opener, key, target));
+                requests.push((frame, opener, key, target));
             }
-            sink.flush().await.map_err(|e| e.to_string())?;
-            let ok = answers(&mut stream, &mut pending, n)
+            let ok = exchange(&mut sink, &mut stream, requests)
                 .await?
                 .into_iter()
                 .filter(|(b, _, _)| *b == ResponseBody::Ok)
@@ -190,6 +181,29 @@ impl Worker {
 }
 
 type Pending = HashMap<sotto_proto::onion::SurbId, (SurbOpener, AuthKeyPair, usize)>;
+
+/// Sends each request's frame on `sink` and reads the answers that arrive (see [`answers`]),
+/// each with its request's key and target relay.
+async fn exchange<K, S>(
+    sink: &mut K,
+    stream: &mut S,
+    requests: Vec<(Vec<u8>, SurbOpener, AuthKeyPair, usize)>,
+) -> Result<Vec<(ResponseBody, AuthKeyPair, usize)>, String>
+where
+    K: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let want = requests.len();
+    let mut pending = Pending::new();
+    for (frame, opener, key, target) in requests {
+        sink.feed(Message::binary(frame))
+            .await
+            .map_err(|e| e.to_string())?;
+        pending.insert(opener.id(), (opener, key, target));
+    }
+    sink.flush().await.map_err(|e| e.to_string())?;
+    answers(stream, &mut pending, want).await
+}
 
 /// Reads gateway frames until `want` answers arrived (or 20 s passed).
 async fn answers<S>(

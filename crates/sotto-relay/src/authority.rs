@@ -267,12 +267,7 @@ pub async fn run(config: AuthorityConfig) -> Result<(), RelayError> {
         authority: Mutex::new(authority),
         relays: Mutex::new(slots),
     });
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| RelayError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = crate::relay::bind(config.listen).await?;
     let signal = crate::dev::shutdown_signal().await?;
     let poller = {
         let shared = shared.clone();

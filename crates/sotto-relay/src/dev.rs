@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use std::sync::{Arc, Mutex};
 
-use crate::actor::{self, NodeHandle};
+use crate::actor;
 use crate::authority::{Authority, DEFAULT_LIFETIME_SECS};
 use crate::error::RelayError;
 use crate::identity::KeyPolicy;
@@ -138,12 +138,7 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
         })?;
         bound.push((identity, signing_key, node, listener, local));
     }
-    let http_listener = tokio::net::TcpListener::bind(opts.http)
-        .await
-        .map_err(|source| RelayError::Bind {
-            addr: opts.http,
-            source,
-        })?;
+    let http_listener = relay::bind(opts.http).await?;
     let http_addr = http_listener
         .local_addr()
         .map_err(|source| RelayError::Io {
@@ -163,16 +158,13 @@ pub async fn run(opts: DevOptions) -> Result<(), RelayError> {
             pow_bits: opts.service.pow_bits,
             signing_key,
         };
-        let relay = Relay::new(
+        let relay = Relay::start(
             info,
             local,
-            opts.limits.clone(),
-            NodeHandle::new(opts.limits.node_queue),
+            &opts.limits,
             shutdown_rx.clone(),
-        );
-        relay
-            .node()
-            .start(relay.clone(), node, identity, opts.keys)?;
+            (node, identity, opts.keys),
+        )?;
         relays.push(relay);
         listeners.push(listener);
     }

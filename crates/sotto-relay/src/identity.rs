@@ -198,15 +198,17 @@ impl Identity {
             );
             Ok(SecretKey::from_persisted_bytes(*s))
         };
+        let id_at = |at: usize| -> Result<RelayId, RelayError> {
+            b.get(at..at + RelayId::LEN)
+                .and_then(RelayId::from_slice)
+                .ok_or(bad("wrong length"))
+        };
         match b.get(..8) {
             Some(m) if m == MAGIC_V1.as_slice() => {
                 if b.len() != FILE_LEN_V1 {
                     return Err(bad("wrong length"));
                 }
-                let id = b
-                    .get(16..48)
-                    .and_then(RelayId::from_slice)
-                    .ok_or(bad("wrong length"))?;
+                let id = id_at(16)?;
                 Ok(Self {
                     id,
                     keys: RelayKeys::new(RelayKey::from_secret(u32_at(8)?, secret_at(48)?)),
@@ -219,10 +221,7 @@ impl Identity {
                 if b.len() != FILE_LEN_V2 {
                     return Err(bad("wrong length"));
                 }
-                let id = b
-                    .get(8..40)
-                    .and_then(RelayId::from_slice)
-                    .ok_or(bad("wrong length"))?;
+                let id = id_at(8)?;
                 let current = RelayKey::from_secret(u32_at(40)?, secret_at(52)?);
                 let current_since = u64_at(44)?;
                 let (keys, previous_until) = match b.get(84) {

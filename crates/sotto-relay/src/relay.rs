@@ -26,9 +26,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::actor::{NodeHandle, NodeInput, NodeOutputs};
+use crate::actor::{Node, NodeHandle, NodeInput, NodeOutputs};
+
 use crate::error::RelayError;
-use crate::identity::PublishedKeys;
+use crate::identity::{Identity, KeyPolicy, PublishedKeys};
 use crate::limits::{Limits, TokenBucket};
 use crate::link::{self, LinkOwner};
 use crate::metrics::{DropReason, RelayMetrics};
@@ -87,7 +88,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Binds a relay's TCP listener.
+/// Binds a TCP listener (a relay's, its HTTP side's, an authority's); [`RelayError::Bind`]
+/// names the address if that fails.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, RelayError> {
     TcpListener::bind(addr)
         .await
@@ -95,6 +97,22 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, RelayError> {
 }
 
 impl Relay {
+    /// A relay with its own node handle (a queue of `limits.node_queue`), its node actor
+    /// started on `node` with its identity and key policy: what `run` and `dev` do for each
+    /// relay they serve.
+    pub fn start(
+        info: RelayInfo,
+        local_addr: SocketAddr,
+        limits: &Limits,
+        shutdown: watch::Receiver<bool>,
+        (node, identity, policy): (Node, Identity, KeyPolicy),
+    ) -> Result<Arc<Self>, RelayError> {
+        let handle = NodeHandle::new(limits.node_queue);
+        let relay = Self::new(info, local_addr, limits.clone(), handle, shutdown);
+        relay.node().start(relay.clone(), node, identity, policy)?;
+        Ok(relay)
+    }
+
     pub fn new(
         info: RelayInfo,
         local_addr: SocketAddr,
@@ -340,14 +358,14 @@ impl Relay {
             let next = tokio::select! {
                 _ = ping.tick() => {
                     if last_heard.elapsed() > IDLE_TIMEOUT {
-                        let _ = tx.send(Message::Close(Some(close(CloseCode::Away, "idle")))).await;
+                        let _ = tx.send(close_message(CloseCode::Away, "idle")).await;
                         break;
                     }
                     let _ = tx.try_send(Message::Ping(Vec::new().into()));
                     continue;
                 }
                 _ = stopped(&mut shutdown) => {
-                    let _ = tx.send(Message::Close(Some(close(CloseCode::Away, "relay shutting down")))).await;
+                    let _ = tx.send(close_message(CloseCode::Away, "relay shutting down")).await;
                     break;
                 }
                 next = stream.next() => next,
@@ -361,10 +379,7 @@ impl Relay {
                 Some(Err(WsError::Capacity(_))) => {
                     self.metrics.drop_packet(DropReason::Oversized);
                     let _ = tx
-                        .send(Message::Close(Some(close(
-                            CloseCode::Size,
-                            "frame too large",
-                        ))))
+                        .send(close_message(CloseCode::Size, "frame too large"))
                         .await;
                     break;
                 }
@@ -377,7 +392,7 @@ impl Relay {
                         strikes += 1;
                         if strikes > self.limits.rate_limit_strikes {
                             let _ = tx
-                                .send(Message::Close(Some(close(CloseCode::Policy, "rate limit"))))
+                                .send(close_message(CloseCode::Policy, "rate limit"))
                                 .await;
                             break;
                         }
@@ -418,10 +433,7 @@ impl Relay {
                 Message::Text(_) => {
                     self.metrics.drop_packet(DropReason::TextFrame);
                     let _ = tx
-                        .send(Message::Close(Some(close(
-                            CloseCode::Unsupported,
-                            "binary frames only",
-                        ))))
+                        .send(close_message(CloseCode::Unsupported, "binary frames only"))
                         .await;
                     break;
                 }
@@ -524,6 +536,11 @@ impl LinkOwner for Relay {
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.clone()
     }
+}
+
+/// A WebSocket close message with this code and reason.
+fn close_message(code: CloseCode, reason: &'static str) -> Message {
+    Message::Close(Some(close(code, reason)))
 }
 
 fn close(code: CloseCode, reason: &'static str) -> CloseFrame {

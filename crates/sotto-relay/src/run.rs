@@ -45,7 +45,7 @@ use sotto_proto::directory::{
 use sotto_proto::service::ServiceConfig;
 use tokio::sync::watch;
 
-use crate::actor::{self, NodeHandle};
+use crate::actor;
 use crate::dev::shutdown_signal;
 use crate::error::RelayError;
 use crate::identity::KeyPolicy;
@@ -309,11 +309,7 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         source,
     })?;
     let http = match config.http {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| RelayError::Bind { addr, source })?,
-        ),
+        Some(addr) => Some(relay::bind(addr).await?),
         None => None,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -325,16 +321,13 @@ pub async fn run(config: RunConfig) -> Result<(), RelayError> {
         pow_bits,
         signing_key: keyfile::load_or_create(&config.data_dir.join(keyfile::SIGNING_KEY_FILE))?,
     };
-    let relay = Relay::new(
+    let relay = Relay::start(
         info,
         local,
-        config.limits.clone(),
-        NodeHandle::new(config.limits.node_queue),
+        &config.limits,
         shutdown_rx.clone(),
-    );
-    relay
-        .node()
-        .start(relay.clone(), node, identity, config.keys)?;
+        (node, identity, config.keys),
+    )?;
     let peers: Vec<_> = peers.into_iter().filter(|p| p.id != relay.id).collect();
     // Forwarding needs only ids and URLs, which a rotation does not change.
     let mut directory = peers.clone();
