@@ -311,6 +311,30 @@ impl core::fmt::Debug for SecretWriter {
     }
 }
 
+/// Declares a serialized-state type: `Zeroizing` bytes made by a [`SecretWriter`], read
+/// back with `as_bytes`, whose `Debug` prints only the type's name:
+/// `persisted_bytes!(/// docs Name, "as_bytes docs")`.
+macro_rules! persisted_bytes {
+    ($(#[$meta:meta])* $name:ident, $as_bytes_doc:literal) => {
+        $(#[$meta])*
+        pub struct $name(zeroize::Zeroizing<Vec<u8>>);
+
+        impl $name {
+            #[doc = $as_bytes_doc]
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+pub(crate) use persisted_bytes;
+
 /// Test helper: `decode` refuses every proper prefix of `bytes` (a truncation at any
 /// position is an error, never a shorter value).
 #[cfg(test)]

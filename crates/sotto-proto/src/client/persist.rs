@@ -2,7 +2,6 @@
 //! [`crate::codec`] (into a [`SecretWriter`]: the state holds every key). The layout is in
 //! `docs/PROTOCOL.md`, "Client state (at rest)".
 
-use core::fmt;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use zeroize::Zeroizing;
@@ -13,7 +12,7 @@ use super::receive::{QueueOwner, RecvQueue};
 use super::request::{Pending, PendingKind, Purpose};
 use super::resync::SyncState;
 use super::{Client, ClientConfig};
-use crate::codec::{Reader, SecretWriter, Writer as _};
+use crate::codec::{Reader, SecretWriter, Writer as _, persisted_bytes};
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
@@ -42,22 +41,12 @@ const INVITATION_SECRET_LEN: usize = 32 + crate::invitation::ENCODED_LEN;
 /// Stands in for the SURB of a restored request: no opener has it (random ids are never zero).
 const NO_SURB: SurbId = SurbId::from_bytes([0; onion::SURB_ID_LEN]);
 
-/// A serialized [`Client`]. Holds every key of the account: encrypt it before it touches
-/// storage. Zeroized on drop, never printed.
-pub struct PersistedClient(Zeroizing<Vec<u8>>);
-
-impl PersistedClient {
-    /// The serialized state (see `docs/PROTOCOL.md`, "Client state (at rest)").
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PersistedClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PersistedClient(<redacted>)")
-    }
-}
+persisted_bytes!(
+    /// A serialized [`Client`]. Holds every key of the account: encrypt it before it touches
+    /// storage. Zeroized on drop, never printed.
+    PersistedClient,
+    "The serialized state (see `docs/PROTOCOL.md`, \"Client state (at rest)\")."
+);
 
 /// A count: collections never approach 2³² entries.
 fn put_count(w: &mut SecretWriter, n: usize) {

@@ -1,13 +1,12 @@
 //! The session state's byte layout (see `docs/protocol/crypto.md`, "Session state"): what
 //! [`Session::to_persisted`] writes and [`Session::from_persisted`] reads back.
 
-use core::fmt;
 use std::collections::VecDeque;
 
 use zeroize::Zeroizing;
 
 use super::{AD_LEN, Chains, MAX_STORED_SKIPPED, Session, Skipped};
-use crate::codec::{CodecError, Reader, SecretWriter, Writer};
+use crate::codec::{CodecError, Reader, SecretWriter, Writer, persisted_bytes};
 use crate::crypto::Secret32;
 use crate::keys::{KeyPair, PublicKey, SecretKey};
 
@@ -27,21 +26,12 @@ pub enum SessionDecodeError {
     TooManySkipped,
 }
 
-/// A serialized session. Holds every key of the conversation: encrypt it before it touches
-/// storage. Zeroized on drop, never printed.
-pub struct PersistedSession(Zeroizing<Vec<u8>>);
-
-impl PersistedSession {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PersistedSession {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PersistedSession(<redacted>)")
-    }
-}
+persisted_bytes!(
+    /// A serialized session. Holds every key of the conversation: encrypt it before it touches
+    /// storage. Zeroized on drop, never printed.
+    PersistedSession,
+    "The serialized session (see `docs/protocol/crypto.md`, `Session::to_persisted`)."
+);
 
 const STATE_VERSION: u8 = 1;
 const STATE_FIXED_LEN: usize = 1 + AD_LEN + 32 + 1 + 3 * 32 + 3 * 4;
