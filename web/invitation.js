@@ -1,8 +1,7 @@
 // The New chat view: creating a one-time invitation (link and QR code) or connecting with one
 // pasted, scanned or opened as a link.
-import { state, upsertContact } from '/web/store.js';
+import { state, upsertContact, whileBusy } from '/web/store.js';
 import { byId, clearText } from '/web/dom.js';
-import { errorText } from '/web/format.js';
 import { showPane, onLeave } from '/web/panes.js';
 import { renderList } from '/web/chat-list.js';
 import { openConversation } from '/web/conversation.js';
@@ -59,7 +58,6 @@ export function clearNewChat() {
 }
 
 el.createInvitation.addEventListener('click', async () => {
-  const s = state.session;
   el.pastePanel.hidden = true;
   el.createPanel.hidden = false;
   el.createInvitation.setAttribute('aria-pressed', 'true');
@@ -69,8 +67,8 @@ el.createInvitation.addEventListener('click', async () => {
   el.copyStatus.textContent = '';
   el.createError.textContent = '';
   el.createStatus.textContent = 'Creating a one-time invitation…';
-  el.createInvitation.disabled = true;
-  try {
+  const busy = { button: el.createInvitation, status: el.createStatus, error: el.createError };
+  await whileBusy(busy, async (s) => {
     const link = await s.me.createInvitation();
     if (state.session !== s) return;
     el.linkOut.value = link;
@@ -81,14 +79,7 @@ el.createInvitation.addEventListener('click', async () => {
     el.createStatus.textContent = 'Invitation ready. It works once; your friend appears in your chats when they connect.';
     el.linkOut.focus();
     el.linkOut.select();
-  } catch (err) {
-    if (state.session === s) {
-      el.createStatus.textContent = '';
-      el.createError.textContent = errorText(err);
-    }
-  } finally {
-    el.createInvitation.disabled = false;
-  }
+  });
 });
 
 el.copy.addEventListener('click', async () => {
@@ -119,7 +110,6 @@ export function showPaste(link) {
 
 el.pastePanel.addEventListener('submit', async (e) => {
   e.preventDefault();
-  const s = state.session;
   const link = el.linkIn.value.trim();
   el.pasteError.textContent = '';
   if (!link) {
@@ -127,9 +117,9 @@ el.pastePanel.addEventListener('submit', async (e) => {
     el.linkIn.focus();
     return;
   }
-  el.connect.disabled = true;
   el.pasteStatus.textContent = 'Connecting…';
-  try {
+  const busy = { button: el.connect, status: el.pasteStatus, error: el.pasteError, onError: () => el.linkIn.focus() };
+  await whileBusy(busy, async (s) => {
     const contact = await s.me.acceptInvitation(link);
     if (state.session !== s) return;
     el.linkIn.value = '';
@@ -137,13 +127,5 @@ el.pastePanel.addEventListener('submit', async (e) => {
     upsertContact(contact);
     renderList();
     openConversation(contact.id);
-  } catch (err) {
-    if (state.session === s) {
-      el.pasteStatus.textContent = '';
-      el.pasteError.textContent = errorText(err);
-      el.linkIn.focus();
-    }
-  } finally {
-    el.connect.disabled = false;
-  }
+  });
 });

@@ -1,6 +1,6 @@
 // The Settings view: display name, recovery words (behind the passphrase or a confirmation),
 // the encrypted backup file, the relay directory, and deleting the profile.
-import { state } from '/web/store.js';
+import { state, whileBusy } from '/web/store.js';
 import { byId, clearText } from '/web/dom.js';
 import { errorText } from '/web/format.js';
 import { showPane, onLeave } from '/web/panes.js';
@@ -72,7 +72,6 @@ export function clearSettings() {
 
 el.nameForm.addEventListener('submit', async (e) => {
   e.preventDefault();
-  const s = state.session;
   const name = el.settingsName.value.trim();
   el.nameStatus.textContent = '';
   el.nameError.textContent = '';
@@ -81,24 +80,18 @@ el.nameForm.addEventListener('submit', async (e) => {
     el.settingsName.focus();
     return;
   }
-  el.saveName.disabled = true;
-  try {
+  await whileBusy({ button: el.saveName, error: el.nameError }, async (s) => {
     await s.me.setDisplayName(name);
     if (state.session !== s) return;
     el.meName.textContent = name;
     el.nameStatus.textContent = s.contacts.size > 0
       ? `Saved. Your contacts will see “${name}”.`
       : `Saved. New contacts will see “${name}”.`;
-  } catch (err) {
-    if (state.session === s) el.nameError.textContent = errorText(err);
-  } finally {
-    el.saveName.disabled = false;
-  }
+  });
 });
 
 el.wordsForm.addEventListener('submit', async (e) => {
   e.preventDefault();
-  const s = state.session;
   el.wordsError.textContent = '';
   let passphrase = null;
   if (state.saved?.passphrase) {
@@ -113,8 +106,8 @@ el.wordsForm.addEventListener('submit', async (e) => {
     el.wordsConfirm.focus();
     return;
   }
-  el.showWords.disabled = true;
-  try {
+  const onError = () => el.wordsPassphrase.select();
+  await whileBusy({ button: el.showWords, error: el.wordsError, onError }, async (s) => {
     const phrase = await s.me.revealMnemonic(passphrase);
     if (state.session !== s) return;
     el.wordsPassphrase.value = '';
@@ -126,19 +119,11 @@ el.wordsForm.addEventListener('submit', async (e) => {
     el.wordsForm.hidden = true;
     el.wordsPanel.hidden = false;
     el.hideWords.focus();
-  } catch (err) {
-    if (state.session === s) {
-      el.wordsError.textContent = errorText(err);
-      el.wordsPassphrase.select();
-    }
-  } finally {
-    el.showWords.disabled = false;
-  }
+  });
 });
 
 el.passphraseForm.addEventListener('submit', async (e) => {
   e.preventDefault();
-  const s = state.session;
   el.passphraseStatus.textContent = '';
   el.passphraseError.textContent = '';
   const old = state.saved?.passphrase ? el.oldPassphrase.value : null;
@@ -148,8 +133,8 @@ el.passphraseForm.addEventListener('submit', async (e) => {
     return;
   }
   const next = el.newPassphrase.value;
-  el.changePassphrase.disabled = true;
-  try {
+  const onError = () => el.oldPassphrase.select();
+  await whileBusy({ button: el.changePassphrase, error: el.passphraseError, onError }, async (s) => {
     await s.me.changePassphrase(old, next || null);
     if (state.session !== s) return;
     state.saved = { ...state.saved, passphrase: !!next };
@@ -161,14 +146,7 @@ el.passphraseForm.addEventListener('submit', async (e) => {
     el.passphraseStatus.textContent = next
       ? 'Saved. Use the new passphrase from now on.'
       : 'Saved. This profile now opens without a passphrase.';
-  } catch (err) {
-    if (state.session === s) {
-      el.passphraseError.textContent = errorText(err);
-      el.oldPassphrase.select();
-    }
-  } finally {
-    el.changePassphrase.disabled = false;
-  }
+  });
 });
 
 el.hideWords.addEventListener('click', () => {
@@ -177,11 +155,9 @@ el.hideWords.addEventListener('click', () => {
 });
 
 el.exportBackup.addEventListener('click', async () => {
-  const s = state.session;
   el.backupStatus.textContent = 'Encrypting your backup…';
   el.backupError.textContent = '';
-  el.exportBackup.disabled = true;
-  try {
+  await whileBusy({ button: el.exportBackup, status: el.backupStatus, error: el.backupError }, async (s) => {
     const bytes = await s.me.exportBackup();
     if (state.session !== s) return;
     const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
@@ -193,14 +169,7 @@ el.exportBackup.addEventListener('click', async () => {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
     el.backupStatus.textContent = `Backup saved as ${a.download}. Keep it with your recovery words.`;
-  } catch (err) {
-    if (state.session === s) {
-      el.backupStatus.textContent = '';
-      el.backupError.textContent = errorText(err);
-    }
-  } finally {
-    el.exportBackup.disabled = false;
-  }
+  });
 });
 
 el.relayForm.addEventListener('submit', async (e) => {

@@ -2,6 +2,8 @@
 // loaded so far), the profile saved on this device, and an invitation waiting to be offered.
 // The one mutable state every view reads; End session throws `state.session` away whole.
 
+import { errorText } from '/web/format.js';
+
 /// How many messages a conversation loads at a time (on opening, and per scroll to the top).
 export const PAGE = 30;
 /// The profile the PWA saves on this device.
@@ -26,6 +28,25 @@ export function newSession(me, kiosk) {
     rendered: null,      // {contactId, lastDay}
     localSeq: 0,
   };
+}
+
+/// Runs `action(s)` for the session `s` open now, with `button` disabled until it ends (the
+/// action checks `state.session === s` itself after each wait). If it fails while `s` is still
+/// open: `status` (if given) is emptied, `error` shows why, and `onError` (if given) runs.
+export async function whileBusy({ button, status, error, onError }, action) {
+  const s = state.session;
+  button.disabled = true;
+  try {
+    await action(s);
+  } catch (err) {
+    if (state.session === s) {
+      if (status) status.textContent = '';
+      error.textContent = errorText(err);
+      onError?.();
+    }
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /// Adds a contact the library told of (`{id, displayName?, disappearingSeconds?}`) to the

@@ -215,10 +215,9 @@ impl Sotto {
         text: &str,
     ) -> Promise {
         let (promise, resolver) = deferred();
-        let sent = self.check_open().and_then(|()| {
-            let contact = contact_arg(&contact_id)?;
-            self.driver.send_text(contact, text, resolver)
-        });
+        let sent = self
+            .open_contact(&contact_id)
+            .and_then(|contact| self.driver.send_text(contact, text, resolver));
         match sent {
             Ok(()) => promise,
             Err(e) => Promise::reject(&e),
@@ -252,10 +251,7 @@ impl Sotto {
         #[wasm_bindgen(unchecked_param_type = "Blob")] file: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SendFileOptions")] options: JsValue,
     ) -> Promise {
-        if let Err(e) = self.check_open() {
-            return Promise::reject(&e);
-        }
-        let contact = match contact_arg(&contact_id) {
+        let contact = match self.open_contact(&contact_id) {
             Ok(c) => c,
             Err(e) => return Promise::reject(&e),
         };
@@ -317,8 +313,7 @@ impl Sotto {
         #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
         seconds: f64,
     ) -> Promise {
-        let set = self.check_open().and_then(|()| {
-            let contact = contact_arg(&contact_id)?;
+        let set = self.open_contact(&contact_id).and_then(|contact| {
             let seconds = seconds.clamp(0.0, f64::from(u32::MAX)) as u32;
             self.driver.set_disappearing(contact, seconds)
         });
@@ -335,10 +330,9 @@ impl Sotto {
         &self,
         #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
     ) -> Promise {
-        let code = self.check_open().and_then(|()| {
-            let contact = contact_arg(&contact_id)?;
-            self.driver.security_code(contact)
-        });
+        let code = self
+            .open_contact(&contact_id)
+            .and_then(|contact| self.driver.security_code(contact));
         settled(code.map(|(digits, qr, svg)| {
             crate::js::obj(&[
                 ("digits", digits.into()),
@@ -358,10 +352,9 @@ impl Sotto {
         #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
         code: &str,
     ) -> Promise {
-        let set = self.check_open().and_then(|()| {
-            let contact = contact_arg(&contact_id)?;
-            self.driver.set_verified(contact, Some(code))
-        });
+        let set = self
+            .open_contact(&contact_id)
+            .and_then(|contact| self.driver.set_verified(contact, Some(code)));
         settled(set.map(|()| JsValue::UNDEFINED))
     }
 
@@ -371,10 +364,9 @@ impl Sotto {
         &self,
         #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
     ) -> Promise {
-        let set = self.check_open().and_then(|()| {
-            let contact = contact_arg(&contact_id)?;
-            self.driver.set_verified(contact, None)
-        });
+        let set = self
+            .open_contact(&contact_id)
+            .and_then(|contact| self.driver.set_verified(contact, None));
         settled(set.map(|()| JsValue::UNDEFINED))
     }
 
@@ -393,8 +385,7 @@ impl Sotto {
         #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "MessagesOptions")] options: JsValue,
     ) -> Promise {
-        let page = self.check_open().and_then(|()| {
-            let contact = contact_arg(&contact_id)?;
+        let page = self.open_contact(&contact_id).and_then(|contact| {
             let limit = get(&options, "limit")
                 .as_f64()
                 .map_or(50, |l| l.max(0.0) as usize);
@@ -433,10 +424,7 @@ impl Sotto {
         listener: &JsValue,
         options: &JsValue,
     ) -> Result<(), JsValue> {
-        let target = self.driver.target();
-        let f: Function = get(target, "addEventListener").dyn_into()?;
-        f.call3(target, &ty.into(), listener, options)?;
-        Ok(())
+        self.call_target("addEventListener", ty, listener, options)
     }
 
     /// Same as `EventTarget.removeEventListener`.
@@ -447,10 +435,7 @@ impl Sotto {
         listener: &JsValue,
         options: &JsValue,
     ) -> Result<(), JsValue> {
-        let target = self.driver.target();
-        let f: Function = get(target, "removeEventListener").dyn_into()?;
-        f.call3(target, &ty.into(), listener, options)?;
-        Ok(())
+        self.call_target("removeEventListener", ty, listener, options)
     }
 
     /// Stops the timer and the connection; pending calls fail with `CLOSED`; the store key
@@ -462,5 +447,28 @@ impl Sotto {
             store.close();
         }
         Promise::resolve(&JsValue::UNDEFINED)
+    }
+}
+
+impl Sotto {
+    /// The contact `contact_id` names, once the profile is checked open (`CLOSED`, else
+    /// `UNKNOWN_CONTACT` for an id that names none).
+    fn open_contact(&self, contact_id: &JsValue) -> Result<ContactId, JsValue> {
+        self.check_open()?;
+        contact_arg(contact_id)
+    }
+
+    /// Calls the event target's `method` (`addEventListener` or `removeEventListener`).
+    fn call_target(
+        &self,
+        method: &str,
+        ty: &str,
+        listener: &JsValue,
+        options: &JsValue,
+    ) -> Result<(), JsValue> {
+        let target = self.driver.target();
+        let f: Function = get(target, method).dyn_into()?;
+        f.call3(target, &ty.into(), listener, options)?;
+        Ok(())
     }
 }

@@ -238,21 +238,16 @@ mod tests {
         let resp: JsValue = web_sys::Response::new_with_opt_str(Some(&big))
             .unwrap()
             .into();
-        let e = read_directory(Promise::resolve(&resp), &trust(), 15_000)
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(code_of(&e), "DIRECTORY_INVALID");
+        let code = |e: Result<_, JsValue>| code_of(&e.err().unwrap());
+        let trust = trust();
+        let read = |response: &JsValue| read_directory(Promise::resolve(response), &trust, 15_000);
+        assert_eq!(code(read(&resp).await), "DIRECTORY_INVALID");
         let endless = js_sys::Function::new_no_args(
             "return new Response(new ReadableStream({ start() {} }))",
         )
         .call0(&JsValue::NULL)
         .unwrap();
-        let e = read_directory(Promise::resolve(&endless), &trust(), 15_000)
-            .await
-            .err()
-            .unwrap();
-        assert_eq!(code_of(&e), "RELAY_UNREACHABLE");
+        assert_eq!(code(read(&endless).await), "RELAY_UNREACHABLE");
     }
 
     #[test]

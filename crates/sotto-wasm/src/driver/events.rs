@@ -119,6 +119,28 @@ pub fn contact_js(client: &Client, id: ContactId, name: &str) -> JsValue {
     ])
 }
 
+/// [`contact_of`] with a `warning` for the page to show.
+fn contact_warning(client: &Client, contact: ContactId, warning: &str) -> JsValue {
+    let detail = contact_of(client, contact);
+    set_warning(&detail, warning);
+    detail
+}
+
+/// Sets `detail.warning`: a sentence for the page to show.
+fn set_warning(detail: &JsValue, warning: &str) {
+    let _ = js_sys::Reflect::set(detail, &"warning".into(), &warning.into());
+}
+
+/// What a contact's `ContactRestored` tells the page.
+const RESTORED_WARNING: &str =
+    "This contact restored from a backup: messages since it may be missing on their side.";
+/// What a contact's `DecryptFailed` tells the page.
+const DECRYPT_FAILED_WARNING: &str =
+    "A message from this contact could not be decrypted and is lost: re-establishing encryption.";
+/// What a contact's `SecurityCodeChanged` tells the page.
+const CODE_CHANGED_WARNING: &str =
+    "The security code of this contact changed since you verified it: compare it again.";
+
 /// [`contact_js`] of a contact by id (its current name).
 fn contact_of(client: &Client, contact: ContactId) -> JsValue {
     let name = client
@@ -414,32 +436,15 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 &"restoredSince".into(),
                 &(since.saturating_mul(1000) as f64).into(),
             );
-            let _ = js_sys::Reflect::set(
-                &detail,
-                &"warning".into(),
-                &"This contact restored from a backup: messages since it may be missing on their side."
-                    .into(),
-            );
+            set_warning(&detail, RESTORED_WARNING);
             actions.push(Action::Dispatch("contact", detail));
         }
         Event::DecryptFailed { contact } => {
-            let detail = contact_of(&st.client, contact);
-            let _ = js_sys::Reflect::set(
-                &detail,
-                &"warning".into(),
-                &"A message from this contact could not be decrypted and is lost: re-establishing encryption."
-                    .into(),
-            );
+            let detail = contact_warning(&st.client, contact, DECRYPT_FAILED_WARNING);
             actions.push(Action::Dispatch("contact", detail));
         }
         Event::SecurityCodeChanged { contact } => {
-            let detail = contact_of(&st.client, contact);
-            let _ = js_sys::Reflect::set(
-                &detail,
-                &"warning".into(),
-                &"The security code of this contact changed since you verified it: compare it again."
-                    .into(),
-            );
+            let detail = contact_warning(&st.client, contact, CODE_CHANGED_WARNING);
             actions.push(Action::Dispatch("contact", detail));
         }
         Event::InvitationFailed { handle, ref error } => {

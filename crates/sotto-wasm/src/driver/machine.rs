@@ -244,17 +244,14 @@ impl Driver {
 
     /// Asks a relay for an invitation queue; `resolver` gets the link.
     pub fn create_invitation(&self, resolver: Resolver) -> Result<(), JsValue> {
-        {
-            let mut st = self.state.borrow_mut();
-            let st = &mut *st;
+        self.act(|st| {
             let handle = st
                 .client
                 .create_invitation(&mut st.rng, now())
                 .map_err(|e| client_error(&e))?;
             st.waiting.invitations.insert(handle, Wait::new(resolver));
-        }
-        self.pump();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Uses someone's invitation; `resolver` gets the new contact.
@@ -263,17 +260,14 @@ impl Driver {
         invitation: Invitation,
         resolver: Resolver,
     ) -> Result<(), JsValue> {
-        {
-            let mut st = self.state.borrow_mut();
-            let st = &mut *st;
+        self.act(|st| {
             let handle = st
                 .client
                 .accept_invitation(&mut st.rng, invitation, now())
                 .map_err(|e| client_error(&e))?;
             st.waiting.accepts.insert(handle, Wait::new(resolver));
-        }
-        self.pump();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Sends a text; `resolver` gets `{id, contactId, sentAt}` once a relay stored it.
@@ -283,9 +277,7 @@ impl Driver {
         text: &str,
         resolver: Resolver,
     ) -> Result<(), JsValue> {
-        {
-            let mut st = self.state.borrow_mut();
-            let st = &mut *st;
+        self.act(|st| {
             let envelope = st
                 .client
                 .send_text(&mut st.rng, contact, text, now())
@@ -306,9 +298,8 @@ impl Driver {
                 *envelope.id.as_bytes(),
                 (Wait::new(resolver), envelope.sent_at),
             );
-        }
-        self.pump();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Sends a file; `resolver` gets `{id, contactId, sentAt}` once a relay stored the message.
@@ -318,9 +309,7 @@ impl Driver {
         file: OutgoingFile,
         resolver: Resolver,
     ) -> Result<(), JsValue> {
-        {
-            let mut st = self.state.borrow_mut();
-            let st = &mut *st;
+        self.act(|st| {
             if st.closed {
                 return Err(closed());
             }
@@ -364,9 +353,8 @@ impl Driver {
                 *envelope.id.as_bytes(),
                 (Wait::new(resolver), envelope.sent_at),
             );
-        }
-        self.pump();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Sends again, now, a message not yet stored by a relay (`id`: its hex id); `resolver`
@@ -377,9 +365,7 @@ impl Driver {
         let bytes: [u8; 16] = unhex(id)
             .and_then(|b| b.try_into().ok())
             .ok_or_else(unknown)?;
-        {
-            let mut st = self.state.borrow_mut();
-            let st = &mut *st;
+        self.act(|st| {
             if st.closed {
                 return Err(closed());
             }
@@ -409,9 +395,8 @@ impl Driver {
             st.waiting
                 .sends
                 .insert(bytes, (Wait::new(resolver), sent_at));
-        }
-        self.pump();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The file of message `id` and its MIME type, where it is kept.
@@ -421,15 +406,12 @@ impl Driver {
 
     /// Makes messages with `contact` disappear `seconds` after they are sent (0 keeps them).
     pub fn set_disappearing(&self, contact: ContactId, seconds: u32) -> Result<(), JsValue> {
-        {
-            let mut st = self.state.borrow_mut();
-            let st = &mut *st;
+        self.act(|st| {
             st.client
                 .set_disappearing(&mut st.rng, contact, seconds, now())
                 .map_err(|e| client_error(&e))?;
-        }
-        self.pump();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The security code of the conversation with `contact`: `(digits in groups, QR payload,
@@ -446,8 +428,7 @@ impl Driver {
     /// Marks `contact` verified if `theirs` is its security code (`CODE_MISMATCH` if not,
     /// and nothing changes), or (`theirs` = `None`) takes the mark off.
     pub fn set_verified(&self, contact: ContactId, theirs: Option<&str>) -> Result<(), JsValue> {
-        {
-            let mut st = self.state.borrow_mut();
+        self.act(|st| {
             match theirs {
                 Some(code) => {
                     if !st
@@ -466,9 +447,8 @@ impl Driver {
                     .unverify_contact(contact)
                     .map_err(|e| client_error(&e))?,
             }
-        }
-        self.pump();
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The contacts as JS sees them, in the order they were added.
@@ -505,6 +485,13 @@ impl Driver {
     /// The profile's store (`None` with 'memory' storage or once closed).
     pub fn store(&self) -> Option<Rc<Store>> {
         self.state.borrow().history.store()
+    }
+
+    /// Runs `f` on the state; if it succeeds, sends what it made and writes the state.
+    fn act<T>(&self, f: impl FnOnce(&mut State) -> Result<T, JsValue>) -> Result<T, JsValue> {
+        let out = f(&mut self.state.borrow_mut())?;
+        self.pump();
+        Ok(out)
     }
 
     /// Runs `f` on the client, then sends what it made and writes the state (as any call does).

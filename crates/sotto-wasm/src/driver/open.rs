@@ -297,23 +297,13 @@ struct NewProfile {
 
 /// Makes a new profile: it needs the directory (`directory`, a fetch under way) and a relay
 /// that answers, tried in a random order: the first is its gateway.
-async fn open_new(w: &Scope, new: NewProfile, directory: Promise) -> Result<Driver, JsValue> {
-    let NewProfile {
-        mut rng,
-        origin,
-        directory_url,
-        trust,
-        history,
-        lock,
-        display_name,
-        pow_bits,
-    } = new;
+async fn open_new(w: &Scope, mut new: NewProfile, directory: Promise) -> Result<Driver, JsValue> {
     // A new profile has no clock offset yet: the device's clock.
-    let read = read_directory(directory, &trust, 0).await?;
+    let read = read_directory(directory, &new.trust, 0).await?;
     let relays = read.relays;
     let mut order: Vec<usize> = (0..relays.len()).collect();
     for i in (1..order.len()).rev() {
-        let j = random_below(&mut rng, i + 1);
+        let j = random_below(&mut new.rng, i + 1);
         order.swap(i, j);
     }
     let mut connected = None;
@@ -332,35 +322,35 @@ async fn open_new(w: &Scope, new: NewProfile, directory: Promise) -> Result<Driv
         ));
     };
     let config = ClientConfig {
-        pow_bits: pow_bits.unwrap_or(ServiceConfig::default().pow_bits),
+        pow_bits: new.pow_bits.unwrap_or(ServiceConfig::default().pow_bits),
         ..ClientConfig::default()
     };
     let hops = relays.iter().map(|r| r.hop()).collect();
-    let mut client = Client::new(&mut rng, hops, gateway, &display_name, config)
+    let mut client = Client::new(&mut new.rng, hops, gateway, &new.display_name, config)
         .map_err(|e| client_error(&e))?;
     client
-        .update_directory(&mut rng, &relays, now())
+        .update_directory(&mut new.rng, &relays, now())
         .map_err(|e| client_error(&e))?;
-    history.start_profile(&client, &mut rng).await?;
-    if let Some(store) = history.store() {
+    new.history.start_profile(&client, &mut new.rng).await?;
+    if let Some(store) = new.history.store() {
         // Only the copy kept for opening offline is lost if this fails.
         let _ = store_directory(&store, &read.text).await;
     }
-    if lock.as_ref().is_some_and(ProfileLock::lost) {
+    if new.lock.as_ref().is_some_and(ProfileLock::lost) {
         return Err(in_use());
     }
     let parts = Parts {
         client,
-        rng,
+        rng: new.rng,
         gateway_url: Some(gateway_url),
-        origin,
-        directory_url,
-        directory_trust: trust,
+        origin: new.origin,
+        directory_url: new.directory_url,
+        directory_trust: new.trust,
         relays,
         directory_stale: false,
         directory_valid_after: read.valid_after,
-        history,
-        lock,
+        history: new.history,
+        lock: new.lock,
     };
     Driver::start(w, parts, Some(ws))
 }

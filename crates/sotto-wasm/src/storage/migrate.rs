@@ -34,8 +34,7 @@ pub async fn migrate(store: &Store, from: u32) -> Result<(), JsValue> {
         .map_err(|e| storage_error(&e))?;
     let mut records = Vec::new();
     for (_, v) in rows {
-        let (_, plain) = store.open_message_row(&v)?;
-        let m = MessageRecord::decode_v1(&plain).ok_or_else(|| corrupt("message"))?;
+        let (_, m) = store.open_message_row(&v, MessageRecord::decode_v1)?;
         records.push(store.message_record(&m));
     }
     let meta = records_store

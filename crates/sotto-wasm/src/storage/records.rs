@@ -120,6 +120,18 @@ pub(crate) fn take_prefixed<'a>(r: &mut Reader<'a>, len_bytes: usize) -> Option<
     .ok()
 }
 
+/// The fields both message schemas start with: seq ‖ contact ‖ sent ‖ received (u64 each) ‖
+/// outgoing (u8).
+fn take_head(r: &mut Reader<'_>) -> Option<(u64, u64, u64, u64, bool)> {
+    Some((
+        r.take_u64().ok()?,
+        r.take_u64().ok()?,
+        r.take_u64().ok()?,
+        r.take_u64().ok()?,
+        r.take_u8().ok()? == 1,
+    ))
+}
+
 /// UTF-8 preceded by its length in `len_bytes` (1, 2 or 4) bytes.
 pub(crate) fn take_string(r: &mut Reader<'_>, len_bytes: usize) -> Option<String> {
     Some(
@@ -204,13 +216,7 @@ impl MessageRecord {
         if r.take_u8().ok()? != RECORD_V2 {
             return None;
         }
-        let (seq, contact, sent_at, received) = (
-            r.take_u64().ok()?,
-            r.take_u64().ok()?,
-            r.take_u64().ok()?,
-            r.take_u64().ok()?,
-        );
-        let outgoing = r.take_u8().ok()? == 1;
+        let (seq, contact, sent_at, received, outgoing) = take_head(&mut r)?;
         let status = Status::from_byte(r.take_u8().ok()?)?;
         let expires = r.take_u64().ok()?;
         let id = take_string(&mut r, 1)?;
@@ -253,13 +259,7 @@ impl MessageRecord {
     /// Schema 1: seq ‖ contact ‖ sent ‖ received ‖ outgoing ‖ id (u8 length) ‖ text.
     pub fn decode_v1(b: &[u8]) -> Option<Self> {
         let mut r = Reader::new(b);
-        let (seq, contact, sent_at, received) = (
-            r.take_u64().ok()?,
-            r.take_u64().ok()?,
-            r.take_u64().ok()?,
-            r.take_u64().ok()?,
-        );
-        let outgoing = r.take_u8().ok()? == 1;
+        let (seq, contact, sent_at, received, outgoing) = take_head(&mut r)?;
         let id = take_string(&mut r, 1)?;
         let text = std::str::from_utf8(r.take_rest()).ok()?.to_owned();
         // Schema 1 kept a receive time exactly for messages that were not ours.

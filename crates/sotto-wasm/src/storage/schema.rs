@@ -72,13 +72,24 @@ pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<()
             .await
             .map_err(|e| storage_error(&e))?;
     }
-    match tx.done().await.map_err(|e| storage_error(&e))? {
-        rexie::TransactionResult::Committed => Ok(()),
-        // We never abort a write: the browser did, which is how a quota error shows.
-        _ => Err(sotto_error(
+    // We never abort a write: the browser did, which is how a quota error shows.
+    committed(tx, || {
+        sotto_error(
             ErrorCode::StorageQuota,
             "IndexedDB aborted the write (storage quota exhausted?)",
-        )),
+        )
+    })
+    .await
+}
+
+/// Waits for `tx` to end: `Ok` once it committed, the error `aborted` makes if it did not.
+pub async fn committed(
+    tx: rexie::Transaction,
+    aborted: impl FnOnce() -> JsValue,
+) -> Result<(), JsValue> {
+    match tx.done().await.map_err(|e| storage_error(&e))? {
+        rexie::TransactionResult::Committed => Ok(()),
+        _ => Err(aborted()),
     }
 }
 

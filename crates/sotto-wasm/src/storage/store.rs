@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use super::crypto::{ARGON2_M_KIB, ARGON2_T, WRAP_AD, kek, open, random, seal, wrap_into};
 use super::records::{MNEMONIC_KEY, MessageRecord, STATE_KEY, kind};
 use super::schema::{
-    CONV_INDEX, SCHEMA_VERSION, STORE, corrupt, db_name, delete_database, open_db, put_all,
-    storage_error,
+    CONV_INDEX, SCHEMA_VERSION, STORE, committed, corrupt, db_name, delete_database, open_db,
+    put_all, storage_error,
 };
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{get, get_bytes, hex, set};
@@ -88,10 +88,7 @@ impl Store {
                 if passphrase.is_some() && weaker {
                     let meta: Object = meta.unchecked_into();
                     wrap_into(&meta, &key, passphrase, m_kib, t)?;
-                    let tx = db
-                        .transaction(&[STORE], TransactionMode::ReadWrite)
-                        .map_err(|e| storage_error(&e))?;
-                    put_all(tx, vec![meta.into()]).await?;
+                    put_meta(&db, meta).await?;
                 }
                 (key, schema)
             }
@@ -102,10 +99,7 @@ impl Store {
                 set(&meta, "k", &"meta".into());
                 set(&meta, "schema", &SCHEMA_VERSION.into());
                 wrap_into(&meta, &key, passphrase, m_kib, t)?;
-                let tx = db
-                    .transaction(&[STORE], TransactionMode::ReadWrite)
-                    .map_err(|e| storage_error(&e))?;
-                put_all(tx, vec![meta.into()]).await?;
+                put_meta(&db, meta).await?;
                 (key, SCHEMA_VERSION)
             }
         };
@@ -171,16 +165,18 @@ impl Store {
     }
 
     /// Decrypts a raw message row read through the conversation index: its hashed key and
-    /// its plaintext.
+    /// the record `decode` reads from its plaintext (`STORAGE` if either fails).
     pub(super) fn open_message_row(
         &self,
         v: &JsValue,
-    ) -> Result<(String, Zeroizing<Vec<u8>>), JsValue> {
+        decode: fn(&[u8]) -> Option<MessageRecord>,
+    ) -> Result<(String, MessageRecord), JsValue> {
         let sealed = get_bytes(v, "v").ok_or_else(|| corrupt("message"))?;
         let hashed = get(v, "k").as_string().ok_or_else(|| corrupt("message"))?;
         let plain = open(&self.key, &Self::ad(kind::MESSAGE, &hashed), &sealed)
             .ok_or_else(|| corrupt("message"))?;
-        Ok((hashed, plain))
+        let m = decode(&plain).ok_or_else(|| corrupt("message"))?;
+        Ok((hashed, m))
     }
 
     /// The record of a message.
@@ -209,13 +205,10 @@ impl Store {
                     .map_err(|e| storage_error(&e))?;
             }
         }
-        match tx.done().await.map_err(|e| storage_error(&e))? {
-            rexie::TransactionResult::Committed => Ok(()),
-            _ => Err(sotto_error(
-                ErrorCode::Storage,
-                "IndexedDB aborted a delete",
-            )),
-        }
+        committed(tx, || {
+            sotto_error(ErrorCode::Storage, "IndexedDB aborted a delete")
+        })
+        .await
     }
 
     /// One message by id.
@@ -278,8 +271,7 @@ impl Store {
             .map_err(|e| storage_error(&e))?;
         let mut out = Vec::new();
         for (_, v) in rows {
-            let (hashed, plain) = self.open_message_row(&v)?;
-            let m = MessageRecord::decode(&plain).ok_or_else(|| corrupt("message"))?;
+            let (hashed, m) = self.open_message_row(&v, MessageRecord::decode)?;
             if m.contact != contact || self.hashed(kind::MESSAGE, m.id.as_bytes()) != hashed {
                 return Err(corrupt("message"));
             }
@@ -457,4 +449,12 @@ impl Store {
 /// The generation number on a stored `state` record.
 fn generation_of(record: &JsValue) -> u64 {
     get(record, GENERATION).as_f64().unwrap_or(0.0) as u64
+}
+
+/// Writes the meta record `meta` to `db` (in a transaction of its own).
+async fn put_meta(db: &Rexie, meta: Object) -> Result<(), JsValue> {
+    let tx = db
+        .transaction(&[STORE], TransactionMode::ReadWrite)
+        .map_err(|e| storage_error(&e))?;
+    put_all(tx, vec![meta.into()]).await
 }
