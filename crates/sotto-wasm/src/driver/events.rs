@@ -151,13 +151,14 @@ fn contact_of(client: &Client, contact: ContactId) -> JsValue {
     contact_js(client, contact, &name)
 }
 
-/// A `status` event's detail: `{id, contactId, status}`.
-fn status_js(id: &str, contact: ContactId, status: Status) -> JsValue {
-    obj(&[
+/// A `status` event, its detail `{id, contactId, status}`.
+fn status_event(id: &str, contact: ContactId, status: Status) -> Action {
+    let detail = obj(&[
         ("id", id.into()),
         ("contactId", contact.to_string().into()),
         ("status", status.name().into()),
-    ])
+    ]);
+    Action::Dispatch("status", detail)
 }
 
 /// A `progress` event's detail: `{id, contactId, direction, done, total}`.
@@ -248,10 +249,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             }
             if ours {
                 st.update(&id, |m| m.status = Status::Failed);
-                actions.push(Action::Dispatch(
-                    "status",
-                    status_js(&id, contact, Status::Failed),
-                ));
+                actions.push(status_event(&id, contact, Status::Failed));
             }
             let detail = obj(&[
                 ("what", "send".into()),
@@ -329,10 +327,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             } else if !unsettled {
                 return;
             }
-            actions.push(Action::Dispatch(
-                "status",
-                status_js(&id, contact, Status::Sent),
-            ));
+            actions.push(status_event(&id, contact, Status::Sent));
         }
         Event::UploadProgress {
             contact,
@@ -371,10 +366,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 set(&e, "messageId", &id.clone().into());
                 actions.push(Action::Reject(w.resolver, e));
             }
-            actions.push(Action::Dispatch(
-                "status",
-                status_js(&id, contact, Status::Failed),
-            ));
+            actions.push(status_event(&id, contact, Status::Failed));
         }
         Event::DownloadProgress {
             handle,
@@ -520,20 +512,26 @@ pub fn settle_late(st: &mut State, actions: &mut Vec<Action>) {
         format!(" within {SETTLE_SECS} s")
     };
     let late = |w: &Wait| offline || w.deadline <= now;
-    let invitations: Vec<u64> = keys_where(&st.waiting.invitations, late);
-    for handle in invitations {
-        st.client.cancel_invitation(handle);
-        if let Some(w) = st.waiting.invitations.remove(&handle) {
-            let text = format!("{why}{within}; no invitation was made");
-            actions.push(Action::Reject(w.resolver, sotto_error(code, &text)));
-        }
-    }
-    let accepts: Vec<u64> = keys_where(&st.waiting.accepts, late);
-    for handle in accepts {
-        st.client.cancel_accept(handle);
-        if let Some(w) = st.waiting.accepts.remove(&handle) {
-            let text = format!("{why}{within}; no contact was added");
-            actions.push(Action::Reject(w.resolver, sotto_error(code, &text)));
+    // Invitations and acceptances: given up in the client, then rejected.
+    let kinds: [(_, CancelRequest, _); 2] = [
+        (
+            &mut st.waiting.invitations,
+            Client::cancel_invitation,
+            "no invitation was made",
+        ),
+        (
+            &mut st.waiting.accepts,
+            Client::cancel_accept,
+            "no contact was added",
+        ),
+    ];
+    for (waiting, cancel, outcome) in kinds {
+        for handle in keys_where(waiting, late) {
+            cancel(&mut st.client, handle);
+            if let Some(w) = waiting.remove(&handle) {
+                let text = format!("{why}{within}; {outcome}");
+                actions.push(Action::Reject(w.resolver, sotto_error(code, &text)));
+            }
         }
     }
     let sends: Vec<[u8; 16]> = keys_where(&st.waiting.sends, |(w, _)| late(w));
@@ -549,6 +547,9 @@ pub fn settle_late(st: &mut State, actions: &mut Vec<Action>) {
         }
     }
 }
+
+/// How the client gives up a request of one kind (`Client::cancel_invitation`, …).
+type CancelRequest = fn(&mut Client, u64) -> bool;
 
 fn keys_where<K: Copy, V>(map: &HashMap<K, V>, pick: impl Fn(&V) -> bool) -> Vec<K> {
     map.iter()
