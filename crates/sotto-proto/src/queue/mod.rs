@@ -387,15 +387,11 @@ impl Command {
                 let blob_id = r.extract()?;
                 let index = r.take_u32()?;
                 let pow_nonce = r.take_u64()?;
-                let len = usize::from(r.take_u16()?);
-                if len > BLOB_CHUNK_SIZE {
-                    return Err(QueueError::OutOfRange);
-                }
                 Self::BlobPut {
                     blob_id,
                     index,
                     pow_nonce,
-                    data: r.take(len)?.to_vec(),
+                    data: take_chunk(r)?,
                 }
             }
             tag::BLOB_GET => Self::BlobGet {
@@ -420,6 +416,16 @@ pub(crate) fn take_header(r: &mut Reader<'_>, len: usize) -> Result<(u8, u64), Q
         return Err(QueueError::WrongVersion(version));
     }
     Ok((r.take_u8()?, r.take_u64()?))
+}
+
+/// A blob chunk: `u16` length ‖ bytes. A length over [`BLOB_CHUNK_SIZE`] is
+/// [`QueueError::OutOfRange`] (checked before the bytes are read).
+pub(crate) fn take_chunk(r: &mut Reader<'_>) -> Result<Vec<u8>, QueueError> {
+    let len = usize::from(r.take_u16()?);
+    if len > BLOB_CHUNK_SIZE {
+        return Err(QueueError::OutOfRange);
+    }
+    Ok(r.take(len)?.to_vec())
 }
 
 fn put_surbs<W: Writer + ?Sized>(out: &mut W, surbs: &[Surb]) -> Result<(), QueueError> {

@@ -3,7 +3,7 @@
 
 use super::{
     BLOB_CHUNK_SIZE, DELIVERY_LEN, QueueError, QueueMessageId, RESPONSE_HEADER_LEN, tag,
-    take_header,
+    take_chunk, take_header,
 };
 use crate::PROTOCOL_VERSION;
 use crate::codec::{Reader, Writer};
@@ -234,17 +234,10 @@ impl Response {
                 recipient_id: r.extract()?,
                 sender_id: r.extract()?,
             },
-            tag::BLOB_CHUNK => {
-                let index = r.take_u32()?;
-                let len = usize::from(r.take_u16()?);
-                if len > BLOB_CHUNK_SIZE {
-                    return Err(QueueError::OutOfRange);
-                }
-                ResponseBody::BlobChunk {
-                    index,
-                    data: r.take(len)?.to_vec(),
-                }
-            }
+            tag::BLOB_CHUNK => ResponseBody::BlobChunk {
+                index: r.take_u32()?,
+                data: take_chunk(&mut r)?,
+            },
             tag::ERROR => ResponseBody::Error(ErrorCode::from_code(r.take_u16()?)),
             tag::EXPIRED_AT => ResponseBody::ExpiredAt {
                 relay_time: r.take_u64()?,
