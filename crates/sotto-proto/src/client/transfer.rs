@@ -120,6 +120,7 @@ impl Client {
         thumbnail: &[u8],
         now: u64,
     ) -> Result<Envelope, ClientError> {
+        self.not_moved()?;
         if !self.contacts.contains_key(&contact) {
             return Err(ClientError::UnknownContact);
         }
