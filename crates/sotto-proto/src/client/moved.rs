@@ -91,6 +91,13 @@ impl Client {
         }
     }
 
+    /// How many receive queues are still moving to a new recipient key (a restored
+    /// profile's Rekeys not yet taken): a driver that keeps a relay snapshot writes a new one
+    /// when this falls, so that the snapshot holds the keys in place.
+    pub fn queues_moving(&self) -> usize {
+        self.queues.values().filter(|q| q.next_key.is_some()).count()
+    }
+
     /// Whether the profile was restored on another device, which took its queues over
     /// ([`Event::ProfileMoved`]): this client then sends and receives nothing, and every call
     /// that would send fails with [`ClientError::Moved`]. Kept across
