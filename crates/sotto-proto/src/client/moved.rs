@@ -95,7 +95,10 @@ impl Client {
     /// profile's Rekeys not yet taken): a driver that keeps a relay snapshot writes a new one
     /// when this falls, so that the snapshot holds the keys in place.
     pub fn queues_moving(&self) -> usize {
-        self.queues.values().filter(|q| q.next_key.is_some()).count()
+        self.queues
+            .values()
+            .filter(|q| q.next_key.is_some())
+            .count()
     }
 
     /// Whether the profile was restored on another device, which took its queues over

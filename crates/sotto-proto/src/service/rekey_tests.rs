@@ -33,6 +33,12 @@ fn rekey(recipient_id: QueueId, from: &AuthKeyPair, to: &AuthPublicKey) -> Comma
     }
 }
 
+/// The recipient key the relay holds for `recipient_id`.
+fn key_of(f: &Fixture, recipient_id: QueueId) -> AuthPublicKey {
+    let queue = f.service.store().queue(&recipient_id).unwrap();
+    queue.unwrap().recipient_key
+}
+
 fn subscribe_command(f: &mut Fixture, recipient_id: QueueId) -> Command {
     Command::Subscribe {
         recipient_id,
@@ -55,8 +61,7 @@ fn rekey_replaces_the_key_drops_the_surbs_and_the_old_key_learns_it_moved() {
         0,
         "the old device's reply blocks are gone"
     );
-    let stored = f.service.store().queue(&rid).unwrap().unwrap();
-    assert_eq!(stored.recipient_key, new.public_key());
+    assert_eq!(key_of(&f, rid), new.public_key());
     let record = f.service.store().moved(&rid).unwrap().unwrap();
     assert_eq!(record.previous_key, old.public_key());
 
@@ -97,12 +102,7 @@ fn rekey_replaces_the_key_drops_the_surbs_and_the_old_key_learns_it_moved() {
         verify_moved(&old.public_key(), &rid, &new_recipient_key, &moved_sig).unwrap();
     }
     assert_eq!(
-        f.service
-            .store()
-            .queue(&rid)
-            .unwrap()
-            .unwrap()
-            .recipient_key,
+        key_of(&f, rid),
         new.public_key(),
         "the old key changed nothing"
     );
@@ -147,15 +147,7 @@ fn a_rekey_signed_by_a_stranger_or_with_a_bad_statement_is_refused() {
     // An unknown queue.
     let (_, body) = ask(&mut f, rekey(other_queue, &owner, &target), &owner);
     assert_eq!(body, ResponseBody::Error(ErrorCode::NoQueue));
-    assert_eq!(
-        f.service
-            .store()
-            .queue(&rid)
-            .unwrap()
-            .unwrap()
-            .recipient_key,
-        owner.public_key()
-    );
+    assert_eq!(key_of(&f, rid), owner.public_key());
     assert_eq!(f.service.store().moved(&rid).unwrap(), None);
 }
 
