@@ -395,7 +395,8 @@ impl Client {
             self.next_renewal(),
             self.next_outbox_retry(),
             self.next_resync_retry(),
-            self.hold.filter(|_| self.held()),
+            // Not before connecting (`u64::MAX`): then the hold has no time yet.
+            self.hold.filter(|at| *at != u64::MAX),
         ]
         .into_iter()
         .flatten()

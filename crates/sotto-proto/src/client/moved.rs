@@ -230,8 +230,8 @@ impl Client {
     }
 
     /// The profile moved: tells the application ([`Event::ProfileMoved`]), stops every timer,
-    /// forgets every request in flight (queue creations and uploads fail), and fails the
-    /// messages still in outboxes ([`Event::SendFailed`] with [`Error::Moved`]).
+    /// forgets every request in flight (queue creations, acceptances and uploads fail), and
+    /// fails the messages still in outboxes ([`Event::SendFailed`] with [`Error::Moved`]).
     pub(super) fn enter_moved(&mut self) {
         if self.moved {
             return;
@@ -260,6 +260,12 @@ impl Client {
                     handle: id,
                     error: Error::Moved,
                 }),
+                // An acceptance securing the inviter's queue fails as a refused Secure's
+                // would (no half contact is left).
+                PendingKind::Secure { contact } => {
+                    let event = self.on_secure_refused(contact, Error::Moved);
+                    self.events.push_back(event);
+                }
                 _ => {}
             }
         }

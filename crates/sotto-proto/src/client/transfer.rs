@@ -173,6 +173,7 @@ impl Client {
         attachment: &Attachment,
         now: u64,
     ) -> Result<u64, ClientError> {
+        self.not_moved()?;
         if self.hop(attachment.blob_relay).is_none() {
             return Err(ClientError::UnknownRelay);
         }
