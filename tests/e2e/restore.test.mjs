@@ -132,6 +132,15 @@ test('the old device learns that the profile moved and sends nothing', async () 
     assert.ok(!bobGot.includes(t), `Bob never gets '${t}'`);
   }
   assert.equal(await page.evaluate(() => window.__me.moved), false);
+  // The PWA on context 1 (the library in its worker) unlocks the profile and says it moved.
+  await alice.page.evaluate(() => window.__me.close());
+  await alice.page.reload();
+  const passphrase = alice.page.getByRole('textbox', { name: 'Passphrase', exact: true });
+  await passphrase.fill('old');
+  await alice.page.getByRole('button', { name: 'Unlock' }).click();
+  await alice.page.locator('#notice', { hasText: 'This profile was restored on another device; this copy no longer sends or receives.' })
+    .waitFor({ timeout: 30_000 });
+  assert.equal(await alice.page.evaluate(() => document.body.dataset.moved), 'true');
   await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
 });
 
