@@ -229,3 +229,82 @@ fn the_earliest_of_retries_and_renewals_is_due() {
     assert_eq!(client.pending_requests(), 1);
     assert_eq!(client.poll_timeout(), Some(NOW + 1 + every + retry));
 }
+
+#[test]
+fn rekeys_leave_one_queue_per_second_before_each_queues_subscribe() {
+    use crate::queue::{Command, ResponseBody, verify_moved};
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut client = client(&mut rng);
+    let queues = with_queues(&mut rng, &mut client, 3);
+    client.start_rekeys(&mut rng);
+    assert_eq!(client.queues_moving(), 3);
+    client.connected(&mut rng, NOW);
+    assert!(client.poll_transmit().is_some(), "the Bind");
+    let mut seen = Vec::new();
+    let mut subscribed = std::collections::HashSet::new();
+    for now in NOW..NOW + 20 {
+        let before: Vec<u64> = client.pending.keys().copied().collect();
+        client.tick(&mut rng, now);
+        let frames = std::iter::from_fn(|| client.poll_transmit()).count();
+        assert!(frames <= 1, "one queue per tick");
+        let new: Vec<u64> = client
+            .pending
+            .keys()
+            .filter(|id| !before.contains(id))
+            .copied()
+            .collect();
+        for id in new {
+            let command = client.pending[&id].command.clone();
+            if let Command::Subscribe { recipient_id, .. } = command {
+                assert!(
+                    seen.iter().any(|(_, q)| *q == recipient_id),
+                    "a Subscribe before the queue's Rekey"
+                );
+                subscribed.insert(recipient_id);
+                client.pending.remove(&id);
+                continue;
+            }
+            let Command::Rekey {
+                recipient_id,
+                new_recipient_key,
+                moved_sig,
+            } = command
+            else {
+                panic!("not a Rekey: {command:?}");
+            };
+            // Signed by the queue's current key, naming the key it is moving to.
+            let q = &client.queues[&recipient_id];
+            verify_moved(
+                &q.key.public_key(),
+                &recipient_id,
+                &new_recipient_key,
+                &moved_sig,
+            )
+            .unwrap();
+            seen.push((now, recipient_id));
+            // The relay takes it: the new key is the queue's, and its Subscribe follows.
+            client.on_response(
+                &mut rng,
+                crate::queue::Response {
+                    request_id: id,
+                    body: ResponseBody::Ok,
+                },
+                now,
+            );
+            assert_eq!(
+                client.queues[&recipient_id].key.public_key(),
+                new_recipient_key
+            );
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    assert_eq!(subscribed.len(), 3, "each queue subscribed once it moved");
+    let seconds: std::collections::HashSet<u64> = seen.iter().map(|(t, _)| *t).collect();
+    assert_eq!(seconds.len(), 3, "each Rekey in a second of its own");
+    let mut ids: Vec<QueueId> = seen.iter().map(|(_, q)| *q).collect();
+    ids.sort_unstable();
+    let mut expected = queues;
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    assert_eq!(client.queues_moving(), 0);
+}
