@@ -8,7 +8,8 @@
 //   (args `[profile]`) or a method of `Sotto`; answered by one `{id, value}` or
 //   `{id, error}` (an error's `name`, `message` and own fields such as `code`).
 // - worker → page `{event, detail}` for each of Sotto's events (`error` events carry their
-//   `detail.error` as fields too), and `{state: {connection, displayName}}` when they change.
+//   `detail.error` as fields too), and `{state: {connection, displayName, moved}}` when they
+//   change.
 // - worker → page `{fatal}` (a `SottoError`'s fields) when a call could not be read: the page
 //   stops the worker and fails every waiting call with it. An answer or event the structured
 //   clone refuses is sent as a `SottoError` (`UNSUPPORTED`) instead; arguments it refuses on
@@ -17,7 +18,7 @@
 import init, { Sotto } from './sotto.js';
 
 /** The events `openInWorker`'s object dispatches again on the page. */
-const EVENTS = ['message', 'contact', 'status', 'progress', 'attachment', 'expired', 'clock', 'connection', 'snapshot', 'error'];
+const EVENTS = ['message', 'contact', 'status', 'progress', 'attachment', 'expired', 'clock', 'connection', 'snapshot', 'moved', 'error'];
 
 /** The methods of `Sotto` the page may call (all return promises). */
 const METHODS = new Set([
@@ -36,7 +37,7 @@ let me = null;
 const ready = init();
 
 function state() {
-  return { connection: me.connection, displayName: me.displayName };
+  return { connection: me.connection, displayName: me.displayName, moved: me.moved };
 }
 
 async function run(method, args) {
@@ -50,8 +51,8 @@ async function run(method, args) {
         const detail = type === 'error' && e.detail.error
           ? { ...e.detail, error: errorFields(e.detail.error) }
           : e.detail;
-        // The state first: a listener of `connection` reads `connection` already changed.
-        if (type === 'connection') self.postMessage({ state: state() });
+        // The state first: a listener of `connection` (or `moved`) reads it already changed.
+        if (type === 'connection' || type === 'moved') self.postMessage({ state: state() });
         post({ event: type, detail });
       });
     }

@@ -25,6 +25,8 @@ export declare class SottoInWorker {
     readonly connection: ConnectionState;
     /** The profile's display name. */
     readonly displayName: string;
+    /** Whether the profile was restored on another device, as of the last `moved` event. */
+    readonly moved: boolean;
 }
 
 /** `Sotto.open(options)` in a new dedicated module worker; rejects with the open's

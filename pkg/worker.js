@@ -111,6 +111,8 @@ export class SottoInWorker extends EventTarget {
   get connection() { return this.#state.connection; }
   /** The profile's display name. */
   get displayName() { return this.#state.displayName; }
+  /** Whether the profile was restored on another device (as of the last `moved` event). */
+  get moved() { return this.#state.moved === true; }
 
   createInvitation() { return this.#channel.call('createInvitation'); }
   invitationQr(link) { return this.#channel.call('invitationQr', [link]); }

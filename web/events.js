@@ -1,6 +1,7 @@
 // What the open Sotto tells the page: new messages and contacts, relay errors, file progress,
 // files that arrived (or failed), disappearing messages that expired, a device clock that is
-// off, and whether the relays can be reached (offline / online).
+// off, whether the relays can be reached (offline / online), and a profile restored on another
+// device (this copy then no longer sends or receives).
 import { state, upsertContact, nameOf, fromApi, findMessage } from '/web/store.js';
 import { isolate, showNotice, showClockNotice, showConnection } from '/web/dom.js';
 import { showProgress } from '/web/content.js';
@@ -8,6 +9,7 @@ import { renderList, renderListSoon } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
 import { showVerified } from '/web/verify.js';
 import { queueBubble, updateBubble, showTitle } from '/web/conversation.js';
+import { MOVED_TEXT } from '/web/format.js';
 
 /// Listens to the events of `me`, the Sotto of session `s`, for as long as `s` is the session.
 export function listen(me, s) {
@@ -23,6 +25,16 @@ export function listen(me, s) {
   on('connection', (d) => showConnection(d.state));
   // Once per session: the relays told a time far from this device's.
   on('clock', (d) => showClockNotice(d?.offsetSeconds));
+  // The profile was restored on another device: this copy stops for good.
+  on('moved', () => showMoved());
+  if (me.moved) showMoved();
+}
+
+/// This profile was restored on another device, which took its conversations over: a notice
+/// that stays, and `data-moved` on the body (the composer can be styled off with it).
+export function showMoved() {
+  document.body.dataset.moved = 'true';
+  showNotice(MOVED_TEXT, { sticky: true });
 }
 
 /// A message of ours changed state: e.g. one refused earlier was stored by a retry.

@@ -60,6 +60,9 @@ export function listTime(t, now = new Date()) {
   return format('short-day', { day: 'numeric', month: 'short' }).format(d);
 }
 
+/// Shown when the profile was restored on another device, which took its conversations over.
+export const MOVED_TEXT = 'This profile was restored on another device; this copy no longer sends or receives.';
+
 const MESSAGES = {
   INVALID_INVITATION: 'That invitation link is not valid or has expired.',
   RELAY_UNREACHABLE: 'Sotto cannot reach its relays right now. Check your connection and try again.',
@@ -79,6 +82,7 @@ const MESSAGES = {
   BACKUP_MISMATCH: 'These recovery words do not open that backup: it is another profile\'s.',
   NO_SNAPSHOT: 'No copy of this profile was found on the relays: check the words, or choose the backup file.',
   PROFILE_EXISTS: 'A profile is already saved on this device: tick "Replace" to overwrite it.',
+  PROFILE_MOVED: MOVED_TEXT,
   CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };
 

@@ -3,7 +3,8 @@
 // file and the 24 words and exchanges 10 messages each way with Bob, in order, while Bob keeps
 // exactly one contact for Alice and is told she restored. Every bad input is refused with its
 // code before anything is written (no IndexedDB database exists afterwards), and a restore
-// into 'memory' leaves no database behind.
+// into 'memory' leaves no database behind. When the old device opens the profile again, it
+// learns the profile moved: its sends reject PROFILE_MOVED and Bob gets nothing from it.
 // Ports: HTTP 18400, WebSocket base 26000 (the block of issue 16).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,6 +88,59 @@ test('a fresh device restores from the file and the words, and chats with Bob', 
   assert.ok((await call(page, 'close')).value === undefined);
   const saved = await page.evaluate(async () => (await import('/pkg/sotto.js')).Sotto.savedProfile());
   assert.deepEqual(saved, { passphrase: true });
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});
+
+test('the old device learns that the profile moved and sends nothing', async () => {
+  const { alice, bob, bobsAlice, backup, words } = await aliceWithBackup();
+  // Context 2 restores Alice's profile and chats with Bob.
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  assert.deepEqual(await restoreOn(page, { words, storage: 'indexeddb', passphrase: 'new' }, backup), { ok: true });
+  await chat(page, bob, bobsAlice, 2, 'restored');
+  // Context 1 opens its saved copy again and writes at once.
+  assert.deepEqual(await openSotto(alice.page, { storage: 'indexeddb', passphrase: 'old' }), { ok: true });
+  const [alicesBob] = await contactsOf(alice.page);
+  await alice.page.evaluate((id) => {
+    window.__moved = [];
+    window.__me.addEventListener('moved', (e) => window.__moved.push(e.detail));
+    window.__early = null;
+    window.__me.send(id, 'queued on the old device').then(
+      (v) => { window.__early = { value: v }; },
+      (e) => { window.__early = { code: e.code, messageId: e.messageId }; });
+  }, alicesBob.id);
+  const told = await until(
+    () => alice.page.evaluate(() => ({ moved: window.__me.moved, events: window.__moved })),
+    (m) => m.moved && m.events.length === 1, 60_000);
+  assert.match(told.events[0].message, /restored on another device/);
+  const early = await until(() => alice.page.evaluate(() => window.__early), (e) => e !== null, 40_000);
+  assert.equal(early.code, 'PROFILE_MOVED', JSON.stringify(early));
+  const late = await call(alice.page, 'send', [alicesBob.id, 'sent from the old device']);
+  assert.equal(late.error?.code, 'PROFILE_MOVED', JSON.stringify(late));
+  const invite = await call(alice.page, 'createInvitation');
+  assert.equal(invite.error?.code, 'PROFILE_MOVED', JSON.stringify(invite));
+  // Reopened, it stays moved.
+  await alice.page.evaluate(() => window.__me.close());
+  assert.deepEqual(await openSotto(alice.page, { storage: 'indexeddb', passphrase: 'old' }), { ok: true });
+  assert.equal(await alice.page.evaluate(() => window.__me.moved), true);
+  const again = await call(alice.page, 'send', [alicesBob.id, 'after reopening']);
+  assert.equal(again.error?.code, 'PROFILE_MOVED', JSON.stringify(again));
+  // Context 2 and Bob still chat both ways; Bob got nothing from context 1.
+  await chat(page, bob, bobsAlice, 2, 'after');
+  const bobGot = await receivedTexts(bob.page);
+  for (const t of ['queued on the old device', 'sent from the old device', 'after reopening']) {
+    assert.ok(!bobGot.includes(t), `Bob never gets '${t}'`);
+  }
+  assert.equal(await page.evaluate(() => window.__me.moved), false);
+  // The PWA on context 1 (the library in its worker) unlocks the profile and says it moved.
+  await alice.page.evaluate(() => window.__me.close());
+  await alice.page.reload();
+  const passphrase = alice.page.getByRole('textbox', { name: 'Passphrase', exact: true });
+  await passphrase.fill('old');
+  await alice.page.getByRole('button', { name: 'Unlock' }).click();
+  await alice.page.locator('#notice', { hasText: 'This profile was restored on another device; this copy no longer sends or receives.' })
+    .waitFor({ timeout: 30_000 });
+  assert.equal(await alice.page.evaluate(() => document.body.dataset.moved), 'true');
   await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
 });
 

@@ -168,6 +168,15 @@ impl AuthPublicKey {
         &self.0
     }
 
+    /// Checks that the bytes are a valid Ed25519 public key that is not weak (one a signature
+    /// can verify under).
+    ///
+    /// # Errors
+    /// [`AuthKeyError::BadKey`] otherwise.
+    pub(crate) fn check(&self) -> Result<(), AuthKeyError> {
+        self.verifying_key().map(|_| ())
+    }
+
     fn verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, AuthKeyError> {
         let key =
             ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| AuthKeyError::BadKey)?;

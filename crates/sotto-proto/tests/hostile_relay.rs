@@ -728,3 +728,69 @@ fn the_gateway_never_hosts_our_queues_and_small_directories_are_refused() {
     );
     client.update_relays(relays).unwrap();
 }
+
+/// (issue 16) A queue relay answers Alice's Subscribes with a Moved it made up: a statement
+/// signed by a key of its own, and one replayed with Alice's queue but another queue's id.
+/// Neither verifies under Alice's recipient key: she is not moved, the answers are counted as
+/// wrong ones, and once the relay behaves her messages flow again.
+#[test]
+fn a_forged_moved_answer_is_not_taken() {
+    use sotto_proto::keys::AuthKeyPair;
+    use sotto_proto::queue::sign_moved;
+    let (mut w, bob, alice, _) = friends(316);
+    let forger = AuthKeyPair::generate(&mut w.rng);
+    let mut lies = 0;
+    let mut spy = |w: &mut World, _: usize, _: &[u8], r: Option<&ReceivedRequest>| {
+        let Some(ReceivedRequest {
+            request_id,
+            reply,
+            command: Command::Subscribe { recipient_id, .. },
+            ..
+        }) = r
+        else {
+            return true;
+        };
+        let new_recipient_key = forger.public_key();
+        let statement_of = if lies % 2 == 0 {
+            *recipient_id
+        } else {
+            QueueId::random(&mut w.rng)
+        };
+        lies += 1;
+        let body = ResponseBody::Moved {
+            new_recipient_key,
+            moved_sig: sign_moved(&forger, &statement_of, &new_recipient_key),
+        };
+        let answer = Response {
+            request_id: *request_id,
+            body,
+        };
+        answer_through(w, reply, &answer.encode().unwrap());
+        false
+    };
+    w.reopen(0);
+    w.reopen(1);
+    drive(&mut w, 30, &mut spy, &|_| false);
+    assert!(lies >= 2, "the relays lied {lies} times");
+    assert!(!w.clients[0].is_moved() && !w.clients[1].is_moved());
+    assert!(!w.events[0].iter().any(|e| matches!(e, Event::ProfileMoved)));
+    assert!(w.events[0].iter().any(|e| matches!(
+        e,
+        Event::SubscribeFailed {
+            error: Error::PeerMisbehaved(PeerMisbehaved::WrongAnswer),
+            ..
+        }
+    )));
+    // The relays behave again: both ways still work.
+    let now = w.now();
+    let to_bob = w.clients[0]
+        .send_text(&mut w.rng, bob, "still here", now)
+        .unwrap()
+        .id;
+    let to_alice = w.clients[1]
+        .send_text(&mut w.rng, alice, "me too", now)
+        .unwrap()
+        .id;
+    assert!(drive(&mut w, 120, &mut pass, &|w| received(w, 1, to_bob)
+        && received(w, 0, to_alice)));
+}

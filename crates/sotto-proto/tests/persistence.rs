@@ -347,7 +347,9 @@ fn a_conversation_survives_restores_at_every_stage() {
         [alice]
     );
 
-    // Alice reloads while a Send is on its way and unanswered.
+    // Alice reloads while a Send is on its way and unanswered (once a relay took a Subscribe
+    // of hers: until then a reloaded client holds its sends).
+    w.run_until("a subscription taken", |w| !w.people[0].client.sends_held());
     w.write(0);
     w.step();
     assert_eq!(w.people[0].client.unsent_messages(), 1);

@@ -18,7 +18,7 @@ use sotto_proto::pow::Scope;
 use sotto_proto::queue::{
     Auth, BLOB_CHUNK_SIZE, BlobId, Command, DELIVERY_LEN, Delivery, ErrorCode, Inbound,
     MAX_ACK_SURBS, MAX_SUBSCRIBE_SURBS, QueueError, QueueMessageId, ReceivedRequest, Request,
-    Response, ResponseBody, tag,
+    Response, ResponseBody, sign_moved, tag, verify_moved,
 };
 use sotto_proto::sizes::{ONION_PLAINTEXT_SIZE, QUEUE_MESSAGE_SIZE};
 
@@ -104,6 +104,14 @@ fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
         ),
         (
             Command::Delete { recipient_id: rid },
+            Some(recipient.clone()),
+        ),
+        (
+            Command::Rekey {
+                recipient_id: rid,
+                new_recipient_key: sender.public_key(),
+                moved_sig: sign_moved(&recipient, &rid, &sender.public_key()),
+            },
             Some(recipient.clone()),
         ),
         (
@@ -421,6 +429,11 @@ fn responses_and_deliveries_round_trip() {
         },
         ResponseBody::Error(ErrorCode::Quota),
         ResponseBody::Error(ErrorCode::Unknown(999)),
+        ResponseBody::Error(ErrorCode::Moved),
+        ResponseBody::Moved {
+            new_recipient_key: AuthKeyPair::generate(&mut rng).public_key(),
+            moved_sig: [7; 64],
+        },
     ];
     for body in bodies {
         let r = Response {
@@ -438,7 +451,7 @@ fn responses_and_deliveries_round_trip() {
         long.push(0);
         assert_eq!(Response::decode(&long), Err(QueueError::TrailingBytes));
     }
-    for code in 1..=11u16 {
+    for code in 1..=12u16 {
         assert_eq!(ErrorCode::from_code(code).code(), code);
         assert!(!matches!(ErrorCode::from_code(code), ErrorCode::Unknown(_)));
     }
@@ -537,4 +550,60 @@ fn error_codes_for_decode_failures() {
     );
     assert_eq!(ErrorCode::Auth.code(), 1);
     assert_eq!(ErrorCode::Internal.code(), 11);
+    assert_eq!(ErrorCode::Moved.code(), 12);
+    assert_eq!(ErrorCode::from(&QueueError::BadKey), ErrorCode::Auth);
+}
+
+#[test]
+fn a_moved_statement_verifies_only_under_its_key_for_its_queue_and_key() {
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let old = AuthKeyPair::generate(&mut rng);
+    let new = AuthKeyPair::generate(&mut rng).public_key();
+    let rid = QueueId::random(&mut rng);
+    let sig = sign_moved(&old, &rid, &new);
+    verify_moved(&old.public_key(), &rid, &new, &sig).unwrap();
+    // Another signer, queue or new key; a flipped bit: refused.
+    let stranger = AuthKeyPair::generate(&mut rng).public_key();
+    assert_eq!(
+        verify_moved(&stranger, &rid, &new, &sig),
+        Err(QueueError::BadSignature)
+    );
+    assert_eq!(
+        verify_moved(&old.public_key(), &QueueId::random(&mut rng), &new, &sig),
+        Err(QueueError::BadSignature)
+    );
+    assert_eq!(
+        verify_moved(&old.public_key(), &rid, &stranger, &sig),
+        Err(QueueError::BadSignature)
+    );
+    for i in 0..sig.len() {
+        let mut bad = sig;
+        bad[i] ^= 0x01;
+        assert!(verify_moved(&old.public_key(), &rid, &new, &bad).is_err());
+    }
+    // A key that is not a valid (or is a weak) Ed25519 key: BadKey, whoever signed.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = sotto_proto::keys::AuthPublicKey::from_bytes(identity);
+    let sig_weak = sign_moved(&old, &rid, &weak);
+    assert_eq!(
+        verify_moved(&old.public_key(), &rid, &weak, &sig_weak),
+        Err(QueueError::BadKey)
+    );
+    // A Moved answer cut short, or with a byte more, does not decode.
+    let answer = Response {
+        request_id: 3,
+        body: ResponseBody::Moved {
+            new_recipient_key: new,
+            moved_sig: sig,
+        },
+    };
+    let bytes = answer.encode().unwrap();
+    assert_eq!(bytes[1], tag::MOVED);
+    for len in 0..bytes.len() {
+        assert!(Response::decode(&bytes[..len]).is_err());
+    }
+    let mut long = bytes;
+    long.push(0);
+    assert_eq!(Response::decode(&long), Err(QueueError::TrailingBytes));
 }

@@ -189,3 +189,109 @@ fn a_restore_on_both_sides_settles() {
         say(&mut w, &mut keys, (1, 0), alice, bob, &format!("b{i}"));
     }
 }
+
+/// `from` sends `text` on `contact`, stepping until `to` has it; returns its id.
+fn chat(w: &mut World, (from, to): (usize, usize), contact: ContactId, text: &str) -> MessageId {
+    let now = w.client_now(from);
+    let id = w.clients[from]
+        .send_text(&mut w.rng, contact, text, now)
+        .unwrap()
+        .id;
+    assert!(w.run_until(120, |w| received(w, to, id)), "{text}");
+    id
+}
+
+/// Alice's profile restored on a new device (client 2) takes her queues over; her old device
+/// (client 0) comes back: it is told the profile moved, sends nothing more, and the new device
+/// and Bob keep talking both ways.
+#[test]
+fn the_old_device_learns_the_profile_moved_and_stops() {
+    use sotto_proto::client::{ClientError, Error};
+    let mut w = World::new(1603, 0, &["Alice", "Bob", "Alice again"]);
+    let (bob, alice) = w.connect();
+    chat(&mut w, (0, 1), bob, "before 1");
+    chat(&mut w, (1, 0), alice, "before 2");
+    w.run_until(3, |_| false);
+    let backup = w.clients[0].to_persisted();
+    let since = w.client_now(0);
+
+    // The old device is closed; the new one restores the backup on the same gateway.
+    w.offline[0] = true;
+    let now = w.client_now(2);
+    w.clients[2] = Client::restored(&mut w.rng, backup.as_bytes(), since, now).unwrap();
+    w.gateways[2] = w.gateways[0];
+    w.events[2].clear();
+    // Stored before anything is sent (the new keys among it), then opened.
+    w.clients[2] = Client::from_persisted(w.clients[2].to_persisted().as_bytes()).unwrap();
+    w.reopen(2);
+    assert!(w.run_until(300, |w| {
+        w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)
+            && w.clients[1].sync_status(alice) == Some(SyncStatus::Ok)
+    }));
+    for i in 0..3 {
+        chat(&mut w, (2, 1), bob, &format!("new a{i}"));
+        chat(&mut w, (1, 2), alice, &format!("new b{i}"));
+    }
+    let bob_texts = texts(&w, 1).len();
+
+    // The old device comes back (opened from its storage), and a message is written at once.
+    w.events[0].clear();
+    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
+    let now = w.client_now(0);
+    let stale = w.clients[0]
+        .send_text(&mut w.rng, bob, "written on the old device", now)
+        .unwrap()
+        .id;
+    w.reopen(0);
+    assert!(
+        w.run_until(60, |w| w.clients[0].is_moved()),
+        "the old device learns that the profile moved"
+    );
+    w.run_until(3, |_| false);
+    assert_eq!(count(&w, 0, |e| matches!(e, Event::ProfileMoved)), 1);
+    assert_eq!(
+        count(
+            &w,
+            0,
+            |e| matches!(e, Event::SendFailed { message, error: Error::Moved, .. } if *message == stale)
+        ),
+        1,
+        "the message it had queued fails"
+    );
+    assert!(!w.events[0].iter().any(|e| matches!(e, Event::Sent { .. })));
+    assert_eq!(count(&w, 2, |e| matches!(e, Event::ProfileMoved)), 0);
+    let now = w.client_now(0);
+    assert_eq!(
+        w.clients[0].send_text(&mut w.rng, bob, "from the old device", now),
+        Err(ClientError::Moved)
+    );
+    assert_eq!(
+        w.clients[0].create_invitation(&mut w.rng, now),
+        Err(ClientError::Moved)
+    );
+    assert_eq!(w.clients[0].poll_timeout(), None, "nothing left to do");
+    // It stays moved when reopened.
+    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
+    w.reopen(0);
+    assert!(w.clients[0].is_moved());
+    assert!(w.clients[0].poll_transmit().is_none(), "not even a Bind");
+
+    // The new device and Bob keep talking both ways; Bob got nothing from the old device.
+    for i in 0..3 {
+        chat(&mut w, (2, 1), bob, &format!("after a{i}"));
+        chat(&mut w, (1, 2), alice, &format!("after b{i}"));
+    }
+    let got: Vec<String> = texts(&w, 1)[bob_texts..].to_vec();
+    let expected: Vec<String> = (0..3).map(|i| format!("after a{i}")).collect();
+    assert_eq!(got, expected);
+    assert!(
+        !received(&w, 1, stale),
+        "Bob never gets the old device's message"
+    );
+    assert_eq!(
+        count(&w, 1, |e| matches!(e, Event::DecryptFailed { .. })),
+        0,
+        "nothing of the old device's reached Bob"
+    );
+    assert_eq!(count(&w, 2, |e| matches!(e, Event::ProfileMoved)), 0);
+}

@@ -68,6 +68,9 @@ pub enum ErrorCode {
     /// the periods a relay keeps one (wrong words, or the profile was not opened online in
     /// the last two days). Nothing was written.
     NoSnapshot,
+    /// The profile was restored on another device, which took its conversations over: this
+    /// copy no longer sends or receives (a `moved` event said so; `Sotto.moved` is `true`).
+    ProfileMoved,
 }
 
 impl ErrorCode {
@@ -96,6 +99,7 @@ impl ErrorCode {
             ErrorCode::BackupMismatch => "BACKUP_MISMATCH",
             ErrorCode::ProfileExists => "PROFILE_EXISTS",
             ErrorCode::NoSnapshot => "NO_SNAPSHOT",
+            ErrorCode::ProfileMoved => "PROFILE_MOVED",
         }
     }
 
@@ -167,6 +171,7 @@ pub fn client_error(e: &ClientError) -> JsValue {
         }
         ClientError::InvalidName(_) => ErrorCode::InvalidArgument,
         ClientError::UnknownMessage => ErrorCode::InvalidArgument,
+        ClientError::Moved => ErrorCode::ProfileMoved,
         _ => ErrorCode::RelayUnreachable,
     };
     sotto_error(code, &e.to_string())
@@ -203,6 +208,7 @@ mod tests {
             (ErrorCode::BackupMismatch, "BACKUP_MISMATCH"),
             (ErrorCode::ProfileExists, "PROFILE_EXISTS"),
             (ErrorCode::NoSnapshot, "NO_SNAPSHOT"),
+            (ErrorCode::ProfileMoved, "PROFILE_MOVED"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);

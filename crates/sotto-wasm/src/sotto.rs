@@ -153,6 +153,15 @@ impl Sotto {
         self.driver.connection().name().to_owned()
     }
 
+    /// Whether this profile was restored on another device, which took its conversations
+    /// over: this copy no longer sends or receives, and every send rejects `PROFILE_MOVED`.
+    /// A `moved` event (`{message}`) tells when it happens; a profile opened after it stays
+    /// moved (read this after `open`).
+    #[wasm_bindgen(getter)]
+    pub fn moved(&self) -> bool {
+        self.driver.moved()
+    }
+
     /// A one-time invitation link (`{origin}/#/invite/…`), once a relay made its queue.
     #[wasm_bindgen(js_name = createInvitation, unchecked_return_type = "Promise<string>")]
     pub fn create_invitation(&self) -> Promise {

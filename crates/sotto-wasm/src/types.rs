@@ -183,7 +183,8 @@ export type SottoErrorCode =
     | 'INVALID_BACKUP'
     | 'BACKUP_MISMATCH'
     | 'PROFILE_EXISTS'
-    | 'NO_SNAPSHOT';
+    | 'NO_SNAPSHOT'
+    | 'PROFILE_MOVED';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {
@@ -253,6 +254,13 @@ export interface SnapshotDetail {
     contacts: number;
 }
 
+/** A `moved` event's detail: the profile was restored on another device, which took its
+ *  conversations over; this copy no longer sends or receives (`Sotto.moved` is `true`, and
+ *  sends reject `PROFILE_MOVED`). `message` is a sentence to show. */
+export interface MovedDetail {
+    message: string;
+}
+
 /** Sotto's events and their `detail`. */
 export interface SottoEventMap {
     message: CustomEvent<Message>;
@@ -264,6 +272,7 @@ export interface SottoEventMap {
     clock: CustomEvent<ClockDetail>;
     connection: CustomEvent<ConnectionDetail>;
     snapshot: CustomEvent<SnapshotDetail>;
+    moved: CustomEvent<MovedDetail>;
     error: CustomEvent<ErrorDetail>;
 }
 

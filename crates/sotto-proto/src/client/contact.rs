@@ -109,6 +109,7 @@ impl Client {
         text: &str,
         now: u64,
     ) -> Result<Envelope, ClientError> {
+        self.not_moved()?;
         let envelope = Envelope::new(rng, self.network_time(now), Content::Text(text.to_owned()));
         self.send_envelope(rng, contact, &envelope, now)?;
         Ok(envelope)
@@ -122,6 +123,7 @@ impl Client {
         envelope: &Envelope,
         now: u64,
     ) -> Result<(), ClientError> {
+        self.not_moved()?;
         let c = self
             .contacts
             .get_mut(&contact)
@@ -149,6 +151,7 @@ impl Client {
         seconds: u32,
         now: u64,
     ) -> Result<Envelope, ClientError> {
+        self.not_moved()?;
         let c = self
             .contacts
             .get_mut(&contact)
@@ -179,6 +182,9 @@ impl Client {
         contact: ContactId,
         now: u64,
     ) {
+        if self.held() {
+            return;
+        }
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
@@ -360,6 +366,7 @@ impl Client {
         message: MessageId,
         now: u64,
     ) -> Result<ContactId, ClientError> {
+        self.not_moved()?;
         let Some((contact, c)) = self
             .contacts
             .iter_mut()
@@ -393,6 +400,9 @@ impl Client {
 
     /// When the earliest idle outbox is due (see [`Client::retry_outboxes`]).
     pub(super) fn next_outbox_retry(&self) -> Option<u64> {
+        if self.held() {
+            return None;
+        }
         self.contacts.values().filter_map(Self::idle_outbox).min()
     }
 

@@ -50,6 +50,11 @@ pub enum ClientError {
     /// A file too large, or a name, type or thumbnail too long. (caller)
     #[error("attachment: {0}")]
     Attachment(#[from] AttachmentError),
+    /// The profile was restored on another device, which took its queues over
+    /// ([`super::Event::ProfileMoved`], [`super::Client::is_moved`]): this copy no longer
+    /// sends or receives.
+    #[error("the profile was restored on another device; this copy no longer sends or receives")]
+    Moved,
 }
 
 /// Why something the client was doing in the background failed, by whose fault. Carried by
@@ -76,6 +81,10 @@ pub enum Error {
     /// route could carry): the work was given up.
     #[error("no relay answered in time")]
     Unanswered,
+    /// The profile moved to another device ([`super::Event::ProfileMoved`]): the work (a
+    /// message in an outbox, above all) was dropped unsent.
+    #[error("the profile was restored on another device")]
+    Moved,
 }
 
 impl Error {

@@ -157,6 +157,15 @@ pub enum Event {
     /// ("restored from a backup of …; messages since may be missing on their side").
     /// [`Event::Resynced`] follows.
     ContactRestored { contact: ContactId, since: u64 },
+    /// The profile was restored on another device, which took our receive queues over: a
+    /// relay answered one of our queues' commands with a statement, signed by that queue's
+    /// key, that it moved ([`crate::queue::ResponseBody::Moved`]). From now on this client
+    /// sends and receives nothing: messages still in outboxes fail
+    /// ([`Event::SendFailed`] with [`Error::Moved`]) and sending, accepting and inviting
+    /// fail with [`super::ClientError::Moved`]. Kept across [`super::Client::to_persisted`]
+    /// ([`super::Client::is_moved`]). Reported once. Tell the person: "This profile was
+    /// restored on another device; this copy no longer sends or receives."
+    ProfileMoved,
 }
 
 impl Event {

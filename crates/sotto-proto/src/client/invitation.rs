@@ -26,6 +26,7 @@ impl Client {
         rng: &mut R,
         now: u64,
     ) -> Result<u64, ClientError> {
+        self.not_moved()?;
         let handle = self.new_request_id(rng);
         self.create_queue(rng, handle, Purpose::Invitation { handle }, now)?;
         Ok(handle)
@@ -43,6 +44,7 @@ impl Client {
         invitation: Invitation,
         now: u64,
     ) -> Result<u64, ClientError> {
+        self.not_moved()?;
         if invitation.is_expired(self.network_time(now)) {
             return Err(HandshakeError::Expired.into());
         }
@@ -183,6 +185,7 @@ impl Client {
                         owner: QueueOwner::Invitation(Box::new(secret)),
                         renew_at: None,
                         surbs: Vec::new(),
+                        next_key: None,
                     },
                 );
                 self.schedule_subscription(recipient_id, now);
@@ -241,6 +244,7 @@ impl Client {
                         owner: QueueOwner::Contact(contact),
                         renew_at: None,
                         surbs: Vec::new(),
+                        next_key: None,
                     },
                 );
                 self.schedule_subscription(recipient_id, now);

@@ -64,6 +64,7 @@ mod contact;
 mod error;
 mod event;
 mod invitation;
+mod moved;
 mod persist;
 mod receive;
 mod request;
@@ -77,6 +78,7 @@ mod verify;
 pub use contact::{RETRY_FIRST, RETRY_MAX};
 pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
+pub use moved::OUTBOX_HOLD;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
 pub use resync::{
     ACCEPT_RESEND_MIN, RESYNC_QUIET, RESYNC_RETRY_FIRST, RESYNC_RETRY_MAX, SyncStatus,
@@ -175,6 +177,11 @@ pub struct Client {
     clock_reported: bool,
     /// Requests resent because no answer came in time (see [`Client::resent_requests`]).
     resent: u64,
+    /// The profile was restored on another device (see [`Client::is_moved`]).
+    moved: bool,
+    /// Sends wait until one of our receive queues' relays took our key, and at the latest
+    /// until this time once connected (see `moved`, "Holding sends"); `None`: not holding.
+    hold: Option<u64>,
 }
 
 impl Client {
@@ -208,6 +215,8 @@ impl Client {
             clock_offset: 0,
             clock_reported: false,
             resent: 0,
+            moved: false,
+            hold: None,
         })
     }
 
@@ -378,11 +387,16 @@ impl Client {
     /// is waiting. The time may be in the past (requests restored by
     /// [`Client::from_persisted`] are due at once): tick without sleeping then.
     pub fn poll_timeout(&self) -> Option<u64> {
+        if self.moved {
+            return None;
+        }
         [
             self.next_retry(),
             self.next_renewal(),
             self.next_outbox_retry(),
             self.next_resync_retry(),
+            // Not before connecting (`u64::MAX`): then the hold has no time yet.
+            self.hold.filter(|at| *at != u64::MAX),
         ]
         .into_iter()
         .flatten()
@@ -395,16 +409,25 @@ impl Client {
     /// (so that no relay sees our queues subscribed in one burst): tick when
     /// [`Client::poll_timeout`] says.
     pub fn connected<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        // A profile that moved neither binds nor subscribes: nothing reaches it.
+        if self.moved {
+            return;
+        }
         self.transmit
             .push_front(ClientFrame::Bind(self.conn).encode());
         self.schedule_all_subscriptions(rng, now);
+        self.hold_sends_until_confirmed(now);
     }
 
-    /// Time-driven work: retries unanswered requests, (re-)subscribes receive queues (at
+    /// Time-driven work (none once the profile moved): retries unanswered requests, (re-)subscribes receive queues (at
     /// most one queue per call, and none when a retry left in it: what is left over moves to
     /// a later second), sends again messages refused (after their back-off) or left idle.
     /// [`Client::poll_timeout`] says when there is some.
     pub fn tick<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        if self.moved {
+            return;
+        }
+        self.release_hold_at(now);
         let before = self.transmit.len();
         self.retry_due(rng, now);
         let busy = self.transmit.len() > before;
@@ -456,232 +479,4 @@ impl Client {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::handshake::InvitationSecret;
-    use crate::invitation::InvitationKind;
-    use crate::onion::RelayKey;
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    pub(super) const NOW: u64 = 1_800_000_000;
-
-    /// A client with four relays, the first its gateway.
-    pub(super) fn client(rng: &mut ChaCha20Rng) -> Client {
-        let relays: Vec<Hop> = (0..4)
-            .map(|_| Hop {
-                id: RelayId::random(rng),
-                key: RelayKey::generate(rng, 1).public_key(),
-            })
-            .collect();
-        let gateway = relays[0].id;
-        Client::new(rng, relays, gateway, "Alice", ClientConfig::default()).unwrap()
-    }
-
-    #[test]
-    fn new_keys_from_a_directory_read_say_so_and_the_same_keys_do_not() {
-        let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let mut client = client(&mut rng);
-        let same = client.relays.clone();
-        assert!(!client.update_relays_at(&mut rng, same, NOW).unwrap());
-        let mut rotated = client.relays.clone();
-        rotated[2].key = RelayKey::generate(&mut rng, 2).public_key();
-        assert!(
-            client
-                .update_relays_at(&mut rng, rotated.clone(), NOW)
-                .unwrap()
-        );
-        assert_eq!(client.relays, rotated);
-        // Too small a directory changes nothing.
-        assert!(
-            client
-                .update_relays_at(&mut rng, rotated[..2].to_vec(), NOW)
-                .is_err()
-        );
-        assert_eq!(client.relays, rotated);
-    }
-
-    #[test]
-    fn work_is_paid_per_relay_as_the_directory_says() {
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let mut client = client(&mut rng);
-        let hops = client.relays.clone();
-        // Without a directory entry: epoch 1 and our own difficulty.
-        let (scope, bits) = client.pow_terms(hops[1].id);
-        assert_eq!(
-            (scope.relay, scope.key_epoch),
-            (hops[1].id, FIRST_KEY_EPOCH)
-        );
-        assert_eq!(bits, ClientConfig::default().pow_bits);
-        let descriptors: Vec<RelayDescriptor> = hops
-            .iter()
-            .enumerate()
-            .map(|(i, h)| RelayDescriptor {
-                id: h.id,
-                url: format!("ws://127.0.0.1:{}", 9100 + i),
-                sphinx_key: h.key,
-                key_epoch: 7,
-                key_rotates_at: None,
-                previous_key: None,
-                // The second relay publishes no difficulty.
-                pow_bits: (i != 2).then_some(3),
-            })
-            .collect();
-        client
-            .update_directory(&mut rng, &descriptors, NOW)
-            .unwrap();
-        assert_eq!(
-            client.pow_terms(hops[1].id),
-            (
-                Scope {
-                    relay: hops[1].id,
-                    key_epoch: 7
-                },
-                3
-            )
-        );
-        assert_eq!(
-            client.pow_terms(hops[2].id).1,
-            ClientConfig::default().pow_bits
-        );
-        // A directory without our gateway changes nothing.
-        let mut worse = descriptors.clone();
-        worse.remove(0);
-        for d in &mut worse {
-            d.key_epoch = 9;
-        }
-        assert!(client.update_directory(&mut rng, &worse, NOW).is_err());
-        assert_eq!(client.pow_terms(hops[1].id).0.key_epoch, 7);
-    }
-
-    #[test]
-    fn nothing_to_do_is_no_timeout() {
-        let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let mut client = client(&mut rng);
-        assert_eq!(client.poll_timeout(), None);
-        client.connected(&mut rng, NOW);
-        assert_eq!(client.poll_timeout(), None);
-    }
-
-    #[test]
-    fn a_request_is_due_at_its_retry_time_and_resent_then() {
-        let mut rng = ChaCha20Rng::seed_from_u64(2);
-        let mut client = client(&mut rng);
-        let retry = client.config.retry_after;
-        client.create_invitation(&mut rng, NOW).unwrap();
-        assert!(client.poll_transmit().is_some());
-        assert_eq!(client.poll_timeout(), Some(NOW + retry));
-
-        // Too early: nothing is resent.
-        client.tick(&mut rng, NOW + retry - 1);
-        assert!(client.poll_transmit().is_none());
-        assert_eq!(client.poll_timeout(), Some(NOW + retry));
-
-        // On time: resent, and due again one retry later.
-        client.tick(&mut rng, NOW + retry);
-        assert!(client.poll_transmit().is_some());
-        assert!(client.poll_transmit().is_none());
-        assert_eq!(client.pending_requests(), 1);
-        assert_eq!(client.poll_timeout(), Some(NOW + 2 * retry));
-    }
-
-    /// `n` receive queues of one client, none subscribed yet.
-    fn with_queues(rng: &mut ChaCha20Rng, client: &mut Client, n: u64) -> Vec<QueueId> {
-        (0..n)
-            .map(|i| {
-                let queue = QueueId::random(rng);
-                client.queues.insert(
-                    queue,
-                    RecvQueue {
-                        relay: client.relays[1 + (i as usize % 3)].id,
-                        key: crate::keys::AuthKeyPair::generate(rng),
-                        owner: receive::QueueOwner::Contact(i),
-                        renew_at: None,
-                        surbs: Vec::new(),
-                    },
-                );
-                queue
-            })
-            .collect()
-    }
-
-    #[test]
-    fn subscriptions_are_spread_one_queue_per_second_and_renewed_with_jitter() {
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let mut client = client(&mut rng);
-        let every = client.config.resubscribe_every;
-        with_queues(&mut rng, &mut client, 3);
-        client.connected(&mut rng, NOW);
-        // Only the Bind leaves at once.
-        assert!(client.poll_transmit().is_some());
-        assert!(client.poll_transmit().is_none());
-        let times: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
-        let distinct: std::collections::HashSet<u64> = times.iter().copied().collect();
-        assert_eq!(distinct.len(), 3, "each queue in a second of its own");
-        assert!(times.iter().all(|t| (NOW..NOW + 7).contains(t)));
-        assert_eq!(client.poll_timeout(), times.iter().min().copied());
-
-        // Ticking late (a tab asleep): still one queue per tick.
-        let mut sent_at = Vec::new();
-        for now in NOW + 10..NOW + 20 {
-            client.tick(&mut rng, now);
-            let frames = std::iter::from_fn(|| client.poll_transmit()).count();
-            assert!(frames <= 1, "one queue per tick");
-            if frames == 1 {
-                sent_at.push(now);
-                client.pending.clear();
-            }
-        }
-        assert_eq!(sent_at, [NOW + 10, NOW + 11, NOW + 12]);
-        // Renewals: between half and all of `resubscribe_every` later, in distinct seconds.
-        let renewals: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
-        for at in &renewals {
-            assert!(*at >= NOW + 10 + every / 2 && *at <= NOW + 12 + every + 2);
-        }
-        let distinct: std::collections::HashSet<u64> = renewals.iter().copied().collect();
-        assert_eq!(distinct.len(), 3);
-    }
-
-    #[test]
-    fn the_earliest_of_retries_and_renewals_is_due() {
-        let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let mut client = client(&mut rng);
-        let (retry, every) = (client.config.retry_after, client.config.resubscribe_every);
-        let their_queue = QueueId::random(&mut rng);
-        let secret = InvitationSecret::create(
-            &mut rng,
-            InvitationKind::OneTime,
-            client.gateway(),
-            their_queue,
-            NOW,
-        );
-        client
-            .accept_invitation(&mut rng, *secret.invitation(), NOW)
-            .unwrap();
-        // A queue subscribed at NOW + 1 (as if its creation were answered then), with no
-        // request in flight: the renewal is next.
-        let pending = std::mem::take(&mut client.pending);
-        let queue = QueueId::random(&mut rng);
-        client.queues.insert(
-            queue,
-            RecvQueue {
-                relay: client.gateway(),
-                key: crate::keys::AuthKeyPair::generate(&mut rng),
-                owner: receive::QueueOwner::Contact(1),
-                renew_at: Some(NOW + 1 + every),
-                surbs: Vec::new(),
-            },
-        );
-        assert_eq!(client.poll_timeout(), Some(NOW + 1 + every));
-        // With the request back, its retry comes first.
-        client.pending = pending;
-        assert_eq!(client.poll_timeout(), Some(NOW + retry));
-        // Ticking at the renewal time re-subscribes: a Subscribe is now in flight too.
-        client.pending.clear();
-        client.tick(&mut rng, NOW + 1 + every);
-        assert_eq!(client.pending_requests(), 1);
-        assert_eq!(client.poll_timeout(), Some(NOW + 1 + every + retry));
-    }
-}
+mod tests;

@@ -24,10 +24,11 @@ use crate::ratchet::Session;
 /// First byte of [`PersistedClient`]: the layout's version.
 /// Version 2 added each contact's disappearing-messages setting, version 3 each contact's
 /// verified mark and the clock offset, version 4 each contact's acceptance in progress,
-/// version 5 each contact's resynchronisation state; versions 1 to 4 are still read
-/// (unverified, offset 0, no acceptance in progress, the resync secret derived from the
-/// session AD: `ResyncSecret::legacy`).
-pub const CLIENT_STATE_VERSION: u8 = 5;
+/// version 5 each contact's resynchronisation state, version 6 each receive queue's key it
+/// is moving to and the moved flag; versions 1 to 5 are still read (unverified, offset 0, no
+/// acceptance in progress, the resync secret derived from the session AD:
+/// `ResyncSecret::legacy`; no queue moving, not moved).
+pub const CLIENT_STATE_VERSION: u8 = 6;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -137,6 +138,13 @@ impl Client {
                     w.put_bytes(&secret.to_persisted_bytes()[..]);
                 }
             }
+            match &q.next_key {
+                Some(next) => {
+                    w.put_u8(1);
+                    w.put_bytes(&next.to_persisted_bytes()[..]);
+                }
+                None => w.put_u8(0),
+            }
         }
 
         put_count(&mut w, self.contacts.len());
@@ -215,11 +223,13 @@ impl Client {
                 }
                 PendingKind::Subscribe
                 | PendingKind::Ack
+                | PendingKind::Rekey
                 | PendingKind::BlobPut { .. }
                 | PendingKind::BlobGet { .. } => {}
             }
         }
         w.put_u64(self.clock_offset.cast_unsigned());
+        w.put_u8(u8::from(self.moved));
         PersistedClient(w.into_inner())
     }
 
@@ -273,12 +283,18 @@ impl Client {
                 }
                 _ => return Err(PersistError::Invalid("unknown queue owner")),
             };
+            let next_key = if version >= 6 && flag(&mut r)? {
+                Some(auth_key(&mut r)?)
+            } else {
+                None
+            };
             let queue = RecvQueue {
                 relay,
                 key,
                 owner,
                 renew_at: None,
                 surbs: Vec::new(),
+                next_key,
             };
             if last_queue.is_some_and(|last| last >= id) {
                 return Err(PersistError::Invalid("queues out of order"));
@@ -446,7 +462,9 @@ impl Client {
         } else {
             0
         };
+        let moved = version >= 6 && flag(&mut r)?;
         r.should_be_exhausted()?;
+        let queues_empty = queues.is_empty();
         let mut client = Client {
             config,
             relays,
@@ -469,6 +487,9 @@ impl Client {
             clock_offset,
             clock_reported: false,
             resent: 0,
+            moved,
+            // Opened from storage: another device may have taken the queues over meanwhile.
+            hold: (!moved && !queues_empty).then_some(u64::MAX),
         };
         client.check_security_codes();
         Ok(client)
@@ -476,217 +497,5 @@ impl Client {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::client::ClientError;
-    use crate::invitation::InvitationKind;
-    use crate::onion::RelayKey;
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    const NOW: u64 = 1_800_000_000;
-
-    fn directory(rng: &mut ChaCha20Rng) -> Vec<Hop> {
-        (0..4)
-            .map(|_| Hop {
-                id: RelayId::random(rng),
-                key: RelayKey::generate(rng, 1).public_key(),
-            })
-            .collect()
-    }
-
-    /// A client with a queue creation in flight for each purpose.
-    fn busy_client(rng: &mut ChaCha20Rng) -> Client {
-        let relays = directory(rng);
-        let gateway = relays[0].id;
-        let mut client = Client::new(
-            rng,
-            relays.clone(),
-            gateway,
-            "Alice ✓",
-            ClientConfig::default(),
-        )
-        .unwrap();
-        client.create_invitation(rng, NOW).unwrap();
-        let their_queue = QueueId::random(rng);
-        let secret =
-            InvitationSecret::create(rng, InvitationKind::OneTime, relays[2].id, their_queue, NOW);
-        client
-            .accept_invitation(rng, *secret.invitation(), NOW)
-            .unwrap();
-        while client.poll_transmit().is_some() {}
-        client
-    }
-
-    #[test]
-    fn the_clock_offset_is_kept_and_a_version_2_state_loads_without_one() {
-        let mut rng = ChaCha20Rng::seed_from_u64(21);
-        let mut client = busy_client(&mut rng);
-        client.clock_offset = -8 * 24 * 3600;
-        let saved = client.to_persisted();
-        let restored = Client::from_persisted(saved.as_bytes()).unwrap();
-        assert_eq!(restored.clock_offset(), -8 * 24 * 3600);
-        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
-
-        // Version 2: the same layout without the trailing offset.
-        let bytes = saved.as_bytes();
-        let mut v2 = bytes[..bytes.len() - 8].to_vec();
-        v2[0] = 2;
-        let old = Client::from_persisted(&v2).unwrap();
-        assert_eq!(old.clock_offset(), 0);
-        assert_eq!(old.pending_requests(), 2);
-
-        // An offset beyond the bound is refused, as any damaged state.
-        let mut wild = bytes.to_vec();
-        let at = wild.len() - 8;
-        let too_far = i64::try_from(crate::client::MAX_CLOCK_OFFSET).unwrap() + 1;
-        wild[at..].copy_from_slice(&too_far.to_be_bytes());
-        assert!(Client::from_persisted(&wild).is_err());
-    }
-
-    #[test]
-    fn round_trip_gives_the_same_bytes() {
-        let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let client = busy_client(&mut rng);
-        let saved = client.to_persisted();
-        assert_eq!(saved.as_bytes().first(), Some(&CLIENT_STATE_VERSION));
-        let restored = Client::from_persisted(saved.as_bytes()).unwrap();
-        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
-        assert_eq!(restored.display_name(), "Alice ✓");
-        assert_eq!(restored.gateway(), client.gateway());
-        assert_eq!(restored.pending_requests(), 2);
-        assert_eq!(restored.config, client.config);
-    }
-
-    #[test]
-    fn a_state_from_before_random_request_ids_still_loads() {
-        let mut rng = ChaCha20Rng::seed_from_u64(2);
-        let client = busy_client(&mut rng);
-        let saved = client.to_persisted();
-        let mut old = saved.as_bytes().to_vec();
-        // The former "next request id": after version, config, relays, gateway, tag and name.
-        let at = 1 + 19 + 4 + 64 * 4 + 32 + 16 + 2 + "Alice ✓".len();
-        assert_eq!(old[at..at + 8], [0; 8], "written as 0");
-        // An old state had a counter there, below which its (sequential) request ids were.
-        old[at..at + 8].copy_from_slice(&3u64.to_be_bytes());
-        let restored = Client::from_persisted(&old).unwrap();
-        assert_eq!(restored.pending_requests(), 2);
-        assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
-    }
-
-    #[test]
-    fn a_new_display_name_is_kept_and_one_too_long_changes_nothing() {
-        let mut rng = ChaCha20Rng::seed_from_u64(7);
-        let mut client = busy_client(&mut rng);
-        let too_long = "x".repeat(crate::envelope::MAX_DISPLAY_NAME_BYTES + 1);
-        assert_eq!(
-            client.set_display_name(&mut rng, &too_long, NOW),
-            Err(ClientError::InvalidName(crate::names::NameError::TooLong))
-        );
-        assert_eq!(
-            client.set_display_name(&mut rng, "\u{200B}Alice", NOW),
-            Err(ClientError::InvalidName(crate::names::NameError::Format(
-                0x200B
-            )))
-        );
-        assert_eq!(client.display_name(), "Alice ✓");
-        client.set_display_name(&mut rng, "Alicia", NOW).unwrap();
-        let restored = Client::from_persisted(client.to_persisted().as_bytes()).unwrap();
-        assert_eq!(restored.display_name(), "Alicia");
-    }
-
-    #[test]
-    fn restored_requests_wait_for_the_driver_then_are_resent() {
-        let mut rng = ChaCha20Rng::seed_from_u64(2);
-        let saved = busy_client(&mut rng).to_persisted();
-        let mut restored = Client::from_persisted(saved.as_bytes()).unwrap();
-        assert!(
-            restored.poll_transmit().is_none(),
-            "restoring sends nothing"
-        );
-        restored.connected(&mut rng, NOW + 100);
-        restored.tick(&mut rng, NOW + 100);
-        let frames: Vec<Vec<u8>> = std::iter::from_fn(|| restored.poll_transmit()).collect();
-        // The bind, then both queue creations again.
-        assert_eq!(frames.len(), 3);
-        assert_eq!(frames[0].first(), Some(&onion::FRAME_BIND));
-        assert_eq!(restored.pending_requests(), 2);
-        assert_eq!(restored.openers.len(), 2);
-    }
-
-    #[test]
-    fn every_truncation_and_extension_is_an_error() {
-        let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let saved = busy_client(&mut rng).to_persisted();
-        let bytes = saved.as_bytes();
-        crate::codec::assert_every_cut_fails(bytes, Client::from_persisted);
-        let mut long = bytes.to_vec();
-        long.push(0);
-        assert_eq!(
-            Client::from_persisted(&long).err(),
-            Some(PersistError::TrailingBytes)
-        );
-        let mut v = bytes.to_vec();
-        v[0] = 9;
-        assert_eq!(
-            Client::from_persisted(&v).err(),
-            Some(PersistError::UnknownVersion(9))
-        );
-        assert_eq!(
-            Client::from_persisted(&[]).err(),
-            Some(PersistError::Truncated)
-        );
-    }
-
-    #[test]
-    fn a_gateway_outside_the_directory_is_refused() {
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let saved = busy_client(&mut rng).to_persisted();
-        let mut v = saved.as_bytes().to_vec();
-        // version, pow bits, SURBs (2), retry (8), resubscribe (8), relay count (4), 4 × 64.
-        let gateway_at = 1 + 1 + 2 + 8 + 8 + 4 + 4 * 64;
-        v[gateway_at] ^= 1;
-        assert_eq!(
-            Client::from_persisted(&v).err(),
-            Some(PersistError::Invalid("gateway is not among the relays"))
-        );
-    }
-
-    #[test]
-    fn an_overlong_name_is_cut_at_a_character_boundary() {
-        let mut rng = ChaCha20Rng::seed_from_u64(6);
-        let relays = directory(&mut rng);
-        let name = "é".repeat(40_000);
-        let client = Client::new(
-            &mut rng,
-            relays.clone(),
-            relays[0].id,
-            &name,
-            ClientConfig::default(),
-        )
-        .unwrap();
-        let restored = Client::from_persisted(client.to_persisted().as_bytes()).unwrap();
-        assert_eq!(restored.display_name(), "é".repeat(32_767));
-    }
-
-    #[test]
-    fn debug_shows_no_secret() {
-        let mut rng = ChaCha20Rng::seed_from_u64(5);
-        let client = busy_client(&mut rng);
-        let saved = client.to_persisted();
-        assert_eq!(format!("{saved:?}"), "PersistedClient(<redacted>)");
-        // The invitation's queue key is in the bytes, and in no Debug output.
-        let Some(PendingKind::Create { key, .. }) = client.pending.values().map(|p| &p.kind).next()
-        else {
-            panic!("a pending create");
-        };
-        let seed = key.to_persisted_bytes();
-        assert!(saved.as_bytes().windows(32).any(|w| w == &seed[..]));
-        let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-        for text in [format!("{saved:?}"), format!("{key:?}")] {
-            assert!(!text.contains(&hex[..8]));
-        }
-    }
-}
+#[path = "persist_tests.rs"]
+mod tests;

@@ -20,6 +20,10 @@ pub(super) struct RecvQueue {
     /// Each queue has its own timer, in a second no other queue's uses.
     pub(super) renew_at: Option<u64>,
     pub(super) surbs: Vec<SurbId>,
+    /// A recipient key this queue is moving to (a restored profile's, see `moved`): while
+    /// set, the queue's timer sends a Rekey signed by `key` instead of a Subscribe; the
+    /// relay's Ok makes it `key`.
+    pub(super) next_key: Option<AuthKeyPair>,
 }
 
 /// Whose messages a receive queue holds.
@@ -74,7 +78,7 @@ impl Client {
 
     /// The time of a queue's next renewal, subscribed at `now`: after a random
     /// `resubscribe_every × U(0.5, 1.0)` seconds, in a free second.
-    fn renewal_time<R: CryptoRng + ?Sized>(&self, rng: &mut R, now: u64) -> u64 {
+    pub(super) fn renewal_time<R: CryptoRng + ?Sized>(&self, rng: &mut R, now: u64) -> u64 {
         let every = self.config.resubscribe_every.max(1);
         let half = every / 2;
         let wait = every - half + rng.next_u64() % (half + 1);
@@ -90,6 +94,10 @@ impl Client {
         let Some(relay) = self.queues.get(&queue).map(|q| q.relay) else {
             return;
         };
+        // A queue moving to a new key is rekeyed first, on its own timer.
+        if let Some(command) = self.rekey_command(queue) {
+            return self.send_rekey(rng, queue, relay, command, now);
+        }
         let mut surbs = Vec::new();
         let mut ids = Vec::new();
         for _ in 0..self.config.subscribe_surbs {
@@ -167,10 +175,12 @@ impl Client {
         self.queues.values().filter_map(|q| q.renew_at).min()
     }
 
-    /// The contact whose queue a Subscribe or Ack names (`None`: an invitation's queue, or
+    /// The contact whose queue a Subscribe, Ack or Rekey names (`None`: an invitation's queue, or
     /// one gone meanwhile).
     pub(super) fn queue_contact(&self, command: &Command) -> Option<ContactId> {
-        let (Command::Subscribe { recipient_id, .. } | Command::Ack { recipient_id, .. }) = command
+        let (Command::Subscribe { recipient_id, .. }
+        | Command::Ack { recipient_id, .. }
+        | Command::Rekey { recipient_id, .. }) = command
         else {
             return None;
         };

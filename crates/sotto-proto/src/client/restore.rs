@@ -18,7 +18,10 @@ impl Client {
     /// of the old device's is abandoned, and messages written before the new session exists
     /// wait for it ([`super::SyncStatus::Resyncing`] until [`super::Event::Resynced`]).
     /// Messages already encrypted in the backup's outbox go out as they are (the same bytes,
-    /// not a new encryption). Then drive it as after [`Client::from_persisted`]
+    /// not a new encryption). Every receive queue gets a fresh recipient key, put in place by
+    /// a Rekey on the queue's own timer before its first Subscribe (see `moved`): persist the
+    /// client before driving it, so that the new keys are stored before they are sent. An
+    /// old device that comes back then gets [`super::Event::ProfileMoved`]. Then drive it as after [`Client::from_persisted`]
     /// ([`Client::connected`], [`Client::tick`]).
     pub fn restored<R: CryptoRng + ?Sized>(
         rng: &mut R,
@@ -27,6 +30,9 @@ impl Client {
         now: u64,
     ) -> Result<Client, PersistError> {
         let mut client = Client::from_persisted(bytes)?;
+        // A connection tag of our own: the old device, if it comes back to the same gateway,
+        // binds the old one, and must not be handed the replies meant for us.
+        client.conn = crate::onion::ConnTag::random(rng);
         let ids: Vec<ContactId> = client.contacts.keys().copied().collect();
         for contact in ids {
             if let Some(c) = client.contacts.get_mut(&contact) {
@@ -43,6 +49,9 @@ impl Client {
             }
             client.start_resync_as(rng, contact, Some(since), now);
         }
+        // Our receive queues move to keys only this device holds (`super::moved`), so an old
+        // device that comes back learns the profile moved instead of taking our deliveries.
+        client.start_rekeys(rng);
         Ok(client)
     }
 

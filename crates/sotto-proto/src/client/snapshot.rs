@@ -76,6 +76,7 @@ impl Client {
         state: &[u8],
         now: u64,
     ) -> Result<u64, ClientError> {
+        self.not_moved()?;
         let relay = address
             .relay(&self.relay_ids())
             .ok_or(ClientError::NoRelays)?;
@@ -112,6 +113,7 @@ impl Client {
         address: Address,
         now: u64,
     ) -> Result<u64, ClientError> {
+        self.not_moved()?;
         let relay = address
             .relay(&self.relay_ids())
             .ok_or(ClientError::NoRelays)?;

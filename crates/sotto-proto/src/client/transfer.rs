@@ -120,6 +120,7 @@ impl Client {
         thumbnail: &[u8],
         now: u64,
     ) -> Result<Envelope, ClientError> {
+        self.not_moved()?;
         if !self.contacts.contains_key(&contact) {
             return Err(ClientError::UnknownContact);
         }
@@ -172,6 +173,7 @@ impl Client {
         attachment: &Attachment,
         now: u64,
     ) -> Result<u64, ClientError> {
+        self.not_moved()?;
         if self.hop(attachment.blob_relay).is_none() {
             return Err(ClientError::UnknownRelay);
         }

@@ -6,8 +6,8 @@
 //!
 //! ## Authorisation
 //! Every queue has two Ed25519 keys, both freshly generated for that queue only, so keys never
-//! link two queues: the *recipient key* (given in [`Command::Create`]; signs Subscribe, Ack,
-//! Delete) and the *sender key* (given once in [`Command::Secure`] by the first sender; signs
+//! link two queues: the *recipient key* (given in [`Command::Create`], replaced by
+//! [`Command::Rekey`]; signs Subscribe, Ack, Delete, Rekey) and the *sender key* (given once in [`Command::Secure`] by the first sender; signs
 //! every Send). A request is signed over [`REQUEST_SIG_LABEL`] followed by all of its bytes up
 //! to the signature (version, tag, request id, reply SURB, body with the queue id).
 //!
@@ -21,11 +21,13 @@
 //! ([`Response`], [`Delivery`], [`Inbound`]). Everything is read and written with
 //! [`crate::codec`]; every decoder refuses trailing bytes.
 
+mod moved;
 mod request;
 mod response;
 #[cfg(test)]
 mod tests;
 
+pub use moved::{MOVED_LABEL, sign_moved, verify_moved};
 pub use request::{ReceivedRequest, Request, blob_challenge, create_challenge};
 pub use response::{Delivery, ErrorCode, Inbound, Response, ResponseBody};
 
@@ -78,10 +80,14 @@ pub mod tag {
     pub const DELETE: u8 = 0x06;
     pub const BLOB_PUT: u8 = 0x07;
     pub const BLOB_GET: u8 = 0x08;
+    pub const REKEY: u8 = 0x09;
     /// Answer tags.
     pub const OK: u8 = 0x80;
     pub const IDS: u8 = 0x81;
     pub const BLOB_CHUNK: u8 = 0x82;
+    /// A recipient command signed by the queue's previous recipient key: the queue moved to a
+    /// new one, with the statement that says so.
+    pub const MOVED: u8 = 0x8c;
     /// Work refused while the relay asks for more than its floor, with the bits it asks for.
     pub const POW_REQUIRED: u8 = 0x8d;
     /// A refused Create whose timestamp is outside the relay's window, with the relay's clock.
@@ -224,6 +230,18 @@ pub enum Command {
     },
     /// Delete the queue and its messages. Signed by the recipient key.
     Delete { recipient_id: QueueId },
+    /// Replace the queue's recipient key with `new_recipient_key` (a profile restored on a
+    /// new device takes its queues over). Signed, as every recipient command, by the current
+    /// recipient key, which also signs `moved_sig`: the statement
+    /// `MOVED_LABEL || recipient_id || new_recipient_key` ([`sign_moved`]). The relay keeps
+    /// the previous key and the statement, drops the queue's subscription, and answers a
+    /// recipient command still signed by the previous key with [`ResponseBody::Moved`].
+    /// Answer: Ok (also to a retry, once the new key is in place).
+    Rekey {
+        recipient_id: QueueId,
+        new_recipient_key: AuthPublicKey,
+        moved_sig: [u8; SIGNATURE_LEN],
+    },
     /// Store one chunk of an (already encrypted) attachment. Unsigned: the random blob id is the
     /// capability. `pow_nonce` pays for a new blob: work over the relay, its key epoch and
     /// `blob_id` ([`blob_challenge`]), solved once per blob and carried by every chunk; the
@@ -262,6 +280,7 @@ impl Command {
             Self::Delete { .. } => tag::DELETE,
             Self::BlobPut { .. } => tag::BLOB_PUT,
             Self::BlobGet { .. } => tag::BLOB_GET,
+            Self::Rekey { .. } => tag::REKEY,
         }
     }
 
@@ -272,7 +291,8 @@ impl Command {
             Self::Send { sender_id, .. } => Auth::Sender(*sender_id),
             Self::Subscribe { recipient_id, .. }
             | Self::Ack { recipient_id, .. }
-            | Self::Delete { recipient_id } => Auth::Recipient(*recipient_id),
+            | Self::Delete { recipient_id }
+            | Self::Rekey { recipient_id, .. } => Auth::Recipient(*recipient_id),
             Self::BlobPut { .. } | Self::BlobGet { .. } => Auth::None,
         }
     }
@@ -343,6 +363,15 @@ impl Command {
                 out.put(blob_id);
                 out.put_u32(*index);
             }
+            Self::Rekey {
+                recipient_id,
+                new_recipient_key,
+                moved_sig,
+            } => {
+                out.put(recipient_id);
+                out.put(new_recipient_key);
+                out.put(moved_sig);
+            }
         }
         Ok(())
     }
@@ -397,6 +426,11 @@ impl Command {
             tag::BLOB_GET => Self::BlobGet {
                 blob_id: r.extract()?,
                 index: r.take_u32()?,
+            },
+            tag::REKEY => Self::Rekey {
+                recipient_id: r.extract()?,
+                new_recipient_key: r.extract()?,
+                moved_sig: r.extract()?,
             },
             other => return Err(QueueError::UnknownTag(other)),
         })

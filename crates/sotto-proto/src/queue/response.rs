@@ -2,12 +2,13 @@
 //! [`Delivery`] pushed through a subscription.
 
 use super::{
-    BLOB_CHUNK_SIZE, DELIVERY_LEN, QueueError, QueueMessageId, RESPONSE_HEADER_LEN, tag,
-    take_chunk, take_header,
+    BLOB_CHUNK_SIZE, DELIVERY_LEN, QueueError, QueueMessageId, RESPONSE_HEADER_LEN, SIGNATURE_LEN,
+    tag, take_chunk, take_header,
 };
 use crate::PROTOCOL_VERSION;
 use crate::codec::{Reader, Writer};
 use crate::ids::QueueId;
+use crate::keys::AuthPublicKey;
 use crate::sizes::QUEUE_MESSAGE_SIZE;
 
 /// Error codes a relay answers with. Stable numbers (u16 on the wire); codes this build does
@@ -37,13 +38,16 @@ pub enum ErrorCode {
     Expired,
     /// 11: the relay failed; try again later.
     Internal,
+    /// 12: a recipient command signed by the queue's previous recipient key: the queue moved
+    /// to another key ([`ResponseBody::Moved`] carries the statement).
+    Moved,
     /// A code this build does not know.
     Unknown(u16),
 }
 
 impl ErrorCode {
-    /// Every code this build knows, in the order of their numbers (1..=11).
-    pub const KNOWN: [ErrorCode; 11] = [
+    /// Every code this build knows, in the order of their numbers (1..=12).
+    pub const KNOWN: [ErrorCode; 12] = [
         Self::Auth,
         Self::NoQueue,
         Self::Quota,
@@ -55,6 +59,7 @@ impl ErrorCode {
         Self::NoBlob,
         Self::Expired,
         Self::Internal,
+        Self::Moved,
     ];
 
     /// A lower-case name for metrics and logs (`"pow"`, `"no_queue"`, …; `"unknown"` for a
@@ -72,6 +77,7 @@ impl ErrorCode {
             Self::NoBlob => "no_blob",
             Self::Expired => "expired",
             Self::Internal => "internal",
+            Self::Moved => "moved",
             Self::Unknown(_) => "unknown",
         }
     }
@@ -95,6 +101,7 @@ impl ErrorCode {
             Self::NoBlob => 9,
             Self::Expired => 10,
             Self::Internal => 11,
+            Self::Moved => 12,
             Self::Unknown(c) => c,
         }
     }
@@ -112,6 +119,7 @@ impl ErrorCode {
             9 => Self::NoBlob,
             10 => Self::Expired,
             11 => Self::Internal,
+            12 => Self::Moved,
             other => Self::Unknown(other),
         }
     }
@@ -162,6 +170,15 @@ pub enum ResponseBody {
         /// Leading zero bits the relay asks for now.
         bits: u8,
     },
+    /// A recipient command (Subscribe, Ack, Delete, Rekey) signed by the queue's previous
+    /// recipient key, refused as [`ErrorCode::Moved`]: the queue moved to
+    /// `new_recipient_key`, and `moved_sig` is the previous key's signature of that
+    /// ([`super::verify_moved`]), as the [`super::Command::Rekey`] carried it. A client
+    /// believes it only if the signature verifies under its own recipient key. Tag `0x8c`.
+    Moved {
+        new_recipient_key: AuthPublicKey,
+        moved_sig: [u8; SIGNATURE_LEN],
+    },
 }
 
 impl ResponseBody {
@@ -172,6 +189,7 @@ impl ResponseBody {
             Self::Error(code) => Some(*code),
             Self::ExpiredAt { .. } => Some(ErrorCode::Expired),
             Self::PowRequired { .. } => Some(ErrorCode::Pow),
+            Self::Moved { .. } => Some(ErrorCode::Moved),
             _ => None,
         }
     }
@@ -195,6 +213,7 @@ impl Response {
             ResponseBody::Error(_) => tag::ERROR,
             ResponseBody::ExpiredAt { .. } => tag::EXPIRED_AT,
             ResponseBody::PowRequired { .. } => tag::POW_REQUIRED,
+            ResponseBody::Moved { .. } => tag::MOVED,
         });
         out.put_u64(self.request_id);
         match &self.body {
@@ -220,6 +239,13 @@ impl Response {
                     return Err(QueueError::OutOfRange);
                 }
                 out.put_u8(*bits);
+            }
+            ResponseBody::Moved {
+                new_recipient_key,
+                moved_sig,
+            } => {
+                out.put(new_recipient_key);
+                out.put(moved_sig);
             }
         }
         Ok(out)
@@ -249,6 +275,10 @@ impl Response {
                 }
                 ResponseBody::PowRequired { bits }
             }
+            tag::MOVED => ResponseBody::Moved {
+                new_recipient_key: r.extract()?,
+                moved_sig: r.extract()?,
+            },
             other => return Err(QueueError::UnknownTag(other)),
         };
         r.should_be_exhausted()?;

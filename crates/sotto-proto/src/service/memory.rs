@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{QueueRecord, QueueStore, StoredMessage, Swept, Usage};
+use super::{MovedRecord, QueueRecord, QueueStore, StoredMessage, Swept, Usage};
 use crate::ids::QueueId;
 use crate::keys::AuthPublicKey;
 use crate::queue::{BlobId, QueueMessageId};
@@ -15,6 +15,7 @@ pub struct MemoryStore {
     by_sender: BTreeMap<QueueId, QueueId>,
     messages: BTreeMap<QueueId, VecDeque<StoredMessage>>,
     blobs: BTreeMap<(BlobId, u32), (Vec<u8>, u64)>,
+    moved: BTreeMap<QueueId, MovedRecord>,
     usage: Usage,
 }
 
@@ -79,6 +80,7 @@ impl QueueStore for MemoryStore {
             self.by_sender.remove(&q.sender_id);
             self.usage.queues = self.usage.queues.saturating_sub(1);
         }
+        self.moved.remove(recipient_id);
         if let Some(gone) = self.messages.remove(recipient_id) {
             let u = &mut self.usage;
             u.messages = u.messages.saturating_sub(len64(gone.len()));
@@ -182,6 +184,18 @@ impl QueueStore for MemoryStore {
         u.message_bytes = u.message_bytes.saturating_sub(bytes);
         u.blob_chunks = u.blob_chunks.saturating_sub(len64(swept.blob_chunks));
         Ok(swept)
+    }
+
+    fn rekey(&mut self, recipient_id: &QueueId, moved: &MovedRecord) -> Result<(), Self::Error> {
+        if let Some(q) = self.queues.get_mut(recipient_id) {
+            q.recipient_key = moved.new_recipient_key;
+            self.moved.insert(*recipient_id, moved.clone());
+        }
+        Ok(())
+    }
+
+    fn moved(&self, recipient_id: &QueueId) -> Result<Option<MovedRecord>, Self::Error> {
+        Ok(self.moved.get(recipient_id).cloned())
     }
 
     fn usage(&self) -> Usage {

@@ -52,20 +52,31 @@
 //! [`ResponseBody::PowRequired`] with the bits asked for, so a client that read an older
 //! directory solves once more.
 //!
+//! ## Moving a queue
+//! [`Command::Rekey`] replaces a queue's recipient key (a profile restored on another device
+//! takes its queues over). The store keeps the previous key and the signed statement
+//! ([`MovedRecord`], only the latest), and the queue's subscription is dropped, so the device
+//! that held the previous key gets no more deliveries. A recipient command that fails under
+//! the current key but verifies under the previous one is answered [`ResponseBody::Moved`]
+//! with the statement instead of [`ErrorCode::Auth`]. A retried Rekey (signed by the previous
+//! key, naming the key now in place) is answered Ok and changes nothing.
+//!
 //! Files: this one has the store interface and [`QueueService`]; `admission.rs` the
-//! difficulty, the spent set and Create; `config.rs` the [`ServiceConfig`]; `outcome.rs` what [`QueueService::handle`] reports;
+//! difficulty, the spent set and Create; `rekey.rs` Rekey and recipient authorisation; `config.rs` the [`ServiceConfig`]; `outcome.rs` what [`QueueService::handle`] reports;
 //! `memory.rs` the [`MemoryStore`].
 
 mod admission;
 mod config;
 mod memory;
 mod outcome;
+mod rekey;
 #[cfg(test)]
 mod tests;
 
 pub use config::ServiceConfig;
 pub use memory::MemoryStore;
 pub use outcome::{Handled, Limit, Outcome};
+pub use rekey::MovedRecord;
 
 use std::collections::{HashMap, VecDeque};
 
@@ -160,6 +171,12 @@ pub trait QueueStore {
     fn blob_chunk(&self, blob: &BlobId, index: u32) -> Result<Option<Vec<u8>>, Self::Error>;
     /// Removes messages received before `messages_before` and blob chunks expired at `now`.
     fn sweep(&mut self, now: u64, messages_before: u64) -> Result<Swept, Self::Error>;
+    /// Replaces the queue's recipient key with `moved.new_recipient_key` and keeps `moved`
+    /// (replacing any earlier record of the queue), in one durable step. No effect on a queue
+    /// that does not exist. [`QueueStore::delete_queue`] removes the record with the queue.
+    fn rekey(&mut self, recipient_id: &QueueId, moved: &MovedRecord) -> Result<(), Self::Error>;
+    /// The record of the queue's last [`Command::Rekey`], if any.
+    fn moved(&self, recipient_id: &QueueId) -> Result<Option<MovedRecord>, Self::Error>;
     /// What the store holds now, as seen by the calls so far (O(1): counters the store keeps
     /// across every call above, initialised when the store is opened).
     fn usage(&self) -> Usage;
@@ -192,6 +209,9 @@ pub struct QueueService<S> {
     /// The current difficulty and the spent Create challenges (pruned by
     /// [`QueueService::tick`] once their timestamp leaves the acceptance window).
     admission: admission::Admission,
+    /// The statement a request signed by a queue's previous key is answered with (set by
+    /// `authorise_recipient`, read by [`QueueService::handle`]).
+    moved: Option<MovedRecord>,
 }
 
 impl<S: QueueStore> QueueService<S> {
@@ -201,6 +221,7 @@ impl<S: QueueStore> QueueService<S> {
             subscriptions: HashMap::new(),
             surbs_held: 0,
             hit: None,
+            moved: None,
             admission: admission::Admission::new(&config),
             config,
         }
@@ -255,6 +276,7 @@ impl<S: QueueStore> QueueService<S> {
         };
         let mut outgoing = Vec::new();
         self.hit = None;
+        self.moved = None;
         self.admission.roll(now, &self.config);
         let body = match self.execute(&request, scope, now, rng, &mut outgoing) {
             Ok(body) => body,
@@ -268,6 +290,15 @@ impl<S: QueueStore> QueueService<S> {
                     bits: self.admission.bits(),
                 }
             }
+            // A command signed by the key the queue moved from: the statement, so that the
+            // device holding that key can check it and stop.
+            Err(ErrorCode::Moved) => match self.moved.take() {
+                Some(m) => ResponseBody::Moved {
+                    new_recipient_key: m.new_recipient_key,
+                    moved_sig: m.moved_sig,
+                },
+                None => ResponseBody::Error(ErrorCode::Auth),
+            },
             Err(code) => ResponseBody::Error(code),
         };
         let (outcome, limited) = match (body.error_code(), self.hit.take()) {
@@ -460,9 +491,7 @@ impl<S: QueueStore> QueueService<S> {
             Command::Delete { recipient_id } => {
                 self.authorise_recipient(request, recipient_id)?;
                 self.store.delete_queue(recipient_id).map_err(internal)?;
-                if let Some(sub) = self.subscriptions.remove(recipient_id) {
-                    self.surbs_held = self.surbs_held.saturating_sub(sub.surbs.len());
-                }
+                self.drop_subscription(recipient_id);
                 Ok(ResponseBody::Ok)
             }
             Command::BlobPut {
@@ -509,6 +538,11 @@ impl<S: QueueStore> QueueService<S> {
                 }
                 Ok(ResponseBody::Ok)
             }
+            Command::Rekey {
+                recipient_id,
+                new_recipient_key,
+                moved_sig,
+            } => self.rekey(request, recipient_id, new_recipient_key, moved_sig),
             Command::BlobGet { blob_id, index } => {
                 let data = self
                     .store
@@ -536,21 +570,6 @@ impl<S: QueueStore> QueueService<S> {
             .queue(&recipient_id)
             .map_err(|_| ErrorCode::Internal)?
             .ok_or(ErrorCode::NoQueue)
-    }
-
-    fn authorise_recipient(
-        &self,
-        request: &ReceivedRequest,
-        recipient_id: &QueueId,
-    ) -> Result<(), ErrorCode> {
-        let queue = self
-            .store
-            .queue(recipient_id)
-            .map_err(|_| ErrorCode::Internal)?
-            .ok_or(ErrorCode::NoQueue)?;
-        request
-            .verify(&queue.recipient_key)
-            .map_err(|_| ErrorCode::Auth)
     }
 
     /// Notes the limit a request hit; returns the code it is answered with.

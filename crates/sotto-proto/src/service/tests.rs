@@ -129,7 +129,7 @@ pub(super) fn config() -> ServiceConfig {
     }
 }
 
-fn message(byte: u8) -> Vec<u8> {
+pub(super) fn message(byte: u8) -> Vec<u8> {
     vec![byte; QUEUE_MESSAGE_SIZE]
 }
 
@@ -310,7 +310,7 @@ fn expired_messages_and_blobs_are_swept() {
 }
 
 /// A queue whose sender key is set: (recipient key, recipient id, sender id, sender key).
-fn secured(f: &mut Fixture) -> (AuthKeyPair, QueueId, QueueId, AuthKeyPair) {
+pub(super) fn secured(f: &mut Fixture) -> (AuthKeyPair, QueueId, QueueId, AuthKeyPair) {
     let (recipient, recipient_id, sender_id) = f.create();
     let bob = AuthKeyPair::generate(&mut f.rng);
     let p = f.request(
@@ -324,7 +324,12 @@ fn secured(f: &mut Fixture) -> (AuthKeyPair, QueueId, QueueId, AuthKeyPair) {
     (recipient, recipient_id, sender_id, bob)
 }
 
-fn send(f: &mut Fixture, sender_id: QueueId, bob: &AuthKeyPair, body: Vec<u8>) -> Outcome {
+pub(super) fn send(
+    f: &mut Fixture,
+    sender_id: QueueId,
+    bob: &AuthKeyPair,
+    body: Vec<u8>,
+) -> Outcome {
     let p = f.request(
         Command::Send {
             sender_id,
@@ -335,7 +340,7 @@ fn send(f: &mut Fixture, sender_id: QueueId, bob: &AuthKeyPair, body: Vec<u8>) -
     f.run(&p, NOW).outcome
 }
 
-fn subscribe(
+pub(super) fn subscribe(
     f: &mut Fixture,
     key: &AuthKeyPair,
     recipient_id: QueueId,

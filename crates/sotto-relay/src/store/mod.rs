@@ -21,6 +21,7 @@
 //! | `blobs` | blob id (16) · chunk index (4) | expires at (8) · data |
 //! | `blob_expiry` | expires at (8) · blob id (16) · chunk index (4) | — |
 //! | `meta` | `"next_seq"` | next message sequence number (8) |
+//! | `moved` | recipient id (16) | previous recipient key (32) · new recipient key (32) · moved signature (64) |
 //!
 //! The sequence number is relay-wide and only grows, so a queue's messages come out of
 //! `messages` oldest first.
@@ -38,7 +39,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use sotto_proto::ids::QueueId;
 use sotto_proto::keys::AuthPublicKey;
 use sotto_proto::queue::{BlobId, QueueMessageId};
-use sotto_proto::service::{QueueRecord, QueueStore, StoredMessage, Swept, Usage};
+use sotto_proto::service::{MovedRecord, QueueRecord, QueueStore, StoredMessage, Swept, Usage};
 
 use crate::metrics::Histogram;
 
@@ -59,6 +60,7 @@ const MESSAGE_EXPIRY: TableDefinition<Bytes, Bytes> = TableDefinition::new("mess
 const BLOBS: TableDefinition<Bytes, Bytes> = TableDefinition::new("blobs");
 const BLOB_EXPIRY: TableDefinition<Bytes, Bytes> = TableDefinition::new("blob_expiry");
 const META: TableDefinition<Bytes, Bytes> = TableDefinition::new("meta");
+const MOVED: TableDefinition<Bytes, Bytes> = TableDefinition::new("moved");
 const NEXT_SEQ: &[u8] = b"next_seq";
 
 /// At most this many expired entries are removed per sweep call, so one sweep never holds the
@@ -108,6 +110,8 @@ macro_rules! with_table {
     }};
 }
 
+mod moved;
+
 impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedbStore")
@@ -130,6 +134,7 @@ impl RedbStore {
             BLOBS,
             BLOB_EXPIRY,
             META,
+            MOVED,
         ] {
             tx.open_table(def).map_err(err)?;
         }
@@ -354,6 +359,10 @@ impl QueueStore for RedbStore {
                 None => None,
             };
             drop(queues);
+            tx.open_table(MOVED)
+                .map_err(err)?
+                .remove(recipient_id.as_bytes().as_slice())
+                .map_err(err)?;
             let existed = record.is_some();
             if let Some(record) = record {
                 tx.open_table(SENDERS)
@@ -659,6 +668,14 @@ impl QueueStore for RedbStore {
         u.message_bytes = u.message_bytes.saturating_sub(bytes);
         u.blob_chunks = u.blob_chunks.saturating_sub(n(swept.blob_chunks));
         Ok(swept)
+    }
+
+    fn rekey(&mut self, recipient_id: &QueueId, moved: &MovedRecord) -> Result<(), Self::Error> {
+        self.write(|tx| moved::rekey(tx, recipient_id, moved))
+    }
+
+    fn moved(&self, recipient_id: &QueueId) -> Result<Option<MovedRecord>, Self::Error> {
+        with_table!(self, MOVED, |table| moved::read(&table, recipient_id))
     }
 
     fn usage(&self) -> Usage {

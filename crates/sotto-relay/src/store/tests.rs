@@ -201,3 +201,108 @@ fn usage_follows_every_write_survives_reopening_and_an_aborted_batch_puts_it_bac
     assert_eq!(usage(&s), before);
     assert_eq!(s.total_messages().unwrap(), before.1);
 }
+
+/// Rekey over redb: the service moves a queue, the old key is answered Moved, and all of it
+/// survives reopening the store.
+#[test]
+fn a_rekeyed_queue_stays_moved_across_reopening() {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use sotto_proto::ids::RelayId;
+    use sotto_proto::keys::AuthKeyPair;
+    use sotto_proto::onion::{ConnTag, Hop, RelayKey, build_surb};
+    use sotto_proto::pow::Scope;
+    use sotto_proto::queue::{Command, ErrorCode, Request, sign_moved};
+    use sotto_proto::service::{Outcome, QueueService, ServiceConfig};
+
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let hop = Hop {
+        id: RelayId::random(&mut rng),
+        key: RelayKey::generate(&mut rng, 1).public_key(),
+    };
+    let scope = Scope {
+        relay: hop.id,
+        key_epoch: 1,
+    };
+    let route = vec![hop; 3];
+    let old = AuthKeyPair::generate(&mut rng);
+    let new = AuthKeyPair::generate(&mut rng);
+    let rid = qid(1);
+    let mut run = |service: &mut QueueService<RedbStore>, command: Command, key: &AuthKeyPair| {
+        let conn = ConnTag::random(&mut rng);
+        let reply = build_surb(&mut rng, &route, conn).unwrap().0;
+        let payload = Request {
+            request_id: 1,
+            reply,
+            command,
+        }
+        .encode(Some(key))
+        .unwrap();
+        service.handle(&payload, &scope, 100, &mut rng).outcome
+    };
+    let subscribe = |recipient_id| Command::Subscribe {
+        recipient_id,
+        surbs: vec![
+            build_surb(
+                &mut ChaCha20Rng::seed_from_u64(6),
+                &route,
+                ConnTag::from_bytes([1; 16]),
+            )
+            .unwrap()
+            .0,
+        ],
+    };
+    let rekey = Command::Rekey {
+        recipient_id: rid,
+        new_recipient_key: new.public_key(),
+        moved_sig: sign_moved(&old, &rid, &new.public_key()),
+    };
+    {
+        let mut s = RedbStore::open(&path).unwrap();
+        s.insert_queue(&QueueRecord {
+            recipient_id: rid,
+            sender_id: qid(2),
+            recipient_key: old.public_key(),
+            sender_key: None,
+            created_at: 1,
+        })
+        .unwrap();
+        let mut service = QueueService::new(s, ServiceConfig::default());
+        assert_eq!(run(&mut service, subscribe(rid), &old), Outcome::Ok);
+        assert_eq!(service.surbs_held(), 1);
+        assert_eq!(run(&mut service, rekey.clone(), &old), Outcome::Ok);
+        assert_eq!(service.surbs_held(), 0);
+        // A stranger's Rekey is refused.
+        let stranger = AuthKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(7));
+        let theirs = Command::Rekey {
+            recipient_id: rid,
+            new_recipient_key: stranger.public_key(),
+            moved_sig: sign_moved(&stranger, &rid, &stranger.public_key()),
+        };
+        assert_eq!(
+            run(&mut service, theirs, &stranger),
+            Outcome::Refused(ErrorCode::Auth)
+        );
+    }
+    let s = RedbStore::open(&path).unwrap();
+    assert_eq!(
+        s.queue(&rid).unwrap().unwrap().recipient_key,
+        new.public_key()
+    );
+    let record = s.moved(&rid).unwrap().unwrap();
+    assert_eq!(record.previous_key, old.public_key());
+    let mut service = QueueService::new(s, ServiceConfig::default());
+    // After reopening: the old key is told it moved, the retry is Ok, the new key subscribes.
+    assert_eq!(
+        run(&mut service, subscribe(rid), &old),
+        Outcome::Refused(ErrorCode::Moved)
+    );
+    assert_eq!(run(&mut service, rekey, &old), Outcome::Ok);
+    assert_eq!(run(&mut service, subscribe(rid), &new), Outcome::Ok);
+    // Deleting the queue forgets the statement.
+    let delete = Command::Delete { recipient_id: rid };
+    assert_eq!(run(&mut service, delete, &new), Outcome::Ok);
+    assert_eq!(service.store().moved(&rid).unwrap(), None);
+}

@@ -204,6 +204,10 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             let Some(w) = st.waiting.accepts.remove(&handle) else {
                 return;
             };
+            if error == Error::Moved {
+                let e = sotto_error(ErrorCode::ProfileMoved, MOVED_TEXT);
+                return actions.push(Action::Reject(w.resolver, e));
+            }
             let (code, message) = match error.relay_code() {
                 Some(RelayCode::Auth) => (
                     ErrorCode::InvalidInvitation,
@@ -226,6 +230,25 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             actions.push(Action::Dispatch(
                 "clock",
                 obj(&[("offsetSeconds", (seconds as f64).into())]),
+            ));
+        }
+        Event::SendFailed {
+            contact,
+            message,
+            error: Error::Moved,
+        } => {
+            // The profile moved: the message is dropped unsent, for good.
+            let id = hex(message.as_bytes());
+            if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
+                let e = sotto_error(ErrorCode::ProfileMoved, MOVED_TEXT);
+                set(&e, "messageId", &id.clone().into());
+                actions.push(Action::Reject(w.resolver, e));
+            }
+            st.waiting.unsettled.remove(message.as_bytes());
+            st.update(&id, |m| m.status = Status::Failed);
+            actions.push(Action::Dispatch(
+                "status",
+                status_js(&id, contact, Status::Failed),
             ));
         }
         Event::SendFailed {
@@ -443,6 +466,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             // The promise of `createInvitation()` settles now, not at its deadline.
             if let Some(w) = st.waiting.invitations.remove(&handle) {
                 let e = match error.relay_code() {
+                    _ if *error == Error::Moved => sotto_error(ErrorCode::ProfileMoved, MOVED_TEXT),
                     Some(RelayCode::Expired) => sotto_error(ErrorCode::ClockSkew, CLOCK_SKEW_TEXT),
                     Some(RelayCode::Quota) => sotto_error(ErrorCode::RelayFull, RELAY_FULL_TEXT),
                     _ => sotto_error(
@@ -460,6 +484,10 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             let detail = obj(&[("what", "create queue".into()), ("code", code.into())]);
             actions.push(Action::Dispatch("error", detail));
         }
+        Event::ProfileMoved => {
+            let detail = obj(&[("message", MOVED_TEXT.into())]);
+            actions.push(Action::Dispatch("moved", detail));
+        }
         failure @ (Event::SecureFailed { .. }
         | Event::SubscribeFailed { .. }
         | Event::AckFailed { .. }) => {
@@ -474,6 +502,11 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
         _ => {}
     }
 }
+
+/// What a profile that moved to another device is told (the `moved` event's `message`, and
+/// `PROFILE_MOVED` errors).
+pub const MOVED_TEXT: &str =
+    "This profile was restored on another device; this copy no longer sends or receives.";
 
 /// Why an invitation failed when a relay answered `Quota`.
 const RELAY_FULL_TEXT: &str =

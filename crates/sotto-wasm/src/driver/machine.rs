@@ -231,6 +231,11 @@ impl Driver {
         self.state.borrow().connection
     }
 
+    /// Whether the profile moved to another device (`Client::is_moved`).
+    pub fn moved(&self) -> bool {
+        self.state.borrow().client.is_moved()
+    }
+
     /// The page's origin.
     pub fn origin(&self) -> String {
         self.state.borrow().origin.clone()

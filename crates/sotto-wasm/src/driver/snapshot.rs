@@ -51,6 +51,9 @@ pub struct Uploader {
     due_at: Option<f64>,
     /// The contacts, names and settings last seen, to notice changes no event tells of.
     seen: Vec<(ContactId, String, u32)>,
+    /// Receive queues still moving to a new key (`Client::queues_moving`) when last seen: a
+    /// restored profile's snapshot is written again once its queues moved.
+    moving: usize,
     in_flight: bool,
     /// How many contacts the version in flight holds (the `snapshot` event says it).
     in_flight_contacts: usize,
@@ -70,6 +73,7 @@ impl Uploader {
             dirty_since: Some(js_sys::Date::now()),
             due_at: None,
             seen: Vec::new(),
+            moving: 0,
             in_flight: false,
             in_flight_contacts: 0,
             started_at: 0.0,
@@ -151,6 +155,11 @@ pub fn tick(st: &mut State) {
     let seen = contacts(client);
     if seen != u.seen {
         u.seen = seen;
+        u.touch();
+    }
+    let moving = client.queues_moving();
+    if moving != u.moving {
+        u.moving = moving;
         u.touch();
     }
     let period = period_of(client.network_time(now()));

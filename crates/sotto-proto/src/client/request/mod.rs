@@ -54,6 +54,8 @@ pub(super) enum PendingKind {
     },
     Subscribe,
     Ack,
+    /// A Rekey of one of our receive queues (see `moved`).
+    Rekey,
     BlobPut {
         upload: u64,
         /// As [`PendingKind::Create`]'s `pow_retried`.
@@ -108,6 +110,10 @@ impl Client {
         mut command: Command,
         now: u64,
     ) {
+        // Nothing leaves a profile that moved to another device.
+        if self.moved {
+            return;
+        }
         // Commands whose signing key is gone (a contact or queue deleted meanwhile) are dropped.
         let Ok((reply, surb)) = self.new_surb(rng, relay, ReplyTo::Request(request_id)) else {
             return;
@@ -174,7 +180,8 @@ impl Client {
             }
             (_, Command::Subscribe { recipient_id, .. })
             | (_, Command::Ack { recipient_id, .. })
-            | (_, Command::Delete { recipient_id }) => {
+            | (_, Command::Delete { recipient_id })
+            | (_, Command::Rekey { recipient_id, .. }) => {
                 self.queues.get(recipient_id).map(|q| q.key.clone())
             }
             _ => None,
@@ -209,6 +216,7 @@ impl Client {
             .pending
             .iter()
             .filter(|(_, p)| now.saturating_sub(p.sent_at) >= self.config.retry_after)
+            .filter(|(_, p)| !self.holds(&p.kind))
             .map(|(id, _)| *id)
             .collect();
         for id in due {
@@ -224,6 +232,7 @@ impl Client {
     pub(super) fn next_retry(&self) -> Option<u64> {
         self.pending
             .values()
+            .filter(|p| !self.holds(&p.kind))
             .map(|p| p.sent_at.saturating_add(self.config.retry_after))
             .min()
     }
@@ -271,7 +280,25 @@ impl Client {
                 }
                 self.pump_outbox(rng, contact, now);
             }
-            (PendingKind::Subscribe, ResponseBody::Ok) => {}
+            (PendingKind::Subscribe, ResponseBody::Ok) => self.release_hold(),
+            (PendingKind::Rekey, ResponseBody::Ok) => self.on_rekeyed(&pending.command, now),
+            (
+                kind,
+                ResponseBody::Moved {
+                    new_recipient_key,
+                    moved_sig,
+                },
+            ) => {
+                let pending = Pending {
+                    kind,
+                    relay: pending.relay,
+                    command: pending.command,
+                    sent_at: pending.sent_at,
+                    surb: pending.surb,
+                };
+                let statement = (new_recipient_key, moved_sig);
+                self.on_moved(response.request_id, pending, statement, now);
+            }
             // `Exists`: a retried chunk whose first copy was stored.
             (PendingKind::BlobPut { upload, .. }, ResponseBody::Ok) => {
                 self.on_chunk_stored(rng, upload, now)
@@ -336,7 +363,7 @@ impl Client {
     /// a transfer fails for good; anything else (a Send above all: its message stays first
     /// in the outbox) stays pending and is sent again at its retry time, so nothing waits
     /// forever on one bad answer.
-    fn on_wrong_answer(&mut self, request_id: u64, pending: Pending) {
+    pub(super) fn on_wrong_answer(&mut self, request_id: u64, pending: Pending) {
         let error = Error::PeerMisbehaved(PeerMisbehaved::WrongAnswer);
         let event = match &pending.kind {
             PendingKind::Create {
@@ -370,7 +397,7 @@ impl Client {
                     error,
                 }
             }
-            PendingKind::Subscribe => Event::SubscribeFailed {
+            PendingKind::Subscribe | PendingKind::Rekey => Event::SubscribeFailed {
                 contact: self.queue_contact(&pending.command),
                 error,
             },
@@ -526,7 +553,7 @@ impl Client {
                 };
                 event
             }
-            PendingKind::Subscribe => Event::SubscribeFailed {
+            PendingKind::Subscribe | PendingKind::Rekey => Event::SubscribeFailed {
                 contact: self.queue_contact(command),
                 error,
             },
