@@ -127,3 +127,11 @@ fn rfc8439_aead_through_chachapoly1305() {
             .is_err()
     );
 }
+
+/// The browser tests run the `v128` lanes, not the portable ones: the wasm32 build of the
+/// workspace enables simd128 (`.cargo/config.toml`), which selects them.
+#[cfg(target_arch = "wasm32")]
+#[test]
+fn the_browser_build_runs_the_simd128_lanes() {
+    assert!(cfg!(target_feature = "simd128"));
+}
