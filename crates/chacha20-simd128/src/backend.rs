@@ -83,15 +83,19 @@ fn quarter_round(x: &mut [Lanes; 16], a: usize, b: usize, c: usize, d: usize) {
 /// RFC 8439 §2.3's block function for blocks `state[12]`, `state[12] + 1`, `+ 2` and `+ 3`
 /// (the 32-bit counter wraps, as the `chacha20` crate's does), serialised little-endian
 /// into `out[0..4]`. `state` is not changed.
-#[inline(always)]
+///
+/// Never inlined, on purpose: the generic `cipher` code that calls it is instantiated in the
+/// crate that names the cipher (for Sotto, a size-optimised one, where LLVM would keep this
+/// function's loops rolled); as a function of its own it is compiled with this crate's
+/// optimisation level, and one call per four blocks costs nothing measurable.
+#[inline(never)]
 pub(crate) fn four_blocks(state: &[u32; 16], out: [&mut [u8; 64]; 4]) {
-    let initial: [Lanes; 16] = core::array::from_fn(|i| {
-        if i == 12 {
-            Lanes::splat(state[12]).add(Lanes::new(0, 1, 2, 3))
-        } else {
-            Lanes::splat(state[i])
-        }
-    });
+    let s = state.map(Lanes::splat);
+    let counter = s[12].add(Lanes::new(0, 1, 2, 3));
+    let initial = [
+        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], counter, s[13],
+        s[14], s[15],
+    ];
     let mut x = initial;
     for _ in 0..DOUBLE_ROUNDS {
         // Column round.

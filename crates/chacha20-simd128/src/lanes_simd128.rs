@@ -44,18 +44,48 @@ impl Lanes {
     /// lane, one byte shuffle.
     #[inline(always)]
     pub(crate) fn rotl16(self) -> Self {
-        Self(i8x16_shuffle::<2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13>(
-            self.0, self.0,
-        ))
+        Self(i8x16_shuffle::<
+            2,
+            3,
+            0,
+            1,
+            6,
+            7,
+            4,
+            5,
+            10,
+            11,
+            8,
+            9,
+            14,
+            15,
+            12,
+            13,
+        >(self.0, self.0))
     }
 
     /// Lane-wise rotation left by 8 bits: byte `i` of a lane moves to byte `i + 1 mod 4`, one
     /// byte shuffle.
     #[inline(always)]
     pub(crate) fn rotl8(self) -> Self {
-        Self(i8x16_shuffle::<3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14>(
-            self.0, self.0,
-        ))
+        Self(i8x16_shuffle::<
+            3,
+            0,
+            1,
+            2,
+            7,
+            4,
+            5,
+            6,
+            11,
+            8,
+            9,
+            10,
+            15,
+            12,
+            13,
+            14,
+        >(self.0, self.0))
     }
 
     /// Lane-wise rotation left by 12 bits (two shifts and an or).

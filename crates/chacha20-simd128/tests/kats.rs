@@ -105,7 +105,10 @@ fn rfc8439_aead_through_chachapoly1305() {
             .unwrap()
             .try_into()
             .unwrap();
-    let nonce: [u8; 12] = hex::decode("070000004041424344454647").unwrap().try_into().unwrap();
+    let nonce: [u8; 12] = hex::decode("070000004041424344454647")
+        .unwrap()
+        .try_into()
+        .unwrap();
     let ad = hex::decode("50515253c0c1c2c3c4c5c6c7").unwrap();
     let mut buf = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".to_vec();
     let aead = ChaChaPoly1305::<ChaCha20Simd>::new(&key.into());
