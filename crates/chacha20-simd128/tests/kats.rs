@@ -131,10 +131,13 @@ fn rfc8439_aead_through_chachapoly1305() {
     );
 }
 
-/// The browser tests run the `v128` lanes, not the portable ones: the wasm32 build of the
-/// workspace enables simd128 (`.cargo/config.toml`), which selects them.
+/// The browser build (simd128 on, `.cargo/config.toml`) uses the four-block backend, with its
+/// `v128` lanes, as its `ChaCha20`; these tests then run those lanes.
 #[cfg(target_arch = "wasm32")]
 #[test]
-fn the_browser_build_runs_the_simd128_lanes() {
-    assert!(cfg!(target_feature = "simd128"));
+fn the_browser_build_uses_the_four_block_backend() {
+    assert_eq!(
+        core::any::type_name::<ChaCha20>(),
+        core::any::type_name::<ChaCha20Simd>()
+    );
 }
