@@ -36,25 +36,31 @@ impl Lanes {
     /// Lane-wise rotation left by 16 bits.
     #[inline(always)]
     pub(crate) fn rotl16(self) -> Self {
-        Self(self.0.map(|w| w.rotate_left(16)))
+        self.rotl(16)
     }
 
     /// Lane-wise rotation left by 8 bits.
     #[inline(always)]
     pub(crate) fn rotl8(self) -> Self {
-        Self(self.0.map(|w| w.rotate_left(8)))
+        self.rotl(8)
     }
 
     /// Lane-wise rotation left by 12 bits.
     #[inline(always)]
     pub(crate) fn rotl12(self) -> Self {
-        Self(self.0.map(|w| w.rotate_left(12)))
+        self.rotl(12)
     }
 
     /// Lane-wise rotation left by 7 bits.
     #[inline(always)]
     pub(crate) fn rotl7(self) -> Self {
-        Self(self.0.map(|w| w.rotate_left(7)))
+        self.rotl(7)
+    }
+
+    /// Lane-wise rotation left by `bits`.
+    #[inline(always)]
+    fn rotl(self, bits: u32) -> Self {
+        Self(self.0.map(|w| w.rotate_left(bits)))
     }
 }
 

@@ -1,8 +1,8 @@
 //! ChaCha20 ([RFC 8439]: 256-bit key, 96-bit nonce, 32-bit block counter) with a WebAssembly
-//! `simd128` backend, behind the RustCrypto [`cipher`] traits exactly as the [`chacha20`]
-//! crate's own `ChaCha20` is (`KeyIvInit`, `StreamCipher`, `StreamCipherSeek` through
-//! [`cipher::StreamCipherCoreWrapper`]), so that
-//! `chacha20poly1305::ChaChaPoly1305<chacha20_simd128::ChaCha20>` is ChaCha20-Poly1305.
+//! `simd128` backend, behind the RustCrypto [`cipher`] traits as the [`chacha20`] crate's own
+//! `ChaCha20` is (`KeyIvInit`, `StreamCipher`, `StreamCipherSeek`, over the same
+//! [`cipher::StreamCipherCoreWrapper`] and a `StreamCipherCore` + `StreamCipherSeekCore`), so
+//! that `chacha20poly1305::ChaChaPoly1305<chacha20_simd128::ChaCha20>` is ChaCha20-Poly1305.
 //!
 //! Why: `chacha20` 0.10 has SSE2, AVX2, AVX-512 and NEON backends but none for wasm32, where
 //! its portable backend computes one block at a time. On `wasm32` with
@@ -17,14 +17,17 @@
 //!   fuzzed natively against `chacha20`; the wasm32 tests run the `v128` lanes in a browser.
 //!
 //! The output is byte-identical to `chacha20::ChaCha20` for every key, nonce, position and
-//! length (tests: RFC 8439 §2.3.2, §2.4.2, A.1, A.2; property tests against `chacha20`).
+//! length (tests: RFC 8439 §2.3.2, §2.4.2, A.1, A.2; property tests against `chacha20`; the
+//! cargo-fuzz target `fuzz/fuzz_targets/chacha20_simd128.rs`). Key, state and buffered
+//! keystream are zeroized on drop; `Debug` prints none of them.
 //!
 //! **Upstreaming.** The crate is shaped to become a `simd128` backend of RustCrypto's
 //! `chacha20` (`src/backends/simd128.rs` beside `sse2.rs`): the lane type maps onto
 //! `core::arch::wasm32`, the backend implements `StreamCipherBackend` with
 //! `ParBlocksSize = U4` like the SSE2 one, and the core's seek and `remaining_blocks` follow
 //! `chacha20`'s `Ietf` variant. Upstream, `gen_ks_block` would call the crate's own soft block
-//! function instead of a second `chacha20` core.
+//! function instead of a second `chacha20` core, and `ChaCha20` would stay a type alias (see
+//! [`ChaCha20Simd`] for why it is a newtype here).
 //!
 //! ```
 //! use chacha20_simd128::ChaCha20;
@@ -81,11 +84,11 @@ pub type Nonce = cipher::Iv<ChaCha20Core>;
 pub struct ChaCha20Simd(StreamCipherCoreWrapper<ChaCha20Core>);
 
 impl KeySizeUser for ChaCha20Simd {
-    type KeySize = U32;
+    type KeySize = <ChaCha20Core as KeySizeUser>::KeySize;
 }
 
 impl IvSizeUser for ChaCha20Simd {
-    type IvSize = U12;
+    type IvSize = <ChaCha20Core as IvSizeUser>::IvSize;
 }
 
 impl KeyIvInit for ChaCha20Simd {
