@@ -120,15 +120,24 @@ fn rfc8439_aead_through_chachapoly1305() {
         "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116"
     );
     assert_eq!(hex::encode(tag), "1ae10b594f09e26a7e902ecbd0600691");
+    // A flipped tag bit or ciphertext bit is refused, and the buffer is left as it was.
+    let sealed = buf.clone();
+    let mut bad_tag = tag;
+    bad_tag[0] ^= 1;
+    assert!(
+        aead.decrypt_inout_detached(&nonce.into(), &ad, buf.as_mut_slice().into(), &bad_tag)
+            .is_err()
+    );
+    assert_eq!(buf, sealed);
+    buf[7] ^= 0x80;
+    assert!(
+        aead.decrypt_inout_detached(&nonce.into(), &ad, buf.as_mut_slice().into(), &tag)
+            .is_err()
+    );
+    buf[7] ^= 0x80;
     aead.decrypt_inout_detached(&nonce.into(), &ad, buf.as_mut_slice().into(), &tag)
         .unwrap();
     assert!(buf.starts_with(b"Ladies and Gentlemen"));
-    let mut bad = tag;
-    bad[0] ^= 1;
-    assert!(
-        aead.decrypt_inout_detached(&nonce.into(), &ad, buf.as_mut_slice().into(), &bad)
-            .is_err()
-    );
 }
 
 /// The browser build (simd128 on, `.cargo/config.toml`) uses the four-block backend, with its
