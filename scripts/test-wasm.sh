@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Rust tests of sotto-proto and sotto-wasm compiled to wasm32, in headless Chromium
-# (Debian's chromium + chromium-driver), through wasm-bindgen-test-runner.
+# Runs the Rust tests of sotto-proto, sotto-wasm and chacha20-simd128 compiled to wasm32, in
+# headless Chromium (Debian's chromium + chromium-driver), through wasm-bindgen-test-runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -12,5 +12,5 @@ step "cargo test --target wasm32-unknown-unknown (headless Chromium)"
 if [ $# -gt 0 ]; then
   cargo test --target wasm32-unknown-unknown "$@"
 else
-  cargo test --target wasm32-unknown-unknown -p sotto-proto -p sotto-wasm --lib --tests
+  cargo test --target wasm32-unknown-unknown -p sotto-proto -p sotto-wasm -p chacha20-simd128 --lib --tests
 fi

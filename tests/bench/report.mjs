@@ -287,10 +287,12 @@ p('libsodium.js interleaved in the same page, so each ratio is side by side; the
 p('run one after another. Each figure is the fastest of the interleaved rounds (not the median as in');
 p('the table above): on a loaded shared machine it is the round least disturbed by other work, and the');
 p('load average is printed beside it. Sizes are of the same settings without the bench exports, as');
-p('pkg/ would ship them. "Crypto crates": chacha20, poly1305, chacha20poly1305, universal-hash,');
-p('cipher, curve25519-dalek, x25519-dalek, ed25519-dalek, sha2, hkdf, hmac, blake2, argon2, aes, ctr,');
-p('lioness-rs and sphinx-packet (`[profile.wasm-release.package.*]`). Packet build and key derivation');
-p('are in X25519 DHs of the same wasm (in-wasm loops); the key derivation is');
+p('pkg/ would ship them. "Crypto crates": chacha20, chacha20-simd128, poly1305, chacha20poly1305,');
+p('universal-hash, cipher, curve25519-dalek, x25519-dalek, ed25519-dalek, sha2, hkdf, hmac, blake2,');
+p('argon2, aes, ctr, lioness-rs and sphinx-packet (`[profile.wasm-release.package.*]`). The seal rows');
+p('of variants with simd128 run the four-block backend of the workspace crate chacha20-simd128;');
+p("without simd128 its `ChaCha20` is the chacha20 crate's own, as before issue 18. Packet build and");
+p('key derivation are in X25519 DHs of the same wasm (in-wasm loops); the key derivation is');
 p('`sphinx_packet::header::keys::KeyMaterial::derive` for the same 3-hop route, alone.');
 p();
 if (!variants.length) p('Not run (scripts/bench-variants.sh wrote no results).');
