@@ -64,6 +64,15 @@ impl Client {
         stuck.is_some()
     }
 
+    /// The relay `address` picks from this client's directory; `Moved` once the profile
+    /// moved, `NoRelays` for an empty directory.
+    fn snapshot_relay(&self, address: &Address) -> Result<RelayId, ClientError> {
+        self.not_moved()?;
+        address
+            .relay(&self.relay_ids())
+            .ok_or(ClientError::NoRelays)
+    }
+
     /// Seals `state` (the driver's stored state: the bytes a restore reads back) written at
     /// `now` as version `address` and puts it on the relay the address picks from this
     /// client's directory, chunk 0 last. [`Event::SnapshotStored`] or
@@ -76,10 +85,7 @@ impl Client {
         state: &[u8],
         now: u64,
     ) -> Result<u64, ClientError> {
-        self.not_moved()?;
-        let relay = address
-            .relay(&self.relay_ids())
-            .ok_or(ClientError::NoRelays)?;
+        let relay = self.snapshot_relay(&address)?;
         let chunks = address
             .seal(rng, now, state)
             .map_err(|_| ClientError::TooLarge)?;
@@ -113,10 +119,7 @@ impl Client {
         address: Address,
         now: u64,
     ) -> Result<u64, ClientError> {
-        self.not_moved()?;
-        let relay = address
-            .relay(&self.relay_ids())
-            .ok_or(ClientError::NoRelays)?;
+        let relay = self.snapshot_relay(&address)?;
         let handle = self.new_request_id(rng);
         self.downloads.insert(
             handle,
