@@ -246,10 +246,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             }
             st.waiting.unsettled.remove(message.as_bytes());
             st.update(&id, |m| m.status = Status::Failed);
-            actions.push(Action::Dispatch(
-                "status",
-                status_js(&id, contact, Status::Failed),
-            ));
+            actions.push(status_event(&id, contact, Status::Failed));
         }
         Event::SendFailed {
             contact,
