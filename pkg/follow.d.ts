@@ -43,24 +43,18 @@ export interface SottoFollowerEventMap extends SottoEventMap {
     leader: CustomEvent<LeaderDetail>;
 }
 
+/** `addEventListener` / `removeEventListener` typed by the event map `M`. */
+export interface ListensTo<M> {
+    addEventListener<K extends keyof M>(type: K, listener: (event: M[K]) => void, options?: boolean | AddEventListenerOptions): void;
+    removeEventListener<K extends keyof M>(type: K, listener: (event: M[K]) => void, options?: boolean | EventListenerOptions): void;
+}
+
 /** A tab that follows the one holding the profile: `SottoInWorker`'s methods, answered by the
  *  leader (`close()` stops following; what would end or delete the profile or show its
- *  secrets rejects `INVALID_ARGUMENT`). */
+ *  secrets rejects `INVALID_ARGUMENT`), and the events of `SottoFollowerEventMap`. */
 export interface SottoFollower
-    extends Pick<Sotto, Exclude<SottoInWorkerMethod, 'addEventListener' | 'removeEventListener'>> {
-    /** `EventTarget.addEventListener` for the follower's events (`SottoFollowerEventMap`). */
-    addEventListener<K extends keyof SottoFollowerEventMap>(
-        type: K,
-        listener: (event: SottoFollowerEventMap[K]) => void,
-        options?: boolean | AddEventListenerOptions,
-    ): void;
-    /** `EventTarget.removeEventListener`. */
-    removeEventListener<K extends keyof SottoFollowerEventMap>(
-        type: K,
-        listener: (event: SottoFollowerEventMap[K]) => void,
-        options?: boolean | EventListenerOptions,
-    ): void;
-}
+    extends Pick<Sotto, Exclude<SottoInWorkerMethod, 'addEventListener' | 'removeEventListener'>>,
+        ListensTo<SottoFollowerEventMap> {}
 export declare class SottoFollower {
     private constructor();
     /** `EventTarget.dispatchEvent` (it is an `EventTarget`). */
