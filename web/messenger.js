@@ -78,7 +78,7 @@ async function onLeader(me, leader) {
     // Still waiting for the lock: not closed.
     state.follower = me;
     await endSession({ locked: true, closing: false });
-    setStatus('The tab this one followed closed the profile.');
+    setStatus('The tab this one followed no longer has the profile open.');
   } else if (leader === 'free' && state.follower === me) {
     state.follower = null;
     if (state.session) return;

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useNetwork, person, openPage, openSotto, call, acquaint, contactsOf, untilReceived, until,
-  chatInOrder, pwaPerson, meetInPwa,
+  chatInOrder, pwaPerson, meetInPwa, directoryTrust,
 } from './harness.mjs';
 
 const net = useNetwork({ httpPort: 18520, wsBasePort: 32000 });
@@ -113,6 +113,51 @@ test('a second tab follows the first: history, sends, events, refusals; then the
   await tab2.evaluate(() => window.__me.wipe());
   await alice.context.close();
   await bob.context.close();
+});
+
+test('openInWorker leads by itself; a take-over ends its followers, who can follow the new holder', async () => {
+  const context = await net.browser.newContext({ serviceWorkers: 'block' });
+  const errors = [];
+  const [tab1, tab2, tab3] = [
+    await openPage(net, context, errors), await openPage(net, context, errors), await openPage(net, context, errors)];
+  const trust = await directoryTrust(net.url);
+  const options = { ...trust, directoryUrl: `${net.url}/directory.json`, storage: 'indexeddb', profile: 'moving', displayName: 'Carol' };
+  await tab1.evaluate(async (options) => {
+    const { openInWorker } = await import('/pkg/worker.js');
+    window.__me = await openInWorker(options);
+  }, options);
+  // Each follower keeps its own `leader` events, by name.
+  const followAs = (page, key) => page.evaluate(async (key) => {
+    const { followProfile } = await import('/pkg/follow.js');
+    const f = await followProfile({ profile: 'moving' });
+    window.__followers = { ...window.__followers, [key]: { f, events: [] } };
+    f.addEventListener('leader', (e) => window.__followers[key].events.push(e.detail.state));
+    return (await f.contacts()).length;
+  }, key);
+  const eventsOf = (page, key) => page.evaluate((key) => window.__followers[key].events, key);
+  assert.equal(await followAs(tab2, 'first'), 0, 'the worker-held profile answers a follower');
+
+  // Tab 3 takes the profile over (an on-page Sotto that does not lead): tab 1's leader says
+  // goodbye; the follower's calls reject CLOSED; the lock is not free (tab 3 holds it).
+  assert.deepEqual(await openSotto(tab3, { ...options, takeOver: true }), { ok: true });
+  await tab2.waitForFunction(() => window.__followers.first.events.includes('gone'), null, { timeout: 10_000 });
+  assert.equal(await tab2.evaluate(() => window.__followers.first.f.contacts().then(() => 'answered', (e) => e.code)), 'CLOSED');
+  assert.deepEqual(await eventsOf(tab2, 'first'), ['gone']);
+
+  // Tab 3 leads from now on: tab 2 follows it; when tab 3 closes, the lock passes on.
+  await tab3.evaluate(async () => {
+    const { lead } = await import('/pkg/follow.js');
+    window.__leader = await lead(window.__me, { profile: 'moving' });
+  });
+  assert.equal(await followAs(tab2, 'second'), 0);
+  await tab3.evaluate(async () => { window.__leader.stop(); await window.__me.close(); });
+  await tab2.waitForFunction(() => window.__followers.second.events.length >= 2, null, { timeout: 10_000 });
+  assert.deepEqual(await eventsOf(tab2, 'second'), ['gone', 'free']);
+  await tab2.evaluate(() => { window.__followers.first.f.close(); });
+  assert.deepEqual(await openSotto(tab2, options), { ok: true });
+  await tab2.evaluate(() => window.__me.wipe());
+  assert.deepEqual(errors, []);
+  await context.close();
 });
 
 test('the PWA: "Open here too" follows the tab that has the profile, and takes over when it closes', async () => {
