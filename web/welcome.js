@@ -3,7 +3,7 @@
 // "Use here instead" (take it over) or "Open here too" (follow that tab).
 import { version } from '/pkg/sotto.js';
 import { openInWorker } from '/pkg/worker.js';
-import { followProfile } from '/pkg/follow.js';
+import { followProfile, profileLockName } from '/pkg/follow.js';
 import { PROFILE, state } from '/web/store.js';
 import { byId, clearText } from '/web/dom.js';
 import { errorText, NO_TRUST_TEXT } from '/web/format.js';
@@ -115,6 +115,20 @@ async function followSaved() {
     else if (err?.code === 'CLOSED' && !state.saved?.passphrase) await openSaved(null);
   } finally {
     el.unlockForm.removeAttribute('aria-busy');
+  }
+}
+
+/// Says so at once when the saved profile is open in another tab or window (its Web Lock is
+/// held), so that a tab can follow it without typing the passphrase first.
+export async function offerIfInUse() {
+  try {
+    const name = await profileLockName(PROFILE);
+    const { held } = await navigator.locks.query();
+    if (!held.some((l) => l.name === name) || el.unlockForm.hidden) return;
+    el.unlockError.textContent = errorText({ code: 'PROFILE_IN_USE' });
+    offerInUse();
+  } catch {
+    // No Web Locks (or Web Crypto) here: an unlock says it when it is refused.
   }
 }
 

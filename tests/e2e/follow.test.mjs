@@ -4,7 +4,9 @@
 // messages, is refused what would end the profile or show its secrets; when tab 1 closes, its
 // pending call rejects CLOSED, the lock passes to tab 2, which opens the profile and goes on
 // with Bob, with no key used twice (Bob sees no decryption failure or resync). Then the PWA:
-// "Open here too" shows the conversation in the second tab and sends through the first.
+// "Open here too" shows the conversation in the second tab and sends through the first; with a
+// passphrase, it is offered before one is typed, and the passphrase is asked for when the first
+// tab locks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -207,4 +209,34 @@ test('the PWA: "Open here too" follows the tab that has the profile, and takes o
   assert.deepEqual(errors, []);
   await context.close();
   await bob.context.close();
+});
+
+test('the PWA, a profile with a passphrase: a second tab offers "Open here too" at once, and asks for the passphrase when the first locks', async () => {
+  const context = await net.browser.newContext({ serviceWorkers: 'block' });
+  const errors = [];
+  const tab1 = await openPage(net, context, errors);
+  await tab1.getByRole('textbox', { name: 'Display name' }).fill('Pat');
+  await tab1.getByRole('textbox', { name: 'Passphrase (optional)' }).fill('pat passphrase');
+  await tab1.getByRole('button', { name: 'Save on this device' }).click();
+  await tab1.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 60_000 });
+
+  // No passphrase typed: the second tab already says the profile is open elsewhere.
+  const tab2 = await openPage(net, context, errors);
+  await tab2.getByRole('alert').filter({ hasText: 'This profile is open in another tab or window.' })
+    .waitFor({ timeout: 15_000 });
+  await tab2.getByRole('button', { name: 'Open here too' }).click();
+  await tab2.getByText('Open in another tab — this tab follows it').waitFor({ timeout: 15_000 });
+  assert.equal(await tab2.locator('#me-name').textContent(), 'Pat');
+
+  // The first tab locks: the second stops following and asks for the passphrase.
+  await tab1.getByRole('button', { name: 'Lock' }).click();
+  const passphrase = tab2.getByRole('textbox', { name: 'Passphrase', exact: true });
+  await passphrase.waitFor({ timeout: 15_000 });
+  await tab2.getByText('The tab this one followed no longer has the profile open.').waitFor();
+  await passphrase.fill('pat passphrase');
+  await tab2.getByRole('button', { name: 'Unlock' }).click();
+  await tab2.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 60_000 });
+  assert.equal(await tab2.locator('#follow-banner').isHidden(), true);
+  assert.deepEqual(errors, []);
+  await context.close();
 });
