@@ -30,6 +30,9 @@ function workerChannel(worker) {
   return channel;
 }
 
+/** The method `opened` starts leading with (not part of the public API). */
+const START_LEADING = Symbol('startLeading');
+
 /** Sotto running in a worker: see `openInWorker`. */
 export class SottoInWorker extends RemoteSotto {
   /** The leader that answers other tabs of this profile (`lead`), if any. */
@@ -49,7 +52,7 @@ export class SottoInWorker extends RemoteSotto {
   }
 
   /** Other tabs of this saved profile follow this one (see `lead`). */
-  async startLeading(profile) {
+  async [START_LEADING](profile) {
     this.#leader = await lead(this, { profile });
   }
 
@@ -114,7 +117,7 @@ async function opened(channel, method, options, leads) {
   if (leads && options?.storage === 'indexeddb') {
     // Where a browser cannot (no BroadcastChannel or Web Crypto), the profile is open all the
     // same; other tabs then get PROFILE_IN_USE as before.
-    await me.startLeading(options.profile ?? 'default').catch(() => {});
+    await me[START_LEADING](options.profile ?? 'default').catch(() => {});
   }
   return me;
 }
