@@ -2,7 +2,7 @@
 // package, opens one `Sotto` and answers the page's calls. Not imported by hand; worker.js
 // starts it with `new Worker(new URL('./sotto-worker.js', import.meta.url), {type: 'module'})`.
 //
-// The protocol (one port, the worker's own):
+// The protocol (one port, the worker's own; ./rpc.js holds the parts shared with ./follow.js):
 // - page → worker `{id, method, args}`: `method` is `'open'` or `'restore'` (args `[options]`),
 //   `'savedProfile'`
 //   (args `[profile]`) or a method of `Sotto`; answered by one `{id, value}` or
@@ -16,9 +16,7 @@
 //   the page reject at once with `INVALID_ARGUMENT`.
 // Uint8Array results (exportBackup) are transferred, not copied; Blobs go by reference.
 import init, { Sotto } from './sotto.js';
-
-/** The events `openInWorker`'s object dispatches again on the page. */
-const EVENTS = ['message', 'contact', 'status', 'progress', 'attachment', 'expired', 'clock', 'connection', 'snapshot', 'moved', 'error'];
+import { answer, errorFields, forwardEvents, postSafely, rebuild, sottoError, stateOf } from './rpc.js';
 
 /** The methods of `Sotto` the page may call (all return promises). */
 const METHODS = new Set([
@@ -27,56 +25,22 @@ const METHODS = new Set([
   'wipe', 'close', 'setDisplayName', 'revealMnemonic', 'changePassphrase', 'exportBackup',
 ]);
 
-/** An error as plain fields that survive `postMessage` (a clone of an `Error` drops `code`). */
-function errorFields(e) {
-  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
-  return { ...e, name: e.name, message: e.message };
-}
-
 let me = null;
 const ready = init();
-
-function state() {
-  return { connection: me.connection, displayName: me.displayName, moved: me.moved };
-}
+const post = (message, transfer = []) => postSafely((m, t) => self.postMessage(m, t), message, transfer);
 
 async function run(method, args) {
   await ready;
   if (method === 'savedProfile') return Sotto.savedProfile(...args);
   if (method === 'open' || method === 'restore') {
-    if (me) throw Object.assign(new Error('this worker already has a profile open'), { name: 'SottoError', code: 'INVALID_ARGUMENT' });
+    if (me) throw rebuild(sottoError('INVALID_ARGUMENT', 'this worker already has a profile open'));
     me = await (method === 'open' ? Sotto.open(...args) : Sotto.restore(...args));
-    for (const type of EVENTS) {
-      me.addEventListener(type, (e) => {
-        const detail = type === 'error' && e.detail.error
-          ? { ...e.detail, error: errorFields(e.detail.error) }
-          : e.detail;
-        // The state first: a listener of `connection` (or `moved`) reads it already changed.
-        if (type === 'connection' || type === 'moved') self.postMessage({ state: state() });
-        post({ event: type, detail });
-      });
-    }
-    return state();
+    forwardEvents(me, (m) => post(m));
+    return stateOf(me);
   }
-  if (!me || !METHODS.has(method)) {
-    throw Object.assign(new Error(me ? `no method ${method}` : 'no profile is open in this worker'),
-      { name: 'SottoError', code: me ? 'INVALID_ARGUMENT' : 'CLOSED' });
-  }
-  const value = await me[method](...args);
-  if (method === 'setDisplayName') self.postMessage({ state: state() });
+  const value = await answer(me, METHODS, method, args);
+  if (method === 'setDisplayName') self.postMessage({ state: stateOf(me) });
   return value;
-}
-
-/** Posts `message`; one the structured clone refuses becomes a plain `SottoError` answer
- * (for a call) or `error` event (for an event), so that the page is never left waiting. */
-function post(message, transfer = []) {
-  try {
-    self.postMessage(message, transfer);
-  } catch (e) {
-    const error = { name: 'SottoError', code: 'UNSUPPORTED', message: `the worker could not pass on its answer (${e.message})` };
-    if (message.id !== undefined) self.postMessage({ id: message.id, error });
-    else self.postMessage({ event: 'error', detail: { error } });
-  }
 }
 
 self.addEventListener('message', async ({ data: { id, method, args } }) => {
@@ -91,5 +55,5 @@ self.addEventListener('message', async ({ data: { id, method, args } }) => {
 // A call the page sent that cannot be read here names no id to answer: the page's side ends
 // on it (its own `messageerror` cannot see this one), so say so and stop.
 self.addEventListener('messageerror', () => {
-  self.postMessage({ fatal: { name: 'SottoError', code: 'UNSUPPORTED', message: 'a call to the Sotto worker could not be read' } });
+  self.postMessage({ fatal: sottoError('UNSUPPORTED', 'a call to the Sotto worker could not be read') });
 });

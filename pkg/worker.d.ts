@@ -12,6 +12,9 @@ export type SottoInWorkerMethod =
  *  ./worker.js). */
 export interface OpenInWorkerOptions {
     workerUrl?: string | URL;
+    /** Whether a saved (`'indexeddb'`) profile leads the tabs that follow it (./follow.js
+     *  `lead`); default true. */
+    lead?: boolean;
 }
 
 /** `Sotto` running in a dedicated worker: the same methods (promises) and events
@@ -30,7 +33,7 @@ export declare class SottoInWorker {
 }
 
 /** `Sotto.open(options)` in a new dedicated module worker; rejects with the open's
- *  `SottoError` (and stops the worker). */
+ *  `SottoError` (and stops the worker). A saved profile leads other tabs (`lead: false`: not). */
 export declare function openInWorker(
     options: OpenOptions,
     workerOptions?: OpenInWorkerOptions,

@@ -10,7 +10,7 @@ import { onChooseChat } from '/web/chat-list.js';
 import { openConversation } from '/web/conversation.js';
 import { openNewChat, showPaste } from '/web/invitation.js';
 import { onProfileDeleted } from '/web/settings.js';
-import { onOpened, setStatus, enableWelcome, showUnlock, openSaved } from '/web/welcome.js';
+import { onOpened, setStatus, enableWelcome, showUnlock, openSaved, offerIfInUse } from '/web/welcome.js';
 import { onRestored } from '/web/restore.js';
 import { enterMessenger, endSession } from '/web/messenger.js';
 
@@ -50,6 +50,7 @@ async function start() {
     showUnlock();
     document.body.dataset.ready = 'true';
     if (!state.saved.passphrase) await openSaved(null);
+    else await offerIfInUse();
   } else {
     document.body.dataset.ready = 'true';
     forgetDevice();

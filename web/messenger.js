@@ -1,6 +1,6 @@
 // The messenger screen as a whole: entering it with an opened Sotto (loading contacts and the
-// newest messages), the top bar (name, "Not saved" badge, End session / Lock), and leaving it
-// with nothing left on screen.
+// newest messages) or with a follower of the tab that has the profile open, the top bar (name,
+// "Not saved" badge, End session / Lock), and leaving it with nothing left on screen.
 import { version } from '/pkg/sotto.js';
 import { PAGE, state, newSession, upsertContact, fromApi } from '/web/store.js';
 import { byId, clearText, showNotice, clearNotice, showConnection } from '/web/dom.js';
@@ -14,28 +14,34 @@ import { listen } from '/web/events.js';
 import { openNewChat, showPaste, clearNewChat } from '/web/invitation.js';
 import { clearSettings, showSettingsFor } from '/web/settings.js';
 import {
-  setStatus, showUnlock, showWelcomeForm, clearPassphrase, clearWelcome,
+  setStatus, showUnlock, showWelcomeForm, clearPassphrase, clearWelcome, openSaved,
 } from '/web/welcome.js';
 
 const el = {
   welcome: byId('welcome'), messenger: byId('messenger'), meName: byId('me-name'),
   badge: byId('kiosk-badge'), endSession: byId('end-session'), lock: byId('lock'),
-  newChat: byId('new-chat'),
+  newChat: byId('new-chat'), followBanner: byId('follow-banner'),
 };
 
-/// Shows the messenger for the opened Sotto `me` (`kiosk`: used without saving).
-export async function enterMessenger(me, kiosk, displayName) {
+/// Shows the messenger for the opened Sotto `me` (`kiosk`: used without saving; `following`:
+/// `me` is a follower of the tab that has the profile open, pkg/follow.js).
+export async function enterMessenger(me, kiosk, displayName, { following = false } = {}) {
   clearPassphrase();
   state.session = newSession(me, kiosk);
   const { session } = state;
   listen(me, session);
+  el.followBanner.hidden = !following;
+  if (following) {
+    document.body.dataset.following = 'true';
+    me.addEventListener('leader', (e) => onLeader(me, e.detail?.state));
+  }
   // A saved profile may open offline: its chats are readable, and it connects when it can.
   showConnection(me.connection);
   el.meName.textContent = displayName;
   el.badge.hidden = !kiosk;
   el.endSession.hidden = !kiosk;
   el.lock.hidden = kiosk;
-  showSettingsFor(kiosk);
+  showSettingsFor(kiosk, following);
   document.body.dataset.screen = 'messenger';
   document.body.dataset.kiosk = String(kiosk);
   el.welcome.hidden = true;
@@ -64,16 +70,34 @@ export async function enterMessenger(me, kiosk, displayName) {
   }
 }
 
+/// The tab this one followed (`me`) no longer has the profile open (`'gone'`): the screen is
+/// cleared, and once its lock is free (`'free'`) this tab opens the profile (or asks for its
+/// passphrase).
+async function onLeader(me, leader) {
+  if (leader === 'gone' && state.session?.me === me) {
+    // Still waiting for the lock: not closed.
+    state.follower = me;
+    await endSession({ locked: true, closing: false });
+    setStatus('The tab this one followed no longer has the profile open.');
+  } else if (leader === 'free' && state.follower === me) {
+    state.follower = null;
+    if (state.session) return;
+    if (state.saved?.passphrase) showUnlock();
+    else await openSaved(null);
+  }
+}
+
 el.endSession.addEventListener('click', () => endSession({ locked: false }));
 el.lock.addEventListener('click', () => endSession({ locked: true }));
 
-/// Closes the Sotto and clears the screen. `locked`: the saved profile stays on this device and
-/// the unlock screen follows; otherwise the session (used without saving) is gone, and a device
-/// without a saved profile is left with nothing of Sotto (`forgetDevice`).
-export async function endSession({ locked }) {
+/// Closes the Sotto (unless `closing` is false) and clears the screen. `locked`: the saved
+/// profile stays on this device and the unlock screen follows; otherwise the session (used
+/// without saving) is gone, and a device without a saved profile is left with nothing of Sotto
+/// (`forgetDevice`).
+export async function endSession({ locked, closing = true }) {
   const s = state.session;
   state.session = null;
-  if (s) {
+  if (s && closing) {
     try { await s.me.close(); } catch { /* already closed */ }
   }
   // Leave nothing on screen either.
@@ -87,6 +111,8 @@ export async function endSession({ locked }) {
   clearWelcome();
   document.title = 'Sotto';
   el.badge.hidden = true;
+  el.followBanner.hidden = true;
+  delete document.body.dataset.following;
   el.endSession.hidden = true;
   el.lock.hidden = true;
   el.messenger.hidden = true;

@@ -10,6 +10,7 @@ import { forgetDevice, directoryUrl, defaultDirectoryUrl, storeDirectoryUrl, dir
 const el = {
   openSettings: byId('open-settings'), meName: byId('me-name'),
   kioskSettings: byId('kiosk-settings'), savedSettings: byId('saved-settings'),
+  followerSettings: byId('follower-settings'),
   nameForm: byId('name-form'), settingsName: byId('settings-name'), saveName: byId('save-name'),
   nameStatus: byId('name-status'), nameError: byId('name-error'),
   wordsForm: byId('words-form'), wordsPassField: byId('words-pass-field'), wordsPassphrase: byId('words-passphrase'),
@@ -36,10 +37,12 @@ export function onProfileDeleted(then) {
 
 onLeave('settings', clearSettings);
 
-/// Shows the settings a session has: a saved profile's, or the note of one used without saving.
-export function showSettingsFor(kiosk) {
+/// Shows the settings a session has: a saved profile's, or the note of one used without saving
+/// (`kiosk`) or of a tab that follows another (`following`: those settings are in that tab).
+export function showSettingsFor(kiosk, following = false) {
   el.kioskSettings.hidden = !kiosk;
-  el.savedSettings.hidden = kiosk;
+  el.followerSettings.hidden = !following;
+  el.savedSettings.hidden = kiosk || following;
 }
 
 el.openSettings.addEventListener('click', () => {

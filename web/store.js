@@ -17,6 +17,9 @@ export const state = {
   pendingInvite: null,
   /// The profile saved on this device: `null`, or `{passphrase}` (whether one protects it).
   saved: null,
+  /// A follower (pkg/follow.js) whose leader went, still waiting for the profile's lock, after
+  /// which this tab opens the profile; null otherwise.
+  follower: null,
 };
 
 /// A fresh session for the opened Sotto `me`; `kiosk`: used without saving.

@@ -1,11 +1,12 @@
 // Sotto's service worker: keeps the app shell and the wasm so the app opens offline.
 // Network first (a deployed update is picked up at once), the cache when offline. SHELL lists
-// every module the page imports (web/*.js) and the library's worker (pkg/worker.js and the
-// sotto-worker.js it starts), so that the app opens offline on the first try.
+// every module the page imports (web/*.js), the library's worker (pkg/worker.js and the
+// sotto-worker.js it starts) and what both import (pkg/rpc.js, pkg/follow.js), so that the app
+// opens offline on the first try.
 // The app registers it only on a device that keeps a profile (a session used without saving
 // leaves no cache), and a new version waits until the person presses Reload in the app's
 // "A new version is ready" banner, which posts {type: 'skip-waiting'}.
-const CACHE = 'sotto-shell-v6';
+const CACHE = 'sotto-shell-v7';
 const SHELL = [
   '/',
   '/web/app.js',
@@ -33,6 +34,8 @@ const SHELL = [
   '/pkg/sotto.js',
   '/pkg/worker.js',
   '/pkg/sotto-worker.js',
+  '/pkg/rpc.js',
+  '/pkg/follow.js',
   '/pkg/sotto_bg.wasm',
 ];
 

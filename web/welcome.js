@@ -1,7 +1,9 @@
 // The welcome screen: a new profile (saved on this device, or used without saving), and the
-// unlock form of the profile saved on this device.
+// unlock form of the profile saved on this device; when another tab has that profile open,
+// "Use here instead" (take it over) or "Open here too" (follow that tab).
 import { version } from '/pkg/sotto.js';
 import { openInWorker } from '/pkg/worker.js';
+import { followProfile, profileLockName } from '/pkg/follow.js';
 import { PROFILE, state } from '/web/store.js';
 import { byId, clearText } from '/web/dom.js';
 import { errorText, NO_TRUST_TEXT } from '/web/format.js';
@@ -14,10 +16,11 @@ const el = {
   unlockForm: byId('unlock-form'), unlockText: byId('unlock-text'), unlockField: byId('unlock-field'),
   unlockPassphrase: byId('unlock-passphrase'), unlock: byId('unlock'), unlockGuest: byId('unlock-guest'),
   unlockError: byId('unlock-error'), unlockTakeOver: byId('unlock-take-over'),
+  unlockFollow: byId('unlock-follow'),
 };
 
-/// What follows opening a Sotto (set by the app): `enter(me, kiosk, displayName)` shows the
-/// messenger.
+/// What follows opening a Sotto (set by the app): `enter(me, kiosk, displayName, {following})`
+/// shows the messenger.
 let enter = async () => {};
 
 /// Sets what follows opening a Sotto (see `enter`).
@@ -82,11 +85,66 @@ el.unlockGuest.addEventListener('click', showWelcomeForm);
 el.unlockTakeOver.addEventListener('click', () => {
   openSaved(state.saved?.passphrase ? el.unlockPassphrase.value : null, { takeOver: true });
 });
+// The profile is open in another tab: show it here too, through that tab.
+el.unlockFollow.addEventListener('click', followSaved);
+
+/// Stops waiting for the profile a tab this one followed had open (another way in was chosen).
+function dropFollower() {
+  state.follower?.close();
+  state.follower = null;
+}
+
+/// Follows the tab that has the saved profile open: this tab shows its chats and sends
+/// through it, without the passphrase (that tab holds the profile open already).
+async function followSaved() {
+  dropFollower();
+  el.unlockError.textContent = '';
+  el.unlockTakeOver.hidden = true;
+  el.unlockFollow.hidden = true;
+  el.unlockForm.setAttribute('aria-busy', 'true');
+  try {
+    const me = await followProfile({ profile: PROFILE });
+    el.unlockPassphrase.value = '';
+    el.unlockForm.hidden = true;
+    el.welcomeForm.hidden = false;
+    await enter(me, false, me.displayName, { following: true });
+  } catch (err) {
+    el.unlockError.textContent = errorText(err);
+    if (err?.code === 'PROFILE_IN_USE') offerInUse();
+    // No tab has it open any more: open it here (or ask for its passphrase).
+    else if (err?.code === 'CLOSED' && !state.saved?.passphrase) await openSaved(null);
+  } finally {
+    el.unlockForm.removeAttribute('aria-busy');
+  }
+}
+
+/// Says so at once when the saved profile is open in another tab or window (its Web Lock is
+/// held), so that a tab can follow it without typing the passphrase first.
+export async function offerIfInUse() {
+  try {
+    const name = await profileLockName(PROFILE);
+    const { held } = await navigator.locks.query();
+    if (!held.some((l) => l.name === name) || el.unlockForm.hidden) return;
+    el.unlockError.textContent = errorText({ code: 'PROFILE_IN_USE' });
+    offerInUse();
+  } catch {
+    // No Web Locks (or Web Crypto) here: an unlock says it when it is refused.
+  }
+}
+
+/// The profile is open in another tab or window: offer to follow it or to take it over.
+function offerInUse() {
+  el.unlockFollow.hidden = false;
+  el.unlockTakeOver.hidden = false;
+  el.unlockFollow.focus();
+}
 
 /// Opens the profile saved on this device; `takeOver` takes it from another tab or window.
 export async function openSaved(passphrase, { takeOver = false } = {}) {
+  dropFollower();
   el.unlockError.textContent = '';
   el.unlockTakeOver.hidden = true;
+  el.unlockFollow.hidden = true;
   if (state.saved?.passphrase && !passphrase) {
     el.unlockError.textContent = 'Enter your passphrase.';
     el.unlockPassphrase.focus();
@@ -115,8 +173,7 @@ export async function openSaved(passphrase, { takeOver = false } = {}) {
     el.welcomeForm.hidden = true;
     el.unlockError.textContent = errorText(err);
     if (err?.code === 'PROFILE_IN_USE') {
-      el.unlockTakeOver.hidden = false;
-      el.unlockTakeOver.focus();
+      offerInUse();
     } else {
       el.unlockPassphrase.focus();
       el.unlockPassphrase.select();
@@ -129,6 +186,7 @@ export async function openSaved(passphrase, { takeOver = false } = {}) {
 }
 
 async function openSotto(storage) {
+  dropFollower();
   el.welcomeError.textContent = '';
   const displayName = el.name.value.trim();
   if (!displayName) {

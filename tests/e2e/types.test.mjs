@@ -24,7 +24,8 @@ function tsc(files) {
   const names = Object.entries(files).map(([name, source]) => {
     writeFileSync(join(dir, name), source
       .replaceAll("'/pkg/sotto.js'", `'${join(ROOT, 'pkg', 'sotto.js')}'`)
-      .replaceAll("'/pkg/worker.js'", `'${join(ROOT, 'pkg', 'worker.js')}'`));
+      .replaceAll("'/pkg/worker.js'", `'${join(ROOT, 'pkg', 'worker.js')}'`)
+      .replaceAll("'/pkg/follow.js'", `'${join(ROOT, 'pkg', 'follow.js')}'`));
     return join(dir, name);
   });
   try {
@@ -144,6 +145,36 @@ test('pkg/worker.d.ts has no any, and code using openInWorker compiles with tsc 
   });
   assert.match(wrong, /worker-wrong\.ts\(3,\d+\): error TS\d+/, wrong);
   assert.match(wrong, /worker-wrong\.ts\(4,\d+\): error TS\d+/, wrong);
+});
+
+const FOLLOW_APP = `import { followProfile, lead, profileLockName, HELLO_MS } from '/pkg/follow.js';
+import type { SottoFollower, Leader } from '/pkg/follow.js';
+import { Sotto } from '/pkg/sotto.js';
+import type { Contact } from '/pkg/sotto.js';
+
+const mine = await Sotto.open({ directoryKeys: ['k1'], storage: 'indexeddb', profile: 'work' });
+const leader: Leader = await lead(mine, { profile: 'work' });
+const name: string = await profileLockName('work');
+const f: SottoFollower = await followProfile({ profile: 'work' });
+const shown: string[] = [name, String(HELLO_MS), f.displayName, f.connection, String(leader.leading)];
+f.addEventListener('message', (e) => shown.push(e.detail.text));
+f.addEventListener('leader', (e) => shown.push(e.detail.state));
+const contacts: Contact[] = await f.contacts();
+if (contacts[0]) await f.send(contacts[0].id, 'hi');
+await f.close();
+leader.stop();
+export {};
+`;
+
+test('pkg/follow.d.ts has no any, and code using lead and followProfile compiles with tsc --strict', () => {
+  const dts = readFileSync(join(ROOT, 'pkg', 'follow.d.ts'), 'utf8');
+  assert.deepEqual(dts.split('\n').filter((l) => !/^\s*(\*|\/\*\*|\/\/)/.test(l) && /\bany\b/.test(l)), []);
+  assert.equal(tsc({ 'follow-app.ts': FOLLOW_APP }), '');
+  const wrong = tsc({
+    'follow-wrong.ts': "import { followProfile } from '/pkg/follow.js';\nconst f = await followProfile();\n"
+      + "f.addEventListener('leader', (e) => e.detail.text);\nexport {};\n",
+  });
+  assert.match(wrong, /follow-wrong\.ts\(3,\d+\): error TS\d+/, wrong);
 });
 
 test('tsc --strict rejects what the API does not take', () => {
