@@ -96,7 +96,14 @@ fn a_restored_client_never_uses_an_old_message_key_and_the_peer_is_told() {
 
     // The new device restores the backup and writes at once: its messages wait.
     let now = w.client_now(0);
-    w.clients[0] = Client::restored(&mut w.rng, backup.as_bytes(), since, now).unwrap();
+    w.clients[0] = Client::restored(
+        &mut w.rng,
+        backup.as_bytes(),
+        since,
+        now,
+        common::rekey_secret(0),
+    )
+    .unwrap();
     w.events[0].clear();
     assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Resyncing));
     let mut held = Vec::new();
@@ -176,8 +183,10 @@ fn a_restore_on_both_sides_settles() {
     w.run_until(3, |_| false);
     let (a, b) = (w.clients[0].to_persisted(), w.clients[1].to_persisted());
     let now = w.client_now(0);
-    w.clients[0] = Client::restored(&mut w.rng, a.as_bytes(), now, now).unwrap();
-    w.clients[1] = Client::restored(&mut w.rng, b.as_bytes(), now, now).unwrap();
+    w.clients[0] =
+        Client::restored(&mut w.rng, a.as_bytes(), now, now, common::rekey_secret(0)).unwrap();
+    w.clients[1] =
+        Client::restored(&mut w.rng, b.as_bytes(), now, now, common::rekey_secret(1)).unwrap();
     w.reopen(0);
     w.reopen(1);
     assert!(w.run_until(300, |w| {
@@ -218,7 +227,14 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
     // The old device is closed; the new one restores the backup on the same gateway.
     w.offline[0] = true;
     let now = w.client_now(2);
-    w.clients[2] = Client::restored(&mut w.rng, backup.as_bytes(), since, now).unwrap();
+    w.clients[2] = Client::restored(
+        &mut w.rng,
+        backup.as_bytes(),
+        since,
+        now,
+        common::rekey_secret(0),
+    )
+    .unwrap();
     w.gateways[2] = w.gateways[0];
     w.events[2].clear();
     // Stored before anything is sent (the new keys among it), then opened.
@@ -294,4 +310,100 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
         "nothing of the old device's reached Bob"
     );
     assert_eq!(count(&w, 2, |e| matches!(e, Event::ProfileMoved)), 0);
+}
+
+/// Restores `state` as client `who` on `gateway_of`'s gateway (stored first, then opened),
+/// with the rekey secret of profile `profile`'s phrase.
+fn restore_as(w: &mut World, who: usize, gateway_of: usize, state: &[u8], since: u64) {
+    let now = w.client_now(who);
+    let rekey = common::rekey_secret(0);
+    w.clients[who] = Client::restored(&mut w.rng, state, since, now, rekey).unwrap();
+    w.gateways[who] = w.gateways[gateway_of];
+    w.events[who].clear();
+    w.clients[who] = Client::from_persisted(w.clients[who].to_persisted().as_bytes()).unwrap();
+    w.reopen(who);
+}
+
+/// Whether client `who` has taken its queues over and is not moved.
+fn settled(w: &World, who: usize) -> bool {
+    !w.clients[who].is_moved() && w.clients[who].queues_moving() == 0
+}
+
+/// A restore whose new keys were lost (a `'memory'` restore whose page closed) does not lock
+/// the profile out: restoring the same backup again derives the same keys, takes the queues
+/// over and talks; the old device is told it moved; and a state exported from the moved old
+/// device restores as not moved.
+#[test]
+fn a_restore_whose_keys_were_lost_is_restored_again() {
+    let mut w = World::new(
+        1703,
+        0,
+        &["Alice", "Bob", "Alice kiosk", "Alice again", "Alice 4"],
+    );
+    let (bob, alice) = w.connect();
+    chat(&mut w, (0, 1), bob, "before");
+    w.run_until(3, |_| false);
+    let backup = w.clients[0].to_persisted();
+    let since = w.client_now(0);
+    w.offline[0] = true;
+    w.offline[3] = true;
+    w.offline[4] = true;
+    restore_as(&mut w, 2, 0, backup.as_bytes(), since);
+    assert!(w.run_until(300, |w| settled(w, 2)));
+    // The kiosk page closes: its state is gone.
+    w.offline[2] = true;
+    w.offline[3] = false;
+    restore_as(&mut w, 3, 0, backup.as_bytes(), since);
+    assert!(
+        w.run_until(300, |w| settled(w, 3)
+            && w.clients[3].sync_status(bob) == Some(SyncStatus::Ok)),
+        "the second restore takes the queues over"
+    );
+    chat(&mut w, (3, 1), bob, "again to Bob");
+    chat(&mut w, (1, 3), alice, "Bob to again");
+    assert!(!w.clients[3].is_moved());
+    // The old device comes back: it moved.
+    w.offline[0] = false;
+    w.reopen(0);
+    assert!(w.run_until(60, |w| w.clients[0].is_moved()));
+    // Its state, restored, is a new takeover: not moved.
+    let moved_state = w.clients[0].to_persisted();
+    w.offline[3] = true;
+    w.offline[4] = false;
+    restore_as(&mut w, 4, 0, moved_state.as_bytes(), since);
+    assert!(!w.clients[4].is_moved());
+    assert!(w.run_until(300, |w| settled(w, 4)
+        && w.clients[4].sync_status(bob) == Some(SyncStatus::Ok)));
+    chat(&mut w, (4, 1), bob, "the fourth to Bob");
+    chat(&mut w, (1, 4), alice, "Bob to the fourth");
+}
+
+/// Two devices restore the same backup at the same moment: they derive the same keys, so
+/// neither is told it moved; every queue is taken over.
+#[test]
+fn two_restores_at_once_lock_neither_out() {
+    for seed in 1702..1708 {
+        let mut w = World::new(seed, 0, &["Alice", "Bob", "Carol", "Alice B", "Alice C"]);
+        let (bob, _) = w.introduce(0, 1);
+        let (carol, _) = w.introduce(0, 2);
+        chat(&mut w, (0, 1), bob, "hi bob");
+        chat(&mut w, (0, 2), carol, "hi carol");
+        w.run_until(3, |_| false);
+        let backup = w.clients[0].to_persisted();
+        let since = w.client_now(0);
+        w.offline[0] = true;
+        restore_as(&mut w, 3, 0, backup.as_bytes(), since);
+        restore_as(&mut w, 4, 0, backup.as_bytes(), since);
+        assert!(
+            w.run_until(300, |w| settled(w, 3) && settled(w, 4)),
+            "seed {seed}: moved {} {}",
+            w.clients[3].is_moved(),
+            w.clients[4].is_moved()
+        );
+        w.run_until(60, |_| false);
+        assert!(
+            !w.clients[3].is_moved() && !w.clients[4].is_moved(),
+            "seed {seed}"
+        );
+    }
 }

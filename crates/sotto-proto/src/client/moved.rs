@@ -118,12 +118,42 @@ impl Client {
         }
     }
 
-    /// Gives every receive queue a fresh recipient key to move to (a restored profile's):
-    /// each queue's next Subscribe is a Rekey first.
-    pub(super) fn start_rekeys<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
-        for q in self.queues.values_mut() {
-            q.next_key = Some(AuthKeyPair::generate(rng));
+    /// Gives every receive queue the key of its next generation to move to (a restored
+    /// profile's, see `super::rekey`): each queue's next Subscribe is a Rekey first. A queue
+    /// whose key is of no generation we recognise (its first key) moves to generation 1.
+    pub(super) fn start_rekeys(&mut self) {
+        let Some(secret) = &self.rekey else {
+            return;
+        };
+        for (id, q) in &mut self.queues {
+            let generation = secret.generation_of(id, &q.key.public_key()).unwrap_or(0);
+            q.next_key = Some(secret.key(id, generation.saturating_add(1)));
         }
+    }
+
+    /// A relay answered our Rekey of `queue` with a statement (verified under our key) that
+    /// the queue moved to `moved_to`: when that is a key of ours (an earlier restore of this
+    /// phrase made it, see `super::rekey`), the queue takes it as its key and moves on to the
+    /// generation after it, at once; `false` (nothing changed) when it is not ours.
+    fn adopt_own_key(&mut self, queue: QueueId, moved_to: &AuthPublicKey, now: u64) -> bool {
+        let Some(secret) = &self.rekey else {
+            return false;
+        };
+        let Some(generation) = secret.generation_of(&queue, moved_to) else {
+            return false;
+        };
+        let (key, next) = (
+            secret.key(&queue, generation),
+            secret.key(&queue, generation.saturating_add(1)),
+        );
+        let Some(q) = self.queues.get_mut(&queue) else {
+            return false;
+        };
+        q.key = key;
+        q.next_key = Some(next);
+        q.renew_at = None;
+        self.schedule_subscription(queue, now);
+        true
     }
 
     /// The Rekey of `queue` to its next key, signed (the statement) by its key; `None` when
@@ -226,6 +256,14 @@ impl Client {
             return self.on_rekeyed(&pending.command, now);
         }
         self.openers.remove(&pending.surb);
+        // Only our own Rekey (a restore taking the queues over) adopts a key of ours: a
+        // Subscribe or Ack answered so is a device the profile moved away from.
+        if matches!(pending.kind, PendingKind::Rekey)
+            && let Some(queue) = recipient_of(&pending.command)
+            && self.adopt_own_key(queue, &new_recipient_key, now)
+        {
+            return;
+        }
         self.enter_moved();
     }
 

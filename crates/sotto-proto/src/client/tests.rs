@@ -236,7 +236,8 @@ fn rekeys_leave_one_queue_per_second_before_each_queues_subscribe() {
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let mut client = client(&mut rng);
     let queues = with_queues(&mut rng, &mut client, 3);
-    client.start_rekeys(&mut rng);
+    client.rekey = Some(test_rekey_secret());
+    client.start_rekeys();
     assert_eq!(client.queues_moving(), 3);
     client.connected(&mut rng, NOW);
     assert!(client.poll_transmit().is_some(), "the Bind");
@@ -307,4 +308,93 @@ fn rekeys_leave_one_queue_per_second_before_each_queues_subscribe() {
     expected.sort_unstable();
     assert_eq!(ids, expected);
     assert_eq!(client.queues_moving(), 0);
+}
+
+fn test_rekey_secret() -> RekeySecret {
+    RekeySecret::from_root(&crate::mnemonic::Mnemonic::from_entropy(&[9; 32]).root_secret())
+}
+
+/// Ticks `client` until a request whose command `pick` accepts is in flight; its id.
+fn next_request(
+    rng: &mut ChaCha20Rng,
+    client: &mut Client,
+    pick: impl Fn(&crate::queue::Command) -> bool,
+) -> u64 {
+    for now in NOW..NOW + 60 {
+        client.tick(rng, now);
+        while client.poll_transmit().is_some() {}
+        if let Some((id, _)) = client.pending.iter().find(|(_, p)| pick(&p.command)) {
+            return *id;
+        }
+    }
+    panic!("no such request");
+}
+
+/// A `Moved` answering our own Rekey with a key of ours (an earlier restore's generation)
+/// adopts it and moves on to the generation after it; the same statement answering a
+/// Subscribe (a device the profile moved away from, even one holding the rekey secret)
+/// makes the client moved.
+#[test]
+fn a_moved_answer_adopts_our_own_key_only_for_our_rekey() {
+    use crate::queue::{Command, Response, ResponseBody, sign_moved};
+    let secret = test_rekey_secret();
+    for rekeying in [true, false] {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let mut client = client(&mut rng);
+        let queue = with_queues(&mut rng, &mut client, 1)[0];
+        client.rekey = Some(secret.clone());
+        if rekeying {
+            client.start_rekeys();
+        }
+        client.connected(&mut rng, NOW);
+        let id = next_request(&mut rng, &mut client, |c| {
+            matches!(c, Command::Rekey { .. } | Command::Subscribe { .. })
+        });
+        // The queue moved, two restores ago, to generation 2 of this phrase.
+        let gen2 = secret.key(&queue, 2).public_key();
+        let moved_sig = sign_moved(&client.queues[&queue].key, &queue, &gen2);
+        let body = ResponseBody::Moved {
+            new_recipient_key: gen2,
+            moved_sig,
+        };
+        client.on_response(
+            &mut rng,
+            Response {
+                request_id: id,
+                body,
+            },
+            NOW + 1,
+        );
+        assert_eq!(client.is_moved(), !rekeying);
+        if !rekeying {
+            continue;
+        }
+        assert_eq!(client.queues[&queue].key.public_key(), gen2);
+        let id = next_request(&mut rng, &mut client, |c| {
+            matches!(c, Command::Rekey { .. })
+        });
+        let Command::Rekey {
+            new_recipient_key, ..
+        } = &client.pending[&id].command
+        else {
+            panic!("not a Rekey");
+        };
+        assert_eq!(*new_recipient_key, secret.key(&queue, 3).public_key());
+        // A key that is not ours: moved.
+        let stranger = crate::keys::AuthKeyPair::generate(&mut rng).public_key();
+        let moved_sig = sign_moved(&client.queues[&queue].key, &queue, &stranger);
+        let body = ResponseBody::Moved {
+            new_recipient_key: stranger,
+            moved_sig,
+        };
+        client.on_response(
+            &mut rng,
+            Response {
+                request_id: id,
+                body,
+            },
+            NOW + 2,
+        );
+        assert!(client.is_moved());
+    }
 }
