@@ -407,3 +407,50 @@ fn two_restores_at_once_lock_neither_out() {
         );
     }
 }
+
+/// A → B → C (the profile restored twice, the second time from B's state): when A comes
+/// back with a message queued it is told it moved (the relay kept the statement A's key
+/// signed), the message never reaches Bob, and C and Bob keep talking.
+#[test]
+fn after_two_restores_the_first_device_learns_it_moved() {
+    use sotto_proto::client::Error;
+    let mut w = World::new(1701, 0, &["Alice", "Bob", "Alice B", "Alice C"]);
+    let (bob, alice) = w.connect();
+    chat(&mut w, (0, 1), bob, "before");
+    w.run_until(3, |_| false);
+    let backup_a = w.clients[0].to_persisted();
+    let since = w.client_now(0);
+    w.offline[0] = true;
+    w.offline[3] = true;
+    restore_as(&mut w, 2, 0, backup_a.as_bytes(), since);
+    assert!(w.run_until(300, |w| settled(w, 2)
+        && w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)));
+    chat(&mut w, (2, 1), bob, "from B");
+    let backup_b = w.clients[2].to_persisted();
+    let since_b = w.client_now(2);
+    w.offline[2] = true;
+    w.offline[3] = false;
+    restore_as(&mut w, 3, 0, backup_b.as_bytes(), since_b);
+    assert!(w.run_until(300, |w| settled(w, 3)
+        && w.clients[3].sync_status(bob) == Some(SyncStatus::Ok)));
+    chat(&mut w, (3, 1), bob, "from C");
+    // A comes back with a queued message.
+    w.offline[0] = false;
+    w.events[0].clear();
+    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
+    let now = w.client_now(0);
+    let stale = w.clients[0]
+        .send_text(&mut w.rng, bob, "stale from A", now)
+        .unwrap()
+        .id;
+    w.reopen(0);
+    assert!(w.run_until(60, |w| w.clients[0].is_moved()), "A is told");
+    w.run_until(3, |_| false);
+    assert!(w.events[0].iter().any(
+        |e| matches!(e, Event::SendFailed { message, error: Error::Moved, .. } if *message == stale)
+    ));
+    chat(&mut w, (3, 1), bob, "C after A came back");
+    chat(&mut w, (1, 3), alice, "Bob to C after A came back");
+    assert!(!received(&w, 1, stale));
+    assert!(!w.clients[3].is_moved());
+}
