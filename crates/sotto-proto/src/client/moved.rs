@@ -268,7 +268,8 @@ impl Client {
     }
 
     /// The profile moved: tells the application ([`Event::ProfileMoved`]), stops every timer,
-    /// forgets every request in flight (queue creations, acceptances and uploads fail), and
+    /// forgets every request in flight (queue creations, acceptances, uploads and downloads
+    /// fail: [`Event::DownloadFailed`], [`Event::SnapshotFetchFailed`]), and
     /// fails the messages still in outboxes ([`Event::SendFailed`] with [`Error::Moved`]).
     pub(super) fn enter_moved(&mut self) {
         if self.moved {
@@ -313,6 +314,10 @@ impl Client {
         let uploads: Vec<u64> = self.uploads.keys().copied().collect();
         for upload in uploads {
             self.fail_upload(upload, Error::Moved);
+        }
+        let downloads: Vec<u64> = self.downloads.keys().copied().collect();
+        for download in downloads {
+            self.fail_download(download, Error::Moved);
         }
         let mut failed: Vec<(ContactId, crate::envelope::MessageId)> = Vec::new();
         for (id, c) in &mut self.contacts {

@@ -398,3 +398,25 @@ fn a_moved_answer_adopts_our_own_key_only_for_our_rekey() {
         assert!(client.is_moved());
     }
 }
+
+/// Moving fails a download in flight (here a snapshot fetch) instead of leaving it hanging.
+#[test]
+fn moving_fails_the_downloads_in_flight() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let mut client = client(&mut rng);
+    let root = crate::mnemonic::Mnemonic::from_entropy(&[4; 32]).root_secret();
+    let address = crate::snapshot::Address::derive(&root, 1, 0);
+    let handle = client.fetch_snapshot(&mut rng, address, NOW).unwrap();
+    while client.poll_event().is_some() {}
+    client.enter_moved();
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::SnapshotFetchFailed { handle: h, error: snapshot::FetchError::Failed(Error::Moved) }
+                if *h == handle
+        )),
+        "{events:?}"
+    );
+    assert!(client.downloads.is_empty());
+}
