@@ -108,6 +108,12 @@ test('the old device learns that the profile moved and sends nothing', async () 
     window.__me.send(id, 'queued on the old device').then(
       (v) => { window.__early = { value: v }; },
       (e) => { window.__early = { code: e.code, messageId: e.messageId }; });
+    // A file whose upload is in flight when the old device learns it moved: PROFILE_MOVED
+    // too (not RELAY_UNREACHABLE).
+    window.__earlyFile = null;
+    window.__me.sendFile(id, new Blob([new Uint8Array(300_000)]), { name: 'big.bin' }).then(
+      (v) => { window.__earlyFile = { value: v }; },
+      (e) => { window.__earlyFile = { code: e.code, messageId: e.messageId }; });
   }, alicesBob.id);
   const told = await until(
     () => alice.page.evaluate(() => ({ moved: window.__me.moved, events: window.__moved })),
@@ -115,6 +121,8 @@ test('the old device learns that the profile moved and sends nothing', async () 
   assert.match(told.events[0].message, /restored on another device/);
   const early = await until(() => alice.page.evaluate(() => window.__early), (e) => e !== null, 40_000);
   assert.equal(early.code, 'PROFILE_MOVED', JSON.stringify(early));
+  const earlyFile = await until(() => alice.page.evaluate(() => window.__earlyFile), (e) => e !== null, 40_000);
+  assert.equal(earlyFile.code, 'PROFILE_MOVED', JSON.stringify(earlyFile));
   const late = await call(alice.page, 'send', [alicesBob.id, 'sent from the old device']);
   assert.equal(late.error?.code, 'PROFILE_MOVED', JSON.stringify(late));
   const invite = await call(alice.page, 'createInvitation');
