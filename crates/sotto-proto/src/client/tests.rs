@@ -420,3 +420,17 @@ fn moving_fails_the_downloads_in_flight() {
     );
     assert!(client.downloads.is_empty());
 }
+
+/// A moved profile refuses a new display name and keeps the old one.
+#[test]
+fn a_moved_profile_keeps_its_display_name() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let mut client = client(&mut rng);
+    let before = client.display_name().to_owned();
+    client.enter_moved();
+    assert_eq!(
+        client.set_display_name(&mut rng, "Someone else", NOW),
+        Err(ClientError::Moved)
+    );
+    assert_eq!(client.display_name(), before);
+}
