@@ -2,18 +2,22 @@
 //! queue over with a Rekey, and a device that comes back with the old keys learns it moved
 //! from the relays' [`ResponseBody::Moved`] and stops. See `docs/PROTOCOL.md`, "Restore".
 //!
-//! **The new device.** [`Client::restored`] gives every receive queue a fresh recipient key
-//! (`RecvQueue::next_key`, persisted with the state before anything is sent). The queue's own
+//! **The new device.** [`Client::restored`] gives every receive queue the recipient key of its
+//! next generation, derived from the recovery phrase (`super::rekey`; `RecvQueue::next_key`,
+//! persisted with the state before anything is sent). The queue's own
 //! timer (the one its Subscribes use, so requests for different queues never leave together)
 //! then sends a Rekey signed by the old key instead of a Subscribe; the relay's Ok makes the
 //! new key the queue's key, and the queue is subscribed in a second of its own. A crash before
 //! the answer sends the same Rekey again (Ed25519 signatures are deterministic), which the
-//! relay answers Ok.
+//! relay answers Ok. A `Moved` answering that Rekey with a key of ours (an earlier restore of
+//! the phrase, whose device may have lost it) is adopted: the queue takes that key and moves on
+//! to the generation after it, so no restore of the phrase is ever locked out.
 //!
 //! **The old device.** A [`ResponseBody::Moved`] is believed only when its statement verifies
 //! under our own recipient key of the queue the command named: a relay cannot forge it. An
 //! answer that does not verify is a relay misbehaving ([`PeerMisbehaved::WrongAnswer`]; the
-//! request stays pending). A verified one puts the client in the moved state, for good.
+//! request stays pending). A verified one answering a Subscribe or Ack (or a Rekey, naming a
+//! key we cannot derive) puts the client in the moved state, for good.
 //!
 //! **Holding sends.** A client opened from storage with receive queues holds its sends (the
 //! outboxes, and Sends that were in flight) until a relay takes one of its queues' Subscribe

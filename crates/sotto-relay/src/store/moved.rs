@@ -29,7 +29,7 @@ fn encode(records: &[MovedRecord]) -> Vec<u8> {
 
 fn decode(v: &[u8]) -> Result<Vec<MovedRecord>, StoreError> {
     let bad = |_| StoreError::new("corrupt moved record");
-    if v.is_empty() || v.len() % RECORD_LEN != 0 || v.len() / RECORD_LEN > MOVED_KEPT {
+    if v.is_empty() || !v.len().is_multiple_of(RECORD_LEN) || v.len() / RECORD_LEN > MOVED_KEPT {
         return Err(StoreError::new("corrupt moved record"));
     }
     let mut r = Reader::new(v);
