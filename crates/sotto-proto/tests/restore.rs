@@ -96,14 +96,8 @@ fn a_restored_client_never_uses_an_old_message_key_and_the_peer_is_told() {
 
     // The new device restores the backup and writes at once: its messages wait.
     let now = w.client_now(0);
-    w.clients[0] = Client::restored(
-        &mut w.rng,
-        backup.as_bytes(),
-        since,
-        now,
-        common::rekey_secret(0),
-    )
-    .unwrap();
+    let rekey = common::rekey_secret(0);
+    w.clients[0] = Client::restored(&mut w.rng, backup.as_bytes(), since, now, rekey).unwrap();
     w.events[0].clear();
     assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Resyncing));
     let mut held = Vec::new();
@@ -226,20 +220,7 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
 
     // The old device is closed; the new one restores the backup on the same gateway.
     w.offline[0] = true;
-    let now = w.client_now(2);
-    w.clients[2] = Client::restored(
-        &mut w.rng,
-        backup.as_bytes(),
-        since,
-        now,
-        common::rekey_secret(0),
-    )
-    .unwrap();
-    w.gateways[2] = w.gateways[0];
-    w.events[2].clear();
-    // Stored before anything is sent (the new keys among it), then opened.
-    w.clients[2] = Client::from_persisted(w.clients[2].to_persisted().as_bytes()).unwrap();
-    w.reopen(2);
+    restore_as(&mut w, 2, 0, backup.as_bytes(), since);
     assert!(w.run_until(300, |w| {
         w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)
             && w.clients[1].sync_status(alice) == Some(SyncStatus::Ok)
@@ -251,14 +232,7 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
     let bob_texts = texts(&w, 1).len();
 
     // The old device comes back (opened from its storage), and a message is written at once.
-    w.events[0].clear();
-    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
-    let now = w.client_now(0);
-    let stale = w.clients[0]
-        .send_text(&mut w.rng, bob, "written on the old device", now)
-        .unwrap()
-        .id;
-    w.reopen(0);
+    let stale = come_back_writing(&mut w, bob, "written on the old device");
     assert!(
         w.run_until(60, |w| w.clients[0].is_moved()),
         "the old device learns that the profile moved"
@@ -312,8 +286,8 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
     assert_eq!(count(&w, 2, |e| matches!(e, Event::ProfileMoved)), 0);
 }
 
-/// Restores `state` as client `who` on `gateway_of`'s gateway (stored first, then opened),
-/// with the rekey secret of profile `profile`'s phrase.
+/// Restores `state` as client `who` on `gateway_of`'s gateway, with the rekey secret of
+/// profile 0's phrase: stored before anything is sent (the new keys among it), then opened.
 fn restore_as(w: &mut World, who: usize, gateway_of: usize, state: &[u8], since: u64) {
     let now = w.client_now(who);
     let rekey = common::rekey_secret(0);
@@ -322,6 +296,31 @@ fn restore_as(w: &mut World, who: usize, gateway_of: usize, state: &[u8], since:
     w.events[who].clear();
     w.clients[who] = Client::from_persisted(w.clients[who].to_persisted().as_bytes()).unwrap();
     w.reopen(who);
+}
+
+/// Client 0 (the old device) is opened again from its storage, writes `text` to `contact` at
+/// once and connects; the message's id.
+fn come_back_writing(w: &mut World, contact: ContactId, text: &str) -> MessageId {
+    w.events[0].clear();
+    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
+    let now = w.client_now(0);
+    let stale = w.clients[0]
+        .send_text(&mut w.rng, contact, text, now)
+        .unwrap()
+        .id;
+    w.reopen(0);
+    stale
+}
+
+/// Client `from`'s state now, restored as client `to` (on client 0's gateway) while `from` is
+/// closed; waits until `to` took the queues over and resynchronised with `contact`.
+fn move_to(w: &mut World, (from, to): (usize, usize), contact: ContactId) {
+    let state = w.clients[from].to_persisted();
+    let since = w.client_now(from);
+    w.offline[from] = true;
+    restore_as(w, to, 0, state.as_bytes(), since);
+    assert!(w.run_until(300, |w| settled(w, to)
+        && w.clients[to].sync_status(contact) == Some(SyncStatus::Ok)));
 }
 
 /// Whether client `who` has taken its queues over and is not moved.
@@ -418,32 +417,13 @@ fn after_two_restores_the_first_device_learns_it_moved() {
     let (bob, alice) = w.connect();
     chat(&mut w, (0, 1), bob, "before");
     w.run_until(3, |_| false);
-    let backup_a = w.clients[0].to_persisted();
-    let since = w.client_now(0);
-    w.offline[0] = true;
     w.offline[3] = true;
-    restore_as(&mut w, 2, 0, backup_a.as_bytes(), since);
-    assert!(w.run_until(300, |w| settled(w, 2)
-        && w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)));
+    move_to(&mut w, (0, 2), bob);
     chat(&mut w, (2, 1), bob, "from B");
-    let backup_b = w.clients[2].to_persisted();
-    let since_b = w.client_now(2);
-    w.offline[2] = true;
-    w.offline[3] = false;
-    restore_as(&mut w, 3, 0, backup_b.as_bytes(), since_b);
-    assert!(w.run_until(300, |w| settled(w, 3)
-        && w.clients[3].sync_status(bob) == Some(SyncStatus::Ok)));
+    move_to(&mut w, (2, 3), bob);
     chat(&mut w, (3, 1), bob, "from C");
     // A comes back with a queued message.
-    w.offline[0] = false;
-    w.events[0].clear();
-    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
-    let now = w.client_now(0);
-    let stale = w.clients[0]
-        .send_text(&mut w.rng, bob, "stale from A", now)
-        .unwrap()
-        .id;
-    w.reopen(0);
+    let stale = come_back_writing(&mut w, bob, "stale from A");
     assert!(w.run_until(60, |w| w.clients[0].is_moved()), "A is told");
     w.run_until(3, |_| false);
     assert!(w.events[0].iter().any(

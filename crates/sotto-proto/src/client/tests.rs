@@ -330,13 +330,37 @@ fn next_request(
     panic!("no such request");
 }
 
+/// Answers request `id` (naming our `queue`) with `Moved` to `to`, signed by the queue's key.
+fn answer_moved(
+    rng: &mut ChaCha20Rng,
+    client: &mut Client,
+    (id, queue): (u64, QueueId),
+    to: crate::keys::AuthPublicKey,
+    now: u64,
+) {
+    use crate::queue::{Response, ResponseBody, sign_moved};
+    let moved_sig = sign_moved(&client.queues[&queue].key, &queue, &to);
+    let body = ResponseBody::Moved {
+        new_recipient_key: to,
+        moved_sig,
+    };
+    client.on_response(
+        rng,
+        Response {
+            request_id: id,
+            body,
+        },
+        now,
+    );
+}
+
 /// A `Moved` answering our own Rekey with a key of ours (an earlier restore's generation)
 /// adopts it and moves on to the generation after it; the same statement answering a
 /// Subscribe (a device the profile moved away from, even one holding the rekey secret)
 /// makes the client moved.
 #[test]
 fn a_moved_answer_adopts_our_own_key_only_for_our_rekey() {
-    use crate::queue::{Command, Response, ResponseBody, sign_moved};
+    use crate::queue::Command;
     let secret = test_rekey_secret();
     for rekeying in [true, false] {
         let mut rng = ChaCha20Rng::seed_from_u64(6);
@@ -352,19 +376,7 @@ fn a_moved_answer_adopts_our_own_key_only_for_our_rekey() {
         });
         // The queue moved, two restores ago, to generation 2 of this phrase.
         let gen2 = secret.key(&queue, 2).public_key();
-        let moved_sig = sign_moved(&client.queues[&queue].key, &queue, &gen2);
-        let body = ResponseBody::Moved {
-            new_recipient_key: gen2,
-            moved_sig,
-        };
-        client.on_response(
-            &mut rng,
-            Response {
-                request_id: id,
-                body,
-            },
-            NOW + 1,
-        );
+        answer_moved(&mut rng, &mut client, (id, queue), gen2, NOW + 1);
         assert_eq!(client.is_moved(), !rekeying);
         if !rekeying {
             continue;
@@ -382,19 +394,7 @@ fn a_moved_answer_adopts_our_own_key_only_for_our_rekey() {
         assert_eq!(*new_recipient_key, secret.key(&queue, 3).public_key());
         // A key that is not ours: moved.
         let stranger = crate::keys::AuthKeyPair::generate(&mut rng).public_key();
-        let moved_sig = sign_moved(&client.queues[&queue].key, &queue, &stranger);
-        let body = ResponseBody::Moved {
-            new_recipient_key: stranger,
-            moved_sig,
-        };
-        client.on_response(
-            &mut rng,
-            Response {
-                request_id: id,
-                body,
-            },
-            NOW + 2,
-        );
+        answer_moved(&mut rng, &mut client, (id, queue), stranger, NOW + 2);
         assert!(client.is_moved());
     }
 }
