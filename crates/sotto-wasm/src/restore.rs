@@ -250,7 +250,9 @@ impl Sotto {
     /// is not `true`), `NO_SNAPSHOT` (no `backup`, and no snapshot found), `TIMEOUT` (the
     /// search ran out of time). Resolves with the open `Sotto`; each contact shows `sync:
     /// 'resyncing'` until it answers (pkg/README.md, "Restore"), and messages sent meanwhile
-    /// wait for it.
+    /// wait for it. Every restore, `'memory'` too, takes the conversations over (the device
+    /// the profile was on is told it moved); the new queue keys are derived from the words,
+    /// so restoring them again anywhere takes the profile back.
     pub async fn restore(
         #[wasm_bindgen(unchecked_param_type = "RestoreOptions")] options: JsValue,
     ) -> Result<Sotto, JsValue> {
