@@ -3,8 +3,9 @@
 // file and the 24 words and exchanges 10 messages each way with Bob, in order, while Bob keeps
 // exactly one contact for Alice and is told she restored. Every bad input is refused with its
 // code before anything is written (no IndexedDB database exists afterwards), and a restore
-// into 'memory' leaves no database behind. When the old device opens the profile again, it
-// learns the profile moved: its sends reject PROFILE_MOVED and Bob gets nothing from it.
+// into 'memory' leaves no database behind (and, its keys gone with it, the same backup restores
+// again and chats). When the old device opens the profile again, it learns the profile moved:
+// its sends and a file it was uploading reject PROFILE_MOVED and Bob gets nothing from it.
 // Ports: HTTP 18400, WebSocket base 26000 (the block of issue 16).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -208,7 +209,7 @@ test('bad inputs are refused with their code and write nothing', async () => {
   await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
 });
 
-test('a restore into memory chats and leaves no database', async () => {
+test('a restore into memory chats and leaves no database, and does not lock the profile out', async () => {
   const { alice, bob, bobsAlice, backup, words } = await aliceWithBackup();
   const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
   const page = await openPage(net, ctx);
@@ -216,7 +217,14 @@ test('a restore into memory chats and leaves no database', async () => {
   await chat(page, bob, bobsAlice, 2, 'kiosk');
   assert.ok((await call(page, 'close')).value === undefined);
   assert.deepEqual(await databases(page), [], 'nothing left behind');
-  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+  // The kiosk's keys are gone with it; the same backup restored again takes the profile back
+  // (its queue keys come from the words) and chats.
+  const ctx2 = await net.browser.newContext({ serviceWorkers: 'block' });
+  const again = await openPage(net, ctx2);
+  assert.deepEqual(await restoreOn(again, { words, storage: 'indexeddb', passphrase: 'again' }, backup), { ok: true });
+  await chat(again, bob, bobsAlice, 2, 'again');
+  assert.equal(await again.evaluate(() => window.__me.moved), false);
+  await Promise.all([ctx.close(), ctx2.close(), alice.context.close(), bob.context.close()]);
 });
 
 test('the PWA restores from typed words and the file, naming a wrong word', async () => {
