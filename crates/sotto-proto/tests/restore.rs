@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::World;
-use sotto_proto::client::{Client, ContactId, Event, SyncStatus};
+use sotto_proto::client::{Client, ContactId, Event, PersistedClient, SyncStatus};
 use sotto_proto::envelope::{Content, MessageId};
 
 fn received(w: &World, who: usize, message: MessageId) -> bool {
@@ -214,12 +214,8 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
     let (bob, alice) = w.connect();
     chat(&mut w, (0, 1), bob, "before 1");
     chat(&mut w, (1, 0), alice, "before 2");
-    w.run_until(3, |_| false);
-    let backup = w.clients[0].to_persisted();
-    let since = w.client_now(0);
-
     // The old device is closed; the new one restores the backup on the same gateway.
-    w.offline[0] = true;
+    let (backup, since) = backup_and_close(&mut w);
     restore_as(&mut w, 2, 0, backup.as_bytes(), since);
     assert!(w.run_until(300, |w| {
         w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)
@@ -298,6 +294,15 @@ fn restore_as(w: &mut World, who: usize, gateway_of: usize, state: &[u8], since:
     w.reopen(who);
 }
 
+/// Client 0's state (once what is in flight settled) and its time; client 0 is then closed.
+fn backup_and_close(w: &mut World) -> (PersistedClient, u64) {
+    w.run_until(3, |_| false);
+    let backup = w.clients[0].to_persisted();
+    let since = w.client_now(0);
+    w.offline[0] = true;
+    (backup, since)
+}
+
 /// Client 0 (the old device) is opened again from its storage, writes `text` to `contact` at
 /// once and connects; the message's id.
 fn come_back_writing(w: &mut World, contact: ContactId, text: &str) -> MessageId {
@@ -341,10 +346,7 @@ fn a_restore_whose_keys_were_lost_is_restored_again() {
     );
     let (bob, alice) = w.connect();
     chat(&mut w, (0, 1), bob, "before");
-    w.run_until(3, |_| false);
-    let backup = w.clients[0].to_persisted();
-    let since = w.client_now(0);
-    w.offline[0] = true;
+    let (backup, since) = backup_and_close(&mut w);
     w.offline[3] = true;
     w.offline[4] = true;
     restore_as(&mut w, 2, 0, backup.as_bytes(), since);
@@ -387,10 +389,7 @@ fn two_restores_at_once_lock_neither_out() {
         let (carol, _) = w.introduce(0, 2);
         chat(&mut w, (0, 1), bob, "hi bob");
         chat(&mut w, (0, 2), carol, "hi carol");
-        w.run_until(3, |_| false);
-        let backup = w.clients[0].to_persisted();
-        let since = w.client_now(0);
-        w.offline[0] = true;
+        let (backup, since) = backup_and_close(&mut w);
         restore_as(&mut w, 3, 0, backup.as_bytes(), since);
         restore_as(&mut w, 4, 0, backup.as_bytes(), since);
         assert!(
