@@ -3,8 +3,9 @@
 // file and the 24 words and exchanges 10 messages each way with Bob, in order, while Bob keeps
 // exactly one contact for Alice and is told she restored. Every bad input is refused with its
 // code before anything is written (no IndexedDB database exists afterwards), and a restore
-// into 'memory' leaves no database behind. When the old device opens the profile again, it
-// learns the profile moved: its sends reject PROFILE_MOVED and Bob gets nothing from it.
+// into 'memory' leaves no database behind (and, its keys gone with it, the same backup restores
+// again and chats). When the old device opens the profile again, it learns the profile moved:
+// its sends and a file it was uploading reject PROFILE_MOVED and Bob gets nothing from it.
 // Ports: HTTP 18400, WebSocket base 26000 (the block of issue 16).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,6 +109,12 @@ test('the old device learns that the profile moved and sends nothing', async () 
     window.__me.send(id, 'queued on the old device').then(
       (v) => { window.__early = { value: v }; },
       (e) => { window.__early = { code: e.code, messageId: e.messageId }; });
+    // A file whose upload is in flight when the old device learns it moved: PROFILE_MOVED
+    // too (not RELAY_UNREACHABLE).
+    window.__earlyFile = null;
+    window.__me.sendFile(id, new Blob([new Uint8Array(300_000)]), { name: 'big.bin' }).then(
+      (v) => { window.__earlyFile = { value: v }; },
+      (e) => { window.__earlyFile = { code: e.code, messageId: e.messageId }; });
   }, alicesBob.id);
   const told = await until(
     () => alice.page.evaluate(() => ({ moved: window.__me.moved, events: window.__moved })),
@@ -115,6 +122,8 @@ test('the old device learns that the profile moved and sends nothing', async () 
   assert.match(told.events[0].message, /restored on another device/);
   const early = await until(() => alice.page.evaluate(() => window.__early), (e) => e !== null, 40_000);
   assert.equal(early.code, 'PROFILE_MOVED', JSON.stringify(early));
+  const earlyFile = await until(() => alice.page.evaluate(() => window.__earlyFile), (e) => e !== null, 40_000);
+  assert.equal(earlyFile.code, 'PROFILE_MOVED', JSON.stringify(earlyFile));
   const late = await call(alice.page, 'send', [alicesBob.id, 'sent from the old device']);
   assert.equal(late.error?.code, 'PROFILE_MOVED', JSON.stringify(late));
   const invite = await call(alice.page, 'createInvitation');
@@ -200,7 +209,7 @@ test('bad inputs are refused with their code and write nothing', async () => {
   await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
 });
 
-test('a restore into memory chats and leaves no database', async () => {
+test('a restore into memory chats and leaves no database, and does not lock the profile out', async () => {
   const { alice, bob, bobsAlice, backup, words } = await aliceWithBackup();
   const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
   const page = await openPage(net, ctx);
@@ -208,7 +217,14 @@ test('a restore into memory chats and leaves no database', async () => {
   await chat(page, bob, bobsAlice, 2, 'kiosk');
   assert.ok((await call(page, 'close')).value === undefined);
   assert.deepEqual(await databases(page), [], 'nothing left behind');
-  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+  // The kiosk's keys are gone with it; the same backup restored again takes the profile back
+  // (its queue keys come from the words) and chats.
+  const ctx2 = await net.browser.newContext({ serviceWorkers: 'block' });
+  const again = await openPage(net, ctx2);
+  assert.deepEqual(await restoreOn(again, { words, storage: 'indexeddb', passphrase: 'again' }, backup), { ok: true });
+  await chat(again, bob, bobsAlice, 2, 'again');
+  assert.equal(await again.evaluate(() => window.__me.moved), false);
+  await Promise.all([ctx.close(), ctx2.close(), alice.context.close(), bob.context.close()]);
 });
 
 test('the PWA restores from typed words and the file, naming a wrong word', async () => {

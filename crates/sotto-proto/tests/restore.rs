@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::World;
-use sotto_proto::client::{Client, ContactId, Event, SyncStatus};
+use sotto_proto::client::{Client, ContactId, Event, PersistedClient, SyncStatus};
 use sotto_proto::envelope::{Content, MessageId};
 
 fn received(w: &World, who: usize, message: MessageId) -> bool {
@@ -96,7 +96,8 @@ fn a_restored_client_never_uses_an_old_message_key_and_the_peer_is_told() {
 
     // The new device restores the backup and writes at once: its messages wait.
     let now = w.client_now(0);
-    w.clients[0] = Client::restored(&mut w.rng, backup.as_bytes(), since, now).unwrap();
+    let rekey = common::rekey_secret(0);
+    w.clients[0] = Client::restored(&mut w.rng, backup.as_bytes(), since, now, rekey).unwrap();
     w.events[0].clear();
     assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Resyncing));
     let mut held = Vec::new();
@@ -176,8 +177,10 @@ fn a_restore_on_both_sides_settles() {
     w.run_until(3, |_| false);
     let (a, b) = (w.clients[0].to_persisted(), w.clients[1].to_persisted());
     let now = w.client_now(0);
-    w.clients[0] = Client::restored(&mut w.rng, a.as_bytes(), now, now).unwrap();
-    w.clients[1] = Client::restored(&mut w.rng, b.as_bytes(), now, now).unwrap();
+    w.clients[0] =
+        Client::restored(&mut w.rng, a.as_bytes(), now, now, common::rekey_secret(0)).unwrap();
+    w.clients[1] =
+        Client::restored(&mut w.rng, b.as_bytes(), now, now, common::rekey_secret(1)).unwrap();
     w.reopen(0);
     w.reopen(1);
     assert!(w.run_until(300, |w| {
@@ -211,19 +214,9 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
     let (bob, alice) = w.connect();
     chat(&mut w, (0, 1), bob, "before 1");
     chat(&mut w, (1, 0), alice, "before 2");
-    w.run_until(3, |_| false);
-    let backup = w.clients[0].to_persisted();
-    let since = w.client_now(0);
-
     // The old device is closed; the new one restores the backup on the same gateway.
-    w.offline[0] = true;
-    let now = w.client_now(2);
-    w.clients[2] = Client::restored(&mut w.rng, backup.as_bytes(), since, now).unwrap();
-    w.gateways[2] = w.gateways[0];
-    w.events[2].clear();
-    // Stored before anything is sent (the new keys among it), then opened.
-    w.clients[2] = Client::from_persisted(w.clients[2].to_persisted().as_bytes()).unwrap();
-    w.reopen(2);
+    let (backup, since) = backup_and_close(&mut w);
+    restore_as(&mut w, 2, 0, backup.as_bytes(), since);
     assert!(w.run_until(300, |w| {
         w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)
             && w.clients[1].sync_status(alice) == Some(SyncStatus::Ok)
@@ -235,14 +228,7 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
     let bob_texts = texts(&w, 1).len();
 
     // The old device comes back (opened from its storage), and a message is written at once.
-    w.events[0].clear();
-    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
-    let now = w.client_now(0);
-    let stale = w.clients[0]
-        .send_text(&mut w.rng, bob, "written on the old device", now)
-        .unwrap()
-        .id;
-    w.reopen(0);
+    let stale = come_back_writing(&mut w, bob, "written on the old device");
     assert!(
         w.run_until(60, |w| w.clients[0].is_moved()),
         "the old device learns that the profile moved"
@@ -294,4 +280,156 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
         "nothing of the old device's reached Bob"
     );
     assert_eq!(count(&w, 2, |e| matches!(e, Event::ProfileMoved)), 0);
+}
+
+/// Restores `state` as client `who` on `gateway_of`'s gateway, with the rekey secret of
+/// profile 0's phrase: stored before anything is sent (the new keys among it), then opened.
+fn restore_as(w: &mut World, who: usize, gateway_of: usize, state: &[u8], since: u64) {
+    let now = w.client_now(who);
+    let rekey = common::rekey_secret(0);
+    w.clients[who] = Client::restored(&mut w.rng, state, since, now, rekey).unwrap();
+    w.gateways[who] = w.gateways[gateway_of];
+    w.events[who].clear();
+    w.clients[who] = Client::from_persisted(w.clients[who].to_persisted().as_bytes()).unwrap();
+    w.reopen(who);
+}
+
+/// Client 0's state (once what is in flight settled) and its time; client 0 is then closed.
+fn backup_and_close(w: &mut World) -> (PersistedClient, u64) {
+    w.run_until(3, |_| false);
+    let backup = w.clients[0].to_persisted();
+    let since = w.client_now(0);
+    w.offline[0] = true;
+    (backup, since)
+}
+
+/// Client 0 (the old device) is opened again from its storage, writes `text` to `contact` at
+/// once and connects; the message's id.
+fn come_back_writing(w: &mut World, contact: ContactId, text: &str) -> MessageId {
+    w.events[0].clear();
+    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
+    let now = w.client_now(0);
+    let stale = w.clients[0]
+        .send_text(&mut w.rng, contact, text, now)
+        .unwrap()
+        .id;
+    w.reopen(0);
+    stale
+}
+
+/// Client `from`'s state now, restored as client `to` (on client 0's gateway) while `from` is
+/// closed; waits until `to` took the queues over and resynchronised with `contact`.
+fn move_to(w: &mut World, (from, to): (usize, usize), contact: ContactId) {
+    let state = w.clients[from].to_persisted();
+    let since = w.client_now(from);
+    w.offline[from] = true;
+    restore_as(w, to, 0, state.as_bytes(), since);
+    assert!(w.run_until(300, |w| settled(w, to)
+        && w.clients[to].sync_status(contact) == Some(SyncStatus::Ok)));
+}
+
+/// Whether client `who` has taken its queues over and is not moved.
+fn settled(w: &World, who: usize) -> bool {
+    !w.clients[who].is_moved() && w.clients[who].queues_moving() == 0
+}
+
+/// A restore whose new keys were lost (a `'memory'` restore whose page closed) does not lock
+/// the profile out: restoring the same backup again derives the same keys, takes the queues
+/// over and talks; the old device is told it moved; and a state exported from the moved old
+/// device restores as not moved.
+#[test]
+fn a_restore_whose_keys_were_lost_is_restored_again() {
+    let mut w = World::new(
+        1703,
+        0,
+        &["Alice", "Bob", "Alice kiosk", "Alice again", "Alice 4"],
+    );
+    let (bob, alice) = w.connect();
+    chat(&mut w, (0, 1), bob, "before");
+    let (backup, since) = backup_and_close(&mut w);
+    w.offline[3] = true;
+    w.offline[4] = true;
+    restore_as(&mut w, 2, 0, backup.as_bytes(), since);
+    assert!(w.run_until(300, |w| settled(w, 2)));
+    // The kiosk page closes: its state is gone.
+    w.offline[2] = true;
+    w.offline[3] = false;
+    restore_as(&mut w, 3, 0, backup.as_bytes(), since);
+    assert!(
+        w.run_until(300, |w| settled(w, 3)
+            && w.clients[3].sync_status(bob) == Some(SyncStatus::Ok)),
+        "the second restore takes the queues over"
+    );
+    chat(&mut w, (3, 1), bob, "again to Bob");
+    chat(&mut w, (1, 3), alice, "Bob to again");
+    assert!(!w.clients[3].is_moved());
+    // The old device comes back: it moved.
+    w.offline[0] = false;
+    w.reopen(0);
+    assert!(w.run_until(60, |w| w.clients[0].is_moved()));
+    // Its state, restored, is a new takeover: not moved.
+    let moved_state = w.clients[0].to_persisted();
+    w.offline[3] = true;
+    w.offline[4] = false;
+    restore_as(&mut w, 4, 0, moved_state.as_bytes(), since);
+    assert!(!w.clients[4].is_moved());
+    assert!(w.run_until(300, |w| settled(w, 4)
+        && w.clients[4].sync_status(bob) == Some(SyncStatus::Ok)));
+    chat(&mut w, (4, 1), bob, "the fourth to Bob");
+    chat(&mut w, (1, 4), alice, "Bob to the fourth");
+}
+
+/// Two devices restore the same backup at the same moment: they derive the same keys, so
+/// neither is told it moved; every queue is taken over.
+#[test]
+fn two_restores_at_once_lock_neither_out() {
+    for seed in 1702..1708 {
+        let mut w = World::new(seed, 0, &["Alice", "Bob", "Carol", "Alice B", "Alice C"]);
+        let (bob, _) = w.introduce(0, 1);
+        let (carol, _) = w.introduce(0, 2);
+        chat(&mut w, (0, 1), bob, "hi bob");
+        chat(&mut w, (0, 2), carol, "hi carol");
+        let (backup, since) = backup_and_close(&mut w);
+        restore_as(&mut w, 3, 0, backup.as_bytes(), since);
+        restore_as(&mut w, 4, 0, backup.as_bytes(), since);
+        assert!(
+            w.run_until(300, |w| settled(w, 3) && settled(w, 4)),
+            "seed {seed}: moved {} {}",
+            w.clients[3].is_moved(),
+            w.clients[4].is_moved()
+        );
+        w.run_until(60, |_| false);
+        assert!(
+            !w.clients[3].is_moved() && !w.clients[4].is_moved(),
+            "seed {seed}"
+        );
+    }
+}
+
+/// A → B → C (the profile restored twice, the second time from B's state): when A comes
+/// back with a message queued it is told it moved (the relay kept the statement A's key
+/// signed), the message never reaches Bob, and C and Bob keep talking.
+#[test]
+fn after_two_restores_the_first_device_learns_it_moved() {
+    use sotto_proto::client::Error;
+    let mut w = World::new(1701, 0, &["Alice", "Bob", "Alice B", "Alice C"]);
+    let (bob, alice) = w.connect();
+    chat(&mut w, (0, 1), bob, "before");
+    w.run_until(3, |_| false);
+    w.offline[3] = true;
+    move_to(&mut w, (0, 2), bob);
+    chat(&mut w, (2, 1), bob, "from B");
+    move_to(&mut w, (2, 3), bob);
+    chat(&mut w, (3, 1), bob, "from C");
+    // A comes back with a queued message.
+    let stale = come_back_writing(&mut w, bob, "stale from A");
+    assert!(w.run_until(60, |w| w.clients[0].is_moved()), "A is told");
+    w.run_until(3, |_| false);
+    assert!(w.events[0].iter().any(
+        |e| matches!(e, Event::SendFailed { message, error: Error::Moved, .. } if *message == stale)
+    ));
+    chat(&mut w, (3, 1), bob, "C after A came back");
+    chat(&mut w, (1, 3), alice, "Bob to C after A came back");
+    assert!(!received(&w, 1, stale));
+    assert!(!w.clients[3].is_moved());
 }

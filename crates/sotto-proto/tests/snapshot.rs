@@ -7,7 +7,7 @@
 mod common;
 
 use common::World;
-use sotto_proto::client::{Client, Event, SnapshotFetchError};
+use sotto_proto::client::{Client, Event, RekeySecret, SnapshotFetchError};
 use sotto_proto::envelope::Content;
 use sotto_proto::mnemonic::{Mnemonic, RootSecret};
 use sotto_proto::snapshot::{Address, Search, Step, period_of};
@@ -103,7 +103,14 @@ fn a_fresh_client_with_only_the_words_finds_the_newest_snapshot_and_restores() {
 
     // The new device takes Alice's place; every conversation resyncs, then talks.
     let now = w.client_now(0);
-    w.clients[0] = Client::restored(&mut w.rng, &state, since, now).unwrap();
+    w.clients[0] = Client::restored(
+        &mut w.rng,
+        &state,
+        since,
+        now,
+        RekeySecret::from_root(&root),
+    )
+    .unwrap();
     w.events[0].clear();
     w.reopen(0);
     assert_eq!(w.clients[0].contacts().count(), 1);

@@ -14,7 +14,7 @@
 //! finds is checked as a file's state is, and restored the same way, without messages.
 //! `NO_SNAPSHOT` when none is found; nothing is written before that.
 
-use sotto_proto::client::{Client, SnapshotFetchError};
+use sotto_proto::client::{Client, RekeySecret, SnapshotFetchError};
 use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -73,8 +73,13 @@ async fn check_free(options: &JsValue, storage: &Storage) -> Result<(), JsValue>
 }
 
 /// The restored client out of a stored state (message counter ‖ client), or
-/// `INVALID_BACKUP`.
-fn restored_client(state: &[u8], since: u64) -> Result<(Client, u64), JsValue> {
+/// `INVALID_BACKUP`; its queues move to keys derived from `mnemonic` (so a later restore of
+/// the same words recognises them: `sotto_proto::client::RekeySecret`).
+fn restored_client(
+    state: &[u8],
+    since: u64,
+    mnemonic: &Mnemonic,
+) -> Result<(Client, u64), JsValue> {
     let invalid = || sotto_error(ErrorCode::InvalidBackup, "the backup's profile is damaged");
     let seq = state
         .get(..8)
@@ -82,8 +87,15 @@ fn restored_client(state: &[u8], since: u64) -> Result<(Client, u64), JsValue> {
         .map(u64::from_be_bytes)
         .ok_or_else(invalid)?;
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let client = Client::restored(&mut rng, state.get(8..).unwrap_or_default(), since, now())
-        .map_err(|_| invalid())?;
+    let rekey = RekeySecret::from_root(&mnemonic.root_secret());
+    let client = Client::restored(
+        &mut rng,
+        state.get(8..).unwrap_or_default(),
+        since,
+        now(),
+        rekey,
+    )
+    .map_err(|_| invalid())?;
     Ok((client, seq))
 }
 
@@ -171,7 +183,7 @@ async fn from_words(
     let found = search(&probe, &mnemonic).await;
     probe.shut();
     let (state, created_at, next) = found?;
-    let (client, seq) = restored_client(&state, created_at)?;
+    let (client, seq) = restored_client(&state, created_at, &mnemonic)?;
     Ok(Seed {
         client,
         phrase: mnemonic.phrase(),
@@ -203,7 +215,7 @@ async fn check(options: &JsValue, open: &OpenOptions) -> Result<Seed, JsValue> {
             "these recovery words do not open this backup: it is another profile's",
         ),
     })?;
-    let (client, seq) = restored_client(&backup.state, backup.created_at)?;
+    let (client, seq) = restored_client(&backup.state, backup.created_at, &mnemonic)?;
     check_free(options, storage).await?;
     // A message whose time ran out is never restored.
     let at = now();
@@ -238,7 +250,9 @@ impl Sotto {
     /// is not `true`), `NO_SNAPSHOT` (no `backup`, and no snapshot found), `TIMEOUT` (the
     /// search ran out of time). Resolves with the open `Sotto`; each contact shows `sync:
     /// 'resyncing'` until it answers (pkg/README.md, "Restore"), and messages sent meanwhile
-    /// wait for it.
+    /// wait for it. Every restore, `'memory'` too, takes the conversations over (the device
+    /// the profile was on is told it moved); the new queue keys are derived from the words,
+    /// so restoring them again anywhere takes the profile back.
     pub async fn restore(
         #[wasm_bindgen(unchecked_param_type = "RestoreOptions")] options: JsValue,
     ) -> Result<Sotto, JsValue> {

@@ -29,7 +29,7 @@ use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::error::{ErrorCode, sotto_error};
+use crate::error::{ErrorCode, client_error, sotto_error};
 use crate::js::{now, obj};
 use crate::sotto::Sotto;
 use crate::storage::MessageRecord;
@@ -191,6 +191,7 @@ impl Sotto {
     /// Resolves once the new name is stored. The name is trimmed and must pass the rule of
     /// `sotto_proto::names` (1–64 visible characters, no control, format, bidi or line-break
     /// characters): otherwise `INVALID_ARGUMENT`, with a message saying what is wrong.
+    /// `PROFILE_MOVED` (nothing changes) once the profile moved.
     #[wasm_bindgen(js_name = setDisplayName, unchecked_return_type = "Promise<void>")]
     pub fn set_display_name(
         &self,
@@ -210,7 +211,7 @@ impl Sotto {
             .driver
             .with_client(|c, rng| c.set_display_name(rng, name, now()))
         {
-            return Promise::reject(&sotto_error(ErrorCode::InvalidArgument, &e.to_string()));
+            return Promise::reject(&client_error(&e));
         }
         // Written now even when no contact made the client send (and so write) anything; a
         // write started later carries a newer state and commits after this one.

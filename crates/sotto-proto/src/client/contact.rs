@@ -72,14 +72,16 @@ impl Client {
     /// reply address is not used; we send the relay of our receive queue for that contact and
     /// an all-zero queue id. The name is trimmed and must pass the rule of `crate::names`
     /// (1–64 visible characters, no control, format, bidi or line-break characters): otherwise
-    /// [`ClientError::InvalidName`] says why, and nothing changes.
+    /// [`ClientError::InvalidName`] says why, and nothing changes. [`ClientError::Moved`]
+    /// (nothing changes) once the profile moved.
     pub fn set_display_name<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         display_name: &str,
         now: u64,
     ) -> Result<(), ClientError> {
-        // Checked first, so that a name refused changes nothing.
+        // Checked first, so that a refusal changes nothing.
+        self.not_moved()?;
         let display_name = crate::names::validate(display_name)?;
         let hello = |relay| Hello {
             reply_relay: relay,

@@ -67,6 +67,7 @@ mod invitation;
 mod moved;
 mod persist;
 mod receive;
+mod rekey;
 mod request;
 mod restore;
 mod resync;
@@ -80,6 +81,7 @@ pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
 pub use moved::OUTBOX_HOLD;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
+pub use rekey::{REKEY_GENERATIONS, REKEY_KEY_LABEL, REKEY_LABEL, RekeySecret};
 pub use resync::{
     ACCEPT_RESEND_MIN, RESYNC_QUIET, RESYNC_RETRY_FIRST, RESYNC_RETRY_MAX, SyncStatus,
 };
@@ -182,6 +184,9 @@ pub struct Client {
     /// Sends wait until one of our receive queues' relays took our key, and at the latest
     /// until this time once connected (see `moved`, "Holding sends"); `None`: not holding.
     hold: Option<u64>,
+    /// The secret a restore derives its queues' new keys from (`rekey`); `None` for a client
+    /// never restored.
+    rekey: Option<RekeySecret>,
 }
 
 impl Client {
@@ -217,6 +222,7 @@ impl Client {
             resent: 0,
             moved: false,
             hold: None,
+            rekey: None,
         })
     }
 

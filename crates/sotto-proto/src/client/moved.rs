@@ -2,18 +2,22 @@
 //! queue over with a Rekey, and a device that comes back with the old keys learns it moved
 //! from the relays' [`ResponseBody::Moved`] and stops. See `docs/PROTOCOL.md`, "Restore".
 //!
-//! **The new device.** [`Client::restored`] gives every receive queue a fresh recipient key
-//! (`RecvQueue::next_key`, persisted with the state before anything is sent). The queue's own
+//! **The new device.** [`Client::restored`] gives every receive queue the recipient key of its
+//! next generation, derived from the recovery phrase (`super::rekey`; `RecvQueue::next_key`,
+//! persisted with the state before anything is sent). The queue's own
 //! timer (the one its Subscribes use, so requests for different queues never leave together)
 //! then sends a Rekey signed by the old key instead of a Subscribe; the relay's Ok makes the
 //! new key the queue's key, and the queue is subscribed in a second of its own. A crash before
 //! the answer sends the same Rekey again (Ed25519 signatures are deterministic), which the
-//! relay answers Ok.
+//! relay answers Ok. A `Moved` answering that Rekey with a key of ours (an earlier restore of
+//! the phrase, whose device may have lost it) is adopted: the queue takes that key and moves on
+//! to the generation after it, so no restore of the phrase is ever locked out.
 //!
 //! **The old device.** A [`ResponseBody::Moved`] is believed only when its statement verifies
 //! under our own recipient key of the queue the command named: a relay cannot forge it. An
 //! answer that does not verify is a relay misbehaving ([`PeerMisbehaved::WrongAnswer`]; the
-//! request stays pending). A verified one puts the client in the moved state, for good.
+//! request stays pending). A verified one answering a Subscribe or Ack (or a Rekey, naming a
+//! key we cannot derive) puts the client in the moved state, for good.
 //!
 //! **Holding sends.** A client opened from storage with receive queues holds its sends (the
 //! outboxes, and Sends that were in flight) until a relay takes one of its queues' Subscribe
@@ -118,12 +122,42 @@ impl Client {
         }
     }
 
-    /// Gives every receive queue a fresh recipient key to move to (a restored profile's):
-    /// each queue's next Subscribe is a Rekey first.
-    pub(super) fn start_rekeys<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) {
-        for q in self.queues.values_mut() {
-            q.next_key = Some(AuthKeyPair::generate(rng));
+    /// Gives every receive queue the key of its next generation to move to (a restored
+    /// profile's, see `super::rekey`): each queue's next Subscribe is a Rekey first. A queue
+    /// whose key is of no generation we recognise (its first key) moves to generation 1.
+    pub(super) fn start_rekeys(&mut self) {
+        let Some(secret) = &self.rekey else {
+            return;
+        };
+        for (id, q) in &mut self.queues {
+            let generation = secret.generation_of(id, &q.key.public_key()).unwrap_or(0);
+            q.next_key = Some(secret.key(id, generation.saturating_add(1)));
         }
+    }
+
+    /// A relay answered our Rekey of `queue` with a statement (verified under our key) that
+    /// the queue moved to `moved_to`: when that is a key of ours (an earlier restore of this
+    /// phrase made it, see `super::rekey`), the queue takes it as its key and moves on to the
+    /// generation after it, at once; `false` (nothing changed) when it is not ours.
+    fn adopt_own_key(&mut self, queue: QueueId, moved_to: &AuthPublicKey, now: u64) -> bool {
+        let Some(secret) = &self.rekey else {
+            return false;
+        };
+        let Some(generation) = secret.generation_of(&queue, moved_to) else {
+            return false;
+        };
+        let (key, next) = (
+            secret.key(&queue, generation),
+            secret.key(&queue, generation.saturating_add(1)),
+        );
+        let Some(q) = self.queues.get_mut(&queue) else {
+            return false;
+        };
+        q.key = key;
+        q.next_key = Some(next);
+        q.renew_at = None;
+        self.schedule_subscription(queue, now);
+        true
     }
 
     /// The Rekey of `queue` to its next key, signed (the statement) by its key; `None` when
@@ -226,11 +260,20 @@ impl Client {
             return self.on_rekeyed(&pending.command, now);
         }
         self.openers.remove(&pending.surb);
+        // Only our own Rekey (a restore taking the queues over) adopts a key of ours: a
+        // Subscribe or Ack answered so is a device the profile moved away from.
+        if matches!(pending.kind, PendingKind::Rekey)
+            && let Some(queue) = recipient_of(&pending.command)
+            && self.adopt_own_key(queue, &new_recipient_key, now)
+        {
+            return;
+        }
         self.enter_moved();
     }
 
     /// The profile moved: tells the application ([`Event::ProfileMoved`]), stops every timer,
-    /// forgets every request in flight (queue creations, acceptances and uploads fail), and
+    /// forgets every request in flight (queue creations, acceptances, uploads and downloads
+    /// fail: [`Event::DownloadFailed`], [`Event::SnapshotFetchFailed`]), and
     /// fails the messages still in outboxes ([`Event::SendFailed`] with [`Error::Moved`]).
     pub(super) fn enter_moved(&mut self) {
         if self.moved {
@@ -275,6 +318,10 @@ impl Client {
         let uploads: Vec<u64> = self.uploads.keys().copied().collect();
         for upload in uploads {
             self.fail_upload(upload, Error::Moved);
+        }
+        let downloads: Vec<u64> = self.downloads.keys().copied().collect();
+        for download in downloads {
+            self.fail_download(download, Error::Moved);
         }
         let mut failed: Vec<(ContactId, crate::envelope::MessageId)> = Vec::new();
         for (id, c) in &mut self.contacts {

@@ -25,10 +25,11 @@ use crate::ratchet::Session;
 /// Version 2 added each contact's disappearing-messages setting, version 3 each contact's
 /// verified mark and the clock offset, version 4 each contact's acceptance in progress,
 /// version 5 each contact's resynchronisation state, version 6 each receive queue's key it
-/// is moving to and the moved flag; versions 1 to 5 are still read (unverified, offset 0, no
+/// is moving to and the moved flag, version 7 the rekey secret of a restored client
+/// ([`super::RekeySecret`]); versions 1 to 6 are still read (unverified, offset 0, no
 /// acceptance in progress, the resync secret derived from the session AD:
-/// `ResyncSecret::legacy`; no queue moving, not moved).
-pub const CLIENT_STATE_VERSION: u8 = 6;
+/// `ResyncSecret::legacy`; no queue moving, not moved; no rekey secret).
+pub const CLIENT_STATE_VERSION: u8 = 7;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -230,6 +231,13 @@ impl Client {
         }
         w.put_u64(self.clock_offset.cast_unsigned());
         w.put_u8(u8::from(self.moved));
+        match &self.rekey {
+            Some(secret) => {
+                w.put_u8(1);
+                w.put_bytes(secret.to_persisted_bytes());
+            }
+            None => w.put_u8(0),
+        }
         PersistedClient(w.into_inner())
     }
 
@@ -463,6 +471,13 @@ impl Client {
             0
         };
         let moved = version >= 6 && flag(&mut r)?;
+        let rekey = if version >= 7 && flag(&mut r)? {
+            Some(super::RekeySecret::from_persisted_bytes(&Zeroizing::new(
+                r.extract::<[u8; 32]>()?,
+            )))
+        } else {
+            None
+        };
         r.should_be_exhausted()?;
         let queues_empty = queues.is_empty();
         let mut client = Client {
@@ -490,6 +505,7 @@ impl Client {
             moved,
             // Opened from storage: another device may have taken the queues over meanwhile.
             hold: (!moved && !queues_empty).then_some(u64::MAX),
+            rekey,
         };
         client.check_security_codes();
         Ok(client)

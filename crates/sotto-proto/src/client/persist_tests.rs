@@ -53,10 +53,10 @@ fn the_clock_offset_is_kept_and_a_version_2_state_loads_without_one() {
     assert_eq!(restored.clock_offset(), -8 * 24 * 3600);
     assert_eq!(restored.to_persisted().as_bytes(), saved.as_bytes());
 
-    // Version 2: the same layout (no receive queue yet) without the trailing offset and
-    // moved flag.
+    // Version 2: the same layout (no receive queue yet) without the trailing offset, moved
+    // flag and rekey secret flag.
     let bytes = saved.as_bytes();
-    let mut v2 = bytes[..bytes.len() - 9].to_vec();
+    let mut v2 = bytes[..bytes.len() - 10].to_vec();
     v2[0] = 2;
     let old = Client::from_persisted(&v2).unwrap();
     assert_eq!(old.clock_offset(), 0);
@@ -64,7 +64,7 @@ fn the_clock_offset_is_kept_and_a_version_2_state_loads_without_one() {
 
     // An offset beyond the bound is refused, as any damaged state.
     let mut wild = bytes.to_vec();
-    let at = wild.len() - 9;
+    let at = wild.len() - 10;
     let too_far = i64::try_from(crate::client::MAX_CLOCK_OFFSET).unwrap() + 1;
     wild[at..at + 8].copy_from_slice(&too_far.to_be_bytes());
     assert!(Client::from_persisted(&wild).is_err());
@@ -256,11 +256,37 @@ fn a_queue_moving_to_a_new_key_and_the_moved_flag_are_kept() {
     assert!(moved.is_moved() && !moved.sends_held());
     // The flag is 0 or 1; anything else is damage.
     let mut bad = client.to_persisted().as_bytes().to_vec();
-    *bad.last_mut().unwrap() = 2;
+    let at = bad.len() - 2;
+    bad[at] = 2;
     assert!(Client::from_persisted(&bad).is_err());
-    // A version 5 state (no moving keys, no flag) loads as not moved.
+    // A version 5 state (no moving keys, no flags) loads as not moved.
     let mut plain = busy_client(&mut rng).to_persisted().as_bytes().to_vec();
-    plain.pop();
+    plain.truncate(plain.len() - 2);
     plain[0] = 5;
     assert!(!Client::from_persisted(&plain).unwrap().is_moved());
+}
+
+#[test]
+fn the_rekey_secret_is_kept_and_a_version_6_state_loads_without_one() {
+    let mut rng = ChaCha20Rng::seed_from_u64(24);
+    let mut client = busy_client(&mut rng);
+    let secret = crate::client::RekeySecret::from_root(
+        &crate::mnemonic::Mnemonic::from_entropy(&[3; 32]).root_secret(),
+    );
+    client.rekey = Some(secret.clone());
+    let saved = client.to_persisted();
+    let back = Client::from_persisted(saved.as_bytes()).unwrap();
+    assert!(back.rekey == Some(secret));
+    assert_eq!(back.to_persisted().as_bytes(), saved.as_bytes());
+    // Cut short inside the secret, or a flag other than 0 or 1: damage.
+    let bytes = saved.as_bytes();
+    assert!(Client::from_persisted(&bytes[..bytes.len() - 1]).is_err());
+    let mut bad = bytes.to_vec();
+    let at = bad.len() - 33;
+    bad[at] = 2;
+    assert!(Client::from_persisted(&bad).is_err());
+    // Version 6: no rekey secret.
+    let mut v6 = bytes[..bytes.len() - 33].to_vec();
+    v6[0] = 6;
+    assert!(Client::from_persisted(&v6).unwrap().rekey.is_none());
 }

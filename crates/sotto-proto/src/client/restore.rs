@@ -6,7 +6,7 @@
 use rand_core::CryptoRng;
 
 use super::resync::is_control;
-use super::{Client, ContactId, PersistError};
+use super::{Client, ContactId, PersistError, RekeySecret};
 use crate::keys::PublicKey;
 
 impl Client {
@@ -18,18 +18,26 @@ impl Client {
     /// of the old device's is abandoned, and messages written before the new session exists
     /// wait for it ([`super::SyncStatus::Resyncing`] until [`super::Event::Resynced`]).
     /// Messages already encrypted in the backup's outbox go out as they are (the same bytes,
-    /// not a new encryption). Every receive queue gets a fresh recipient key, put in place by
-    /// a Rekey on the queue's own timer before its first Subscribe (see `moved`): persist the
-    /// client before driving it, so that the new keys are stored before they are sent. An
-    /// old device that comes back then gets [`super::Event::ProfileMoved`]. Then drive it as after [`Client::from_persisted`]
-    /// ([`Client::connected`], [`Client::tick`]).
+    /// not a new encryption). Every receive queue gets a new recipient key of the next
+    /// generation derived from `rekey` (the phrase's [`RekeySecret::from_root`], see
+    /// `rekey`), put in place by a Rekey on the queue's own timer before its first Subscribe
+    /// (see `moved`); persist the client before driving it. An old device that comes back
+    /// then gets [`super::Event::ProfileMoved`]. A state exported from a device that had
+    /// moved is restored as not moved (this restore takes the queues over again). Then drive
+    /// it as after [`Client::from_persisted`] ([`Client::connected`], [`Client::tick`]).
     pub fn restored<R: CryptoRng + ?Sized>(
         rng: &mut R,
         bytes: &[u8],
         since: u64,
         now: u64,
+        rekey: RekeySecret,
     ) -> Result<Client, PersistError> {
         let mut client = Client::from_persisted(bytes)?;
+        // A new takeover: whatever the device the state came from had learnt, these queues
+        // are ours again once our Rekeys are taken.
+        client.moved = false;
+        client.hold = (!client.queues.is_empty()).then_some(u64::MAX);
+        client.rekey = Some(rekey);
         // A connection tag of our own: the old device, if it comes back to the same gateway,
         // binds the old one, and must not be handed the replies meant for us.
         client.conn = crate::onion::ConnTag::random(rng);
@@ -49,9 +57,9 @@ impl Client {
             }
             client.start_resync_as(rng, contact, Some(since), now);
         }
-        // Our receive queues move to keys only this device holds (`super::moved`), so an old
+        // Our receive queues move to the next generation's keys (`super::rekey`), so an old
         // device that comes back learns the profile moved instead of taking our deliveries.
-        client.start_rekeys(rng);
+        client.start_rekeys();
         Ok(client)
     }
 

@@ -236,7 +236,8 @@ fn rekeys_leave_one_queue_per_second_before_each_queues_subscribe() {
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let mut client = client(&mut rng);
     let queues = with_queues(&mut rng, &mut client, 3);
-    client.start_rekeys(&mut rng);
+    client.rekey = Some(test_rekey_secret());
+    client.start_rekeys();
     assert_eq!(client.queues_moving(), 3);
     client.connected(&mut rng, NOW);
     assert!(client.poll_transmit().is_some(), "the Bind");
@@ -307,4 +308,129 @@ fn rekeys_leave_one_queue_per_second_before_each_queues_subscribe() {
     expected.sort_unstable();
     assert_eq!(ids, expected);
     assert_eq!(client.queues_moving(), 0);
+}
+
+fn test_rekey_secret() -> RekeySecret {
+    RekeySecret::from_root(&crate::mnemonic::Mnemonic::from_entropy(&[9; 32]).root_secret())
+}
+
+/// Ticks `client` until a request whose command `pick` accepts is in flight; its id.
+fn next_request(
+    rng: &mut ChaCha20Rng,
+    client: &mut Client,
+    pick: impl Fn(&crate::queue::Command) -> bool,
+) -> u64 {
+    for now in NOW..NOW + 60 {
+        client.tick(rng, now);
+        while client.poll_transmit().is_some() {}
+        if let Some((id, _)) = client.pending.iter().find(|(_, p)| pick(&p.command)) {
+            return *id;
+        }
+    }
+    panic!("no such request");
+}
+
+/// Answers request `id` (naming our `queue`) with `Moved` to `to`, signed by the queue's key.
+fn answer_moved(
+    rng: &mut ChaCha20Rng,
+    client: &mut Client,
+    (id, queue): (u64, QueueId),
+    to: crate::keys::AuthPublicKey,
+    now: u64,
+) {
+    use crate::queue::{Response, ResponseBody, sign_moved};
+    let moved_sig = sign_moved(&client.queues[&queue].key, &queue, &to);
+    let body = ResponseBody::Moved {
+        new_recipient_key: to,
+        moved_sig,
+    };
+    client.on_response(
+        rng,
+        Response {
+            request_id: id,
+            body,
+        },
+        now,
+    );
+}
+
+/// A `Moved` answering our own Rekey with a key of ours (an earlier restore's generation)
+/// adopts it and moves on to the generation after it; the same statement answering a
+/// Subscribe (a device the profile moved away from, even one holding the rekey secret)
+/// makes the client moved.
+#[test]
+fn a_moved_answer_adopts_our_own_key_only_for_our_rekey() {
+    use crate::queue::Command;
+    let secret = test_rekey_secret();
+    for rekeying in [true, false] {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let mut client = client(&mut rng);
+        let queue = with_queues(&mut rng, &mut client, 1)[0];
+        client.rekey = Some(secret.clone());
+        if rekeying {
+            client.start_rekeys();
+        }
+        client.connected(&mut rng, NOW);
+        let id = next_request(&mut rng, &mut client, |c| {
+            matches!(c, Command::Rekey { .. } | Command::Subscribe { .. })
+        });
+        // The queue moved, two restores ago, to generation 2 of this phrase.
+        let gen2 = secret.key(&queue, 2).public_key();
+        answer_moved(&mut rng, &mut client, (id, queue), gen2, NOW + 1);
+        assert_eq!(client.is_moved(), !rekeying);
+        if !rekeying {
+            continue;
+        }
+        assert_eq!(client.queues[&queue].key.public_key(), gen2);
+        let id = next_request(&mut rng, &mut client, |c| {
+            matches!(c, Command::Rekey { .. })
+        });
+        let Command::Rekey {
+            new_recipient_key, ..
+        } = &client.pending[&id].command
+        else {
+            panic!("not a Rekey");
+        };
+        assert_eq!(*new_recipient_key, secret.key(&queue, 3).public_key());
+        // A key that is not ours: moved.
+        let stranger = crate::keys::AuthKeyPair::generate(&mut rng).public_key();
+        answer_moved(&mut rng, &mut client, (id, queue), stranger, NOW + 2);
+        assert!(client.is_moved());
+    }
+}
+
+/// Moving fails a download in flight (here a snapshot fetch) instead of leaving it hanging.
+#[test]
+fn moving_fails_the_downloads_in_flight() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let mut client = client(&mut rng);
+    let root = crate::mnemonic::Mnemonic::from_entropy(&[4; 32]).root_secret();
+    let address = crate::snapshot::Address::derive(&root, 1, 0);
+    let handle = client.fetch_snapshot(&mut rng, address, NOW).unwrap();
+    while client.poll_event().is_some() {}
+    client.enter_moved();
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::SnapshotFetchFailed { handle: h, error: snapshot::FetchError::Failed(Error::Moved) }
+                if *h == handle
+        )),
+        "{events:?}"
+    );
+    assert!(client.downloads.is_empty());
+}
+
+/// A moved profile refuses a new display name and keeps the old one.
+#[test]
+fn a_moved_profile_keeps_its_display_name() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let mut client = client(&mut rng);
+    let before = client.display_name().to_owned();
+    client.enter_moved();
+    assert_eq!(
+        client.set_display_name(&mut rng, "Someone else", NOW),
+        Err(ClientError::Moved)
+    );
+    assert_eq!(client.display_name(), before);
 }

@@ -15,7 +15,7 @@ pub struct MemoryStore {
     by_sender: BTreeMap<QueueId, QueueId>,
     messages: BTreeMap<QueueId, VecDeque<StoredMessage>>,
     blobs: BTreeMap<(BlobId, u32), (Vec<u8>, u64)>,
-    moved: BTreeMap<QueueId, MovedRecord>,
+    moved: BTreeMap<QueueId, Vec<MovedRecord>>,
     usage: Usage,
 }
 
@@ -189,13 +189,13 @@ impl QueueStore for MemoryStore {
     fn rekey(&mut self, recipient_id: &QueueId, moved: &MovedRecord) -> Result<(), Self::Error> {
         if let Some(q) = self.queues.get_mut(recipient_id) {
             q.recipient_key = moved.new_recipient_key;
-            self.moved.insert(*recipient_id, moved.clone());
+            super::keep_moved(self.moved.entry(*recipient_id).or_default(), moved);
         }
         Ok(())
     }
 
-    fn moved(&self, recipient_id: &QueueId) -> Result<Option<MovedRecord>, Self::Error> {
-        Ok(self.moved.get(recipient_id).cloned())
+    fn moved(&self, recipient_id: &QueueId) -> Result<Vec<MovedRecord>, Self::Error> {
+        Ok(self.moved.get(recipient_id).cloned().unwrap_or_default())
     }
 
     fn usage(&self) -> Usage {

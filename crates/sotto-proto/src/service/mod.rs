@@ -55,11 +55,12 @@
 //! ## Moving a queue
 //! [`Command::Rekey`] replaces a queue's recipient key (a profile restored on another device
 //! takes its queues over). The store keeps the previous key and the signed statement
-//! ([`MovedRecord`], only the latest), and the queue's subscription is dropped, so the device
-//! that held the previous key gets no more deliveries. A recipient command that fails under
-//! the current key but verifies under the previous one is answered [`ResponseBody::Moved`]
-//! with the statement instead of [`ErrorCode::Auth`]. A retried Rekey (signed by the previous
-//! key, naming the key now in place) is answered Ok and changes nothing.
+//! ([`MovedRecord`]; the last [`MOVED_KEPT`] of a queue, so that after two restores the first
+//! device is told too), and the queue's subscription is dropped, so the device that held the
+//! previous key gets no more deliveries. A recipient command that fails under the current key
+//! but verifies under a previous one is answered [`ResponseBody::Moved`] with the statement
+//! that key signed instead of [`ErrorCode::Auth`]. A retried Rekey (signed by a previous key,
+//! naming the key now in place) is answered Ok and changes nothing.
 //!
 //! Files: this one has the store interface and [`QueueService`]; `admission.rs` the
 //! difficulty, the spent set and Create; `rekey.rs` Rekey and recipient authorisation; `config.rs` the [`ServiceConfig`]; `outcome.rs` what [`QueueService::handle`] reports;
@@ -76,7 +77,7 @@ mod tests;
 pub use config::ServiceConfig;
 pub use memory::MemoryStore;
 pub use outcome::{Handled, Limit, Outcome};
-pub use rekey::MovedRecord;
+pub use rekey::{MOVED_KEPT, MovedRecord, keep_moved};
 
 use std::collections::{HashMap, VecDeque};
 
@@ -172,11 +173,13 @@ pub trait QueueStore {
     /// Removes messages received before `messages_before` and blob chunks expired at `now`.
     fn sweep(&mut self, now: u64, messages_before: u64) -> Result<Swept, Self::Error>;
     /// Replaces the queue's recipient key with `moved.new_recipient_key` and keeps `moved`
-    /// (replacing any earlier record of the queue), in one durable step. No effect on a queue
-    /// that does not exist. [`QueueStore::delete_queue`] removes the record with the queue.
+    /// after the queue's earlier records (the oldest dropped beyond [`MOVED_KEPT`]), in one
+    /// durable step. No effect on a queue that does not exist. [`QueueStore::delete_queue`]
+    /// removes the records with the queue.
     fn rekey(&mut self, recipient_id: &QueueId, moved: &MovedRecord) -> Result<(), Self::Error>;
-    /// The record of the queue's last [`Command::Rekey`], if any.
-    fn moved(&self, recipient_id: &QueueId) -> Result<Option<MovedRecord>, Self::Error>;
+    /// The records of the queue's last [`Command::Rekey`]s (at most [`MOVED_KEPT`]), oldest
+    /// first; empty when it never moved.
+    fn moved(&self, recipient_id: &QueueId) -> Result<Vec<MovedRecord>, Self::Error>;
     /// What the store holds now, as seen by the calls so far (O(1): counters the store keeps
     /// across every call above, initialised when the store is opened).
     fn usage(&self) -> Usage;

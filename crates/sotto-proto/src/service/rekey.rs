@@ -9,7 +9,19 @@ use crate::queue::{ErrorCode, ReceivedRequest, ResponseBody, SIGNATURE_LEN, veri
 
 use super::{QueueService, QueueStore};
 
-/// What a relay keeps of a queue's last [`Command::Rekey`]: the key it replaced and the
+/// How many [`MovedRecord`]s a relay keeps per queue (the newest): a device whose key is
+/// older than these gets [`ErrorCode::Auth`] instead of [`ResponseBody::Moved`].
+pub const MOVED_KEPT: usize = 8;
+
+/// Appends `moved` to a queue's records (oldest first) and drops the oldest beyond
+/// [`MOVED_KEPT`]: what every [`super::QueueStore::rekey`] keeps.
+pub fn keep_moved(records: &mut Vec<MovedRecord>, moved: &MovedRecord) {
+    records.push(moved.clone());
+    let excess = records.len().saturating_sub(MOVED_KEPT);
+    records.drain(..excess);
+}
+
+/// What a relay keeps of each of a queue's [`Command::Rekey`]s: the key it replaced and the
 /// statement that the queue moved (`moved_sig` by `previous_key` over
 /// `MOVED_LABEL || recipient_id || new_recipient_key`, see [`crate::queue::sign_moved`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,9 +36,9 @@ pub struct MovedRecord {
 
 impl<S: QueueStore> QueueService<S> {
     /// Checks a recipient command's signature against the queue's recipient key. A request
-    /// that fails it but verifies under the key the queue moved from is refused as
-    /// [`ErrorCode::Moved`] (the statement is kept for the answer); anything else that fails
-    /// is [`ErrorCode::Auth`].
+    /// that fails it but verifies under a key the queue moved from (one of its kept records)
+    /// is refused as [`ErrorCode::Moved`] (that key's statement is kept for the answer);
+    /// anything else that fails is [`ErrorCode::Auth`].
     pub(super) fn authorise_recipient(
         &mut self,
         request: &ReceivedRequest,
@@ -43,19 +55,21 @@ impl<S: QueueStore> QueueService<S> {
         let moved = self
             .store
             .moved(recipient_id)
-            .map_err(|_| ErrorCode::Internal)?;
+            .map_err(|_| ErrorCode::Internal)?
+            .into_iter()
+            .find(|m| request.verify(&m.previous_key).is_ok());
         match moved {
-            Some(m) if request.verify(&m.previous_key).is_ok() => {
+            Some(m) => {
                 self.moved = Some(m);
                 Err(ErrorCode::Moved)
             }
-            _ => Err(ErrorCode::Auth),
+            None => Err(ErrorCode::Auth),
         }
     }
 
     /// [`Command::Rekey`]: signed by the current recipient key, with a statement that key
     /// signed, it moves the queue to `new_key` and drops its subscription. A Rekey to the key
-    /// in place (a retry, whether signed by it or by the key it replaced) is Ok and changes
+    /// in place (a retry, whether signed by it or by a key it replaced) is Ok and changes
     /// nothing.
     pub(super) fn rekey(
         &mut self,
@@ -75,7 +89,8 @@ impl<S: QueueStore> QueueService<S> {
                 .store
                 .moved(recipient_id)
                 .map_err(internal)?
-                .is_some_and(|m| {
+                .iter()
+                .any(|m| {
                     m.new_recipient_key == *new_key
                         && queue.recipient_key == *new_key
                         && request.verify(&m.previous_key).is_ok()

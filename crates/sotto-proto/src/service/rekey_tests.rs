@@ -62,7 +62,7 @@ fn rekey_replaces_the_key_drops_the_surbs_and_the_old_key_learns_it_moved() {
         "the old device's reply blocks are gone"
     );
     assert_eq!(key_of(&f, rid), new.public_key());
-    let record = f.service.store().moved(&rid).unwrap().unwrap();
+    let record = f.service.store().moved(&rid).unwrap().pop().unwrap();
     assert_eq!(record.previous_key, old.public_key());
 
     // A message sent now waits: nothing is pushed to the old device.
@@ -148,7 +148,7 @@ fn a_rekey_signed_by_a_stranger_or_with_a_bad_statement_is_refused() {
     let (_, body) = ask(&mut f, rekey(other_queue, &owner, &target), &owner);
     assert_eq!(body, ResponseBody::Error(ErrorCode::NoQueue));
     assert_eq!(key_of(&f, rid), owner.public_key());
-    assert_eq!(f.service.store().moved(&rid).unwrap(), None);
+    assert!(f.service.store().moved(&rid).unwrap().is_empty());
 }
 
 #[test]
@@ -183,5 +183,47 @@ fn deleting_a_moved_queue_forgets_the_statement() {
     );
     let (handled, _) = ask(&mut f, Command::Delete { recipient_id: rid }, &new);
     assert_eq!(handled.outcome, Outcome::Ok);
-    assert_eq!(f.service.store().moved(&rid).unwrap(), None);
+    assert!(f.service.store().moved(&rid).unwrap().is_empty());
+}
+
+/// After several moves (A → B → C → …) every one of the last [`MOVED_KEPT`] previous keys is
+/// answered with the statement it signed itself; a retried Rekey from any of them to the key
+/// in place is Ok; a key older than those kept gets Auth.
+#[test]
+fn every_kept_previous_key_learns_it_moved() {
+    let mut f = Fixture::new(config());
+    let (first, rid, _, _) = secured(&mut f);
+    let mut keys = vec![first];
+    for _ in 0..=MOVED_KEPT {
+        let next = AuthKeyPair::generate(&mut f.rng);
+        let from = keys.last().unwrap();
+        let command = rekey(rid, from, &next.public_key());
+        let signer = from.clone();
+        assert_eq!(ask(&mut f, command, &signer).1, ResponseBody::Ok);
+        keys.push(next);
+    }
+    assert_eq!(f.service.store().moved(&rid).unwrap().len(), MOVED_KEPT);
+    let current = keys.last().unwrap().public_key();
+    for (i, key) in keys.iter().enumerate().take(keys.len() - 1) {
+        let command = subscribe_command(&mut f, rid);
+        let (_, body) = ask(&mut f, command, key);
+        if i == 0 {
+            assert_eq!(body, ResponseBody::Error(ErrorCode::Auth), "dropped");
+            continue;
+        }
+        let ResponseBody::Moved {
+            new_recipient_key,
+            moved_sig,
+        } = body
+        else {
+            panic!("key {i}: {body:?}");
+        };
+        assert_eq!(new_recipient_key, keys[i + 1].public_key());
+        verify_moved(&key.public_key(), &rid, &new_recipient_key, &moved_sig).unwrap();
+    }
+    // The last move retried (its answer lost): Ok, nothing changes.
+    let n = keys.len();
+    let retry = rekey(rid, &keys[n - 2], &current);
+    assert_eq!(ask(&mut f, retry, &keys[n - 2]).1, ResponseBody::Ok);
+    assert_eq!(key_of(&f, rid), current);
 }

@@ -408,3 +408,9 @@ impl World {
         (contact_of(self, a, from_a), contact_of(self, b, from_b))
     }
 }
+
+/// The rekey secret of test profile `profile`'s recovery phrase (entropy `[profile; 32]`).
+pub fn rekey_secret(profile: u8) -> sotto_proto::client::RekeySecret {
+    let phrase = sotto_proto::mnemonic::Mnemonic::from_entropy(&[profile; 32]);
+    sotto_proto::client::RekeySecret::from_root(&phrase.root_secret())
+}

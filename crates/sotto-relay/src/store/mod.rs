@@ -21,7 +21,7 @@
 //! | `blobs` | blob id (16) · chunk index (4) | expires at (8) · data |
 //! | `blob_expiry` | expires at (8) · blob id (16) · chunk index (4) | — |
 //! | `meta` | `"next_seq"` | next message sequence number (8) |
-//! | `moved` | recipient id (16) | previous recipient key (32) · new recipient key (32) · moved signature (64) |
+//! | `moved` | recipient id (16) | up to 8 (`MOVED_KEPT`) records, oldest first, each: previous recipient key (32) · new recipient key (32) · moved signature (64) |
 //!
 //! The sequence number is relay-wide and only grows, so a queue's messages come out of
 //! `messages` oldest first.
@@ -674,7 +674,7 @@ impl QueueStore for RedbStore {
         self.write(|tx| moved::rekey(tx, recipient_id, moved))
     }
 
-    fn moved(&self, recipient_id: &QueueId) -> Result<Option<MovedRecord>, Self::Error> {
+    fn moved(&self, recipient_id: &QueueId) -> Result<Vec<MovedRecord>, Self::Error> {
         with_table!(self, MOVED, |table| moved::read(&table, recipient_id))
     }
 

@@ -204,8 +204,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             let Some(w) = st.waiting.accepts.remove(&handle) else {
                 return;
             };
-            if error == Error::Moved {
-                let e = sotto_error(ErrorCode::ProfileMoved, MOVED_TEXT);
+            if let Some(e) = moved_error(&error) {
                 return actions.push(Action::Reject(w.resolver, e));
             }
             let (code, message) = match error.relay_code() {
@@ -373,15 +372,17 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             st.update(&id, |m| m.status = Status::Failed);
             st.local.uploads.remove(&id);
             if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
-                let e = sotto_error(
-                    error
-                        .relay_code()
-                        .map_or(ErrorCode::RelayUnreachable, ErrorCode::of_refusal),
-                    &match error.relay_code() {
-                        Some(code) => format!("the relay refused the file ({code:?})"),
-                        None => format!("the file could not be sent ({error})"),
-                    },
-                );
+                let e = moved_error(&error).unwrap_or_else(|| {
+                    sotto_error(
+                        error
+                            .relay_code()
+                            .map_or(ErrorCode::RelayUnreachable, ErrorCode::of_refusal),
+                        &match error.relay_code() {
+                            Some(code) => format!("the relay refused the file ({code:?})"),
+                            None => format!("the file could not be sent ({error})"),
+                        },
+                    )
+                });
                 // `retry(messageId)` uploads it again.
                 set(&e, "messageId", &id.clone().into());
                 actions.push(Action::Reject(w.resolver, e));
@@ -463,7 +464,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             // The promise of `createInvitation()` settles now, not at its deadline.
             if let Some(w) = st.waiting.invitations.remove(&handle) {
                 let e = match error.relay_code() {
-                    _ if *error == Error::Moved => sotto_error(ErrorCode::ProfileMoved, MOVED_TEXT),
+                    _ if let Some(e) = moved_error(error) => e,
                     Some(RelayCode::Expired) => sotto_error(ErrorCode::ClockSkew, CLOCK_SKEW_TEXT),
                     Some(RelayCode::Quota) => sotto_error(ErrorCode::RelayFull, RELAY_FULL_TEXT),
                     _ => sotto_error(
@@ -504,6 +505,12 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
 /// `PROFILE_MOVED` errors).
 pub const MOVED_TEXT: &str =
     "This profile was restored on another device; this copy no longer sends or receives.";
+
+/// `PROFILE_MOVED` ([`MOVED_TEXT`]) when `error` is the profile having moved; `None` for
+/// any other failure.
+fn moved_error(error: &Error) -> Option<JsValue> {
+    (*error == Error::Moved).then(|| sotto_error(ErrorCode::ProfileMoved, MOVED_TEXT))
+}
 
 /// Why an invitation failed when a relay answered `Quota`.
 const RELAY_FULL_TEXT: &str =

@@ -9,11 +9,18 @@
 //! debounces) have passed since the first unsaved change, while online, with at most one
 //! upload in flight. The random wait keeps an upload's time from pointing at the change (or
 //! the opening, or the period's start) that caused it: a relay that sees both the profile's
-//! queue traffic and the snapshot's blob cannot pair them by a fixed delay. Opening a profile, and a new backup period beginning, count as
-//! a change, so every period a profile is open in gets a version. The slot is taken in the
-//! `local` record before the upload's frames are sent (the pump writes first), so no slot is
-//! used twice; a failed upload is tried again, in the next slot, after [`RETRY_MS`] (or the
-//! debounce, if longer). Nothing here ever holds up sending or receiving.
+//! queue traffic and the snapshot's blob cannot pair them by a fixed delay. Opening a
+//! profile, and a new backup period beginning, count as a change, so every period a profile
+//! is open in gets a version. No upload starts while the client holds its sends
+//! (`Client::sends_held`: it does not yet know whether its profile moved) or once it moved:
+//! a device the profile left must not write a newer snapshot with its old keys. When a
+//! restored profile's queues have all moved to their new keys, the next version goes up at
+//! once (no debounce, no random wait), so that a later restore from the words finds the new
+//! keys. The slot is taken in the `local` record once `put_snapshot` accepted the upload and
+//! before its frames are sent (the pump writes first), so no slot is used twice and none is
+//! spent on an upload that never started; a failed upload is tried again, in the next slot,
+//! after [`RETRY_MS`] (or the debounce, if longer). Nothing here ever holds up sending or
+//! receiving.
 
 use sotto_proto::client::{Client, ContactId, Event, SnapshotFetchError};
 use sotto_proto::mnemonic::RootSecret;
@@ -159,8 +166,12 @@ pub fn tick(st: &mut State) {
     }
     let moving = client.queues_moving();
     if moving != u.moving {
-        u.moving = moving;
         u.touch();
+        if moving == 0 {
+            // A restore's queues all moved: the new keys go up now.
+            u.due_at = Some(js_sys::Date::now());
+        }
+        u.moving = moving;
     }
     let period = period_of(client.network_time(now()));
     if local.snapshot.is_none_or(|(p, _)| p != period) {
@@ -180,7 +191,14 @@ pub fn tick(st: &mut State) {
         client.abandon_snapshot_upload();
         u.in_flight = false;
     }
-    if !*open || u.in_flight || client.snapshot_uploading() || !due || ms < u.not_before {
+    if !*open
+        || u.in_flight
+        || client.snapshot_uploading()
+        || client.sends_held()
+        || client.is_moved()
+        || !due
+        || ms < u.not_before
+    {
         return;
     }
     let slot = match local.snapshot {
@@ -190,11 +208,11 @@ pub fn tick(st: &mut State) {
     if slot > MAX_SLOT {
         return;
     }
-    local.snapshot = Some((period, slot.saturating_add(1)));
     let state = state_bytes(history.seq(), client);
     let address = Address::derive(&u.root, period, slot);
     match client.put_snapshot(rng, address, &state, now()) {
         Ok(_) => {
+            local.snapshot = Some((period, slot.saturating_add(1)));
             u.in_flight = true;
             u.in_flight_contacts = client.contact_ids().count();
             u.started_at = ms;
