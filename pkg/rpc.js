@@ -21,7 +21,12 @@ export const sottoError = (code, message) => ({ name: 'SottoError', code, messag
 /** Rebuilds an error from its fields (`{name, message, code, ...}`) on this side. */
 export function rebuild(fields) {
   const { message, ...rest } = fields;
-  return Object.assign(new Error(message), rest);
+  const error = new Error(message);
+  // Own fields only, each defined as data: a `__proto__` field cannot replace the prototype.
+  for (const [key, value] of Object.entries(rest)) {
+    Object.defineProperty(error, key, { value, writable: true, enumerable: true, configurable: true });
+  }
+  return error;
 }
 
 /** An error as plain fields that survive `postMessage` (a clone of an `Error` drops `code`). */
@@ -72,7 +77,8 @@ export function postSafely(send, message, transfer = []) {
     send(message, transfer);
   } catch (e) {
     const error = sottoError('UNSUPPORTED', `the answer could not be passed on (${e.message})`);
-    if (message.id !== undefined) send({ id: message.id, error });
+    // Addressed as the answer was (`to`: the one tab whose call it answers).
+    if (message.id !== undefined) send({ ...(message.to !== undefined && { to: message.to }), id: message.id, error });
     else send({ event: 'error', detail: { error } });
   }
 }

@@ -41,6 +41,10 @@ export async function enterMessenger(me, kiosk, displayName, { following = false
   el.badge.hidden = !kiosk;
   el.endSession.hidden = !kiosk;
   el.lock.hidden = kiosk;
+  // A follower's Lock only leaves this tab: the profile stays open (unlocked) in the tab it
+  // follows, so it says so instead of promising a lock.
+  el.lock.textContent = following ? 'Leave this tab' : 'Lock';
+  el.lock.title = following ? 'The profile stays open in the other tab; lock it there.' : '';
   showSettingsFor(kiosk, following);
   document.body.dataset.screen = 'messenger';
   document.body.dataset.kiosk = String(kiosk);

@@ -379,31 +379,80 @@ fn a_restore_whose_keys_were_lost_is_restored_again() {
     chat(&mut w, (1, 4), alice, "Bob to the fourth");
 }
 
-/// Two devices restore the same backup at the same moment: they derive the same keys, so
-/// neither is told it moved; every queue is taken over.
+/// Two devices restore the same backup at the same moment: each queue ends with whichever
+/// moved it last, so the two are never left sharing the queues silently: at least one is told
+/// it moved (both may be, when each won some queues). A further restore of the backup then
+/// takes every queue over (its keys are derivable) and talks.
 #[test]
-fn two_restores_at_once_lock_neither_out() {
+fn two_restores_at_once_never_share_the_queues_silently() {
     for seed in 1702..1708 {
-        let mut w = World::new(seed, 0, &["Alice", "Bob", "Carol", "Alice B", "Alice C"]);
-        let (bob, _) = w.introduce(0, 1);
+        let mut w = World::new(
+            seed,
+            0,
+            &["Alice", "Bob", "Carol", "Alice B", "Alice C", "Alice D"],
+        );
+        let (bob, alice) = w.introduce(0, 1);
         let (carol, _) = w.introduce(0, 2);
         chat(&mut w, (0, 1), bob, "hi bob");
         chat(&mut w, (0, 2), carol, "hi carol");
         let (backup, since) = backup_and_close(&mut w);
+        w.offline[5] = true;
         restore_as(&mut w, 3, 0, backup.as_bytes(), since);
         restore_as(&mut w, 4, 0, backup.as_bytes(), since);
+        let done = |w: &World, who: usize| w.clients[who].is_moved() || settled(w, who);
         assert!(
-            w.run_until(300, |w| settled(w, 3) && settled(w, 4)),
-            "seed {seed}: moved {} {}",
-            w.clients[3].is_moved(),
-            w.clients[4].is_moved()
-        );
-        w.run_until(60, |_| false);
-        assert!(
-            !w.clients[3].is_moved() && !w.clients[4].is_moved(),
+            w.run_until(300, |w| done(w, 3) && done(w, 4)),
             "seed {seed}"
         );
+        w.run_until(120, |_| false);
+        assert!(
+            w.clients[3].is_moved() || w.clients[4].is_moved(),
+            "seed {seed}: both devices kept the queues, neither was told"
+        );
+        w.offline[3] = true;
+        w.offline[4] = true;
+        w.offline[5] = false;
+        restore_as(&mut w, 5, 0, backup.as_bytes(), since);
+        assert!(
+            w.run_until(400, |w| settled(w, 5)
+                && w.clients[5].sync_status(bob) == Some(SyncStatus::Ok)
+                && w.clients[5].sync_status(carol) == Some(SyncStatus::Ok)),
+            "seed {seed}: the further restore did not take over"
+        );
+        chat(&mut w, (5, 1), bob, "D to Bob");
+        chat(&mut w, (1, 5), alice, "Bob to D");
     }
+}
+
+/// The same backup restored twice, one after the other, while the first restored device (B)
+/// stays open: C's Rekey repeats B's move, is answered Moved, and C takes each queue one
+/// generation further; B is told it moved, and Bob's messages reach C, all of them.
+#[test]
+fn a_second_restore_of_one_backup_takes_over_from_the_first() {
+    let mut w = World::new(1709, 0, &["Alice", "Bob", "Alice B", "Alice C"]);
+    let (bob, alice) = w.connect();
+    chat(&mut w, (0, 1), bob, "before");
+    let (backup, since) = backup_and_close(&mut w);
+    w.offline[3] = true;
+    restore_as(&mut w, 2, 0, backup.as_bytes(), since);
+    assert!(w.run_until(300, |w| settled(w, 2)
+        && w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)));
+    chat(&mut w, (2, 1), bob, "from B");
+    w.offline[3] = false;
+    restore_as(&mut w, 3, 0, backup.as_bytes(), since);
+    assert!(w.run_until(300, |w| settled(w, 3)
+        && w.clients[2].is_moved()
+        && w.clients[3].sync_status(bob) == Some(SyncStatus::Ok)));
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let now = w.client_now(1);
+        let sent = w.clients[1].send_text(&mut w.rng, alice, &format!("bob {i}"), now);
+        ids.push(sent.unwrap().id);
+        w.run_until(20, |_| false);
+    }
+    assert!(w.run_until(200, |w| ids.iter().all(|id| received(w, 3, *id))));
+    assert!(!ids.iter().any(|id| received(&w, 2, *id)));
+    assert!(!w.clients[3].is_moved());
 }
 
 /// A → B → C (the profile restored twice, the second time from B's state): when A comes

@@ -8,10 +8,14 @@
 //! timer (the one its Subscribes use, so requests for different queues never leave together)
 //! then sends a Rekey signed by the old key instead of a Subscribe; the relay's Ok makes the
 //! new key the queue's key, and the queue is subscribed in a second of its own. A crash before
-//! the answer sends the same Rekey again (Ed25519 signatures are deterministic), which the
-//! relay answers Ok. A `Moved` answering that Rekey with a key of ours (an earlier restore of
-//! the phrase, whose device may have lost it) is adopted: the queue takes that key and moves on
-//! to the generation after it, so no restore of the phrase is ever locked out.
+//! the answer sends the same Rekey again (Ed25519 signatures are deterministic). A `Moved`
+//! answering that Rekey with a key of ours — our own next key (a retry whose first copy was
+//! taken, or an earlier restore of the same state that made the same move) or a later
+//! generation (an earlier restore of the phrase, whose device may have lost it) — is adopted:
+//! the queue takes that key and moves on to the generation after it (at most
+//! [`super::rekey::REKEY_GENERATIONS`]). So no restore of the phrase is ever locked out, the
+//! last restore wins, and a device that restored the same state earlier is told it moved
+//! instead of sharing the queues silently.
 //!
 //! **The old device.** A [`ResponseBody::Moved`] is believed only when its statement verifies
 //! under our own recipient key of the queue the command named: a relay cannot forge it. An
@@ -30,6 +34,7 @@
 use super::PeerMisbehaved;
 use super::error::{ClientError, Error};
 use super::event::Event;
+use super::rekey::REKEY_GENERATIONS;
 use super::request::{Pending, PendingKind, Purpose};
 use super::{Client, ContactId};
 use crate::ids::{QueueId, RelayId};
@@ -143,7 +148,12 @@ impl Client {
         let Some(secret) = &self.rekey else {
             return false;
         };
-        let Some(generation) = secret.generation_of(&queue, moved_to) else {
+        // The last generation has no derivable successor: a relay answering so is not
+        // followed further.
+        let Some(generation) = secret
+            .generation_of(&queue, moved_to)
+            .filter(|g| *g < REKEY_GENERATIONS)
+        else {
             return false;
         };
         let (key, next) = (
@@ -254,10 +264,28 @@ impl Client {
         if !verified {
             return self.on_wrong_answer(request_id, pending);
         }
-        if matches!(pending.kind, PendingKind::Rekey)
-            && matches!(&pending.command, Command::Rekey { new_recipient_key: ours, .. } if *ours == new_recipient_key)
-        {
-            return self.on_rekeyed(&pending.command, now);
+        let queue = recipient_of(&pending.command);
+        let names_our_next = queue
+            .and_then(|q| self.queues.get(&q))
+            .and_then(|q| q.next_key.as_ref())
+            .is_some_and(|k| k.public_key() == new_recipient_key);
+        if names_our_next {
+            // The move to our own next key: our Rekey's retry, or an earlier restore of the
+            // same state that made the same move (its keys are ours too). With the rekey
+            // secret, that key is adopted and the queue moves one generation further, so the
+            // last restore wins and the earlier device is told; never a reason to stop.
+            let rekey = matches!(pending.kind, PendingKind::Rekey);
+            if rekey && self.rekey.is_none() {
+                return self.on_rekeyed(&pending.command, now);
+            }
+            if rekey
+                && let Some(q) = queue
+                && self.adopt_own_key(q, &new_recipient_key, now)
+            {
+                self.openers.remove(&pending.surb);
+                return;
+            }
+            return self.on_wrong_answer(request_id, pending);
         }
         self.openers.remove(&pending.surb);
         // Only our own Rekey (a restore taking the queues over) adopts a key of ours: a

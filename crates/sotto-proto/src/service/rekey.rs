@@ -69,8 +69,10 @@ impl<S: QueueStore> QueueService<S> {
 
     /// [`Command::Rekey`]: signed by the current recipient key, with a statement that key
     /// signed, it moves the queue to `new_key` and drops its subscription. A Rekey to the key
-    /// in place (a retry, whether signed by it or by a key it replaced) is Ok and changes
-    /// nothing.
+    /// in place signed by it is Ok and changes nothing; one signed by a key the queue moved
+    /// from (a retry whose first copy was taken, or another restore of the same state) is
+    /// answered [`ErrorCode::Moved`] with that key's statement, never Ok: the sender cannot
+    /// tell the two apart, and takes the queue one generation further (client `moved`).
     pub(super) fn rekey(
         &mut self,
         request: &ReceivedRequest,
@@ -85,20 +87,9 @@ impl<S: QueueStore> QueueService<S> {
             .map_err(internal)?
             .ok_or(ErrorCode::NoQueue)?;
         if request.verify(&queue.recipient_key).is_err() {
-            let retry = self
-                .store
-                .moved(recipient_id)
-                .map_err(internal)?
-                .iter()
-                .any(|m| {
-                    m.new_recipient_key == *new_key
-                        && queue.recipient_key == *new_key
-                        && request.verify(&m.previous_key).is_ok()
-                });
-            if retry {
-                return Ok(ResponseBody::Ok);
-            }
-            // Moved (signed by the key the queue moved from) or Auth.
+            // Signed by a key the queue moved from (whoever sent it: a retry of the move, or
+            // another restore of the same state): Moved, with that key's statement, so the
+            // sender learns where the queue is; else Auth.
             self.authorise_recipient(request, recipient_id)?;
             return Err(ErrorCode::Auth);
         }

@@ -152,7 +152,7 @@ fn a_rekey_signed_by_a_stranger_or_with_a_bad_statement_is_refused() {
 }
 
 #[test]
-fn a_retried_rekey_answers_ok_and_changes_nothing() {
+fn a_repeated_rekey_is_answered_moved_and_changes_nothing() {
     let mut f = Fixture::new(config());
     let (old, rid, _, _) = secured(&mut f);
     let new = AuthKeyPair::generate(&mut f.rng);
@@ -161,9 +161,19 @@ fn a_retried_rekey_answers_ok_and_changes_nothing() {
     assert_eq!(first, ResponseBody::Ok);
     let record = f.service.store().moved(&rid).unwrap();
     assert_eq!(subscribe(&mut f, &new, rid, 2, NOW).outcome, Outcome::Ok);
-    // The same Rekey again (its answer was lost): Ok, and the new device's subscription stays.
+    // The same Rekey again (its answer was lost, or another restore of the same state made
+    // it): never Ok, which would let two devices share the queue unknowingly, but Moved with
+    // the statement, and the new device's subscription stays.
     let (_, again) = ask(&mut f, command, &old);
-    assert_eq!(again, ResponseBody::Ok);
+    let ResponseBody::Moved {
+        new_recipient_key,
+        moved_sig,
+    } = again
+    else {
+        panic!("{again:?}");
+    };
+    assert_eq!(new_recipient_key, new.public_key());
+    verify_moved(&old.public_key(), &rid, &new_recipient_key, &moved_sig).unwrap();
     assert_eq!(f.service.surbs_held(), 2);
     // Signed by the new key, to the key in place: Ok too.
     let (_, same) = ask(&mut f, rekey(rid, &new, &new.public_key()), &new);
@@ -187,8 +197,8 @@ fn deleting_a_moved_queue_forgets_the_statement() {
 }
 
 /// After several moves (A → B → C → …) every one of the last [`MOVED_KEPT`] previous keys is
-/// answered with the statement it signed itself; a retried Rekey from any of them to the key
-/// in place is Ok; a key older than those kept gets Auth.
+/// answered with the statement it signed itself (a repeated Rekey from any of them too); a
+/// key older than those kept gets Auth.
 #[test]
 fn every_kept_previous_key_learns_it_moved() {
     let mut f = Fixture::new(config());
@@ -221,9 +231,12 @@ fn every_kept_previous_key_learns_it_moved() {
         assert_eq!(new_recipient_key, keys[i + 1].public_key());
         verify_moved(&key.public_key(), &rid, &new_recipient_key, &moved_sig).unwrap();
     }
-    // The last move retried (its answer lost): Ok, nothing changes.
+    // The last move repeated (its answer lost): Moved, nothing changes.
     let n = keys.len();
     let retry = rekey(rid, &keys[n - 2], &current);
-    assert_eq!(ask(&mut f, retry, &keys[n - 2]).1, ResponseBody::Ok);
+    assert!(matches!(
+        ask(&mut f, retry, &keys[n - 2]).1,
+        ResponseBody::Moved { new_recipient_key, .. } if new_recipient_key == current
+    ));
     assert_eq!(key_of(&f, rid), current);
 }
