@@ -91,15 +91,7 @@ fn rekey_replaces_the_key_drops_the_surbs_and_the_old_key_learns_it_moved() {
     for command in commands {
         let (handled, body) = ask(&mut f, command, &old);
         assert_eq!(handled.outcome, Outcome::Refused(ErrorCode::Moved));
-        let ResponseBody::Moved {
-            new_recipient_key,
-            moved_sig,
-        } = body
-        else {
-            panic!("expected Moved, got {body:?}");
-        };
-        assert_eq!(new_recipient_key, new.public_key());
-        verify_moved(&old.public_key(), &rid, &new_recipient_key, &moved_sig).unwrap();
+        assert_moved(&body, rid, &old, &new);
     }
     assert_eq!(
         key_of(&f, rid),
@@ -151,6 +143,19 @@ fn a_rekey_signed_by_a_stranger_or_with_a_bad_statement_is_refused() {
     assert!(f.service.store().moved(&rid).unwrap().is_empty());
 }
 
+/// `body` is `Moved` to `new`, with a statement `old` signed for queue `rid`.
+fn assert_moved(body: &ResponseBody, rid: QueueId, old: &AuthKeyPair, new: &AuthKeyPair) {
+    let ResponseBody::Moved {
+        new_recipient_key,
+        moved_sig,
+    } = body
+    else {
+        panic!("expected Moved, got {body:?}");
+    };
+    assert_eq!(*new_recipient_key, new.public_key());
+    verify_moved(&old.public_key(), &rid, new_recipient_key, moved_sig).unwrap();
+}
+
 #[test]
 fn a_repeated_rekey_is_answered_moved_and_changes_nothing() {
     let mut f = Fixture::new(config());
@@ -165,15 +170,7 @@ fn a_repeated_rekey_is_answered_moved_and_changes_nothing() {
     // it): never Ok, which would let two devices share the queue unknowingly, but Moved with
     // the statement, and the new device's subscription stays.
     let (_, again) = ask(&mut f, command, &old);
-    let ResponseBody::Moved {
-        new_recipient_key,
-        moved_sig,
-    } = again
-    else {
-        panic!("{again:?}");
-    };
-    assert_eq!(new_recipient_key, new.public_key());
-    verify_moved(&old.public_key(), &rid, &new_recipient_key, &moved_sig).unwrap();
+    assert_moved(&again, rid, &old, &new);
     assert_eq!(f.service.surbs_held(), 2);
     // Signed by the new key, to the key in place: Ok too.
     let (_, same) = ask(&mut f, rekey(rid, &new, &new.public_key()), &new);
