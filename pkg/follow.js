@@ -238,6 +238,12 @@ export async function followProfile({ profile = 'default' } = {}) {
     if (data.bye) channel.end(GONE);
     else if (data.welcome === undefined) channel.receive(data);
   });
+  // An answer that cannot be read here never names its call: no call may wait for it for
+  // ever, so following ends, as the worker bridge's channel does, and every waiting call
+  // fails. (Before the welcome, the hello's own deadline settles.)
+  broadcast.addEventListener('messageerror', () => {
+    if (leader !== null) channel.end(sottoError('UNSUPPORTED', 'a message from the tab this one follows could not be read'));
+  });
   const timer = setTimeout(() => settle.reject(rebuild(sottoError(
     'PROFILE_IN_USE',
     `no tab that has this profile open answered within ${HELLO_MS / 1000} s: it does not share the profile, or is still opening it`,
