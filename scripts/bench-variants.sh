@@ -22,7 +22,7 @@ shipped_profile=$(setting build profile)
 
 # The crates that do the crypto work (the crypto column of `cargo tree -p sotto-wasm`).
 CRYPTO_CRATES=(chacha20 chacha20-simd128 poly1305 chacha20poly1305 universal-hash cipher
-  curve25519-dalek x25519-dalek ed25519-dalek sha2 hkdf hmac blake2 argon2 aes ctr lioness-rs
+  curve25519-dalek x25519-dalek ed25519-dalek sha2 hkdf hmac pbkdf2 blake2 argon2 aes ctr lioness-rs
   sphinx-packet)
 # Every variant names the crypto crates' opt-level itself, so none inherits the shipped one.
 crypto_opt() {

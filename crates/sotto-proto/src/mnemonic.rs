@@ -93,9 +93,23 @@ impl Mnemonic {
         Zeroizing::new(self.words().collect::<Vec<_>>().join(" "))
     }
 
+    /// The BIP39 seed of this phrase and `passphrase` (Sotto's is empty): PBKDF2-HMAC-SHA512
+    /// (RFC 8018 §5.2) of the phrase (English words are their own NFKD) with the salt
+    /// "mnemonic" ‖ `passphrase` (ASCII in the tests), 2048 rounds, 64 bytes. Computed with
+    /// RustCrypto's SHA-512 (the one ed25519 uses), not bip39's `to_seed_normalized` and its
+    /// second SHA-512 (issue 18); the tests check BIP39's vector and compare the two.
+    fn seed(&self, passphrase: &str) -> Zeroizing<[u8; 64]> {
+        let mut salt = Zeroizing::new(Vec::with_capacity(8 + passphrase.len()));
+        salt.extend_from_slice(b"mnemonic");
+        salt.extend_from_slice(passphrase.as_bytes());
+        let mut seed = Zeroizing::new([0u8; 64]);
+        pbkdf2::pbkdf2_hmac::<sha2::Sha512>(self.phrase().as_bytes(), &salt, 2048, &mut seed[..]);
+        seed
+    }
+
     /// The root of every key this phrase recovers.
     pub fn root_secret(&self) -> RootSecret {
-        let seed = Zeroizing::new(self.0.to_seed_normalized(""));
+        let seed = self.seed("");
         let mut root = Zeroizing::new([0u8; 32]);
         // 32 bytes is always a valid HKDF-SHA256 output length.
         let _ = hkdf_sha256(
@@ -239,6 +253,21 @@ mod tests {
             } else {
                 assert!(!ours.is_ascii(), "{c:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_seed_is_bip39s() {
+        // BIP39's published vector: entropy 0x00 × 32, passphrase "TREZOR".
+        let m = Mnemonic::from_entropy(&[0u8; 32]);
+        assert_eq!(
+            hex::encode(&m.seed("TREZOR")[..]),
+            "bda85446c68413707090a52022edd26a1c9462295029f2e60cd7c4f2bbd30971\
+             70af7a4d73245cafa9c3cca8d561a7c3de6f5d4a10be8ed2a5e608d68f92fcc8"
+        );
+        for i in 0..4u8 {
+            let m = Mnemonic::from_entropy(&[i.wrapping_mul(0x5b); 32]);
+            assert_eq!(m.seed("")[..], m.0.to_seed_normalized("")[..], "{i}");
         }
     }
 
