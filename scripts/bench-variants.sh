@@ -22,9 +22,11 @@ shipped_profile=$(setting build profile)
 
 # The crates that do the crypto work (the crypto column of `cargo tree -p sotto-wasm`).
 CRYPTO_CRATES=(chacha20 chacha20-simd128 poly1305 chacha20poly1305 universal-hash cipher
-  curve25519-dalek x25519-dalek ed25519-dalek sha2 hkdf hmac blake2 argon2 aes ctr lioness-rs
+  curve25519-dalek x25519-dalek ed25519-dalek sha2 hkdf hmac pbkdf2 blake2 argon2 aes ctr lioness-rs
   sphinx-packet)
-# Every variant names the crypto crates' opt-level itself, so none inherits the shipped one.
+# Every variant names the crypto crates' opt-level itself, so none inherits the shipped one;
+# sotto-proto and sotto-wasm keep the shipped "z" in every variant, and wasm-pack.toml's
+# wasm-opt flags follow each variant's level.
 crypto_opt() {
   local c
   for c in "${CRYPTO_CRATES[@]}"; do
@@ -35,7 +37,7 @@ crypto_opt() {
 # name | what (for the table) | per-package opt-level 3 (yes/no) | wasm32 rustflags | wasm-opt level
 # The variants that differ only in wasm-opt share a cargo build (the name before '+').
 VARIANTS=(
-  "size|opt-level \"s\" everywhere, LTO, wasm-opt -Oz (the build shipped before issue 18)|no||-Oz"
+  "size|opt-level \"s\" (sotto-proto and sotto-wasm \"z\" as shipped), LTO, wasm-opt -Oz (the crypto settings shipped before issue 18)|no||-Oz"
   "o3|+ crypto crates at opt-level 3|yes||-Oz"
   "o3-simd|+ crypto crates at opt-level 3, simd128|yes|-C target-feature=+simd128|-Oz"
   "o3-d64|+ crypto crates at opt-level 3, curve25519-dalek 64-bit backend|yes|--cfg curve25519_dalek_bits=\"64\"|-Oz"

@@ -18,7 +18,7 @@ wasm="$target_dir/wasm32-unknown-unknown/$profile/${crate//-/_}.wasm"
 step "wasm-bindgen --target $target --out-dir $out_dir --out-name $out_name"
 wasm-bindgen --target "$target" --out-dir "$out_dir" --out-name "$out_name" "$wasm"
 
-step "wasm-opt $(setting wasm-opt level) (enabled: $(setting wasm-opt enabled))"
+step "wasm-opt $(setting wasm-opt level) $(setting wasm-opt flags) (enabled: $(setting wasm-opt enabled))"
 optimise_wasm "$out_dir/${out_name}_bg.wasm"
 raw=$(stat -c %s "$out_dir/${out_name}_bg.wasm")
 gz=$(gzip -9c "$out_dir/${out_name}_bg.wasm" | wc -c)

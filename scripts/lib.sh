@@ -9,12 +9,15 @@ setting() {
   python3 -c 'import sys,tomllib; print(tomllib.load(open(sys.argv[3],"rb"))[sys.argv[1]][sys.argv[2]])' "$1" "$2" "$ROOT/wasm-pack.toml"
 }
 # optimise_wasm FILE: wasm-opt in place, as wasm-pack.toml's [wasm-opt] says (or not at all);
-# WASM_OPT_LEVEL overrides its level (scripts/bench-variants.sh). The features enabled are those
-# rustc may emit for wasm32 (simd128 when .cargo/config.toml's rustflags turn it on): enabling
-# one lets wasm-opt accept and keep it, it never adds instructions of a feature the input lacks.
+# WASM_OPT_LEVEL overrides its level (scripts/bench-variants.sh); its `flags` follow the level.
+# The features enabled are those rustc may emit for wasm32 (simd128 when .cargo/config.toml's
+# rustflags turn it on): enabling one lets wasm-opt accept and keep it, it never adds
+# instructions of a feature the input lacks.
 optimise_wasm() {
   [ "$(setting wasm-opt enabled)" = "True" ] || return 0
-  "$WASM_OPT" "${WASM_OPT_LEVEL:-$(setting wasm-opt level)}" --enable-bulk-memory \
+  local flags
+  read -ra flags <<<"$(setting wasm-opt flags)"
+  "$WASM_OPT" "${WASM_OPT_LEVEL:-$(setting wasm-opt level)}" "${flags[@]}" --enable-bulk-memory \
     --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-simd "$1" -o "$1.opt"
   mv "$1.opt" "$1"

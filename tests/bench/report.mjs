@@ -269,7 +269,8 @@ p(`call, bytes in and bytes out, on the same inputs (outputs cross-checked: ${Ob
 p(`Median time per operation over ${browser?.rounds ?? '—'} interleaved rounds (each round runs every contender once per`);
 p('operation, in rotating order, in a batch calibrated to ~120 ms). A ratio is the');
 p("alternative's time over Sotto's: above 1× Sotto is faster. Sotto: the shipped release profile");
-p('(`opt-level = "s"` with the crypto crates at `opt-level = 3`, simd128, LTO, `wasm-opt -Oz`: the');
+p('(`opt-level = "s"` with the crypto crates at `opt-level = 3` and sotto-proto, sotto-wasm at "z", simd128,');
+p('LTO, `wasm-opt -Oz --converge --low-memory-unused`: the');
 p('build variant marked shipped below) plus the bench-only exports of');
 p(`\`crates/sotto-wasm/src/bench.rs\`; libsodium-wrappers ${sodiumVersion} (libsodium ${browser?.libsodium_version ?? '?'}), @noble/curves and`);
 p('@noble/ciphers 2.4.0, WebCrypto (Chromium has X25519 in SubtleCrypto, no ChaCha20; its calls are async).');

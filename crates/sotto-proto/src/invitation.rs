@@ -21,10 +21,9 @@ use core::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
-
 use crate::PROTOCOL_VERSION;
 use crate::codec::{CodecError, Reader};
+use crate::format_char::is_format;
 use crate::ids::{QueueId, RelayId};
 use crate::keys::PublicKey;
 
@@ -242,7 +241,7 @@ pub const TOKEN_LEN: usize = 122;
 /// (zero-width spaces and joiners, bidi marks, embeddings, overrides and isolates, BOM, soft
 /// hyphen: general category Cf).
 fn is_noise(c: char) -> bool {
-    c.is_whitespace() || c.is_control() || c.general_category() == GeneralCategory::Format
+    c.is_whitespace() || c.is_control() || is_format(c)
 }
 
 fn is_token_char(c: char) -> bool {

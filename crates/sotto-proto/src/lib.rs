@@ -12,6 +12,7 @@ pub mod codec;
 pub mod crypto;
 pub mod directory;
 pub mod envelope;
+mod format_char;
 pub mod handshake;
 pub mod ids;
 pub mod invitation;

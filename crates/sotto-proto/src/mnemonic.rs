@@ -93,9 +93,23 @@ impl Mnemonic {
         Zeroizing::new(self.words().collect::<Vec<_>>().join(" "))
     }
 
+    /// The BIP39 seed of this phrase and `passphrase` (Sotto's is empty): PBKDF2-HMAC-SHA512
+    /// (RFC 8018 §5.2) of the phrase (English words are their own NFKD) with the salt
+    /// "mnemonic" ‖ `passphrase` (ASCII in the tests), 2048 rounds, 64 bytes. Computed with
+    /// RustCrypto's SHA-512 (the one ed25519 uses), not bip39's `to_seed_normalized` and its
+    /// second SHA-512 (issue 18); the tests check BIP39's vector and compare the two.
+    fn seed(&self, passphrase: &str) -> Zeroizing<[u8; 64]> {
+        let mut salt = Zeroizing::new(Vec::with_capacity(8 + passphrase.len()));
+        salt.extend_from_slice(b"mnemonic");
+        salt.extend_from_slice(passphrase.as_bytes());
+        let mut seed = Zeroizing::new([0u8; 64]);
+        pbkdf2::pbkdf2_hmac::<sha2::Sha512>(self.phrase().as_bytes(), &salt, 2048, &mut seed[..]);
+        seed
+    }
+
     /// The root of every key this phrase recovers.
     pub fn root_secret(&self) -> RootSecret {
-        let seed = Zeroizing::new(self.0.to_seed_normalized(""));
+        let seed = self.seed("");
         let mut root = Zeroizing::new([0u8; 32]);
         // 32 bytes is always a valid HKDF-SHA256 output length.
         let _ = hkdf_sha256(
@@ -165,27 +179,37 @@ impl fmt::Debug for SubKey {
     }
 }
 
-/// `phrase`'s words in lower case, one space apart, built in one buffer that is never
-/// reallocated (so no copy of the words is left behind unwiped) and zeroized when dropped.
+/// `phrase`'s words in lower case as far as the English BIP39 list can tell, one space apart,
+/// built in one buffer that is never reallocated (so no copy of the words is left behind
+/// unwiped) and zeroized when dropped.
 fn lowercase_words(phrase: &str) -> Zeroizing<String> {
-    // Lower-casing grows a character by at most 3 bytes (e.g. 'Ⱥ', 2 bytes, becomes 'ⱥ', 3), so
-    // three times the input is always room enough.
-    let mut out = Zeroizing::new(String::with_capacity(phrase.len().saturating_mul(3)));
+    // No character grows (see `word_lowercase`), so the input's length is room enough.
+    let mut out = Zeroizing::new(String::with_capacity(phrase.len()));
     for word in phrase.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
-        for c in word.chars() {
-            for l in c.to_lowercase() {
-                if out.len() + l.len_utf8() > out.capacity() {
-                    // Unreachable by the bound above; stop rather than reallocate.
-                    return out;
-                }
-                out.push(l);
+        for c in word.chars().map(word_lowercase) {
+            if out.len() + c.len_utf8() > out.capacity() {
+                // Unreachable by the bound above; stop rather than reallocate.
+                return out;
             }
+            out.push(c);
         }
     }
     out
+}
+
+/// `c` in lower case where that can make a word of the English BIP39 list (all ASCII `a`-`z`):
+/// ASCII letters, and U+212A KELVIN SIGN, the one non-ASCII character whose Unicode lower case
+/// is ASCII (`k`); every other character is kept, and a word holding one is unknown with full
+/// Unicode lower-casing too (its lower case is not ASCII). So `Mnemonic::parse` answers as with
+/// `char::to_lowercase`, without core's case-mapping tables in the wasm (issue 18: 5 KB gzipped).
+fn word_lowercase(c: char) -> char {
+    match c {
+        '\u{212A}' => 'k',
+        c => c.to_ascii_lowercase(),
+    }
 }
 
 #[cfg(test)]
@@ -203,23 +227,59 @@ mod tests {
 
     #[test]
     fn lowercased_words_stay_in_one_wiped_buffer() {
-        for phrase in [
-            "  Abandon\tABILITY  able ",
-            "\u{130}\u{23a} \u{130}",
-            "",
-            "x",
+        for (phrase, expected) in [
+            ("  Abandon\tABILITY  able ", "abandon ability able"),
+            ("\u{130}\u{23a} \u{130}", "\u{130}\u{23a} \u{130}"),
+            ("\u{212A}ey \u{212A}IWI", "key kiwi"),
+            ("", ""),
+            ("x", "x"),
         ] {
             let out = lowercase_words(phrase);
-            let cap = phrase.len() * 3;
             // Never reallocated: the only copy of the words is the zeroized one.
-            assert_eq!(out.capacity(), cap, "{phrase:?}");
-            let expected = phrase
-                .split_whitespace()
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-                .join(" ");
+            assert_eq!(out.capacity(), phrase.len(), "{phrase:?}");
             assert_eq!(out.as_str(), expected);
         }
+    }
+
+    #[test]
+    fn word_lowercase_agrees_with_unicode_lowercase_on_every_possible_word_letter() {
+        // A word of the list is ASCII lower case: for each character, either both mappings
+        // give the same ASCII letter, or neither gives ASCII (the word is unknown either way).
+        for c in '\0'..=char::MAX {
+            let full: String = c.to_lowercase().collect();
+            let ours = word_lowercase(c);
+            if full.is_ascii() {
+                assert_eq!(full, ours.to_string(), "{c:?}");
+            } else {
+                assert!(!ours.is_ascii(), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_seed_is_bip39s() {
+        // BIP39's published vector: entropy 0x00 × 32, passphrase "TREZOR".
+        let m = Mnemonic::from_entropy(&[0u8; 32]);
+        assert_eq!(
+            hex::encode(&m.seed("TREZOR")[..]),
+            "bda85446c68413707090a52022edd26a1c9462295029f2e60cd7c4f2bbd30971\
+             70af7a4d73245cafa9c3cca8d561a7c3de6f5d4a10be8ed2a5e608d68f92fcc8"
+        );
+        for i in 0..4u8 {
+            let m = Mnemonic::from_entropy(&[i.wrapping_mul(0x5b); 32]);
+            assert_eq!(m.seed("")[..], m.0.to_seed_normalized("")[..], "{i}");
+        }
+    }
+
+    #[test]
+    fn a_kelvin_sign_parses_as_k() {
+        let m = (0..)
+            .map(|i| Mnemonic::generate(&mut ChaCha20Rng::seed_from_u64(i)))
+            .find(|m| m.phrase().contains('k'))
+            .unwrap();
+        let typed = m.phrase().replace('k', "\u{212A}");
+        let back = Mnemonic::parse(&typed).unwrap();
+        assert!(back.root_secret().store_key() == m.root_secret().store_key());
     }
 
     #[test]

@@ -16,10 +16,10 @@
 //! [`sanitize`] turns a name a peer sent into one that passes it (or into the empty string,
 //! "unnamed", when nothing visible is left), so a raw peer name never reaches the UI.
 
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 use unicode_segmentation::UnicodeSegmentation as _;
 
 use crate::envelope::MAX_DISPLAY_NAME_BYTES;
+use crate::format_char::is_format;
 
 /// The most user-perceived characters (grapheme clusters) a display name may have.
 pub const MAX_GRAPHEMES: usize = 64;
@@ -72,7 +72,7 @@ fn is_invisible(c: char) -> bool {
                 | '\u{FE00}'..='\u{FE0F}'
                 | '\u{E0100}'..='\u{E01EF}'
         )
-        || c.general_category() == GeneralCategory::Format
+        || is_format(c)
 }
 
 fn is_line_break(c: char) -> bool {
@@ -108,7 +108,7 @@ fn bad_char(name: &str) -> Option<NameError> {
             if c.is_control() {
                 return Some(NameError::Control(c.into()));
             }
-            if c.general_category() == GeneralCategory::Format && !is_emoji_format(g, i, c) {
+            if is_format(c) && !is_emoji_format(g, i, c) {
                 return Some(NameError::Format(c.into()));
             }
         }
@@ -149,9 +149,7 @@ pub fn sanitize(name: &str) -> String {
         for (i, c) in g.chars().enumerate() {
             if is_line_break(c) {
                 cleaned.push(' ');
-            } else if c.is_control()
-                || (c.general_category() == GeneralCategory::Format && !is_emoji_format(g, i, c))
-            {
+            } else if c.is_control() || (is_format(c) && !is_emoji_format(g, i, c)) {
                 continue;
             } else {
                 cleaned.push(c);

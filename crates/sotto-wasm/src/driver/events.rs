@@ -611,7 +611,9 @@ pub fn sweep_expired(st: &mut State, actions: &mut Vec<Action>) {
     if gone.is_empty() {
         return;
     }
-    let ids: BTreeSet<&String> = gone.values().flatten().collect();
+    // Built by `extend` (inserts), not `collect` (a stable sort): see `storage::records`.
+    let mut ids: BTreeSet<&String> = BTreeSet::new();
+    ids.extend(gone.values().flatten());
     st.history.expire(&ids);
     for (contact, ids) in gone {
         let list: Array = ids.into_iter().map(JsValue::from).collect();

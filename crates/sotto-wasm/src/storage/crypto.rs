@@ -2,9 +2,8 @@
 //! that wraps the store key (Argon2id of the NFKC-normalised passphrase, or HKDF of a fixed
 //! label).
 
-use js_sys::{Object, Uint8Array};
+use js_sys::{JsString, Object, Uint8Array};
 use sotto_proto::crypto::{TAG_LEN, aead_open, aead_seal, hkdf_sha256};
-use unicode_normalization::UnicodeNormalization as _;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
@@ -54,6 +53,15 @@ pub fn open(key: &[u8; 32], ad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8
     Some(buf)
 }
 
+/// `s` in Unicode Normalization Form KC (UAX #15), by the engine's
+/// `String.prototype.normalize("NFKC")` (ECMA-262; in every browser, window and worker alike):
+/// the engine's Unicode tables rather than a copy of them in the wasm (issue 18: they were a
+/// tenth of it, gzipped). The copy returned is zeroized when dropped; the normalised JS string
+/// is the engine's to collect, as the passphrase it came from already was.
+fn nfkc(s: &str) -> Zeroizing<String> {
+    Zeroizing::new(String::from(JsString::from(s).normalize("NFKC")))
+}
+
 pub fn kek(
     passphrase: Option<&str>,
     salt: &[u8],
@@ -65,7 +73,7 @@ pub fn kek(
     match passphrase {
         Some(pw) => {
             // NFKC: the same words typed in another normal form (NFC, NFD) give the same key.
-            let pw: Zeroizing<String> = Zeroizing::new(pw.nfkc().collect());
+            let pw = nfkc(pw);
             let params = argon2::Params::new(m, t, p, Some(32))
                 .map_err(|_| corrupt("key derivation parameters"))?;
             argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
@@ -123,5 +131,33 @@ mod tests {
         let c = kek(Some("cafe creme"), &salt, 8, 1, 1).unwrap();
         assert_eq!(a[..], b[..]);
         assert_ne!(a[..], c[..]);
+    }
+
+    /// Argon2id of `pw`'s bytes as they are, with `kek`'s parameters.
+    fn argon2id_raw(pw: &str, salt: &[u8]) -> [u8; 32] {
+        let params = argon2::Params::new(8, 1, 1, Some(32)).unwrap();
+        let mut out = [0u8; 32];
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password_into(pw.as_bytes(), salt, &mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_key_is_argon2id_of_the_nfkc_form() {
+        let salt = [7u8; 16];
+        // NFKC composes (e + U+0301 -> U+00E9) and folds compatibility characters: the
+        // ligature U+FB01 to "fi", fullwidth letters to ASCII, U+2460 (circled 1) to "1".
+        for (typed, nfkc_form) in [
+            ("cafe\u{301}", "caf\u{e9}"),
+            ("\u{fb01}ve", "five"),
+            ("\u{ff43}\u{ff41}\u{ff46}\u{e9}", "caf\u{e9}"),
+            ("\u{2460} more", "1 more"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(&nfkc(typed)[..], nfkc_form, "{typed:?}");
+            let key = kek(Some(typed), &salt, 8, 1, 1).unwrap();
+            assert_eq!(key[..], argon2id_raw(nfkc_form, &salt), "{typed:?}");
+        }
     }
 }

@@ -340,19 +340,19 @@ impl Local {
         };
         r.should_be_exhausted().ok()?;
         let mut lists = lists.into_iter();
-        Some(Local {
-            expiry: lists.next()?.into_iter().collect(),
-            downloads: lists
-                .next()?
-                .into_iter()
-                .map(|(_, id, c)| (id, c))
-                .collect(),
-            uploads: lists
-                .next()?
-                .into_iter()
-                .map(|(_, id, c)| (id, c))
-                .collect(),
-            snapshot,
-        })
+        // Filled by `extend` (one insert each: a later duplicate wins, as with `collect`), not
+        // `collect`, whose bulk build sorts with the standard library's stable sort: the
+        // wasm's only other stable sorts are gone, so it would bring that code back alone
+        // (issue 18).
+        let mut local = Local::default();
+        local.expiry.extend(lists.next()?);
+        local
+            .downloads
+            .extend(lists.next()?.into_iter().map(|(_, id, c)| (id, c)));
+        local
+            .uploads
+            .extend(lists.next()?.into_iter().map(|(_, id, c)| (id, c)));
+        local.snapshot = snapshot;
+        Some(local)
     }
 }
