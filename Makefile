@@ -21,6 +21,8 @@ wasm: setup
 
 test-rust:
 	cargo test --workspace
+	@# The vendored sphinx-packet is not a member (vendor/README.md): its own tests, standalone.
+	cargo test --manifest-path vendor/sphinx-packet/Cargo.toml --target-dir target
 
 test-wasm:
 	scripts/setup.sh --with-browser

@@ -326,7 +326,7 @@ p();
 p('| what | Sotto | reference (same run) | ratio | goal | verdict |');
 p('|---|---|---|---|---|---|');
 p(`| build one 3-hop packet, browser (wasm) | ${us(bBuild)} | X25519 DH in the same wasm: ${us(bDh)} | ${buildEq == null ? '—' : `${buildEq.toFixed(2)} DH`} | ≤ 6 DH | ${verdict(buildEq == null ? null : buildEq <= 6)} |`);
-p(`| of which: Sphinx key derivation for the same route, browser (wasm; \`KeyMaterial::derive\`: 1 fixed-base + 1+2+3 variable-base scalar multiplications) | ${us(bKeys)} | X25519 DH in the same wasm: ${us(bDh)} | ${bKeys && bDh ? `${(bKeys / bDh).toFixed(2)} DH` : '—'} | — | — |`);
+p(`| of which: Sphinx key derivation for the same route, browser (wasm; \`KeyMaterial::derive\`: 1 fixed-base + 1 variable-base scalar multiplication per hop, the vendored sphinx-packet (before issue 18: 1+2+3)) | ${us(bKeys)} | X25519 DH in the same wasm: ${us(bDh)} | ${bKeys && bDh ? `${(bKeys / bDh).toFixed(2)} DH` : '—'} | — | — |`);
 p(`| process one forward hop, native | ${us(nFwd)} (${rate(nFwd)}) | bare X25519 DH: ${us(nDh)} (${rate(nDh)}) | ${x(hopRate)} the DH rate | ≥ 0.6× | ${verdict(hopRate == null ? null : hopRate >= 0.6)} |`);
 p(`| process one forward hop, native (criterion's estimate) | ${us(cFwd)} (${rate(cFwd)}) | bare X25519 DH: ${us(cDh)} (${rate(cDh)}) | ${x(cFwd && cDh ? cDh / cFwd : null)} the DH rate | ≥ 0.6× | second reading |`);
 p(`| process the final hop, native | ${us(nFin)} (${rate(nFin)}) | bare X25519 DH: ${us(nDh)} | ${x(nFin && nDh ? nDh / nFin : null)} the DH rate | — | — |`);

@@ -110,9 +110,10 @@ pub fn build_packet(iters: u32) -> Result<u32, JsError> {
 
 /// `iters` Sphinx key derivations for the 3-hop route of `benchBuildPacket`
 /// (`sphinx_packet::header::keys::KeyMaterial::derive`, the step of `build_forward` that does
-/// the scalar multiplications: the packet's group element, then hop i's shared secret by
-/// applying the initial secret and every earlier blinding factor, i+1 multiplications);
-/// returns a byte of the last one. The packet build minus this is its symmetric share.
+/// the scalar multiplications: the packet's group element, then hop i's shared secret, its key
+/// times the product of the initial secret and every earlier blinding factor: one
+/// multiplication per hop in the vendored sphinx-packet, `vendor/README.md`); returns a byte of
+/// the last one. The packet build minus this is its symmetric share.
 #[wasm_bindgen(js_name = benchSphinxKeyDerive)]
 pub fn sphinx_key_derive(iters: u32) -> u32 {
     use sphinx_packet::crypto::{PrivateKey, PublicKey as DalekPublic};
