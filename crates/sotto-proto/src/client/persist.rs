@@ -493,6 +493,7 @@ impl Client {
             pending,
             openers: HashMap::new(),
             queues,
+            quiet_acked: HashMap::new(),
             contacts,
             uploads: BTreeMap::new(),
             failed_uploads: Vec::new(),

@@ -8,8 +8,8 @@ use super::{Client, ContactId};
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::keys::AuthKeyPair;
-use crate::onion::SurbId;
-use crate::queue::{Command, Delivery, QueueMessageId};
+use crate::onion::{ClientFrame, SurbId};
+use crate::queue::{Command, Delivery, QueueMessageId, Request};
 
 /// The recipient side of one of our queues.
 pub(super) struct RecvQueue {
@@ -232,6 +232,11 @@ impl Client {
         self.ack(rng, queue_id, delivery.message_id, now);
     }
 
+    /// Acknowledges a delivered message, handing the relay one fresh SURB for the one the
+    /// delivery used. The Ack is quiet (no reply block, no answer, not kept nor retried): a
+    /// lost one is covered by the relay's redelivery. A redelivery of the message we last
+    /// acknowledged so means that Ack did not take effect (lost, or a relay that drops quiet
+    /// Acks), so it is acknowledged again with an answered Ack, retried until answered.
     pub(super) fn ack<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -242,6 +247,7 @@ impl Client {
         let Some(relay) = self.queues.get(&queue).map(|q| q.relay) else {
             return;
         };
+        let quiet = self.quiet_acked.get(&queue) != Some(&message_id);
         // One fresh SURB replaces the one the delivery used.
         let mut surbs = Vec::new();
         if let Ok((surb, id)) = self.new_surb(rng, relay, ReplyTo::Queue(queue)) {
@@ -254,8 +260,43 @@ impl Client {
             recipient_id: queue,
             message_id,
             surbs,
+            quiet,
         };
         let id = self.new_request_id(rng);
-        self.dispatch(rng, id, PendingKind::Ack, relay, command, now);
+        if quiet {
+            self.quiet_acked.insert(queue, message_id);
+            self.dispatch_unanswered(rng, id, relay, &command);
+        } else {
+            self.quiet_acked.remove(&queue);
+            self.dispatch(rng, id, PendingKind::Ack, relay, command, now);
+        }
+    }
+
+    /// Sends a request the relay does not answer (a quiet Ack): no reply block is built, and
+    /// nothing is kept to wait for an answer or to retry it.
+    fn dispatch_unanswered<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        request_id: u64,
+        relay: RelayId,
+        command: &Command,
+    ) {
+        // Nothing leaves a profile that moved to another device.
+        if self.moved {
+            return;
+        }
+        let signer = self.signer_for(&PendingKind::Ack, command);
+        let request = Request {
+            request_id,
+            reply: None,
+            command: command.clone(),
+        };
+        let Ok(payload) = request.encode(signer.as_ref()) else {
+            return;
+        };
+        if let Some(packet) = self.forward_packet(rng, relay, &payload) {
+            self.transmit
+                .push_back(ClientFrame::Packet(packet).encode());
+        }
     }
 }

@@ -73,6 +73,8 @@ mod outcome;
 mod rekey;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ack_tests;
 
 pub use config::ServiceConfig;
 pub use memory::MemoryStore;
@@ -314,11 +316,13 @@ impl<S: QueueStore> QueueService<S> {
             body,
         };
         // The answer goes first: a Send's sender learns its message is stored before the
-        // recipient may see it, and a Subscribe's Ok precedes the first delivery.
-        if let Some(out) = response
-            .encode()
-            .ok()
-            .and_then(|bytes| request.reply.clone().seal(&bytes).ok())
+        // recipient may see it, and a Subscribe's Ok precedes the first delivery. A request
+        // without a reply block (a quiet Ack) is not answered: its outcome is only counted.
+        if let Some(reply) = request.reply.clone()
+            && let Some(out) = response
+                .encode()
+                .ok()
+                .and_then(|bytes| reply.seal(&bytes).ok())
         {
             outgoing.insert(
                 0,
@@ -466,6 +470,7 @@ impl<S: QueueStore> QueueService<S> {
                 recipient_id,
                 message_id,
                 surbs,
+                ..
             } => {
                 self.authorise_recipient(request, recipient_id)?;
                 let removed = self

@@ -48,7 +48,8 @@ impl Fixture {
     }
 
     pub(super) fn request(&mut self, command: Command, signer: Option<&AuthKeyPair>) -> Vec<u8> {
-        let reply = self.surb();
+        // A quiet Ack carries no reply block.
+        let reply = command.answered().then(|| self.surb());
         Request {
             request_id: 7,
             reply,
@@ -254,6 +255,7 @@ fn quota_refuses_and_ack_deletes() {
                 recipient_id,
                 message_id: oldest.id,
                 surbs: Vec::new(),
+                quiet: false,
             },
             Some(key),
         );
@@ -371,6 +373,7 @@ fn ack(
             recipient_id,
             message_id,
             surbs,
+            quiet: false,
         },
         Some(key),
     );
@@ -564,6 +567,7 @@ fn an_ack_cannot_pass_the_per_queue_surb_cap() {
             recipient_id: id,
             message_id: oldest.id,
             surbs,
+            quiet: false,
         },
         Some(&alice),
     );
