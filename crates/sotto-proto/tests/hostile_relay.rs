@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{Node, Wire, World};
+use common::{Wire, World};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use sotto_proto::client::{
@@ -23,15 +23,6 @@ use sotto_proto::queue::{Command, Delivery, ReceivedRequest, Response, ResponseB
 use sotto_proto::service::recipient_id_for;
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
-/// What relay `to`'s queue service would get from `packet`, if it is the packet's last hop.
-fn peek(node: &Node, packet: &[u8]) -> Option<ReceivedRequest> {
-    let mut fresh = MemoryReplayCache::new(4);
-    match process(packet, node.keys(), &mut fresh).ok()? {
-        Processed::Deliver { payload, .. } => ReceivedRequest::decode(&payload).ok(),
-        _ => None,
-    }
-}
-
 /// A spy on intercepted relays: sees each packet (and the request in it, at its last hop) and
 /// says whether the relay gets it.
 type Spy<'a> = dyn FnMut(&mut World, usize, &[u8], Option<&ReceivedRequest>) -> bool + 'a;
@@ -43,7 +34,7 @@ fn drive(w: &mut World, limit_secs: u64, spy: &mut Spy, done: &dyn Fn(&World) ->
     while w.net.now_ms < deadline {
         w.step();
         while let Some((to, packet)) = w.intercepted.pop_front() {
-            let request = peek(&w.nodes[to], &packet);
+            let request = w.peek(to, &packet);
             if spy(w, to, &packet, request.as_ref()) {
                 w.deliver(to, &packet);
             }

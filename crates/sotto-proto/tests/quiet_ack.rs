@@ -1,0 +1,122 @@
+//! Quiet Acks (docs/protocol/onion.md §4, PROTOCOL.md §4) in the virtual-time world: a client
+//! acknowledges without a reply block and keeps nothing pending; a lost quiet Ack is covered
+//! by the relay's redelivery, the duplicate is dropped and acknowledged again with an answered
+//! Ack, and nothing is lost or shown twice.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::World;
+use sotto_proto::client::Event;
+use sotto_proto::envelope::MessageId;
+use sotto_proto::queue::{Command, QueueMessageId, ReceivedRequest};
+
+/// How often client `who` was shown message `id`.
+fn shown(w: &World, who: usize, id: MessageId) -> usize {
+    w.events[who]
+        .iter()
+        .filter(|e| matches!(e, Event::Message { envelope, .. } if envelope.id == id))
+        .count()
+}
+
+/// The Acks the relays received, in order: (message id, quiet, carries a reply block).
+type Acks = Vec<(QueueMessageId, bool, bool)>;
+
+/// Steps with every relay intercepted for up to `secs`, recording each Ack; `drop_first`
+/// drops the first quiet Ack instead of delivering it. True once `done` holds.
+fn watch(
+    w: &mut World,
+    acks: &mut Acks,
+    secs: u64,
+    mut drop_first: bool,
+    done: &dyn Fn(&World) -> bool,
+) -> bool {
+    w.intercept = (0..w.nodes.len()).collect();
+    let deadline = w.net.now_ms + secs * 1000;
+    let mut ok = false;
+    while w.net.now_ms < deadline && !ok {
+        w.step();
+        while let Some((to, packet)) = w.intercepted.pop_front() {
+            if let Some(ReceivedRequest {
+                reply,
+                command:
+                    Command::Ack {
+                        message_id, quiet, ..
+                    },
+                ..
+            }) = w.peek(to, &packet)
+            {
+                acks.push((message_id, quiet, reply.is_some()));
+                if quiet && drop_first {
+                    drop_first = false;
+                    continue;
+                }
+            }
+            w.deliver(to, &packet);
+        }
+        ok = done(w);
+    }
+    w.intercept.clear();
+    ok
+}
+
+#[test]
+fn acks_are_quiet_and_a_lost_one_is_redelivered_dropped_and_acknowledged_again() {
+    let mut w = World::new(1801, 0, &["Alice", "Bob"]);
+    let (bob, _) = w.connect();
+    let resent = w.clients[1].resent_requests();
+
+    // Alice writes; Bob's quiet Ack is lost on the way to the relay.
+    let now = w.client_now(0);
+    let first = w.clients[0]
+        .send_text(&mut w.rng, bob, "one", now)
+        .unwrap()
+        .id;
+    let mut acks = Acks::new();
+    assert!(watch(&mut w, &mut acks, 30, true, &|w| shown(w, 1, first) == 1));
+    let (lost, quiet, with_reply) = acks[0];
+    assert!(quiet && !with_reply, "the Ack is quiet and carries no reply block");
+
+    // Nothing is pending, so nothing resends it: the relay's redelivery (at Bob's next
+    // Subscribe, or 30 s after the delivery) is what brings the message back. Bob drops the
+    // duplicate and acknowledges it again, answered this time.
+    let acked_again = |acks: &Acks| acks.iter().any(|(id, quiet, _)| *id == lost && !quiet);
+    let mut more = Acks::new();
+    watch(&mut w, &mut more, 90, false, &|_| false);
+    acks.extend(more);
+    assert!(acked_again(&acks), "the redelivery was acknowledged with an answered Ack");
+    let for_lost: Vec<_> = acks.iter().filter(|(id, ..)| *id == lost).collect();
+    assert_eq!(
+        for_lost,
+        vec![&(lost, true, false), &(lost, false, true)],
+        "one quiet Ack (lost), never resent, then one answered Ack"
+    );
+    assert_eq!(shown(&w, 1, first), 1, "the duplicate is not shown");
+    assert_eq!(
+        w.clients[1].resent_requests(),
+        resent,
+        "the answered Ack was answered at once: nothing was resent"
+    );
+
+    // The queue moves on: the next messages arrive once each, acknowledged quietly.
+    let mut next = Vec::new();
+    for text in ["two", "three"] {
+        let now = w.client_now(0);
+        next.push(
+            w.clients[0]
+                .send_text(&mut w.rng, bob, text, now)
+                .unwrap()
+                .id,
+        );
+    }
+    let mut later = Acks::new();
+    assert!(watch(&mut w, &mut later, 60, false, &|w| {
+        next.iter().all(|id| shown(w, 1, *id) == 1)
+    }));
+    assert!(!later.is_empty());
+    assert!(
+        later.iter().all(|(_, quiet, reply)| *quiet && !*reply),
+        "without loss every Ack is quiet"
+    );
+    assert_eq!(shown(&w, 1, first), 1);
+}
