@@ -190,7 +190,11 @@ fn a_queue_relay_cannot_answer_another_relays_queue_creation() {
             hold = Some((to, packet.to_vec()));
             let mut rng = ChaCha20Rng::seed_from_u64(*request_id);
             for surb in &surbs {
-                answer_through(w, Some(surb), &ids_answer(*request_id, evil_sender, &mut rng));
+                answer_through(
+                    w,
+                    Some(surb),
+                    &ids_answer(*request_id, evil_sender, &mut rng),
+                );
             }
             false
         };
@@ -296,7 +300,11 @@ fn a_wrong_typed_answer_fails_typed_and_the_outbox_moves_on() {
         lied = true;
         let mut rng = ChaCha20Rng::seed_from_u64(*request_id);
         let sender = QueueId::random(&mut rng);
-        answer_through(w, reply.as_ref(), &ids_answer(*request_id, sender, &mut rng));
+        answer_through(
+            w,
+            reply.as_ref(),
+            &ids_answer(*request_id, sender, &mut rng),
+        );
         false
     };
     let all_there = |w: &World| {

@@ -245,11 +245,17 @@ fn a_quiet_ack_carries_no_reply_block_and_only_it_may() {
     for pos in [10, 10 + SURB_SIZE / 2, 10 + SURB_SIZE - 1] {
         let mut t = bytes.clone();
         t[pos] = 1;
-        assert_eq!(ReceivedRequest::decode(&t).unwrap_err(), QueueError::BadSurb);
+        assert_eq!(
+            ReceivedRequest::decode(&t).unwrap_err(),
+            QueueError::BadSurb
+        );
     }
     let mut t = answered_bytes.clone();
     t[10..10 + SURB_SIZE].fill(0);
-    assert_eq!(ReceivedRequest::decode(&t).unwrap_err(), QueueError::BadSurb);
+    assert_eq!(
+        ReceivedRequest::decode(&t).unwrap_err(),
+        QueueError::BadSurb
+    );
     // The tag is signed: turning a quiet Ack into an answered one (or back) breaks it.
     let mut t = answered_bytes;
     t[1] = tag::ACK_QUIET;
@@ -592,7 +598,12 @@ fn request_and_answer_travel_through_the_onion() {
             sender_id: QueueId::random(&mut rng),
         },
     };
-    let (first, packet) = got.reply.clone().unwrap().seal(&answer.encode().unwrap()).unwrap();
+    let (first, packet) = got
+        .reply
+        .clone()
+        .unwrap()
+        .seal(&answer.encode().unwrap())
+        .unwrap();
     assert_eq!(first, route[1].id);
     let mut bytes = packet.into_bytes();
     for i in [1usize, 2, 0] {

@@ -39,10 +39,9 @@ fn watch(
         while let Some((to, packet)) = w.intercepted.pop_front() {
             if let Some(ReceivedRequest {
                 reply,
-                command:
-                    Command::Ack {
-                        message_id, quiet, ..
-                    },
+                command: Command::Ack {
+                    message_id, quiet, ..
+                },
                 ..
             }) = w.peek(to, &packet)
             {
@@ -75,7 +74,10 @@ fn acks_are_quiet_and_a_lost_one_is_redelivered_dropped_and_acknowledged_again()
     let mut acks = Acks::new();
     assert!(watch(&mut w, &mut acks, 30, true, &|w| shown(w, 1, first) == 1));
     let (lost, quiet, with_reply) = acks[0];
-    assert!(quiet && !with_reply, "the Ack is quiet and carries no reply block");
+    assert!(
+        quiet && !with_reply,
+        "the Ack is quiet and carries no reply block"
+    );
 
     // Nothing is pending, so nothing resends it: the relay's redelivery (at Bob's next
     // Subscribe, or 30 s after the delivery) is what brings the message back. Bob drops the
@@ -84,7 +86,10 @@ fn acks_are_quiet_and_a_lost_one_is_redelivered_dropped_and_acknowledged_again()
     let mut more = Acks::new();
     watch(&mut w, &mut more, 90, false, &|_| false);
     acks.extend(more);
-    assert!(acked_again(&acks), "the redelivery was acknowledged with an answered Ack");
+    assert!(
+        acked_again(&acks),
+        "the redelivery was acknowledged with an answered Ack"
+    );
     let for_lost: Vec<_> = acks.iter().filter(|(id, ..)| *id == lost).collect();
     assert_eq!(
         for_lost,
