@@ -1,6 +1,6 @@
 //! Quiet Acks (`tag::ACK_QUIET`): applied like an answered Ack, answered with nothing.
 
-use super::tests::{Fixture, NOW, config, message, secured, send, subscribe};
+use super::tests::{Fixture, NOW, ack_handing, config, message, secured, send, subscribe};
 use super::*;
 use crate::keys::AuthKeyPair;
 #[cfg(target_arch = "wasm32")]
@@ -13,17 +13,7 @@ fn quiet_ack(
     message_id: QueueMessageId,
     n: usize,
 ) -> Handled {
-    let surbs = (0..n).map(|_| f.surb()).collect();
-    let p = f.request(
-        Command::Ack {
-            recipient_id,
-            message_id,
-            surbs,
-            quiet: true,
-        },
-        Some(key),
-    );
-    f.run(&p, NOW)
+    ack_handing(f, key, (recipient_id, message_id), n, true)
 }
 
 #[test]

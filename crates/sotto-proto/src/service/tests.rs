@@ -367,17 +367,29 @@ fn ack(
     message_id: QueueMessageId,
     n: usize,
 ) -> Outcome {
+    ack_handing(f, key, (recipient_id, message_id), n, false).outcome
+}
+
+/// Acks `(queue, message)` signed by `key`, handing over `n` fresh SURBs; `quiet`: without a
+/// reply block (tag 0x0a).
+pub(super) fn ack_handing(
+    f: &mut Fixture,
+    key: &AuthKeyPair,
+    (recipient_id, message_id): (QueueId, QueueMessageId),
+    n: usize,
+    quiet: bool,
+) -> Handled {
     let surbs = (0..n).map(|_| f.surb()).collect();
     let p = f.request(
         Command::Ack {
             recipient_id,
             message_id,
             surbs,
-            quiet: false,
+            quiet,
         },
         Some(key),
     );
-    f.run(&p, NOW).outcome
+    f.run(&p, NOW)
 }
 
 fn blob_put(f: &mut Fixture, blob_id: BlobId, index: u32) -> Outcome {
