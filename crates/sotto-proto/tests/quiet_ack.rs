@@ -128,3 +128,55 @@ fn acks_are_quiet_and_a_lost_one_is_redelivered_dropped_and_acknowledged_again()
     );
     assert_eq!(shown(&w, 1, first), 1);
 }
+
+/// A relay built before quiet Acks drops every one (an unknown tag), and Bob's page is
+/// closed and opened again after each Ack it sends (short visits, a kiosk). The Ack of a
+/// message Bob has already read must be answered even though the reload forgot which one he
+/// acknowledged quietly: otherwise the first message is redelivered and dropped forever and
+/// the queue never moves on.
+#[test]
+fn a_relay_that_drops_quiet_acks_and_a_reload_after_each_ack_still_move_the_queue_on() {
+    use sotto_proto::client::Client;
+    let mut w = World::new(1802, 0, &["Alice", "Bob"]);
+    let (bob, _) = w.connect();
+    let mut sent = Vec::new();
+    for text in ["one", "two", "three"] {
+        let now = w.client_now(0);
+        sent.push(
+            w.clients[0]
+                .send_text(&mut w.rng, bob, text, now)
+                .unwrap()
+                .id,
+        );
+    }
+    w.intercept = (0..w.nodes.len()).collect();
+    let deadline = w.net.now_ms + 300 * 1000;
+    let mut reloads = 0;
+    let all_shown = |w: &World| sent.iter().all(|id| shown(w, 1, *id) >= 1);
+    while w.net.now_ms < deadline && !all_shown(&w) {
+        w.step();
+        let mut reload = false;
+        while let Some((to, packet)) = w.intercepted.pop_front() {
+            if let Some(ReceivedRequest {
+                command: Command::Ack { quiet: true, .. },
+                ..
+            }) = w.peek(to, &packet)
+            {
+                reload = true;
+                continue;
+            }
+            w.deliver(to, &packet);
+        }
+        if reload {
+            reloads += 1;
+            let state = w.clients[1].to_persisted();
+            w.clients[1] = Client::from_persisted(state.as_bytes()).unwrap();
+            w.reopen(1);
+        }
+    }
+    w.intercept.clear();
+    assert!(reloads > 0, "Bob acknowledged quietly and was reloaded");
+    for id in &sent {
+        assert_eq!(shown(&w, 1, *id), 1, "every message arrives, once");
+    }
+}

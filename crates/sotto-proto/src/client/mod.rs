@@ -166,7 +166,8 @@ pub struct Client {
     queues: HashMap<QueueId, RecvQueue>,
     /// Per receive queue, the message we last acknowledged with a quiet Ack (not answered,
     /// not retried): if the relay delivers it again, that Ack was lost (or the relay does not
-    /// know quiet Acks) and the next one is answered. Not persisted.
+    /// know quiet Acks) and the next one is answered. Not persisted: after a reload, a
+    /// redelivery is known by the message (the contact's recently read body tags).
     quiet_acked: HashMap<QueueId, QueueMessageId>,
     contacts: BTreeMap<ContactId, Contact>,
     uploads: BTreeMap<u64, Upload>,

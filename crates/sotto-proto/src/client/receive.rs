@@ -204,6 +204,8 @@ impl Client {
         let Some(queue) = self.queues.get_mut(&queue_id) else {
             return;
         };
+        // A message we have read already (kept across reloads, unlike `quiet_acked`).
+        let mut read_before = false;
         match &mut queue.owner {
             QueueOwner::Invitation(secret) => {
                 let own = *secret.invitation();
@@ -224,30 +226,37 @@ impl Client {
             }
             QueueOwner::Contact(contact) => {
                 let contact = *contact;
+                read_before = self
+                    .contacts
+                    .get(&contact)
+                    .is_some_and(|c| c.sync.has_read(&delivery.body));
                 // Duplicates (a message a retry stored twice, a redelivery) are dropped; a
                 // message the ratchet cannot place is reported and starts a resync.
                 self.on_contact_message(rng, contact, &delivery.body, now);
             }
         }
-        self.ack(rng, queue_id, delivery.message_id, now);
+        self.ack(rng, queue_id, delivery.message_id, read_before, now);
     }
 
     /// Acknowledges a delivered message, handing the relay one fresh SURB for the one the
     /// delivery used. The Ack is quiet (no reply block, no answer, not kept nor retried): a
-    /// lost one is covered by the relay's redelivery. A redelivery of the message we last
-    /// acknowledged so means that Ack did not take effect (lost, or a relay that drops quiet
-    /// Acks), so it is acknowledged again with an answered Ack, retried until answered.
+    /// lost one is covered by the relay's redelivery. A redelivery means that an earlier Ack
+    /// did not take effect (lost, or a relay that drops quiet Acks), so it is acknowledged
+    /// with an answered Ack, retried until answered: a redelivery of the message we last
+    /// acknowledged quietly on the queue (known in memory), or of a message we had read
+    /// already (`read_before`, known across reloads: after one, the memory is empty).
     pub(super) fn ack<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         queue: QueueId,
         message_id: QueueMessageId,
+        read_before: bool,
         now: u64,
     ) {
         let Some(relay) = self.queues.get(&queue).map(|q| q.relay) else {
             return;
         };
-        let quiet = self.quiet_acked.get(&queue) != Some(&message_id);
+        let quiet = !read_before && self.quiet_acked.get(&queue) != Some(&message_id);
         // One fresh SURB replaces the one the delivery used.
         let mut surbs = Vec::new();
         if let Ok((surb, id)) = self.new_surb(rng, relay, ReplyTo::Queue(queue)) {

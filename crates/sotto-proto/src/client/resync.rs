@@ -157,6 +157,12 @@ impl SyncState {
         }
     }
 
+    /// Whether `message` is one of the last [`RECENT_TAGS`] read (by its body tag): a
+    /// redelivery, or a retry the relay stored twice.
+    pub(super) fn has_read(&self, message: &[u8]) -> bool {
+        body_tag(message).is_some_and(|t| self.recent.contains(&t))
+    }
+
     fn remember(&mut self, nonce: [u8; NONCE_LEN]) {
         self.seen.push_back(nonce);
         while self.seen.len() > SEEN_NONCES {
@@ -354,7 +360,7 @@ impl Client {
         // acknowledgement, a retry stored twice): dropped. It is checked by its body tag, not
         // by whether a header key opens it, because the chain it came on may be gone by now
         // (the ratchet stepped on meanwhile) and it must still not count as a failure.
-        if body_tag(body).is_some_and(|t| c.sync.recent.contains(&t)) {
+        if c.sync.has_read(body) {
             return;
         }
         let received = match c.session.receive(rng, body) {
