@@ -348,10 +348,16 @@ impl Client {
         body: &[u8],
         now: u64,
     ) {
-        match body.get(1) {
-            Some(&TYPE_RESYNC_REQUEST) => return self.on_resync_request(rng, contact, body, now),
-            Some(&TYPE_RESYNC_ACCEPT) => return self.on_resync_accept(rng, contact, body, now),
-            _ => {}
+        if is_control(body) {
+            // Noted as read (its repeats are handled by nonce), so that a redelivery of it,
+            // after a reload too, is acknowledged with an answered Ack (`Client::ack`).
+            if let Some(c) = self.contacts.get_mut(&contact) {
+                c.sync.note_received(body);
+            }
+            return match body.get(1) {
+                Some(&TYPE_RESYNC_REQUEST) => self.on_resync_request(rng, contact, body, now),
+                _ => self.on_resync_accept(rng, contact, body, now),
+            };
         }
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
