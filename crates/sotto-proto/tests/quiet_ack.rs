@@ -9,8 +9,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 mod common;
 
-use common::World;
-use sotto_proto::client::Event;
+use common::{World, rekey_secret};
+use sotto_proto::client::{ContactId, Event};
 use sotto_proto::envelope::MessageId;
 use sotto_proto::queue::{Command, QueueMessageId, ReceivedRequest};
 
@@ -20,6 +20,17 @@ fn shown(w: &World, who: usize, id: MessageId) -> usize {
         .iter()
         .filter(|e| matches!(e, Event::Message { envelope, .. } if envelope.id == id))
         .count()
+}
+
+/// Alice (client 0) writes each of `texts` to `contact` now; their ids.
+fn write(w: &mut World, contact: ContactId, texts: &[&str]) -> Vec<MessageId> {
+    let mut ids = Vec::new();
+    for text in texts {
+        let now = w.client_now(0);
+        let message = w.clients[0].send_text(&mut w.rng, contact, text, now);
+        ids.push(message.unwrap().id);
+    }
+    ids
 }
 
 /// The Acks the relays received, in order: (message id, quiet, carries a reply block).
@@ -128,16 +139,7 @@ fn acks_are_quiet_and_a_lost_one_is_redelivered_dropped_and_acknowledged_again()
     );
 
     // The queue moves on: the next messages arrive once each, acknowledged quietly.
-    let mut next = Vec::new();
-    for text in ["two", "three"] {
-        let now = w.client_now(0);
-        next.push(
-            w.clients[0]
-                .send_text(&mut w.rng, bob, text, now)
-                .unwrap()
-                .id,
-        );
-    }
+    let next = write(&mut w, bob, &["two", "three"]);
     let mut later = Acks::new();
     assert!(watch(&mut w, &mut later, 60, false, &|w| {
         next.iter().all(|id| shown(w, 1, *id) == 1)
@@ -159,16 +161,7 @@ fn acks_are_quiet_and_a_lost_one_is_redelivered_dropped_and_acknowledged_again()
 fn a_relay_that_drops_quiet_acks_and_a_reload_after_each_ack_still_move_the_queue_on() {
     let mut w = World::new(1802, 0, &["Alice", "Bob"]);
     let (bob, _) = w.connect();
-    let mut sent = Vec::new();
-    for text in ["one", "two", "three"] {
-        let now = w.client_now(0);
-        sent.push(
-            w.clients[0]
-                .send_text(&mut w.rng, bob, text, now)
-                .unwrap()
-                .id,
-        );
-    }
+    let sent = write(&mut w, bob, &["one", "two", "three"]);
     let all_shown = |w: &World| sent.iter().all(|id| shown(w, 1, *id) >= 1);
     let reloads = drop_quiet_acks_and_reload(&mut w, 1, 300, &all_shown);
     assert!(reloads > 0, "Bob acknowledged quietly and was reloaded");
@@ -211,18 +204,12 @@ fn a_relay_that_drops_quiet_acks_and_reloads_still_pass_a_resync_request() {
     let mut w = World::new(1803, 0, &["Alice", "Bob"]);
     let (bob, alice) = w.connect();
     w.run_until(3, |_| false);
-    let backup = w.clients[0].to_persisted();
-    let since = w.client_now(0);
-    let now = w.client_now(0);
-    let rekey = common::rekey_secret(0);
-    w.clients[0] = Client::restored(&mut w.rng, backup.as_bytes(), since, now, rekey).unwrap();
-    w.clients[0] = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
+    // Alice's new device, restored from her state of now, is opened.
+    let (backup, now) = (w.clients[0].to_persisted(), w.client_now(0));
+    let restored = Client::restored(&mut w.rng, backup.as_bytes(), now, now, rekey_secret(0));
+    w.clients[0] = restored.unwrap();
     w.reopen(0);
-    let now = w.client_now(0);
-    let after = w.clients[0]
-        .send_text(&mut w.rng, bob, "after the restore", now)
-        .unwrap()
-        .id;
+    let after = write(&mut w, bob, &["after the restore"])[0];
     let arrived = |w: &World| shown(w, 1, after) == 1;
     drop_quiet_acks_and_reload(&mut w, 1, 300, &arrived);
     assert_eq!(w.clients[0].sync_status(bob), Some(SyncStatus::Ok));
@@ -237,17 +224,12 @@ fn a_relay_that_drops_quiet_acks_and_reloads_still_pass_a_resync_request() {
 fn a_relay_that_drops_quiet_acks_only_slows_an_open_page_down() {
     let mut w = World::new(1804, 0, &["Alice", "Bob"]);
     let (bob, _) = w.connect();
-    let mut sent = Vec::new();
-    for i in 0..12 {
-        let now = w.client_now(0);
-        let text = format!("m{i}");
-        sent.push(
-            w.clients[0]
-                .send_text(&mut w.rng, bob, &text, now)
-                .unwrap()
-                .id,
-        );
-    }
+    let texts: Vec<String> = (0..12).map(|i| format!("m{i}")).collect();
+    let sent = write(
+        &mut w,
+        bob,
+        &texts.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     let mut acks = Acks::new();
     let all_shown = |w: &World| sent.iter().all(|id| shown(w, 1, *id) >= 1);
     let mut pass = |_: &mut World, (_, quiet, _): (QueueMessageId, bool, bool)| !quiet;
