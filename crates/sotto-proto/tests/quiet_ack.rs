@@ -45,25 +45,41 @@ fn watch(
     mut drop_first: bool,
     done: &dyn Fn(&World) -> bool,
 ) -> bool {
-    let mut pass = |_: &mut World, (_, quiet, _): (QueueMessageId, bool, bool)| {
-        let lost = quiet && drop_first;
+    let mut pass = |_: &mut World, request: &ReceivedRequest| {
+        let lost = is_quiet_ack(request) && drop_first;
         drop_first &= !lost;
         !lost
     };
     drive(w, acks, secs, &mut pass, done)
 }
 
-/// What a test does with an Ack a relay is about to get: true to deliver it. It may also
-/// change the world (close and open a client again).
-type AckPolicy<'a> = dyn FnMut(&mut World, (QueueMessageId, bool, bool)) -> bool + 'a;
+/// What a test does with a request a relay's queue service is about to get: true to
+/// deliver it. It may also change the world (close and open a client again, answer).
+type Policy<'a> = dyn FnMut(&mut World, &ReceivedRequest) -> bool + 'a;
+
+/// An Ack as [`Acks`] records it.
+fn ack_of(request: &ReceivedRequest) -> Option<(QueueMessageId, bool, bool)> {
+    match request.command {
+        Command::Ack {
+            message_id, quiet, ..
+        } => Some((message_id, quiet, request.reply.is_some())),
+        _ => None,
+    }
+}
+
+/// Whether `request` is a quiet Ack.
+fn is_quiet_ack(request: &ReceivedRequest) -> bool {
+    ack_of(request).is_some_and(|(_, quiet, _)| quiet)
+}
 
 /// Steps with every relay intercepted for up to `secs`, recording each Ack in `acks` and
-/// delivering it if `pass` says so (everything else is delivered). True once `done` holds.
+/// delivering each request if `pass` says so (packets on their way, always). True once
+/// `done` holds.
 fn drive(
     w: &mut World,
     acks: &mut Acks,
     secs: u64,
-    pass: &mut AckPolicy,
+    pass: &mut Policy,
     done: &dyn Fn(&World) -> bool,
 ) -> bool {
     w.intercept = (0..w.nodes.len()).collect();
@@ -72,17 +88,9 @@ fn drive(
     while w.net.now_ms < deadline && !ok {
         w.step();
         while let Some((to, packet)) = w.intercepted.pop_front() {
-            if let Some(ReceivedRequest {
-                reply,
-                command: Command::Ack {
-                    message_id, quiet, ..
-                },
-                ..
-            }) = w.peek(to, &packet)
-            {
-                let ack = (message_id, quiet, reply.is_some());
-                acks.push(ack);
-                if !pass(w, ack) {
+            if let Some(request) = w.peek(to, &packet) {
+                acks.extend(ack_of(&request));
+                if !pass(w, &request) {
                     continue;
                 }
             }
@@ -181,7 +189,8 @@ fn drop_quiet_acks_and_reload(
 ) -> usize {
     use sotto_proto::client::Client;
     let mut reloads = 0;
-    let mut pass = |w: &mut World, (_, quiet, _): (QueueMessageId, bool, bool)| {
+    let mut pass = |w: &mut World, request: &ReceivedRequest| {
+        let quiet = is_quiet_ack(request);
         if quiet {
             reloads += 1;
             let state = w.clients[who].to_persisted();
@@ -232,7 +241,7 @@ fn a_relay_that_drops_quiet_acks_only_slows_an_open_page_down() {
     );
     let mut acks = Acks::new();
     let all_shown = |w: &World| sent.iter().all(|id| shown(w, 1, *id) >= 1);
-    let mut pass = |_: &mut World, (_, quiet, _): (QueueMessageId, bool, bool)| !quiet;
+    let mut pass = |_: &mut World, request: &ReceivedRequest| !is_quiet_ack(request);
     drive(&mut w, &mut acks, 300, &mut pass, &all_shown);
     for id in &sent {
         assert_eq!(shown(&w, 1, *id), 1, "every message arrives, once");
@@ -241,4 +250,104 @@ fn a_relay_that_drops_quiet_acks_only_slows_an_open_page_down() {
         acks.iter().any(|(_, quiet, _)| !quiet),
         "answered Acks moved it on"
     );
+}
+
+/// A queue relay that wants to know whether a page was reloaded (and so to link queues that
+/// were reloaded at the same time) delivers a made-up message through a reply block it holds
+/// for the queue, and delivers it again, once before and once after Bob's page is reloaded:
+/// the Ack of the repeat is the same both times (it depends on what Bob has stored, not on
+/// what he remembers in memory), and the garbage is reported once.
+#[test]
+fn a_queue_relay_cannot_tell_a_reload_by_the_ack_of_a_redelivery() {
+    use sotto_proto::client::Client;
+    use sotto_proto::ids::QueueId;
+    use sotto_proto::onion::Surb;
+    use sotto_proto::queue::Delivery;
+    use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
+    use std::cell::{Cell, RefCell};
+
+    let mut w = World::new(1805, 0, &["Alice", "Bob"]);
+    let (bob, alice) = w.connect();
+    // No resync is started by the garbage (Bob's queue then carries only what the relay sends).
+    w.clients[1].use_legacy_resync_secret(alice).unwrap();
+    w.run_until(3, |_| false);
+    let first = write(&mut w, bob, &["one"])[0];
+    // Bob's queue and the reply blocks he hands its relay (in his Acks and Subscribes).
+    let queue: Cell<Option<QueueId>> = Cell::new(None);
+    let held: RefCell<Vec<Surb>> = RefCell::new(Vec::new());
+    let mut acks = Acks::new();
+    let mut spy = |_: &mut World, request: &ReceivedRequest| {
+        if let Command::Ack {
+            recipient_id,
+            surbs,
+            ..
+        }
+        | Command::Subscribe {
+            recipient_id,
+            surbs,
+        } = &request.command
+        {
+            if queue.get().is_none() && is_quiet_ack(request) {
+                queue.set(Some(*recipient_id));
+            }
+            if queue.get() == Some(*recipient_id) {
+                held.borrow_mut().extend(surbs.iter().cloned());
+            }
+        }
+        true
+    };
+    let got_one = |w: &World| shown(w, 1, first) == 1 && queue.get().is_some();
+    assert!(drive(&mut w, &mut acks, 60, &mut spy, &got_one));
+    let queue = queue.get().expect("Bob acknowledged on his queue");
+    let made_up = |n: u8| {
+        let mut garbage = vec![n; QUEUE_MESSAGE_SIZE];
+        garbage[1] = sotto_proto::ratchet::TYPE_MESSAGE;
+        Delivery {
+            recipient_id: queue,
+            message_id: QueueMessageId::from_bytes([n; 16]),
+            received_at: common::T0_MS / 1000,
+            body: garbage,
+        }
+    };
+    // Made-up message 1, then again; made-up message 2, a reload, then 2 again.
+    let mut kinds = Vec::new();
+    for (n, reload) in [(1, false), (1, false), (2, false), (2, true)] {
+        if reload {
+            let state = w.clients[1].to_persisted();
+            w.clients[1] = Client::from_persisted(state.as_bytes()).unwrap();
+            w.reopen(1);
+            held.borrow_mut().clear();
+            let subscribed = |_: &World| false;
+            drive(&mut w, &mut acks, 15, &mut spy, &subscribed);
+        }
+        let delivery = made_up(n);
+        let surb = held
+            .borrow_mut()
+            .pop()
+            .expect("a reply block of Bob's queue");
+        let (to, packet) = surb.seal(&delivery.encode().unwrap()).unwrap();
+        let i = w.directory.iter().position(|h| h.id == to).unwrap();
+        w.net.send(common::Wire::Relay(i, packet.into_bytes()));
+        let before = acks.len();
+        let acked = |_: &World| false;
+        drive(&mut w, &mut acks, 5, &mut spy, &acked);
+        let ack = acks[before..]
+            .iter()
+            .find(|(id, ..)| *id == delivery.message_id)
+            .expect("Bob acknowledged the made-up message");
+        kinds.push(ack.1);
+    }
+    assert!(
+        kinds[0] && kinds[2],
+        "a message first seen is acknowledged quietly"
+    );
+    assert_eq!(
+        kinds[1], kinds[3],
+        "a repeat's Ack is the same with and without a reload in between: {kinds:?}"
+    );
+    let failed = w.events[1]
+        .iter()
+        .filter(|e| matches!(e, Event::DecryptFailed { .. }))
+        .count();
+    assert_eq!(failed, 2, "each made-up message is reported once");
 }

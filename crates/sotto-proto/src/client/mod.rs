@@ -58,7 +58,7 @@ use crate::envelope::MessageId;
 use crate::ids::{QueueId, RelayId};
 use crate::onion::{ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
 use crate::pow::Scope;
-use crate::queue::{Inbound, QueueMessageId};
+use crate::queue::Inbound;
 
 mod contact;
 mod error;
@@ -164,11 +164,6 @@ pub struct Client {
     /// Replies that opened but carried something their reply block was not made for.
     rejected_replies: u64,
     queues: HashMap<QueueId, RecvQueue>,
-    /// Per receive queue, the message we last acknowledged with a quiet Ack (not answered,
-    /// not retried): if the relay delivers it again, that Ack was lost (or the relay does not
-    /// know quiet Acks) and the next one is answered. Not persisted: after a reload, a
-    /// redelivery is known by the message (the contact's recently read body tags).
-    quiet_acked: HashMap<QueueId, QueueMessageId>,
     contacts: BTreeMap<ContactId, Contact>,
     uploads: BTreeMap<u64, Upload>,
     /// Uploads a relay refused (or that could not reach one), kept for
@@ -216,7 +211,6 @@ impl Client {
             openers: HashMap::new(),
             rejected_replies: 0,
             queues: HashMap::new(),
-            quiet_acked: HashMap::new(),
             contacts: BTreeMap::new(),
             uploads: BTreeMap::new(),
             failed_uploads: Vec::new(),

@@ -493,7 +493,6 @@ impl Client {
             pending,
             openers: HashMap::new(),
             queues,
-            quiet_acked: HashMap::new(),
             contacts,
             uploads: BTreeMap::new(),
             failed_uploads: Vec::new(),

@@ -204,8 +204,9 @@ impl Client {
         let Some(queue) = self.queues.get_mut(&queue_id) else {
             return;
         };
-        // A message we have read already (kept across reloads, unlike `quiet_acked`).
-        let mut read_before = false;
+        // Whether the Ack may be quiet: only for a message not seen before on a contact's
+        // queue (see `ack`).
+        let mut quiet = false;
         match &mut queue.owner {
             QueueOwner::Invitation(secret) => {
                 let own = *secret.invitation();
@@ -226,37 +227,38 @@ impl Client {
             }
             QueueOwner::Contact(contact) => {
                 let contact = *contact;
-                read_before = self
+                quiet = self
                     .contacts
                     .get(&contact)
-                    .is_some_and(|c| c.sync.has_read(&delivery.body));
+                    .is_some_and(|c| !c.sync.has_read(&delivery.body));
                 // Duplicates (a message a retry stored twice, a redelivery) are dropped; a
                 // message the ratchet cannot place is reported and starts a resync.
                 self.on_contact_message(rng, contact, &delivery.body, now);
             }
         }
-        self.ack(rng, queue_id, delivery.message_id, read_before, now);
+        self.ack(rng, queue_id, delivery.message_id, quiet, now);
     }
 
     /// Acknowledges a delivered message, handing the relay one fresh SURB for the one the
-    /// delivery used. The Ack is quiet (no reply block, no answer, not kept nor retried): a
-    /// lost one is covered by the relay's redelivery. A redelivery means that an earlier Ack
-    /// did not take effect (lost, or a relay that drops quiet Acks), so it is acknowledged
-    /// with an answered Ack, retried until answered: a redelivery of the message we last
-    /// acknowledged quietly on the queue (known in memory), or of a message we had read
-    /// already (`read_before`, known across reloads: after one, the memory is empty).
+    /// delivery used. `quiet` for a message first seen on a contact's queue: a quiet Ack (no
+    /// reply block, no answer, not kept nor retried), a lost one being covered by the relay's
+    /// redelivery. Otherwise an answered Ack, retried until answered: a redelivery (bytes the
+    /// contact's state notes as seen, read or not, so known across reloads) means that an
+    /// earlier Ack did not take effect (lost, or a relay that drops quiet Acks); an
+    /// invitation's queue gets one or two deliveries in all. The choice depends only on what
+    /// is stored, never on what this page remembers, so a relay that redelivers cannot tell
+    /// a reload by it.
     pub(super) fn ack<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         queue: QueueId,
         message_id: QueueMessageId,
-        read_before: bool,
+        quiet: bool,
         now: u64,
     ) {
         let Some(relay) = self.queues.get(&queue).map(|q| q.relay) else {
             return;
         };
-        let quiet = !read_before && self.quiet_acked.get(&queue) != Some(&message_id);
         // One fresh SURB replaces the one the delivery used.
         let mut surbs = Vec::new();
         if let Ok((surb, id)) = self.new_surb(rng, relay, ReplyTo::Queue(queue)) {
@@ -273,10 +275,8 @@ impl Client {
         };
         let id = self.new_request_id(rng);
         if quiet {
-            self.quiet_acked.insert(queue, message_id);
             self.dispatch_unanswered(rng, id, relay, &command);
         } else {
-            self.quiet_acked.remove(&queue);
             self.dispatch(rng, id, PendingKind::Ack, relay, command, now);
         }
     }

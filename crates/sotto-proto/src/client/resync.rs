@@ -157,8 +157,8 @@ impl SyncState {
         }
     }
 
-    /// Whether `message` is one of the last [`RECENT_TAGS`] read (by its body tag): a
-    /// redelivery, or a retry the relay stored twice.
+    /// Whether `message` is one of the last [`RECENT_TAGS`] received (by its body tag; read,
+    /// or noted as unreadable): a redelivery, or a retry the relay stored twice.
     pub(super) fn has_read(&self, message: &[u8]) -> bool {
         body_tag(message).is_some_and(|t| self.recent.contains(&t))
     }
@@ -387,7 +387,10 @@ impl Client {
         }
         // Not one we read, and no session can open it: garbage, or the peer sending again
         // under a message number it used before (its state went back). Either way it is
-        // reported, and a resync starts (at most one per quiet period).
+        // reported, and a resync starts (at most one per quiet period). Its bytes are noted
+        // as seen: the same again (a redelivery) is dropped, not reported twice, and its Ack
+        // is answered like a read message's (`Client::ack`), after a reload too.
+        c.sync.note_received(body);
         self.events.push_back(Event::DecryptFailed { contact });
         self.start_resync(rng, contact, now);
     }
