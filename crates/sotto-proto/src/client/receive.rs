@@ -230,7 +230,7 @@ impl Client {
                 quiet = self
                     .contacts
                     .get(&contact)
-                    .is_some_and(|c| !c.sync.has_read(&delivery.body));
+                    .is_some_and(|c| !c.sync.seen_before(&delivery.body));
                 // Duplicates (a message a retry stored twice, a redelivery) are dropped; a
                 // message the ratchet cannot place is reported and starts a resync.
                 self.on_contact_message(rng, contact, &delivery.body, now);

@@ -146,8 +146,9 @@ impl SyncState {
         true
     }
 
-    /// Remembers `message`'s body tag among the last [`RECENT_TAGS`] read, so that the same
-    /// bytes again are a redelivery.
+    /// Remembers `message`'s body tag among the last [`RECENT_TAGS`] received (read, a resync
+    /// message, or one that could not be read), so that the same bytes again are a
+    /// redelivery.
     pub(super) fn note_received(&mut self, message: &[u8]) {
         if let Some(tag) = body_tag(message) {
             self.recent.push_back(tag);
@@ -159,7 +160,7 @@ impl SyncState {
 
     /// Whether `message` is one of the last [`RECENT_TAGS`] received (by its body tag; read,
     /// or noted as unreadable): a redelivery, or a retry the relay stored twice.
-    pub(super) fn has_read(&self, message: &[u8]) -> bool {
+    pub(super) fn seen_before(&self, message: &[u8]) -> bool {
         body_tag(message).is_some_and(|t| self.recent.contains(&t))
     }
 
@@ -349,7 +350,7 @@ impl Client {
         now: u64,
     ) {
         if is_control(body) {
-            // Noted as read (its repeats are handled by nonce), so that a redelivery of it,
+            // Noted as seen (its repeats are handled by nonce), so that a redelivery of it,
             // after a reload too, is acknowledged with an answered Ack (`Client::ack`).
             if let Some(c) = self.contacts.get_mut(&contact) {
                 c.sync.note_received(body);
@@ -366,7 +367,7 @@ impl Client {
         // acknowledgement, a retry stored twice): dropped. It is checked by its body tag, not
         // by whether a header key opens it, because the chain it came on may be gone by now
         // (the ratchet stepped on meanwhile) and it must still not count as a failure.
-        if c.sync.has_read(body) {
+        if c.sync.seen_before(body) {
             return;
         }
         let received = match c.session.receive(rng, body) {
