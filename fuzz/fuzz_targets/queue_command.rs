@@ -16,6 +16,8 @@ fuzz_target!(|data: &[u8]| {
         key_epoch: 1,
     };
     if let Ok(req) = ReceivedRequest::decode_unchecked_create(data) {
+        // A reply block exactly on the commands that are answered (a quiet Ack has none).
+        assert_eq!(req.reply.is_some(), req.command.answered());
         let _ = req.verify_pow(&scope, 8);
         let _ = req.verify_self_signed();
         assert_eq!(

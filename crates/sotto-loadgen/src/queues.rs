@@ -156,7 +156,7 @@ impl Worker {
                 let (frame, opener) = self.request(tag, target, |reply| {
                     Request {
                         request_id: id,
-                        reply,
+                        reply: Some(reply),
                         command: Command::Subscribe {
                             recipient_id,
                             surbs,

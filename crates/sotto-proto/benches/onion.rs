@@ -122,7 +122,7 @@ fn benches(c: &mut Criterion) {
     let (reply, _) = build_surb(&mut rng, &f.route, ConnTag::from_bytes([1; 16])).expect("surb");
     let send = Request {
         request_id: 1,
-        reply,
+        reply: Some(reply),
         command: Command::Send {
             sender_id: sotto_proto::ids::QueueId::from_bytes([2; 16]),
             message: vec![0; QUEUE_MESSAGE_SIZE],
@@ -275,7 +275,7 @@ fn refused_creates(f: &Fixture, rng: &mut ChaCha20Rng) -> (Duration, Duration, D
     }
     let weak = Request {
         request_id: 1,
-        reply: surb.clone(),
+        reply: Some(surb.clone()),
         command,
     }
     .encode(Some(&owner))

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{Node, Wire, World};
+use common::{Wire, World};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 use sotto_proto::client::{
@@ -23,15 +23,6 @@ use sotto_proto::queue::{Command, Delivery, ReceivedRequest, Response, ResponseB
 use sotto_proto::service::recipient_id_for;
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
 
-/// What relay `to`'s queue service would get from `packet`, if it is the packet's last hop.
-fn peek(node: &Node, packet: &[u8]) -> Option<ReceivedRequest> {
-    let mut fresh = MemoryReplayCache::new(4);
-    match process(packet, node.keys(), &mut fresh).ok()? {
-        Processed::Deliver { payload, .. } => ReceivedRequest::decode(&payload).ok(),
-        _ => None,
-    }
-}
-
 /// A spy on intercepted relays: sees each packet (and the request in it, at its last hop) and
 /// says whether the relay gets it.
 type Spy<'a> = dyn FnMut(&mut World, usize, &[u8], Option<&ReceivedRequest>) -> bool + 'a;
@@ -43,7 +34,7 @@ fn drive(w: &mut World, limit_secs: u64, spy: &mut Spy, done: &dyn Fn(&World) ->
     while w.net.now_ms < deadline {
         w.step();
         while let Some((to, packet)) = w.intercepted.pop_front() {
-            let request = peek(&w.nodes[to], &packet);
+            let request = w.peek(to, &packet);
             if spy(w, to, &packet, request.as_ref()) {
                 w.deliver(to, &packet);
             }
@@ -62,8 +53,10 @@ fn pass(_: &mut World, _: usize, _: &[u8], _: Option<&ReceivedRequest>) -> bool 
     true
 }
 
-/// Seals `inbound` into `surb` and sends it on, as the relay holding the SURB would.
-fn answer_through(w: &mut World, surb: &Surb, inbound: &[u8]) {
+/// Seals `inbound` into `surb` (the reply block of an answered request) and sends it on, as
+/// the relay holding the SURB would.
+fn answer_through(w: &mut World, surb: Option<&Surb>, inbound: &[u8]) {
+    let surb = surb.expect("an answered request carries a reply block");
     let (first, packet) = surb.clone().seal(inbound).unwrap();
     let i = w.directory.iter().position(|h| h.id == first).unwrap();
     w.net.send(Wire::Relay(i, packet.into_bytes()));
@@ -197,7 +190,11 @@ fn a_queue_relay_cannot_answer_another_relays_queue_creation() {
             hold = Some((to, packet.to_vec()));
             let mut rng = ChaCha20Rng::seed_from_u64(*request_id);
             for surb in &surbs {
-                answer_through(w, surb, &ids_answer(*request_id, evil_sender, &mut rng));
+                answer_through(
+                    w,
+                    Some(surb),
+                    &ids_answer(*request_id, evil_sender, &mut rng),
+                );
             }
             false
         };
@@ -258,7 +255,7 @@ fn ok_for_a_lost_send_does_not_mark_it_sent() {
         }
         // Lost; every other relay claims it was stored.
         for surb in held.usable(to) {
-            answer_through(w, &surb, &ok_answer(*request_id));
+            answer_through(w, Some(&surb), &ok_answer(*request_id));
         }
         false
     };
@@ -303,7 +300,11 @@ fn a_wrong_typed_answer_fails_typed_and_the_outbox_moves_on() {
         lied = true;
         let mut rng = ChaCha20Rng::seed_from_u64(*request_id);
         let sender = QueueId::random(&mut rng);
-        answer_through(w, reply, &ids_answer(*request_id, sender, &mut rng));
+        answer_through(
+            w,
+            reply.as_ref(),
+            &ids_answer(*request_id, sender, &mut rng),
+        );
         false
     };
     let all_there = |w: &World| {
@@ -463,7 +464,7 @@ fn a_delivery_through_another_reply_block_is_dropped() {
                     received_at: w.now(),
                     body: vec![0; QUEUE_MESSAGE_SIZE],
                 };
-                answer_through(w, reply, &delivery.encode().unwrap());
+                answer_through(w, reply.as_ref(), &delivery.encode().unwrap());
                 return false;
             }
             _ => {}
@@ -765,7 +766,7 @@ fn a_forged_moved_answer_is_not_taken() {
             request_id: *request_id,
             body,
         };
-        answer_through(w, reply, &answer.encode().unwrap());
+        answer_through(w, reply.as_ref(), &answer.encode().unwrap());
         false
     };
     w.reopen(0);

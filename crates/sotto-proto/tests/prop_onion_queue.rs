@@ -84,11 +84,11 @@ proptest! {
         index: u32,
     ) {
         let key = AuthKeyPair::from_persisted_bytes([seed as u8; 32]);
-        let send = Request { request_id, reply: a_surb(seed), command: Command::Send { sender_id: QueueId::from_bytes(qid), message } };
+        let send = Request { request_id, reply: Some(a_surb(seed)), command: Command::Send { sender_id: QueueId::from_bytes(qid), message } };
         let got = ReceivedRequest::decode(&send.encode(Some(&key)).unwrap()).unwrap();
         prop_assert_eq!(&got.command, &send.command);
         got.verify(&key.public_key()).unwrap();
-        let put = Request { request_id, reply: a_surb(seed), command: Command::BlobPut { blob_id: BlobId::from_bytes(qid), index, pow_nonce: seed, data } };
+        let put = Request { request_id, reply: Some(a_surb(seed)), command: Command::BlobPut { blob_id: BlobId::from_bytes(qid), index, pow_nonce: seed, data } };
         let got = ReceivedRequest::decode(&put.encode(None).unwrap()).unwrap();
         prop_assert_eq!(&got.command, &put.command);
     }

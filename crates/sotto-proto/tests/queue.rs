@@ -91,6 +91,7 @@ fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
                 recipient_id: rid,
                 message_id: QueueMessageId::random(rng),
                 surbs: surbs(rng, MAX_ACK_SURBS),
+                quiet: false,
             },
             Some(recipient.clone()),
         ),
@@ -99,6 +100,16 @@ fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
                 recipient_id: rid,
                 message_id: QueueMessageId::random(rng),
                 surbs: vec![],
+                quiet: false,
+            },
+            Some(recipient.clone()),
+        ),
+        (
+            Command::Ack {
+                recipient_id: rid,
+                message_id: QueueMessageId::random(rng),
+                surbs: surbs(rng, 1),
+                quiet: true,
             },
             Some(recipient.clone()),
         ),
@@ -137,7 +148,7 @@ fn all_commands(rng: &mut ChaCha20Rng) -> Vec<(Request, Option<AuthKeyPair>)> {
             (
                 Request {
                     request_id: i as u64 * 1000 + 1,
-                    reply: surb(rng),
+                    reply: command.answered().then(|| surb(rng)),
                     command,
                 },
                 key,
@@ -185,13 +196,85 @@ fn any_flipped_signed_byte_breaks_the_signature() {
 }
 
 #[test]
+fn a_quiet_ack_carries_no_reply_block_and_only_it_may() {
+    let mut rng = ChaCha20Rng::seed_from_u64(8);
+    let recipient = AuthKeyPair::generate(&mut rng);
+    let ack = |quiet| Command::Ack {
+        recipient_id: QueueId::from_bytes([3; 16]),
+        message_id: QueueMessageId::from_bytes([4; 16]),
+        surbs: vec![],
+        quiet,
+    };
+    let quiet = Request {
+        request_id: 5,
+        reply: None,
+        command: ack(true),
+    };
+    let bytes = quiet.encode(Some(&recipient)).unwrap();
+    assert_eq!(bytes[1], tag::ACK_QUIET);
+    assert!(bytes[10..10 + SURB_SIZE].iter().all(|b| *b == 0));
+    let got = ReceivedRequest::decode(&bytes).unwrap();
+    assert_eq!((&got.reply, &got.command), (&None, &ack(true)));
+    got.verify(&recipient.public_key()).unwrap();
+    // The same Ack answered: tag 0x05 and a real reply block; same length.
+    let answered = Request {
+        request_id: 5,
+        reply: Some(surb(&mut rng)),
+        command: ack(false),
+    };
+    let answered_bytes = answered.encode(Some(&recipient)).unwrap();
+    assert_eq!(answered_bytes[1], tag::ACK);
+    assert_eq!(answered_bytes.len(), bytes.len());
+
+    // A reply block where none belongs, or none where one does: refused when encoding...
+    let misuse = [
+        Request {
+            reply: Some(surb(&mut rng)),
+            ..quiet.clone()
+        },
+        Request {
+            reply: None,
+            ..answered.clone()
+        },
+    ];
+    for req in misuse {
+        assert_eq!(req.encode(Some(&recipient)), Err(QueueError::Reply));
+    }
+    // ... and when decoding: a quiet Ack whose reply field is not all zero (any byte), an
+    // answered one whose field is.
+    for pos in [10, 10 + SURB_SIZE / 2, 10 + SURB_SIZE - 1] {
+        let mut t = bytes.clone();
+        t[pos] = 1;
+        assert_eq!(
+            ReceivedRequest::decode(&t).unwrap_err(),
+            QueueError::BadSurb
+        );
+    }
+    let mut t = answered_bytes.clone();
+    t[10..10 + SURB_SIZE].fill(0);
+    assert_eq!(
+        ReceivedRequest::decode(&t).unwrap_err(),
+        QueueError::BadSurb
+    );
+    // The tag is signed: turning a quiet Ack into an answered one (or back) breaks it.
+    let mut t = answered_bytes;
+    t[1] = tag::ACK_QUIET;
+    t[10..10 + SURB_SIZE].fill(0);
+    let got = ReceivedRequest::decode(&t).unwrap();
+    assert_eq!(
+        got.verify(&recipient.public_key()),
+        Err(QueueError::BadSignature)
+    );
+}
+
+#[test]
 fn a_send_signed_by_another_key_is_rejected() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let sender = AuthKeyPair::generate(&mut rng);
     let intruder = AuthKeyPair::generate(&mut rng);
     let req = Request {
         request_id: 1,
-        reply: surb(&mut rng),
+        reply: Some(surb(&mut rng)),
         command: Command::Send {
             sender_id: QueueId::random(&mut rng),
             message: vec![1; QUEUE_MESSAGE_SIZE],
@@ -231,7 +314,7 @@ fn self_signed_commands_are_checked_by_decode() {
     let sender = AuthKeyPair::generate(&mut rng);
     let req = Request {
         request_id: 1,
-        reply: surb(&mut rng),
+        reply: Some(surb(&mut rng)),
         command: Command::Secure {
             sender_id: QueueId::random(&mut rng),
             sender_key: sender.public_key(),
@@ -315,7 +398,7 @@ fn counts_and_sizes_are_bounded() {
     let rid = QueueId::random(&mut rng);
     let mk = |command| Request {
         request_id: 1,
-        reply: surb(&mut ChaCha20Rng::seed_from_u64(70)),
+        reply: Some(surb(&mut ChaCha20Rng::seed_from_u64(70))),
         command,
     };
     let too_many = surbs(&mut rng, MAX_SUBSCRIBE_SURBS + 1);
@@ -400,7 +483,7 @@ fn create_pays_with_a_proof_of_work_bound_to_the_relay_epoch_key_and_time() {
     // non-Create commands have no challenge and pass
     let del = Request {
         request_id: 1,
-        reply: surb(&mut rng),
+        reply: Some(surb(&mut rng)),
         command: Command::Delete {
             recipient_id: QueueId::random(&mut rng),
         },
@@ -515,7 +598,12 @@ fn request_and_answer_travel_through_the_onion() {
             sender_id: QueueId::random(&mut rng),
         },
     };
-    let (first, packet) = got.reply.clone().seal(&answer.encode().unwrap()).unwrap();
+    let (first, packet) = got
+        .reply
+        .clone()
+        .unwrap()
+        .seal(&answer.encode().unwrap())
+        .unwrap();
     assert_eq!(first, route[1].id);
     let mut bytes = packet.into_bytes();
     for i in [1usize, 2, 0] {

@@ -12,9 +12,8 @@ use sotto_proto::client::{Client, ContactId, Event, SyncStatus};
 use sotto_proto::envelope::MessageId;
 use sotto_proto::ids::QueueId;
 use sotto_proto::keys::KeyPair;
-use sotto_proto::onion::{MemoryReplayCache, Surb};
-use sotto_proto::onion::{Processed, process};
-use sotto_proto::queue::{Command, Delivery, QueueMessageId, ReceivedRequest};
+use sotto_proto::onion::Surb;
+use sotto_proto::queue::{Command, Delivery, QueueMessageId};
 use sotto_proto::ratchet::resync::{ResyncRequest, ResyncSecret};
 use sotto_proto::ratchet::{TYPE_HELLO, TYPE_MESSAGE, TYPE_RESYNC_REQUEST};
 use sotto_proto::sizes::QUEUE_MESSAGE_SIZE;
@@ -63,15 +62,6 @@ fn flows(w: &mut World, bob: ContactId, alice: ContactId) {
     }
 }
 
-/// What relay `to`'s queue service would get from `packet`, if it is the last hop.
-fn peek(w: &World, to: usize, packet: &[u8]) -> Option<ReceivedRequest> {
-    let mut fresh = MemoryReplayCache::new(4);
-    match process(packet, w.nodes[to].keys(), &mut fresh).ok()? {
-        Processed::Deliver { payload, .. } => ReceivedRequest::decode(&payload).ok(),
-        _ => None,
-    }
-}
-
 /// A hostile queue relay's view: every request, and the subscription SURBs per queue.
 #[derive(Default)]
 struct Spy {
@@ -89,7 +79,7 @@ fn watch(w: &mut World, spy: &mut Spy, secs: u64, done: &dyn Fn(&World) -> bool)
     while w.net.now_ms < deadline {
         w.step();
         while let Some((to, packet)) = w.intercepted.pop_front() {
-            match peek(w, to, &packet).map(|r| r.command) {
+            match w.peek(to, &packet).map(|r| r.command) {
                 Some(Command::Subscribe {
                     recipient_id,
                     surbs,
@@ -278,7 +268,7 @@ fn a_request_that_lost_the_tie_is_not_sent_after_the_accept() {
         while w.net.now_ms < deadline {
             w.step();
             while let Some((to, packet)) = w.intercepted.pop_front() {
-                let text = matches!(peek(w, to, &packet).map(|r| r.command),
+                let text = matches!(w.peek(to, &packet).map(|r| r.command),
                     Some(Command::Send { message, .. }) if message[1] == 0);
                 if hold && text {
                     held.push((to, packet));

@@ -145,7 +145,7 @@ async fn the_relay_survives_hostile_input_and_counts_it() {
         let (surb, opener) = onion::build_surb(&mut rng, &back, gw.tag).unwrap();
         let payload = Request {
             request_id: 99,
-            reply: surb,
+            reply: Some(surb),
             command,
         }
         .encode(Some(&owner))
@@ -457,6 +457,7 @@ async fn floods_hit_the_relay_wide_caps_and_a_conversation_goes_on() {
             recipient_id: *recipient_id,
             message_id: sotto_proto::queue::QueueMessageId::from_bytes(id),
             surbs,
+            quiet: false,
         };
         let body = ask(&mut gw, &mut rng, path, command, Some(key)).await;
         assert_eq!(body, ResponseBody::Error(ErrorCode::NoMessage));

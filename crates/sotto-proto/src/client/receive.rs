@@ -8,8 +8,8 @@ use super::{Client, ContactId};
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::keys::AuthKeyPair;
-use crate::onion::SurbId;
-use crate::queue::{Command, Delivery, QueueMessageId};
+use crate::onion::{ClientFrame, SurbId};
+use crate::queue::{Command, Delivery, QueueMessageId, Request};
 
 /// The recipient side of one of our queues.
 pub(super) struct RecvQueue {
@@ -204,6 +204,9 @@ impl Client {
         let Some(queue) = self.queues.get_mut(&queue_id) else {
             return;
         };
+        // Whether the Ack may be quiet: only for a message not seen before on a contact's
+        // queue (see `ack`).
+        let mut quiet = false;
         match &mut queue.owner {
             QueueOwner::Invitation(secret) => {
                 let own = *secret.invitation();
@@ -224,19 +227,33 @@ impl Client {
             }
             QueueOwner::Contact(contact) => {
                 let contact = *contact;
+                quiet = self
+                    .contacts
+                    .get(&contact)
+                    .is_some_and(|c| !c.sync.seen_before(&delivery.body));
                 // Duplicates (a message a retry stored twice, a redelivery) are dropped; a
                 // message the ratchet cannot place is reported and starts a resync.
                 self.on_contact_message(rng, contact, &delivery.body, now);
             }
         }
-        self.ack(rng, queue_id, delivery.message_id, now);
+        self.ack(rng, queue_id, delivery.message_id, quiet, now);
     }
 
+    /// Acknowledges a delivered message, handing the relay one fresh SURB for the one the
+    /// delivery used. `quiet` for a message first seen on a contact's queue: a quiet Ack (no
+    /// reply block, no answer, not kept nor retried), a lost one being covered by the relay's
+    /// redelivery. Otherwise an answered Ack, retried until answered: a redelivery (bytes the
+    /// contact's state notes as seen, read or not, so known across reloads) means that an
+    /// earlier Ack did not take effect (lost, or a relay that drops quiet Acks); an
+    /// invitation's queue gets one or two deliveries in all. The choice depends only on what
+    /// is stored, never on what this page remembers, so a relay that redelivers cannot tell
+    /// a reload by it.
     pub(super) fn ack<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
         queue: QueueId,
         message_id: QueueMessageId,
+        quiet: bool,
         now: u64,
     ) {
         let Some(relay) = self.queues.get(&queue).map(|q| q.relay) else {
@@ -254,8 +271,41 @@ impl Client {
             recipient_id: queue,
             message_id,
             surbs,
+            quiet,
         };
         let id = self.new_request_id(rng);
-        self.dispatch(rng, id, PendingKind::Ack, relay, command, now);
+        if quiet {
+            self.dispatch_unanswered(rng, id, relay, &command);
+        } else {
+            self.dispatch(rng, id, PendingKind::Ack, relay, command, now);
+        }
+    }
+
+    /// Sends a request the relay does not answer (a quiet Ack): no reply block is built, and
+    /// nothing is kept to wait for an answer or to retry it.
+    fn dispatch_unanswered<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        request_id: u64,
+        relay: RelayId,
+        command: &Command,
+    ) {
+        // Nothing leaves a profile that moved to another device.
+        if self.moved {
+            return;
+        }
+        let signer = self.signer_for(&PendingKind::Ack, command);
+        let request = Request {
+            request_id,
+            reply: None,
+            command: command.clone(),
+        };
+        let Ok(payload) = request.encode(signer.as_ref()) else {
+            return;
+        };
+        if let Some(packet) = self.forward_packet(rng, relay, &payload) {
+            self.transmit
+                .push_back(ClientFrame::Packet(packet).encode());
+        }
     }
 }

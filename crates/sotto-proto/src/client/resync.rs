@@ -146,8 +146,9 @@ impl SyncState {
         true
     }
 
-    /// Remembers `message`'s body tag among the last [`RECENT_TAGS`] read, so that the same
-    /// bytes again are a redelivery.
+    /// Remembers `message`'s body tag among the last [`RECENT_TAGS`] received (read, a resync
+    /// message, or one that could not be read), so that the same bytes again are a
+    /// redelivery.
     pub(super) fn note_received(&mut self, message: &[u8]) {
         if let Some(tag) = body_tag(message) {
             self.recent.push_back(tag);
@@ -155,6 +156,12 @@ impl SyncState {
                 self.recent.pop_front();
             }
         }
+    }
+
+    /// Whether `message` is one of the last [`RECENT_TAGS`] received (by its body tag; read,
+    /// or noted as unreadable): a redelivery, or a retry the relay stored twice.
+    pub(super) fn seen_before(&self, message: &[u8]) -> bool {
+        body_tag(message).is_some_and(|t| self.recent.contains(&t))
     }
 
     fn remember(&mut self, nonce: [u8; NONCE_LEN]) {
@@ -342,10 +349,16 @@ impl Client {
         body: &[u8],
         now: u64,
     ) {
-        match body.get(1) {
-            Some(&TYPE_RESYNC_REQUEST) => return self.on_resync_request(rng, contact, body, now),
-            Some(&TYPE_RESYNC_ACCEPT) => return self.on_resync_accept(rng, contact, body, now),
-            _ => {}
+        if is_control(body) {
+            // Noted as seen (its repeats are handled by nonce), so that a redelivery of it,
+            // after a reload too, is acknowledged with an answered Ack (`Client::ack`).
+            if let Some(c) = self.contacts.get_mut(&contact) {
+                c.sync.note_received(body);
+            }
+            return match body.get(1) {
+                Some(&TYPE_RESYNC_REQUEST) => self.on_resync_request(rng, contact, body, now),
+                _ => self.on_resync_accept(rng, contact, body, now),
+            };
         }
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
@@ -354,7 +367,7 @@ impl Client {
         // acknowledgement, a retry stored twice): dropped. It is checked by its body tag, not
         // by whether a header key opens it, because the chain it came on may be gone by now
         // (the ratchet stepped on meanwhile) and it must still not count as a failure.
-        if body_tag(body).is_some_and(|t| c.sync.recent.contains(&t)) {
+        if c.sync.seen_before(body) {
             return;
         }
         let received = match c.session.receive(rng, body) {
@@ -375,7 +388,10 @@ impl Client {
         }
         // Not one we read, and no session can open it: garbage, or the peer sending again
         // under a message number it used before (its state went back). Either way it is
-        // reported, and a resync starts (at most one per quiet period).
+        // reported, and a resync starts (at most one per quiet period). Its bytes are noted
+        // as seen: the same again (a redelivery) is dropped, not reported twice, and its Ack
+        // is answered like a read message's (`Client::ack`), after a reload too.
+        c.sync.note_received(body);
         self.events.push_back(Event::DecryptFailed { contact });
         self.start_resync(rng, contact, now);
     }

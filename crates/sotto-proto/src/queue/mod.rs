@@ -81,6 +81,9 @@ pub mod tag {
     pub const BLOB_PUT: u8 = 0x07;
     pub const BLOB_GET: u8 = 0x08;
     pub const REKEY: u8 = 0x09;
+    /// An Ack that is not answered: same body as [`ACK`], no reply block (its reply SURB
+    /// field is all zero), and the relay sends nothing back.
+    pub const ACK_QUIET: u8 = 0x0a;
     /// Answer tags.
     pub const OK: u8 = 0x80;
     pub const IDS: u8 = 0x81;
@@ -132,9 +135,14 @@ pub enum QueueError {
     /// A queue message that is not exactly [`QUEUE_MESSAGE_SIZE`] bytes. (caller)
     #[error("queue message must be {QUEUE_MESSAGE_SIZE} bytes, got {0}")]
     WrongMessageSize(usize),
-    /// A SURB inside the frame is malformed. (peer)
+    /// A SURB inside the frame is malformed, or the reply SURB field of a request that is
+    /// not answered ([`tag::ACK_QUIET`]) is not all zero. (peer)
     #[error("malformed SURB")]
     BadSurb,
+    /// A request built with a reply block for a command that is not answered, or without
+    /// one for a command that is ([`Command::answered`]). (caller)
+    #[error("reply block does not match the command")]
+    Reply,
     /// A public key that is not a valid (or is a weak) Ed25519 key. (peer)
     #[error("invalid auth key")]
     BadKey,
@@ -222,11 +230,16 @@ pub enum Command {
         surbs: Vec<Surb>,
     },
     /// Acknowledge (and so delete) a delivered message, optionally handing over more SURBs
-    /// (0..=[`MAX_ACK_SURBS`]). Signed by the recipient key.
+    /// (0..=[`MAX_ACK_SURBS`]). Signed by the recipient key. Answer: Ok (`NO_MESSAGE` when
+    /// the queue does not hold the message); none when `quiet`.
     Ack {
         recipient_id: QueueId,
         message_id: QueueMessageId,
         surbs: Vec<Surb>,
+        /// Sent under [`tag::ACK_QUIET`]: the request carries no reply block and the relay
+        /// answers nothing (a lost one is covered by the relay's redelivery and the
+        /// recipient's duplicate drop). Otherwise [`tag::ACK`], answered like any request.
+        quiet: bool,
     },
     /// Delete the queue and its messages. Signed by the recipient key.
     Delete { recipient_id: QueueId },
@@ -276,12 +289,19 @@ impl Command {
             Self::Secure { .. } => tag::SECURE,
             Self::Send { .. } => tag::SEND,
             Self::Subscribe { .. } => tag::SUBSCRIBE,
-            Self::Ack { .. } => tag::ACK,
+            Self::Ack { quiet: false, .. } => tag::ACK,
+            Self::Ack { quiet: true, .. } => tag::ACK_QUIET,
             Self::Delete { .. } => tag::DELETE,
             Self::BlobPut { .. } => tag::BLOB_PUT,
             Self::BlobGet { .. } => tag::BLOB_GET,
             Self::Rekey { .. } => tag::REKEY,
         }
+    }
+
+    /// Whether the relay answers the command, through the request's reply block. Only a
+    /// quiet Ack ([`tag::ACK_QUIET`]) is not answered, and it carries no reply block.
+    pub fn answered(&self) -> bool {
+        !matches!(self, Self::Ack { quiet: true, .. })
     }
 
     pub fn auth(&self) -> Auth {
@@ -336,6 +356,7 @@ impl Command {
                 recipient_id,
                 message_id,
                 surbs,
+                ..
             } => {
                 if surbs.len() > MAX_ACK_SURBS {
                     return Err(QueueError::OutOfRange);
@@ -399,7 +420,7 @@ impl Command {
                     surbs,
                 }
             }
-            tag::ACK => {
+            tag::ACK | tag::ACK_QUIET => {
                 let recipient_id = r.extract()?;
                 let message_id = r.extract()?;
                 let surbs = take_surbs(r, 0, MAX_ACK_SURBS)?;
@@ -407,6 +428,7 @@ impl Command {
                     recipient_id,
                     message_id,
                     surbs,
+                    quiet: tag_byte == tag::ACK_QUIET,
                 }
             }
             tag::DELETE => Self::Delete {

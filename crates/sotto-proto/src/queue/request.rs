@@ -18,8 +18,9 @@ use crate::sizes::ONION_PLAINTEXT_SIZE;
 pub struct Request {
     /// Chosen by the client to match the answer; echoed in the [`Response`].
     pub request_id: u64,
-    /// The SURB the relay answers through.
-    pub reply: Surb,
+    /// The SURB the relay answers through; `None` exactly when the command is not answered
+    /// ([`Command::answered`]: a quiet Ack), encoded as an all-zero reply SURB field.
+    pub reply: Option<Surb>,
     pub command: Command,
 }
 
@@ -29,13 +30,21 @@ impl Request {
         out.put_u8(PROTOCOL_VERSION);
         out.put_u8(self.command.tag());
         out.put_u64(self.request_id);
-        out.put_bytes(self.reply.as_bytes());
+        match &self.reply {
+            Some(surb) if self.command.answered() => out.put_bytes(surb.as_bytes()),
+            None if !self.command.answered() => out.put_bytes(&[0u8; SURB_SIZE]),
+            _ => return Err(QueueError::Reply),
+        }
         self.command.encode_body(&mut out)?;
         Ok(out)
     }
 
     /// Encodes the request and signs it with `signer` when the command needs a signature
     /// ([`Command::auth`]). For Create and Secure, `signer` must be the key in the command.
+    ///
+    /// # Errors
+    /// [`QueueError::Signer`] for a wrong or missing key, [`QueueError::Reply`] when `reply`
+    /// does not match [`Command::answered`], and the body's own errors (sizes, counts).
     pub fn encode(&self, signer: Option<&AuthKeyPair>) -> Result<Vec<u8>, QueueError> {
         let mut out = self.encode_unsigned()?;
         match (self.command.auth(), signer) {
@@ -90,7 +99,7 @@ impl Request {
     ) -> Result<Vec<u8>, QueueError> {
         let mut req = Request {
             request_id,
-            reply,
+            reply: Some(reply),
             command: Command::Create {
                 recipient_key: recipient.public_key(),
                 timestamp: now,
@@ -173,7 +182,8 @@ impl Command {
 #[derive(Clone, Debug)]
 pub struct ReceivedRequest {
     pub request_id: u64,
-    pub reply: Surb,
+    /// The SURB to answer through; `None` for a command that is not answered (a quiet Ack).
+    pub reply: Option<Surb>,
     pub command: Command,
     signed_len: usize,
     signature: Option<[u8; SIGNATURE_LEN]>,
@@ -182,8 +192,9 @@ pub struct ReceivedRequest {
 
 impl ReceivedRequest {
     /// Decodes a request from the plaintext of a delivered onion packet. Rejects truncation,
-    /// trailing bytes, oversize, wrong version, unknown tags, malformed SURBs, bad counts, and
-    /// bad self-signatures (Create, Secure).
+    /// trailing bytes, oversize, wrong version, unknown tags, malformed SURBs (a quiet Ack's
+    /// reply field that is not all zero included), bad counts, and bad self-signatures
+    /// (Create, Secure).
     pub fn decode(bytes: &[u8]) -> Result<Self, QueueError> {
         let req = Self::decode_unchecked_create(bytes)?;
         if matches!(req.command, Command::Create { .. }) {
@@ -202,8 +213,17 @@ impl ReceivedRequest {
     pub fn decode_unchecked_create(bytes: &[u8]) -> Result<Self, QueueError> {
         let mut r = Reader::new(bytes);
         let (tag_byte, request_id) = take_header(&mut r, bytes.len())?;
-        let reply = Surb::from_bytes(r.take(SURB_SIZE)?).map_err(|_| QueueError::BadSurb)?;
+        let field = r.take(SURB_SIZE)?;
         let command = Command::decode_body(tag_byte, &mut r)?;
+        // A request that is not answered carries no reply block: its field is all zero (and
+        // must be, so that each request has one encoding).
+        let reply = if command.answered() {
+            Some(Surb::from_bytes(field).map_err(|_| QueueError::BadSurb)?)
+        } else if field.iter().all(|b| *b == 0) {
+            None
+        } else {
+            return Err(QueueError::BadSurb);
+        };
         let signed_len = r.consumed();
         let signature = match command.auth() {
             Auth::None => None,

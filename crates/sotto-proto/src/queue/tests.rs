@@ -26,7 +26,7 @@ fn send_fits_and_round_trips_with_signature() {
     let sender = AuthKeyPair::generate(&mut rng);
     let req = Request {
         request_id: 7,
-        reply: surb(&mut rng),
+        reply: Some(surb(&mut rng)),
         command: Command::Send {
             sender_id: QueueId::from_bytes([3; 16]),
             message: vec![9; QUEUE_MESSAGE_SIZE],
@@ -103,7 +103,7 @@ fn blob_put_carries_its_nonce_and_a_truncated_nonce_is_refused() {
     let mut rng = ChaCha20Rng::seed_from_u64(9);
     let req = Request {
         request_id: 3,
-        reply: surb(&mut rng),
+        reply: Some(surb(&mut rng)),
         command: Command::BlobPut {
             blob_id: BlobId::from_bytes([5; 16]),
             index: 2,

@@ -13,8 +13,10 @@
 //! [`ServiceConfig::surb_ttl`] seconds after it arrived and never used after that. The next one goes out when the
 //! recipient acknowledges (and so deletes) the previous one. A new Subscribe, or
 //! [`ServiceConfig::redeliver_after`] seconds without an Ack, sends the oldest unacknowledged
-//! message again, so a lost delivery is never a lost message; the recipient drops duplicates
-//! by message id. SURBs live in memory only: after a relay restart recipients subscribe again.
+//! message again, so a lost delivery (or a lost Ack) is never a lost message; the recipient
+//! drops duplicates by message id. A quiet Ack (`Command::Ack` with `quiet`) carries no reply
+//! block and is applied like any Ack but never answered. SURBs live in memory only: after a
+//! relay restart recipients subscribe again.
 //!
 //! ## Limits
 //! Besides the per-queue and per-blob limits, the relay as a whole holds at most
@@ -66,6 +68,8 @@
 //! difficulty, the spent set and Create; `rekey.rs` Rekey and recipient authorisation; `config.rs` the [`ServiceConfig`]; `outcome.rs` what [`QueueService::handle`] reports;
 //! `memory.rs` the [`MemoryStore`].
 
+#[cfg(test)]
+mod ack_tests;
 mod admission;
 mod config;
 mod memory;
@@ -314,11 +318,13 @@ impl<S: QueueStore> QueueService<S> {
             body,
         };
         // The answer goes first: a Send's sender learns its message is stored before the
-        // recipient may see it, and a Subscribe's Ok precedes the first delivery.
-        if let Some(out) = response
-            .encode()
-            .ok()
-            .and_then(|bytes| request.reply.clone().seal(&bytes).ok())
+        // recipient may see it, and a Subscribe's Ok precedes the first delivery. A request
+        // without a reply block (a quiet Ack) is not answered: its outcome is only counted.
+        if let Some(reply) = request.reply.clone()
+            && let Some(out) = response
+                .encode()
+                .ok()
+                .and_then(|bytes| reply.seal(&bytes).ok())
         {
             outgoing.insert(
                 0,
@@ -466,6 +472,7 @@ impl<S: QueueStore> QueueService<S> {
                 recipient_id,
                 message_id,
                 surbs,
+                ..
             } => {
                 self.authorise_recipient(request, recipient_id)?;
                 let removed = self

@@ -15,7 +15,7 @@ fn ask(f: &mut Fixture, command: Command, signer: &AuthKeyPair) -> (Handled, Res
     let (reply, opener) = build_surb(&mut f.rng, &f.route, conn).unwrap();
     let payload = Request {
         request_id: 9,
-        reply,
+        reply: Some(reply),
         command,
     }
     .encode(Some(signer))
@@ -84,6 +84,7 @@ fn rekey_replaces_the_key_drops_the_surbs_and_the_old_key_learns_it_moved() {
             recipient_id: rid,
             message_id: crate::queue::QueueMessageId::random(&mut f.rng),
             surbs: Vec::new(),
+            quiet: false,
         },
         Command::Delete { recipient_id: rid },
         rekey(rid, &old, &AuthKeyPair::generate(&mut f.rng).public_key()),

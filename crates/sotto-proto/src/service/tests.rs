@@ -48,7 +48,8 @@ impl Fixture {
     }
 
     pub(super) fn request(&mut self, command: Command, signer: Option<&AuthKeyPair>) -> Vec<u8> {
-        let reply = self.surb();
+        // A quiet Ack carries no reply block.
+        let reply = command.answered().then(|| self.surb());
         Request {
             request_id: 7,
             reply,
@@ -254,6 +255,7 @@ fn quota_refuses_and_ack_deletes() {
                 recipient_id,
                 message_id: oldest.id,
                 surbs: Vec::new(),
+                quiet: false,
             },
             Some(key),
         );
@@ -365,16 +367,29 @@ fn ack(
     message_id: QueueMessageId,
     n: usize,
 ) -> Outcome {
+    ack_handing(f, key, (recipient_id, message_id), n, false).outcome
+}
+
+/// Acks `(queue, message)` signed by `key`, handing over `n` fresh SURBs; `quiet`: without a
+/// reply block (tag 0x0a).
+pub(super) fn ack_handing(
+    f: &mut Fixture,
+    key: &AuthKeyPair,
+    (recipient_id, message_id): (QueueId, QueueMessageId),
+    n: usize,
+    quiet: bool,
+) -> Handled {
     let surbs = (0..n).map(|_| f.surb()).collect();
     let p = f.request(
         Command::Ack {
             recipient_id,
             message_id,
             surbs,
+            quiet,
         },
         Some(key),
     );
-    f.run(&p, NOW).outcome
+    f.run(&p, NOW)
 }
 
 fn blob_put(f: &mut Fixture, blob_id: BlobId, index: u32) -> Outcome {
@@ -564,6 +579,7 @@ fn an_ack_cannot_pass_the_per_queue_surb_cap() {
             recipient_id: id,
             message_id: oldest.id,
             surbs,
+            quiet: false,
         },
         Some(&alice),
     );

@@ -243,6 +243,19 @@ impl World {
         }
     }
 
+    /// What relay `to`'s queue service would get from `packet`, if it is the packet's last
+    /// hop (peeled with a fresh replay cache, so the packet can still be delivered).
+    pub fn peek(&self, to: usize, packet: &[u8]) -> Option<sotto_proto::queue::ReceivedRequest> {
+        use sotto_proto::onion::{Processed, process};
+        let mut fresh = MemoryReplayCache::new(4);
+        match process(packet, self.nodes[to].keys(), &mut fresh).ok()? {
+            Processed::Deliver { payload, .. } => {
+                sotto_proto::queue::ReceivedRequest::decode(&payload).ok()
+            }
+            _ => None,
+        }
+    }
+
     /// Hands a frame to client `who` now, as its gateway would; returns what the client says.
     pub fn hand_to_client(
         &mut self,

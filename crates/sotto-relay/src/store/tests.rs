@@ -235,7 +235,7 @@ fn a_rekeyed_queue_stays_moved_across_reopening() {
         let reply = build_surb(&mut rng, &route, conn).unwrap().0;
         let payload = Request {
             request_id: 1,
-            reply,
+            reply: Some(reply),
             command,
         }
         .encode(Some(key))

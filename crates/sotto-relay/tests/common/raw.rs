@@ -53,7 +53,7 @@ impl Gateway {
         self.next_id += 1;
         let payload = Request {
             request_id,
-            reply: surb,
+            reply: Some(surb),
             command,
         }
         .encode(signer)

@@ -147,7 +147,7 @@ impl Client {
         };
         let request = Request {
             request_id,
-            reply,
+            reply: Some(reply),
             command: command.clone(),
         };
         let encoded = request.encode(signer.as_ref());

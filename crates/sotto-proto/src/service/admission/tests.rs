@@ -100,7 +100,7 @@ fn a_retried_create_gets_the_same_ids_without_new_work() {
     let (reply, opener) = build_surb(&mut f.rng, &f.route, conn).unwrap();
     let retry = Request {
         request_id: 2,
-        reply,
+        reply: Some(reply),
         command: Command::Create {
             recipient_key: key.public_key(),
             timestamp: NOW,
@@ -135,7 +135,7 @@ fn spent_work_creates_nothing_again_and_is_forgotten_after_the_window() {
     let mut again = ReceivedRequest::decode(&create).unwrap().command;
     let replay = Request {
         request_id: 9,
-        reply,
+        reply: Some(reply),
         command: again.clone(),
     }
     .encode(Some(&key))
