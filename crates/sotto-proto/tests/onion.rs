@@ -116,6 +116,27 @@ fn same_seed_gives_the_same_keys_and_payload() {
     assert_eq!(a.as_bytes()[348..], b.as_bytes()[348..]);
 }
 
+/// The deterministic parts of a packet (alpha and the Lioness-encrypted payload) are pinned:
+/// native builds take `chacha20`'s own ChaCha20 for Lioness, wasm32 + simd128 builds
+/// `chacha20-simd128`'s (vendor/README.md), and both must give these bytes. The digest is
+/// SHA-256 over alpha then the payload of the packet in the test above; a change to the packet
+/// format changes it (regenerate from a native run, then check it in the browser).
+#[test]
+fn the_deterministic_bytes_are_the_same_on_every_target() {
+    use sha2::{Digest, Sha256};
+    let net = network(&mut ChaCha20Rng::seed_from_u64(3), 3);
+    let packet = build_forward(&mut ChaCha20Rng::seed_from_u64(9), &route(&net), b"det").unwrap();
+    let bytes = packet.as_bytes();
+    let digest = Sha256::new()
+        .chain_update(&bytes[..32])
+        .chain_update(&bytes[348..])
+        .finalize();
+    assert_eq!(
+        hex::encode(digest),
+        "e73f2ee039d178ad79fe7b098cae4d07e21e9c5ec947668d18f2d60267a9b109"
+    );
+}
+
 #[test]
 fn replays_are_rejected_at_every_hop() {
     let mut rng = ChaCha20Rng::seed_from_u64(4);

@@ -16,7 +16,13 @@ use crate::constants::SECURITY_PARAMETER;
 use crate::payload::key::{PayloadKey, SphinxPayloadKey};
 use crate::{Error, ErrorKind, Result};
 use blake2::Blake2bMac;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use chacha20::ChaCha20;
+// Sotto-only, not for upstream (Sotto's vendor/README.md): on wasm32 with simd128, where chacha20
+// 0.10 has no SIMD backend, Lioness's ChaCha20 is Sotto's four-block one (same key and nonce sizes,
+// byte-identical output). Upstream would take a simd128 backend in `chacha20` instead.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use chacha20_simd128::ChaCha20;
 use digest::consts::U32;
 use digest::OutputSizeUser;
 use lioness_rs::{KeyInit, Lioness};
