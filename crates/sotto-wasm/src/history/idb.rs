@@ -10,9 +10,7 @@ use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
-use super::{
-    Change, History, Pending, Rng, Seed, StateParts, Write, Written, part_digest, ready,
-};
+use super::{Change, History, Pending, Rng, Seed, StateParts, Write, Written, part_digest, ready};
 use crate::error::{ErrorCode, sotto_error};
 use crate::storage::{LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, Status, Store, kind};
 

@@ -97,7 +97,9 @@ impl Store {
             .ok_or_else(|| corrupt(kind::STATE))?;
         let mut contacts = Vec::with_capacity(rows.len());
         for row in rows {
-            let k = get(&row, "k").as_string().ok_or_else(|| corrupt("contact"))?;
+            let k = get(&row, "k")
+                .as_string()
+                .ok_or_else(|| corrupt("contact"))?;
             let sealed = get_bytes(&row, "v").ok_or_else(|| corrupt("contact"))?;
             let part = open(&self.key, &Self::ad(kind::CONTACT, &k), &sealed)
                 .ok_or_else(|| corrupt("contact"))?;
