@@ -225,6 +225,23 @@ if (!st || st.error) {
     `${Math.round(st.seed.bulk_per_s).toLocaleString('en-US')}/s in transactions of 500; ${Math.round(st.seed.single_per_s).toLocaleString('en-US')}/s one message per transaction`, '—', '—', '—', '—');
 }
 
+const sw = app?.storage_writes;
+const writesGoal = 'storage: bytes written per received message ≤ 2 KB, flat from 1 to 1,000 contacts';
+if (!sw?.rows?.length) {
+  row('storage: bytes written per received message at 1 / 100 / 1,000 contacts', 'not measured', '—', '—', '≤ 2 KB, flat', `not measured: ${whyNot(sw)}`);
+  goals.push({ area: 'storage', goal: writesGoal, ratio: '—', ok: null, note: whyNot(sw) });
+} else {
+  const b = (v) => `${v.toLocaleString('en-US')} B`;
+  const counts = sw.rows.map((r) => r.contacts.toLocaleString('en-US')).join(' / ');
+  const ok = sw.rows.every((r) => r.parts <= 2048);
+  goals.push({ area: 'storage', goal: writesGoal, ratio: sw.rows.map((r) => b(r.parts)).join(' / '), ok });
+  row(`storage: bytes written per received message at ${counts} contacts (sealed values put by the write it causes: the state's core, the contact's record, the message and the bookkeeping record)`,
+    sw.rows.map((r) => b(r.parts)).join(' / '), `the whole client state, as before per-contact records: ${sw.rows.map((r) => b(r.whole)).join(' / ')}`,
+    sw.rows.map((r) => `${(r.whole / r.parts).toFixed(1)}×`).join(' / '), '≤ 2 KB, flat', verdict(ok));
+  row(`storage: opening the client state of a profile with ${counts} contacts (state record + one record per contact, one transaction), fresh page, median of 3`,
+    sw.rows.map((r) => msf(r.open_parts_ms)).join(' / '), `the whole client state in one record: ${sw.rows.map((r) => msf(r.open_whole_ms)).join(' / ')}`, '—', '—', '—');
+}
+
 // ---- the document ----------------------------------------------------------------------
 const checks = browser?.checks ?? {};
 const badChecks = Object.entries(checks).filter(([, v]) => !v).map(([k]) => k);

@@ -218,7 +218,7 @@ const RECEIVED_TEXT: &str = "a received message, about the length of a short cha
 /// as a real one). Profiles `{profile}-parts` and `{profile}-whole` are stored with Alice's
 /// state before the message (written through `StateParts`, the parts profile then opened
 /// as the messenger opens it: `IdbHistory::open`), then each is written as its code writes
-/// the state after it. Both profiles are left for [`open_state_parts`].
+/// the state after it. Both profiles are left for [`open_state`].
 ///
 /// [`Store::bytes_written`]: crate::storage::Store::bytes_written
 #[wasm_bindgen(js_name = benchReceiveWriteBytes)]
@@ -262,8 +262,9 @@ pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsVal
         return Err(JsError::new("the message did not arrive").into());
     };
     let after = w.clients[0].to_parts();
-    let alice_before = with_copies(&before, n)?;
-    let alice_after = with_copies(&after, n)?;
+    // The copies are of Bob's part before the message in both: only Bob's own part moves on.
+    let alice_before = with_copies(&before, &before, n)?;
+    let alice_after = with_copies(&after, &before, n)?;
     let message = |seq| {
         MessageRecord::text_message(
             seq,
@@ -331,13 +332,12 @@ pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsVal
     ]))
 }
 
-/// Opens the stored profile `{profile}-parts` that [`receive_write_bytes`] left (its state
-/// record and every contact record, as `Sotto.open` reads them, and the client they make);
-/// returns how many contacts it has. The page times it.
-#[wasm_bindgen(js_name = benchOpenStateParts)]
-pub async fn open_state_parts(profile: String) -> Result<u32, JsValue> {
-    let (mut history, restored) =
-        crate::history::idb::IdbHistory::open(&format!("{profile}-parts"), None).await?;
+/// Opens a stored profile that [`receive_write_bytes`] left (`{profile}-parts` or
+/// `{profile}-whole`: its state record and every contact record, as `Sotto.open` reads them,
+/// and the client they make); returns how many contacts it has. The page times it.
+#[wasm_bindgen(js_name = benchOpenState)]
+pub async fn open_state(profile: String) -> Result<u32, JsValue> {
+    let (mut history, restored) = crate::history::idb::IdbHistory::open(&profile, None).await?;
     let count = restored.map_or(0, |r| r.client.contact_ids().count());
     if let Some(store) = crate::history::History::take_store(&mut history) {
         store.close();
@@ -346,14 +346,16 @@ pub async fn open_state_parts(profile: String) -> Result<u32, JsValue> {
 }
 
 /// `parts` (a client with one contact, no request in flight, no queue of an invitation, no
-/// rekey secret) with `n - 1` copies of its contact under new contact ids and receive-queue
-/// ids: a client of `n` contacts whose parts are each as large as a real one.
+/// rekey secret) with `n - 1` copies of the contact of `template` (the same client at another
+/// time) under new contact ids and receive-queue ids: a client of `n` contacts whose parts are
+/// each as large as a real one.
 fn with_copies(
     parts: &sotto_proto::client::PersistedParts,
+    template: &sotto_proto::client::PersistedParts,
     n: u32,
 ) -> Result<sotto_proto::client::Client, JsError> {
     let bad = || JsError::new("the client is not as the copies need it");
-    let [(first, part)] = &parts.contacts[..] else {
+    let ([(first, own)], [(_, part)]) = (&parts.contacts[..], &template.contacts[..]) else {
         return Err(bad());
     };
     let part = part.as_bytes();
@@ -362,7 +364,7 @@ fn with_copies(
     if len < 94 || part[len - 94..len - 90] != 1u32.to_be_bytes() || part[len - 10] != 0 {
         return Err(bad());
     }
-    let mut copies = vec![part.to_vec()];
+    let mut copies = vec![own.as_bytes().to_vec()];
     for i in 1..u64::from(n) {
         let id = first + i;
         let mut copy = part.to_vec();

@@ -33,11 +33,13 @@ impl Store {
     /// The key of contact `id`'s record: a prefix common to all contact records (so that one
     /// key range holds them all), `:`, then the record's own hashed key.
     fn contact_key(&self, id: ContactId) -> String {
-        format!(
-            "{}:{}",
-            self.contact_prefix(),
-            self.hashed(kind::CONTACT, &id.to_be_bytes())
-        )
+        self.contact_key_under(&self.contact_prefix(), id)
+    }
+
+    /// [`Store::contact_key`] with the prefix already made (reading every contact record
+    /// makes it once).
+    fn contact_key_under(&self, prefix: &str, id: ContactId) -> String {
+        format!("{prefix}:{}", self.hashed(kind::CONTACT, &id.to_be_bytes()))
     }
 
     fn contact_prefix(&self) -> String {
@@ -109,7 +111,7 @@ impl Store {
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_be_bytes)
                 .ok_or_else(|| corrupt("contact"))?;
-            if self.contact_key(id) != k {
+            if self.contact_key_under(&prefix, id) != k {
                 return Err(corrupt("contact"));
             }
             contacts.push((id, part));
