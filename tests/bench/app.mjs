@@ -281,34 +281,37 @@ async function storageBench() {
 // state record and N contact records, one transaction) in a fresh page.
 const WRITE_CONTACTS = [1, 100, 1000];
 
+/// Runs `fn(arg)` in a fresh page of `context` whose `window.__bench` is the bench build's
+/// module, instantiated before `fn` starts.
+async function inBenchPage(context, fn, arg) {
+  const page = await context.newPage();
+  try {
+    await page.goto(`${origin}/`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    await page.evaluate(async () => {
+      window.__bench = await import('/bench/pkg/sotto.js');
+      await window.__bench.default();
+    });
+    return await page.evaluate(fn, arg);
+  } finally {
+    await page.close();
+  }
+}
+
 async function storageWrites() {
   const context = await benchContext();
   try {
     const rows = [];
     for (const n of WRITE_CONTACTS) {
-      const page = await context.newPage();
-      await page.goto(`${origin}/`);
-      await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-      rows.push(await page.evaluate(async (n) => {
-        const mod = await import('/bench/pkg/sotto.js');
-        await mod.default();
-        return mod.benchReceiveWriteBytes(`bench-writes-${n}`, n);
-      }, n));
-      await page.close();
+      rows.push(await inBenchPage(context, (n) => window.__bench.benchReceiveWriteBytes(`bench-writes-${n}`, n), n));
       for (const form of ['parts', 'whole']) {
         const opens = [];
         for (let i = 0; i < 3; i++) {
-          const fresh = await context.newPage();
-          await fresh.goto(`${origin}/`);
-          await fresh.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-          opens.push(await fresh.evaluate(async (profile) => {
-            const mod = await import('/bench/pkg/sotto.js');
-            await mod.default();
+          opens.push(await inBenchPage(context, async (profile) => {
             const t0 = performance.now();
-            const count = await mod.benchOpenState(profile);
+            const count = await window.__bench.benchOpenState(profile);
             return { ms: performance.now() - t0, count };
           }, `bench-writes-${n}-${form}`));
-          await fresh.close();
         }
         if (opens.some((o) => o.count !== n)) throw new Error(`the ${n}-contact profile (${form}) did not open with ${n} contacts`);
         rows.at(-1)[`open_${form}_ms`] = median(opens.map((o) => o.ms));
