@@ -230,3 +230,7 @@ pub fn state_bytes(seq: u64, client: &Client) -> Zeroizing<Vec<u8>> {
     bytes.extend_from_slice(client.to_persisted().as_bytes());
     bytes
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+#[path = "parts_tests.rs"]
+mod parts_tests;
