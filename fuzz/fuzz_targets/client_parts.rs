@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
     };
     // Parts of an older layout version are read, and written again in today's.
     let today = core.get(1) == Some(&CLIENT_STATE_VERSION)
-        && contacts.iter().all(|p| p.first() == Some(&CLIENT_STATE_VERSION));
+        && contacts
+            .iter()
+            .all(|p| p.first() == Some(&CLIENT_STATE_VERSION));
     if let Ok(client) = Client::from_parts(core, contacts.iter().copied())
         && today
     {
