@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(parts.core.as_bytes(), *core);
         let mut given: Vec<&[u8]> = contacts.to_vec();
         given.sort_by_key(|p| p.get(1..9).map(<[u8]>::to_vec));
-        let again: Vec<&[u8]> = parts.contacts.iter().map(|(_, p)| p.as_bytes()).collect();
+        let again: Vec<&[u8]> = parts.contacts.iter().map(|c| c.part.as_bytes()).collect();
         assert_eq!(again, given);
     }
 });

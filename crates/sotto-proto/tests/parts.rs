@@ -46,7 +46,7 @@ fn read(parts: &PersistedParts, contacts: &[&[u8]]) -> Result<Client, PersistErr
 }
 
 fn contact_bytes(parts: &PersistedParts) -> Vec<&[u8]> {
-    parts.contacts.iter().map(|(_, p)| p.as_bytes()).collect()
+    parts.contacts.iter().map(|c| c.part.as_bytes()).collect()
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn the_parts_give_back_the_whole_state_in_any_order() {
     let alice = &w.clients[0];
     let parts = parts_of(alice);
     assert_eq!(parts.core.as_bytes().first(), Some(&CORE_MARK));
-    let listed: Vec<u64> = parts.contacts.iter().map(|(id, _)| *id).collect();
+    let listed: Vec<u64> = parts.contacts.iter().map(|c| c.id).collect();
     assert_eq!(listed, ids, "one part per contact, in id order");
     assert_parts_round_trip(alice);
     let mut shuffled = contact_bytes(&parts);
@@ -93,10 +93,11 @@ fn a_received_message_changes_only_its_contacts_part() {
     });
     assert!(got);
     let after = parts_of(&w.clients[0]);
-    for ((id, old), (_, new)) in before.contacts.iter().zip(&after.contacts) {
+    for (old, new) in before.contacts.iter().zip(&after.contacts) {
+        let id = old.id;
         assert_eq!(
-            old.as_bytes() != new.as_bytes(),
-            *id == carol_at_alice,
+            old.part.as_bytes() != new.part.as_bytes(),
+            id == carol_at_alice,
             "contact {id}: only Carol's part changed"
         );
     }
@@ -167,8 +168,8 @@ fn damaged_missing_repeated_or_misplaced_parts_are_refused() {
     stray.push(contacts[0]);
     assert!(read(&parts, &stray).is_err(), "one twice, one missing");
     // A part whose queue is another contact's: Bob's queues spliced after Carol's contact.
-    let bob = parts.contacts[0].1.as_bytes();
-    let carol = parts.contacts[1].1.as_bytes();
+    let bob = parts.contacts[0].part.as_bytes();
+    let carol = parts.contacts[1].part.as_bytes();
     let bob_queues_at = bob.len() - queue_section_len(bob);
     let carol_queues_at = carol.len() - queue_section_len(carol);
     let mut mixed = carol[..carol_queues_at].to_vec();
@@ -191,4 +192,85 @@ fn queue_section_len(part: &[u8]) -> usize {
         "one queue"
     );
     len
+}
+
+#[test]
+fn an_old_contact_part_beside_a_newer_core_is_refused() {
+    // Storage that replays one contact's older record (its ratchet rolled back, so that keys
+    // would be used twice) beside today's core, or today's contact records beside an older
+    // core: the core names the exact part of every contact, so either is refused.
+    let (mut w, ids) = alice_with_three();
+    w.run_until(60, |w| w.clients[0].unsent_messages() == 0);
+    let before = parts_of(&w.clients[0]);
+    let alice_at_carol = w.clients[2].contact_ids().next().unwrap();
+    let from = w.events[0].len();
+    let now = w.client_now(2);
+    w.clients[2]
+        .send_text(&mut w.rng, alice_at_carol, "one more", now)
+        .unwrap();
+    assert!(w.run_until(60, |w| {
+        w.events[0][from..]
+            .iter()
+            .any(|e| matches!(e, Event::Message { .. }))
+    }));
+    let after = parts_of(&w.clients[0]);
+    let (old, new) = (contact_bytes(&before), contact_bytes(&after));
+    assert_ne!(old[1], new[1], "Carol's part moved on");
+    assert_eq!(ids.len(), 3);
+    let replayed = [new[0], old[1], new[2]];
+    assert_eq!(
+        read(&after, &replayed).err(),
+        Some(PersistError::Invalid(
+            "a contact part that is not the core's"
+        ))
+    );
+    assert_eq!(
+        read(&before, &new).err(),
+        Some(PersistError::Invalid(
+            "a contact part that is not the core's"
+        ))
+    );
+    // Each consistent set still reads.
+    read(&before, &old).unwrap();
+    read(&after, &new).unwrap();
+}
+
+#[test]
+fn a_contacts_queue_in_the_core_is_refused() {
+    // Bob's receive queue moved from his part into the core (a list the core keeps for the
+    // queues of our invitations): one state, one encoding, so refused.
+    let (w, _) = alice_with_three();
+    let parts = parts_of(&w.clients[0]);
+    let contacts = contact_bytes(&parts);
+    let bob = contacts[0];
+    let at = bob.len() - queue_section_len(bob);
+    let mut bob_alone = bob[..at].to_vec();
+    bob_alone.extend_from_slice(&0u32.to_be_bytes());
+    let entry = &bob[at + 4..];
+    let core = parts.core.as_bytes();
+    let queues_at = core_queues_at(core);
+    assert_eq!(
+        core[queues_at..queues_at + 4],
+        0u32.to_be_bytes(),
+        "no invitation queue"
+    );
+    let mut moved = core[..queues_at].to_vec();
+    moved.extend_from_slice(&1u32.to_be_bytes());
+    moved.extend_from_slice(entry);
+    moved.extend_from_slice(&core[queues_at + 4..]);
+    let r = Client::from_parts(&moved, [&bob_alone[..], contacts[1], contacts[2]]);
+    assert_eq!(
+        r.err(),
+        Some(PersistError::Invalid("a contact's queue in the core"))
+    );
+}
+
+/// Where the core's receive-queue list starts: mark 1 ‖ version 1 ‖ config 19 ‖ relays
+/// (4 + 64 each) ‖ gateway 32 ‖ connection tag 16 ‖ name (2 + n) ‖ unused 8 ‖ next contact 8.
+fn core_queues_at(core: &[u8]) -> usize {
+    let u32_at = |i: usize| u32::from_be_bytes(core[i..i + 4].try_into().unwrap()) as usize;
+    let relays_at = 2 + 19;
+    let name_at = relays_at + 4 + 64 * u32_at(relays_at) + 32 + 16;
+    let name_len = usize::from(u16::from_be_bytes([core[name_at], core[name_at + 1]]));
+    name_at + 2 + name_len + 8 + 8
 }

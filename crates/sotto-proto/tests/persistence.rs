@@ -233,7 +233,7 @@ impl World {
         // contact does.
         let restored = if p.restores % 2 == 1 {
             let parts = p.client.to_parts();
-            let contacts = parts.contacts.iter().map(|(_, part)| part.as_bytes());
+            let contacts = parts.contacts.iter().map(|c| c.part.as_bytes());
             Client::from_parts(parts.core.as_bytes(), contacts).unwrap()
         } else {
             Client::from_persisted(saved.as_bytes()).unwrap()

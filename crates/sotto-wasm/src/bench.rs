@@ -327,7 +327,7 @@ pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsVal
         ("core", (after.core.as_bytes().len() as f64).into()),
         (
             "contactPart",
-            (after.contacts[0].1.as_bytes().len() as f64).into(),
+            (after.contacts[0].part.as_bytes().len() as f64).into(),
         ),
     ]))
 }
@@ -355,16 +355,17 @@ fn with_copies(
     n: u32,
 ) -> Result<sotto_proto::client::Client, JsError> {
     let bad = || JsError::new("the client is not as the copies need it");
-    let ([(first, own)], [(_, part)]) = (&parts.contacts[..], &template.contacts[..]) else {
+    let ([own], [template]) = (&parts.contacts[..], &template.contacts[..]) else {
         return Err(bad());
     };
-    let part = part.as_bytes();
+    let first = own.id;
+    let part = template.part.as_bytes();
     let len = part.len();
     // …‖ one receive queue: count 1 ‖ id 16 ‖ relay 32 ‖ key seed 32 ‖ 0x00 ‖ contact id ‖ 0x00.
     if len < 94 || part[len - 94..len - 90] != 1u32.to_be_bytes() || part[len - 10] != 0 {
         return Err(bad());
     }
-    let mut copies = vec![own.as_bytes().to_vec()];
+    let mut copies = vec![own.part.as_bytes().to_vec()];
     for i in 1..u64::from(n) {
         let id = first + i;
         let mut copy = part.to_vec();
@@ -375,19 +376,24 @@ fn with_copies(
         copy[len - 9..len - 1].copy_from_slice(&id.to_be_bytes());
         copies.push(copy);
     }
-    // The core ends: … next contact id ‖ no queue (count 0) ‖ contact count ‖ no request
-    // (count 0) ‖ clock offset 8 ‖ moved 1 ‖ no rekey secret 1.
+    // The core ends: … next contact id ‖ no queue (count 0) ‖ contact count ‖ parts digest 32 ‖
+    // no request (count 0) ‖ clock offset 8 ‖ moved 1 ‖ no rekey secret 1.
     let mut core = parts.core.as_bytes().to_vec();
     let end = core.len();
-    if end < 40
-        || core[end - 22..end - 18] != 0u32.to_be_bytes()
-        || core[end - 18..end - 14] != 1u32.to_be_bytes()
+    if end < 72
+        || core[end - 54..end - 50] != 0u32.to_be_bytes()
+        || core[end - 50..end - 46] != 1u32.to_be_bytes()
         || core[end - 14..end - 10] != 0u32.to_be_bytes()
     {
         return Err(bad());
     }
-    core[end - 30..end - 22].copy_from_slice(&(first + u64::from(n)).to_be_bytes());
-    core[end - 18..end - 14].copy_from_slice(&n.to_be_bytes());
+    core[end - 62..end - 54].copy_from_slice(&(first + u64::from(n)).to_be_bytes());
+    core[end - 50..end - 46].copy_from_slice(&n.to_be_bytes());
+    let digests: Vec<_> = copies
+        .iter()
+        .map(|c| sotto_proto::client::part_digest(c))
+        .collect();
+    core[end - 46..end - 14].copy_from_slice(&sotto_proto::client::parts_digest(&digests));
     sotto_proto::client::Client::from_parts(&core, &copies)
         .map_err(|e| JsError::new(&e.to_string()))
 }

@@ -90,7 +90,10 @@ pub use resync::{
 };
 pub use route::MIN_RELAYS;
 pub use snapshot::FetchError as SnapshotFetchError;
-pub use split::{CORE_MARK, FIRST_SPLIT_VERSION, PersistedPart, PersistedParts};
+pub use split::{
+    CORE_MARK, ContactPart, FIRST_SPLIT_VERSION, PartDigest, PersistedPart, PersistedParts,
+    part_digest, parts_digest,
+};
 
 use contact::Contact;
 use receive::RecvQueue;

@@ -6,6 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
 use super::contact::Contact;
 use super::error::PersistError;
 use super::persist::{
@@ -31,15 +34,50 @@ persisted_bytes!(
     "The serialized part (see `docs/PROTOCOL.md`, \"Client state (at rest)\", \"In parts\")."
 );
 
+/// SHA-256 of one contact part ([`part_digest`]).
+pub type PartDigest = [u8; 32];
+
+/// Domain of the digest of all contact parts that a core carries.
+const PARTS_DIGEST_DOMAIN: &[u8] = b"sotto/v1/client-parts";
+
+/// SHA-256 of one contact part's bytes: what the core's digest of the contact parts is made
+/// of, and what a driver compares to tell whether a part changed since it last wrote it.
+pub fn part_digest(part: &[u8]) -> PartDigest {
+    Sha256::digest(part).into()
+}
+
+/// The digest of all contact parts that a core carries: SHA-256(`sotto/v1/client-parts` ‖ the
+/// [`part_digest`] of every contact part, given in increasing contact id order).
+pub fn parts_digest<'a>(digests: impl IntoIterator<Item = &'a PartDigest>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(PARTS_DIGEST_DOMAIN);
+    for d in digests {
+        h.update(d);
+    }
+    h.finalize().into()
+}
+
 /// A [`Client`]'s state cut in parts (see [`Client::to_parts`]).
 #[derive(Debug)]
 pub struct PersistedParts {
     /// Everything that is not one contact's: config, relays, name, the receive queues of our
-    /// invitations (and of no contact), requests in flight and the trailing fields. Starts with [`CORE_MARK`].
+    /// invitations (and of no contact), the number of contacts and the digest of their parts,
+    /// requests in flight and the trailing fields. Starts with [`CORE_MARK`].
     pub core: PersistedPart,
     /// One part per contact (contacts being accepted included), in increasing id order:
     /// the contact's fields and the receive queues it owns.
-    pub contacts: Vec<(ContactId, PersistedPart)>,
+    pub contacts: Vec<ContactPart>,
+}
+
+/// One contact's part of [`PersistedParts`].
+#[derive(Debug)]
+pub struct ContactPart {
+    /// The contact.
+    pub id: ContactId,
+    /// Its part: version ‖ the contact ‖ the receive queues it owns.
+    pub part: PersistedPart,
+    /// [`part_digest`] of `part`: the core names every part by it.
+    pub digest: PartDigest,
 }
 
 impl Client {
@@ -60,13 +98,19 @@ impl Client {
         w.put_u8(CORE_MARK);
         w.put_u8(CLIENT_STATE_VERSION);
         self.write_header(&mut w);
-        let contacts = self
+        let contacts: Vec<ContactPart> = self
             .contacts
             .iter()
             .map(|(id, contact)| {
                 let mut queues = owned.remove(id).unwrap_or_default();
                 queues.sort_by_key(|(q, _)| **q);
-                (*id, contact_part(*id, contact, &queues))
+                let part = contact_part(*id, contact, &queues);
+                let digest = part_digest(part.as_bytes());
+                ContactPart {
+                    id: *id,
+                    part,
+                    digest,
+                }
             })
             .collect();
         // A queue whose contact is gone stays in the core, where reading refuses it as the
@@ -75,6 +119,7 @@ impl Client {
         others.sort_by_key(|(id, _)| **id);
         write_queues(&mut w, &others);
         w.put_u32(u32::try_from(self.contacts.len()).unwrap_or(u32::MAX));
+        w.put_bytes(&parts_digest(contacts.iter().map(|c| &c.digest)));
         self.write_tail(&mut w);
         let core = PersistedPart(w.into_inner());
         PersistedParts { core, contacts }
@@ -84,7 +129,9 @@ impl Client {
     /// client as [`Client::from_persisted`] of the whole state. Refused
     /// ([`PersistError`]) when a part is damaged, a contact or queue appears twice, there are
     /// more or fewer contact parts than the core counts, a queue or request names a contact
-    /// that is not there, or a contact id was not yet issued.
+    /// that is not there, a contact's queue is in the core, a contact id was not yet issued,
+    /// or the contact parts are not exactly those the core was written with (its digest of
+    /// them: an older part of one contact beside a newer core, or the reverse).
     /// Nothing is sent: as after [`Client::from_persisted`].
     pub fn from_parts<I, B>(core: &[u8], contacts: I) -> Result<Client, PersistError>
     where
@@ -98,15 +145,23 @@ impl Client {
         let version = take_version(&mut r, FIRST_SPLIT_VERSION)?;
         let header = read_header(&mut r)?;
         let mut queues = HashMap::new();
-        // Checked once every contact is read (`assemble`).
-        read_queues(&mut r, version, &mut queues, |_| Ok(()))?;
+        // A contact's queues are in its part: `to_parts` leaves here only those of contacts
+        // that are gone, which the whole state's reader refuses too.
+        read_queues(&mut r, version, &mut queues, |owner| match owner {
+            QueueOwner::Contact(_) => Err(PersistError::Invalid("a contact's queue in the core")),
+            QueueOwner::Invitation(_) => Ok(()),
+        })?;
         let expected = r.take_u32()?;
+        let digest: [u8; 32] = r.extract()?;
         let mut all: BTreeMap<ContactId, Contact> = BTreeMap::new();
+        let mut digests: BTreeMap<ContactId, PartDigest> = BTreeMap::new();
         for part in contacts {
-            let (id, contact) = read_contact_part(part.as_ref(), header.next_contact, &mut queues)?;
+            let part = part.as_ref();
+            let (id, contact) = read_contact_part(part, header.next_contact, &mut queues)?;
             if all.insert(id, contact).is_some() {
                 return Err(PersistError::Invalid("a contact stored twice"));
             }
+            digests.insert(id, part_digest(part));
         }
         // A lost (or stray) part shows here, even for a contact nothing else names.
         if u32::try_from(all.len()).ok() != Some(expected) {
@@ -114,6 +169,12 @@ impl Client {
         }
         let tail = read_tail(&mut r, version, &mut all)?;
         r.should_be_exhausted()?;
+        // Last, so that every other check stays reachable (and fuzzed) with any digest.
+        if !bool::from(parts_digest(digests.values()).ct_eq(&digest)) {
+            return Err(PersistError::Invalid(
+                "a contact part that is not the core's",
+            ));
+        }
         assemble(header, queues, all, tail)
     }
 }

@@ -423,7 +423,7 @@ pub fn assert_parts_round_trip(client: &sotto_proto::client::Client) {
     let parts = client.to_parts();
     let back = sotto_proto::client::Client::from_parts(
         parts.core.as_bytes(),
-        parts.contacts.iter().rev().map(|(_, p)| p.as_bytes()),
+        parts.contacts.iter().rev().map(|c| c.part.as_bytes()),
     )
     .expect("the parts read back");
     assert_eq!(

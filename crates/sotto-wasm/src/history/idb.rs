@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use sotto_proto::client::{CORE_MARK, Client, ContactId};
+use sotto_proto::client::{CORE_MARK, Client, ContactId, part_digest};
 use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
-use super::{Change, History, Pending, Rng, Seed, StateParts, Write, Written, part_digest, ready};
+use super::{Change, History, Pending, Rng, Seed, StateParts, Write, Written, ready};
 use crate::error::{ErrorCode, sotto_error};
 use crate::storage::{LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, Status, Store, kind};
 

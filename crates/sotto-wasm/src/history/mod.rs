@@ -14,8 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use sha2::{Digest as _, Sha256};
-use sotto_proto::client::{Client, ContactId};
+use sotto_proto::client::{Client, ContactId, PartDigest};
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
@@ -55,19 +54,13 @@ pub struct StateParts {
     digests: Vec<(ContactId, PartDigest)>,
 }
 
-/// SHA-256 of a contact's part as last written: a write puts a contact record only when the
-/// part's digest differs. (Digests of sealed-away state, compared to decide what to write:
-/// not secrets, and nothing is decided from them that an observer of the writes does not see.)
-pub type PartDigest = [u8; 32];
-
-/// What the store holds of each contact's part: its digest, or `None` for a record whose
-/// bytes are not known to match (written by an older layout: rewritten by the next write).
+/// What the store holds of each contact's part: its digest
+/// ([`sotto_proto::client::part_digest`]; a write puts a contact record only when the part's
+/// digest differs), or `None` for a record whose bytes are not known to match (written by an
+/// older layout: rewritten by the next write). Digests of sealed-away state, compared to
+/// decide what to write: nothing is decided from them that an observer of the writes does not
+/// see.
 pub type Written = HashMap<ContactId, Option<PartDigest>>;
-
-/// The digest of a contact part.
-pub fn part_digest(part: &[u8]) -> PartDigest {
-    Sha256::digest(part).into()
-}
 
 impl StateParts {
     /// `client`'s state for `store`, where the store holds `written`: the core with the
@@ -79,16 +72,15 @@ impl StateParts {
         state.extend_from_slice(parts.core.as_bytes());
         let mut contacts = Vec::new();
         let mut digests = Vec::new();
-        for (id, part) in &parts.contacts {
-            let digest = part_digest(part.as_bytes());
-            if written.get(id) != Some(&Some(digest)) {
-                contacts.push(store.contact_record(*id, part.as_bytes()));
-                digests.push((*id, digest));
+        for c in &parts.contacts {
+            if written.get(&c.id) != Some(&Some(c.digest)) {
+                contacts.push(store.contact_record(c.id, c.part.as_bytes()));
+                digests.push((c.id, c.digest));
             }
         }
         let removed = written
             .keys()
-            .filter(|id| !parts.contacts.iter().any(|(c, _)| c == *id))
+            .filter(|id| !parts.contacts.iter().any(|c| c.id == **id))
             .copied()
             .collect();
         StateParts {
