@@ -315,6 +315,7 @@ impl History for IdbHistory {
         );
         records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
         let parts = StateParts::new(&store, self.seq, client, &self.written);
+        parts.taken(&mut self.written);
         Some(Write {
             store,
             records,

@@ -91,6 +91,16 @@ impl StateParts {
         }
     }
 
+    /// This write is taken and may reach the store (even when it seems to fail): until it
+    /// commits, the contacts whose records it puts count as stored with bytes not known, so
+    /// a write taken meanwhile deletes their records if their contacts are gone by then (else
+    /// the store would keep a record its core does not count), and puts them again otherwise.
+    pub fn taken(&self, written: &mut Written) {
+        for (id, _) in &self.digests {
+            written.insert(*id, None);
+        }
+    }
+
     /// Writes these parts and `records` in one transaction ([`Store::write_state_with`]).
     pub async fn write(&self, store: &Store, records: Vec<JsValue>) -> Result<(), JsValue> {
         let mut all = records;
