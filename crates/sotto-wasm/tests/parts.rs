@@ -251,3 +251,42 @@ async fn a_contact_record_opens_only_under_its_own_key() {
     store.close();
     let _ = delete_database(&db_name(profile)).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_failed_write_does_not_let_a_stale_copy_write_over_another() {
+    // a and b read the same state. a's write fails (nothing stored), b's succeeds: a is now
+    // stale, and its next write must be refused, or it would write its core over b's and
+    // leave b's contact records beside it (a state that never was; ratchets rolled back).
+    let profile = "parts-failed-write";
+    let _ = delete_database(&db_name(profile)).await;
+    let a = open_store(profile).await;
+    a.write_state(Vec::new(), b"state 1").await.unwrap();
+    let b = open_store(profile).await;
+    assert!(b.read_state().await.unwrap().is_some());
+    // A record IndexedDB refuses (no key): the write fails and nothing of it is stored.
+    let bad = vec![JsValue::from(Object::new())];
+    assert!(a.write_state(bad, b"lost").await.is_err());
+    b.write_state_with(
+        vec![b.contact_record(1, &fake_part(1, 0xb1))],
+        &[],
+        b"state 2 (b)",
+    )
+    .await
+    .unwrap();
+
+    let stale = vec![a.contact_record(2, &fake_part(2, 0xa2))];
+    let e = a
+        .write_state_with(stale, &[1], b"state 3 (a)")
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
+    let stored = b.read_state_parts().await.unwrap().unwrap();
+    assert_eq!(&stored.state[..], b"state 2 (b)");
+    let ids: Vec<u64> = stored.contacts.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [1]);
+    // b, whose write was the last, goes on.
+    b.write_state(Vec::new(), b"state 3 (b)").await.unwrap();
+    a.close();
+    b.close();
+    let _ = delete_database(&db_name(profile)).await;
+}

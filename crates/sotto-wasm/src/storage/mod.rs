@@ -16,9 +16,10 @@
 //!   `i` = hex(HMAC(index key, "conv" ‖ contact)) ‖ ":" ‖ 16 hex digits of a local sequence
 //!   number, so a conversation pages in order without showing who or when.
 //! - the `state` record (message counter ‖ the client's core part, `Client::to_parts`) also
-//!   carries a plaintext generation number `g`; a write of the state is refused
-//!   (`PROFILE_IN_USE`) when the stored `g` is newer than the one this store read or last
-//!   wrote ([`Store::write_state_with`]). A profile stored before per-contact records holds
+//!   carries a plaintext generation number `g` and the id `w` of the store that wrote it
+//!   (random, new on every open); a write of the state is refused (`PROFILE_IN_USE`) unless
+//!   the stored record is this store's own or still the one it read
+//!   ([`Store::write_state_with`]). A profile stored before per-contact records holds
 //!   the whole client there instead (its first byte, after the counter, tells which); it is
 //!   split by its first write.
 //! - one `contact` record per contact (its part of the client state), keyed

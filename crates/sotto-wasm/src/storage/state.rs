@@ -22,6 +22,10 @@ use crate::js::{get, get_bytes, set};
 /// generations: 0).
 const GENERATION: &str = "g";
 
+/// The plaintext id of the store that wrote the `state` record (absent in records written
+/// before writer ids).
+const WRITER: &str = "w";
+
 /// What [`Store::read_state_parts`] finds: the `state` record's plaintext and every contact
 /// record's (its contact id, from the part itself, and the part).
 pub struct StoredState {
@@ -92,8 +96,12 @@ impl Store {
                 .map_err(|e| storage_error(&e))?;
             (v, rows)
         };
-        let Some(v) = v else { return Ok(None) };
+        let Some(v) = v else {
+            self.base.replace((0, None));
+            return Ok(None);
+        };
         self.generation.set(generation_of(&v));
+        self.base.replace(writer_of(&v));
         let sealed = get_bytes(&v, "v").ok_or_else(|| corrupt(kind::STATE))?;
         let state = open(&self.key, &Self::ad(kind::STATE, &hashed), &sealed)
             .ok_or_else(|| corrupt(kind::STATE))?;
@@ -127,25 +135,28 @@ impl Store {
     /// Writes `records` (messages, contact records made by [`Store::contact_record`], …) and
     /// the client state `state`, and deletes the records of the contacts `removed`, in one
     /// transaction, as the next generation of the state this store read (or last wrote).
-    /// Inside the same transaction the stored generation is checked first: when another writer
-    /// (another tab, an older copy) stored a newer one, nothing is written or deleted and this
-    /// fails with `PROFILE_IN_USE`, so a stale copy can never roll the ratchets (the state's or
-    /// any contact's) back.
+    /// Inside the same transaction the stored `state` record is checked first: unless this
+    /// store wrote it (its writer id) or it is still the one this store read (generation and
+    /// writer id), another writer (another tab, an older copy) wrote since, and nothing is
+    /// written or deleted: this fails with `PROFILE_IN_USE`, so a stale copy can never roll
+    /// the ratchets (the state's or any contact's) back, nor leave its core beside another
+    /// writer's contact records. A failed write of this store changes nothing of that (a
+    /// generation number claimed by a failed write no longer lets a stale copy pass).
     ///
     /// The generation is claimed before the first await, so writes started one after another
     /// from this store (whose IndexedDB transactions run in the order they were made) each
-    /// find their predecessor's, or an older one when a predecessor failed.
+    /// write a newer one.
     pub async fn write_state_with(
         &self,
         records: Vec<JsValue>,
         removed: &[ContactId],
         state: &[u8],
     ) -> Result<(), JsValue> {
-        let expected = self.generation.get();
-        let next = expected.saturating_add(1);
+        let next = self.generation.get().saturating_add(1);
         self.generation.set(next);
         let record = self.record(kind::STATE, STATE_KEY, state, None);
         set(&record, GENERATION, &JsValue::from(next as f64));
+        set(&record, WRITER, &self.writer.as_str().into());
         let hashed = self.hashed(kind::STATE, STATE_KEY);
         let tx = self.tx(TransactionMode::ReadWrite)?;
         {
@@ -154,8 +165,9 @@ impl Store {
                 .get(hashed.into())
                 .await
                 .map_err(|e| storage_error(&e))?
-                .map_or(0, |v| generation_of(&v));
-            if stored > expected {
+                .map_or((0, None), |v| writer_of(&v));
+            let ours = stored.1.as_deref() == Some(self.writer.as_str());
+            if !ours && stored != *self.base.borrow() {
                 return Err(sotto_error(
                     ErrorCode::ProfileInUse,
                     "another tab or window wrote this profile since it was opened here; \
@@ -199,4 +211,9 @@ impl Store {
 /// The generation number on a stored `state` record.
 fn generation_of(record: &JsValue) -> u64 {
     get(record, GENERATION).as_f64().unwrap_or(0.0) as u64
+}
+
+/// The generation number and writer id on a stored `state` record.
+fn writer_of(record: &JsValue) -> (u64, Option<String>) {
+    (generation_of(record), get(record, WRITER).as_string())
 }

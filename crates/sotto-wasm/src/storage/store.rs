@@ -30,6 +30,12 @@ pub struct Store {
     /// The generation of the client state this store last read or claimed for a write (see
     /// [`Store::write_state`]); 0 before any.
     pub(super) generation: std::cell::Cell<u64>,
+    /// This store's writer id (random hex, new on every open), put on every `state` record it
+    /// writes (see [`Store::write_state_with`]).
+    pub(super) writer: String,
+    /// The generation and writer id of the `state` record this store last read ((0, `None`)
+    /// before any, or when there was none).
+    pub(super) base: std::cell::RefCell<(u64, Option<String>)>,
     /// Bytes of sealed values put into IndexedDB by this store's writes (see
     /// [`Store::bytes_written`]).
     pub(super) written: std::cell::Cell<u64>,
@@ -117,6 +123,8 @@ impl Store {
             opened_schema: schema,
             created,
             generation: std::cell::Cell::new(0),
+            writer: crate::js::hex(&random::<16>()),
+            base: std::cell::RefCell::new((0, None)),
             written: std::cell::Cell::new(0),
         };
         Ok(store)
