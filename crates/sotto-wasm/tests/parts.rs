@@ -290,3 +290,36 @@ async fn a_failed_write_does_not_let_a_stale_copy_write_over_another() {
     b.close();
     let _ = delete_database(&db_name(profile)).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_write_that_fails_midway_deletes_and_puts_nothing() {
+    // A put IndexedDB refuses at once (no key) after the write deleted a contact's record:
+    // the whole transaction goes, the deletion too (the core still counts that contact).
+    let profile = "parts-failed-midway";
+    let _ = delete_database(&db_name(profile)).await;
+    let store = open_store(profile).await;
+    let records = vec![
+        store.contact_record(1, &fake_part(1, 1)),
+        store.contact_record(2, &fake_part(2, 2)),
+    ];
+    store
+        .write_state_with(records, &[], b"state 1")
+        .await
+        .unwrap();
+    let bad = vec![
+        store.contact_record(2, &fake_part(2, 0x22)),
+        JsValue::from(Object::new()),
+    ];
+    assert!(store.write_state_with(bad, &[1], b"lost").await.is_err());
+    let stored = store.read_state_parts().await.unwrap().unwrap();
+    assert_eq!(&stored.state[..], b"state 1");
+    let mut parts: Vec<(u64, Vec<u8>)> = stored
+        .contacts
+        .iter()
+        .map(|(id, p)| (*id, p.to_vec()))
+        .collect();
+    parts.sort();
+    assert_eq!(parts, [(1, fake_part(1, 1)), (2, fake_part(2, 2))]);
+    store.close();
+    let _ = delete_database(&db_name(profile)).await;
+}

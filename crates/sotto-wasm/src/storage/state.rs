@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::crypto::{open, seal};
 use super::records::{STATE_KEY, kind};
-use super::schema::{STORE, corrupt, put_all, storage_error};
+use super::schema::{STORE, abandon, corrupt, put_all, storage_error};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{get, get_bytes, set};
@@ -157,34 +157,46 @@ impl Store {
         let record = self.record(kind::STATE, STATE_KEY, state, None);
         set(&record, GENERATION, &JsValue::from(next as f64));
         set(&record, WRITER, &self.writer.as_str().into());
-        let hashed = self.hashed(kind::STATE, STATE_KEY);
         let tx = self.tx(TransactionMode::ReadWrite)?;
-        {
-            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-            let stored = store
-                .get(hashed.into())
-                .await
-                .map_err(|e| storage_error(&e))?
-                .map_or((0, None), |v| writer_of(&v));
-            let ours = stored.1.as_deref() == Some(self.writer.as_str());
-            if !ours && stored != *self.base.borrow() {
-                return Err(sotto_error(
-                    ErrorCode::ProfileInUse,
-                    "another tab or window wrote this profile since it was opened here; \
-                     this copy stopped",
-                ));
-            }
-            for id in removed {
-                store
-                    .delete(self.contact_key(*id).into())
-                    .await
-                    .map_err(|e| storage_error(&e))?;
-            }
+        if let Err(e) = self.check_and_delete(&tx, removed).await {
+            return Err(abandon(tx, e).await);
         }
         let mut all = records;
         all.push(record);
         self.count_written(&all);
         put_all(tx, all).await
+    }
+
+    /// The first steps of [`Store::write_state_with`] in its transaction `tx`: the check that
+    /// no other writer wrote the state since this store read it, then the deletion of the
+    /// records of the contacts `removed`.
+    async fn check_and_delete(
+        &self,
+        tx: &rexie::Transaction,
+        removed: &[ContactId],
+    ) -> Result<(), JsValue> {
+        let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        let stored = store
+            .get(hashed.into())
+            .await
+            .map_err(|e| storage_error(&e))?
+            .map_or((0, None), |v| writer_of(&v));
+        let ours = stored.1.as_deref() == Some(self.writer.as_str());
+        if !ours && stored != *self.base.borrow() {
+            return Err(sotto_error(
+                ErrorCode::ProfileInUse,
+                "another tab or window wrote this profile since it was opened here; \
+                 this copy stopped",
+            ));
+        }
+        for id in removed {
+            store
+                .delete(self.contact_key(*id).into())
+                .await
+                .map_err(|e| storage_error(&e))?;
+        }
+        Ok(())
     }
 
     /// Adds the sealed values' lengths of `records` to [`Store::bytes_written`].
