@@ -37,6 +37,29 @@ fn alice_with_three() -> (World, Vec<u64>) {
     (w, ids)
 }
 
+/// [`alice_with_three`] once her messages are delivered: her parts before and after one
+/// more message from Carol reached her.
+fn before_and_after_a_message_from_carol() -> (Vec<u64>, PersistedParts, PersistedParts) {
+    let (mut w, ids) = alice_with_three();
+    w.run_until(60, |w| w.clients[0].unsent_messages() == 0);
+    let before = parts_of(&w.clients[0]);
+    // Carol's contact id for Alice: the only contact Carol has.
+    let alice_at_carol = w.clients[2].contact_ids().next().unwrap();
+    let from = w.events[0].len();
+    let now = w.client_now(2);
+    w.clients[2]
+        .send_text(&mut w.rng, alice_at_carol, "one more", now)
+        .unwrap();
+    let got = w.run_until(60, |w| {
+        w.events[0][from..]
+            .iter()
+            .any(|e| matches!(e, Event::Message { .. }))
+    });
+    assert!(got);
+    let after = parts_of(&w.clients[0]);
+    (ids, before, after)
+}
+
 fn parts_of(c: &Client) -> PersistedParts {
     c.to_parts()
 }
@@ -75,24 +98,8 @@ fn the_parts_give_back_the_whole_state_in_any_order() {
 
 #[test]
 fn a_received_message_changes_only_its_contacts_part() {
-    let (mut w, ids) = alice_with_three();
-    w.run_until(60, |w| w.clients[0].unsent_messages() == 0);
-    let before = parts_of(&w.clients[0]);
+    let (ids, before, after) = before_and_after_a_message_from_carol();
     let carol_at_alice = ids[1];
-    // Carol's contact id for Alice: the only contact Carol has.
-    let alice_at_carol = w.clients[2].contact_ids().next().unwrap();
-    let from = w.events[0].len();
-    let now = w.client_now(2);
-    w.clients[2]
-        .send_text(&mut w.rng, alice_at_carol, "one more", now)
-        .unwrap();
-    let got = w.run_until(60, |w| {
-        w.events[0][from..]
-            .iter()
-            .any(|e| matches!(e, Event::Message { .. }))
-    });
-    assert!(got);
-    let after = parts_of(&w.clients[0]);
     for (old, new) in before.contacts.iter().zip(&after.contacts) {
         let id = old.id;
         assert_eq!(
@@ -199,21 +206,7 @@ fn an_old_contact_part_beside_a_newer_core_is_refused() {
     // Storage that replays one contact's older record (its ratchet rolled back, so that keys
     // would be used twice) beside today's core, or today's contact records beside an older
     // core: the core names the exact part of every contact, so either is refused.
-    let (mut w, ids) = alice_with_three();
-    w.run_until(60, |w| w.clients[0].unsent_messages() == 0);
-    let before = parts_of(&w.clients[0]);
-    let alice_at_carol = w.clients[2].contact_ids().next().unwrap();
-    let from = w.events[0].len();
-    let now = w.client_now(2);
-    w.clients[2]
-        .send_text(&mut w.rng, alice_at_carol, "one more", now)
-        .unwrap();
-    assert!(w.run_until(60, |w| {
-        w.events[0][from..]
-            .iter()
-            .any(|e| matches!(e, Event::Message { .. }))
-    }));
-    let after = parts_of(&w.clients[0]);
+    let (ids, before, after) = before_and_after_a_message_from_carol();
     let (old, new) = (contact_bytes(&before), contact_bytes(&after));
     assert_ne!(old[1], new[1], "Carol's part moved on");
     assert_eq!(ids.len(), 3);

@@ -68,6 +68,41 @@ async fn contact_names(me: &Sotto) -> Vec<String> {
         .collect()
 }
 
+/// A new store for `profile` holding `state` and the records of contacts 1 and 2
+/// (`fake_part(id, id)`).
+async fn with_two_contacts(profile: &str, state: &[u8]) -> Store {
+    let _ = delete_database(&db_name(profile)).await;
+    let store = open_store(profile).await;
+    let records = vec![
+        store.contact_record(1, &fake_part(1, 1)),
+        store.contact_record(2, &fake_part(2, 2)),
+    ];
+    store.write_state_with(records, &[], state).await.unwrap();
+    store
+}
+
+/// Two stores of a new `profile` that both read its state `state 1` (written by the first).
+async fn two_copies(profile: &str) -> (Store, Store) {
+    let _ = delete_database(&db_name(profile)).await;
+    let a = open_store(profile).await;
+    a.write_state(Vec::new(), b"state 1").await.unwrap();
+    let b = open_store(profile).await;
+    assert!(b.read_state().await.unwrap().is_some());
+    (a, b)
+}
+
+/// The stored state and contact parts (in id order), read as `store` reads them.
+async fn stored_parts(store: &Store) -> (Vec<u8>, Vec<(u64, Vec<u8>)>) {
+    let stored = store.read_state_parts().await.unwrap().unwrap();
+    let mut parts: Vec<(u64, Vec<u8>)> = stored
+        .contacts
+        .iter()
+        .map(|(id, p)| (*id, p.to_vec()))
+        .collect();
+    parts.sort();
+    (stored.state.to_vec(), parts)
+}
+
 /// A contact part for the store tests: version ‖ contact id ‖ anything.
 fn fake_part(id: u64, filler: u8) -> Vec<u8> {
     let mut part = vec![7];
@@ -135,11 +170,7 @@ async fn a_profile_stored_whole_opens_and_its_first_write_splits_it() {
 #[wasm_bindgen_test]
 async fn contact_records_follow_the_states_generation_and_go_with_their_contact() {
     let profile = "parts-generation";
-    let _ = delete_database(&db_name(profile)).await;
-    let a = open_store(profile).await;
-    a.write_state(Vec::new(), b"state 1").await.unwrap();
-    let b = open_store(profile).await;
-    assert!(b.read_state().await.unwrap().is_some());
+    let (a, b) = two_copies(profile).await;
     let before = a.bytes_written();
     let records = vec![
         a.contact_record(1, &fake_part(1, 0xa1)),
@@ -155,14 +186,8 @@ async fn contact_records_follow_the_states_generation_and_go_with_their_contact(
     let stale = vec![b.contact_record(1, &fake_part(1, 0xb1))];
     let e = b.write_state_with(stale, &[2], b"stale").await.unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
-    let stored = a.read_state_parts().await.unwrap().unwrap();
-    assert_eq!(&stored.state[..], b"state 2");
-    let mut parts: Vec<(u64, Vec<u8>)> = stored
-        .contacts
-        .iter()
-        .map(|(id, p)| (*id, p.to_vec()))
-        .collect();
-    parts.sort();
+    let (state, parts) = stored_parts(&a).await;
+    assert_eq!(state, b"state 2");
     assert_eq!(parts, [(1, fake_part(1, 0xa1)), (2, fake_part(2, 0xa2))]);
 
     // A removed contact's record goes in the state's transaction.
@@ -179,16 +204,7 @@ async fn contact_records_follow_the_states_generation_and_go_with_their_contact(
 #[wasm_bindgen_test]
 async fn a_contact_record_opens_only_under_its_own_key() {
     let profile = "parts-swapped";
-    let _ = delete_database(&db_name(profile)).await;
-    let store = open_store(profile).await;
-    let records = vec![
-        store.contact_record(1, &fake_part(1, 1)),
-        store.contact_record(2, &fake_part(2, 2)),
-    ];
-    store
-        .write_state_with(records, &[], b"state")
-        .await
-        .unwrap();
+    let store = with_two_contacts(profile, b"state").await;
     // A part naming another contact than its key: sealed under contact 3's key.
     store
         .write_state_with(vec![store.contact_record(3, &fake_part(4, 3))], &[], b"s")
@@ -258,11 +274,7 @@ async fn a_failed_write_does_not_let_a_stale_copy_write_over_another() {
     // stale, and its next write must be refused, or it would write its core over b's and
     // leave b's contact records beside it (a state that never was; ratchets rolled back).
     let profile = "parts-failed-write";
-    let _ = delete_database(&db_name(profile)).await;
-    let a = open_store(profile).await;
-    a.write_state(Vec::new(), b"state 1").await.unwrap();
-    let b = open_store(profile).await;
-    assert!(b.read_state().await.unwrap().is_some());
+    let (a, b) = two_copies(profile).await;
     // A record IndexedDB refuses (no key): the write fails and nothing of it is stored.
     let bad = vec![JsValue::from(Object::new())];
     assert!(a.write_state(bad, b"lost").await.is_err());
@@ -296,29 +308,14 @@ async fn a_write_that_fails_midway_deletes_and_puts_nothing() {
     // A put IndexedDB refuses at once (no key) after the write deleted a contact's record:
     // the whole transaction goes, the deletion too (the core still counts that contact).
     let profile = "parts-failed-midway";
-    let _ = delete_database(&db_name(profile)).await;
-    let store = open_store(profile).await;
-    let records = vec![
-        store.contact_record(1, &fake_part(1, 1)),
-        store.contact_record(2, &fake_part(2, 2)),
-    ];
-    store
-        .write_state_with(records, &[], b"state 1")
-        .await
-        .unwrap();
+    let store = with_two_contacts(profile, b"state 1").await;
     let bad = vec![
         store.contact_record(2, &fake_part(2, 0x22)),
         JsValue::from(Object::new()),
     ];
     assert!(store.write_state_with(bad, &[1], b"lost").await.is_err());
-    let stored = store.read_state_parts().await.unwrap().unwrap();
-    assert_eq!(&stored.state[..], b"state 1");
-    let mut parts: Vec<(u64, Vec<u8>)> = stored
-        .contacts
-        .iter()
-        .map(|(id, p)| (*id, p.to_vec()))
-        .collect();
-    parts.sort();
+    let (state, parts) = stored_parts(&store).await;
+    assert_eq!(state, b"state 1");
     assert_eq!(parts, [(1, fake_part(1, 1)), (2, fake_part(2, 2))]);
     store.close();
     let _ = delete_database(&db_name(profile)).await;
