@@ -11,6 +11,8 @@
 //   2. storage: a profile in IndexedDB with 10,000 messages (written by the bench build's
 //      benchSeedMessages through the messenger's storage code), then, in a fresh page, the
 //      time of Sotto.open and of messages(contactId, {limit: 50}).
+//   2b. storage writes: bytes put into IndexedDB by the write one received message causes, with
+//      1, 100 and 1,000 contacts (bench build's benchReceiveWriteBytes), and opening them.
 //   3. PWA: cold loads of the welcome screen (a fresh browser context each, so no HTTP cache and
 //      no service worker): time to a usable "Display name" box and to enabled buttons (the wasm
 //      instantiated), and the bytes the load fetched, each gzipped as a server would send it.
@@ -36,6 +38,8 @@ const LATENCY_MESSAGES = Number(opt('messages', '100'));
 const BURST_MESSAGES = Number(opt('burst', '200'));
 const SEED_MESSAGES = 10_000;
 const PWA_LOADS = 5;
+// `--only storage_writes,pwa`: run only these parts (by their keys in the result).
+const ONLY = opt('only', null);
 
 const log = (line) => process.stderr.write(`app bench: ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -269,6 +273,58 @@ async function storageBench() {
   }
 }
 
+// ---- 2b. storage writes per received message ------------------------------------------------
+// The bench build's benchReceiveWriteBytes: Alice (N contacts) receives one message, and the
+// write it causes goes to IndexedDB twice, as the messenger writes now (the state's core and
+// the changed contact's record) and as it wrote before per-contact records (the whole client
+// state); bytes = the sealed values' lengths. Then the time to open the profile's state (the
+// state record and N contact records, one transaction) in a fresh page.
+const WRITE_CONTACTS = [1, 100, 1000];
+
+/// Runs `fn(arg)` in a fresh page of `context` whose `window.__bench` is the bench build's
+/// module, instantiated before `fn` starts.
+async function inBenchPage(context, fn, arg) {
+  const page = await context.newPage();
+  try {
+    await page.goto(`${origin}/`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    await page.evaluate(async () => {
+      window.__bench = await import('/bench/pkg/sotto.js');
+      await window.__bench.default();
+    });
+    return await page.evaluate(fn, arg);
+  } finally {
+    await page.close();
+  }
+}
+
+async function storageWrites() {
+  const context = await benchContext();
+  try {
+    const rows = [];
+    for (const n of WRITE_CONTACTS) {
+      rows.push(await inBenchPage(context, (n) => window.__bench.benchReceiveWriteBytes(`bench-writes-${n}`, n), n));
+      for (const form of ['parts', 'whole']) {
+        const opens = [];
+        for (let i = 0; i < 3; i++) {
+          opens.push(await inBenchPage(context, async (profile) => {
+            const t0 = performance.now();
+            const count = await window.__bench.benchOpenState(profile);
+            return { ms: performance.now() - t0, count };
+          }, `bench-writes-${n}-${form}`));
+        }
+        if (opens.some((o) => o.count !== n)) throw new Error(`the ${n}-contact profile (${form}) did not open with ${n} contacts`);
+        rows.at(-1)[`open_${form}_ms`] = median(opens.map((o) => o.ms));
+      }
+      const r = rows.at(-1);
+      log(`${n} contacts: ${r.parts} B written per received message (whole state: ${r.whole} B); open ${r.open_parts_ms.toFixed(1)} ms (whole state: ${r.open_whole_ms.toFixed(1)} ms)`);
+    }
+    return { rows };
+  } finally {
+    await context.close();
+  }
+}
+
 // ---- 3. PWA cold load ---------------------------------------------------------------------
 // Marks, on the page's own clock (0 = navigation start), when the "Display name" box is there
 // and enabled and when the welcome screen's buttons are (the app sets data-ready then).
@@ -334,8 +390,10 @@ try {
     ['b2b_memory', () => browserToBrowser('memory')],
     ['b2b_indexeddb', () => browserToBrowser('indexeddb')],
     ['storage', storageBench],
+    ['storage_writes', storageWrites],
     ['pwa', pwaBench],
   ]) {
+    if (ONLY && !ONLY.split(',').includes(key)) continue;
     const t0 = Date.now();
     try {
       result[key] = await run();

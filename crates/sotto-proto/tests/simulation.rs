@@ -113,7 +113,9 @@ fn talk(
     loop {
         // Drain what the clients want to say and what happened to them.
         for (i, p) in people.iter_mut().enumerate() {
+            let mut said = false;
             while let Some(event) = p.client.poll_event() {
+                said = true;
                 match event {
                     Event::InvitationReady {
                         handle: h,
@@ -137,6 +139,11 @@ fn talk(
             }
             while let Some(frame) = p.client.poll_transmit() {
                 net.send(Wire::FromClient(i, frame));
+                said = true;
+            }
+            // Where a driver would write the state, its parts hold all of it.
+            if said {
+                common::assert_parts_round_trip(&p.client);
             }
         }
         // Bob accepts Alice's invitation as soon as it exists, through its link.

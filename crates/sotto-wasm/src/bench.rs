@@ -199,3 +199,202 @@ pub async fn seed_messages(
     store.close();
     Ok(())
 }
+
+/// Relays in memory and a network in virtual time (sotto-proto's simulation tests' own
+/// harness), to make a real conversation for [`receive_write_bytes`] without a network.
+#[path = "../../sotto-proto/tests/common/mod.rs"]
+mod sim;
+
+/// The text of the message [`receive_write_bytes`] receives.
+const RECEIVED_TEXT: &str = "a received message, about the length of a short chat line ✓";
+
+/// Bytes put into IndexedDB by the write that one received text message causes, in a profile
+/// with `contacts` contacts, both ways: as the messenger writes now (`parts`: the state's core,
+/// the contact records whose part changed, the message and the bookkeeping record) and as it
+/// wrote before per-contact records (`whole`: the whole client state, the message and the
+/// bookkeeping record). Counted as the sealed values' lengths ([`Store::bytes_written`]).
+///
+/// Alice and Bob meet through relays in memory; Bob sends Alice one message. Alice's `contacts`
+/// contacts are Bob and copies of Bob's part under other contact and queue ids (each as large
+/// as a real one). Profiles `{profile}-parts` and `{profile}-whole` are stored with Alice's
+/// state before the message (written through `StateParts`, the parts profile then opened
+/// as the messenger opens it: `IdbHistory::open`), then each is written as its code writes
+/// the state after it. Both profiles are left for [`open_state`].
+///
+/// [`Store::bytes_written`]: crate::storage::Store::bytes_written
+#[wasm_bindgen(js_name = benchReceiveWriteBytes)]
+pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsValue, JsValue> {
+    use crate::history::idb::IdbHistory;
+    use crate::history::{History, StateParts, Written, state_bytes};
+    use crate::storage::{LOCAL_KEY, Local, MessageRecord, Store, db_name, delete_database, kind};
+    use sotto_proto::client::Event;
+
+    let n = contacts.max(1);
+    let mut w = sim::World::new(0xb17e, 0, &["Alice", "Bob"]);
+    let (_, alice_at_bob) = w.introduce(0, 1);
+    let quiet = |w: &sim::World| {
+        w.clients
+            .iter()
+            .all(|c| c.pending_requests() == 0 && c.unsent_messages() == 0)
+    };
+    w.run_until(60, quiet);
+    let before = w.clients[0].to_parts();
+    let from = w.events[0].len();
+    let now = w.client_now(1);
+    w.clients[1]
+        .send_text(&mut w.rng, alice_at_bob, RECEIVED_TEXT, now)
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    w.run_until(60, |w| {
+        w.events[0][from..]
+            .iter()
+            .any(|e| matches!(e, Event::Message { .. }))
+    });
+    w.run_until(60, quiet);
+    let Some((contact, id, sent_at, received_at)) =
+        w.events[0][from..].iter().find_map(|e| match e {
+            Event::Message {
+                contact,
+                envelope,
+                received_at,
+            } => Some((*contact, envelope.id, envelope.sent_at, *received_at)),
+            _ => None,
+        })
+    else {
+        return Err(JsError::new("the message did not arrive").into());
+    };
+    let after = w.clients[0].to_parts();
+    // The copies are of Bob's part before the message in both: only Bob's own part moves on.
+    let alice_before = with_copies(&before, &before, n)?;
+    let alice_after = with_copies(&after, &before, n)?;
+    let message = |seq| {
+        MessageRecord::text_message(
+            seq,
+            crate::js::hex(id.as_bytes()),
+            contact,
+            RECEIVED_TEXT.to_owned(),
+            sent_at,
+            Some(received_at),
+        )
+    };
+
+    // Now: parts. Stored before the message, opened as the messenger opens it.
+    let name = format!("{profile}-parts");
+    delete_database(&db_name(&name)).await?;
+    let store = Store::open_with(&name, None, 1024, 1).await?;
+    StateParts::new(&store, 0, &alice_before, &Written::new())
+        .write(&store, Vec::new())
+        .await?;
+    store.close();
+    let (mut history, restored) = IdbHistory::open(&name, None).await?;
+    let local = restored.map(|r| r.local).unwrap_or_default();
+    let store = history.store().ok_or_else(|| JsError::new("no store"))?;
+    history.keep(message(0));
+    let write = history
+        .take_write(&local, &alice_after)
+        .ok_or_else(|| JsError::new("no write"))?;
+    let start = store.bytes_written();
+    let written = write.run().await;
+    history.write_done(write, written.is_ok());
+    written?;
+    let parts = store.bytes_written() - start;
+    store.close();
+
+    // Before per-contact records: the whole state, as main's `take_write` wrote it.
+    let name = format!("{profile}-whole");
+    delete_database(&db_name(&name)).await?;
+    let store = Store::open_with(&name, None, 1024, 1).await?;
+    store
+        .write_state(Vec::new(), &state_bytes(0, &alice_before))
+        .await?;
+    let records = vec![
+        store.message_record(&message(0)),
+        store.record(kind::LOCAL, LOCAL_KEY, &Local::default().encode(), None),
+    ];
+    let start = store.bytes_written();
+    store
+        .write_state(records, &state_bytes(1, &alice_after))
+        .await?;
+    let whole = store.bytes_written() - start;
+    store.close();
+
+    Ok(crate::js::obj(&[
+        ("contacts", n.into()),
+        ("parts", (parts as f64).into()),
+        ("whole", (whole as f64).into()),
+        (
+            "wholeState",
+            (alice_after.to_persisted().as_bytes().len() as f64).into(),
+        ),
+        ("core", (after.core.as_bytes().len() as f64).into()),
+        (
+            "contactPart",
+            (after.contacts[0].part.as_bytes().len() as f64).into(),
+        ),
+    ]))
+}
+
+/// Opens a stored profile that [`receive_write_bytes`] left (`{profile}-parts` or
+/// `{profile}-whole`: its state record and every contact record, as `Sotto.open` reads them,
+/// and the client they make); returns how many contacts it has. The page times it.
+#[wasm_bindgen(js_name = benchOpenState)]
+pub async fn open_state(profile: String) -> Result<u32, JsValue> {
+    let (mut history, restored) = crate::history::idb::IdbHistory::open(&profile, None).await?;
+    let count = restored.map_or(0, |r| r.client.contact_ids().count());
+    if let Some(store) = crate::history::History::take_store(&mut history) {
+        store.close();
+    }
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
+/// `parts` (a client with one contact, no request in flight, no queue of an invitation, no
+/// rekey secret) with `n - 1` copies of the contact of `template` (the same client at another
+/// time) under new contact ids and receive-queue ids: a client of `n` contacts whose parts are
+/// each as large as a real one.
+fn with_copies(
+    parts: &sotto_proto::client::PersistedParts,
+    template: &sotto_proto::client::PersistedParts,
+    n: u32,
+) -> Result<sotto_proto::client::Client, JsError> {
+    let bad = || JsError::new("the client is not as the copies need it");
+    let ([own], [template]) = (&parts.contacts[..], &template.contacts[..]) else {
+        return Err(bad());
+    };
+    let first = own.id;
+    let part = template.part.as_bytes();
+    let len = part.len();
+    // …‖ one receive queue: count 1 ‖ id 16 ‖ relay 32 ‖ key seed 32 ‖ 0x00 ‖ contact id ‖ 0x00.
+    if len < 94 || part[len - 94..len - 90] != 1u32.to_be_bytes() || part[len - 10] != 0 {
+        return Err(bad());
+    }
+    let mut copies = vec![own.part.as_bytes().to_vec()];
+    for i in 1..u64::from(n) {
+        let id = first + i;
+        let mut copy = part.to_vec();
+        copy[1..9].copy_from_slice(&id.to_be_bytes());
+        let mut queue = [0xb0; 16];
+        queue[8..].copy_from_slice(&id.to_be_bytes());
+        copy[len - 90..len - 74].copy_from_slice(&queue);
+        copy[len - 9..len - 1].copy_from_slice(&id.to_be_bytes());
+        copies.push(copy);
+    }
+    // The core ends: … next contact id ‖ no queue (count 0) ‖ contact count ‖ parts digest 32 ‖
+    // no request (count 0) ‖ clock offset 8 ‖ moved 1 ‖ no rekey secret 1.
+    let mut core = parts.core.as_bytes().to_vec();
+    let end = core.len();
+    if end < 72
+        || core[end - 54..end - 50] != 0u32.to_be_bytes()
+        || core[end - 50..end - 46] != 1u32.to_be_bytes()
+        || core[end - 14..end - 10] != 0u32.to_be_bytes()
+    {
+        return Err(bad());
+    }
+    core[end - 62..end - 54].copy_from_slice(&(first + u64::from(n)).to_be_bytes());
+    core[end - 50..end - 46].copy_from_slice(&n.to_be_bytes());
+    let digests: Vec<_> = copies
+        .iter()
+        .map(|c| sotto_proto::client::part_digest(c))
+        .collect();
+    core[end - 46..end - 14].copy_from_slice(&sotto_proto::client::parts_digest(&digests));
+    sotto_proto::client::Client::from_parts(&core, &copies)
+        .map_err(|e| JsError::new(&e.to_string()))
+}

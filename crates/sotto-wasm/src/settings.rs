@@ -215,10 +215,9 @@ impl Sotto {
         }
         // Written now even when no contact made the client send (and so write) anything; a
         // write started later carries a newer state and commits after this one.
-        let state = self.driver.state_now();
-        match self.driver.store() {
-            Some(store) => wasm_bindgen_futures::future_to_promise(async move {
-                store.write_state(Vec::new(), &state).await?;
+        match self.driver.write_now() {
+            Some(write) => wasm_bindgen_futures::future_to_promise(async move {
+                write.await?;
                 Ok(JsValue::UNDEFINED)
             }),
             None => Promise::resolve(&JsValue::UNDEFINED),

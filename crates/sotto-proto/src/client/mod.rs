@@ -35,6 +35,8 @@
 //! - `transfer`: blob uploads and downloads (attachments and relay snapshots);
 //! - `snapshot`: the relay snapshot put and fetched through `transfer`;
 //! - `persist`: [`Client::to_persisted`] and [`Client::from_persisted`];
+//! - `split`: the same state in parts, one per contact ([`Client::to_parts`],
+//!   [`Client::from_parts`]);
 //! - `event` and `error`: what the application is told.
 //!
 //! # Persistence
@@ -73,6 +75,7 @@ mod restore;
 mod resync;
 mod route;
 mod snapshot;
+mod split;
 mod transfer;
 mod verify;
 
@@ -87,6 +90,10 @@ pub use resync::{
 };
 pub use route::MIN_RELAYS;
 pub use snapshot::FetchError as SnapshotFetchError;
+pub use split::{
+    CORE_MARK, ContactPart, FIRST_SPLIT_VERSION, PartDigest, PersistedPart, PersistedParts,
+    part_digest, parts_digest,
+};
 
 use contact::Contact;
 use receive::RecvQueue;

@@ -11,7 +11,7 @@ use super::error::PersistError;
 use super::receive::{QueueOwner, RecvQueue};
 use super::request::{Pending, PendingKind, Purpose};
 use super::resync::SyncState;
-use super::{Client, ClientConfig};
+use super::{Client, ClientConfig, ContactId};
 use crate::codec::{Reader, SecretWriter, Writer as _, persisted_bytes};
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
@@ -104,86 +104,44 @@ impl Client {
             256 + self.contacts.len() * 1024 + self.unsent_messages() * 3_600,
         );
         w.put_u8(CLIENT_STATE_VERSION);
+        self.write_header(&mut w);
+        // Sorted, so the same state always gives the same bytes. The ids are distinct (map
+        // keys), so an unstable sort gives the same order, without a stable sort in the wasm.
+        let mut queues: Vec<(&QueueId, &RecvQueue)> = self.queues.iter().collect();
+        queues.sort_unstable_by_key(|(id, _)| **id);
+        write_queues(&mut w, &queues);
+        put_count(&mut w, self.contacts.len());
+        for (id, contact) in &self.contacts {
+            write_contact(&mut w, *id, contact);
+        }
+        self.write_tail(&mut w);
+        PersistedClient(w.into_inner())
+    }
+
+    /// Config, relays, gateway, connection tag, display name, the unused field and the next
+    /// contact id: the fields before the receive queues.
+    pub(super) fn write_header(&self, w: &mut SecretWriter) {
         let c = &self.config;
         w.put_u8(c.pow_bits);
         w.put_u16(u16::try_from(c.subscribe_surbs).unwrap_or(u16::MAX));
         w.put_u64(c.retry_after);
         w.put_u64(c.resubscribe_every);
-        put_count(&mut w, self.relays.len());
+        put_count(w, self.relays.len());
         for hop in &self.relays {
             w.put_bytes(hop.id.as_bytes());
             w.put_bytes(hop.key.as_bytes());
         }
         w.put_bytes(self.gateway.as_bytes());
         w.put_bytes(self.conn.as_bytes());
-        put_name(&mut w, &self.display_name);
+        put_name(w, &self.display_name);
         // Formerly the next request id; ids are random now and this field is always 0.
         w.put_u64(0);
         w.put_u64(self.next_contact);
+    }
 
-        // Sorted, so the same state always gives the same bytes. The ids are distinct (map
-        // keys), so an unstable sort gives the same order, without a stable sort in the wasm.
-        let mut queues: Vec<(&QueueId, &RecvQueue)> = self.queues.iter().collect();
-        queues.sort_unstable_by_key(|(id, _)| **id);
-        put_count(&mut w, queues.len());
-        for (id, q) in queues {
-            w.put_bytes(id.as_bytes());
-            w.put_bytes(q.relay.as_bytes());
-            w.put_bytes(&q.key.to_persisted_bytes()[..]);
-            match &q.owner {
-                QueueOwner::Contact(contact) => {
-                    w.put_u8(OWNER_CONTACT);
-                    w.put_u64(*contact);
-                }
-                QueueOwner::Invitation(secret) => {
-                    w.put_u8(OWNER_INVITATION);
-                    w.put_bytes(&secret.to_persisted_bytes()[..]);
-                }
-            }
-            match &q.next_key {
-                Some(next) => {
-                    w.put_u8(1);
-                    w.put_bytes(&next.to_persisted_bytes()[..]);
-                }
-                None => w.put_u8(0),
-            }
-        }
-
-        put_count(&mut w, self.contacts.len());
-        for (id, contact) in &self.contacts {
-            w.put_u64(*id);
-            put_name(&mut w, &contact.display_name);
-            put_long(&mut w, contact.session.to_persisted().as_bytes());
-            let s = &contact.send;
-            w.put_bytes(s.relay.as_bytes());
-            w.put_bytes(s.sender_id.as_bytes());
-            w.put_bytes(&s.key.to_persisted_bytes()[..]);
-            w.put_u8(u8::from(s.secured));
-            w.put_u32(contact.disappearing);
-            match &contact.verified {
-                Some(fingerprint) => {
-                    w.put_u8(1);
-                    w.put_bytes(fingerprint);
-                }
-                None => w.put_u8(0),
-            }
-            // An acceptance still securing the inviter's queue: restored as one, so that it
-            // stays out of `contacts()` and a refusal removes it (never a half contact).
-            match contact.accepting {
-                Some(handle) => {
-                    w.put_u8(1);
-                    w.put_u64(handle);
-                }
-                None => w.put_u8(0),
-            }
-            put_count(&mut w, contact.outbox.len());
-            for (message_id, message) in &contact.outbox {
-                w.put_bytes(message_id.as_bytes());
-                put_long(&mut w, message);
-            }
-            contact.sync.write(&mut w);
-        }
-
+    /// Requests in flight, clock offset, moved flag and rekey secret: the fields after the
+    /// contacts.
+    pub(super) fn write_tail(&self, w: &mut SecretWriter) {
         let kept: Vec<(&u64, &Pending)> = self
             .pending
             .iter()
@@ -196,7 +154,7 @@ impl Client {
                 )
             })
             .collect();
-        put_count(&mut w, kept.len());
+        put_count(w, kept.len());
         for (id, p) in kept {
             w.put_u64(*id);
             w.put_bytes(p.relay.as_bytes());
@@ -239,7 +197,6 @@ impl Client {
             }
             None => w.put_u8(0),
         }
-        PersistedClient(w.into_inner())
     }
 
     /// Reads what [`Client::to_persisted`] wrote. Nothing is sent: call
@@ -247,270 +204,412 @@ impl Client {
     /// usual; requests that were in flight are resent by the first tick.
     pub fn from_persisted(bytes: &[u8]) -> Result<Client, PersistError> {
         let mut r = Reader::new(bytes);
-        let version = r.take_u8()?;
-        if !(1..=CLIENT_STATE_VERSION).contains(&version) {
-            return Err(PersistError::UnknownVersion(version));
-        }
-        let config = ClientConfig {
-            pow_bits: r.take_u8()?,
-            subscribe_surbs: usize::from(r.take_u16()?),
-            retry_after: r.take_u64()?,
-            resubscribe_every: r.take_u64()?,
-        };
-        let relay_count = count(&mut r)?;
-        let mut relays = Vec::new();
-        for _ in 0..relay_count {
-            let id = RelayId::from_bytes(r.extract()?);
-            let key = crate::keys::PublicKey::from_bytes(r.extract()?);
-            relays.push(Hop { id, key });
-        }
-        let gateway = RelayId::from_bytes(r.extract()?);
-        if !relays.iter().any(|h| h.id == gateway) {
-            return Err(PersistError::Invalid("gateway is not among the relays"));
-        }
-        let conn = ConnTag::from_bytes(r.extract()?);
-        let display_name = name(&mut r)?;
-        // Formerly the next request id (ids are random now): read and ignored.
-        let _unused = r.take_u64()?;
-        let next_contact = r.take_u64()?;
-
+        let version = take_version(&mut r, 1)?;
+        let header = read_header(&mut r)?;
         let mut queues = HashMap::new();
-        // Each list is in strictly increasing order of its key: one state, one encoding.
-        let mut last_queue = None;
-        let queue_count = count(&mut r)?;
-        for _ in 0..queue_count {
-            let id = QueueId::from_bytes(r.extract()?);
-            let relay = RelayId::from_bytes(r.extract()?);
-            let key = auth_key(&mut r)?;
-            let owner = match r.take_u8()? {
-                OWNER_CONTACT => QueueOwner::Contact(r.take_u64()?),
-                OWNER_INVITATION => {
-                    let secret =
-                        InvitationSecret::from_persisted_bytes(r.take(INVITATION_SECRET_LEN)?)
-                            .map_err(|_| PersistError::Invalid("invitation secret"))?;
-                    QueueOwner::Invitation(Box::new(secret))
-                }
-                _ => return Err(PersistError::Invalid("unknown queue owner")),
-            };
-            let next_key = if version >= 6 && flag(&mut r)? {
-                Some(auth_key(&mut r)?)
-            } else {
-                None
-            };
-            let queue = RecvQueue {
-                relay,
-                key,
-                owner,
-                renew_at: None,
-                surbs: Vec::new(),
-                next_key,
-            };
-            if last_queue.is_some_and(|last| last >= id) {
-                return Err(PersistError::Invalid("queues out of order"));
-            }
-            last_queue = Some(id);
-            queues.insert(id, queue);
-        }
-
+        read_queues(&mut r, version, &mut queues, |_| Ok(()))?;
         let mut contacts = BTreeMap::new();
-        let contact_count = count(&mut r)?;
-        for _ in 0..contact_count {
-            let id = r.take_u64()?;
-            if id >= next_contact {
-                return Err(PersistError::Invalid("contact id not yet issued"));
-            }
-            let display_name = name(&mut r)?;
-            let session = Session::from_persisted(r.take_u32_prefixed()?)
-                .map_err(|_| PersistError::Invalid("ratchet session"))?;
-            let send = SendQueue {
-                relay: RelayId::from_bytes(r.extract()?),
-                sender_id: QueueId::from_bytes(r.extract()?),
-                key: auth_key(&mut r)?,
-                secured: flag(&mut r)?,
-            };
-            let disappearing = if version >= 2 { r.take_u32()? } else { 0 };
-            let verified = if version >= 3 && flag(&mut r)? {
-                Some(r.extract()?)
-            } else {
-                None
-            };
-            let accepting = if version >= 4 && flag(&mut r)? {
-                Some(r.take_u64()?)
-            } else {
-                None
-            };
-            if accepting.is_some() && send.secured {
-                return Err(PersistError::Invalid("a secured queue still accepting"));
-            }
-            let mut outbox = VecDeque::new();
-            let outbox_len = count(&mut r)?;
-            for _ in 0..outbox_len {
-                let message_id = crate::envelope::MessageId::from_bytes(r.extract()?);
-                let message = r.take_u32_prefixed()?.to_vec();
-                outbox.push_back((message_id, message));
-            }
-            let sync = if version >= 5 {
-                SyncState::read(&mut r).map_err(PersistError::Invalid)?
-            } else {
-                SyncState::legacy(session.associated_data())
-                    .ok_or(PersistError::Invalid("resync secret"))?
-            };
-            let contact = Contact {
-                display_name,
-                session,
-                send,
-                outbox,
-                sending: false,
-                disappearing,
-                refusals: 0,
-                retry_at: None,
-                accepting,
-                verified,
-                sync,
-            };
+        for _ in 0..count(&mut r)? {
+            let (id, contact) = read_contact(&mut r, version, header.next_contact)?;
             if contacts.keys().next_back().is_some_and(|last| *last >= id) {
                 return Err(PersistError::Invalid("contacts out of order"));
             }
             contacts.insert(id, contact);
         }
-        if queues.values().any(|q| match q.owner {
-            QueueOwner::Contact(c) => !contacts.contains_key(&c),
-            QueueOwner::Invitation(_) => false,
-        }) {
-            return Err(PersistError::Invalid("queue of an unknown contact"));
-        }
+        let tail = read_tail(&mut r, version, &mut contacts)?;
+        r.should_be_exhausted()?;
+        assemble(header, queues, contacts, tail)
+    }
+}
 
-        let mut pending = BTreeMap::new();
-        let pending_count = count(&mut r)?;
-        for _ in 0..pending_count {
-            let id = r.take_u64()?;
-            let relay = RelayId::from_bytes(r.extract()?);
-            let (kind, command) = match r.take_u8()? {
-                PENDING_CREATE => {
-                    let key = auth_key(&mut r)?;
-                    let purpose = match r.take_u8()? {
-                        PURPOSE_INVITATION => Purpose::Invitation {
-                            handle: r.take_u64()?,
-                        },
-                        PURPOSE_ACCEPT => {
-                            let invitation = Invitation::from_bytes_unchecked(
-                                r.take(crate::invitation::ENCODED_LEN)?,
-                            )
-                            .map_err(|_| PersistError::Invalid("invitation"))?;
-                            Purpose::Accept { invitation }
-                        }
-                        _ => return Err(PersistError::Invalid("unknown queue purpose")),
-                    };
-                    // The timestamp is set again when the request is resent.
-                    let command = Command::Create {
-                        recipient_key: key.public_key(),
-                        timestamp: 0,
-                        pow_nonce: 0,
-                    };
-                    let kind = PendingKind::Create {
-                        key: Box::new(key),
-                        purpose,
-                        clock_retried: false,
-                        pow_retried: false,
-                    };
-                    (kind, command)
-                }
-                PENDING_SECURE => {
-                    let contact = r.take_u64()?;
-                    let c = contacts
-                        .get(&contact)
-                        .ok_or(PersistError::Invalid("secure for an unknown contact"))?;
-                    let command = Command::Secure {
-                        sender_id: c.send.sender_id,
-                        sender_key: c.send.key.public_key(),
-                    };
-                    (PendingKind::Secure { contact }, command)
-                }
-                PENDING_SEND => {
-                    let contact = r.take_u64()?;
-                    let c = contacts
-                        .get_mut(&contact)
-                        .ok_or(PersistError::Invalid("send for an unknown contact"))?;
-                    // The message in flight is always the front of the outbox.
-                    let message = c
-                        .outbox
-                        .front()
-                        .map(|(_, m)| m.clone())
-                        .ok_or(PersistError::Invalid("send with an empty outbox"))?;
-                    if c.sending {
-                        return Err(PersistError::Invalid("two sends to one contact"));
-                    }
-                    c.sending = true;
-                    let command = Command::Send {
-                        sender_id: c.send.sender_id,
-                        message,
-                    };
-                    (PendingKind::Send { contact }, command)
-                }
-                _ => return Err(PersistError::Invalid("unknown request kind")),
-            };
-            // Sent at time 0: the first tick after a restore resends it.
-            let request = Pending {
-                kind,
-                relay,
-                command,
-                sent_at: 0,
-                surb: NO_SURB,
-            };
-            if pending.keys().next_back().is_some_and(|last| *last >= id) {
-                return Err(PersistError::Invalid("requests out of order"));
+/// The layout version at the start of `r`, refused outside `min..=`[`CLIENT_STATE_VERSION`].
+pub(super) fn take_version(r: &mut Reader<'_>, min: u8) -> Result<u8, PersistError> {
+    let version = r.take_u8()?;
+    if !(min..=CLIENT_STATE_VERSION).contains(&version) {
+        return Err(PersistError::UnknownVersion(version));
+    }
+    Ok(version)
+}
+
+/// Receive queues: count ‖ each queue, in increasing order of id.
+pub(super) fn write_queues(w: &mut SecretWriter, queues: &[(&QueueId, &RecvQueue)]) {
+    put_count(w, queues.len());
+    for (id, q) in queues {
+        w.put_bytes(id.as_bytes());
+        w.put_bytes(q.relay.as_bytes());
+        w.put_bytes(&q.key.to_persisted_bytes()[..]);
+        match &q.owner {
+            QueueOwner::Contact(contact) => {
+                w.put_u8(OWNER_CONTACT);
+                w.put_u64(*contact);
             }
-            pending.insert(id, request);
+            QueueOwner::Invitation(secret) => {
+                w.put_u8(OWNER_INVITATION);
+                w.put_bytes(&secret.to_persisted_bytes()[..]);
+            }
         }
-        let clock_offset = if version >= 3 {
-            let offset = r.take_u64()?.cast_signed();
-            if offset.unsigned_abs() > super::MAX_CLOCK_OFFSET {
-                return Err(PersistError::Invalid("clock offset out of range"));
+        match &q.next_key {
+            Some(next) => {
+                w.put_u8(1);
+                w.put_bytes(&next.to_persisted_bytes()[..]);
             }
-            offset
-        } else {
-            0
+            None => w.put_u8(0),
+        }
+    }
+}
+
+/// One contact: its id, then everything kept of it.
+pub(super) fn write_contact(w: &mut SecretWriter, id: ContactId, contact: &Contact) {
+    w.put_u64(id);
+    put_name(w, &contact.display_name);
+    put_long(w, contact.session.to_persisted().as_bytes());
+    let s = &contact.send;
+    w.put_bytes(s.relay.as_bytes());
+    w.put_bytes(s.sender_id.as_bytes());
+    w.put_bytes(&s.key.to_persisted_bytes()[..]);
+    w.put_u8(u8::from(s.secured));
+    w.put_u32(contact.disappearing);
+    match &contact.verified {
+        Some(fingerprint) => {
+            w.put_u8(1);
+            w.put_bytes(fingerprint);
+        }
+        None => w.put_u8(0),
+    }
+    // An acceptance still securing the inviter's queue: restored as one, so that it stays
+    // out of `contacts()` and a refusal removes it (never a half contact).
+    match contact.accepting {
+        Some(handle) => {
+            w.put_u8(1);
+            w.put_u64(handle);
+        }
+        None => w.put_u8(0),
+    }
+    put_count(w, contact.outbox.len());
+    for (message_id, message) in &contact.outbox {
+        w.put_bytes(message_id.as_bytes());
+        put_long(w, message);
+    }
+    contact.sync.write(w);
+}
+
+/// What [`Client::write_header`] wrote.
+pub(super) struct Header {
+    config: ClientConfig,
+    relays: Vec<Hop>,
+    gateway: RelayId,
+    conn: ConnTag,
+    display_name: String,
+    pub(super) next_contact: ContactId,
+}
+
+/// What [`Client::write_tail`] wrote.
+pub(super) struct Tail {
+    pending: BTreeMap<u64, Pending>,
+    clock_offset: i64,
+    moved: bool,
+    rekey: Option<super::RekeySecret>,
+}
+
+pub(super) fn read_header(r: &mut Reader<'_>) -> Result<Header, PersistError> {
+    let config = ClientConfig {
+        pow_bits: r.take_u8()?,
+        subscribe_surbs: usize::from(r.take_u16()?),
+        retry_after: r.take_u64()?,
+        resubscribe_every: r.take_u64()?,
+    };
+    let relay_count = count(r)?;
+    let mut relays = Vec::new();
+    for _ in 0..relay_count {
+        let id = RelayId::from_bytes(r.extract()?);
+        let key = crate::keys::PublicKey::from_bytes(r.extract()?);
+        relays.push(Hop { id, key });
+    }
+    let gateway = RelayId::from_bytes(r.extract()?);
+    if !relays.iter().any(|h| h.id == gateway) {
+        return Err(PersistError::Invalid("gateway is not among the relays"));
+    }
+    let conn = ConnTag::from_bytes(r.extract()?);
+    let display_name = name(r)?;
+    // Formerly the next request id (ids are random now): read and ignored.
+    let _unused = r.take_u64()?;
+    let next_contact = r.take_u64()?;
+    Ok(Header {
+        config,
+        relays,
+        gateway,
+        conn,
+        display_name,
+        next_contact,
+    })
+}
+
+/// Reads a list of receive queues (strictly increasing ids) into `queues`, each owner first
+/// checked by `owner_ok`; an id already in `queues` is refused.
+pub(super) fn read_queues(
+    r: &mut Reader<'_>,
+    version: u8,
+    queues: &mut HashMap<QueueId, RecvQueue>,
+    owner_ok: impl Fn(&QueueOwner) -> Result<(), PersistError>,
+) -> Result<(), PersistError> {
+    // Each list is in strictly increasing order of its key: one state, one encoding.
+    let mut last_queue = None;
+    for _ in 0..count(r)? {
+        let id = QueueId::from_bytes(r.extract()?);
+        let relay = RelayId::from_bytes(r.extract()?);
+        let key = auth_key(r)?;
+        let owner = match r.take_u8()? {
+            OWNER_CONTACT => QueueOwner::Contact(r.take_u64()?),
+            OWNER_INVITATION => {
+                let secret = InvitationSecret::from_persisted_bytes(r.take(INVITATION_SECRET_LEN)?)
+                    .map_err(|_| PersistError::Invalid("invitation secret"))?;
+                QueueOwner::Invitation(Box::new(secret))
+            }
+            _ => return Err(PersistError::Invalid("unknown queue owner")),
         };
-        let moved = version >= 6 && flag(&mut r)?;
-        let rekey = if version >= 7 && flag(&mut r)? {
-            Some(super::RekeySecret::from_persisted_bytes(&Zeroizing::new(
-                r.extract::<[u8; 32]>()?,
-            )))
+        owner_ok(&owner)?;
+        let next_key = if version >= 6 && flag(r)? {
+            Some(auth_key(r)?)
         } else {
             None
         };
-        r.should_be_exhausted()?;
-        let queues_empty = queues.is_empty();
-        let mut client = Client {
-            config,
-            relays,
-            // Directory data, read again by the driver on every open.
-            admission: HashMap::new(),
-            gateway,
-            conn,
-            display_name,
-            rejected_replies: 0,
-            next_contact,
-            pending,
-            openers: HashMap::new(),
-            queues,
-            contacts,
-            uploads: BTreeMap::new(),
-            failed_uploads: Vec::new(),
-            downloads: BTreeMap::new(),
-            transmit: VecDeque::new(),
-            events: VecDeque::new(),
-            clock_offset,
-            clock_reported: false,
-            resent: 0,
-            moved,
-            // Opened from storage: another device may have taken the queues over meanwhile.
-            hold: (!moved && !queues_empty).then_some(u64::MAX),
-            rekey,
+        let queue = RecvQueue {
+            relay,
+            key,
+            owner,
+            renew_at: None,
+            surbs: Vec::new(),
+            next_key,
         };
-        client.check_security_codes();
-        Ok(client)
+        if last_queue.is_some_and(|last| last >= id) {
+            return Err(PersistError::Invalid("queues out of order"));
+        }
+        last_queue = Some(id);
+        if queues.insert(id, queue).is_some() {
+            return Err(PersistError::Invalid("a queue stored twice"));
+        }
     }
+    Ok(())
+}
+
+/// One contact as [`write_contact`] wrote it; its id must be below `next_contact`.
+pub(super) fn read_contact(
+    r: &mut Reader<'_>,
+    version: u8,
+    next_contact: ContactId,
+) -> Result<(ContactId, Contact), PersistError> {
+    let id = r.take_u64()?;
+    if id >= next_contact {
+        return Err(PersistError::Invalid("contact id not yet issued"));
+    }
+    let display_name = name(r)?;
+    let session = Session::from_persisted(r.take_u32_prefixed()?)
+        .map_err(|_| PersistError::Invalid("ratchet session"))?;
+    let send = SendQueue {
+        relay: RelayId::from_bytes(r.extract()?),
+        sender_id: QueueId::from_bytes(r.extract()?),
+        key: auth_key(r)?,
+        secured: flag(r)?,
+    };
+    let disappearing = if version >= 2 { r.take_u32()? } else { 0 };
+    let verified = if version >= 3 && flag(r)? {
+        Some(r.extract()?)
+    } else {
+        None
+    };
+    let accepting = if version >= 4 && flag(r)? {
+        Some(r.take_u64()?)
+    } else {
+        None
+    };
+    if accepting.is_some() && send.secured {
+        return Err(PersistError::Invalid("a secured queue still accepting"));
+    }
+    let mut outbox = VecDeque::new();
+    for _ in 0..count(r)? {
+        let message_id = crate::envelope::MessageId::from_bytes(r.extract()?);
+        let message = r.take_u32_prefixed()?.to_vec();
+        outbox.push_back((message_id, message));
+    }
+    let sync = if version >= 5 {
+        SyncState::read(r).map_err(PersistError::Invalid)?
+    } else {
+        SyncState::legacy(session.associated_data())
+            .ok_or(PersistError::Invalid("resync secret"))?
+    };
+    let contact = Contact {
+        display_name,
+        session,
+        send,
+        outbox,
+        sending: false,
+        disappearing,
+        refusals: 0,
+        retry_at: None,
+        accepting,
+        verified,
+        sync,
+    };
+    Ok((id, contact))
+}
+
+/// The fields after the contacts; a request names a contact of `contacts` (a Send marks its
+/// contact as sending).
+pub(super) fn read_tail(
+    r: &mut Reader<'_>,
+    version: u8,
+    contacts: &mut BTreeMap<ContactId, Contact>,
+) -> Result<Tail, PersistError> {
+    let mut pending = BTreeMap::new();
+    for _ in 0..count(r)? {
+        let id = r.take_u64()?;
+        let relay = RelayId::from_bytes(r.extract()?);
+        let (kind, command) = match r.take_u8()? {
+            PENDING_CREATE => {
+                let key = auth_key(r)?;
+                let purpose = match r.take_u8()? {
+                    PURPOSE_INVITATION => Purpose::Invitation {
+                        handle: r.take_u64()?,
+                    },
+                    PURPOSE_ACCEPT => {
+                        let invitation = Invitation::from_bytes_unchecked(
+                            r.take(crate::invitation::ENCODED_LEN)?,
+                        )
+                        .map_err(|_| PersistError::Invalid("invitation"))?;
+                        Purpose::Accept { invitation }
+                    }
+                    _ => return Err(PersistError::Invalid("unknown queue purpose")),
+                };
+                // The timestamp is set again when the request is resent.
+                let command = Command::Create {
+                    recipient_key: key.public_key(),
+                    timestamp: 0,
+                    pow_nonce: 0,
+                };
+                let kind = PendingKind::Create {
+                    key: Box::new(key),
+                    purpose,
+                    clock_retried: false,
+                    pow_retried: false,
+                };
+                (kind, command)
+            }
+            PENDING_SECURE => {
+                let contact = r.take_u64()?;
+                let c = contacts
+                    .get(&contact)
+                    .ok_or(PersistError::Invalid("secure for an unknown contact"))?;
+                let command = Command::Secure {
+                    sender_id: c.send.sender_id,
+                    sender_key: c.send.key.public_key(),
+                };
+                (PendingKind::Secure { contact }, command)
+            }
+            PENDING_SEND => {
+                let contact = r.take_u64()?;
+                let c = contacts
+                    .get_mut(&contact)
+                    .ok_or(PersistError::Invalid("send for an unknown contact"))?;
+                // The message in flight is always the front of the outbox.
+                let message = c
+                    .outbox
+                    .front()
+                    .map(|(_, m)| m.clone())
+                    .ok_or(PersistError::Invalid("send with an empty outbox"))?;
+                if c.sending {
+                    return Err(PersistError::Invalid("two sends to one contact"));
+                }
+                c.sending = true;
+                let command = Command::Send {
+                    sender_id: c.send.sender_id,
+                    message,
+                };
+                (PendingKind::Send { contact }, command)
+            }
+            _ => return Err(PersistError::Invalid("unknown request kind")),
+        };
+        // Sent at time 0: the first tick after a restore resends it.
+        let request = Pending {
+            kind,
+            relay,
+            command,
+            sent_at: 0,
+            surb: NO_SURB,
+        };
+        if pending.keys().next_back().is_some_and(|last| *last >= id) {
+            return Err(PersistError::Invalid("requests out of order"));
+        }
+        pending.insert(id, request);
+    }
+    let clock_offset = if version >= 3 {
+        let offset = r.take_u64()?.cast_signed();
+        if offset.unsigned_abs() > super::MAX_CLOCK_OFFSET {
+            return Err(PersistError::Invalid("clock offset out of range"));
+        }
+        offset
+    } else {
+        0
+    };
+    let moved = version >= 6 && flag(r)?;
+    let rekey = if version >= 7 && flag(r)? {
+        Some(super::RekeySecret::from_persisted_bytes(&Zeroizing::new(
+            r.extract::<[u8; 32]>()?,
+        )))
+    } else {
+        None
+    };
+    Ok(Tail {
+        pending,
+        clock_offset,
+        moved,
+        rekey,
+    })
+}
+
+/// The client the read sections make, once every queue's contact is known to exist.
+pub(super) fn assemble(
+    header: Header,
+    queues: HashMap<QueueId, RecvQueue>,
+    contacts: BTreeMap<ContactId, Contact>,
+    tail: Tail,
+) -> Result<Client, PersistError> {
+    if queues.values().any(|q| match q.owner {
+        QueueOwner::Contact(c) => !contacts.contains_key(&c),
+        QueueOwner::Invitation(_) => false,
+    }) {
+        return Err(PersistError::Invalid("queue of an unknown contact"));
+    }
+    let queues_empty = queues.is_empty();
+    let moved = tail.moved;
+    let mut client = Client {
+        config: header.config,
+        relays: header.relays,
+        // Directory data, read again by the driver on every open.
+        admission: HashMap::new(),
+        gateway: header.gateway,
+        conn: header.conn,
+        display_name: header.display_name,
+        rejected_replies: 0,
+        next_contact: header.next_contact,
+        pending: tail.pending,
+        openers: HashMap::new(),
+        queues,
+        contacts,
+        uploads: BTreeMap::new(),
+        failed_uploads: Vec::new(),
+        downloads: BTreeMap::new(),
+        transmit: VecDeque::new(),
+        events: VecDeque::new(),
+        clock_offset: tail.clock_offset,
+        clock_reported: false,
+        resent: 0,
+        moved,
+        // Opened from storage: another device may have taken the queues over meanwhile.
+        hold: (!moved && !queues_empty).then_some(u64::MAX),
+        rekey: tail.rekey,
+    };
+    client.check_security_codes();
+    Ok(client)
 }
 
 #[cfg(test)]

@@ -277,11 +277,19 @@ impl World {
             if self.offline[i] {
                 continue;
             }
+            let mut wrote = false;
             while let Some(e) = c.poll_event() {
                 self.events[i].push(e);
+                wrote = true;
             }
             while let Some(frame) = c.poll_transmit() {
                 self.net.send(Wire::FromClient(i, frame));
+                wrote = true;
+            }
+            // Where a driver would write the state (it had something to say or send), the
+            // state in parts gives back the whole state.
+            if wrote {
+                assert_parts_round_trip(c);
             }
         }
         let ids = nodes_index(&self.directory);
@@ -420,6 +428,22 @@ impl World {
         };
         (contact_of(self, a, from_a), contact_of(self, b, from_b))
     }
+}
+
+/// `Client::from_parts` of `client.to_parts()` (its contacts in reverse order) persists to
+/// the same bytes as `client` itself: no part of the state is left out of the parts.
+pub fn assert_parts_round_trip(client: &sotto_proto::client::Client) {
+    let parts = client.to_parts();
+    let back = sotto_proto::client::Client::from_parts(
+        parts.core.as_bytes(),
+        parts.contacts.iter().rev().map(|c| c.part.as_bytes()),
+    )
+    .expect("the parts read back");
+    assert_eq!(
+        back.to_persisted().as_bytes(),
+        client.to_persisted().as_bytes(),
+        "the parts hold the whole state"
+    );
 }
 
 /// The rekey secret of test profile `profile`'s recovery phrase (entropy `[profile; 32]`).

@@ -5,7 +5,7 @@
 //! rejected request and stops.
 //!
 //! Where `navigator.locks` is missing (old browsers, some embedded views), nothing is locked:
-//! the generation number on the stored state ([`crate::storage::Store::write_state`]) still
+//! the generation and writer id on the stored state ([`crate::storage::Store::write_state`]) still
 //! stops a second writer at its first write.
 //!
 //! web-sys's `LockManager` bindings need `--cfg=web_sys_unstable_apis` for the whole build;

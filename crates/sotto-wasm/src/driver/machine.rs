@@ -510,8 +510,30 @@ impl Driver {
         out
     }
 
-    /// The client state as it is now (message counter ‖ client), for a write of its own
-    /// ([`Store::write_state`]) or a backup.
+    /// Writes the client state as it is now, with everything queued, in one write as the
+    /// pump makes them (even when the client had nothing to send, which is when the pump
+    /// writes nothing); its end is handed back to the history as the pump's are. `None` with
+    /// 'memory' storage or once closed.
+    pub fn write_now(&self) -> Option<Pending<()>> {
+        let write = {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            if st.closed {
+                return None;
+            }
+            st.history.take_write(&st.local, &st.client)?
+        };
+        let state = self.state.clone();
+        Some(Box::pin(async move {
+            let result = write.run().await;
+            if let Ok(mut st) = state.try_borrow_mut() {
+                st.history.write_done(write, result.is_ok());
+            }
+            result
+        }))
+    }
+
+    /// The whole client state as it is now (message counter ‖ client), for a backup.
     pub fn state_now(&self) -> Zeroizing<Vec<u8>> {
         let st = self.state.borrow();
         state_bytes(st.history.seq(), &st.client)

@@ -61,9 +61,7 @@ pub fn pump(state: &Shared, target: &EventTarget) {
                 let result = write.run().await;
                 if let Ok(mut st) = s.try_borrow_mut() {
                     st.persisting = false;
-                    if result.is_err() {
-                        st.history.write_failed(write.into_records());
-                    }
+                    st.history.write_done(write, result.is_ok());
                 }
                 match result {
                     Ok(()) => deliver(&s, &t, &frames, actions),

@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use sotto_proto::client::{Client, ContactId};
+use sotto_proto::client::{CORE_MARK, Client, ContactId, part_digest};
 use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
-use super::{Change, History, Pending, Rng, Seed, Write, ready, state_bytes};
+use super::{Change, History, Pending, Rng, Seed, StateParts, Write, Written, ready};
 use crate::error::{ErrorCode, sotto_error};
 use crate::storage::{LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, Status, Store, kind};
 
@@ -37,6 +37,8 @@ pub struct IdbHistory {
     unsaved_files: Vec<(String, Zeroizing<Vec<u8>>)>,
     /// Sealed records of a write that failed, written again by the next one.
     retry_records: Vec<JsValue>,
+    /// What the store holds of each contact's part (see [`StateParts`]).
+    written: Written,
 }
 
 impl IdbHistory {
@@ -75,18 +77,31 @@ impl IdbHistory {
         }
         let mut seq = 0;
         let mut restored = None;
+        let mut written = Written::new();
         if !store.created
-            && let Some(bytes) = store.read_state().await?
+            && let Some(stored) = store.read_state_parts().await?
         {
-            seq = bytes
+            seq = stored
+                .state
                 .get(..8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_be_bytes)
                 .ok_or_else(damaged)?;
-            let client =
-                Client::from_persisted(bytes.get(8..).unwrap_or_default()).map_err(|e| {
-                    sotto_error(ErrorCode::Storage, &format!("the stored profile: {e}"))
-                })?;
+            let body = stored.state.get(8..).unwrap_or_default();
+            let client = if body.first() == Some(&CORE_MARK) {
+                for (id, part) in &stored.contacts {
+                    written.insert(*id, Some(part_digest(part)));
+                }
+                Client::from_parts(body, stored.contacts.iter().map(|(_, p)| &p[..]))
+            } else {
+                // Stored whole (before per-contact records): the first write splits it, and
+                // rewrites (or deletes) any contact record found beside it.
+                for (id, _) in &stored.contacts {
+                    written.insert(*id, None);
+                }
+                Client::from_persisted(body)
+            }
+            .map_err(|e| sotto_error(ErrorCode::Storage, &format!("the stored profile: {e}")))?;
             restored = Some(Restored {
                 client,
                 local,
@@ -99,6 +114,7 @@ impl IdbHistory {
             unsaved: Vec::new(),
             unsaved_files: Vec::new(),
             retry_records: Vec::new(),
+            written,
         };
         Ok((history, restored))
     }
@@ -129,8 +145,8 @@ impl IdbHistory {
             vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, seed.phrase.as_bytes(), None)];
         records.extend(seed.messages.iter().map(|m| store.message_record(m)));
         records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
-        let state = state_bytes(seed.seq, &seed.client);
-        let written = store.write_state(records, &state).await;
+        let parts = StateParts::new(&store, seed.seq, &seed.client, &Written::new());
+        let written = parts.write(&store, records).await;
         store.close();
         if let Err(e) = written {
             // Nothing half-made: the new store goes again.
@@ -298,17 +314,23 @@ impl History for IdbHistory {
                 .map(|(id, data)| store.record(kind::FILE, id.as_bytes(), data, None)),
         );
         records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
-        let state = state_bytes(self.seq, client);
+        let parts = StateParts::new(&store, self.seq, client, &self.written);
+        parts.taken(&mut self.written);
         Some(Write {
             store,
             records,
-            state,
+            parts,
         })
     }
 
-    fn write_failed(&mut self, mut records: Vec<JsValue>) {
-        records.append(&mut self.retry_records);
-        self.retry_records = records;
+    fn write_done(&mut self, write: Write, committed: bool) {
+        if committed {
+            write.parts.commit(&mut self.written);
+        } else {
+            let mut records = write.records;
+            records.append(&mut self.retry_records);
+            self.retry_records = records;
+        }
     }
 
     fn start_profile(&self, client: &Client, rng: &mut Rng) -> Pending<()> {
@@ -319,8 +341,9 @@ impl History for IdbHistory {
         let mnemonic = Mnemonic::generate(rng);
         let phrase = mnemonic.phrase();
         let records = vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, phrase.as_bytes(), None)];
-        let state = state_bytes(0, client);
-        Box::pin(async move { store.write_state(records, &state).await })
+        // A new client has no contact yet: the core is the whole state.
+        let parts = StateParts::new(&store, 0, client, &self.written);
+        Box::pin(async move { parts.write(&store, records).await })
     }
 
     fn store(&self) -> Option<Rc<Store>> {

@@ -114,7 +114,7 @@ impl History for MemoryHistory {
         None
     }
 
-    fn write_failed(&mut self, _records: Vec<wasm_bindgen::JsValue>) {}
+    fn write_done(&mut self, _write: Write, _committed: bool) {}
 
     fn start_profile(&self, _client: &Client, _rng: &mut Rng) -> Pending<()> {
         ready(())

@@ -9,12 +9,12 @@
 pub mod idb;
 pub mod memory;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use sotto_proto::client::{Client, ContactId};
+use sotto_proto::client::{Client, ContactId, PartDigest};
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
@@ -35,27 +35,98 @@ pub fn ready<T: 'static>(v: T) -> Pending<T> {
 pub type Change = Box<dyn FnOnce(&mut MessageRecord)>;
 
 /// One write of everything not yet stored, made by [`History::take_write`]: the queued
-/// records, then the sealed client state. The driver awaits it before it sends the frames
-/// (and their Acks) that the state reflects.
+/// records, the contact records whose part changed, the contacts whose records go, then the
+/// sealed client state (its core). The driver awaits it before it sends the frames (and their
+/// Acks) that the state reflects, then hands it back ([`History::write_done`]).
 pub struct Write {
     store: Rc<Store>,
     records: Vec<JsValue>,
+    parts: StateParts,
+}
+
+/// The client state as one write stores it: the `state` record's plaintext (message counter ‖
+/// the client's core part), the contact records to put, the contacts whose records to delete,
+/// and the digests of the parts put (what the store holds once the write commits).
+pub struct StateParts {
     state: Zeroizing<Vec<u8>>,
+    contacts: Vec<JsValue>,
+    removed: Vec<ContactId>,
+    digests: Vec<(ContactId, PartDigest)>,
+}
+
+/// What the store holds of each contact's part: its digest
+/// ([`sotto_proto::client::part_digest`]; a write puts a contact record only when the part's
+/// digest differs), or `None` for a record whose bytes are not known to match (written by an
+/// older layout: rewritten by the next write). Digests of sealed-away state, compared to
+/// decide what to write: nothing is decided from them that an observer of the writes does not
+/// see.
+pub type Written = HashMap<ContactId, Option<PartDigest>>;
+
+impl StateParts {
+    /// `client`'s state for `store`, where the store holds `written`: the core with the
+    /// message counter `seq`, a record for each contact whose part is not the one stored, and
+    /// the contacts stored but gone from the client.
+    pub fn new(store: &Store, seq: u64, client: &Client, written: &Written) -> StateParts {
+        let parts = client.to_parts();
+        let mut state = Zeroizing::new(seq.to_be_bytes().to_vec());
+        state.extend_from_slice(parts.core.as_bytes());
+        let mut contacts = Vec::new();
+        let mut digests = Vec::new();
+        for c in &parts.contacts {
+            if written.get(&c.id) != Some(&Some(c.digest)) {
+                contacts.push(store.contact_record(c.id, c.part.as_bytes()));
+                digests.push((c.id, c.digest));
+            }
+        }
+        let removed = written
+            .keys()
+            .filter(|id| !parts.contacts.iter().any(|c| c.id == **id))
+            .copied()
+            .collect();
+        StateParts {
+            state,
+            contacts,
+            removed,
+            digests,
+        }
+    }
+
+    /// This write is taken and may reach the store (even when it seems to fail): until it
+    /// commits, the contacts whose records it puts count as stored with bytes not known, so
+    /// a write taken meanwhile deletes their records if their contacts are gone by then (else
+    /// the store would keep a record its core does not count), and puts them again otherwise.
+    pub fn taken(&self, written: &mut Written) {
+        for (id, _) in &self.digests {
+            written.insert(*id, None);
+        }
+    }
+
+    /// Writes these parts and `records` in one transaction ([`Store::write_state_with`]).
+    pub async fn write(&self, store: &Store, records: Vec<JsValue>) -> Result<(), JsValue> {
+        let mut all = records;
+        all.extend(self.contacts.iter().cloned());
+        store
+            .write_state_with(all, &self.removed, &self.state)
+            .await
+    }
+
+    /// What the store holds once this write committed, after `written`.
+    pub fn commit(self, written: &mut Written) {
+        for id in &self.removed {
+            written.remove(id);
+        }
+        for (id, digest) in self.digests {
+            written.insert(id, Some(digest));
+        }
+    }
 }
 
 impl Write {
     /// Writes the records and the state in one transaction, waiting for the commit
-    /// ([`Store::write_state`]: `PROFILE_IN_USE` when another writer stored a newer state).
+    /// ([`Store::write_state_with`]: `PROFILE_IN_USE` when another writer stored a newer
+    /// state).
     pub async fn run(&self) -> Result<(), JsValue> {
-        self.store
-            .write_state(self.records.clone(), &self.state)
-            .await
-    }
-
-    /// The records (without the state, which the next write renews), to be written again
-    /// after a failure: see [`History::write_failed`].
-    pub fn into_records(self) -> Vec<JsValue> {
-        self.records
+        self.parts.write(&self.store, self.records.clone()).await
     }
 }
 
@@ -103,8 +174,10 @@ pub trait History {
     /// `None` where nothing is ever written ('memory').
     fn take_write(&mut self, local: &Local, client: &Client) -> Option<Write>;
 
-    /// A write failed: its records go in front of the next one.
-    fn write_failed(&mut self, records: Vec<JsValue>);
+    /// A write from [`History::take_write`] ended: when it committed, the contact parts it
+    /// put are what the store holds; when it failed, its records go in front of the next
+    /// write (and its contact parts, still unknown to the store, are put by the next one).
+    fn write_done(&mut self, write: Write, committed: bool);
 
     /// A new profile is starting: keeps its recovery phrase (made from `rng`) and its first
     /// client state, before anything is sent. Nothing to do for 'memory'.
@@ -152,9 +225,14 @@ impl Seed {
     }
 }
 
-/// The sealed-state bytes: sequence counter (u64) ‖ the persisted client.
+/// The whole-state bytes (for backups and relay snapshots, which carry the whole client):
+/// sequence counter (u64) ‖ the persisted client.
 pub fn state_bytes(seq: u64, client: &Client) -> Zeroizing<Vec<u8>> {
     let mut bytes = Zeroizing::new(seq.to_be_bytes().to_vec());
     bytes.extend_from_slice(client.to_persisted().as_bytes());
     bytes
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+#[path = "parts_tests.rs"]
+mod parts_tests;

@@ -15,21 +15,31 @@
 //!   is HKDF(store key, "sotto/v1/record-index"). Messages carry
 //!   `i` = hex(HMAC(index key, "conv" ‖ contact)) ‖ ":" ‖ 16 hex digits of a local sequence
 //!   number, so a conversation pages in order without showing who or when.
-//! - the `state` record also carries a plaintext generation number `g`; a write of the state
-//!   is refused (`PROFILE_IN_USE`) when the stored `g` is newer than the one this store read
-//!   or last wrote ([`Store::write_state`]).
+//! - the `state` record (message counter ‖ the client's core part, `Client::to_parts`) also
+//!   carries a plaintext generation number `g` and the id `w` of the store that wrote it
+//!   (random, new on every open); a write of the state is refused (`PROFILE_IN_USE`) unless
+//!   the stored record is this store's own or still the one it read
+//!   ([`Store::write_state_with`]). A profile stored before per-contact records holds
+//!   the whole client there instead (its first byte, after the counter, tells which); it is
+//!   split by its first write.
+//! - one `contact` record per contact (its part of the client state), keyed
+//!   `hex(HMAC(index key, "contact"))[..32] ‖ ":" ‖ hex(HMAC(index key, "contact" ‖ id))` so
+//!   that one key range holds them all: read with the state in one transaction (one getAll),
+//!   written (only those whose bytes changed) and deleted in the state's transaction, after
+//!   its generation check.
 //!
 //! The store key lives in a `Zeroizing` box and never reaches JS.
 //!
 //! Files: `records` (plaintext layouts and their codec), `crypto` (sealing, key wrapping),
 //! `schema` (the database, `meta`, error mapping), `store` (an open [`Store`]: read, write,
-//! page), `migrate` (older schemas). Dependencies run one way: migrate → store → schema,
+//! page), `state` (the client state's records), `migrate` (older schemas). Dependencies run one way: migrate → store → schema,
 //! crypto, records.
 
 mod crypto;
 mod migrate;
 mod records;
 mod schema;
+mod state;
 mod store;
 
 use std::rc::Rc;
@@ -42,6 +52,7 @@ pub use records::{
     kind,
 };
 pub use schema::{ProfileInfo, SCHEMA_VERSION, db_name, delete_database, probe, storage_error};
+pub use state::StoredState;
 pub use store::Store;
 
 impl Store {

@@ -13,6 +13,8 @@ use zeroize::Zeroizing;
 /// Record kinds (part of every record's associated data and hashed key).
 pub mod kind {
     pub const STATE: &str = "state";
+    /// One contact's part of the client state, keyed by its contact id (u64, big-endian).
+    pub const CONTACT: &str = "contact";
     pub const MNEMONIC: &str = "mnemonic";
     pub const MESSAGE: &str = "msg";
     /// A file's bytes, keyed by its message id.
@@ -23,7 +25,8 @@ pub mod kind {
     pub const DIRECTORY: &str = "directory";
 }
 
-/// The key of the `state` record: message counter (u64) ‖ the persisted client.
+/// The key of the `state` record: message counter (u64) ‖ the client's core part (or, in
+/// profiles stored before per-contact records, the whole persisted client).
 pub const STATE_KEY: &[u8] = b"client";
 /// The key of the `mnemonic` record: the recovery phrase's words, UTF-8.
 pub const MNEMONIC_KEY: &[u8] = b"phrase";

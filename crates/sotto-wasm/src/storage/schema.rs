@@ -65,12 +65,12 @@ pub async fn delete_database(name: &str) -> Result<(), JsValue> {
 }
 
 pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<(), JsValue> {
-    {
-        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-        store
-            .put_all(records.into_iter().map(|r| (r, None)))
-            .await
-            .map_err(|e| storage_error(&e))?;
+    let staged = match tx.store(STORE) {
+        Ok(store) => store.put_all(records.into_iter().map(|r| (r, None))).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = staged {
+        return Err(abandon(tx, storage_error(&e)).await);
     }
     // We never abort a write: the browser did, which is how a quota error shows.
     committed(tx, || {
@@ -80,6 +80,14 @@ pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<()
         )
     })
     .await
+}
+
+/// Aborts `tx`, a write that failed before all of it was staged (a put refused at once, a
+/// check that failed), so that IndexedDB does not commit the part already staged; hands back
+/// `e`. (A transaction that already ended stays as it is.)
+pub async fn abandon(tx: rexie::Transaction, e: JsValue) -> JsValue {
+    let _ = tx.abort().await;
+    e
 }
 
 /// Waits for `tx` to end: `Ok` once it committed, the error `aborted` makes if it did not.

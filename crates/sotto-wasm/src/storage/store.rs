@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 use super::crypto::{ARGON2_M_KIB, ARGON2_T, WRAP_AD, kek, open, random, seal, wrap_into};
-use super::records::{MNEMONIC_KEY, MessageRecord, STATE_KEY, kind};
+use super::records::{MNEMONIC_KEY, MessageRecord, kind};
 use super::schema::{
     CONV_INDEX, SCHEMA_VERSION, STORE, committed, corrupt, db_name, delete_database, open_db,
     put_all, storage_error,
@@ -21,7 +21,7 @@ pub struct Store {
     /// Borrowed only briefly (never across an await), so `close` can always take it.
     db: std::cell::RefCell<Option<Rexie>>,
     name: String,
-    key: Zeroizing<[u8; 32]>,
+    pub(super) key: Zeroizing<[u8; 32]>,
     index_key: Zeroizing<[u8; 32]>,
     /// The schema version found when the profile was opened (before any migration).
     pub opened_schema: u32,
@@ -29,7 +29,16 @@ pub struct Store {
     pub created: bool,
     /// The generation of the client state this store last read or claimed for a write (see
     /// [`Store::write_state`]); 0 before any.
-    generation: std::cell::Cell<u64>,
+    pub(super) generation: std::cell::Cell<u64>,
+    /// This store's writer id (random hex, new on every open), put on every `state` record it
+    /// writes (see [`Store::write_state_with`]).
+    pub(super) writer: String,
+    /// The generation and writer id of the `state` record this store last read ((0, `None`)
+    /// before any, or when there was none).
+    pub(super) base: std::cell::RefCell<(u64, Option<String>)>,
+    /// Bytes of sealed values put into IndexedDB by this store's writes (see
+    /// [`Store::bytes_written`]).
+    pub(super) written: std::cell::Cell<u64>,
 }
 
 impl Store {
@@ -114,6 +123,9 @@ impl Store {
             opened_schema: schema,
             created,
             generation: std::cell::Cell::new(0),
+            writer: crate::js::hex(&random::<16>()),
+            base: std::cell::RefCell::new((0, None)),
+            written: std::cell::Cell::new(0),
         };
         Ok(store)
     }
@@ -130,7 +142,7 @@ impl Store {
             .map_err(|e| storage_error(&e))
     }
 
-    fn hashed(&self, kind: &str, key: &[u8]) -> String {
+    pub(super) fn hashed(&self, kind: &str, key: &[u8]) -> String {
         let mut data = kind.as_bytes().to_vec();
         data.push(0);
         data.extend_from_slice(key);
@@ -144,7 +156,7 @@ impl Store {
 
     /// Associated data: kind ‖ 0 ‖ the record's (hashed) key, so a value only opens where
     /// it was written.
-    fn ad(kind: &str, hashed: &str) -> Vec<u8> {
+    pub(super) fn ad(kind: &str, hashed: &str) -> Vec<u8> {
         let mut ad = kind.as_bytes().to_vec();
         ad.push(0);
         ad.extend_from_slice(hashed.as_bytes());
@@ -226,6 +238,7 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
+        self.count_written(&records);
         put_all(self.tx(TransactionMode::ReadWrite)?, records).await
     }
 
@@ -341,67 +354,7 @@ impl Store {
     }
 }
 
-/// The plaintext generation number of the `state` record (absent in records written before
-/// generations: 0).
-const GENERATION: &str = "g";
-
 impl Store {
-    /// Reads and decrypts the client state, and remembers its generation: the one this store's
-    /// next [`Store::write_state`] must find still stored.
-    pub async fn read_state(&self) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
-        let tx = self.tx(TransactionMode::ReadOnly)?;
-        let hashed = self.hashed(kind::STATE, STATE_KEY);
-        let v = tx
-            .store(STORE)
-            .map_err(|e| storage_error(&e))?
-            .get(hashed.clone().into())
-            .await
-            .map_err(|e| storage_error(&e))?;
-        let Some(v) = v else { return Ok(None) };
-        self.generation.set(generation_of(&v));
-        let sealed = get_bytes(&v, "v").ok_or_else(|| corrupt(kind::STATE))?;
-        open(&self.key, &Self::ad(kind::STATE, &hashed), &sealed)
-            .map(Some)
-            .ok_or_else(|| corrupt(kind::STATE))
-    }
-
-    /// Writes `records` and the client state `state` in one transaction, as the next
-    /// generation of the state this store read (or last wrote). Inside the same transaction
-    /// the stored generation is checked first: when another writer (another tab, an older
-    /// copy) stored a newer one, nothing is written and this fails with `PROFILE_IN_USE`, so
-    /// a stale copy can never roll the ratchets back.
-    ///
-    /// The generation is claimed before the first await, so writes started one after another
-    /// from this store (whose IndexedDB transactions run in the order they were made) each
-    /// find their predecessor's, or an older one when a predecessor failed.
-    pub async fn write_state(&self, records: Vec<JsValue>, state: &[u8]) -> Result<(), JsValue> {
-        let expected = self.generation.get();
-        let next = expected.saturating_add(1);
-        self.generation.set(next);
-        let record = self.record(kind::STATE, STATE_KEY, state, None);
-        set(&record, GENERATION, &JsValue::from(next as f64));
-        let hashed = self.hashed(kind::STATE, STATE_KEY);
-        let tx = self.tx(TransactionMode::ReadWrite)?;
-        {
-            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-            let stored = store
-                .get(hashed.into())
-                .await
-                .map_err(|e| storage_error(&e))?
-                .map_or(0, |v| generation_of(&v));
-            if stored > expected {
-                return Err(sotto_error(
-                    ErrorCode::ProfileInUse,
-                    "another tab or window wrote this profile since it was opened here; \
-                     this copy stopped",
-                ));
-            }
-        }
-        let mut all = records;
-        all.push(record);
-        put_all(tx, all).await
-    }
-
     /// Rewraps the store key for `new` (`None`: no passphrase) with today's Argon2id costs,
     /// when `old` is the passphrase that opens this profile; else `WRONG_PASSPHRASE` and
     /// nothing changes. The records stay as they are (the store key is the same).
@@ -444,11 +397,6 @@ impl Store {
             .map_err(|e| storage_error(&e))?
             .ok_or_else(|| corrupt("meta"))
     }
-}
-
-/// The generation number on a stored `state` record.
-fn generation_of(record: &JsValue) -> u64 {
-    get(record, GENERATION).as_f64().unwrap_or(0.0) as u64
 }
 
 /// Writes the meta record `meta` to `db` (in a transaction of its own).

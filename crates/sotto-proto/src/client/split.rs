@@ -1,0 +1,210 @@
+//! The client state in parts: [`Client::to_parts`] and [`Client::from_parts`], so that a
+//! driver can store one record per contact and rewrite only the parts that changed (the cost
+//! of a received message then does not grow with the number of contacts). The parts are the
+//! sections of [`Client::to_persisted`]'s layout, cut along contacts; the layout is in
+//! `docs/PROTOCOL.md`, "Client state (at rest)", "In parts".
+
+use std::collections::{BTreeMap, HashMap};
+
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use super::contact::Contact;
+use super::error::PersistError;
+use super::persist::{
+    assemble, read_contact, read_header, read_queues, read_tail, take_version, write_contact,
+    write_queues,
+};
+use super::receive::{QueueOwner, RecvQueue};
+use super::{CLIENT_STATE_VERSION, Client, ContactId};
+use crate::codec::{Reader, SecretWriter, Writer as _, persisted_bytes};
+use crate::ids::QueueId;
+
+/// First byte of a core part ([`PersistedParts::core`]): never the first byte of a whole
+/// [`super::PersistedClient`] (a layout version), so a reader tells the two apart.
+pub const CORE_MARK: u8 = 0xC0;
+
+/// The first layout version written in parts: a part with an older version is refused.
+pub const FIRST_SPLIT_VERSION: u8 = 7;
+
+persisted_bytes!(
+    /// One part of a serialized [`Client`]: its core or one contact. Holds keys: encrypt it
+    /// before it touches storage. Zeroized on drop, never printed.
+    PersistedPart,
+    "The serialized part (see `docs/PROTOCOL.md`, \"Client state (at rest)\", \"In parts\")."
+);
+
+/// SHA-256 of one contact part ([`part_digest`]).
+pub type PartDigest = [u8; 32];
+
+/// Domain of the digest of all contact parts that a core carries.
+const PARTS_DIGEST_DOMAIN: &[u8] = b"sotto/v1/client-parts";
+
+/// SHA-256 of one contact part's bytes: what the core's digest of the contact parts is made
+/// of, and what a driver compares to tell whether a part changed since it last wrote it.
+pub fn part_digest(part: &[u8]) -> PartDigest {
+    Sha256::digest(part).into()
+}
+
+/// The digest of all contact parts that a core carries: SHA-256(`sotto/v1/client-parts` ‖ the
+/// [`part_digest`] of every contact part, given in increasing contact id order).
+pub fn parts_digest<'a>(digests: impl IntoIterator<Item = &'a PartDigest>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(PARTS_DIGEST_DOMAIN);
+    for d in digests {
+        h.update(d);
+    }
+    h.finalize().into()
+}
+
+/// A [`Client`]'s state cut in parts (see [`Client::to_parts`]).
+#[derive(Debug)]
+pub struct PersistedParts {
+    /// Everything that is not one contact's: config, relays, name, the receive queues of our
+    /// invitations (and of no contact), the number of contacts and the digest of their parts,
+    /// requests in flight and the trailing fields. Starts with [`CORE_MARK`].
+    pub core: PersistedPart,
+    /// One part per contact (contacts being accepted included), in increasing id order:
+    /// the contact's fields and the receive queues it owns.
+    pub contacts: Vec<ContactPart>,
+}
+
+/// One contact's part of [`PersistedParts`].
+#[derive(Debug)]
+pub struct ContactPart {
+    /// The contact.
+    pub id: ContactId,
+    /// Its part: version ‖ the contact ‖ the receive queues it owns.
+    pub part: PersistedPart,
+    /// [`part_digest`] of `part`: the core names every part by it.
+    pub digest: PartDigest,
+}
+
+impl Client {
+    /// The state of [`Client::to_persisted`] in parts: a core and one part per contact, so a
+    /// driver can keep each in a record of its own and write only the parts whose bytes
+    /// changed since its last write (the parts of contacts that are gone are deleted).
+    /// [`Client::from_parts`] of all the parts gives back this client.
+    pub fn to_parts(&self) -> PersistedParts {
+        let mut owned: BTreeMap<ContactId, Vec<(&QueueId, &RecvQueue)>> = BTreeMap::new();
+        let mut others = Vec::new();
+        for (id, q) in &self.queues {
+            match q.owner {
+                QueueOwner::Contact(c) => owned.entry(c).or_default().push((id, q)),
+                QueueOwner::Invitation(_) => others.push((id, q)),
+            }
+        }
+        let mut w = SecretWriter::with_capacity(1024);
+        w.put_u8(CORE_MARK);
+        w.put_u8(CLIENT_STATE_VERSION);
+        self.write_header(&mut w);
+        let contacts: Vec<ContactPart> = self
+            .contacts
+            .iter()
+            .map(|(id, contact)| {
+                let mut queues = owned.remove(id).unwrap_or_default();
+                queues.sort_unstable_by_key(|(q, _)| **q);
+                let part = contact_part(*id, contact, &queues);
+                let digest = part_digest(part.as_bytes());
+                ContactPart {
+                    id: *id,
+                    part,
+                    digest,
+                }
+            })
+            .collect();
+        // A queue whose contact is gone stays in the core, where reading refuses it as the
+        // whole state's reader does.
+        others.extend(owned.into_values().flatten());
+        others.sort_unstable_by_key(|(id, _)| **id);
+        write_queues(&mut w, &others);
+        w.put_u32(u32::try_from(self.contacts.len()).unwrap_or(u32::MAX));
+        w.put_bytes(&parts_digest(contacts.iter().map(|c| &c.digest)));
+        self.write_tail(&mut w);
+        let core = PersistedPart(w.into_inner());
+        PersistedParts { core, contacts }
+    }
+
+    /// Reads the parts [`Client::to_parts`] made (the contacts' in any order): the same
+    /// client as [`Client::from_persisted`] of the whole state. Refused
+    /// ([`PersistError`]) when a part is damaged, a contact or queue appears twice, there are
+    /// more or fewer contact parts than the core counts, a queue or request names a contact
+    /// that is not there, a contact's queue is in the core, a contact id was not yet issued,
+    /// or the contact parts are not exactly those the core was written with (its digest of
+    /// them: an older part of one contact beside a newer core, or the reverse).
+    /// Nothing is sent: as after [`Client::from_persisted`].
+    pub fn from_parts<I, B>(core: &[u8], contacts: I) -> Result<Client, PersistError>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        let mut r = Reader::new(core);
+        if r.take_u8()? != CORE_MARK {
+            return Err(PersistError::Invalid("not a core part"));
+        }
+        let version = take_version(&mut r, FIRST_SPLIT_VERSION)?;
+        let header = read_header(&mut r)?;
+        let mut queues = HashMap::new();
+        // A contact's queues are in its part: `to_parts` leaves here only those of contacts
+        // that are gone, which the whole state's reader refuses too.
+        read_queues(&mut r, version, &mut queues, |owner| match owner {
+            QueueOwner::Contact(_) => Err(PersistError::Invalid("a contact's queue in the core")),
+            QueueOwner::Invitation(_) => Ok(()),
+        })?;
+        let expected = r.take_u32()?;
+        let digest: [u8; 32] = r.extract()?;
+        let mut all: BTreeMap<ContactId, Contact> = BTreeMap::new();
+        let mut digests: BTreeMap<ContactId, PartDigest> = BTreeMap::new();
+        for part in contacts {
+            let part = part.as_ref();
+            let (id, contact) = read_contact_part(part, header.next_contact, &mut queues)?;
+            if all.insert(id, contact).is_some() {
+                return Err(PersistError::Invalid("a contact stored twice"));
+            }
+            digests.insert(id, part_digest(part));
+        }
+        // A lost (or stray) part shows here, even for a contact nothing else names.
+        if u32::try_from(all.len()).ok() != Some(expected) {
+            return Err(PersistError::Invalid("contact parts missing or extra"));
+        }
+        let tail = read_tail(&mut r, version, &mut all)?;
+        r.should_be_exhausted()?;
+        // Last, so that every other check stays reachable (and fuzzed) with any digest.
+        if !bool::from(parts_digest(digests.values()).ct_eq(&digest)) {
+            return Err(PersistError::Invalid(
+                "a contact part that is not the core's",
+            ));
+        }
+        assemble(header, queues, all, tail)
+    }
+}
+
+/// version ‖ the contact as in the whole layout ‖ its receive queues.
+fn contact_part(
+    id: ContactId,
+    contact: &Contact,
+    queues: &[(&QueueId, &RecvQueue)],
+) -> PersistedPart {
+    let mut w = SecretWriter::with_capacity(1024 + contact.outbox.len() * 3_600);
+    w.put_u8(CLIENT_STATE_VERSION);
+    write_contact(&mut w, id, contact);
+    write_queues(&mut w, queues);
+    PersistedPart(w.into_inner())
+}
+
+/// One contact part; its queues go into `queues` (each must be owned by this contact).
+fn read_contact_part(
+    bytes: &[u8],
+    next_contact: ContactId,
+    queues: &mut HashMap<QueueId, RecvQueue>,
+) -> Result<(ContactId, Contact), PersistError> {
+    let mut r = Reader::new(bytes);
+    let version = take_version(&mut r, FIRST_SPLIT_VERSION)?;
+    let (id, contact) = read_contact(&mut r, version, next_contact)?;
+    read_queues(&mut r, version, queues, |owner| match owner {
+        QueueOwner::Contact(c) if *c == id => Ok(()),
+        _ => Err(PersistError::Invalid("a queue in another contact's part")),
+    })?;
+    r.should_be_exhausted()?;
+    Ok((id, contact))
+}

@@ -1,0 +1,184 @@
+//! Which contact records a write puts ([`StateParts`]), in headless Chromium: every contact's
+//! on a first write, none when nothing changed, only the changed contact's after a change
+//! (again until a write of it commits), records of an older layout rewritten, gone contacts'
+//! deleted; what is stored reads back as the client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../../sotto-proto/tests/common/mod.rs"]
+mod common;
+
+use sotto_proto::client::{Client, ContactId};
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use super::idb::{IdbHistory, Restored};
+use super::{History as _, StateParts, Written};
+use crate::storage::{Store, db_name, delete_database};
+
+fn puts(parts: &StateParts) -> Vec<ContactId> {
+    assert_eq!(parts.contacts.len(), parts.digests.len());
+    parts.digests.iter().map(|(id, _)| *id).collect()
+}
+
+#[test]
+async fn a_write_puts_only_the_contacts_whose_part_changed() {
+    let profile = "history-parts";
+    let _ = delete_database(&db_name(profile)).await;
+    let store = Store::open_with(profile, None, 1024, 1).await.unwrap();
+    let mut w = common::World::new(0x5747, 0, &["Alice", "Bob", "Carol"]);
+    let (bob, _) = w.introduce(0, 1);
+    let (carol, _) = w.introduce(0, 2);
+    let mut written = Written::new();
+
+    let first = StateParts::new(&store, 0, &w.clients[0], &written);
+    assert_eq!(puts(&first), [bob, carol]);
+    assert!(first.removed.is_empty());
+    first.write(&store, Vec::new()).await.unwrap();
+    first.commit(&mut written);
+    let same = StateParts::new(&store, 0, &w.clients[0], &written);
+    assert!(puts(&same).is_empty(), "nothing changed, no contact record");
+
+    // A message to Carol changes her part only, until a write of it commits.
+    let now = w.client_now(0);
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "hello", now)
+        .unwrap();
+    let failed = StateParts::new(&store, 1, &w.clients[0], &written);
+    assert_eq!(puts(&failed), [carol]);
+    let retry = StateParts::new(&store, 1, &w.clients[0], &written);
+    assert_eq!(puts(&retry), [carol], "not committed: put again");
+
+    // A record of an older layout (no digest) is rewritten; a gone contact's is deleted.
+    written.insert(bob, None);
+    written.insert(99, Some([0; 32]));
+    let parts = StateParts::new(&store, 1, &w.clients[0], &written);
+    assert_eq!(puts(&parts), [bob, carol]);
+    assert_eq!(parts.removed, [99]);
+    parts.write(&store, Vec::new()).await.unwrap();
+    parts.commit(&mut written);
+    assert!(!written.contains_key(&99));
+    assert_eq!(written.len(), 2);
+
+    let stored = store.read_state_parts().await.unwrap().unwrap();
+    let back = Client::from_parts(
+        &stored.state[8..],
+        stored.contacts.iter().map(|(_, p)| &p[..]),
+    )
+    .unwrap();
+    assert_eq!(
+        back.to_persisted().as_bytes(),
+        w.clients[0].to_persisted().as_bytes()
+    );
+    store.close();
+    let _ = delete_database(&db_name(profile)).await;
+}
+
+/// Stores `client` (counter 0) as `profile`'s state in parts.
+async fn store_parts(profile: &str, client: &Client) {
+    let _ = delete_database(&db_name(profile)).await;
+    let store = Store::open_with(profile, None, 1024, 1).await.unwrap();
+    StateParts::new(&store, 0, client, &Written::new())
+        .write(&store, Vec::new())
+        .await
+        .unwrap();
+    store.close();
+}
+
+/// [`store_parts`], then opens the profile as the messenger does: the history and what it
+/// restored.
+async fn stored(profile: &str, client: &Client) -> (IdbHistory, Restored) {
+    store_parts(profile, client).await;
+    opened(profile).await
+}
+
+async fn opened(profile: &str) -> (IdbHistory, Restored) {
+    let (history, restored) = IdbHistory::open(profile, None).await.unwrap();
+    (history, restored.unwrap())
+}
+
+/// What the store holds, read back as the client it makes.
+async fn read_back(store: &Store) -> Result<Client, sotto_proto::client::PersistError> {
+    let stored = store.read_state_parts().await.unwrap().unwrap();
+    Client::from_parts(
+        &stored.state[8..],
+        stored.contacts.iter().map(|(_, p)| &p[..]),
+    )
+}
+
+#[test]
+async fn a_contact_gone_while_its_first_write_is_in_flight_has_its_record_deleted() {
+    // Two writes in flight (the pump's, and `write_now`'s for a new display name): the first
+    // puts a new contact's record, the second is taken once that contact is gone again (an
+    // acceptance refused). The second must delete the record the first puts, or the store
+    // holds a contact record its core does not count, and the profile no longer opens.
+    let profile = "history-parts-gone";
+    let mut w = common::World::new(0x60e, 0, &["Alice", "Bob", "Carol"]);
+    w.introduce(0, 1);
+    let bob_only = Client::from_persisted(w.clients[0].to_persisted().as_bytes()).unwrap();
+    w.introduce(0, 2);
+    let (mut history, restored) = stored(profile, &bob_only).await;
+    let store = history.store().unwrap();
+    let local = restored.local;
+
+    let with_carol = history.take_write(&local, &w.clients[0]).unwrap();
+    let without = history.take_write(&local, &bob_only).unwrap();
+    let first = with_carol.run().await;
+    history.write_done(with_carol, first.is_ok());
+    let second = without.run().await;
+    history.write_done(without, second.is_ok());
+    first.unwrap();
+    second.unwrap();
+
+    let back = read_back(&store).await.expect("the stored parts read");
+    assert_eq!(
+        back.to_persisted().as_bytes(),
+        bob_only.to_persisted().as_bytes()
+    );
+    store.close();
+    let _ = delete_database(&db_name(profile)).await;
+}
+
+#[test]
+async fn an_old_contact_record_put_back_stops_the_profile_from_opening() {
+    // Storage replays Carol's record from before a message to her (her ratchet rolled back)
+    // beside the newer core: the profile does not open (`STORAGE`) rather than reuse keys.
+    let profile = "history-parts-replay";
+    let mut w = common::World::new(0x7e9, 0, &["Alice", "Bob", "Carol"]);
+    w.introduce(0, 1);
+    let (carol, _) = w.introduce(0, 2);
+    let old = w.clients[0].to_parts();
+    let old_carol = old.contacts.iter().find(|c| c.id == carol).unwrap();
+    let (mut history, restored) = stored(profile, &w.clients[0]).await;
+    let store = history.store().unwrap();
+    let now = w.client_now(0);
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "hello", now)
+        .unwrap();
+    let write = history.take_write(&restored.local, &w.clients[0]).unwrap();
+    let result = write.run().await;
+    history.write_done(write, result.is_ok());
+    result.unwrap();
+    read_back(&store).await.expect("the stored parts read");
+
+    // Carol's record as it was (sealed under her key, as the record stored then was), beside
+    // the state as it is.
+    let state = store.read_state_parts().await.unwrap().unwrap().state;
+    let replayed = store.contact_record(carol, old_carol.part.as_bytes());
+    store
+        .write_state_with(vec![replayed], &[], &state)
+        .await
+        .unwrap();
+    assert_eq!(
+        read_back(&store).await.err(),
+        Some(sotto_proto::client::PersistError::Invalid(
+            "a contact part that is not the core's"
+        ))
+    );
+    store.close();
+    let e = IdbHistory::open(profile, None)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(crate::error::code_of(&e), "STORAGE");
+    // Not deleted here: the refused open leaves its connection to the garbage collector, and
+    // a deletion would wait for it (the next run deletes the database first).
+}

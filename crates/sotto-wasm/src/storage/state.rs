@@ -1,0 +1,231 @@
+//! The client state in the store: the `state` record (message counter ‖ the client's core, or,
+//! as profiles stored before per-contact records have it, the whole client) with its
+//! generation number, and one `contact` record per contact (that contact's part of the client,
+//! [`sotto_proto::client::Client::to_parts`]). Read together in one transaction; written
+//! together, with other records, in one transaction that first checks the generation.
+
+use js_sys::Uint8Array;
+use rexie::{KeyRange, TransactionMode};
+use sotto_proto::client::ContactId;
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
+
+use super::crypto::{open, seal};
+use super::records::{STATE_KEY, kind};
+use super::schema::{STORE, abandon, corrupt, put_all, storage_error};
+use super::store::Store;
+use crate::error::{ErrorCode, sotto_error};
+use crate::js::{get, get_bytes, set};
+
+/// The plaintext generation number of the `state` record (absent in records written before
+/// generations: 0).
+const GENERATION: &str = "g";
+
+/// The plaintext id of the store that wrote the `state` record (absent in records written
+/// before writer ids).
+const WRITER: &str = "w";
+
+/// What [`Store::read_state_parts`] finds: the `state` record's plaintext and every contact
+/// record's (its contact id, from the part itself, and the part).
+pub struct StoredState {
+    pub state: Zeroizing<Vec<u8>>,
+    pub contacts: Vec<(ContactId, Zeroizing<Vec<u8>>)>,
+}
+
+impl Store {
+    /// The key of contact `id`'s record: a prefix common to all contact records (so that one
+    /// key range holds them all), `:`, then the record's own hashed key.
+    fn contact_key(&self, id: ContactId) -> String {
+        self.contact_key_under(&self.contact_prefix(), id)
+    }
+
+    /// [`Store::contact_key`] with the prefix already made (reading every contact record
+    /// makes it once).
+    fn contact_key_under(&self, prefix: &str, id: ContactId) -> String {
+        format!("{prefix}:{}", self.hashed(kind::CONTACT, &id.to_be_bytes()))
+    }
+
+    fn contact_prefix(&self) -> String {
+        let h = self.hashed(kind::CONTACT, b"");
+        h[..32].to_owned()
+    }
+
+    /// The sealed record of contact `id`'s part of the client state, for
+    /// [`Store::write_state_with`]: `{k, v}` with `k` from [`Store::contact_key`], sealed
+    /// with `kind::CONTACT ‖ 0 ‖ k` as associated data like every record.
+    pub fn contact_record(&self, id: ContactId, part: &[u8]) -> JsValue {
+        let o = js_sys::Object::new();
+        let k = self.contact_key(id);
+        let sealed = seal(&self.key, &Self::ad(kind::CONTACT, &k), part);
+        set(&o, "k", &k.into());
+        set(&o, "v", &Uint8Array::from(&sealed[..]).into());
+        o.into()
+    }
+
+    /// Reads and decrypts the client state, and remembers its generation: the one this store's
+    /// next [`Store::write_state`] must find still stored.
+    pub async fn read_state(&self) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
+        Ok(self.read_state_parts().await?.map(|s| s.state))
+    }
+
+    /// The `state` record and every `contact` record (one get and one getAll over the
+    /// contact records' key range, in one transaction), decrypted; remembers the state's
+    /// generation as [`Store::read_state`] does. A contact record that does not open, or
+    /// whose part names another contact than its key, is damage (`STORAGE`).
+    pub async fn read_state_parts(&self) -> Result<Option<StoredState>, JsValue> {
+        let tx = self.tx(TransactionMode::ReadOnly)?;
+        let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let prefix = self.contact_prefix();
+        let range = KeyRange::bound(
+            &format!("{prefix}:").into(),
+            &format!("{prefix};").into(),
+            Some(false),
+            Some(true),
+        )
+        .map_err(|e| storage_error(&e.into()))?;
+        let (v, rows) = {
+            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+            let v = store
+                .get(hashed.clone().into())
+                .await
+                .map_err(|e| storage_error(&e))?;
+            let rows = store
+                .get_all(Some(range), None)
+                .await
+                .map_err(|e| storage_error(&e))?;
+            (v, rows)
+        };
+        let Some(v) = v else {
+            self.base.replace((0, None));
+            return Ok(None);
+        };
+        self.generation.set(generation_of(&v));
+        self.base.replace(writer_of(&v));
+        let sealed = get_bytes(&v, "v").ok_or_else(|| corrupt(kind::STATE))?;
+        let state = open(&self.key, &Self::ad(kind::STATE, &hashed), &sealed)
+            .ok_or_else(|| corrupt(kind::STATE))?;
+        let mut contacts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let k = get(&row, "k")
+                .as_string()
+                .ok_or_else(|| corrupt("contact"))?;
+            let sealed = get_bytes(&row, "v").ok_or_else(|| corrupt("contact"))?;
+            let part = open(&self.key, &Self::ad(kind::CONTACT, &k), &sealed)
+                .ok_or_else(|| corrupt("contact"))?;
+            // Version ‖ contact id ‖ …: the id must be the one the key was made from.
+            let id = part
+                .get(1..9)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| corrupt("contact"))?;
+            if self.contact_key_under(&prefix, id) != k {
+                return Err(corrupt("contact"));
+            }
+            contacts.push((id, part));
+        }
+        Ok(Some(StoredState { state, contacts }))
+    }
+
+    /// [`Store::write_state_with`] with no contact record to delete.
+    pub async fn write_state(&self, records: Vec<JsValue>, state: &[u8]) -> Result<(), JsValue> {
+        self.write_state_with(records, &[], state).await
+    }
+
+    /// Writes `records` (messages, contact records made by [`Store::contact_record`], …) and
+    /// the client state `state`, and deletes the records of the contacts `removed`, in one
+    /// transaction, as the next generation of the state this store read (or last wrote).
+    /// Inside the same transaction the stored `state` record is checked first: unless this
+    /// store wrote it (its writer id) or it is still the one this store read (generation and
+    /// writer id), another writer (another tab, an older copy) wrote since, and nothing is
+    /// written or deleted: this fails with `PROFILE_IN_USE`, so a stale copy can never roll
+    /// the ratchets (the state's or any contact's) back, nor leave its core beside another
+    /// writer's contact records. A failed write of this store changes nothing of that (a
+    /// generation number claimed by a failed write no longer lets a stale copy pass).
+    ///
+    /// The generation is claimed before the first await, so writes started one after another
+    /// from this store (whose IndexedDB transactions run in the order they were made) each
+    /// write a newer one.
+    pub async fn write_state_with(
+        &self,
+        records: Vec<JsValue>,
+        removed: &[ContactId],
+        state: &[u8],
+    ) -> Result<(), JsValue> {
+        let next = self.generation.get().saturating_add(1);
+        self.generation.set(next);
+        let record = self.record(kind::STATE, STATE_KEY, state, None);
+        set(&record, GENERATION, &JsValue::from(next as f64));
+        set(&record, WRITER, &self.writer.as_str().into());
+        let tx = self.tx(TransactionMode::ReadWrite)?;
+        if let Err(e) = self.check_and_delete(&tx, removed).await {
+            return Err(abandon(tx, e).await);
+        }
+        let mut all = records;
+        all.push(record);
+        self.count_written(&all);
+        put_all(tx, all).await
+    }
+
+    /// The first steps of [`Store::write_state_with`] in its transaction `tx`: the check that
+    /// no other writer wrote the state since this store read it, then the deletion of the
+    /// records of the contacts `removed`.
+    async fn check_and_delete(
+        &self,
+        tx: &rexie::Transaction,
+        removed: &[ContactId],
+    ) -> Result<(), JsValue> {
+        let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        let stored = store
+            .get(hashed.into())
+            .await
+            .map_err(|e| storage_error(&e))?
+            .map_or((0, None), |v| writer_of(&v));
+        let ours = stored.1.as_deref() == Some(self.writer.as_str());
+        if !ours && stored != *self.base.borrow() {
+            return Err(sotto_error(
+                ErrorCode::ProfileInUse,
+                "another tab or window wrote this profile since it was opened here; \
+                 this copy stopped",
+            ));
+        }
+        for id in removed {
+            store
+                .delete(self.contact_key(*id).into())
+                .await
+                .map_err(|e| storage_error(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Adds the sealed values' lengths of `records` to [`Store::bytes_written`].
+    pub(super) fn count_written(&self, records: &[JsValue]) {
+        let n: u64 = records
+            .iter()
+            .map(|r| {
+                get(r, "v")
+                    .dyn_into::<Uint8Array>()
+                    .map_or(0, |v| u64::from(v.length()))
+            })
+            .sum();
+        self.written.set(self.written.get().saturating_add(n));
+    }
+
+    /// Bytes of sealed values this store has put into IndexedDB (by [`Store::write`] and
+    /// [`Store::write_state_with`]) since it was opened: what the storage bench reports per
+    /// received message.
+    pub fn bytes_written(&self) -> u64 {
+        self.written.get()
+    }
+}
+
+/// The generation number on a stored `state` record.
+fn generation_of(record: &JsValue) -> u64 {
+    get(record, GENERATION).as_f64().unwrap_or(0.0) as u64
+}
+
+/// The generation number and writer id on a stored `state` record.
+fn writer_of(record: &JsValue) -> (u64, Option<String>) {
+    (generation_of(record), get(record, WRITER).as_string())
+}
