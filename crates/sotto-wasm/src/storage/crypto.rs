@@ -114,10 +114,11 @@ pub fn wrap_into(
     Ok(())
 }
 
-#[cfg(test)]
+// NFKC comes from the engine (`String.prototype.normalize`), so these run in the browser only
+// (scripts/test-wasm.sh).
+#[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
-    #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
