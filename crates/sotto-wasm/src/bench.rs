@@ -391,3 +391,72 @@ fn with_copies(
     sotto_proto::client::Client::from_parts(&core, &copies)
         .map_err(|e| JsError::new(&e.to_string()))
 }
+
+/// Where the time of rebuilding a client of `contacts` contacts from its parts goes (issue 18):
+/// `from_parts_ms` (`Client::from_parts`, the median of `reps`), and, `contacts` times each,
+/// the key derivations its readers do: `x25519_public_ms` (an X25519 public key from its
+/// secret) and `ed25519_from_seed_ms` (an Ed25519 signing key from its seed, public half
+/// included). Milliseconds of the page's `performance.now()`.
+#[wasm_bindgen(js_name = benchOpenStateCost)]
+pub fn open_state_cost(contacts: u32, reps: u32) -> Result<JsValue, JsValue> {
+    use sotto_proto::client::Client;
+    use sotto_proto::keys::AuthKeyPair;
+
+    let n = contacts.max(1);
+    let mut w = sim::World::new(0xb17e, 0, &["Alice", "Bob"]);
+    w.introduce(0, 1);
+    w.run_until(60, |w| {
+        w.clients
+            .iter()
+            .all(|c| c.pending_requests() == 0 && c.unsent_messages() == 0)
+    });
+    let one = w.clients[0].to_parts();
+    let parts = with_copies(&one, &one, n)?.to_parts();
+    let contacts_bytes: Vec<&[u8]> = parts.contacts.iter().map(|(_, p)| p.as_bytes()).collect();
+    let mut runs = Vec::new();
+    for _ in 0..reps.max(1) {
+        let t0 = now_ms();
+        let client = Client::from_parts(parts.core.as_bytes(), contacts_bytes.iter().copied())
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        runs.push(now_ms() - t0);
+        drop(client);
+    }
+    runs.sort_by(f64::total_cmp);
+    let median = runs[runs.len() / 2];
+    let t0 = now_ms();
+    let mut x = 0u8;
+    for i in 0..n {
+        let mut seed = [7u8; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        x ^= SecretKey::from_persisted_bytes(seed)
+            .public_key()
+            .as_bytes()[0];
+    }
+    let t1 = now_ms();
+    for i in 0..n {
+        let mut seed = [9u8; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        x ^= AuthKeyPair::from_persisted_bytes(seed)
+            .public_key()
+            .as_bytes()[0];
+    }
+    let t2 = now_ms();
+    Ok(crate::js::obj(&[
+        ("contacts", n.into()),
+        ("from_parts_ms", median.into()),
+        ("x25519_public_ms", (t1 - t0).into()),
+        ("ed25519_from_seed_ms", (t2 - t1).into()),
+        ("check", x.into()),
+    ]))
+}
+
+/// The page's (or worker's) `performance.now()`, in milliseconds.
+fn now_ms() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+            js_sys::Function::from(now).call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
+}
