@@ -345,8 +345,45 @@ pub async fn open_state(profile: String) -> Result<u32, JsValue> {
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
-/// `parts` (a client with one contact, no request in flight, no queue of an invitation, no
-/// rekey secret) with `n - 1` copies of the contact of `template` (the same client at another
+/// Gives the stored profile `profile` (one made without a passphrase, closed, with one contact
+/// and no message unsent) `contacts - 1` more contacts: copies of its contact under new contact
+/// and receive-queue ids (see [`with_copies`]; their queues exist on no relay), written as the
+/// messenger writes its state (the core and one record per contact). Seeds the storage bench's
+/// profile of 1,000 contacts (tests/bench/app.mjs); returns how many contacts it has.
+#[wasm_bindgen(js_name = benchGrowProfile)]
+pub async fn grow_profile(profile: String, contacts: u32) -> Result<u32, JsValue> {
+    use crate::history::{StateParts, Written};
+    use crate::storage::Store;
+
+    let store = Store::open(&profile, None).await?;
+    if store.created {
+        store.wipe().await?;
+        return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
+    }
+    let stored = store
+        .read_state_parts()
+        .await?
+        .ok_or_else(|| JsError::new("the profile has no client state"))?;
+    let seq = u64::from_be_bytes(array(stored.state.get(..8).unwrap_or_default())?);
+    let client = sotto_proto::client::Client::from_parts(
+        stored.state.get(8..).unwrap_or_default(),
+        stored.contacts.iter().map(|(_, p)| &p[..]),
+    )
+    .map_err(|e| JsError::new(&e.to_string()))?;
+    if client.unsent_messages() > 0 {
+        // Each copy would send it again once opened.
+        return Err(JsError::new("the profile still has a message to send").into());
+    }
+    let parts = client.to_parts();
+    let grown = with_copies(&parts, &parts, contacts)?;
+    StateParts::new(&store, seq, &grown, &Written::new())
+        .write(&store, Vec::new())
+        .await?;
+    store.close();
+    Ok(u32::try_from(grown.contact_ids().count()).unwrap_or(u32::MAX))
+}
+
+/// `parts` (a client with one contact, no queue of an invitation) with `n - 1` copies of the contact of `template` (the same client at another
 /// time) under new contact ids and receive-queue ids: a client of `n` contacts whose parts are
 /// each as large as a real one.
 fn with_copies(
@@ -375,19 +412,27 @@ fn with_copies(
         copy[len - 9..len - 1].copy_from_slice(&id.to_be_bytes());
         copies.push(copy);
     }
-    // The core ends: … next contact id ‖ no queue (count 0) ‖ contact count ‖ no request
-    // (count 0) ‖ clock offset 8 ‖ moved 1 ‖ no rekey secret 1.
+    // The core: mark 1 ‖ version 1 ‖ config 19 ‖ relay count 4 ‖ relays 64 each ‖ gateway 32 ‖
+    // connection tag ‖ display name (u16 length) ‖ unused 8 ‖ next contact id 8 ‖ no queue
+    // (count 0) ‖ contact count 4 ‖ requests, clock offset, moved, rekey secret (left as they are).
     let mut core = parts.core.as_bytes().to_vec();
-    let end = core.len();
-    if end < 40
-        || core[end - 22..end - 18] != 0u32.to_be_bytes()
-        || core[end - 18..end - 14] != 1u32.to_be_bytes()
-        || core[end - 14..end - 10] != 0u32.to_be_bytes()
-    {
+    let u32_at = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .and_then(|x| <[u8; 4]>::try_from(x).ok())
+            .map(u32::from_be_bytes)
+    };
+    let relays = u32_at(&core, 21).ok_or_else(bad)? as usize;
+    let name_at = 25 + relays * 64 + 32 + sotto_proto::onion::CONN_TAG_LEN;
+    let name_len = core
+        .get(name_at..name_at + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or_else(bad)?;
+    let next_at = name_at + 2 + name_len + 8;
+    if u32_at(&core, next_at + 8) != Some(0) || u32_at(&core, next_at + 12) != Some(1) {
         return Err(bad());
     }
-    core[end - 30..end - 22].copy_from_slice(&(first + u64::from(n)).to_be_bytes());
-    core[end - 18..end - 14].copy_from_slice(&n.to_be_bytes());
+    core[next_at..next_at + 8].copy_from_slice(&(first + u64::from(n)).to_be_bytes());
+    core[next_at + 12..next_at + 16].copy_from_slice(&n.to_be_bytes());
     sotto_proto::client::Client::from_parts(&core, &copies)
         .map_err(|e| JsError::new(&e.to_string()))
 }
