@@ -151,16 +151,12 @@ pub async fn seed_messages(
     count: u32,
     batch: u32,
 ) -> Result<(), JsValue> {
-    use crate::storage::{MessageRecord, Store};
+    use crate::storage::MessageRecord;
 
     let contact: u64 = contact_id
         .parse()
         .map_err(|_| JsError::new("a contact id is a decimal number"))?;
-    let store = Store::open(&profile, None).await?;
-    if store.created {
-        store.wipe().await?;
-        return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
-    }
+    let store = stored_profile(&profile).await?;
     let state = store
         .read_state()
         .await?
@@ -197,6 +193,17 @@ pub async fn seed_messages(
     }
     store.close();
     Ok(())
+}
+
+/// The stored profile `profile` (one made without a passphrase), opened; a missing one is
+/// refused (and the empty store opening it made is deleted).
+async fn stored_profile(profile: &str) -> Result<crate::storage::Store, JsValue> {
+    let store = crate::storage::Store::open(profile, None).await?;
+    if store.created {
+        store.wipe().await?;
+        return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
+    }
+    Ok(store)
 }
 
 /// Relays in memory and a network in virtual time (sotto-proto's simulation tests' own
@@ -353,13 +360,8 @@ pub async fn open_state(profile: String) -> Result<u32, JsValue> {
 #[wasm_bindgen(js_name = benchGrowProfile)]
 pub async fn grow_profile(profile: String, contacts: u32) -> Result<u32, JsValue> {
     use crate::history::{StateParts, Written};
-    use crate::storage::Store;
 
-    let store = Store::open(&profile, None).await?;
-    if store.created {
-        store.wipe().await?;
-        return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
-    }
+    let store = stored_profile(&profile).await?;
     let stored = store
         .read_state_parts()
         .await?
@@ -468,20 +470,22 @@ pub fn open_state_cost(contacts: u32, reps: u32) -> Result<JsValue, JsValue> {
     }
     runs.sort_by(f64::total_cmp);
     let median = runs[runs.len() / 2];
+    // Distinct seeds, so that nothing is computed once for all.
+    let seed = |fill: u8, i: u32| {
+        let mut seed = [fill; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        seed
+    };
     let t0 = now_ms();
     let mut x = 0u8;
     for i in 0..n {
-        let mut seed = [7u8; 32];
-        seed[..4].copy_from_slice(&i.to_le_bytes());
-        x ^= SecretKey::from_persisted_bytes(seed)
+        x ^= SecretKey::from_persisted_bytes(seed(7, i))
             .public_key()
             .as_bytes()[0];
     }
     let t1 = now_ms();
     for i in 0..n {
-        let mut seed = [9u8; 32];
-        seed[..4].copy_from_slice(&i.to_le_bytes());
-        x ^= AuthKeyPair::from_persisted_bytes(seed)
+        x ^= AuthKeyPair::from_persisted_bytes(seed(9, i))
             .public_key()
             .as_bytes()[0];
     }
