@@ -11,6 +11,7 @@
 //   2. storage: a profile in IndexedDB with 10,000 messages (written by the bench build's
 //      benchSeedMessages through the messenger's storage code), then, in a fresh page, the
 //      time of Sotto.open and of messages(contactId, {limit: 50}).
+//      storage_large: the same with 100,000 messages and 1,000 contacts (issue 18's row).
 //   2b. storage writes: bytes put into IndexedDB by the write one received message causes, with
 //      1, 100 and 1,000 contacts (bench build's benchReceiveWriteBytes), and opening them.
 //   3. PWA: cold loads of the welcome screen (a fresh browser context each, so no HTTP cache and
@@ -37,6 +38,7 @@ const BENCH_PKG = opt('pkg', join(ROOT, 'target', 'bench-pkg'));
 const LATENCY_MESSAGES = Number(opt('messages', '100'));
 const BURST_MESSAGES = Number(opt('burst', '200'));
 const SEED_MESSAGES = 10_000;
+const SEED_LARGE = Number(opt('large-messages', '100000'));
 const PWA_LOADS = 5;
 // `--only storage_writes,pwa`: run only these parts (by their keys in the result).
 const ONLY = opt('only', null);
@@ -191,35 +193,46 @@ async function browserToBrowser(storage) {
 }
 
 // ---- 2. storage ---------------------------------------------------------------------------
-async function storageBench() {
+// `storage_large` (issue 18's row): the same with 100,000 messages and 1,000 contacts, the
+// profile's one real contact copied 999 times by the bench build's benchGrowProfile (each copy
+// as large as the real one) before the messages are seeded; no incoming burst.
+async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, contacts = 1, incoming: withIncoming = true } = {}) {
   const cs = await benchContext();
   const cp = await benchContext();
   try {
-    const profile = 'bench-10k';
     const me = await person(cs, { storage: 'indexeddb', profile, displayName: 'Stored' });
     const peer = await person(cp, { storage: 'memory', profile: 'peer', displayName: 'Peer' });
     const { inviterSees: contactId } = await meet(me, peer);
+    // What the meeting sends is delivered before the profile closes (benchGrowProfile refuses
+    // a profile with a message to send: each copy would send it again): one message sent and
+    // stored by the relay, so that the state written after it has an empty outbox.
+    if (contacts > 1) {
+      await latency(me, peer, contactId, 1, 'before growing');
+      await sleep(1_000);
+    }
     await me.page.evaluate(() => window.__me.close());
     await me.page.close();
 
-    // 10,000 messages, 500 per transaction, then 200 more one per transaction (as a message
+    // `messages` messages, 500 per transaction, then 200 more one per transaction (as a message
     // that arrives alone is written: the message and the client state).
     const seed = await cs.newPage();
     await seed.goto(`${origin}/`);
     await seed.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-    const seeded = await seed.evaluate(async ({ profile, contactId, n }) => {
+    const seeded = await seed.evaluate(async ({ profile, contactId, n, contacts }) => {
       const mod = await import('/bench/pkg/sotto.js');
       await mod.default();
+      const grown = contacts > 1 ? await mod.benchGrowProfile(profile, contacts) : 1;
       const t0 = performance.now();
       await mod.benchSeedMessages(profile, contactId, n, 500);
       const t1 = performance.now();
       await mod.benchSeedMessages(profile, contactId, 200, 1);
       const t2 = performance.now();
-      return { bulk_per_s: (n * 1000) / (t1 - t0), single_per_s: (200 * 1000) / (t2 - t1) };
-    }, { profile, contactId, n: SEED_MESSAGES });
+      return { contacts: grown, bulk_per_s: (n * 1000) / (t1 - t0), single_per_s: (200 * 1000) / (t2 - t1), seconds: (t2 - t0) / 1000 };
+    }, { profile, contactId, n: messages, contacts });
     await seed.close();
-    const total = SEED_MESSAGES + 200;
-    log(`seeded ${total} messages: ${seeded.bulk_per_s.toFixed(0)}/s in batches of 500, ${seeded.single_per_s.toFixed(0)}/s one per transaction`);
+    if (seeded.contacts !== contacts) throw new Error(`the profile has ${seeded.contacts} contacts, not ${contacts}`);
+    const total = messages + 200;
+    log(`seeded ${total} messages (${contacts} contacts) in ${seeded.seconds.toFixed(0)} s: ${seeded.bulk_per_s.toFixed(0)}/s in batches of 500, ${seeded.single_per_s.toFixed(0)}/s one per transaction`);
 
     // Open it in a fresh page, five times; the wasm is instantiated before the clock starts.
     const opens = [];
@@ -249,14 +262,18 @@ async function storageBench() {
     // Incoming messages through the network into the IndexedDB profile: the rate of 'message'
     // events, each dispatched only after its write committed.
     const back = await person(cs, { storage: 'indexeddb', profile, displayName: 'Stored' });
-    const peersContact = (await contactsOf(peer))[0].id;
-    const incoming = await burst(peer, back, peersContact, BURST_MESSAGES, 'incoming');
+    let incoming = null;
+    if (withIncoming) {
+      const peersContact = (await contactsOf(peer))[0].id;
+      incoming = await burst(peer, back, peersContact, BURST_MESSAGES, 'incoming');
+    }
     await back.page.evaluate(() => window.__me.wipe());
     const pick = (k) => opens.map((o) => o[k]);
     const sum = opens.map((o) => o.open_ms + o.read_ms);
-    log(`open ${median(pick('open_ms')).toFixed(1)} ms + newest page ${median(pick('read_ms')).toFixed(1)} ms (median of ${opens.length}); incoming ${incoming.per_s?.toFixed(1)} msg/s`);
+    log(`open ${median(pick('open_ms')).toFixed(1)} ms + newest page ${median(pick('read_ms')).toFixed(1)} ms (median of ${opens.length}); incoming ${incoming?.per_s?.toFixed(1) ?? 'not measured'} msg/s`);
     return {
       messages: total,
+      contacts,
       open_ms: median(pick('open_ms')),
       read_ms: median(pick('read_ms')),
       older_ms: median(pick('older_ms')),
@@ -389,7 +406,8 @@ try {
   for (const [key, run] of [
     ['b2b_memory', () => browserToBrowser('memory')],
     ['b2b_indexeddb', () => browserToBrowser('indexeddb')],
-    ['storage', storageBench],
+    ['storage', () => storageBench()],
+    ['storage_large', () => storageBench({ profile: 'bench-100k', messages: SEED_LARGE, contacts: 1000, incoming: false })],
     ['storage_writes', storageWrites],
     ['pwa', pwaBench],
   ]) {

@@ -6,6 +6,7 @@
 //! write it *encrypted*. Public keys are plain newtypes that are safe to log in shortened form.
 
 use core::fmt;
+use std::sync::OnceLock;
 
 use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
@@ -42,46 +43,66 @@ impl fmt::Debug for PublicKey {
     }
 }
 
-/// An X25519 secret key. Zeroized on drop; never printed.
-pub struct SecretKey(x25519_dalek::StaticSecret);
+/// An X25519 secret key. Zeroized on drop; never printed. Its public key is computed (a
+/// scalar multiplication) the first time [`SecretKey::public_key`] asks for it and kept: a
+/// client read from storage holds a key per contact and needs few of their public halves.
+pub struct SecretKey {
+    secret: x25519_dalek::StaticSecret,
+    public: OnceLock<PublicKey>,
+}
 
 impl SecretKey {
+    fn new(secret: x25519_dalek::StaticSecret) -> Self {
+        Self {
+            secret,
+            public: OnceLock::new(),
+        }
+    }
+
     /// A fresh random key from the caller's RNG.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        Self(x25519_dalek::StaticSecret::random_from_rng(rng))
+        Self::new(x25519_dalek::StaticSecret::random_from_rng(rng))
     }
 
     /// Rebuilds a key from bytes produced by [`SecretKey::to_persisted_bytes`] (after the
-    /// storage layer decrypted them) or by a key derivation.
+    /// storage layer decrypted them) or by a key derivation. No scalar multiplication: the
+    /// public key is derived when first needed.
     pub fn from_persisted_bytes(bytes: [u8; 32]) -> Self {
-        Self(x25519_dalek::StaticSecret::from(bytes))
+        Self::new(x25519_dalek::StaticSecret::from(bytes))
     }
 
     /// The key's bytes, for encrypted persistence only. Zeroized when dropped.
     pub fn to_persisted_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes())
+        Zeroizing::new(self.secret.to_bytes())
     }
 
+    /// The public key, always derived from the secret (never read from anywhere), on the
+    /// first call only.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+        *self
+            .public
+            .get_or_init(|| PublicKey(x25519_dalek::PublicKey::from(&self.secret).to_bytes()))
     }
 
     /// X25519 Diffie-Hellman. The shared secret is zeroized when dropped.
     pub fn diffie_hellman(&self, their: &PublicKey) -> SharedSecret {
         SharedSecret(Zeroizing::new(
-            self.0.diffie_hellman(&their.to_dalek()).to_bytes(),
+            self.secret.diffie_hellman(&their.to_dalek()).to_bytes(),
         ))
     }
 
     /// The underlying dalek secret, for crates in this workspace that drive `sphinx-packet`.
     pub(crate) fn as_dalek(&self) -> &x25519_dalek::StaticSecret {
-        &self.0
+        &self.secret
     }
 }
 
 impl Clone for SecretKey {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            secret: self.secret.clone(),
+            public: self.public.clone(),
+        }
     }
 }
 
@@ -226,29 +247,45 @@ impl crate::codec::Writeable for AuthPublicKey {
 }
 
 /// An Ed25519 signing key for one queue (the recipient's or the sender's), freshly generated
-/// for that queue only. Zeroized on drop; never printed.
+/// for that queue only. Zeroized on drop; never printed. Kept as its seed; the expanded key
+/// (SHA-512 of the seed and its public half, a scalar multiplication) is made the first time
+/// the key signs or its public key is asked for: a client read from storage holds two such
+/// keys per contact and uses each only when it subscribes or sends.
 #[derive(Clone)]
-pub struct AuthKeyPair(ed25519_dalek::SigningKey);
+pub struct AuthKeyPair {
+    seed: Zeroizing<[u8; 32]>,
+    key: OnceLock<ed25519_dalek::SigningKey>,
+}
 
 impl AuthKeyPair {
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut seed = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(&mut *seed);
-        Self(ed25519_dalek::SigningKey::from_bytes(&seed))
+        Self::from_persisted_bytes(*seed)
     }
 
-    /// Rebuilds a key from the seed [`AuthKeyPair::to_persisted_bytes`] gave.
+    /// Rebuilds a key from the seed [`AuthKeyPair::to_persisted_bytes`] gave. No scalar
+    /// multiplication: the key is expanded when first used.
     pub fn from_persisted_bytes(seed: [u8; 32]) -> Self {
-        Self(ed25519_dalek::SigningKey::from_bytes(&seed))
+        Self {
+            seed: Zeroizing::new(seed),
+            key: OnceLock::new(),
+        }
     }
 
     /// The seed, for encrypted persistence only. Zeroized when dropped.
     pub fn to_persisted_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes())
+        self.seed.clone()
+    }
+
+    /// The signing key the seed expands to (its public half derived from it, never stored).
+    fn signing_key(&self) -> &ed25519_dalek::SigningKey {
+        self.key
+            .get_or_init(|| ed25519_dalek::SigningKey::from_bytes(&self.seed))
     }
 
     pub fn public_key(&self) -> AuthPublicKey {
-        AuthPublicKey(self.0.verifying_key().to_bytes())
+        AuthPublicKey(self.signing_key().verifying_key().to_bytes())
     }
 
     /// Signs `label || signed`.
@@ -257,7 +294,7 @@ impl AuthKeyPair {
         let mut msg = Vec::with_capacity(label.len() + signed.len());
         msg.extend_from_slice(label);
         msg.extend_from_slice(signed);
-        self.0.sign(&msg).to_bytes()
+        self.signing_key().sign(&msg).to_bytes()
     }
 }
 
@@ -293,6 +330,34 @@ mod tests {
         assert_eq!(a.public, b.public);
         let restored = SecretKey::from_persisted_bytes(*a.secret.to_persisted_bytes());
         assert_eq!(restored.public_key(), a.public);
+    }
+
+    /// RFC 7748 §6.1 (Alice's key) and RFC 8032 §7.1 (TEST 1): a key read from its bytes
+    /// derives its public half (lazily) as the standard says, whether first asked before or
+    /// after a clone, and the Ed25519 key signs what its public key verifies.
+    #[test]
+    fn keys_read_back_derive_the_standard_public_keys() {
+        let bytes = |h: &str| -> [u8; 32] { hex::decode(h).unwrap().try_into().unwrap() };
+        let x = SecretKey::from_persisted_bytes(bytes(
+            "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        ));
+        let early = x.clone();
+        let x_public = bytes("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+        assert_eq!(x.public_key().as_bytes(), &x_public);
+        assert_eq!(early.public_key().as_bytes(), &x_public);
+        assert_eq!(x.clone().public_key(), x.public_key());
+
+        let seed = bytes("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let ed_public = bytes("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        let signer = AuthKeyPair::from_persisted_bytes(seed);
+        let unexpanded = signer.clone();
+        let signature = unexpanded.sign(b"label", b"signed");
+        assert_eq!(signer.public_key().as_bytes(), &ed_public);
+        assert_eq!(signer.clone().public_key().as_bytes(), &ed_public);
+        assert_eq!(*signer.to_persisted_bytes(), seed);
+        let public = AuthPublicKey::from_bytes(ed_public);
+        assert!(public.verify(b"label", b"signed", &signature).is_ok());
+        assert!(public.verify(b"label", b"other", &signature).is_err());
     }
 
     #[test]

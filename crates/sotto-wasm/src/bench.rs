@@ -152,16 +152,12 @@ pub async fn seed_messages(
     count: u32,
     batch: u32,
 ) -> Result<(), JsValue> {
-    use crate::storage::{MessageRecord, Store};
+    use crate::storage::MessageRecord;
 
     let contact: u64 = contact_id
         .parse()
         .map_err(|_| JsError::new("a contact id is a decimal number"))?;
-    let store = Store::open(&profile, None).await?;
-    if store.created {
-        store.wipe().await?;
-        return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
-    }
+    let store = stored_profile(&profile).await?;
     let state = store
         .read_state()
         .await?
@@ -198,6 +194,17 @@ pub async fn seed_messages(
     }
     store.close();
     Ok(())
+}
+
+/// The stored profile `profile` (one made without a passphrase), opened; a missing one is
+/// refused (and the empty store opening it made is deleted).
+async fn stored_profile(profile: &str) -> Result<crate::storage::Store, JsValue> {
+    let store = crate::storage::Store::open(profile, None).await?;
+    if store.created {
+        store.wipe().await?;
+        return Err(JsError::new("no such profile (make it with Sotto.open first)").into());
+    }
+    Ok(store)
 }
 
 /// Relays in memory and a network in virtual time (sotto-proto's simulation tests' own
@@ -346,8 +353,40 @@ pub async fn open_state(profile: String) -> Result<u32, JsValue> {
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
-/// `parts` (a client with one contact, no request in flight, no queue of an invitation, no
-/// rekey secret) with `n - 1` copies of the contact of `template` (the same client at another
+/// Gives the stored profile `profile` (one made without a passphrase, closed, with one contact
+/// and no message unsent) `contacts - 1` more contacts: copies of its contact under new contact
+/// and receive-queue ids (see [`with_copies`]; their queues exist on no relay), written as the
+/// messenger writes its state (the core and one record per contact). Seeds the storage bench's
+/// profile of 1,000 contacts (tests/bench/app.mjs); returns how many contacts it has.
+#[wasm_bindgen(js_name = benchGrowProfile)]
+pub async fn grow_profile(profile: String, contacts: u32) -> Result<u32, JsValue> {
+    use crate::history::{StateParts, Written};
+
+    let store = stored_profile(&profile).await?;
+    let stored = store
+        .read_state_parts()
+        .await?
+        .ok_or_else(|| JsError::new("the profile has no client state"))?;
+    let seq = u64::from_be_bytes(array(stored.state.get(..8).unwrap_or_default())?);
+    let client = sotto_proto::client::Client::from_parts(
+        stored.state.get(8..).unwrap_or_default(),
+        stored.contacts.iter().map(|(_, p)| &p[..]),
+    )
+    .map_err(|e| JsError::new(&e.to_string()))?;
+    if client.unsent_messages() > 0 {
+        // Each copy would send it again once opened.
+        return Err(JsError::new("the profile still has a message to send").into());
+    }
+    let parts = client.to_parts();
+    let grown = with_copies(&parts, &parts, contacts)?;
+    StateParts::new(&store, seq, &grown, &Written::new())
+        .write(&store, Vec::new())
+        .await?;
+    store.close();
+    Ok(u32::try_from(grown.contact_ids().count()).unwrap_or(u32::MAX))
+}
+
+/// `parts` (a client with one contact, no queue of an invitation) with `n - 1` copies of the contact of `template` (the same client at another
 /// time) under new contact ids and receive-queue ids: a client of `n` contacts whose parts are
 /// each as large as a real one.
 fn with_copies(
@@ -377,24 +416,107 @@ fn with_copies(
         copy[len - 9..len - 1].copy_from_slice(&id.to_be_bytes());
         copies.push(copy);
     }
-    // The core ends: … next contact id ‖ no queue (count 0) ‖ contact count ‖ parts digest 32 ‖
-    // no request (count 0) ‖ clock offset 8 ‖ moved 1 ‖ no rekey secret 1.
+    // The core: mark 1 ‖ version 1 ‖ config 19 ‖ relay count 4 ‖ relays 64 each ‖ gateway 32 ‖
+    // connection tag ‖ display name (u16 length) ‖ unused 8 ‖ next contact id 8 ‖ no queue
+    // (count 0) ‖ contact count 4 ‖ parts digest 32 ‖ requests, clock offset, moved, rekey secret
+    // (left as they are).
     let mut core = parts.core.as_bytes().to_vec();
-    let end = core.len();
-    if end < 72
-        || core[end - 54..end - 50] != 0u32.to_be_bytes()
-        || core[end - 50..end - 46] != 1u32.to_be_bytes()
-        || core[end - 14..end - 10] != 0u32.to_be_bytes()
-    {
+    let u32_at = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .and_then(|x| <[u8; 4]>::try_from(x).ok())
+            .map(u32::from_be_bytes)
+    };
+    let relays = u32_at(&core, 21).ok_or_else(bad)? as usize;
+    let name_at = 25 + relays * 64 + 32 + sotto_proto::onion::CONN_TAG_LEN;
+    let name_len = core
+        .get(name_at..name_at + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or_else(bad)?;
+    let next_at = name_at + 2 + name_len + 8;
+    if u32_at(&core, next_at + 8) != Some(0) || u32_at(&core, next_at + 12) != Some(1) {
         return Err(bad());
     }
-    core[end - 62..end - 54].copy_from_slice(&(first + u64::from(n)).to_be_bytes());
-    core[end - 50..end - 46].copy_from_slice(&n.to_be_bytes());
+    core[next_at..next_at + 8].copy_from_slice(&(first + u64::from(n)).to_be_bytes());
+    core[next_at + 12..next_at + 16].copy_from_slice(&n.to_be_bytes());
     let digests: Vec<_> = copies
         .iter()
         .map(|c| sotto_proto::client::part_digest(c))
         .collect();
-    core[end - 46..end - 14].copy_from_slice(&sotto_proto::client::parts_digest(&digests));
+    let digest_at = next_at + 16;
+    core.get_mut(digest_at..digest_at + 32)
+        .ok_or_else(bad)?
+        .copy_from_slice(&sotto_proto::client::parts_digest(&digests));
     sotto_proto::client::Client::from_parts(&core, &copies)
         .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Where the time of rebuilding a client of `contacts` contacts from its parts goes (issue 18):
+/// `from_parts_ms` (`Client::from_parts`, the median of `reps`), and, `contacts` times each,
+/// the key derivations its readers do: `x25519_public_ms` (an X25519 public key from its
+/// secret) and `ed25519_from_seed_ms` (an Ed25519 signing key from its seed, public half
+/// included). Milliseconds of the page's `performance.now()`.
+#[wasm_bindgen(js_name = benchOpenStateCost)]
+pub fn open_state_cost(contacts: u32, reps: u32) -> Result<JsValue, JsValue> {
+    use sotto_proto::client::Client;
+    use sotto_proto::keys::AuthKeyPair;
+
+    let n = contacts.max(1);
+    let mut w = sim::World::new(0xb17e, 0, &["Alice", "Bob"]);
+    w.introduce(0, 1);
+    w.run_until(60, |w| {
+        w.clients
+            .iter()
+            .all(|c| c.pending_requests() == 0 && c.unsent_messages() == 0)
+    });
+    let one = w.clients[0].to_parts();
+    let parts = with_copies(&one, &one, n)?.to_parts();
+    let contacts_bytes: Vec<&[u8]> = parts.contacts.iter().map(|c| c.part.as_bytes()).collect();
+    let mut runs = Vec::new();
+    for _ in 0..reps.max(1) {
+        let t0 = now_ms();
+        let client = Client::from_parts(parts.core.as_bytes(), contacts_bytes.iter().copied())
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        runs.push(now_ms() - t0);
+        drop(client);
+    }
+    runs.sort_by(f64::total_cmp);
+    let median = runs[runs.len() / 2];
+    // Distinct seeds, so that nothing is computed once for all.
+    let seed = |fill: u8, i: u32| {
+        let mut seed = [fill; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        seed
+    };
+    let t0 = now_ms();
+    let mut x = 0u8;
+    for i in 0..n {
+        x ^= SecretKey::from_persisted_bytes(seed(7, i))
+            .public_key()
+            .as_bytes()[0];
+    }
+    let t1 = now_ms();
+    for i in 0..n {
+        x ^= AuthKeyPair::from_persisted_bytes(seed(9, i))
+            .public_key()
+            .as_bytes()[0];
+    }
+    let t2 = now_ms();
+    Ok(crate::js::obj(&[
+        ("contacts", n.into()),
+        ("from_parts_ms", median.into()),
+        ("x25519_public_ms", (t1 - t0).into()),
+        ("ed25519_from_seed_ms", (t2 - t1).into()),
+        ("check", x.into()),
+    ]))
+}
+
+/// The page's (or worker's) `performance.now()`, in milliseconds.
+fn now_ms() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+            js_sys::Function::from(now).call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
 }

@@ -116,7 +116,9 @@ struct Skipped {
 /// Everything but the skipped keys: small, cloned for every decryption attempt.
 #[derive(Clone)]
 struct Chains {
-    dhs: KeyPair,
+    /// Our current ratchet key; its public half is derived when a message is first sent
+    /// under it (a session read from storage may never send).
+    dhs: SecretKey,
     dhr: Option<PublicKey>,
     rk: Secret32,
     cks: Option<Secret32>,
@@ -303,8 +305,8 @@ impl Session {
         shared_nhkb: Secret32,
         ad: [u8; AD_LEN],
     ) -> Result<Self, RatchetError> {
-        let dhs = KeyPair::generate(rng);
-        let dh_out = dh(&dhs.secret, &their_ratchet_key)?;
+        let dhs = SecretKey::generate(rng);
+        let dh_out = dh(&dhs, &their_ratchet_key)?;
         let [rk, cks, nhks] = kdf_rk(&shared_key, &dh_out)?;
         Ok(Self {
             ad,
@@ -340,7 +342,7 @@ impl Session {
         let mut session = Self {
             ad,
             chains: Chains {
-                dhs: our_ratchet_key,
+                dhs: our_ratchet_key.secret,
                 dhr: None,
                 rk: shared_key,
                 cks: None,
@@ -404,7 +406,7 @@ impl Session {
         let mut nonce = [0u8; 12];
         rng.fill_bytes(&mut nonce);
         nonce_out.copy_from_slice(&nonce);
-        header_out[..32].copy_from_slice(c.dhs.public.as_bytes());
+        header_out[..32].copy_from_slice(c.dhs.public_key().as_bytes());
         header_out[32..36].copy_from_slice(&c.pn.to_be_bytes());
         header_out[36..40].copy_from_slice(&c.ns.to_be_bytes());
         let tag = aead_seal(hks.expose(), &nonce, &self.header_ad(prefix), header_out)
@@ -528,7 +530,7 @@ impl Session {
     /// share a key. Public values (they travel in the encrypted header), for diagnostics and
     /// for tests that check that no message key is used twice.
     pub fn send_position(&self) -> (PublicKey, u32) {
-        (self.chains.dhs.public, self.chains.ns)
+        (self.chains.dhs.public_key(), self.chains.ns)
     }
 
     /// How many skipped message keys are stored.
@@ -579,11 +581,11 @@ fn dh_ratchet_step<R: CryptoRng + ?Sized>(
     c.hks = Some(c.nhks.clone());
     c.hkr = Some(c.nhkr.clone());
     c.dhr = Some(header.dh);
-    let [rk, ckr, nhkr] = kdf_rk(&c.rk, &*dh(&c.dhs.secret, &header.dh)?)?;
+    let [rk, ckr, nhkr] = kdf_rk(&c.rk, &*dh(&c.dhs, &header.dh)?)?;
     c.ckr = Some(ckr);
     c.nhkr = nhkr;
-    c.dhs = KeyPair::generate(rng);
-    let [rk, cks, nhks] = kdf_rk(&rk, &*dh(&c.dhs.secret, &header.dh)?)?;
+    c.dhs = SecretKey::generate(rng);
+    let [rk, cks, nhks] = kdf_rk(&rk, &*dh(&c.dhs, &header.dh)?)?;
     c.rk = rk;
     c.cks = Some(cks);
     c.nhks = nhks;

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::{AD_LEN, Chains, MAX_STORED_SKIPPED, Session, Skipped};
 use crate::codec::{CodecError, Reader, SecretWriter, Writer, persisted_bytes};
 use crate::crypto::Secret32;
-use crate::keys::{KeyPair, PublicKey, SecretKey};
+use crate::keys::{PublicKey, SecretKey};
 
 /// Errors reading a persisted session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -68,7 +68,7 @@ impl Session {
         );
         out.put_u8(STATE_VERSION);
         out.put(&self.ad);
-        out.put(&*c.dhs.secret.to_persisted_bytes());
+        out.put(&*c.dhs.to_persisted_bytes());
         let mut flags = 0u8;
         for (bit, present) in [
             (FLAG_DHR, c.dhr.is_some()),
@@ -151,11 +151,10 @@ impl Session {
             skipped.push_back(Skipped { hk, n, mk });
         }
         r.should_be_exhausted()?;
-        let public = secret.public_key();
         Ok(Self {
             ad,
             chains: Chains {
-                dhs: KeyPair { secret, public },
+                dhs: secret,
                 dhr,
                 rk,
                 cks,
