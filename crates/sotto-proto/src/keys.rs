@@ -247,9 +247,9 @@ impl crate::codec::Writeable for AuthPublicKey {
 }
 
 /// An Ed25519 signing key for one queue (the recipient's or the sender's), freshly generated
-/// for that queue only. Zeroized on drop; never printed. Kept as its seed; the expanded key
-/// (SHA-512 of the seed and its public half, a scalar multiplication) is made the first time
-/// the key signs or its public key is asked for: a client read from storage holds two such
+/// for that queue only. Zeroized on drop; never printed. Kept as its seed; the `SigningKey`
+/// (the seed again and its public half, a scalar multiplication; wiped on drop) is made the
+/// first time the key signs or its public key is asked for: a client read from storage holds two such
 /// keys per contact and uses each only when it subscribes or sends.
 #[derive(Clone)]
 pub struct AuthKeyPair {
@@ -261,7 +261,11 @@ impl AuthKeyPair {
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut seed = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(&mut *seed);
-        Self::from_persisted_bytes(*seed)
+        // Built in place: no copy of the seed outside its `Zeroizing`.
+        Self {
+            seed,
+            key: OnceLock::new(),
+        }
     }
 
     /// Rebuilds a key from the seed [`AuthKeyPair::to_persisted_bytes`] gave. No scalar
