@@ -157,6 +157,9 @@ async fn an_old_contact_record_put_back_stops_the_profile_from_opening() {
     w.clients[0]
         .send_text(&mut w.rng, carol, "hello", now)
         .unwrap();
+    // Delivered, so that no send is in flight: the old record's empty outbox beside a core
+    // with a send to Carol would be refused earlier, for that (`read_tail`), not by the digest.
+    assert!(w.run_until(60, |w| w.clients.iter().all(|c| c.unsent_messages() == 0)));
     let write = history.take_write(&restored.local, &w.clients[0]).unwrap();
     let result = write.run().await;
     history.write_done(write, result.is_ok());
