@@ -49,7 +49,7 @@ impl Store {
         h[..32].to_owned()
     }
 
-    /// The sealed record of contact `id`'s part of the client state, for
+    /// The sealed record of one contact's part of the client state (`part`), for
     /// [`Store::write_state_with`]: `{k, v}` with `k` from [`Store::contact_key`], sealed
     /// with `kind::CONTACT ‖ 0 ‖ k` as associated data like every record.
     ///
@@ -119,8 +119,8 @@ impl Store {
     /// One contact record read by [`Store::read_state_parts`], opened: the contact id its part
     /// names and the part (`STORAGE` when it does not open or names none).
     ///
-    /// The record's key is not recomputed from that id (an HMAC per record, a quarter of the
-    /// cost of reading a thousand; issue 18): opening it already proves what that check did.
+    /// The record's key is not recomputed from that id (an HMAC per record, on every open;
+    /// issue 18): opening the record already proves what that check did.
     /// Its associated data binds `kind::CONTACT` and the key it is stored under, so it opens
     /// only under the key [`Store::contact_record`] sealed it for, and that key is made from
     /// the id the part names (the part's own bytes, checked there). So a record moved to
