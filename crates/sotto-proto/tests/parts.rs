@@ -89,6 +89,15 @@ fn the_parts_give_back_the_whole_state_in_any_order() {
         alice.to_persisted().as_bytes()
     );
     assert_eq!(back.unsent_messages(), alice.unsent_messages());
+    // Read with its digests: each part's, by the contact it names, as `to_parts` made them.
+    let (digested, digests) =
+        Client::from_parts_digested(parts.core.as_bytes(), shuffled.iter().copied()).unwrap();
+    assert_eq!(
+        digested.to_persisted().as_bytes(),
+        alice.to_persisted().as_bytes()
+    );
+    let made: Vec<_> = parts.contacts.iter().map(|c| (c.id, c.digest)).collect();
+    assert_eq!(digests.into_iter().collect::<Vec<_>>(), made);
     // The parts of a client read from the whole state are the same bytes.
     let whole = Client::from_persisted(alice.to_persisted().as_bytes()).unwrap();
     let again = parts_of(&whole);

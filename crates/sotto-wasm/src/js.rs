@@ -3,10 +3,11 @@
 //! the clock.
 //!
 //! Values the browser makes (a WebSocket frame's `ArrayBuffer`, IndexedDB's `Uint8Array`s)
-//! are recognised by their brand ([`brand`]), never with `instanceof` (wasm-bindgen's
+//! are recognised by their brand ([`brand`]), never by `instanceof` alone (wasm-bindgen's
 //! `dyn_into`/`dyn_ref`): `instanceof` only knows this realm's constructors, and in Firefox a
 //! library loaded from a sandbox (a WebExtension content script, WebDriver's scripts) gets
-//! them from the page's realm.
+//! them from the page's realm. (`instanceof` may take a value of this realm's early, the brand
+//! check stays for the rest.)
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast as _;
@@ -28,6 +29,13 @@ extern "C" {
 /// A copy of `v`'s bytes when it is an `ArrayBuffer` or a `Uint8Array` of any realm; `None`
 /// for anything else.
 pub fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
+    // This realm's `Uint8Array` (every IndexedDB value read in a page or worker of its own):
+    // copied straight into the wasm, without asking for its brand (a string made and copied
+    // per value) or copying it first into a new array (issue 18: a thousand contact records
+    // are read on every open).
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Some(a.to_vec());
+    }
     match brand(v).as_str() {
         "[object ArrayBuffer]" | "[object Uint8Array]" => Some(Uint8Array::new(v).to_vec()),
         _ => None,
@@ -43,7 +51,13 @@ pub fn now() -> u64 {
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
 /// The bytes of lower- or upper-case hex `s` (as [`hex`] writes them); `None` when it is not
@@ -266,5 +280,17 @@ mod tests {
         assert_eq!(bytes_of(&"abc".into()), None);
         assert_eq!(brand(&"abc".into()), "[object String]");
         assert_eq!(bytes_of(&JsValue::UNDEFINED), None);
+        // A view of part of a buffer: its own bytes only, by either path.
+        let view = Uint8Array::new_with_byte_offset_and_length(&ArrayBuffer::new(8), 2, 3);
+        view.copy_from(&[7, 8, 9]);
+        assert_eq!(bytes_of(&view), Some(vec![7, 8, 9]));
+        assert_eq!(bytes_of(&foreign("Uint8Array", &view)), Some(vec![7, 8, 9]));
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+        assert_eq!(unhex(&hex(&[1, 0xab, 0xcd])), Some(vec![1, 0xab, 0xcd]));
     }
 }

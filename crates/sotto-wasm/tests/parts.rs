@@ -74,8 +74,8 @@ async fn with_two_contacts(profile: &str, state: &[u8]) -> Store {
     let _ = delete_database(&db_name(profile)).await;
     let store = open_store(profile).await;
     let records = vec![
-        store.contact_record(1, &fake_part(1, 1)),
-        store.contact_record(2, &fake_part(2, 2)),
+        store.contact_record(&fake_part(1, 1)).unwrap(),
+        store.contact_record(&fake_part(2, 2)).unwrap(),
     ];
     store.write_state_with(records, &[], state).await.unwrap();
     store
@@ -173,8 +173,8 @@ async fn contact_records_follow_the_states_generation_and_go_with_their_contact(
     let (a, b) = two_copies(profile).await;
     let before = a.bytes_written();
     let records = vec![
-        a.contact_record(1, &fake_part(1, 0xa1)),
-        a.contact_record(2, &fake_part(2, 0xa2)),
+        a.contact_record(&fake_part(1, 0xa1)).unwrap(),
+        a.contact_record(&fake_part(2, 0xa2)).unwrap(),
     ];
     a.write_state_with(records, &[], b"state 2").await.unwrap();
     assert!(
@@ -183,7 +183,7 @@ async fn contact_records_follow_the_states_generation_and_go_with_their_contact(
     );
 
     // A stale copy (b read generation 1) neither puts nor deletes a contact record.
-    let stale = vec![b.contact_record(1, &fake_part(1, 0xb1))];
+    let stale = vec![b.contact_record(&fake_part(1, 0xb1)).unwrap()];
     let e = b.write_state_with(stale, &[2], b"stale").await.unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
     let (state, parts) = stored_parts(&a).await;
@@ -205,13 +205,33 @@ async fn contact_records_follow_the_states_generation_and_go_with_their_contact(
 async fn a_contact_record_opens_only_under_its_own_key() {
     let profile = "parts-swapped";
     let store = with_two_contacts(profile, b"state").await;
-    // A part naming another contact than its key: sealed under contact 3's key.
-    store
-        .write_state_with(vec![store.contact_record(3, &fake_part(4, 3))], &[], b"s")
-        .await
-        .unwrap();
-    let e = store.read_state_parts().await.err().expect("refused");
-    assert_eq!(code_of(&e).as_deref(), Some("STORAGE"));
+    // Each record's key is made from the contact its part names (none for a part too short
+    // to name one), so a record read names the contact of its key only if it opens there.
+    assert!(store.contact_record(&[7; 8]).is_none());
+    let three = store.contact_record(&fake_part(3, 3)).unwrap();
+    let four = store.contact_record(&fake_part(4, 4)).unwrap();
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &k.into()).unwrap();
+    let under_three = |v: JsValue| {
+        let o = Object::new();
+        Reflect::set(&o, &"k".into(), &get(&three, "k")).unwrap();
+        Reflect::set(&o, &"v".into(), &v).unwrap();
+        JsValue::from(o)
+    };
+    // Contact 4's sealed part moved under contact 3's key; a value not sealed under the store
+    // key; one too short to be sealed; not bytes: none opens (`STORAGE`).
+    for v in [
+        get(&four, "v"),
+        Uint8Array::from(&[7u8; 60][..]).into(),
+        Uint8Array::from(&[7u8; 20][..]).into(),
+        JsValue::from_str("not bytes"),
+    ] {
+        store
+            .write_state_with(vec![under_three(v)], &[], b"s")
+            .await
+            .unwrap();
+        let e = store.read_state_parts().await.err().expect("refused");
+        assert_eq!(code_of(&e).as_deref(), Some("STORAGE"));
+    }
     store
         .write_state_with(Vec::new(), &[3], b"s")
         .await
@@ -279,14 +299,14 @@ async fn a_failed_write_does_not_let_a_stale_copy_write_over_another() {
     let bad = vec![JsValue::from(Object::new())];
     assert!(a.write_state(bad, b"lost").await.is_err());
     b.write_state_with(
-        vec![b.contact_record(1, &fake_part(1, 0xb1))],
+        vec![b.contact_record(&fake_part(1, 0xb1)).unwrap()],
         &[],
         b"state 2 (b)",
     )
     .await
     .unwrap();
 
-    let stale = vec![a.contact_record(2, &fake_part(2, 0xa2))];
+    let stale = vec![a.contact_record(&fake_part(2, 0xa2)).unwrap()];
     let e = a
         .write_state_with(stale, &[1], b"state 3 (a)")
         .await
@@ -310,7 +330,7 @@ async fn a_write_that_fails_midway_deletes_and_puts_nothing() {
     let profile = "parts-failed-midway";
     let store = with_two_contacts(profile, b"state 1").await;
     let bad = vec![
-        store.contact_record(2, &fake_part(2, 0x22)),
+        store.contact_record(&fake_part(2, 0x22)).unwrap(),
         JsValue::from(Object::new()),
     ];
     assert!(store.write_state_with(bad, &[1], b"lost").await.is_err());

@@ -138,6 +138,20 @@ impl Client {
         I: IntoIterator<Item = B>,
         B: AsRef<[u8]>,
     {
+        Ok(Client::from_parts_digested(core, contacts)?.0)
+    }
+
+    /// [`Client::from_parts`], also handing back the [`part_digest`] of every contact part
+    /// read, by contact id (increasing): the digests it checked against the core's, which a
+    /// driver keeps to tell which parts later change, without hashing every part again.
+    pub fn from_parts_digested<I, B>(
+        core: &[u8],
+        contacts: I,
+    ) -> Result<(Client, BTreeMap<ContactId, PartDigest>), PersistError>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
         let mut r = Reader::new(core);
         if r.take_u8()? != CORE_MARK {
             return Err(PersistError::Invalid("not a core part"));
@@ -175,7 +189,7 @@ impl Client {
                 "a contact part that is not the core's",
             ));
         }
-        assemble(header, queues, all, tail)
+        Ok((assemble(header, queues, all, tail)?, digests))
     }
 }
 

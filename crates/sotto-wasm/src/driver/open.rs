@@ -17,7 +17,7 @@ use js_sys::{Function, Promise};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
 use sotto_proto::directory::{DirectoryTrust, RelayDescriptor};
-use sotto_proto::mnemonic::Mnemonic;
+use sotto_proto::mnemonic::{Mnemonic, RootSecret};
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -27,7 +27,7 @@ use super::directory::{bounded, newest, read_directory, store_directory, stored_
 use super::link::random_below;
 use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
-use super::transport::open_socket;
+use super::transport::{open_socket, start_socket};
 use crate::error::{ErrorCode, client_error, code_of, sotto_error};
 use crate::history::History;
 use crate::history::Rng;
@@ -94,18 +94,31 @@ fn start_fetch(w: &Scope, url: &str) -> Promise {
 /// snapshot up to date (`snapshot.rs`), under the root of the phrase it keeps.
 pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     let debounce = options.snapshot_debounce_ms;
-    let driver = open_profile(options).await?;
-    // A store without a readable phrase (none was ever written so) just has no snapshot.
-    if let Some(store) = driver.store()
-        && let Ok(phrase) = store.phrase().await
-        && let Ok(mnemonic) = Mnemonic::parse(&phrase)
-    {
-        driver.start_snapshots(mnemonic.root_secret(), debounce);
+    let (driver, root) = open_profile(options).await?;
+    let root = match root {
+        Some(root) => root,
+        None => snapshot_root(driver.store()).await,
+    };
+    if let Some(root) = root {
+        driver.start_snapshots(root, debounce);
     }
     Ok(driver)
 }
 
-async fn open_profile(options: OpenOptions) -> Result<Driver, JsValue> {
+/// The root of the recovery phrase `store` keeps (BIP-39's PBKDF2 of 2,048 rounds: about
+/// 8 ms in a browser), for the relay snapshot; `None` for a store without a readable phrase
+/// (none was ever written so: it just has no snapshot) and for a profile kept in memory.
+async fn snapshot_root(store: Option<Rc<Store>>) -> Option<RootSecret> {
+    let phrase = store?.phrase().await.ok()?;
+    Some(Mnemonic::parse(&phrase).ok()?.root_secret())
+}
+
+/// What [`open_profile`] hands [`open`]: the driver, and the snapshot root when it was
+/// already derived (`Some`: while the gateway's WebSocket connected), else `None` (derive it
+/// then).
+type Opened = (Driver, Option<Option<RootSecret>>);
+
+async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
     let w = scope()?;
     let origin = w.origin();
     let directory_url = options
@@ -137,6 +150,7 @@ async fn open_profile(options: OpenOptions) -> Result<Driver, JsValue> {
         read_first = Some(read);
     }
     let mut lock = None;
+    let mut root = None;
     let (history, restored): (Box<dyn History>, Option<Restored>) = match (options.storage, seed) {
         (Storage::Memory, None) => (Box::new(MemoryHistory::default()), None),
         (Storage::Memory, Some(seed)) => {
@@ -179,7 +193,7 @@ async fn open_profile(options: OpenOptions) -> Result<Driver, JsValue> {
             display_name,
             pow_bits: options.pow_bits,
         };
-        return open_new(&w, new, directory).await;
+        return Ok((open_new(&w, new, directory).await?, None));
     };
     // A restored client keeps its gateway (its queues' replies lead there).
     let Restored {
@@ -224,12 +238,16 @@ async fn open_profile(options: OpenOptions) -> Result<Driver, JsValue> {
             client
                 .update_directory(&mut rng, &read.relays, now())
                 .map_err(|e| client_error(&e))?;
+            // The gateway connects while the directory is kept and the snapshot root is
+            // derived (issue 18: about 10 ms of the open that no longer add to it).
+            let socket = start_socket(&url);
             if let Some(store) = history.store() {
                 // Only the copy kept for opening offline is lost if this fails.
                 let _ = store_directory(&store, &read.text).await;
+                root = Some(snapshot_root(Some(store)).await);
             }
             // A gateway that does not answer: open offline, and keep trying.
-            let ws = open_socket(&url).await.ok();
+            let ws = socket.await.ok();
             (read.relays, Some(url), ws, false, read.valid_after)
         }
         // No network: open from what the profile kept (the client already holds the relays'
@@ -263,7 +281,7 @@ async fn open_profile(options: OpenOptions) -> Result<Driver, JsValue> {
     };
     let driver = Driver::start(&w, parts, ws)?;
     driver.resume(local, resume, unsent);
-    Ok(driver)
+    Ok((driver, root))
 }
 
 /// The restored client's unsent envelopes that are messages of the history (not hellos, names

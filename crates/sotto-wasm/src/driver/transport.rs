@@ -20,27 +20,40 @@ pub fn connect(url: &str) -> Result<WebSocket, JsValue> {
 
 /// Opens a WebSocket and waits until it is open (`RELAY_UNREACHABLE` when it fails).
 pub async fn open_socket(url: &str) -> Result<WebSocket, JsValue> {
-    let ws = connect(url)?;
-    let (promise, resolver) = deferred();
-    let resolver = Rc::new(resolver);
-    let r1 = resolver.clone();
-    let on_open = Closure::<dyn FnMut()>::new(move || r1.resolve(&JsValue::TRUE));
-    let r2 = resolver.clone();
-    let on_fail = Closure::<dyn FnMut()>::new(move || r2.resolve(&JsValue::FALSE));
-    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    ws.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
-    ws.set_onclose(Some(on_fail.as_ref().unchecked_ref()));
-    let opened = JsFuture::from(promise).await?;
-    ws.set_onopen(None);
-    ws.set_onerror(None);
-    ws.set_onclose(None);
-    if opened.as_bool() == Some(true) {
-        Ok(ws)
-    } else {
-        Err(sotto_error(
-            ErrorCode::RelayUnreachable,
-            "cannot connect to the relay",
-        ))
+    start_socket(url).await
+}
+
+/// Starts opening a WebSocket to `url` at once, so that it connects while the caller does
+/// other work; the future resolves once it is open (`RELAY_UNREACHABLE` when it fails; the
+/// browser's `SyntaxError` for a URL it refuses). The handshake's events are not missed: the
+/// handlers are set before this returns, and a browser dispatches them only in a later task.
+pub fn start_socket(url: &str) -> impl Future<Output = Result<WebSocket, JsValue>> + use<> {
+    let started = connect(url).map(|ws| {
+        let (promise, resolver) = deferred();
+        let resolver = Rc::new(resolver);
+        let r1 = resolver.clone();
+        let on_open = Closure::<dyn FnMut()>::new(move || r1.resolve(&JsValue::TRUE));
+        let r2 = resolver.clone();
+        let on_fail = Closure::<dyn FnMut()>::new(move || r2.resolve(&JsValue::FALSE));
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(on_fail.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_fail.as_ref().unchecked_ref()));
+        (ws, promise, on_open, on_fail)
+    });
+    async move {
+        let (ws, promise, _on_open, _on_fail) = started?;
+        let opened = JsFuture::from(promise).await?;
+        ws.set_onopen(None);
+        ws.set_onerror(None);
+        ws.set_onclose(None);
+        if opened.as_bool() == Some(true) {
+            Ok(ws)
+        } else {
+            Err(sotto_error(
+                ErrorCode::RelayUnreachable,
+                "cannot connect to the relay",
+            ))
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use sotto_proto::client::{CORE_MARK, Client, ContactId, part_digest};
+use sotto_proto::client::{CORE_MARK, Client, ContactId};
 use sotto_proto::mnemonic::Mnemonic;
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
@@ -89,10 +89,14 @@ impl IdbHistory {
                 .ok_or_else(damaged)?;
             let body = stored.state.get(8..).unwrap_or_default();
             let client = if body.first() == Some(&CORE_MARK) {
-                for (id, part) in &stored.contacts {
-                    written.insert(*id, Some(part_digest(part)));
-                }
-                Client::from_parts(body, stored.contacts.iter().map(|(_, p)| &p[..]))
+                // The digests `from_parts` checked are those of the parts stored (each part
+                // hashed once; issue 18).
+                Client::from_parts_digested(body, stored.contacts.iter().map(|(_, p)| &p[..])).map(
+                    |(client, digests)| {
+                        written.extend(digests.into_iter().map(|(id, d)| (id, Some(d))));
+                        client
+                    },
+                )
             } else {
                 // Stored whole (before per-contact records): the first write splits it, and
                 // rewrites (or deletes) any contact record found beside it.

@@ -73,8 +73,12 @@ impl StateParts {
         let mut contacts = Vec::new();
         let mut digests = Vec::new();
         for c in &parts.contacts {
-            if written.get(&c.id) != Some(&Some(c.digest)) {
-                contacts.push(store.contact_record(c.id, c.part.as_bytes()));
+            // Always a record: every part `to_parts` makes names its contact (else nothing
+            // is counted as written, and the next write tries again).
+            if written.get(&c.id) != Some(&Some(c.digest))
+                && let Some(record) = store.contact_record(c.part.as_bytes())
+            {
+                contacts.push(record);
                 digests.push((c.id, c.digest));
             }
         }

@@ -37,13 +37,11 @@ impl Store {
     /// The key of contact `id`'s record: a prefix common to all contact records (so that one
     /// key range holds them all), `:`, then the record's own hashed key.
     fn contact_key(&self, id: ContactId) -> String {
-        self.contact_key_under(&self.contact_prefix(), id)
-    }
-
-    /// [`Store::contact_key`] with the prefix already made (reading every contact record
-    /// makes it once).
-    fn contact_key_under(&self, prefix: &str, id: ContactId) -> String {
-        format!("{prefix}:{}", self.hashed(kind::CONTACT, &id.to_be_bytes()))
+        format!(
+            "{}:{}",
+            self.contact_prefix(),
+            self.hashed(kind::CONTACT, &id.to_be_bytes())
+        )
     }
 
     fn contact_prefix(&self) -> String {
@@ -51,16 +49,22 @@ impl Store {
         h[..32].to_owned()
     }
 
-    /// The sealed record of contact `id`'s part of the client state, for
+    /// The sealed record of one contact's part of the client state (`part`), for
     /// [`Store::write_state_with`]: `{k, v}` with `k` from [`Store::contact_key`], sealed
     /// with `kind::CONTACT ‖ 0 ‖ k` as associated data like every record.
-    pub fn contact_record(&self, id: ContactId, part: &[u8]) -> JsValue {
+    ///
+    /// The key is made from the id `part` names ([`part_contact`]), which is what lets
+    /// [`Store::read_state_parts`] trust the id of a record that opens; `None` (nothing
+    /// sealed) for a part too short to name one, which [`Client::to_parts`] never makes.
+    ///
+    /// [`Client::to_parts`]: sotto_proto::client::Client::to_parts
+    pub fn contact_record(&self, part: &[u8]) -> Option<JsValue> {
         let o = js_sys::Object::new();
-        let k = self.contact_key(id);
+        let k = self.contact_key(part_contact(part)?);
         let sealed = seal(&self.key, &Self::ad(kind::CONTACT, &k), part);
         set(&o, "k", &k.into());
         set(&o, "v", &Uint8Array::from(&sealed[..]).into());
-        o.into()
+        Some(o.into())
     }
 
     /// Reads and decrypts the client state, and remembers its generation: the one this store's
@@ -105,26 +109,35 @@ impl Store {
         let sealed = get_bytes(&v, "v").ok_or_else(|| corrupt(kind::STATE))?;
         let state = open(&self.key, &Self::ad(kind::STATE, &hashed), &sealed)
             .ok_or_else(|| corrupt(kind::STATE))?;
-        let mut contacts = Vec::with_capacity(rows.len());
-        for row in rows {
-            let k = get(&row, "k")
-                .as_string()
-                .ok_or_else(|| corrupt("contact"))?;
-            let sealed = get_bytes(&row, "v").ok_or_else(|| corrupt("contact"))?;
-            let part = open(&self.key, &Self::ad(kind::CONTACT, &k), &sealed)
-                .ok_or_else(|| corrupt("contact"))?;
-            // Version ‖ contact id ‖ …: the id must be the one the key was made from.
-            let id = part
-                .get(1..9)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| corrupt("contact"))?;
-            if self.contact_key_under(&prefix, id) != k {
-                return Err(corrupt("contact"));
-            }
-            contacts.push((id, part));
-        }
+        let contacts = rows
+            .iter()
+            .map(|row| self.open_contact_row(row))
+            .collect::<Result<_, _>>()?;
         Ok(Some(StoredState { state, contacts }))
+    }
+
+    /// One contact record read by [`Store::read_state_parts`], opened: the contact id its part
+    /// names and the part (`STORAGE` when it does not open or names none).
+    ///
+    /// The record's key is not recomputed from that id (an HMAC per record, on every open;
+    /// issue 18): opening the record already proves what that check did.
+    /// Its associated data binds `kind::CONTACT` and the key it is stored under, so it opens
+    /// only under the key [`Store::contact_record`] sealed it for, and that key is made from
+    /// the id the part names (the part's own bytes, checked there). So a record moved to
+    /// another key, or made without the store key, does not open, and a record that opens
+    /// names the contact its key was made from. What that check never caught (an older
+    /// record of the same contact put back under its own key) the core's digest of the parts
+    /// refuses ([`sotto_proto::client::Client::from_parts`]); a profile stored whole trusts no
+    /// contact record (each is rewritten or deleted by its first write).
+    fn open_contact_row(&self, row: &JsValue) -> Result<(ContactId, Zeroizing<Vec<u8>>), JsValue> {
+        let k = get(row, "k")
+            .as_string()
+            .ok_or_else(|| corrupt("contact"))?;
+        let sealed = get_bytes(row, "v").ok_or_else(|| corrupt("contact"))?;
+        let part = open(&self.key, &Self::ad(kind::CONTACT, &k), &sealed)
+            .ok_or_else(|| corrupt("contact"))?;
+        let id = part_contact(&part).ok_or_else(|| corrupt("contact"))?;
+        Ok((id, part))
     }
 
     /// [`Store::write_state_with`] with no contact record to delete.
@@ -218,6 +231,14 @@ impl Store {
     pub fn bytes_written(&self) -> u64 {
         self.written.get()
     }
+}
+
+/// The contact a contact part names: its bytes 1..9 (version ‖ contact id, u64 big-endian ‖ …;
+/// docs/PROTOCOL.md, "Client state (at rest)", "In parts"); `None` when it is too short.
+pub fn part_contact(part: &[u8]) -> Option<ContactId> {
+    part.get(1..9)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
 }
 
 /// The generation number on a stored `state` record.
