@@ -57,7 +57,7 @@ use rand_core::CryptoRng;
 
 use crate::directory::RelayDescriptor;
 use crate::envelope::MessageId;
-use crate::ids::{QueueId, RelayId};
+use crate::ids::RelayId;
 use crate::onion::{ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
 use crate::pow::Scope;
 use crate::queue::Inbound;
@@ -76,6 +76,7 @@ mod resync;
 mod route;
 mod snapshot;
 mod split;
+mod tracked;
 mod transfer;
 mod verify;
 
@@ -95,9 +96,8 @@ pub use split::{
     part_digest, parts_digest,
 };
 
-use contact::Contact;
-use receive::RecvQueue;
 use request::{Pending, ReplyTo};
+use tracked::{Contacts, Queues};
 use transfer::{Download, Upload};
 
 /// A contact, as this client numbers them. Local only: never on the wire.
@@ -170,8 +170,12 @@ pub struct Client {
     openers: HashMap<SurbId, (SurbOpener, ReplyTo)>,
     /// Replies that opened but carried something their reply block was not made for.
     rejected_replies: u64,
-    queues: HashMap<QueueId, RecvQueue>,
-    contacts: BTreeMap<ContactId, Contact>,
+    queues: Queues,
+    contacts: Contacts,
+    /// The [`part_digest`] of every contact's part as [`Client::to_changed_parts`] last made
+    /// it (or [`Client::from_parts_digested`] read it), for each contact not marked changed
+    /// since (`tracked`): the core's digest of the parts is made from these.
+    part_digests: BTreeMap<ContactId, PartDigest>,
     uploads: BTreeMap<u64, Upload>,
     /// Uploads a relay refused (or that could not reach one), kept for
     /// [`Client::retry_message`]; not persisted, like uploads.
@@ -217,8 +221,9 @@ impl Client {
             pending: BTreeMap::new(),
             openers: HashMap::new(),
             rejected_replies: 0,
-            queues: HashMap::new(),
-            contacts: BTreeMap::new(),
+            queues: Queues::default(),
+            contacts: Contacts::default(),
+            part_digests: BTreeMap::new(),
             uploads: BTreeMap::new(),
             failed_uploads: Vec::new(),
             downloads: BTreeMap::new(),
@@ -479,8 +484,8 @@ impl Client {
             (Ok(Inbound::Delivery(delivery)), ReplyTo::Queue(queue))
                 if delivery.recipient_id == queue =>
             {
-                if let Some(q) = self.queues.get_mut(&queue) {
-                    q.surbs.retain(|s| *s != surb_id);
+                if let Some(s) = self.queues.subscription_mut(&queue) {
+                    s.surbs.retain(|s| *s != surb_id);
                 }
                 self.on_delivery(rng, delivery, now)
             }

@@ -8,9 +8,10 @@ use zeroize::Zeroizing;
 
 use super::contact::{Contact, SendQueue};
 use super::error::PersistError;
-use super::receive::{QueueOwner, RecvQueue};
+use super::receive::{QueueOwner, RecvQueue, Subscription};
 use super::request::{Pending, PendingKind, Purpose};
 use super::resync::SyncState;
+use super::tracked::{Contacts, Queues};
 use super::{Client, ClientConfig, ContactId};
 use crate::codec::{Reader, SecretWriter, Writer as _, persisted_bytes};
 use crate::handshake::InvitationSecret;
@@ -218,7 +219,7 @@ impl Client {
         }
         let tail = read_tail(&mut r, version, &mut contacts)?;
         r.should_be_exhausted()?;
-        assemble(header, queues, contacts, tail)
+        assemble(header, queues, contacts, tail, None)
     }
 }
 
@@ -377,8 +378,7 @@ pub(super) fn read_queues(
             relay,
             key,
             owner,
-            renew_at: None,
-            surbs: Vec::new(),
+            subscription: Subscription::default(),
             next_key,
         };
         if last_queue.is_some_and(|last| last >= id) {
@@ -567,11 +567,14 @@ pub(super) fn read_tail(
 }
 
 /// The client the read sections make, once every queue's contact is known to exist.
+/// `digests`: the [`super::part_digest`] of every contact's part as read (from parts), so
+/// that no contact starts marked changed; `None` (from the whole state): every one is.
 pub(super) fn assemble(
     header: Header,
     queues: HashMap<QueueId, RecvQueue>,
     contacts: BTreeMap<ContactId, Contact>,
     tail: Tail,
+    digests: Option<BTreeMap<ContactId, super::PartDigest>>,
 ) -> Result<Client, PersistError> {
     if queues.values().any(|q| match q.owner {
         QueueOwner::Contact(c) => !contacts.contains_key(&c),
@@ -593,8 +596,12 @@ pub(super) fn assemble(
         next_contact: header.next_contact,
         pending: tail.pending,
         openers: HashMap::new(),
-        queues,
-        contacts,
+        queues: Queues::new(queues),
+        contacts: match digests {
+            Some(_) => Contacts::unmarked(contacts),
+            None => Contacts::all_marked(contacts),
+        },
+        part_digests: digests.unwrap_or_default(),
         uploads: BTreeMap::new(),
         failed_uploads: Vec::new(),
         downloads: BTreeMap::new(),

@@ -18,14 +18,23 @@ pub(super) struct RecvQueue {
     pub(super) relay: RelayId,
     pub(super) key: AuthKeyPair,
     pub(super) owner: QueueOwner,
-    /// When the next Subscribe for this queue is due (Unix seconds); `None`: not scheduled.
-    /// Each queue has its own timer, in a second no other queue's uses.
-    pub(super) renew_at: Option<u64>,
-    pub(super) surbs: Vec<SurbId>,
+    /// Its timer and reply blocks (not persisted: no part holds them).
+    pub(super) subscription: Subscription,
     /// A recipient key this queue is moving to (a restored profile's, see `moved`): while
     /// set, the queue's timer sends a Rekey signed by `key` instead of a Subscribe; the
     /// relay's Ok makes it `key`.
     pub(super) next_key: Option<AuthKeyPair>,
+}
+
+/// A receive queue's subscription: nothing of it is persisted, so changing it changes no
+/// part (`super::tracked::Queues::subscription_mut`).
+#[derive(Default)]
+pub(super) struct Subscription {
+    /// When the next Subscribe for this queue is due (Unix seconds); `None`: not scheduled.
+    /// Each queue has its own timer, in a second no other queue's uses.
+    pub(super) renew_at: Option<u64>,
+    /// The reply blocks handed to the queue's relay with the last Subscribe.
+    pub(super) surbs: Vec<SurbId>,
 }
 
 /// Whose messages a receive queue holds.
@@ -49,8 +58,8 @@ impl Client {
     ) {
         let mut ids: Vec<QueueId> = self.queues.keys().copied().collect();
         ids.sort_unstable();
-        for q in self.queues.values_mut() {
-            q.renew_at = None;
+        for s in self.queues.subscriptions_mut() {
+            s.renew_at = None;
         }
         let span = CONNECT_SPREAD + ids.len() as u64;
         // The seconds taken so far (every other timer was just cleared): one set rather than
@@ -62,8 +71,8 @@ impl Client {
             while !taken.insert(at) && at < u64::MAX {
                 at += 1;
             }
-            if let Some(q) = self.queues.get_mut(&id) {
-                q.renew_at = Some(at);
+            if let Some(s) = self.queues.subscription_mut(&id) {
+                s.renew_at = Some(at);
             }
         }
     }
@@ -72,14 +81,18 @@ impl Client {
     /// once: it would leave together with whatever else this moment sends).
     pub(super) fn schedule_subscription(&mut self, queue: QueueId, now: u64) {
         let at = self.free_second(now);
-        if let Some(q) = self.queues.get_mut(&queue) {
-            q.renew_at = Some(at);
+        if let Some(s) = self.queues.subscription_mut(&queue) {
+            s.renew_at = Some(at);
         }
     }
 
     /// The first second from `at` on that no receive queue's timer uses.
     fn free_second(&self, mut at: u64) -> u64 {
-        while self.queues.values().any(|q| q.renew_at == Some(at)) {
+        while self
+            .queues
+            .values()
+            .any(|q| q.subscription.renew_at == Some(at))
+        {
             at = at.saturating_add(1);
         }
         at
@@ -115,17 +128,17 @@ impl Client {
                 ids.push(id);
             }
         }
-        if let Some(q) = self.queues.get_mut(&queue) {
-            q.renew_at = None;
+        if let Some(s) = self.queues.subscription_mut(&queue) {
+            s.renew_at = None;
         }
         let renew_at = self.renewal_time(rng, now);
-        if let Some(q) = self.queues.get_mut(&queue) {
+        if let Some(s) = self.queues.subscription_mut(&queue) {
             // The relay replaces the SURBs it held: their openers can go.
-            for old in q.surbs.drain(..) {
+            for old in s.surbs.drain(..) {
                 self.openers.remove(&old);
             }
-            q.surbs = ids;
-            q.renew_at = Some(renew_at);
+            s.surbs = ids;
+            s.renew_at = Some(renew_at);
         }
         // A subscription not yet answered is replaced by this one.
         let stale: Vec<u64> = self
@@ -161,7 +174,12 @@ impl Client {
         let mut due: Vec<(u64, QueueId)> = self
             .queues
             .iter()
-            .filter_map(|(id, q)| q.renew_at.filter(|at| *at <= now).map(|at| (at, *id)))
+            .filter_map(|(id, q)| {
+                q.subscription
+                    .renew_at
+                    .filter(|at| *at <= now)
+                    .map(|at| (at, *id))
+            })
             .collect();
         due.sort_unstable();
         let mut due = due.into_iter().map(|(_, id)| id);
@@ -169,19 +187,22 @@ impl Client {
             self.subscribe(rng, first, now);
         }
         for id in due {
-            if let Some(q) = self.queues.get_mut(&id) {
-                q.renew_at = None;
+            if let Some(s) = self.queues.subscription_mut(&id) {
+                s.renew_at = None;
             }
             let at = self.free_second(now.saturating_add(1));
-            if let Some(q) = self.queues.get_mut(&id) {
-                q.renew_at = Some(at);
+            if let Some(s) = self.queues.subscription_mut(&id) {
+                s.renew_at = Some(at);
             }
         }
     }
 
     /// When the next receive queue is due to be (re-)subscribed.
     pub(super) fn next_renewal(&self) -> Option<u64> {
-        self.queues.values().filter_map(|q| q.renew_at).min()
+        self.queues
+            .values()
+            .filter_map(|q| q.subscription.renew_at)
+            .min()
     }
 
     /// The contact whose queue a Subscribe, Ack or Rekey names (`None`: an invitation's queue, or
@@ -210,19 +231,35 @@ impl Client {
         let queue_id = delivery.recipient_id;
         // An invitation's expiry is in the network's time.
         let network_now = self.network_time(now);
-        let Some(queue) = self.queues.get_mut(&queue_id) else {
+        let Some(owner) = self.queues.get(&queue_id).map(|q| match q.owner {
+            QueueOwner::Invitation(_) => None,
+            QueueOwner::Contact(c) => Some(c),
+        }) else {
             return;
         };
         // Whether the Ack may be quiet: only for a message not seen before on a contact's
         // queue (see `ack`).
         let mut quiet = false;
-        match &mut queue.owner {
-            QueueOwner::Invitation(secret) => {
-                let own = *secret.invitation();
-                if let Ok((session, hello, _)) =
-                    secret.receive_hello(rng, &delivery.body, network_now)
-                    && let Ok(resync) = secret.resync_secret(session.associated_data())
-                {
+        match owner {
+            None => {
+                let hello = match self.queues.get_mut(&queue_id).as_deref_mut() {
+                    Some(RecvQueue {
+                        owner: QueueOwner::Invitation(secret),
+                        ..
+                    }) => {
+                        let own = *secret.invitation();
+                        if let Ok((session, hello, _)) =
+                            secret.receive_hello(rng, &delivery.body, network_now)
+                            && let Ok(resync) = secret.resync_secret(session.associated_data())
+                        {
+                            Some((own, session, resync, hello))
+                        } else {
+                            None
+                        }
+                    }
+                    _ => None,
+                };
+                if let Some((own, session, resync, hello)) = hello {
                     self.on_hello(rng, queue_id, own, (session, resync), hello, now);
                     // The queue is the contact's now, and the hello the first message on it: a
                     // retry of the peer's that the relay stored twice is a redelivery.
@@ -234,8 +271,7 @@ impl Client {
                     }
                 }
             }
-            QueueOwner::Contact(contact) => {
-                let contact = *contact;
+            Some(contact) => {
                 quiet = self
                     .contacts
                     .get(&contact)
@@ -272,8 +308,8 @@ impl Client {
         let mut surbs = Vec::new();
         if let Ok((surb, id)) = self.new_surb(rng, relay, ReplyTo::Queue(queue)) {
             surbs.push(surb);
-            if let Some(q) = self.queues.get_mut(&queue) {
-                q.surbs.push(id);
+            if let Some(s) = self.queues.subscription_mut(&queue) {
+                s.surbs.push(id);
             }
         }
         let command = Command::Ack {

@@ -16,6 +16,7 @@ use super::persist::{
     write_queues,
 };
 use super::receive::{QueueOwner, RecvQueue};
+use super::tracked::{Contacts, Queues};
 use super::{CLIENT_STATE_VERSION, Client, ContactId};
 use crate::codec::{Reader, SecretWriter, Writer as _, persisted_bytes};
 use crate::ids::QueueId;
@@ -86,43 +87,89 @@ impl Client {
     /// changed since its last write (the parts of contacts that are gone are deleted).
     /// [`Client::from_parts`] of all the parts gives back this client.
     pub fn to_parts(&self) -> PersistedParts {
-        let mut owned: BTreeMap<ContactId, Vec<(&QueueId, &RecvQueue)>> = BTreeMap::new();
-        let mut others = Vec::new();
-        for (id, q) in &self.queues {
-            match q.owner {
-                QueueOwner::Contact(c) => owned.entry(c).or_default().push((id, q)),
-                QueueOwner::Invitation(_) => others.push((id, q)),
-            }
-        }
-        let mut w = SecretWriter::with_capacity(1024);
-        w.put_u8(CORE_MARK);
-        w.put_u8(CLIENT_STATE_VERSION);
-        self.write_header(&mut w);
+        let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, |_| true);
         let contacts: Vec<ContactPart> = self
             .contacts
             .iter()
             .map(|(id, contact)| {
-                let mut queues = owned.remove(id).unwrap_or_default();
-                queues.sort_unstable_by_key(|(q, _)| **q);
-                let part = contact_part(*id, contact, &queues);
-                let digest = part_digest(part.as_bytes());
-                ContactPart {
-                    id: *id,
-                    part,
-                    digest,
-                }
+                let queues = owned.remove(id).unwrap_or_default();
+                ContactPart::new(*id, contact, queues)
             })
             .collect();
-        // A queue whose contact is gone stays in the core, where reading refuses it as the
-        // whole state's reader does.
-        others.extend(owned.into_values().flatten());
-        others.sort_unstable_by_key(|(id, _)| **id);
+        let core = self.core_part(others, &parts_digest(contacts.iter().map(|c| &c.digest)));
+        PersistedParts { core, contacts }
+    }
+
+    /// [`Client::to_parts`] for a driver that keeps the parts it wrote: the same core, but
+    /// the parts of only the contacts changed since the last call (or since the client was
+    /// read from its parts), in increasing id order, and those of `also` (contacts whose
+    /// stored part the driver does not know, e.g. after a write that failed). A contact
+    /// counts as changed once anything reached it or one of its receive queues mutably (the
+    /// client keeps them behind accessors that record it, `tracked`), so a part left out is
+    /// byte for byte the one last handed out; a part handed out may also be unchanged. A
+    /// client read from the whole state ([`Client::from_persisted`]) or new hands out every
+    /// part the first time. The core's digest of the parts is made from the digests kept
+    /// of the parts last handed out (or read), updated here.
+    pub fn to_changed_parts(
+        &mut self,
+        also: impl IntoIterator<Item = ContactId>,
+    ) -> PersistedParts {
+        let mut ids = self.contacts.take_marks();
+        ids.append(&mut self.queues.take_marks());
+        ids.extend(also);
+        let (mut owned, others) =
+            queues_by_part(&self.queues, &self.contacts, |c| ids.contains(&c));
+        let mut contacts = Vec::new();
+        for id in ids {
+            match self.contacts.get(&id) {
+                Some(contact) => {
+                    let queues = owned.remove(&id).unwrap_or_default();
+                    let part = ContactPart::new(id, contact, queues);
+                    self.part_digests.insert(id, part.digest);
+                    contacts.push(part);
+                }
+                None => {
+                    self.part_digests.remove(&id);
+                }
+            }
+        }
+        // The safety net of the marks (debug builds and tests): every part not handed out is
+        // the one whose digest is kept.
+        #[cfg(debug_assertions)]
+        {
+            let all: BTreeMap<ContactId, PartDigest> = self
+                .to_parts()
+                .contacts
+                .iter()
+                .map(|c| (c.id, c.digest))
+                .collect();
+            debug_assert!(
+                all == self.part_digests,
+                "a contact's part changed without its contact being marked"
+            );
+        }
+        let core = self.core_part(others, &parts_digest(self.part_digests.values()));
+        PersistedParts { core, contacts }
+    }
+
+    /// Whether [`Client::to_parts`] makes a part for `contact` (a contact being accepted
+    /// has one too): a driver deletes the stored parts of the contacts that have none.
+    pub fn has_part(&self, contact: ContactId) -> bool {
+        self.contacts.contains_key(&contact)
+    }
+
+    /// The core part: [`CORE_MARK`], the version, the header, the queues of no present
+    /// contact (`others`, sorted), the number of contacts, `digest` of their parts, the tail.
+    fn core_part(&self, others: Vec<(&QueueId, &RecvQueue)>, digest: &[u8; 32]) -> PersistedPart {
+        let mut w = SecretWriter::with_capacity(1024);
+        w.put_u8(CORE_MARK);
+        w.put_u8(CLIENT_STATE_VERSION);
+        self.write_header(&mut w);
         write_queues(&mut w, &others);
         w.put_u32(u32::try_from(self.contacts.len()).unwrap_or(u32::MAX));
-        w.put_bytes(&parts_digest(contacts.iter().map(|c| &c.digest)));
+        w.put_bytes(digest);
         self.write_tail(&mut w);
-        let core = PersistedPart(w.into_inner());
-        PersistedParts { core, contacts }
+        PersistedPart(w.into_inner())
     }
 
     /// Reads the parts [`Client::to_parts`] made (the contacts' in any order): the same
@@ -189,21 +236,55 @@ impl Client {
                 "a contact part that is not the core's",
             ));
         }
-        Ok((assemble(header, queues, all, tail)?, digests))
+        let client = assemble(header, queues, all, tail, Some(digests.clone()))?;
+        Ok((client, digests))
     }
 }
 
-/// version ‖ the contact as in the whole layout ‖ its receive queues.
-fn contact_part(
-    id: ContactId,
-    contact: &Contact,
-    queues: &[(&QueueId, &RecvQueue)],
-) -> PersistedPart {
-    let mut w = SecretWriter::with_capacity(1024 + contact.outbox.len() * 3_600);
-    w.put_u8(CLIENT_STATE_VERSION);
-    write_contact(&mut w, id, contact);
-    write_queues(&mut w, queues);
-    PersistedPart(w.into_inner())
+/// The receive queues of the contacts `wanted` (and present), by contact, each list in
+/// increasing queue id order; and the queues the core holds: those of invitations and of
+/// contacts that are gone (where reading refuses them as the whole state's reader does),
+/// in increasing id order.
+#[allow(clippy::type_complexity)]
+fn queues_by_part<'a>(
+    queues: &'a Queues,
+    contacts: &Contacts,
+    wanted: impl Fn(ContactId) -> bool,
+) -> (
+    BTreeMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>>,
+    Vec<(&'a QueueId, &'a RecvQueue)>,
+) {
+    let mut owned: BTreeMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>> = BTreeMap::new();
+    let mut others = Vec::new();
+    for (id, q) in queues {
+        match q.owner {
+            QueueOwner::Contact(c) if contacts.contains_key(&c) => {
+                if wanted(c) {
+                    owned.entry(c).or_default().push((id, q));
+                }
+            }
+            QueueOwner::Contact(_) | QueueOwner::Invitation(_) => others.push((id, q)),
+        }
+    }
+    for queues in owned.values_mut() {
+        queues.sort_unstable_by_key(|(q, _)| **q);
+    }
+    others.sort_unstable_by_key(|(id, _)| **id);
+    (owned, others)
+}
+
+impl ContactPart {
+    /// version ‖ the contact as in the whole layout ‖ its receive queues (sorted), and its
+    /// digest.
+    fn new(id: ContactId, contact: &Contact, queues: Vec<(&QueueId, &RecvQueue)>) -> ContactPart {
+        let mut w = SecretWriter::with_capacity(1024 + contact.outbox.len() * 3_600);
+        w.put_u8(CLIENT_STATE_VERSION);
+        write_contact(&mut w, id, contact);
+        write_queues(&mut w, &queues);
+        let part = PersistedPart(w.into_inner());
+        let digest = part_digest(part.as_bytes());
+        ContactPart { id, part, digest }
+    }
 }
 
 /// One contact part; its queues go into `queues` (each must be owned by this contact).

@@ -1,7 +1,9 @@
 //! Tests of the client facade.
 
+use super::receive::{RecvQueue, Subscription};
 use super::*;
 use crate::handshake::InvitationSecret;
+use crate::ids::QueueId;
 use crate::invitation::InvitationKind;
 use crate::onion::RelayKey;
 use rand_chacha::ChaCha20Rng;
@@ -141,8 +143,7 @@ fn with_queues(rng: &mut ChaCha20Rng, client: &mut Client, n: u64) -> Vec<QueueI
                     relay: client.relays[1 + (i as usize % 3)].id,
                     key: crate::keys::AuthKeyPair::generate(rng),
                     owner: receive::QueueOwner::Contact(i),
-                    renew_at: None,
-                    surbs: Vec::new(),
+                    subscription: Subscription::default(),
                     next_key: None,
                 },
             );
@@ -161,7 +162,11 @@ fn subscriptions_are_spread_one_queue_per_second_and_renewed_with_jitter() {
     // Only the Bind leaves at once.
     assert!(client.poll_transmit().is_some());
     assert!(client.poll_transmit().is_none());
-    let times: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+    let times: Vec<u64> = client
+        .queues
+        .values()
+        .filter_map(|q| q.subscription.renew_at)
+        .collect();
     let distinct: std::collections::HashSet<u64> = times.iter().copied().collect();
     assert_eq!(distinct.len(), 3, "each queue in a second of its own");
     assert!(times.iter().all(|t| (NOW..NOW + 7).contains(t)));
@@ -180,7 +185,11 @@ fn subscriptions_are_spread_one_queue_per_second_and_renewed_with_jitter() {
     }
     assert_eq!(sent_at, [NOW + 10, NOW + 11, NOW + 12]);
     // Renewals: between half and all of `resubscribe_every` later, in distinct seconds.
-    let renewals: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+    let renewals: Vec<u64> = client
+        .queues
+        .values()
+        .filter_map(|q| q.subscription.renew_at)
+        .collect();
     for at in &renewals {
         assert!(*at >= NOW + 10 + every / 2 && *at <= NOW + 12 + every + 2);
     }
@@ -214,8 +223,10 @@ fn the_earliest_of_retries_and_renewals_is_due() {
             relay: client.gateway(),
             key: crate::keys::AuthKeyPair::generate(&mut rng),
             owner: receive::QueueOwner::Contact(1),
-            renew_at: Some(NOW + 1 + every),
-            surbs: Vec::new(),
+            subscription: Subscription {
+                renew_at: Some(NOW + 1 + every),
+                surbs: Vec::new(),
+            },
             next_key: None,
         },
     );

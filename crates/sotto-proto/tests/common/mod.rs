@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -151,6 +151,15 @@ pub struct World {
     /// Seconds every relay's clock is ahead of true time (a test playing relays whose clock
     /// is wrong, or that lie about it).
     pub relay_skew: i64,
+    /// What a driver storing each client's parts holds, by contact (the digest of each part
+    /// stored), kept by [`assert_changed_parts_complete`] at every write.
+    pub stored_parts:
+        Vec<BTreeMap<sotto_proto::client::ContactId, sotto_proto::client::PartDigest>>,
+    /// The contacts whose parts each client's writes handed out, in order.
+    pub handed_parts: Vec<Vec<sotto_proto::client::ContactId>>,
+    /// Whether [`World::step`] checks `to_changed_parts` at every write (it takes the
+    /// clients' marks: off for a test that writes the parts itself).
+    pub check_changed_parts: bool,
     next_tick: u64,
 }
 
@@ -202,6 +211,8 @@ impl World {
         let events = names.iter().map(|_| Vec::new()).collect();
         let offline = names.iter().map(|_| false).collect();
         let client_skew = names.iter().map(|_| 0).collect();
+        let stored_parts = names.iter().map(|_| BTreeMap::new()).collect();
+        let handed_parts = names.iter().map(|_| Vec::new()).collect();
         let next_tick = net.now_ms;
         Self {
             rng,
@@ -218,6 +229,9 @@ impl World {
             offline,
             client_skew,
             relay_skew: 0,
+            stored_parts,
+            handed_parts,
+            check_changed_parts: true,
             next_tick,
         }
     }
@@ -290,6 +304,10 @@ impl World {
             // state in parts gives back the whole state.
             if wrote {
                 assert_parts_round_trip(c);
+            }
+            if wrote && self.check_changed_parts {
+                let handed = assert_changed_parts_complete(c, &mut self.stored_parts[i]);
+                self.handed_parts[i].extend(handed);
             }
         }
         let ids = nodes_index(&self.directory);
@@ -444,6 +462,41 @@ pub fn assert_parts_round_trip(client: &sotto_proto::client::Client) {
         client.to_persisted().as_bytes(),
         "the parts hold the whole state"
     );
+}
+
+/// The differential check of `Client::to_changed_parts` against a full `Client::to_parts`:
+/// the parts it hands out, put into `stored` (what a driver holds: each part's digest, by
+/// contact; the parts of contacts gone deleted), leave exactly the parts of the full encoding,
+/// each part handed out is the full encoding's byte for byte, and the core is the full one's.
+/// Returns the contacts whose parts were handed out.
+pub fn assert_changed_parts_complete(
+    client: &mut sotto_proto::client::Client,
+    stored: &mut BTreeMap<sotto_proto::client::ContactId, sotto_proto::client::PartDigest>,
+) -> Vec<sotto_proto::client::ContactId> {
+    let full = client.to_parts();
+    let changed = client.to_changed_parts([]);
+    assert_eq!(
+        changed.core.as_bytes(),
+        full.core.as_bytes(),
+        "the core is the full encoding's"
+    );
+    for c in &changed.contacts {
+        let whole = full
+            .contacts
+            .iter()
+            .find(|f| f.id == c.id)
+            .expect("a present contact");
+        assert_eq!(c.part.as_bytes(), whole.part.as_bytes());
+        assert_eq!(c.digest, whole.digest);
+        stored.insert(c.id, c.digest);
+    }
+    stored.retain(|id, _| client.has_part(*id));
+    let want: BTreeMap<_, _> = full.contacts.iter().map(|c| (c.id, c.digest)).collect();
+    assert_eq!(
+        *stored, want,
+        "a contact's part changed and was not handed out by to_changed_parts"
+    );
+    changed.contacts.iter().map(|c| c.id).collect()
 }
 
 /// The rekey secret of test profile `profile`'s recovery phrase (entropy `[profile; 32]`).

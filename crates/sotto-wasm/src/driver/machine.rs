@@ -521,7 +521,7 @@ impl Driver {
             if st.closed {
                 return None;
             }
-            st.history.take_write(&st.local, &st.client)?
+            st.history.take_write(&st.local, &mut st.client)?
         };
         let state = self.state.clone();
         Some(Box::pin(async move {

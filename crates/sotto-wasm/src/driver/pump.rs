@@ -44,7 +44,7 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             }
             let dirty = !actions.is_empty() || !frames.is_empty() || st.history.dirty();
             let write = if dirty && !st.closed {
-                st.history.take_write(&st.local, &st.client)
+                st.history.take_write(&st.local, &mut st.client)
             } else {
                 None
             };

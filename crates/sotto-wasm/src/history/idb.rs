@@ -149,7 +149,7 @@ impl IdbHistory {
             vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, seed.phrase.as_bytes(), None)];
         records.extend(seed.messages.iter().map(|m| store.message_record(m)));
         records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
-        let parts = StateParts::new(&store, seed.seq, &seed.client, &Written::new());
+        let parts = StateParts::whole(&store, seed.seq, &seed.client);
         let written = parts.write(&store, records).await;
         store.close();
         if let Err(e) = written {
@@ -306,7 +306,7 @@ impl History for IdbHistory {
         !self.unsaved.is_empty() || !self.unsaved_files.is_empty() || !self.retry_records.is_empty()
     }
 
-    fn take_write(&mut self, local: &Local, client: &Client) -> Option<Write> {
+    fn take_write(&mut self, local: &Local, client: &mut Client) -> Option<Write> {
         let store = self.store.clone()?;
         let mut records = std::mem::take(&mut self.retry_records);
         let unsaved = std::mem::take(&mut self.unsaved);
@@ -346,7 +346,7 @@ impl History for IdbHistory {
         let phrase = mnemonic.phrase();
         let records = vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, phrase.as_bytes(), None)];
         // A new client has no contact yet: the core is the whole state.
-        let parts = StateParts::new(&store, 0, client, &self.written);
+        let parts = StateParts::whole(&store, 0, client);
         Box::pin(async move { parts.write(&store, records).await })
     }
 
