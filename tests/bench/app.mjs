@@ -42,6 +42,10 @@ const SEED_LARGE = Number(opt('large-messages', '100000'));
 const PWA_LOADS = 5;
 // `--only storage_writes,pwa`: run only these parts (by their keys in the result).
 const ONLY = opt('only', null);
+// `--profile-open`: Chromium's sampling profiler over each timed open + newest page of the
+// storage rows; self time per function summed over the opens, in the result as `open_profile`
+// (names only where the served pkg/ keeps its wasm name section).
+const PROFILE_OPEN = args.includes('--profile-open');
 
 const log = (line) => process.stderr.write(`app bench: ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -236,10 +240,18 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
 
     // Open it in a fresh page, five times; the wasm is instantiated before the clock starts.
     const opens = [];
+    const samples = new Map();
     for (let i = 0; i < 5; i++) {
       const page = await cs.newPage();
       await page.goto(`${origin}/`);
       await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+      const cdp = PROFILE_OPEN ? await page.context().newCDPSession(page) : null;
+      if (cdp) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+        await page.evaluate(async () => { const m = await import('/pkg/sotto.js'); await m.default(); });
+        await cdp.send('Profiler.start');
+      }
       opens.push(await page.evaluate(async ({ profile, contactId }) => {
         const mod = await import('/pkg/sotto.js');
         await mod.default();
@@ -254,6 +266,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
         await me.close();
         return { open_ms: t1 - t0, read_ms: t2 - t1, older_ms: t3 - t2, count: newest.length, newest: newest.at(-1)?.text, older: older.length };
       }, { profile, contactId }));
+      if (cdp) addSamples(samples, (await cdp.send('Profiler.stop')).profile);
       await page.close();
     }
     const bad = opens.find((o) => o.count !== 50 || o.older !== 50 || !o.newest?.includes('#199:'));
@@ -272,6 +285,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     const sum = opens.map((o) => o.open_ms + o.read_ms);
     log(`open ${median(pick('open_ms')).toFixed(1)} ms + newest page ${median(pick('read_ms')).toFixed(1)} ms (median of ${opens.length}); incoming ${incoming?.per_s?.toFixed(1) ?? 'not measured'} msg/s`);
     return {
+      ...(PROFILE_OPEN ? { open_profile: topSamples(samples) } : {}),
       messages: total,
       contacts,
       open_ms: median(pick('open_ms')),
@@ -288,6 +302,23 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     await cs.close();
     await cp.close();
   }
+}
+
+/// Adds a DevTools CPU profile's sample counts per function (name and script) to `into`.
+function addSamples(into, { nodes, samples }) {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  for (const id of samples) {
+    const f = byId.get(id)?.callFrame;
+    const name = f ? `${f.functionName || '(anonymous)'}${f.url ? ` ${f.url.split('/').pop()}` : ''}` : '?';
+    into.set(name, (into.get(name) ?? 0) + 1);
+  }
+}
+
+/// The 40 functions with the most samples in `counts`, each with its share of all samples.
+function topSamples(counts) {
+  const all = [...counts.values()].reduce((a, b) => a + b, 0);
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 40)
+    .map(([fn, n]) => ({ fn, share: Number((n / all).toFixed(4)) }));
 }
 
 // ---- 2b. storage writes per received message ------------------------------------------------

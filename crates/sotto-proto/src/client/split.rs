@@ -115,10 +115,13 @@ impl Client {
         also: impl IntoIterator<Item = ContactId>,
     ) -> PersistedParts {
         let mut ids = self.contacts.take_marks();
-        ids.append(&mut self.queues.take_marks());
+        ids.extend(self.queues.take_marks());
         ids.extend(also);
-        let (mut owned, others) =
-            queues_by_part(&self.queues, &self.contacts, |c| ids.contains(&c));
+        ids.sort_unstable();
+        ids.dedup();
+        let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, |c| {
+            ids.binary_search(&c).is_ok()
+        });
         let mut contacts = Vec::new();
         for id in ids {
             match self.contacts.get(&id) {

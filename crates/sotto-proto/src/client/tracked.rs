@@ -9,7 +9,7 @@
 
 use std::collections::btree_map;
 use std::collections::hash_map;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::{Deref, DerefMut};
 
 use super::ContactId;
@@ -17,18 +17,41 @@ use super::contact::Contact;
 use super::receive::{QueueOwner, RecvQueue, Subscription};
 use crate::ids::QueueId;
 
+/// Contact ids marked changed, in a list kept short (sorted and deduplicated whenever its
+/// length reaches a power of two from 64 on, so it holds each id at most about twice).
+#[derive(Default)]
+pub(super) struct Marks(Vec<ContactId>);
+
+impl Marks {
+    fn mark(&mut self, id: ContactId) {
+        if self.0.last() == Some(&id) {
+            return;
+        }
+        self.0.push(id);
+        if self.0.len() >= 64 && self.0.len().is_power_of_two() {
+            self.0.sort_unstable();
+            self.0.dedup();
+        }
+    }
+
+    /// The ids marked (in no order, some maybe twice); none are marked after.
+    fn take(&mut self) -> Vec<ContactId> {
+        std::mem::take(&mut self.0)
+    }
+}
+
 /// The contacts, by id (increasing), and the ids of those changed since the marks were last
 /// taken ([`Contacts::take_marks`]), the removed ones included.
 #[derive(Default)]
 pub(super) struct Contacts {
     map: BTreeMap<ContactId, Contact>,
-    marked: BTreeSet<ContactId>,
+    marked: Marks,
 }
 
 impl Contacts {
     /// `map` with every contact marked (nothing is known of their parts).
     pub(super) fn all_marked(map: BTreeMap<ContactId, Contact>) -> Contacts {
-        let marked = map.keys().copied().collect();
+        let marked = Marks(map.keys().copied().collect());
         Contacts { map, marked }
     }
 
@@ -36,7 +59,7 @@ impl Contacts {
     pub(super) fn unmarked(map: BTreeMap<ContactId, Contact>) -> Contacts {
         Contacts {
             map,
-            marked: BTreeSet::new(),
+            marked: Marks::default(),
         }
     }
 
@@ -47,7 +70,7 @@ impl Contacts {
     /// The contact, marked changed.
     pub(super) fn get_mut(&mut self, id: &ContactId) -> Option<&mut Contact> {
         let c = self.map.get_mut(id)?;
-        self.marked.insert(*id);
+        self.marked.mark(*id);
         Some(c)
     }
 
@@ -73,25 +96,28 @@ impl Contacts {
 
     /// Every contact, each marked changed.
     pub(super) fn iter_mut(&mut self) -> btree_map::IterMut<'_, ContactId, Contact> {
-        self.marked.extend(self.map.keys().copied());
+        for id in self.map.keys() {
+            self.marked.mark(*id);
+        }
         self.map.iter_mut()
     }
 
     /// Adds (or replaces) a contact, marked changed.
     pub(super) fn insert(&mut self, id: ContactId, contact: Contact) -> Option<Contact> {
-        self.marked.insert(id);
+        self.marked.mark(id);
         self.map.insert(id, contact)
     }
 
     /// Removes a contact, marked changed (its part is gone).
     pub(super) fn remove(&mut self, id: &ContactId) -> Option<Contact> {
-        self.marked.insert(*id);
+        self.marked.mark(*id);
         self.map.remove(id)
     }
 
-    /// The contacts marked since the last call (gone ones included); none are marked after.
-    pub(super) fn take_marks(&mut self) -> BTreeSet<ContactId> {
-        std::mem::take(&mut self.marked)
+    /// The contacts marked since the last call (gone ones included; in no order, some maybe
+    /// twice); none are marked after.
+    pub(super) fn take_marks(&mut self) -> Vec<ContactId> {
+        self.marked.take()
     }
 }
 
@@ -109,14 +135,14 @@ impl<'a> IntoIterator for &'a Contacts {
 #[derive(Default)]
 pub(super) struct Queues {
     map: HashMap<QueueId, RecvQueue>,
-    marked: BTreeSet<ContactId>,
+    marked: Marks,
 }
 
 /// A receive queue borrowed mutably ([`Queues::get_mut`]): its owner before is marked at once,
 /// its owner after (a queue changes hands when an invitation is taken up) when this is dropped.
 pub(super) struct QueueMut<'a> {
     queue: &'a mut RecvQueue,
-    marked: &'a mut BTreeSet<ContactId>,
+    marked: &'a mut Marks,
 }
 
 impl Deref for QueueMut<'_> {
@@ -139,9 +165,9 @@ impl Drop for QueueMut<'_> {
     }
 }
 
-fn mark_owner(marked: &mut BTreeSet<ContactId>, owner: &QueueOwner) {
+fn mark_owner(marked: &mut Marks, owner: &QueueOwner) {
     if let QueueOwner::Contact(c) = owner {
-        marked.insert(*c);
+        marked.mark(*c);
     }
 }
 
@@ -151,7 +177,7 @@ impl Queues {
     pub(super) fn new(map: HashMap<QueueId, RecvQueue>) -> Queues {
         Queues {
             map,
-            marked: BTreeSet::new(),
+            marked: Marks::default(),
         }
     }
 
@@ -225,9 +251,10 @@ impl Queues {
         Some(old)
     }
 
-    /// The contacts whose queues were marked since the last call; none are marked after.
-    pub(super) fn take_marks(&mut self) -> BTreeSet<ContactId> {
-        std::mem::take(&mut self.marked)
+    /// The contacts whose queues were marked since the last call (in no order, some maybe
+    /// twice); none are marked after.
+    pub(super) fn take_marks(&mut self) -> Vec<ContactId> {
+        self.marked.take()
     }
 }
 
