@@ -87,7 +87,7 @@ impl Client {
     /// changed since its last write (the parts of contacts that are gone are deleted).
     /// [`Client::from_parts`] of all the parts gives back this client.
     pub fn to_parts(&self) -> PersistedParts {
-        let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, |_| true);
+        let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, None);
         let contacts: Vec<ContactPart> = self
             .contacts
             .iter()
@@ -119,9 +119,7 @@ impl Client {
         ids.extend(also);
         ids.sort_unstable();
         ids.dedup();
-        let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, |c| {
-            ids.binary_search(&c).is_ok()
-        });
+        let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, Some(&ids));
         let mut contacts = Vec::new();
         for id in ids {
             match self.contacts.get(&id) {
@@ -208,7 +206,10 @@ impl Client {
         }
         let version = take_version(&mut r, FIRST_SPLIT_VERSION)?;
         let header = read_header(&mut r)?;
-        let mut queues = HashMap::new();
+        let contacts = contacts.into_iter();
+        // About one receive queue per contact: the table made once, not grown step by step
+        // (its rehashes showed in the profile of an open at 1,000 contacts); a hint, capped.
+        let mut queues = HashMap::with_capacity(contacts.size_hint().0.min(1 << 16) + 4);
         // A contact's queues are in its part: `to_parts` leaves here only those of contacts
         // that are gone, which the whole state's reader refuses too.
         read_queues(&mut r, version, &mut queues, |owner| match owner {
@@ -244,7 +245,8 @@ impl Client {
     }
 }
 
-/// The receive queues of the contacts `wanted` (and present), by contact, each list in
+/// The receive queues of the contacts `wanted` (all when `None`; else sorted ids) that are
+/// present, by contact, each list in
 /// increasing queue id order; and the queues the core holds: those of invitations and of
 /// contacts that are gone (where reading refuses them as the whole state's reader does),
 /// in increasing id order.
@@ -252,7 +254,7 @@ impl Client {
 fn queues_by_part<'a>(
     queues: &'a Queues,
     contacts: &Contacts,
-    wanted: impl Fn(ContactId) -> bool,
+    wanted: Option<&[ContactId]>,
 ) -> (
     BTreeMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>>,
     Vec<(&'a QueueId, &'a RecvQueue)>,
@@ -262,7 +264,7 @@ fn queues_by_part<'a>(
     for (id, q) in queues {
         match q.owner {
             QueueOwner::Contact(c) if contacts.contains_key(&c) => {
-                if wanted(c) {
+                if wanted.is_none_or(|ids| ids.binary_search(&c).is_ok()) {
                     owned.entry(c).or_default().push((id, q));
                 }
             }
