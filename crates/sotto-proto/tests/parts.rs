@@ -43,6 +43,13 @@ fn before_and_after_a_message_from_carol() -> (Vec<u64>, PersistedParts, Persist
     let (mut w, ids) = alice_with_three();
     w.run_until(60, |w| w.clients[0].unsent_messages() == 0);
     let before = parts_of(&w.clients[0]);
+    one_more_from_carol(&mut w);
+    let after = parts_of(&w.clients[0]);
+    (ids, before, after)
+}
+
+/// Carol sends Alice one more message, and it reaches her.
+fn one_more_from_carol(w: &mut World) {
     // Carol's contact id for Alice: the only contact Carol has.
     let alice_at_carol = w.clients[2].contact_ids().next().unwrap();
     let from = w.events[0].len();
@@ -56,8 +63,6 @@ fn before_and_after_a_message_from_carol() -> (Vec<u64>, PersistedParts, Persist
             .any(|e| matches!(e, Event::Message { .. }))
     });
     assert!(got);
-    let after = parts_of(&w.clients[0]);
-    (ids, before, after)
 }
 
 fn parts_of(c: &Client) -> PersistedParts {
@@ -377,18 +382,7 @@ fn only_the_changed_contacts_parts_are_handed_out() {
     // Several rounds of re-subscriptions (every 10 s in the simulation).
     w.run_until(40, |_| false);
     assert_eq!(w.handed_parts[0], [0u64; 0], "time alone changes no part");
-    let alice_at_carol = w.clients[2].contact_ids().next().unwrap();
-    let from = w.events[0].len();
-    let now = w.client_now(2);
-    w.clients[2]
-        .send_text(&mut w.rng, alice_at_carol, "one more", now)
-        .unwrap();
-    let got = w.run_until(60, |w| {
-        w.events[0][from..]
-            .iter()
-            .any(|e| matches!(e, Event::Message { .. }))
-    });
-    assert!(got);
+    one_more_from_carol(&mut w);
     w.run_until(5, |_| false);
     assert!(!w.handed_parts[0].is_empty());
     assert!(

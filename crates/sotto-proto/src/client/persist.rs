@@ -112,7 +112,7 @@ impl Client {
         queues.sort_unstable_by_key(|(id, _)| **id);
         write_queues(&mut w, &queues);
         put_count(&mut w, self.contacts.len());
-        for (id, contact) in &self.contacts {
+        for (id, contact) in self.contacts.iter() {
             write_contact(&mut w, *id, contact);
         }
         self.write_tail(&mut w);

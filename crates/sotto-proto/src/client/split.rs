@@ -261,7 +261,7 @@ fn queues_by_part<'a>(
 ) {
     let mut owned: BTreeMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>> = BTreeMap::new();
     let mut others = Vec::new();
-    for (id, q) in queues {
+    for (id, q) in queues.iter() {
         match q.owner {
             QueueOwner::Contact(c) if contacts.contains_key(&c) => {
                 if wanted.is_none_or(|ids| ids.binary_search(&c).is_ok()) {

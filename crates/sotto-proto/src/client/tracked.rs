@@ -121,15 +121,6 @@ impl Contacts {
     }
 }
 
-impl<'a> IntoIterator for &'a Contacts {
-    type Item = (&'a ContactId, &'a Contact);
-    type IntoIter = btree_map::Iter<'a, ContactId, Contact>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.map.iter()
-    }
-}
-
 /// Our receive queues, by id, and the contacts whose queues changed since the marks were last
 /// taken ([`Queues::take_marks`]): a contact's queues are in its part.
 #[derive(Default)]
@@ -255,15 +246,6 @@ impl Queues {
     /// twice); none are marked after.
     pub(super) fn take_marks(&mut self) -> Vec<ContactId> {
         self.marked.take()
-    }
-}
-
-impl<'a> IntoIterator for &'a Queues {
-    type Item = (&'a QueueId, &'a RecvQueue);
-    type IntoIter = hash_map::Iter<'a, QueueId, RecvQueue>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.map.iter()
     }
 }
 
