@@ -23,8 +23,6 @@ use crate::ids::QueueId;
 pub(super) struct Marks(Vec<ContactId>);
 
 impl Marks {
-    // One copy, not one at every place that marks (the wasm's size).
-    #[inline(never)]
     fn mark(&mut self, id: ContactId) {
         if self.0.last() == Some(&id) {
             return;
