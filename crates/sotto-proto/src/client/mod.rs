@@ -173,8 +173,9 @@ pub struct Client {
     queues: Queues,
     contacts: Contacts,
     /// The [`part_digest`] of every contact's part as [`Client::to_changed_parts`] last made
-    /// it (or [`Client::from_parts_digested`] read it), for each contact not marked changed
-    /// since (`tracked`): the core's digest of the parts is made from these.
+    /// it (or [`Client::from_parts_digested`] read it): right for each contact not marked
+    /// changed since (`tracked`); the core's digest of the parts is made from these. Entries
+    /// of contacts gone are left (never read: contact ids are not reused).
     part_digests: BTreeMap<ContactId, PartDigest>,
     uploads: BTreeMap<u64, Upload>,
     /// Uploads a relay refused (or that could not reach one), kept for

@@ -4,7 +4,7 @@
 //! sections of [`Client::to_persisted`]'s layout, cut along contacts; the layout is in
 //! `docs/PROTOCOL.md`, "Client state (at rest)", "In parts".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -117,39 +117,35 @@ impl Client {
         let mut ids = self.contacts.take_marks();
         ids.extend(self.queues.take_marks());
         ids.extend(also);
-        ids.sort_unstable();
-        ids.dedup();
         let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, Some(&ids));
         let mut contacts = Vec::new();
-        for id in ids {
-            match self.contacts.get(&id) {
-                Some(contact) => {
-                    let queues = owned.remove(&id).unwrap_or_default();
-                    let part = ContactPart::new(id, contact, queues);
-                    self.part_digests.insert(id, part.digest);
-                    contacts.push(part);
-                }
-                None => {
-                    self.part_digests.remove(&id);
-                }
+        // In increasing id order. A contact without a kept digest is encoded too (never the
+        // case while every change marks: a part is never left out of the core's digest).
+        // The digests of contacts gone stay, unread: the core's digest is made of the present
+        // contacts' (ids are never reused, and a contact added is marked).
+        for (id, contact) in self.contacts.iter() {
+            if ids.contains(id) || !self.part_digests.contains_key(id) {
+                let queues = owned.remove(id).unwrap_or_default();
+                let part = ContactPart::new(*id, contact, queues);
+                self.part_digests.insert(*id, part.digest);
+                contacts.push(part);
             }
         }
+        let digests = self
+            .contacts
+            .keys()
+            .filter_map(|id| self.part_digests.get(id));
+        let digest = parts_digest(digests);
         // The safety net of the marks (debug builds and tests): every part not handed out is
         // the one whose digest is kept.
         #[cfg(debug_assertions)]
-        {
-            let all: BTreeMap<ContactId, PartDigest> = self
-                .to_parts()
-                .contacts
-                .iter()
-                .map(|c| (c.id, c.digest))
-                .collect();
+        for c in self.to_parts().contacts {
             debug_assert!(
-                all == self.part_digests,
+                self.part_digests.get(&c.id) == Some(&c.digest),
                 "a contact's part changed without its contact being marked"
             );
         }
-        let core = self.core_part(others, &parts_digest(self.part_digests.values()));
+        let core = self.core_part(others, &digest);
         PersistedParts { core, contacts }
     }
 
@@ -190,12 +186,13 @@ impl Client {
     }
 
     /// [`Client::from_parts`], also handing back the [`part_digest`] of every contact part
-    /// read, by contact id (increasing): the digests it checked against the core's, which a
-    /// driver keeps to tell which parts later change, without hashing every part again.
+    /// read, with its contact id, in increasing id order: the digests it checked against the
+    /// core's, which a driver keeps to know what the store holds, without hashing every part
+    /// again (the client keeps them too, for [`Client::to_changed_parts`]).
     pub fn from_parts_digested<I, B>(
         core: &[u8],
         contacts: I,
-    ) -> Result<(Client, BTreeMap<ContactId, PartDigest>), PersistError>
+    ) -> Result<(Client, Vec<(ContactId, PartDigest)>), PersistError>
     where
         I: IntoIterator<Item = B>,
         B: AsRef<[u8]>,
@@ -240,12 +237,13 @@ impl Client {
                 "a contact part that is not the core's",
             ));
         }
-        let client = assemble(header, queues, all, tail, Some(digests.clone()))?;
-        Ok((client, digests))
+        let read: Vec<(ContactId, PartDigest)> = digests.iter().map(|(id, d)| (*id, *d)).collect();
+        let client = assemble(header, queues, all, tail, Some(digests))?;
+        Ok((client, read))
     }
 }
 
-/// The receive queues of the contacts `wanted` (all when `None`; else sorted ids) that are
+/// The receive queues of the contacts `wanted` (all when `None`) that are
 /// present, by contact, each list in
 /// increasing queue id order; and the queues the core holds: those of invitations and of
 /// contacts that are gone (where reading refuses them as the whole state's reader does),
@@ -254,7 +252,7 @@ impl Client {
 fn queues_by_part<'a>(
     queues: &'a Queues,
     contacts: &Contacts,
-    wanted: Option<&[ContactId]>,
+    wanted: Option<&HashSet<ContactId>>,
 ) -> (
     BTreeMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>>,
     Vec<(&'a QueueId, &'a RecvQueue)>,
@@ -264,7 +262,7 @@ fn queues_by_part<'a>(
     for (id, q) in queues.iter() {
         match q.owner {
             QueueOwner::Contact(c) if contacts.contains_key(&c) => {
-                if wanted.is_none_or(|ids| ids.binary_search(&c).is_ok()) {
+                if wanted.is_none_or(|ids| ids.contains(&c)) {
                     owned.entry(c).or_default().push((id, q));
                 }
             }

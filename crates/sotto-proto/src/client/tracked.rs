@@ -9,7 +9,7 @@
 
 use std::collections::btree_map;
 use std::collections::hash_map;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::{Deref, DerefMut};
 
 use super::ContactId;
@@ -17,25 +17,17 @@ use super::contact::Contact;
 use super::receive::{QueueOwner, RecvQueue, Subscription};
 use crate::ids::QueueId;
 
-/// Contact ids marked changed, in a list kept short (sorted and deduplicated whenever its
-/// length reaches a power of two from 64 on, so it holds each id at most about twice).
+/// Contact ids marked changed (a set: each at most once, whatever the number of changes).
 #[derive(Default)]
-pub(super) struct Marks(Vec<ContactId>);
+pub(super) struct Marks(HashSet<ContactId>);
 
 impl Marks {
     fn mark(&mut self, id: ContactId) {
-        if self.0.last() == Some(&id) {
-            return;
-        }
-        self.0.push(id);
-        if self.0.len() >= 64 && self.0.len().is_power_of_two() {
-            self.0.sort_unstable();
-            self.0.dedup();
-        }
+        self.0.insert(id);
     }
 
-    /// The ids marked (in no order, some maybe twice); none are marked after.
-    fn take(&mut self) -> Vec<ContactId> {
+    /// The ids marked; none are marked after.
+    fn take(&mut self) -> HashSet<ContactId> {
         std::mem::take(&mut self.0)
     }
 }
@@ -114,9 +106,8 @@ impl Contacts {
         self.map.remove(id)
     }
 
-    /// The contacts marked since the last call (gone ones included; in no order, some maybe
-    /// twice); none are marked after.
-    pub(super) fn take_marks(&mut self) -> Vec<ContactId> {
+    /// The contacts marked since the last call (gone ones included); none are marked after.
+    pub(super) fn take_marks(&mut self) -> HashSet<ContactId> {
         self.marked.take()
     }
 }
@@ -242,9 +233,8 @@ impl Queues {
         Some(old)
     }
 
-    /// The contacts whose queues were marked since the last call (in no order, some maybe
-    /// twice); none are marked after.
-    pub(super) fn take_marks(&mut self) -> Vec<ContactId> {
+    /// The contacts whose queues were marked since the last call; none are marked after.
+    pub(super) fn take_marks(&mut self) -> HashSet<ContactId> {
         self.marked.take()
     }
 }
