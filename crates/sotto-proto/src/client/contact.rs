@@ -196,6 +196,12 @@ impl Client {
         let Some((_, message)) = c.outbox.front() else {
             return;
         };
+        if self.later {
+            if !self.sends_owed.contains(&contact) {
+                self.sends_owed.push(contact);
+            }
+            return;
+        }
         c.sending = true;
         let command = Command::Send {
             sender_id: c.send.sender_id,

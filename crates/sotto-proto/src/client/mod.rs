@@ -9,7 +9,10 @@
 //! 4. after each call, drain [`Client::poll_event`] and then [`Client::poll_transmit`] (frames
 //!    for the gateway), in that order. A driver that persists must store what the events say
 //!    (messages, contacts) *before* it sends the frames: among them are the Acks that tell the
-//!    relay to delete the messages just received.
+//!    relay to delete the messages just received. A driver that wants the packets of Acks and
+//!    Sends built off its critical path (while its write commits, or after the events are
+//!    dispatched) turns on [`Client::build_later`] and sends what [`Client::build_owed`]
+//!    returns, after the same write.
 //!
 //! Requests are retried until their relay answers ([`ClientConfig::retry_after`]); receive
 //! queues are subscribed again with fresh reply blocks, each on its own jittered timer (within
@@ -178,6 +181,13 @@ pub struct Client {
     failed_uploads: Vec<Upload>,
     downloads: BTreeMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
+    /// Packets are owed rather than built (see [`Client::build_later`]); not persisted.
+    later: bool,
+    /// Acks owed for deliveries taken while [`Client::build_later`] is on, not yet built
+    /// (see [`Client::build_owed`]); not persisted, like the requests they become.
+    acks_owed: Vec<receive::OwedAck>,
+    /// Contacts whose outbox may send its front message, owed likewise; not persisted.
+    sends_owed: Vec<ContactId>,
     events: VecDeque<Event>,
     /// Seconds to add to the device's clock to get the relays' time (see
     /// [`Client::clock_offset`]).
@@ -223,6 +233,9 @@ impl Client {
             failed_uploads: Vec::new(),
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
+            later: false,
+            acks_owed: Vec::new(),
+            sends_owed: Vec::new(),
             events: VecDeque::new(),
             clock_offset: 0,
             clock_reported: false,

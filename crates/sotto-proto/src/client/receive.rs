@@ -28,6 +28,13 @@ pub(super) struct RecvQueue {
     pub(super) next_key: Option<AuthKeyPair>,
 }
 
+/// An Ack a delivery owes, built by [`Client::build_owed`].
+pub(super) struct OwedAck {
+    queue: QueueId,
+    message_id: QueueMessageId,
+    quiet: bool,
+}
+
 /// Whose messages a receive queue holds.
 pub(super) enum QueueOwner {
     /// Waiting for the first message from whoever uses the invitation.
@@ -245,7 +252,55 @@ impl Client {
                 self.on_contact_message(rng, contact, &delivery.body, now);
             }
         }
-        self.ack(rng, queue_id, delivery.message_id, quiet, now);
+        if self.later {
+            self.acks_owed.push(OwedAck {
+                queue: queue_id,
+                message_id: delivery.message_id,
+                quiet,
+            });
+        } else {
+            self.ack(rng, queue_id, delivery.message_id, quiet, now);
+        }
+    }
+
+    /// Packets built later: while on, the Ack a delivery owes and the Send of an outbox's
+    /// front message are not built at once (a fresh reply block and a forward packet each:
+    /// the costly part of taking or sending a message) but owed, until
+    /// [`Client::build_owed`]. A driver that persists turns it on to build them while its
+    /// write of what the call changed commits, and one that does not to build them after
+    /// dispatching the events. Whatever building them changes is held in memory only (no
+    /// persisted field: the pending Send a restored state lacks is sent again from its
+    /// outbox, a duplicate the receiver drops), so a state written before they are built
+    /// lacks nothing that matters; the ciphertexts they carry are in the state already. Off
+    /// by default; not persisted.
+    pub fn build_later(&mut self, on: bool) {
+        self.later = on;
+    }
+
+    /// Whether packets are owed (see [`Client::build_later`]). A driver that persists counts
+    /// them as a change to write: the deliveries and messages they come from changed the
+    /// state, and the write comes before they leave.
+    pub fn packets_owed(&self) -> bool {
+        !self.acks_owed.is_empty() || !self.sends_owed.is_empty()
+    }
+
+    /// Builds the owed packets (see [`Client::build_later`]), the Acks in the order their
+    /// deliveries came, then the Sends, and hands back their frames for the gateway (not
+    /// queued for [`Client::poll_transmit`]: the caller sends them after its write of the
+    /// state they come from). An answered Ack is kept to be retried as before; a quiet one
+    /// is not; a Send is pending as if built at once (an outbox that can no longer send,
+    /// its contact gone or the profile moved, builds nothing).
+    pub fn build_owed<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> Vec<Vec<u8>> {
+        let later = std::mem::replace(&mut self.later, false);
+        let before = self.transmit.len();
+        for a in std::mem::take(&mut self.acks_owed) {
+            self.ack(rng, a.queue, a.message_id, a.quiet, now);
+        }
+        for contact in std::mem::take(&mut self.sends_owed) {
+            self.pump_outbox(rng, contact, now);
+        }
+        self.later = later;
+        self.transmit.drain(before..).collect()
     }
 
     /// Acknowledges a delivered message, handing the relay one fresh SURB for the one the

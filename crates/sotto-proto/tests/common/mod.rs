@@ -145,6 +145,7 @@ pub struct World {
     pub to_clients: VecDeque<(usize, Vec<u8>)>,
     /// Clients that are closed: not ticked or drained, and frames to them are lost.
     pub offline: Vec<bool>,
+
     /// Seconds each client's device clock is ahead of true time (negative: behind). Every
     /// `now` a client is handed is true time plus this. 0 unless a test sets it.
     pub client_skew: Vec<i64>,
@@ -273,6 +274,7 @@ impl World {
     /// Drains the clients, ticks everyone once a virtual second, and carries what is due in
     /// the next 5 virtual ms.
     pub fn step(&mut self) {
+        let true_now = self.now();
         for (i, c) in self.clients.iter_mut().enumerate() {
             if self.offline[i] {
                 continue;
@@ -283,6 +285,13 @@ impl World {
                 wrote = true;
             }
             while let Some(frame) = c.poll_transmit() {
+                self.net.send(Wire::FromClient(i, frame));
+                wrote = true;
+            }
+            // A client building its packets later (`Client::build_later`) builds them now,
+            // as the browser's driver does after its write.
+            let now = true_now.saturating_add_signed(self.client_skew[i]);
+            for frame in c.build_owed(&mut self.rng, now) {
                 self.net.send(Wire::FromClient(i, frame));
                 wrote = true;
             }
@@ -339,8 +348,7 @@ impl World {
             }
             Some(Wire::ToClient(who, _)) if self.offline[who] => {}
             Some(Wire::ToClient(who, frame)) => {
-                let now = self.client_now(who);
-                let _ = self.clients[who].handle_frame(&mut self.rng, &frame, now);
+                let _ = self.hand_to_client(who, &frame);
             }
         }
     }

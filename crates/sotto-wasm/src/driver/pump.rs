@@ -1,5 +1,13 @@
 //! The driver loop: after anything reached the client (a call, a frame, a tick), write what
 //! must be kept, then send the client's frames, then dispatch its events — in that order.
+//!
+//! The packets of Acks and Sends are built off the message's path (`Client::build_later`,
+//! `Client::build_owed`): while the write of what the call or frame changed commits
+//! (IndexedDB), or, with nothing to write (memory), after the events are dispatched; either
+//! way they leave after the write.
+
+use std::future::poll_fn;
+use std::pin::pin;
 
 use wasm_bindgen_futures::spawn_local;
 use web_sys::EventTarget;
@@ -9,7 +17,7 @@ use super::snapshot;
 use super::state::{Shared, shut};
 use super::transport::send_all;
 use crate::error::{ErrorCode, code_of, sotto_error};
-use crate::js::obj;
+use crate::js::{now, obj};
 
 /// Drains the client's events (to JS) and then its frames (to the gateway), until both are
 /// empty. Listeners run with no borrow held, so they may call back into `Sotto`.
@@ -20,7 +28,7 @@ use crate::js::obj;
 /// frames are not sent; its records are written again with the next write.
 pub fn pump(state: &Shared, target: &EventTarget) {
     loop {
-        let (actions, frames, write) = {
+        let (actions, frames, write, owes) = {
             let Ok(mut st) = state.try_borrow_mut() else {
                 return;
             };
@@ -42,23 +50,41 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             while let Some(f) = st.client.poll_transmit() {
                 frames.push(f);
             }
-            let dirty = !actions.is_empty() || !frames.is_empty() || st.history.dirty();
+            // Owed packets count as frames: what they come from changed the state, which is
+            // written before they leave.
+            let owes = !st.closed && st.client.packets_owed();
+            let dirty = !actions.is_empty() || !frames.is_empty() || owes || st.history.dirty();
             let write = if dirty && !st.closed {
                 st.history.take_write(&st.local, &st.client)
             } else {
                 None
             };
             st.persisting = write.is_some();
-            (actions, frames, write)
+            (actions, frames, write, owes)
         };
-        if actions.is_empty() && frames.is_empty() && write.is_none() {
+        if actions.is_empty() && frames.is_empty() && write.is_none() && !owes {
             return;
         }
         if let Some(write) = write {
             let s = state.clone();
             let t = target.clone();
             spawn_local(async move {
-                let result = write.run().await;
+                // The write starts at its first poll; the owed packets are built while it
+                // commits.
+                let mut owed = None;
+                let result = {
+                    let mut run = pin!(write.run());
+                    poll_fn(|cx| {
+                        let polled = run.as_mut().poll(cx);
+                        if owed.is_none() {
+                            owed = Some(build_owed(&s));
+                        }
+                        polled
+                    })
+                    .await
+                };
+                let mut frames = frames;
+                frames.extend(owed.unwrap_or_default());
                 if let Ok(mut st) = s.try_borrow_mut() {
                     st.persisting = false;
                     st.history.write_done(write, result.is_ok());
@@ -88,7 +114,23 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             return;
         }
         deliver(state, target, &frames, actions);
+        // Nothing to write (memory): the owed packets after the events.
+        let owed = build_owed(state);
+        deliver(state, target, &owed, Vec::new());
     }
+}
+
+/// The packets the client owes, built now (none while the state is borrowed: the next pump
+/// builds them).
+fn build_owed(state: &Shared) -> Vec<Vec<u8>> {
+    let Ok(mut st) = state.try_borrow_mut() else {
+        return Vec::new();
+    };
+    if st.closed {
+        return Vec::new();
+    }
+    let st = &mut *st;
+    st.client.build_owed(&mut st.rng, now())
 }
 
 /// Sends frames to the gateway (if connected) and runs the actions.

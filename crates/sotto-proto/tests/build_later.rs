@@ -1,0 +1,167 @@
+//! Packets built later (`Client::build_later`, `Client::build_owed`), as the browser builds
+//! them: a delivery's Ack and a message's Send are not among the frames until the driver asks
+//! for them, and a conversation driven that way, with loss, still shows every message once and
+//! in order and leaves nothing on the relays.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+mod common;
+
+use common::World;
+use sotto_proto::client::Event;
+use sotto_proto::envelope::Content;
+use sotto_proto::queue::Command;
+
+/// The texts client `who` was shown, in order.
+fn texts(w: &World, who: usize) -> Vec<String> {
+    w.events[who]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { envelope, .. } => match &envelope.content {
+                Content::Text(t) => Some(t.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
+    let mut w = World::new(1811, 0, &["Alice", "Bob"]);
+    let (bob, _) = w.connect();
+    w.clients[1].build_later(true);
+    w.intercept_clients = true;
+    let now = w.client_now(0);
+    w.clients[0].send_text(&mut w.rng, bob, "hi", now).unwrap();
+    // Carry packets until the delivery waits at Bob's gateway.
+    let mut delivery = None;
+    for _ in 0..2000 {
+        w.step();
+        if let Some(i) = w.to_clients.iter().position(|(who, _)| *who == 1) {
+            delivery = w.to_clients.remove(i).map(|(_, f)| f);
+            break;
+        }
+    }
+    let delivery = delivery.expect("the delivery reached Bob's gateway");
+    w.intercept_clients = false;
+    // Everything else (Alice's answer above all) goes on as usual.
+    while let Some((who, frame)) = w.to_clients.pop_front() {
+        let _ = w.hand_to_client(who, &frame);
+    }
+
+    w.hand_to_client(1, &delivery).unwrap();
+    assert!(w.clients[1].packets_owed(), "the delivery owes its Ack");
+    let bob_client = &mut w.clients[1];
+    let mut frames = Vec::new();
+    while let Some(f) = bob_client.poll_transmit() {
+        frames.push(f);
+    }
+    assert!(
+        frames.is_empty(),
+        "no Ack among the frames before it is built: {}",
+        frames.len()
+    );
+    assert!(
+        std::iter::from_fn(|| bob_client.poll_event()).any(|e| matches!(e, Event::Message { .. })),
+        "the message is there before its Ack"
+    );
+
+    let now = w.client_now(1);
+    let acks = w.clients[1].build_owed(&mut w.rng, now);
+    assert_eq!(acks.len(), 1, "one Ack for one delivery");
+    assert!(!w.clients[1].packets_owed());
+    assert!(
+        w.clients[1].build_owed(&mut w.rng, now).is_empty(),
+        "built once"
+    );
+    assert!(
+        w.clients[1].poll_transmit().is_none(),
+        "handed back, not queued"
+    );
+
+    // It is the Ack the relay expects: sent, the message is deleted and never delivered
+    // again (a redelivery would make Bob acknowledge it again, answered).
+    let mut acks_seen = Vec::new();
+    w.intercept = (0..w.nodes.len()).collect();
+    w.net.send(common::Wire::FromClient(1, acks[0].clone()));
+    let deadline = w.net.now_ms + 30_000;
+    while w.net.now_ms < deadline {
+        w.step();
+        while let Some((to, packet)) = w.intercepted.pop_front() {
+            if let Some(r) = w.peek(to, &packet)
+                && let Command::Ack { quiet, .. } = r.command
+            {
+                acks_seen.push(quiet);
+            }
+            w.deliver(to, &packet);
+        }
+    }
+    w.intercept.clear();
+    assert_eq!(
+        acks_seen,
+        [true],
+        "one quiet Ack, no redelivery acknowledged again"
+    );
+}
+
+#[test]
+fn a_message_owes_its_send_until_the_driver_builds_it_and_then_it_is_pending() {
+    let mut w = World::new(1813, 0, &["Alice", "Bob"]);
+    let (bob, _) = w.connect();
+    w.step();
+    while w.clients[0].poll_transmit().is_some() {}
+    w.clients[0].build_later(true);
+    let now = w.client_now(0);
+    w.clients[0].send_text(&mut w.rng, bob, "one", now).unwrap();
+    w.clients[0].send_text(&mut w.rng, bob, "two", now).unwrap();
+    assert!(
+        w.clients[0].poll_transmit().is_none(),
+        "no Send among the frames yet"
+    );
+    assert!(w.clients[0].packets_owed());
+    let sends = w.clients[0].build_owed(&mut w.rng, now);
+    assert_eq!(sends.len(), 1, "one Send in flight per contact, as before");
+    assert!(!w.clients[0].packets_owed());
+    assert!(
+        w.clients[0].poll_timeout().is_some(),
+        "the Send is pending: retried if unanswered"
+    );
+    for f in sends {
+        w.net.send(common::Wire::FromClient(0, f));
+    }
+    assert!(
+        w.run_until(60, |w| texts(w, 1) == ["one", "two"]),
+        "{:?}",
+        texts(&w, 1)
+    );
+}
+
+#[test]
+fn with_packets_built_later_and_loss_every_message_is_shown_once_in_order() {
+    let mut w = World::new(1812, 0, &["Alice", "Bob"]);
+    for c in &mut w.clients {
+        c.build_later(true);
+    }
+    let (bob, alice) = w.connect();
+    w.net.loss_percent = 10;
+    let sent: Vec<String> = (0..12).map(|i| format!("message {i}")).collect();
+    for text in &sent {
+        let now = w.client_now(0);
+        w.clients[0].send_text(&mut w.rng, bob, text, now).unwrap();
+    }
+    let now = w.client_now(1);
+    w.clients[1]
+        .send_text(&mut w.rng, alice, "and back", now)
+        .unwrap();
+    let done = w.run_until(600, |w| {
+        texts(w, 1).len() >= sent.len() && texts(w, 0).len() == 1
+    });
+    assert!(done, "delivered: {:?}", texts(&w, 1));
+    // Long enough for any redelivery of a message whose Ack was lost.
+    w.run_until(60, |_| false);
+    assert_eq!(texts(&w, 1), sent, "once each, in order");
+    assert_eq!(texts(&w, 0), ["and back"]);
+}
