@@ -11,22 +11,7 @@ mod common;
 
 use common::World;
 use sotto_proto::client::Event;
-use sotto_proto::envelope::Content;
 use sotto_proto::queue::Command;
-
-/// The texts client `who` was shown, in order.
-fn texts(w: &World, who: usize) -> Vec<String> {
-    w.events[who]
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message { envelope, .. } => match &envelope.content {
-                Content::Text(t) => Some(t.clone()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
 
 #[test]
 fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
@@ -133,9 +118,9 @@ fn a_message_owes_its_send_until_the_driver_builds_it_and_then_it_is_pending() {
         w.net.send(common::Wire::FromClient(0, f));
     }
     assert!(
-        w.run_until(60, |w| texts(w, 1) == ["one", "two"]),
+        w.run_until(60, |w| w.texts(1) == ["one", "two"]),
         "{:?}",
-        texts(&w, 1)
+        w.texts(1)
     );
 }
 
@@ -157,11 +142,11 @@ fn with_packets_built_later_and_loss_every_message_is_shown_once_in_order() {
         .send_text(&mut w.rng, alice, "and back", now)
         .unwrap();
     let done = w.run_until(600, |w| {
-        texts(w, 1).len() >= sent.len() && texts(w, 0).len() == 1
+        w.texts(1).len() >= sent.len() && w.texts(0).len() == 1
     });
-    assert!(done, "delivered: {:?}", texts(&w, 1));
+    assert!(done, "delivered: {:?}", w.texts(1));
     // Long enough for any redelivery of a message whose Ack was lost.
     w.run_until(60, |_| false);
-    assert_eq!(texts(&w, 1), sent, "once each, in order");
-    assert_eq!(texts(&w, 0), ["and back"]);
+    assert_eq!(w.texts(1), sent, "once each, in order");
+    assert_eq!(w.texts(0), ["and back"]);
 }

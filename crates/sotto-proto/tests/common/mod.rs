@@ -267,6 +267,22 @@ impl World {
         self.clients[who].handle_frame(&mut self.rng, frame, now)
     }
 
+    /// The texts client `who` was shown, in arrival order.
+    pub fn texts(&self, who: usize) -> Vec<String> {
+        use sotto_proto::client::Event;
+        use sotto_proto::envelope::Content;
+        self.events[who]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message { envelope, .. } => match &envelope.content {
+                    Content::Text(t) => Some(t.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn now(&self) -> u64 {
         secs(self.net.now_ms)
     }
