@@ -10,7 +10,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 mod common;
 
 use common::World;
-use sotto_proto::client::Event;
+use sotto_proto::client::{Client, Event};
 use sotto_proto::queue::Command;
 
 #[test]
@@ -149,4 +149,73 @@ fn with_packets_built_later_and_loss_every_message_is_shown_once_in_order() {
     w.run_until(60, |_| false);
     assert_eq!(w.texts(1), sent, "once each, in order");
     assert_eq!(w.texts(0), ["and back"]);
+}
+
+/// The browser's driver takes its write (the state) and then, while the write commits, builds
+/// the packets owed; they leave once it committed. A message written in the same turn of the
+/// page, after the write was taken, is not in that write: its Send must not leave with it. If
+/// it did and the page closed before the next write, the state opened again would lack the
+/// message, its ratchet step included, and the next message would reuse its message key.
+#[test]
+fn what_leaves_after_a_write_is_built_only_from_what_the_write_holds() {
+    let mut w = World::new(1814, 0, &["Alice", "Bob", "Carol"]);
+    let (bob, _) = w.introduce(0, 1);
+    let (carol, _) = w.introduce(0, 2);
+    w.run_until(5, |_| false);
+    w.clients[0].build_later(true);
+    let now = w.client_now(0);
+    w.clients[0]
+        .send_text(&mut w.rng, bob, "to bob", now)
+        .unwrap();
+    // The driver drains the client, then takes its write.
+    while let Some(e) = w.clients[0].poll_event() {
+        w.events[0].push(e);
+    }
+    while let Some(f) = w.clients[0].poll_transmit() {
+        w.net.send(common::Wire::FromClient(0, f));
+    }
+    let written = w.clients[0].to_persisted();
+    let owed = w.clients[0].take_owed();
+    assert!(!owed.is_empty(), "the Send to Bob is owed with the write");
+    // In the same turn, before the write's first poll: a message to Carol.
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "lost with the page", now)
+        .unwrap();
+    // Built while the write commits, sent once it committed.
+    let frames = w.clients[0].build_packets(&mut w.rng, owed, now);
+    assert_eq!(frames.len(), 1, "the Send to Bob only");
+    assert!(
+        w.clients[0].packets_owed(),
+        "the Send to Carol waits for its write"
+    );
+    for f in frames {
+        w.net.send(common::Wire::FromClient(0, f));
+    }
+    // The page closes before its next write: Alice is opened again from what was written.
+    w.clients[0] = Client::from_persisted(written.as_bytes()).unwrap();
+    w.clients[0].build_later(true);
+    w.reopen(0);
+    assert!(
+        w.run_until(120, |w| w.texts(1) == ["to bob"]),
+        "{:?}",
+        w.texts(1)
+    );
+    let now = w.client_now(0);
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "to carol", now)
+        .unwrap();
+    w.run_until(120, |w| !w.texts(2).is_empty());
+    w.run_until(30, |_| false);
+    assert_eq!(w.texts(1), ["to bob"], "Bob's message once");
+    assert_eq!(
+        w.texts(2),
+        ["to carol"],
+        "Carol gets what Alice's state holds, and only that"
+    );
+    assert!(
+        !w.events[2]
+            .iter()
+            .any(|e| matches!(e, Event::DecryptFailed { .. } | Event::ResyncStarted { .. })),
+        "no message key used twice"
+    );
 }

@@ -11,8 +11,9 @@
 //!    (messages, contacts) *before* it sends the frames: among them are the Acks that tell the
 //!    relay to delete the messages just received. A driver that wants the packets of Acks and
 //!    Sends built off its critical path (while its write commits, or after the events are
-//!    dispatched) turns on [`Client::build_later`] and sends what [`Client::build_owed`]
-//!    returns, after the same write.
+//!    dispatched) turns on [`Client::build_later`]; it takes the packets owed with its write
+//!    ([`Client::take_owed`]) and sends what [`Client::build_packets`] makes of them after
+//!    that write (with nothing to write, what [`Client::build_owed`] returns).
 //!
 //! Requests are retried until their relay answers ([`ClientConfig::retry_after`]); receive
 //! queues are subscribed again with fresh reply blocks, each on its own jittered timer (within
@@ -87,6 +88,7 @@ pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
 pub use moved::OUTBOX_HOLD;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
+pub use receive::OwedPackets;
 pub use rekey::{REKEY_GENERATIONS, REKEY_KEY_LABEL, REKEY_LABEL, RekeySecret};
 pub use resync::{
     ACCEPT_RESEND_MIN, RESYNC_QUIET, RESYNC_RETRY_FIRST, RESYNC_RETRY_MAX, SyncStatus,
@@ -184,7 +186,7 @@ pub struct Client {
     /// Packets are owed rather than built (see [`Client::build_later`]); not persisted.
     later: bool,
     /// Acks owed for deliveries taken while [`Client::build_later`] is on, not yet built
-    /// (see [`Client::build_owed`]); not persisted, like the requests they become.
+    /// (see [`Client::take_owed`]); not persisted, like the requests they become.
     acks_owed: Vec<receive::OwedAck>,
     /// Contacts whose outbox may send its front message, owed likewise; not persisted.
     sends_owed: Vec<ContactId>,

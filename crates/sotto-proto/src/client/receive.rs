@@ -28,7 +28,23 @@ pub(super) struct RecvQueue {
     pub(super) next_key: Option<AuthKeyPair>,
 }
 
-/// An Ack a delivery owes, built by [`Client::build_owed`].
+/// Packets owed, taken by [`Client::take_owed`] and built by [`Client::build_packets`]: the
+/// Acks of deliveries and the contacts whose outbox may send its front message. Holds ids
+/// only (no key material).
+#[derive(Default)]
+pub struct OwedPackets {
+    acks: Vec<OwedAck>,
+    sends: Vec<ContactId>,
+}
+
+impl OwedPackets {
+    /// Whether nothing is owed.
+    pub fn is_empty(&self) -> bool {
+        self.acks.is_empty() && self.sends.is_empty()
+    }
+}
+
+/// An Ack a delivery owes, built by [`Client::build_packets`].
 pub(super) struct OwedAck {
     queue: QueueId,
     message_id: QueueMessageId,
@@ -266,13 +282,16 @@ impl Client {
     /// Packets built later: while on, the Ack a delivery owes and the Send of an outbox's
     /// front message are not built at once (a fresh reply block and a forward packet each:
     /// the costly part of taking or sending a message) but owed, until
-    /// [`Client::build_owed`]. A driver that persists turns it on to build them while its
-    /// write of what the call changed commits, and one that does not to build them after
-    /// dispatching the events. Whatever building them changes is held in memory only (no
-    /// persisted field: the pending Send a restored state lacks is sent again from its
-    /// outbox, a duplicate the receiver drops), so a state written before they are built
-    /// lacks nothing that matters; the ciphertexts they carry are in the state already. Off
-    /// by default; not persisted.
+    /// [`Client::build_owed`] (or [`Client::take_owed`] and [`Client::build_packets`]). A
+    /// driver that persists turns it on to take them with its write of what the call changed
+    /// and build them while that write commits, and one that does not to build them after
+    /// dispatching the events. Building them changes nothing a state needs when it is opened
+    /// again: the reply blocks are held in memory only, and the pending Send that a state
+    /// written before it was built lacks is sent again from its outbox, a duplicate the
+    /// receiver drops. So a state written before they are built lacks nothing that matters,
+    /// provided the packets built come only from what it holds (the ciphertexts they carry,
+    /// the deliveries they acknowledge): hence [`Client::take_owed`] with the write. Off by
+    /// default; not persisted.
     pub fn build_later(&mut self, on: bool) {
         self.later = on;
     }
@@ -284,23 +303,49 @@ impl Client {
         !self.acks_owed.is_empty() || !self.sends_owed.is_empty()
     }
 
-    /// Builds the owed packets (see [`Client::build_later`]), the Acks in the order their
-    /// deliveries came, then the Sends, and hands back their frames for the gateway (not
-    /// queued for [`Client::poll_transmit`]: the caller sends them after its write of the
-    /// state they come from). An answered Ack is kept to be retried as before; a quiet one
-    /// is not; a Send is pending as if built at once (an outbox that can no longer send,
-    /// its contact gone or the profile moved, builds nothing).
-    pub fn build_owed<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> Vec<Vec<u8>> {
+    /// Takes the packets owed now (see [`Client::build_later`]), to be built by
+    /// [`Client::build_packets`]: a driver that persists takes them with its write, so that
+    /// what it builds while the write commits comes only from what that write holds (a
+    /// message written after the write was taken, in the same turn of the page, waits for the
+    /// next write). What is owed later stays owed. Dropped unbuilt (the driver closed), nothing
+    /// is lost: the relay delivers an unacknowledged message again, and an outbox left idle
+    /// sends again at the next [`Client::tick`].
+    pub fn take_owed(&mut self) -> OwedPackets {
+        OwedPackets {
+            acks: std::mem::take(&mut self.acks_owed),
+            sends: std::mem::take(&mut self.sends_owed),
+        }
+    }
+
+    /// Builds packets taken by [`Client::take_owed`], the Acks in the order their deliveries
+    /// came, then the Sends, and hands back their frames for the gateway (not queued for
+    /// [`Client::poll_transmit`]: the caller sends them after its write of the state they come
+    /// from). An answered Ack is kept to be retried as before; a quiet one is not; a Send is
+    /// pending as if built at once (an outbox that can no longer send, its contact gone, already
+    /// sending or the profile moved, builds nothing).
+    pub fn build_packets<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        owed: OwedPackets,
+        now: u64,
+    ) -> Vec<Vec<u8>> {
         let later = std::mem::replace(&mut self.later, false);
         let before = self.transmit.len();
-        for a in std::mem::take(&mut self.acks_owed) {
+        for a in owed.acks {
             self.ack(rng, a.queue, a.message_id, a.quiet, now);
         }
-        for contact in std::mem::take(&mut self.sends_owed) {
+        for contact in owed.sends {
             self.pump_outbox(rng, contact, now);
         }
         self.later = later;
         self.transmit.drain(before..).collect()
+    }
+
+    /// Builds every packet owed now: [`Client::take_owed`] then [`Client::build_packets`], for
+    /// a driver with nothing to write first.
+    pub fn build_owed<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> Vec<Vec<u8>> {
+        let owed = self.take_owed();
+        self.build_packets(rng, owed, now)
     }
 
     /// Acknowledges a delivered message, handing the relay one fresh SURB for the one the

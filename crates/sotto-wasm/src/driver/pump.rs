@@ -1,14 +1,16 @@
 //! The driver loop: after anything reached the client (a call, a frame, a tick), write what
 //! must be kept, then send the client's frames, then dispatch its events — in that order.
 //!
-//! The packets of Acks and Sends are built off the message's path (`Client::build_later`,
-//! `Client::build_owed`): while the write of what the call or frame changed commits
-//! (IndexedDB), or, with nothing to write (memory), after the events are dispatched; either
-//! way they leave after the write.
+//! The packets of Acks and Sends are built off the message's path (`Client::build_later`):
+//! those owed when a write is taken are taken with it (`Client::take_owed`) and built while
+//! it commits (IndexedDB), so that they come only from what it holds; with nothing to write
+//! (memory), all owed are built after the events are dispatched. Either way they leave after
+//! the write.
 
 use std::future::poll_fn;
 use std::pin::pin;
 
+use sotto_proto::client::OwedPackets;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::EventTarget;
 
@@ -28,7 +30,7 @@ use crate::js::{now, obj};
 /// frames are not sent; its records are written again with the next write.
 pub fn pump(state: &Shared, target: &EventTarget) {
     loop {
-        let (actions, frames, write, owes) = {
+        let (actions, frames, write, owes, taken) = {
             let Ok(mut st) = state.try_borrow_mut() else {
                 return;
             };
@@ -60,7 +62,10 @@ pub fn pump(state: &Shared, target: &EventTarget) {
                 None
             };
             st.persisting = write.is_some();
-            (actions, frames, write, owes)
+            // The packets owed now come from what this write holds: built while it commits.
+            // Owed later (a message written before its first poll), they wait for the next.
+            let taken = write.as_ref().map(|_| st.client.take_owed());
+            (actions, frames, write, owes, taken)
         };
         if actions.is_empty() && frames.is_empty() && write.is_none() && !owes {
             return;
@@ -69,22 +74,23 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             let s = state.clone();
             let t = target.clone();
             spawn_local(async move {
-                // The write starts at its first poll; the owed packets are built while it
-                // commits.
-                let mut owed = None;
+                // The write starts at its first poll; the packets taken with it are built
+                // while it commits.
+                let mut taken = taken;
+                let mut owed = Vec::new();
                 let result = {
                     let mut run = pin!(write.run());
                     poll_fn(|cx| {
                         let polled = run.as_mut().poll(cx);
-                        if owed.is_none() {
-                            owed = Some(build_owed(&s));
+                        if let Some(t) = taken.take() {
+                            owed = build(&s, Some(t));
                         }
                         polled
                     })
                     .await
                 };
                 let mut frames = frames;
-                frames.extend(owed.unwrap_or_default());
+                frames.extend(owed);
                 if let Ok(mut st) = s.try_borrow_mut() {
                     st.persisting = false;
                     st.history.write_done(write, result.is_ok());
@@ -115,14 +121,16 @@ pub fn pump(state: &Shared, target: &EventTarget) {
         }
         deliver(state, target, &frames, actions);
         // Nothing to write (memory): the owed packets after the events.
-        let owed = build_owed(state);
+        let owed = build(state, None);
         deliver(state, target, &owed, Vec::new());
     }
 }
 
-/// The packets the client owes, built now (none while the state is borrowed: the next pump
-/// builds them).
-fn build_owed(state: &Shared) -> Vec<Vec<u8>> {
+/// Builds the packets taken with a write (`Some`), or every packet owed now (`None`: nothing
+/// to write). None once closed, nor while the state is borrowed: packets taken are then
+/// dropped (the relay delivers an unacknowledged message again; an outbox left idle sends
+/// again at the next tick), and packets not taken wait for the next pump.
+fn build(state: &Shared, taken: Option<OwedPackets>) -> Vec<Vec<u8>> {
     let Ok(mut st) = state.try_borrow_mut() else {
         return Vec::new();
     };
@@ -130,7 +138,8 @@ fn build_owed(state: &Shared) -> Vec<Vec<u8>> {
         return Vec::new();
     }
     let st = &mut *st;
-    st.client.build_owed(&mut st.rng, now())
+    let owed = taken.unwrap_or_else(|| st.client.take_owed());
+    st.client.build_packets(&mut st.rng, owed, now())
 }
 
 /// Sends frames to the gateway (if connected) and runs the actions.
