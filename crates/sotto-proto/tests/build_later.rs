@@ -219,3 +219,69 @@ fn what_leaves_after_a_write_is_built_only_from_what_the_write_holds() {
         "no message key used twice"
     );
 }
+
+/// A Send that cannot be built when owed (the contact's queue relay is not in the directory
+/// the client has: no route) leaves the outbox idle, not marked as sending with no request in
+/// flight: once the relay is listed again, the message goes.
+#[test]
+fn a_send_that_cannot_be_built_leaves_the_outbox_idle_not_stalled() {
+    let mut w = World::new(1815, 0, &["Alice", "Bob"]);
+    let (bob, _) = w.connect();
+    // Bob's queue relay: where Alice's first Send arrives.
+    w.intercept = (0..w.nodes.len()).collect();
+    let now = w.client_now(0);
+    let one = w.clients[0]
+        .send_text(&mut w.rng, bob, "one", now)
+        .unwrap()
+        .id;
+    let mut queue_relay = None;
+    let deadline = w.net.now_ms + 30_000;
+    while w.net.now_ms < deadline && queue_relay.is_none() {
+        w.step();
+        while let Some((to, packet)) = w.intercepted.pop_front() {
+            if let Some(r) = w.peek(to, &packet)
+                && matches!(r.command, Command::Send { .. })
+            {
+                queue_relay = Some(to);
+            }
+            w.deliver(to, &packet);
+        }
+    }
+    w.intercept.clear();
+    let queue_relay = queue_relay.expect("the Send reached its relay");
+    assert_ne!(
+        queue_relay, w.gateways[0],
+        "the seed puts Bob's queue elsewhere"
+    );
+    assert!(w.run_until(60, |w| {
+        w.texts(1) == ["one"]
+            && w.events[0]
+                .iter()
+                .any(|e| matches!(e, Event::Sent { message, .. } if *message == one))
+    }));
+
+    // The relay drops out of Alice's directory; she writes.
+    let gone = w.directory[queue_relay].id;
+    let without: Vec<_> = w
+        .directory
+        .iter()
+        .filter(|h| h.id != gone)
+        .cloned()
+        .collect();
+    w.clients[0].update_relays(without).unwrap();
+    w.clients[0].build_later(true);
+    let now = w.client_now(0);
+    w.clients[0].send_text(&mut w.rng, bob, "two", now).unwrap();
+    assert!(
+        w.clients[0].build_owed(&mut w.rng, now).is_empty(),
+        "no route to the queue's relay: nothing built"
+    );
+    assert!(!w.clients[0].packets_owed());
+    // Listed again: the outbox sends.
+    w.clients[0].update_relays(w.directory.clone()).unwrap();
+    assert!(
+        w.run_until(60, |w| w.texts(1) == ["one", "two"]),
+        "{:?}",
+        w.texts(1)
+    );
+}
