@@ -285,3 +285,78 @@ fn a_send_that_cannot_be_built_leaves_the_outbox_idle_not_stalled() {
         w.texts(1)
     );
 }
+
+/// The page closes after its write and before the owed Ack left: opened again, Bob gets the
+/// message again from the relay, drops it as a duplicate (shown once) and acknowledges it,
+/// answered; the queue moves on.
+#[test]
+fn an_ack_lost_with_the_page_is_made_again_for_the_redelivery() {
+    let mut w = World::new(1816, 0, &["Alice", "Bob"]);
+    let (bob, _) = w.connect();
+    w.clients[1].build_later(true);
+    w.intercept_clients = true;
+    let now = w.client_now(0);
+    w.clients[0].send_text(&mut w.rng, bob, "hi", now).unwrap();
+    // Frames reach Bob one by one until one is the message.
+    let mut delivered = false;
+    for _ in 0..4000 {
+        w.step();
+        while let Some((who, frame)) = w.to_clients.pop_front() {
+            let _ = w.hand_to_client(who, &frame);
+            if who == 1 {
+                while let Some(e) = w.clients[1].poll_event() {
+                    delivered |= matches!(e, Event::Message { .. });
+                    w.events[1].push(e);
+                }
+                if delivered {
+                    break;
+                }
+            }
+        }
+        if delivered {
+            break;
+        }
+    }
+    assert!(delivered, "the message reached Bob");
+    w.intercept_clients = false;
+    w.to_clients.clear();
+    // Bob's driver stores what the events say and takes its write, with the Ack owed; the
+    // page closes before the Ack leaves.
+    while let Some(e) = w.clients[1].poll_event() {
+        w.events[1].push(e);
+    }
+    while w.clients[1].poll_transmit().is_some() {}
+    let written = w.clients[1].to_persisted();
+    assert!(!w.clients[1].take_owed().is_empty(), "the Ack was owed");
+    assert_eq!(w.texts(1), ["hi"]);
+
+    w.clients[1] = Client::from_persisted(written.as_bytes()).unwrap();
+    w.clients[1].build_later(true);
+    w.reopen(1);
+    let mut acks = Vec::new();
+    w.intercept = (0..w.nodes.len()).collect();
+    let deadline = w.net.now_ms + 60_000;
+    while w.net.now_ms < deadline {
+        w.step();
+        while let Some((to, packet)) = w.intercepted.pop_front() {
+            if let Some(r) = w.peek(to, &packet)
+                && let Command::Ack { quiet, .. } = r.command
+            {
+                acks.push(quiet);
+            }
+            w.deliver(to, &packet);
+        }
+    }
+    w.intercept.clear();
+    assert_eq!(acks, [false], "the redelivery acknowledged once, answered");
+    assert_eq!(w.texts(1), ["hi"], "shown once");
+    let now = w.client_now(0);
+    w.clients[0]
+        .send_text(&mut w.rng, bob, "next", now)
+        .unwrap();
+    assert!(
+        w.run_until(60, |w| w.texts(1) == ["hi", "next"]),
+        "{:?}",
+        w.texts(1)
+    );
+}
