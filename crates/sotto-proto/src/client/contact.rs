@@ -211,13 +211,14 @@ impl Client {
         let id = self.new_request_id(rng);
         self.dispatch(rng, id, PendingKind::Send { contact }, relay, command, now);
         // Not built (no route to the queue's relay now, e.g. it left the directory): the
-        // outbox is left idle and tried again after the first back-off, not marked as sending
-        // with nothing in flight (which nothing would ever end).
+        // outbox is left idle and tried again after a back-off as for a refusal, not marked
+        // as sending with nothing in flight (which nothing would ever end).
         if !self.pending.contains_key(&id)
             && let Some(c) = self.contacts.get_mut(&contact)
         {
             c.sending = false;
-            c.retry_at = Some(now.saturating_add(RETRY_FIRST));
+            c.refusals = c.refusals.saturating_add(1);
+            c.retry_at = Some(now.saturating_add(back_off(rng, c.refusals)));
         }
     }
 

@@ -323,7 +323,8 @@ impl Client {
     /// from). An answered Ack is kept to be retried as before; a quiet one is not; a Send is
     /// pending as if built at once (an outbox that can no longer send, its contact gone, already
     /// sending or the profile moved, builds nothing; one with no route to its queue's relay
-    /// now is left idle and tried again after [`RETRY_FIRST`](super::RETRY_FIRST) seconds).
+    /// now is left idle and tried again after a back-off, [`RETRY_FIRST`](super::RETRY_FIRST)
+    /// seconds doubling as for a refusal).
     pub fn build_packets<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
