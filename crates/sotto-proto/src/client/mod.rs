@@ -9,7 +9,11 @@
 //! 4. after each call, drain [`Client::poll_event`] and then [`Client::poll_transmit`] (frames
 //!    for the gateway), in that order. A driver that persists must store what the events say
 //!    (messages, contacts) *before* it sends the frames: among them are the Acks that tell the
-//!    relay to delete the messages just received.
+//!    relay to delete the messages just received. A driver that wants the packets of Acks and
+//!    Sends built off its critical path (while its write commits, or after the events are
+//!    dispatched) turns on [`Client::build_later`]; it takes the packets owed with its write
+//!    ([`Client::take_owed`]) and sends what [`Client::build_packets`] makes of them after
+//!    that write (with nothing to write, what [`Client::build_owed`] returns).
 //!
 //! Requests are retried until their relay answers ([`ClientConfig::retry_after`]); receive
 //! queues are subscribed again with fresh reply blocks, each on its own jittered timer (within
@@ -85,6 +89,7 @@ pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
 pub use moved::OUTBOX_HOLD;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
+pub use receive::OwedPackets;
 pub use rekey::{REKEY_GENERATIONS, REKEY_KEY_LABEL, REKEY_LABEL, RekeySecret};
 pub use resync::{
     ACCEPT_RESEND_MIN, RESYNC_QUIET, RESYNC_RETRY_FIRST, RESYNC_RETRY_MAX, SyncStatus,
@@ -183,6 +188,13 @@ pub struct Client {
     failed_uploads: Vec<Upload>,
     downloads: BTreeMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
+    /// Packets are owed rather than built (see [`Client::build_later`]); not persisted.
+    later: bool,
+    /// Acks owed for deliveries taken while [`Client::build_later`] is on, not yet built
+    /// (see [`Client::take_owed`]); not persisted, like the requests they become.
+    acks_owed: Vec<receive::OwedAck>,
+    /// Contacts whose outbox may send its front message, owed likewise; not persisted.
+    sends_owed: Vec<ContactId>,
     events: VecDeque<Event>,
     /// Seconds to add to the device's clock to get the relays' time (see
     /// [`Client::clock_offset`]).
@@ -229,6 +241,9 @@ impl Client {
             failed_uploads: Vec::new(),
             downloads: BTreeMap::new(),
             transmit: VecDeque::new(),
+            later: false,
+            acks_owed: Vec::new(),
+            sends_owed: Vec::new(),
             events: VecDeque::new(),
             clock_offset: 0,
             clock_reported: false,

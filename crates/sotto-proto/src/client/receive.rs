@@ -37,6 +37,29 @@ pub(super) struct Subscription {
     pub(super) surbs: Vec<SurbId>,
 }
 
+/// Packets owed, taken by [`Client::take_owed`] and built by [`Client::build_packets`]: the
+/// Acks of deliveries and the contacts whose outbox may send its front message. Holds ids
+/// only (no key material).
+#[derive(Default)]
+pub struct OwedPackets {
+    acks: Vec<OwedAck>,
+    sends: Vec<ContactId>,
+}
+
+impl OwedPackets {
+    /// Whether nothing is owed.
+    pub fn is_empty(&self) -> bool {
+        self.acks.is_empty() && self.sends.is_empty()
+    }
+}
+
+/// An Ack a delivery owes, built by [`Client::build_packets`].
+pub(super) struct OwedAck {
+    queue: QueueId,
+    message_id: QueueMessageId,
+    quiet: bool,
+}
+
 /// Whose messages a receive queue holds.
 pub(super) enum QueueOwner {
     /// Waiting for the first message from whoever uses the invitation.
@@ -281,7 +304,86 @@ impl Client {
                 self.on_contact_message(rng, contact, &delivery.body, now);
             }
         }
-        self.ack(rng, queue_id, delivery.message_id, quiet, now);
+        if self.later {
+            self.acks_owed.push(OwedAck {
+                queue: queue_id,
+                message_id: delivery.message_id,
+                quiet,
+            });
+        } else {
+            self.ack(rng, queue_id, delivery.message_id, quiet, now);
+        }
+    }
+
+    /// Packets built later: while on, the Ack a delivery owes and the Send of an outbox's
+    /// front message are not built at once (a fresh reply block and a forward packet each:
+    /// the costly part of taking or sending a message) but owed, until
+    /// [`Client::build_owed`] (or [`Client::take_owed`] and [`Client::build_packets`]). A
+    /// driver that persists turns it on to take them with its write of what the call changed
+    /// and build them while that write commits, and one that does not to build them after
+    /// dispatching the events. Building them changes nothing a state needs when it is opened
+    /// again: the reply blocks are held in memory only, and the pending Send that a state
+    /// written before it was built lacks is sent again from its outbox, a duplicate the
+    /// receiver drops. So a state written before they are built lacks nothing that matters,
+    /// provided the packets built come only from what it holds (the ciphertexts they carry,
+    /// the deliveries they acknowledge): hence [`Client::take_owed`] with the write. Off by
+    /// default; not persisted.
+    pub fn build_later(&mut self, on: bool) {
+        self.later = on;
+    }
+
+    /// Whether packets are owed (see [`Client::build_later`]). A driver that persists counts
+    /// them as a change to write: the deliveries and messages they come from changed the
+    /// state, and the write comes before they leave.
+    pub fn packets_owed(&self) -> bool {
+        !self.acks_owed.is_empty() || !self.sends_owed.is_empty()
+    }
+
+    /// Takes the packets owed now (see [`Client::build_later`]), to be built by
+    /// [`Client::build_packets`]: a driver that persists takes them with its write, so that
+    /// what it builds while the write commits comes only from what that write holds (a
+    /// message written after the write was taken, in the same turn of the page, waits for the
+    /// next write). What is owed later stays owed. Dropped unbuilt (the driver closed), nothing
+    /// is lost: the relay delivers an unacknowledged message again, and an outbox left idle
+    /// sends again at the next [`Client::tick`].
+    pub fn take_owed(&mut self) -> OwedPackets {
+        OwedPackets {
+            acks: std::mem::take(&mut self.acks_owed),
+            sends: std::mem::take(&mut self.sends_owed),
+        }
+    }
+
+    /// Builds packets taken by [`Client::take_owed`], the Acks in the order their deliveries
+    /// came, then the Sends, and hands back their frames for the gateway (not queued for
+    /// [`Client::poll_transmit`]: the caller sends them after its write of the state they come
+    /// from). An answered Ack is kept to be retried as before; a quiet one is not; a Send is
+    /// pending as if built at once (an outbox that can no longer send, its contact gone, already
+    /// sending or the profile moved, builds nothing; one with no route to its queue's relay
+    /// now is left idle and tried again after a back-off, [`RETRY_FIRST`](super::RETRY_FIRST)
+    /// seconds doubling as for a refusal).
+    pub fn build_packets<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        owed: OwedPackets,
+        now: u64,
+    ) -> Vec<Vec<u8>> {
+        let later = std::mem::replace(&mut self.later, false);
+        let before = self.transmit.len();
+        for a in owed.acks {
+            self.ack(rng, a.queue, a.message_id, a.quiet, now);
+        }
+        for contact in owed.sends {
+            self.pump_outbox(rng, contact, now);
+        }
+        self.later = later;
+        self.transmit.drain(before..).collect()
+    }
+
+    /// Builds every packet owed now: [`Client::take_owed`] then [`Client::build_packets`], for
+    /// a driver with nothing to write first.
+    pub fn build_owed<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> Vec<Vec<u8>> {
+        let owed = self.take_owed();
+        self.build_packets(rng, owed, now)
     }
 
     /// Acknowledges a delivered message, handing the relay one fresh SURB for the one the

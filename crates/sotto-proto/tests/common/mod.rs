@@ -145,6 +145,7 @@ pub struct World {
     pub to_clients: VecDeque<(usize, Vec<u8>)>,
     /// Clients that are closed: not ticked or drained, and frames to them are lost.
     pub offline: Vec<bool>,
+
     /// Seconds each client's device clock is ahead of true time (negative: behind). Every
     /// `now` a client is handed is true time plus this. 0 unless a test sets it.
     pub client_skew: Vec<i64>,
@@ -280,6 +281,22 @@ impl World {
         self.clients[who].handle_frame(&mut self.rng, frame, now)
     }
 
+    /// The texts client `who` was shown, in arrival order.
+    pub fn texts(&self, who: usize) -> Vec<String> {
+        use sotto_proto::client::Event;
+        use sotto_proto::envelope::Content;
+        self.events[who]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message { envelope, .. } => match &envelope.content {
+                    Content::Text(t) => Some(t.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn now(&self) -> u64 {
         secs(self.net.now_ms)
     }
@@ -287,6 +304,7 @@ impl World {
     /// Drains the clients, ticks everyone once a virtual second, and carries what is due in
     /// the next 5 virtual ms.
     pub fn step(&mut self) {
+        let true_now = self.now();
         for (i, c) in self.clients.iter_mut().enumerate() {
             if self.offline[i] {
                 continue;
@@ -297,6 +315,13 @@ impl World {
                 wrote = true;
             }
             while let Some(frame) = c.poll_transmit() {
+                self.net.send(Wire::FromClient(i, frame));
+                wrote = true;
+            }
+            // A client building its packets later (`Client::build_later`) builds them now,
+            // as the browser's driver does after its write.
+            let now = true_now.saturating_add_signed(self.client_skew[i]);
+            for frame in c.build_owed(&mut self.rng, now) {
                 self.net.send(Wire::FromClient(i, frame));
                 wrote = true;
             }
@@ -357,8 +382,7 @@ impl World {
             }
             Some(Wire::ToClient(who, _)) if self.offline[who] => {}
             Some(Wire::ToClient(who, frame)) => {
-                let now = self.client_now(who);
-                let _ = self.clients[who].handle_frame(&mut self.rng, &frame, now);
+                let _ = self.hand_to_client(who, &frame);
             }
         }
     }
