@@ -10,27 +10,66 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 mod common;
 
 use common::World;
-use sotto_proto::client::{Client, Event};
+use sotto_proto::client::{Client, ContactId, Event};
 use sotto_proto::queue::Command;
 
-#[test]
-fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
-    let mut w = World::new(1811, 0, &["Alice", "Bob"]);
+/// Steps `secs` virtual seconds with every relay watched; the Acks that reach a relay, in
+/// order: whether each is quiet.
+fn acks_reaching_relays(w: &mut World, secs: u64) -> Vec<bool> {
+    let mut acks = Vec::new();
+    w.intercept = (0..w.nodes.len()).collect();
+    let deadline = w.net.now_ms + secs * 1000;
+    while w.net.now_ms < deadline {
+        w.step();
+        while let Some((to, packet)) = w.intercepted.pop_front() {
+            if let Some(r) = w.peek(to, &packet)
+                && let Command::Ack { quiet, .. } = r.command
+            {
+                acks.push(quiet);
+            }
+            w.deliver(to, &packet);
+        }
+    }
+    w.intercept.clear();
+    acks
+}
+
+/// Alice and Bob connected, Bob building his packets later and the frames to the clients held
+/// (`World::to_clients`); Alice has just written "hi". Returns Alice's contact id for Bob.
+fn hi_to_bob_building_later(seed: u64) -> (World, ContactId) {
+    let mut w = World::new(seed, 0, &["Alice", "Bob"]);
     let (bob, _) = w.connect();
     w.clients[1].build_later(true);
     w.intercept_clients = true;
     let now = w.client_now(0);
     w.clients[0].send_text(&mut w.rng, bob, "hi", now).unwrap();
-    // Carry packets until the delivery waits at Bob's gateway.
-    let mut delivery = None;
+    (w, bob)
+}
+
+/// Steps until Bob (client 1) was shown `texts`, or fails after 60 virtual seconds.
+fn bob_is_shown(w: &mut World, texts: &[&str]) {
+    assert!(w.run_until(60, |w| w.texts(1) == texts), "{:?}", w.texts(1));
+}
+
+/// Carries packets, frames to Alice included, until a frame for Bob waits at his gateway
+/// (the frames to the clients held), and takes it.
+fn next_frame_to_bob(w: &mut World) -> Vec<u8> {
     for _ in 0..2000 {
-        w.step();
-        if let Some(i) = w.to_clients.iter().position(|(who, _)| *who == 1) {
-            delivery = w.to_clients.remove(i).map(|(_, f)| f);
-            break;
+        while let Some((who, frame)) = w.to_clients.pop_front() {
+            if who == 1 {
+                return frame;
+            }
+            let _ = w.hand_to_client(who, &frame);
         }
+        w.step();
     }
-    let delivery = delivery.expect("the delivery reached Bob's gateway");
+    panic!("no frame reached Bob's gateway");
+}
+
+#[test]
+fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
+    let (mut w, _) = hi_to_bob_building_later(1811);
+    let delivery = next_frame_to_bob(&mut w);
     w.intercept_clients = false;
     // Everything else (Alice's answer above all) goes on as usual.
     while let Some((who, frame)) = w.to_clients.pop_front() {
@@ -69,22 +108,8 @@ fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
 
     // It is the Ack the relay expects: sent, the message is deleted and never delivered
     // again (a redelivery would make Bob acknowledge it again, answered).
-    let mut acks_seen = Vec::new();
-    w.intercept = (0..w.nodes.len()).collect();
     w.net.send(common::Wire::FromClient(1, acks[0].clone()));
-    let deadline = w.net.now_ms + 30_000;
-    while w.net.now_ms < deadline {
-        w.step();
-        while let Some((to, packet)) = w.intercepted.pop_front() {
-            if let Some(r) = w.peek(to, &packet)
-                && let Command::Ack { quiet, .. } = r.command
-            {
-                acks_seen.push(quiet);
-            }
-            w.deliver(to, &packet);
-        }
-    }
-    w.intercept.clear();
+    let acks_seen = acks_reaching_relays(&mut w, 30);
     assert_eq!(
         acks_seen,
         [true],
@@ -117,11 +142,7 @@ fn a_message_owes_its_send_until_the_driver_builds_it_and_then_it_is_pending() {
     for f in sends {
         w.net.send(common::Wire::FromClient(0, f));
     }
-    assert!(
-        w.run_until(60, |w| w.texts(1) == ["one", "two"]),
-        "{:?}",
-        w.texts(1)
-    );
+    bob_is_shown(&mut w, &["one", "two"]);
 }
 
 #[test]
@@ -279,11 +300,7 @@ fn a_send_that_cannot_be_built_leaves_the_outbox_idle_not_stalled() {
     assert!(!w.clients[0].packets_owed());
     // Listed again: the outbox sends.
     w.clients[0].update_relays(w.directory.clone()).unwrap();
-    assert!(
-        w.run_until(60, |w| w.texts(1) == ["one", "two"]),
-        "{:?}",
-        w.texts(1)
-    );
+    bob_is_shown(&mut w, &["one", "two"]);
 }
 
 /// The page closes after its write and before the owed Ack left: opened again, Bob gets the
@@ -291,33 +308,21 @@ fn a_send_that_cannot_be_built_leaves_the_outbox_idle_not_stalled() {
 /// answered; the queue moves on.
 #[test]
 fn an_ack_lost_with_the_page_is_made_again_for_the_redelivery() {
-    let mut w = World::new(1816, 0, &["Alice", "Bob"]);
-    let (bob, _) = w.connect();
-    w.clients[1].build_later(true);
-    w.intercept_clients = true;
-    let now = w.client_now(0);
-    w.clients[0].send_text(&mut w.rng, bob, "hi", now).unwrap();
+    let (mut w, bob) = hi_to_bob_building_later(1816);
     // Frames reach Bob one by one until one is the message.
-    let mut delivered = false;
-    for _ in 0..4000 {
-        w.step();
-        while let Some((who, frame)) = w.to_clients.pop_front() {
-            let _ = w.hand_to_client(who, &frame);
-            if who == 1 {
-                while let Some(e) = w.clients[1].poll_event() {
-                    delivered |= matches!(e, Event::Message { .. });
-                    w.events[1].push(e);
-                }
-                if delivered {
-                    break;
-                }
-            }
+    for i in 0.. {
+        assert!(i < 100, "the message reached Bob");
+        let frame = next_frame_to_bob(&mut w);
+        let _ = w.hand_to_client(1, &frame);
+        let mut shown = false;
+        while let Some(e) = w.clients[1].poll_event() {
+            shown |= matches!(e, Event::Message { .. });
+            w.events[1].push(e);
         }
-        if delivered {
+        if shown {
             break;
         }
     }
-    assert!(delivered, "the message reached Bob");
     w.intercept_clients = false;
     w.to_clients.clear();
     // Bob's driver stores what the events say and takes its write, with the Ack owed; the
@@ -333,21 +338,7 @@ fn an_ack_lost_with_the_page_is_made_again_for_the_redelivery() {
     w.clients[1] = Client::from_persisted(written.as_bytes()).unwrap();
     w.clients[1].build_later(true);
     w.reopen(1);
-    let mut acks = Vec::new();
-    w.intercept = (0..w.nodes.len()).collect();
-    let deadline = w.net.now_ms + 60_000;
-    while w.net.now_ms < deadline {
-        w.step();
-        while let Some((to, packet)) = w.intercepted.pop_front() {
-            if let Some(r) = w.peek(to, &packet)
-                && let Command::Ack { quiet, .. } = r.command
-            {
-                acks.push(quiet);
-            }
-            w.deliver(to, &packet);
-        }
-    }
-    w.intercept.clear();
+    let acks = acks_reaching_relays(&mut w, 60);
     assert_eq!(acks, [false], "the redelivery acknowledged once, answered");
     assert_eq!(w.texts(1), ["hi"], "shown once");
     let now = w.client_now(0);
