@@ -474,8 +474,54 @@ if (badChecks.length) {
   p();
   p(`**Warning:** output cross-check failed for ${badChecks.join(', ')}; the crypto figures above are suspect.`);
 }
-writeFileSync(outFile, `${lines.join('\n')}\n`);
+writeFileSync(outFile, `${keepHandRuns(lines, outFile).join('\n')}\n`);
 for (const g of goals) console.log(`${(g.ok == null ? 'not measured' : g.ok ? 'met' : 'MISSED').padEnd(12)} ${g.area}: ${g.goal}: ${g.ratio}`);
+
+/// The written lines with the hand-run sections of the file being replaced carried over: each
+/// `### ` subsection of `old` whose heading says it was measured or profiled by hand ("by
+/// hand", "hand run") goes back at the end of the `## ` section it was in (by that heading's
+/// text; before "## Missed goals" when this run has no such section). These hold the profiles
+/// and side-by-side experiments a single `make bench` run does not repeat; they keep their own
+/// dates, so a reader can tell them from this run's rows.
+function keepHandRuns(written, old) {
+  if (!existsSync(old)) return written;
+  const kept = new Map(); // `## ` heading -> lines of its hand-run subsections
+  let parent = null;
+  let keeping = false;
+  for (const line of readFileSync(old, 'utf8').split('\n')) {
+    if (line.startsWith('## ')) {
+      parent = line;
+      keeping = false;
+    } else if (line.startsWith('### ')) {
+      keeping = /by hand|hand run/.test(line);
+    }
+    if (keeping && parent) {
+      if (!kept.has(parent)) kept.set(parent, []);
+      kept.get(parent).push(line);
+    }
+  }
+  const out = [];
+  const flush = (heading) => {
+    const body = kept.get(heading);
+    if (!body) return;
+    while (out.length && out[out.length - 1] === '') out.pop();
+    out.push('', ...body);
+    while (out[out.length - 1] === '') out.pop();
+    out.push('');
+    kept.delete(heading);
+  };
+  let current = null;
+  for (const line of written) {
+    if (line.startsWith('## ')) {
+      if (current) flush(current);
+      if (line === '## Missed goals') for (const h of [...kept.keys()]) if (!written.includes(h)) flush(h);
+      current = line;
+    }
+    out.push(line);
+  }
+  if (current) flush(current);
+  return out;
+}
 
 /// What dominates a missed goal and the next step; the text in analysis.json (next to this
 /// file) is written by whoever last profiled it, keyed by goal text, so it travels with the code.
