@@ -197,3 +197,49 @@ async fn an_old_contact_record_put_back_stops_the_profile_from_opening() {
     // Not deleted here: the refused open leaves its connection to the garbage collector, and
     // a deletion would wait for it (the next run deletes the database first).
 }
+
+#[test]
+async fn a_part_a_later_write_puts_stays_unknown_when_an_earlier_write_commits() {
+    // Two writes in flight both put Carol's record (the pump's, and `write_now`'s), her part
+    // changed between them. The first commits, the second fails: the store holds her part as
+    // the first put it (or, for a write that only seemed to fail, the second's). The next
+    // write must put it again: it is left out only once the store is known to hold it, else
+    // every later core counts a part the store does not hold and the profile no longer opens.
+    let profile = "history-parts-overlap";
+    let mut w = common::World::new(0x0e4, 0, &["Alice", "Bob", "Carol"]);
+    w.check_changed_parts = false;
+    w.introduce(0, 1);
+    let (carol, _) = w.introduce(0, 2);
+    let (mut history, restored) = stored(profile, &w.clients[0]).await;
+    let store = history.store().unwrap();
+    let local = restored.local;
+    let now = w.client_now(0);
+
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "one", now)
+        .unwrap();
+    let first = history.take_write(&local, &mut w.clients[0]).unwrap();
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "two", now)
+        .unwrap();
+    let second = history.take_write(&local, &mut w.clients[0]).unwrap();
+    let result = first.run().await;
+    history.write_done(first, result.is_ok());
+    result.unwrap();
+    // The second fails (not run here: an aborted transaction stores nothing).
+    history.write_done(second, false);
+
+    let third = history.take_write(&local, &mut w.clients[0]).unwrap();
+    let result = third.run().await;
+    history.write_done(third, result.is_ok());
+    result.unwrap();
+    let back = read_back(&store)
+        .await
+        .expect("the stored parts read: Carol's part put again");
+    assert_eq!(
+        back.to_persisted().as_bytes(),
+        w.clients[0].to_persisted().as_bytes()
+    );
+    store.close();
+    let _ = delete_database(&db_name(profile)).await;
+}
