@@ -284,7 +284,8 @@ fn core_queues_at(core: &[u8]) -> usize {
 
 /// Random sequences of the client's public operations on three clients (messages, names,
 /// disappearing timers, verification marks, invitations made, cancelled and taken up,
-/// reopening from the whole state, time passing): at every point where a driver writes, the
+/// reopening from the whole state or from the parts, a restore from the recovery words,
+/// time passing): at every point where a driver writes, the
 /// parts `Client::to_changed_parts` hands out, stored as a driver stores them, are exactly a
 /// full `Client::to_parts` (the check is in `World::step`: `assert_changed_parts_complete`).
 #[test]
@@ -303,7 +304,7 @@ fn changed_parts_are_every_changed_part_under_random_operations() {
                 .get(w.rng.next_u32() as usize % contacts.len().max(1))
                 .copied();
             let c = &mut w.clients[who];
-            match (w.rng.next_u32() % 10, pick) {
+            match (w.rng.next_u32() % 12, pick) {
                 (0, Some(to)) => {
                     let _ = c.send_text(&mut w.rng, to, "hi", now);
                 }
@@ -341,6 +342,23 @@ fn changed_parts_are_every_changed_part_under_random_operations() {
                     *c = Client::from_persisted(saved.as_bytes()).unwrap();
                     c.connected(&mut w.rng, now);
                 }
+                // Reopened from its parts, as a driver does: nothing marked, every kept digest
+                // the stored part's; what changes from here on must be marked.
+                (9, _) => {
+                    *c = reopened_from_parts(c, &mut w.stored_parts[who]);
+                    c.connected(&mut w.rng, now);
+                }
+                // Restored from its recovery words on a new device (its queues move to new
+                // keys on the relays' answers), then reopened from its parts before those
+                // answers come.
+                (10, _) => {
+                    let saved = c.to_persisted();
+                    let rekey = common::rekey_secret(u8::try_from(who).unwrap() + 1);
+                    let restored =
+                        Client::restored(&mut w.rng, saved.as_bytes(), 0, now, rekey).unwrap();
+                    *c = reopened_from_parts(&restored, &mut w.stored_parts[who]);
+                    c.connected(&mut w.rng, now);
+                }
                 _ => {}
             }
             let from: Vec<usize> = w.events.iter().map(Vec::len).collect();
@@ -369,6 +387,22 @@ fn changed_parts_are_every_changed_part_under_random_operations() {
             "the sequence made contacts"
         );
     }
+}
+
+/// `c` read back from its parts ([`Client::from_parts_digested`]), with `stored` (what a
+/// driver holds of its parts) made the digests read.
+fn reopened_from_parts(
+    c: &Client,
+    stored: &mut std::collections::BTreeMap<u64, sotto_proto::client::PartDigest>,
+) -> Client {
+    let parts = c.to_parts();
+    let (client, digests) = Client::from_parts_digested(
+        parts.core.as_bytes(),
+        parts.contacts.iter().map(|p| p.part.as_bytes()),
+    )
+    .unwrap();
+    *stored = digests.into_iter().collect();
+    client
 }
 
 /// Time passing (subscriptions renewed, reply blocks replaced, Acks) hands out no contact's

@@ -117,14 +117,21 @@ impl Client {
         let mut ids = self.contacts.take_marks();
         ids.extend(self.queues.take_marks());
         ids.extend(also);
+        // A contact without a kept digest is encoded too (never the case while every change
+        // marks: a part is never left out of the core's digest); wanted with its queues.
+        let part_digests = &self.part_digests;
+        ids.extend(
+            self.contacts
+                .keys()
+                .filter(|id| !part_digests.contains_key(id)),
+        );
         let (mut owned, others) = queues_by_part(&self.queues, &self.contacts, Some(&ids));
         let mut contacts = Vec::new();
-        // In increasing id order. A contact without a kept digest is encoded too (never the
-        // case while every change marks: a part is never left out of the core's digest).
-        // The digests of contacts gone stay, unread: the core's digest is made of the present
-        // contacts' (ids are never reused, and a contact added is marked).
+        // In increasing id order. The digests of contacts gone stay, unread: the core's
+        // digest is made of the present contacts' (ids are never reused, and a contact added
+        // is marked).
         for (id, contact) in self.contacts.iter() {
-            if ids.contains(id) || !self.part_digests.contains_key(id) {
+            if ids.contains(id) {
                 let queues = owned.remove(id).unwrap_or_default();
                 let part = ContactPart::new(*id, contact, queues);
                 self.part_digests.insert(*id, part.digest);

@@ -445,3 +445,43 @@ fn a_moved_profile_keeps_its_display_name() {
     );
     assert_eq!(client.display_name(), before);
 }
+
+#[test]
+fn a_contact_without_a_kept_digest_is_handed_out_with_its_receive_queues() {
+    // The safety net of `to_changed_parts`: a present contact whose part digest is not kept
+    // (never so while every change marks) is encoded as `to_parts` encodes it, its receive
+    // queues included, not a part without them beside a core that no longer holds them.
+    let mut rng = ChaCha20Rng::seed_from_u64(0xd16);
+    let mut client = client(&mut rng);
+    let (session, _, _) = crate::ratchet::tests::pair(0xd17);
+    let resync = crate::ratchet::resync::ResyncSecret::legacy(&[7; crate::ratchet::AD_LEN])
+        .expect("a resync secret");
+    let send = contact::SendQueue {
+        relay: client.gateway(),
+        sender_id: QueueId::random(&mut rng),
+        key: crate::keys::AuthKeyPair::generate(&mut rng),
+        secured: true,
+    };
+    let bob = client.add_contact("Bob".into(), session, send, None, resync);
+    client.queues.insert(
+        QueueId::random(&mut rng),
+        RecvQueue {
+            relay: client.gateway(),
+            key: crate::keys::AuthKeyPair::generate(&mut rng),
+            owner: receive::QueueOwner::Contact(bob),
+            subscription: Subscription::default(),
+            next_key: None,
+        },
+    );
+    let _ = client.to_changed_parts([]);
+    client.part_digests.clear();
+
+    let changed = client.to_changed_parts([]);
+    let full = client.to_parts();
+    assert_eq!(changed.contacts.len(), 1);
+    assert_eq!(
+        changed.contacts[0].part.as_bytes(),
+        full.contacts[0].part.as_bytes()
+    );
+    assert_eq!(changed.core.as_bytes(), full.core.as_bytes());
+}

@@ -42,6 +42,8 @@ pub struct Write {
     store: Rc<Store>,
     records: Vec<JsValue>,
     parts: StateParts,
+    /// Its number among the writes taken (the history's count when it was taken).
+    number: u64,
 }
 
 /// The client state as one write stores it: the `state` record's plaintext (message counter ‖
@@ -132,6 +134,17 @@ impl StateParts {
         }
     }
 
+    /// The contacts whose records this write puts.
+    pub fn puts(&self) -> impl Iterator<Item = ContactId> + '_ {
+        self.digests.iter().map(|(id, _)| *id)
+    }
+
+    /// Keeps, of the contacts whose records this write puts, only those `keep` says
+    /// [`StateParts::commit`] records as stored (the others stay unknown in [`Written`]).
+    pub fn retain_puts(&mut self, mut keep: impl FnMut(ContactId) -> bool) {
+        self.digests.retain(|(id, _)| keep(*id));
+    }
+
     /// Writes these parts and `records` in one transaction ([`Store::write_state_with`]).
     pub async fn write(&self, store: &Store, records: Vec<JsValue>) -> Result<(), JsValue> {
         let mut all = records;
@@ -206,7 +219,8 @@ pub trait History {
     fn take_write(&mut self, local: &Local, client: &mut Client) -> Option<Write>;
 
     /// A write from [`History::take_write`] ended: when it committed, the contact parts it
-    /// put are what the store holds; when it failed, its records go in front of the next
+    /// put are what the store holds (but for those a later write in flight puts too: they
+    /// stay unknown until it ends); when it failed, its records go in front of the next
     /// write (and its contact parts, still unknown to the store, are put by the next one).
     fn write_done(&mut self, write: Write, committed: bool);
 

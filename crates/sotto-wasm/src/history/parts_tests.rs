@@ -103,6 +103,16 @@ async fn opened(profile: &str) -> (IdbHistory, Restored) {
     (history, restored.unwrap())
 }
 
+/// Alice (client 0) introduced to Bob, then to Carol (her contact id), the checks of her
+/// writes left to the test (which writes her parts itself).
+fn alice_with_bob_and_carol(seed: u64) -> (common::World, ContactId) {
+    let mut w = common::World::new(seed, 0, &["Alice", "Bob", "Carol"]);
+    w.check_changed_parts = false;
+    w.introduce(0, 1);
+    let (carol, _) = w.introduce(0, 2);
+    (w, carol)
+}
+
 /// What the store holds, read back as the client it makes.
 async fn read_back(store: &Store) -> Result<Client, sotto_proto::client::PersistError> {
     let stored = store.read_state_parts().await.unwrap().unwrap();
@@ -151,10 +161,7 @@ async fn an_old_contact_record_put_back_stops_the_profile_from_opening() {
     // Storage replays Carol's record from before a message to her (her ratchet rolled back)
     // beside the newer core: the profile does not open (`STORAGE`) rather than reuse keys.
     let profile = "history-parts-replay";
-    let mut w = common::World::new(0x7e9, 0, &["Alice", "Bob", "Carol"]);
-    w.check_changed_parts = false;
-    w.introduce(0, 1);
-    let (carol, _) = w.introduce(0, 2);
+    let (mut w, carol) = alice_with_bob_and_carol(0x7e9);
     let old = w.clients[0].to_parts();
     let old_carol = old.contacts.iter().find(|c| c.id == carol).unwrap();
     let (mut history, restored) = stored(profile, &w.clients[0]).await;
@@ -196,4 +203,47 @@ async fn an_old_contact_record_put_back_stops_the_profile_from_opening() {
     assert_eq!(crate::error::code_of(&e), "STORAGE");
     // Not deleted here: the refused open leaves its connection to the garbage collector, and
     // a deletion would wait for it (the next run deletes the database first).
+}
+
+#[test]
+async fn a_part_a_later_write_puts_stays_unknown_when_an_earlier_write_commits() {
+    // Two writes in flight both put Carol's record (the pump's, and `write_now`'s), her part
+    // changed between them. The first commits, the second fails: the store holds her part as
+    // the first put it (or, for a write that only seemed to fail, the second's). The next
+    // write must put it again: it is left out only once the store is known to hold it, else
+    // every later core counts a part the store does not hold and the profile no longer opens.
+    let profile = "history-parts-overlap";
+    let (mut w, carol) = alice_with_bob_and_carol(0x0e4);
+    let (mut history, restored) = stored(profile, &w.clients[0]).await;
+    let store = history.store().unwrap();
+    let local = restored.local;
+    let now = w.client_now(0);
+
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "one", now)
+        .unwrap();
+    let first = history.take_write(&local, &mut w.clients[0]).unwrap();
+    w.clients[0]
+        .send_text(&mut w.rng, carol, "two", now)
+        .unwrap();
+    let second = history.take_write(&local, &mut w.clients[0]).unwrap();
+    let result = first.run().await;
+    history.write_done(first, result.is_ok());
+    result.unwrap();
+    // The second fails (not run here: an aborted transaction stores nothing).
+    history.write_done(second, false);
+
+    let third = history.take_write(&local, &mut w.clients[0]).unwrap();
+    let result = third.run().await;
+    history.write_done(third, result.is_ok());
+    result.unwrap();
+    let back = read_back(&store)
+        .await
+        .expect("the stored parts read: Carol's part put again");
+    assert_eq!(
+        back.to_persisted().as_bytes(),
+        w.clients[0].to_persisted().as_bytes()
+    );
+    store.close();
+    let _ = delete_database(&db_name(profile)).await;
 }
