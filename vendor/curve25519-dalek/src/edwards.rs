@@ -921,9 +921,16 @@ impl EdwardsPoint {
             scalar * constants::ED25519_BASEPOINT_POINT
         }
 
-        #[cfg(feature = "precomputed-tables")]
+        #[cfg(all(feature = "precomputed-tables", not(target_arch = "wasm32")))]
         {
             scalar * constants::ED25519_BASEPOINT_TABLE
+        }
+
+        // Sotto patch (not for upstream): on wasm32 the same table is computed on first use
+        // instead of shipped as 30 KB of incompressible constants in the module.
+        #[cfg(all(feature = "precomputed-tables", target_arch = "wasm32"))]
+        {
+            scalar * computed_basepoint_table()
         }
     }
 
@@ -954,6 +961,23 @@ impl EdwardsPoint {
         };
         Self::mul_base(&s)
     }
+}
+
+/// Sotto patch (not for upstream): `ED25519_BASEPOINT_TABLE`'s contents, computed by
+/// `EdwardsBasepointTable::create` from the basepoint on the first call (about 30 field
+/// inversions' worth of work per 8 points, once per process) and kept for the process's
+/// lifetime. [`EdwardsPoint::mul_base`] uses it on wasm32, so the constant table is not linked
+/// into the module; the arithmetic per multiplication is unchanged (constant time, the same
+/// lookups), only the table's origin differs.
+#[cfg(all(feature = "precomputed-tables", any(test, target_arch = "wasm32")))]
+fn computed_basepoint_table() -> &'static EdwardsBasepointTable {
+    static TABLE: std::sync::OnceLock<std::boxed::Box<EdwardsBasepointTable>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::boxed::Box::new(EdwardsBasepointTable::create(
+            &constants::ED25519_BASEPOINT_POINT,
+        ))
+    })
 }
 
 // ------------------------------------------------------------------------
@@ -1897,6 +1921,29 @@ mod test {
 
     /// Test that `EdwardsBasepointTable::basepoint()` gives the correct basepoint.
     #[cfg(feature = "precomputed-tables")]
+    /// Sotto patch: the table computed on first use (wasm32's) holds what the shipped constant
+    /// holds, and multiplies the same.
+    #[test]
+    #[cfg(feature = "precomputed-tables")]
+    fn computed_basepoint_table_is_the_constant_table() {
+        let computed = computed_basepoint_table();
+        assert_eq!(format!("{:?}", computed), format!("{:?}", ED25519_BASEPOINT_TABLE));
+        for s in [Scalar::ZERO, Scalar::ONE, -Scalar::ONE, A_SCALAR, B_SCALAR]
+            .into_iter()
+            .chain((1..32u64).map(|i| A_SCALAR * Scalar::from(i.wrapping_mul(0x9e37_79b9_7f4a_7c15))))
+        {
+            assert_eq!(
+                (computed * &s).compress(),
+                (ED25519_BASEPOINT_TABLE * &s).compress()
+            );
+            assert_eq!(
+                (computed * &s).compress(),
+                (constants::ED25519_BASEPOINT_POINT * s).compress()
+            );
+        }
+        assert!(core::ptr::eq(computed, computed_basepoint_table()));
+    }
+
     #[test]
     fn basepoint_table_basepoint_function_correct() {
         let bp = ED25519_BASEPOINT_TABLE.basepoint();

@@ -46,6 +46,11 @@ extern crate alloc;
 #[macro_use]
 extern crate std;
 
+// Sotto patch (not for upstream): the basepoint table computed on first use
+// (`edwards::computed_basepoint_table`) is kept in a `std::sync::OnceLock`.
+#[cfg(all(not(test), target_arch = "wasm32", feature = "precomputed-tables"))]
+extern crate std;
+
 #[cfg(feature = "rand_core")]
 pub use rand_core;
 
