@@ -1927,10 +1927,15 @@ mod test {
     #[cfg(feature = "precomputed-tables")]
     fn computed_basepoint_table_is_the_constant_table() {
         let computed = computed_basepoint_table();
-        assert_eq!(format!("{:?}", computed), format!("{:?}", ED25519_BASEPOINT_TABLE));
+        assert_eq!(
+            format!("{:?}", computed),
+            format!("{:?}", ED25519_BASEPOINT_TABLE)
+        );
         for s in [Scalar::ZERO, Scalar::ONE, -Scalar::ONE, A_SCALAR, B_SCALAR]
             .into_iter()
-            .chain((1..32u64).map(|i| A_SCALAR * Scalar::from(i.wrapping_mul(0x9e37_79b9_7f4a_7c15))))
+            .chain(
+                (1..32u64).map(|i| A_SCALAR * Scalar::from(i.wrapping_mul(0x9e37_79b9_7f4a_7c15))),
+            )
         {
             assert_eq!(
                 (computed * &s).compress(),

@@ -105,6 +105,9 @@ mod test {
             format!("{:?}", computed),
             format!("{:?}", constants::AFFINE_ODD_MULTIPLES_OF_BASEPOINT)
         );
-        assert!(core::ptr::eq(computed, computed_odd_multiples_of_basepoint()));
+        assert!(core::ptr::eq(
+            computed,
+            computed_odd_multiples_of_basepoint()
+        ));
     }
 }
