@@ -1,7 +1,7 @@
 //! Grapheme clusters (UAX #29, extended) for display names by the engine's `Intl.Segmenter`
 //! (ECMA-402, granularity `"grapheme"`; in every browser, window and worker alike): the
 //! engine's Unicode tables rather than unicode-segmentation's copy of them in the wasm (issue
-//! 18: about 9 KB of it, gzipped), as the passphrase's NFKC uses `String.prototype.normalize`.
+//! 18: 10.5 KB of it, gzipped), as the passphrase's NFKC uses `String.prototype.normalize`.
 //!
 //! [`install`] hands [`grapheme_ends`] to `sotto_proto::names` at the module's start; an engine
 //! without `Intl.Segmenter` leaves names to sotto-proto's fallback (every character its own

@@ -51,7 +51,8 @@ pub fn self_test() -> Result<String, JsError> {
 // `settings` (more of it) → `driver` (the inner driver: open, operations, connection, pump,
 // events, transport) → `history` (messages behind one trait: memory, IndexedDB) → `storage`
 // (the sealed IndexedDB store) → `files` → `js` (JS helpers) → `error` (the error codes);
-// `types` (the TypeScript shapes of the API) stands alone.
+// `types` (the TypeScript shapes of the API) stands alone, and so does `graphemes` (display
+// names' grapheme clusters by the engine, installed into sotto-proto at the start).
 #[cfg(feature = "bench")]
 mod bench;
 mod driver;
