@@ -1,6 +1,7 @@
 //! Display names' grapheme clusters by the engine's `Intl.Segmenter` (src/graphemes.rs), in
-//! headless Chromium: the same clusters as the unicode-segmentation crate (Unicode 17.0.0)
-//! that native builds use (Chromium 156: ICU 78, Unicode 17.0 in both), over a generated corpus, and names' own cases passing with it.
+//! headless Chromium: the same clusters as the unicode-segmentation crate that native builds
+//! use (both Unicode 17.0 here: the crate's tables, Chromium 156's ICU 78), over a generated
+//! corpus, and names' own cases passing with it.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
