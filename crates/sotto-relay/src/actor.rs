@@ -10,10 +10,13 @@
 //! **Group commit.** The thread takes what is queued (up to [`MAX_BATCH`] inputs) as one
 //! batch: one redb write transaction for the queue store and one for the replay cache. An
 //! input's outputs go out at once unless it used the store after the batch wrote something
-//! (a Send's answer, a delivery of a message stored in this batch, …): those are held until the
-//! batch's commit (one fsync) returned, so nothing that depends on a write leaves the relay
-//! before the write is on disk. Packets that only pass through (forwarding, gateway pushes) do
-//! not wait for the disk. The replay cache commits without a sync per batch and with one on
+//! (a Send's answer, an Ack's, …): those are held until the batch's commit (one fsync)
+//! returned, so no answer that depends on a write leaves the relay before the write is on
+//! disk. Deliveries ([`NodeOutput::is_delivery`]) never wait: they carry only messages the
+//! batch accepted, and if the commit is lost (a crash, a failed commit) the sender, who got no
+//! answer, sends again and the recipient drops the duplicate (docs/PROTOCOL.md §4
+//! "Durability"). Packets that only pass through (forwarding, gateway pushes) do not wait for
+//! the disk. The replay cache commits without a sync per batch and with one on
 //! every tick (each second) and on shutdown (see [`crate::replay`]).
 //!
 //! **Keys.** On every tick the thread rotates the Sphinx key when its epoch is over and retires
@@ -287,8 +290,10 @@ impl<O: NodeOutputs> Actor<O> {
     fn dispatch(&self, outputs: Vec<NodeOutput>) {
         for out in outputs {
             match out {
-                NodeOutput::ToRelay { to, packet } => self.relay.send_to(&self.rt, to, packet),
-                NodeOutput::ToClient { conn, frame } => self.relay.push_to_client(conn, frame),
+                NodeOutput::ToRelay { to, packet, .. } => self.relay.send_to(&self.rt, to, packet),
+                NodeOutput::ToClient { conn, frame, .. } => {
+                    self.relay.push_to_client(conn, frame);
+                }
             }
         }
     }
@@ -315,9 +320,13 @@ impl<O: NodeOutputs> Actor<O> {
         match outputs {
             Ok(outputs) => {
                 let store = self.node.service().store();
-                // Outputs that used the store after this batch wrote to it wait for the commit.
+                // Outputs that used the store after this batch wrote to it wait for the commit,
+                // except deliveries: they carry only messages the store accepted (see the
+                // module's "Group commit").
                 if store.calls() != calls && store.batch_dirty() {
-                    self.held.extend(outputs);
+                    let (now, later) = outputs.into_iter().partition(NodeOutput::is_delivery);
+                    self.held.extend(later);
+                    self.dispatch(now);
                 } else {
                     self.dispatch(outputs);
                 }
