@@ -319,19 +319,23 @@ impl<O: NodeOutputs> Actor<O> {
         };
         match outputs {
             Ok(outputs) => {
-                let store = self.node.service().store();
-                // Outputs that used the store after this batch wrote to it wait for the commit,
-                // except deliveries: they carry only messages the store accepted (see the
-                // module's "Group commit").
-                if store.calls() != calls && store.batch_dirty() {
-                    let (now, later) = outputs.into_iter().partition(NodeOutput::is_delivery);
-                    self.held.extend(later);
-                    self.dispatch(now);
-                } else {
-                    self.dispatch(outputs);
-                }
+                let used = self.node.service().store().calls() != calls;
+                self.emit(outputs, used);
             }
             Err(reason) => self.relay.metrics().drop_packet(reason),
+        }
+    }
+
+    /// Sends an input's outputs, or holds them for the batch's commit: those of an input that
+    /// `used_store` after this batch wrote to it wait, except deliveries, which carry only
+    /// messages the store accepted (see the module's "Group commit").
+    fn emit(&mut self, outputs: Vec<NodeOutput>, used_store: bool) {
+        if used_store && self.node.service().store().batch_dirty() {
+            let (now, later) = outputs.into_iter().partition(NodeOutput::is_delivery);
+            self.held.extend(later);
+            self.dispatch(now);
+        } else {
+            self.dispatch(outputs);
         }
     }
 
@@ -444,3 +448,7 @@ fn record(m: &RelayMetrics, old: &NodeStats, new: &NodeStats) {
         m.drop_packet(DropReason::Malformed);
     }
 }
+
+#[cfg(test)]
+#[path = "actor_tests.rs"]
+mod tests;
