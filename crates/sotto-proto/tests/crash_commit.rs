@@ -36,8 +36,7 @@ fn a_relay_that_crashes_between_delivery_and_commit_loses_nothing_and_shows_noth
         w.step();
         while let Some((to, packet)) = w.intercepted.pop_front() {
             let send = crashed.is_none()
-                && w
-                    .peek(to, &packet)
+                && w.peek(to, &packet)
                     .is_some_and(|r| matches!(r.command, Command::Send { .. }));
             if !send {
                 w.deliver(to, &packet);
@@ -50,7 +49,11 @@ fn a_relay_that_crashes_between_delivery_and_commit_loses_nothing_and_shows_noth
             let (deliveries, answers): (Vec<_>, Vec<_>) =
                 outs.into_iter().partition(NodeOutput::is_delivery);
             assert_eq!(answers.len(), 1, "the Send's answer, held for the commit");
-            assert_eq!(deliveries.len(), 1, "Bob is subscribed: the delivery leaves");
+            assert_eq!(
+                deliveries.len(),
+                1,
+                "Bob is subscribed: the delivery leaves"
+            );
             for out in deliveries {
                 route(&mut w.net, out, &ids);
             }
@@ -80,7 +83,10 @@ fn a_relay_that_crashes_between_delivery_and_commit_loses_nothing_and_shows_noth
             .any(|e| matches!(e, Event::Sent { message, .. } if *message == id))
     };
     // Bob has the message from the delivery that left before the crash.
-    assert!(w.run_until(5, |w| shown(w) == 1), "the delivery reached Bob");
+    assert!(
+        w.run_until(5, |w| shown(w) == 1),
+        "the delivery reached Bob"
+    );
     assert!(!sent(&w), "Alice got no answer");
 
     // Alice's retry is stored, Bob (subscribed again) gets it, drops it and acknowledges it.
