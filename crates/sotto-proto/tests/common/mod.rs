@@ -117,11 +117,11 @@ pub fn nodes_index(directory: &[Hop]) -> Vec<RelayId> {
 
 pub fn route(net: &mut Net, out: NodeOutput, ids: &[RelayId]) {
     match out {
-        NodeOutput::ToRelay { to, packet } => {
+        NodeOutput::ToRelay { to, packet, .. } => {
             let i = ids.iter().position(|id| *id == to).unwrap();
             net.send(Wire::Relay(i, packet.into_bytes()));
         }
-        NodeOutput::ToClient { conn, frame } => net.send(Wire::ToClient(conn as usize, frame)),
+        NodeOutput::ToClient { conn, frame, .. } => net.send(Wire::ToClient(conn as usize, frame)),
     }
 }
 
