@@ -57,6 +57,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use litemap::LiteMap;
 use rand_core::CryptoRng;
 
 use crate::directory::RelayDescriptor;
@@ -181,7 +182,7 @@ pub struct Client {
     /// it (or [`Client::from_parts_digested`] read it): right for each contact not marked
     /// changed since (`tracked`); the core's digest of the parts is made from these. Entries
     /// of contacts gone are left (never read: contact ids are not reused).
-    part_digests: BTreeMap<ContactId, PartDigest>,
+    part_digests: LiteMap<ContactId, PartDigest>,
     uploads: BTreeMap<u64, Upload>,
     /// Uploads a relay refused (or that could not reach one), kept for
     /// [`Client::retry_message`]; not persisted, like uploads.
@@ -236,7 +237,7 @@ impl Client {
             rejected_replies: 0,
             queues: Queues::default(),
             contacts: Contacts::default(),
-            part_digests: BTreeMap::new(),
+            part_digests: LiteMap::new(),
             uploads: BTreeMap::new(),
             failed_uploads: Vec::new(),
             downloads: BTreeMap::new(),

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use litemap::LiteMap;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -222,16 +223,22 @@ impl Client {
         })?;
         let expected = r.take_u32()?;
         let digest: [u8; 32] = r.extract()?;
-        let mut all: BTreeMap<ContactId, Contact> = BTreeMap::new();
-        let mut digests: BTreeMap<ContactId, PartDigest> = BTreeMap::new();
+        let mut read = Vec::new();
+        let mut digests = Vec::new();
         for part in contacts {
             let part = part.as_ref();
             let (id, contact) = read_contact_part(part, header.next_contact, &mut queues)?;
-            if all.insert(id, contact).is_some() {
-                return Err(PersistError::Invalid("a contact stored twice"));
-            }
-            digests.insert(id, part_digest(part));
+            read.push((id, contact));
+            digests.push((id, part_digest(part)));
         }
+        // Sorted by id at once (the parts come in any order: one insert each would move the
+        // contacts after it); a second part of one contact leaves a single entry.
+        let n = read.len();
+        let mut all: LiteMap<ContactId, Contact> = read.into_iter().collect();
+        if all.len() != n {
+            return Err(PersistError::Invalid("a contact stored twice"));
+        }
+        let digests: LiteMap<ContactId, PartDigest> = digests.into_iter().collect();
         // A lost (or stray) part shows here, even for a contact nothing else names.
         if u32::try_from(all.len()).ok() != Some(expected) {
             return Err(PersistError::Invalid("contact parts missing or extra"));
