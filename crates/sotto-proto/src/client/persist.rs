@@ -2,7 +2,7 @@
 //! [`crate::codec`] (into a [`SecretWriter`]: the state holds every key). The layout is in
 //! `docs/PROTOCOL.md`, "Client state (at rest)".
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use litemap::LiteMap;
 
@@ -308,7 +308,7 @@ pub(super) struct Header {
 
 /// What [`Client::write_tail`] wrote.
 pub(super) struct Tail {
-    pending: BTreeMap<u64, Pending>,
+    pending: LiteMap<u64, Pending>,
     clock_offset: i64,
     moved: bool,
     rekey: Option<super::RekeySecret>,
@@ -462,7 +462,7 @@ pub(super) fn read_tail(
     version: u8,
     contacts: &mut LiteMap<ContactId, Contact>,
 ) -> Result<Tail, PersistError> {
-    let mut pending = BTreeMap::new();
+    let mut pending: LiteMap<u64, Pending> = LiteMap::new();
     for _ in 0..count(r)? {
         let id = r.take_u64()?;
         let relay = RelayId::from_bytes(r.extract()?);
@@ -604,9 +604,9 @@ pub(super) fn assemble(
             None => Contacts::all_marked(contacts),
         },
         part_digests: digests.unwrap_or_default(),
-        uploads: BTreeMap::new(),
+        uploads: LiteMap::new(),
         failed_uploads: Vec::new(),
-        downloads: BTreeMap::new(),
+        downloads: LiteMap::new(),
         transmit: VecDeque::new(),
         later: false,
         acks_owed: Vec::new(),
