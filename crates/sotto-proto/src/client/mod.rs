@@ -55,8 +55,9 @@
 //! (so the relays redeliver what was not acknowledged), and the next [`Client::tick`] resends the queue creations, Secures and Sends
 //! that were in flight.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
+use litemap::LiteMap;
 use rand_core::CryptoRng;
 
 use crate::directory::RelayDescriptor;
@@ -170,7 +171,7 @@ pub struct Client {
     conn: ConnTag,
     display_name: String,
     next_contact: ContactId,
-    pending: BTreeMap<u64, Pending>,
+    pending: LiteMap<u64, Pending>,
     /// Openers of our reply blocks in use, with what each may bring back.
     openers: HashMap<SurbId, (SurbOpener, ReplyTo)>,
     /// Replies that opened but carried something their reply block was not made for.
@@ -181,12 +182,12 @@ pub struct Client {
     /// it (or [`Client::from_parts_digested`] read it): right for each contact not marked
     /// changed since (`tracked`); the core's digest of the parts is made from these. Entries
     /// of contacts gone are left (never read: contact ids are not reused).
-    part_digests: BTreeMap<ContactId, PartDigest>,
-    uploads: BTreeMap<u64, Upload>,
+    part_digests: LiteMap<ContactId, PartDigest>,
+    uploads: LiteMap<u64, Upload>,
     /// Uploads a relay refused (or that could not reach one), kept for
     /// [`Client::retry_message`]; not persisted, like uploads.
     failed_uploads: Vec<Upload>,
-    downloads: BTreeMap<u64, Download>,
+    downloads: LiteMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
     /// Packets are owed rather than built (see [`Client::build_later`]); not persisted.
     later: bool,
@@ -231,15 +232,15 @@ impl Client {
             conn: ConnTag::random(rng),
             display_name: display_name.to_owned(),
             next_contact: 1,
-            pending: BTreeMap::new(),
+            pending: LiteMap::new(),
             openers: HashMap::new(),
             rejected_replies: 0,
             queues: Queues::default(),
             contacts: Contacts::default(),
-            part_digests: BTreeMap::new(),
-            uploads: BTreeMap::new(),
+            part_digests: LiteMap::new(),
+            uploads: LiteMap::new(),
             failed_uploads: Vec::new(),
-            downloads: BTreeMap::new(),
+            downloads: LiteMap::new(),
             transmit: VecDeque::new(),
             later: false,
             acks_owed: Vec::new(),

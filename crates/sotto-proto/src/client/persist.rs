@@ -2,7 +2,9 @@
 //! [`crate::codec`] (into a [`SecretWriter`]: the state holds every key). The layout is in
 //! `docs/PROTOCOL.md`, "Client state (at rest)".
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+
+use litemap::LiteMap;
 
 use zeroize::Zeroizing;
 
@@ -209,13 +211,13 @@ impl Client {
         let header = read_header(&mut r)?;
         let mut queues = HashMap::new();
         read_queues(&mut r, version, &mut queues, |_| Ok(()))?;
-        let mut contacts = BTreeMap::new();
+        let mut contacts = LiteMap::new();
         for _ in 0..count(&mut r)? {
             let (id, contact) = read_contact(&mut r, version, header.next_contact)?;
-            if contacts.keys().next_back().is_some_and(|last| *last >= id) {
+            // Appended only after every id before it: refused otherwise.
+            if contacts.try_append(id, contact).is_some() {
                 return Err(PersistError::Invalid("contacts out of order"));
             }
-            contacts.insert(id, contact);
         }
         let tail = read_tail(&mut r, version, &mut contacts)?;
         r.should_be_exhausted()?;
@@ -306,7 +308,7 @@ pub(super) struct Header {
 
 /// What [`Client::write_tail`] wrote.
 pub(super) struct Tail {
-    pending: BTreeMap<u64, Pending>,
+    pending: LiteMap<u64, Pending>,
     clock_offset: i64,
     moved: bool,
     rekey: Option<super::RekeySecret>,
@@ -458,9 +460,9 @@ pub(super) fn read_contact(
 pub(super) fn read_tail(
     r: &mut Reader<'_>,
     version: u8,
-    contacts: &mut BTreeMap<ContactId, Contact>,
+    contacts: &mut LiteMap<ContactId, Contact>,
 ) -> Result<Tail, PersistError> {
-    let mut pending = BTreeMap::new();
+    let mut pending: LiteMap<u64, Pending> = LiteMap::new();
     for _ in 0..count(r)? {
         let id = r.take_u64()?;
         let relay = RelayId::from_bytes(r.extract()?);
@@ -572,9 +574,9 @@ pub(super) fn read_tail(
 pub(super) fn assemble(
     header: Header,
     queues: HashMap<QueueId, RecvQueue>,
-    contacts: BTreeMap<ContactId, Contact>,
+    contacts: LiteMap<ContactId, Contact>,
     tail: Tail,
-    digests: Option<BTreeMap<ContactId, super::PartDigest>>,
+    digests: Option<LiteMap<ContactId, super::PartDigest>>,
 ) -> Result<Client, PersistError> {
     if queues.values().any(|q| match q.owner {
         QueueOwner::Contact(c) => !contacts.contains_key(&c),
@@ -602,9 +604,9 @@ pub(super) fn assemble(
             None => Contacts::all_marked(contacts),
         },
         part_digests: digests.unwrap_or_default(),
-        uploads: BTreeMap::new(),
+        uploads: LiteMap::new(),
         failed_uploads: Vec::new(),
-        downloads: BTreeMap::new(),
+        downloads: LiteMap::new(),
         transmit: VecDeque::new(),
         later: false,
         acks_owed: Vec::new(),

@@ -4,8 +4,9 @@
 //! sections of [`Client::to_persisted`]'s layout, cut along contacts; the layout is in
 //! `docs/PROTOCOL.md`, "Client state (at rest)", "In parts".
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
+use litemap::LiteMap;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -92,7 +93,7 @@ impl Client {
             .contacts
             .iter()
             .map(|(id, contact)| {
-                let queues = owned.remove(id).unwrap_or_default();
+                let queues = owned.get_mut(id).map(std::mem::take).unwrap_or_default();
                 ContactPart::new(*id, contact, queues)
             })
             .collect();
@@ -132,7 +133,7 @@ impl Client {
         // is marked).
         for (id, contact) in self.contacts.iter() {
             if ids.contains(id) {
-                let queues = owned.remove(id).unwrap_or_default();
+                let queues = owned.get_mut(id).map(std::mem::take).unwrap_or_default();
                 let part = ContactPart::new(*id, contact, queues);
                 self.part_digests.insert(*id, part.digest);
                 contacts.push(part);
@@ -222,16 +223,22 @@ impl Client {
         })?;
         let expected = r.take_u32()?;
         let digest: [u8; 32] = r.extract()?;
-        let mut all: BTreeMap<ContactId, Contact> = BTreeMap::new();
-        let mut digests: BTreeMap<ContactId, PartDigest> = BTreeMap::new();
+        let mut read = Vec::new();
+        let mut digests = Vec::new();
         for part in contacts {
             let part = part.as_ref();
             let (id, contact) = read_contact_part(part, header.next_contact, &mut queues)?;
-            if all.insert(id, contact).is_some() {
-                return Err(PersistError::Invalid("a contact stored twice"));
-            }
-            digests.insert(id, part_digest(part));
+            read.push((id, contact));
+            digests.push((id, part_digest(part)));
         }
+        // Sorted by id at once (the parts come in any order: one insert each would move the
+        // contacts after it); a second part of one contact leaves a single entry.
+        let n = read.len();
+        let mut all: LiteMap<ContactId, Contact> = read.into_iter().collect();
+        if all.len() != n {
+            return Err(PersistError::Invalid("a contact stored twice"));
+        }
+        let digests: LiteMap<ContactId, PartDigest> = digests.into_iter().collect();
         // A lost (or stray) part shows here, even for a contact nothing else names.
         if u32::try_from(all.len()).ok() != Some(expected) {
             return Err(PersistError::Invalid("contact parts missing or extra"));
@@ -261,23 +268,29 @@ fn queues_by_part<'a>(
     contacts: &Contacts,
     wanted: Option<&HashSet<ContactId>>,
 ) -> (
-    BTreeMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>>,
+    LiteMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>>,
     Vec<(&'a QueueId, &'a RecvQueue)>,
 ) {
-    let mut owned: BTreeMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>> = BTreeMap::new();
+    let mut owned_flat = Vec::new();
     let mut others = Vec::new();
     for (id, q) in queues.iter() {
         match q.owner {
             QueueOwner::Contact(c) if contacts.contains_key(&c) => {
                 if wanted.is_none_or(|ids| ids.contains(&c)) {
-                    owned.entry(c).or_default().push((id, q));
+                    owned_flat.push((c, id, q));
                 }
             }
             QueueOwner::Contact(_) | QueueOwner::Invitation(_) => others.push((id, q)),
         }
     }
-    for queues in owned.values_mut() {
-        queues.sort_unstable_by_key(|(q, _)| **q);
+    // Grouped by a sort (contact, then queue id), not by inserts into a map.
+    owned_flat.sort_unstable_by_key(|(c, id, _)| (*c, **id));
+    let mut owned: LiteMap<ContactId, Vec<(&'a QueueId, &'a RecvQueue)>> = LiteMap::new();
+    for group in owned_flat.chunk_by(|a, b| a.0 == b.0) {
+        if let Some((c, _, _)) = group.first() {
+            // In increasing contact order, one group each: each goes at the end.
+            owned.insert(*c, group.iter().map(|(_, id, q)| (*id, *q)).collect());
+        }
     }
     others.sort_unstable_by_key(|(id, _)| **id);
     (owned, others)

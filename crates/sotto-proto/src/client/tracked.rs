@@ -7,10 +7,11 @@
 //! change is never left unmarked. The only unmarked mutable access is to a queue's
 //! [`Subscription`], which no part holds.
 
-use std::collections::btree_map;
 use std::collections::hash_map;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::{Deref, DerefMut};
+
+use litemap::LiteMap;
 
 use super::ContactId;
 use super::contact::Contact;
@@ -32,23 +33,23 @@ impl Marks {
     }
 }
 
-/// The contacts, by id (increasing), and the ids of those changed since the marks were last
+/// The contacts, by id (increasing: a `Vec` sorted by id, looked up by binary search), and the ids of those changed since the marks were last
 /// taken ([`Contacts::take_marks`]), the removed ones included.
 #[derive(Default)]
 pub(super) struct Contacts {
-    map: BTreeMap<ContactId, Contact>,
+    map: LiteMap<ContactId, Contact>,
     marked: Marks,
 }
 
 impl Contacts {
     /// `map` with every contact marked (nothing is known of their parts).
-    pub(super) fn all_marked(map: BTreeMap<ContactId, Contact>) -> Contacts {
+    pub(super) fn all_marked(map: LiteMap<ContactId, Contact>) -> Contacts {
         let marked = Marks(map.keys().copied().collect());
         Contacts { map, marked }
     }
 
     /// `map` with no contact marked: the caller knows every part as it is now.
-    pub(super) fn unmarked(map: BTreeMap<ContactId, Contact>) -> Contacts {
+    pub(super) fn unmarked(map: LiteMap<ContactId, Contact>) -> Contacts {
         Contacts {
             map,
             marked: Marks::default(),
@@ -74,20 +75,25 @@ impl Contacts {
         self.map.len()
     }
 
-    pub(super) fn keys(&self) -> btree_map::Keys<'_, ContactId, Contact> {
+    /// The ids, increasing.
+    pub(super) fn keys(&self) -> impl DoubleEndedIterator<Item = &ContactId> {
         self.map.keys()
     }
 
-    pub(super) fn values(&self) -> btree_map::Values<'_, ContactId, Contact> {
+    /// The contacts, by increasing id.
+    pub(super) fn values(&self) -> impl DoubleEndedIterator<Item = &Contact> {
         self.map.values()
     }
 
-    pub(super) fn iter(&self) -> btree_map::Iter<'_, ContactId, Contact> {
+    /// The contacts, by increasing id.
+    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = (&ContactId, &Contact)> {
         self.map.iter()
     }
 
-    /// Every contact, each marked changed.
-    pub(super) fn iter_mut(&mut self) -> btree_map::IterMut<'_, ContactId, Contact> {
+    /// Every contact, by increasing id, each marked changed.
+    pub(super) fn iter_mut(
+        &mut self,
+    ) -> impl DoubleEndedIterator<Item = (&ContactId, &mut Contact)> {
         for id in self.map.keys() {
             self.marked.mark(*id);
         }
