@@ -89,8 +89,13 @@ impl Client {
         // a look through every queue for each second tried, which grew with the square of
         // the number of queues (tens of ms at 1,000 contacts in the browser, on every open).
         let mut taken = HashSet::with_capacity(ids.len());
-        for id in ids {
-            let mut at = now.saturating_add(rng.next_u64() % span);
+        // Every queue's draw taken in one call (issue 18): in the browser each call to the
+        // generator is a `crypto.getRandomValues` across the JavaScript boundary.
+        let mut draws = vec![0u8; ids.len() * 8];
+        rng.fill_bytes(&mut draws);
+        for (id, draw) in ids.into_iter().zip(draws.chunks_exact(8)) {
+            let draw = draw.try_into().map_or(0, u64::from_le_bytes);
+            let mut at = now.saturating_add(draw % span);
             while !taken.insert(at) && at < u64::MAX {
                 at += 1;
             }

@@ -7,7 +7,7 @@ use crate::ids::QueueId;
 use crate::invitation::InvitationKind;
 use crate::onion::RelayKey;
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng as _, SeedableRng};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -150,6 +150,47 @@ fn with_queues(rng: &mut ChaCha20Rng, client: &mut Client, n: u64) -> Vec<QueueI
             queue
         })
         .collect()
+}
+
+/// A generator that counts the calls made to it (each one a `crypto.getRandomValues` across
+/// the JavaScript boundary in the browser).
+struct Counting(ChaCha20Rng, usize);
+
+impl rand_core::TryRng for Counting {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.1 += 1;
+        Ok(self.0.next_u32())
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.1 += 1;
+        Ok(self.0.next_u64())
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.1 += 1;
+        self.0.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Counting {}
+
+#[test]
+fn connecting_draws_every_queues_second_in_one_call() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut client = client(&mut rng);
+    with_queues(&mut rng, &mut client, 200);
+    let mut counting = Counting(rng, 0);
+    client.connected(&mut counting, NOW);
+    assert_eq!(counting.1, 1, "one draw for the 200 queues");
+    let times: std::collections::HashSet<u64> = client
+        .queues
+        .values()
+        .filter_map(|q| q.subscription.renew_at)
+        .collect();
+    assert_eq!(times.len(), 200, "each queue in a second of its own");
+    // Drawn in the first 4 + 200 seconds, a taken second moving a queue on by one.
+    assert!(times.iter().all(|t| (NOW..NOW + 204 + 200).contains(t)));
 }
 
 #[test]
