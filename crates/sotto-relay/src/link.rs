@@ -41,7 +41,10 @@ pub(crate) async fn run<O: LinkOwner>(
         if *shutdown.borrow() {
             return;
         }
-        let connect = tokio_tungstenite::connect_async(url.as_str());
+        // Nagle off (`set_nodelay`), as on the accepting side (`relay.rs`): a link carries many
+        // small frames in flight, and Nagle holding one back for the peer's delayed ACK (40 ms on
+        // Linux) stalls every packet behind it.
+        let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
         let ws = tokio::select! {
             _ = stopped(&mut shutdown) => return,
             r = tokio::time::timeout(Duration::from_secs(5), connect) => r,
