@@ -23,6 +23,8 @@ test-rust:
 	cargo test --workspace
 	@# The vendored sphinx-packet is not a member (vendor/README.md): its own tests, standalone.
 	cargo test --manifest-path vendor/sphinx-packet/Cargo.toml --target-dir target
+	@# The vendored curve25519-dalek's Sotto patch (tables computed on first use): its tests.
+	cargo test --manifest-path vendor/curve25519-dalek/Cargo.toml --target-dir target --lib -- computed_ basepoint_table
 
 test-wasm:
 	scripts/setup.sh --with-browser

@@ -24,7 +24,7 @@
 // wasm: Playwright's request routing answers /bench/pkg/ with it (same origin, so the same
 // IndexedDB), never the relay's web server. (A page answered wholly by routing may not open
 // WebSockets to loopback: Chromium's local network access checks.)
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startDev, launchBrowser, ROOT } from '../e2e/harness.mjs';
@@ -42,6 +42,20 @@ const SEED_LARGE = Number(opt('large-messages', '100000'));
 const PWA_LOADS = 5;
 // `--only storage_writes,pwa`: run only these parts (by their keys in the result).
 const ONLY = opt('only', null);
+// `--profile-open`: Chromium's sampling profiler over each timed open + newest page of the
+// storage rows; self time per function summed over the opens, in the result as `open_profile`
+// (names only where the served pkg/ keeps its wasm name section).
+const PROFILE_OPEN = args.includes('--profile-open');
+// `--web-root DIR`: serve index.html, web/ and pkg/ from DIR (e.g. another build's pkg/, to
+// compare two builds alternately); default the repository.
+const WEB_ROOT = opt('web-root', ROOT);
+// `--spans`: the browser-to-browser latency rows also split each message's time at the pages'
+// WebSocket frames and IndexedDB commits (see `SPAN_HOOKS`), reported as `spans_ms`.
+const SPANS = args.includes('--spans');
+// `--cpu-profile DIR`: Chromium's sampling profiler in both pages over the latency rows; each
+// page's profile goes to DIR/<storage>-<who>.cpuprofile, and its self time per function,
+// largest first, to stderr (serve a pkg/ with its name section kept for names in the wasm).
+const CPU_PROFILE = opt('cpu-profile', null);
 
 const log = (line) => process.stderr.write(`app bench: ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -64,7 +78,7 @@ async function until(what, check, ms = 30_000) {
 
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
-const dev = await startDev({ httpPort: 0, wsBasePort: 0, relays: 5 });
+const dev = await startDev({ httpPort: 0, wsBasePort: 0, relays: 5, webRoot: WEB_ROOT });
 const origin = dev.url.replace(/\/$/, '');
 const browser = await launchBrowser();
 const result = { chromium_version: browser.version() };
@@ -96,6 +110,7 @@ async function person(context, { storage, profile, displayName }) {
   await page.exposeFunction('__delivered', (text, at) => waiting.get(text)?.(at));
   await page.goto(`${origin}/`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  if (SPANS) await page.evaluate(SPAN_HOOKS);
   await page.evaluate(async (o) => {
     const mod = await import('/pkg/sotto.js');
     await mod.default();
@@ -110,6 +125,41 @@ async function person(context, { storage, profile, displayName }) {
     window.__me = me;
   }, { storage, profile, displayName });
   return { page, errors, waiting };
+}
+
+/// For `--spans`, run in each page before its `Sotto` opens: records, on the shared clock,
+/// every binary frame the page's WebSockets send (`window.__out`) and receive (`window.__in`,
+/// taken when the page's handler starts) and every IndexedDB transaction's start and commit
+/// (`window.__tx`). Only timestamps: no frame's bytes are kept.
+function SPAN_HOOKS() {
+  const clock = () => performance.timeOrigin + performance.now();
+  window.__out = [];
+  window.__in = [];
+  window.__tx = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__out.push(clock());
+    return send.call(this, data);
+  };
+  const d = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
+  Object.defineProperty(WebSocket.prototype, 'onmessage', {
+    configurable: true,
+    get() { return d.get.call(this); },
+    set(h) {
+      d.set.call(this, h && function (e) {
+        window.__in.push(clock());
+        return h.call(this, e);
+      });
+    },
+  });
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (...a) {
+    const tx = transaction.apply(this, a);
+    const rec = { start: clock(), done: null, write: a[1] === 'readwrite' };
+    window.__tx.push(rec);
+    tx.addEventListener('complete', () => { rec.done = clock(); });
+    return tx;
+  };
 }
 
 const contactsOf = (p) => p.page.evaluate(() => window.__me.contacts());
@@ -130,10 +180,13 @@ async function meet(inviter, invitee) {
 async function latency(from, to, contactId, n, tag, budgetMs = 60_000) {
   const delivery = [];
   const ack = [];
+  const spans = [];
   const deadline = Date.now() + budgetMs;
+  const clear = () => { window.__out = []; window.__in = []; window.__tx = []; };
   for (let i = 0; i < n && Date.now() < deadline; i++) {
     const text = `${tag} #${i}`;
     const arrived = new Promise((resolve) => to.waiting.set(text, resolve));
+    if (SPANS) await Promise.all([from.page.evaluate(clear), to.page.evaluate(clear)]);
     const sent = await from.page.evaluate(async ({ id, text }) => {
       const t0 = performance.timeOrigin + performance.now();
       await window.__me.send(id, text);
@@ -143,8 +196,70 @@ async function latency(from, to, contactId, n, tag, budgetMs = 60_000) {
     if (at == null) throw new Error(`${text} was not delivered within 15 s`);
     delivery.push(at - sent.t0);
     ack.push(sent.acked - sent.t0);
+    if (SPANS) {
+      // The receiver's Ack leaves after its event on some paths: give it a moment.
+      await sleep(30);
+      const logs = () => ({ out: window.__out, in: window.__in, tx: window.__tx });
+      const [s, r] = await Promise.all([from.page.evaluate(logs), to.page.evaluate(logs)]);
+      spans.push(split(sent, at, s, r));
+    }
   }
-  return { delivery, ack };
+  return { delivery, ack, spans };
+}
+
+/// Starts Chromium's sampling profiler (100 µs) in `page`; returns its CDP session.
+async function startProfile(context, page) {
+  const session = await context.newCDPSession(page);
+  await session.send('Profiler.enable');
+  await session.send('Profiler.setSamplingInterval', { interval: 100 });
+  await session.send('Profiler.start');
+  return session;
+}
+
+/// Stops the profiler of `session`, writes the profile and logs its self time per function.
+async function stopProfile(session, name) {
+  const { profile } = await session.send('Profiler.stop');
+  await mkdir(CPU_PROFILE, { recursive: true });
+  await writeFile(join(CPU_PROFILE, `${name}.cpuprofile`), JSON.stringify(profile));
+  const total = profile.endTime - profile.startTime; // µs
+  const perSample = total / Math.max(1, profile.samples.length);
+  const self = new Map();
+  for (const n of profile.nodes) {
+    const key = n.callFrame.functionName || `(anonymous ${n.callFrame.url.split('/').at(-1)})`;
+    self.set(key, (self.get(key) ?? 0) + (n.hitCount ?? 0) * perSample);
+  }
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 40);
+  log(`${name}: ${(total / 1000).toFixed(0)} ms profiled; self time, largest first:`);
+  for (const [f, us] of top) log(`  ${(us / 1000).toFixed(1).padStart(8)} ms ${(100 * us / total).toFixed(1).padStart(5)}%  ${f.slice(0, 140)}`);
+}
+
+/// One message's time split at its frames (see `SPAN_HOOKS`), in ms from the send() call:
+/// the sender's work until its Send packet leaves; the network (six relay hops and the queue
+/// relay's commit) until the delivery reaches the receiver's socket; the receiver's work until
+/// its 'message' event (and its storage commit within it) and until its Ack leaves; the Send's
+/// round trip (three hops, the commit, three hops back) and the sender's work on the answer.
+function split(sent, at, s, r) {
+  const first = (xs, after) => xs.find((t) => t >= after) ?? null;
+  const lastBefore = (xs, t) => xs.filter((x) => x <= t).at(-1) ?? null;
+  const out = first(s.out, sent.t0);
+  const reply = out == null ? null : first(s.in, out);
+  const delivered = lastBefore(r.in, at);
+  const ackOut = delivered == null ? null : first(r.out, delivered);
+  const d = (a, b) => (a == null || b == null ? null : b - a);
+  const commit = (txs, from, to) => txs.filter((x) => x.write && x.start >= from && x.done != null && x.done <= to + 1)
+    .reduce((a, x) => a + (x.done - x.start), 0);
+  return {
+    sender_before_packet: d(sent.t0, out),
+    network_to_receiver: d(out, delivered),
+    receiver_to_event: d(delivered, at),
+    receiver_commit: delivered == null ? null : commit(r.tx, delivered, at),
+    receiver_to_ack_out: d(delivered, ackOut),
+    send_round_trip: d(out, reply),
+    sender_after_reply: d(reply, sent.acked),
+    sender_commits: commit(s.tx, sent.t0, sent.acked),
+    sender_frames_out: s.out.filter((t) => t >= sent.t0).length,
+    receiver_frames_in: r.in.length,
+  };
 }
 
 /// `n` messages handed to send() at once; the rate is n over the time from the first send()
@@ -180,12 +295,18 @@ async function browserToBrowser(storage) {
     const { inviterSees: alicesBob } = await meet(alice, bob);
     // Warm-up: the ratchets' first steps and the connections' first packets.
     await latency(alice, bob, alicesBob, 5, `warm-up ${storage}`);
-    const { delivery, ack } = await latency(alice, bob, alicesBob, LATENCY_MESSAGES, `latency ${storage}`);
+    const profilers = CPU_PROFILE ? await Promise.all([[ca, alice], [cb, bob]].map(([c, p]) => startProfile(c, p.page))) : [];
+    const { delivery, ack, spans } = await latency(alice, bob, alicesBob, LATENCY_MESSAGES, `latency ${storage}`);
+    for (const [who, session] of [['sender', profilers[0]], ['receiver', profilers[1]]].filter(([, x]) => x)) {
+      await stopProfile(session, `${storage}-${who}`);
+    }
     const sustained = await burst(alice, bob, alicesBob, BURST_MESSAGES, `burst ${storage}`);
     const errors = [...alice.errors, ...bob.errors];
     log(`${storage}: delivery p50 ${median(delivery).toFixed(1)} ms, send() resolved p50 ${median(ack).toFixed(1)} ms, ${sustained.per_s?.toFixed(1)} msg/s`);
     await Promise.all([alice, bob].map((p) => p.page.evaluate(() => window.__me.wipe())));
-    return { storage, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, page_errors: errors };
+    const spans_ms = SPANS ? Object.fromEntries(Object.keys(spans[0] ?? {}).map((k) => [k, median(spans.map((x) => x[k]).filter((v) => v != null))])) : undefined;
+    if (SPANS) log(`${storage}: spans (medians, ms): ${JSON.stringify(spans_ms)}`);
+    return { storage, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, spans_ms, page_errors: errors };
   } finally {
     await ca.close();
     await cb.close();
@@ -236,10 +357,18 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
 
     // Open it in a fresh page, five times; the wasm is instantiated before the clock starts.
     const opens = [];
+    const samples = new Map();
     for (let i = 0; i < 5; i++) {
       const page = await cs.newPage();
       await page.goto(`${origin}/`);
       await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+      const cdp = PROFILE_OPEN ? await page.context().newCDPSession(page) : null;
+      if (cdp) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+        await page.evaluate(async () => { const m = await import('/pkg/sotto.js'); await m.default(); });
+        await cdp.send('Profiler.start');
+      }
       opens.push(await page.evaluate(async ({ profile, contactId }) => {
         const mod = await import('/pkg/sotto.js');
         await mod.default();
@@ -254,6 +383,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
         await me.close();
         return { open_ms: t1 - t0, read_ms: t2 - t1, older_ms: t3 - t2, count: newest.length, newest: newest.at(-1)?.text, older: older.length };
       }, { profile, contactId }));
+      if (cdp) addSamples(samples, (await cdp.send('Profiler.stop')).profile);
       await page.close();
     }
     const bad = opens.find((o) => o.count !== 50 || o.older !== 50 || !o.newest?.includes('#199:'));
@@ -272,6 +402,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     const sum = opens.map((o) => o.open_ms + o.read_ms);
     log(`open ${median(pick('open_ms')).toFixed(1)} ms + newest page ${median(pick('read_ms')).toFixed(1)} ms (median of ${opens.length}); incoming ${incoming?.per_s?.toFixed(1) ?? 'not measured'} msg/s`);
     return {
+      ...(PROFILE_OPEN ? { open_profile: topSamples(samples) } : {}),
       messages: total,
       contacts,
       open_ms: median(pick('open_ms')),
@@ -288,6 +419,23 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     await cs.close();
     await cp.close();
   }
+}
+
+/// Adds a DevTools CPU profile's sample counts per function (name and script) to `into`.
+function addSamples(into, { nodes, samples }) {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  for (const id of samples) {
+    const f = byId.get(id)?.callFrame;
+    const name = f ? `${f.functionName || '(anonymous)'}${f.url ? ` ${f.url.split('/').pop()}` : ''}` : '?';
+    into.set(name, (into.get(name) ?? 0) + 1);
+  }
+}
+
+/// The 40 functions with the most samples in `counts`, each with its share of all samples.
+function topSamples(counts) {
+  const all = [...counts.values()].reduce((a, b) => a + b, 0);
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 40)
+    .map(([fn, n]) => ({ fn, share: Number((n / all).toFixed(4)) }));
 }
 
 // ---- 2b. storage writes per received message ------------------------------------------------

@@ -98,6 +98,13 @@ test('display names follow one rule at open and at setDisplayName', async () => 
   assert.equal(await page.evaluate(() => window.__me.displayName), 'Alice', 'a refused name changes nothing');
   assert.equal(await failureOf(page, 'setDisplayName', ['Ana ❤️']), null);
   assert.equal(await page.evaluate(() => window.__me.displayName), 'Ana ❤️');
+  // Grapheme clusters come from the engine's Intl.Segmenter, installed at the module's start:
+  // a family's joiners are inside one cluster, and 42 letters with a combining accent (84 code
+  // points, 126 bytes) are 42 characters of the 64 allowed.
+  for (const good of ['👨\u200D👩\u200D👧', 'e\u0301'.repeat(42)]) {
+    assert.equal(await failureOf(page, 'setDisplayName', [good]), null, `setDisplayName(${JSON.stringify(good)})`);
+    assert.equal(await page.evaluate(() => window.__me.displayName), good);
+  }
   await page.context().close();
 });
 

@@ -257,7 +257,8 @@ impl NativeClient {
         url: &str,
         rng: &mut R,
     ) -> Result<Frames, LoadgenError> {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
+        // Nagle off, as browsers' WebSockets have it (Chromium sets TCP_NODELAY on every socket).
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .map_err(|e| failed(format!("connect {url}: {e}")))?;
         let (sink, stream) = ws.split();

@@ -22,11 +22,33 @@ pub type ConnId = u64;
 
 /// Something the driver must send.
 #[derive(Debug)]
+///
+/// `delivery` marks a queue delivery (a packet the queue service sent through a subscription
+/// SURB, or what this relay made of one routed to itself): it carries only a message the store
+/// accepted, so a driver that commits its store in batches may send it before the commit,
+/// while everything else that used the store waits for it (docs/PROTOCOL.md §4 "Durability").
 pub enum NodeOutput {
     /// A packet for another relay's WebSocket.
-    ToRelay { to: RelayId, packet: Packet },
+    ToRelay {
+        to: RelayId,
+        packet: Packet,
+        delivery: bool,
+    },
     /// An encoded [`GatewayFrame`] for a client connection of this relay.
-    ToClient { conn: ConnId, frame: Vec<u8> },
+    ToClient {
+        conn: ConnId,
+        frame: Vec<u8>,
+        delivery: bool,
+    },
+}
+
+impl NodeOutput {
+    /// Whether this is a queue delivery (see [`NodeOutput`]).
+    pub fn is_delivery(&self) -> bool {
+        match self {
+            Self::ToRelay { delivery, .. } | Self::ToClient { delivery, .. } => *delivery,
+        }
+    }
 }
 
 /// Why a frame was not accepted. The driver counts these by [`NodeError::drop_reason`].
@@ -191,12 +213,12 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
     ) -> Result<Vec<NodeOutput>, NodeError> {
         let first = onion::process(packet, &self.keys, &mut self.replay)?;
         let mut out = Vec::new();
-        let mut work = VecDeque::from([first]);
-        while let Some(processed) = work.pop_front() {
+        let mut work = VecDeque::from([(first, false)]);
+        while let Some((processed, delivery)) = work.pop_front() {
             match processed {
                 Processed::Forward { next, packet } => {
                     self.stats.forwarded += 1;
-                    self.route(next, packet, &mut work, &mut out);
+                    self.route(next, packet, delivery, &mut work, &mut out);
                 }
                 Processed::Deliver { payload, key_epoch } => {
                     self.stats.delivered_to_service += 1;
@@ -236,7 +258,7 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
                         *n += 1;
                     }
                     for o in handled.outgoing {
-                        self.route(o.to, o.packet, &mut work, &mut out);
+                        self.route(o.to, o.packet, o.delivery, &mut work, &mut out);
                     }
                 }
                 Processed::ToClient {
@@ -249,6 +271,7 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
                         out.push(NodeOutput::ToClient {
                             conn: *conn,
                             frame: GatewayFrame::Reply { surb_id, sealed }.encode(),
+                            delivery,
                         });
                     }
                     None => self.stats.dropped_unbound += 1,
@@ -264,12 +287,12 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
         let mut out = Vec::new();
         let mut work = VecDeque::new();
         for o in outgoing {
-            self.route(o.to, o.packet, &mut work, &mut out);
+            self.route(o.to, o.packet, o.delivery, &mut work, &mut out);
         }
         // Packets routed to ourselves are processed in place.
-        while let Some(processed) = work.pop_front() {
+        while let Some((processed, delivery)) = work.pop_front() {
             if let Processed::Forward { next, packet } = processed {
-                self.route(next, packet, &mut work, &mut out);
+                self.route(next, packet, delivery, &mut work, &mut out);
             } else if let Processed::ToClient {
                 connection,
                 surb_id,
@@ -280,6 +303,7 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
                 out.push(NodeOutput::ToClient {
                     conn: *conn,
                     frame: GatewayFrame::Reply { surb_id, sealed }.encode(),
+                    delivery,
                 });
             }
         }
@@ -290,16 +314,21 @@ impl<S: QueueStore, C: ReplayCache> RelayNode<S, C> {
         &mut self,
         to: RelayId,
         packet: Packet,
-        work: &mut VecDeque<Processed>,
+        delivery: bool,
+        work: &mut VecDeque<(Processed, bool)>,
         out: &mut Vec<NodeOutput>,
     ) {
         if to == self.id {
             match onion::process(packet.as_bytes(), &self.keys, &mut self.replay) {
-                Ok(p) => work.push_back(p),
+                Ok(p) => work.push_back((p, delivery)),
                 Err(_) => self.stats.dropped_internal += 1,
             }
         } else {
-            out.push(NodeOutput::ToRelay { to, packet });
+            out.push(NodeOutput::ToRelay {
+                to,
+                packet,
+                delivery,
+            });
         }
     }
 }

@@ -14,7 +14,7 @@ use rand_core::{Rng, SeedableRng};
 use sotto_proto::client::{
     Client, ClientConfig, ClientError, ContactId, Error, Event, MIN_RELAYS, PeerMisbehaved,
 };
-use sotto_proto::envelope::{Content, MessageId};
+use sotto_proto::envelope::MessageId;
 use sotto_proto::ids::{QueueId, RelayId};
 use sotto_proto::onion::{
     GatewayFrame, Hop, MemoryReplayCache, Processed, RelayKey, Surb, process,
@@ -326,16 +326,7 @@ fn a_wrong_typed_answer_fails_typed_and_the_outbox_moves_on() {
         }] if *message == messages[0]
     ));
     // In order, each once.
-    let texts: Vec<String> = w.events[1]
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message { envelope, .. } => match &envelope.content {
-                Content::Text(t) => Some(t.clone()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect();
+    let texts = w.texts(1);
     assert_eq!(texts, ["one", "two", "three"]);
 }
 

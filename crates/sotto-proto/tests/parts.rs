@@ -43,6 +43,13 @@ fn before_and_after_a_message_from_carol() -> (Vec<u64>, PersistedParts, Persist
     let (mut w, ids) = alice_with_three();
     w.run_until(60, |w| w.clients[0].unsent_messages() == 0);
     let before = parts_of(&w.clients[0]);
+    one_more_from_carol(&mut w);
+    let after = parts_of(&w.clients[0]);
+    (ids, before, after)
+}
+
+/// Carol sends Alice one more message, and it reaches her.
+fn one_more_from_carol(w: &mut World) {
     // Carol's contact id for Alice: the only contact Carol has.
     let alice_at_carol = w.clients[2].contact_ids().next().unwrap();
     let from = w.events[0].len();
@@ -56,8 +63,6 @@ fn before_and_after_a_message_from_carol() -> (Vec<u64>, PersistedParts, Persist
             .any(|e| matches!(e, Event::Message { .. }))
     });
     assert!(got);
-    let after = parts_of(&w.clients[0]);
-    (ids, before, after)
 }
 
 fn parts_of(c: &Client) -> PersistedParts {
@@ -275,4 +280,156 @@ fn core_queues_at(core: &[u8]) -> usize {
     let name_at = relays_at + 4 + 64 * u32_at(relays_at) + 32 + 16;
     let name_len = usize::from(u16::from_be_bytes([core[name_at], core[name_at + 1]]));
     name_at + 2 + name_len + 8 + 8
+}
+
+/// Random sequences of the client's public operations on three clients (messages, names,
+/// disappearing timers, verification marks, invitations made, cancelled and taken up,
+/// reopening from the whole state or from the parts, a restore from the recovery words,
+/// time passing): at every point where a driver writes, the
+/// parts `Client::to_changed_parts` hands out, stored as a driver stores them, are exactly a
+/// full `Client::to_parts` (the check is in `World::step`: `assert_changed_parts_complete`).
+#[test]
+fn changed_parts_are_every_changed_part_under_random_operations() {
+    use rand_core::Rng as _;
+    for seed in 0..4u64 {
+        let mut w = World::new(0xD1E7 + seed, 0, &["Alice", "Bob", "Carol"]);
+        w.introduce(0, 1);
+        let mut invitations: Vec<(usize, u64, sotto_proto::invitation::Invitation)> = Vec::new();
+        let mut handles: Vec<(usize, u64)> = Vec::new();
+        for _ in 0..40 {
+            let who = (w.rng.next_u32() % 3) as usize;
+            let now = w.client_now(who);
+            let contacts: Vec<u64> = w.clients[who].contact_ids().collect();
+            let pick = contacts
+                .get(w.rng.next_u32() as usize % contacts.len().max(1))
+                .copied();
+            let c = &mut w.clients[who];
+            match (w.rng.next_u32() % 12, pick) {
+                (0, Some(to)) => {
+                    let _ = c.send_text(&mut w.rng, to, "hi", now);
+                }
+                (1, _) => {
+                    let name = ["Al", "Bea", "Cy"][w.rng.next_u32() as usize % 3];
+                    let _ = c.set_display_name(&mut w.rng, name, now);
+                }
+                (2, Some(to)) => {
+                    let secs = [0, 60, 3600][w.rng.next_u32() as usize % 3];
+                    let _ = c.set_disappearing(&mut w.rng, to, secs, now);
+                }
+                (3, Some(to)) => {
+                    let code = c.security_code(to).unwrap().display();
+                    assert!(c.verify_contact(to, &code).unwrap());
+                }
+                (4, Some(to)) => c.unverify_contact(to).unwrap(),
+                (5, _) => {
+                    if let Ok(handle) = c.create_invitation(&mut w.rng, now) {
+                        handles.push((who, handle));
+                    }
+                }
+                (6, _) => {
+                    if let Some(i) = handles.iter().position(|(h, _)| *h == who) {
+                        c.cancel_invitation(handles.remove(i).1);
+                    }
+                }
+                (7, _) => {
+                    if let Some(i) = invitations.iter().position(|(from, ..)| *from != who) {
+                        let (_, _, invitation) = invitations.remove(i);
+                        let _ = c.accept_invitation(&mut w.rng, invitation, now);
+                    }
+                }
+                (8, _) => {
+                    let saved = c.to_persisted();
+                    *c = Client::from_persisted(saved.as_bytes()).unwrap();
+                    c.connected(&mut w.rng, now);
+                }
+                // Reopened from its parts, as a driver does: nothing marked, every kept digest
+                // the stored part's; what changes from here on must be marked.
+                (9, _) => {
+                    *c = reopened_from_parts(c, &mut w.stored_parts[who]);
+                    c.connected(&mut w.rng, now);
+                }
+                // Restored from its recovery words on a new device (its queues move to new
+                // keys on the relays' answers), then reopened from its parts before those
+                // answers come.
+                (10, _) => {
+                    let saved = c.to_persisted();
+                    let rekey = common::rekey_secret(u8::try_from(who).unwrap() + 1);
+                    let restored =
+                        Client::restored(&mut w.rng, saved.as_bytes(), 0, now, rekey).unwrap();
+                    *c = reopened_from_parts(&restored, &mut w.stored_parts[who]);
+                    c.connected(&mut w.rng, now);
+                }
+                _ => {}
+            }
+            let from: Vec<usize> = w.events.iter().map(Vec::len).collect();
+            let steps = 20 + w.rng.next_u32() % 400;
+            for _ in 0..steps {
+                w.step();
+            }
+            for (i, events) in w.events.iter().enumerate() {
+                for e in &events[from[i]..] {
+                    if let Event::InvitationReady { handle, invitation } = e {
+                        invitations.push((i, *handle, *invitation));
+                    }
+                }
+            }
+        }
+        w.run_until(60, |_| false);
+        for i in 0..3 {
+            common::assert_changed_parts_complete(&mut w.clients[i], &mut w.stored_parts[i]);
+        }
+        assert!(
+            w.clients
+                .iter()
+                .map(|c| c.contact_ids().count())
+                .sum::<usize>()
+                >= 2,
+            "the sequence made contacts"
+        );
+    }
+}
+
+/// `c` read back from its parts ([`Client::from_parts_digested`]), with `stored` (what a
+/// driver holds of its parts) made the digests read.
+fn reopened_from_parts(
+    c: &Client,
+    stored: &mut std::collections::BTreeMap<u64, sotto_proto::client::PartDigest>,
+) -> Client {
+    let parts = c.to_parts();
+    let (client, digests) = Client::from_parts_digested(
+        parts.core.as_bytes(),
+        parts.contacts.iter().map(|p| p.part.as_bytes()),
+    )
+    .unwrap();
+    *stored = digests.into_iter().collect();
+    client
+}
+
+/// Time passing (subscriptions renewed, reply blocks replaced, Acks) hands out no contact's
+/// part; a message from Carol, hers alone.
+#[test]
+fn only_the_changed_contacts_parts_are_handed_out() {
+    let (mut w, ids) = alice_with_three();
+    w.run_until(60, |w| w.clients[0].unsent_messages() == 0);
+    w.run_until(5, |_| false);
+    w.handed_parts[0].clear();
+    // Several rounds of re-subscriptions (every 10 s in the simulation).
+    w.run_until(40, |_| false);
+    assert_eq!(w.handed_parts[0], [0u64; 0], "time alone changes no part");
+    one_more_from_carol(&mut w);
+    w.run_until(5, |_| false);
+    assert!(!w.handed_parts[0].is_empty());
+    assert!(
+        w.handed_parts[0].iter().all(|id| *id == ids[1]),
+        "only Carol's part: {:?}",
+        w.handed_parts[0]
+    );
+    // `also` hands out the parts a driver does not know, changed or not.
+    let again: Vec<u64> = w.clients[0]
+        .to_changed_parts([ids[0], ids[2]])
+        .contacts
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(again, [ids[0], ids[2]]);
 }

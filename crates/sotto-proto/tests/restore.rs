@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use common::World;
 use sotto_proto::client::{Client, ContactId, Event, PersistedClient, SyncStatus};
-use sotto_proto::envelope::{Content, MessageId};
+use sotto_proto::envelope::MessageId;
 
 fn received(w: &World, who: usize, message: MessageId) -> bool {
     w.events[who]
@@ -20,20 +20,6 @@ fn received(w: &World, who: usize, message: MessageId) -> bool {
 
 fn count(w: &World, who: usize, f: impl Fn(&Event) -> bool) -> usize {
     w.events[who].iter().filter(|e| f(e)).count()
-}
-
-/// Texts `who` received from its contact, in arrival order.
-fn texts(w: &World, who: usize) -> Vec<String> {
-    w.events[who]
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message { envelope, .. } => match &envelope.content {
-                Content::Text(t) => Some(t.clone()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
 }
 
 /// Every ratchet key Alice (client 0) has sent under, sampled after each step.
@@ -92,7 +78,7 @@ fn a_restored_client_never_uses_an_old_message_key_and_the_peer_is_told() {
         say(&mut w, &mut old, (1, 0), alice, bob, &format!("after b{i}"));
     }
     w.run_until(3, |_| false);
-    let bob_had = texts(&w, 1).len();
+    let bob_had = w.texts(1).len();
 
     // The new device restores the backup and writes at once: its messages wait.
     let now = w.client_now(0);
@@ -152,11 +138,11 @@ fn a_restored_client_never_uses_an_old_message_key_and_the_peer_is_told() {
         say(&mut w, &mut new, (0, 1), bob, bob, &format!("a{i}"));
         say(&mut w, &mut new, (1, 0), alice, bob, &format!("b{i}"));
     }
-    let bob_got: Vec<String> = texts(&w, 1)[bob_had..].to_vec();
+    let bob_got: Vec<String> = w.texts(1)[bob_had..].to_vec();
     let mut expected: Vec<String> = (0..3).map(|i| format!("restored {i}")).collect();
     expected.extend((0..10).map(|i| format!("a{i}")));
     assert_eq!(bob_got, expected);
-    let alice_got = texts(&w, 0);
+    let alice_got = w.texts(0);
     let b: Vec<String> = (0..10).map(|i| format!("b{i}")).collect();
     assert_eq!(&alice_got[alice_got.len() - 10..], &b[..]);
     assert!(
@@ -225,7 +211,7 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
         chat(&mut w, (2, 1), bob, &format!("new a{i}"));
         chat(&mut w, (1, 2), alice, &format!("new b{i}"));
     }
-    let bob_texts = texts(&w, 1).len();
+    let bob_texts = w.texts(1).len();
 
     // The old device comes back (opened from its storage), and a message is written at once.
     let stale = come_back_writing(&mut w, bob, "written on the old device");
@@ -267,7 +253,7 @@ fn the_old_device_learns_the_profile_moved_and_stops() {
         chat(&mut w, (2, 1), bob, &format!("after a{i}"));
         chat(&mut w, (1, 2), alice, &format!("after b{i}"));
     }
-    let got: Vec<String> = texts(&w, 1)[bob_texts..].to_vec();
+    let got: Vec<String> = w.texts(1)[bob_texts..].to_vec();
     let expected: Vec<String> = (0..3).map(|i| format!("after a{i}")).collect();
     assert_eq!(got, expected);
     assert!(

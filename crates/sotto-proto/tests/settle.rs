@@ -6,7 +6,6 @@ mod common;
 
 use common::World;
 use sotto_proto::client::{Client, Error, Event, RETRY_MAX};
-use sotto_proto::envelope::Content;
 use sotto_proto::invitation::Invitation;
 use sotto_proto::queue::ErrorCode;
 use sotto_proto::service::ServiceConfig;
@@ -178,18 +177,7 @@ fn the_outbox_never_stalls_past_the_queue_quota() {
 
     // Bob opens his profile: everything arrives, in order, each once, with no new send.
     w.reopen(1);
-    let texts = |w: &World| -> Vec<String> {
-        w.events[1]
-            .iter()
-            .filter_map(|e| match e {
-                Event::Message { envelope, .. } => match &envelope.content {
-                    Content::Text(t) => Some(t.clone()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect()
-    };
+    let texts = |w: &World| w.texts(1);
     let all = w.run_until(20 * RETRY_MAX, |w| texts(w).len() >= SENT);
     assert!(all, "arrived: {}", texts(&w).len());
     let want: Vec<String> = (0..SENT).map(|i| format!("m{i}")).collect();

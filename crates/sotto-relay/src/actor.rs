@@ -10,10 +10,13 @@
 //! **Group commit.** The thread takes what is queued (up to [`MAX_BATCH`] inputs) as one
 //! batch: one redb write transaction for the queue store and one for the replay cache. An
 //! input's outputs go out at once unless it used the store after the batch wrote something
-//! (a Send's answer, a delivery of a message stored in this batch, …): those are held until the
-//! batch's commit (one fsync) returned, so nothing that depends on a write leaves the relay
-//! before the write is on disk. Packets that only pass through (forwarding, gateway pushes) do
-//! not wait for the disk. The replay cache commits without a sync per batch and with one on
+//! (a Send's answer, an Ack's, …): those are held until the batch's commit (one fsync)
+//! returned, so no answer that depends on a write leaves the relay before the write is on
+//! disk. Deliveries ([`NodeOutput::is_delivery`]) never wait: they carry only messages the
+//! batch accepted, and if the commit is lost (a crash, a failed commit) the sender, who got no
+//! answer, sends again and the recipient drops the duplicate (docs/PROTOCOL.md §4
+//! "Durability"). Packets that only pass through (forwarding, gateway pushes) do not wait for
+//! the disk. The replay cache commits without a sync per batch and with one on
 //! every tick (each second) and on shutdown (see [`crate::replay`]).
 //!
 //! **Keys.** On every tick the thread rotates the Sphinx key when its epoch is over and retires
@@ -287,8 +290,10 @@ impl<O: NodeOutputs> Actor<O> {
     fn dispatch(&self, outputs: Vec<NodeOutput>) {
         for out in outputs {
             match out {
-                NodeOutput::ToRelay { to, packet } => self.relay.send_to(&self.rt, to, packet),
-                NodeOutput::ToClient { conn, frame } => self.relay.push_to_client(conn, frame),
+                NodeOutput::ToRelay { to, packet, .. } => self.relay.send_to(&self.rt, to, packet),
+                NodeOutput::ToClient { conn, frame, .. } => {
+                    self.relay.push_to_client(conn, frame);
+                }
             }
         }
     }
@@ -314,15 +319,23 @@ impl<O: NodeOutputs> Actor<O> {
         };
         match outputs {
             Ok(outputs) => {
-                let store = self.node.service().store();
-                // Outputs that used the store after this batch wrote to it wait for the commit.
-                if store.calls() != calls && store.batch_dirty() {
-                    self.held.extend(outputs);
-                } else {
-                    self.dispatch(outputs);
-                }
+                let used = self.node.service().store().calls() != calls;
+                self.emit(outputs, used);
             }
             Err(reason) => self.relay.metrics().drop_packet(reason),
+        }
+    }
+
+    /// Sends an input's outputs, or holds them for the batch's commit: those of an input that
+    /// `used_store` after this batch wrote to it wait, except deliveries, which carry only
+    /// messages the store accepted (see the module's "Group commit").
+    fn emit(&mut self, outputs: Vec<NodeOutput>, used_store: bool) {
+        if used_store && self.node.service().store().batch_dirty() {
+            let (now, later) = outputs.into_iter().partition(NodeOutput::is_delivery);
+            self.held.extend(later);
+            self.dispatch(now);
+        } else {
+            self.dispatch(outputs);
         }
     }
 
@@ -435,3 +448,7 @@ fn record(m: &RelayMetrics, old: &NodeStats, new: &NodeStats) {
         m.drop_packet(DropReason::Malformed);
     }
 }
+
+#[cfg(test)]
+#[path = "actor_tests.rs"]
+mod tests;

@@ -27,6 +27,22 @@ pub(crate) trait LinkOwner: Send + Sync + 'static {
     fn shutdown_signal(&self) -> watch::Receiver<bool>;
 }
 
+type LinkSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a link's WebSocket to `url` with Nagle's algorithm off (`TCP_NODELAY`), as the accepting
+/// side (`relay.rs`) and browsers have it: a link carries many small frames in flight, and Nagle
+/// holding one back until the peer ACKs the last (Linux delays that ACK up to 40 ms) capped the
+/// whole network at about 3,000 packets/s with the CPU two-thirds idle (issue 18, BENCHMARKS.md
+/// §3–5 "Nagle on the relay links").
+async fn connect(url: &str) -> Result<LinkSocket, tokio_tungstenite::tungstenite::Error> {
+    Ok(
+        tokio_tungstenite::connect_async_with_config(url, None, true)
+            .await?
+            .0,
+    )
+}
+
 /// Runs the link to relay `peer` at `url` until the relay shuts down or every sender is gone.
 pub(crate) async fn run<O: LinkOwner>(
     relay: Arc<O>,
@@ -41,13 +57,13 @@ pub(crate) async fn run<O: LinkOwner>(
         if *shutdown.borrow() {
             return;
         }
-        let connect = tokio_tungstenite::connect_async(url.as_str());
+        let connect = connect(&url);
         let ws = tokio::select! {
             _ = stopped(&mut shutdown) => return,
             r = tokio::time::timeout(Duration::from_secs(5), connect) => r,
         };
         let ws = match ws {
-            Ok(Ok((ws, _))) => ws,
+            Ok(Ok(ws)) => ws,
             _ => {
                 tracing::debug!(relay = %relay.name(), peer = ?peer, "link connect failed");
                 tokio::select! {
@@ -91,5 +107,27 @@ pub(crate) async fn run<O: LinkOwner>(
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link's socket has Nagle off (the cause of the ~3,000 packets/s ceiling of issue 18).
+    #[tokio::test]
+    async fn a_link_connects_with_nagle_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            tokio_tungstenite::accept_async(tcp).await.unwrap()
+        });
+        let ws = connect(&format!("ws://{addr}/")).await.unwrap();
+        let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.get_ref() else {
+            panic!("a loopback link is plain TCP");
+        };
+        assert!(tcp.nodelay().unwrap());
+        drop(server.await.unwrap());
     }
 }

@@ -232,7 +232,7 @@ const RECEIVED_TEXT: &str = "a received message, about the length of a short cha
 #[wasm_bindgen(js_name = benchReceiveWriteBytes)]
 pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsValue, JsValue> {
     use crate::history::idb::IdbHistory;
-    use crate::history::{History, StateParts, Written, state_bytes};
+    use crate::history::{History, StateParts, state_bytes};
     use crate::storage::{LOCAL_KEY, Local, MessageRecord, Store, db_name, delete_database, kind};
     use sotto_proto::client::Event;
 
@@ -288,7 +288,7 @@ pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsVal
     let name = format!("{profile}-parts");
     delete_database(&db_name(&name)).await?;
     let store = Store::open_with(&name, None, 1024, 1).await?;
-    StateParts::new(&store, 0, &alice_before, &Written::new())
+    StateParts::whole(&store, 0, &alice_before)
         .write(&store, Vec::new())
         .await?;
     store.close();
@@ -296,8 +296,13 @@ pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsVal
     let local = restored.map(|r| r.local).unwrap_or_default();
     let store = history.store().ok_or_else(|| JsError::new("no store"))?;
     history.keep(message(0));
+    // Read from the whole state, every contact counts as changed: the write compares every
+    // part with the stored one, as before the client marked its changed contacts.
+    let mut alice_after =
+        sotto_proto::client::Client::from_persisted(alice_after.to_persisted().as_bytes())
+            .map_err(|e| JsError::new(&e.to_string()))?;
     let write = history
-        .take_write(&local, &alice_after)
+        .take_write(&local, &mut alice_after)
         .ok_or_else(|| JsError::new("no write"))?;
     let start = store.bytes_written();
     let written = write.run().await;
@@ -360,7 +365,7 @@ pub async fn open_state(profile: String) -> Result<u32, JsValue> {
 /// profile of 1,000 contacts (tests/bench/app.mjs); returns how many contacts it has.
 #[wasm_bindgen(js_name = benchGrowProfile)]
 pub async fn grow_profile(profile: String, contacts: u32) -> Result<u32, JsValue> {
-    use crate::history::{StateParts, Written};
+    use crate::history::StateParts;
 
     let store = stored_profile(&profile).await?;
     let stored = store
@@ -379,7 +384,7 @@ pub async fn grow_profile(profile: String, contacts: u32) -> Result<u32, JsValue
     }
     let parts = client.to_parts();
     let grown = with_copies(&parts, &parts, contacts)?;
-    StateParts::new(&store, seq, &grown, &Written::new())
+    StateParts::whole(&store, seq, &grown)
         .write(&store, Vec::new())
         .await?;
     store.close();

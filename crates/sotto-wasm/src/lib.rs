@@ -19,6 +19,13 @@ pub fn packet_size() -> usize {
     sotto_proto::sizes::PACKET_SIZE
 }
 
+/// Runs when the module is instantiated: display names' grapheme clusters by the engine's
+/// `Intl.Segmenter` (`graphemes`).
+#[wasm_bindgen(start)]
+fn start() {
+    graphemes::install();
+}
+
 /// A short, log-safe fingerprint of a freshly generated key pair, drawn from the browser's
 /// cryptographic RNG: proves that key generation in the core works in this browser. The
 /// secret is dropped (and zeroized) before this returns; only public bytes reach JS.
@@ -44,12 +51,15 @@ pub fn self_test() -> Result<String, JsError> {
 // `settings` (more of it) → `driver` (the inner driver: open, operations, connection, pump,
 // events, transport) → `history` (messages behind one trait: memory, IndexedDB) → `storage`
 // (the sealed IndexedDB store) → `files` → `js` (JS helpers) → `error` (the error codes);
-// `types` (the TypeScript shapes of the API) stands alone.
+// `types` (the TypeScript shapes of the API) stands alone, and so does `graphemes` (display
+// names' grapheme clusters by the engine, installed into sotto-proto at the start).
 #[cfg(feature = "bench")]
 mod bench;
 mod driver;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod graphemes;
 mod history;
 mod js;
 #[doc(hidden)]

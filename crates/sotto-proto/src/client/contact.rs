@@ -196,6 +196,12 @@ impl Client {
         let Some((_, message)) = c.outbox.front() else {
             return;
         };
+        if self.later {
+            if !self.sends_owed.contains(&contact) {
+                self.sends_owed.push(contact);
+            }
+            return;
+        }
         c.sending = true;
         let command = Command::Send {
             sender_id: c.send.sender_id,
@@ -204,6 +210,16 @@ impl Client {
         let relay = c.send.relay;
         let id = self.new_request_id(rng);
         self.dispatch(rng, id, PendingKind::Send { contact }, relay, command, now);
+        // Not built (no route to the queue's relay now, e.g. it left the directory): the
+        // outbox is left idle and tried again after a back-off as for a refusal, not marked
+        // as sending with nothing in flight (which nothing would ever end).
+        if !self.pending.contains_key(&id)
+            && let Some(c) = self.contacts.get_mut(&contact)
+        {
+            c.sending = false;
+            c.refusals = c.refusals.saturating_add(1);
+            c.retry_at = Some(now.saturating_add(back_off(rng, c.refusals)));
+        }
     }
 
     pub(super) fn secure<R: CryptoRng + ?Sized>(

@@ -7,7 +7,7 @@ use super::Client;
 use super::contact::SendQueue;
 use super::error::{ClientError, Error, PeerMisbehaved};
 use super::event::Event;
-use super::receive::{QueueOwner, RecvQueue};
+use super::receive::{QueueOwner, RecvQueue, Subscription};
 use super::request::{PendingKind, Purpose};
 use crate::envelope::{Content, Envelope, Hello};
 use crate::handshake::{self, HandshakeError, InvitationSecret};
@@ -183,8 +183,7 @@ impl Client {
                         relay,
                         key,
                         owner: QueueOwner::Invitation(Box::new(secret)),
-                        renew_at: None,
-                        surbs: Vec::new(),
+                        subscription: Subscription::default(),
                         next_key: None,
                     },
                 );
@@ -242,8 +241,7 @@ impl Client {
                         relay,
                         key,
                         owner: QueueOwner::Contact(contact),
-                        renew_at: None,
-                        surbs: Vec::new(),
+                        subscription: Subscription::default(),
                         next_key: None,
                     },
                 );
@@ -275,7 +273,7 @@ impl Client {
         // The peer's name, made safe to show (`crate::names`).
         let name = crate::names::sanitize(&hello.display_name);
         let contact = self.add_contact(name, session, send, None, resync);
-        if let Some(q) = self.queues.get_mut(&queue_id) {
+        if let Some(mut q) = self.queues.get_mut(&queue_id) {
             q.owner = QueueOwner::Contact(contact);
         }
         // Our first message tells the new contact our name (the reply address in it is the

@@ -9,7 +9,11 @@
 //! 4. after each call, drain [`Client::poll_event`] and then [`Client::poll_transmit`] (frames
 //!    for the gateway), in that order. A driver that persists must store what the events say
 //!    (messages, contacts) *before* it sends the frames: among them are the Acks that tell the
-//!    relay to delete the messages just received.
+//!    relay to delete the messages just received. A driver that wants the packets of Acks and
+//!    Sends built off its critical path (while its write commits, or after the events are
+//!    dispatched) turns on [`Client::build_later`]; it takes the packets owed with its write
+//!    ([`Client::take_owed`]) and sends what [`Client::build_packets`] makes of them after
+//!    that write (with nothing to write, what [`Client::build_owed`] returns).
 //!
 //! Requests are retried until their relay answers ([`ClientConfig::retry_after`]); receive
 //! queues are subscribed again with fresh reply blocks, each on its own jittered timer (within
@@ -51,13 +55,14 @@
 //! (so the relays redeliver what was not acknowledged), and the next [`Client::tick`] resends the queue creations, Secures and Sends
 //! that were in flight.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
+use litemap::LiteMap;
 use rand_core::CryptoRng;
 
 use crate::directory::RelayDescriptor;
 use crate::envelope::MessageId;
-use crate::ids::{QueueId, RelayId};
+use crate::ids::RelayId;
 use crate::onion::{ClientFrame, ConnTag, GatewayFrame, Hop, OnionError, SurbId, SurbOpener};
 use crate::pow::Scope;
 use crate::queue::Inbound;
@@ -76,6 +81,7 @@ mod resync;
 mod route;
 mod snapshot;
 mod split;
+mod tracked;
 mod transfer;
 mod verify;
 
@@ -84,6 +90,7 @@ pub use error::{ClientError, Error, PeerMisbehaved, PersistError};
 pub use event::Event;
 pub use moved::OUTBOX_HOLD;
 pub use persist::{CLIENT_STATE_VERSION, PersistedClient};
+pub use receive::OwedPackets;
 pub use rekey::{REKEY_GENERATIONS, REKEY_KEY_LABEL, REKEY_LABEL, RekeySecret};
 pub use resync::{
     ACCEPT_RESEND_MIN, RESYNC_QUIET, RESYNC_RETRY_FIRST, RESYNC_RETRY_MAX, SyncStatus,
@@ -95,9 +102,8 @@ pub use split::{
     part_digest, parts_digest,
 };
 
-use contact::Contact;
-use receive::RecvQueue;
 use request::{Pending, ReplyTo};
+use tracked::{Contacts, Queues};
 use transfer::{Download, Upload};
 
 /// A contact, as this client numbers them. Local only: never on the wire.
@@ -165,19 +171,31 @@ pub struct Client {
     conn: ConnTag,
     display_name: String,
     next_contact: ContactId,
-    pending: BTreeMap<u64, Pending>,
+    pending: LiteMap<u64, Pending>,
     /// Openers of our reply blocks in use, with what each may bring back.
     openers: HashMap<SurbId, (SurbOpener, ReplyTo)>,
     /// Replies that opened but carried something their reply block was not made for.
     rejected_replies: u64,
-    queues: HashMap<QueueId, RecvQueue>,
-    contacts: BTreeMap<ContactId, Contact>,
-    uploads: BTreeMap<u64, Upload>,
+    queues: Queues,
+    contacts: Contacts,
+    /// The [`part_digest`] of every contact's part as [`Client::to_changed_parts`] last made
+    /// it (or [`Client::from_parts_digested`] read it): right for each contact not marked
+    /// changed since (`tracked`); the core's digest of the parts is made from these. Entries
+    /// of contacts gone are left (never read: contact ids are not reused).
+    part_digests: LiteMap<ContactId, PartDigest>,
+    uploads: LiteMap<u64, Upload>,
     /// Uploads a relay refused (or that could not reach one), kept for
     /// [`Client::retry_message`]; not persisted, like uploads.
     failed_uploads: Vec<Upload>,
-    downloads: BTreeMap<u64, Download>,
+    downloads: LiteMap<u64, Download>,
     transmit: VecDeque<Vec<u8>>,
+    /// Packets are owed rather than built (see [`Client::build_later`]); not persisted.
+    later: bool,
+    /// Acks owed for deliveries taken while [`Client::build_later`] is on, not yet built
+    /// (see [`Client::take_owed`]); not persisted, like the requests they become.
+    acks_owed: Vec<receive::OwedAck>,
+    /// Contacts whose outbox may send its front message, owed likewise; not persisted.
+    sends_owed: Vec<ContactId>,
     events: VecDeque<Event>,
     /// Seconds to add to the device's clock to get the relays' time (see
     /// [`Client::clock_offset`]).
@@ -214,15 +232,19 @@ impl Client {
             conn: ConnTag::random(rng),
             display_name: display_name.to_owned(),
             next_contact: 1,
-            pending: BTreeMap::new(),
+            pending: LiteMap::new(),
             openers: HashMap::new(),
             rejected_replies: 0,
-            queues: HashMap::new(),
-            contacts: BTreeMap::new(),
-            uploads: BTreeMap::new(),
+            queues: Queues::default(),
+            contacts: Contacts::default(),
+            part_digests: LiteMap::new(),
+            uploads: LiteMap::new(),
             failed_uploads: Vec::new(),
-            downloads: BTreeMap::new(),
+            downloads: LiteMap::new(),
             transmit: VecDeque::new(),
+            later: false,
+            acks_owed: Vec::new(),
+            sends_owed: Vec::new(),
             events: VecDeque::new(),
             clock_offset: 0,
             clock_reported: false,
@@ -479,8 +501,8 @@ impl Client {
             (Ok(Inbound::Delivery(delivery)), ReplyTo::Queue(queue))
                 if delivery.recipient_id == queue =>
             {
-                if let Some(q) = self.queues.get_mut(&queue) {
-                    q.surbs.retain(|s| *s != surb_id);
+                if let Some(s) = self.queues.subscription_mut(&queue) {
+                    s.surbs.retain(|s| *s != surb_id);
                 }
                 self.on_delivery(rng, delivery, now)
             }

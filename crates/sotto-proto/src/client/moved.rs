@@ -78,12 +78,12 @@ impl Client {
         let first = self
             .queues
             .iter()
-            .filter_map(|(id, q)| q.renew_at.map(|at| (at, *id)))
+            .filter_map(|(id, q)| q.subscription.renew_at.map(|at| (at, *id)))
             .min();
         if let Some((_, id)) = first
-            && let Some(q) = self.queues.get_mut(&id)
+            && let Some(s) = self.queues.subscription_mut(&id)
         {
-            q.renew_at = None;
+            s.renew_at = None;
             self.schedule_subscription(id, now);
         }
     }
@@ -134,10 +134,10 @@ impl Client {
         let Some(secret) = &self.rekey else {
             return;
         };
-        for (id, q) in &mut self.queues {
+        self.queues.for_each_mut(|id, q| {
             let generation = secret.generation_of(id, &q.key.public_key()).unwrap_or(0);
             q.next_key = Some(secret.key(id, generation.saturating_add(1)));
-        }
+        });
     }
 
     /// A relay answered our Rekey of `queue` with a statement (verified under our key) that
@@ -160,12 +160,13 @@ impl Client {
             secret.key(&queue, generation),
             secret.key(&queue, generation.saturating_add(1)),
         );
-        let Some(q) = self.queues.get_mut(&queue) else {
+        let Some(mut q) = self.queues.get_mut(&queue) else {
             return false;
         };
         q.key = key;
         q.next_key = Some(next);
-        q.renew_at = None;
+        q.subscription.renew_at = None;
+        drop(q);
         self.schedule_subscription(queue, now);
         true
     }
@@ -193,12 +194,12 @@ impl Client {
         command: Command,
         now: u64,
     ) {
-        if let Some(q) = self.queues.get_mut(&queue) {
-            q.renew_at = None;
+        if let Some(s) = self.queues.subscription_mut(&queue) {
+            s.renew_at = None;
         }
         let renew_at = self.renewal_time(rng, now);
-        if let Some(q) = self.queues.get_mut(&queue) {
-            q.renew_at = Some(renew_at);
+        if let Some(s) = self.queues.subscription_mut(&queue) {
+            s.renew_at = Some(renew_at);
         }
         self.drop_requests_for(queue, |k| matches!(k, PendingKind::Rekey));
         let id = self.new_request_id(rng);
@@ -231,7 +232,7 @@ impl Client {
         else {
             return;
         };
-        let Some(q) = self.queues.get_mut(recipient_id) else {
+        let Some(mut q) = self.queues.get_mut(recipient_id) else {
             return;
         };
         if q.next_key.as_ref().map(AuthKeyPair::public_key) != Some(*new_recipient_key) {
@@ -240,7 +241,8 @@ impl Client {
         if let Some(next) = q.next_key.take() {
             q.key = next;
         }
-        q.renew_at = None;
+        q.subscription.renew_at = None;
+        drop(q);
         self.hold = None;
         self.schedule_subscription(*recipient_id, now.saturating_add(1));
     }
@@ -310,9 +312,9 @@ impl Client {
         self.moved = true;
         self.events.push_back(Event::ProfileMoved);
         let mut openers = Vec::new();
-        for q in self.queues.values_mut() {
-            q.renew_at = None;
-            openers.append(&mut q.surbs);
+        for s in self.queues.subscriptions_mut() {
+            s.renew_at = None;
+            openers.append(&mut s.surbs);
         }
         for (id, p) in std::mem::take(&mut self.pending) {
             openers.push(p.surb);
@@ -352,7 +354,7 @@ impl Client {
             self.fail_download(download, Error::Moved);
         }
         let mut failed: Vec<(ContactId, crate::envelope::MessageId)> = Vec::new();
-        for (id, c) in &mut self.contacts {
+        for (id, c) in self.contacts.iter_mut() {
             c.sending = false;
             c.retry_at = None;
             for (message, bytes) in c.outbox.drain(..) {

@@ -2,15 +2,18 @@
 //! [`crate::codec`] (into a [`SecretWriter`]: the state holds every key). The layout is in
 //! `docs/PROTOCOL.md`, "Client state (at rest)".
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+
+use litemap::LiteMap;
 
 use zeroize::Zeroizing;
 
 use super::contact::{Contact, SendQueue};
 use super::error::PersistError;
-use super::receive::{QueueOwner, RecvQueue};
+use super::receive::{QueueOwner, RecvQueue, Subscription};
 use super::request::{Pending, PendingKind, Purpose};
 use super::resync::SyncState;
+use super::tracked::{Contacts, Queues};
 use super::{Client, ClientConfig, ContactId};
 use crate::codec::{Reader, SecretWriter, Writer as _, persisted_bytes};
 use crate::handshake::InvitationSecret;
@@ -111,7 +114,7 @@ impl Client {
         queues.sort_unstable_by_key(|(id, _)| **id);
         write_queues(&mut w, &queues);
         put_count(&mut w, self.contacts.len());
-        for (id, contact) in &self.contacts {
+        for (id, contact) in self.contacts.iter() {
             write_contact(&mut w, *id, contact);
         }
         self.write_tail(&mut w);
@@ -208,17 +211,17 @@ impl Client {
         let header = read_header(&mut r)?;
         let mut queues = HashMap::new();
         read_queues(&mut r, version, &mut queues, |_| Ok(()))?;
-        let mut contacts = BTreeMap::new();
+        let mut contacts = LiteMap::new();
         for _ in 0..count(&mut r)? {
             let (id, contact) = read_contact(&mut r, version, header.next_contact)?;
-            if contacts.keys().next_back().is_some_and(|last| *last >= id) {
+            // Appended only after every id before it: refused otherwise.
+            if contacts.try_append(id, contact).is_some() {
                 return Err(PersistError::Invalid("contacts out of order"));
             }
-            contacts.insert(id, contact);
         }
         let tail = read_tail(&mut r, version, &mut contacts)?;
         r.should_be_exhausted()?;
-        assemble(header, queues, contacts, tail)
+        assemble(header, queues, contacts, tail, None)
     }
 }
 
@@ -305,7 +308,7 @@ pub(super) struct Header {
 
 /// What [`Client::write_tail`] wrote.
 pub(super) struct Tail {
-    pending: BTreeMap<u64, Pending>,
+    pending: LiteMap<u64, Pending>,
     clock_offset: i64,
     moved: bool,
     rekey: Option<super::RekeySecret>,
@@ -377,8 +380,7 @@ pub(super) fn read_queues(
             relay,
             key,
             owner,
-            renew_at: None,
-            surbs: Vec::new(),
+            subscription: Subscription::default(),
             next_key,
         };
         if last_queue.is_some_and(|last| last >= id) {
@@ -458,9 +460,9 @@ pub(super) fn read_contact(
 pub(super) fn read_tail(
     r: &mut Reader<'_>,
     version: u8,
-    contacts: &mut BTreeMap<ContactId, Contact>,
+    contacts: &mut LiteMap<ContactId, Contact>,
 ) -> Result<Tail, PersistError> {
-    let mut pending = BTreeMap::new();
+    let mut pending: LiteMap<u64, Pending> = LiteMap::new();
     for _ in 0..count(r)? {
         let id = r.take_u64()?;
         let relay = RelayId::from_bytes(r.extract()?);
@@ -567,11 +569,14 @@ pub(super) fn read_tail(
 }
 
 /// The client the read sections make, once every queue's contact is known to exist.
+/// `digests`: the [`super::part_digest`] of every contact's part as read (from parts), so
+/// that no contact starts marked changed; `None` (from the whole state): every one is.
 pub(super) fn assemble(
     header: Header,
     queues: HashMap<QueueId, RecvQueue>,
-    contacts: BTreeMap<ContactId, Contact>,
+    contacts: LiteMap<ContactId, Contact>,
     tail: Tail,
+    digests: Option<LiteMap<ContactId, super::PartDigest>>,
 ) -> Result<Client, PersistError> {
     if queues.values().any(|q| match q.owner {
         QueueOwner::Contact(c) => !contacts.contains_key(&c),
@@ -593,12 +598,19 @@ pub(super) fn assemble(
         next_contact: header.next_contact,
         pending: tail.pending,
         openers: HashMap::new(),
-        queues,
-        contacts,
-        uploads: BTreeMap::new(),
+        queues: Queues::new(queues),
+        contacts: match digests {
+            Some(_) => Contacts::unmarked(contacts),
+            None => Contacts::all_marked(contacts),
+        },
+        part_digests: digests.unwrap_or_default(),
+        uploads: LiteMap::new(),
         failed_uploads: Vec::new(),
-        downloads: BTreeMap::new(),
+        downloads: LiteMap::new(),
         transmit: VecDeque::new(),
+        later: false,
+        acks_owed: Vec::new(),
+        sends_owed: Vec::new(),
         events: VecDeque::new(),
         clock_offset: tail.clock_offset,
         clock_reported: false,

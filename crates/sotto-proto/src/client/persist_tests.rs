@@ -232,8 +232,7 @@ fn a_queue_moving_to_a_new_key_and_the_moved_flag_are_kept() {
                 queue,
                 NOW,
             ))),
-            renew_at: None,
-            surbs: Vec::new(),
+            subscription: Subscription::default(),
             next_key: Some(next.clone()),
         },
     );

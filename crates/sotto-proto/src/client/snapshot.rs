@@ -2,14 +2,12 @@
 //! its relay with the blob upload path (`transfer.rs`), and fetched back for a restore from
 //! the words alone (docs/PROTOCOL.md §14; the format in `crate::snapshot`).
 
-use std::collections::BTreeMap;
-
 use rand_core::CryptoRng;
 
 use super::Client;
 use super::error::{ClientError, Error};
 use super::event::Event;
-use super::transfer::{Cargo, Download, Source, Upload};
+use super::transfer::{Cargo, Chunks, Download, Source, Upload};
 use crate::ids::RelayId;
 use crate::queue::ErrorCode;
 use crate::snapshot::{self, Address, SnapshotError};
@@ -129,7 +127,7 @@ impl Client {
                     relay,
                     salt: None,
                 },
-                chunks: BTreeMap::new(),
+                chunks: Chunks::default(),
                 next: 0,
                 total: 1,
             },

@@ -1,11 +1,13 @@
 //! Tests of the client facade.
 
+use super::receive::{RecvQueue, Subscription};
 use super::*;
 use crate::handshake::InvitationSecret;
+use crate::ids::QueueId;
 use crate::invitation::InvitationKind;
 use crate::onion::RelayKey;
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng as _, SeedableRng};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -141,14 +143,54 @@ fn with_queues(rng: &mut ChaCha20Rng, client: &mut Client, n: u64) -> Vec<QueueI
                     relay: client.relays[1 + (i as usize % 3)].id,
                     key: crate::keys::AuthKeyPair::generate(rng),
                     owner: receive::QueueOwner::Contact(i),
-                    renew_at: None,
-                    surbs: Vec::new(),
+                    subscription: Subscription::default(),
                     next_key: None,
                 },
             );
             queue
         })
         .collect()
+}
+
+/// A generator that counts the calls made to it (each one a `crypto.getRandomValues` across
+/// the JavaScript boundary in the browser).
+struct Counting(ChaCha20Rng, usize);
+
+impl rand_core::TryRng for Counting {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.1 += 1;
+        Ok(self.0.next_u32())
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.1 += 1;
+        Ok(self.0.next_u64())
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.1 += 1;
+        self.0.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Counting {}
+
+#[test]
+fn connecting_draws_every_queues_second_in_one_call() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut client = client(&mut rng);
+    with_queues(&mut rng, &mut client, 200);
+    let mut counting = Counting(rng, 0);
+    client.connected(&mut counting, NOW);
+    assert_eq!(counting.1, 1, "one draw for the 200 queues");
+    let times: std::collections::HashSet<u64> = client
+        .queues
+        .values()
+        .filter_map(|q| q.subscription.renew_at)
+        .collect();
+    assert_eq!(times.len(), 200, "each queue in a second of its own");
+    // Drawn in the first 4 + 200 seconds, a taken second moving a queue on by one.
+    assert!(times.iter().all(|t| (NOW..NOW + 204 + 200).contains(t)));
 }
 
 #[test]
@@ -161,7 +203,11 @@ fn subscriptions_are_spread_one_queue_per_second_and_renewed_with_jitter() {
     // Only the Bind leaves at once.
     assert!(client.poll_transmit().is_some());
     assert!(client.poll_transmit().is_none());
-    let times: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+    let times: Vec<u64> = client
+        .queues
+        .values()
+        .filter_map(|q| q.subscription.renew_at)
+        .collect();
     let distinct: std::collections::HashSet<u64> = times.iter().copied().collect();
     assert_eq!(distinct.len(), 3, "each queue in a second of its own");
     assert!(times.iter().all(|t| (NOW..NOW + 7).contains(t)));
@@ -180,7 +226,11 @@ fn subscriptions_are_spread_one_queue_per_second_and_renewed_with_jitter() {
     }
     assert_eq!(sent_at, [NOW + 10, NOW + 11, NOW + 12]);
     // Renewals: between half and all of `resubscribe_every` later, in distinct seconds.
-    let renewals: Vec<u64> = client.queues.values().filter_map(|q| q.renew_at).collect();
+    let renewals: Vec<u64> = client
+        .queues
+        .values()
+        .filter_map(|q| q.subscription.renew_at)
+        .collect();
     for at in &renewals {
         assert!(*at >= NOW + 10 + every / 2 && *at <= NOW + 12 + every + 2);
     }
@@ -214,8 +264,10 @@ fn the_earliest_of_retries_and_renewals_is_due() {
             relay: client.gateway(),
             key: crate::keys::AuthKeyPair::generate(&mut rng),
             owner: receive::QueueOwner::Contact(1),
-            renew_at: Some(NOW + 1 + every),
-            surbs: Vec::new(),
+            subscription: Subscription {
+                renew_at: Some(NOW + 1 + every),
+                surbs: Vec::new(),
+            },
             next_key: None,
         },
     );
@@ -433,4 +485,44 @@ fn a_moved_profile_keeps_its_display_name() {
         Err(ClientError::Moved)
     );
     assert_eq!(client.display_name(), before);
+}
+
+#[test]
+fn a_contact_without_a_kept_digest_is_handed_out_with_its_receive_queues() {
+    // The safety net of `to_changed_parts`: a present contact whose part digest is not kept
+    // (never so while every change marks) is encoded as `to_parts` encodes it, its receive
+    // queues included, not a part without them beside a core that no longer holds them.
+    let mut rng = ChaCha20Rng::seed_from_u64(0xd16);
+    let mut client = client(&mut rng);
+    let (session, _, _) = crate::ratchet::tests::pair(0xd17);
+    let resync = crate::ratchet::resync::ResyncSecret::legacy(&[7; crate::ratchet::AD_LEN])
+        .expect("a resync secret");
+    let send = contact::SendQueue {
+        relay: client.gateway(),
+        sender_id: QueueId::random(&mut rng),
+        key: crate::keys::AuthKeyPair::generate(&mut rng),
+        secured: true,
+    };
+    let bob = client.add_contact("Bob".into(), session, send, None, resync);
+    client.queues.insert(
+        QueueId::random(&mut rng),
+        RecvQueue {
+            relay: client.gateway(),
+            key: crate::keys::AuthKeyPair::generate(&mut rng),
+            owner: receive::QueueOwner::Contact(bob),
+            subscription: Subscription::default(),
+            next_key: None,
+        },
+    );
+    let _ = client.to_changed_parts([]);
+    client.part_digests.clear();
+
+    let changed = client.to_changed_parts([]);
+    let full = client.to_parts();
+    assert_eq!(changed.contacts.len(), 1);
+    assert_eq!(
+        changed.contacts[0].part.as_bytes(),
+        full.contacts[0].part.as_bytes()
+    );
+    assert_eq!(changed.core.as_bytes(), full.core.as_bytes());
 }

@@ -2,8 +2,6 @@
 //! relay, a few in flight at a time; then the attachment's message sent (or the file
 //! verified), or the snapshot reported (`client/snapshot.rs`).
 
-use std::collections::BTreeMap;
-
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
@@ -70,7 +68,7 @@ pub(super) enum Source {
 pub(super) struct Download {
     pub(super) source: Source,
     /// Opened chunks, by index.
-    pub(super) chunks: BTreeMap<u32, Zeroizing<Vec<u8>>>,
+    pub(super) chunks: Chunks,
     pub(super) next: u32,
     pub(super) total: u32,
 }
@@ -87,16 +85,42 @@ impl Upload {
     }
 }
 
-impl Download {
-    /// The opened chunks joined in index order.
-    pub(super) fn joined(&self) -> Zeroizing<Vec<u8>> {
+/// A download's opened chunks, by index: a `Vec` kept sorted by index, not a `BTreeMap` (one
+/// instance of its code less in the wasm, issue 18; chunks mostly arrive in order, so an
+/// insert is mostly a push).
+#[derive(Default)]
+pub(super) struct Chunks(Vec<(u32, Zeroizing<Vec<u8>>)>);
+
+impl Chunks {
+    /// Keeps chunk `index`, in place of one already kept at that index.
+    pub(super) fn insert(&mut self, index: u32, opened: Zeroizing<Vec<u8>>) {
+        match self.0.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(at) => self.0[at].1 = opened,
+            Err(at) => self.0.insert(at, (index, opened)),
+        }
+    }
+
+    /// How many distinct indexes are kept.
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The chunks joined in index order.
+    fn joined(&self) -> Zeroizing<Vec<u8>> {
         let mut joined = Zeroizing::new(Vec::with_capacity(
-            self.chunks.len() * attachment::CHUNK_PLAINTEXT,
+            self.0.len() * attachment::CHUNK_PLAINTEXT,
         ));
-        for chunk in self.chunks.values() {
+        for (_, chunk) in &self.0 {
             joined.extend_from_slice(chunk);
         }
         joined
+    }
+}
+
+impl Download {
+    /// The opened chunks joined in index order.
+    pub(super) fn joined(&self) -> Zeroizing<Vec<u8>> {
+        self.chunks.joined()
     }
 }
 
@@ -183,7 +207,7 @@ impl Client {
             handle,
             Download {
                 source: Source::Attachment(attachment.clone()),
-                chunks: BTreeMap::new(),
+                chunks: Chunks::default(),
                 next: 0,
                 total,
             },
@@ -528,5 +552,22 @@ impl Client {
                 },
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    /// Chunks arriving out of order are joined in index order; a second chunk at an index
+    /// replaces the first and is counted once.
+    #[test]
+    fn chunks_join_in_index_order_one_per_index() {
+        let mut chunks = Chunks::default();
+        for (index, byte) in [(2, b'c'), (0, b'x'), (1, b'b'), (0, b'a')] {
+            chunks.insert(index, Zeroizing::new(vec![byte]));
+        }
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks.joined().as_slice(), b"abc");
     }
 }

@@ -17,8 +17,6 @@
 //! Every authority signs the same bytes, so signatures made apart combine by concatenating the
 //! `"signatures"` arrays of the same body.
 
-use std::collections::HashSet;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -82,11 +80,15 @@ impl DirectoryTrust {
     /// [`DirectoryError::BadTrust`] without keys, or with a threshold of 0 or above the
     /// number of distinct keys.
     pub fn new(keys: Vec<AuthPublicKey>, threshold: usize) -> Result<Self, DirectoryError> {
-        let distinct: HashSet<_> = keys.iter().map(AuthPublicKey::as_bytes).collect();
+        // Counted pairwise, not through a `HashSet` (one instance of its code less in the
+        // wasm, issue 18): a trust list is a few keys.
+        let distinct = (0..keys.len())
+            .filter(|&i| !keys[..i].contains(&keys[i]))
+            .count();
         if keys.is_empty() {
             return Err(DirectoryError::BadTrust("no directory keys"));
         }
-        if threshold == 0 || threshold > distinct.len() {
+        if threshold == 0 || threshold > distinct {
             return Err(DirectoryError::BadTrust(
                 "the threshold must be between 1 and the number of keys",
             ));
@@ -301,22 +303,25 @@ impl SignedDirectory {
             return Err(DirectoryError::Unsigned);
         }
         let body = self.signed_bytes();
-        let mut counted: HashSet<[u8; 32]> = HashSet::new();
-        let mut tried: HashSet<[u8; 32]> = HashSet::new();
+        // The trusted keys already tried (at most `MAX_SIGNATURES`, so a `Vec`: one
+        // `HashSet` instance less in the wasm, issue 18); each verifies at most once, so the
+        // keys counted are distinct.
+        let mut tried: Vec<&AuthPublicKey> = Vec::new();
+        let mut counted = 0;
         for s in &self.signatures {
-            if counted.len() >= trust.threshold {
+            if counted >= trust.threshold {
                 break;
             }
-            if trust.keys.contains(&s.key)
-                && tried.insert(*s.key.as_bytes())
-                && s.key.verify(DIRECTORY_LABEL, &body, &s.signature).is_ok()
-            {
-                counted.insert(*s.key.as_bytes());
+            if trust.keys.contains(&s.key) && !tried.contains(&&s.key) {
+                tried.push(&s.key);
+                if s.key.verify(DIRECTORY_LABEL, &body, &s.signature).is_ok() {
+                    counted += 1;
+                }
             }
         }
-        if counted.len() < trust.threshold {
+        if counted < trust.threshold {
             return Err(DirectoryError::TooFewSignatures {
-                valid: counted.len(),
+                valid: counted,
                 needed: trust.threshold,
             });
         }

@@ -4,8 +4,9 @@
 //! of a [`crate::onion::Processed::Deliver`], the time and an RNG, and gets back the packets to
 //! send (answers through reply SURBs, deliveries through subscription SURBs). Storage is behind
 //! [`QueueStore`]: the relay implements it over redb, [`MemoryStore`] serves tests and the
-//! simulation. A store call that returns `Ok` must be durable, because the answer that follows
-//! tells the sender its message is safe.
+//! simulation. What a store call wrote must be durable before the answer that follows leaves,
+//! because it tells the sender its message is safe; a delivery may leave before
+//! ([`Outgoing::delivery`]).
 //!
 //! ## Delivery
 //! One message per queue is in flight at a time, oldest first, each through one SURB the
@@ -194,6 +195,11 @@ pub trait QueueStore {
 pub struct Outgoing {
     pub to: RelayId,
     pub packet: Packet,
+    /// A delivery through a subscription SURB (`true`), not an answer through a request's
+    /// reply SURB. A delivery carries only a message the store accepted, so a driver that
+    /// commits its store in batches may send it before the batch's commit; an answer waits for
+    /// it (docs/PROTOCOL.md §4 "Durability").
+    pub delivery: bool,
 }
 
 #[derive(Default)]
@@ -317,8 +323,9 @@ impl<S: QueueStore> QueueService<S> {
             request_id: request.request_id,
             body,
         };
-        // The answer goes first: a Send's sender learns its message is stored before the
-        // recipient may see it, and a Subscribe's Ok precedes the first delivery. A request
+        // The answer is listed first. A driver that commits in batches sends it only after the
+        // commit, and a delivery at once (`Outgoing::delivery`), so the recipient may see a
+        // message before its sender hears it is stored (clients take either order). A request
         // without a reply block (a quiet Ack) is not answered: its outcome is only counted.
         if let Some(reply) = request.reply.clone()
             && let Some(out) = response
@@ -331,6 +338,7 @@ impl<S: QueueStore> QueueService<S> {
                 Outgoing {
                     to: out.0,
                     packet: out.1,
+                    delivery: false,
                 },
             );
         }
@@ -669,7 +677,11 @@ impl<S: QueueStore> QueueService<S> {
             // A SURB that fails to seal is spent and dropped; try the next one.
             if let Ok((to, packet)) = surb.seal(&bytes) {
                 sub.in_flight = Some((message.id, now));
-                outgoing.push(Outgoing { to, packet });
+                outgoing.push(Outgoing {
+                    to,
+                    packet,
+                    delivery: true,
+                });
                 break;
             }
         }

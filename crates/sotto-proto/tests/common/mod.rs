@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -117,11 +117,11 @@ pub fn nodes_index(directory: &[Hop]) -> Vec<RelayId> {
 
 pub fn route(net: &mut Net, out: NodeOutput, ids: &[RelayId]) {
     match out {
-        NodeOutput::ToRelay { to, packet } => {
+        NodeOutput::ToRelay { to, packet, .. } => {
             let i = ids.iter().position(|id| *id == to).unwrap();
             net.send(Wire::Relay(i, packet.into_bytes()));
         }
-        NodeOutput::ToClient { conn, frame } => net.send(Wire::ToClient(conn as usize, frame)),
+        NodeOutput::ToClient { conn, frame, .. } => net.send(Wire::ToClient(conn as usize, frame)),
     }
 }
 
@@ -145,12 +145,22 @@ pub struct World {
     pub to_clients: VecDeque<(usize, Vec<u8>)>,
     /// Clients that are closed: not ticked or drained, and frames to them are lost.
     pub offline: Vec<bool>,
+
     /// Seconds each client's device clock is ahead of true time (negative: behind). Every
     /// `now` a client is handed is true time plus this. 0 unless a test sets it.
     pub client_skew: Vec<i64>,
     /// Seconds every relay's clock is ahead of true time (a test playing relays whose clock
     /// is wrong, or that lie about it).
     pub relay_skew: i64,
+    /// What a driver storing each client's parts holds, by contact (the digest of each part
+    /// stored), kept by [`assert_changed_parts_complete`] at every write.
+    pub stored_parts:
+        Vec<BTreeMap<sotto_proto::client::ContactId, sotto_proto::client::PartDigest>>,
+    /// The contacts whose parts each client's writes handed out, in order.
+    pub handed_parts: Vec<Vec<sotto_proto::client::ContactId>>,
+    /// Whether [`World::step`] checks `to_changed_parts` at every write (it takes the
+    /// clients' marks: off for a test that writes the parts itself).
+    pub check_changed_parts: bool,
     next_tick: u64,
 }
 
@@ -202,6 +212,8 @@ impl World {
         let events = names.iter().map(|_| Vec::new()).collect();
         let offline = names.iter().map(|_| false).collect();
         let client_skew = names.iter().map(|_| 0).collect();
+        let stored_parts = names.iter().map(|_| BTreeMap::new()).collect();
+        let handed_parts = names.iter().map(|_| Vec::new()).collect();
         let next_tick = net.now_ms;
         Self {
             rng,
@@ -218,6 +230,9 @@ impl World {
             offline,
             client_skew,
             relay_skew: 0,
+            stored_parts,
+            handed_parts,
+            check_changed_parts: true,
             next_tick,
         }
     }
@@ -266,6 +281,22 @@ impl World {
         self.clients[who].handle_frame(&mut self.rng, frame, now)
     }
 
+    /// The texts client `who` was shown, in arrival order.
+    pub fn texts(&self, who: usize) -> Vec<String> {
+        use sotto_proto::client::Event;
+        use sotto_proto::envelope::Content;
+        self.events[who]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message { envelope, .. } => match &envelope.content {
+                    Content::Text(t) => Some(t.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn now(&self) -> u64 {
         secs(self.net.now_ms)
     }
@@ -273,6 +304,7 @@ impl World {
     /// Drains the clients, ticks everyone once a virtual second, and carries what is due in
     /// the next 5 virtual ms.
     pub fn step(&mut self) {
+        let true_now = self.now();
         for (i, c) in self.clients.iter_mut().enumerate() {
             if self.offline[i] {
                 continue;
@@ -286,10 +318,21 @@ impl World {
                 self.net.send(Wire::FromClient(i, frame));
                 wrote = true;
             }
+            // A client building its packets later (`Client::build_later`) builds them now,
+            // as the browser's driver does after its write.
+            let now = true_now.saturating_add_signed(self.client_skew[i]);
+            for frame in c.build_owed(&mut self.rng, now) {
+                self.net.send(Wire::FromClient(i, frame));
+                wrote = true;
+            }
             // Where a driver would write the state (it had something to say or send), the
             // state in parts gives back the whole state.
             if wrote {
                 assert_parts_round_trip(c);
+            }
+            if wrote && self.check_changed_parts {
+                let handed = assert_changed_parts_complete(c, &mut self.stored_parts[i]);
+                self.handed_parts[i].extend(handed);
             }
         }
         let ids = nodes_index(&self.directory);
@@ -339,8 +382,7 @@ impl World {
             }
             Some(Wire::ToClient(who, _)) if self.offline[who] => {}
             Some(Wire::ToClient(who, frame)) => {
-                let now = self.client_now(who);
-                let _ = self.clients[who].handle_frame(&mut self.rng, &frame, now);
+                let _ = self.hand_to_client(who, &frame);
             }
         }
     }
@@ -444,6 +486,41 @@ pub fn assert_parts_round_trip(client: &sotto_proto::client::Client) {
         client.to_persisted().as_bytes(),
         "the parts hold the whole state"
     );
+}
+
+/// The differential check of `Client::to_changed_parts` against a full `Client::to_parts`:
+/// the parts it hands out, put into `stored` (what a driver holds: each part's digest, by
+/// contact; the parts of contacts gone deleted), leave exactly the parts of the full encoding,
+/// each part handed out is the full encoding's byte for byte, and the core is the full one's.
+/// Returns the contacts whose parts were handed out.
+pub fn assert_changed_parts_complete(
+    client: &mut sotto_proto::client::Client,
+    stored: &mut BTreeMap<sotto_proto::client::ContactId, sotto_proto::client::PartDigest>,
+) -> Vec<sotto_proto::client::ContactId> {
+    let full = client.to_parts();
+    let changed = client.to_changed_parts([]);
+    assert_eq!(
+        changed.core.as_bytes(),
+        full.core.as_bytes(),
+        "the core is the full encoding's"
+    );
+    for c in &changed.contacts {
+        let whole = full
+            .contacts
+            .iter()
+            .find(|f| f.id == c.id)
+            .expect("a present contact");
+        assert_eq!(c.part.as_bytes(), whole.part.as_bytes());
+        assert_eq!(c.digest, whole.digest);
+        stored.insert(c.id, c.digest);
+    }
+    stored.retain(|id, _| client.has_part(*id));
+    let want: BTreeMap<_, _> = full.contacts.iter().map(|c| (c.id, c.digest)).collect();
+    assert_eq!(
+        *stored, want,
+        "a contact's part changed and was not handed out by to_changed_parts"
+    );
+    changed.contacts.iter().map(|c| c.id).collect()
 }
 
 /// The rekey secret of test profile `profile`'s recovery phrase (entropy `[profile; 32]`).

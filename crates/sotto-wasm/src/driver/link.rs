@@ -71,7 +71,8 @@ pub fn attach(state: &Shared, target: &EventTarget, ws: WebSocket, already_open:
     }
 }
 
-/// Hands a frame from the gateway to the client, then pumps.
+/// Hands a frame from the gateway to the client, then pumps (which builds and sends the Acks
+/// it owes: see `pump`).
 fn receive(state: &Shared, target: &EventTarget, frame: Vec<u8>) {
     let handled = {
         let Ok(mut st) = state.try_borrow_mut() else {

@@ -12,7 +12,6 @@
 //! the one method used here is bound below instead.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
@@ -60,8 +59,9 @@ pub struct ProfileLock {
 thread_local! {
     /// Locks this page let go of, by name, until their release is through: opening the same
     /// profile again at once (`close()` then `open()`) waits for it instead of finding the
-    /// lock still held by itself.
-    static RELEASING: RefCell<HashMap<String, Promise>> = RefCell::new(HashMap::new());
+    /// lock still held by itself. A `Vec` (a page opens a few profiles), not a `HashMap`: one
+    /// instance of its code less in the wasm (issue 18).
+    static RELEASING: RefCell<Vec<(String, Promise)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl ProfileLock {
@@ -86,8 +86,9 @@ impl Drop for ProfileLock {
         self.shared.on_lost.borrow_mut().take();
         let _ = self.release.call0(&JsValue::UNDEFINED);
         RELEASING.with(|r| {
-            r.borrow_mut()
-                .insert(self.name.clone(), self.request.clone())
+            let mut releasing = r.borrow_mut();
+            releasing.retain(|(name, _)| *name != self.name);
+            releasing.push((self.name.clone(), self.request.clone()));
         });
     }
 }
@@ -110,7 +111,11 @@ pub async fn acquire(db_name: &str, take_over: bool) -> Result<Option<ProfileLoc
         return Ok(None);
     };
     let name = lock_name(db_name);
-    let releasing = RELEASING.with(|r| r.borrow_mut().remove(&name));
+    let releasing = RELEASING.with(|r| {
+        let mut releasing = r.borrow_mut();
+        let at = releasing.iter().position(|(n, _)| *n == name)?;
+        Some(releasing.swap_remove(at).1)
+    });
     if let Some(releasing) = releasing {
         // Fulfilled or rejected, the lock is ours no more.
         let _ = JsFuture::from(releasing).await;

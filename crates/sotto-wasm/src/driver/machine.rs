@@ -87,10 +87,13 @@ impl Driver {
     /// the network with back-off (see `link.rs`).
     pub fn start(w: &Scope, parts: Parts, ws: Option<WebSocket>) -> Result<Driver, JsValue> {
         let mut rng = parts.rng;
-        let directory_due = next_read(&parts.client, &mut rng, &parts.relays);
-        let resent_seen = parts.client.resent_requests();
+        let mut client = parts.client;
+        // Acks and Sends built while the write commits, or after the events (`pump`).
+        client.build_later(true);
+        let directory_due = next_read(&client, &mut rng, &parts.relays);
+        let resent_seen = client.resent_requests();
         let state = Rc::new(RefCell::new(State {
-            client: parts.client,
+            client,
             rng,
             origin: parts.origin,
             gateway_url: parts.gateway_url,
@@ -521,7 +524,7 @@ impl Driver {
             if st.closed {
                 return None;
             }
-            st.history.take_write(&st.local, &st.client)?
+            st.history.take_write(&st.local, &mut st.client)?
         };
         let state = self.state.clone();
         Some(Box::pin(async move {

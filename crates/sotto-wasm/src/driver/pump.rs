@@ -1,6 +1,16 @@
 //! The driver loop: after anything reached the client (a call, a frame, a tick), write what
 //! must be kept, then send the client's frames, then dispatch its events — in that order.
+//!
+//! The packets of Acks and Sends are built off the message's path (`Client::build_later`):
+//! those owed when a write is taken are taken with it (`Client::take_owed`) and built while
+//! it commits (IndexedDB), so that they come only from what it holds; with nothing to write
+//! (memory), all owed are built after the events are dispatched. Either way they leave after
+//! the write.
 
+use std::future::poll_fn;
+use std::pin::pin;
+
+use sotto_proto::client::OwedPackets;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::EventTarget;
 
@@ -9,7 +19,7 @@ use super::snapshot;
 use super::state::{Shared, shut};
 use super::transport::send_all;
 use crate::error::{ErrorCode, code_of, sotto_error};
-use crate::js::obj;
+use crate::js::{now, obj};
 
 /// Drains the client's events (to JS) and then its frames (to the gateway), until both are
 /// empty. Listeners run with no borrow held, so they may call back into `Sotto`.
@@ -20,7 +30,7 @@ use crate::js::obj;
 /// frames are not sent; its records are written again with the next write.
 pub fn pump(state: &Shared, target: &EventTarget) {
     loop {
-        let (actions, frames, write) = {
+        let (actions, frames, write, owes, taken) = {
             let Ok(mut st) = state.try_borrow_mut() else {
                 return;
             };
@@ -42,23 +52,45 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             while let Some(f) = st.client.poll_transmit() {
                 frames.push(f);
             }
-            let dirty = !actions.is_empty() || !frames.is_empty() || st.history.dirty();
+            // Owed packets count as frames: what they come from changed the state, which is
+            // written before they leave.
+            let owes = !st.closed && st.client.packets_owed();
+            let dirty = !actions.is_empty() || !frames.is_empty() || owes || st.history.dirty();
             let write = if dirty && !st.closed {
-                st.history.take_write(&st.local, &st.client)
+                st.history.take_write(&st.local, &mut st.client)
             } else {
                 None
             };
             st.persisting = write.is_some();
-            (actions, frames, write)
+            // The packets owed now come from what this write holds: built while it commits.
+            // Owed later (a message written before its first poll), they wait for the next.
+            let taken = write.as_ref().map(|_| st.client.take_owed());
+            (actions, frames, write, owes, taken)
         };
-        if actions.is_empty() && frames.is_empty() && write.is_none() {
+        if actions.is_empty() && frames.is_empty() && write.is_none() && !owes {
             return;
         }
         if let Some(write) = write {
             let s = state.clone();
             let t = target.clone();
             spawn_local(async move {
-                let result = write.run().await;
+                // The write starts at its first poll; the packets taken with it are built
+                // while it commits.
+                let mut taken = taken;
+                let mut owed = Vec::new();
+                let result = {
+                    let mut run = pin!(write.run());
+                    poll_fn(|cx| {
+                        let polled = run.as_mut().poll(cx);
+                        if let Some(t) = taken.take() {
+                            owed = build(&s, Some(t));
+                        }
+                        polled
+                    })
+                    .await
+                };
+                let mut frames = frames;
+                frames.extend(owed);
                 if let Ok(mut st) = s.try_borrow_mut() {
                     st.persisting = false;
                     st.history.write_done(write, result.is_ok());
@@ -88,7 +120,26 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             return;
         }
         deliver(state, target, &frames, actions);
+        // Nothing to write (memory): the owed packets after the events.
+        let owed = build(state, None);
+        deliver(state, target, &owed, Vec::new());
     }
+}
+
+/// Builds the packets taken with a write (`Some`), or every packet owed now (`None`: nothing
+/// to write). None once closed, nor while the state is borrowed: packets taken are then
+/// dropped (the relay delivers an unacknowledged message again; an outbox left idle sends
+/// again at the next tick), and packets not taken wait for the next pump.
+fn build(state: &Shared, taken: Option<OwedPackets>) -> Vec<Vec<u8>> {
+    let Ok(mut st) = state.try_borrow_mut() else {
+        return Vec::new();
+    };
+    if st.closed {
+        return Vec::new();
+    }
+    let st = &mut *st;
+    let owed = taken.unwrap_or_else(|| st.client.take_owed());
+    st.client.build_packets(&mut st.rng, owed, now())
 }
 
 /// Sends frames to the gateway (if connected) and runs the actions.

@@ -2,7 +2,7 @@
 //! sealed, with the client state in one transaction per pump; older ones are read back from
 //! the [`Store`] page by page. Also what opening a saved profile restores.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
 use sotto_proto::client::{CORE_MARK, Client, ContactId};
@@ -39,6 +39,12 @@ pub struct IdbHistory {
     retry_records: Vec<JsValue>,
     /// What the store holds of each contact's part (see [`StateParts`]).
     written: Written,
+    /// The writes taken so far (each [`Write`] is numbered by it).
+    writes_taken: u64,
+    /// For each contact whose record a write in flight puts, the number of the last such
+    /// write: until that one ends, the contact's stored part stays unknown in `written`, even
+    /// when an earlier write that put it commits.
+    putting: HashMap<ContactId, u64>,
 }
 
 impl IdbHistory {
@@ -119,6 +125,8 @@ impl IdbHistory {
             unsaved_files: Vec::new(),
             retry_records: Vec::new(),
             written,
+            writes_taken: 0,
+            putting: HashMap::new(),
         };
         Ok((history, restored))
     }
@@ -149,7 +157,7 @@ impl IdbHistory {
             vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, seed.phrase.as_bytes(), None)];
         records.extend(seed.messages.iter().map(|m| store.message_record(m)));
         records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
-        let parts = StateParts::new(&store, seed.seq, &seed.client, &Written::new());
+        let parts = StateParts::whole(&store, seed.seq, &seed.client);
         let written = parts.write(&store, records).await;
         store.close();
         if let Err(e) = written {
@@ -306,7 +314,7 @@ impl History for IdbHistory {
         !self.unsaved.is_empty() || !self.unsaved_files.is_empty() || !self.retry_records.is_empty()
     }
 
-    fn take_write(&mut self, local: &Local, client: &Client) -> Option<Write> {
+    fn take_write(&mut self, local: &Local, client: &mut Client) -> Option<Write> {
         let store = self.store.clone()?;
         let mut records = std::mem::take(&mut self.retry_records);
         let unsaved = std::mem::take(&mut self.unsaved);
@@ -320,18 +328,41 @@ impl History for IdbHistory {
         records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
         let parts = StateParts::new(&store, self.seq, client, &self.written);
         parts.taken(&mut self.written);
+        self.writes_taken += 1;
+        let number = self.writes_taken;
+        for id in parts.puts() {
+            self.putting.insert(id, number);
+        }
         Some(Write {
             store,
             records,
             parts,
+            number,
         })
     }
 
     fn write_done(&mut self, write: Write, committed: bool) {
+        let Write {
+            records,
+            mut parts,
+            number,
+            ..
+        } = write;
+        // A contact a later write also puts (its part may have changed in between) stays
+        // unknown until that write ends: were this commit to record it, the client would
+        // leave its part out of the next writes while the later one may still fail.
+        let putting = &mut self.putting;
+        parts.retain_puts(|id| {
+            let last = putting.get(&id) == Some(&number);
+            if last {
+                putting.remove(&id);
+            }
+            last
+        });
         if committed {
-            write.parts.commit(&mut self.written);
+            parts.commit(&mut self.written);
         } else {
-            let mut records = write.records;
+            let mut records = records;
             records.append(&mut self.retry_records);
             self.retry_records = records;
         }
@@ -346,7 +377,7 @@ impl History for IdbHistory {
         let phrase = mnemonic.phrase();
         let records = vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, phrase.as_bytes(), None)];
         // A new client has no contact yet: the core is the whole state.
-        let parts = StateParts::new(&store, 0, client, &self.written);
+        let parts = StateParts::whole(&store, 0, client);
         Box::pin(async move { parts.write(&store, records).await })
     }
 

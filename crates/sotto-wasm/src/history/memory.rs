@@ -110,7 +110,7 @@ impl History for MemoryHistory {
         false
     }
 
-    fn take_write(&mut self, _local: &Local, _client: &Client) -> Option<Write> {
+    fn take_write(&mut self, _local: &Local, _client: &mut Client) -> Option<Write> {
         None
     }
 

@@ -9,12 +9,12 @@
 pub mod idb;
 pub mod memory;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use sotto_proto::client::{Client, ContactId, PartDigest};
+use sotto_proto::client::{Client, ContactId, PartDigest, PersistedParts};
 use wasm_bindgen::JsValue;
 use zeroize::Zeroizing;
 
@@ -42,6 +42,8 @@ pub struct Write {
     store: Rc<Store>,
     records: Vec<JsValue>,
     parts: StateParts,
+    /// Its number among the writes taken (the history's count when it was taken).
+    number: u64,
 }
 
 /// The client state as one write stores it: the `state` record's plaintext (message counter ‖
@@ -65,9 +67,41 @@ pub type Written = HashMap<ContactId, Option<PartDigest>>;
 impl StateParts {
     /// `client`'s state for `store`, where the store holds `written`: the core with the
     /// message counter `seq`, a record for each contact whose part is not the one stored, and
-    /// the contacts stored but gone from the client.
-    pub fn new(store: &Store, seq: u64, client: &Client, written: &Written) -> StateParts {
-        let parts = client.to_parts();
+    /// the contacts stored but gone from the client. Only the parts of contacts the client
+    /// marked changed since its last write, and of those `written` does not know, are made
+    /// ([`Client::to_changed_parts`]); of those, only the ones whose digest differs from the
+    /// stored one are put.
+    pub fn new(store: &Store, seq: u64, client: &mut Client, written: &Written) -> StateParts {
+        let unknown: Vec<ContactId> = written
+            .iter()
+            .filter(|(_, digest)| digest.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        let parts = client.to_changed_parts(unknown);
+        // The contacts stored but gone: a look up in the client's contacts for each.
+        let removed = written
+            .keys()
+            .filter(|id| !client.has_part(**id))
+            .copied()
+            .collect();
+        StateParts::of(store, seq, &parts, written, removed)
+    }
+
+    /// `client`'s whole state for a store that holds none of it yet (a new or restored
+    /// profile's first write): the core and every contact's part ([`Client::to_parts`]).
+    pub fn whole(store: &Store, seq: u64, client: &Client) -> StateParts {
+        StateParts::of(store, seq, &client.to_parts(), &Written::new(), Vec::new())
+    }
+
+    /// The core of `parts` with `seq`, a record for each of its contact parts whose digest
+    /// is not the one `written` holds, and `removed`.
+    fn of(
+        store: &Store,
+        seq: u64,
+        parts: &PersistedParts,
+        written: &Written,
+        removed: Vec<ContactId>,
+    ) -> StateParts {
         let mut state = Zeroizing::new(seq.to_be_bytes().to_vec());
         state.extend_from_slice(parts.core.as_bytes());
         let mut contacts = Vec::new();
@@ -82,14 +116,6 @@ impl StateParts {
                 digests.push((c.id, c.digest));
             }
         }
-        // One set of the client's contacts, not a look through them for each stored one (a
-        // write at 1,000 contacts would compare a million pairs).
-        let present: HashSet<ContactId> = parts.contacts.iter().map(|c| c.id).collect();
-        let removed = written
-            .keys()
-            .filter(|id| !present.contains(id))
-            .copied()
-            .collect();
         StateParts {
             state,
             contacts,
@@ -106,6 +132,17 @@ impl StateParts {
         for (id, _) in &self.digests {
             written.insert(*id, None);
         }
+    }
+
+    /// The contacts whose records this write puts.
+    pub fn puts(&self) -> impl Iterator<Item = ContactId> + '_ {
+        self.digests.iter().map(|(id, _)| *id)
+    }
+
+    /// Keeps, of the contacts whose records this write puts, only those `keep` says
+    /// [`StateParts::commit`] records as stored (the others stay unknown in [`Written`]).
+    pub fn retain_puts(&mut self, mut keep: impl FnMut(ContactId) -> bool) {
+        self.digests.retain(|(id, _)| keep(*id));
     }
 
     /// Writes these parts and `records` in one transaction ([`Store::write_state_with`]).
@@ -179,10 +216,11 @@ pub trait History {
 
     /// Everything queued, the bookkeeping `local` and the sealed client state as one write;
     /// `None` where nothing is ever written ('memory').
-    fn take_write(&mut self, local: &Local, client: &Client) -> Option<Write>;
+    fn take_write(&mut self, local: &Local, client: &mut Client) -> Option<Write>;
 
     /// A write from [`History::take_write`] ended: when it committed, the contact parts it
-    /// put are what the store holds; when it failed, its records go in front of the next
+    /// put are what the store holds (but for those a later write in flight puts too: they
+    /// stay unknown until it ends); when it failed, its records go in front of the next
     /// write (and its contact parts, still unknown to the store, are put by the next one).
     fn write_done(&mut self, write: Write, committed: bool);
 

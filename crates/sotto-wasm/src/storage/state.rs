@@ -16,7 +16,7 @@ use super::records::{STATE_KEY, kind};
 use super::schema::{STORE, abandon, corrupt, put_all, storage_error};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{get, get_bytes, set};
+use crate::js::{bytes_of, get, get_bytes, set};
 
 /// The plaintext generation number of the `state` record (absent in records written before
 /// generations: 0).
@@ -109,15 +109,18 @@ impl Store {
         let sealed = get_bytes(&v, "v").ok_or_else(|| corrupt(kind::STATE))?;
         let state = open(&self.key, &Self::ad(kind::STATE, &hashed), &sealed)
             .ok_or_else(|| corrupt(kind::STATE))?;
+        // The property names made once, not a JS string per record and property.
+        let names = (JsValue::from_str("k"), JsValue::from_str("v"));
         let contacts = rows
             .iter()
-            .map(|row| self.open_contact_row(row))
+            .map(|row| self.open_contact_row(row, &names))
             .collect::<Result<_, _>>()?;
         Ok(Some(StoredState { state, contacts }))
     }
 
     /// One contact record read by [`Store::read_state_parts`], opened: the contact id its part
-    /// names and the part (`STORAGE` when it does not open or names none).
+    /// names and the part (`STORAGE` when it does not open or names none); `names`: the
+    /// JavaScript strings `"k"` and `"v"`.
     ///
     /// The record's key is not recomputed from that id (an HMAC per record, on every open;
     /// issue 18): opening the record already proves what that check did.
@@ -129,11 +132,14 @@ impl Store {
     /// record of the same contact put back under its own key) the core's digest of the parts
     /// refuses ([`sotto_proto::client::Client::from_parts`]); a profile stored whole trusts no
     /// contact record (each is rewritten or deleted by its first write).
-    fn open_contact_row(&self, row: &JsValue) -> Result<(ContactId, Zeroizing<Vec<u8>>), JsValue> {
-        let k = get(row, "k")
-            .as_string()
-            .ok_or_else(|| corrupt("contact"))?;
-        let sealed = get_bytes(row, "v").ok_or_else(|| corrupt("contact"))?;
+    fn open_contact_row(
+        &self,
+        row: &JsValue,
+        (k, v): &(JsValue, JsValue),
+    ) -> Result<(ContactId, Zeroizing<Vec<u8>>), JsValue> {
+        let property = |name| js_sys::Reflect::get(row, name).unwrap_or(JsValue::UNDEFINED);
+        let k = property(k).as_string().ok_or_else(|| corrupt("contact"))?;
+        let sealed = bytes_of(&property(v)).ok_or_else(|| corrupt("contact"))?;
         let part = open(&self.key, &Self::ad(kind::CONTACT, &k), &sealed)
             .ok_or_else(|| corrupt("contact"))?;
         let id = part_contact(&part).ok_or_else(|| corrupt("contact"))?;

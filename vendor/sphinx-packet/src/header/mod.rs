@@ -272,9 +272,7 @@ impl SphinxHeader {
         &self,
         node_secret_key: &StaticSecret,
     ) -> ExpandedSharedSecret {
-        node_secret_key
-            .diffie_hellman(&self.shared_secret)
-            .expand_shared_secret()
+        keys::x25519(node_secret_key, &self.shared_secret).expand_shared_secret()
     }
 
     pub fn ensure_header_integrity(
@@ -350,8 +348,7 @@ impl SphinxHeader {
         blinding_factor: StaticSecret,
     ) -> PublicKey {
         // shared_secret * blinding_factor
-        let new_shared_secret = blinding_factor.diffie_hellman(&shared_secret);
-        PublicKey::from(new_shared_secret.to_bytes())
+        PublicKey::from(*keys::x25519(&blinding_factor, &shared_secret))
     }
 }
 
