@@ -21,12 +21,12 @@ use crate::service::{Limit, Outcome, QueueService, QueueStore};
 pub type ConnId = u64;
 
 /// Something the driver must send.
-#[derive(Debug)]
 ///
 /// `delivery` marks a queue delivery (a packet the queue service sent through a subscription
 /// SURB, or what this relay made of one routed to itself): it carries only a message the store
 /// accepted, so a driver that commits its store in batches may send it before the commit,
 /// while everything else that used the store waits for it (docs/PROTOCOL.md §4 "Durability").
+#[derive(Debug)]
 pub enum NodeOutput {
     /// A packet for another relay's WebSocket.
     ToRelay {
