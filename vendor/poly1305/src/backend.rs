@@ -13,3 +13,14 @@ pub(crate) mod avx2;
 pub(crate) mod autodetect;
 
 pub(crate) mod soft;
+
+#[cfg(any(
+    all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        not(poly1305_backend = "soft")
+    ),
+    fuzzing,
+    test
+))]
+pub(crate) mod simd128;

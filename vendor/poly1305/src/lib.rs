@@ -30,9 +30,23 @@ mod fuzz;
 ))]
 use crate::backend::autodetect::State;
 
-#[cfg(not(all(
-    any(target_arch = "x86", target_arch = "x86_64"),
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
     not(poly1305_backend = "soft")
+))]
+use crate::backend::simd128::State;
+
+#[cfg(not(any(
+    all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        not(poly1305_backend = "soft")
+    ),
+    all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        not(poly1305_backend = "soft")
+    )
 )))]
 use crate::backend::soft::State;
 
@@ -82,6 +96,34 @@ impl BlockSizeUser for Poly1305 {
 impl UniversalHash for Poly1305 {
     fn update_with_backend(&mut self, f: impl UhfClosure<BlockSize = Self::BlockSize>) {
         self.state.update_with_backend(f);
+    }
+
+    // The simd128 backend's block loop, compiled in this crate (the trait's default methods
+    // would be instantiated, and optimised, in every caller).
+    #[cfg(all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        not(poly1305_backend = "soft")
+    ))]
+    #[inline(never)]
+    fn update(&mut self, blocks: &[Block]) {
+        self.state.update(blocks);
+    }
+
+    #[cfg(all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        not(poly1305_backend = "soft")
+    ))]
+    #[inline(never)]
+    fn update_padded(&mut self, data: &[u8]) {
+        let (blocks, tail) = Block::slice_as_chunks(data);
+        self.state.update(blocks);
+        if !tail.is_empty() {
+            let mut padded = Block::default();
+            padded[..tail.len()].copy_from_slice(tail);
+            self.state.update(core::slice::from_ref(&padded));
+        }
     }
 
     /// Get the hashed output
@@ -136,3 +178,6 @@ impl Drop for Poly1305 {
     any(fuzzing, test)
 ))]
 pub use crate::fuzz::fuzz_avx2;
+
+#[cfg(any(fuzzing, test))]
+pub use crate::backend::simd128::fuzz_simd128;

@@ -22,8 +22,8 @@ use crate::{Block, Key, Tag};
 
 #[derive(Clone, Default)]
 pub(crate) struct State {
-    r: [u32; 5],
-    h: [u32; 5],
+    pub(crate) r: [u32; 5],
+    pub(crate) h: [u32; 5],
     pad: [u32; 4],
 }
 
