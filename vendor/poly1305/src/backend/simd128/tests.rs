@@ -6,7 +6,8 @@ extern crate std;
 
 use hex_literal::hex;
 use std::vec::Vec;
-use universal_hash::{KeyInit, UniversalHash};#[cfg(target_arch = "wasm32")]
+use universal_hash::{KeyInit, UniversalHash};
+#[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::State;
@@ -91,9 +92,17 @@ fn tag(key: &[u8; 32], message: &[u8]) -> Tag {
 #[test]
 fn rfc8439_vectors() {
     for (name, key, message, expected) in VECTORS {
-        assert_eq!(tag(key, message)[..], expected[..], "{name}: four-block path");
+        assert_eq!(
+            tag(key, message)[..],
+            expected[..],
+            "{name}: four-block path"
+        );
         let serial = crate::Poly1305::new(&Key::from(*key)).compute_unpadded(message);
-        assert_eq!(serial[..], expected[..], "{name}: Poly1305::compute_unpadded");
+        assert_eq!(
+            serial[..],
+            expected[..],
+            "{name}: Poly1305::compute_unpadded"
+        );
         // The same message after three, two, one and no whole blocks of zeros before it: the
         // groups of four start at every offset of the message.
         for lead in 0..4 {
@@ -106,7 +115,11 @@ fn rfc8439_vectors() {
             for block in blocks {
                 reference.compute_block(block, false);
             }
-            assert_eq!(simd.finalize(), reference.finalize(), "{name} after {lead} blocks");
+            assert_eq!(
+                simd.finalize(),
+                reference.finalize(),
+                "{name} after {lead} blocks"
+            );
         }
     }
 }
