@@ -18,6 +18,7 @@
 
 use universal_hash::{
     UhfBackend, UhfClosure,
+    array::Array,
     common::{BlockSizeUser, ParBlocksSizeUser},
     consts::{U4, U16},
 };
@@ -82,9 +83,9 @@ impl State {
     #[inline(never)]
     pub(crate) fn update(&mut self, blocks: &[Block]) {
         let mut backend = Backend::new(self);
-        let (groups, rest) = blocks.as_chunks::<4>();
+        let (groups, rest) = Array::<Block, U4>::slice_as_chunks(blocks);
         for group in groups {
-            backend.four_blocks(group);
+            backend.four_blocks(group.as_ref());
         }
         for block in rest {
             backend.one_block(block);
@@ -285,6 +286,10 @@ fn carry(d: [u64; 5]) -> Limbs {
 /// steps read from `data` (each a byte then up to 63 blocks of data: whole blocks through the
 /// four-block path, single blocks, or a comparison of the tags so far), then a partial block of
 /// what is left, give the same tag in both.
+///
+/// # Panics
+///
+/// When the two backends' tags differ.
 #[cfg(any(fuzzing, test))]
 pub fn fuzz_simd128(key: &Key, data: &[u8]) {
     let mut simd = State::new(key);
@@ -345,7 +350,7 @@ impl BlockSizeUser for Blocks<'_> {
 #[cfg(any(fuzzing, test))]
 impl UhfClosure for Blocks<'_> {
     fn call<B: UhfBackend<BlockSize = U16>>(self, backend: &mut B) {
-        let (groups, rest) = universal_hash::array::Array::slice_as_chunks(self.0);
+        let (groups, rest) = Array::slice_as_chunks(self.0);
         for group in groups {
             backend.proc_par_blocks(group);
         }

@@ -2,10 +2,10 @@
 //! simd128 these run the `v128` lanes in a browser (`wasm-bindgen-test`); natively, the same
 //! algorithm on the portable lanes.
 
-extern crate std;
+extern crate alloc;
 
+use alloc::vec::Vec;
 use hex_literal::hex;
-use std::vec::Vec;
 use universal_hash::{KeyInit, UniversalHash};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -15,7 +15,10 @@ use crate::{Block, Key, Tag, backend::soft, fuzz_simd128};
 
 /// RFC 8439 §2.5.2 and the vectors of appendix A.3 that probe the reduction (#1, #5 to #11):
 /// key (`r` then `s`), message, tag.
-const VECTORS: &[(&str, [u8; 32], &[u8], [u8; 16])] = &[
+/// A vector: its name, key, message and tag.
+type Vector = (&'static str, [u8; 32], &'static [u8], [u8; 16]);
+
+const VECTORS: &[Vector] = &[
     (
         "§2.5.2",
         hex!("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b"),
@@ -106,7 +109,7 @@ fn rfc8439_vectors() {
         // The same message after three, two, one and no whole blocks of zeros before it: the
         // groups of four start at every offset of the message.
         for lead in 0..4 {
-            let mut padded = std::vec![0u8; 16 * lead];
+            let mut padded = alloc::vec![0u8; 16 * lead];
             padded.extend_from_slice(message);
             let mut simd = State::new(&Key::from(*key));
             let mut reference = soft::State::new(&Key::from(*key));
