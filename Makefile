@@ -25,10 +25,14 @@ test-rust:
 	cargo test --manifest-path vendor/sphinx-packet/Cargo.toml --target-dir target
 	@# The vendored curve25519-dalek's Sotto patch (tables computed on first use): its tests.
 	cargo test --manifest-path vendor/curve25519-dalek/Cargo.toml --target-dir target --lib -- computed_ basepoint_table
+	@# The vendored poly1305 (its simd128 backend on portable lanes against soft, and upstream's tests).
+	cargo test --manifest-path vendor/poly1305/Cargo.toml --target-dir target
 
 test-wasm:
 	scripts/setup.sh --with-browser
 	scripts/test-wasm.sh
+	@# The vendored poly1305's simd128 backend (the v128 lanes) in Chromium.
+	scripts/test-wasm.sh --manifest-path vendor/poly1305/Cargo.toml --target-dir target --lib
 
 test-e2e: wasm
 	scripts/setup.sh --with-browser

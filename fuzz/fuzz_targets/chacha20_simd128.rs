@@ -1,5 +1,5 @@
 #![no_main]
-//! chacha20-simd128's four-block backend against the `chacha20` crate: from any key, nonce and
+//! chacha20-simd128's eight-block backend against the `chacha20` crate: from any key, nonce and
 //! starting counter (the first 48 bytes), a sequence of keystream applications of any length
 //! and seeks into the middle of blocks (the rest, 3 bytes per step) gives the same bytes, the
 //! same positions and the same refusals at the end of the 32-bit counter. Natively the backend

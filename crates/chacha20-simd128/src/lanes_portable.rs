@@ -1,5 +1,5 @@
 //! Four 32-bit lanes as a plain `[u32; 4]`: the same operations as the simd128 lanes, so the
-//! four-block backend (its counters, tails and output order) runs and is tested on every
+//! eight-block backend (its counters, tails and output order) runs and is tested on every
 //! target, and fuzzed natively against the `chacha20` crate.
 
 #![forbid(unsafe_code)]

@@ -6,13 +6,13 @@
 //!
 //! Why: `chacha20` 0.10 has SSE2, AVX2, AVX-512 and NEON backends but none for wasm32, where
 //! its portable backend computes one block at a time. On `wasm32` with
-//! `target_feature = "simd128"` this crate's [`ChaCha20Core`] computes four blocks at once,
-//! one block per `v128` lane (`i32x4.add`, `v128.xor`, `i8x16.shuffle` for the 16- and 8-bit
+//! `target_feature = "simd128"` this crate's [`ChaCha20Core`] computes eight blocks at once,
+//! two interleaved groups of four with one block per `v128` lane (`i32x4.add`, `v128.xor`, `i8x16.shuffle` for the 16- and 8-bit
 //! rotations, shifts for the 12- and 7-bit ones), and hands single blocks to `chacha20`.
 //!
 //! - [`ChaCha20`]: the cipher to use. On wasm32 + simd128 it is [`ChaCha20Simd`]; elsewhere it
 //!   is `chacha20::ChaCha20` itself (which has SIMD backends there).
-//! - [`ChaCha20Simd`] / [`ChaCha20Core`]: the four-block backend on every target. Off wasm its
+//! - [`ChaCha20Simd`] / [`ChaCha20Core`]: the eight-block backend on every target. Off wasm its
 //!   lanes are plain `[u32; 4]` arrays, so its counter, seek and tail logic is tested and
 //!   fuzzed natively against `chacha20`; the wasm32 tests run the `v128` lanes in a browser.
 //!
@@ -24,7 +24,7 @@
 //! **Upstreaming.** The crate is shaped to become a `simd128` backend of RustCrypto's
 //! `chacha20` (`src/backends/simd128.rs` beside `sse2.rs`): the lane type maps onto
 //! `core::arch::wasm32`, the backend implements `StreamCipherBackend` with
-//! `ParBlocksSize = U4` like the SSE2 one, and the core's seek and `remaining_blocks` follow
+//! `ParBlocksSize = U8` like the AVX2 one, and the core's seek and `remaining_blocks` follow
 //! `chacha20`'s `Ietf` variant. Upstream, `gen_ks_block` would call the crate's own soft block
 //! function instead of a second `chacha20` core, and `ChaCha20` would stay a type alias (see
 //! [`ChaCha20Simd`] for why it is a newtype here).
@@ -71,7 +71,7 @@ pub type Key = cipher::Key<ChaCha20Core>;
 /// A ChaCha20 (RFC 8439) nonce: 12 bytes.
 pub type Nonce = cipher::Iv<ChaCha20Core>;
 
-/// The ChaCha20 stream cipher (RFC 8439) with the four-block backend, on every target:
+/// The ChaCha20 stream cipher (RFC 8439) with the eight-block backend, on every target:
 /// [`StreamCipherCoreWrapper`]`<`[`ChaCha20Core`]`>` (as `chacha20::ChaCha20` is
 /// `StreamCipherCoreWrapper<ChaChaCore<..>>`), in a newtype whose bulk functions
 /// (`unchecked_apply_keystream_inout`, `unchecked_write_keystream`) are compiled in this crate.

@@ -1,5 +1,5 @@
 //! RFC 8439's ChaCha20 vectors (`tests/vectors/rfc8439-chacha20.txt`: §2.3.2, §2.4.2, A.1, A.2)
-//! through [`ChaCha20Simd`] (the four-block backend), [`ChaCha20`] (what this target uses) and,
+//! through [`ChaCha20Simd`] (the eight-block backend), [`ChaCha20`] (what this target uses) and,
 //! as a check on the file, the `chacha20` crate; applied whole, byte by byte and in uneven
 //! pieces. Plus RFC 8439 §2.8.2's AEAD through `ChaChaPoly1305<ChaCha20Simd>`. The file is
 //! embedded with `include_str!`, so this also runs on wasm32 in a browser.
@@ -67,7 +67,7 @@ fn rfc8439_vectors_whole_and_in_pieces() {
             assert_eq!(
                 encrypt::<ChaCha20Simd>(&v, piece),
                 v.ciphertext,
-                "{}: four-block backend, pieces of {piece}",
+                "{}: eight-block backend, pieces of {piece}",
                 v.name
             );
             assert_eq!(
@@ -97,7 +97,7 @@ fn decryption_is_encryption() {
     }
 }
 
-/// RFC 8439 §2.8.2: the AEAD built on the four-block backend.
+/// RFC 8439 §2.8.2: the AEAD built on the eight-block backend.
 #[test]
 fn rfc8439_aead_through_chachapoly1305() {
     let key: [u8; 32] =
@@ -140,11 +140,11 @@ fn rfc8439_aead_through_chachapoly1305() {
     assert!(buf.starts_with(b"Ladies and Gentlemen"));
 }
 
-/// The browser build (simd128 on, `.cargo/config.toml`) uses the four-block backend, with its
+/// The browser build (simd128 on, `.cargo/config.toml`) uses the eight-block backend, with its
 /// `v128` lanes, as its `ChaCha20`; these tests then run those lanes.
 #[cfg(target_arch = "wasm32")]
 #[test]
-fn the_browser_build_uses_the_four_block_backend() {
+fn the_browser_build_uses_the_eight_block_backend() {
     assert_eq!(
         core::any::type_name::<ChaCha20>(),
         core::any::type_name::<ChaCha20Simd>()
