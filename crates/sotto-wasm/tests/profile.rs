@@ -67,6 +67,62 @@ async fn a_stale_copy_cannot_write_an_older_state() {
     fresh(profile).await;
 }
 
+/// A stale writer's puts are issued with the check's read, in its transaction: the check
+/// aborts it, and none of them (new records, records written over, the state) is kept.
+#[wasm_bindgen_test]
+async fn a_refused_write_aborts_the_puts_issued_with_its_check() {
+    let profile = "generation-abort-test";
+    fresh(profile).await;
+    let a = open(profile, None).await.unwrap();
+    let kept = a.record(kind::MESSAGE, b"m0", b"a's message", None);
+    a.write_state(vec![kept], b"state 1").await.unwrap();
+    let b = open(profile, None).await.unwrap();
+    b.read_state().await.unwrap();
+    a.write_state(Vec::new(), b"state 2").await.unwrap();
+    let mut stale = vec![b.record(kind::MESSAGE, b"m0", b"written over", None)];
+    for i in 1..200u32 {
+        let key = format!("m{i}");
+        stale.push(b.record(kind::MESSAGE, key.as_bytes(), b"from the stale copy", None));
+    }
+    let e = b.write_state(stale, b"stale state").await.unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
+    let read = |key: &'static [u8]| a.read(kind::MESSAGE, key);
+    let m0 = read(b"m0").await.unwrap().map(|m| m.to_vec());
+    assert_eq!(m0.as_deref(), Some(&b"a's message"[..]));
+    assert_eq!(read(b"m1").await.unwrap(), None);
+    assert_eq!(read(b"m199").await.unwrap(), None);
+    let c = open(profile, None).await.unwrap();
+    assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"state 2");
+    for s in [a, b, c] {
+        s.close();
+    }
+    fresh(profile).await;
+}
+
+/// A write whose future is dropped after its first poll (its puts issued, its check not yet
+/// made) is aborted: nothing of it is kept, and the profile's writer goes on.
+#[wasm_bindgen_test]
+async fn a_write_dropped_before_its_check_keeps_nothing() {
+    let profile = "generation-drop-test";
+    fresh(profile).await;
+    let a = open(profile, None).await.unwrap();
+    a.write_state(Vec::new(), b"state 1").await.unwrap();
+    {
+        let message = a.record(kind::MESSAGE, b"m1", b"dropped", None);
+        let write = std::pin::pin!(a.write_state(vec![message], b"dropped state"));
+        let waker = std::task::Waker::noop();
+        let polled = write.poll(&mut std::task::Context::from_waker(waker));
+        assert!(polled.is_pending(), "IndexedDB answers later");
+    }
+    assert_eq!(a.read(kind::MESSAGE, b"m1").await.unwrap(), None);
+    let c = open(profile, None).await.unwrap();
+    assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"state 1");
+    c.close();
+    a.write_state(Vec::new(), b"state 2").await.unwrap();
+    a.close();
+    fresh(profile).await;
+}
+
 #[wasm_bindgen_test]
 async fn a_passphrase_opens_in_nfc_and_nfd_alike() {
     let profile = "nfc-nfd-test";

@@ -73,13 +73,16 @@ pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<()
         return Err(abandon(tx, storage_error(&e)).await);
     }
     // We never abort a write: the browser did, which is how a quota error shows.
-    committed(tx, || {
-        sotto_error(
-            ErrorCode::StorageQuota,
-            "IndexedDB aborted the write (storage quota exhausted?)",
-        )
-    })
-    .await
+    committed(tx, quota_abort).await
+}
+
+/// The error of a write that IndexedDB aborted though we did not: `STORAGE_QUOTA` (how a
+/// quota error shows).
+pub fn quota_abort() -> JsValue {
+    sotto_error(
+        ErrorCode::StorageQuota,
+        "IndexedDB aborted the write (storage quota exhausted?)",
+    )
 }
 
 /// Aborts `tx`, a write that failed before all of it was staged (a put refused at once, a
