@@ -173,8 +173,19 @@ pub async fn store_directory(store: &Store, text: &str) -> Result<(), JsValue> {
 /// read, or it no longer verifies (other keys given this time, or an unsigned directory kept
 /// by an older version).
 pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<Verified> {
+    verify_kept(kept_directory_text(store).await?, trust)
+}
+
+/// The text of the last directory kept with [`store_directory`], not verified (`None` as for
+/// [`stored_directory`]): what [`verify_kept`] verifies, or what a fresh directory is compared
+/// with before it is kept again.
+pub async fn kept_directory_text(store: &Store) -> Option<String> {
     let bytes = store.read(kind::DIRECTORY, DIRECTORY_KEY).await.ok()??;
-    let text = String::from_utf8(bytes.to_vec()).ok()?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+/// A kept directory's `text` verified again as [`stored_directory`] does.
+pub fn verify_kept(text: String, trust: &DirectoryTrust) -> Option<Verified> {
     let doc = SignedDirectory::parse(&text).ok()?;
     let relays = doc.verify(trust, doc.valid_after).ok()?.relays;
     Some(Verified {

@@ -23,7 +23,10 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use super::directory::{bounded, newest, read_directory, store_directory, stored_directory};
+use super::directory::{
+    bounded, kept_directory_text, newest, read_directory, store_directory, stored_directory,
+    verify_kept,
+};
 use super::link::random_below;
 use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
@@ -220,9 +223,23 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
     {
         return Err(e.clone());
     }
-    // Never back to a directory older than the one the profile took last (`newest`).
+    // Never back to a directory older than the one the profile took last (`newest`). The one
+    // kept is verified again only when it differs from the one just verified, and kept again
+    // only when what is taken differs from it (issue 18: the same directory, as on most
+    // opens, costs neither its signature checks nor a write).
+    let mut kept_already = false;
     let read = match (read, history.store()) {
-        (Ok(read), Some(store)) => Ok(newest(read, stored_directory(&store, &trust).await)),
+        (Ok(read), Some(store)) => {
+            let kept = kept_directory_text(&store).await;
+            if kept.as_deref() == Some(read.text.as_str()) {
+                kept_already = true;
+                Ok(read)
+            } else {
+                let newest = newest(read, kept.clone().and_then(|t| verify_kept(t, &trust)));
+                kept_already = kept.as_deref() == Some(newest.text.as_str());
+                Ok(newest)
+            }
+        }
         (read, _) => read,
     };
     let (relays, gateway_url, ws, directory_stale, directory_valid_after) = match read {
@@ -243,7 +260,9 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
             let socket = start_socket(&url);
             if let Some(store) = history.store() {
                 // Only the copy kept for opening offline is lost if this fails.
-                let _ = store_directory(&store, &read.text).await;
+                if !kept_already {
+                    let _ = store_directory(&store, &read.text).await;
+                }
                 root = Some(snapshot_root(Some(store)).await);
             }
             // A gateway that does not answer: open offline, and keep trying.

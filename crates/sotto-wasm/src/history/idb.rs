@@ -55,11 +55,17 @@ impl IdbHistory {
         passphrase: Option<&str>,
     ) -> Result<(IdbHistory, Option<Restored>), JsValue> {
         let store = Store::open(profile, passphrase).await?;
+        // The bookkeeping, the state and the contact records in one transaction (issue 18).
+        let (local_bytes, stored) = if store.created {
+            (None, None)
+        } else {
+            store
+                .read_state_parts_with(Some((kind::LOCAL, LOCAL_KEY)))
+                .await?
+        };
         let mut local = Local::default();
         let mut resume = Vec::new();
-        if !store.created
-            && let Some(bytes) = store.read(kind::LOCAL, LOCAL_KEY).await?
-        {
+        if let Some(bytes) = local_bytes {
             local = Local::decode(&bytes).ok_or_else(damaged)?;
             sweep_expired(&store, &mut local).await?;
             // Downloads start again; uploads (whose transfer state is gone) failed.
@@ -84,9 +90,7 @@ impl IdbHistory {
         let mut seq = 0;
         let mut restored = None;
         let mut written = Written::new();
-        if !store.created
-            && let Some(stored) = store.read_state_parts().await?
-        {
+        if let Some(stored) = stored {
             seq = stored
                 .state
                 .get(..8)

@@ -1,6 +1,10 @@
 //! The database itself: its name, its one object store and index, the plaintext `meta`
 //! record, whole-database operations, and how IndexedDB failures become `SottoError`s.
 
+use std::future::poll_fn;
+use std::pin::pin;
+use std::task::Poll;
+
 use js_sys::Reflect;
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};
 use sha2::{Digest, Sha256};
@@ -102,6 +106,35 @@ pub async fn committed(
         rexie::TransactionResult::Committed => Ok(()),
         _ => Err(aborted()),
     }
+}
+
+/// Both futures' outputs, `a` and `b` polled together (`a` first, so that on the first poll
+/// the IndexedDB request `a` makes is issued before the one `b` makes): requests in one
+/// transaction issued at once, answered in order, instead of each after the last one's
+/// answer.
+pub async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut a_out, mut b_out) = (None, None);
+    poll_fn(|cx| {
+        if a_out.is_none()
+            && let Poll::Ready(out) = a.as_mut().poll(cx)
+        {
+            a_out = Some(out);
+        }
+        if b_out.is_none()
+            && let Poll::Ready(out) = b.as_mut().poll(cx)
+        {
+            b_out = Some(out);
+        }
+        match (a_out.take(), b_out.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (a, b) => {
+                (a_out, b_out) = (a, b);
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// What can be known of a saved profile before it is opened.

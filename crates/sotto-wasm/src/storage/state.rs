@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::crypto::{open, seal};
 use super::records::{STATE_KEY, kind};
-use super::schema::{STORE, abandon, committed, corrupt, quota_abort, storage_error};
+use super::schema::{STORE, abandon, both, committed, corrupt, quota_abort, storage_error};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{bytes_of, get, get_bytes, set};
@@ -82,8 +82,20 @@ impl Store {
     /// generation as [`Store::read_state`] does. A contact record that does not open, or
     /// whose part names another contact than its key, is damage (`STORAGE`).
     pub async fn read_state_parts(&self) -> Result<Option<StoredState>, JsValue> {
+        Ok(self.read_state_parts_with(None).await?.1)
+    }
+
+    /// [`Store::read_state_parts`], and in the same transaction the record `also` (its kind
+    /// and key) when given, decrypted as [`Store::read`] does: what opening a profile reads,
+    /// in one round trip (issue 18). The requests are issued together (IndexedDB answers them
+    /// in order), not each after the last one's answer.
+    pub async fn read_state_parts_with(
+        &self,
+        also: Option<(&str, &[u8])>,
+    ) -> Result<(Option<Zeroizing<Vec<u8>>>, Option<StoredState>), JsValue> {
         let tx = self.tx(TransactionMode::ReadOnly)?;
         let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let also_hashed = also.map(|(kind, key)| (kind, self.hashed(kind, key)));
         let prefix = self.contact_prefix();
         let range = KeyRange::bound(
             &format!("{prefix}:").into(),
@@ -92,21 +104,30 @@ impl Store {
             Some(true),
         )
         .map_err(|e| storage_error(&e.into()))?;
-        let (v, rows) = {
-            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-            let v = store
-                .get(hashed.clone().into())
-                .await
-                .map_err(|e| storage_error(&e))?;
-            let rows = store
-                .get_all(Some(range), None)
-                .await
-                .map_err(|e| storage_error(&e))?;
-            (v, rows)
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        let also_read = async {
+            match &also_hashed {
+                Some((_, k)) => store.get(k.clone().into()).await,
+                None => Ok(None),
+            }
+        };
+        let ((v, also_v), rows) = both(
+            both(store.get(hashed.clone().into()), also_read),
+            store.get_all(Some(range), None),
+        )
+        .await;
+        let (v, also_v, rows) = (
+            v.map_err(|e| storage_error(&e))?,
+            also_v.map_err(|e| storage_error(&e))?,
+            rows.map_err(|e| storage_error(&e))?,
+        );
+        let also = match &also_hashed {
+            Some((kind, k)) => self.open_read(kind, k, also_v)?,
+            None => None,
         };
         let Some(v) = v else {
             self.base.replace((0, None));
-            return Ok(None);
+            return Ok((also, None));
         };
         self.generation.set(generation_of(&v));
         self.base.replace(writer_of(&v));
@@ -119,7 +140,7 @@ impl Store {
             .iter()
             .map(|row| self.open_contact_row(row, &names))
             .collect::<Result<_, _>>()?;
-        Ok(Some(StoredState { state, contacts }))
+        Ok((also, Some(StoredState { state, contacts })))
     }
 
     /// One contact record read by [`Store::read_state_parts`], opened: the contact id its part
