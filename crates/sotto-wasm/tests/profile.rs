@@ -123,6 +123,40 @@ async fn a_write_dropped_before_its_check_keeps_nothing() {
     fresh(profile).await;
 }
 
+/// What opening a profile reads in one transaction: another record with the state and its
+/// contact records, each when there is one; a damaged one is `STORAGE`.
+#[wasm_bindgen_test]
+async fn the_state_and_another_record_are_read_together() {
+    let profile = "read-together-test";
+    fresh(profile).await;
+    let a = open(profile, None).await.unwrap();
+    let also = Some((kind::LOCAL, &b"local"[..]));
+    let (local, state) = a.read_state_parts_with(also).await.unwrap();
+    assert!(local.is_none() && state.is_none());
+    let local = a.record(kind::LOCAL, b"local", b"bookkeeping", None);
+    a.write(vec![local]).await.unwrap();
+    let (local, state) = a.read_state_parts_with(also).await.unwrap();
+    assert_eq!(local.as_deref().map(|l| &l[..]), Some(&b"bookkeeping"[..]));
+    assert!(state.is_none());
+    a.write_state(Vec::new(), b"state 1").await.unwrap();
+    let (local, state) = a.read_state_parts_with(also).await.unwrap();
+    assert_eq!(local.as_deref().map(|l| &l[..]), Some(&b"bookkeeping"[..]));
+    assert_eq!(&state.unwrap().state[..], b"state 1");
+    let (none, state) = a.read_state_parts_with(None).await.unwrap();
+    assert!(none.is_none() && state.is_some());
+    // A record stored under another key does not open as this one.
+    let moved = a.record(kind::LOCAL, b"elsewhere", b"moved", None);
+    let own = a.record(kind::LOCAL, b"local", b"", None);
+    Reflect::set(&moved, &"k".into(), &field(&own, "k")).unwrap();
+    a.write(vec![moved]).await.unwrap();
+    let Err(e) = a.read_state_parts_with(also).await else {
+        panic!("a moved record opened");
+    };
+    assert_eq!(code_of(&e).as_deref(), Some("STORAGE"));
+    a.close();
+    fresh(profile).await;
+}
+
 #[wasm_bindgen_test]
 async fn a_passphrase_opens_in_nfc_and_nfd_alike() {
     let profile = "nfc-nfd-test";
