@@ -137,6 +137,27 @@ pub async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// Every future's output, in order, the futures polled together in order (as [`both`]).
+pub async fn all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        for (f, out) in futures.iter_mut().zip(outs.iter_mut()) {
+            if out.is_none()
+                && let Poll::Ready(o) = f.as_mut().poll(cx)
+            {
+                *out = Some(o);
+            }
+        }
+        if outs.iter().all(Option::is_some) {
+            Poll::Ready(outs.iter_mut().filter_map(Option::take).collect())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 /// What can be known of a saved profile before it is opened.
 pub struct ProfileInfo {
     /// A passphrase protects it (`kdf: "argon2id"`).

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::crypto::{open, seal};
 use super::records::{STATE_KEY, kind};
-use super::schema::{STORE, abandon, both, committed, corrupt, quota_abort, storage_error};
+use super::schema::{STORE, abandon, all, both, committed, corrupt, quota_abort, storage_error};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{bytes_of, get, get_bytes, set};
@@ -36,6 +36,10 @@ pub struct StoredState {
     pub state: Zeroizing<Vec<u8>>,
     pub contacts: Vec<(ContactId, Zeroizing<Vec<u8>>)>,
 }
+
+/// One record read by [`Store::read_state_parts_with`]: its plaintext, `None` when there is
+/// none, `STORAGE` when it does not open.
+pub type ReadRecord = Result<Option<Zeroizing<Vec<u8>>>, JsValue>;
 
 impl Store {
     /// The key of contact `id`'s record: a prefix common to all contact records (so that one
@@ -82,20 +86,24 @@ impl Store {
     /// generation as [`Store::read_state`] does. A contact record that does not open, or
     /// whose part names another contact than its key, is damage (`STORAGE`).
     pub async fn read_state_parts(&self) -> Result<Option<StoredState>, JsValue> {
-        Ok(self.read_state_parts_with(None).await?.1)
+        Ok(self.read_state_parts_with(&[]).await?.1)
     }
 
-    /// [`Store::read_state_parts`], and in the same transaction the record `also` (its kind
-    /// and key) when given, decrypted as [`Store::read`] does: what opening a profile reads,
-    /// in one round trip (issue 18). The requests are issued together (IndexedDB answers them
-    /// in order), not each after the last one's answer.
+    /// [`Store::read_state_parts`], and in the same transaction the records `also` (their
+    /// kind and key), each decrypted as [`Store::read`] does (a record that does not open is
+    /// its own `STORAGE` error, for the caller to weigh): what opening a profile reads, in one
+    /// round trip (issue 18). The requests are issued together (IndexedDB answers them in
+    /// order), not each after the last one's answer.
     pub async fn read_state_parts_with(
         &self,
-        also: Option<(&str, &[u8])>,
-    ) -> Result<(Option<Zeroizing<Vec<u8>>>, Option<StoredState>), JsValue> {
+        also: &[(&str, &[u8])],
+    ) -> Result<(Vec<ReadRecord>, Option<StoredState>), JsValue> {
         let tx = self.tx(TransactionMode::ReadOnly)?;
         let hashed = self.hashed(kind::STATE, STATE_KEY);
-        let also_hashed = also.map(|(kind, key)| (kind, self.hashed(kind, key)));
+        let also: Vec<(&str, String)> = also
+            .iter()
+            .map(|(kind, key)| (*kind, self.hashed(kind, key)))
+            .collect();
         let prefix = self.contact_prefix();
         let range = KeyRange::bound(
             &format!("{prefix}:").into(),
@@ -105,26 +113,29 @@ impl Store {
         )
         .map_err(|e| storage_error(&e.into()))?;
         let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-        let also_read = async {
-            match &also_hashed {
-                Some((_, k)) => store.get(k.clone().into()).await,
-                None => Ok(None),
-            }
-        };
         let ((v, also_v), rows) = both(
-            both(store.get(hashed.clone().into()), also_read),
+            both(
+                store.get(hashed.clone().into()),
+                all(also
+                    .iter()
+                    .map(|(_, k)| store.get(k.clone().into()))
+                    .collect()),
+            ),
             store.get_all(Some(range), None),
         )
         .await;
-        let (v, also_v, rows) = (
+        let (v, rows) = (
             v.map_err(|e| storage_error(&e))?,
-            also_v.map_err(|e| storage_error(&e))?,
             rows.map_err(|e| storage_error(&e))?,
         );
-        let also = match &also_hashed {
-            Some((kind, k)) => self.open_read(kind, k, also_v)?,
-            None => None,
-        };
+        let also = also
+            .iter()
+            .zip(also_v)
+            .map(|((kind, k), v)| {
+                v.map_err(|e| storage_error(&e))
+                    .and_then(|v| self.open_read(kind, k, v))
+            })
+            .collect();
         let Some(v) = v else {
             self.base.replace((0, None));
             return Ok((also, None));
