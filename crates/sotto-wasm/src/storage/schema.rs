@@ -2,8 +2,8 @@
 //! record, whole-database operations, and how IndexedDB failures become `SottoError`s.
 
 use std::future::poll_fn;
-use std::pin::pin;
-use std::task::Poll;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
 
 use js_sys::Reflect;
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};
@@ -108,6 +108,15 @@ pub async fn committed(
     }
 }
 
+/// Polls `f` into `out`, unless it already finished (its output is in `out`).
+fn poll_into<F: Future>(f: Pin<&mut F>, out: &mut Option<F::Output>, cx: &mut Context<'_>) {
+    if out.is_none()
+        && let Poll::Ready(o) = f.poll(cx)
+    {
+        *out = Some(o);
+    }
+}
+
 /// Both futures' outputs, `a` and `b` polled together (`a` first, so that on the first poll
 /// the IndexedDB request `a` makes is issued before the one `b` makes): requests in one
 /// transaction issued at once, answered in order, instead of each after the last one's
@@ -116,16 +125,8 @@ pub async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     let (mut a, mut b) = (pin!(a), pin!(b));
     let (mut a_out, mut b_out) = (None, None);
     poll_fn(|cx| {
-        if a_out.is_none()
-            && let Poll::Ready(out) = a.as_mut().poll(cx)
-        {
-            a_out = Some(out);
-        }
-        if b_out.is_none()
-            && let Poll::Ready(out) = b.as_mut().poll(cx)
-        {
-            b_out = Some(out);
-        }
+        poll_into(a.as_mut(), &mut a_out, cx);
+        poll_into(b.as_mut(), &mut b_out, cx);
         match (a_out.take(), b_out.take()) {
             (Some(a), Some(b)) => Poll::Ready((a, b)),
             (a, b) => {
@@ -143,11 +144,7 @@ pub async fn all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut outs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     poll_fn(|cx| {
         for (f, out) in futures.iter_mut().zip(outs.iter_mut()) {
-            if out.is_none()
-                && let Poll::Ready(o) = f.as_mut().poll(cx)
-            {
-                *out = Some(o);
-            }
+            poll_into(f.as_mut(), out, cx);
         }
         if outs.iter().all(Option::is_some) {
             Poll::Ready(outs.iter_mut().filter_map(Option::take).collect())
@@ -156,6 +153,26 @@ pub async fn all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
         }
     })
     .await
+}
+
+/// Polls `first` and then `rest` (as [`both`]) until `first` is ready: its output, and
+/// `rest`'s if that finished too (else it is left to be awaited).
+pub async fn first_of<A: Future, B: Future>(
+    first: A,
+    mut rest: Pin<&mut B>,
+) -> (A::Output, Option<B::Output>) {
+    let mut first = pin!(first);
+    let (mut out, mut done) = (None, None);
+    let out = poll_fn(|cx| {
+        poll_into(first.as_mut(), &mut out, cx);
+        poll_into(rest.as_mut(), &mut done, cx);
+        match out.take() {
+            Some(out) => Poll::Ready(out),
+            None => Poll::Pending,
+        }
+    })
+    .await;
+    (out, done)
 }
 
 /// What can be known of a saved profile before it is opened.

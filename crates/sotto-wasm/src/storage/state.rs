@@ -4,9 +4,8 @@
 //! [`sotto_proto::client::Client::to_parts`]). Read together in one transaction; written
 //! together, with other records, in one transaction that first checks the generation.
 
-use std::future::poll_fn;
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+use std::pin::pin;
+use std::task::{Context, Waker};
 
 use js_sys::Uint8Array;
 use rexie::{KeyRange, TransactionMode};
@@ -17,7 +16,9 @@ use zeroize::Zeroizing;
 
 use super::crypto::{open, seal};
 use super::records::{STATE_KEY, kind};
-use super::schema::{STORE, abandon, all, both, committed, corrupt, quota_abort, storage_error};
+use super::schema::{
+    STORE, abandon, all, both, committed, corrupt, first_of, quota_abort, storage_error,
+};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{bytes_of, get, get_bytes, set};
@@ -221,6 +222,7 @@ impl Store {
         set(&record, WRITER, &self.writer.as_str().into());
         let mut all = records;
         all.push(record);
+        let written = sealed_len(&all);
         let tx = self.tx(TransactionMode::ReadWrite)?;
         let store = match tx.store(STORE) {
             Ok(store) => store,
@@ -234,10 +236,10 @@ impl Store {
             for id in removed {
                 store.delete(self.contact_key(*id).into()).await?;
             }
-            store.put_all(all.iter().map(|r| (r.clone(), None))).await
+            store.put_all(all.into_iter().map(|r| (r, None))).await
         };
         let mut staged = pin!(staged);
-        let (stored, done) = read_while_staging(read, staged.as_mut()).await;
+        let (stored, done) = first_of(read, staged.as_mut()).await;
         let checked = stored
             .map_err(|e| storage_error(&e))
             .and_then(|stored| self.check_writer(stored.as_ref()));
@@ -260,7 +262,7 @@ impl Store {
         if let Err(e) = staged {
             return Err(abandon(tx, storage_error(&e)).await);
         }
-        self.count_written(&all);
+        self.add_written(written);
         // We never abort a write that passed its check: the browser did, which is how a quota
         // error shows.
         committed(tx, quota_abort).await
@@ -284,14 +286,11 @@ impl Store {
 
     /// Adds the sealed values' lengths of `records` to [`Store::bytes_written`].
     pub(super) fn count_written(&self, records: &[JsValue]) {
-        let n: u64 = records
-            .iter()
-            .map(|r| {
-                get(r, "v")
-                    .dyn_into::<Uint8Array>()
-                    .map_or(0, |v| u64::from(v.length()))
-            })
-            .sum();
+        self.add_written(sealed_len(records));
+    }
+
+    /// Adds `n` bytes to [`Store::bytes_written`].
+    fn add_written(&self, n: u64) {
         self.written.set(self.written.get().saturating_add(n));
     }
 
@@ -318,26 +317,16 @@ impl Drop for Unchecked {
     }
 }
 
-/// Polls `read` and then `staged` (so that on the first poll the request `read` makes is issued
-/// before those `staged` makes) until `read` is ready: its output, and `staged`'s if that
-/// finished too (else it is left to be awaited).
-async fn read_while_staging<R: Future, S: Future>(
-    read: R,
-    mut staged: Pin<&mut S>,
-) -> (R::Output, Option<S::Output>) {
-    let mut read = pin!(read);
-    let mut done = None;
-    let out = poll_fn(|cx| {
-        let out = read.as_mut().poll(cx);
-        if done.is_none()
-            && let Poll::Ready(staged) = staged.as_mut().poll(cx)
-        {
-            done = Some(staged);
-        }
-        out
-    })
-    .await;
-    (out, done)
+/// The sealed values' lengths of `records`, summed (bytes).
+fn sealed_len(records: &[JsValue]) -> u64 {
+    records
+        .iter()
+        .map(|r| {
+            get(r, "v")
+                .dyn_into::<Uint8Array>()
+                .map_or(0, |v| u64::from(v.length()))
+        })
+        .sum()
 }
 
 /// The contact a contact part names: its bytes 1..9 (version ‖ contact id, u64 big-endian ‖ …;
