@@ -34,11 +34,24 @@ async fn fresh(profile: &str) {
     let _ = sotto_wasm::storage::delete_database(&sotto_wasm::storage::db_name(profile)).await;
 }
 
+/// A new store of `profile`, deleted first if it was there.
+async fn fresh_store(profile: &str) -> Store {
+    fresh(profile).await;
+    open(profile, None).await.unwrap()
+}
+
+/// Closes `stores` and deletes `profile`.
+async fn close_all(profile: &str, stores: impl IntoIterator<Item = Store>) {
+    for s in stores {
+        s.close();
+    }
+    fresh(profile).await;
+}
+
 #[wasm_bindgen_test]
 async fn a_stale_copy_cannot_write_an_older_state() {
     let profile = "generation-test";
-    fresh(profile).await;
-    let a = open(profile, None).await.unwrap();
+    let a = fresh_store(profile).await;
     a.write_state(Vec::new(), b"state 1").await.unwrap();
     // A second copy (another tab, or a page restored from an old snapshot) reads it.
     let b = open(profile, None).await.unwrap();
@@ -61,10 +74,7 @@ async fn a_stale_copy_cannot_write_an_older_state() {
     c.write_state(Vec::new(), b"state 5").await.unwrap();
     let e = a.write_state(Vec::new(), b"state 5'").await.unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
-    for s in [a, b, c] {
-        s.close();
-    }
-    fresh(profile).await;
+    close_all(profile, [a, b, c]).await;
 }
 
 /// A stale writer's puts are issued with the check's read, in its transaction: the check
@@ -72,8 +82,7 @@ async fn a_stale_copy_cannot_write_an_older_state() {
 #[wasm_bindgen_test]
 async fn a_refused_write_aborts_the_puts_issued_with_its_check() {
     let profile = "generation-abort-test";
-    fresh(profile).await;
-    let a = open(profile, None).await.unwrap();
+    let a = fresh_store(profile).await;
     let kept = a.record(kind::MESSAGE, b"m0", b"a's message", None);
     a.write_state(vec![kept], b"state 1").await.unwrap();
     let b = open(profile, None).await.unwrap();
@@ -93,10 +102,7 @@ async fn a_refused_write_aborts_the_puts_issued_with_its_check() {
     assert_eq!(read(b"m199").await.unwrap(), None);
     let c = open(profile, None).await.unwrap();
     assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"state 2");
-    for s in [a, b, c] {
-        s.close();
-    }
-    fresh(profile).await;
+    close_all(profile, [a, b, c]).await;
 }
 
 /// A write whose future is dropped after its first poll (its puts issued, its check not yet
@@ -104,8 +110,7 @@ async fn a_refused_write_aborts_the_puts_issued_with_its_check() {
 #[wasm_bindgen_test]
 async fn a_write_dropped_before_its_check_keeps_nothing() {
     let profile = "generation-drop-test";
-    fresh(profile).await;
-    let a = open(profile, None).await.unwrap();
+    let a = fresh_store(profile).await;
     a.write_state(Vec::new(), b"state 1").await.unwrap();
     {
         let message = a.record(kind::MESSAGE, b"m1", b"dropped", None);
@@ -117,10 +122,8 @@ async fn a_write_dropped_before_its_check_keeps_nothing() {
     assert_eq!(a.read(kind::MESSAGE, b"m1").await.unwrap(), None);
     let c = open(profile, None).await.unwrap();
     assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"state 1");
-    c.close();
     a.write_state(Vec::new(), b"state 2").await.unwrap();
-    a.close();
-    fresh(profile).await;
+    close_all(profile, [a, c]).await;
 }
 
 /// What opening a profile reads in one transaction: other records with the state and its
@@ -128,8 +131,7 @@ async fn a_write_dropped_before_its_check_keeps_nothing() {
 #[wasm_bindgen_test]
 async fn the_state_and_other_records_are_read_together() {
     let profile = "read-together-test";
-    fresh(profile).await;
-    let a = open(profile, None).await.unwrap();
+    let a = fresh_store(profile).await;
     let also = [
         (kind::LOCAL, &b"local"[..]),
         (kind::MNEMONIC, &b"phrase"[..]),
