@@ -34,11 +34,24 @@ async fn fresh(profile: &str) {
     let _ = sotto_wasm::storage::delete_database(&sotto_wasm::storage::db_name(profile)).await;
 }
 
+/// A new store of `profile`, deleted first if it was there.
+async fn fresh_store(profile: &str) -> Store {
+    fresh(profile).await;
+    open(profile, None).await.unwrap()
+}
+
+/// Closes `stores` and deletes `profile`.
+async fn close_all(profile: &str, stores: impl IntoIterator<Item = Store>) {
+    for s in stores {
+        s.close();
+    }
+    fresh(profile).await;
+}
+
 #[wasm_bindgen_test]
 async fn a_stale_copy_cannot_write_an_older_state() {
     let profile = "generation-test";
-    fresh(profile).await;
-    let a = open(profile, None).await.unwrap();
+    let a = fresh_store(profile).await;
     a.write_state(Vec::new(), b"state 1").await.unwrap();
     // A second copy (another tab, or a page restored from an old snapshot) reads it.
     let b = open(profile, None).await.unwrap();
@@ -61,9 +74,98 @@ async fn a_stale_copy_cannot_write_an_older_state() {
     c.write_state(Vec::new(), b"state 5").await.unwrap();
     let e = a.write_state(Vec::new(), b"state 5'").await.unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
-    for s in [a, b, c] {
-        s.close();
+    close_all(profile, [a, b, c]).await;
+}
+
+/// A stale writer's puts are issued with the check's read, in its transaction: the check
+/// aborts it, and none of them (new records, records written over, the state) is kept.
+#[wasm_bindgen_test]
+async fn a_refused_write_aborts_the_puts_issued_with_its_check() {
+    let profile = "generation-abort-test";
+    let a = fresh_store(profile).await;
+    let kept = a.record(kind::MESSAGE, b"m0", b"a's message", None);
+    a.write_state(vec![kept], b"state 1").await.unwrap();
+    let b = open(profile, None).await.unwrap();
+    b.read_state().await.unwrap();
+    a.write_state(Vec::new(), b"state 2").await.unwrap();
+    let mut stale = vec![b.record(kind::MESSAGE, b"m0", b"written over", None)];
+    for i in 1..200u32 {
+        let key = format!("m{i}");
+        stale.push(b.record(kind::MESSAGE, key.as_bytes(), b"from the stale copy", None));
     }
+    let e = b.write_state(stale, b"stale state").await.unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("PROFILE_IN_USE"));
+    let read = |key: &'static [u8]| a.read(kind::MESSAGE, key);
+    let m0 = read(b"m0").await.unwrap().map(|m| m.to_vec());
+    assert_eq!(m0.as_deref(), Some(&b"a's message"[..]));
+    assert_eq!(read(b"m1").await.unwrap(), None);
+    assert_eq!(read(b"m199").await.unwrap(), None);
+    let c = open(profile, None).await.unwrap();
+    assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"state 2");
+    close_all(profile, [a, b, c]).await;
+}
+
+/// A write whose future is dropped after its first poll (its puts issued, its check not yet
+/// made) is aborted: nothing of it is kept, and the profile's writer goes on.
+#[wasm_bindgen_test]
+async fn a_write_dropped_before_its_check_keeps_nothing() {
+    let profile = "generation-drop-test";
+    let a = fresh_store(profile).await;
+    a.write_state(Vec::new(), b"state 1").await.unwrap();
+    {
+        let message = a.record(kind::MESSAGE, b"m1", b"dropped", None);
+        let write = std::pin::pin!(a.write_state(vec![message], b"dropped state"));
+        let waker = std::task::Waker::noop();
+        let polled = write.poll(&mut std::task::Context::from_waker(waker));
+        assert!(polled.is_pending(), "IndexedDB answers later");
+    }
+    assert_eq!(a.read(kind::MESSAGE, b"m1").await.unwrap(), None);
+    let c = open(profile, None).await.unwrap();
+    assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"state 1");
+    a.write_state(Vec::new(), b"state 2").await.unwrap();
+    close_all(profile, [a, c]).await;
+}
+
+/// What opening a profile reads in one transaction: other records with the state and its
+/// contact records, each when there is one; one that does not open is its own `STORAGE`.
+#[wasm_bindgen_test]
+async fn the_state_and_other_records_are_read_together() {
+    let profile = "read-together-test";
+    let a = fresh_store(profile).await;
+    let also = [
+        (kind::LOCAL, &b"local"[..]),
+        (kind::MNEMONIC, &b"phrase"[..]),
+    ];
+    let plain = |read: Vec<sotto_wasm::storage::ReadRecord>| -> Vec<Option<Vec<u8>>> {
+        read.into_iter()
+            .map(|r| r.unwrap().map(|p| p.to_vec()))
+            .collect()
+    };
+    let (read, state) = a.read_state_parts_with(&also).await.unwrap();
+    assert_eq!(plain(read), [None, None]);
+    assert!(state.is_none());
+    let local = a.record(kind::LOCAL, b"local", b"bookkeeping", None);
+    a.write(vec![local]).await.unwrap();
+    let (read, state) = a.read_state_parts_with(&also).await.unwrap();
+    assert_eq!(plain(read), [Some(b"bookkeeping".to_vec()), None]);
+    assert!(state.is_none());
+    a.write_state(Vec::new(), b"state 1").await.unwrap();
+    let (read, state) = a.read_state_parts_with(&also).await.unwrap();
+    assert_eq!(plain(read), [Some(b"bookkeeping".to_vec()), None]);
+    assert_eq!(&state.unwrap().state[..], b"state 1");
+    let (read, state) = a.read_state_parts_with(&[]).await.unwrap();
+    assert!(read.is_empty() && state.is_some());
+    // A record stored under another key does not open as this one; the others still do.
+    let moved = a.record(kind::MNEMONIC, b"elsewhere", b"moved", None);
+    let own = a.record(kind::MNEMONIC, b"phrase", b"", None);
+    Reflect::set(&moved, &"k".into(), &field(&own, "k")).unwrap();
+    a.write(vec![moved]).await.unwrap();
+    let (mut read, state) = a.read_state_parts_with(&also).await.unwrap();
+    let e = read.pop().unwrap().unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("STORAGE"));
+    assert_eq!(plain(read), [Some(b"bookkeeping".to_vec())]);
+    assert!(state.is_some());
+    a.close();
     fresh(profile).await;
 }
 

@@ -273,6 +273,19 @@ async fn messages_page_by_conversation_newest_last() {
         ["m0", "m2"]
     );
     assert!(store.messages(2, 10, None).await.unwrap().is_empty());
+    // A page of exactly the messages there are, of one, of none, and one below a message.
+    assert_eq!(
+        texts(store.messages(1, 5, None).await.unwrap()),
+        ["m1", "m3", "m5", "m7", "m9"]
+    );
+    assert_eq!(texts(store.messages(1, 1, None).await.unwrap()), ["m9"]);
+    assert!(store.messages(1, 0, None).await.unwrap().is_empty());
+    assert_eq!(
+        texts(store.messages(0, 2, seq).await.unwrap()),
+        ["m0", "m2"]
+    );
+    assert_eq!(texts(store.messages(0, 1, seq).await.unwrap()), ["m2"]);
+    assert!(store.messages(0, 3, Some(0)).await.unwrap().is_empty());
     store.wipe().await.unwrap();
 }
 

@@ -2,7 +2,7 @@
 //! a document signed by directory authorities. A directory is used only once it verified
 //! against the authority keys the embedder gave (`directoryKeys`, `directoryThreshold`) in
 //! network time; the last one that did is kept in a saved profile's store, so the profile can
-//! open without a network ([`store_directory`], [`stored_directory`]).
+//! open without a network ([`store_directory`], [`verify_kept`]).
 
 use js_sys::{Array, Promise};
 use sotto_proto::directory::RelayDescriptor;
@@ -159,22 +159,20 @@ pub fn invalid(e: &DirectoryError) -> JsValue {
 
 /// Keeps `text`, a signed directory document that verified, as the profile's last directory
 /// (a sealed `directory` record, one per profile; the next one replaces it), for
-/// [`stored_directory`].
+/// [`verify_kept`].
 pub async fn store_directory(store: &Store, text: &str) -> Result<(), JsValue> {
     let record = store.record(kind::DIRECTORY, DIRECTORY_KEY, text.as_bytes(), None);
     store.write(vec![record]).await
 }
 
-/// The last directory kept with [`store_directory`], verified again against `trust`: the
-/// authorities' signatures and every relay's own, at the document's own `valid_after` (it
-/// was inside its validity when it was kept; one that has expired since still says where
-/// the relays were, for opening offline, and the caller reads a fresh one when it can).
-/// `None` when nothing is kept (a profile saved before it was kept), the store cannot be
-/// read, or it no longer verifies (other keys given this time, or an unsigned directory kept
-/// by an older version).
-pub async fn stored_directory(store: &Store, trust: &DirectoryTrust) -> Option<Verified> {
-    let bytes = store.read(kind::DIRECTORY, DIRECTORY_KEY).await.ok()??;
-    let text = String::from_utf8(bytes.to_vec()).ok()?;
+/// The text of the last directory kept with [`store_directory`] (as opening a profile reads
+/// it: `crate::history::idb::Restored`), verified again against `trust`: the authorities'
+/// signatures and every relay's own, at the document's own `valid_after` (it was inside its
+/// validity when it was kept; one that has expired since still says where the relays were,
+/// for opening offline, and the caller reads a fresh one when it can). `None` when it no
+/// longer verifies (other keys given this time, or an unsigned directory kept by an older
+/// version).
+pub fn verify_kept(text: String, trust: &DirectoryTrust) -> Option<Verified> {
     let doc = SignedDirectory::parse(&text).ok()?;
     let relays = doc.verify(trust, doc.valid_after).ok()?.relays;
     Some(Verified {

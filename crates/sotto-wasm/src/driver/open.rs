@@ -8,7 +8,7 @@
 //!
 //! A saved profile does not need the network to open: when the directory cannot be read (or
 //! its gateway does not answer) it opens offline, with the gateway's URL from the directory it
-//! kept ([`stored_directory`], verified again with the same keys) if any, and the driver keeps
+//! kept ([`verify_kept`]: verified again with the same keys) if any, and the driver keeps
 //! trying to connect. A new profile needs the network (`RELAY_UNREACHABLE`).
 
 use std::rc::Rc;
@@ -23,7 +23,7 @@ use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use super::directory::{bounded, newest, read_directory, store_directory, stored_directory};
+use super::directory::{bounded, newest, read_directory, store_directory, verify_kept};
 use super::link::random_below;
 use super::lock::{ProfileLock, acquire, in_use};
 use super::machine::{Driver, Parts};
@@ -109,8 +109,13 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
 /// 8 ms in a browser), for the relay snapshot; `None` for a store without a readable phrase
 /// (none was ever written so: it just has no snapshot) and for a profile kept in memory.
 async fn snapshot_root(store: Option<Rc<Store>>) -> Option<RootSecret> {
-    let phrase = store?.phrase().await.ok()?;
-    Some(Mnemonic::parse(&phrase).ok()?.root_secret())
+    root_of(&store?.phrase().await.ok()?)
+}
+
+/// The root of the recovery phrase `phrase` (see [`snapshot_root`]); `None` when it does not
+/// parse.
+fn root_of(phrase: &str) -> Option<RootSecret> {
+    Some(Mnemonic::parse(phrase).ok()?.root_secret())
 }
 
 /// What [`open_profile`] hands [`open`]: the driver, and the snapshot root when it was
@@ -200,6 +205,8 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
         mut client,
         local,
         resume,
+        kept_directory,
+        phrase,
     } = restored;
     let unsent = unsent_messages(&client, history.store()).await;
     let gateway = client.gateway();
@@ -220,10 +227,25 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
     {
         return Err(e.clone());
     }
-    // Never back to a directory older than the one the profile took last (`newest`).
-    let read = match (read, history.store()) {
-        (Ok(read), Some(store)) => Ok(newest(read, stored_directory(&store, &trust).await)),
-        (read, _) => read,
+    // Never back to a directory older than the one the profile took last (`newest`). The one
+    // kept is verified again only when it differs from the one just verified, and kept again
+    // only when what is taken differs from it (issue 18: the same directory, as on most
+    // opens, costs neither its signature checks nor a write).
+    let mut kept_already = false;
+    let mut kept_directory = kept_directory;
+    let read = match read {
+        Ok(read) => {
+            let kept = kept_directory.take();
+            if kept.as_deref() == Some(read.text.as_str()) {
+                kept_already = true;
+                Ok(read)
+            } else {
+                let newest = newest(read, kept.clone().and_then(|t| verify_kept(t, &trust)));
+                kept_already = kept.as_deref() == Some(newest.text.as_str());
+                Ok(newest)
+            }
+        }
+        read => read,
     };
     let (relays, gateway_url, ws, directory_stale, directory_valid_after) = match read {
         Ok(read) => {
@@ -243,8 +265,11 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
             let socket = start_socket(&url);
             if let Some(store) = history.store() {
                 // Only the copy kept for opening offline is lost if this fails.
-                let _ = store_directory(&store, &read.text).await;
-                root = Some(snapshot_root(Some(store)).await);
+                if !kept_already {
+                    let _ = store_directory(&store, &read.text).await;
+                }
+                // The phrase was read with the state: only its root is derived here.
+                root = Some(phrase.as_deref().and_then(|p| root_of(p)));
             }
             // A gateway that does not answer: open offline, and keep trying.
             let ws = socket.await.ok();
@@ -253,10 +278,7 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
         // No network: open from what the profile kept (the client already holds the relays'
         // keys it last read; the kept directory, verified again, gives the gateway's URL).
         Err(_) => {
-            let kept = match history.store() {
-                Some(store) => stored_directory(&store, &trust).await,
-                None => None,
-            };
+            let kept = kept_directory.and_then(|text| verify_kept(text, &trust));
             let valid_after = kept.as_ref().map_or(0, |k| k.valid_after);
             let relays = kept.map(|k| k.relays).unwrap_or_default();
             let url = url_in(&relays);

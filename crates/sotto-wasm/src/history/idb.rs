@@ -12,7 +12,9 @@ use zeroize::Zeroizing;
 
 use super::{Change, History, Pending, Rng, Seed, StateParts, Write, Written, ready};
 use crate::error::{ErrorCode, sotto_error};
-use crate::storage::{LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, Status, Store, kind};
+use crate::storage::{
+    DIRECTORY_KEY, LOCAL_KEY, Local, MNEMONIC_KEY, MessageRecord, Status, Store, kind,
+};
 
 /// What a saved profile brings back when it is opened: its client, its bookkeeping, and the
 /// messages whose downloads start again.
@@ -23,6 +25,13 @@ pub struct Restored {
     pub local: Local,
     /// Messages with a file still to download.
     pub resume: Vec<MessageRecord>,
+    /// The text of the directory the profile kept (not verified: see
+    /// `driver::directory::verify_kept`), read with the state; `None` when there is none or
+    /// it cannot be read.
+    pub kept_directory: Option<String>,
+    /// The recovery phrase the profile keeps, read with the state; `None` when there is none
+    /// or it cannot be read (then it has no relay snapshot).
+    pub phrase: Option<Zeroizing<String>>,
 }
 
 /// Messages and files of a saved profile: queued here until the next write, then in the store.
@@ -55,11 +64,33 @@ impl IdbHistory {
         passphrase: Option<&str>,
     ) -> Result<(IdbHistory, Option<Restored>), JsValue> {
         let store = Store::open(profile, passphrase).await?;
+        // The bookkeeping, the kept directory, the phrase, the state and the contact records
+        // in one transaction (issue 18).
+        let also = [
+            (kind::LOCAL, LOCAL_KEY),
+            (kind::DIRECTORY, DIRECTORY_KEY),
+            (kind::MNEMONIC, MNEMONIC_KEY),
+        ];
+        let (read, stored) = if store.created {
+            (Vec::new(), None)
+        } else {
+            store.read_state_parts_with(&also).await?
+        };
+        let mut read = read.into_iter();
+        let local_bytes = read.next().transpose()?.flatten();
+        // Unreadable, these two are as if absent (as the open and the snapshot
+        // root read them before).
+        let kept_directory = read
+            .next()
+            .and_then(|r| r.ok().flatten())
+            .and_then(|b| String::from_utf8(b.to_vec()).ok());
+        let phrase = read
+            .next()
+            .and_then(|r| r.ok().flatten())
+            .and_then(|b| Some(Zeroizing::new(std::str::from_utf8(&b).ok()?.to_owned())));
         let mut local = Local::default();
         let mut resume = Vec::new();
-        if !store.created
-            && let Some(bytes) = store.read(kind::LOCAL, LOCAL_KEY).await?
-        {
+        if let Some(bytes) = local_bytes {
             local = Local::decode(&bytes).ok_or_else(damaged)?;
             sweep_expired(&store, &mut local).await?;
             // Downloads start again; uploads (whose transfer state is gone) failed.
@@ -84,9 +115,7 @@ impl IdbHistory {
         let mut seq = 0;
         let mut restored = None;
         let mut written = Written::new();
-        if !store.created
-            && let Some(stored) = store.read_state_parts().await?
-        {
+        if let Some(stored) = stored {
             seq = stored
                 .state
                 .get(..8)
@@ -116,6 +145,8 @@ impl IdbHistory {
                 client,
                 local,
                 resume,
+                kept_directory,
+                phrase,
             });
         }
         let history = IdbHistory {

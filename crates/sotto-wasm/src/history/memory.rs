@@ -33,6 +33,8 @@ impl MemoryHistory {
             client: seed.client,
             local,
             resume: Vec::new(),
+            kept_directory: None,
+            phrase: None,
         };
         (history, restored)
     }

@@ -52,7 +52,7 @@ pub use records::{
     kind,
 };
 pub use schema::{ProfileInfo, SCHEMA_VERSION, db_name, delete_database, probe, storage_error};
-pub use state::StoredState;
+pub use state::{ReadRecord, StoredState};
 pub use store::Store;
 
 impl Store {

@@ -1,6 +1,10 @@
 //! The database itself: its name, its one object store and index, the plaintext `meta`
 //! record, whole-database operations, and how IndexedDB failures become `SottoError`s.
 
+use std::future::poll_fn;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+
 use js_sys::Reflect;
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};
 use sha2::{Digest, Sha256};
@@ -73,13 +77,16 @@ pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<()
         return Err(abandon(tx, storage_error(&e)).await);
     }
     // We never abort a write: the browser did, which is how a quota error shows.
-    committed(tx, || {
-        sotto_error(
-            ErrorCode::StorageQuota,
-            "IndexedDB aborted the write (storage quota exhausted?)",
-        )
-    })
-    .await
+    committed(tx, quota_abort).await
+}
+
+/// The error of a write that IndexedDB aborted though we did not: `STORAGE_QUOTA` (how a
+/// quota error shows).
+pub fn quota_abort() -> JsValue {
+    sotto_error(
+        ErrorCode::StorageQuota,
+        "IndexedDB aborted the write (storage quota exhausted?)",
+    )
 }
 
 /// Aborts `tx`, a write that failed before all of it was staged (a put refused at once, a
@@ -99,6 +106,73 @@ pub async fn committed(
         rexie::TransactionResult::Committed => Ok(()),
         _ => Err(aborted()),
     }
+}
+
+/// Polls `f` into `out`, unless it already finished (its output is in `out`).
+fn poll_into<F: Future>(f: Pin<&mut F>, out: &mut Option<F::Output>, cx: &mut Context<'_>) {
+    if out.is_none()
+        && let Poll::Ready(o) = f.poll(cx)
+    {
+        *out = Some(o);
+    }
+}
+
+/// Both futures' outputs, `a` and `b` polled together (`a` first, so that on the first poll
+/// the IndexedDB request `a` makes is issued before the one `b` makes): requests in one
+/// transaction issued at once, answered in order, instead of each after the last one's
+/// answer.
+pub async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut a_out, mut b_out) = (None, None);
+    poll_fn(|cx| {
+        poll_into(a.as_mut(), &mut a_out, cx);
+        poll_into(b.as_mut(), &mut b_out, cx);
+        match (a_out.take(), b_out.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (a, b) => {
+                (a_out, b_out) = (a, b);
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// Every future's output, in order, the futures polled together in order (as [`both`]).
+pub async fn all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        for (f, out) in futures.iter_mut().zip(outs.iter_mut()) {
+            poll_into(f.as_mut(), out, cx);
+        }
+        if outs.iter().all(Option::is_some) {
+            Poll::Ready(outs.iter_mut().filter_map(Option::take).collect())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Polls `first` and then `rest` (as [`both`]) until `first` is ready: its output, and
+/// `rest`'s if that finished too (else it is left to be awaited).
+pub async fn first_of<A: Future, B: Future>(
+    first: A,
+    mut rest: Pin<&mut B>,
+) -> (A::Output, Option<B::Output>) {
+    let mut first = pin!(first);
+    let (mut out, mut done) = (None, None);
+    let out = poll_fn(|cx| {
+        poll_into(first.as_mut(), &mut out, cx);
+        poll_into(rest.as_mut(), &mut done, cx);
+        match out.take() {
+            Some(out) => Poll::Ready(out),
+            None => Poll::Pending,
+        }
+    })
+    .await;
+    (out, done)
 }
 
 /// What can be known of a saved profile before it is opened.

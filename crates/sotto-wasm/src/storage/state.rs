@@ -4,6 +4,9 @@
 //! [`sotto_proto::client::Client::to_parts`]). Read together in one transaction; written
 //! together, with other records, in one transaction that first checks the generation.
 
+use std::pin::pin;
+use std::task::{Context, Waker};
+
 use js_sys::Uint8Array;
 use rexie::{KeyRange, TransactionMode};
 use sotto_proto::client::ContactId;
@@ -13,7 +16,9 @@ use zeroize::Zeroizing;
 
 use super::crypto::{open, seal};
 use super::records::{STATE_KEY, kind};
-use super::schema::{STORE, abandon, corrupt, put_all, storage_error};
+use super::schema::{
+    STORE, abandon, all, both, committed, corrupt, first_of, quota_abort, storage_error,
+};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{bytes_of, get, get_bytes, set};
@@ -32,6 +37,10 @@ pub struct StoredState {
     pub state: Zeroizing<Vec<u8>>,
     pub contacts: Vec<(ContactId, Zeroizing<Vec<u8>>)>,
 }
+
+/// One record read by [`Store::read_state_parts_with`]: its plaintext, `None` when there is
+/// none, `STORAGE` when it does not open.
+pub type ReadRecord = Result<Option<Zeroizing<Vec<u8>>>, JsValue>;
 
 impl Store {
     /// The key of contact `id`'s record: a prefix common to all contact records (so that one
@@ -78,8 +87,24 @@ impl Store {
     /// generation as [`Store::read_state`] does. A contact record that does not open, or
     /// whose part names another contact than its key, is damage (`STORAGE`).
     pub async fn read_state_parts(&self) -> Result<Option<StoredState>, JsValue> {
+        Ok(self.read_state_parts_with(&[]).await?.1)
+    }
+
+    /// [`Store::read_state_parts`], and in the same transaction the records `also` (their
+    /// kind and key), each decrypted as [`Store::read`] does (a record that does not open is
+    /// its own `STORAGE` error, for the caller to weigh): what opening a profile reads, in one
+    /// round trip (issue 18). The requests are issued together (IndexedDB answers them in
+    /// order), not each after the last one's answer.
+    pub async fn read_state_parts_with(
+        &self,
+        also: &[(&str, &[u8])],
+    ) -> Result<(Vec<ReadRecord>, Option<StoredState>), JsValue> {
         let tx = self.tx(TransactionMode::ReadOnly)?;
         let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let also: Vec<(&str, String)> = also
+            .iter()
+            .map(|(kind, key)| (*kind, self.hashed(kind, key)))
+            .collect();
         let prefix = self.contact_prefix();
         let range = KeyRange::bound(
             &format!("{prefix}:").into(),
@@ -88,21 +113,33 @@ impl Store {
             Some(true),
         )
         .map_err(|e| storage_error(&e.into()))?;
-        let (v, rows) = {
-            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-            let v = store
-                .get(hashed.clone().into())
-                .await
-                .map_err(|e| storage_error(&e))?;
-            let rows = store
-                .get_all(Some(range), None)
-                .await
-                .map_err(|e| storage_error(&e))?;
-            (v, rows)
-        };
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        let ((v, also_v), rows) = both(
+            both(
+                store.get(hashed.clone().into()),
+                all(also
+                    .iter()
+                    .map(|(_, k)| store.get(k.clone().into()))
+                    .collect()),
+            ),
+            store.get_all(Some(range), None),
+        )
+        .await;
+        let (v, rows) = (
+            v.map_err(|e| storage_error(&e))?,
+            rows.map_err(|e| storage_error(&e))?,
+        );
+        let also = also
+            .iter()
+            .zip(also_v)
+            .map(|((kind, k), v)| {
+                v.map_err(|e| storage_error(&e))
+                    .and_then(|v| self.open_read(kind, k, v))
+            })
+            .collect();
         let Some(v) = v else {
             self.base.replace((0, None));
-            return Ok(None);
+            return Ok((also, None));
         };
         self.generation.set(generation_of(&v));
         self.base.replace(writer_of(&v));
@@ -115,7 +152,7 @@ impl Store {
             .iter()
             .map(|row| self.open_contact_row(row, &names))
             .collect::<Result<_, _>>()?;
-        Ok(Some(StoredState { state, contacts }))
+        Ok((also, Some(StoredState { state, contacts })))
     }
 
     /// One contact record read by [`Store::read_state_parts`], opened: the contact id its part
@@ -154,13 +191,20 @@ impl Store {
     /// Writes `records` (messages, contact records made by [`Store::contact_record`], …) and
     /// the client state `state`, and deletes the records of the contacts `removed`, in one
     /// transaction, as the next generation of the state this store read (or last wrote).
-    /// Inside the same transaction the stored `state` record is checked first: unless this
-    /// store wrote it (its writer id) or it is still the one this store read (generation and
-    /// writer id), another writer (another tab, an older copy) wrote since, and nothing is
-    /// written or deleted: this fails with `PROFILE_IN_USE`, so a stale copy can never roll
-    /// the ratchets (the state's or any contact's) back, nor leave its core beside another
-    /// writer's contact records. A failed write of this store changes nothing of that (a
-    /// generation number claimed by a failed write no longer lets a stale copy pass).
+    /// The same transaction checks the stored `state` record: unless this store wrote it (its
+    /// writer id) or it is still the one this store read (generation and writer id), another
+    /// writer (another tab, an older copy) wrote since, and the transaction is aborted, so
+    /// nothing is written or deleted: this fails with `PROFILE_IN_USE`, so a stale copy can
+    /// never roll the ratchets (the state's or any contact's) back, nor leave its core beside
+    /// another writer's contact records. A failed write of this store changes nothing of that
+    /// (a generation number claimed by a failed write no longer lets a stale copy pass).
+    ///
+    /// The check's read and the deletes and puts are issued together, on this future's first
+    /// poll (issue 18): IndexedDB runs a transaction's requests in order, so the read sees the
+    /// state as it was before this write, and the check is made when the read returns, while
+    /// the puts are still pending (they were issued after it), so the abort still undoes them
+    /// all. A caller that polls once and then does other work overlaps the whole commit with
+    /// that work, not only what follows the check.
     ///
     /// The generation is claimed before the first await, so writes started one after another
     /// from this store (whose IndexedDB transactions run in the order they were made) each
@@ -176,31 +220,59 @@ impl Store {
         let record = self.record(kind::STATE, STATE_KEY, state, None);
         set(&record, GENERATION, &JsValue::from(next as f64));
         set(&record, WRITER, &self.writer.as_str().into());
-        let tx = self.tx(TransactionMode::ReadWrite)?;
-        if let Err(e) = self.check_and_delete(&tx, removed).await {
-            return Err(abandon(tx, e).await);
-        }
         let mut all = records;
         all.push(record);
-        self.count_written(&all);
-        put_all(tx, all).await
+        let written = sealed_len(&all);
+        let tx = self.tx(TransactionMode::ReadWrite)?;
+        let store = match tx.store(STORE) {
+            Ok(store) => store,
+            Err(e) => return Err(abandon(tx, storage_error(&e)).await),
+        };
+        // Dropped before its check passed (the future dropped), the write is aborted.
+        let mut unchecked = Unchecked(Some(tx));
+        let hashed = self.hashed(kind::STATE, STATE_KEY);
+        let read = store.get(hashed.into());
+        let staged = async {
+            for id in removed {
+                store.delete(self.contact_key(*id).into()).await?;
+            }
+            store.put_all(all.into_iter().map(|r| (r, None))).await
+        };
+        let mut staged = pin!(staged);
+        let (stored, done) = first_of(read, staged.as_mut()).await;
+        let checked = stored
+            .map_err(|e| storage_error(&e))
+            .and_then(|stored| self.check_writer(stored.as_ref()));
+        // (Held until here: only a dropped future lets it go earlier.)
+        let Some(tx) = unchecked.0.take() else {
+            return Err(sotto_error(
+                ErrorCode::Storage,
+                "IndexedDB: the write ended",
+            ));
+        };
+        if let Err(e) = checked {
+            return Err(abandon(tx, e).await);
+        }
+        // The read returned before the last put, as IndexedDB's order has it: the check
+        // passed, so the puts go on.
+        let staged = match done {
+            Some(staged) => staged,
+            None => staged.await,
+        };
+        if let Err(e) = staged {
+            return Err(abandon(tx, storage_error(&e)).await);
+        }
+        self.add_written(written);
+        // We never abort a write that passed its check: the browser did, which is how a quota
+        // error shows.
+        committed(tx, quota_abort).await
     }
 
-    /// The first steps of [`Store::write_state_with`] in its transaction `tx`: the check that
-    /// no other writer wrote the state since this store read it, then the deletion of the
-    /// records of the contacts `removed`.
-    async fn check_and_delete(
-        &self,
-        tx: &rexie::Transaction,
-        removed: &[ContactId],
-    ) -> Result<(), JsValue> {
-        let hashed = self.hashed(kind::STATE, STATE_KEY);
-        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-        let stored = store
-            .get(hashed.into())
-            .await
-            .map_err(|e| storage_error(&e))?
-            .map_or((0, None), |v| writer_of(&v));
+    /// The check of [`Store::write_state_with`] on the `state` record it read (`stored`,
+    /// `None` when there is none): `PROFILE_IN_USE` unless this store wrote it or it is still
+    /// the one this store read.
+    fn check_writer(&self, stored: Option<&JsValue>) -> Result<(), JsValue> {
+        let stored = stored.map_or((0, None), writer_of);
         let ours = stored.1.as_deref() == Some(self.writer.as_str());
         if !ours && stored != *self.base.borrow() {
             return Err(sotto_error(
@@ -209,25 +281,16 @@ impl Store {
                  this copy stopped",
             ));
         }
-        for id in removed {
-            store
-                .delete(self.contact_key(*id).into())
-                .await
-                .map_err(|e| storage_error(&e))?;
-        }
         Ok(())
     }
 
     /// Adds the sealed values' lengths of `records` to [`Store::bytes_written`].
     pub(super) fn count_written(&self, records: &[JsValue]) {
-        let n: u64 = records
-            .iter()
-            .map(|r| {
-                get(r, "v")
-                    .dyn_into::<Uint8Array>()
-                    .map_or(0, |v| u64::from(v.length()))
-            })
-            .sum();
+        self.add_written(sealed_len(records));
+    }
+
+    /// Adds `n` bytes to [`Store::bytes_written`].
+    fn add_written(&self, n: u64) {
         self.written.set(self.written.get().saturating_add(n));
     }
 
@@ -237,6 +300,33 @@ impl Store {
     pub fn bytes_written(&self) -> u64 {
         self.written.get()
     }
+}
+
+/// The transaction of a [`Store::write_state_with`] whose check has not passed yet: dropped
+/// holding it (the write's future dropped after its first poll, its puts issued), it aborts
+/// it, so that no write goes unchecked.
+struct Unchecked(Option<rexie::Transaction>);
+
+impl Drop for Unchecked {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            // `abort` calls IndexedDB's at its first poll; what it returns is not awaited.
+            let abort = pin!(tx.abort());
+            let _ = abort.poll(&mut Context::from_waker(Waker::noop()));
+        }
+    }
+}
+
+/// The sealed values' lengths of `records`, summed (bytes).
+fn sealed_len(records: &[JsValue]) -> u64 {
+    records
+        .iter()
+        .map(|r| {
+            get(r, "v")
+                .dyn_into::<Uint8Array>()
+                .map_or(0, |v| u64::from(v.length()))
+        })
+        .sum()
 }
 
 /// The contact a contact part names: its bytes 1..9 (version ‖ contact id, u64 big-endian ‖ …;
