@@ -283,6 +283,9 @@ impl Envelope {
     /// Decodes an unpadded encoding ([`Envelope::encode_unpadded`]): exactly `28 + L` bytes,
     /// one envelope (not a batch).
     pub fn decode_unpadded(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        if bytes.len() > ENVELOPE_SIZE {
+            return Err(EnvelopeError::TooLarge);
+        }
         let mut r = Reader::new(bytes);
         let raw = Raw::read(&mut r)?;
         r.should_be_exhausted()?;

@@ -122,7 +122,13 @@ mod tests {
 
     fn texts(rng: &mut ChaCha20Rng, n: usize) -> Vec<Envelope> {
         (0..n)
-            .map(|i| Envelope::new(rng, 1_800_000_000 + i as u64, Content::Text(format!("m{i}"))))
+            .map(|i| {
+                Envelope::new(
+                    rng,
+                    1_800_000_000 + i as u64,
+                    Content::Text(format!("m{i}")),
+                )
+            })
             .collect()
     }
 
@@ -170,10 +176,16 @@ mod tests {
         let n = fit_in_message(parts.iter().map(|p| p.len()));
         assert!(n > 50 && n < 200, "{n}");
         let refs: Vec<&[u8]> = parts.iter().take(n).map(|p| &p[..]).collect();
-        assert_eq!(decode_message(&encode_message(&refs).unwrap()).unwrap(), many[..n]);
+        assert_eq!(
+            decode_message(&encode_message(&refs).unwrap()).unwrap(),
+            many[..n]
+        );
         let refs: Vec<&[u8]> = parts.iter().take(n + 1).map(|p| &p[..]).collect();
         assert_eq!(encode_message(&refs).unwrap_err(), EnvelopeError::TooLarge);
-        assert_eq!(encode_message(&[]).unwrap_err(), EnvelopeError::InvalidValue);
+        assert_eq!(
+            encode_message(&[]).unwrap_err(),
+            EnvelopeError::InvalidValue
+        );
     }
 
     /// Offsets in a batch of two texts `m0`, `m1`: the body starts at 28 (count), the first
@@ -208,24 +220,39 @@ mod tests {
         // envelope's header.
         let mut b = good.clone();
         b[29..31].copy_from_slice(&0x0fffu16.to_be_bytes());
-        assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::LengthPastEnd);
+        assert_eq!(
+            decode_message(&b).unwrap_err(),
+            EnvelopeError::LengthPastEnd
+        );
         let mut b = good.clone();
         b[29..31].copy_from_slice(&29u16.to_be_bytes());
-        assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::LengthPastEnd);
+        assert_eq!(
+            decode_message(&b).unwrap_err(),
+            EnvelopeError::LengthPastEnd
+        );
         let mut b = good.clone();
         b[29..31].copy_from_slice(&20u16.to_be_bytes());
         assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::Truncated);
         // Trailing bytes: inside an entry (longer than its envelope) and after the entries.
         let mut b = good.clone();
         b[29..31].copy_from_slice(&31u16.to_be_bytes());
-        assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::TrailingBytes);
+        assert_eq!(
+            decode_message(&b).unwrap_err(),
+            EnvelopeError::TrailingBytes
+        );
         let mut b = good.clone();
         set_body_len(&mut b, body_len + 1);
-        assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::TrailingBytes);
+        assert_eq!(
+            decode_message(&b).unwrap_err(),
+            EnvelopeError::TrailingBytes
+        );
         // Padding after the batch.
         let mut b = good.clone();
         b[ENVELOPE_SIZE - 1] = 1;
-        assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::NonZeroPadding);
+        assert_eq!(
+            decode_message(&b).unwrap_err(),
+            EnvelopeError::NonZeroPadding
+        );
         // A non-zero id or time on the batch itself.
         for at in [1, 17, 24] {
             let mut b = good.clone();
@@ -255,7 +282,10 @@ mod tests {
         let inner_len = 28 + usize::from(u16::from_be_bytes([inner[26], inner[27]]));
         let other = texts(&mut rng, 1)[0].encode_unpadded().unwrap();
         let nested = encode_message(&[&inner[..inner_len], &other[..]]).unwrap();
-        assert_eq!(decode_message(&nested).unwrap_err(), EnvelopeError::NestedBatch);
+        assert_eq!(
+            decode_message(&nested).unwrap_err(),
+            EnvelopeError::NestedBatch
+        );
         assert_eq!(
             Envelope::decode_unpadded(&inner[..inner_len]).unwrap_err(),
             EnvelopeError::NestedBatch
