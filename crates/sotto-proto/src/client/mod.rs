@@ -519,4 +519,6 @@ impl Client {
 }
 
 #[cfg(test)]
+mod outbox_tests;
+#[cfg(test)]
 mod tests;

@@ -43,8 +43,8 @@ const PENDING_SECURE: u8 = 0x02;
 const PENDING_SEND: u8 = 0x03;
 const PURPOSE_INVITATION: u8 = 0x01;
 const PURPOSE_ACCEPT: u8 = 0x02;
-const OUTGOING_ENVELOPE: u8 = 0x01;
-const OUTGOING_SEALED: u8 = 0x02;
+pub(super) const OUTGOING_ENVELOPE: u8 = 0x01;
+pub(super) const OUTGOING_SEALED: u8 = 0x02;
 /// Secret key ‖ invitation (see [`InvitationSecret::to_persisted_bytes`]).
 const INVITATION_SECRET_LEN: usize = 32 + crate::invitation::ENCODED_LEN;
 /// Stands in for the SURB of a restored request: no opener has it (random ids are never zero).

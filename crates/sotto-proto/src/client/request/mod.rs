@@ -570,4 +570,4 @@ impl Client {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

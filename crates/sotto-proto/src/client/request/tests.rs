@@ -10,18 +10,26 @@ use rand_core::SeedableRng;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-fn answer(client: &mut Client, rng: &mut ChaCha20Rng, request_id: u64, body: ResponseBody) {
+pub(in crate::client) fn answer(
+    client: &mut Client,
+    rng: &mut ChaCha20Rng,
+    request_id: u64,
+    body: ResponseBody,
+) {
     client.on_response(rng, Response { request_id, body }, NOW);
 }
 
-fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
+pub(in crate::client) fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
     let found = client.pending.iter().find(|(_, p)| is(&p.kind));
     found.map(|(id, _)| *id).unwrap()
 }
 
 /// Starts accepting a fresh one-time invitation (of someone on this client's gateway): the
 /// acceptance's request handle and the invitation's secret.
-fn accepting(client: &mut Client, rng: &mut ChaCha20Rng) -> (u64, InvitationSecret) {
+pub(in crate::client) fn accepting(
+    client: &mut Client,
+    rng: &mut ChaCha20Rng,
+) -> (u64, InvitationSecret) {
     let their_queue = QueueId::random(rng);
     let gateway = client.gateway();
     let secret = InvitationSecret::create(rng, InvitationKind::OneTime, gateway, their_queue, NOW);
@@ -32,7 +40,7 @@ fn accepting(client: &mut Client, rng: &mut ChaCha20Rng) -> (u64, InvitationSecr
 }
 
 /// A relay's `Ids` answer with random queue ids.
-fn fresh_ids(rng: &mut ChaCha20Rng) -> ResponseBody {
+pub(in crate::client) fn fresh_ids(rng: &mut ChaCha20Rng) -> ResponseBody {
     ResponseBody::Ids {
         recipient_id: QueueId::random(rng),
         sender_id: QueueId::random(rng),
