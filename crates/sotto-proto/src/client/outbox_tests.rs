@@ -6,7 +6,7 @@
 use super::contact::Outgoing;
 use super::persist::{OUTGOING_ENVELOPE, OUTGOING_SEALED};
 use super::request::PendingKind;
-use super::request::tests::{accepting, answer, fresh_ids, pending_id};
+use super::request::tests::{accepted, answer, pending_id};
 use super::tests::{NOW, client};
 use super::*;
 use crate::envelope::{Content, Envelope};
@@ -23,9 +23,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 /// the client, the contact, the inviter's secret and the inviter's session with us.
 fn talking(rng: &mut ChaCha20Rng) -> (Client, ContactId, InvitationSecret, Session) {
     let mut client = client(rng);
-    let (accept, secret) = accepting(&mut client, rng);
-    let ids = fresh_ids(rng);
-    answer(&mut client, rng, accept, ids);
+    let (_, secret) = accepted(&mut client, rng);
     let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
     answer(&mut client, rng, secure, ResponseBody::Ok);
     let contact = std::iter::from_fn(|| client.poll_event())
@@ -226,9 +224,7 @@ fn find_once(haystack: &[u8], needle: &[u8]) -> usize {
 fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens() {
     let mut rng = ChaCha20Rng::seed_from_u64(1805);
     let mut client = client(&mut rng);
-    let (accept, _) = accepting(&mut client, &mut rng);
-    let ids = fresh_ids(&mut rng);
-    answer(&mut client, &mut rng, accept, ids);
+    accepted(&mut client, &mut rng);
     // Accepting: the hello is sealed, and the queue not yet secured, so a text waits as an
     // envelope.
     let (contact, hello) = client.unsent_ids().next().unwrap();

@@ -216,30 +216,19 @@ mod tests {
             b[28] = count;
             assert_eq!(decode_message(&b).unwrap_err(), error, "count {count}");
         }
-        // An entry's length past the body, one short of its envelope's body, and one short of its
-        // envelope's header.
-        let mut b = good.clone();
-        b[29..31].copy_from_slice(&0x0fffu16.to_be_bytes());
-        assert_eq!(
-            decode_message(&b).unwrap_err(),
-            EnvelopeError::LengthPastEnd
-        );
-        let mut b = good.clone();
-        b[29..31].copy_from_slice(&29u16.to_be_bytes());
-        assert_eq!(
-            decode_message(&b).unwrap_err(),
-            EnvelopeError::LengthPastEnd
-        );
-        let mut b = good.clone();
-        b[29..31].copy_from_slice(&20u16.to_be_bytes());
-        assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::Truncated);
-        // Trailing bytes: inside an entry (longer than its envelope) and after the entries.
-        let mut b = good.clone();
-        b[29..31].copy_from_slice(&31u16.to_be_bytes());
-        assert_eq!(
-            decode_message(&b).unwrap_err(),
-            EnvelopeError::TrailingBytes
-        );
+        // An entry's length past the body, one short of its envelope's body, one short of its
+        // envelope's header, one longer than its envelope.
+        for (len, error) in [
+            (0x0fff, EnvelopeError::LengthPastEnd),
+            (29, EnvelopeError::LengthPastEnd),
+            (20, EnvelopeError::Truncated),
+            (31, EnvelopeError::TrailingBytes),
+        ] {
+            let mut b = good.clone();
+            b[29..31].copy_from_slice(&u16::to_be_bytes(len));
+            assert_eq!(decode_message(&b).unwrap_err(), error, "entry length {len}");
+        }
+        // Bytes after the entries.
         let mut b = good.clone();
         set_body_len(&mut b, body_len + 1);
         assert_eq!(

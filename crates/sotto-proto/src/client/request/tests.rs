@@ -39,6 +39,18 @@ pub(in crate::client) fn accepting(
     (accept, secret)
 }
 
+/// [`accepting`], and the relay made our reply queue: the contact exists (not yet
+/// announced), its hello sealed first in its outbox, the Secure of their queue pending.
+pub(in crate::client) fn accepted(
+    client: &mut Client,
+    rng: &mut ChaCha20Rng,
+) -> (u64, InvitationSecret) {
+    let (accept, secret) = accepting(client, rng);
+    let ids = fresh_ids(rng);
+    answer(client, rng, accept, ids);
+    (accept, secret)
+}
+
 /// A relay's `Ids` answer with random queue ids.
 pub(in crate::client) fn fresh_ids(rng: &mut ChaCha20Rng) -> ResponseBody {
     ResponseBody::Ids {
@@ -121,9 +133,7 @@ fn refused_queue_creations_name_the_invitation_or_acceptance() {
 fn refused_sends_and_subscriptions_name_the_contact_and_message() {
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let mut client = client(&mut rng);
-    let (accept, _) = accepting(&mut client, &mut rng);
-    let ids = fresh_ids(&mut rng);
-    answer(&mut client, &mut rng, accept, ids);
+    let (accept, _) = accepted(&mut client, &mut rng);
     let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
     answer(&mut client, &mut rng, secure, ResponseBody::Ok);
     // The contact is announced once their queue is secured.
