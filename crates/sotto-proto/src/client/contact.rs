@@ -236,15 +236,19 @@ impl Client {
         // Sealed now, built later or not: a state written before the Send is built holds the
         // sealed message it carries (and the ratchet step that made it), so the message is
         // never sealed twice under one message key.
-        let Some(message) = c.seal_front(rng) else {
+        if !c.seal_front(rng) {
             return;
-        };
+        }
         if self.later {
             if !self.sends_owed.contains(&contact) {
                 self.sends_owed.push(contact);
             }
             return;
         }
+        let Some(Outgoing::Sealed(_, message)) = c.outbox.front() else {
+            return;
+        };
+        let message = message.clone();
         c.sending = true;
         let command = Command::Send {
             sender_id: c.send.sender_id,
@@ -497,12 +501,12 @@ impl Contact {
         }
     }
 
-    /// The outbox's front message, sealed: envelopes at the front are first sealed as one
-    /// message (as many as fit, see [`fit_in_message`]) and replaced by it. `None` when the
-    /// outbox is empty or its front is not ready (see [`Contact::ready`]).
-    fn seal_front<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> Option<Vec<u8>> {
+    /// Seals the outbox's front: envelopes at the front become one sealed message (as many as
+    /// fit, see [`fit_in_message`]). Whether the front is a sealed message now (`false`: the
+    /// outbox is empty or its front is not ready, see [`Contact::ready`]).
+    fn seal_front<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> bool {
         if !self.ready() {
-            return None;
+            return false;
         }
         let lens = self.outbox.iter().map_while(|o| match o {
             Outgoing::Envelope(_, plain) => Some(plain.len()),
@@ -520,8 +524,12 @@ impl Contact {
                 })
                 .collect();
             // Cannot fail: each was encoded (or read) as fitting alone, and `n` fit together.
-            let plain = encode_message(&parts).ok()?;
-            let message = self.session.encrypt(rng, &plain).ok()?;
+            let Ok(plain) = encode_message(&parts) else {
+                return false;
+            };
+            let Ok(message) = self.session.encrypt(rng, &plain) else {
+                return false;
+            };
             let ids = self
                 .outbox
                 .drain(..n)
@@ -532,9 +540,6 @@ impl Contact {
                 .collect();
             self.outbox.push_front(Outgoing::Sealed(ids, message));
         }
-        match self.outbox.front() {
-            Some(Outgoing::Sealed(_, message)) => Some(message.clone()),
-            _ => None,
-        }
+        matches!(self.outbox.front(), Some(Outgoing::Sealed(..)))
     }
 }
