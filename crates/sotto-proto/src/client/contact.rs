@@ -491,6 +491,16 @@ impl Client {
 }
 
 impl Contact {
+    /// About how many bytes the contact takes persisted (a buffer's starting capacity): 1 KiB
+    /// and its outbox's entries.
+    pub(super) fn persisted_len_hint(&self) -> usize {
+        let entry = |o: &Outgoing| match o {
+            Outgoing::Envelope(_, plain) => 24 + plain.len(),
+            Outgoing::Sealed(ids, message) => 8 + 16 * ids.len() + message.len(),
+        };
+        1024 + self.outbox.iter().map(entry).sum::<usize>()
+    }
+
     /// Whether the outbox's front can leave: sealed, or envelopes that may be sealed now (not
     /// while our resync request is in flight: they wait for the new session).
     fn ready(&self) -> bool {

@@ -108,7 +108,11 @@ impl Client {
     /// polled and events not yet polled are not included: drain them first.
     pub fn to_persisted(&self) -> PersistedClient {
         let mut w = SecretWriter::with_capacity(
-            256 + self.contacts.len() * 1024 + self.unsent_messages() * 3_600,
+            256 + self
+                .contacts
+                .values()
+                .map(Contact::persisted_len_hint)
+                .sum::<usize>(),
         );
         w.put_u8(CLIENT_STATE_VERSION);
         self.write_header(&mut w);
