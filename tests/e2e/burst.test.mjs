@@ -2,10 +2,13 @@
 // arrive while their conversation is open. Every one is shown once, in the order sent, the log
 // stays at its end, and the burst goes into the log as whole batches (a frame's worth at a time,
 // built apart), not as one insertion and layout per message. The page uses the PWA as shipped
-// (the library in its worker); Bob is a page with `Sotto` from /pkg/sotto.js.
+// (the library in its worker); Bob is a page with `Sotto` from /pkg/sotto.js. Then (issue 18,
+// several messages in one ratchet message) two 'indexeddb' profiles send each other a burst of
+// 200 at once: every send() resolves with its own id, and each side gets the other's once each,
+// in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, person, pwaPerson, useNetwork } from './harness.mjs';
+import { acquaint, call, person, pwaPerson, untilReceived, useNetwork } from './harness.mjs';
 
 const BURST = 200;
 
@@ -64,6 +67,29 @@ test('a burst of 200 messages is shown whole, in order, once, in batches, scroll
   const item = page.getByRole('button').filter({ has: page.locator('.chat-name', { hasText: 'Bob' }) });
   assert.equal(await item.locator('.chat-last').textContent(), `burst ${BURST - 1}`);
   assert.equal(await item.locator('.unread').count(), 0);
+  assert.deepEqual(alice.errors, []);
+  assert.deepEqual(bob.errors, []);
+  await bob.context.close();
+  await alice.context.close();
+});
+
+test('bursts of 200 both ways between two stored profiles: every send resolves, all arrive in order', async () => {
+  const alice = await person(net, { storage: 'indexeddb', profile: 'alice', passphrase: 'a', displayName: 'Alice' });
+  const bob = await person(net, { storage: 'indexeddb', profile: 'bob', passphrase: 'b', displayName: 'Bob' });
+  const { alicesBob, bobsAlice } = await acquaint(alice, bob);
+  const a = Array.from({ length: BURST }, (_, i) => `a${i}`);
+  const b = Array.from({ length: BURST }, (_, i) => `b${i}`);
+  // Every send() of a burst handed over in one turn of each page; each resolves (or the
+  // evaluate rejects) once a relay stored its message.
+  const burst = (page, id, texts) => page.evaluate(({ id, texts }) => Promise.all(texts.map((t) => window.__me.send(id, t)))
+    .then((sent) => sent.map((m) => m.id)), { id, texts });
+  const [fromAlice, fromBob] = await Promise.all([burst(alice.page, alicesBob.id, a), burst(bob.page, bobsAlice.id, b)]);
+  assert.equal(new Set(fromAlice).size, BURST, 'each of Alice\'s sends resolved with its own id');
+  assert.equal(new Set(fromBob).size, BURST, 'each of Bob\'s sends resolved with its own id');
+  await untilReceived(bob.page, a, 120_000);
+  await untilReceived(alice.page, b, 120_000);
+  assert.deepEqual(
+    await bob.page.evaluate(() => window.__received.map((m) => m.id)), fromAlice, 'Bob got them under the ids Alice was given');
   assert.deepEqual(alice.errors, []);
   assert.deepEqual(bob.errors, []);
   await bob.context.close();

@@ -23,8 +23,11 @@
 //! | 3 | receipt | kind (1 = delivered, 2 = read) ‖ count (u16, 1..=[`MAX_RECEIPT_IDS`]) ‖ count × message id (16) |
 //! | 4 | disappearing timer | seconds (u32; 0 = off) |
 //! | 5 | hello | reply relay id (32) ‖ reply queue sender id (16) ‖ len8 display name (UTF-8, at most [`MAX_DISPLAY_NAME_BYTES`]) |
+//! | 6 | batch | see [`batch`]: several envelopes in one ratchet message |
 //!
-//! A body must be consumed exactly; anything else is an error.
+//! A body must be consumed exactly; anything else is an error. An envelope without its zero
+//! padding (the first `28 + L` bytes) is its *unpadded* encoding: what an outbox keeps and a
+//! batch carries.
 
 use core::fmt;
 
@@ -36,6 +39,9 @@ use crate::codec::{CodecError, Reader, SecretWriter, Writer};
 use crate::crypto::Secret32;
 use crate::ids::{QueueId, RelayId};
 use crate::ratchet::{self, RatchetError, Session};
+
+pub mod batch;
+pub use batch::{decode_message, encode_message, fit_in_message};
 
 /// The plaintext of every ratchet message: `QUEUE_MESSAGE_SIZE - ratchet::OVERHEAD`.
 pub const ENVELOPE_SIZE: usize = ratchet::BODY_LEN;
@@ -57,6 +63,8 @@ const TAG_ATTACHMENT: u8 = 2;
 const TAG_RECEIPT: u8 = 3;
 const TAG_TIMER: u8 = 4;
 const TAG_HELLO: u8 = 5;
+/// A batch of envelopes ([`batch`]); never inside a batch.
+const TAG_BATCH: u8 = 6;
 
 /// Encoding and decoding errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -81,9 +89,14 @@ pub enum EnvelopeError {
     NonZeroPadding,
     #[error("text is not valid UTF-8")]
     InvalidUtf8,
-    /// A field holds a value outside its range (unknown receipt kind, empty receipt).
+    /// A field holds a value outside its range (unknown receipt kind, empty receipt, a
+    /// batch of fewer than two or with a non-zero id or time).
     #[error("invalid field value")]
     InvalidValue,
+    /// A batch where one envelope is expected: inside a batch, or given to
+    /// [`Envelope::decode`] (a batch is read with [`decode_message`]).
+    #[error("a batch where one envelope is expected")]
+    NestedBatch,
 }
 
 impl From<CodecError> for EnvelopeError {
@@ -237,45 +250,94 @@ impl Envelope {
 
     /// Encodes to exactly [`ENVELOPE_SIZE`] bytes.
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
-        let mut out = SecretWriter::with_capacity(ENVELOPE_SIZE);
-        out.put_u8(PROTOCOL_VERSION);
-        out.put(&self.id);
-        out.put_u64(self.sent_at);
+        let mut out = self.encode_unpadded()?;
+        out.resize(ENVELOPE_SIZE, 0);
+        Ok(out)
+    }
+
+    /// Encodes without the zero padding: `28 + L` bytes (see the module docs), at most
+    /// [`ENVELOPE_SIZE`]. [`EnvelopeError::TooLarge`] when it would not fit in an envelope.
+    pub fn encode_unpadded(&self) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
         let mut body = SecretWriter::with_capacity(MAX_BODY_BYTES);
         let tag = encode_body(&self.content, &mut body)?;
         if body.len() > MAX_BODY_BYTES {
             return Err(EnvelopeError::TooLarge);
         }
+        let mut out = SecretWriter::with_capacity(ENVELOPE_SIZE);
+        out.put_u8(PROTOCOL_VERSION);
+        out.put(&self.id);
+        out.put_u64(self.sent_at);
         out.put_u8(tag);
         out.put_u16_prefixed(&body.into_inner())
             .map_err(|_| EnvelopeError::TooLarge)?;
-        let mut out = out.into_inner();
-        out.resize(ENVELOPE_SIZE, 0);
-        Ok(out)
+        Ok(out.into_inner())
     }
 
-    /// Decodes exactly [`ENVELOPE_SIZE`] bytes.
+    /// Decodes exactly [`ENVELOPE_SIZE`] bytes holding one envelope
+    /// ([`EnvelopeError::NestedBatch`] for a batch: see [`decode_message`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
-        if bytes.len() != ENVELOPE_SIZE {
-            return Err(EnvelopeError::WrongSize { found: bytes.len() });
+        let raw = Raw::padded(bytes)?;
+        raw.single()
+    }
+
+    /// Decodes an unpadded encoding ([`Envelope::encode_unpadded`]): exactly `28 + L` bytes,
+    /// one envelope (not a batch).
+    pub fn decode_unpadded(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        if bytes.len() > ENVELOPE_SIZE {
+            return Err(EnvelopeError::TooLarge);
         }
         let mut r = Reader::new(bytes);
+        let raw = Raw::read(&mut r)?;
+        r.should_be_exhausted()?;
+        raw.single()
+    }
+}
+
+/// An envelope's header and body, its content not yet decoded.
+struct Raw<'a> {
+    id: MessageId,
+    sent_at: u64,
+    tag: u8,
+    body: &'a [u8],
+}
+
+impl<'a> Raw<'a> {
+    /// Version, id, sent-at, tag and body from `r`.
+    fn read(r: &mut Reader<'a>) -> Result<Self, EnvelopeError> {
         let version = r.take_u8()?;
         if version != PROTOCOL_VERSION {
             return Err(EnvelopeError::UnsupportedVersion(version));
         }
-        let id = r.extract()?;
-        let sent_at = r.take_u64()?;
-        let tag = r.take_u8()?;
-        let body = r.take_u16_prefixed()?;
+        Ok(Self {
+            id: r.extract()?,
+            sent_at: r.take_u64()?,
+            tag: r.take_u8()?,
+            body: r.take_u16_prefixed()?,
+        })
+    }
+
+    /// Exactly [`ENVELOPE_SIZE`] bytes: the envelope, then zero padding.
+    fn padded(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
+        if bytes.len() != ENVELOPE_SIZE {
+            return Err(EnvelopeError::WrongSize { found: bytes.len() });
+        }
+        let mut r = Reader::new(bytes);
+        let raw = Self::read(&mut r)?;
         if r.take_rest().iter().any(|&b| b != 0) {
             return Err(EnvelopeError::NonZeroPadding);
         }
-        let content = decode_body(tag, body)?;
-        Ok(Self {
-            id,
-            sent_at,
-            content,
+        Ok(raw)
+    }
+
+    /// The envelope it holds, which must not be a batch.
+    fn single(self) -> Result<Envelope, EnvelopeError> {
+        if self.tag == TAG_BATCH {
+            return Err(EnvelopeError::NestedBatch);
+        }
+        Ok(Envelope {
+            id: self.id,
+            sent_at: self.sent_at,
+            content: decode_body(self.tag, self.body)?,
         })
     }
 }
@@ -441,7 +503,8 @@ impl Session {
         Ok(self.encrypt(rng, &plain)?)
     }
 
-    /// Decrypts and decodes one queue message.
+    /// Decrypts and decodes one queue message that holds one envelope (a batch is
+    /// [`EnvelopeError::NestedBatch`]: see [`Session::receive_all`]).
     pub fn receive<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -449,6 +512,17 @@ impl Session {
     ) -> Result<Envelope, SessionError> {
         let plain = self.decrypt(rng, message)?;
         Ok(Envelope::decode(&plain)?)
+    }
+
+    /// Decrypts and decodes one queue message: its envelope, or a batch's envelopes in order
+    /// ([`decode_message`]).
+    pub fn receive_all<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        message: &[u8],
+    ) -> Result<Vec<Envelope>, SessionError> {
+        let plain = self.decrypt(rng, message)?;
+        Ok(decode_message(&plain)?)
     }
 }
 

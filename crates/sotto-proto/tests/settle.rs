@@ -128,11 +128,13 @@ fn an_acceptance_given_up_leaves_nothing_even_when_answers_come_late() {
 
 /// Alice sends past the quota of Bob's queue while his profile is closed: the refused
 /// messages stay queued and are retried with back-off, with no new send to push them; once
-/// Bob drains his queue all arrive, in order, each once.
+/// Bob drains his queue all arrive, in order, each once. The texts are long, so that each
+/// fills a message alone (short ones would leave batched, many to a message).
 #[test]
 fn the_outbox_never_stalls_past_the_queue_quota() {
     const QUOTA: usize = 16;
     const SENT: usize = 40;
+    let text = |i: usize| format!("m{i} {}", "x".repeat(2_000));
     let service = ServiceConfig {
         queue_quota: QUOTA,
         ..ServiceConfig::default()
@@ -144,7 +146,7 @@ fn the_outbox_never_stalls_past_the_queue_quota() {
     for i in 0..SENT {
         let now = w.now();
         let envelope = w.clients[0]
-            .send_text(&mut w.rng, bob, &format!("m{i}"), now)
+            .send_text(&mut w.rng, bob, &text(i), now)
             .unwrap();
         ids.push(envelope.id);
     }
@@ -180,7 +182,7 @@ fn the_outbox_never_stalls_past_the_queue_quota() {
     let texts = |w: &World| w.texts(1);
     let all = w.run_until(20 * RETRY_MAX, |w| texts(w).len() >= SENT);
     assert!(all, "arrived: {}", texts(&w).len());
-    let want: Vec<String> = (0..SENT).map(|i| format!("m{i}")).collect();
+    let want: Vec<String> = (0..SENT).map(text).collect();
     assert_eq!(texts(&w), want);
     assert!(w.run_until(RETRY_MAX, |w| w.clients[0].unsent_messages() == 0));
     let sent: Vec<_> = w.events[0]

@@ -1,9 +1,13 @@
 //! Contacts: their ratchet sessions, the queues we send to and the outboxes that feed them,
-//! one message in flight per contact.
+//! one message in flight per contact. An outbox holds envelopes, sealed (encrypted) when they
+//! leave: as many from its front as fit in one message, as a batch
+//! (`crate::envelope::batch`), encrypted once; the sealed message stays first until a relay
+//! stores it, and is sent again unchanged (never encrypted again) on every retry.
 
 use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
+use zeroize::Zeroizing;
 
 use super::error::{ClientError, Error};
 use super::event::Event;
@@ -11,7 +15,7 @@ use super::receive::{QueueOwner, RecvQueue};
 use super::request::PendingKind;
 use super::resync::SyncState;
 use super::{Client, ContactId};
-use crate::envelope::{Content, Envelope, Hello, MessageId};
+use crate::envelope::{Content, Envelope, Hello, MessageId, encode_message, fit_in_message};
 use crate::ids::{QueueId, RelayId};
 use crate::keys::AuthKeyPair;
 use crate::queue::Command;
@@ -26,14 +30,45 @@ pub(super) struct SendQueue {
     pub(super) secured: bool,
 }
 
+/// One entry of an outbox.
+pub(super) enum Outgoing {
+    /// An envelope waiting to leave, in its unpadded encoding
+    /// ([`Envelope::encode_unpadded`]): sealed when it leaves, alone or in a batch.
+    Envelope(MessageId, Zeroizing<Vec<u8>>),
+    /// A queue message sealed already, sent unchanged until a relay stores it: a batch of
+    /// envelopes (their ids, in order; one for a single envelope), or a resync message (one
+    /// random id, see `super::resync::is_control`).
+    Sealed(Vec<MessageId>, Vec<u8>),
+}
+
+impl Outgoing {
+    /// The ids of the envelopes it carries.
+    pub(super) fn ids(&self) -> &[MessageId] {
+        match self {
+            Outgoing::Envelope(id, _) => core::slice::from_ref(id),
+            Outgoing::Sealed(ids, _) => ids,
+        }
+    }
+
+    /// Whether it is a resync message (whose relay's `Ok` is no [`Event::Sent`]).
+    pub(super) fn is_control(&self) -> bool {
+        matches!(self, Outgoing::Sealed(_, m) if super::resync::is_control(m))
+    }
+
+    /// Whether it is one of our resync requests.
+    pub(super) fn is_resync_request(&self) -> bool {
+        matches!(self, Outgoing::Sealed(_, m) if m.get(1) == Some(&crate::ratchet::TYPE_RESYNC_REQUEST))
+    }
+}
+
 /// One contact.
 pub(super) struct Contact {
     pub(super) display_name: String,
     pub(super) session: Session,
     pub(super) send: SendQueue,
-    /// Queue messages waiting to be sent, oldest first; the front one is in flight when
-    /// `sending` is set.
-    pub(super) outbox: VecDeque<(MessageId, Vec<u8>)>,
+    /// Envelopes and sealed messages waiting to be sent, oldest first; the front one is
+    /// sealed and in flight when `sending` is set.
+    pub(super) outbox: VecDeque<Outgoing>,
     pub(super) sending: bool,
     /// Seconds messages of this conversation are kept (0: kept).
     pub(super) disappearing: u32,
@@ -117,7 +152,9 @@ impl Client {
         Ok(envelope)
     }
 
-    /// Encrypts and queues any envelope for `contact`.
+    /// Queues any envelope for `contact`, to be encrypted when it leaves (with the others
+    /// waiting then, as many as fit in one message). [`ClientError::TooLarge`] (nothing is
+    /// queued) when it does not fit in a message alone.
     pub fn send_envelope<R: CryptoRng + ?Sized>(
         &mut self,
         rng: &mut R,
@@ -130,16 +167,19 @@ impl Client {
             .contacts
             .get_mut(&contact)
             .ok_or(ClientError::UnknownContact)?;
-        // While our resync request is in flight, messages wait for the new session.
-        let plain = envelope.encode().map_err(|_| ClientError::TooLarge)?;
-        if c.sync.hold(envelope.id, &plain) {
-            return Ok(());
-        }
-        let message = c
-            .session
-            .encrypt(rng, &plain)
+        let unpadded = envelope
+            .encode_unpadded()
             .map_err(|_| ClientError::TooLarge)?;
-        c.outbox.push_back((envelope.id, message));
+        // While our resync request is in flight, messages wait for the new session.
+        if c.sync.pending.is_some() {
+            let mut plain = unpadded.clone();
+            plain.resize(crate::envelope::ENVELOPE_SIZE, 0);
+            if c.sync.hold(envelope.id, &plain) {
+                return Ok(());
+            }
+        }
+        c.outbox
+            .push_back(Outgoing::Envelope(envelope.id, unpadded));
         self.pump_outbox(rng, contact, now);
         Ok(())
     }
@@ -193,19 +233,26 @@ impl Client {
         if c.sending || !c.send.secured || c.retry_at.is_some() {
             return;
         }
-        let Some((_, message)) = c.outbox.front() else {
+        // Sealed now, built later or not: a state written before the Send is built holds the
+        // sealed message it carries (and the ratchet step that made it), so the message is
+        // never sealed twice under one message key.
+        if !c.seal_front(rng) {
             return;
-        };
+        }
         if self.later {
             if !self.sends_owed.contains(&contact) {
                 self.sends_owed.push(contact);
             }
             return;
         }
+        let Some(Outgoing::Sealed(_, message)) = c.outbox.front() else {
+            return;
+        };
+        let message = message.clone();
         c.sending = true;
         let command = Command::Send {
             sender_id: c.send.sender_id,
-            message: message.clone(),
+            message,
         };
         let relay = c.send.relay;
         let id = self.new_request_id(rng);
@@ -366,10 +413,24 @@ impl Client {
         c.sending = false;
         c.refusals = c.refusals.saturating_add(1);
         c.retry_at = Some(now.saturating_add(back_off(rng, c.refusals)));
-        let (message, _) = c.outbox.front()?;
+        self.front_failed(contact, error)
+    }
+
+    /// [`Event::SendFailed`] for each envelope of `contact`'s front message but the last,
+    /// which is returned (`None`: an empty outbox).
+    pub(super) fn front_failed(&mut self, contact: ContactId, error: Error) -> Option<Event> {
+        let ids = self.contacts.get(&contact)?.outbox.front()?.ids().to_vec();
+        let (last, rest) = ids.split_last()?;
+        for message in rest {
+            self.events.push_back(Event::SendFailed {
+                contact,
+                message: *message,
+                error: error.clone(),
+            });
+        }
         Some(Event::SendFailed {
             contact,
-            message: *message,
+            message: *last,
             error,
         })
     }
@@ -388,7 +449,7 @@ impl Client {
         let Some((contact, c)) = self
             .contacts
             .iter_mut()
-            .find(|(_, c)| c.outbox.iter().any(|(id, _)| *id == message))
+            .find(|(_, c)| c.outbox.iter().any(|o| o.ids().contains(&message)))
         else {
             return self.retry_upload(rng, message, now);
         };
@@ -425,6 +486,70 @@ impl Client {
     }
 
     fn idle_outbox(c: &Contact) -> Option<u64> {
-        (!c.sending && c.send.secured && !c.outbox.is_empty()).then_some(c.retry_at.unwrap_or(0))
+        (!c.sending && c.send.secured && c.ready()).then_some(c.retry_at.unwrap_or(0))
+    }
+}
+
+impl Contact {
+    /// About how many bytes the contact takes persisted (a buffer's starting capacity): 1 KiB
+    /// and its outbox's entries.
+    pub(super) fn persisted_len_hint(&self) -> usize {
+        let entry = |o: &Outgoing| match o {
+            Outgoing::Envelope(_, plain) => 24 + plain.len(),
+            Outgoing::Sealed(ids, message) => 8 + 16 * ids.len() + message.len(),
+        };
+        1024 + self.outbox.iter().map(entry).sum::<usize>()
+    }
+
+    /// Whether the outbox's front can leave: sealed, or envelopes that may be sealed now (not
+    /// while our resync request is in flight: they wait for the new session).
+    fn ready(&self) -> bool {
+        match self.outbox.front() {
+            Some(Outgoing::Sealed(..)) => true,
+            Some(Outgoing::Envelope(..)) => self.sync.pending.is_none(),
+            None => false,
+        }
+    }
+
+    /// Seals the outbox's front: envelopes at the front become one sealed message (as many as
+    /// fit, see [`fit_in_message`]). Whether the front is a sealed message now (`false`: the
+    /// outbox is empty or its front is not ready, see [`Contact::ready`]).
+    fn seal_front<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> bool {
+        if !self.ready() {
+            return false;
+        }
+        let lens = self.outbox.iter().map_while(|o| match o {
+            Outgoing::Envelope(_, plain) => Some(plain.len()),
+            Outgoing::Sealed(..) => None,
+        });
+        let n = fit_in_message(lens);
+        if n > 0 {
+            let parts: Vec<&[u8]> = self
+                .outbox
+                .iter()
+                .take(n)
+                .filter_map(|o| match o {
+                    Outgoing::Envelope(_, plain) => Some(&plain[..]),
+                    Outgoing::Sealed(..) => None,
+                })
+                .collect();
+            // Cannot fail: each was encoded (or read) as fitting alone, and `n` fit together.
+            let Ok(plain) = encode_message(&parts) else {
+                return false;
+            };
+            let Ok(message) = self.session.encrypt(rng, &plain) else {
+                return false;
+            };
+            let ids = self
+                .outbox
+                .drain(..n)
+                .filter_map(|o| match o {
+                    Outgoing::Envelope(id, _) => Some(id),
+                    Outgoing::Sealed(..) => None,
+                })
+                .collect();
+            self.outbox.push_front(Outgoing::Sealed(ids, message));
+        }
+        matches!(self.outbox.front(), Some(Outgoing::Sealed(..)))
     }
 }

@@ -33,7 +33,9 @@ pub enum Event {
         envelope: Envelope,
         received_at: u64,
     },
-    /// A relay stored a message we sent: it will reach the contact.
+    /// A relay stored a message we sent: it will reach the contact. A batch (several
+    /// envelopes in one ratchet message, `crate::envelope::batch`) gives one for each of its
+    /// envelopes, in order.
     Sent {
         contact: ContactId,
         message: MessageId,
@@ -52,7 +54,8 @@ pub enum Event {
     /// A relay refused to store a message to `contact` (e.g. [`crate::queue::ErrorCode::Quota`]:
     /// their queue is full): it stays first in the outbox and is sent again after a back-off
     /// (2 s doubling to 60 s, with jitter) until a relay stores it ([`Event::Sent`]), or at
-    /// once with [`super::Client::retry_message`]. Reported at each refusal.
+    /// once with [`super::Client::retry_message`]. Reported at each refusal, for each envelope
+    /// of the message refused (several for a batch, in order).
     SendFailed {
         contact: ContactId,
         message: MessageId,

@@ -232,8 +232,10 @@ impl Client {
                     accepted.resync_secret,
                 );
                 if let Some(c) = self.contacts.get_mut(&contact) {
-                    c.outbox
-                        .push_back((accepted.envelope.id, accepted.first_message));
+                    c.outbox.push_back(super::contact::Outgoing::Sealed(
+                        vec![accepted.envelope.id],
+                        accepted.first_message,
+                    ));
                 }
                 self.queues.insert(
                     recipient_id,

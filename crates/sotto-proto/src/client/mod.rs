@@ -394,16 +394,21 @@ impl Client {
 
     /// Messages waiting to be stored by a relay, across all contacts.
     pub fn unsent_messages(&self) -> usize {
-        self.contacts.values().map(|c| c.outbox.len()).sum()
+        self.contacts
+            .values()
+            .flat_map(|c| c.outbox.iter().map(|o| o.ids().len()))
+            .sum()
     }
 
     /// The ids of the envelopes waiting to be stored by a relay (texts and files, and also
     /// hellos, names and settings), each with its contact, in each outbox's order: what a
     /// driver restoring a client can still report as sent.
     pub fn unsent_ids(&self) -> impl Iterator<Item = (ContactId, MessageId)> + '_ {
-        self.contacts
-            .iter()
-            .flat_map(|(id, c)| c.outbox.iter().map(move |(m, _)| (*id, *m)))
+        self.contacts.iter().flat_map(|(id, c)| {
+            c.outbox
+                .iter()
+                .flat_map(move |o| o.ids().iter().map(move |m| (*id, *m)))
+        })
     }
 
     /// The next frame to send to the gateway.
@@ -513,5 +518,7 @@ impl Client {
     }
 }
 
+#[cfg(test)]
+mod outbox_tests;
 #[cfg(test)]
 mod tests;

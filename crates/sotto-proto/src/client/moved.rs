@@ -357,9 +357,9 @@ impl Client {
         for (id, c) in self.contacts.iter_mut() {
             c.sending = false;
             c.retry_at = None;
-            for (message, bytes) in c.outbox.drain(..) {
-                if !super::resync::is_control(&bytes) {
-                    failed.push((*id, message));
+            for o in c.outbox.drain(..) {
+                if !o.is_control() {
+                    failed.extend(o.ids().iter().map(|message| (*id, *message)));
                 }
             }
         }

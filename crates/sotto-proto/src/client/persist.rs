@@ -8,7 +8,7 @@ use litemap::LiteMap;
 
 use zeroize::Zeroizing;
 
-use super::contact::{Contact, SendQueue};
+use super::contact::{Contact, Outgoing, SendQueue};
 use super::error::PersistError;
 use super::receive::{QueueOwner, RecvQueue, Subscription};
 use super::request::{Pending, PendingKind, Purpose};
@@ -16,6 +16,7 @@ use super::resync::SyncState;
 use super::tracked::{Contacts, Queues};
 use super::{Client, ClientConfig, ContactId};
 use crate::codec::{Reader, SecretWriter, Writer as _, persisted_bytes};
+use crate::envelope::{Envelope, MessageId};
 use crate::handshake::InvitationSecret;
 use crate::ids::{QueueId, RelayId};
 use crate::invitation::Invitation;
@@ -29,10 +30,11 @@ use crate::ratchet::Session;
 /// verified mark and the clock offset, version 4 each contact's acceptance in progress,
 /// version 5 each contact's resynchronisation state, version 6 each receive queue's key it
 /// is moving to and the moved flag, version 7 the rekey secret of a restored client
-/// ([`super::RekeySecret`]); versions 1 to 6 are still read (unverified, offset 0, no
-/// acceptance in progress, the resync secret derived from the session AD:
-/// `ResyncSecret::legacy`; no queue moving, not moved; no rekey secret).
-pub const CLIENT_STATE_VERSION: u8 = 7;
+/// ([`super::RekeySecret`]), version 8 outboxes of envelopes and sealed messages (batches);
+/// versions 1 to 7 are still read (unverified, offset 0, no acceptance in progress, the
+/// resync secret derived from the session AD: `ResyncSecret::legacy`; no queue moving, not
+/// moved; no rekey secret; each outbox entry a sealed message of one envelope).
+pub const CLIENT_STATE_VERSION: u8 = 8;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -41,6 +43,8 @@ const PENDING_SECURE: u8 = 0x02;
 const PENDING_SEND: u8 = 0x03;
 const PURPOSE_INVITATION: u8 = 0x01;
 const PURPOSE_ACCEPT: u8 = 0x02;
+pub(super) const OUTGOING_ENVELOPE: u8 = 0x01;
+pub(super) const OUTGOING_SEALED: u8 = 0x02;
 /// Secret key ‖ invitation (see [`InvitationSecret::to_persisted_bytes`]).
 const INVITATION_SECRET_LEN: usize = 32 + crate::invitation::ENCODED_LEN;
 /// Stands in for the SURB of a restored request: no opener has it (random ids are never zero).
@@ -104,7 +108,11 @@ impl Client {
     /// polled and events not yet polled are not included: drain them first.
     pub fn to_persisted(&self) -> PersistedClient {
         let mut w = SecretWriter::with_capacity(
-            256 + self.contacts.len() * 1024 + self.unsent_messages() * 3_600,
+            256 + self
+                .contacts
+                .values()
+                .map(Contact::persisted_len_hint)
+                .sum::<usize>(),
         );
         w.put_u8(CLIENT_STATE_VERSION);
         self.write_header(&mut w);
@@ -289,9 +297,22 @@ pub(super) fn write_contact(w: &mut SecretWriter, id: ContactId, contact: &Conta
         None => w.put_u8(0),
     }
     put_count(w, contact.outbox.len());
-    for (message_id, message) in &contact.outbox {
-        w.put_bytes(message_id.as_bytes());
-        put_long(w, message);
+    for entry in &contact.outbox {
+        match entry {
+            Outgoing::Envelope(id, unpadded) => {
+                w.put_u8(OUTGOING_ENVELOPE);
+                w.put_bytes(id.as_bytes());
+                put_long(w, unpadded);
+            }
+            Outgoing::Sealed(ids, message) => {
+                w.put_u8(OUTGOING_SEALED);
+                w.put_u16(u16::try_from(ids.len()).unwrap_or(0));
+                for id in ids {
+                    w.put_bytes(id.as_bytes());
+                }
+                put_long(w, message);
+            }
+        }
     }
     contact.sync.write(w);
 }
@@ -429,9 +450,7 @@ pub(super) fn read_contact(
     }
     let mut outbox = VecDeque::new();
     for _ in 0..count(r)? {
-        let message_id = crate::envelope::MessageId::from_bytes(r.extract()?);
-        let message = r.take_u32_prefixed()?.to_vec();
-        outbox.push_back((message_id, message));
+        outbox.push_back(read_outgoing(r, version)?);
     }
     let sync = if version >= 5 {
         SyncState::read(r).map_err(PersistError::Invalid)?
@@ -453,6 +472,43 @@ pub(super) fn read_contact(
         sync,
     };
     Ok((id, contact))
+}
+
+/// One outbox entry. Before version 8 each was a sealed message of one envelope: id ‖ len32
+/// message.
+fn read_outgoing(r: &mut Reader<'_>, version: u8) -> Result<Outgoing, PersistError> {
+    let kind = if version >= 8 {
+        r.take_u8()?
+    } else {
+        OUTGOING_SEALED
+    };
+    match kind {
+        OUTGOING_ENVELOPE => {
+            let id = MessageId::from_bytes(r.extract()?);
+            let unpadded = Zeroizing::new(r.take_u32_prefixed()?.to_vec());
+            // One envelope that fits in a message alone, under its own id.
+            if Envelope::decode_unpadded(&unpadded).map(|e| e.id) != Ok(id) {
+                return Err(PersistError::Invalid("outbox envelope"));
+            }
+            Ok(Outgoing::Envelope(id, unpadded))
+        }
+        OUTGOING_SEALED => {
+            let n = if version >= 8 {
+                usize::from(r.take_u16()?)
+            } else {
+                1
+            };
+            if n == 0 {
+                return Err(PersistError::Invalid("a sealed message of no envelope"));
+            }
+            let mut ids = Vec::with_capacity(n);
+            for _ in 0..n {
+                ids.push(MessageId::from_bytes(r.extract()?));
+            }
+            Ok(Outgoing::Sealed(ids, r.take_u32_prefixed()?.to_vec()))
+        }
+        _ => Err(PersistError::Invalid("unknown outbox entry")),
+    }
 }
 
 /// The fields after the contacts; a request names a contact of `contacts` (a Send marks its
@@ -513,11 +569,10 @@ pub(super) fn read_tail(
                     .get_mut(&contact)
                     .ok_or(PersistError::Invalid("send for an unknown contact"))?;
                 // The message in flight is always the front of the outbox.
-                let message = c
-                    .outbox
-                    .front()
-                    .map(|(_, m)| m.clone())
-                    .ok_or(PersistError::Invalid("send with an empty outbox"))?;
+                let message = match c.outbox.front() {
+                    Some(Outgoing::Sealed(_, m)) => m.clone(),
+                    _ => return Err(PersistError::Invalid("send with no sealed message")),
+                };
                 if c.sending {
                     return Err(PersistError::Invalid("two sends to one contact"));
                 }

@@ -5,7 +5,6 @@
 
 use rand_core::CryptoRng;
 
-use super::resync::is_control;
 use super::{Client, ContactId, PersistError, RekeySecret};
 use crate::keys::PublicKey;
 
@@ -18,7 +17,7 @@ impl Client {
     /// of the old device's is abandoned, and messages written before the new session exists
     /// wait for it ([`super::SyncStatus::Resyncing`] until [`super::Event::Resynced`]).
     /// Messages already encrypted in the backup's outbox go out as they are (the same bytes,
-    /// not a new encryption). Every receive queue gets a new recipient key of the next
+    /// not a new encryption); envelopes not yet encrypted wait for the new session. Every receive queue gets a new recipient key of the next
     /// generation derived from `rekey` (the phrase's [`RekeySecret::from_root`], see
     /// `rekey`), put in place by a Rekey on the queue's own timer before its first Subscribe
     /// (see `moved`); persist the client before driving it. An old device that comes back
@@ -50,9 +49,9 @@ impl Client {
                 // awaited) are dropped: ours replaces them.
                 let keep = usize::from(c.sending);
                 let mut i = 0;
-                c.outbox.retain(|(_, m)| {
+                c.outbox.retain(|o| {
                     i += 1;
-                    i <= keep || !is_control(m)
+                    i <= keep || !o.is_control()
                 });
             }
             client.start_resync_as(rng, contact, Some(since), now);

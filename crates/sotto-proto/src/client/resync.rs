@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
+use super::contact::Outgoing;
 use super::event::Event;
 use super::receive::QueueOwner;
 use super::{Client, ContactId};
@@ -370,21 +371,25 @@ impl Client {
         if c.sync.seen_before(body) {
             return;
         }
-        let received = match c.session.receive(rng, body) {
-            Ok(envelope) => {
+        let received = match c.session.receive_all(rng, body) {
+            Ok(envelopes) => {
                 // The first message under the new session: nothing more comes under the old.
                 c.sync.previous = None;
-                Some(envelope)
+                Some(envelopes)
             }
             Err(_) => c
                 .sync
                 .previous
                 .as_mut()
-                .and_then(|p| p.receive(rng, body).ok()),
+                .and_then(|p| p.receive_all(rng, body).ok()),
         };
-        if let Some(envelope) = received {
+        if let Some(envelopes) = received {
             c.sync.note_received(body);
-            return self.on_envelope(contact, envelope, now);
+            // A batch's envelopes in order, each as if it came alone.
+            for envelope in envelopes {
+                self.on_envelope(contact, envelope, now);
+            }
+            return;
         }
         // Not one we read, and no session can open it: garbage, or the peer sending again
         // under a message number it used before (its state went back). Either way it is
@@ -493,7 +498,8 @@ impl Client {
             return;
         };
         let at = usize::from(c.sending).min(c.outbox.len());
-        c.outbox.insert(at, (MessageId::random(rng), message));
+        c.outbox
+            .insert(at, Outgoing::Sealed(vec![MessageId::random(rng)], message));
         self.pump_outbox(rng, contact, now);
     }
 
@@ -576,9 +582,9 @@ impl Client {
         // accept (the one in flight, if any, is the `won` rule's case on their side).
         let sending = usize::from(c.sending);
         let mut at = 0;
-        c.outbox.retain(|(_, m)| {
+        c.outbox.retain(|o| {
             at += 1;
-            at <= sending || m.get(1) != Some(&TYPE_RESYNC_REQUEST)
+            at <= sending || !o.is_resync_request()
         });
         c.sync.last_accept = Some(LastAccept {
             nonce: request.nonce,
@@ -641,14 +647,15 @@ impl Client {
         )
     }
 
-    /// Encrypts the envelopes held during our request under the new session.
+    /// Queues the envelopes held during our request, to be sealed under the new session.
     fn flush_held<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, contact: ContactId, now: u64) {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
         while let Some((id, plain)) = c.sync.held.pop_front() {
-            if let Ok(message) = c.session.encrypt(rng, &plain) {
-                c.outbox.push_back((id, message));
+            // Held padded (the layout kept from before outboxes held envelopes).
+            if let Ok(unpadded) = Envelope::decode(&plain).and_then(|e| e.encode_unpadded()) {
+                c.outbox.push_back(Outgoing::Envelope(id, unpadded));
             }
         }
         self.pump_outbox(rng, contact, now);
@@ -666,7 +673,7 @@ impl Client {
             let Some(c) = self.contacts.get_mut(&contact) else {
                 continue;
             };
-            let waiting = c.outbox.iter().any(|(_, m)| is_control(m));
+            let waiting = c.outbox.iter().any(Outgoing::is_control);
             let Some(p) = c.sync.pending.as_mut() else {
                 continue;
             };

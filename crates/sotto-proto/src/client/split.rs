@@ -300,7 +300,7 @@ impl ContactPart {
     /// version ‖ the contact as in the whole layout ‖ its receive queues (sorted), and its
     /// digest.
     fn new(id: ContactId, contact: &Contact, queues: Vec<(&QueueId, &RecvQueue)>) -> ContactPart {
-        let mut w = SecretWriter::with_capacity(1024 + contact.outbox.len() * 3_600);
+        let mut w = SecretWriter::with_capacity(contact.persisted_len_hint());
         w.put_u8(CLIENT_STATE_VERSION);
         write_contact(&mut w, id, contact);
         write_queues(&mut w, &queues);

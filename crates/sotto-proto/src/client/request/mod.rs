@@ -272,10 +272,15 @@ impl Client {
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.sending = false;
                     c.refusals = 0;
-                    if let Some((message, bytes)) = c.outbox.pop_front()
-                        && !super::resync::is_control(&bytes)
+                    if let Some(sent) = c.outbox.pop_front()
+                        && !sent.is_control()
                     {
-                        self.events.push_back(Event::Sent { contact, message });
+                        for message in sent.ids() {
+                            self.events.push_back(Event::Sent {
+                                contact,
+                                message: *message,
+                            });
+                        }
                     }
                 }
                 self.pump_outbox(rng, contact, now);
@@ -387,15 +392,11 @@ impl Client {
                 error,
             },
             PendingKind::Send { contact } => {
-                let Some((message, _)) = self.contacts.get(contact).and_then(|c| c.outbox.front())
-                else {
+                // One failure for each envelope of the message in flight.
+                let Some(event) = self.front_failed(*contact, error) else {
                     return;
                 };
-                Event::SendFailed {
-                    contact: *contact,
-                    message: *message,
-                    error,
-                }
+                event
             }
             PendingKind::Subscribe | PendingKind::Rekey => Event::SubscribeFailed {
                 contact: self.queue_contact(&pending.command),
@@ -569,4 +570,4 @@ impl Client {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -10,18 +10,26 @@ use rand_core::SeedableRng;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-fn answer(client: &mut Client, rng: &mut ChaCha20Rng, request_id: u64, body: ResponseBody) {
+pub(in crate::client) fn answer(
+    client: &mut Client,
+    rng: &mut ChaCha20Rng,
+    request_id: u64,
+    body: ResponseBody,
+) {
     client.on_response(rng, Response { request_id, body }, NOW);
 }
 
-fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
+pub(in crate::client) fn pending_id(client: &Client, is: impl Fn(&PendingKind) -> bool) -> u64 {
     let found = client.pending.iter().find(|(_, p)| is(&p.kind));
     found.map(|(id, _)| *id).unwrap()
 }
 
 /// Starts accepting a fresh one-time invitation (of someone on this client's gateway): the
 /// acceptance's request handle and the invitation's secret.
-fn accepting(client: &mut Client, rng: &mut ChaCha20Rng) -> (u64, InvitationSecret) {
+pub(in crate::client) fn accepting(
+    client: &mut Client,
+    rng: &mut ChaCha20Rng,
+) -> (u64, InvitationSecret) {
     let their_queue = QueueId::random(rng);
     let gateway = client.gateway();
     let secret = InvitationSecret::create(rng, InvitationKind::OneTime, gateway, their_queue, NOW);
@@ -31,8 +39,20 @@ fn accepting(client: &mut Client, rng: &mut ChaCha20Rng) -> (u64, InvitationSecr
     (accept, secret)
 }
 
+/// [`accepting`], and the relay made our reply queue: the contact exists (not yet
+/// announced), its hello sealed first in its outbox, the Secure of their queue pending.
+pub(in crate::client) fn accepted(
+    client: &mut Client,
+    rng: &mut ChaCha20Rng,
+) -> (u64, InvitationSecret) {
+    let (accept, secret) = accepting(client, rng);
+    let ids = fresh_ids(rng);
+    answer(client, rng, accept, ids);
+    (accept, secret)
+}
+
 /// A relay's `Ids` answer with random queue ids.
-fn fresh_ids(rng: &mut ChaCha20Rng) -> ResponseBody {
+pub(in crate::client) fn fresh_ids(rng: &mut ChaCha20Rng) -> ResponseBody {
     ResponseBody::Ids {
         recipient_id: QueueId::random(rng),
         sender_id: QueueId::random(rng),
@@ -113,9 +133,7 @@ fn refused_queue_creations_name_the_invitation_or_acceptance() {
 fn refused_sends_and_subscriptions_name_the_contact_and_message() {
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let mut client = client(&mut rng);
-    let (accept, _) = accepting(&mut client, &mut rng);
-    let ids = fresh_ids(&mut rng);
-    answer(&mut client, &mut rng, accept, ids);
+    let (accept, _) = accepted(&mut client, &mut rng);
     let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
     answer(&mut client, &mut rng, secure, ResponseBody::Ok);
     // The contact is announced once their queue is secured.
@@ -126,7 +144,7 @@ fn refused_sends_and_subscriptions_name_the_contact_and_message() {
         client.poll_event(),
         Some(Event::Accepted { handle, contact: c }) if handle == accept && c == contact
     ));
-    let hello = client.contacts[&contact].outbox.front().unwrap().0;
+    let hello = client.contacts[&contact].outbox.front().unwrap().ids()[0];
     let send = pending_id(&client, |k| matches!(k, PendingKind::Send { .. }));
     answer(
         &mut client,
@@ -157,7 +175,7 @@ fn refused_sends_and_subscriptions_name_the_contact_and_message() {
     // The message stays first in the outbox, no longer in flight.
     let c = &client.contacts[&contact];
     assert!(!c.sending);
-    assert_eq!(c.outbox.front().map(|(id, _)| *id), Some(hello));
+    assert_eq!(c.outbox.front().map(|o| o.ids()[0]), Some(hello));
 }
 
 #[test]

@@ -1,0 +1,284 @@
+//! Tests of outboxes (issue 18): envelopes sealed when they leave, as many as fit in one
+//! message; a sealed message sent again unchanged until stored; order, failures and receipts
+//! per envelope; the resync hold; what a state written before a Send is built holds; the
+//! outbox layout of version 7 states.
+
+use super::contact::Outgoing;
+use super::persist::{OUTGOING_ENVELOPE, OUTGOING_SEALED};
+use super::request::PendingKind;
+use super::request::tests::{accepted, answer, pending_id};
+use super::tests::{NOW, client};
+use super::*;
+use crate::envelope::{Content, Envelope};
+use crate::handshake::InvitationSecret;
+use crate::queue::{Command, ErrorCode, ResponseBody};
+use crate::ratchet::Session;
+use crate::ratchet::resync::ResyncRequest;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+/// A client that accepted an invitation, its contact's queue secured and its hello stored:
+/// the client, the contact, the inviter's secret and the inviter's session with us.
+fn talking(rng: &mut ChaCha20Rng) -> (Client, ContactId, InvitationSecret, Session) {
+    let mut client = client(rng);
+    let (_, secret) = accepted(&mut client, rng);
+    let secure = pending_id(&client, |k| matches!(k, PendingKind::Secure { .. }));
+    answer(&mut client, rng, secure, ResponseBody::Ok);
+    let contact = std::iter::from_fn(|| client.poll_event())
+        .find_map(|e| match e {
+            Event::ContactAdded { contact, .. } => Some(contact),
+            _ => None,
+        })
+        .unwrap();
+    let (_, hello) = in_flight(&client).unwrap();
+    let (session, _, _) = secret.receive_hello(rng, &hello, NOW).unwrap();
+    assert_eq!(store(&mut client, rng).len(), 1, "the hello");
+    (client, contact, secret, session)
+}
+
+/// The Send in flight: its request id and the message it carries.
+fn in_flight(client: &Client) -> Option<(u64, Vec<u8>)> {
+    client.pending.iter().find_map(|(id, p)| match &p.command {
+        Command::Send { message, .. } => Some((*id, message.clone())),
+        _ => None,
+    })
+}
+
+/// The relay stores the message in flight: the ids of the [`Event::Sent`] that follow.
+fn store(client: &mut Client, rng: &mut ChaCha20Rng) -> Vec<MessageId> {
+    let (id, _) = in_flight(client).unwrap();
+    answer(client, rng, id, ResponseBody::Ok);
+    std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::Sent { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+fn send(client: &mut Client, rng: &mut ChaCha20Rng, contact: ContactId, i: usize) -> MessageId {
+    client
+        .send_text(rng, contact, &format!("m{i}"), NOW)
+        .unwrap()
+        .id
+}
+
+fn texts(envelopes: Vec<Envelope>) -> Vec<String> {
+    envelopes
+        .into_iter()
+        .map(|e| match e.content {
+            Content::Text(t) => t,
+            other => panic!("not a text: {other:?}"),
+        })
+        .collect()
+}
+
+fn names(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("m{i}")).collect()
+}
+
+#[test]
+fn a_burst_leaves_in_a_few_messages_in_order_each_sent_once() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1801);
+    let (mut client, contact, _, mut peer) = talking(&mut rng);
+    let ids: Vec<MessageId> = (0..200)
+        .map(|i| send(&mut client, &mut rng, contact, i))
+        .collect();
+    let (mut got, mut sent, mut messages) = (Vec::new(), Vec::new(), 0);
+    while let Some((_, message)) = in_flight(&client) {
+        messages += 1;
+        got.extend(peer.receive_all(&mut rng, &message).unwrap());
+        sent.extend(store(&mut client, &mut rng));
+    }
+    assert_eq!(texts(got), names(0..200));
+    assert_eq!(sent, ids, "each stored once, in order");
+    // The first alone at once (nothing was in flight), then 101 short texts to a message.
+    assert_eq!(messages, 3);
+    assert_eq!(client.unsent_messages(), 0);
+}
+
+#[test]
+fn a_refused_batch_fails_per_envelope_and_is_sent_again_unchanged_then_stored() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1802);
+    let (mut client, contact, _, mut peer) = talking(&mut rng);
+    let m0 = send(&mut client, &mut rng, contact, 0);
+    let batch: Vec<MessageId> = (1..5)
+        .map(|i| send(&mut client, &mut rng, contact, i))
+        .collect();
+    let (_, first) = in_flight(&client).unwrap();
+    assert_eq!(
+        texts(peer.receive_all(&mut rng, &first).unwrap()),
+        names(0..1)
+    );
+    assert_eq!(store(&mut client, &mut rng), vec![m0]);
+    assert_eq!(client.unsent_messages(), 4);
+    let (id, sealed) = in_flight(&client).unwrap();
+    answer(
+        &mut client,
+        &mut rng,
+        id,
+        ResponseBody::Error(ErrorCode::Quota),
+    );
+    let failed: Vec<MessageId> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::SendFailed { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, batch, "one failure per envelope, in order");
+    assert!(in_flight(&client).is_none(), "backing off");
+    // Written meanwhile: it waits behind the refused batch, not added to it.
+    let m5 = send(&mut client, &mut rng, contact, 5);
+    assert!(in_flight(&client).is_none());
+    // Retried on demand by the id of any of its envelopes: the same bytes.
+    assert_eq!(client.retry_message(&mut rng, batch[2], NOW), Ok(contact));
+    let (id, again) = in_flight(&client).unwrap();
+    assert_eq!(again, sealed, "never encrypted again");
+    // Unanswered, the request is resent as it is.
+    client.tick(&mut rng, NOW + client.config.retry_after);
+    let (resent, again) = in_flight(&client).unwrap();
+    assert_eq!((resent, &again), (id, &sealed));
+    assert_eq!(
+        texts(peer.receive_all(&mut rng, &again).unwrap()),
+        names(1..5)
+    );
+    assert_eq!(store(&mut client, &mut rng), batch);
+    let (_, last) = in_flight(&client).unwrap();
+    assert_eq!(
+        texts(peer.receive_all(&mut rng, &last).unwrap()),
+        names(5..6)
+    );
+    assert_eq!(store(&mut client, &mut rng), vec![m5]);
+}
+
+#[test]
+fn envelopes_wait_for_the_new_session_while_our_resync_request_is_in_flight() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1803);
+    let (mut client, contact, secret, peer) = talking(&mut rng);
+    let m0 = send(&mut client, &mut rng, contact, 0);
+    // Queued before the resync starts (behind m0, in flight), and written during it.
+    let before: Vec<MessageId> = (1..3)
+        .map(|i| send(&mut client, &mut rng, contact, i))
+        .collect();
+    client.start_resync_as(&mut rng, contact, None, NOW);
+    assert_eq!(store(&mut client, &mut rng), vec![m0]);
+    let (_, request) = in_flight(&client).unwrap();
+    assert!(store(&mut client, &mut rng).is_empty(), "a resync message");
+    let during = send(&mut client, &mut rng, contact, 3);
+    // Nothing is sealed under the session being replaced, and nothing is due.
+    assert!(in_flight(&client).is_none());
+    assert_eq!(client.next_outbox_retry(), None);
+    assert_eq!(client.unsent_messages(), 2);
+
+    // The contact answers: everything waiting leaves under the new session, in order.
+    let ad = *peer.associated_data();
+    let resync = secret.resync_secret(&ad).unwrap();
+    let request = ResyncRequest::parse(&request, &resync, &ad).unwrap();
+    let hello = Envelope::new(&mut rng, NOW, Content::Text("accept".into()));
+    let (mut new_peer, accept) = peer
+        .accept_resync(&mut rng, &resync, &request, &hello.encode().unwrap())
+        .unwrap();
+    client.on_contact_message(&mut rng, contact, &accept, NOW);
+    let (_, batch) = in_flight(&client).unwrap();
+    assert_eq!(
+        texts(new_peer.receive_all(&mut rng, &batch).unwrap()),
+        names(1..4)
+    );
+    let mut all = before;
+    all.push(during);
+    assert_eq!(store(&mut client, &mut rng), all);
+}
+
+#[test]
+fn a_state_written_before_a_send_is_built_holds_the_sealed_message() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1804);
+    let (mut client, contact, _, _) = talking(&mut rng);
+    client.build_later(true);
+    let m0 = send(&mut client, &mut rng, contact, 0);
+    send(&mut client, &mut rng, contact, 1);
+    assert!(client.packets_owed());
+    let saved = client.to_persisted();
+    let owed = client.take_owed();
+    assert_eq!(client.build_packets(&mut rng, owed, NOW).len(), 1);
+    let (_, message) = in_flight(&client).unwrap();
+    let reopened = Client::from_persisted(saved.as_bytes()).unwrap();
+    let front = reopened.contacts[&contact].outbox.front();
+    assert!(matches!(front, Some(Outgoing::Sealed(ids, m)) if *ids == [m0] && *m == message));
+}
+
+/// Where `needle` starts in `haystack` (it must be there once).
+fn find_once(haystack: &[u8], needle: &[u8]) -> usize {
+    let at: Vec<usize> = haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "found {} times", at.len());
+    at[0]
+}
+
+#[test]
+fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1805);
+    let mut client = client(&mut rng);
+    accepted(&mut client, &mut rng);
+    // Accepting: the hello is sealed, and the queue not yet secured, so a text waits as an
+    // envelope.
+    let (contact, hello) = client.unsent_ids().next().unwrap();
+    let text = client.send_text(&mut rng, contact, "later", NOW).unwrap();
+    assert_eq!(
+        client.unsent_ids().collect::<Vec<_>>(),
+        vec![(contact, hello), (contact, text.id)]
+    );
+    let saved = client.to_persisted();
+    let back = Client::from_persisted(saved.as_bytes()).unwrap();
+    assert_eq!(back.to_persisted().as_bytes(), saved.as_bytes());
+    assert_eq!(back.unsent_messages(), 2);
+
+    // Version 7: each entry a sealed message of one envelope, id ‖ len32 message, with no
+    // kind and no count; it opens as a sealed message of one, the same bytes.
+    let bytes = saved.as_bytes();
+    let mut sealed_entry = vec![OUTGOING_SEALED, 0, 1];
+    sealed_entry.extend_from_slice(hello.as_bytes());
+    // Kind ‖ id ‖ length (the envelope itself starts with the version, 1, and the id).
+    let len = text.encode_unpadded().unwrap().len();
+    let mut envelope_entry = vec![OUTGOING_ENVELOPE];
+    envelope_entry.extend_from_slice(text.id.as_bytes());
+    envelope_entry.extend_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
+    let mut v7 = bytes.to_vec();
+    let at = find_once(&v7, &envelope_entry);
+    v7.drain(at..at + 1 + 16 + 4 + len);
+    let at = find_once(&v7, &sealed_entry);
+    v7.drain(at..at + 3);
+    // The outbox's count (u32), just before the hello's entry: 2 → 1.
+    assert_eq!(v7[at - 4..at], [0, 0, 0, 2]);
+    v7[at - 1] = 1;
+    v7[0] = 7;
+    let old = Client::from_persisted(&v7).unwrap();
+    assert_eq!(old.unsent_ids().collect::<Vec<_>>(), vec![(contact, hello)]);
+    let text_entry = client.contacts.get_mut(&contact).unwrap().outbox.pop_back();
+    assert!(matches!(text_entry, Some(Outgoing::Envelope(id, _)) if id == text.id));
+    assert_eq!(
+        old.to_persisted().as_bytes(),
+        client.to_persisted().as_bytes()
+    );
+
+    // Damage: an unknown kind, a sealed message of no envelope, an envelope under another id
+    // or one that does not decode.
+    let entry = find_once(bytes, &envelope_entry);
+    let sealed = find_once(bytes, &sealed_entry);
+    for (at, value) in [
+        (entry, 3),
+        (sealed, 3),
+        (sealed + 2, 0),
+        (entry + 1, bytes[entry + 1] ^ 1),
+        (entry + 1 + 16 + 4, 9),
+    ] {
+        let mut bad = bytes.to_vec();
+        bad[at] = value;
+        assert!(Client::from_persisted(&bad).is_err(), "byte {at} = {value}");
+    }
+}
