@@ -282,3 +282,47 @@ fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens(
         assert!(Client::from_persisted(&bad).is_err(), "byte {at} = {value}");
     }
 }
+
+/// Review (issue 18): a peer who had disappearing messages on writes a text, turns the timer
+/// off and writes another; the three leave in one batch. The browser driver gives each
+/// received text the contact's disappearing setting when it handles its [`Event::Message`]
+/// (`State::keep` reads [`Client::disappearing`]), and it handles the events of one delivery
+/// after the whole delivery was read. Before batches one delivery held one envelope, so the
+/// setting read was the one in force for that text; with a batch it is the one after the
+/// batch's last timer: the text written while the timer was on would be kept for ever.
+#[test]
+fn a_text_batched_before_a_timer_change_gets_the_setting_in_force_for_it() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1890);
+    let (mut client, contact, _, mut peer) = talking(&mut rng);
+    let on = Envelope::new(&mut rng, NOW, Content::DisappearingTimer { seconds: 60 });
+    let message = peer.encrypt(&mut rng, &on.encode().unwrap()).unwrap();
+    client.on_contact_message(&mut rng, contact, &message, NOW);
+    while client.poll_event().is_some() {}
+    assert_eq!(client.disappearing(contact), Some(60));
+
+    let batch = [
+        Envelope::new(&mut rng, NOW, Content::Text("secret".into())),
+        Envelope::new(&mut rng, NOW, Content::DisappearingTimer { seconds: 0 }),
+        Envelope::new(&mut rng, NOW, Content::Text("hi".into())),
+    ];
+    let parts: Vec<_> = batch.iter().map(|e| e.encode_unpadded().unwrap()).collect();
+    let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+    let plain = crate::envelope::encode_message(&refs).unwrap();
+    let message = peer.encrypt(&mut rng, &plain).unwrap();
+    client.on_contact_message(&mut rng, contact, &message, NOW);
+    // As the driver does: each text kept with the setting read when its event is handled.
+    let mut kept = Vec::new();
+    while let Some(event) = client.poll_event() {
+        if let Event::Message { envelope, .. } = event {
+            let Content::Text(text) = envelope.content else {
+                panic!("not a text");
+            };
+            kept.push((text, client.disappearing(contact).unwrap()));
+        }
+    }
+    assert_eq!(
+        kept,
+        vec![("secret".to_owned(), 60), ("hi".to_owned(), 0)],
+        "each text gets the disappearing setting in force when it was written"
+    );
+}
