@@ -15,13 +15,14 @@ fn times_received(w: &World, who: usize, message: MessageId) -> usize {
         .count()
 }
 
-/// Alice writes three messages at once: the first leaves alone, the other two wait in her
-/// outbox, now as envelopes (before issue 18: as ciphertexts). A backup is made then; her old
-/// device goes on and all three reach Bob. The backup is restored on a new device: the message
-/// in flight is sent again as it was (the same bytes: Bob drops it as a redelivery), but the
-/// two waiting envelopes are sealed afresh under the new session, so Bob reads them a second
-/// time (new bytes, the same ids): a duplicate in his conversation. Before issue 18 the backup
-/// held their ciphertexts, which went out unchanged and were dropped as redeliveries.
+/// Alice writes three messages at once; a backup is made then, while they wait in her outbox,
+/// now as envelopes (before issue 18: as ciphertexts). Her old device goes on and all three
+/// reach Bob. The backup is restored on a new device: the waiting envelopes are sealed afresh
+/// under the new session, so Bob reads them a second time (new bytes, the same ids): duplicates
+/// in his conversation (the browser's history keys messages by id: each is written again at
+/// the end of the conversation, and dispatched again as new). Before issue 18 the backup held
+/// their ciphertexts, which went out unchanged and were dropped as redeliveries (body tags,
+/// `SyncState::seen_before`): this test passes on main.
 #[test]
 fn a_restored_outbox_does_not_deliver_again_what_the_old_device_sent() {
     let mut w = World::new(1891, 0, &["Alice", "Bob", "Alice again"]);
