@@ -326,3 +326,40 @@ fn a_text_batched_before_a_timer_change_gets_the_setting_in_force_for_it() {
         "each text gets the disappearing setting in force when it was written"
     );
 }
+
+/// Review (issue 18): a batch from a peer (a newer version, say) whose second envelope has a
+/// content tag we do not know. The message decrypted (our session and theirs agree), yet the
+/// whole message is reported as [`Event::DecryptFailed`], a resync starts, and the text
+/// before it, which we can read, is lost, though the sender was told it was stored
+/// ([`Event::Sent`]). Before batches one bad envelope cost itself; now it costs every
+/// envelope that shared its message.
+#[test]
+fn one_unreadable_envelope_does_not_lose_the_rest_of_its_batch() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1892);
+    let (mut client, contact, _, mut peer) = talking(&mut rng);
+    while client.poll_event().is_some() {}
+    let text = Envelope::new(&mut rng, NOW, Content::Text("readable".into()));
+    let text = text.encode_unpadded().unwrap();
+    // Version 1, id, sent-at, tag 7 (unknown to us), an empty body.
+    let mut unknown = vec![crate::PROTOCOL_VERSION];
+    unknown.extend_from_slice(&[7; 16]);
+    unknown.extend_from_slice(&NOW.to_be_bytes());
+    unknown.extend_from_slice(&[7, 0, 0]);
+    let plain = crate::envelope::encode_message(&[&text[..], &unknown[..]]).unwrap();
+    let message = peer.encrypt(&mut rng, &plain).unwrap();
+    client.on_contact_message(&mut rng, contact, &message, NOW);
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Message { envelope, .. }
+            if envelope.content == Content::Text("readable".into()))),
+        "the readable text is delivered: {events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ResyncStarted { .. })),
+        "a message that decrypted is no reason to resynchronise: {events:?}"
+    );
+}
