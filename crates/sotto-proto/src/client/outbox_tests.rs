@@ -363,3 +363,33 @@ fn one_unreadable_envelope_does_not_lose_the_rest_of_its_batch() {
         "a message that decrypted is no reason to resynchronise: {events:?}"
     );
 }
+
+/// Review (issue 18): in a conversation with disappearing messages, a text that cannot leave
+/// yet (the contact's queue is full: refused, backing off) now waits in the outbox as
+/// plaintext, in every state written (and every backup) until a relay stores it, however long
+/// after its expiry that is: the driver deletes the text from its history when it expires,
+/// and nothing takes it out of the outbox. Before issue 18 the outbox held only its
+/// ciphertext, whose message key was gone.
+#[test]
+fn a_disappearing_text_waiting_in_the_outbox_is_not_kept_in_plaintext() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1893);
+    let (mut client, contact, _, _) = talking(&mut rng);
+    client.set_disappearing(&mut rng, contact, 60, NOW).unwrap();
+    let (id, _) = in_flight(&client).unwrap();
+    answer(
+        &mut client,
+        &mut rng,
+        id,
+        ResponseBody::Error(ErrorCode::Quota),
+    );
+    let secret = "meet me at the usual place at nine";
+    client.send_text(&mut rng, contact, secret, NOW).unwrap();
+    // Long after the text expired, the queue still full: the state written then.
+    client.tick(&mut rng, NOW + 3_600);
+    let saved = client.to_persisted();
+    let found = saved
+        .as_bytes()
+        .windows(secret.len())
+        .any(|w| w == secret.as_bytes());
+    assert!(!found, "the expired text is readable in the client state");
+}
