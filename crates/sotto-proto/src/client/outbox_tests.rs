@@ -393,3 +393,36 @@ fn a_disappearing_text_waiting_in_the_outbox_is_not_kept_in_plaintext() {
         .any(|w| w == secret.as_bytes());
     assert!(!found, "the expired text is readable in the client state");
 }
+
+/// Review (issue 18): a hostile (or restored, see tests/review_batch.rs) peer puts one message
+/// id twice in a batch, with different texts. Each is handed on as a new message: the browser's
+/// history keys messages by id, so the second silently replaces the first (moved to the end of
+/// the conversation, dispatched again). A message id read before should be dropped (or
+/// reported), not delivered again.
+#[test]
+fn an_id_read_before_is_not_delivered_again() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1894);
+    let (mut client, contact, _, mut peer) = talking(&mut rng);
+    while client.poll_event().is_some() {}
+    let first = Envelope::new(&mut rng, NOW, Content::Text("first".into()));
+    let mut again = Envelope::new(&mut rng, NOW, Content::Text("replaced".into()));
+    again.id = first.id;
+    let parts = [
+        first.encode_unpadded().unwrap(),
+        again.encode_unpadded().unwrap(),
+    ];
+    let plain = crate::envelope::encode_message(&[&parts[0][..], &parts[1][..]]).unwrap();
+    let message = peer.encrypt(&mut rng, &plain).unwrap();
+    client.on_contact_message(&mut rng, contact, &message, NOW);
+    let read: Vec<String> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::Message { envelope, .. } => Some(envelope),
+            _ => None,
+        })
+        .map(|e| match e.content {
+            Content::Text(t) => t,
+            other => panic!("not a text: {other:?}"),
+        })
+        .collect();
+    assert_eq!(read, vec!["first".to_owned()], "one message per id");
+}
