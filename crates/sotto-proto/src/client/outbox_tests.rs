@@ -376,12 +376,8 @@ fn a_disappearing_text_waiting_in_the_outbox_is_not_kept_in_plaintext() {
     let (mut client, contact, _, _) = talking(&mut rng);
     client.set_disappearing(&mut rng, contact, 60, NOW).unwrap();
     let (id, _) = in_flight(&client).unwrap();
-    answer(
-        &mut client,
-        &mut rng,
-        id,
-        ResponseBody::Error(ErrorCode::Quota),
-    );
+    let full = ResponseBody::Error(ErrorCode::Quota);
+    answer(&mut client, &mut rng, id, full);
     let secret = "meet me at the usual place at nine";
     client.send_text(&mut rng, contact, secret, NOW).unwrap();
     // Long after the text expired, the queue still full: the state written then.
