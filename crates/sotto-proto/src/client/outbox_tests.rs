@@ -283,6 +283,15 @@ fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens(
     }
 }
 
+/// [`talking`] from `seed`, its events polled: the rng, the client, the contact and the
+/// inviter's session with us.
+fn talking_quietly(seed: u64) -> (ChaCha20Rng, Client, ContactId, Session) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let (mut client, contact, _, peer) = talking(&mut rng);
+    while client.poll_event().is_some() {}
+    (rng, client, contact, peer)
+}
+
 /// Review (issue 18): a peer who had disappearing messages on writes a text, turns the timer
 /// off and writes another; the three leave in one batch. The browser driver gives each
 /// received text the contact's disappearing setting when it handles its [`Event::Message`]
@@ -335,9 +344,7 @@ fn a_text_batched_before_a_timer_change_gets_the_setting_in_force_for_it() {
 /// envelope that shared its message.
 #[test]
 fn one_unreadable_envelope_does_not_lose_the_rest_of_its_batch() {
-    let mut rng = ChaCha20Rng::seed_from_u64(1892);
-    let (mut client, contact, _, mut peer) = talking(&mut rng);
-    while client.poll_event().is_some() {}
+    let (mut rng, mut client, contact, mut peer) = talking_quietly(1892);
     let text = Envelope::new(&mut rng, NOW, Content::Text("readable".into()));
     let text = text.encode_unpadded().unwrap();
     // Version 1, id, sent-at, tag 7 (unknown to us), an empty body.
@@ -397,9 +404,7 @@ fn a_disappearing_text_waiting_in_the_outbox_is_not_kept_in_plaintext() {
 /// reported), not delivered again.
 #[test]
 fn an_id_read_before_is_not_delivered_again() {
-    let mut rng = ChaCha20Rng::seed_from_u64(1894);
-    let (mut client, contact, _, mut peer) = talking(&mut rng);
-    while client.poll_event().is_some() {}
+    let (mut rng, mut client, contact, mut peer) = talking_quietly(1894);
     let first = Envelope::new(&mut rng, NOW, Content::Text("first".into()));
     let mut again = Envelope::new(&mut rng, NOW, Content::Text("replaced".into()));
     again.id = first.id;
