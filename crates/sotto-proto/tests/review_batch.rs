@@ -59,3 +59,50 @@ fn a_restored_outbox_does_not_deliver_again_what_the_old_device_sent() {
     let times: Vec<usize> = ids.iter().map(|id| times_received(&w, 1, *id)).collect();
     assert_eq!(times, vec![1, 1, 1], "Bob reads each message once");
 }
+
+/// A contact stored before resync existed (`Client::use_legacy_resync_secret`) is never
+/// resynchronised: restored, nothing more is encrypted under its session and the person must
+/// invite the contact again. Messages already encrypted in the backup's outbox go out as they
+/// are (before issue 18: all of them). The envelopes the backup holds unencrypted now wait for
+/// a new session that never comes: neither sent nor failed, "sending" for ever, though
+/// `send()` had acknowledged them. Each should reach Bob or fail (`Event::SendFailed`); this
+/// test passes on main.
+#[test]
+fn a_restored_legacy_contact_sends_or_fails_every_message_of_the_backup() {
+    let mut w = World::new(1895, 0, &["Alice", "Bob", "Alice again"]);
+    let (bob, _) = w.connect();
+    w.clients[0].use_legacy_resync_secret(bob).unwrap();
+    let now = w.client_now(0);
+    let ids: Vec<MessageId> = (0..3)
+        .map(|i| {
+            w.clients[0]
+                .send_text(&mut w.rng, bob, &format!("m{i}"), now)
+                .unwrap()
+                .id
+        })
+        .collect();
+    let backup = w.clients[0].to_persisted();
+    let since = w.client_now(0);
+    w.offline[0] = true;
+
+    let now = w.client_now(2);
+    let rekey = common::rekey_secret(0);
+    w.clients[2] = Client::restored(&mut w.rng, backup.as_bytes(), since, now, rekey).unwrap();
+    w.gateways[2] = w.gateways[0];
+    w.events[2].clear();
+    w.clients[2] = Client::from_persisted(w.clients[2].to_persisted().as_bytes()).unwrap();
+    w.reopen(2);
+    let failed = |w: &World, id: MessageId| {
+        w.events[2]
+            .iter()
+            .any(|e| matches!(e, Event::SendFailed { message, .. } if *message == id))
+    };
+    let settled = w.run_until(600, |w| {
+        ids.iter()
+            .all(|id| times_received(w, 1, *id) == 1 || failed(w, *id))
+    });
+    let left: Vec<usize> = (0..ids.len())
+        .filter(|i| times_received(&w, 1, ids[*i]) == 0 && !failed(&w, ids[*i]))
+        .collect();
+    assert!(settled, "neither sent nor failed: messages {left:?}");
+}
