@@ -27,11 +27,15 @@ pub enum Event {
         contact: ContactId,
         display_name: String,
     },
-    /// A message arrived.
+    /// A message arrived. `disappearing`: the seconds the conversation's messages were kept
+    /// (0: kept) when it was read, the setting in force for it (a timer change later in the
+    /// same delivery, e.g. in one batch, does not apply to it); the driver gives it its expiry
+    /// from this, not from [`super::Client::disappearing`].
     Message {
         contact: ContactId,
         envelope: Envelope,
         received_at: u64,
+        disappearing: u32,
     },
     /// A relay stored a message we sent: it will reach the contact.
     Sent {

@@ -319,14 +319,21 @@ fn a_text_batched_before_a_timer_change_gets_the_setting_in_force_for_it() {
     let plain = crate::envelope::encode_message(&refs).unwrap();
     let message = peer.encrypt(&mut rng, &plain).unwrap();
     client.on_contact_message(&mut rng, contact, &message, NOW);
-    // As the driver does: each text kept with the setting read when its event is handled.
+    // As the driver does: each text kept with the setting its event carries (the client's
+    // is the one after the whole batch).
+    assert_eq!(client.disappearing(contact), Some(0));
     let mut kept = Vec::new();
     while let Some(event) = client.poll_event() {
-        if let Event::Message { envelope, .. } = event {
+        if let Event::Message {
+            envelope,
+            disappearing,
+            ..
+        } = event
+        {
             let Content::Text(text) = envelope.content else {
                 panic!("not a text");
             };
-            kept.push((text, client.disappearing(contact).unwrap()));
+            kept.push((text, disappearing));
         }
     }
     assert_eq!(

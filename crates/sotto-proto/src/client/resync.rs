@@ -428,6 +428,7 @@ impl Client {
                 contact,
                 envelope,
                 received_at: now,
+                disappearing: c.disappearing,
             }),
         }
     }

@@ -287,6 +287,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             contact,
             envelope,
             received_at,
+            disappearing,
         } => {
             let (text, file) = match envelope.content {
                 Content::Text(text) => (text, None),
@@ -301,7 +302,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 }
                 _ => return,
             };
-            let m = st.keep(MessageRecord {
+            let record = MessageRecord {
                 seq: 0,
                 id: hex(envelope.id.as_bytes()),
                 contact,
@@ -312,7 +313,9 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 status: Status::Received,
                 expires_at: None,
                 file,
-            });
+            };
+            // Its expiry from the setting in force when it was read, not the client's now.
+            let m = st.keep_for(record, disappearing);
             // A file on a relay we do not know (or too large) cannot be fetched: it fails now
             // rather than waiting for ever.
             let unfetchable = m
