@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::error::{ClientError, Error};
 use super::event::Event;
+use super::read_ids::ReadIds;
 use super::receive::{QueueOwner, RecvQueue};
 use super::request::PendingKind;
 use super::resync::SyncState;
@@ -84,6 +85,8 @@ pub(super) struct Contact {
     pub(super) verified: Option<[u8; 32]>,
     /// Resynchronisation: its secret, a request in flight, the previous session.
     pub(super) sync: SyncState,
+    /// The ids of the envelopes last read from the contact: a repeat is dropped.
+    pub(super) read: ReadIds,
 }
 
 /// First wait (seconds) before a refused message is sent again; it doubles with each refusal
@@ -320,6 +323,7 @@ impl Client {
                 accepting,
                 verified: None,
                 sync: SyncState::new(resync),
+                read: ReadIds::default(),
             },
         );
         if accepting.is_none() {

@@ -73,6 +73,7 @@ mod event;
 mod invitation;
 mod moved;
 mod persist;
+mod read_ids;
 mod receive;
 mod rekey;
 mod request;

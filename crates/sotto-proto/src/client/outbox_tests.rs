@@ -239,7 +239,8 @@ fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens(
     assert_eq!(back.unsent_messages(), 2);
 
     // Version 7: each entry a sealed message of one envelope, id ‖ len32 message, with no
-    // kind and no count; it opens as a sealed message of one, the same bytes.
+    // kind and no count, and no read ids after the outbox; it opens as a sealed message of
+    // one, the same bytes.
     let bytes = saved.as_bytes();
     let mut sealed_entry = vec![OUTGOING_SEALED, 0, 1];
     sealed_entry.extend_from_slice(hello.as_bytes());
@@ -250,7 +251,9 @@ fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens(
     envelope_entry.extend_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
     let mut v7 = bytes.to_vec();
     let at = find_once(&v7, &envelope_entry);
-    v7.drain(at..at + 1 + 16 + 4 + len);
+    let end = at + 1 + 16 + 4 + len;
+    assert_eq!(v7[end..end + 2], [0, 0], "no id read yet");
+    v7.drain(at..end + 2);
     let at = find_once(&v7, &sealed_entry);
     v7.drain(at..at + 3);
     // The outbox's count (u32), just before the hello's entry: 2 → 1.

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use super::contact::{Contact, Outgoing, SendQueue};
 use super::error::PersistError;
+use super::read_ids::ReadIds;
 use super::receive::{QueueOwner, RecvQueue, Subscription};
 use super::request::{Pending, PendingKind, Purpose};
 use super::resync::SyncState;
@@ -310,6 +311,8 @@ pub(super) fn write_contact(w: &mut SecretWriter, id: ContactId, contact: &Conta
             }
         }
     }
+    // Version 8: the ids last read (see `super::read_ids`).
+    contact.read.write(w);
     contact.sync.write(w);
 }
 
@@ -448,6 +451,12 @@ pub(super) fn read_contact(
     for _ in 0..count(r)? {
         outbox.push_back(read_outgoing(r, version)?);
     }
+    // Version 8 added the ids last read (see `super::read_ids`).
+    let read = if version >= 8 {
+        ReadIds::read(r)?
+    } else {
+        ReadIds::default()
+    };
     let sync = if version >= 5 {
         SyncState::read(r).map_err(PersistError::Invalid)?
     } else {
@@ -466,6 +475,7 @@ pub(super) fn read_contact(
         accepting,
         verified,
         sync,
+        read,
     };
     Ok((id, contact))
 }

@@ -385,8 +385,13 @@ impl Client {
         };
         if let Some(envelopes) = received {
             c.sync.note_received(body);
-            // A batch's envelopes in order, each as if it came alone.
-            for envelope in envelopes {
+            // A batch's envelopes in order, each as if it came alone; one whose id was read
+            // before (twice in a batch, sealed again by a restored device) is dropped.
+            let fresh: Vec<Envelope> = envelopes
+                .into_iter()
+                .filter(|e| c.read.note(e.id))
+                .collect();
+            for envelope in fresh {
                 self.on_envelope(contact, envelope, now);
             }
             return;
