@@ -465,8 +465,18 @@ impl Client {
     }
 
     /// Sends the front message of every outbox that is idle (not in flight, queue secured)
-    /// and due: after a refusal's back-off, or left idle (e.g. by a restore).
+    /// and due: after a refusal's back-off, or left idle (e.g. by a restore). Fails what a
+    /// stranded contact (see [`Contact::stranded`]) can never send.
     pub(super) fn retry_outboxes<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        let stranded: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.stranded())
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in stranded {
+            self.fail_unsealed(contact, &Error::NoSession);
+        }
         let due: Vec<ContactId> = self
             .contacts
             .iter()
@@ -481,8 +491,35 @@ impl Client {
         }
     }
 
+    /// [`Event::SendFailed`] with `error` for each envelope of `contact` not sealed yet (in
+    /// its outbox or held for a new session), all taken out: they will never be sent.
+    pub(super) fn fail_unsealed(&mut self, contact: ContactId, error: &Error) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let mut failed = Vec::new();
+        c.outbox.retain(|o| match o {
+            Outgoing::Envelope(id, _) => {
+                failed.push(*id);
+                false
+            }
+            Outgoing::Sealed(..) => true,
+        });
+        failed.extend(c.sync.held.drain(..).map(|(id, _)| id));
+        for message in failed {
+            self.events.push_back(Event::SendFailed {
+                contact,
+                message,
+                error: error.clone(),
+            });
+        }
+    }
+
     /// When the earliest idle outbox is due (see [`Client::retry_outboxes`]).
     pub(super) fn next_outbox_retry(&self) -> Option<u64> {
+        if self.contacts.values().any(Contact::stranded) {
+            return Some(0);
+        }
         if self.held() {
             return None;
         }
@@ -495,6 +532,19 @@ impl Client {
 }
 
 impl Contact {
+    /// Whether envelopes wait that can never be sealed: the contact was restored from a backup
+    /// and cannot resynchronise (legacy, its request never sent: see
+    /// `Client::start_resync_as`), so no new session comes for them.
+    fn stranded(&self) -> bool {
+        self.sync.legacy
+            && self.sync.pending.is_some()
+            && (!self.sync.held.is_empty()
+                || self
+                    .outbox
+                    .iter()
+                    .any(|o| matches!(o, Outgoing::Envelope(..))))
+    }
+
     /// Whether the outbox's front can leave: sealed, or envelopes that may be sealed now (not
     /// while our resync request is in flight: they wait for the new session).
     fn ready(&self) -> bool {

@@ -85,6 +85,12 @@ pub enum Error {
     /// message in an outbox, above all) was dropped unsent.
     #[error("the profile was restored on another device")]
     Moved,
+    /// Nothing more can be encrypted to the contact: it was restored from a backup
+    /// (`Client::restored`) and, stored before resynchronisation existed, cannot
+    /// resynchronise safely (docs/PROTOCOL.md §13). The message was dropped unsent; the
+    /// person must invite the contact again.
+    #[error("this conversation can send nothing more: invite the contact again")]
+    NoSession,
 }
 
 impl Error {

@@ -91,7 +91,7 @@ pub(super) struct SyncState {
     seen: VecDeque<[u8; NONCE_LEN]>,
     pub(super) quiet_until: u64,
     /// Padded envelopes written while our request is in flight.
-    held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
+    pub(super) held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
     /// Body tags of the last [`RECENT_TAGS`] messages received.
     recent: VecDeque<[u8; TAG_LEN]>,
     /// The secret is [`ResyncSecret::legacy`] (a contact stored before resync existed): it is
