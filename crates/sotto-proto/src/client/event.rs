@@ -150,6 +150,16 @@ pub enum Event {
     /// garbage. The message is lost; a resync starts ([`Event::ResyncStarted`]) unless one
     /// ran in the last [`super::RESYNC_QUIET`] seconds. Tell the person a message is missing.
     DecryptFailed { contact: ContactId },
+    /// A message from `contact` decrypted (the sessions agree: no resync), but an envelope
+    /// in it cannot be read: a content this version does not know (a newer peer's), or a
+    /// malformed one (`error` says which). That envelope is lost; the others of its batch
+    /// are delivered. When the message's frame itself is malformed (a batch's counts or
+    /// lengths), the whole message is lost: one event. Tell the person a message from the
+    /// contact could not be shown.
+    Unreadable {
+        contact: ContactId,
+        error: crate::envelope::EnvelopeError,
+    },
     /// We asked `contact` to resynchronise: [`super::Client::sync_status`] is
     /// [`super::SyncStatus::Resyncing`] ("Re-establishing encryption…") until
     /// [`Event::Resynced`]. Messages written meanwhile wait.

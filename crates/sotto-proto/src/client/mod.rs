@@ -68,6 +68,7 @@ use crate::pow::Scope;
 use crate::queue::Inbound;
 
 mod contact;
+mod deliver;
 mod error;
 mod event;
 mod invitation;

@@ -371,30 +371,21 @@ impl Client {
         if c.sync.seen_before(body) {
             return;
         }
-        let received = match c.session.receive_all(rng, body) {
-            Ok(envelopes) => {
+        let received = match c.session.decrypt(rng, body) {
+            Ok(plain) => {
                 // The first message under the new session: nothing more comes under the old.
                 c.sync.previous = None;
-                Some(envelopes)
+                Some(plain)
             }
             Err(_) => c
                 .sync
                 .previous
                 .as_mut()
-                .and_then(|p| p.receive_all(rng, body).ok()),
+                .and_then(|p| p.decrypt(rng, body).ok()),
         };
-        if let Some(envelopes) = received {
+        if let Some(plain) = received {
             c.sync.note_received(body);
-            // A batch's envelopes in order, each as if it came alone; one whose id was read
-            // before (twice in a batch, sealed again by a restored device) is dropped.
-            let fresh: Vec<Envelope> = envelopes
-                .into_iter()
-                .filter(|e| c.read.note(e.id))
-                .collect();
-            for envelope in fresh {
-                self.on_envelope(contact, envelope, now);
-            }
-            return;
+            return self.deliver(contact, &plain, now);
         }
         // Not one we read, and no session can open it: garbage, or the peer sending again
         // under a message number it used before (its state went back). Either way it is
@@ -404,38 +395,6 @@ impl Client {
         c.sync.note_received(body);
         self.events.push_back(Event::DecryptFailed { contact });
         self.start_resync(rng, contact, now);
-    }
-
-    /// An envelope from `contact` that decrypted.
-    fn on_envelope(&mut self, contact: ContactId, envelope: Envelope, now: u64) {
-        let Some(c) = self.contacts.get_mut(&contact) else {
-            return;
-        };
-        match &envelope.content {
-            Content::Hello(hello) => {
-                // A peer's name, made safe to show (`crate::names`).
-                let name = crate::names::sanitize(&hello.display_name);
-                c.display_name = name.clone();
-                self.events.push_back(Event::ContactRenamed {
-                    contact,
-                    display_name: name,
-                });
-            }
-            Content::DisappearingTimer { seconds } => {
-                c.disappearing = *seconds;
-                self.events.push_back(Event::DisappearingChanged {
-                    contact,
-                    seconds: *seconds,
-                    by_contact: true,
-                });
-            }
-            _ => self.events.push_back(Event::Message {
-                contact,
-                envelope,
-                received_at: now,
-                disappearing: c.disappearing,
-            }),
-        }
     }
 
     /// Starts a resync with `contact` unless one of ours is in flight or the last one was

@@ -137,6 +137,9 @@ const RESTORED_WARNING: &str =
 /// What a contact's `DecryptFailed` tells the page.
 const DECRYPT_FAILED_WARNING: &str =
     "A message from this contact could not be decrypted and is lost: re-establishing encryption.";
+/// What a contact's `Unreadable` tells the page.
+const UNREADABLE_WARNING: &str =
+    "A message from this contact could not be read (sent by a newer version?) and is not shown.";
 /// What a contact's `SecurityCodeChanged` tells the page.
 const CODE_CHANGED_WARNING: &str =
     "The security code of this contact changed since you verified it: compare it again.";
@@ -457,6 +460,10 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
         }
         Event::DecryptFailed { contact } => {
             let detail = contact_warning(&st.client, contact, DECRYPT_FAILED_WARNING);
+            actions.push(Action::Dispatch("contact", detail));
+        }
+        Event::Unreadable { contact, .. } => {
+            let detail = contact_warning(&st.client, contact, UNREADABLE_WARNING);
             actions.push(Action::Dispatch("contact", detail));
         }
         Event::SecurityCodeChanged { contact } => {
