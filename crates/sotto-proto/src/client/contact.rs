@@ -34,8 +34,9 @@ pub(super) struct SendQueue {
 /// One entry of an outbox.
 pub(super) enum Outgoing {
     /// An envelope waiting to leave, in its unpadded encoding
-    /// ([`Envelope::encode_unpadded`]): sealed when it leaves, alone or in a batch.
-    Envelope(MessageId, Zeroizing<Vec<u8>>),
+    /// ([`Envelope::encode_unpadded`]): sealed when it leaves, alone or in a batch. With
+    /// its expiry (device Unix seconds; see [`expiry`]): dropped then if it is still here.
+    Envelope(MessageId, Zeroizing<Vec<u8>>, Option<u64>),
     /// A queue message sealed already, sent unchanged until a relay stores it: a batch of
     /// envelopes (their ids, in order; one for a single envelope), or a resync message (one
     /// random id, see `super::resync::is_control`).
@@ -46,7 +47,7 @@ impl Outgoing {
     /// The ids of the envelopes it carries.
     pub(super) fn ids(&self) -> &[MessageId] {
         match self {
-            Outgoing::Envelope(id, _) => core::slice::from_ref(id),
+            Outgoing::Envelope(id, ..) => core::slice::from_ref(id),
             Outgoing::Sealed(ids, _) => ids,
         }
     }
@@ -181,8 +182,9 @@ impl Client {
                 return Ok(());
             }
         }
+        let expires = expiry(&envelope.content, c.disappearing, now);
         c.outbox
-            .push_back(Outgoing::Envelope(envelope.id, unpadded));
+            .push_back(Outgoing::Envelope(envelope.id, unpadded, expires));
         self.pump_outbox(rng, contact, now);
         Ok(())
     }
@@ -468,6 +470,7 @@ impl Client {
     /// and due: after a refusal's back-off, or left idle (e.g. by a restore). Fails what a
     /// stranded contact (see [`Contact::stranded`]) can never send.
     pub(super) fn retry_outboxes<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        self.drop_expired(now);
         let stranded: Vec<ContactId> = self
             .contacts
             .iter()
@@ -499,14 +502,24 @@ impl Client {
         };
         let mut failed = Vec::new();
         c.outbox.retain(|o| match o {
-            Outgoing::Envelope(id, _) => {
+            Outgoing::Envelope(id, ..) => {
                 failed.push(*id);
                 false
             }
             Outgoing::Sealed(..) => true,
         });
         failed.extend(c.sync.held.drain(..).map(|(id, _)| id));
-        for message in failed {
+        self.fail_each(contact, failed, error);
+    }
+
+    /// [`Event::SendFailed`] with `error` for each of `messages`, in order.
+    pub(super) fn fail_each(
+        &mut self,
+        contact: ContactId,
+        messages: Vec<MessageId>,
+        error: &Error,
+    ) {
+        for message in messages {
             self.events.push_back(Event::SendFailed {
                 contact,
                 message,
@@ -515,15 +528,46 @@ impl Client {
         }
     }
 
+    /// Drops the envelopes waiting in outboxes whose expiry is past, each failed
+    /// ([`Error::Expired`]): the plaintext of a disappearing message is not kept after it.
+    fn drop_expired(&mut self, now: u64) {
+        let due: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.next_expiry().is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in due {
+            let Some(c) = self.contacts.get_mut(&contact) else {
+                continue;
+            };
+            let mut failed = Vec::new();
+            c.outbox.retain(|o| match o {
+                Outgoing::Envelope(id, _, Some(at)) if *at <= now => {
+                    failed.push(*id);
+                    false
+                }
+                _ => true,
+            });
+            self.fail_each(contact, failed, &Error::Expired);
+        }
+    }
+
     /// When the earliest idle outbox is due (see [`Client::retry_outboxes`]).
     pub(super) fn next_outbox_retry(&self) -> Option<u64> {
         if self.contacts.values().any(Contact::stranded) {
             return Some(0);
         }
+        let expiry = self
+            .contacts
+            .values()
+            .filter_map(Contact::next_expiry)
+            .min();
         if self.held() {
-            return None;
+            return expiry;
         }
-        self.contacts.values().filter_map(Self::idle_outbox).min()
+        let idle = self.contacts.values().filter_map(Self::idle_outbox).min();
+        idle.into_iter().chain(expiry).min()
     }
 
     fn idle_outbox(c: &Contact) -> Option<u64> {
@@ -531,7 +575,26 @@ impl Client {
     }
 }
 
+/// When an envelope queued at `now` (device Unix seconds) expires in its outbox: a text or
+/// an attachment in a conversation whose messages are kept `seconds` (0: kept), as the
+/// driver's copy of it does; `None` for the rest (receipts, settings, hellos).
+pub(super) fn expiry(content: &Content, seconds: u32, now: u64) -> Option<u64> {
+    (seconds > 0 && matches!(content, Content::Text(_) | Content::Attachment(_)))
+        .then(|| now.saturating_add(u64::from(seconds)))
+}
+
 impl Contact {
+    /// The earliest expiry of the envelopes waiting in the outbox.
+    fn next_expiry(&self) -> Option<u64> {
+        self.outbox
+            .iter()
+            .filter_map(|o| match o {
+                Outgoing::Envelope(_, _, at) => *at,
+                Outgoing::Sealed(..) => None,
+            })
+            .min()
+    }
+
     /// Whether envelopes wait that can never be sealed: the contact was restored from a backup
     /// and cannot resynchronise (legacy, its request never sent: see
     /// `Client::start_resync_as`), so no new session comes for them.
@@ -563,7 +626,7 @@ impl Contact {
             return false;
         }
         let lens = self.outbox.iter().map_while(|o| match o {
-            Outgoing::Envelope(_, plain) => Some(plain.len()),
+            Outgoing::Envelope(_, plain, _) => Some(plain.len()),
             Outgoing::Sealed(..) => None,
         });
         let n = fit_in_message(lens);
@@ -573,7 +636,7 @@ impl Contact {
                 .iter()
                 .take(n)
                 .filter_map(|o| match o {
-                    Outgoing::Envelope(_, plain) => Some(&plain[..]),
+                    Outgoing::Envelope(_, plain, _) => Some(&plain[..]),
                     Outgoing::Sealed(..) => None,
                 })
                 .collect();
@@ -588,7 +651,7 @@ impl Contact {
                 .outbox
                 .drain(..n)
                 .filter_map(|o| match o {
-                    Outgoing::Envelope(id, _) => Some(id),
+                    Outgoing::Envelope(id, ..) => Some(id),
                     Outgoing::Sealed(..) => None,
                 })
                 .collect();

@@ -91,6 +91,11 @@ pub enum Error {
     /// person must invite the contact again.
     #[error("this conversation can send nothing more: invite the contact again")]
     NoSession,
+    /// The message, in a conversation with disappearing messages, expired before it could
+    /// leave (its contact's queue full or unreachable that long): it was dropped unsent, so
+    /// that its plaintext is not kept past its expiry.
+    #[error("the message expired before it could be sent")]
+    Expired,
 }
 
 impl Error {

@@ -57,8 +57,8 @@ pub enum Event {
     /// their queue is full): it stays first in the outbox and is sent again after a back-off
     /// (2 s doubling to 60 s, with jitter) until a relay stores it ([`Event::Sent`]), or at
     /// once with [`super::Client::retry_message`]. Reported at each refusal. With
-    /// [`Error::Moved`] or [`Error::NoSession`] the message is dropped from the outbox
-    /// instead: it will never be sent.
+    /// [`Error::Moved`], [`Error::NoSession`], [`Error::Expired`] or [`Error::Storage`] the
+    /// message is dropped from the outbox instead: it will never be sent.
     SendFailed {
         contact: ContactId,
         message: MessageId,

@@ -263,7 +263,7 @@ fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens(
     let old = Client::from_persisted(&v7).unwrap();
     assert_eq!(old.unsent_ids().collect::<Vec<_>>(), vec![(contact, hello)]);
     let text_entry = client.contacts.get_mut(&contact).unwrap().outbox.pop_back();
-    assert!(matches!(text_entry, Some(Outgoing::Envelope(id, _)) if id == text.id));
+    assert!(matches!(text_entry, Some(Outgoing::Envelope(id, ..)) if id == text.id));
     assert_eq!(
         old.to_persisted().as_bytes(),
         client.to_persisted().as_bytes()
@@ -436,4 +436,88 @@ fn an_id_read_before_is_not_delivered_again() {
         })
         .collect();
     assert_eq!(read, vec!["first".to_owned()], "one message per id");
+}
+
+/// The fix of the review's finding above: a text waiting in a conversation with disappearing
+/// messages carries its expiry (kept across a reload), the client wakes for it, and at it the
+/// text is dropped and fails ([`Error::Expired`]); a receipt (no expiry) and a text written
+/// later still leave.
+#[test]
+fn a_waiting_text_expires_with_a_send_failure_and_the_rest_still_leaves() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1896);
+    let (mut client, contact, _, mut peer) = talking(&mut rng);
+    client.set_disappearing(&mut rng, contact, 60, NOW).unwrap();
+    let (id, _) = in_flight(&client).unwrap();
+    answer(
+        &mut client,
+        &mut rng,
+        id,
+        ResponseBody::Error(ErrorCode::Quota),
+    );
+    while client.poll_event().is_some() {}
+    let early = send(&mut client, &mut rng, contact, 0);
+    let ids = vec![MessageId::random(&mut rng)];
+    let kind = crate::envelope::ReceiptKind::Read;
+    let receipt = Envelope::new(&mut rng, NOW, Content::Receipt { kind, ids });
+    client
+        .send_envelope(&mut rng, contact, &receipt, NOW)
+        .unwrap();
+    let saved = client.to_persisted();
+    let back = Client::from_persisted(saved.as_bytes()).unwrap();
+    assert_eq!(
+        back.to_persisted().as_bytes(),
+        saved.as_bytes(),
+        "expiry kept"
+    );
+    assert!(client.poll_timeout().is_some_and(|at| at <= NOW + 60));
+    client.tick(&mut rng, NOW + 60);
+    let failed: Vec<(MessageId, Error)> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::SendFailed { message, error, .. } => Some((message, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec![(early, Error::Expired)]);
+    assert_eq!(client.unsent_messages(), 2, "the timer and the receipt");
+    let late = send(&mut client, &mut rng, contact, 1);
+    assert_eq!(client.retry_message(&mut rng, late, NOW + 60), Ok(contact));
+    let mut got = Vec::new();
+    while let Some((_, message)) = in_flight(&client) {
+        got.extend(peer.receive_all(&mut rng, &message).unwrap());
+        store(&mut client, &mut rng);
+    }
+    let ids: Vec<MessageId> = got.iter().map(|e| e.id).collect();
+    assert_eq!(ids[1..], [receipt.id, late]);
+}
+
+/// The fix of the review's legacy finding, held messages too: written to a restored contact
+/// that cannot resynchronise, a text is held, then fails ([`Error::NoSession`]) at the next
+/// tick, as the backup's own envelopes do; nothing stays "sending" for ever.
+#[test]
+fn a_text_written_to_a_stranded_contact_fails_at_the_next_tick() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1897);
+    let (mut client, contact, _, _) = talking(&mut rng);
+    client.use_legacy_resync_secret(contact).unwrap();
+    // The first sealed and in flight (it goes out as it is), the second waiting unsealed.
+    let sealed = send(&mut client, &mut rng, contact, 0);
+    let waiting = send(&mut client, &mut rng, contact, 1);
+    let backup = client.to_persisted();
+    let phrase = crate::mnemonic::Mnemonic::from_entropy(&[3; 32]);
+    let rekey = RekeySecret::from_root(&phrase.root_secret());
+    let mut client = Client::restored(&mut rng, backup.as_bytes(), NOW, NOW, rekey).unwrap();
+    let held = send(&mut client, &mut rng, contact, 2);
+    assert_eq!(client.poll_timeout(), Some(0));
+    client.tick(&mut rng, NOW + 1);
+    let failed: Vec<(MessageId, Error)> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::SendFailed { message, error, .. } => Some((message, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![(waiting, Error::NoSession), (held, Error::NoSession)]
+    );
+    let left: Vec<MessageId> = client.unsent_ids().map(|(_, id)| id).collect();
+    assert_eq!(left, vec![sealed]);
 }

@@ -46,6 +46,8 @@ const PURPOSE_INVITATION: u8 = 0x01;
 const PURPOSE_ACCEPT: u8 = 0x02;
 pub(super) const OUTGOING_ENVELOPE: u8 = 0x01;
 pub(super) const OUTGOING_SEALED: u8 = 0x02;
+/// An envelope with its expiry (see `super::contact::expiry`).
+const OUTGOING_EXPIRING: u8 = 0x03;
 /// Secret key ‖ invitation (see [`InvitationSecret::to_persisted_bytes`]).
 const INVITATION_SECRET_LEN: usize = 32 + crate::invitation::ENCODED_LEN;
 /// Stands in for the SURB of a restored request: no opener has it (random ids are never zero).
@@ -296,9 +298,15 @@ pub(super) fn write_contact(w: &mut SecretWriter, id: ContactId, contact: &Conta
     put_count(w, contact.outbox.len());
     for entry in &contact.outbox {
         match entry {
-            Outgoing::Envelope(id, unpadded) => {
+            Outgoing::Envelope(id, unpadded, None) => {
                 w.put_u8(OUTGOING_ENVELOPE);
                 w.put_bytes(id.as_bytes());
+                put_long(w, unpadded);
+            }
+            Outgoing::Envelope(id, unpadded, Some(expires)) => {
+                w.put_u8(OUTGOING_EXPIRING);
+                w.put_bytes(id.as_bytes());
+                w.put_u64(*expires);
                 put_long(w, unpadded);
             }
             Outgoing::Sealed(ids, message) => {
@@ -489,14 +497,17 @@ fn read_outgoing(r: &mut Reader<'_>, version: u8) -> Result<Outgoing, PersistErr
         OUTGOING_SEALED
     };
     match kind {
-        OUTGOING_ENVELOPE => {
+        OUTGOING_ENVELOPE | OUTGOING_EXPIRING => {
             let id = MessageId::from_bytes(r.extract()?);
+            let expires = (kind == OUTGOING_EXPIRING)
+                .then(|| r.take_u64())
+                .transpose()?;
             let unpadded = Zeroizing::new(r.take_u32_prefixed()?.to_vec());
             // One envelope that fits in a message alone, under its own id.
             if Envelope::decode_unpadded(&unpadded).map(|e| e.id) != Ok(id) {
                 return Err(PersistError::Invalid("outbox envelope"));
             }
-            Ok(Outgoing::Envelope(id, unpadded))
+            Ok(Outgoing::Envelope(id, unpadded, expires))
         }
         OUTGOING_SEALED => {
             let n = if version >= 8 {

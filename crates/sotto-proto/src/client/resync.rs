@@ -21,6 +21,7 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::contact::Outgoing;
+use super::error::{Error, PersistError};
 use super::event::Event;
 use super::receive::QueueOwner;
 use super::{Client, ContactId};
@@ -612,17 +613,27 @@ impl Client {
         )
     }
 
-    /// Queues the envelopes held during our request, to be sealed under the new session.
+    /// Queues the envelopes held during our request, to be sealed under the new session,
+    /// each expiring from now as if written now (see `super::contact::expiry`). One that
+    /// does not decode (damaged storage) fails.
     fn flush_held<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, contact: ContactId, now: u64) {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
+        let mut damaged = Vec::new();
         while let Some((id, plain)) = c.sync.held.pop_front() {
             // Held padded (the layout kept from before outboxes held envelopes).
-            if let Ok(unpadded) = Envelope::decode(&plain).and_then(|e| e.encode_unpadded()) {
-                c.outbox.push_back(Outgoing::Envelope(id, unpadded));
+            match Envelope::decode(&plain).and_then(|e| Ok((e.encode_unpadded()?, e.content))) {
+                Ok((unpadded, content)) => {
+                    let expires = super::contact::expiry(&content, c.disappearing, now);
+                    c.outbox
+                        .push_back(Outgoing::Envelope(id, unpadded, expires));
+                }
+                Err(_) => damaged.push(id),
             }
         }
+        let error = Error::Storage(PersistError::Invalid("held envelope"));
+        self.fail_each(contact, damaged, &error);
         self.pump_outbox(rng, contact, now);
     }
 
