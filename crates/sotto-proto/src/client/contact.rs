@@ -241,8 +241,16 @@ impl Client {
         // Sealed now, built later or not: a state written before the Send is built holds the
         // sealed message it carries (and the ratchet step that made it), so the message is
         // never sealed twice under one message key.
-        if !c.seal_front(rng) {
-            return;
+        match c.seal_front(rng) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(ids) => {
+                // Not sealed (the session refused): tried again after a back-off as for a
+                // refusal, not at once on every tick.
+                c.refusals = c.refusals.saturating_add(1);
+                c.retry_at = Some(now.saturating_add(back_off(rng, c.refusals)));
+                return self.fail_each(contact, ids, &Error::Encrypt);
+            }
         }
         if self.later {
             if !self.sends_owed.contains(&contact) {
@@ -620,10 +628,11 @@ impl Contact {
 
     /// Seals the outbox's front: envelopes at the front become one sealed message (as many as
     /// fit, see [`fit_in_message`]). Whether the front is a sealed message now (`false`: the
-    /// outbox is empty or its front is not ready, see [`Contact::ready`]).
-    fn seal_front<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> bool {
+    /// outbox is empty or its front is not ready, see [`Contact::ready`]); `Err` with the ids
+    /// of the envelopes that could not be sealed (they stay as they are).
+    fn seal_front<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> Result<bool, Vec<MessageId>> {
         if !self.ready() {
-            return false;
+            return Ok(false);
         }
         let lens = self.outbox.iter().map_while(|o| match o {
             Outgoing::Envelope(_, plain, _) => Some(plain.len()),
@@ -640,12 +649,18 @@ impl Contact {
                     Outgoing::Sealed(..) => None,
                 })
                 .collect();
-            // Cannot fail: each was encoded (or read) as fitting alone, and `n` fit together.
-            let Ok(plain) = encode_message(&parts) else {
-                return false;
-            };
-            let Ok(message) = self.session.encrypt(rng, &plain) else {
-                return false;
+            // Each was encoded (or read) as fitting alone, and `n` fit together; the session
+            // may refuse (no sending chain, its counter exhausted).
+            let sealed = encode_message(&parts)
+                .ok()
+                .and_then(|plain| self.session.encrypt(rng, &plain).ok());
+            let Some(message) = sealed else {
+                return Err(self
+                    .outbox
+                    .iter()
+                    .take(n)
+                    .flat_map(|o| o.ids().to_vec())
+                    .collect());
             };
             let ids = self
                 .outbox
@@ -657,6 +672,6 @@ impl Contact {
                 .collect();
             self.outbox.push_front(Outgoing::Sealed(ids, message));
         }
-        matches!(self.outbox.front(), Some(Outgoing::Sealed(..)))
+        Ok(matches!(self.outbox.front(), Some(Outgoing::Sealed(..))))
     }
 }

@@ -96,6 +96,10 @@ pub enum Error {
     /// that its plaintext is not kept past its expiry.
     #[error("the message expired before it could be sent")]
     Expired,
+    /// The contact's session refused to encrypt the message (it cannot send yet, or its
+    /// counter ran out): it stays in the outbox and is tried again after a back-off.
+    #[error("the message could not be encrypted")]
+    Encrypt,
 }
 
 impl Error {

@@ -521,3 +521,63 @@ fn a_text_written_to_a_stranded_contact_fails_at_the_next_tick() {
     let left: Vec<MessageId> = client.unsent_ids().map(|(_, id)| id).collect();
     assert_eq!(left, vec![sealed]);
 }
+
+/// Review (issue 18): an outbox whose front cannot be sealed (here an entry too large for a
+/// message, as damaged memory would hold) is failed and backs off, rather than being due
+/// again at once on every tick.
+#[test]
+fn a_front_that_cannot_be_sealed_fails_and_backs_off() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1898);
+    let (mut client, contact, _, _) = talking(&mut rng);
+    while client.poll_event().is_some() {}
+    let id = MessageId::random(&mut rng);
+    let huge = zeroize::Zeroizing::new(vec![0; crate::envelope::ENVELOPE_SIZE + 1]);
+    let c = client.contacts.get_mut(&contact).unwrap();
+    c.outbox.push_back(Outgoing::Envelope(id, huge, None));
+    client.tick(&mut rng, NOW);
+    let failed: Vec<(MessageId, Error)> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::SendFailed { message, error, .. } => Some((message, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec![(id, Error::Encrypt)]);
+    assert!(in_flight(&client).is_none());
+    assert!(client.next_outbox_retry().is_some_and(|at| at > NOW));
+}
+
+/// Review (issue 18): a contact's record is reserved by its actual size (a writer of secrets
+/// that grows leaves a copy behind), whatever its outbox holds: here 200 texts, one sealed,
+/// the rest waiting, a held one, and ids read.
+#[test]
+fn a_contact_record_is_reserved_by_its_actual_size() {
+    let (mut rng, mut client, contact, mut peer) = talking_quietly(1899);
+    for i in 0..200 {
+        send(&mut client, &mut rng, contact, i);
+    }
+    let batch: Vec<Envelope> = (0..100)
+        .map(|i| Envelope::new(&mut rng, NOW, Content::Text(format!("r{i}"))))
+        .collect();
+    let parts: Vec<_> = batch.iter().map(|e| e.encode_unpadded().unwrap()).collect();
+    let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+    let plain = crate::envelope::encode_message(&refs).unwrap();
+    let message = peer.encrypt(&mut rng, &plain).unwrap();
+    client.on_contact_message(&mut rng, contact, &message, NOW);
+    client.start_resync_as(&mut rng, contact, None, NOW);
+    send(&mut client, &mut rng, contact, 200);
+    let c = &client.contacts[&contact];
+    let mut w = crate::codec::SecretWriter::with_capacity(0);
+    super::persist::write_contact(&mut w, contact, c);
+    let written = w.into_inner().len();
+    let reserved = super::persist::contact_len(c);
+    assert!(
+        written <= reserved && reserved < written + 4096,
+        "{written} {reserved}"
+    );
+    let whole = client.to_persisted().as_bytes().len();
+    let reserved = 1 + client.header_tail_len() + 4 + 2 * super::persist::RECV_QUEUE_LEN;
+    assert!(
+        whole <= reserved + super::persist::contact_len(c),
+        "{whole}"
+    );
+}

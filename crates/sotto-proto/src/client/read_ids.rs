@@ -32,6 +32,11 @@ impl ReadIds {
         true
     }
 
+    /// The length of what [`ReadIds::write`] writes.
+    pub(super) fn persisted_len(&self) -> usize {
+        2 + 16 * self.0.len()
+    }
+
     /// `count u16 ‖ count × id (16 bytes)`, oldest first.
     pub(super) fn write(&self, w: &mut SecretWriter) {
         w.put_u16(u16::try_from(self.0.len()).unwrap_or(0));
@@ -80,6 +85,7 @@ mod tests {
         ids.write(&mut w);
         let bytes = w.into_inner();
         assert_eq!(bytes.len(), 2 + 16 * READ_IDS);
+        assert_eq!(ids.persisted_len(), bytes.len());
         let mut r = Reader::new(&bytes);
         let mut back = ReadIds::read(&mut r).unwrap();
         assert!(r.should_be_exhausted().is_ok());

@@ -131,6 +131,18 @@ impl SyncState {
         })
     }
 
+    /// At least the length of what [`SyncState::write`] writes, for reserving a writer.
+    pub(super) fn persisted_len(&self) -> usize {
+        let fixed = 256 + SEEN_NONCES * NONCE_LEN + RECENT_TAGS * TAG_LEN;
+        let previous = self.previous.as_ref().map_or(0, |s| 4 + s.persisted_len());
+        let accept = self
+            .last_accept
+            .as_ref()
+            .map_or(0, |a| 32 + a.message.len());
+        let held: usize = self.held.iter().map(|(_, p)| 20 + p.len()).sum();
+        fixed + previous + accept + held
+    }
+
     pub(super) fn status(&self) -> SyncStatus {
         if self.pending.is_some() {
             SyncStatus::Resyncing
