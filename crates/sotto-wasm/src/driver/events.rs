@@ -260,9 +260,13 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             // Our own messages (not hellos or settings) have a promise, or had one.
             let mut ours = st.waiting.unsettled.contains(message.as_bytes());
             if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
-                let text = format!(
-                    "the relay refused the message ({code:?}); it stays queued and is sent again"
-                );
+                // Not a relay's refusal (expired, no session, not encrypted): the client says.
+                let text = match error.relay_code() {
+                    Some(_) => format!(
+                        "the relay refused the message ({code:?}); it stays queued and is sent again"
+                    ),
+                    None => error.to_string(),
+                };
                 let e = sotto_error(ErrorCode::of_refusal(code), &text);
                 set(&e, "messageId", &id.clone().into());
                 actions.push(Action::Reject(w.resolver, e));
