@@ -15,6 +15,31 @@ fn times_received(w: &World, who: usize, message: MessageId) -> usize {
         .count()
 }
 
+/// Alice (client 0) writes three texts to `bob` at once: their ids.
+fn three_texts(w: &mut World, bob: u64) -> Vec<MessageId> {
+    let now = w.client_now(0);
+    (0..3)
+        .map(|i| {
+            w.clients[0]
+                .send_text(&mut w.rng, bob, &format!("m{i}"), now)
+                .unwrap()
+                .id
+        })
+        .collect()
+}
+
+/// Alice's new device (client 2) restores `backup` made at `since`, on her gateway, is
+/// persisted before it is driven, and reopened.
+fn restore(w: &mut World, backup: &[u8], since: u64) {
+    let now = w.client_now(2);
+    let rekey = common::rekey_secret(0);
+    w.clients[2] = Client::restored(&mut w.rng, backup, since, now, rekey).unwrap();
+    w.gateways[2] = w.gateways[0];
+    w.events[2].clear();
+    w.clients[2] = Client::from_persisted(w.clients[2].to_persisted().as_bytes()).unwrap();
+    w.reopen(2);
+}
+
 /// Alice writes three messages at once; a backup is made then, while they wait in her outbox,
 /// now as envelopes (before issue 18: as ciphertexts). Her old device goes on and all three
 /// reach Bob. The backup is restored on a new device: the waiting envelopes are sealed afresh
@@ -27,15 +52,7 @@ fn times_received(w: &World, who: usize, message: MessageId) -> usize {
 fn a_restored_outbox_does_not_deliver_again_what_the_old_device_sent() {
     let mut w = World::new(1891, 0, &["Alice", "Bob", "Alice again"]);
     let (bob, alice) = w.connect();
-    let now = w.client_now(0);
-    let ids: Vec<MessageId> = (0..3)
-        .map(|i| {
-            w.clients[0]
-                .send_text(&mut w.rng, bob, &format!("m{i}"), now)
-                .unwrap()
-                .id
-        })
-        .collect();
+    let ids = three_texts(&mut w, bob);
     let backup = w.clients[0].to_persisted();
     let since = w.client_now(0);
     assert!(w.run_until(120, |w| ids.iter().all(|id| times_received(w, 1, *id) == 1)));
@@ -43,13 +60,7 @@ fn a_restored_outbox_does_not_deliver_again_what_the_old_device_sent() {
     w.offline[0] = true;
 
     // The new device restores the backup (on Alice's gateway) and settles with Bob.
-    let now = w.client_now(2);
-    let rekey = common::rekey_secret(0);
-    w.clients[2] = Client::restored(&mut w.rng, backup.as_bytes(), since, now, rekey).unwrap();
-    w.gateways[2] = w.gateways[0];
-    w.events[2].clear();
-    w.clients[2] = Client::from_persisted(w.clients[2].to_persisted().as_bytes()).unwrap();
-    w.reopen(2);
+    restore(&mut w, backup.as_bytes(), since);
     assert!(w.run_until(300, |w| {
         w.clients[2].sync_status(bob) == Some(SyncStatus::Ok)
             && w.clients[1].sync_status(alice) == Some(SyncStatus::Ok)
@@ -72,26 +83,12 @@ fn a_restored_legacy_contact_sends_or_fails_every_message_of_the_backup() {
     let mut w = World::new(1895, 0, &["Alice", "Bob", "Alice again"]);
     let (bob, _) = w.connect();
     w.clients[0].use_legacy_resync_secret(bob).unwrap();
-    let now = w.client_now(0);
-    let ids: Vec<MessageId> = (0..3)
-        .map(|i| {
-            w.clients[0]
-                .send_text(&mut w.rng, bob, &format!("m{i}"), now)
-                .unwrap()
-                .id
-        })
-        .collect();
+    let ids = three_texts(&mut w, bob);
     let backup = w.clients[0].to_persisted();
     let since = w.client_now(0);
     w.offline[0] = true;
 
-    let now = w.client_now(2);
-    let rekey = common::rekey_secret(0);
-    w.clients[2] = Client::restored(&mut w.rng, backup.as_bytes(), since, now, rekey).unwrap();
-    w.gateways[2] = w.gateways[0];
-    w.events[2].clear();
-    w.clients[2] = Client::from_persisted(w.clients[2].to_persisted().as_bytes()).unwrap();
-    w.reopen(2);
+    restore(&mut w, backup.as_bytes(), since);
     let failed = |w: &World, id: MessageId| {
         w.events[2]
             .iter()

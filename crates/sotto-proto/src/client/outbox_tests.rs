@@ -58,6 +58,13 @@ fn store(client: &mut Client, rng: &mut ChaCha20Rng) -> Vec<MessageId> {
         .collect()
 }
 
+/// The relay refuses the message in flight (the queue is full): the message.
+fn refuse(client: &mut Client, rng: &mut ChaCha20Rng) -> Vec<u8> {
+    let (id, message) = in_flight(client).unwrap();
+    answer(client, rng, id, ResponseBody::Error(ErrorCode::Quota));
+    message
+}
+
 fn send(client: &mut Client, rng: &mut ChaCha20Rng, contact: ContactId, i: usize) -> MessageId {
     client
         .send_text(rng, contact, &format!("m{i}"), NOW)
@@ -114,13 +121,7 @@ fn a_refused_batch_fails_per_envelope_and_is_sent_again_unchanged_then_stored() 
     );
     assert_eq!(store(&mut client, &mut rng), vec![m0]);
     assert_eq!(client.unsent_messages(), 4);
-    let (id, sealed) = in_flight(&client).unwrap();
-    answer(
-        &mut client,
-        &mut rng,
-        id,
-        ResponseBody::Error(ErrorCode::Quota),
-    );
+    let sealed = refuse(&mut client, &mut rng);
     let failed: Vec<MessageId> = std::iter::from_fn(|| client.poll_event())
         .filter_map(|e| match e {
             Event::SendFailed { message, .. } => Some(message),
@@ -438,6 +439,16 @@ fn an_id_read_before_is_not_delivered_again() {
     assert_eq!(read, vec!["first".to_owned()], "one message per id");
 }
 
+/// The [`Event::SendFailed`] polled now: each message and why.
+fn failures(client: &mut Client) -> Vec<(MessageId, Error)> {
+    std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::SendFailed { message, error, .. } => Some((message, error)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The fix of the review's finding above: a text waiting in a conversation with disappearing
 /// messages carries its expiry (kept across a reload), the client wakes for it, and at it the
 /// text is dropped and fails ([`Error::Expired`]); a receipt (no expiry) and a text written
@@ -447,13 +458,7 @@ fn a_waiting_text_expires_with_a_send_failure_and_the_rest_still_leaves() {
     let mut rng = ChaCha20Rng::seed_from_u64(1896);
     let (mut client, contact, _, mut peer) = talking(&mut rng);
     client.set_disappearing(&mut rng, contact, 60, NOW).unwrap();
-    let (id, _) = in_flight(&client).unwrap();
-    answer(
-        &mut client,
-        &mut rng,
-        id,
-        ResponseBody::Error(ErrorCode::Quota),
-    );
+    refuse(&mut client, &mut rng);
     while client.poll_event().is_some() {}
     let early = send(&mut client, &mut rng, contact, 0);
     let ids = vec![MessageId::random(&mut rng)];
@@ -471,12 +476,7 @@ fn a_waiting_text_expires_with_a_send_failure_and_the_rest_still_leaves() {
     );
     assert!(client.poll_timeout().is_some_and(|at| at <= NOW + 60));
     client.tick(&mut rng, NOW + 60);
-    let failed: Vec<(MessageId, Error)> = std::iter::from_fn(|| client.poll_event())
-        .filter_map(|e| match e {
-            Event::SendFailed { message, error, .. } => Some((message, error)),
-            _ => None,
-        })
-        .collect();
+    let failed = failures(&mut client);
     assert_eq!(failed, vec![(early, Error::Expired)]);
     assert_eq!(client.unsent_messages(), 2, "the timer and the receipt");
     let late = send(&mut client, &mut rng, contact, 1);
@@ -508,12 +508,7 @@ fn a_text_written_to_a_stranded_contact_fails_at_the_next_tick() {
     let held = send(&mut client, &mut rng, contact, 2);
     assert_eq!(client.poll_timeout(), Some(0));
     client.tick(&mut rng, NOW + 1);
-    let failed: Vec<(MessageId, Error)> = std::iter::from_fn(|| client.poll_event())
-        .filter_map(|e| match e {
-            Event::SendFailed { message, error, .. } => Some((message, error)),
-            _ => None,
-        })
-        .collect();
+    let failed = failures(&mut client);
     assert_eq!(
         failed,
         vec![(waiting, Error::NoSession), (held, Error::NoSession)]
@@ -535,12 +530,7 @@ fn a_front_that_cannot_be_sealed_fails_and_backs_off() {
     let c = client.contacts.get_mut(&contact).unwrap();
     c.outbox.push_back(Outgoing::Envelope(id, huge, None));
     client.tick(&mut rng, NOW);
-    let failed: Vec<(MessageId, Error)> = std::iter::from_fn(|| client.poll_event())
-        .filter_map(|e| match e {
-            Event::SendFailed { message, error, .. } => Some((message, error)),
-            _ => None,
-        })
-        .collect();
+    let failed = failures(&mut client);
     assert_eq!(failed, vec![(id, Error::Encrypt)]);
     assert!(in_flight(&client).is_none());
     assert!(client.next_outbox_retry().is_some_and(|at| at > NOW));
