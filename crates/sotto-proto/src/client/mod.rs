@@ -74,6 +74,7 @@ mod event;
 mod invitation;
 mod moved;
 mod persist;
+mod persist_len;
 mod read_ids;
 mod receive;
 mod rekey;

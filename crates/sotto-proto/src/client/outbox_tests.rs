@@ -559,15 +559,15 @@ fn a_contact_record_is_reserved_by_its_actual_size() {
     let mut w = crate::codec::SecretWriter::with_capacity(0);
     super::persist::write_contact(&mut w, contact, c);
     let written = w.into_inner().len();
-    let reserved = super::persist::contact_len(c);
+    let reserved = super::persist_len::contact_len(c);
     assert!(
         written <= reserved && reserved < written + 4096,
         "{written} {reserved}"
     );
     let whole = client.to_persisted().as_bytes().len();
-    let reserved = 1 + client.header_tail_len() + 4 + 2 * super::persist::RECV_QUEUE_LEN;
+    let reserved = 1 + client.header_tail_len() + 4 + 2 * super::persist_len::RECV_QUEUE_LEN;
     assert!(
-        whole <= reserved + super::persist::contact_len(c),
+        whole <= reserved + super::persist_len::contact_len(c),
         "{whole}"
     );
 }

@@ -13,9 +13,10 @@ use subtle::ConstantTimeEq as _;
 use super::contact::Contact;
 use super::error::PersistError;
 use super::persist::{
-    RECV_QUEUE_LEN, assemble, contact_len, read_contact, read_header, read_queues, read_tail,
-    take_version, write_contact, write_queues,
+    assemble, read_contact, read_header, read_queues, read_tail, take_version, write_contact,
+    write_queues,
 };
+use super::persist_len::{RECV_QUEUE_LEN, contact_len};
 use super::receive::{QueueOwner, RecvQueue};
 use super::tracked::{Contacts, Queues};
 use super::{CLIENT_STATE_VERSION, Client, ContactId};
