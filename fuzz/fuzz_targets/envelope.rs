@@ -4,7 +4,9 @@
 //! re-encodes to the same bytes: a single envelope by itself, a batch from its envelopes'
 //! unpadded encodings; and an unpadded encoding that decodes re-encodes to itself.
 use libfuzzer_sys::fuzz_target;
-use sotto_proto::envelope::{ENVELOPE_SIZE, Envelope, decode_message, encode_message};
+use sotto_proto::envelope::{
+    ENVELOPE_SIZE, Envelope, decode_message, decode_message_each, encode_message,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = Envelope::decode(data);
@@ -20,7 +22,16 @@ fuzz_target!(|data: &[u8]| {
             let again = env.encode().expect("a decoded envelope re-encodes");
             assert_eq!(&again[..], &padded[..]);
         }
-        if let Ok(envelopes) = decode_message(&padded) {
+        // Read each on its own, a message decodes whole exactly when every envelope does.
+        let each = decode_message_each(&padded);
+        let whole = decode_message(&padded);
+        match (&each, &whole) {
+            (Ok(each), Ok(whole)) => assert!(each.iter().flatten().eq(whole.iter())),
+            (Ok(each), Err(_)) => assert!(each.iter().any(Result::is_err)),
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (Err(_), Ok(_)) => panic!("a frame error that decode_message does not see"),
+        }
+        if let Ok(envelopes) = whole {
             let parts: Vec<_> = envelopes
                 .iter()
                 .map(|e| e.encode_unpadded().expect("a decoded envelope re-encodes"))

@@ -41,7 +41,7 @@ use crate::ids::{QueueId, RelayId};
 use crate::ratchet::{self, RatchetError, Session};
 
 pub mod batch;
-pub use batch::{decode_message, encode_message, fit_in_message};
+pub use batch::{decode_message, decode_message_each, encode_message, fit_in_message};
 
 /// The plaintext of every ratchet message: `QUEUE_MESSAGE_SIZE - ratchet::OVERHEAD`.
 pub const ENVELOPE_SIZE: usize = ratchet::BODY_LEN;

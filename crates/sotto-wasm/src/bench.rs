@@ -263,6 +263,7 @@ pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsVal
                 contact,
                 envelope,
                 received_at,
+                ..
             } => Some((*contact, envelope.id, envelope.sent_at, *received_at)),
             _ => None,
         })

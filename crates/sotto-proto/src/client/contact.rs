@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::error::{ClientError, Error};
 use super::event::Event;
+use super::read_ids::ReadIds;
 use super::receive::{QueueOwner, RecvQueue};
 use super::request::PendingKind;
 use super::resync::SyncState;
@@ -33,8 +34,9 @@ pub(super) struct SendQueue {
 /// One entry of an outbox.
 pub(super) enum Outgoing {
     /// An envelope waiting to leave, in its unpadded encoding
-    /// ([`Envelope::encode_unpadded`]): sealed when it leaves, alone or in a batch.
-    Envelope(MessageId, Zeroizing<Vec<u8>>),
+    /// ([`Envelope::encode_unpadded`]): sealed when it leaves, alone or in a batch. With
+    /// its expiry (device Unix seconds; see [`expiry`]): dropped then if it is still here.
+    Envelope(MessageId, Zeroizing<Vec<u8>>, Option<u64>),
     /// A queue message sealed already, sent unchanged until a relay stores it: a batch of
     /// envelopes (their ids, in order; one for a single envelope), or a resync message (one
     /// random id, see `super::resync::is_control`).
@@ -45,7 +47,7 @@ impl Outgoing {
     /// The ids of the envelopes it carries.
     pub(super) fn ids(&self) -> &[MessageId] {
         match self {
-            Outgoing::Envelope(id, _) => core::slice::from_ref(id),
+            Outgoing::Envelope(id, ..) => core::slice::from_ref(id),
             Outgoing::Sealed(ids, _) => ids,
         }
     }
@@ -84,6 +86,8 @@ pub(super) struct Contact {
     pub(super) verified: Option<[u8; 32]>,
     /// Resynchronisation: its secret, a request in flight, the previous session.
     pub(super) sync: SyncState,
+    /// The ids of the envelopes last read from the contact: a repeat is dropped.
+    pub(super) read: ReadIds,
 }
 
 /// First wait (seconds) before a refused message is sent again; it doubles with each refusal
@@ -178,8 +182,9 @@ impl Client {
                 return Ok(());
             }
         }
+        let expires = expiry(&envelope.content, c.disappearing, now);
         c.outbox
-            .push_back(Outgoing::Envelope(envelope.id, unpadded));
+            .push_back(Outgoing::Envelope(envelope.id, unpadded, expires));
         self.pump_outbox(rng, contact, now);
         Ok(())
     }
@@ -236,8 +241,16 @@ impl Client {
         // Sealed now, built later or not: a state written before the Send is built holds the
         // sealed message it carries (and the ratchet step that made it), so the message is
         // never sealed twice under one message key.
-        if !c.seal_front(rng) {
-            return;
+        match c.seal_front(rng) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(ids) => {
+                // Not sealed (the session refused): tried again after a back-off as for a
+                // refusal, not at once on every tick.
+                c.refusals = c.refusals.saturating_add(1);
+                c.retry_at = Some(now.saturating_add(back_off(rng, c.refusals)));
+                return self.fail_each(contact, ids, &Error::Encrypt);
+            }
         }
         if self.later {
             if !self.sends_owed.contains(&contact) {
@@ -320,6 +333,7 @@ impl Client {
                 accepting,
                 verified: None,
                 sync: SyncState::new(resync),
+                read: ReadIds::default(),
             },
         );
         if accepting.is_none() {
@@ -461,8 +475,19 @@ impl Client {
     }
 
     /// Sends the front message of every outbox that is idle (not in flight, queue secured)
-    /// and due: after a refusal's back-off, or left idle (e.g. by a restore).
+    /// and due: after a refusal's back-off, or left idle (e.g. by a restore). Fails what a
+    /// stranded contact (see [`Contact::stranded`]) can never send.
     pub(super) fn retry_outboxes<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
+        self.drop_expired(now);
+        let stranded: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.stranded())
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in stranded {
+            self.fail_unsealed(contact, &Error::NoSession);
+        }
         let due: Vec<ContactId> = self
             .contacts
             .iter()
@@ -477,12 +502,80 @@ impl Client {
         }
     }
 
+    /// [`Event::SendFailed`] with `error` for each envelope of `contact` not sealed yet (in
+    /// its outbox or held for a new session), all taken out: they will never be sent.
+    pub(super) fn fail_unsealed(&mut self, contact: ContactId, error: &Error) {
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        let mut failed = Vec::new();
+        c.outbox.retain(|o| match o {
+            Outgoing::Envelope(id, ..) => {
+                failed.push(*id);
+                false
+            }
+            Outgoing::Sealed(..) => true,
+        });
+        failed.extend(c.sync.held.drain(..).map(|(id, _)| id));
+        self.fail_each(contact, failed, error);
+    }
+
+    /// [`Event::SendFailed`] with `error` for each of `messages`, in order.
+    pub(super) fn fail_each(
+        &mut self,
+        contact: ContactId,
+        messages: Vec<MessageId>,
+        error: &Error,
+    ) {
+        for message in messages {
+            self.events.push_back(Event::SendFailed {
+                contact,
+                message,
+                error: error.clone(),
+            });
+        }
+    }
+
+    /// Drops the envelopes waiting in outboxes whose expiry is past, each failed
+    /// ([`Error::Expired`]): the plaintext of a disappearing message is not kept after it.
+    fn drop_expired(&mut self, now: u64) {
+        let due: Vec<ContactId> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.next_expiry().is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for contact in due {
+            let Some(c) = self.contacts.get_mut(&contact) else {
+                continue;
+            };
+            let mut failed = Vec::new();
+            c.outbox.retain(|o| match o {
+                Outgoing::Envelope(id, _, Some(at)) if *at <= now => {
+                    failed.push(*id);
+                    false
+                }
+                _ => true,
+            });
+            self.fail_each(contact, failed, &Error::Expired);
+        }
+    }
+
     /// When the earliest idle outbox is due (see [`Client::retry_outboxes`]).
     pub(super) fn next_outbox_retry(&self) -> Option<u64> {
-        if self.held() {
-            return None;
+        if self.contacts.values().any(Contact::stranded) {
+            return Some(0);
         }
-        self.contacts.values().filter_map(Self::idle_outbox).min()
+        let expiry = self
+            .contacts
+            .values()
+            .filter_map(Contact::next_expiry)
+            .min();
+        if self.held() {
+            return expiry;
+        }
+        let idle = self.contacts.values().filter_map(Self::idle_outbox).min();
+        idle.into_iter().chain(expiry).min()
     }
 
     fn idle_outbox(c: &Contact) -> Option<u64> {
@@ -490,15 +583,37 @@ impl Client {
     }
 }
 
+/// When an envelope queued at `now` (device Unix seconds) expires in its outbox: a text or
+/// an attachment in a conversation whose messages are kept `seconds` (0: kept), as the
+/// driver's copy of it does; `None` for the rest (receipts, settings, hellos).
+pub(super) fn expiry(content: &Content, seconds: u32, now: u64) -> Option<u64> {
+    (seconds > 0 && matches!(content, Content::Text(_) | Content::Attachment(_)))
+        .then(|| now.saturating_add(u64::from(seconds)))
+}
+
 impl Contact {
-    /// About how many bytes the contact takes persisted (a buffer's starting capacity): 1 KiB
-    /// and its outbox's entries.
-    pub(super) fn persisted_len_hint(&self) -> usize {
-        let entry = |o: &Outgoing| match o {
-            Outgoing::Envelope(_, plain) => 24 + plain.len(),
-            Outgoing::Sealed(ids, message) => 8 + 16 * ids.len() + message.len(),
-        };
-        1024 + self.outbox.iter().map(entry).sum::<usize>()
+    /// The earliest expiry of the envelopes waiting in the outbox.
+    fn next_expiry(&self) -> Option<u64> {
+        self.outbox
+            .iter()
+            .filter_map(|o| match o {
+                Outgoing::Envelope(_, _, at) => *at,
+                Outgoing::Sealed(..) => None,
+            })
+            .min()
+    }
+
+    /// Whether envelopes wait that can never be sealed: the contact was restored from a backup
+    /// and cannot resynchronise (legacy, its request never sent: see
+    /// `Client::start_resync_as`), so no new session comes for them.
+    fn stranded(&self) -> bool {
+        self.sync.legacy
+            && self.sync.pending.is_some()
+            && (!self.sync.held.is_empty()
+                || self
+                    .outbox
+                    .iter()
+                    .any(|o| matches!(o, Outgoing::Envelope(..))))
     }
 
     /// Whether the outbox's front can leave: sealed, or envelopes that may be sealed now (not
@@ -513,13 +628,14 @@ impl Contact {
 
     /// Seals the outbox's front: envelopes at the front become one sealed message (as many as
     /// fit, see [`fit_in_message`]). Whether the front is a sealed message now (`false`: the
-    /// outbox is empty or its front is not ready, see [`Contact::ready`]).
-    fn seal_front<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> bool {
+    /// outbox is empty or its front is not ready, see [`Contact::ready`]); `Err` with the ids
+    /// of the envelopes that could not be sealed (they stay as they are).
+    fn seal_front<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> Result<bool, Vec<MessageId>> {
         if !self.ready() {
-            return false;
+            return Ok(false);
         }
         let lens = self.outbox.iter().map_while(|o| match o {
-            Outgoing::Envelope(_, plain) => Some(plain.len()),
+            Outgoing::Envelope(_, plain, _) => Some(plain.len()),
             Outgoing::Sealed(..) => None,
         });
         let n = fit_in_message(lens);
@@ -529,27 +645,33 @@ impl Contact {
                 .iter()
                 .take(n)
                 .filter_map(|o| match o {
-                    Outgoing::Envelope(_, plain) => Some(&plain[..]),
+                    Outgoing::Envelope(_, plain, _) => Some(&plain[..]),
                     Outgoing::Sealed(..) => None,
                 })
                 .collect();
-            // Cannot fail: each was encoded (or read) as fitting alone, and `n` fit together.
-            let Ok(plain) = encode_message(&parts) else {
-                return false;
-            };
-            let Ok(message) = self.session.encrypt(rng, &plain) else {
-                return false;
+            // Each was encoded (or read) as fitting alone, and `n` fit together; the session
+            // may refuse (no sending chain, its counter exhausted).
+            let sealed = encode_message(&parts)
+                .ok()
+                .and_then(|plain| self.session.encrypt(rng, &plain).ok());
+            let Some(message) = sealed else {
+                return Err(self
+                    .outbox
+                    .iter()
+                    .take(n)
+                    .flat_map(|o| o.ids().to_vec())
+                    .collect());
             };
             let ids = self
                 .outbox
                 .drain(..n)
                 .filter_map(|o| match o {
-                    Outgoing::Envelope(id, _) => Some(id),
+                    Outgoing::Envelope(id, ..) => Some(id),
                     Outgoing::Sealed(..) => None,
                 })
                 .collect();
             self.outbox.push_front(Outgoing::Sealed(ids, message));
         }
-        matches!(self.outbox.front(), Some(Outgoing::Sealed(..)))
+        Ok(matches!(self.outbox.front(), Some(Outgoing::Sealed(..))))
     }
 }

@@ -85,6 +85,21 @@ pub enum Error {
     /// message in an outbox, above all) was dropped unsent.
     #[error("the profile was restored on another device")]
     Moved,
+    /// Nothing more can be encrypted to the contact: it was restored from a backup
+    /// (`Client::restored`) and, stored before resynchronisation existed, cannot
+    /// resynchronise safely (docs/PROTOCOL.md §13). The message was dropped unsent; the
+    /// person must invite the contact again.
+    #[error("this conversation can send nothing more: invite the contact again")]
+    NoSession,
+    /// The message, in a conversation with disappearing messages, expired before it could
+    /// leave (its contact's queue full or unreachable that long): it was dropped unsent, so
+    /// that its plaintext is not kept past its expiry.
+    #[error("the message expired before it could be sent")]
+    Expired,
+    /// The contact's session refused to encrypt the message (it cannot send yet, or its
+    /// counter ran out): it stays in the outbox and is tried again after a back-off.
+    #[error("the message could not be encrypted")]
+    Encrypt,
 }
 
 impl Error {

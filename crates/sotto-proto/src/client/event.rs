@@ -27,11 +27,15 @@ pub enum Event {
         contact: ContactId,
         display_name: String,
     },
-    /// A message arrived.
+    /// A message arrived. `disappearing`: the seconds the conversation's messages were kept
+    /// (0: kept) when it was read, the setting in force for it (a timer change later in the
+    /// same delivery, e.g. in one batch, does not apply to it); the driver gives it its expiry
+    /// from this, not from [`super::Client::disappearing`].
     Message {
         contact: ContactId,
         envelope: Envelope,
         received_at: u64,
+        disappearing: u32,
     },
     /// A relay stored a message we sent: it will reach the contact. A batch (several
     /// envelopes in one ratchet message, `crate::envelope::batch`) gives one for each of its
@@ -55,7 +59,9 @@ pub enum Event {
     /// their queue is full): it stays first in the outbox and is sent again after a back-off
     /// (2 s doubling to 60 s, with jitter) until a relay stores it ([`Event::Sent`]), or at
     /// once with [`super::Client::retry_message`]. Reported at each refusal, for each envelope
-    /// of the message refused (several for a batch, in order).
+    /// of the message refused (several for a batch, in order). With
+    /// [`Error::Moved`], [`Error::NoSession`], [`Error::Expired`] or [`Error::Storage`] the
+    /// message is dropped from the outbox instead: it will never be sent.
     SendFailed {
         contact: ContactId,
         message: MessageId,
@@ -147,6 +153,16 @@ pub enum Event {
     /// garbage. The message is lost; a resync starts ([`Event::ResyncStarted`]) unless one
     /// ran in the last [`super::RESYNC_QUIET`] seconds. Tell the person a message is missing.
     DecryptFailed { contact: ContactId },
+    /// A message from `contact` decrypted (the sessions agree: no resync), but an envelope
+    /// in it cannot be read: a content this version does not know (a newer peer's), or a
+    /// malformed one (`error` says which). That envelope is lost; the others of its batch
+    /// are delivered. When the message's frame itself is malformed (a batch's counts or
+    /// lengths), the whole message is lost: one event. Tell the person a message from the
+    /// contact could not be shown.
+    Unreadable {
+        contact: ContactId,
+        error: crate::envelope::EnvelopeError,
+    },
     /// We asked `contact` to resynchronise: [`super::Client::sync_status`] is
     /// [`super::SyncStatus::Resyncing`] ("Re-establishing encryption…") until
     /// [`Event::Resynced`]. Messages written meanwhile wait.

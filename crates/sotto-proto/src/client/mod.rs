@@ -25,7 +25,8 @@
 //! queue; request ids are random; no two queues' subscriptions leave together; our queues and
 //! blobs are never on our gateway, and routes never visit a relay twice (see `route`). Sends to one
 //! contact go one at a time, so they reach the queue in order; the ratchet rejects a message
-//! that a retry stored twice, so each is shown exactly once.
+//! that a retry stored twice, and each contact's record keeps the ids last read (`read_ids`),
+//! so each envelope is shown exactly once.
 //!
 //! # Where things are
 //!
@@ -38,7 +39,9 @@
 //! - `invitation`: making and accepting invitations;
 //! - `transfer`: blob uploads and downloads (attachments and relay snapshots);
 //! - `snapshot`: the relay snapshot put and fetched through `transfer`;
-//! - `persist`: [`Client::to_persisted`] and [`Client::from_persisted`];
+//! - `deliver`: a decrypted message's envelopes handed on (`read_ids`: repeats dropped);
+//! - `persist`: [`Client::to_persisted`] and [`Client::from_persisted`] (`persist_len`: the
+//!   bytes its writers reserve);
 //! - `split`: the same state in parts, one per contact ([`Client::to_parts`],
 //!   [`Client::from_parts`]);
 //! - `event` and `error`: what the application is told.
@@ -68,11 +71,14 @@ use crate::pow::Scope;
 use crate::queue::Inbound;
 
 mod contact;
+mod deliver;
 mod error;
 mod event;
 mod invitation;
 mod moved;
 mod persist;
+mod persist_len;
+mod read_ids;
 mod receive;
 mod rekey;
 mod request;

@@ -10,6 +10,8 @@ use zeroize::Zeroizing;
 
 use super::contact::{Contact, Outgoing, SendQueue};
 use super::error::PersistError;
+use super::persist_len::{RECV_QUEUE_LEN, contact_len};
+use super::read_ids::ReadIds;
 use super::receive::{QueueOwner, RecvQueue, Subscription};
 use super::request::{Pending, PendingKind, Purpose};
 use super::resync::SyncState;
@@ -45,6 +47,8 @@ const PURPOSE_INVITATION: u8 = 0x01;
 const PURPOSE_ACCEPT: u8 = 0x02;
 pub(super) const OUTGOING_ENVELOPE: u8 = 0x01;
 pub(super) const OUTGOING_SEALED: u8 = 0x02;
+/// An envelope with its expiry (see `super::contact::expiry`).
+const OUTGOING_EXPIRING: u8 = 0x03;
 /// Secret key ‖ invitation (see [`InvitationSecret::to_persisted_bytes`]).
 const INVITATION_SECRET_LEN: usize = 32 + crate::invitation::ENCODED_LEN;
 /// Stands in for the SURB of a restored request: no opener has it (random ids are never zero).
@@ -107,13 +111,9 @@ impl Client {
     /// Serializes the client's state (see the module docs, "Persistence"). Frames not yet
     /// polled and events not yet polled are not included: drain them first.
     pub fn to_persisted(&self) -> PersistedClient {
-        let mut w = SecretWriter::with_capacity(
-            256 + self
-                .contacts
-                .values()
-                .map(Contact::persisted_len_hint)
-                .sum::<usize>(),
-        );
+        let contacts: usize = self.contacts.values().map(contact_len).sum();
+        let queues = 4 + self.queues.keys().count() * RECV_QUEUE_LEN;
+        let mut w = SecretWriter::with_capacity(1 + self.header_tail_len() + queues + contacts);
         w.put_u8(CLIENT_STATE_VERSION);
         self.write_header(&mut w);
         // Sorted, so the same state always gives the same bytes. The ids are distinct (map
@@ -299,9 +299,15 @@ pub(super) fn write_contact(w: &mut SecretWriter, id: ContactId, contact: &Conta
     put_count(w, contact.outbox.len());
     for entry in &contact.outbox {
         match entry {
-            Outgoing::Envelope(id, unpadded) => {
+            Outgoing::Envelope(id, unpadded, None) => {
                 w.put_u8(OUTGOING_ENVELOPE);
                 w.put_bytes(id.as_bytes());
+                put_long(w, unpadded);
+            }
+            Outgoing::Envelope(id, unpadded, Some(expires)) => {
+                w.put_u8(OUTGOING_EXPIRING);
+                w.put_bytes(id.as_bytes());
+                w.put_u64(*expires);
                 put_long(w, unpadded);
             }
             Outgoing::Sealed(ids, message) => {
@@ -314,6 +320,8 @@ pub(super) fn write_contact(w: &mut SecretWriter, id: ContactId, contact: &Conta
             }
         }
     }
+    // Version 8: the ids last read (see `super::read_ids`).
+    contact.read.write(w);
     contact.sync.write(w);
 }
 
@@ -452,6 +460,12 @@ pub(super) fn read_contact(
     for _ in 0..count(r)? {
         outbox.push_back(read_outgoing(r, version)?);
     }
+    // Version 8 added the ids last read (see `super::read_ids`).
+    let read = if version >= 8 {
+        ReadIds::read(r)?
+    } else {
+        ReadIds::default()
+    };
     let sync = if version >= 5 {
         SyncState::read(r).map_err(PersistError::Invalid)?
     } else {
@@ -470,6 +484,7 @@ pub(super) fn read_contact(
         accepting,
         verified,
         sync,
+        read,
     };
     Ok((id, contact))
 }
@@ -483,14 +498,17 @@ fn read_outgoing(r: &mut Reader<'_>, version: u8) -> Result<Outgoing, PersistErr
         OUTGOING_SEALED
     };
     match kind {
-        OUTGOING_ENVELOPE => {
+        OUTGOING_ENVELOPE | OUTGOING_EXPIRING => {
             let id = MessageId::from_bytes(r.extract()?);
+            let expires = (kind == OUTGOING_EXPIRING)
+                .then(|| r.take_u64())
+                .transpose()?;
             let unpadded = Zeroizing::new(r.take_u32_prefixed()?.to_vec());
             // One envelope that fits in a message alone, under its own id.
             if Envelope::decode_unpadded(&unpadded).map(|e| e.id) != Ok(id) {
                 return Err(PersistError::Invalid("outbox envelope"));
             }
-            Ok(Outgoing::Envelope(id, unpadded))
+            Ok(Outgoing::Envelope(id, unpadded, expires))
         }
         OUTGOING_SEALED => {
             let n = if version >= 8 {

@@ -21,6 +21,7 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::contact::Outgoing;
+use super::error::{Error, PersistError};
 use super::event::Event;
 use super::receive::QueueOwner;
 use super::{Client, ContactId};
@@ -91,7 +92,7 @@ pub(super) struct SyncState {
     seen: VecDeque<[u8; NONCE_LEN]>,
     pub(super) quiet_until: u64,
     /// Padded envelopes written while our request is in flight.
-    held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
+    pub(super) held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
     /// Body tags of the last [`RECENT_TAGS`] messages received.
     recent: VecDeque<[u8; TAG_LEN]>,
     /// The secret is [`ResyncSecret::legacy`] (a contact stored before resync existed): it is
@@ -128,6 +129,18 @@ impl SyncState {
             legacy: true,
             ..Self::new(secret)
         })
+    }
+
+    /// At least the length of what [`SyncState::write`] writes, for reserving a writer.
+    pub(super) fn persisted_len(&self) -> usize {
+        let fixed = 256 + SEEN_NONCES * NONCE_LEN + RECENT_TAGS * TAG_LEN;
+        let previous = self.previous.as_ref().map_or(0, |s| 4 + s.persisted_len());
+        let accept = self
+            .last_accept
+            .as_ref()
+            .map_or(0, |a| 32 + a.message.len());
+        let held: usize = self.held.iter().map(|(_, p)| 20 + p.len()).sum();
+        fixed + previous + accept + held
     }
 
     pub(super) fn status(&self) -> SyncStatus {
@@ -371,25 +384,21 @@ impl Client {
         if c.sync.seen_before(body) {
             return;
         }
-        let received = match c.session.receive_all(rng, body) {
-            Ok(envelopes) => {
+        let received = match c.session.decrypt(rng, body) {
+            Ok(plain) => {
                 // The first message under the new session: nothing more comes under the old.
                 c.sync.previous = None;
-                Some(envelopes)
+                Some(plain)
             }
             Err(_) => c
                 .sync
                 .previous
                 .as_mut()
-                .and_then(|p| p.receive_all(rng, body).ok()),
+                .and_then(|p| p.decrypt(rng, body).ok()),
         };
-        if let Some(envelopes) = received {
+        if let Some(plain) = received {
             c.sync.note_received(body);
-            // A batch's envelopes in order, each as if it came alone.
-            for envelope in envelopes {
-                self.on_envelope(contact, envelope, now);
-            }
-            return;
+            return self.deliver(contact, &plain, now);
         }
         // Not one we read, and no session can open it: garbage, or the peer sending again
         // under a message number it used before (its state went back). Either way it is
@@ -399,37 +408,6 @@ impl Client {
         c.sync.note_received(body);
         self.events.push_back(Event::DecryptFailed { contact });
         self.start_resync(rng, contact, now);
-    }
-
-    /// An envelope from `contact` that decrypted.
-    fn on_envelope(&mut self, contact: ContactId, envelope: Envelope, now: u64) {
-        let Some(c) = self.contacts.get_mut(&contact) else {
-            return;
-        };
-        match &envelope.content {
-            Content::Hello(hello) => {
-                // A peer's name, made safe to show (`crate::names`).
-                let name = crate::names::sanitize(&hello.display_name);
-                c.display_name = name.clone();
-                self.events.push_back(Event::ContactRenamed {
-                    contact,
-                    display_name: name,
-                });
-            }
-            Content::DisappearingTimer { seconds } => {
-                c.disappearing = *seconds;
-                self.events.push_back(Event::DisappearingChanged {
-                    contact,
-                    seconds: *seconds,
-                    by_contact: true,
-                });
-            }
-            _ => self.events.push_back(Event::Message {
-                contact,
-                envelope,
-                received_at: now,
-            }),
-        }
     }
 
     /// Starts a resync with `contact` unless one of ours is in flight or the last one was
@@ -647,17 +625,27 @@ impl Client {
         )
     }
 
-    /// Queues the envelopes held during our request, to be sealed under the new session.
+    /// Queues the envelopes held during our request, to be sealed under the new session,
+    /// each expiring from now as if written now (see `super::contact::expiry`). One that
+    /// does not decode (damaged storage) fails.
     fn flush_held<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, contact: ContactId, now: u64) {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
+        let mut damaged = Vec::new();
         while let Some((id, plain)) = c.sync.held.pop_front() {
             // Held padded (the layout kept from before outboxes held envelopes).
-            if let Ok(unpadded) = Envelope::decode(&plain).and_then(|e| e.encode_unpadded()) {
-                c.outbox.push_back(Outgoing::Envelope(id, unpadded));
+            match Envelope::decode(&plain).and_then(|e| Ok((e.encode_unpadded()?, e.content))) {
+                Ok((unpadded, content)) => {
+                    let expires = super::contact::expiry(&content, c.disappearing, now);
+                    c.outbox
+                        .push_back(Outgoing::Envelope(id, unpadded, expires));
+                }
+                Err(_) => damaged.push(id),
             }
         }
+        let error = Error::Storage(PersistError::Invalid("held envelope"));
+        self.fail_each(contact, damaged, &error);
         self.pump_outbox(rng, contact, now);
     }
 

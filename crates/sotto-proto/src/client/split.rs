@@ -16,6 +16,7 @@ use super::persist::{
     assemble, read_contact, read_header, read_queues, read_tail, take_version, write_contact,
     write_queues,
 };
+use super::persist_len::{RECV_QUEUE_LEN, contact_len};
 use super::receive::{QueueOwner, RecvQueue};
 use super::tracked::{Contacts, Queues};
 use super::{CLIENT_STATE_VERSION, Client, ContactId};
@@ -166,7 +167,8 @@ impl Client {
     /// The core part: [`CORE_MARK`], the version, the header, the queues of no present
     /// contact (`others`, sorted), the number of contacts, `digest` of their parts, the tail.
     fn core_part(&self, others: Vec<(&QueueId, &RecvQueue)>, digest: &[u8; 32]) -> PersistedPart {
-        let mut w = SecretWriter::with_capacity(1024);
+        let queues = 4 + others.len() * RECV_QUEUE_LEN;
+        let mut w = SecretWriter::with_capacity(2 + self.header_tail_len() + queues + 4 + 32);
         w.put_u8(CORE_MARK);
         w.put_u8(CLIENT_STATE_VERSION);
         self.write_header(&mut w);
@@ -300,7 +302,8 @@ impl ContactPart {
     /// version ‖ the contact as in the whole layout ‖ its receive queues (sorted), and its
     /// digest.
     fn new(id: ContactId, contact: &Contact, queues: Vec<(&QueueId, &RecvQueue)>) -> ContactPart {
-        let mut w = SecretWriter::with_capacity(contact.persisted_len_hint());
+        let mut w =
+            SecretWriter::with_capacity(1 + contact_len(contact) + queues.len() * RECV_QUEUE_LEN);
         w.put_u8(CLIENT_STATE_VERSION);
         write_contact(&mut w, id, contact);
         write_queues(&mut w, &queues);

@@ -81,11 +81,24 @@ pub fn encode_message(parts: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, EnvelopeErr
 }
 
 /// Decodes one ratchet message's plaintext (exactly [`ENVELOPE_SIZE`] bytes): its envelope,
-/// or a batch's envelopes in order.
+/// or a batch's envelopes in order. Any error fails the whole message (see
+/// [`decode_message_each`] for one that does not).
 pub fn decode_message(bytes: &[u8]) -> Result<Vec<Envelope>, EnvelopeError> {
+    decode_message_each(bytes)?.into_iter().collect()
+}
+
+/// [`decode_message`], each envelope decoded on its own: `Err` when the message itself is
+/// malformed (its size, version or padding; a batch's id, time, count, entry lengths or
+/// trailing bytes), else each envelope's own result in order, one that cannot be read (an
+/// unknown content tag, a malformed body, a nested batch) failing alone. A receiver hands on
+/// the readable envelopes of a message whose frame checks out.
+#[allow(clippy::type_complexity)]
+pub fn decode_message_each(
+    bytes: &[u8],
+) -> Result<Vec<Result<Envelope, EnvelopeError>>, EnvelopeError> {
     let raw = Raw::padded(bytes)?;
     if raw.tag != TAG_BATCH {
-        return Ok(vec![raw.single()?]);
+        return Ok(vec![raw.single()]);
     }
     if raw.sent_at != 0 || raw.id.as_bytes().iter().any(|&b| b != 0) {
         return Err(EnvelopeError::InvalidValue);
@@ -95,12 +108,13 @@ pub fn decode_message(bytes: &[u8]) -> Result<Vec<Envelope>, EnvelopeError> {
     if count < 2 {
         return Err(EnvelopeError::InvalidValue);
     }
-    let mut envelopes = Vec::with_capacity(count);
+    // The frame first: every length and the end of the body, before any entry is read.
+    let mut parts = Vec::with_capacity(count);
     for _ in 0..count {
-        envelopes.push(Envelope::decode_unpadded(r.take_u16_prefixed()?)?);
+        parts.push(r.take_u16_prefixed()?);
     }
     r.should_be_exhausted()?;
-    Ok(envelopes)
+    Ok(parts.into_iter().map(Envelope::decode_unpadded).collect())
 }
 
 #[cfg(test)]
@@ -217,12 +231,14 @@ mod tests {
             assert_eq!(decode_message(&b).unwrap_err(), error, "count {count}");
         }
         // An entry's length past the body, one short of its envelope's body, one short of its
-        // envelope's header, one longer than its envelope.
+        // envelope's header, one longer than its envelope: the frame is read first, and the
+        // next entry's length, out of place, points past the end (an entry's own length
+        // errors: `decode_unpadded_is_exact`).
         for (len, error) in [
             (0x0fff, EnvelopeError::LengthPastEnd),
             (29, EnvelopeError::LengthPastEnd),
-            (20, EnvelopeError::Truncated),
-            (31, EnvelopeError::TrailingBytes),
+            (20, EnvelopeError::LengthPastEnd),
+            (31, EnvelopeError::LengthPastEnd),
         ] {
             let mut b = good.clone();
             b[29..31].copy_from_slice(&u16::to_be_bytes(len));
@@ -248,7 +264,9 @@ mod tests {
             b[at] = 1;
             assert_eq!(decode_message(&b).unwrap_err(), EnvelopeError::InvalidValue);
         }
-        // An inner envelope of another version, of an unknown tag, not UTF-8.
+        // An inner envelope of another version, of an unknown tag, not UTF-8: the whole
+        // message fails, or, read each on its own, that envelope alone.
+        let second = Envelope::decode_unpadded(&good[63..93]).unwrap();
         for (at, value, error) in [
             (31, 9, EnvelopeError::UnsupportedVersion(9)),
             (56, 99, EnvelopeError::UnknownTag(99)),
@@ -257,7 +275,16 @@ mod tests {
             let mut b = good.clone();
             b[at] = value;
             assert_eq!(decode_message(&b).unwrap_err(), error, "offset {at}");
+            let each = decode_message_each(&b).unwrap();
+            assert_eq!(each, vec![Err(error), Ok(second.clone())], "offset {at}");
         }
+        // A malformed frame fails the message however it is read.
+        let mut b = good.clone();
+        b[29..31].copy_from_slice(&u16::to_be_bytes(0x0fff));
+        assert_eq!(
+            decode_message_each(&b).unwrap_err(),
+            EnvelopeError::LengthPastEnd
+        );
         assert_eq!(
             decode_message(&good[..100]).unwrap_err(),
             EnvelopeError::WrongSize { found: 100 }

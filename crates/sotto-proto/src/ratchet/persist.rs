@@ -60,12 +60,16 @@ fn take_secret(r: &mut Reader<'_>) -> Result<Secret32, SessionDecodeError> {
 }
 
 impl Session {
+    /// At least the length of [`Session::to_persisted`]'s bytes (and close to it), for a
+    /// writer that must not grow (a grown buffer leaves a copy of the secrets behind).
+    pub fn persisted_len(&self) -> usize {
+        STATE_FIXED_LEN + 5 * 32 + 2 + self.skipped.len() * SKIPPED_LEN
+    }
+
     /// Serializes the whole state (see `docs/protocol/crypto.md`, "Session state").
     pub fn to_persisted(&self) -> PersistedSession {
         let c = &self.chains;
-        let mut out = SecretWriter::with_capacity(
-            STATE_FIXED_LEN + 5 * 32 + 2 + self.skipped.len() * SKIPPED_LEN,
-        );
+        let mut out = SecretWriter::with_capacity(self.persisted_len());
         out.put_u8(STATE_VERSION);
         out.put(&self.ad);
         out.put(&*c.dhs.to_persisted_bytes());

@@ -137,6 +137,9 @@ const RESTORED_WARNING: &str =
 /// What a contact's `DecryptFailed` tells the page.
 const DECRYPT_FAILED_WARNING: &str =
     "A message from this contact could not be decrypted and is lost: re-establishing encryption.";
+/// What a contact's `Unreadable` tells the page.
+const UNREADABLE_WARNING: &str =
+    "A message from this contact could not be read (sent by a newer version?) and is not shown.";
 /// What a contact's `SecurityCodeChanged` tells the page.
 const CODE_CHANGED_WARNING: &str =
     "The security code of this contact changed since you verified it: compare it again.";
@@ -257,9 +260,13 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             // Our own messages (not hellos or settings) have a promise, or had one.
             let mut ours = st.waiting.unsettled.contains(message.as_bytes());
             if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
-                let text = format!(
-                    "the relay refused the message ({code:?}); it stays queued and is sent again"
-                );
+                // Not a relay's refusal (expired, no session, not encrypted): the client says.
+                let text = match error.relay_code() {
+                    Some(_) => format!(
+                        "the relay refused the message ({code:?}); it stays queued and is sent again"
+                    ),
+                    None => error.to_string(),
+                };
                 let e = sotto_error(ErrorCode::of_refusal(code), &text);
                 set(&e, "messageId", &id.clone().into());
                 actions.push(Action::Reject(w.resolver, e));
@@ -287,6 +294,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             contact,
             envelope,
             received_at,
+            disappearing,
         } => {
             let (text, file) = match envelope.content {
                 Content::Text(text) => (text, None),
@@ -301,7 +309,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 }
                 _ => return,
             };
-            let m = st.keep(MessageRecord {
+            let record = MessageRecord {
                 seq: 0,
                 id: hex(envelope.id.as_bytes()),
                 contact,
@@ -312,7 +320,9 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 status: Status::Received,
                 expires_at: None,
                 file,
-            });
+            };
+            // Its expiry from the setting in force when it was read, not the client's now.
+            let m = st.keep_for(record, disappearing);
             // A file on a relay we do not know (or too large) cannot be fetched: it fails now
             // rather than waiting for ever.
             let unfetchable = m
@@ -454,6 +464,10 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
         }
         Event::DecryptFailed { contact } => {
             let detail = contact_warning(&st.client, contact, DECRYPT_FAILED_WARNING);
+            actions.push(Action::Dispatch("contact", detail));
+        }
+        Event::Unreadable { contact, .. } => {
+            let detail = contact_warning(&st.client, contact, UNREADABLE_WARNING);
             actions.push(Action::Dispatch("contact", detail));
         }
         Event::SecurityCodeChanged { contact } => {

@@ -147,8 +147,14 @@ pub struct State {
 impl State {
     /// Keeps a message in the history. In a conversation with disappearing messages it gets
     /// its expiry here.
-    pub fn keep(&mut self, mut m: MessageRecord) -> MessageRecord {
+    pub fn keep(&mut self, m: MessageRecord) -> MessageRecord {
         let seconds = self.client.disappearing(m.contact).unwrap_or(0);
+        self.keep_for(m, seconds)
+    }
+
+    /// [`State::keep`] with the disappearing setting (seconds, 0: kept) in force for the
+    /// message: a received one's, as its `Event::Message` carries it.
+    pub fn keep_for(&mut self, mut m: MessageRecord, seconds: u32) -> MessageRecord {
         if seconds > 0 {
             let at = now().saturating_add(u64::from(seconds));
             m.expires_at = Some(at);

@@ -1,0 +1,115 @@
+//! The ids of the envelopes last read from a contact (issue 18, review): an envelope whose id
+//! is among them is dropped, not delivered again. The ratchet drops a message read before
+//! (and `super::resync::SyncState` its redelivered bytes), but not the same envelope in new
+//! bytes: twice in one batch, or sealed again by a device restored from a backup made while
+//! it waited in the outbox (the old device had sent it already). Persisted in the contact's
+//! record (docs/PROTOCOL.md §6).
+
+use std::collections::VecDeque;
+
+use super::error::PersistError;
+use crate::codec::{Reader, SecretWriter, Writer as _};
+use crate::envelope::MessageId;
+
+/// How many ids are kept: the most recent, the oldest forgotten first. More than one batch
+/// holds (255), and more than a backup's outbox usually holds.
+pub(super) const READ_IDS: usize = 256;
+
+/// The ids of the last [`READ_IDS`] envelopes read from one contact, oldest first.
+#[derive(Default)]
+pub(super) struct ReadIds(VecDeque<MessageId>);
+
+impl ReadIds {
+    /// Notes `id` as read: `false` when it was read before (it is then not delivered again).
+    pub(super) fn note(&mut self, id: MessageId) -> bool {
+        if self.0.contains(&id) {
+            return false;
+        }
+        if self.0.len() == READ_IDS {
+            self.0.pop_front();
+        }
+        self.0.push_back(id);
+        true
+    }
+
+    /// The length of what [`ReadIds::write`] writes.
+    pub(super) fn persisted_len(&self) -> usize {
+        2 + 16 * self.0.len()
+    }
+
+    /// `count u16 ‖ count × id (16 bytes)`, oldest first.
+    pub(super) fn write(&self, w: &mut SecretWriter) {
+        w.put_u16(u16::try_from(self.0.len()).unwrap_or(0));
+        for id in &self.0 {
+            w.put_bytes(id.as_bytes());
+        }
+    }
+
+    /// What [`ReadIds::write`] wrote: at most [`READ_IDS`] ids, none twice.
+    pub(super) fn read(r: &mut Reader<'_>) -> Result<Self, PersistError> {
+        let n = usize::from(r.take_u16()?);
+        if n > READ_IDS {
+            return Err(PersistError::Invalid("too many read ids"));
+        }
+        let mut ids = ReadIds(VecDeque::with_capacity(n));
+        for _ in 0..n {
+            if !ids.note(MessageId::from_bytes(r.extract()?)) {
+                return Err(PersistError::Invalid("a read id twice"));
+            }
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn id(i: usize) -> MessageId {
+        let mut b = [0; 16];
+        b[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        MessageId::from_bytes(b)
+    }
+
+    #[test]
+    fn the_last_ids_are_kept_the_oldest_forgotten_and_they_round_trip() {
+        let mut ids = ReadIds::default();
+        for i in 0..READ_IDS + 1 {
+            assert!(ids.note(id(i)));
+        }
+        assert!(!ids.note(id(READ_IDS)), "read before");
+        assert!(!ids.note(id(1)), "still in the window");
+        let mut w = SecretWriter::with_capacity(0);
+        ids.write(&mut w);
+        let bytes = w.into_inner();
+        assert_eq!(bytes.len(), 2 + 16 * READ_IDS);
+        assert_eq!(ids.persisted_len(), bytes.len());
+        let mut r = Reader::new(&bytes);
+        let mut back = ReadIds::read(&mut r).unwrap();
+        assert!(r.should_be_exhausted().is_ok());
+        assert_eq!(back.0, ids.0);
+        assert!(back.note(id(0)), "forgotten: the oldest went first");
+    }
+
+    #[test]
+    fn a_damaged_window_is_refused() {
+        let mut ids = ReadIds::default();
+        ids.note(id(1));
+        ids.note(id(2));
+        let mut w = SecretWriter::with_capacity(0);
+        ids.write(&mut w);
+        let good = w.into_inner().to_vec();
+        let too_many = u16::try_from(READ_IDS + 1).unwrap().to_be_bytes();
+        let mut twice = good.clone();
+        twice.copy_within(2..18, 18);
+        for bad in [
+            [&too_many[..], &good[2..]].concat(),
+            twice,
+            good[..good.len() - 1].to_vec(),
+        ] {
+            assert!(ReadIds::read(&mut Reader::new(&bad)).is_err());
+        }
+    }
+}
