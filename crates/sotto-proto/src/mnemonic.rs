@@ -45,8 +45,12 @@ pub enum MnemonicError {
     Checksum,
 }
 
-/// A 24-word recovery phrase.
-pub struct Mnemonic(bip39::Mnemonic);
+/// A 24-word recovery phrase: its 32 bytes of entropy and their 8-bit checksum (the first byte
+/// of their SHA-256), 264 bits read as 24 indices of 11 bits into the English list (BIP39's
+/// encoding, big-endian). Encoded and checked here with the SHA-256 of `sha2` (the one HKDF
+/// uses), not bip39's `Mnemonic`, whose SHA-256 (bitcoin_hashes) would be a second one in the
+/// wasm (issue 18); only bip39's word list is used. Zeroized on drop.
+pub struct Mnemonic(Zeroizing<[u8; ENTROPY_LEN + 1]>);
 
 impl Mnemonic {
     /// A new phrase from 32 bytes of the caller's randomness.
@@ -58,12 +62,10 @@ impl Mnemonic {
 
     /// The phrase for exactly these 32 bytes of entropy.
     pub fn from_entropy(entropy: &[u8; ENTROPY_LEN]) -> Self {
-        match bip39::Mnemonic::from_entropy_in(bip39::Language::English, entropy) {
-            Ok(m) => Self(m),
-            // bip39 fails only for entropy lengths other than 16, 20, 24, 28 or 32 bytes; the
-            // type fixes it at 32, so no input reaches this arm.
-            Err(_) => unreachable!("32 bytes is a valid BIP39 entropy length"),
-        }
+        let mut bits = Zeroizing::new([0u8; ENTROPY_LEN + 1]);
+        bits[..ENTROPY_LEN].copy_from_slice(entropy);
+        bits[ENTROPY_LEN] = checksum(entropy);
+        Self(bits)
     }
 
     /// Parses what a person typed: case-insensitive, any whitespace between words, leading and
@@ -74,18 +76,40 @@ impl Mnemonic {
         if found != WORD_COUNT {
             return Err(MnemonicError::WordCount { found });
         }
-        bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalized)
-            .map(Self)
-            .map_err(|e| match e {
-                bip39::Error::UnknownWord(index) => MnemonicError::UnknownWord { index },
-                bip39::Error::BadWordCount(found) => MnemonicError::WordCount { found },
-                _ => MnemonicError::Checksum,
-            })
+        let mut bits = Zeroizing::new([0u8; ENTROPY_LEN + 1]);
+        for (index, word) in normalized.split(' ').enumerate() {
+            let value = bip39::Language::English
+                .find_word(word)
+                .ok_or(MnemonicError::UnknownWord { index })?;
+            // Word `index` holds bits 11·index .. 11·index + 10 of the 264, most significant
+            // first; they span two or three bytes.
+            let at = 11 * index;
+            let spread = u32::from(value) << (32 - 11 - at % 8);
+            for (k, byte) in spread.to_be_bytes().iter().enumerate().take(3) {
+                if let Some(b) = bits.get_mut(at / 8 + k) {
+                    *b |= byte;
+                }
+            }
+        }
+        let (entropy, sum) = bits.split_at(ENTROPY_LEN);
+        if [checksum(entropy)] != sum {
+            return Err(MnemonicError::Checksum);
+        }
+        Ok(Self(bits))
     }
 
     /// The words, for showing once to the person who must write them down.
     pub fn words(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0.words()
+        let list = bip39::Language::English.word_list();
+        (0..WORD_COUNT).map(move |index| {
+            let at = 11 * index;
+            let mut spread = [0u8; 4];
+            for (k, byte) in spread.iter_mut().enumerate().take(3) {
+                *byte = self.0.get(at / 8 + k).copied().unwrap_or(0);
+            }
+            let value = (u32::from_be_bytes(spread) >> (32 - 11 - at % 8)) & 0x7ff;
+            list[value as usize]
+        })
     }
 
     /// The phrase as one space-separated string. Zeroized when dropped.
@@ -179,6 +203,12 @@ impl fmt::Debug for SubKey {
     }
 }
 
+/// BIP39's checksum of 32 bytes of entropy: the first 256 / 32 = 8 bits of their SHA-256.
+fn checksum(entropy: &[u8]) -> u8 {
+    use sha2::Digest;
+    sha2::Sha256::digest(entropy)[0]
+}
+
 /// `phrase`'s words in lower case as far as the English BIP39 list can tell, one space apart,
 /// built in one buffer that is never reallocated (so no copy of the words is left behind
 /// unwiped) and zeroized when dropped.
@@ -216,7 +246,7 @@ fn word_lowercase(c: char) -> char {
 mod tests {
     use super::*;
     use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
+    use rand_core::{Rng, SeedableRng};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -266,8 +296,46 @@ mod tests {
              70af7a4d73245cafa9c3cca8d561a7c3de6f5d4a10be8ed2a5e608d68f92fcc8"
         );
         for i in 0..4u8 {
-            let m = Mnemonic::from_entropy(&[i.wrapping_mul(0x5b); 32]);
-            assert_eq!(m.seed("")[..], m.0.to_seed_normalized("")[..], "{i}");
+            let entropy = [i.wrapping_mul(0x5b); 32];
+            let m = Mnemonic::from_entropy(&entropy);
+            let theirs = bip39::Mnemonic::from_entropy_in(bip39::Language::English, &entropy);
+            assert_eq!(
+                m.seed("")[..],
+                theirs.unwrap().to_seed_normalized("")[..],
+                "{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_words_and_the_checks_are_bip39_crates() {
+        // Our encoding against bip39's `Mnemonic` (its own SHA-256) for random entropy, and
+        // parsing against its parser for the phrase and for it with one word changed (mostly a
+        // checksum error, sometimes still valid) or two words swapped.
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let list = bip39::Language::English.word_list();
+        for round in 0..300u64 {
+            let mut entropy = [0u8; 32];
+            rng.fill_bytes(&mut entropy);
+            if round < 2 {
+                entropy = [[0xff; 32], [0x80; 32]][round as usize];
+            }
+            let m = Mnemonic::from_entropy(&entropy);
+            let theirs =
+                bip39::Mnemonic::from_entropy_in(bip39::Language::English, &entropy).unwrap();
+            assert_eq!(m.phrase().as_str(), theirs.to_string(), "{round}");
+            let mut words: Vec<&str> = m.words().collect();
+            let at = (round % 24) as usize;
+            words[at] = list[(round as usize * 97) % 2048];
+            if round % 3 == 0 {
+                words.swap(at, (at + 5) % 24);
+            }
+            let changed = words.join(" ");
+            let ours = Mnemonic::parse(&changed).map(|m| m.phrase().to_string());
+            let expected = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &changed)
+                .map(|m| m.to_string())
+                .map_err(|_| MnemonicError::Checksum);
+            assert_eq!(ours, expected, "{round}");
         }
     }
 
