@@ -508,14 +508,7 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
-        let mut failed = Vec::new();
-        c.outbox.retain(|o| match o {
-            Outgoing::Envelope(id, ..) => {
-                failed.push(*id);
-                false
-            }
-            Outgoing::Sealed(..) => true,
-        });
+        let mut failed = take_envelopes(&mut c.outbox, None);
         failed.extend(c.sync.held.drain(..).map(|(id, _)| id));
         self.fail_each(contact, failed, error);
     }
@@ -549,14 +542,7 @@ impl Client {
             let Some(c) = self.contacts.get_mut(&contact) else {
                 continue;
             };
-            let mut failed = Vec::new();
-            c.outbox.retain(|o| match o {
-                Outgoing::Envelope(id, _, Some(at)) if *at <= now => {
-                    failed.push(*id);
-                    false
-                }
-                _ => true,
-            });
+            let failed = take_envelopes(&mut c.outbox, Some(now));
             self.fail_each(contact, failed, &Error::Expired);
         }
     }
@@ -581,6 +567,25 @@ impl Client {
     fn idle_outbox(c: &Contact) -> Option<u64> {
         (!c.sending && c.send.secured && c.ready()).then_some(c.retry_at.unwrap_or(0))
     }
+}
+
+/// Takes out of `outbox` the envelopes not sealed yet (`expired_at`: `None`, all of them;
+/// `Some(now)`, those whose expiry is at or before `now`), the rest kept in order; their ids
+/// in order. One function for both (not two closures given to `retain`): less code in the wasm.
+fn take_envelopes(outbox: &mut VecDeque<Outgoing>, expired_at: Option<u64>) -> Vec<MessageId> {
+    let mut taken = Vec::new();
+    outbox.retain(|o| match (o, expired_at) {
+        (Outgoing::Envelope(id, ..), None) => {
+            taken.push(*id);
+            false
+        }
+        (Outgoing::Envelope(id, _, Some(at)), Some(now)) if *at <= now => {
+            taken.push(*id);
+            false
+        }
+        _ => true,
+    });
+    taken
 }
 
 /// When an envelope queued at `now` (device Unix seconds) expires in its outbox: a text or
@@ -640,36 +645,30 @@ impl Contact {
         });
         let n = fit_in_message(lens);
         if n > 0 {
-            let parts: Vec<&[u8]> = self
-                .outbox
-                .iter()
-                .take(n)
-                .filter_map(|o| match o {
-                    Outgoing::Envelope(_, plain, _) => Some(&plain[..]),
-                    Outgoing::Sealed(..) => None,
-                })
-                .collect();
+            // Loops, not iterator chains collected: less code in the wasm.
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(n);
+            for o in self.outbox.iter().take(n) {
+                if let Outgoing::Envelope(_, plain, _) = o {
+                    parts.push(plain);
+                }
+            }
             // Each was encoded (or read) as fitting alone, and `n` fit together; the session
             // may refuse (no sending chain, its counter exhausted).
             let sealed = encode_message(&parts)
                 .ok()
                 .and_then(|plain| self.session.encrypt(rng, &plain).ok());
+            let mut ids = Vec::with_capacity(n);
             let Some(message) = sealed else {
-                return Err(self
-                    .outbox
-                    .iter()
-                    .take(n)
-                    .flat_map(|o| o.ids().to_vec())
-                    .collect());
+                for o in self.outbox.iter().take(n) {
+                    ids.extend_from_slice(o.ids());
+                }
+                return Err(ids);
             };
-            let ids = self
-                .outbox
-                .drain(..n)
-                .filter_map(|o| match o {
-                    Outgoing::Envelope(id, ..) => Some(id),
-                    Outgoing::Sealed(..) => None,
-                })
-                .collect();
+            for o in self.outbox.drain(..n) {
+                if let Outgoing::Envelope(id, ..) = o {
+                    ids.push(id);
+                }
+            }
             self.outbox.push_front(Outgoing::Sealed(ids, message));
         }
         Ok(matches!(self.outbox.front(), Some(Outgoing::Sealed(..))))
