@@ -433,18 +433,12 @@ impl Client {
     /// [`Event::SendFailed`] for each envelope of `contact`'s front message but the last,
     /// which is returned (`None`: an empty outbox).
     pub(super) fn front_failed(&mut self, contact: ContactId, error: Error) -> Option<Event> {
-        let ids = self.contacts.get(&contact)?.outbox.front()?.ids().to_vec();
-        let (last, rest) = ids.split_last()?;
-        for message in rest {
-            self.events.push_back(Event::SendFailed {
-                contact,
-                message: *message,
-                error: error.clone(),
-            });
-        }
+        let mut ids = self.contacts.get(&contact)?.outbox.front()?.ids().to_vec();
+        let last = ids.pop()?;
+        self.fail_each(contact, ids, &error);
         Some(Event::SendFailed {
             contact,
-            message: *last,
+            message: last,
             error,
         })
     }
@@ -479,21 +473,11 @@ impl Client {
     /// stranded contact (see [`Contact::stranded`]) can never send.
     pub(super) fn retry_outboxes<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
         self.drop_expired(now);
-        let stranded: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.stranded())
-            .map(|(id, _)| *id)
-            .collect();
+        let stranded = self.contacts_where(&Contact::stranded);
         for contact in stranded {
             self.fail_unsealed(contact, &Error::NoSession);
         }
-        let due: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| Self::idle_outbox(c).is_some_and(|at| at <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let due = self.contacts_where(&|c| Self::idle_outbox(c).is_some_and(|at| at <= now));
         for contact in due {
             if let Some(c) = self.contacts.get_mut(&contact) {
                 c.retry_at = None;
@@ -511,6 +495,18 @@ impl Client {
         let mut failed = take_envelopes(&mut c.outbox, None);
         failed.extend(c.sync.held.drain(..).map(|(id, _)| id));
         self.fail_each(contact, failed, error);
+    }
+
+    /// The contacts for which `select` holds, in id order. A `dyn` predicate and a loop: one
+    /// function for every caller, not an iterator chain instantiated for each (less wasm).
+    pub(super) fn contacts_where(&self, select: &dyn Fn(&Contact) -> bool) -> Vec<ContactId> {
+        let mut out = Vec::new();
+        for (id, c) in self.contacts.iter() {
+            if select(c) {
+                out.push(*id);
+            }
+        }
+        out
     }
 
     /// [`Event::SendFailed`] with `error` for each of `messages`, in order.
@@ -532,12 +528,7 @@ impl Client {
     /// Drops the envelopes waiting in outboxes whose expiry is past, each failed
     /// ([`Error::Expired`]): the plaintext of a disappearing message is not kept after it.
     fn drop_expired(&mut self, now: u64) {
-        let due: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.next_expiry().is_some_and(|at| at <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let due = self.contacts_where(&|c| c.next_expiry().is_some_and(|at| at <= now));
         for contact in due {
             let Some(c) = self.contacts.get_mut(&contact) else {
                 continue;

@@ -651,12 +651,8 @@ impl Client {
 
     /// Sends again each request of ours that is due and not still waiting in its outbox.
     pub(super) fn retry_resyncs<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
-        let due: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.sync.pending.as_ref().is_some_and(|p| p.retry_at <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let due =
+            self.contacts_where(&|c| c.sync.pending.as_ref().is_some_and(|p| p.retry_at <= now));
         for contact in due {
             let Some(c) = self.contacts.get_mut(&contact) else {
                 continue;

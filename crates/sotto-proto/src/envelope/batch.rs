@@ -67,7 +67,12 @@ pub fn encode_message(parts: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, EnvelopeErr
             .map_err(|_| EnvelopeError::TooLarge)?;
     }
     // The id and the time zero.
-    let mut out = frame(&MessageId::from_bytes([0; 16]), 0, TAG_BATCH, &body.into_inner())?;
+    let mut out = frame(
+        &MessageId::from_bytes([0; 16]),
+        0,
+        TAG_BATCH,
+        &body.into_inner(),
+    )?;
     out.resize(ENVELOPE_SIZE, 0);
     Ok(out)
 }
