@@ -4,8 +4,6 @@
 //! (`crate::envelope::batch`), encrypted once; the sealed message stays first until a relay
 //! stores it, and is sent again unchanged (never encrypted again) on every retry.
 
-use std::collections::VecDeque;
-
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
@@ -69,8 +67,10 @@ pub(super) struct Contact {
     pub(super) session: Session,
     pub(super) send: SendQueue,
     /// Envelopes and sealed messages waiting to be sent, oldest first; the front one is
-    /// sealed and in flight when `sending` is set.
-    pub(super) outbox: VecDeque<Outgoing>,
+    /// sealed and in flight when `sending` is set. A `Vec`, not a `VecDeque`: taking the
+    /// front shifts the rest (an outbox holds a few entries, a burst some hundreds), and the
+    /// wasm has no `VecDeque` code for `Outgoing` (issue 18, size).
+    pub(super) outbox: Vec<Outgoing>,
     pub(super) sending: bool,
     /// Seconds messages of this conversation are kept (0: kept).
     pub(super) disappearing: u32,
@@ -184,7 +184,7 @@ impl Client {
         }
         let expires = expiry(&envelope.content, c.disappearing, now);
         c.outbox
-            .push_back(Outgoing::Envelope(envelope.id, unpadded, expires));
+            .push(Outgoing::Envelope(envelope.id, unpadded, expires));
         self.pump_outbox(rng, contact, now);
         Ok(())
     }
@@ -258,7 +258,7 @@ impl Client {
             }
             return;
         }
-        let Some(Outgoing::Sealed(_, message)) = c.outbox.front() else {
+        let Some(Outgoing::Sealed(_, message)) = c.outbox.first() else {
             return;
         };
         let message = message.clone();
@@ -325,7 +325,7 @@ impl Client {
                 display_name: display_name.clone(),
                 session,
                 send,
-                outbox: VecDeque::new(),
+                outbox: Vec::new(),
                 sending: false,
                 disappearing: 0,
                 refusals: 0,
@@ -433,7 +433,7 @@ impl Client {
     /// [`Event::SendFailed`] for each envelope of `contact`'s front message but the last,
     /// which is returned (`None`: an empty outbox).
     pub(super) fn front_failed(&mut self, contact: ContactId, error: Error) -> Option<Event> {
-        let mut ids = self.contacts.get(&contact)?.outbox.front()?.ids().to_vec();
+        let mut ids = self.contacts.get(&contact)?.outbox.first()?.ids().to_vec();
         let last = ids.pop()?;
         self.fail_each(contact, ids, &error);
         Some(Event::SendFailed {
@@ -563,7 +563,7 @@ impl Client {
 /// Takes out of `outbox` the envelopes not sealed yet (`expired_at`: `None`, all of them;
 /// `Some(now)`, those whose expiry is at or before `now`), the rest kept in order; their ids
 /// in order. One function for both (not two closures given to `retain`): less code in the wasm.
-fn take_envelopes(outbox: &mut VecDeque<Outgoing>, expired_at: Option<u64>) -> Vec<MessageId> {
+fn take_envelopes(outbox: &mut Vec<Outgoing>, expired_at: Option<u64>) -> Vec<MessageId> {
     let mut taken = Vec::new();
     outbox.retain(|o| match (o, expired_at) {
         (Outgoing::Envelope(id, ..), None) => {
@@ -615,7 +615,7 @@ impl Contact {
     /// Whether the outbox's front can leave: sealed, or envelopes that may be sealed now (not
     /// while our resync request is in flight: they wait for the new session).
     fn ready(&self) -> bool {
-        match self.outbox.front() {
+        match self.outbox.first() {
             Some(Outgoing::Sealed(..)) => true,
             Some(Outgoing::Envelope(..)) => self.sync.pending.is_none(),
             None => false,
@@ -660,8 +660,8 @@ impl Contact {
                     ids.push(id);
                 }
             }
-            self.outbox.push_front(Outgoing::Sealed(ids, message));
+            self.outbox.insert(0, Outgoing::Sealed(ids, message));
         }
-        Ok(matches!(self.outbox.front(), Some(Outgoing::Sealed(..))))
+        Ok(matches!(self.outbox.first(), Some(Outgoing::Sealed(..))))
     }
 }

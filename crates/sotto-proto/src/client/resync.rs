@@ -638,8 +638,7 @@ impl Client {
             match Envelope::decode(&plain).and_then(|e| Ok((e.encode_unpadded()?, e.content))) {
                 Ok((unpadded, content)) => {
                     let expires = super::contact::expiry(&content, c.disappearing, now);
-                    c.outbox
-                        .push_back(Outgoing::Envelope(id, unpadded, expires));
+                    c.outbox.push(Outgoing::Envelope(id, unpadded, expires));
                 }
                 Err(_) => damaged.push(id),
             }
