@@ -92,7 +92,7 @@ pub(super) struct SyncState {
     seen: VecDeque<[u8; NONCE_LEN]>,
     pub(super) quiet_until: u64,
     /// Padded envelopes written while our request is in flight.
-    pub(super) held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
+    pub(super) held: Vec<(MessageId, Zeroizing<Vec<u8>>)>,
     /// Body tags of the last [`RECENT_TAGS`] messages received.
     recent: VecDeque<[u8; TAG_LEN]>,
     /// The secret is [`ResyncSecret::legacy`] (a contact stored before resync existed): it is
@@ -115,7 +115,7 @@ impl SyncState {
             last_accept: None,
             seen: VecDeque::new(),
             quiet_until: 0,
-            held: VecDeque::new(),
+            held: Vec::new(),
             recent: VecDeque::new(),
             legacy: false,
             won: None,
@@ -156,7 +156,7 @@ impl SyncState {
         if self.pending.is_none() {
             return false;
         }
-        self.held.push_back((id, plain.clone()));
+        self.held.push((id, plain.clone()));
         true
     }
 
@@ -301,7 +301,7 @@ impl SyncState {
         for _ in 0..r.take_u32().map_err(e)? {
             let id = MessageId::from_bytes(r.extract().map_err(e)?);
             let plain = Zeroizing::new(r.take_u32_prefixed().map_err(e)?.to_vec());
-            state.held.push_back((id, plain));
+            state.held.push((id, plain));
         }
         Ok(state)
     }
@@ -633,7 +633,7 @@ impl Client {
             return;
         };
         let mut damaged = Vec::new();
-        while let Some((id, plain)) = c.sync.held.pop_front() {
+        for (id, plain) in core::mem::take(&mut c.sync.held) {
             // Held padded (the layout kept from before outboxes held envelopes).
             match Envelope::decode(&plain).and_then(|e| Ok((e.encode_unpadded()?, e.content))) {
                 Ok((unpadded, content)) => {
