@@ -588,6 +588,17 @@ pub(super) fn expiry(content: &Content, seconds: u32, now: u64) -> Option<u64> {
 }
 
 impl Contact {
+    /// Drops the outbox's entries for which `drop` holds, but not the one in flight (the
+    /// front while `sending`). One function for its callers (less code in the wasm).
+    pub(super) fn drop_waiting(&mut self, drop: fn(&Outgoing) -> bool) {
+        let in_flight = usize::from(self.sending);
+        let mut at = 0;
+        self.outbox.retain(|o| {
+            at += 1;
+            at <= in_flight || !drop(o)
+        });
+    }
+
     /// The earliest expiry of the envelopes waiting in the outbox.
     fn next_expiry(&self) -> Option<u64> {
         self.outbox

@@ -558,12 +558,7 @@ impl Client {
         c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
         // A request of ours still waiting in the outbox lost the tie: it must not follow our
         // accept (the one in flight, if any, is the `won` rule's case on their side).
-        let sending = usize::from(c.sending);
-        let mut at = 0;
-        c.outbox.retain(|o| {
-            at += 1;
-            at <= sending || !o.is_resync_request()
-        });
+        c.drop_waiting(Outgoing::is_resync_request);
         c.sync.last_accept = Some(LastAccept {
             nonce: request.nonce,
             message: message.clone(),
