@@ -260,17 +260,7 @@ impl Envelope {
     pub fn encode_unpadded(&self) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
         let mut body = SecretWriter::with_capacity(MAX_BODY_BYTES);
         let tag = encode_body(&self.content, &mut body)?;
-        if body.len() > MAX_BODY_BYTES {
-            return Err(EnvelopeError::TooLarge);
-        }
-        let mut out = SecretWriter::with_capacity(ENVELOPE_SIZE);
-        out.put_u8(PROTOCOL_VERSION);
-        out.put(&self.id);
-        out.put_u64(self.sent_at);
-        out.put_u8(tag);
-        out.put_u16_prefixed(&body.into_inner())
-            .map_err(|_| EnvelopeError::TooLarge)?;
-        Ok(out.into_inner())
+        frame(&self.id, self.sent_at, tag, &body.into_inner())
     }
 
     /// Decodes exactly [`ENVELOPE_SIZE`] bytes holding one envelope
@@ -291,6 +281,28 @@ impl Envelope {
         r.should_be_exhausted()?;
         raw.single()
     }
+}
+
+/// Version ‖ `id` ‖ `sent_at` ‖ `tag` ‖ len16 `body`: an unpadded encoding (see the module
+/// docs), of one envelope or of a batch ([`batch::encode_message`]); [`EnvelopeError::TooLarge`]
+/// for a body over [`MAX_BODY_BYTES`].
+fn frame(
+    id: &MessageId,
+    sent_at: u64,
+    tag: u8,
+    body: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(EnvelopeError::TooLarge);
+    }
+    let mut out = SecretWriter::with_capacity(ENVELOPE_SIZE);
+    out.put_u8(PROTOCOL_VERSION);
+    out.put(id);
+    out.put_u64(sent_at);
+    out.put_u8(tag);
+    out.put_u16_prefixed(body)
+        .map_err(|_| EnvelopeError::TooLarge)?;
+    Ok(out.into_inner())
 }
 
 /// An envelope's header and body, its content not yet decoded.

@@ -4,8 +4,6 @@
 //! (`crate::envelope::batch`), encrypted once; the sealed message stays first until a relay
 //! stores it, and is sent again unchanged (never encrypted again) on every retry.
 
-use std::collections::VecDeque;
-
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
@@ -69,8 +67,10 @@ pub(super) struct Contact {
     pub(super) session: Session,
     pub(super) send: SendQueue,
     /// Envelopes and sealed messages waiting to be sent, oldest first; the front one is
-    /// sealed and in flight when `sending` is set.
-    pub(super) outbox: VecDeque<Outgoing>,
+    /// sealed and in flight when `sending` is set. A `Vec`, not a `VecDeque`: taking the
+    /// front shifts the rest (an outbox holds a few entries, a burst some hundreds), and the
+    /// wasm has no `VecDeque` code for `Outgoing` (issue 18, size).
+    pub(super) outbox: Vec<Outgoing>,
     pub(super) sending: bool,
     /// Seconds messages of this conversation are kept (0: kept).
     pub(super) disappearing: u32,
@@ -184,7 +184,7 @@ impl Client {
         }
         let expires = expiry(&envelope.content, c.disappearing, now);
         c.outbox
-            .push_back(Outgoing::Envelope(envelope.id, unpadded, expires));
+            .push(Outgoing::Envelope(envelope.id, unpadded, expires));
         self.pump_outbox(rng, contact, now);
         Ok(())
     }
@@ -258,7 +258,7 @@ impl Client {
             }
             return;
         }
-        let Some(Outgoing::Sealed(_, message)) = c.outbox.front() else {
+        let Some(Outgoing::Sealed(_, message)) = c.outbox.first() else {
             return;
         };
         let message = message.clone();
@@ -325,7 +325,7 @@ impl Client {
                 display_name: display_name.clone(),
                 session,
                 send,
-                outbox: VecDeque::new(),
+                outbox: Vec::new(),
                 sending: false,
                 disappearing: 0,
                 refusals: 0,
@@ -433,18 +433,12 @@ impl Client {
     /// [`Event::SendFailed`] for each envelope of `contact`'s front message but the last,
     /// which is returned (`None`: an empty outbox).
     pub(super) fn front_failed(&mut self, contact: ContactId, error: Error) -> Option<Event> {
-        let ids = self.contacts.get(&contact)?.outbox.front()?.ids().to_vec();
-        let (last, rest) = ids.split_last()?;
-        for message in rest {
-            self.events.push_back(Event::SendFailed {
-                contact,
-                message: *message,
-                error: error.clone(),
-            });
-        }
+        let mut ids = self.contacts.get(&contact)?.outbox.first()?.ids().to_vec();
+        let last = ids.pop()?;
+        self.fail_each(contact, ids, &error);
         Some(Event::SendFailed {
             contact,
-            message: *last,
+            message: last,
             error,
         })
     }
@@ -479,21 +473,11 @@ impl Client {
     /// stranded contact (see [`Contact::stranded`]) can never send.
     pub(super) fn retry_outboxes<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
         self.drop_expired(now);
-        let stranded: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.stranded())
-            .map(|(id, _)| *id)
-            .collect();
+        let stranded = self.contacts_where(&Contact::stranded);
         for contact in stranded {
             self.fail_unsealed(contact, &Error::NoSession);
         }
-        let due: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| Self::idle_outbox(c).is_some_and(|at| at <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let due = self.contacts_where(&|c| Self::idle_outbox(c).is_some_and(|at| at <= now));
         for contact in due {
             if let Some(c) = self.contacts.get_mut(&contact) {
                 c.retry_at = None;
@@ -508,16 +492,21 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
-        let mut failed = Vec::new();
-        c.outbox.retain(|o| match o {
-            Outgoing::Envelope(id, ..) => {
-                failed.push(*id);
-                false
-            }
-            Outgoing::Sealed(..) => true,
-        });
+        let mut failed = take_envelopes(&mut c.outbox, None);
         failed.extend(c.sync.held.drain(..).map(|(id, _)| id));
         self.fail_each(contact, failed, error);
+    }
+
+    /// The contacts for which `select` holds, in id order. A `dyn` predicate and a loop: one
+    /// function for every caller, not an iterator chain instantiated for each (less wasm).
+    pub(super) fn contacts_where(&self, select: &dyn Fn(&Contact) -> bool) -> Vec<ContactId> {
+        let mut out = Vec::new();
+        for (id, c) in self.contacts.iter() {
+            if select(c) {
+                out.push(*id);
+            }
+        }
+        out
     }
 
     /// [`Event::SendFailed`] with `error` for each of `messages`, in order.
@@ -539,24 +528,12 @@ impl Client {
     /// Drops the envelopes waiting in outboxes whose expiry is past, each failed
     /// ([`Error::Expired`]): the plaintext of a disappearing message is not kept after it.
     fn drop_expired(&mut self, now: u64) {
-        let due: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.next_expiry().is_some_and(|at| at <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let due = self.contacts_where(&|c| c.next_expiry().is_some_and(|at| at <= now));
         for contact in due {
             let Some(c) = self.contacts.get_mut(&contact) else {
                 continue;
             };
-            let mut failed = Vec::new();
-            c.outbox.retain(|o| match o {
-                Outgoing::Envelope(id, _, Some(at)) if *at <= now => {
-                    failed.push(*id);
-                    false
-                }
-                _ => true,
-            });
+            let failed = take_envelopes(&mut c.outbox, Some(now));
             self.fail_each(contact, failed, &Error::Expired);
         }
     }
@@ -583,6 +560,25 @@ impl Client {
     }
 }
 
+/// Takes out of `outbox` the envelopes not sealed yet (`expired_at`: `None`, all of them;
+/// `Some(now)`, those whose expiry is at or before `now`), the rest kept in order; their ids
+/// in order. One function for both (not two closures given to `retain`): less code in the wasm.
+fn take_envelopes(outbox: &mut Vec<Outgoing>, expired_at: Option<u64>) -> Vec<MessageId> {
+    let mut taken = Vec::new();
+    outbox.retain(|o| match (o, expired_at) {
+        (Outgoing::Envelope(id, ..), None) => {
+            taken.push(*id);
+            false
+        }
+        (Outgoing::Envelope(id, _, Some(at)), Some(now)) if *at <= now => {
+            taken.push(*id);
+            false
+        }
+        _ => true,
+    });
+    taken
+}
+
 /// When an envelope queued at `now` (device Unix seconds) expires in its outbox: a text or
 /// an attachment in a conversation whose messages are kept `seconds` (0: kept), as the
 /// driver's copy of it does; `None` for the rest (receipts, settings, hellos).
@@ -592,6 +588,17 @@ pub(super) fn expiry(content: &Content, seconds: u32, now: u64) -> Option<u64> {
 }
 
 impl Contact {
+    /// Drops the outbox's entries for which `drop` holds, but not the one in flight (the
+    /// front while `sending`). One function for its callers (less code in the wasm).
+    pub(super) fn drop_waiting(&mut self, drop: fn(&Outgoing) -> bool) {
+        let in_flight = usize::from(self.sending);
+        let mut at = 0;
+        self.outbox.retain(|o| {
+            at += 1;
+            at <= in_flight || !drop(o)
+        });
+    }
+
     /// The earliest expiry of the envelopes waiting in the outbox.
     fn next_expiry(&self) -> Option<u64> {
         self.outbox
@@ -619,7 +626,7 @@ impl Contact {
     /// Whether the outbox's front can leave: sealed, or envelopes that may be sealed now (not
     /// while our resync request is in flight: they wait for the new session).
     fn ready(&self) -> bool {
-        match self.outbox.front() {
+        match self.outbox.first() {
             Some(Outgoing::Sealed(..)) => true,
             Some(Outgoing::Envelope(..)) => self.sync.pending.is_none(),
             None => false,
@@ -640,38 +647,32 @@ impl Contact {
         });
         let n = fit_in_message(lens);
         if n > 0 {
-            let parts: Vec<&[u8]> = self
-                .outbox
-                .iter()
-                .take(n)
-                .filter_map(|o| match o {
-                    Outgoing::Envelope(_, plain, _) => Some(&plain[..]),
-                    Outgoing::Sealed(..) => None,
-                })
-                .collect();
+            // Loops, not iterator chains collected: less code in the wasm.
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(n);
+            for o in self.outbox.iter().take(n) {
+                if let Outgoing::Envelope(_, plain, _) = o {
+                    parts.push(plain);
+                }
+            }
             // Each was encoded (or read) as fitting alone, and `n` fit together; the session
             // may refuse (no sending chain, its counter exhausted).
             let sealed = encode_message(&parts)
                 .ok()
                 .and_then(|plain| self.session.encrypt(rng, &plain).ok());
+            let mut ids = Vec::with_capacity(n);
             let Some(message) = sealed else {
-                return Err(self
-                    .outbox
-                    .iter()
-                    .take(n)
-                    .flat_map(|o| o.ids().to_vec())
-                    .collect());
+                for o in self.outbox.iter().take(n) {
+                    ids.extend_from_slice(o.ids());
+                }
+                return Err(ids);
             };
-            let ids = self
-                .outbox
-                .drain(..n)
-                .filter_map(|o| match o {
-                    Outgoing::Envelope(id, ..) => Some(id),
-                    Outgoing::Sealed(..) => None,
-                })
-                .collect();
-            self.outbox.push_front(Outgoing::Sealed(ids, message));
+            for o in self.outbox.drain(..n) {
+                if let Outgoing::Envelope(id, ..) = o {
+                    ids.push(id);
+                }
+            }
+            self.outbox.insert(0, Outgoing::Sealed(ids, message));
         }
-        Ok(matches!(self.outbox.front(), Some(Outgoing::Sealed(..))))
+        Ok(matches!(self.outbox.first(), Some(Outgoing::Sealed(..))))
     }
 }

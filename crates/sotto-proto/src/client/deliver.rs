@@ -15,13 +15,10 @@ impl Client {
         let Some(c) = self.contacts.get_mut(&contact) else {
             return;
         };
-        let entries = decode_message_each(plain).unwrap_or_else(|error| vec![Err(error)]);
+        let mut entries = decode_message_each(plain).unwrap_or_else(|error| vec![Err(error)]);
         // Repeats are dropped first (twice in a batch, or sealed again by a restored device).
-        let fresh: Vec<_> = entries
-            .into_iter()
-            .filter(|e| e.as_ref().map_or(true, |e| c.read.note(e.id)))
-            .collect();
-        for entry in fresh {
+        entries.retain(|e| e.as_ref().map_or(true, |e| c.read.note(e.id)));
+        for entry in entries {
             match entry {
                 Ok(envelope) => self.on_envelope(contact, envelope, now),
                 Err(error) => self.events.push_back(Event::Unreadable { contact, error }),

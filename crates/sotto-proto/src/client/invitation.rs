@@ -232,7 +232,7 @@ impl Client {
                     accepted.resync_secret,
                 );
                 if let Some(c) = self.contacts.get_mut(&contact) {
-                    c.outbox.push_back(super::contact::Outgoing::Sealed(
+                    c.outbox.push(super::contact::Outgoing::Sealed(
                         vec![accepted.envelope.id],
                         accepted.first_message,
                     ));

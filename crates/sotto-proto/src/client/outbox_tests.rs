@@ -205,7 +205,7 @@ fn a_state_written_before_a_send_is_built_holds_the_sealed_message() {
     assert_eq!(client.build_packets(&mut rng, owed, NOW).len(), 1);
     let (_, message) = in_flight(&client).unwrap();
     let reopened = Client::from_persisted(saved.as_bytes()).unwrap();
-    let front = reopened.contacts[&contact].outbox.front();
+    let front = reopened.contacts[&contact].outbox.first();
     assert!(matches!(front, Some(Outgoing::Sealed(ids, m)) if *ids == [m0] && *m == message));
 }
 
@@ -263,7 +263,7 @@ fn an_outbox_of_envelopes_and_sealed_messages_is_kept_and_a_version_7_one_opens(
     v7[0] = 7;
     let old = Client::from_persisted(&v7).unwrap();
     assert_eq!(old.unsent_ids().collect::<Vec<_>>(), vec![(contact, hello)]);
-    let text_entry = client.contacts.get_mut(&contact).unwrap().outbox.pop_back();
+    let text_entry = client.contacts.get_mut(&contact).unwrap().outbox.pop();
     assert!(matches!(text_entry, Some(Outgoing::Envelope(id, ..)) if id == text.id));
     assert_eq!(
         old.to_persisted().as_bytes(),
@@ -528,7 +528,7 @@ fn a_front_that_cannot_be_sealed_fails_and_backs_off() {
     let id = MessageId::random(&mut rng);
     let huge = zeroize::Zeroizing::new(vec![0; crate::envelope::ENVELOPE_SIZE + 1]);
     let c = client.contacts.get_mut(&contact).unwrap();
-    c.outbox.push_back(Outgoing::Envelope(id, huge, None));
+    c.outbox.push(Outgoing::Envelope(id, huge, None));
     client.tick(&mut rng, NOW);
     let failed = failures(&mut client);
     assert_eq!(failed, vec![(id, Error::Encrypt)]);

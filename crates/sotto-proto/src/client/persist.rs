@@ -456,9 +456,9 @@ pub(super) fn read_contact(
     if accepting.is_some() && send.secured {
         return Err(PersistError::Invalid("a secured queue still accepting"));
     }
-    let mut outbox = VecDeque::new();
+    let mut outbox = Vec::new();
     for _ in 0..count(r)? {
-        outbox.push_back(read_outgoing(r, version)?);
+        outbox.push(read_outgoing(r, version)?);
     }
     // Version 8 added the ids last read (see `super::read_ids`).
     let read = if version >= 8 {
@@ -587,7 +587,7 @@ pub(super) fn read_tail(
                     .get_mut(&contact)
                     .ok_or(PersistError::Invalid("send for an unknown contact"))?;
                 // The message in flight is always the front of the outbox.
-                let message = match c.outbox.front() {
+                let message = match c.outbox.first() {
                     Some(Outgoing::Sealed(_, m)) => m.clone(),
                     _ => return Err(PersistError::Invalid("send with no sealed message")),
                 };

@@ -47,12 +47,7 @@ impl Client {
                 c.sync.quiet_until = 0;
                 // The old device's resync messages (not the one in flight, whose answer is
                 // awaited) are dropped: ours replaces them.
-                let keep = usize::from(c.sending);
-                let mut i = 0;
-                c.outbox.retain(|o| {
-                    i += 1;
-                    i <= keep || !o.is_control()
-                });
+                c.drop_waiting(super::contact::Outgoing::is_control);
             }
             client.start_resync_as(rng, contact, Some(since), now);
         }

@@ -92,7 +92,7 @@ pub(super) struct SyncState {
     seen: VecDeque<[u8; NONCE_LEN]>,
     pub(super) quiet_until: u64,
     /// Padded envelopes written while our request is in flight.
-    pub(super) held: VecDeque<(MessageId, Zeroizing<Vec<u8>>)>,
+    pub(super) held: Vec<(MessageId, Zeroizing<Vec<u8>>)>,
     /// Body tags of the last [`RECENT_TAGS`] messages received.
     recent: VecDeque<[u8; TAG_LEN]>,
     /// The secret is [`ResyncSecret::legacy`] (a contact stored before resync existed): it is
@@ -115,7 +115,7 @@ impl SyncState {
             last_accept: None,
             seen: VecDeque::new(),
             quiet_until: 0,
-            held: VecDeque::new(),
+            held: Vec::new(),
             recent: VecDeque::new(),
             legacy: false,
             won: None,
@@ -156,7 +156,7 @@ impl SyncState {
         if self.pending.is_none() {
             return false;
         }
-        self.held.push_back((id, plain.clone()));
+        self.held.push((id, plain.clone()));
         true
     }
 
@@ -301,7 +301,7 @@ impl SyncState {
         for _ in 0..r.take_u32().map_err(e)? {
             let id = MessageId::from_bytes(r.extract().map_err(e)?);
             let plain = Zeroizing::new(r.take_u32_prefixed().map_err(e)?.to_vec());
-            state.held.push_back((id, plain));
+            state.held.push((id, plain));
         }
         Ok(state)
     }
@@ -558,12 +558,7 @@ impl Client {
         c.sync.quiet_until = now.saturating_add(RESYNC_QUIET);
         // A request of ours still waiting in the outbox lost the tie: it must not follow our
         // accept (the one in flight, if any, is the `won` rule's case on their side).
-        let sending = usize::from(c.sending);
-        let mut at = 0;
-        c.outbox.retain(|o| {
-            at += 1;
-            at <= sending || !o.is_resync_request()
-        });
+        c.drop_waiting(Outgoing::is_resync_request);
         c.sync.last_accept = Some(LastAccept {
             nonce: request.nonce,
             message: message.clone(),
@@ -633,13 +628,12 @@ impl Client {
             return;
         };
         let mut damaged = Vec::new();
-        while let Some((id, plain)) = c.sync.held.pop_front() {
+        for (id, plain) in core::mem::take(&mut c.sync.held) {
             // Held padded (the layout kept from before outboxes held envelopes).
             match Envelope::decode(&plain).and_then(|e| Ok((e.encode_unpadded()?, e.content))) {
                 Ok((unpadded, content)) => {
                     let expires = super::contact::expiry(&content, c.disappearing, now);
-                    c.outbox
-                        .push_back(Outgoing::Envelope(id, unpadded, expires));
+                    c.outbox.push(Outgoing::Envelope(id, unpadded, expires));
                 }
                 Err(_) => damaged.push(id),
             }
@@ -651,12 +645,8 @@ impl Client {
 
     /// Sends again each request of ours that is due and not still waiting in its outbox.
     pub(super) fn retry_resyncs<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) {
-        let due: Vec<ContactId> = self
-            .contacts
-            .iter()
-            .filter(|(_, c)| c.sync.pending.as_ref().is_some_and(|p| p.retry_at <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        let due =
+            self.contacts_where(&|c| c.sync.pending.as_ref().is_some_and(|p| p.retry_at <= now));
         for contact in due {
             let Some(c) = self.contacts.get_mut(&contact) else {
                 continue;

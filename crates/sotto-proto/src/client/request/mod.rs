@@ -272,7 +272,7 @@ impl Client {
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     c.sending = false;
                     c.refusals = 0;
-                    if let Some(sent) = c.outbox.pop_front()
+                    if let Some(sent) = (!c.outbox.is_empty()).then(|| c.outbox.remove(0))
                         && !sent.is_control()
                     {
                         for message in sent.ids() {

@@ -144,7 +144,7 @@ fn refused_sends_and_subscriptions_name_the_contact_and_message() {
         client.poll_event(),
         Some(Event::Accepted { handle, contact: c }) if handle == accept && c == contact
     ));
-    let hello = client.contacts[&contact].outbox.front().unwrap().ids()[0];
+    let hello = client.contacts[&contact].outbox.first().unwrap().ids()[0];
     let send = pending_id(&client, |k| matches!(k, PendingKind::Send { .. }));
     answer(
         &mut client,
@@ -175,7 +175,7 @@ fn refused_sends_and_subscriptions_name_the_contact_and_message() {
     // The message stays first in the outbox, no longer in flight.
     let c = &client.contacts[&contact];
     assert!(!c.sending);
-    assert_eq!(c.outbox.front().map(|o| o.ids()[0]), Some(hello));
+    assert_eq!(c.outbox.first().map(|o| o.ids()[0]), Some(hello));
 }
 
 #[test]
