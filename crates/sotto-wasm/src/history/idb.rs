@@ -93,18 +93,21 @@ impl IdbHistory {
         if let Some(bytes) = local_bytes {
             local = Local::decode(&bytes).ok_or_else(damaged)?;
             sweep_expired(&store, &mut local).await?;
-            // Downloads start again; uploads (whose transfer state is gone) failed.
-            for id in local.downloads.keys() {
-                if let Some(m) = store.message(id).await? {
-                    resume.push(m);
-                }
-            }
-            let failed: Vec<String> = std::mem::take(&mut local.uploads).into_keys().collect();
+            // Downloads start again; uploads (whose transfer state is gone) failed. (One
+            // loop, one await of `Store::message`: the wasm's size, issue 18.)
+            let downloads = local.downloads.len();
+            let ids: Vec<String> = (local.downloads.keys().cloned())
+                .chain(std::mem::take(&mut local.uploads).into_keys())
+                .collect();
             let mut records = Vec::new();
-            for id in failed {
-                if let Some(mut m) = store.message(&id).await? {
-                    m.status = Status::Failed;
-                    records.push(store.message_record(&m));
+            for (i, id) in ids.iter().enumerate() {
+                match store.message(id).await? {
+                    Some(m) if i < downloads => resume.push(m),
+                    Some(mut m) => {
+                        m.status = Status::Failed;
+                        records.push(store.message_record(&m));
+                    }
+                    None => {}
                 }
             }
             if !records.is_empty() {

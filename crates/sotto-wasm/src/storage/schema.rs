@@ -223,10 +223,16 @@ async fn database_names() -> Option<Vec<String>> {
     )
 }
 
+/// The plaintext `meta` record of `db`, `None` when there is none (a new database).
 pub async fn read_meta(db: &Rexie) -> Result<Option<JsValue>, JsValue> {
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadOnly)
         .map_err(|e| storage_error(&e))?;
+    get_meta(tx).await
+}
+
+/// The plaintext `meta` record, read in `tx`; `None` when there is none.
+pub async fn get_meta(tx: rexie::Transaction) -> Result<Option<JsValue>, JsValue> {
     tx.store(STORE)
         .map_err(|e| storage_error(&e))?
         .get("meta".into())

@@ -114,24 +114,24 @@ impl Store {
         )
         .map_err(|e| storage_error(&e.into()))?;
         let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-        let ((v, also_v), rows) = both(
-            both(
-                store.get(hashed.clone().into()),
-                all(also
-                    .iter()
-                    .map(|(_, k)| store.get(k.clone().into()))
-                    .collect()),
-            ),
+        // The state's get first, then those of `also`, in one `all` (one instantiation).
+        let (got, rows) = both(
+            all(std::iter::once(&hashed)
+                .chain(also.iter().map(|(_, k)| k))
+                .map(|k| store.get(k.clone().into()))
+                .collect()),
             store.get_all(Some(range), None),
         )
         .await;
+        let mut got = got.into_iter();
+        let v = got.next().transpose();
         let (v, rows) = (
-            v.map_err(|e| storage_error(&e))?,
+            v.map_err(|e| storage_error(&e))?.flatten(),
             rows.map_err(|e| storage_error(&e))?,
         );
         let also = also
             .iter()
-            .zip(also_v)
+            .zip(got)
             .map(|((kind, k), v)| {
                 v.map_err(|e| storage_error(&e))
                     .and_then(|v| self.open_read(kind, k, v))

@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use super::crypto::{ARGON2_M_KIB, ARGON2_T, WRAP_AD, kek, open, random, seal, wrap_into};
 use super::records::{MNEMONIC_KEY, MessageRecord, kind};
 use super::schema::{
-    CONV_INDEX, SCHEMA_VERSION, STORE, committed, corrupt, db_name, delete_database, open_db,
-    put_all, storage_error,
+    CONV_INDEX, SCHEMA_VERSION, STORE, committed, corrupt, db_name, delete_database, get_meta,
+    open_db, put_all, read_meta, storage_error,
 };
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{get, get_bytes, hex, set};
@@ -53,42 +53,19 @@ impl Store {
     ) -> Result<Store, JsValue> {
         let name = db_name(profile);
         let db = open_db(&name).await?;
-        let tx = db
-            .transaction(&[STORE], TransactionMode::ReadOnly)
-            .map_err(|e| storage_error(&e))?;
-        let meta = tx
-            .store(STORE)
-            .map_err(|e| storage_error(&e))?
-            .get("meta".into())
-            .await
-            .map_err(|e| storage_error(&e))?;
-        drop(tx);
+        let meta = read_meta(&db).await?;
         let mut created = false;
         let (key, schema) = match meta {
             Some(meta) => {
                 let schema = get(&meta, "schema").as_f64().unwrap_or(0.0) as u32;
-                let kdf = get(&meta, "kdf").as_string().unwrap_or_default();
-                let salt = get_bytes(&meta, "salt").ok_or_else(|| corrupt("salt"))?;
-                let wrapped = get_bytes(&meta, "wrapped").ok_or_else(|| corrupt("key"))?;
-                let wrong = || {
-                    sotto_error(
-                        ErrorCode::WrongPassphrase,
-                        "wrong passphrase for this profile",
-                    )
-                };
-                match (kdf.as_str(), passphrase) {
-                    ("argon2id", Some(_)) | ("none", None) => {}
-                    _ => {
-                        db.close();
-                        return Err(wrong());
-                    }
-                }
-                let num = |k: &str| get(&meta, k).as_f64().unwrap_or(0.0) as u32;
-                let kek = kek(passphrase, &salt, num("m"), num("t"), num("p"))?;
-                let Some(plain) = open(&kek, WRAP_AD, &wrapped) else {
+                // (A damaged record is damage before it is a wrong passphrase.)
+                get_bytes(&meta, "salt").ok_or_else(|| corrupt("salt"))?;
+                get_bytes(&meta, "wrapped").ok_or_else(|| corrupt("key"))?;
+                let Some(plain) = unwrap_key(&meta, passphrase)? else {
                     db.close();
-                    return Err(wrong());
+                    return Err(wrong_passphrase());
                 };
+                let num = |k: &str| get(&meta, k).as_f64().unwrap_or(0.0) as u32;
                 let key: [u8; 32] = plain[..].try_into().map_err(|_| corrupt("key length"))?;
                 let key = Zeroizing::new(key);
                 // Weaker Argon2id costs than today's: rewrap the key with today's, now that
@@ -373,18 +350,36 @@ impl Store {
     /// Whether `passphrase` (`None`: no passphrase) is the one that opens this profile: the
     /// same check as [`Store::open`], changing nothing.
     pub async fn check_passphrase(&self, passphrase: Option<&str>) -> Result<bool, JsValue> {
-        let meta = self.meta().await?;
-        let kdf = get(&meta, "kdf").as_string().unwrap_or_default();
-        match (kdf.as_str(), passphrase) {
-            ("argon2id", Some(_)) | ("none", None) => {}
-            _ => return Ok(false),
-        }
-        let salt = get_bytes(&meta, "salt").ok_or_else(|| corrupt("salt"))?;
-        let wrapped = get_bytes(&meta, "wrapped").ok_or_else(|| corrupt("key"))?;
-        let num = |k: &str| get(&meta, k).as_f64().unwrap_or(0.0) as u32;
-        let kek = kek(passphrase, &salt, num("m"), num("t"), num("p"))?;
-        Ok(open(&kek, WRAP_AD, &wrapped).is_some())
+        Ok(unwrap_key(&self.meta().await?, passphrase)?.is_some())
     }
+}
+
+/// The store key that `meta` wraps, unwrapped with `passphrase` (`None`: no passphrase);
+/// `None` when it is the wrong one (a profile with a passphrase opened without one, or the
+/// other way round, included); `STORAGE` when `meta` is damaged. (One copy for
+/// [`Store::open`] and [`Store::check_passphrase`]: the wasm's size, issue 18.)
+fn unwrap_key(
+    meta: &JsValue,
+    passphrase: Option<&str>,
+) -> Result<Option<Zeroizing<Vec<u8>>>, JsValue> {
+    let kdf = get(meta, "kdf").as_string().unwrap_or_default();
+    match (kdf.as_str(), passphrase) {
+        ("argon2id", Some(_)) | ("none", None) => {}
+        _ => return Ok(None),
+    }
+    let salt = get_bytes(meta, "salt").ok_or_else(|| corrupt("salt"))?;
+    let wrapped = get_bytes(meta, "wrapped").ok_or_else(|| corrupt("key"))?;
+    let num = |k: &str| get(meta, k).as_f64().unwrap_or(0.0) as u32;
+    let kek = kek(passphrase, &salt, num("m"), num("t"), num("p"))?;
+    Ok(open(&kek, WRAP_AD, &wrapped))
+}
+
+/// `WRONG_PASSPHRASE`.
+fn wrong_passphrase() -> JsValue {
+    sotto_error(
+        ErrorCode::WrongPassphrase,
+        "wrong passphrase for this profile",
+    )
 }
 
 impl Store {
@@ -409,10 +404,7 @@ impl Store {
         t: u32,
     ) -> Result<(), JsValue> {
         if !self.check_passphrase(old).await? {
-            return Err(sotto_error(
-                ErrorCode::WrongPassphrase,
-                "wrong passphrase for this profile",
-            ));
+            return Err(wrong_passphrase());
         }
         let meta = self.meta().await?;
         let meta: Object = meta.unchecked_into();
@@ -422,12 +414,8 @@ impl Store {
 
     /// The plaintext `meta` record.
     pub async fn meta(&self) -> Result<JsValue, JsValue> {
-        let tx = self.tx(TransactionMode::ReadOnly)?;
-        tx.store(STORE)
-            .map_err(|e| storage_error(&e))?
-            .get("meta".into())
-            .await
-            .map_err(|e| storage_error(&e))?
+        get_meta(self.tx(TransactionMode::ReadOnly)?)
+            .await?
             .ok_or_else(|| corrupt("meta"))
     }
 }
