@@ -335,6 +335,22 @@ macro_rules! persisted_bytes {
 }
 pub(crate) use persisted_bytes;
 
+/// `bytes` as unpadded base64url (RFC 4648 §5, no `=`): invitation links and the directory's
+/// keys and signatures. By RustCrypto's `base64ct`, constant-time (no table lookups indexed by
+/// secret bytes: invitation tokens carry secrets) and smaller in the wasm than `base64`'s engine.
+pub fn base64url(bytes: &[u8]) -> String {
+    use base64ct::Encoding as _;
+    base64ct::Base64UrlUnpadded::encode_string(bytes)
+}
+
+/// The bytes of unpadded base64url `text` (RFC 4648 §5), or `None` when it is not exactly that:
+/// a character outside the alphabet, padding, whitespace, a length no encoding has, or unused
+/// trailing bits that are not zero (non-canonical). Callers that accept padding strip it first.
+pub fn from_base64url(text: &str) -> Option<Vec<u8>> {
+    use base64ct::Encoding as _;
+    base64ct::Base64UrlUnpadded::decode_vec(text).ok()
+}
+
 /// Test helper: `decode` refuses every proper prefix of `bytes` (a truncation at any
 /// position is an error, never a shorter value).
 #[cfg(test)]
@@ -349,6 +365,26 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn base64url_is_the_base64_crates_url_safe_no_pad() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let bytes: Vec<u8> = (0..=255u8).rev().chain(0..=255).collect();
+        for len in 0..70 {
+            let b = &bytes[len * 3..len * 4];
+            let text = base64url(b);
+            assert_eq!(text, URL_SAFE_NO_PAD.encode(b), "{len}");
+            assert_eq!(from_base64url(&text).as_deref(), Some(b), "{len}");
+        }
+        // Refused by both: padding, whitespace, the standard alphabet's + and /, an impossible
+        // length, non-zero trailing bits ("AB" holds 12 bits of which the last 4 must be 0).
+        for bad in ["AA==", "AA A", "+/8", "A", "AB", "AAAAA", "é"] {
+            assert_eq!(from_base64url(bad), None, "{bad:?}");
+            assert!(URL_SAFE_NO_PAD.decode(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(from_base64url("AA").as_deref(), Some(&[0u8][..]));
+    }
 
     /// One of everything: u8, u16, u32, u64, array, and the three prefixed forms.
     fn sample() -> Vec<u8> {

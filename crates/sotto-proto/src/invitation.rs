@@ -18,9 +18,6 @@
 
 use core::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use crate::PROTOCOL_VERSION;
 use crate::codec::{CodecError, Reader};
 use crate::format_char::is_format;
@@ -196,7 +193,7 @@ impl Invitation {
     pub fn to_fragment(&self) -> String {
         format!(
             "{FRAGMENT_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(self.to_bytes())
+            crate::codec::base64url(&self.to_bytes())
         )
     }
 
@@ -212,9 +209,7 @@ impl Invitation {
     /// angle brackets or punctuation around it, text after it.
     pub fn parse_link(link: &str, now: u64) -> Result<Self, InvitationError> {
         let token = find_token(link)?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token.as_bytes())
-            .map_err(|_| InvitationError::BadBase64)?;
+        let bytes = crate::codec::from_base64url(&token).ok_or(InvitationError::BadBase64)?;
         Self::from_bytes(&bytes, now)
     }
 

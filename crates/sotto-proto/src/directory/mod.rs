@@ -26,8 +26,6 @@
 //! Base64 is the URL-safe alphabet; padding is accepted and never written. Unknown fields are
 //! ignored, so fields can be added (signatures, issue 13) without breaking older readers.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::ids::RelayId;
@@ -268,9 +266,8 @@ pub(crate) fn key32(
     let s = obj[leaf(field)]
         .as_str()
         .ok_or(DirectoryError::MissingField { relay, field })?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .map_err(|_| DirectoryError::NotBase64 { relay, field })?;
+    let bytes = crate::codec::from_base64url(s.trim_end_matches('='))
+        .ok_or(DirectoryError::NotBase64 { relay, field })?;
     <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| DirectoryError::BadKeyLength {
         relay,
         field,
@@ -286,7 +283,7 @@ fn epoch(relay: usize, obj: &Value, field: &'static str) -> Result<u32, Director
 }
 
 pub(crate) fn b64(bytes: &[u8]) -> Value {
-    URL_SAFE_NO_PAD.encode(bytes).into()
+    crate::codec::base64url(bytes).into()
 }
 
 impl Directory {

@@ -17,12 +17,10 @@
 //! Every authority signs the same bytes, so signatures made apart combine by concatenating the
 //! `"signatures"` arrays of the same body.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::{Directory, DirectoryError, RelayDescriptor, b64, key32};
-use crate::codec::Writer as _;
+use crate::codec::{Writer as _, from_base64url};
 use crate::keys::{AUTH_SIGNATURE_LEN, AuthKeyPair, AuthPublicKey};
 
 /// The `version` of a signed directory document.
@@ -109,9 +107,7 @@ impl DirectoryTrust {
         let keys = keys
             .iter()
             .map(|k| {
-                URL_SAFE_NO_PAD
-                    .decode(k.as_ref().trim_end_matches('='))
-                    .ok()
+                from_base64url(k.as_ref().trim_end_matches('='))
                     .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
                     .map(AuthPublicKey::from_bytes)
                     .ok_or(DirectoryError::BadTrust(
@@ -233,9 +229,7 @@ impl SignedDescriptor {
 }
 
 fn sig64(v: &Value) -> Option<[u8; AUTH_SIGNATURE_LEN]> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(v.as_str()?.trim_end_matches('='))
-        .ok()?;
+    let bytes = from_base64url(v.as_str()?.trim_end_matches('='))?;
     <[u8; AUTH_SIGNATURE_LEN]>::try_from(bytes.as_slice()).ok()
 }
 
@@ -434,7 +428,7 @@ fn authority_signature(v: &Value) -> Result<AuthoritySignature, DirectoryError> 
     };
     let key = v["key"]
         .as_str()
-        .and_then(|k| URL_SAFE_NO_PAD.decode(k.trim_end_matches('=')).ok())
+        .and_then(|k| from_base64url(k.trim_end_matches('=')))
         .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
         .ok_or(bad.clone())?;
     Ok(AuthoritySignature {

@@ -3,11 +3,11 @@ use super::*;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 fn id() -> String {
-    URL_SAFE_NO_PAD.encode([7u8; 32])
+    crate::codec::base64url(&[7u8; 32])
 }
 
 fn key() -> String {
-    URL_SAFE_NO_PAD.encode([9u8; 32])
+    crate::codec::base64url(&[9u8; 32])
 }
 
 /// One entry with every field, one with only the required ones.
@@ -124,7 +124,7 @@ fn malformed_documents_are_refused_with_typed_errors() {
             field: "sphinx_key"
         }
     );
-    let short = URL_SAFE_NO_PAD.encode([1u8; 31]);
+    let short = crate::codec::base64url(&[1u8; 31]);
     assert_eq!(
         refuse(&with_first("id", &format!("\"{short}\""))),
         BadKeyLength {
