@@ -1,6 +1,8 @@
 //! Offline recipient: messages sent while the recipient's WebSocket is closed wait in its
 //! queue, arrive (in order, once) when it reconnects and subscribes again, and are gone from
-//! the relays' stores once it acknowledged them.
+//! the relays' stores once it acknowledged them. The texts are long, so that each fills a
+//! message alone (short ones would leave batched, many to a message: PROTOCOL.md §5) and the
+//! queues hold one message per text.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -13,6 +15,10 @@ use sotto_relay::store::RedbStore;
 
 const N: usize = 20;
 const RELAYS: usize = 4;
+
+fn text(i: usize) -> String {
+    format!("while-away-{i} {}", "x".repeat(2_000))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_wait_for_an_offline_recipient_and_are_deleted_once_acknowledged() {
@@ -30,7 +36,7 @@ async fn messages_wait_for_an_offline_recipient_and_are_deleted_once_acknowledge
         people[0]
             .net
             .client
-            .send_text(&mut rng, contact, &format!("while-away-{i}"), net::now())
+            .send_text(&mut rng, contact, &text(i), net::now())
             .unwrap();
     }
     let ok = net::drive(
@@ -78,7 +84,7 @@ async fn messages_wait_for_an_offline_recipient_and_are_deleted_once_acknowledge
         "Bob got {} of {N} after reconnecting",
         people[1].received.len()
     );
-    let want: Vec<String> = (0..N).map(|i| format!("while-away-{i}")).collect();
+    let want: Vec<String> = (0..N).map(text).collect();
     assert_eq!(people[1].received, want);
     assert!(
         people.iter().all(|p| p.failures.is_empty()),
