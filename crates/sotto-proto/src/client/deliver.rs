@@ -17,7 +17,15 @@ impl Client {
         };
         let mut entries = decode_message_each(plain).unwrap_or_else(|error| vec![Err(error)]);
         // Repeats are dropped first (twice in a batch, or sealed again by a restored device).
-        entries.retain(|e| e.as_ref().map_or(true, |e| c.read.note(e.id)));
+        // The batch's own ids are compared too: a batch (≤ 255) is longer than the window.
+        let mut batch = Vec::with_capacity(entries.len());
+        entries.retain(|e| {
+            e.as_ref().map_or(true, |e| {
+                let fresh = !batch.contains(&e.id) && c.read.note(e.id);
+                batch.push(e.id);
+                fresh
+            })
+        });
         for entry in entries {
             match entry {
                 Ok(envelope) => self.on_envelope(contact, envelope, now),

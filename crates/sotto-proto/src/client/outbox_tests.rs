@@ -439,6 +439,39 @@ fn an_id_read_before_is_not_delivered_again() {
     assert_eq!(read, vec!["first".to_owned()], "one message per id");
 }
 
+/// A batch longer than the window of read ids (`super::read_ids::READ_IDS`) whose last entry
+/// repeats its first: the repeat is still dropped (the batch's own ids are compared too).
+#[test]
+fn a_repeat_further_back_in_a_batch_than_the_window_is_dropped() {
+    let (mut rng, mut client, contact, mut peer) = talking_quietly(1895);
+    let n = super::read_ids::READ_IDS + 8;
+    let mut envelopes: Vec<Envelope> = (0..n)
+        .map(|i| Envelope::new(&mut rng, NOW, Content::Text(format!("m{i}"))))
+        .collect();
+    let mut again = Envelope::new(&mut rng, NOW, Content::Text("replaced".into()));
+    again.id = envelopes[0].id;
+    envelopes.push(again);
+    let parts: Vec<_> = envelopes
+        .iter()
+        .map(|e| e.encode_unpadded().unwrap())
+        .collect();
+    let slices: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+    let plain = crate::envelope::encode_message(&slices).unwrap();
+    let message = peer.encrypt(&mut rng, &plain).unwrap();
+    client.on_contact_message(&mut rng, contact, &message, NOW);
+    let read: Vec<MessageId> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|e| match e {
+            Event::Message { envelope, .. } => Some(envelope.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(read.len(), n, "one message per id");
+    assert_eq!(
+        read,
+        envelopes[..n].iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+}
+
 /// The [`Event::SendFailed`] polled now: each message and why.
 fn failures(client: &mut Client) -> Vec<(MessageId, Error)> {
     std::iter::from_fn(|| client.poll_event())
