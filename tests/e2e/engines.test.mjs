@@ -53,9 +53,11 @@ async function open(browser, displayName) {
   }, displayName);
 }
 
-/// A browser instance of `engine` on a page of the app, with its profile open.
-async function person(engine, displayName) {
+/// A browser instance of `engine` on a page of the app, with its profile open; added to
+/// `people` as soon as it runs, so that the test's `finally` stops it even when the open fails.
+async function person(engine, displayName, people) {
   const browser = await Browser.launch(engine, nextPort++);
+  people.push(browser);
   await browser.goto(dev.url);
   assert.equal(await open(browser, displayName), displayName);
   return browser;
@@ -68,10 +70,8 @@ for (const engine of ENGINES) {
       const started = Date.now();
       const people = [];
       try {
-        const alice = await person(engine, 'Alice');
-        people.push(alice);
-        const bob = await person(engine, 'Bob');
-        people.push(bob);
+        const alice = await person(engine, 'Alice', people);
+        const bob = await person(engine, 'Bob', people);
 
         const link = await alice.eval(() => window.__me.createInvitation());
         const bobsAlice = (await bob.eval((l) => window.__me.acceptInvitation(l), link)).id;

@@ -76,6 +76,26 @@ async function call(base, method, path, body) {
   return json.value;
 }
 
+/// The driver processes started and not yet stopped. A test that fails before it closes its
+/// browsers must not leave them running: their pipes are unreferenced (a forgotten driver does
+/// not keep node's event loop, and so the test run, alive) and every one still here is killed
+/// with its process group when node exits or is stopped by a signal.
+const LIVE = new Set();
+function killLive() {
+  for (const child of LIVE) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+process.on('exit', killLive);
+// A signal (the test runner's or `timeout`'s) ends node without 'exit': stop them, then die
+// of the signal as before.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    killLive();
+    process.kill(process.pid, signal);
+  });
+}
+
 /// A browser instance: its own driver process and one session in it.
 export class Browser {
   constructor(engine, child, base, sessionId, profileDir) {
@@ -91,6 +111,11 @@ export class Browser {
     const [cmd, args] = spec.command(port);
     // Its own process group, so that stopping it also stops xvfb-run's Xvfb and the browser.
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    LIVE.add(child);
+    child.on('exit', () => LIVE.delete(child));
+    child.unref();
+    child.stdout.unref();
+    child.stderr.unref();
     let output = '';
     child.stdout.on('data', (c) => { output += c; });
     child.stderr.on('data', (c) => { output += c; });

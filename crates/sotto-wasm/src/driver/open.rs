@@ -73,6 +73,11 @@ pub struct OpenOptions {
     pub seed: Option<Seed>,
 }
 
+/// Milliseconds a new profile's open spends trying relays for its gateway: no further relay
+/// is tried after this (one already connecting still gets its `CONNECT_WAIT_MS`), and the
+/// open rejects `RELAY_UNREACHABLE`.
+pub const NEW_PROFILE_CONNECT_MS: f64 = 30_000.0;
+
 /// Starts fetching the directory. A failed fetch resolves to nothing (and fails when it is
 /// read, if the open gets that far) rather than going unhandled.
 fn start_fetch(w: &Scope, url: &str) -> Promise {
@@ -346,8 +351,15 @@ async fn open_new(w: &Scope, mut new: NewProfile, directory: Promise) -> Result<
         let j = random_below(&mut new.rng, i + 1);
         order.swap(i, j);
     }
+    // Relays are tried one after another, each for at most `CONNECT_WAIT_MS`, and none is
+    // started once `NEW_PROFILE_CONNECT_MS` have passed: the open settles in bounded time
+    // however many relays the directory lists and however they fail.
+    let started = js_sys::Date::now();
     let mut connected = None;
     for i in order {
+        if js_sys::Date::now() - started >= NEW_PROFILE_CONNECT_MS {
+            break;
+        }
         if let Some(r) = relays.get(i)
             && let Ok(ws) = open_socket(&r.url).await
         {

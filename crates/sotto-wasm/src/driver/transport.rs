@@ -9,23 +9,40 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{brand, bytes_of, deferred};
+use crate::js::{brand, bytes_of, deferred, later};
 
-/// A WebSocket to `url` taking binary frames as `ArrayBuffer`s, still connecting.
+/// Milliseconds a WebSocket may take to open (TCP, TLS and the HTTP upgrade). A relay that
+/// accepts nothing (a host that drops the SYN: the browser itself would try for about two
+/// minutes) or never finishes the upgrade is given up after this, as a refusal is.
+pub const CONNECT_WAIT_MS: i32 = 10_000;
+
+/// A WebSocket to `url` taking binary frames as `ArrayBuffer`s, still connecting. Still
+/// connecting after [`CONNECT_WAIT_MS`], it is closed: its `error` and `close` events fire as
+/// for any failed connection (whoever listens then, if anyone, learns it failed), so that no
+/// caller waits for ever on an `open` that may never come.
 pub fn connect(url: &str) -> Result<WebSocket, JsValue> {
     let ws = WebSocket::new(url)?;
     ws.set_binary_type(BinaryType::Arraybuffer);
+    let deadline = ws.clone();
+    let give_up = Closure::once_into_js(move || {
+        if deadline.ready_state() == WebSocket::CONNECTING {
+            let _ = deadline.close();
+        }
+    });
+    later(give_up.unchecked_ref(), CONNECT_WAIT_MS);
     Ok(ws)
 }
 
-/// Opens a WebSocket and waits until it is open (`RELAY_UNREACHABLE` when it fails).
+/// Opens a WebSocket and waits until it is open (`RELAY_UNREACHABLE` when it fails or is
+/// still connecting after [`CONNECT_WAIT_MS`]).
 pub async fn open_socket(url: &str) -> Result<WebSocket, JsValue> {
     start_socket(url).await
 }
 
 /// Starts opening a WebSocket to `url` at once, so that it connects while the caller does
-/// other work; the future resolves once it is open (`RELAY_UNREACHABLE` when it fails; the
-/// browser's `SyntaxError` for a URL it refuses). The handshake's events are not missed: the
+/// other work; the future resolves once it is open (`RELAY_UNREACHABLE` when it fails or
+/// [`connect`]'s deadline closes it; the browser's `SyntaxError` for a URL it refuses). The
+/// handshake's events are not missed: the
 /// handlers are set before this returns, and a browser dispatches them only in a later task.
 pub fn start_socket(url: &str) -> impl Future<Output = Result<WebSocket, JsValue>> + use<> {
     let started = connect(url).map(|ws| {
