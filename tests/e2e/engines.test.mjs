@@ -2,7 +2,8 @@
 // pkg/sotto.js and plain WebDriver: Chromium, Firefox ESR (Tor Browser's engine) and WebKitGTK
 // (Safari's engine). Two browser instances of one engine: an invitation, 10 messages each way
 // in order, closing and reopening the IndexedDB profile with its history, and a 300 KB file
-// whose bytes are compared. `SOTTO_ENGINES=firefox,webkit` runs a subset.
+// whose bytes are compared; and fresh pages that open and close a profile again and again.
+// `SOTTO_ENGINES=firefox,webkit` runs a subset.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDev } from './harness.mjs';
@@ -63,7 +64,45 @@ async function person(engine, displayName, people) {
   return browser;
 }
 
+/// Pages of `engine` loaded afresh, each opening and closing a new in-memory profile this
+/// many times: every open settles and verifies the same directory (tests/bench/engine-stress.mjs
+/// runs the same with hundreds of pages; docs/ENGINES.md says what it found).
+const PAGES = 10;
+const OPENS = 5;
+/// Engines where this test runs and reports but cannot fail the suite, and why.
+const KNOWN_FAULTS = {
+  webkit: 'docs/ENGINES.md: now and then a wasm trap or a wrong signature check in WebKitGTK 2.50.6, not yet explained',
+};
+
 for (const engine of ENGINES) {
+  test(`${engine}: ${PAGES} fresh pages open and close a profile ${OPENS} times each`, {
+    timeout: 300_000, ...(KNOWN_FAULTS[engine] ? { todo: KNOWN_FAULTS[engine] } : {}),
+  }, async () => {
+    const browser = await Browser.launch(engine, nextPort++);
+    try {
+      for (let page = 0; page < PAGES; page++) {
+        await browser.goto(dev.url);
+        const uncaught = await browser.eval(async (opens) => {
+          const uncaught = [];
+          window.addEventListener('error', (e) => uncaught.push(String(e.message)));
+          const mod = await import('/pkg/sotto.js');
+          await mod.default();
+          const trust = await (await fetch('/config.json')).json();
+          for (let i = 0; i < opens; i++) {
+            const me = await mod.Sotto.open({
+              directoryUrl: `${location.origin}/directory.json`, ...trust, storage: 'memory', displayName: 'Pat',
+            });
+            await me.close();
+          }
+          return uncaught;
+        }, OPENS);
+        assert.deepEqual(uncaught, [], `page ${page}`);
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+
   test(`${engine}: invitation, ${MESSAGES} messages each way, IndexedDB reopen, a 300 KB file`,
     { timeout: 300_000 },
     async () => {
