@@ -71,7 +71,7 @@ const PAGES = 10;
 const OPENS = 5;
 /// Engines where this test runs and reports but cannot fail the suite, and why.
 const KNOWN_FAULTS = {
-  webkit: 'docs/ENGINES.md: now and then a wasm trap or a wrong signature check in WebKitGTK 2.50.6, not yet explained',
+  webkit: 'docs/ENGINES.md: now and then a wasm trap or a wrong signature check in WebKitGTK 2.50.6 (gone with JavaScriptCore\'s concurrent GC or JIT off)',
 };
 
 for (const engine of ENGINES) {
