@@ -166,6 +166,19 @@ impl Scope {
         }
     }
 
+    /// `setTimeout(f, ms, arg)`: `f(arg)` after `ms`; the timer's id.
+    pub fn set_timeout_with_arg(
+        &self,
+        f: &Function,
+        ms: i32,
+        arg: &JsValue,
+    ) -> Result<i32, JsValue> {
+        match self {
+            Scope::Window(w) => w.set_timeout_with_callback_and_timeout_and_arguments_1(f, ms, arg),
+            Scope::Worker(w) => w.set_timeout_with_callback_and_timeout_and_arguments_1(f, ms, arg),
+        }
+    }
+
     /// `setInterval(f, ms)`: the timer's id.
     pub fn set_interval(&self, f: &Function, ms: i32) -> Result<i32, JsValue> {
         match self {
@@ -233,6 +246,22 @@ pub fn delay(ms: i32) -> Promise {
     Promise::new(&mut |resolve, _reject| later(&resolve, ms))
 }
 
+/// `promise`, or the rejection `error` once `ms` milliseconds have passed, whichever comes
+/// first: a backstop for calls whose own deadline lives in the wasm (the driver's tick). The
+/// timer is the browser's alone (`setTimeout(reject, ms, error)` with the deadline promise's
+/// native `reject` and an error made now), so it fires even when the wasm instance has stopped
+/// (a trap: docs/ENGINES.md) and the call settles whatever happens inside Sotto. Without a
+/// [`scope`] it is `promise` itself.
+pub fn settle_within(promise: &Promise, ms: i32, error: &JsValue) -> Promise {
+    let Ok(s) = scope() else {
+        return promise.clone();
+    };
+    let deadline = Promise::new(&mut |_resolve, reject| {
+        let _ = s.set_timeout_with_arg(&reject, ms, error);
+    });
+    Promise::race(&js_sys::Array::of2(promise, &deadline))
+}
+
 /// A promise of a synchronous result.
 pub fn settled(result: Result<JsValue, JsValue>) -> Promise {
     match result {
@@ -285,6 +314,20 @@ mod tests {
         view.copy_from(&[7, 8, 9]);
         assert_eq!(bytes_of(&view), Some(vec![7, 8, 9]));
         assert_eq!(bytes_of(&foreign("Uint8Array", &view)), Some(vec![7, 8, 9]));
+    }
+
+    /// A promise that never settles, raced: the backstop rejects with its error; one that
+    /// settles first keeps its value.
+    #[test]
+    async fn settle_within_rejects_a_promise_that_never_settles() {
+        let never = Promise::new(&mut |_, _| {});
+        let error = crate::error::sotto_error(crate::error::ErrorCode::Timeout, "late");
+        let raced = wasm_bindgen_futures::JsFuture::from(settle_within(&never, 20, &error)).await;
+        let e = raced.expect_err("the backstop rejects");
+        assert_eq!(crate::error::code_of(&e), "TIMEOUT");
+        let early = settle_within(&Promise::resolve(&JsValue::from(7)), 20, &error);
+        let v = wasm_bindgen_futures::JsFuture::from(early).await.unwrap();
+        assert_eq!(v.as_f64(), Some(7.0));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::driver::{self, Driver, OpenOptions, OutgoingFile, Storage, message_js};
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{brand, deferred, get, get_string, settled};
+use crate::js::{brand, deferred, get, get_string, settle_within, settled};
 
 /// A Sotto messenger for one profile in this page.
 #[wasm_bindgen]
@@ -121,6 +121,25 @@ pub(crate) fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
     })
 }
 
+/// Milliseconds after which `Sotto.open` rejects `TIMEOUT` whatever happens inside Sotto: its
+/// stated bound (60 s, pkg/README.md "Every promise settles") and 10 s more, so that the
+/// driver's own deadlines always come first while it runs. An open that finishes after it
+/// closes what it made.
+pub const OPEN_BACKSTOP_MS: i32 = 70_000;
+
+/// The same for `createInvitation`, `acceptInvitation`, `send` and `retry`: their 30 s bound
+/// and 10 s more. (`sendFile`'s bound counts from its last progress, so it has none.)
+pub const CALL_BACKSTOP_MS: i32 = 40_000;
+
+/// `promise` raced against [`CALL_BACKSTOP_MS`].
+fn backstop(promise: Promise) -> Promise {
+    let late = sotto_error(
+        ErrorCode::Timeout,
+        "no answer within the bound: Sotto stopped (see the page's errors)",
+    );
+    settle_within(&promise, CALL_BACKSTOP_MS, &late)
+}
+
 #[wasm_bindgen]
 impl Sotto {
     /// Opens a messenger: fetches the relay directory, connects to a gateway picked at random.
@@ -132,11 +151,25 @@ impl Sotto {
     /// name rule (`INVALID_ARGUMENT` otherwise, before anything is made); a saved one keeps its
     /// own. A saved profile open in another tab or window gives `PROFILE_IN_USE` and loads
     /// nothing, unless `takeOver: true` (which closes it there).
-    pub async fn open(
-        #[wasm_bindgen(unchecked_param_type = "OpenOptions")] options: JsValue,
-    ) -> Result<Sotto, JsValue> {
-        let driver = driver::open(open_options(&options)?).await?;
-        Ok(Sotto { driver })
+    ///
+    /// It settles within 70 s whatever happens inside (`TIMEOUT` past it: `OPEN_BACKSTOP_MS`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Sotto>")]
+    pub fn open(#[wasm_bindgen(unchecked_param_type = "OpenOptions")] options: JsValue) -> Promise {
+        let late = sotto_error(ErrorCode::Timeout, "the profile did not open within 70 s");
+        let started = js_sys::Date::now();
+        let opening = future_to_promise(async move {
+            let me = Sotto::open_async(options).await?;
+            if js_sys::Date::now() - started >= f64::from(OPEN_BACKSTOP_MS) {
+                // The caller was told TIMEOUT already: nothing may stay open behind it.
+                let _ = me.close();
+                return Err(sotto_error(
+                    ErrorCode::Timeout,
+                    "the profile opened too late",
+                ));
+            }
+            Ok(me.into())
+        });
+        settle_within(&opening, OPEN_BACKSTOP_MS, &late)
     }
 
     pub(crate) fn check_open(&self) -> Result<(), JsValue> {
@@ -170,7 +203,7 @@ impl Sotto {
             .check_open()
             .and_then(|()| self.driver.create_invitation(resolver))
         {
-            Ok(()) => promise,
+            Ok(()) => backstop(promise),
             Err(e) => Promise::reject(&e),
         }
     }
@@ -208,7 +241,7 @@ impl Sotto {
             self.driver.accept_invitation(invitation, resolver)
         });
         match accepted {
-            Ok(()) => promise,
+            Ok(()) => backstop(promise),
             Err(e) => Promise::reject(&e),
         }
     }
@@ -228,7 +261,7 @@ impl Sotto {
             .open_contact(&contact_id)
             .and_then(|contact| self.driver.send_text(contact, text, resolver));
         match sent {
-            Ok(()) => promise,
+            Ok(()) => backstop(promise),
             Err(e) => Promise::reject(&e),
         }
     }
@@ -244,7 +277,7 @@ impl Sotto {
             .check_open()
             .and_then(|()| self.driver.retry(message_id, resolver))
         {
-            Ok(()) => promise,
+            Ok(()) => backstop(promise),
             Err(e) => Promise::reject(&e),
         }
     }
@@ -460,6 +493,15 @@ impl Sotto {
 }
 
 impl Sotto {
+    /// What `Sotto.open` runs, without its backstop: for Rust callers (the crate's tests).
+    ///
+    /// # Errors
+    /// The `SottoError`s of `Sotto.open` (pkg/README.md).
+    pub async fn open_async(options: JsValue) -> Result<Sotto, JsValue> {
+        let driver = driver::open(open_options(&options)?).await?;
+        Ok(Sotto { driver })
+    }
+
     /// The contact `contact_id` names, once the profile is checked open (`CLOSED`, else
     /// `UNKNOWN_CONTACT` for an id that names none).
     fn open_contact(&self, contact_id: &JsValue) -> Result<ContactId, JsValue> {

@@ -48,7 +48,7 @@ fn errors_are_sotto_errors_with_a_code() {
 async fn unknown_storage_is_unsupported() {
     let options = js_sys::Object::new();
     js_sys::Reflect::set(&options, &"storage".into(), &"floppy".into()).unwrap();
-    let Err(e) = sotto_wasm::Sotto::open(options.into()).await else {
+    let Err(e) = sotto_wasm::Sotto::open_async(options.into()).await else {
         panic!("an unknown storage must be refused");
     };
     assert_eq!(

@@ -98,7 +98,7 @@ async fn a_saved_profile_opens_offline_with_the_directory_it_kept() {
     ];
     for (profile, kept) in kept {
         save_profile(profile, "Olive", kept).await;
-        let me = Sotto::open(options(&[
+        let me = Sotto::open_async(options(&[
             ("storage", "indexeddb"),
             ("profile", profile),
             ("directoryUrl", UNREACHABLE),
@@ -126,7 +126,7 @@ async fn a_saved_profile_opens_offline_with_the_directory_it_kept() {
 
 #[wasm_bindgen_test]
 async fn a_new_profile_needs_the_network() {
-    let Err(e) = Sotto::open(options(&[
+    let Err(e) = Sotto::open_async(options(&[
         ("storage", "memory"),
         ("displayName", "Nina"),
         ("directoryUrl", UNREACHABLE),

@@ -51,7 +51,7 @@ async fn open_sotto(profile: &str) -> Sotto {
             .as_bytes(),
     );
     Reflect::set(&o, &"directoryKeys".into(), &Array::of1(&key.into())).unwrap();
-    Sotto::open(o.into()).await.unwrap()
+    Sotto::open_async(o.into()).await.unwrap()
 }
 
 async fn contact_names(me: &Sotto) -> Vec<String> {
