@@ -42,8 +42,8 @@ pub async fn open_socket(url: &str) -> Result<WebSocket, JsValue> {
 /// Starts opening a WebSocket to `url` at once, so that it connects while the caller does
 /// other work; the future resolves once it is open (`RELAY_UNREACHABLE` when it fails or
 /// [`connect`]'s deadline closes it; the browser's `SyntaxError` for a URL it refuses). The
-/// handshake's events are not missed: the
-/// handlers are set before this returns, and a browser dispatches them only in a later task.
+/// handshake's events are not missed: the handlers are set before this returns, and a browser
+/// dispatches them only in a later task.
 pub fn start_socket(url: &str) -> impl Future<Output = Result<WebSocket, JsValue>> + use<> {
     let started = connect(url).map(|ws| {
         let (promise, resolver) = deferred();
