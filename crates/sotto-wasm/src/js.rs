@@ -9,6 +9,9 @@
 //! them from the page's realm. (`instanceof` may take a value of this realm's early, the brand
 //! check stays for the rest.)
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::JsValue;
@@ -211,33 +214,112 @@ pub fn later(f: &Function, ms: i32) {
     }
 }
 
-/// The functions that settle a promise made by [`deferred`].
+/// The functions that settle a promise made by [`deferred`], and the [`Backstop`] racing it, if
+/// any (cleared once the promise settles, pushed back by [`Resolver::extend`]).
 pub struct Resolver {
     resolve: Function,
     reject: Function,
+    backstop: Option<Rc<Backstop>>,
 }
 
 impl Resolver {
     /// Fulfils the promise with `v`.
     pub fn resolve(&self, v: &JsValue) {
+        self.clear_backstop();
         let _ = self.resolve.call1(&JsValue::NULL, v);
     }
     /// Rejects the promise with `v`.
     pub fn reject(&self, v: &JsValue) {
+        self.clear_backstop();
         let _ = self.reject.call1(&JsValue::NULL, v);
+    }
+    /// The same resolver, its backstop's timer cleared when it settles and pushed back by
+    /// [`Resolver::extend`].
+    pub fn with_backstop(self, backstop: Rc<Backstop>) -> Self {
+        Resolver {
+            backstop: Some(backstop),
+            ..self
+        }
+    }
+    /// Starts the backstop's time again from now (an upload's progress); nothing without one.
+    pub fn extend(&self) {
+        if let Some(b) = &self.backstop {
+            b.extend();
+        }
+    }
+    fn clear_backstop(&self) {
+        if let Some(b) = &self.backstop {
+            b.clear();
+        }
     }
 }
 
 /// A promise and the functions that settle it.
 pub fn deferred() -> (Promise, Resolver) {
     let mut slot = None;
-    let promise = Promise::new(&mut |resolve, reject| slot = Some(Resolver { resolve, reject }));
+    let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
     // Promise's executor runs synchronously, so the slot is always filled.
-    let resolver = slot.unwrap_or_else(|| Resolver {
-        resolve: Function::new_no_args(""),
-        reject: Function::new_no_args(""),
-    });
+    let (resolve, reject) = slot.unwrap_or_else(|| (noop(), noop()));
+    let resolver = Resolver {
+        resolve,
+        reject,
+        backstop: None,
+    };
     (promise, resolver)
+}
+
+fn noop() -> Function {
+    Function::new_no_args("")
+}
+
+/// A deadline kept by the browser's own timer (`setTimeout(reject, ms, error)`), so that it
+/// fires even when no wasm runs any more (a trap): the backstop of pkg/README.md "Every promise
+/// settles". [`Backstop::extend`] starts its `ms` again (a file's upload, at each progress);
+/// [`Backstop::clear`] stops it. Never fires where there is no [`scope`].
+pub struct Backstop {
+    deadline: Promise,
+    reject: Function,
+    error: JsValue,
+    ms: i32,
+    timer: Cell<Option<i32>>,
+}
+
+impl Backstop {
+    /// A backstop that rejects with `error` in `ms` milliseconds.
+    pub fn new(ms: i32, error: JsValue) -> Self {
+        let mut slot = None;
+        let deadline = Promise::new(&mut |_resolve, reject| slot = Some(reject));
+        let backstop = Backstop {
+            deadline,
+            reject: slot.unwrap_or_else(noop),
+            error,
+            ms,
+            timer: Cell::new(None),
+        };
+        backstop.extend();
+        backstop
+    }
+
+    /// `promise`, or the backstop's rejection if that comes first.
+    pub fn race(&self, promise: &Promise) -> Promise {
+        Promise::race(&js_sys::Array::of2(promise, &self.deadline))
+    }
+
+    /// Starts the `ms` again from now.
+    pub fn extend(&self) {
+        self.clear();
+        if let Ok(s) = scope() {
+            let id = s.set_timeout_with_arg(&self.reject, self.ms, &self.error);
+            self.timer.set(id.ok());
+        }
+    }
+
+    /// Stops the timer: the backstop no longer fires (until extended).
+    pub fn clear(&self) {
+        if let (Some(id), Ok(s)) = (self.timer.take(), scope()) {
+            s.clear_timeout(id);
+        }
+    }
 }
 
 /// A promise that resolves (to `undefined`) after `ms` milliseconds: a bound to race a
@@ -251,15 +333,9 @@ pub fn delay(ms: i32) -> Promise {
 /// timer is the browser's alone (`setTimeout(reject, ms, error)` with the deadline promise's
 /// native `reject` and an error made now), so it fires even when the wasm instance has stopped
 /// (a trap: docs/ENGINES.md) and the call settles whatever happens inside Sotto. Without a
-/// [`scope`] it is `promise` itself.
+/// [`scope`] the backstop never fires.
 pub fn settle_within(promise: &Promise, ms: i32, error: &JsValue) -> Promise {
-    let Ok(s) = scope() else {
-        return promise.clone();
-    };
-    let deadline = Promise::new(&mut |_resolve, reject| {
-        let _ = s.set_timeout_with_arg(&reject, ms, error);
-    });
-    Promise::race(&js_sys::Array::of2(promise, &deadline))
+    Backstop::new(ms, error.clone()).race(promise)
 }
 
 /// A promise of a synchronous result.
@@ -321,13 +397,66 @@ mod tests {
     #[test]
     async fn settle_within_rejects_a_promise_that_never_settles() {
         let never = Promise::new(&mut |_, _| {});
-        let error = crate::error::sotto_error(crate::error::ErrorCode::Timeout, "late");
+        let error = timeout();
         let raced = wasm_bindgen_futures::JsFuture::from(settle_within(&never, 20, &error)).await;
         let e = raced.expect_err("the backstop rejects");
         assert_eq!(crate::error::code_of(&e), "TIMEOUT");
         let early = settle_within(&Promise::resolve(&JsValue::from(7)), 20, &error);
         let v = wasm_bindgen_futures::JsFuture::from(early).await.unwrap();
         assert_eq!(v.as_f64(), Some(7.0));
+    }
+
+    /// `"pending"` when `p` has not settled `ms` milliseconds from now, else `"settled"`.
+    async fn state_after(p: &Promise, ms: i32) -> String {
+        let race = Function::new_with_args(
+            "p, ms",
+            "const s = () => 'settled'; \
+             return Promise.race([p.then(s, s), new Promise((r) => setTimeout(r, ms, 'pending'))])",
+        );
+        let first = race.call2(&JsValue::NULL, p, &JsValue::from(ms)).unwrap();
+        let first = wasm_bindgen_futures::JsFuture::from(Promise::from(first));
+        first.await.unwrap().as_string().unwrap()
+    }
+
+    fn timeout() -> JsValue {
+        crate::error::sotto_error(crate::error::ErrorCode::Timeout, "late")
+    }
+
+    /// A backstop cleared before its time never rejects; extended after, it rejects again.
+    #[test]
+    async fn a_cleared_backstop_stays_silent_until_extended() {
+        let never = Promise::new(&mut |_, _| {});
+        let backstop = Backstop::new(20, timeout());
+        let raced = backstop.race(&never);
+        backstop.clear();
+        assert_eq!(state_after(&raced, 100).await, "pending");
+        backstop.extend();
+        let e = wasm_bindgen_futures::JsFuture::from(raced)
+            .await
+            .unwrap_err();
+        assert_eq!(crate::error::code_of(&e), "TIMEOUT");
+    }
+
+    /// Extending replaces the timer (the first one no longer fires), and a resolver with a
+    /// backstop clears it when it settles.
+    #[test]
+    async fn extending_keeps_one_timer_and_settling_clears_it() {
+        let never = Promise::new(&mut |_, _| {});
+        let backstop = Backstop::new(20, timeout());
+        backstop.extend();
+        backstop.clear();
+        assert_eq!(state_after(&backstop.race(&never), 100).await, "pending");
+
+        let (promise, resolver) = deferred();
+        let backstop = Rc::new(Backstop::new(20, timeout()));
+        let resolver = resolver.with_backstop(backstop.clone());
+        resolver.extend();
+        resolver.resolve(&JsValue::from(7));
+        let v = wasm_bindgen_futures::JsFuture::from(backstop.race(&promise))
+            .await
+            .unwrap();
+        assert_eq!(v.as_f64(), Some(7.0));
+        assert_eq!(state_after(&backstop.race(&never), 100).await, "pending");
     }
 
     #[test]

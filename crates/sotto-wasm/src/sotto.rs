@@ -4,6 +4,8 @@
 //! Nothing secret crosses into JS: contacts are numbers (as decimal strings), messages are
 //! their text and public metadata, invitations are the public link.
 
+use std::rc::Rc;
+
 use js_sys::{Array, Function, Promise};
 use sotto_proto::client::ContactId;
 use sotto_proto::directory::DirectoryTrust;
@@ -15,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::driver::{self, Driver, OpenOptions, OutgoingFile, Storage, message_js};
 use crate::error::{ErrorCode, sotto_error};
-use crate::js::{brand, deferred, get, get_string, settle_within, settled};
+use crate::js::{Backstop, Resolver, brand, deferred, get, get_string, settle_within, settled};
 
 /// A Sotto messenger for one profile in this page.
 #[wasm_bindgen]
@@ -127,17 +129,39 @@ pub(crate) fn open_options(options: &JsValue) -> Result<OpenOptions, JsValue> {
 /// closes what it made.
 pub const OPEN_BACKSTOP_MS: i32 = 70_000;
 
-/// The same for `createInvitation`, `acceptInvitation`, `send` and `retry`: their 30 s bound
-/// and 10 s more. (`sendFile`'s bound counts from its last progress, so it has none.)
+/// The same for `createInvitation`, `acceptInvitation`, `send`, `retry` and `sendFile`: their
+/// 30 s bound and 10 s more. A file's upload (`sendFile`, or `retry` of a failed upload) counts
+/// it from its last progress, as its 30 s bound does ([`Resolver::extend`]).
 pub const CALL_BACKSTOP_MS: i32 = 40_000;
 
-/// `promise` raced against [`CALL_BACKSTOP_MS`].
-fn backstop(promise: Promise) -> Promise {
+/// A backstop of [`CALL_BACKSTOP_MS`], rejecting `TIMEOUT`.
+fn call_backstop() -> Rc<Backstop> {
     let late = sotto_error(
         ErrorCode::Timeout,
         "no answer within the bound: Sotto stopped (see the page's errors)",
     );
-    settle_within(&promise, CALL_BACKSTOP_MS, &late)
+    Rc::new(Backstop::new(CALL_BACKSTOP_MS, late))
+}
+
+/// A call that waits for the driver: `start` hands it the resolver of the call's promise
+/// (with the backstop, so that an upload's progress pushes it back); the promise, raced
+/// against the backstop, or `start`'s error at once.
+fn call(start: impl FnOnce(Resolver) -> Result<(), JsValue>) -> Promise {
+    let (promise, resolver) = deferred();
+    let backstop = call_backstop();
+    let started = start(resolver.with_backstop(backstop.clone()));
+    race_started(started, &promise, &backstop)
+}
+
+/// [`call`]'s end, once (not once per call).
+fn race_started(started: Result<(), JsValue>, promise: &Promise, backstop: &Backstop) -> Promise {
+    match started {
+        Ok(()) => backstop.race(promise),
+        Err(e) => {
+            backstop.clear();
+            Promise::reject(&e)
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -198,14 +222,10 @@ impl Sotto {
     /// A one-time invitation link (`{origin}/#/invite/…`), once a relay made its queue.
     #[wasm_bindgen(js_name = createInvitation, unchecked_return_type = "Promise<string>")]
     pub fn create_invitation(&self) -> Promise {
-        let (promise, resolver) = deferred();
-        match self
-            .check_open()
-            .and_then(|()| self.driver.create_invitation(resolver))
-        {
-            Ok(()) => backstop(promise),
-            Err(e) => Promise::reject(&e),
-        }
+        call(|resolver| {
+            self.check_open()
+                .and_then(|()| self.driver.create_invitation(resolver))
+        })
     }
 
     /// An SVG QR code of an invitation link.
@@ -228,8 +248,8 @@ impl Sotto {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] link: JsValue,
     ) -> Promise {
-        let (promise, resolver) = deferred();
-        let accepted = self.check_open().and_then(|()| {
+        call(|resolver| {
+            self.check_open()?;
             let link = link.as_string().ok_or_else(|| {
                 sotto_error(
                     ErrorCode::InvalidInvitation,
@@ -239,11 +259,7 @@ impl Sotto {
             let invitation = Invitation::parse_link(&link, self.driver.network_now())
                 .map_err(|e| sotto_error(ErrorCode::InvalidInvitation, &e.to_string()))?;
             self.driver.accept_invitation(invitation, resolver)
-        });
-        match accepted {
-            Ok(()) => backstop(promise),
-            Err(e) => Promise::reject(&e),
-        }
+        })
     }
 
     /// Sends a text; resolves with `{id, contactId, sentAt}` once a relay stored it. A refusal
@@ -256,14 +272,10 @@ impl Sotto {
         #[wasm_bindgen(js_name = contactId, unchecked_param_type = "string")] contact_id: JsValue,
         text: &str,
     ) -> Promise {
-        let (promise, resolver) = deferred();
-        let sent = self
-            .open_contact(&contact_id)
-            .and_then(|contact| self.driver.send_text(contact, text, resolver));
-        match sent {
-            Ok(()) => backstop(promise),
-            Err(e) => Promise::reject(&e),
-        }
+        call(|resolver| {
+            self.open_contact(&contact_id)
+                .and_then(|contact| self.driver.send_text(contact, text, resolver))
+        })
     }
 
     /// Sends again, now, a message not yet stored (after a refusal or a `TIMEOUT`): the same
@@ -272,14 +284,10 @@ impl Sotto {
     /// id (e.g. it was stored meanwhile).
     #[wasm_bindgen(unchecked_return_type = "Promise<SentMessage>")]
     pub fn retry(&self, #[wasm_bindgen(js_name = messageId)] message_id: &str) -> Promise {
-        let (promise, resolver) = deferred();
-        match self
-            .check_open()
-            .and_then(|()| self.driver.retry(message_id, resolver))
-        {
-            Ok(()) => backstop(promise),
-            Err(e) => Promise::reject(&e),
-        }
+        call(|resolver| {
+            self.check_open()
+                .and_then(|()| self.driver.retry(message_id, resolver))
+        })
     }
 
     /// Sends a file (a `File` or `Blob`): encrypted, uploaded in chunks through the onion
@@ -306,7 +314,9 @@ impl Sotto {
         }
         let file = file.unchecked_into::<web_sys::Blob>();
         let driver = self.driver.clone();
-        future_to_promise(async move {
+        let backstop = call_backstop();
+        let extended = backstop.clone();
+        let sending = future_to_promise(async move {
             let data = Zeroizing::new(crate::files::blob_bytes(&file).await?);
             let mime = file.type_();
             let name = get_string(&file, "name")
@@ -326,9 +336,12 @@ impl Sotto {
                 voice,
                 thumbnail,
             };
-            driver.send_file(contact, outgoing, resolver)?;
+            // The driver's 30 s start now: its backstop's 40 s with them.
+            extended.extend();
+            driver.send_file(contact, outgoing, resolver.with_backstop(extended))?;
             JsFuture::from(promise).await
-        })
+        });
+        backstop.race(&sending)
     }
 
     /// The file of a message as a `Blob` of its type, or `null` while it is still on its way

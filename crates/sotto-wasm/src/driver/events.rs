@@ -367,6 +367,8 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             // The bound counts from the last progress: a large file takes its time.
             if let Some((w, _)) = st.waiting.sends.get_mut(message.as_bytes()) {
                 w.deadline = now().saturating_add(SETTLE_SECS);
+                // And the browser's backstop behind it (sotto.rs `CALL_BACKSTOP_MS`).
+                w.resolver.extend();
             }
             actions.push(Action::Dispatch(
                 "progress",
