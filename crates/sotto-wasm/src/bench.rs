@@ -212,6 +212,10 @@ async fn stored_profile(profile: &str) -> Result<crate::storage::Store, JsValue>
 #[path = "../../sotto-proto/tests/common/mod.rs"]
 mod sim;
 
+/// Messages received before the one whose write is measured (more than the 32 received ids a
+/// contact keeps).
+const WARM_MESSAGES: usize = 40;
+
 /// The text of the message [`receive_write_bytes`] receives.
 const RECEIVED_TEXT: &str = "a received message, about the length of a short chat line ✓";
 
@@ -221,7 +225,8 @@ const RECEIVED_TEXT: &str = "a received message, about the length of a short cha
 /// wrote before per-contact records (`whole`: the whole client state, the message and the
 /// bookkeeping record). Counted as the sealed values' lengths ([`Store::bytes_written`]).
 ///
-/// Alice and Bob meet through relays in memory; Bob sends Alice one message. Alice's `contacts`
+/// Alice and Bob meet through relays in memory; Bob sends Alice [`WARM_MESSAGES`] messages (the
+/// steady state), then the one measured. Alice's `contacts`
 /// contacts are Bob and copies of Bob's part under other contact and queue ids (each as large
 /// as a real one). Profiles `{profile}-parts` and `{profile}-whole` are stored with Alice's
 /// state before the message (written through `StateParts`, the parts profile then opened
@@ -245,6 +250,15 @@ pub async fn receive_write_bytes(profile: String, contacts: u32) -> Result<JsVal
             .all(|c| c.pending_requests() == 0 && c.unsent_messages() == 0)
     };
     w.run_until(60, quiet);
+    // Steady state: Alice has received WARM_MESSAGES first, so that the contact's window of
+    // received ids (32, sotto-proto client/read_ids.rs) is full and its part no longer grows.
+    for _ in 0..WARM_MESSAGES {
+        let now = w.client_now(1);
+        w.clients[1]
+            .send_text(&mut w.rng, alice_at_bob, RECEIVED_TEXT, now)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        w.run_until(60, quiet);
+    }
     let before = w.clients[0].to_parts();
     let from = w.events[0].len();
     let now = w.client_now(1);

@@ -43,8 +43,16 @@ pub const ACCEPT_RESEND_MIN: u64 = 10;
 /// Nonces of answered (or refused) requests remembered per contact.
 const SEEN_NONCES: usize = 32;
 /// Body tags of the last messages received per contact, to tell a redelivery from a peer
-/// that sends again under a message number it used before (its state went back).
-const RECENT_TAGS: usize = 64;
+/// that sends again under a message number it used before (its state went back). A
+/// redelivery is of the queue's newest messages (one delivery is in flight per queue, and a
+/// sender retries a message before it sends the next), so a few would do; 32 tags are 514
+/// bytes, written with the contact on every message received (issue 18: with the 32 read ids
+/// of `read_ids.rs`, the write stays under 2 KB once both windows are full).
+const RECENT_TAGS: usize = 32;
+/// The most tags a stored state may hold: [`RECENT_TAGS`] was 64 before issue 18's steady
+/// state was measured. Such a state is read whole and drops to 32 at its next message (so
+/// that it encodes back to the bytes it was read from until it changes).
+const RECENT_TAGS_STORED: usize = 64;
 /// Bytes of a message's body tag (its last bytes).
 const TAG_LEN: usize = 16;
 
@@ -295,7 +303,7 @@ impl SyncState {
         for _ in 0..r.take_u8().map_err(e)? {
             state.recent.push_back(r.extract().map_err(e)?);
         }
-        if state.seen.len() > SEEN_NONCES || state.recent.len() > RECENT_TAGS {
+        if state.seen.len() > SEEN_NONCES || state.recent.len() > RECENT_TAGS_STORED {
             return Err("resync state: too many nonces");
         }
         for _ in 0..r.take_u32().map_err(e)? {
@@ -674,5 +682,53 @@ impl Client {
             .values()
             .filter_map(|c| c.sync.pending.as_ref().map(|p| p.retry_at))
             .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(state: &SyncState) -> Zeroizing<Vec<u8>> {
+        let mut w = SecretWriter::with_capacity(4096);
+        state.write(&mut w);
+        w.into_inner()
+    }
+
+    /// A message ending in tag `i` (a body tag is a message's last 16 bytes).
+    fn message(i: u8) -> Vec<u8> {
+        let mut m = vec![0xee; 40];
+        m.extend_from_slice(&[i; TAG_LEN]);
+        m
+    }
+
+    /// The window keeps the newest [`RECENT_TAGS`]; a state stored with 64 (before issue 18's
+    /// steady state) reads whole, encodes back to the same bytes, and drops to 32 at its next
+    /// message; 65 is refused.
+    #[test]
+    fn the_window_of_body_tags_is_32_and_older_states_of_64_still_read() {
+        let mut state = SyncState::new(ResyncSecret::from_persisted_bytes(&[7; 32]));
+        for i in 0..40 {
+            state.note_received(&message(i));
+        }
+        assert_eq!(state.recent.len(), RECENT_TAGS);
+        assert!(!state.seen_before(&message(7)));
+        assert!(state.seen_before(&message(8)) && state.seen_before(&message(39)));
+
+        let mut old = SyncState::new(ResyncSecret::from_persisted_bytes(&[7; 32]));
+        old.recent = (0..64).map(|i| [i; TAG_LEN]).collect();
+        let bytes = encode(&old);
+        let mut read = SyncState::read(&mut Reader::new(&bytes)).expect("64 tags read");
+        assert_eq!(read.recent.len(), 64);
+        assert_eq!(encode(&read)[..], bytes[..]);
+        assert!(read.seen_before(&message(0)));
+        read.note_received(&message(64));
+        assert_eq!(read.recent.len(), RECENT_TAGS);
+        assert!(!read.seen_before(&message(32)));
+        assert!(read.seen_before(&message(33)) && read.seen_before(&message(64)));
+
+        old.recent.push_back([64; TAG_LEN]);
+        let bytes = encode(&old);
+        assert!(SyncState::read(&mut Reader::new(&bytes)).is_err());
     }
 }
