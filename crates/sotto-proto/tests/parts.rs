@@ -433,3 +433,30 @@ fn only_the_changed_contacts_parts_are_handed_out() {
         .collect();
     assert_eq!(again, [ids[0], ids[2]]);
 }
+
+/// A profile stored in parts by layout version 8 (`tests/fixtures/client-v8-*.bin`: Alice
+/// after 40 messages from Bob) reads; its contact's part, of the older layout, is handed out
+/// by the first `to_changed_parts` (its stored bytes are not what the client encodes now),
+/// in the current layout and 512 bytes shorter (32 ids and 32 body tags of 8 bytes, not 16),
+/// and what a driver then stores is the full encoding; the next call hands out nothing more.
+#[test]
+fn a_version_8_profile_in_parts_is_written_again_in_the_current_layout() {
+    let core = include_bytes!("fixtures/client-v8-core.bin");
+    let part = include_bytes!("fixtures/client-v8-contact.bin");
+    assert_eq!((core[1], part[0]), (8, 8));
+    let (mut client, digests) = Client::from_parts_digested(core, [&part[..]]).unwrap();
+    let mut stored: std::collections::BTreeMap<_, _> = digests.into_iter().collect();
+    let handed = common::assert_changed_parts_complete(&mut client, &mut stored);
+    assert_eq!(handed.len(), 1);
+    let now = client.to_parts();
+    assert_eq!(
+        now.contacts[0].part.as_bytes()[0],
+        sotto_proto::client::CLIENT_STATE_VERSION
+    );
+    assert_eq!(now.contacts[0].part.as_bytes().len(), part.len() - 512);
+    assert_eq!(
+        common::assert_changed_parts_complete(&mut client, &mut stored),
+        [0u64; 0]
+    );
+    assert_parts_round_trip(&client);
+}

@@ -32,11 +32,14 @@ use crate::ratchet::Session;
 /// verified mark and the clock offset, version 4 each contact's acceptance in progress,
 /// version 5 each contact's resynchronisation state, version 6 each receive queue's key it
 /// is moving to and the moved flag, version 7 the rekey secret of a restored client
-/// ([`super::RekeySecret`]), version 8 outboxes of envelopes and sealed messages (batches);
-/// versions 1 to 7 are still read (unverified, offset 0, no acceptance in progress, the
+/// ([`super::RekeySecret`]), version 8 outboxes of envelopes and sealed messages (batches)
+/// and each contact's ids last read, version 9 keeps those ids and the body tags of the
+/// messages last received as 8 bytes each, not 16 (issue 18: bytes written per message);
+/// versions 1 to 8 are still read (unverified, offset 0, no acceptance in progress, the
 /// resync secret derived from the session AD: `ResyncSecret::legacy`; no queue moving, not
-/// moved; no rekey secret; each outbox entry a sealed message of one envelope).
-pub const CLIENT_STATE_VERSION: u8 = 8;
+/// moved; no rekey secret; each outbox entry a sealed message of one envelope; no ids read;
+/// ids and tags cut to 8 bytes).
+pub const CLIENT_STATE_VERSION: u8 = 9;
 
 const OWNER_CONTACT: u8 = 0x00;
 const OWNER_INVITATION: u8 = 0x01;
@@ -462,12 +465,12 @@ pub(super) fn read_contact(
     }
     // Version 8 added the ids last read (see `super::read_ids`).
     let read = if version >= 8 {
-        ReadIds::read(r)?
+        ReadIds::read(r, version)?
     } else {
         ReadIds::default()
     };
     let sync = if version >= 5 {
-        SyncState::read(r).map_err(PersistError::Invalid)?
+        SyncState::read(r, version).map_err(PersistError::Invalid)?
     } else {
         SyncState::legacy(session.associated_data())
             .ok_or(PersistError::Invalid("resync secret"))?

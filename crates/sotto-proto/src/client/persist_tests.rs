@@ -153,10 +153,10 @@ fn every_truncation_and_extension_is_an_error() {
         Some(PersistError::TrailingBytes)
     );
     let mut v = bytes.to_vec();
-    v[0] = 9;
+    v[0] = CLIENT_STATE_VERSION + 1;
     assert_eq!(
         Client::from_persisted(&v).err(),
-        Some(PersistError::UnknownVersion(9))
+        Some(PersistError::UnknownVersion(CLIENT_STATE_VERSION + 1))
     );
     assert_eq!(
         Client::from_persisted(&[]).err(),
@@ -288,4 +288,39 @@ fn the_rekey_secret_is_kept_and_a_version_6_state_loads_without_one() {
     let mut v6 = bytes[..bytes.len() - 33].to_vec();
     v6[0] = 6;
     assert!(Client::from_persisted(&v6).unwrap().rekey.is_none());
+}
+
+/// A profile saved in layout version 8 (by the release before, `tests/fixtures/client-v8*`:
+/// Alice after 40 messages from Bob, so both windows full) reads: each id last read kept as
+/// its first 8 bytes and each body tag as its last 8 (the lists beside it are what version
+/// 8's code read from it), and it is written again in the current layout, which reads back.
+#[test]
+fn a_version_8_profile_reads_with_its_windows_cut_to_8_bytes() {
+    let v8 = include_bytes!("../../tests/fixtures/client-v8.bin");
+    assert_eq!(v8[0], 8);
+    let windows = include_str!("../../tests/fixtures/client-v8-windows.txt");
+    let listed = |kind: &str| -> Vec<Vec<u8>> {
+        windows
+            .lines()
+            .filter_map(|l| l.strip_prefix(kind))
+            .map(|h| hex::decode(h).unwrap())
+            .collect()
+    };
+    let (ids, tags) = (listed("read "), listed("tag "));
+    assert_eq!((ids.len(), tags.len()), (32, 32));
+
+    let client = Client::from_persisted(v8).expect("a version 8 profile reads");
+    let contact = client.contacts.values().next().expect("Bob");
+    let kept_ids: Vec<&[u8]> = contact.read.kept().map(|k| &k[..]).collect();
+    let want_ids: Vec<&[u8]> = ids.iter().map(|id| &id[..8]).collect();
+    assert_eq!(kept_ids, want_ids);
+    let kept_tags: Vec<&[u8]> = contact.sync.recent_tags().map(|t| &t[..]).collect();
+    let want_tags: Vec<&[u8]> = tags.iter().map(|t| &t[8..]).collect();
+    assert_eq!(kept_tags, want_tags);
+
+    let now = client.to_persisted();
+    assert_eq!(now.as_bytes()[0], CLIENT_STATE_VERSION);
+    assert_eq!(now.as_bytes().len(), v8.len() - 32 * 8 - 32 * 8);
+    let again = Client::from_persisted(now.as_bytes()).unwrap();
+    assert_eq!(again.to_persisted().as_bytes(), now.as_bytes());
 }

@@ -12,19 +12,36 @@ use crate::codec::{Reader, SecretWriter, Writer as _};
 use crate::envelope::MessageId;
 
 /// How many ids are kept: the most recent, the oldest forgotten first. The window is written
-/// with the contact on every message received, so it stays small: 32 ids are 514 bytes, which
+/// with the contact on every message received, so it stays small: 32 ids are 258 bytes, which
 /// with the 32 body tags of `resync.rs` keeps the bytes written per received message under
-/// 2 KB when both are full (issue 18's goal; a window of 256 would add 4 KB to each). Repeats inside one batch are caught whatever its
-/// length (`Client::deliver` compares the batch's ids too); a backup's outbox seldom holds more.
+/// 2 KB when both are full (issue 18's goal; a window of 256 would add 2 KB to each).
 pub(super) const READ_IDS: usize = 32;
 
-/// The ids of the last [`READ_IDS`] envelopes read from one contact, oldest first.
+/// Bytes kept of each id: its first 8 (from layout version 9; 16 before). Ids are 16 random
+/// bytes the peer chose, so two of its envelopes share a prefix with probability 2^-64 per
+/// pair (it would drop its own message); whoever can make one share a prefix on purpose is
+/// the peer, who can leave a message out anyway.
+pub(super) const KEPT_ID_LEN: usize = 8;
+
+/// The first [`KEPT_ID_LEN`] bytes of `id`.
+fn kept(id: &MessageId) -> [u8; KEPT_ID_LEN] {
+    let mut k = [0; KEPT_ID_LEN];
+    k.copy_from_slice(&id.as_bytes()[..KEPT_ID_LEN]);
+    k
+}
+
+/// The ids of the last [`READ_IDS`] envelopes read from one contact (their first
+/// [`KEPT_ID_LEN`] bytes), oldest first.
 #[derive(Default)]
-pub(super) struct ReadIds(VecDeque<MessageId>);
+pub(super) struct ReadIds(VecDeque<[u8; KEPT_ID_LEN]>);
 
 impl ReadIds {
     /// Notes `id` as read: `false` when it was read before (it is then not delivered again).
     pub(super) fn note(&mut self, id: MessageId) -> bool {
+        self.note_kept(kept(&id))
+    }
+
+    fn note_kept(&mut self, id: [u8; KEPT_ID_LEN]) -> bool {
         if self.0.contains(&id) {
             return false;
         }
@@ -35,28 +52,40 @@ impl ReadIds {
         true
     }
 
-    /// The length of what [`ReadIds::write`] writes.
-    pub(super) fn persisted_len(&self) -> usize {
-        2 + 16 * self.0.len()
+    /// The ids kept, oldest first (their first [`KEPT_ID_LEN`] bytes).
+    #[cfg(test)]
+    pub(super) fn kept(&self) -> impl Iterator<Item = &[u8; KEPT_ID_LEN]> {
+        self.0.iter()
     }
 
-    /// `count u16 ‖ count × id (16 bytes)`, oldest first.
+    /// The length of what [`ReadIds::write`] writes.
+    pub(super) fn persisted_len(&self) -> usize {
+        2 + KEPT_ID_LEN * self.0.len()
+    }
+
+    /// `count u16 ‖ count × id (its first 8 bytes)`, oldest first.
     pub(super) fn write(&self, w: &mut SecretWriter) {
         w.put_u16(u16::try_from(self.0.len()).unwrap_or(0));
         for id in &self.0 {
-            w.put_bytes(id.as_bytes());
+            w.put_bytes(id);
         }
     }
 
-    /// What [`ReadIds::write`] wrote: at most [`READ_IDS`] ids, none twice.
-    pub(super) fn read(r: &mut Reader<'_>) -> Result<Self, PersistError> {
+    /// What [`ReadIds::write`] wrote in layout `version` (whole 16-byte ids before 9, each
+    /// kept as its first 8 bytes): at most [`READ_IDS`] ids, none twice.
+    pub(super) fn read(r: &mut Reader<'_>, version: u8) -> Result<Self, PersistError> {
         let n = usize::from(r.take_u16()?);
         if n > READ_IDS {
             return Err(PersistError::Invalid("too many read ids"));
         }
         let mut ids = ReadIds(VecDeque::with_capacity(n));
         for _ in 0..n {
-            if !ids.note(MessageId::from_bytes(r.extract()?)) {
+            let id = if version >= 9 {
+                r.extract()?
+            } else {
+                kept(&MessageId::from_bytes(r.extract()?))
+            };
+            if !ids.note_kept(id) {
                 return Err(PersistError::Invalid("a read id twice"));
             }
         }
@@ -87,10 +116,10 @@ mod tests {
         let mut w = SecretWriter::with_capacity(0);
         ids.write(&mut w);
         let bytes = w.into_inner();
-        assert_eq!(bytes.len(), 2 + 16 * READ_IDS);
+        assert_eq!(bytes.len(), 2 + 8 * READ_IDS);
         assert_eq!(ids.persisted_len(), bytes.len());
         let mut r = Reader::new(&bytes);
-        let mut back = ReadIds::read(&mut r).unwrap();
+        let mut back = ReadIds::read(&mut r, 9).unwrap();
         assert!(r.should_be_exhausted().is_ok());
         assert_eq!(back.0, ids.0);
         assert!(back.note(id(0)), "forgotten: the oldest went first");
@@ -106,13 +135,26 @@ mod tests {
         let good = w.into_inner().to_vec();
         let too_many = u16::try_from(READ_IDS + 1).unwrap().to_be_bytes();
         let mut twice = good.clone();
-        twice.copy_within(2..18, 18);
+        twice.copy_within(2..10, 10);
         for bad in [
             [&too_many[..], &good[2..]].concat(),
             twice,
             good[..good.len() - 1].to_vec(),
         ] {
-            assert!(ReadIds::read(&mut Reader::new(&bad)).is_err());
+            assert!(ReadIds::read(&mut Reader::new(&bad), 9).is_err());
         }
+    }
+
+    /// A window of layout version 8 (whole ids) reads as their first 8 bytes.
+    #[test]
+    fn a_version_8_window_of_whole_ids_reads() {
+        let mut v8 = vec![0, 2];
+        v8.extend_from_slice(id(1).as_bytes());
+        v8.extend_from_slice(id(2).as_bytes());
+        let mut r = Reader::new(&v8);
+        let mut back = ReadIds::read(&mut r, 8).unwrap();
+        assert!(r.should_be_exhausted().is_ok());
+        assert!(!back.note(id(1)) && !back.note(id(2)));
+        assert!(back.note(id(3)));
     }
 }

@@ -45,7 +45,7 @@ const SEEN_NONCES: usize = 32;
 /// Body tags of the last messages received per contact, to tell a redelivery from a peer
 /// that sends again under a message number it used before (its state went back). A
 /// redelivery is of the queue's newest messages (one delivery is in flight per queue, and a
-/// sender retries a message before it sends the next), so a few would do; 32 tags are 514
+/// sender retries a message before it sends the next), so a few would do; 32 tags are 257
 /// bytes, written with the contact on every message received (issue 18: with the 32 read ids
 /// of `read_ids.rs`, the write stays under 2 KB once both windows are full).
 const RECENT_TAGS: usize = 32;
@@ -53,8 +53,14 @@ const RECENT_TAGS: usize = 32;
 /// state was measured. Such a state is read whole and drops to 32 at its next message (so
 /// that it encodes back to the bytes it was read from until it changes).
 const RECENT_TAGS_STORED: usize = 64;
-/// Bytes of a message's body tag (its last bytes).
-const TAG_LEN: usize = 16;
+/// Bytes kept of a message's body tag: the last 8 of the message (from layout version 9;
+/// the last 16, its whole AEAD tag, before). A new message matches a kept tag by chance with
+/// probability 2^-64 per tag; a relay can make bytes that match on purpose whatever the
+/// length (it saw the messages), which makes a delivery of them a redelivery, dropped: no
+/// more than withholding the message, which it can do anyway.
+const TAG_LEN: usize = 8;
+/// Bytes of each body tag in layouts before version 9.
+const TAG_LEN_V8: usize = 16;
 
 /// Where a conversation's encryption stands, for the application to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +147,7 @@ impl SyncState {
 
     /// At least the length of what [`SyncState::write`] writes, for reserving a writer.
     pub(super) fn persisted_len(&self) -> usize {
-        let fixed = 256 + SEEN_NONCES * NONCE_LEN + RECENT_TAGS * TAG_LEN;
+        let fixed = 256 + SEEN_NONCES * NONCE_LEN + RECENT_TAGS_STORED * TAG_LEN;
         let previous = self.previous.as_ref().map_or(0, |s| 4 + s.persisted_len());
         let accept = self
             .last_accept
@@ -184,6 +190,12 @@ impl SyncState {
     /// or noted as unreadable): a redelivery, or a retry the relay stored twice.
     pub(super) fn seen_before(&self, message: &[u8]) -> bool {
         body_tag(message).is_some_and(|t| self.recent.contains(&t))
+    }
+
+    /// The body tags kept, oldest first.
+    #[cfg(test)]
+    pub(super) fn recent_tags(&self) -> impl Iterator<Item = &[u8; TAG_LEN]> {
+        self.recent.iter()
     }
 
     fn remember(&mut self, nonce: [u8; NONCE_LEN]) {
@@ -243,8 +255,8 @@ impl SyncState {
         }
     }
 
-    /// Reads what [`SyncState::write`] wrote.
-    pub(super) fn read(r: &mut Reader<'_>) -> Result<Self, &'static str> {
+    /// Reads what [`SyncState::write`] wrote in layout `version` (≥ 5).
+    pub(super) fn read(r: &mut Reader<'_>, version: u8) -> Result<Self, &'static str> {
         let e = |_| "resync state";
         let secret = ResyncSecret::from_persisted_bytes(&Zeroizing::new(r.extract().map_err(e)?));
         let flags = r.take_u8().map_err(e)?;
@@ -301,7 +313,12 @@ impl SyncState {
             state.seen.push_back(r.extract().map_err(e)?);
         }
         for _ in 0..r.take_u8().map_err(e)? {
-            state.recent.push_back(r.extract().map_err(e)?);
+            let tag = if version >= 9 {
+                r.extract().map_err(e)?
+            } else {
+                body_tag(&r.extract::<[u8; TAG_LEN_V8]>().map_err(e)?).ok_or("resync state")?
+            };
+            state.recent.push_back(tag);
         }
         if state.seen.len() > SEEN_NONCES || state.recent.len() > RECENT_TAGS_STORED {
             return Err("resync state: too many nonces");
@@ -695,16 +712,16 @@ mod tests {
         w.into_inner()
     }
 
-    /// A message ending in tag `i` (a body tag is a message's last 16 bytes).
+    /// A message ending in tag `i` (its last 16 bytes, the AEAD tag).
     fn message(i: u8) -> Vec<u8> {
         let mut m = vec![0xee; 40];
-        m.extend_from_slice(&[i; TAG_LEN]);
+        m.extend_from_slice(&[i; TAG_LEN_V8]);
         m
     }
 
-    /// The window keeps the newest [`RECENT_TAGS`]; a state stored with 64 (before issue 18's
-    /// steady state) reads whole, encodes back to the same bytes, and drops to 32 at its next
-    /// message; 65 is refused.
+    /// The window keeps the newest [`RECENT_TAGS`]; a state stored with 64 whole tags
+    /// (layout 8, before issue 18's steady state) reads, keeping their last 8 bytes, and drops
+    /// to 32 at its next message; 65 is refused.
     #[test]
     fn the_window_of_body_tags_is_32_and_older_states_of_64_still_read() {
         let mut state = SyncState::new(ResyncSecret::from_persisted_bytes(&[7; 32]));
@@ -714,21 +731,33 @@ mod tests {
         assert_eq!(state.recent.len(), RECENT_TAGS);
         assert!(!state.seen_before(&message(7)));
         assert!(state.seen_before(&message(8)) && state.seen_before(&message(39)));
+        let bytes = encode(&state);
+        let back = SyncState::read(&mut Reader::new(&bytes), 9).expect("reads back");
+        assert_eq!(encode(&back)[..], bytes[..]);
 
-        let mut old = SyncState::new(ResyncSecret::from_persisted_bytes(&[7; 32]));
-        old.recent = (0..64).map(|i| [i; TAG_LEN]).collect();
-        let bytes = encode(&old);
-        let mut read = SyncState::read(&mut Reader::new(&bytes)).expect("64 tags read");
+        // Layout 8: the same fields, each tag whole (16 bytes).
+        let v8 = |tags: u8| {
+            let empty = encode(&SyncState::new(ResyncSecret::from_persisted_bytes(
+                &[7; 32],
+            )));
+            let mut b = empty[..empty.len() - 5].to_vec();
+            b.push(tags);
+            for i in 0..tags {
+                b.extend_from_slice(&[i; TAG_LEN_V8]);
+            }
+            b.extend_from_slice(&[0; 4]);
+            b
+        };
+        let bytes = v8(64);
+        let mut r = Reader::new(&bytes);
+        let mut read = SyncState::read(&mut r, 8).expect("64 tags read");
+        assert!(r.should_be_exhausted().is_ok());
         assert_eq!(read.recent.len(), 64);
-        assert_eq!(encode(&read)[..], bytes[..]);
         assert!(read.seen_before(&message(0)));
         read.note_received(&message(64));
         assert_eq!(read.recent.len(), RECENT_TAGS);
         assert!(!read.seen_before(&message(32)));
         assert!(read.seen_before(&message(33)) && read.seen_before(&message(64)));
-
-        old.recent.push_back([64; TAG_LEN]);
-        let bytes = encode(&old);
-        assert!(SyncState::read(&mut Reader::new(&bytes)).is_err());
+        assert!(SyncState::read(&mut Reader::new(&v8(65)), 8).is_err());
     }
 }

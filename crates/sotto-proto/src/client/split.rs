@@ -227,11 +227,15 @@ impl Client {
         let digest: [u8; 32] = r.extract()?;
         let mut read = Vec::new();
         let mut digests = Vec::new();
+        let mut older = Vec::new();
         for part in contacts {
             let part = part.as_ref();
-            let (id, contact) = read_contact_part(part, header.next_contact, &mut queues)?;
+            let (id, contact, version) = read_contact_part(part, header.next_contact, &mut queues)?;
             read.push((id, contact));
             digests.push((id, part_digest(part)));
+            if version < CLIENT_STATE_VERSION {
+                older.push(id);
+            }
         }
         // Sorted by id at once (the parts come in any order: one insert each would move the
         // contacts after it); a second part of one contact leaves a single entry.
@@ -254,7 +258,13 @@ impl Client {
             ));
         }
         let read: Vec<(ContactId, PartDigest)> = digests.iter().map(|(id, d)| (*id, *d)).collect();
-        let client = assemble(header, queues, all, tail, Some(digests))?;
+        // A part of an older layout encodes differently now: no digest is kept for it, so
+        // the next `to_changed_parts` hands it out in the current layout.
+        let mut kept = digests;
+        for id in &older {
+            kept.remove(id);
+        }
+        let client = assemble(header, queues, all, tail, Some(kept))?;
         Ok((client, read))
     }
 }
@@ -313,12 +323,13 @@ impl ContactPart {
     }
 }
 
-/// One contact part; its queues go into `queues` (each must be owned by this contact).
+/// One contact part and its layout version; its queues go into `queues` (each must be owned
+/// by this contact).
 fn read_contact_part(
     bytes: &[u8],
     next_contact: ContactId,
     queues: &mut HashMap<QueueId, RecvQueue>,
-) -> Result<(ContactId, Contact), PersistError> {
+) -> Result<(ContactId, Contact, u8), PersistError> {
     let mut r = Reader::new(bytes);
     let version = take_version(&mut r, FIRST_SPLIT_VERSION)?;
     let (id, contact) = read_contact(&mut r, version, next_contact)?;
@@ -327,5 +338,5 @@ fn read_contact_part(
         _ => Err(PersistError::Invalid("a queue in another contact's part")),
     })?;
     r.should_be_exhausted()?;
-    Ok((id, contact))
+    Ok((id, contact, version))
 }
