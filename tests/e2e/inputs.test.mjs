@@ -1,12 +1,13 @@
 // Everyday input through the public API of pkg/sotto.js and the PWA (issue 14, cases 1, 3, 5,
 // 6 and 7): mangled invitation links are accepted, your own link is refused and adds nothing,
 // display names follow one rule at open and setDisplayName, a file name with a right-to-left
-// override is shown safely in the PWA, and disappearing messages that expired while a saved
-// profile was closed are gone when it opens again.
+// override is shown safely in the PWA, a file over the size limit is refused before it is read,
+// and disappearing messages that expired while a saved profile was closed are gone when it
+// opens again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useNetwork, person as open, openSotto, pwaPerson, call, contactsOf, until,
+  useNetwork, person as open, openSotto, pwaPerson, call, contactsOf, until, acquaint,
 } from './harness.mjs';
 
 const net = useNetwork({ httpPort: 18160, wsBasePort: 20101 });
@@ -142,6 +143,30 @@ test('a file named with a right-to-left override is shown safely in the PWA', as
   assert.ok(!shown.includes('\u202E'), 'no override reaches the page');
   assert.ok(!shown.includes('invoiceexe.txt'));
   assert.deepEqual(alice.errors, []);
+  await Promise.all([alice.context.close(), bob.context.close()]);
+});
+
+test('a file over the size limit is refused at once, before it is read, and adds nothing', async () => {
+  const [alice, bob] = await Promise.all([
+    person({ storage: 'memory', displayName: 'Alice' }),
+    person({ storage: 'memory', displayName: 'Bob' }),
+  ]);
+  const { bobsAlice } = await acquaint(alice, bob);
+  const contactId = bobsAlice.id;
+  const result = await bob.page.evaluate(async (id) => {
+    let reads = 0;
+    const read = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function () { reads += 1; return read.call(this); };
+    const statuses = [];
+    window.__me.addEventListener('status', (e) => statuses.push(e.detail));
+    const big = new Blob([new Uint8Array(16 * 1024 * 1024)], { type: 'video/mp4' });
+    let code = null;
+    try { await window.__me.sendFile(id, big); } catch (e) { code = e.code; }
+    Blob.prototype.arrayBuffer = read;
+    await new Promise((r) => setTimeout(r, 500));
+    return { code, reads, statuses, messages: (await window.__me.messages(id)).length };
+  }, contactId);
+  assert.deepEqual(result, { code: 'MESSAGE_TOO_LARGE', reads: 0, statuses: [], messages: 0 });
   await Promise.all([alice.context.close(), bob.context.close()]);
 });
 

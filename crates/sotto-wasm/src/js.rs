@@ -282,6 +282,8 @@ pub struct Backstop {
     error: JsValue,
     ms: i32,
     timer: Cell<Option<i32>>,
+    /// When the timer was last set (`Date.now()`, ms).
+    armed_at: Cell<f64>,
 }
 
 impl Backstop {
@@ -295,6 +297,7 @@ impl Backstop {
             error,
             ms,
             timer: Cell::new(None),
+            armed_at: Cell::new(0.0),
         };
         backstop.extend();
         backstop
@@ -305,13 +308,27 @@ impl Backstop {
         Promise::race(&js_sys::Array::of2(promise, &self.deadline))
     }
 
-    /// Starts the `ms` again from now.
+    /// Starts the `ms` again from now (the new timer set before the old one is cleared, so
+    /// that there is always one).
     pub fn extend(&self) {
-        self.clear();
         if let Ok(s) = scope() {
             let id = s.set_timeout_with_arg(&self.reject, self.ms, &self.error);
+            self.clear();
             self.timer.set(id.ok());
+            self.armed_at.set(js_sys::Date::now());
         }
+    }
+
+    /// The error it rejects with.
+    pub fn error(&self) -> JsValue {
+        self.error.clone()
+    }
+
+    /// Whether the backstop has fired (its `ms` have passed since it was last set, and it
+    /// was not cleared since).
+    pub fn fired(&self) -> bool {
+        let armed = self.timer.get().is_some();
+        armed && js_sys::Date::now() >= self.armed_at.get() + f64::from(self.ms)
     }
 
     /// Stops the timer: the backstop no longer fires (until extended).
@@ -457,6 +474,20 @@ mod tests {
             .unwrap();
         assert_eq!(v.as_f64(), Some(7.0));
         assert_eq!(state_after(&backstop.race(&never), 100).await, "pending");
+    }
+
+    /// `fired` tells a backstop whose time has passed (what `sendFile` checks before it hands
+    /// a file it read to the driver), and not one cleared.
+    #[test]
+    async fn fired_is_true_once_the_time_has_passed() {
+        let backstop = Backstop::new(20, timeout());
+        assert!(!backstop.fired());
+        wasm_bindgen_futures::JsFuture::from(delay(60))
+            .await
+            .unwrap();
+        assert!(backstop.fired());
+        backstop.clear();
+        assert!(!backstop.fired());
     }
 
     #[test]

@@ -323,4 +323,34 @@ fn a_version_8_profile_reads_with_its_windows_cut_to_8_bytes() {
     assert_eq!(now.as_bytes().len(), v8.len() - 32 * 8 - 32 * 8);
     let again = Client::from_persisted(now.as_bytes()).unwrap();
     assert_eq!(again.to_persisted().as_bytes(), now.as_bytes());
+
+    // The release before kept 64 body tags: the same profile with 32 older ones put before
+    // its 32 reads them all (their last 8 bytes) and writes them again until the next message.
+    let at = v8.windows(16).position(|w| w == &tags[0][..]).unwrap();
+    assert_eq!(v8[at - 1], 32);
+    let older: Vec<[u8; 16]> = (0..32u8).map(|i| [0xa0 ^ i; 16]).collect();
+    let mut v8_64 = v8[..at - 1].to_vec();
+    v8_64.push(64);
+    v8_64.extend(older.iter().flatten());
+    v8_64.extend_from_slice(&v8[at..]);
+    let client = Client::from_persisted(&v8_64).expect("64 body tags read");
+    let contact = client.contacts.values().next().unwrap();
+    let kept_tags: Vec<&[u8]> = contact.sync.recent_tags().map(|t| &t[..]).collect();
+    let want: Vec<&[u8]> = older.iter().map(|t| &t[8..]).chain(want_tags).collect();
+    assert_eq!(kept_tags, want);
+    let now = client.to_persisted();
+    assert_eq!(now.as_bytes().len(), v8_64.len() - 32 * 8 - 64 * 8);
+    let again = Client::from_persisted(now.as_bytes()).unwrap();
+    assert_eq!(again.to_persisted().as_bytes(), now.as_bytes());
+
+    // A peer's two envelopes whose ids share their first 8 bytes (version 8 kept both)
+    // leave the profile readable.
+    let mut planted = v8.to_vec();
+    let at = planted.windows(16).position(|w| w == &ids[1][..]).unwrap();
+    planted[at..at + 8].copy_from_slice(&ids[0][..8]);
+    let client = Client::from_persisted(&planted).expect("a planted prefix reads");
+    assert_eq!(
+        client.contacts.values().next().unwrap().read.kept().count(),
+        31
+    );
 }

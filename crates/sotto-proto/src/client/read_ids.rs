@@ -85,7 +85,9 @@ impl ReadIds {
             } else {
                 kept(&MessageId::from_bytes(r.extract()?))
             };
-            if !ids.note_kept(id) {
+            // Version 8 kept whole ids: two that the peer chose to share their first 8 bytes
+            // are one now, kept once (refusing them would leave the profile unreadable).
+            if !ids.note_kept(id) && version >= 9 {
                 return Err(PersistError::Invalid("a read id twice"));
             }
         }
@@ -156,5 +158,15 @@ mod tests {
         assert!(r.should_be_exhausted().is_ok());
         assert!(!back.note(id(1)) && !back.note(id(2)));
         assert!(back.note(id(3)));
+
+        // Two whole ids that share their first 8 bytes (a peer picks its envelopes' ids, and
+        // version 8 kept both) read as one; in version 9 the same id twice is refused.
+        let (mut a, mut b) = ([7u8; 16], [7u8; 16]);
+        (a[15], b[15]) = (1, 2);
+        let v8 = [&[0, 2][..], &a, &b].concat();
+        let back = ReadIds::read(&mut Reader::new(&v8), 8).expect("a planted prefix reads");
+        assert_eq!(back.kept().count(), 1);
+        let v9 = [&[0, 2][..], &a[..8], &a[..8]].concat();
+        assert!(ReadIds::read(&mut Reader::new(&v9), 9).is_err());
     }
 }

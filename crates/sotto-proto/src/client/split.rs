@@ -258,13 +258,12 @@ impl Client {
             ));
         }
         let read: Vec<(ContactId, PartDigest)> = digests.iter().map(|(id, d)| (*id, *d)).collect();
-        // A part of an older layout encodes differently now: no digest is kept for it, so
-        // the next `to_changed_parts` hands it out in the current layout.
-        let mut kept = digests;
+        // A part of an older layout encodes differently now: marked changed, so the next
+        // `to_changed_parts` hands it out in the current layout.
+        let mut client = assemble(header, queues, all, tail, Some(digests))?;
         for id in &older {
-            kept.remove(id);
+            client.contacts.get_mut(id);
         }
-        let client = assemble(header, queues, all, tail, Some(kept))?;
         Ok((client, read))
     }
 }
