@@ -31,8 +31,23 @@ pub fn db_name(profile: &str) -> String {
 
 /// A `SottoError` for an IndexedDB failure: `STORAGE_QUOTA` for a QuotaExceededError, else `STORAGE`.
 pub fn storage_error(e: &rexie::Error) -> JsValue {
-    let text = format!("{e} {e:?}");
-    if text.contains("Quota") {
+    use idb::Error as E;
+    // The DOMException a refused write carries: its `name` (no formatting of the whole error,
+    // whose `Debug` would be shipped for this alone).
+    let exception: Option<JsValue> = match e {
+        rexie::Error::IdbError(E::DomException(d)) => Some(d.clone().into()),
+        rexie::Error::IdbError(
+            E::AddFailed(v)
+            | E::UpdateFailed(v)
+            | E::DeleteFailed(v)
+            | E::ClearFailed(v)
+            | E::TransactionCommitError(v)
+            | E::TransactionAbortError(v),
+        ) => Some(v.clone()),
+        _ => None,
+    };
+    let name = exception.map(|v| get(&v, "name"));
+    if name.and_then(|n| n.as_string()).as_deref() == Some("QuotaExceededError") {
         sotto_error(
             ErrorCode::StorageQuota,
             "the browser's storage quota is exhausted",
