@@ -51,6 +51,12 @@ impl OwedPackets {
     pub fn is_empty(&self) -> bool {
         self.acks.is_empty() && self.sends.is_empty()
     }
+
+    /// Whether an outbox's Send is owed: a packet on its message's path (the Acks are not:
+    /// the message they acknowledge is already in).
+    pub fn has_sends(&self) -> bool {
+        !self.sends.is_empty()
+    }
 }
 
 /// An Ack a delivery owes, built by [`Client::build_packets`].

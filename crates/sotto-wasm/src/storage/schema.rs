@@ -68,16 +68,54 @@ pub async fn delete_database(name: &str) -> Result<(), JsValue> {
     Rexie::delete(name).await.map_err(|e| storage_error(&e))
 }
 
+/// Puts `records` in `tx` and commits it ([`commit_with`]).
 pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<(), JsValue> {
-    let staged = match tx.store(STORE) {
-        Ok(store) => store.put_all(records.into_iter().map(|r| (r, None))).await,
-        Err(e) => Err(e),
+    let store = match tx.store(STORE) {
+        Ok(store) => store,
+        Err(e) => return Err(abandon(tx, storage_error(&e)).await),
     };
-    if let Err(e) = staged {
+    commit_with(tx, store.put_all(records.into_iter().map(|r| (r, None)))).await
+}
+
+/// Commits `tx` as soon as `staged` has issued its requests, and waits for both: `staged`
+/// must issue every request it makes on its first poll (it then awaits their answers).
+///
+/// IndexedDB commits a transaction on its own only once this page has taken every request's
+/// answer, so a page busy with other work (a packet's build) held the commit back until it
+/// was done, and then waited for the answers' events; `IDBTransaction.commit()` lets the
+/// browser commit as soon as the requests are done (issue 18). A request refused at once
+/// aborts `tx` (nothing is written); one that fails later aborts it too (its error event is
+/// not cancelled), and so does the browser when the commit fails: that is how a quota
+/// error shows (`STORAGE_QUOTA`). `staged` is awaited still, never dropped pending: a
+/// request whose future is dropped before its answer makes its handler throw.
+pub async fn commit_with<F: Future<Output = rexie::Result<()>>>(
+    tx: rexie::Transaction,
+    staged: F,
+) -> Result<(), JsValue> {
+    let mut staged = pin!(staged);
+    let mut done = None;
+    poll_fn(|cx| {
+        poll_into(staged.as_mut(), &mut done, cx);
+        Poll::Ready(())
+    })
+    .await;
+    if let Some(Err(e)) = done {
         return Err(abandon(tx, storage_error(&e)).await);
     }
-    // We never abort a write: the browser did, which is how a quota error shows.
-    committed(tx, quota_abort).await
+    let rest = async {
+        match done {
+            Some(done) => done,
+            None => staged.await,
+        }
+    };
+    let (staged, committed) = both(rest, tx.commit()).await;
+    staged.map_err(|e| storage_error(&e))?;
+    match committed {
+        Ok(()) => Ok(()),
+        // We never abort a write once committing: the browser did.
+        Err(rexie::Error::TransactioncommitFailed) => Err(quota_abort()),
+        Err(e) => Err(storage_error(&e)),
+    }
 }
 
 /// The error of a write that IndexedDB aborted though we did not: `STORAGE_QUOTA` (how a

@@ -16,9 +16,7 @@ use zeroize::Zeroizing;
 
 use super::crypto::{open, seal};
 use super::records::{STATE_KEY, kind};
-use super::schema::{
-    STORE, abandon, all, both, committed, corrupt, first_of, quota_abort, storage_error,
-};
+use super::schema::{STORE, abandon, all, both, commit_with, corrupt, first_of, storage_error};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{bytes_of, get, get_bytes, set};
@@ -220,9 +218,9 @@ impl Store {
         let record = self.record(kind::STATE, STATE_KEY, state, None);
         set(&record, GENERATION, &JsValue::from(next as f64));
         set(&record, WRITER, &self.writer.as_str().into());
-        let mut all = records;
-        all.push(record);
-        let written = sealed_len(&all);
+        let mut puts = records;
+        puts.push(record);
+        let written = sealed_len(&puts);
         let tx = self.tx(TransactionMode::ReadWrite)?;
         let store = match tx.store(STORE) {
             Ok(store) => store,
@@ -232,11 +230,20 @@ impl Store {
         let mut unchecked = Unchecked(Some(tx));
         let hashed = self.hashed(kind::STATE, STATE_KEY);
         let read = store.get(hashed.into());
+        // Every delete and put issued on the first poll (`commit_with` needs them all issued
+        // before it commits), answered in order.
+        let deletes = removed
+            .iter()
+            .map(|id| store.delete(self.contact_key(*id).into()))
+            .collect();
         let staged = async {
-            for id in removed {
-                store.delete(self.contact_key(*id).into()).await?;
-            }
-            store.put_all(all.into_iter().map(|r| (r, None))).await
+            let (deleted, put) = both(
+                all(deletes),
+                store.put_all(puts.into_iter().map(|r| (r, None))),
+            )
+            .await;
+            deleted.into_iter().collect::<Result<(), _>>()?;
+            put
         };
         let mut staged = pin!(staged);
         let (stored, done) = first_of(read, staged.as_mut()).await;
@@ -254,18 +261,18 @@ impl Store {
             return Err(abandon(tx, e).await);
         }
         // The read returned before the last put, as IndexedDB's order has it: the check
-        // passed, so the puts go on.
-        let staged = match done {
-            Some(staged) => staged,
-            None => staged.await,
-        };
-        if let Err(e) = staged {
-            return Err(abandon(tx, storage_error(&e)).await);
+        // passed, so the puts go on, and the transaction commits as soon as they are done.
+        let committed = commit_with(tx, async {
+            match done {
+                Some(staged) => staged,
+                None => staged.await,
+            }
+        })
+        .await;
+        if committed.is_ok() {
+            self.add_written(written);
         }
-        self.add_written(written);
-        // We never abort a write that passed its check: the browser did, which is how a quota
-        // error shows.
-        committed(tx, quota_abort).await
+        committed
     }
 
     /// The check of [`Store::write_state_with`] on the `state` record it read (`stored`,
