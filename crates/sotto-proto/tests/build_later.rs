@@ -117,6 +117,21 @@ fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
     );
 }
 
+/// What a driver reads to decide when to build them: a delivery owes an Ack, and no Send.
+#[test]
+fn owed_packets_say_whether_a_send_is_among_them() {
+    let (mut w, _) = hi_to_bob_building_later(1812);
+    let delivery = next_frame_to_bob(&mut w);
+    w.intercept_clients = false;
+    while let Some((who, frame)) = w.to_clients.pop_front() {
+        let _ = w.hand_to_client(who, &frame);
+    }
+    w.hand_to_client(1, &delivery).unwrap();
+    let owed = w.clients[1].take_owed();
+    assert!(!owed.is_empty(), "the delivery owes its Ack");
+    assert!(!owed.has_sends(), "an Ack only");
+}
+
 #[test]
 fn a_message_owes_its_send_until_the_driver_builds_it_and_then_it_is_pending() {
     let mut w = World::new(1813, 0, &["Alice", "Bob"]);
