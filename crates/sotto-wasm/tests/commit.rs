@@ -28,6 +28,14 @@ async fn fresh(profile: &str) {
     let _ = sotto_wasm::storage::delete_database(&sotto_wasm::storage::db_name(profile)).await;
 }
 
+/// Closes `stores` and deletes `profile`.
+async fn close_all(profile: &str, stores: impl IntoIterator<Item = Store>) {
+    for s in stores {
+        s.close();
+    }
+    fresh(profile).await;
+}
+
 /// A contact part as the client makes them: version ‖ contact id (u64, big-endian) ‖ body.
 fn part(id: u64, body: &[u8]) -> Vec<u8> {
     let mut p = vec![1];
@@ -80,8 +88,7 @@ async fn a_put_refused_at_once_keeps_nothing_of_its_write() {
     // The failed write changed nothing: the writer goes on.
     a.write_state(Vec::new(), b"state 3").await.unwrap();
     assert_eq!(&a.read_state().await.unwrap().unwrap()[..], b"state 3");
-    a.close();
-    fresh(profile).await;
+    close_all(profile, [a]).await;
 }
 
 #[wasm_bindgen_test]
@@ -118,9 +125,7 @@ async fn a_write_deletes_and_puts_in_one_commit() {
     assert_eq!(contacts(&a).await, [(2, part(2, b"second"))]);
     assert_eq!(a.read(kind::MESSAGE, b"m2").await.unwrap(), None);
     assert_eq!(&a.read_state().await.unwrap().unwrap()[..], b"state 3");
-    a.close();
-    b.close();
-    fresh(profile).await;
+    close_all(profile, [a, b]).await;
 }
 
 #[wasm_bindgen_test]
@@ -144,6 +149,5 @@ async fn records_deleted_together_are_all_gone() {
         assert_eq!(a.read(kind::MESSAGE, k.as_bytes()).await.unwrap(), None);
     }
     assert!(a.read(kind::MESSAGE, b"kept").await.unwrap().is_some());
-    a.close();
-    fresh(profile).await;
+    close_all(profile, [a]).await;
 }
