@@ -59,6 +59,9 @@ const CPU_PROFILE = opt('cpu-profile', null);
 // `--idb-floor`: after the latency rows, the receiver's page also times bare IndexedDB
 // transactions shaped like its writes (see `IDB_FLOOR`), reported as `idb_floor_ms`.
 const WITH_IDB_FLOOR = args.includes('--idb-floor');
+// `--trace FILE`: a Chromium trace (tasks, V8, IndexedDB) of the receiver's page over the
+// 'indexeddb' latency row, written to FILE (open it in chrome://tracing or Perfetto).
+const TRACE = opt('trace', null);
 
 const log = (line) => process.stderr.write(`app bench: ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -394,7 +397,10 @@ async function browserToBrowser(storage) {
     // Warm-up: the ratchets' first steps and the connections' first packets.
     await latency(alice, bob, alicesBob, 5, `warm-up ${storage}`);
     const profilers = CPU_PROFILE ? await Promise.all([[ca, alice], [cb, bob]].map(([c, p]) => startProfile(c, p.page))) : [];
+    const tracing = TRACE && storage === 'indexeddb';
+    if (tracing) await browser.startTracing(bob.page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'IndexedDB', 'toplevel'] });
     const { delivery, ack, spans } = await latency(alice, bob, alicesBob, LATENCY_MESSAGES, `latency ${storage}`);
+    if (tracing) await writeFile(TRACE, await browser.stopTracing());
     for (const [who, session] of [['sender', profilers[0]], ['receiver', profilers[1]]].filter(([, x]) => x)) {
       await stopProfile(session, `${storage}-${who}`);
     }
