@@ -56,6 +56,12 @@ const SPANS = args.includes('--spans');
 // page's profile goes to DIR/<storage>-<who>.cpuprofile, and its self time per function,
 // largest first, to stderr (serve a pkg/ with its name section kept for names in the wasm).
 const CPU_PROFILE = opt('cpu-profile', null);
+// `--idb-floor`: after the latency rows, the receiver's page also times bare IndexedDB
+// transactions shaped like its writes (see `IDB_FLOOR`), reported as `idb_floor_ms`.
+const WITH_IDB_FLOOR = args.includes('--idb-floor');
+// `--trace FILE`: a Chromium trace (tasks, V8, IndexedDB) of the receiver's page over the
+// 'indexeddb' latency row, written to FILE (open it in chrome://tracing or Perfetto).
+const TRACE = opt('trace', null);
 
 const log = (line) => process.stderr.write(`app bench: ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -153,13 +159,75 @@ function SPAN_HOOKS() {
     },
   });
   const transaction = IDBDatabase.prototype.transaction;
+  const txs = new WeakMap();
   IDBDatabase.prototype.transaction = function (...a) {
     const tx = transaction.apply(this, a);
-    const rec = { start: clock(), done: null, write: a[1] === 'readwrite' };
+    const rec = { start: clock(), done: null, write: a[1] === 'readwrite', reqs: [], free: null };
+    txs.set(tx, rec);
     window.__tx.push(rec);
     tx.addEventListener('complete', () => { rec.done = clock(); });
+    // When the task that opened it ended (the next task the page ran): how long the page's
+    // own work held the thread after the transaction was made.
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { rec.free = clock(); ch.port1.close(); };
+    ch.port2.postMessage(0);
     return tx;
   };
+  // Each request's issue and success, in its transaction's record.
+  for (const name of ['get', 'getAll', 'put', 'delete']) {
+    const f = IDBObjectStore.prototype[name];
+    IDBObjectStore.prototype[name] = function (...a) {
+      const req = f.apply(this, a);
+      const rec = txs.get(this.transaction);
+      if (rec) {
+        const r = { op: name, issued: clock(), ok: null };
+        rec.reqs.push(r);
+        req.addEventListener('success', () => { r.ok = clock(); });
+      }
+      return req;
+    };
+  }
+}
+
+/// For `--idb-floor`, run in a page: 200 bare read-write transactions in a database of the
+/// profile's layout (one store keyed by `k`, an index on `i`), each one get and four puts
+/// shaped like a received message's write (message 600 B with an index value, bookkeeping
+/// 300 B, a contact 1.4 KB, the state 900 B), values made before the clock starts; medians
+/// (ms) of the time to issue them and of `transaction()` to `complete`, left to commit on its
+/// own and with `commit()` called once the get answered (as `storage::commit_with` does).
+async function IDB_FLOOR() {
+  const db = await new Promise((res, rej) => {
+    const o = indexedDB.open('sotto-floor', 1);
+    o.onupgradeneeded = () => o.result.createObjectStore('records', { keyPath: 'k' }).createIndex('conv', 'i');
+    o.onsuccess = () => res(o.result);
+    o.onerror = rej;
+  });
+  const hex = (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const val = (n) => crypto.getRandomValues(new Uint8Array(n));
+  const keys = [hex(32), hex(32), `${hex(16)}:${hex(32)}`];
+  const med = (xs) => +[...xs].sort((a, b) => a - b)[xs.length >> 1].toFixed(2);
+  const out = {};
+  for (const commit of [false, true]) {
+    const issue = [], done = [];
+    for (let i = 0; i < 200; i++) {
+      const rows = [{ k: hex(32), i: `c:${i}`, v: val(600) }, { k: keys[1], v: val(300) }, { k: keys[2], v: val(1400) }, { k: keys[0], v: val(900) }];
+      const t0 = performance.now();
+      await new Promise((res, rej) => {
+        const tx = db.transaction(['records'], 'readwrite');
+        const s = tx.objectStore('records');
+        s.get(keys[0]).onsuccess = () => { if (commit) tx.commit(); };
+        for (const r of rows) s.put(r);
+        issue.push(performance.now() - t0);
+        tx.oncomplete = res;
+        tx.onerror = rej;
+      });
+      done.push(performance.now() - t0);
+    }
+    out[commit ? 'commit_after_get' : 'auto_commit'] = { issue: med(issue), complete: med(done) };
+  }
+  db.close();
+  indexedDB.deleteDatabase('sotto-floor');
+  return out;
 }
 
 const contactsOf = (p) => p.page.evaluate(() => window.__me.contacts());
@@ -202,9 +270,16 @@ async function latency(from, to, contactId, n, tag, budgetMs = 60_000) {
       const logs = () => ({ out: window.__out, in: window.__in, tx: window.__tx });
       const [s, r] = await Promise.all([from.page.evaluate(logs), to.page.evaluate(logs)]);
       spans.push(split(sent, at, s, r));
+      if (i === 50) log(`message 50's write transactions (ms from their start): ${JSON.stringify({ sender: s.tx.filter((x) => x.write).map(rel), receiver: r.tx.filter((x) => x.write).map(rel) })}`);
     }
   }
   return { delivery, ack, spans };
+}
+
+/// A transaction's record of `SPAN_HOOKS` with its times made relative to its start (ms).
+function rel(x) {
+  const t = (v) => (v == null ? null : +(v - x.start).toFixed(2));
+  return { done: t(x.done), free: t(x.free), reqs: x.reqs.map((q) => [q.op, t(q.issued), t(q.ok)]) };
 }
 
 /// Starts Chromium's sampling profiler (100 µs) in `page`; returns its CDP session.
@@ -248,7 +323,33 @@ function split(sent, at, s, r) {
   const d = (a, b) => (a == null || b == null ? null : b - a);
   const commit = (txs, from, to) => txs.filter((x) => x.write && x.start >= from && x.done != null && x.done <= to + 1)
     .reduce((a, x) => a + (x.done - x.start), 0);
+  // The write transactions' inner times (`--spans`): from the transaction's start to its
+  // last request issued, to the end of the task that made it, to its first and last request's
+  // success, and from that last success to `complete`.
+  const inner = (txs, from, to) => {
+    const w = txs.filter((x) => x.write && x.start >= from && x.done != null && x.done <= to + 1);
+    const sum = (f) => w.reduce((a, x) => a + (f(x) ?? 0), 0);
+    const last = (xs, k) => xs.map((q) => q[k]).filter((v) => v != null).reduce((a, b) => Math.max(a, b), -Infinity);
+    const firstOk = (xs) => xs.map((q) => q.ok).filter((v) => v != null).reduce((a, b) => Math.min(a, b), Infinity);
+    return {
+      start: w.length ? w[0].start - from : null,
+      first_issued: w.length && w[0].reqs.length ? w[0].reqs[0].issued - w[0].start : null,
+      n: w.length,
+      reqs: w.reduce((a, x) => a + x.reqs.length, 0),
+      issued: sum((x) => x.reqs.length ? last(x.reqs, 'issued') - x.start : null),
+      task_end: sum((x) => (x.free == null ? null : x.free - x.start)),
+      first_ok: sum((x) => (x.reqs.length ? firstOk(x.reqs) - x.start : null)),
+      last_ok: sum((x) => (x.reqs.length ? last(x.reqs, 'ok') - x.start : null)),
+      to_complete: sum((x) => (x.reqs.length ? x.done - last(x.reqs, 'ok') : null)),
+    };
+  };
+  const rIn = delivered == null ? null : inner(r.tx, delivered, at);
+  const sIn = inner(s.tx, sent.t0, out ?? sent.t0);
+  const flat = (o, p) => Object.fromEntries(Object.entries(o ?? {}).map(([k, v]) => [`${p}_${k}`, v]));
   return {
+    ...flat(rIn, 'rtx'),
+    ...flat(sIn, 'stx'),
+    sender_commit_before_packet: commit(s.tx, sent.t0, out ?? sent.t0),
     sender_before_packet: d(sent.t0, out),
     network_to_receiver: d(out, delivered),
     receiver_to_event: d(delivered, at),
@@ -296,17 +397,22 @@ async function browserToBrowser(storage) {
     // Warm-up: the ratchets' first steps and the connections' first packets.
     await latency(alice, bob, alicesBob, 5, `warm-up ${storage}`);
     const profilers = CPU_PROFILE ? await Promise.all([[ca, alice], [cb, bob]].map(([c, p]) => startProfile(c, p.page))) : [];
+    const tracing = TRACE && storage === 'indexeddb';
+    if (tracing) await browser.startTracing(bob.page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'IndexedDB', 'toplevel'] });
     const { delivery, ack, spans } = await latency(alice, bob, alicesBob, LATENCY_MESSAGES, `latency ${storage}`);
+    if (tracing) await writeFile(TRACE, await browser.stopTracing());
     for (const [who, session] of [['sender', profilers[0]], ['receiver', profilers[1]]].filter(([, x]) => x)) {
       await stopProfile(session, `${storage}-${who}`);
     }
+    const idb_floor_ms = WITH_IDB_FLOOR && storage === 'indexeddb' ? await bob.page.evaluate(IDB_FLOOR) : undefined;
+    if (idb_floor_ms) log(`${storage}: bare transactions in the receiver's page (medians, ms): ${JSON.stringify(idb_floor_ms)}`);
     const sustained = await burst(alice, bob, alicesBob, BURST_MESSAGES, `burst ${storage}`);
     const errors = [...alice.errors, ...bob.errors];
     log(`${storage}: delivery p50 ${median(delivery).toFixed(1)} ms, send() resolved p50 ${median(ack).toFixed(1)} ms, ${sustained.per_s?.toFixed(1)} msg/s`);
     await Promise.all([alice, bob].map((p) => p.page.evaluate(() => window.__me.wipe())));
     const spans_ms = SPANS ? Object.fromEntries(Object.keys(spans[0] ?? {}).map((k) => [k, median(spans.map((x) => x[k]).filter((v) => v != null))])) : undefined;
     if (SPANS) log(`${storage}: spans (medians, ms): ${JSON.stringify(spans_ms)}`);
-    return { storage, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, spans_ms, page_errors: errors };
+    return { storage, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, spans_ms, idb_floor_ms, page_errors: errors };
   } finally {
     await ca.close();
     await cb.close();

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useNetwork, person as open, openPage, openSotto, contactsOf, untilContacts,
+  useNetwork, person as open, openPage, openSotto, contactsOf, untilContacts, acquaint,
 } from './harness.mjs';
 
 const net = useNetwork({ httpPort: 18110, wsBasePort: 19601 });
@@ -178,4 +178,48 @@ test('a memory profile leaves nothing behind', async () => {
   assert.deepEqual(after.databases, []);
   assert.deepEqual(after.localStorage, []);
   await context.close();
+});
+
+/// Run in a page before its `Sotto` opens: `window.__order` records, in order, 'commit' when a
+/// read-write IndexedDB transaction completes and 'out' when a WebSocket frame is sent.
+function orderHooks() {
+  window.__order = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__order.push('out');
+    return send.call(this, data);
+  };
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (...a) {
+    const tx = transaction.apply(this, a);
+    if (a[1] === 'readwrite') tx.addEventListener('complete', () => window.__order.push('commit'));
+    return tx;
+  };
+}
+
+test('a received message is stored before its event, and its event comes before its Ack', async () => {
+  const alice = await person({ storage: 'indexeddb', profile: 'alice-order', displayName: 'Alice' });
+  const bob = await person(null);
+  await bob.page.evaluate(orderHooks);
+  await openOn(bob.page, { storage: 'indexeddb', profile: 'bob-order', displayName: 'Bob' });
+  const { alicesBob } = await acquaint(alice, bob);
+  for (let i = 0; i < 3; i++) {
+    await bob.page.evaluate(() => {
+      window.__order = [];
+      window.__me.addEventListener('message', () => window.__order.push('event'), { once: true });
+    });
+    await sendAll(alice.page, alicesBob.id, [`ordered ${i}`]);
+    await waitReceived(bob.page, i + 1);
+    await new Promise((r) => setTimeout(r, 500)); // the Ack leaves after the event
+    const order = await bob.page.evaluate(() => window.__order);
+    const event = order.indexOf('event');
+    assert.ok(event > 0, JSON.stringify(order));
+    assert.ok(order.slice(0, event).includes('commit'), `stored before the event: ${order}`);
+    assert.ok(!order.slice(0, event).includes('out'), `nothing sent before the event: ${order}`);
+    assert.ok(order.slice(event).includes('out'), `the Ack after it: ${order}`);
+  }
+  for (const p of [alice, bob]) assert.deepEqual(p.errors, []);
+  await Promise.all([alice, bob].map((p) => p.page.evaluate(() => window.__me.wipe())));
+  await alice.context.close();
+  await bob.context.close();
 });

@@ -46,6 +46,20 @@ fn hi_to_bob_building_later(seed: u64) -> (World, ContactId) {
     (w, bob)
 }
 
+/// [`hi_to_bob_building_later`], then the delivery of "hi" handed to Bob (the frames to Alice
+/// carried first, as usual).
+fn hi_handed_to_bob(seed: u64) -> World {
+    let (mut w, _) = hi_to_bob_building_later(seed);
+    let delivery = next_frame_to_bob(&mut w);
+    w.intercept_clients = false;
+    // Everything else (Alice's answer above all) goes on as usual.
+    while let Some((who, frame)) = w.to_clients.pop_front() {
+        let _ = w.hand_to_client(who, &frame);
+    }
+    w.hand_to_client(1, &delivery).unwrap();
+    w
+}
+
 /// Steps until Bob (client 1) was shown `texts`, or fails after 60 virtual seconds.
 fn bob_is_shown(w: &mut World, texts: &[&str]) {
     assert!(w.run_until(60, |w| w.texts(1) == texts), "{:?}", w.texts(1));
@@ -68,15 +82,7 @@ fn next_frame_to_bob(w: &mut World) -> Vec<u8> {
 
 #[test]
 fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
-    let (mut w, _) = hi_to_bob_building_later(1811);
-    let delivery = next_frame_to_bob(&mut w);
-    w.intercept_clients = false;
-    // Everything else (Alice's answer above all) goes on as usual.
-    while let Some((who, frame)) = w.to_clients.pop_front() {
-        let _ = w.hand_to_client(who, &frame);
-    }
-
-    w.hand_to_client(1, &delivery).unwrap();
+    let mut w = hi_handed_to_bob(1811);
     assert!(w.clients[1].packets_owed(), "the delivery owes its Ack");
     let bob_client = &mut w.clients[1];
     let mut frames = Vec::new();
@@ -115,6 +121,15 @@ fn a_delivery_owes_its_ack_until_the_driver_builds_it() {
         [true],
         "one quiet Ack, no redelivery acknowledged again"
     );
+}
+
+/// What a driver reads to decide when to build them: a delivery owes an Ack, and no Send.
+#[test]
+fn owed_packets_say_whether_a_send_is_among_them() {
+    let mut w = hi_handed_to_bob(1812);
+    let owed = w.clients[1].take_owed();
+    assert!(!owed.is_empty(), "the delivery owes its Ack");
+    assert!(!owed.has_sends(), "an Ack only");
 }
 
 #[test]

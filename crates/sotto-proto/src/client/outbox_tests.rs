@@ -202,6 +202,7 @@ fn a_state_written_before_a_send_is_built_holds_the_sealed_message() {
     assert!(client.packets_owed());
     let saved = client.to_persisted();
     let owed = client.take_owed();
+    assert!(owed.has_sends(), "a Send is owed");
     assert_eq!(client.build_packets(&mut rng, owed, NOW).len(), 1);
     let (_, message) = in_flight(&client).unwrap();
     let reopened = Client::from_persisted(saved.as_bytes()).unwrap();

@@ -51,6 +51,12 @@ impl OwedPackets {
     pub fn is_empty(&self) -> bool {
         self.acks.is_empty() && self.sends.is_empty()
     }
+
+    /// Whether an outbox's Send is owed: a packet on its message's path (the Acks are not:
+    /// the message they acknowledge is already in).
+    pub fn has_sends(&self) -> bool {
+        !self.sends.is_empty()
+    }
 }
 
 /// An Ack a delivery owes, built by [`Client::build_packets`].
@@ -325,8 +331,9 @@ impl Client {
     /// the costly part of taking or sending a message) but owed, until
     /// [`Client::build_owed`] (or [`Client::take_owed`] and [`Client::build_packets`]). A
     /// driver that persists turns it on to take them with its write of what the call changed
-    /// and build them while that write commits, and one that does not to build them after
-    /// dispatching the events. Building them changes nothing a state needs when it is opened
+    /// and build them while that write commits (or, when only Acks are owed and events wait,
+    /// after dispatching those: [`OwedPackets::has_sends`]), and one that does not to build
+    /// them after dispatching the events. Building them changes nothing a state needs when it is opened
     /// again: the reply blocks are held in memory only, and the pending Send that a state
     /// written before it was built lacks is sent again from its outbox, a duplicate the
     /// receiver drops. So a state written before they are built lacks nothing that matters,

@@ -2,10 +2,13 @@
 //! must be kept, then send the client's frames, then dispatch its events — in that order.
 //!
 //! The packets of Acks and Sends are built off the message's path (`Client::build_later`):
-//! those owed when a write is taken are taken with it (`Client::take_owed`) and built while
-//! it commits (IndexedDB), so that they come only from what it holds; with nothing to write
-//! (memory), all owed are built after the events are dispatched. Either way they leave after
-//! the write.
+//! those owed when a write is taken are taken with it (`Client::take_owed`), so that they
+//! come only from what it holds, and built while it commits (IndexedDB) when a Send is among
+//! them or nothing waits for the write, else (only Acks, and events or promises waiting)
+//! after the events are dispatched: a busy page holds its IndexedDB commit back, so Acks
+//! built during the commit made a received message's event wait for them (issue 18). With
+//! nothing to write (memory), all owed are built after the events. Either way they leave
+//! after the write.
 
 use std::future::poll_fn;
 use std::pin::pin;
@@ -75,14 +78,16 @@ pub fn pump(state: &Shared, target: &EventTarget) {
             let t = target.clone();
             spawn_local(async move {
                 // The write starts at its first poll; the packets taken with it are built
-                // while it commits.
+                // while it commits when they are on a message's path (a Send) or nothing
+                // waits for the write, else after the events.
                 let mut taken = taken;
+                let during = actions.is_empty() || taken.as_ref().is_some_and(|t| t.has_sends());
                 let mut owed = Vec::new();
                 let result = {
                     let mut run = pin!(write.run());
                     poll_fn(|cx| {
                         let polled = run.as_mut().poll(cx);
-                        if let Some(t) = taken.take() {
+                        if during && let Some(t) = taken.take() {
                             owed = build(&s, Some(t));
                         }
                         polled
@@ -96,7 +101,13 @@ pub fn pump(state: &Shared, target: &EventTarget) {
                     st.history.write_done(write, result.is_ok());
                 }
                 match result {
-                    Ok(()) => deliver(&s, &t, &frames, actions),
+                    Ok(()) => {
+                        deliver(&s, &t, &frames, actions);
+                        if let Some(taken) = taken {
+                            let owed = build(&s, Some(taken));
+                            deliver(&s, &t, &owed, Vec::new());
+                        }
+                    }
                     // Another copy wrote a newer state: this one must not send or write
                     // anything more.
                     Err(e) if code_of(&e) == ErrorCode::ProfileInUse.as_str() => {

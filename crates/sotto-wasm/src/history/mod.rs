@@ -44,6 +44,9 @@ pub struct Write {
     parts: StateParts,
     /// Its number among the writes taken (the history's count when it was taken).
     number: u64,
+    /// The bookkeeping as it was when the write was taken ([`Local::encode`]): what the store
+    /// holds once it commits (put by it, or already there).
+    local: Vec<u8>,
 }
 
 /// The client state as one write stores it: the `state` record's plaintext (message counter ‖
@@ -214,8 +217,8 @@ pub trait History {
     /// Something is queued for the next write.
     fn dirty(&self) -> bool;
 
-    /// Everything queued, the bookkeeping `local` and the sealed client state as one write;
-    /// `None` where nothing is ever written ('memory').
+    /// Everything queued, the bookkeeping `local` (unless the store holds it as it is) and
+    /// the sealed client state as one write; `None` where nothing is ever written ('memory').
     fn take_write(&mut self, local: &Local, client: &mut Client) -> Option<Write>;
 
     /// A write from [`History::take_write`] ended: when it committed, the contact parts it

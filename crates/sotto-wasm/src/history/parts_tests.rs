@@ -12,7 +12,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::idb::{IdbHistory, Restored};
 use super::{History as _, StateParts, Written};
-use crate::storage::{Store, db_name, delete_database};
+use crate::storage::{LOCAL_KEY, Local, Store, db_name, delete_database, kind};
 
 fn puts(parts: &StateParts) -> Vec<ContactId> {
     assert_eq!(parts.contacts.len(), parts.digests.len());
@@ -244,6 +244,56 @@ async fn a_part_a_later_write_puts_stays_unknown_when_an_earlier_write_commits()
         back.to_persisted().as_bytes(),
         w.clients[0].to_persisted().as_bytes()
     );
+    store.close();
+    let _ = delete_database(&db_name(profile)).await;
+}
+
+/// Whether `write` puts the `local` bookkeeping record of `store`.
+fn puts_local(store: &Store, write: &super::Write) -> bool {
+    let key = |r: &wasm_bindgen::JsValue| js_sys::Reflect::get(r, &"k".into()).unwrap();
+    let local = key(&store.record(kind::LOCAL, LOCAL_KEY, b"", None));
+    write.records.iter().any(|r| key(r) == local)
+}
+
+#[test]
+async fn the_bookkeeping_is_put_only_when_the_store_may_not_hold_it() {
+    let profile = "history-parts-local";
+    let (mut w, carol) = alice_with_bob_and_carol(0x10c);
+    let (mut history, restored) = stored(profile, &w.clients[0]).await;
+    let store = history.store().unwrap();
+    let mut local = restored.local;
+    let write = async |history: &mut IdbHistory, local: &Local, client: &mut Client| {
+        let write = history.take_write(local, client).unwrap();
+        let put = puts_local(&store, &write);
+        let result = write.run().await;
+        history.write_done(write, result.is_ok());
+        result.unwrap();
+        put
+    };
+    // Not known after the open: put; then known, and not put again while it holds.
+    assert!(write(&mut history, &local, &mut w.clients[0]).await);
+    assert!(!write(&mut history, &local, &mut w.clients[0]).await);
+    // Changed: put; then not again.
+    local.downloads.insert("m1".into(), carol);
+    assert!(write(&mut history, &local, &mut w.clients[0]).await);
+    assert!(!write(&mut history, &local, &mut w.clients[0]).await);
+    // A failed write: not known any more, put by the next.
+    let failed = history.take_write(&local, &mut w.clients[0]).unwrap();
+    history.write_done(failed, false);
+    assert!(write(&mut history, &local, &mut w.clients[0]).await);
+    // Two writes in flight together: the one taken beside another puts it, and so does the
+    // one after them (the first, taken alone, finds it there).
+    let first = history.take_write(&local, &mut w.clients[0]).unwrap();
+    let second = history.take_write(&local, &mut w.clients[0]).unwrap();
+    assert!(!puts_local(&store, &first) && puts_local(&store, &second));
+    let (a, b) = (first.run().await, second.run().await);
+    history.write_done(first, a.is_ok());
+    history.write_done(second, b.is_ok());
+    assert!(write(&mut history, &local, &mut w.clients[0]).await);
+    assert!(!write(&mut history, &local, &mut w.clients[0]).await);
+    // What the store holds is the bookkeeping as it is.
+    let stored = store.read(kind::LOCAL, LOCAL_KEY).await.unwrap().unwrap();
+    assert_eq!(&stored[..], &local.encode()[..]);
     store.close();
     let _ = delete_database(&db_name(profile)).await;
 }

@@ -3,7 +3,7 @@
 
 use std::future::poll_fn;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use js_sys::Reflect;
 use rexie::{Index, ObjectStore, Rexie, TransactionMode};
@@ -83,16 +83,116 @@ pub async fn delete_database(name: &str) -> Result<(), JsValue> {
     Rexie::delete(name).await.map_err(|e| storage_error(&e))
 }
 
+/// Puts `records` in `tx` and commits it ([`commit_with`]).
 pub async fn put_all(tx: rexie::Transaction, records: Vec<JsValue>) -> Result<(), JsValue> {
-    let staged = match tx.store(STORE) {
-        Ok(store) => store.put_all(records.into_iter().map(|r| (r, None))).await,
-        Err(e) => Err(e),
+    let store = match tx.store(STORE) {
+        Ok(store) => store,
+        Err(e) => return Err(abandon(tx, storage_error(&e)).await),
     };
-    if let Err(e) = staged {
-        return Err(abandon(tx, storage_error(&e)).await);
+    let puts = store.put_all(records.into_iter().map(|r| (r, None)));
+    commit_with(tx, pin!(async { Ok(()) }), vec![Box::pin(puts)]).await
+}
+
+/// Requests of a write (a put or several, a delete), as [`commit_with`] takes them: each
+/// issues its requests on its first poll, then awaits their answers.
+pub type Staged<'a> = Pin<Box<dyn Future<Output = rexie::Result<()>> + 'a>>;
+
+/// A write's transaction `tx`, committed as soon as its `check` passed: `check` is polled
+/// first (so that a read it makes is answered before the requests `staged` makes), then
+/// every one of `staged`, which issue their requests; once the check passed and none was
+/// refused at once, `IDBTransaction.commit()`, and this waits for the commit and for every
+/// answer. A check that fails (its error is this one's), a request refused at once, or this
+/// future dropped before the check passed aborts `tx`: nothing is written.
+///
+/// Why commit at once (issue 18): IndexedDB commits a transaction on its own only once this
+/// page has taken every request's answer, so a page busy with other work (building a packet)
+/// held the commit back until it was done, then waited for each answer's event; with
+/// `commit()` the browser commits as soon as the requests are done. A request that fails
+/// after that aborts the transaction still (its error event is not cancelled), as does the
+/// browser when the commit fails, which is how a quota error shows (`STORAGE_QUOTA`): we
+/// never abort a write once committing. `staged` is awaited to the end, never dropped
+/// pending: a request whose future is dropped before its answer makes its handler throw.
+pub async fn commit_with(
+    tx: rexie::Transaction,
+    mut check: Pin<&mut dyn Future<Output = Result<(), JsValue>>>,
+    mut staged: Vec<Staged<'_>>,
+) -> Result<(), JsValue> {
+    let mut unchecked = Unchecked(Some(tx));
+    let mut checked = None;
+    let mut done: Vec<Option<rexie::Result<()>>> = Vec::new();
+    done.resize_with(staged.len(), || None);
+    let checked = poll_fn(|cx| {
+        poll_into(check.as_mut(), &mut checked, cx);
+        poll_each(&mut staged, &mut done, cx);
+        match checked.take() {
+            Some(c) => Poll::Ready(c),
+            None => Poll::Pending,
+        }
+    })
+    .await;
+    // (Held until here: only a dropped future lets it go earlier.)
+    let Some(tx) = unchecked.0.take() else {
+        return Err(write_error(None));
+    };
+    // Aborted with `staged` still held, so that their answers (errors) find their handlers.
+    if let Err(e) = checked {
+        return Err(abandon(tx, e).await);
     }
-    // We never abort a write: the browser did, which is how a quota error shows.
-    committed(tx, quota_abort).await
+    if let Some(Some(Err(e))) = done
+        .iter_mut()
+        .find(|d| matches!(d, Some(Err(_))))
+        .map(Option::take)
+    {
+        return Err(abandon(tx, write_error(Some(e))).await);
+    }
+    staged.push(Box::pin(tx.commit()));
+    done.push(None);
+    poll_fn(|cx| match poll_each(&mut staged, &mut done, cx) {
+        true => Poll::Ready(()),
+        false => Poll::Pending,
+    })
+    .await;
+    done.into_iter()
+        .flatten()
+        .collect::<rexie::Result<()>>()
+        .map_err(|e| write_error(Some(e)))
+}
+
+/// Polls each of `staged` not yet finished into `done`; true once all are.
+fn poll_each(
+    staged: &mut [Staged<'_>],
+    done: &mut [Option<rexie::Result<()>>],
+    cx: &mut Context<'_>,
+) -> bool {
+    for (f, out) in staged.iter_mut().zip(done.iter_mut()) {
+        poll_into(f.as_mut(), out, cx);
+    }
+    done.iter().all(Option::is_some)
+}
+
+/// The error of a write's request or commit (`None`: the transaction was gone): a commit
+/// that IndexedDB aborted though we did not is `STORAGE_QUOTA` ([`quota_abort`]).
+fn write_error(e: Option<rexie::Error>) -> JsValue {
+    match e {
+        Some(rexie::Error::TransactioncommitFailed) => quota_abort(),
+        Some(e) => storage_error(&e),
+        None => sotto_error(ErrorCode::Storage, "IndexedDB: the write ended"),
+    }
+}
+
+/// The transaction of a [`commit_with`] whose check has not passed yet: dropped holding it
+/// (the write's future dropped after its first poll, its requests issued), it aborts it, so
+/// that no write goes unchecked.
+struct Unchecked(Option<rexie::Transaction>);
+
+impl Drop for Unchecked {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            // `abort` calls IndexedDB's at its first poll; what it returns is not awaited.
+            let abort = pin!(tx.abort());
+            let _ = abort.poll(&mut Context::from_waker(Waker::noop()));
+        }
+    }
 }
 
 /// The error of a write that IndexedDB aborted though we did not: `STORAGE_QUOTA` (how a
@@ -112,19 +212,12 @@ pub async fn abandon(tx: rexie::Transaction, e: JsValue) -> JsValue {
     e
 }
 
-/// Waits for `tx` to end: `Ok` once it committed, the error `aborted` makes if it did not.
-pub async fn committed(
-    tx: rexie::Transaction,
-    aborted: impl FnOnce() -> JsValue,
-) -> Result<(), JsValue> {
-    match tx.done().await.map_err(|e| storage_error(&e))? {
-        rexie::TransactionResult::Committed => Ok(()),
-        _ => Err(aborted()),
-    }
-}
-
 /// Polls `f` into `out`, unless it already finished (its output is in `out`).
-fn poll_into<F: Future>(f: Pin<&mut F>, out: &mut Option<F::Output>, cx: &mut Context<'_>) {
+fn poll_into<F: Future + ?Sized>(
+    f: Pin<&mut F>,
+    out: &mut Option<F::Output>,
+    cx: &mut Context<'_>,
+) {
     if out.is_none()
         && let Poll::Ready(o) = f.poll(cx)
     {
@@ -168,26 +261,6 @@ pub async fn all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
         }
     })
     .await
-}
-
-/// Polls `first` and then `rest` (as [`both`]) until `first` is ready: its output, and
-/// `rest`'s if that finished too (else it is left to be awaited).
-pub async fn first_of<A: Future, B: Future>(
-    first: A,
-    mut rest: Pin<&mut B>,
-) -> (A::Output, Option<B::Output>) {
-    let mut first = pin!(first);
-    let (mut out, mut done) = (None, None);
-    let out = poll_fn(|cx| {
-        poll_into(first.as_mut(), &mut out, cx);
-        poll_into(rest.as_mut(), &mut done, cx);
-        match out.take() {
-            Some(out) => Poll::Ready(out),
-            None => Poll::Pending,
-        }
-    })
-    .await;
-    (out, done)
 }
 
 /// What can be known of a saved profile before it is opened.

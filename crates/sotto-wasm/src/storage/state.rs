@@ -5,7 +5,6 @@
 //! together, with other records, in one transaction that first checks the generation.
 
 use std::pin::pin;
-use std::task::{Context, Waker};
 
 use js_sys::Uint8Array;
 use rexie::{KeyRange, TransactionMode};
@@ -16,9 +15,7 @@ use zeroize::Zeroizing;
 
 use super::crypto::{open, seal};
 use super::records::{STATE_KEY, kind};
-use super::schema::{
-    STORE, abandon, all, both, committed, corrupt, first_of, quota_abort, storage_error,
-};
+use super::schema::{STORE, Staged, abandon, all, both, commit_with, corrupt, storage_error};
 use super::store::Store;
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{bytes_of, get, get_bytes, set};
@@ -220,52 +217,30 @@ impl Store {
         let record = self.record(kind::STATE, STATE_KEY, state, None);
         set(&record, GENERATION, &JsValue::from(next as f64));
         set(&record, WRITER, &self.writer.as_str().into());
-        let mut all = records;
-        all.push(record);
-        let written = sealed_len(&all);
+        let mut puts = records;
+        puts.push(record);
+        let written = sealed_len(&puts);
         let tx = self.tx(TransactionMode::ReadWrite)?;
         let store = match tx.store(STORE) {
             Ok(store) => store,
             Err(e) => return Err(abandon(tx, storage_error(&e)).await),
         };
-        // Dropped before its check passed (the future dropped), the write is aborted.
-        let mut unchecked = Unchecked(Some(tx));
         let hashed = self.hashed(kind::STATE, STATE_KEY);
-        let read = store.get(hashed.into());
-        let staged = async {
-            for id in removed {
-                store.delete(self.contact_key(*id).into()).await?;
-            }
-            store.put_all(all.into_iter().map(|r| (r, None))).await
+        let check = async {
+            let stored = store.get(hashed.into()).await;
+            self.check_writer(stored.map_err(|e| storage_error(&e))?.as_ref())
         };
-        let mut staged = pin!(staged);
-        let (stored, done) = first_of(read, staged.as_mut()).await;
-        let checked = stored
-            .map_err(|e| storage_error(&e))
-            .and_then(|stored| self.check_writer(stored.as_ref()));
-        // (Held until here: only a dropped future lets it go earlier.)
-        let Some(tx) = unchecked.0.take() else {
-            return Err(sotto_error(
-                ErrorCode::Storage,
-                "IndexedDB: the write ended",
-            ));
-        };
-        if let Err(e) = checked {
-            return Err(abandon(tx, e).await);
+        // The deletes, then the puts, each issued on its first poll (`commit_with`).
+        let mut staged: Vec<Staged> = removed
+            .iter()
+            .map(|id| Box::pin(store.delete(self.contact_key(*id).into())) as Staged)
+            .collect();
+        staged.push(Box::pin(store.put_all(puts.into_iter().map(|r| (r, None)))));
+        let committed = commit_with(tx, pin!(check), staged).await;
+        if committed.is_ok() {
+            self.add_written(written);
         }
-        // The read returned before the last put, as IndexedDB's order has it: the check
-        // passed, so the puts go on.
-        let staged = match done {
-            Some(staged) => staged,
-            None => staged.await,
-        };
-        if let Err(e) = staged {
-            return Err(abandon(tx, storage_error(&e)).await);
-        }
-        self.add_written(written);
-        // We never abort a write that passed its check: the browser did, which is how a quota
-        // error shows.
-        committed(tx, quota_abort).await
+        committed
     }
 
     /// The check of [`Store::write_state_with`] on the `state` record it read (`stored`,
@@ -299,21 +274,6 @@ impl Store {
     /// received message.
     pub fn bytes_written(&self) -> u64 {
         self.written.get()
-    }
-}
-
-/// The transaction of a [`Store::write_state_with`] whose check has not passed yet: dropped
-/// holding it (the write's future dropped after its first poll, its puts issued), it aborts
-/// it, so that no write goes unchecked.
-struct Unchecked(Option<rexie::Transaction>);
-
-impl Drop for Unchecked {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            // `abort` calls IndexedDB's at its first poll; what it returns is not awaited.
-            let abort = pin!(tx.abort());
-            let _ = abort.poll(&mut Context::from_waker(Waker::noop()));
-        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! An open profile store: sealed records keyed by their HMAC, reading, writing, deleting, and
 //! paging a conversation through the `conv` index.
 
+use std::pin::pin;
+
 use js_sys::{Object, Uint8Array};
 use rexie::{KeyRange, Rexie, TransactionMode};
 use sotto_proto::crypto::{hkdf_sha256, hmac_sha256};
@@ -11,8 +13,8 @@ use zeroize::Zeroizing;
 use super::crypto::{ARGON2_M_KIB, ARGON2_T, WRAP_AD, kek, open, random, seal, wrap_into};
 use super::records::{MNEMONIC_KEY, MessageRecord, kind};
 use super::schema::{
-    CONV_INDEX, SCHEMA_VERSION, STORE, committed, corrupt, db_name, delete_database, get_meta,
-    open_db, put_all, read_meta, storage_error,
+    CONV_INDEX, SCHEMA_VERSION, STORE, Staged, commit_with, corrupt, db_name, delete_database,
+    get_meta, open_db, put_all, read_meta, storage_error,
 };
 use crate::error::{ErrorCode, sotto_error};
 use crate::js::{get, get_bytes, hex, set};
@@ -185,19 +187,13 @@ impl Store {
             return Ok(());
         }
         let tx = self.tx(TransactionMode::ReadWrite)?;
-        {
-            let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
-            for (kind, key) in keys {
-                store
-                    .delete(self.hashed(kind, key).into())
-                    .await
-                    .map_err(|e| storage_error(&e))?;
-            }
-        }
-        committed(tx, || {
-            sotto_error(ErrorCode::Storage, "IndexedDB aborted a delete")
-        })
-        .await
+        let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
+        // Issued together, committed at once (`commit_with`).
+        let deletes = keys
+            .iter()
+            .map(|(kind, key)| Box::pin(store.delete(self.hashed(kind, key).into())) as Staged)
+            .collect();
+        commit_with(tx, pin!(async { Ok(()) }), deletes).await
     }
 
     /// One message by id.
