@@ -164,29 +164,6 @@ fn race_started(started: Result<(), JsValue>, promise: &Promise, backstop: &Back
     }
 }
 
-/// What `sendFile` hands the driver: `file`'s bytes, type and name (or `options.name`), the
-/// voice mark and, for a picture, its preview.
-async fn read_file(file: &web_sys::Blob, options: &JsValue) -> Result<OutgoingFile, JsValue> {
-    let data = Zeroizing::new(crate::files::blob_bytes(file).await?);
-    let mime = file.type_();
-    let name = get_string(file, "name")
-        .or_else(|| get_string(options, "name"))
-        .unwrap_or_else(|| "file".into());
-    let voice = get(options, "voice").as_bool().unwrap_or(false);
-    let thumbnail = if mime.starts_with("image/") {
-        crate::files::thumbnail(file).await.unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    Ok(OutgoingFile {
-        data,
-        mime,
-        name,
-        voice,
-        thumbnail,
-    })
-}
-
 #[wasm_bindgen]
 impl Sotto {
     /// Opens a messenger: fetches the relay directory, connects to a gateway picked at random.
@@ -340,14 +317,31 @@ impl Sotto {
         if file.size() > sotto_proto::attachment::MAX_ATTACHMENT_BYTES as f64 {
             return Promise::reject(&sotto_error(
                 ErrorCode::MessageTooLarge,
-                "a file is at most 14 MiB",
+                "attachment too large",
             ));
         }
         let driver = self.driver.clone();
         let backstop = call_backstop();
         let extended = backstop.clone();
         let sending = future_to_promise(async move {
-            let outgoing = read_file(&file, &options).await?;
+            let data = Zeroizing::new(crate::files::blob_bytes(&file).await?);
+            let mime = file.type_();
+            let name = get_string(&file, "name")
+                .or_else(|| get_string(&options, "name"))
+                .unwrap_or_else(|| "file".into());
+            let voice = get(&options, "voice").as_bool().unwrap_or(false);
+            let thumbnail = if mime.starts_with("image/") {
+                crate::files::thumbnail(&file).await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let outgoing = OutgoingFile {
+                data,
+                mime,
+                name,
+                voice,
+                thumbnail,
+            };
             if extended.fired() {
                 // The caller was told TIMEOUT already (reading took longer than the backstop):
                 // nothing is sent behind that answer.

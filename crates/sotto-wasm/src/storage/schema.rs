@@ -37,12 +37,7 @@ pub fn storage_error(e: &rexie::Error) -> JsValue {
     let exception: Option<JsValue> = match e {
         rexie::Error::IdbError(E::DomException(d)) => Some(d.clone().into()),
         rexie::Error::IdbError(
-            E::AddFailed(v)
-            | E::UpdateFailed(v)
-            | E::DeleteFailed(v)
-            | E::ClearFailed(v)
-            | E::TransactionCommitError(v)
-            | E::TransactionAbortError(v),
+            E::AddFailed(v) | E::UpdateFailed(v) | E::TransactionAbortError(v),
         ) => Some(v.clone()),
         _ => None,
     };
