@@ -46,6 +46,13 @@ const ONLY = opt('only', null);
 // storage rows; self time per function summed over the opens, in the result as `open_profile`
 // (names only where the served pkg/ keeps its wasm name section).
 const PROFILE_OPEN = args.includes('--profile-open');
+// `--profile-dir DIR`: with `--profile-open`, each open's whole profile also goes to
+// DIR/open-<i>.cpuprofile (for inclusive times, or DevTools).
+const PROFILE_DIR = opt('profile-dir', null);
+// `--marks`: the `performance.mark`s the served pkg/ makes during each timed open and newest
+// page (a bench build's: `crate::js::mark`; the shipped one makes none), as the median of
+// their times after the open's start, reported as `open_marks_ms` (the open's waterfall).
+const OPEN_MARKS = args.includes('--marks');
 // `--web-root DIR`: serve index.html, web/ and pkg/ from DIR (e.g. another build's pkg/, to
 // compare two builds alternately); default the repository.
 const WEB_ROOT = opt('web-root', ROOT);
@@ -479,6 +486,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
         const mod = await import('/pkg/sotto.js');
         await mod.default();
         const trust = await (await fetch('/config.json')).json(); // not part of the time
+        performance.clearMarks();
         const t0 = performance.now();
         const me = await mod.Sotto.open({ directoryUrl: `${location.origin}/directory.json`, ...trust, storage: 'indexeddb', profile });
         const t1 = performance.now();
@@ -486,10 +494,20 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
         const t2 = performance.now();
         const older = await me.messages(contactId, { limit: 50, before: newest[0].id });
         const t3 = performance.now();
+        // Each mark's first time after t0, and the open's own steps (`js:`).
+        const marks = {};
+        for (const m of performance.getEntriesByType('mark')) {
+          if (m.startTime <= t2) marks[m.name] ??= m.startTime - t0;
+        }
+        Object.assign(marks, { 'js:open resolved': t1 - t0, 'js:newest page read': t2 - t0 });
         await me.close();
-        return { open_ms: t1 - t0, read_ms: t2 - t1, older_ms: t3 - t2, count: newest.length, newest: newest.at(-1)?.text, older: older.length };
+        return { open_ms: t1 - t0, read_ms: t2 - t1, older_ms: t3 - t2, count: newest.length, newest: newest.at(-1)?.text, older: older.length, marks };
       }, { profile, contactId }));
-      if (cdp) addSamples(samples, (await cdp.send('Profiler.stop')).profile);
+      if (cdp) {
+        const { profile: p } = await cdp.send('Profiler.stop');
+        addSamples(samples, p);
+        if (PROFILE_DIR) await writeFile(join(PROFILE_DIR, `open-${i}.cpuprofile`), JSON.stringify(p));
+      }
       await page.close();
     }
     const bad = opens.find((o) => o.count !== 50 || o.older !== 50 || !o.newest?.includes('#199:'));
@@ -506,9 +524,14 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     await back.page.evaluate(() => window.__me.wipe());
     const pick = (k) => opens.map((o) => o[k]);
     const sum = opens.map((o) => o.open_ms + o.read_ms);
+    const names = [...new Set(opens.flatMap((o) => Object.keys(o.marks)))];
+    const marks = Object.fromEntries(names.map((n) => [n, Number(median(opens.map((o) => o.marks[n]).filter((v) => v != null)).toFixed(1))])
+      .sort((a, b) => a[1] - b[1]));
+    if (OPEN_MARKS) log(`marks (ms after the open's start, medians): ${JSON.stringify(marks)}`);
     log(`open ${median(pick('open_ms')).toFixed(1)} ms + newest page ${median(pick('read_ms')).toFixed(1)} ms (median of ${opens.length}); incoming ${incoming?.per_s?.toFixed(1) ?? 'not measured'} msg/s`);
     return {
       ...(PROFILE_OPEN ? { open_profile: topSamples(samples) } : {}),
+      ...(OPEN_MARKS ? { open_marks_ms: marks } : {}),
       messages: total,
       contacts,
       open_ms: median(pick('open_ms')),

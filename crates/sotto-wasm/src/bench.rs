@@ -530,6 +530,16 @@ pub fn open_state_cost(contacts: u32, reps: u32) -> Result<JsValue, JsValue> {
     ]))
 }
 
+/// `performance.mark(name)` in the page (or worker); nothing where there is no `performance`.
+pub fn mark(name: &str) {
+    let Ok(p) = js_sys::Reflect::get(&js_sys::global(), &"performance".into()) else {
+        return;
+    };
+    if let Ok(f) = js_sys::Reflect::get(&p, &"mark".into()) {
+        let _ = js_sys::Function::from(f).call1(&p, &name.into());
+    }
+}
+
 /// The page's (or worker's) `performance.now()`, in milliseconds.
 fn now_ms() -> f64 {
     js_sys::Reflect::get(&js_sys::global(), &"performance".into())

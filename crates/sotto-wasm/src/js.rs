@@ -47,6 +47,14 @@ pub fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
 
 use crate::error::{ErrorCode, sotto_error};
 
+/// `performance.mark(name)` in the bench build (the open's waterfall: `tests/bench/app.mjs
+/// --marks`, issue 18); nothing in the shipped one.
+#[inline(always)]
+pub fn mark(_name: &str) {
+    #[cfg(feature = "bench")]
+    crate::bench::mark(_name);
+}
+
 /// Unix time in whole seconds, from the browser's clock.
 pub fn now() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64

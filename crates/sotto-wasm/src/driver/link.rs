@@ -125,6 +125,7 @@ fn set_connection(st: &mut State, connection: Connection) -> Option<JsValue> {
 }
 
 fn on_connected(state: &Shared, target: &EventTarget) {
+    crate::js::mark("link:connected");
     let changed = {
         let Ok(mut st) = state.try_borrow_mut() else {
             return;
@@ -139,6 +140,7 @@ fn on_connected(state: &Shared, target: &EventTarget) {
         dispatch(target, "connection", &detail);
     }
     pump(state, target);
+    crate::js::mark("link:pumped");
 }
 
 /// The socket closed: a connection that was open is lost (made again soon), one that never

@@ -34,7 +34,7 @@ use crate::history::Rng;
 use crate::history::Seed;
 use crate::history::idb::{IdbHistory, Restored};
 use crate::history::memory::MemoryHistory;
-use crate::js::{Scope, get, hex, now, scope};
+use crate::js::{Scope, get, hex, mark, now, scope};
 use crate::storage::{Store, db_name};
 
 /// Where a profile's messages are kept.
@@ -100,6 +100,7 @@ fn start_fetch(w: &Scope, url: &str) -> Promise {
 pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     let debounce = options.snapshot_debounce_ms;
     let (driver, root) = open_profile(options).await?;
+    mark("open:driver");
     let root = match root {
         Some(root) => root,
         None => snapshot_root(driver.store()).await,
@@ -107,6 +108,7 @@ pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     if let Some(root) = root {
         driver.start_snapshots(root, debounce);
     }
+    mark("open:snapshots");
     Ok(driver)
 }
 
@@ -129,6 +131,7 @@ fn root_of(phrase: &str) -> Option<RootSecret> {
 type Opened = (Driver, Option<Option<RootSecret>>);
 
 async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
+    mark("open:start");
     let w = scope()?;
     let origin = w.origin();
     let directory_url = options
@@ -177,11 +180,13 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
         ) => {
             // One writer per profile: the lock comes before anything is read.
             lock = acquire(&db_name(&profile), take_over).await?;
+            mark("open:lock");
             let passphrase = passphrase.as_ref().map(|p| p.as_str());
             let (history, restored) = match seed {
                 Some(seed) => IdbHistory::open_seeded(&profile, passphrase, seed).await?,
                 None => IdbHistory::open(&profile, passphrase).await?,
             };
+            mark("open:history");
             (Box::new(history), restored)
         }
     };
@@ -214,6 +219,7 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
         phrase,
     } = restored;
     let unsent = unsent_messages(&client, history.store()).await;
+    mark("open:unsent");
     let gateway = client.gateway();
     let url_in = |relays: &[RelayDescriptor]| {
         relays
@@ -227,6 +233,7 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
         Some(read) => Ok(read),
         None => read_directory(directory, &trust, offset).await,
     };
+    mark("open:directory");
     if let Err(e) = &read
         && code_of(e) == ErrorCode::DirectoryInvalid.as_str()
     {
@@ -267,6 +274,7 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
                 .map_err(|e| client_error(&e))?;
             // The gateway connects while the directory is kept and the snapshot root is
             // derived (issue 18: about 10 ms of the open that no longer add to it).
+            mark("open:directory-updated");
             let socket = start_socket(&url);
             if let Some(store) = history.store() {
                 // Only the copy kept for opening offline is lost if this fails.
@@ -276,8 +284,10 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
                 // The phrase was read with the state: only its root is derived here.
                 root = Some(phrase.as_deref().and_then(|p| root_of(p)));
             }
+            mark("open:root");
             // A gateway that does not answer: open offline, and keep trying.
             let ws = socket.await.ok();
+            mark("open:socket");
             (read.relays, Some(url), ws, false, read.valid_after)
         }
         // No network: open from what the profile kept (the client already holds the relays'

@@ -74,6 +74,7 @@ impl IdbHistory {
         passphrase: Option<&str>,
     ) -> Result<(IdbHistory, Option<Restored>), JsValue> {
         let store = Store::open(profile, passphrase).await?;
+        crate::js::mark("idb:store");
         // The bookkeeping, the kept directory, the phrase, the state and the contact records
         // in one transaction (issue 18).
         let also = [
@@ -86,6 +87,7 @@ impl IdbHistory {
         } else {
             store.read_state_parts_with(&also).await?
         };
+        crate::js::mark("idb:read");
         let mut read = read.into_iter();
         let local_bytes = read.next().transpose()?.flatten();
         // Unreadable, these two are as if absent (as the open and the snapshot
@@ -125,6 +127,7 @@ impl IdbHistory {
                 store.write(records).await?;
             }
         }
+        crate::js::mark("idb:local");
         let mut seq = 0;
         let mut restored = None;
         let mut written = Written::new();
@@ -154,6 +157,7 @@ impl IdbHistory {
                 Client::from_persisted(body)
             }
             .map_err(|e| sotto_error(ErrorCode::Storage, &format!("the stored profile: {e}")))?;
+            crate::js::mark("idb:parts");
             restored = Some(Restored {
                 client,
                 local,

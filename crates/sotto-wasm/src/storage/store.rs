@@ -265,6 +265,7 @@ impl Store {
             KeyRange::bound(lower, &upper, Some(false), Some(before.is_some()))
                 .map_err(|e| storage_error(&e.into()))
         };
+        crate::js::mark("page:start");
         let tx = self.tx(TransactionMode::ReadOnly)?;
         let store = tx.store(STORE).map_err(|e| storage_error(&e))?;
         let index = store.index(CONV_INDEX).map_err(|e| storage_error(&e))?;
@@ -285,10 +286,12 @@ impl Store {
             .into_iter()
             .next()
             .map_or(lower, |(key, _)| key);
+        crate::js::mark("page:cursor");
         let rows = index
             .get_all(Some(range(&oldest)?), Some(limit))
             .await
             .map_err(|e| storage_error(&e))?;
+        crate::js::mark("page:rows");
         let mut out = Vec::with_capacity(rows.len());
         for v in rows {
             let (hashed, m) = self.open_message_row(&v, MessageRecord::decode)?;
