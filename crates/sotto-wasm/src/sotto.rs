@@ -153,7 +153,7 @@ fn call(start: impl FnOnce(Resolver) -> Result<(), JsValue>) -> Promise {
     race_started(started, &promise, &backstop)
 }
 
-/// [`call`]'s end, once (not once per call).
+/// [`call`]'s end: one function, not a copy in each caller's instance of [`call`].
 fn race_started(started: Result<(), JsValue>, promise: &Promise, backstop: &Backstop) -> Promise {
     match started {
         Ok(()) => backstop.race(promise),

@@ -15,6 +15,8 @@ use crate::envelope::MessageId;
 /// with the contact on every message received, so it stays small: 32 ids are 258 bytes, which
 /// with the 32 body tags of `resync.rs` keeps the bytes written per received message under
 /// 2 KB when both are full (issue 18's goal; a window of 256 would add 2 KB to each).
+/// Repeats inside one batch are caught whatever its length (`Client::deliver` compares the
+/// batch's whole ids too); a backup's outbox seldom holds more.
 pub(super) const READ_IDS: usize = 32;
 
 /// Bytes kept of each id: its first 8 (from layout version 9; 16 before). Ids are 16 random
