@@ -56,6 +56,14 @@ const OPEN_MARKS = args.includes('--marks');
 // `--web-root DIR`: serve index.html, web/ and pkg/ from DIR (e.g. another build's pkg/, to
 // compare two builds alternately); default the repository.
 const WEB_ROOT = opt('web-root', ROOT);
+// `--opens N`: how many timed opens the storage rows take (default 5).
+const OPENS = Number(opt('opens', '5'));
+// `--ab DIR_A,DIR_B`: the storage rows' timed opens alternate between two builds' pkg/
+// directories (A first), each answered by routing at /ab/0/ and /ab/1/ (same origin, so the
+// same profile), instead of the served /pkg/: two builds side by side in one run, on one
+// seeded profile, the way every other ratio here is taken. Reported per side as `ab`, with
+// the ratio B / A of their medians.
+const AB = opt('ab', null)?.split(',');
 // `--spans`: the browser-to-browser latency rows also split each message's time at the pages'
 // WebSocket frames and IndexedDB commits (see `SPAN_HOOKS`), reported as `spans_ms`.
 const SPANS = args.includes('--spans');
@@ -101,10 +109,14 @@ async function benchContext() {
   const context = await browser.newContext({ serviceWorkers: 'block' });
   await context.route(`${origin}/bench/**`, async (route) => {
     const path = new URL(route.request().url()).pathname;
+    const ab = AB && path.match(/^\/bench\/ab\/([01])\/(.+)$/);
     if (path.startsWith('/bench/pkg/') && !path.includes('..')) {
       const file = path.slice('/bench/pkg/'.length);
       const ext = file.slice(file.lastIndexOf('.'));
       await route.fulfill({ contentType: TYPES[ext] ?? 'application/octet-stream', body: await readFile(join(BENCH_PKG, file)) });
+    } else if (ab && !path.includes('..')) {
+      const ext = ab[2].slice(ab[2].lastIndexOf('.'));
+      await route.fulfill({ contentType: TYPES[ext] ?? 'application/octet-stream', body: await readFile(join(AB[Number(ab[1])], ab[2])) });
     } else {
       await route.fulfill({ status: 404, body: 'not found' });
     }
@@ -468,10 +480,12 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     const total = messages + 200;
     log(`seeded ${total} messages (${contacts} contacts) in ${seeded.seconds.toFixed(0)} s: ${seeded.bulk_per_s.toFixed(0)}/s in batches of 500, ${seeded.single_per_s.toFixed(0)}/s one per transaction`);
 
-    // Open it in a fresh page, five times; the wasm is instantiated before the clock starts.
+    // Open it in a fresh page, five times (`--opens`); the wasm is instantiated before the
+    // clock starts. With `--ab`, the opens alternate between the two builds (A first).
     const opens = [];
     const samples = new Map();
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < (AB ? 2 * OPENS : OPENS); i++) {
+      const url = AB ? `/bench/ab/${i % 2}/sotto.js` : '/pkg/sotto.js';
       const page = await cs.newPage();
       await page.goto(`${origin}/`);
       await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
@@ -479,11 +493,11 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
       if (cdp) {
         await cdp.send('Profiler.enable');
         await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
-        await page.evaluate(async () => { const m = await import('/pkg/sotto.js'); await m.default(); });
+        await page.evaluate(async (url) => { const m = await import(url); await m.default(); }, url);
         await cdp.send('Profiler.start');
       }
-      opens.push(await page.evaluate(async ({ profile, contactId }) => {
-        const mod = await import('/pkg/sotto.js');
+      opens.push(await page.evaluate(async ({ profile, contactId, url }) => {
+        const mod = await import(url);
         await mod.default();
         const trust = await (await fetch('/config.json')).json(); // not part of the time
         performance.clearMarks();
@@ -502,7 +516,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
         Object.assign(marks, { 'js:open resolved': t1 - t0, 'js:newest page read': t2 - t0 });
         await me.close();
         return { open_ms: t1 - t0, read_ms: t2 - t1, older_ms: t3 - t2, count: newest.length, newest: newest.at(-1)?.text, older: older.length, marks };
-      }, { profile, contactId }));
+      }, { profile, contactId, url }));
       if (cdp) {
         const { profile: p } = await cdp.send('Profiler.stop');
         addSamples(samples, p);
@@ -528,6 +542,12 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     const marks = Object.fromEntries(names.map((n) => [n, Number(median(opens.map((o) => o.marks[n]).filter((v) => v != null)).toFixed(1))])
       .sort((a, b) => a[1] - b[1]));
     if (OPEN_MARKS) log(`marks (ms after the open's start, medians): ${JSON.stringify(marks)}`);
+    const ab = AB && [0, 1].map((side) => {
+      const mine = opens.filter((_, i) => i % 2 === side);
+      const t = mine.map((o) => o.open_ms + o.read_ms);
+      return { pkg: AB[side], open_read_ms: median(t), open_ms: median(mine.map((o) => o.open_ms)), read_ms: median(mine.map((o) => o.read_ms)), all_ms: t.map((x) => Number(x.toFixed(1))) };
+    });
+    if (ab) log(`ab: A ${ab[0].open_read_ms.toFixed(1)} ms, B ${ab[1].open_read_ms.toFixed(1)} ms (medians of ${OPENS} each, alternating): B / A ${(ab[1].open_read_ms / ab[0].open_read_ms).toFixed(3)}`);
     log(`open ${median(pick('open_ms')).toFixed(1)} ms + newest page ${median(pick('read_ms')).toFixed(1)} ms (median of ${opens.length}); incoming ${incoming?.per_s?.toFixed(1) ?? 'not measured'} msg/s`);
     return {
       ...(PROFILE_OPEN ? { open_profile: topSamples(samples) } : {}),
@@ -540,6 +560,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
       open_read_ms: median(sum),
       first_open_read_ms: sum[0],
       runs: opens.length,
+      ...(ab ? { ab, ab_ratio: ab[1].open_read_ms / ab[0].open_read_ms } : {}),
       seed: seeded,
       incoming,
       page_errors: [...back.errors, ...peer.errors],
