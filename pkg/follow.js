@@ -31,6 +31,18 @@ export const FOLLOWER_METHODS = new Set([
   'setDisplayName',
 ]);
 
+/** How long a follower's call waits for the leader's answer (ms) before it rejects `TIMEOUT`:
+ *  a leader that runs answers within its own bounds (pkg/README.md, "Every promise settles"),
+ *  so this settles the calls of one that stopped answering while it still holds the profile (a
+ *  frozen or stuck tab). The calls that wait for the network (`NETWORK_METHODS`): the
+ *  leader's own backstop (40 s) and 5 s for the channel, counted for `sendFile` and `retry`
+ *  from the last `progress` event (an upload's, as the leader counts it); every other call is
+ *  answered from the leader's storage: 10 s. */
+export const CALL_MS = { network: 45_000, local: 10_000 };
+
+/** The follower's methods that wait for the network on the leader. */
+const NETWORK_METHODS = new Set(['createInvitation', 'acceptInvitation', 'send', 'retry', 'sendFile']);
+
 const REFUSED = 'not available in a tab that follows another (it ends or deletes the profile, or shows its secrets): call it in the tab that has the profile open';
 
 /** What a follower's calls reject with once its leader is gone. */
@@ -224,6 +236,9 @@ export async function followProfile({ profile = 'default' } = {}) {
   const channel = new Channel({
     post: (message) => broadcast.postMessage({ ...message, from: id, to: leader }),
     stop: () => broadcast.close(),
+    deadline: (method) => (NETWORK_METHODS.has(method) ? CALL_MS.network : CALL_MS.local),
+    progressed: (method) => method === 'sendFile' || method === 'retry',
+    holder: 'the tab this one follows',
   });
   broadcast.addEventListener('message', ({ data }) => {
     if (!data || typeof data !== 'object') return;

@@ -88,9 +88,15 @@ export function postSafely(send, message, transfer = []) {
  * `stop()` is run once when the channel ends. Incoming messages are handed to `receive`.
  */
 export class Channel {
-  constructor({ post, stop }) {
+  /** `deadline(method)`: how long a call of `method` waits for its answer (ms) before it
+   *  rejects `TIMEOUT` (`undefined`: as long as the channel lasts); `progressed(method)`: whether
+   *  each `progress` event pushed restarts that wait (a file's upload). */
+  constructor({ post, stop, deadline = () => undefined, progressed = () => false, holder = 'the other side' }) {
     this.post = post;
     this.stop = stop;
+    this.deadline = deadline;
+    this.progressed = progressed;
+    this.holder = holder;
     /** What the holder pushes unasked (events, state): set by `RemoteSotto`. */
     this.onPush = () => {};
     /** Told the fields the channel ended with. */
@@ -102,11 +108,21 @@ export class Channel {
 
   /** One message from the holder: an answer, or something pushed. */
   receive(data) {
-    if (data.id === undefined) { this.onPush(data); return; }
+    if (data.id === undefined) {
+      if (data.event === 'progress') for (const call of this.waiting.values()) if (call.progressed) call.arm();
+      this.onPush(data);
+      return;
+    }
     const call = this.waiting.get(data.id);
     if (!call) return;
-    this.waiting.delete(data.id);
+    this.#settled(data.id, call);
     if (data.error) call.reject(rebuild(data.error)); else call.resolve(data.value);
+  }
+
+  /** Forgets call `id` (answered, timed out or ended) and stops its timer. */
+  #settled(id, call) {
+    this.waiting.delete(id);
+    clearTimeout(call.timer);
   }
 
   /** `method(...args)` on the other side. */
@@ -122,7 +138,21 @@ export class Channel {
         reject(rebuild(sottoError('INVALID_ARGUMENT', `${method}: an argument cannot be passed on (${e.message})`)));
         return;
       }
-      this.waiting.set(id, { resolve, reject });
+      const call = { resolve, reject, progressed: this.progressed(method), timer: undefined, arm: () => {} };
+      const ms = this.deadline(method);
+      if (ms !== undefined) {
+        // No answer in time: the holder is frozen or stuck (its own bounds would have settled
+        // the call), so the call settles here; a later answer finds nothing waiting.
+        call.arm = () => {
+          clearTimeout(call.timer);
+          call.timer = setTimeout(() => {
+            this.#settled(id, call);
+            reject(rebuild(sottoError('TIMEOUT', `${method}: ${this.holder} did not answer within ${ms / 1000} s`)));
+          }, ms);
+        };
+        call.arm();
+      }
+      this.waiting.set(id, call);
     });
   }
 
@@ -131,7 +161,10 @@ export class Channel {
     if (this.ended) return;
     this.ended = fields;
     this.stop();
-    for (const { reject } of this.waiting.values()) reject(rebuild(fields));
+    for (const { reject, timer } of this.waiting.values()) {
+      clearTimeout(timer);
+      reject(rebuild(fields));
+    }
     this.waiting.clear();
     this.onEnd(fields);
   }

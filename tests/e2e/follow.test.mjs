@@ -117,6 +117,60 @@ test('a second tab follows the first: history, sends, events, refusals; then the
   await bob.context.close();
 });
 
+test('a leader that holds the profile but stops answering: the follower\'s call rejects TIMEOUT (CALL_MS), and the next is answered', async () => {
+  const profile = { storage: 'indexeddb', profile: 'stuck', displayName: 'Dora' };
+  const dora = await person(net, profile);
+  const tab1 = dora.page;
+  await tab1.evaluate(async () => {
+    const { lead } = await import('/pkg/follow.js');
+    window.__leader = await lead(window.__me, { profile: 'stuck' });
+  });
+  const tab2 = await openPage(net, dora.context, dora.errors);
+  assert.equal((await follow(tab2, 'stuck')).ok, true);
+  // Tab 1 still holds the profile and answers hellos, but one of its calls never settles (a
+  // stuck tab): the follower's call settles anyway, at its deadline.
+  await tab1.evaluate(() => {
+    const contacts = window.__me.contacts.bind(window.__me);
+    window.__me.contacts = () => { window.__me.contacts = contacts; return new Promise(() => {}); };
+  });
+  const stuck = await tab2.evaluate(async () => {
+    const { CALL_MS } = await import('/pkg/follow.js');
+    const t0 = performance.now();
+    const code = await window.__me.contacts().then(() => 'answered', (e) => e.code);
+    return { code, waited: performance.now() - t0, bound: CALL_MS.local };
+  });
+  assert.equal(stuck.code, 'TIMEOUT', JSON.stringify(stuck));
+  assert.ok(stuck.waited >= stuck.bound - 50, JSON.stringify(stuck)); // not before its bound
+  // The channel goes on: the next call is answered.
+  assert.deepEqual(await contactsOf(tab2), []);
+
+  // The deadline of an upload restarts at each `progress` event (the channel's rule, with a
+  // short bound): a call of a `progressed` method outlives its bound while progress comes,
+  // another does not, and an answer after a timeout finds nothing waiting.
+  const rule = await tab2.evaluate(async () => {
+    const { Channel } = await import('/pkg/rpc.js');
+    const sent = [];
+    const channel = new Channel({ post: (m) => sent.push(m), stop: () => {}, deadline: () => 300, progressed: (m) => m === 'sendFile', holder: 'the test' });
+    const settled = {};
+    const track = (name, p) => p.then((v) => { settled[name] = v; }, (e) => { settled[name] = e.code; });
+    track('upload', channel.call('sendFile'));
+    track('other', channel.call('contacts'));
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      channel.receive({ event: 'progress', detail: {} });
+    }
+    const during = { ...settled };
+    channel.receive({ id: sent[0].id, value: 'stored' });
+    channel.receive({ id: sent[1].id, value: 'late' });
+    await new Promise((r) => setTimeout(r, 400));
+    return { during, after: settled, waiting: channel.waiting.size };
+  });
+  assert.deepEqual(rule, { during: { other: 'TIMEOUT' }, after: { other: 'TIMEOUT', upload: 'stored' }, waiting: 0 });
+  assert.deepEqual(dora.errors, []);
+  await tab1.evaluate(async () => { window.__leader.stop(); await window.__me.wipe(); });
+  await dora.context.close();
+});
+
 test('openInWorker leads by itself; a take-over ends its followers, who can follow the new holder', async () => {
   const context = await net.browser.newContext({ serviceWorkers: 'block' });
   const errors = [];
