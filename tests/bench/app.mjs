@@ -64,6 +64,9 @@ const OPENS = Number(opt('opens', '5'));
 // seeded profile, the way every other ratio here is taken. Reported per side as `ab`, with
 // the ratio B / A of their medians.
 const AB = opt('ab', null)?.split(',');
+// `--js-flags FLAGS`: V8 flags for the browser (e.g. `--no-liftoff`), to test where the time
+// of cold code goes.
+const JS_FLAGS = opt('js-flags', null);
 // `--spans`: the browser-to-browser latency rows also split each message's time at the pages'
 // WebSocket frames and IndexedDB commits (see `SPAN_HOOKS`), reported as `spans_ms`.
 const SPANS = args.includes('--spans');
@@ -101,7 +104,7 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
 const dev = await startDev({ httpPort: 0, wsBasePort: 0, relays: 5, webRoot: WEB_ROOT });
 const origin = dev.url.replace(/\/$/, '');
-const browser = await launchBrowser();
+const browser = await launchBrowser(JS_FLAGS ? [`--js-flags=${JS_FLAGS}`] : []);
 const result = { chromium_version: browser.version() };
 
 /// A browser context whose /bench/ URLs are answered from here (see the header).
