@@ -221,7 +221,7 @@ impl Client {
         let version = take_version(&mut r, 1)?;
         let header = read_header(&mut r)?;
         let mut queues = HashMap::new();
-        read_queues(&mut r, version, &mut queues, |_| Ok(()))?;
+        read_queues(&mut r, version, &mut queues, &|_| Ok(()))?;
         let mut contacts = LiteMap::new();
         for _ in 0..count(&mut r)? {
             let (id, contact) = read_contact(&mut r, version, header.next_contact)?;
@@ -385,7 +385,7 @@ pub(super) fn read_queues(
     r: &mut Reader<'_>,
     version: u8,
     queues: &mut HashMap<QueueId, RecvQueue>,
-    owner_ok: impl Fn(&QueueOwner) -> Result<(), PersistError>,
+    owner_ok: &dyn Fn(&QueueOwner) -> Result<(), PersistError>,
 ) -> Result<(), PersistError> {
     // Each list is in strictly increasing order of its key: one state, one encoding.
     let mut last_queue = None;

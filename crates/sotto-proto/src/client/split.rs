@@ -219,7 +219,7 @@ impl Client {
         let mut queues = HashMap::with_capacity(contacts.size_hint().0.min(1 << 16) + 4);
         // A contact's queues are in its part: `to_parts` leaves here only those of contacts
         // that are gone, which the whole state's reader refuses too.
-        read_queues(&mut r, version, &mut queues, |owner| match owner {
+        read_queues(&mut r, version, &mut queues, &|owner| match owner {
             QueueOwner::Contact(_) => Err(PersistError::Invalid("a contact's queue in the core")),
             QueueOwner::Invitation(_) => Ok(()),
         })?;
@@ -332,7 +332,7 @@ fn read_contact_part(
     let mut r = Reader::new(bytes);
     let version = take_version(&mut r, FIRST_SPLIT_VERSION)?;
     let (id, contact) = read_contact(&mut r, version, next_contact)?;
-    read_queues(&mut r, version, queues, |owner| match owner {
+    read_queues(&mut r, version, queues, &|owner| match owner {
         QueueOwner::Contact(c) if *c == id => Ok(()),
         _ => Err(PersistError::Invalid("a queue in another contact's part")),
     })?;
