@@ -12,7 +12,7 @@ use js_sys::Array;
 use sotto_proto::client::{Client, ContactId};
 use sotto_proto::envelope::{Content, MessageId};
 use sotto_proto::invitation::Invitation;
-use sotto_proto::mnemonic::RootSecret;
+use sotto_proto::mnemonic::Mnemonic;
 use sotto_proto::snapshot::Address;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -542,9 +542,9 @@ impl Driver {
         state_bytes(st.history.seq(), &st.client)
     }
 
-    /// Starts the relay snapshot's uploads for the profile of `root` (a saved profile).
-    pub fn start_snapshots(&self, root: RootSecret, debounce_ms: u32) {
-        self.state.borrow_mut().snapshot = Some(Uploader::new(root, debounce_ms));
+    /// Starts the relay snapshot's uploads for the profile of `mnemonic` (a saved profile).
+    pub fn start_snapshots(&self, mnemonic: Mnemonic, debounce_ms: u32) {
+        self.state.borrow_mut().snapshot = Some(Uploader::new(mnemonic, debounce_ms));
         self.pump();
     }
 

@@ -17,7 +17,7 @@ use js_sys::{Function, Promise};
 use rand_core::UnwrapErr;
 use sotto_proto::client::{Client, ClientConfig};
 use sotto_proto::directory::{DirectoryTrust, RelayDescriptor};
-use sotto_proto::mnemonic::{Mnemonic, RootSecret};
+use sotto_proto::mnemonic::Mnemonic;
 use sotto_proto::service::ServiceConfig;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::*;
@@ -99,36 +99,29 @@ fn start_fetch(w: &Scope, url: &str) -> Promise {
 /// snapshot up to date (`snapshot.rs`), under the root of the phrase it keeps.
 pub async fn open(options: OpenOptions) -> Result<Driver, JsValue> {
     let debounce = options.snapshot_debounce_ms;
-    let (driver, root) = open_profile(options).await?;
+    let (driver, mnemonic) = open_profile(options).await?;
     mark("open:driver");
-    let root = match root {
-        Some(root) => root,
-        None => snapshot_root(driver.store()).await,
+    let mnemonic = match mnemonic {
+        Some(mnemonic) => mnemonic,
+        None => snapshot_mnemonic(driver.store()).await,
     };
-    if let Some(root) = root {
-        driver.start_snapshots(root, debounce);
+    if let Some(mnemonic) = mnemonic {
+        driver.start_snapshots(mnemonic, debounce);
     }
     mark("open:snapshots");
     Ok(driver)
 }
 
-/// The root of the recovery phrase `store` keeps (BIP-39's PBKDF2 of 2,048 rounds: about
-/// 8 ms in a browser), for the relay snapshot; `None` for a store without a readable phrase
-/// (none was ever written so: it just has no snapshot) and for a profile kept in memory.
-async fn snapshot_root(store: Option<Rc<Store>>) -> Option<RootSecret> {
-    root_of(&store?.phrase().await.ok()?)
+/// The recovery phrase `store` keeps, for the relay snapshot (whose uploader derives its root
+/// at the first upload); `None` for a store without a readable phrase (none was ever written
+/// so: it just has no snapshot) and for a profile kept in memory.
+async fn snapshot_mnemonic(store: Option<Rc<Store>>) -> Option<Mnemonic> {
+    Mnemonic::parse(&store?.phrase().await.ok()?).ok()
 }
 
-/// The root of the recovery phrase `phrase` (see [`snapshot_root`]); `None` when it does not
-/// parse.
-fn root_of(phrase: &str) -> Option<RootSecret> {
-    Some(Mnemonic::parse(phrase).ok()?.root_secret())
-}
-
-/// What [`open_profile`] hands [`open`]: the driver, and the snapshot root when it was
-/// already derived (`Some`: while the gateway's WebSocket connected), else `None` (derive it
-/// then).
-type Opened = (Driver, Option<Option<RootSecret>>);
+/// What [`open_profile`] hands [`open`]: the driver, and the snapshot's phrase when it was
+/// read with the state (`Some`), else `None` (read it then).
+type Opened = (Driver, Option<Option<Mnemonic>>);
 
 async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
     mark("open:start");
@@ -163,7 +156,7 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
         read_first = Some(read);
     }
     let mut lock = None;
-    let mut root = None;
+    let mut mnemonic = None;
     let (history, restored): (Box<dyn History>, Option<Restored>) = match (options.storage, seed) {
         (Storage::Memory, None) => (Box::new(MemoryHistory::default()), None),
         (Storage::Memory, Some(seed)) => {
@@ -272,8 +265,7 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
             client
                 .update_directory(&mut rng, &read.relays, now())
                 .map_err(|e| client_error(&e))?;
-            // The gateway connects while the directory is kept and the snapshot root is
-            // derived (issue 18: about 10 ms of the open that no longer add to it).
+            // The gateway connects while the directory is kept.
             mark("open:directory-updated");
             let socket = start_socket(&url);
             if let Some(store) = history.store() {
@@ -281,10 +273,9 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
                 if !kept_already {
                     let _ = store_directory(&store, &read.text).await;
                 }
-                // The phrase was read with the state: only its root is derived here.
-                root = Some(phrase.as_deref().and_then(|p| root_of(p)));
+                // The phrase was read with the state.
+                mnemonic = Some(phrase.as_deref().and_then(|p| Mnemonic::parse(p).ok()));
             }
-            mark("open:root");
             // A gateway that does not answer: open offline, and keep trying.
             let ws = socket.await.ok();
             mark("open:socket");
@@ -318,7 +309,7 @@ async fn open_profile(options: OpenOptions) -> Result<Opened, JsValue> {
     };
     let driver = Driver::start(&w, parts, ws)?;
     driver.resume(local, resume, unsent);
-    Ok((driver, root))
+    Ok((driver, mnemonic))
 }
 
 /// The restored client's unsent envelopes that are messages of the history (not hellos, names

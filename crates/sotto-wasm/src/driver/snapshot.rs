@@ -23,7 +23,7 @@
 //! receiving.
 
 use sotto_proto::client::{Client, ContactId, Event, SnapshotFetchError};
-use sotto_proto::mnemonic::RootSecret;
+use sotto_proto::mnemonic::{Mnemonic, RootSecret};
 use sotto_proto::snapshot::{Address, MAX_SLOT, period_of};
 use zeroize::Zeroizing;
 
@@ -49,7 +49,11 @@ pub type Fetched = Result<(u64, Zeroizing<Vec<u8>>), SnapshotFetchError>;
 
 /// A saved profile's snapshot uploader.
 pub struct Uploader {
-    root: RootSecret,
+    /// The profile's recovery phrase. Its root (BIP-39's PBKDF2 of 2,048 rounds: about 8 ms in
+    /// a browser) is derived at the first upload, at least a debounce after the open, rather
+    /// than on the open's path (issue 18).
+    mnemonic: Mnemonic,
+    root: Option<RootSecret>,
     debounce_ms: f64,
     /// When the first change not yet in an upload happened (ms since the epoch).
     dirty_since: Option<f64>,
@@ -71,11 +75,12 @@ pub struct Uploader {
 }
 
 impl Uploader {
-    /// An uploader for the profile of `root`: its first version goes up one debounce after
-    /// the profile opens.
-    pub fn new(root: RootSecret, debounce_ms: u32) -> Self {
+    /// An uploader for the profile of `mnemonic`: its first version goes up one debounce
+    /// after the profile opens.
+    pub fn new(mnemonic: Mnemonic, debounce_ms: u32) -> Self {
         Uploader {
-            root,
+            mnemonic,
+            root: None,
             debounce_ms: f64::from(debounce_ms),
             dirty_since: Some(js_sys::Date::now()),
             due_at: None,
@@ -209,7 +214,8 @@ pub fn tick(st: &mut State) {
         return;
     }
     let state = state_bytes(history.seq(), client);
-    let address = Address::derive(&u.root, period, slot);
+    let root = u.root.get_or_insert_with(|| u.mnemonic.root_secret());
+    let address = Address::derive(root, period, slot);
     match client.put_snapshot(rng, address, &state, now()) {
         Ok(_) => {
             local.snapshot = Some((period, slot.saturating_add(1)));
