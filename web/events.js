@@ -9,7 +9,7 @@ import { renderList, renderListSoon } from '/web/chat-list.js';
 import { showTimer } from '/web/timer.js';
 import { showVerified } from '/web/verify.js';
 import { queueBubble, updateBubble, showTitle } from '/web/conversation.js';
-import { MOVED_TEXT } from '/web/format.js';
+import { MOVED_TEXT, errorText } from '/web/format.js';
 
 /// Listens to the events of `me`, the Sotto of session `s`, for as long as `s` is the session.
 export function listen(me, s) {
@@ -96,6 +96,11 @@ function onError(detail) {
   }
   if (detail?.what === 'frame') {
     showNotice(`Sotto could not read something its relay sent (${detail.code}); it keeps retrying.`);
+    return;
+  }
+  if (detail?.what === 'send' && (detail.code === 'NO_SESSION' || detail.code === 'MESSAGE_EXPIRED')) {
+    // A queued message was dropped for good: nothing is retried.
+    showNotice(errorText(detail));
     return;
   }
   showNotice(`A relay refused a request (${detail?.code ?? 'error'}); Sotto keeps retrying.`);

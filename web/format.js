@@ -83,6 +83,8 @@ const MESSAGES = {
   NO_SNAPSHOT: 'No copy of this profile was found on the relays: check the words, or choose the backup file.',
   PROFILE_EXISTS: 'A profile is already saved on this device: tick "Replace" to overwrite it.',
   PROFILE_MOVED: MOVED_TEXT,
+  NO_SESSION: 'This conversation can send nothing more: it was restored from an old backup. Invite this contact again.',
+  MESSAGE_EXPIRED: 'This message disappeared before it could be sent: the contact could not be reached in time.',
   CODE_MISMATCH: 'These codes differ. Check that you compared the right chat; if they still differ, someone may have come between you when the invitation was passed on: meet again and make a new invitation.',
 };
 

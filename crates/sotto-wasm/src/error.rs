@@ -71,6 +71,14 @@ pub enum ErrorCode {
     /// The profile was restored on another device, which took its conversations over: this
     /// copy no longer sends or receives (a `moved` event said so; `Sotto.moved` is `true`).
     ProfileMoved,
+    /// A message to a contact restored from a backup that cannot resynchronise (stored before
+    /// resynchronisation existed, docs/PROTOCOL.md §13): it was dropped unsent, for good;
+    /// invite the contact again.
+    NoSession,
+    /// A message in a conversation with disappearing messages expired before a relay stored
+    /// it (the contact's queue full or unreachable that long): it was dropped unsent, for
+    /// good, so that its text is not kept past its expiry.
+    MessageExpired,
 }
 
 impl ErrorCode {
@@ -100,6 +108,8 @@ impl ErrorCode {
             ErrorCode::ProfileExists => "PROFILE_EXISTS",
             ErrorCode::NoSnapshot => "NO_SNAPSHOT",
             ErrorCode::ProfileMoved => "PROFILE_MOVED",
+            ErrorCode::NoSession => "NO_SESSION",
+            ErrorCode::MessageExpired => "MESSAGE_EXPIRED",
         }
     }
 
@@ -108,6 +118,22 @@ impl ErrorCode {
     pub fn of_refusal(code: sotto_proto::queue::ErrorCode) -> Self {
         match code {
             sotto_proto::queue::ErrorCode::Quota => ErrorCode::RelayFull,
+            _ => ErrorCode::RelayRefused,
+        }
+    }
+
+    /// The code of a message's failure (`Event::SendFailed`): the message dropped for good
+    /// gets its own code ([`ErrorCode::NoSession`], [`ErrorCode::MessageExpired`],
+    /// [`ErrorCode::Storage`]; `Moved` is handled before); a relay's refusal is
+    /// [`ErrorCode::of_refusal`]'s; any other (the message stays queued and is sent again) is
+    /// [`ErrorCode::RelayRefused`].
+    pub fn of_send_failure(error: &sotto_proto::client::Error) -> Self {
+        use sotto_proto::client::Error;
+        match error {
+            Error::NoSession => ErrorCode::NoSession,
+            Error::Expired => ErrorCode::MessageExpired,
+            Error::Storage(_) => ErrorCode::Storage,
+            Error::RelayRefused(code) => ErrorCode::of_refusal(*code),
             _ => ErrorCode::RelayRefused,
         }
     }
@@ -209,11 +235,37 @@ mod tests {
             (ErrorCode::ProfileExists, "PROFILE_EXISTS"),
             (ErrorCode::NoSnapshot, "NO_SNAPSHOT"),
             (ErrorCode::ProfileMoved, "PROFILE_MOVED"),
+            (ErrorCode::NoSession, "NO_SESSION"),
+            (ErrorCode::MessageExpired, "MESSAGE_EXPIRED"),
         ];
         for (code, name) in all {
             assert_eq!(code.as_str(), name);
             assert_eq!(code.to_string(), name);
         }
+    }
+
+    /// Review finding: a message dropped for good (no session, expired, storage) was
+    /// reported `RELAY_REFUSED`, whose README entry promises it stays queued.
+    #[test]
+    fn a_message_dropped_for_good_is_not_reported_as_queued() {
+        use sotto_proto::client::Error;
+        use sotto_proto::queue::ErrorCode as Relay;
+        assert_eq!(
+            ErrorCode::of_send_failure(&Error::NoSession),
+            ErrorCode::NoSession
+        );
+        assert_eq!(
+            ErrorCode::of_send_failure(&Error::Expired),
+            ErrorCode::MessageExpired
+        );
+        let quota = Error::RelayRefused(Relay::Quota);
+        assert_eq!(ErrorCode::of_send_failure(&quota), ErrorCode::RelayFull);
+        let auth = Error::RelayRefused(Relay::Auth);
+        assert_eq!(ErrorCode::of_send_failure(&auth), ErrorCode::RelayRefused);
+        assert_eq!(
+            ErrorCode::of_send_failure(&Error::Encrypt),
+            ErrorCode::RelayRefused
+        );
     }
 
     #[test]

@@ -184,7 +184,9 @@ export type SottoErrorCode =
     | 'BACKUP_MISMATCH'
     | 'PROFILE_EXISTS'
     | 'NO_SNAPSHOT'
-    | 'PROFILE_MOVED';
+    | 'PROFILE_MOVED'
+    | 'NO_SESSION'
+    | 'MESSAGE_EXPIRED';
 
 /** Every failure Sotto reports: an `Error` named `SottoError` with a `code`. */
 export interface SottoError extends Error {
@@ -229,8 +231,9 @@ export interface ClockDetail {
 }
 
 /** An `error` event's detail: a relay refused a request (`code`: the relay's answer), a
- *  frame from the gateway could not be handled (`what: 'frame'`), or a write failed
- *  (`what: 'storage'`). */
+ *  queued message was dropped for good (`what: 'send'`, `code` `'NO_SESSION'` or
+ *  `'MESSAGE_EXPIRED'`), a frame from the gateway could not be handled (`what: 'frame'`), or
+ *  a write failed (`what: 'storage'`). */
 export type ErrorDetail =
     | { what: 'storage'; code: SottoErrorCode; error: SottoError }
     | { what: string; code: string };

@@ -256,18 +256,23 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
             error,
         } => {
             let id = hex(message.as_bytes());
-            let code = error.relay_code().unwrap_or(RelayCode::Internal);
+            let sotto_code = ErrorCode::of_send_failure(&error);
+            // The relay's code when a relay refused, else (expired, no session, not
+            // encrypted, storage) the SottoError's.
+            let (code, text): (JsValue, _) = match error.relay_code() {
+                Some(code) => (
+                    format!("{code:?}").into(),
+                    format!(
+                        "the relay refused the message ({code:?}); it stays queued and is sent again"
+                    ),
+                ),
+                // Not a relay's refusal: the client says.
+                None => (sotto_code.as_str().into(), error.to_string()),
+            };
             // Our own messages (not hellos or settings) have a promise, or had one.
             let mut ours = st.waiting.unsettled.contains(message.as_bytes());
             if let Some((w, _)) = st.waiting.sends.remove(message.as_bytes()) {
-                // Not a relay's refusal (expired, no session, not encrypted): the client says.
-                let text = match error.relay_code() {
-                    Some(_) => format!(
-                        "the relay refused the message ({code:?}); it stays queued and is sent again"
-                    ),
-                    None => error.to_string(),
-                };
-                let e = sotto_error(ErrorCode::of_refusal(code), &text);
+                let e = sotto_error(sotto_code, &text);
                 set(&e, "messageId", &id.clone().into());
                 actions.push(Action::Reject(w.resolver, e));
                 st.waiting.unsettled.insert(*message.as_bytes());
@@ -277,10 +282,7 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 st.update(&id, |m| m.status = Status::Failed);
                 actions.push(status_event(&id, contact, Status::Failed));
             }
-            let detail = obj(&[
-                ("what", "send".into()),
-                ("code", format!("{code:?}").into()),
-            ]);
+            let detail = obj(&[("what", "send".into()), ("code", code)]);
             actions.push(Action::Dispatch("error", detail));
         }
         Event::ContactRenamed {
