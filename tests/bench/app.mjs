@@ -9,8 +9,8 @@
 //      (the sender's send() call to the receiver's 'message' event, one message in flight) and
 //      sustained messages/s, with 'memory' storage and with 'indexeddb'.
 //   2. storage: a profile in IndexedDB with 10,000 messages (written by the bench build's
-//      benchSeedMessages through the messenger's storage code), then, in a fresh page, the
-//      time of Sotto.open and of messages(contactId, {limit: 50}).
+//      benchSeedMessages through the messenger's storage code) in a browser profile on disk,
+//      then, in a fresh page, the time of Sotto.open and of messages(contactId, {limit: 50}).
 //      storage_large: the same with 100,000 messages and 1,000 contacts (issue 18's row).
 //   2b. storage writes: bytes put into IndexedDB by the write one received message causes, with
 //      1, 100 and 1,000 contacts (bench build's benchReceiveWriteBytes), and opening them.
@@ -24,10 +24,11 @@
 // wasm: Playwright's request routing answers /bench/pkg/ with it (same origin, so the same
 // IndexedDB), never the relay's web server. (A page answered wholly by routing may not open
 // WebSockets to loopback: Chromium's local network access checks.)
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { startDev, launchBrowser, ROOT } from '../e2e/harness.mjs';
+import { startDev, launchBrowser, launchPersistent, ROOT } from '../e2e/harness.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -64,8 +65,18 @@ const OPENS = Number(opt('opens', '5'));
 // seeded profile, the way every other ratio here is taken. Reported per side as `ab`, with
 // the ratio B / A of their medians.
 const AB = opt('ab', null)?.split(',');
-// `--js-flags FLAGS`: V8 flags for the browser (e.g. `--no-liftoff`), to test where the time
-// of cold code goes.
+// `--warm-ms MS`: before the timed opens, one untimed open (per build with `--ab`) whose page
+// stays MS ms after it: the engine's compiled-code cache of a returning user (V8 writes the
+// wasm's cache about 2 s after its last optimised compile; see BENCHMARKS.md).
+const WARM_MS = Number(opt('warm-ms', '0'));
+// `--in-memory`: the storage rows' stored profile lives in an in-memory browser context (an
+// incognito window's: IndexedDB and every cache in memory), as before 2026-12-02. By default
+// it lives in a browser profile on disk (a browser of its own, `launchPersistent`), as a
+// person's saved profile does: a profile of 100,000 messages exists only there. The open
+// measured 1.3–1.4× slower in memory (BENCHMARKS.md, "The stored profile on disk").
+const PERSISTENT = !args.includes('--in-memory');
+// `--js-flags FLAGS`: V8 flags for the browser, comma-separated (e.g.
+// `--no-liftoff,--no-wasm-lazy-compilation`), to test where the time of cold code goes.
 const JS_FLAGS = opt('js-flags', null);
 // `--spans`: the browser-to-browser latency rows also split each message's time at the pages'
 // WebSocket frames and IndexedDB commits (see `SPAN_HOOKS`), reported as `spans_ms`.
@@ -104,12 +115,20 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
 const dev = await startDev({ httpPort: 0, wsBasePort: 0, relays: 5, webRoot: WEB_ROOT });
 const origin = dev.url.replace(/\/$/, '');
-const browser = await launchBrowser(JS_FLAGS ? [`--js-flags=${JS_FLAGS}`] : []);
+const browserArgs = JS_FLAGS ? [`--js-flags=${JS_FLAGS.replaceAll(',', ' ')}`] : [];
+const browser = await launchBrowser(browserArgs);
 const result = { chromium_version: browser.version() };
 
 /// A browser context whose /bench/ URLs are answered from here (see the header).
-async function benchContext() {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+async function benchContext({ persistent = false } = {}) {
+  let context;
+  if (persistent) {
+    const dir = await mkdtemp(join(tmpdir(), 'sotto-bench-'));
+    context = await launchPersistent(dir, browserArgs, { serviceWorkers: 'block' });
+    context.on('close', () => rm(dir, { recursive: true, force: true, maxRetries: 10 }).catch(() => {}));
+  } else {
+    context = await browser.newContext({ serviceWorkers: 'block' });
+  }
   await context.route(`${origin}/bench/**`, async (route) => {
     const path = new URL(route.request().url()).pathname;
     const ab = AB && path.match(/^\/bench\/ab\/([01])\/(.+)$/);
@@ -410,8 +429,10 @@ const summary = (xs) => ({ n: xs.length, p50: percentile(xs, 50), p90: percentil
 
 // ---- 1. browser to browser --------------------------------------------------------------
 async function browserToBrowser(storage) {
-  const ca = await benchContext();
-  const cb = await benchContext();
+  // A saved profile lives on disk (see `--in-memory`).
+  const onDisk = PERSISTENT && storage === 'indexeddb';
+  const ca = await benchContext({ persistent: onDisk });
+  const cb = await benchContext({ persistent: onDisk });
   try {
     const alice = await person(ca, { storage, profile: 'bench-alice', displayName: 'Alice' });
     const bob = await person(cb, { storage, profile: 'bench-bob', displayName: 'Bob' });
@@ -434,7 +455,7 @@ async function browserToBrowser(storage) {
     await Promise.all([alice, bob].map((p) => p.page.evaluate(() => window.__me.wipe())));
     const spans_ms = SPANS ? Object.fromEntries(Object.keys(spans[0] ?? {}).map((k) => [k, median(spans.map((x) => x[k]).filter((v) => v != null))])) : undefined;
     if (SPANS) log(`${storage}: spans (medians, ms): ${JSON.stringify(spans_ms)}`);
-    return { storage, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, spans_ms, idb_floor_ms, page_errors: errors };
+    return { storage, on_disk: onDisk, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, spans_ms, idb_floor_ms, page_errors: errors };
   } finally {
     await ca.close();
     await cb.close();
@@ -446,7 +467,7 @@ async function browserToBrowser(storage) {
 // profile's one real contact copied 999 times by the bench build's benchGrowProfile (each copy
 // as large as the real one) before the messages are seeded; no incoming burst.
 async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, contacts = 1, incoming: withIncoming = true } = {}) {
-  const cs = await benchContext();
+  const cs = await benchContext({ persistent: PERSISTENT });
   const cp = await benchContext();
   try {
     const me = await person(cs, { storage: 'indexeddb', profile, displayName: 'Stored' });
@@ -487,8 +508,8 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
     // clock starts. With `--ab`, the opens alternate between the two builds (A first).
     const opens = [];
     const samples = new Map();
-    for (let i = 0; i < (AB ? 2 * OPENS : OPENS); i++) {
-      const url = AB ? `/bench/ab/${i % 2}/sotto.js` : '/pkg/sotto.js';
+    for (let i = WARM_MS ? (AB ? -2 : -1) : 0; i < (AB ? 2 * OPENS : OPENS); i++) {
+      const url = AB ? `/bench/ab/${(i + 2) % 2}/sotto.js` : '/pkg/sotto.js';
       const page = await cs.newPage();
       await page.goto(`${origin}/`);
       await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
@@ -499,7 +520,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
         await page.evaluate(async (url) => { const m = await import(url); await m.default(); }, url);
         await cdp.send('Profiler.start');
       }
-      opens.push(await page.evaluate(async ({ profile, contactId, url }) => {
+      const timed = await page.evaluate(async ({ profile, contactId, url }) => {
         const mod = await import(url);
         await mod.default();
         const trust = await (await fetch('/config.json')).json(); // not part of the time
@@ -519,7 +540,13 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
         Object.assign(marks, { 'js:open resolved': t1 - t0, 'js:newest page read': t2 - t0 });
         await me.close();
         return { open_ms: t1 - t0, read_ms: t2 - t1, older_ms: t3 - t2, count: newest.length, newest: newest.at(-1)?.text, older: older.length, marks };
-      }, { profile, contactId, url }));
+      }, { profile, contactId, url });
+      if (i < 0) {
+        await sleep(WARM_MS);
+        await page.close();
+        continue;
+      }
+      opens.push(timed);
       if (cdp) {
         const { profile: p } = await cdp.send('Profiler.stop');
         addSamples(samples, p);
@@ -557,6 +584,7 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
       ...(OPEN_MARKS ? { open_marks_ms: marks } : {}),
       messages: total,
       contacts,
+      on_disk: PERSISTENT,
       open_ms: median(pick('open_ms')),
       read_ms: median(pick('read_ms')),
       older_ms: median(pick('older_ms')),

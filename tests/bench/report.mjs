@@ -207,7 +207,7 @@ for (const storage of ['memory', 'indexeddb']) {
   const a = b.send_resolved_ms;
   const ok = d.p50 <= limit;
   goals.push({ area: 'browser to browser', goal, ratio: `${msf(d.p50)} (p99 ${msf(d.p99)})`, ok });
-  row(`browser to browser, '${storage}' storage: delivery latency p50 / p99, send() call → the receiver's 'message' event, one message in flight (${d.n} messages)`,
+  row(`browser to browser, '${storage}' storage${b.on_disk ? ' (browser profiles on disk)' : ''}: delivery latency p50 / p99, send() call → the receiver's 'message' event, one message in flight (${d.n} messages)`,
     `${msf(d.p50)} / ${msf(d.p99)}`, `send() resolved (a relay stored it): p50 ${msf(a.p50)}, p99 ${msf(a.p99)}`,
     a.p50 ? `delivery ${(d.p50 / a.p50).toFixed(2)}× the acknowledgement` : '—', `p50 ≤ ${limit} ms`, verdict(ok));
   const rate = b.sustained?.per_s;
@@ -227,7 +227,7 @@ function storageOpen(st, goal, notMeasured, profile) {
   }
   const ok = st.open_read_ms <= 100;
   goals.push({ area: 'storage', goal, ratio: msf(st.open_read_ms), ok });
-  row(`storage: Sotto.open of an IndexedDB profile with ${profile(st)} + messages(contactId, {limit: 50}), fresh page, median of ${st.runs}`,
+  row(`storage: Sotto.open of an IndexedDB profile with ${profile(st)} + messages(contactId, {limit: 50}), fresh page, ${st.on_disk === false ? 'in-memory browser context' : 'browser profile on disk'}, median of ${st.runs}`,
     `${msf(st.open_read_ms)} (medians of each: open ${msf(st.open_ms)}, newest page ${msf(st.read_ms)}; first run ${msf(st.first_open_read_ms)})`,
     `the next older page ({limit: 50, before}): ${msf(st.older_ms)}`, '—', '≤ 100 ms', verdict(ok));
   return true;

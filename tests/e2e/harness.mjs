@@ -7,7 +7,8 @@
 //   node:test `before`/`after` hooks that start a dev network and a browser and stop them (the
 //   relay must exit 0 on SIGTERM); returns `net`, whose `dev`, `browser` and `url` are set once
 //   `before` ran.
-// - `startDev(options)`, `launchBrowser(extraArgs)`: the two halves, for tests that need more.
+// - `startDev(options)`, `launchBrowser(extraArgs)`: the two halves, for tests that need more;
+//   `launchPersistent(userDataDir, extraArgs, options)`: a browser whose context keeps its data on disk.
 // - `openPage(net, context, errors, {consoleErrors})`: a new page of `context` on the PWA,
 //   ready (`body[data-ready]`); its page errors (and console errors) go to `errors` if given.
 // - `directoryTrust(url)`: `{directoryKeys, directoryThreshold}` of the dev network at `url`
@@ -95,16 +96,27 @@ export async function startDev({ httpPort = 18080, wsBasePort = 19101, relays = 
   };
 }
 
+const BROWSER_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
 /// Debian's Chromium, headless, with the flags that work here; `extraArgs` adds more (e.g. a
 /// fake microphone).
 export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ...extraArgs,
-    ],
+    args: [...BROWSER_ARGS, ...extraArgs],
+  });
+}
+
+/// A browser of its own whose one context keeps its data in `userDataDir` (a person's browser
+/// profile: disk caches, the compiled-code cache among them, which a `browser.newContext()`
+/// never has); `options` are Playwright's context options. Closing the context ends it.
+export async function launchPersistent(userDataDir, extraArgs = [], options = {}) {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [...BROWSER_ARGS, ...extraArgs],
+    ...options,
   });
 }
 
