@@ -8,7 +8,8 @@ export declare const HELLO_MS: number;
 
 /** How long a follower's call waits for the leader's answer before it rejects `TIMEOUT` (ms):
  *  `network` (45000) for `createInvitation`, `acceptInvitation`, `send`, `retry` and
- *  `sendFile` (for an upload, from the last `progress` event), `local` (10000) for the rest. */
+ *  `sendFile` (for an upload, from the last `progress` event of that upload), `local` (10000)
+ *  for the rest. */
 export declare const CALL_MS: { readonly network: number; readonly local: number };
 
 /** The methods a follower may call through its leader; every other one is refused

@@ -237,7 +237,13 @@ export async function followProfile({ profile = 'default' } = {}) {
     post: (message) => broadcast.postMessage({ ...message, from: id, to: leader }),
     stop: () => broadcast.close(),
     deadline: (method) => (NETWORK_METHODS.has(method) ? CALL_MS.network : CALL_MS.local),
-    progressed: (method) => method === 'sendFile' || method === 'retry',
+    // An upload's bound counts from its own last `progress` event: a sendFile's is an upload to
+    // its contact, a retry's an upload of its message.
+    progressed: (method, [target] = []) => {
+      if (method === 'sendFile') return (d) => d.direction === 'upload' && d.contactId === target;
+      if (method === 'retry') return (d) => d.direction === 'upload' && d.id === target;
+      return null;
+    },
     holder: 'the tab this one follows',
   });
   broadcast.addEventListener('message', ({ data }) => {

@@ -89,9 +89,10 @@ export function postSafely(send, message, transfer = []) {
  */
 export class Channel {
   /** `deadline(method)`: how long a call of `method` waits for its answer (ms) before it
-   *  rejects `TIMEOUT` (`undefined`: as long as the channel lasts); `progressed(method)`: whether
-   *  each `progress` event pushed restarts that wait (a file's upload). */
-  constructor({ post, stop, deadline = () => undefined, progressed = () => false, holder = 'the other side' }) {
+   *  rejects `TIMEOUT` (`undefined`: as long as the channel lasts); `progressed(method, args)`:
+   *  for a call whose wait each of its `progress` events restarts (a file's upload), a test of a
+   *  `progress` event's detail that tells whether the event is this call's; else `null`. */
+  constructor({ post, stop, deadline = () => undefined, progressed = () => null, holder = 'the other side' }) {
     this.post = post;
     this.stop = stop;
     this.deadline = deadline;
@@ -109,7 +110,7 @@ export class Channel {
   /** One message from the holder: an answer, or something pushed. */
   receive(data) {
     if (data.id === undefined) {
-      if (data.event === 'progress') for (const call of this.waiting.values()) if (call.progressed) call.arm();
+      if (data.event === 'progress') for (const call of this.waiting.values()) if (call.progressed?.(data.detail ?? {})) call.arm();
       this.onPush(data);
       return;
     }
@@ -138,7 +139,7 @@ export class Channel {
         reject(rebuild(sottoError('INVALID_ARGUMENT', `${method}: an argument cannot be passed on (${e.message})`)));
         return;
       }
-      const call = { resolve, reject, progressed: this.progressed(method), timer: undefined, arm: () => {} };
+      const call = { resolve, reject, progressed: this.progressed(method, args), timer: undefined, arm: () => {} };
       const ms = this.deadline(method);
       if (ms !== undefined) {
         // No answer in time: the holder is frozen or stuck (its own bounds would have settled

@@ -144,20 +144,27 @@ test('a leader that holds the profile but stops answering: the follower\'s call 
   // The channel goes on: the next call is answered.
   assert.deepEqual(await contactsOf(tab2), []);
 
-  // The deadline of an upload restarts at each `progress` event (the channel's rule, with a
-  // short bound): a call of a `progressed` method outlives its bound while progress comes,
-  // another does not, and an answer after a timeout finds nothing waiting.
+  // The deadline of an upload restarts at each of its own `progress` events (the channel's
+  // rule, with a short bound): a call whose upload progresses outlives its bound, another call,
+  // or an upload whose progress is someone else's (a download, another contact's upload), does
+  // not, and an answer after a timeout finds nothing waiting.
   const rule = await tab2.evaluate(async () => {
     const { Channel } = await import('/pkg/rpc.js');
     const sent = [];
-    const channel = new Channel({ post: (m) => sent.push(m), stop: () => {}, deadline: () => 300, progressed: (m) => m === 'sendFile', holder: 'the test' });
+    const upload = (d) => d.direction === 'upload';
+    const channel = new Channel({
+      post: (m) => sent.push(m), stop: () => {}, deadline: () => 300, holder: 'the test',
+      progressed: (m, [to]) => (m === 'sendFile' ? (d) => upload(d) && d.contactId === to : null),
+    });
     const settled = {};
     const track = (name, p) => p.then((v) => { settled[name] = v; }, (e) => { settled[name] = e.code; });
-    track('upload', channel.call('sendFile'));
+    track('upload', channel.call('sendFile', ['c1']));
     track('other', channel.call('contacts'));
+    track('elsewhere', channel.call('sendFile', ['c2']));
     for (let i = 0; i < 5; i++) {
       await new Promise((r) => setTimeout(r, 150));
-      channel.receive({ event: 'progress', detail: {} });
+      channel.receive({ event: 'progress', detail: { direction: 'upload', contactId: 'c1' } });
+      channel.receive({ event: 'progress', detail: { direction: 'download', contactId: 'c2' } });
     }
     const during = { ...settled };
     channel.receive({ id: sent[0].id, value: 'stored' });
@@ -165,7 +172,11 @@ test('a leader that holds the profile but stops answering: the follower\'s call 
     await new Promise((r) => setTimeout(r, 400));
     return { during, after: settled, waiting: channel.waiting.size };
   });
-  assert.deepEqual(rule, { during: { other: 'TIMEOUT' }, after: { other: 'TIMEOUT', upload: 'stored' }, waiting: 0 });
+  assert.deepEqual(rule, {
+    during: { other: 'TIMEOUT', elsewhere: 'TIMEOUT' },
+    after: { other: 'TIMEOUT', elsewhere: 'TIMEOUT', upload: 'stored' },
+    waiting: 0,
+  });
   assert.deepEqual(dora.errors, []);
   await tab1.evaluate(async () => { window.__leader.stop(); await window.__me.wipe(); });
   await dora.context.close();
