@@ -49,10 +49,11 @@ pub type Fetched = Result<(u64, Zeroizing<Vec<u8>>), SnapshotFetchError>;
 
 /// A saved profile's snapshot uploader.
 pub struct Uploader {
-    /// The profile's recovery phrase. Its root (BIP-39's PBKDF2 of 2,048 rounds: about 8 ms in
-    /// a browser) is derived at the first upload, at least a debounce after the open, rather
-    /// than on the open's path (issue 18).
-    mnemonic: Mnemonic,
+    /// The profile's recovery phrase until its root is derived: BIP-39's PBKDF2 of 2,048
+    /// rounds (about 8 ms in a browser) runs at the first upload, at least a debounce after
+    /// the open, rather than on the open's path (issue 18); the phrase is dropped (zeroized)
+    /// then, and only the root is kept.
+    mnemonic: Option<Mnemonic>,
     root: Option<RootSecret>,
     debounce_ms: f64,
     /// When the first change not yet in an upload happened (ms since the epoch).
@@ -79,7 +80,7 @@ impl Uploader {
     /// after the profile opens.
     pub fn new(mnemonic: Mnemonic, debounce_ms: u32) -> Self {
         Uploader {
-            mnemonic,
+            mnemonic: Some(mnemonic),
             root: None,
             debounce_ms: f64::from(debounce_ms),
             dirty_since: Some(js_sys::Date::now()),
@@ -214,7 +215,12 @@ pub fn tick(st: &mut State) {
         return;
     }
     let state = state_bytes(history.seq(), client);
-    let root = u.root.get_or_insert_with(|| u.mnemonic.root_secret());
+    if let Some(mnemonic) = u.mnemonic.take() {
+        u.root = Some(mnemonic.root_secret());
+    }
+    let Some(root) = &u.root else {
+        return;
+    };
     let address = Address::derive(root, period, slot);
     match client.put_snapshot(rng, address, &state, now()) {
         Ok(_) => {
