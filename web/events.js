@@ -98,7 +98,7 @@ function onError(detail) {
     showNotice(`Sotto could not read something its relay sent (${detail.code}); it keeps retrying.`);
     return;
   }
-  if (detail?.what === 'send' && (detail.code === 'NO_SESSION' || detail.code === 'MESSAGE_EXPIRED')) {
+  if (detail?.what === 'send' && ['NO_SESSION', 'MESSAGE_EXPIRED', 'STORAGE'].includes(detail.code)) {
     // A queued message was dropped for good: nothing is retried.
     showNotice(errorText(detail));
     return;

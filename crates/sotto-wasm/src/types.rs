@@ -231,9 +231,10 @@ export interface ClockDetail {
 }
 
 /** An `error` event's detail: a relay refused a request (`code`: the relay's answer), a
- *  queued message was dropped for good (`what: 'send'`, `code` `'NO_SESSION'` or
- *  `'MESSAGE_EXPIRED'`), a frame from the gateway could not be handled (`what: 'frame'`), or
- *  a write failed (`what: 'storage'`). */
+ *  queued message was dropped for good (`what: 'send'`, `code` `'NO_SESSION'`,
+ *  `'MESSAGE_EXPIRED'` or `'STORAGE'`) or could not be encrypted yet (`'RELAY_REFUSED'`), a
+ *  frame from the gateway could not be handled (`what: 'frame'`), or a write failed
+ *  (`what: 'storage'`). */
 export type ErrorDetail =
     | { what: 'storage'; code: SottoErrorCode; error: SottoError }
     | { what: string; code: string };

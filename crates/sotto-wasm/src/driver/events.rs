@@ -278,6 +278,10 @@ pub fn on_event(st: &mut State, event: Event, actions: &mut Vec<Action>) {
                 st.waiting.unsettled.insert(*message.as_bytes());
                 ours = true;
             }
+            if sotto_code != ErrorCode::RelayRefused && sotto_code != ErrorCode::RelayFull {
+                // Dropped for good (no session, expired, storage): no `sent` will follow.
+                st.waiting.unsettled.remove(message.as_bytes());
+            }
             if ours {
                 st.update(&id, |m| m.status = Status::Failed);
                 actions.push(status_event(&id, contact, Status::Failed));
