@@ -431,9 +431,11 @@ const summary = (xs) => ({ n: xs.length, p50: percentile(xs, 50), p90: percentil
 async function browserToBrowser(storage) {
   // A saved profile lives on disk (see `--in-memory`).
   const onDisk = PERSISTENT && storage === 'indexeddb';
-  const ca = await benchContext({ persistent: onDisk });
-  const cb = await benchContext({ persistent: onDisk });
+  let ca;
+  let cb;
   try {
+    ca = await benchContext({ persistent: onDisk });
+    cb = await benchContext({ persistent: onDisk });
     const alice = await person(ca, { storage, profile: 'bench-alice', displayName: 'Alice' });
     const bob = await person(cb, { storage, profile: 'bench-bob', displayName: 'Bob' });
     const { inviterSees: alicesBob } = await meet(alice, bob);
@@ -457,8 +459,8 @@ async function browserToBrowser(storage) {
     if (SPANS) log(`${storage}: spans (medians, ms): ${JSON.stringify(spans_ms)}`);
     return { storage, on_disk: onDisk, delivery_ms: summary(delivery), send_resolved_ms: summary(ack), sustained, spans_ms, idb_floor_ms, page_errors: errors };
   } finally {
-    await ca.close();
-    await cb.close();
+    await ca?.close();
+    await cb?.close();
   }
 }
 
@@ -467,9 +469,11 @@ async function browserToBrowser(storage) {
 // profile's one real contact copied 999 times by the bench build's benchGrowProfile (each copy
 // as large as the real one) before the messages are seeded; no incoming burst.
 async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, contacts = 1, incoming: withIncoming = true } = {}) {
-  const cs = await benchContext({ persistent: PERSISTENT });
-  const cp = await benchContext();
+  let cs;
+  let cp;
   try {
+    cs = await benchContext({ persistent: PERSISTENT });
+    cp = await benchContext();
     const me = await person(cs, { storage: 'indexeddb', profile, displayName: 'Stored' });
     const peer = await person(cp, { storage: 'memory', profile: 'peer', displayName: 'Peer' });
     const { inviterSees: contactId } = await meet(me, peer);
@@ -597,8 +601,8 @@ async function storageBench({ profile = 'bench-10k', messages = SEED_MESSAGES, c
       page_errors: [...back.errors, ...peer.errors],
     };
   } finally {
-    await cs.close();
-    await cp.close();
+    await cs?.close();
+    await cp?.close();
   }
 }
 

@@ -227,7 +227,7 @@ function storageOpen(st, goal, notMeasured, profile) {
   }
   const ok = st.open_read_ms <= 100;
   goals.push({ area: 'storage', goal, ratio: msf(st.open_read_ms), ok });
-  row(`storage: Sotto.open of an IndexedDB profile with ${profile(st)} + messages(contactId, {limit: 50}), fresh page, ${st.on_disk === false ? 'in-memory browser context' : 'browser profile on disk'}, median of ${st.runs}`,
+  row(`storage: Sotto.open of an IndexedDB profile with ${profile(st)} + messages(contactId, {limit: 50}), fresh page, ${st.on_disk ? 'browser profile on disk' : 'in-memory browser context'}, median of ${st.runs}`,
     `${msf(st.open_read_ms)} (medians of each: open ${msf(st.open_ms)}, newest page ${msf(st.read_ms)}; first run ${msf(st.first_open_read_ms)})`,
     `the next older page ({limit: 50, before}): ${msf(st.older_ms)}`, '—', '≤ 100 ms', verdict(ok));
   return true;
