@@ -12,6 +12,14 @@ export declare const HELLO_MS: number;
  *  for the rest. */
 export declare const CALL_MS: { readonly network: number; readonly local: number };
 
+/** Whether a `progress` event's detail is the upload of the call `method(...args)` (`sendFile`:
+ *  an upload to `args[0]`, the contact; `retry`: of `args[0]`, the message), whose `CALL_MS`
+ *  bound it restarts; `null` for every other method. */
+export declare function uploadProgress(
+    method: string,
+    args?: readonly unknown[],
+): ((detail: { id?: string; contactId?: string; direction?: string }) => boolean) | null;
+
 /** The methods a follower may call through its leader; every other one is refused
  *  (`INVALID_ARGUMENT`). */
 export declare const FOLLOWER_METHODS: ReadonlySet<string>;

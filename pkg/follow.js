@@ -43,6 +43,16 @@ export const CALL_MS = { network: 45_000, local: 10_000 };
 /** The follower's methods that wait for the network on the leader. */
 const NETWORK_METHODS = new Set(['createInvitation', 'acceptInvitation', 'send', 'retry', 'sendFile']);
 
+/** For a call `method(...args)` whose bound counts from its upload's last `progress` event, a
+ *  test of a `progress` event's detail that tells whether it is that upload's: `sendFile`'s is an
+ *  upload to its contact (`args[0]`), `retry`'s an upload of its message (`args[0]`); `null` for
+ *  every other call. (Channel's `progressed`.) */
+export function uploadProgress(method, [target] = []) {
+  if (method === 'sendFile') return (d) => d.direction === 'upload' && d.contactId === target;
+  if (method === 'retry') return (d) => d.direction === 'upload' && d.id === target;
+  return null;
+}
+
 const REFUSED = 'not available in a tab that follows another (it ends or deletes the profile, or shows its secrets): call it in the tab that has the profile open';
 
 /** What a follower's calls reject with once its leader is gone. */
@@ -237,13 +247,7 @@ export async function followProfile({ profile = 'default' } = {}) {
     post: (message) => broadcast.postMessage({ ...message, from: id, to: leader }),
     stop: () => broadcast.close(),
     deadline: (method) => (NETWORK_METHODS.has(method) ? CALL_MS.network : CALL_MS.local),
-    // An upload's bound counts from its own last `progress` event: a sendFile's is an upload to
-    // its contact, a retry's an upload of its message.
-    progressed: (method, [target] = []) => {
-      if (method === 'sendFile') return (d) => d.direction === 'upload' && d.contactId === target;
-      if (method === 'retry') return (d) => d.direction === 'upload' && d.id === target;
-      return null;
-    },
+    progressed: uploadProgress,
     holder: 'the tab this one follows',
   });
   broadcast.addEventListener('message', ({ data }) => {

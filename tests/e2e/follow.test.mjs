@@ -145,36 +145,38 @@ test('a leader that holds the profile but stops answering: the follower\'s call 
   assert.deepEqual(await contactsOf(tab2), []);
 
   // The deadline of an upload restarts at each of its own `progress` events (the channel's
-  // rule, with a short bound): a call whose upload progresses outlives its bound, another call,
-  // or an upload whose progress is someone else's (a download, another contact's upload), does
-  // not, and an answer after a timeout finds nothing waiting.
+  // rule with the follower's own `uploadProgress`, and a short bound): a call whose upload
+  // progresses outlives its bound; another call, or an upload whose progress is someone
+  // else's (a download, another contact's upload, another message's retry), does not; and an
+  // answer after a timeout finds nothing waiting.
   const rule = await tab2.evaluate(async () => {
     const { Channel } = await import('/pkg/rpc.js');
+    const { uploadProgress } = await import('/pkg/follow.js');
     const sent = [];
-    const upload = (d) => d.direction === 'upload';
-    const channel = new Channel({
-      post: (m) => sent.push(m), stop: () => {}, deadline: () => 300, holder: 'the test',
-      progressed: (m, [to]) => (m === 'sendFile' ? (d) => upload(d) && d.contactId === to : null),
-    });
+    const channel = new Channel({ post: (m) => sent.push(m), stop: () => {}, deadline: () => 300, progressed: uploadProgress, holder: 'the test' });
     const settled = {};
     const track = (name, p) => p.then((v) => { settled[name] = v; }, (e) => { settled[name] = e.code; });
     track('upload', channel.call('sendFile', ['c1']));
     track('other', channel.call('contacts'));
     track('elsewhere', channel.call('sendFile', ['c2']));
+    track('retried', channel.call('retry', ['m1']));
+    track('retriedElsewhere', channel.call('retry', ['m2']));
     for (let i = 0; i < 5; i++) {
       await new Promise((r) => setTimeout(r, 150));
-      channel.receive({ event: 'progress', detail: { direction: 'upload', contactId: 'c1' } });
-      channel.receive({ event: 'progress', detail: { direction: 'download', contactId: 'c2' } });
+      channel.receive({ event: 'progress', detail: { id: 'm1', contactId: 'c1', direction: 'upload' } });
+      channel.receive({ event: 'progress', detail: { id: 'm2', contactId: 'c2', direction: 'download' } });
     }
     const during = { ...settled };
     channel.receive({ id: sent[0].id, value: 'stored' });
+    channel.receive({ id: sent[3].id, value: 'stored again' });
     channel.receive({ id: sent[1].id, value: 'late' });
     await new Promise((r) => setTimeout(r, 400));
     return { during, after: settled, waiting: channel.waiting.size };
   });
+  const timedOut = { other: 'TIMEOUT', elsewhere: 'TIMEOUT', retriedElsewhere: 'TIMEOUT' };
   assert.deepEqual(rule, {
-    during: { other: 'TIMEOUT', elsewhere: 'TIMEOUT' },
-    after: { other: 'TIMEOUT', elsewhere: 'TIMEOUT', upload: 'stored' },
+    during: timedOut,
+    after: { ...timedOut, upload: 'stored', retried: 'stored again' },
     waiting: 0,
   });
   assert.deepEqual(dora.errors, []);
