@@ -209,6 +209,50 @@ test('bad inputs are refused with their code and write nothing', async () => {
   await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
 });
 
+/// Makes IndexedDB refuse the `nth` put from now on, as a full disk does (`QuotaExceededError`,
+/// thrown at once), in `page`; `window.__unpatch()` undoes it.
+const refuseNthPut = (page, nth) => page.evaluate((nth) => {
+  const put = IDBObjectStore.prototype.put;
+  let n = 0;
+  IDBObjectStore.prototype.put = function (...args) {
+    if (++n === nth) throw new DOMException('the disk is full', 'QuotaExceededError');
+    return put.apply(this, args);
+  };
+  window.__unpatch = () => { IDBObjectStore.prototype.put = put; };
+}, nth);
+
+test('a restore whose write fails changes nothing: the saved profile it would replace stays whole, a new one leaves no database', async () => {
+  const { alice, bob, backup, words } = await aliceWithBackup();
+  const before = await databases(alice.page);
+  // The disk fills halfway through the restore's write, over Alice's saved profile.
+  await refuseNthPut(alice.page, 3);
+  const failed = await restoreOn(alice.page, { words, storage: 'indexeddb', passphrase: 'new', replace: true }, backup);
+  assert.equal(failed.code, 'STORAGE_QUOTA', JSON.stringify(failed));
+  await alice.page.evaluate(() => window.__unpatch());
+  // Her profile is as it was: her passphrase, Bob, their history.
+  assert.deepEqual(await databases(alice.page), before);
+  assert.deepEqual(await openSotto(alice.page, { storage: 'indexeddb', passphrase: 'old' }), { ok: true });
+  const [contact, ...more] = await contactsOf(alice.page);
+  assert.deepEqual([contact.displayName, more.length], ['Bob', 0]);
+  const history = await alice.page.evaluate((id) => window.__me.messages(id), contact.id);
+  assert.deepEqual(history.map((m) => m.text), ['hello Bob', 'hello Alice']);
+  await alice.page.evaluate(() => window.__me.close());
+  // The same failure on a device with no profile leaves no database.
+  const ctx = await net.browser.newContext({ serviceWorkers: 'block' });
+  const page = await openPage(net, ctx);
+  await refuseNthPut(page, 3);
+  const fresh = await restoreOn(page, { words, storage: 'indexeddb', profile: 'restored' }, backup);
+  assert.equal(fresh.code, 'STORAGE_QUOTA', JSON.stringify(fresh));
+  assert.deepEqual(await databases(page), []);
+  // With room again, the restore replaces her profile whole: the new passphrase opens it.
+  assert.deepEqual(await restoreOn(alice.page, { words, storage: 'indexeddb', passphrase: 'new', replace: true }, backup), { ok: true });
+  assert.deepEqual((await contactsOf(alice.page)).map((c) => c.displayName), ['Bob']);
+  await alice.page.evaluate(() => window.__me.close());
+  assert.equal((await openSotto(alice.page, { storage: 'indexeddb', passphrase: 'old' })).code, 'WRONG_PASSPHRASE');
+  assert.deepEqual(await openSotto(alice.page, { storage: 'indexeddb', passphrase: 'new' }), { ok: true });
+  await Promise.all([ctx.close(), alice.context.close(), bob.context.close()]);
+});
+
 test('a restore into memory chats and leaves no database, and does not lock the profile out', async () => {
   const { alice, bob, bobsAlice, backup, words } = await aliceWithBackup();
   const ctx = await net.browser.newContext({ serviceWorkers: 'block' });

@@ -151,3 +151,55 @@ async fn records_deleted_together_are_all_gone() {
     assert!(a.read(kind::MESSAGE, b"kept").await.unwrap().is_some());
     close_all(profile, [a]).await;
 }
+
+/// How many records `profile`'s database holds, read raw.
+async fn record_count(profile: &str) -> u32 {
+    let db = rexie::Rexie::builder(&sotto_wasm::storage::db_name(profile))
+        .build()
+        .await
+        .unwrap();
+    let tx = db
+        .transaction(&["records"], rexie::TransactionMode::ReadOnly)
+        .unwrap();
+    let n = tx.store("records").unwrap().count(None).await.unwrap();
+    tx.done().await.unwrap();
+    db.close();
+    n
+}
+
+#[wasm_bindgen_test]
+async fn a_replacing_store_replaces_the_profile_whole_or_not_at_all() {
+    let profile = "commit-replace-test";
+    let a = fresh_store(profile).await;
+    let old = a.record(kind::MESSAGE, b"old", b"the old profile's", None);
+    a.write_state(vec![old], b"old state").await.unwrap();
+    a.close();
+    let held = record_count(profile).await;
+    // A restore's write refused halfway (as by a full disk): the old profile is whole, its
+    // key, state and records; nothing of the new one is there.
+    let r = Store::replacing(profile, None).await.unwrap();
+    let new = r.record(kind::MESSAGE, b"new", b"the new profile's", None);
+    let e = r
+        .write_state(vec![new, keyless()], b"new state")
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e).as_deref(), Some("STORAGE"));
+    r.close();
+    assert_eq!(record_count(profile).await, held);
+    let b = Store::open_with(profile, None, 1024, 1).await.unwrap();
+    assert_eq!(&b.read_state().await.unwrap().unwrap()[..], b"old state");
+    assert!(b.read(kind::MESSAGE, b"old").await.unwrap().is_some());
+    b.close();
+    // A write that commits replaces it whole: the new key opens the new state and record,
+    // and none of the old records is left (meta, state and the one message).
+    let r = Store::replacing(profile, None).await.unwrap();
+    let new = r.record(kind::MESSAGE, b"new", b"the new profile's", None);
+    r.write_state(vec![new], b"new state").await.unwrap();
+    r.close();
+    assert_eq!(record_count(profile).await, 3);
+    let c = Store::open_with(profile, None, 1024, 1).await.unwrap();
+    assert_eq!(&c.read_state().await.unwrap().unwrap()[..], b"new state");
+    assert!(c.read(kind::MESSAGE, b"new").await.unwrap().is_some());
+    assert_eq!(c.read(kind::MESSAGE, b"old").await.unwrap(), None);
+    close_all(profile, [c]).await;
+}

@@ -184,15 +184,17 @@ impl IdbHistory {
 }
 
 impl IdbHistory {
-    /// Writes a restored profile into `profile`'s store (a saved one of that name is deleted
-    /// first: the caller checked `replace`), in one transaction, then opens it as a saved
-    /// profile.
+    /// Writes a restored profile into `profile`'s store in one transaction (a saved one of
+    /// that name, with `replace`, is cleared in the same transaction: [`Store::replacing`]),
+    /// then opens it as a saved profile. A write that fails leaves what was there: the saved
+    /// profile whole, or no database.
     pub async fn open_seeded(
         profile: &str,
         passphrase: Option<&str>,
         seed: Seed,
     ) -> Result<(IdbHistory, Option<Restored>), JsValue> {
-        if !seed.replace && crate::storage::probe(profile).await?.is_some() {
+        let saved = crate::storage::probe(profile).await?.is_some();
+        if saved && !seed.replace {
             return Err(crate::error::sotto_error(
                 crate::error::ErrorCode::ProfileExists,
                 &format!(
@@ -201,8 +203,7 @@ impl IdbHistory {
             ));
         }
         let name = crate::storage::db_name(profile);
-        crate::storage::delete_database(&name).await?;
-        let store = Store::open(profile, passphrase).await?;
+        let store = Store::replacing(profile, passphrase).await?;
         let local = seed.local();
         let mut records =
             vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, seed.phrase.as_bytes(), None)];
@@ -212,8 +213,11 @@ impl IdbHistory {
         let written = parts.write(&store, records).await;
         store.close();
         if let Err(e) = written {
-            // Nothing half-made: the new store goes again.
-            let _ = crate::storage::delete_database(&name).await;
+            // Nothing half-made: a saved profile is as it was (the write aborted); a new
+            // store goes again.
+            if !saved {
+                let _ = crate::storage::delete_database(&name).await;
+            }
             return Err(e);
         }
         Self::open(profile, passphrase).await

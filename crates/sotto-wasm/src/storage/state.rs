@@ -206,6 +206,10 @@ impl Store {
     /// The generation is claimed before the first await, so writes started one after another
     /// from this store (whose IndexedDB transactions run in the order they were made) each
     /// write a newer one.
+    ///
+    /// A store made by [`Store::replacing`] makes no check on its first write that commits:
+    /// the write clears the database, then puts its `meta` record with the others, in the
+    /// same transaction, so the profile there is replaced whole or not at all.
     pub async fn write_state_with(
         &self,
         records: Vec<JsValue>,
@@ -225,20 +229,33 @@ impl Store {
             Ok(store) => store,
             Err(e) => return Err(abandon(tx, storage_error(&e)).await),
         };
+        // A replacing store's first write: everything there goes first, in this transaction.
+        let replacing = self.replacing.take();
+        let replace = replacing.is_some();
+        puts.extend(replacing.clone());
         let hashed = self.hashed(kind::STATE, STATE_KEY);
         let check = async {
+            if replace {
+                return Ok(());
+            }
             let stored = store.get(hashed.into()).await;
             self.check_writer(stored.map_err(|e| storage_error(&e))?.as_ref())
         };
-        // The deletes, then the puts, each issued on its first poll (`commit_with`).
-        let mut staged: Vec<Staged> = removed
-            .iter()
-            .map(|id| Box::pin(store.delete(self.contact_key(*id).into())) as Staged)
-            .collect();
+        // The clearing or the deletes, then the puts, each issued on its first poll
+        // (`commit_with`); IndexedDB runs them in that order.
+        let mut staged: Vec<Staged> = match replace {
+            true => vec![Box::pin(store.clear())],
+            false => removed
+                .iter()
+                .map(|id| Box::pin(store.delete(self.contact_key(*id).into())) as Staged)
+                .collect(),
+        };
         staged.push(Box::pin(store.put_all(puts.into_iter().map(|r| (r, None)))));
         let committed = commit_with(tx, pin!(check), staged).await;
-        if committed.is_ok() {
-            self.add_written(written);
+        match &committed {
+            Ok(()) => self.add_written(written),
+            // Not replaced: the next write tries again.
+            Err(_) => *self.replacing.borrow_mut() = replacing,
         }
         committed
     }

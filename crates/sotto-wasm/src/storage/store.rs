@@ -41,6 +41,10 @@ pub struct Store {
     /// Bytes of sealed values put into IndexedDB by this store's writes (see
     /// [`Store::bytes_written`]).
     pub(super) written: std::cell::Cell<u64>,
+    /// A store made by [`Store::replacing`]: its new `meta` record, not written yet. Its
+    /// first state write clears the database and puts it with everything else, in one
+    /// transaction ([`Store::write_state_with`]).
+    pub(super) replacing: std::cell::RefCell<Option<JsValue>>,
 }
 
 impl Store {
@@ -53,10 +57,30 @@ impl Store {
         m_kib: u32,
         t: u32,
     ) -> Result<Store, JsValue> {
+        Self::unlock_or_replace(profile, passphrase, m_kib, t, false).await
+    }
+
+    /// A new store for `profile` that replaces what its database holds (a restore with
+    /// `replace`), or makes it: a new key under `passphrase`, whose `meta` record is written
+    /// by the first state write, which first clears the database, all in one transaction
+    /// ([`Store::write_state_with`]). Until that write commits the database holds what it
+    /// held (nothing half-made: a write that fails leaves the old profile whole).
+    pub async fn replacing(profile: &str, passphrase: Option<&str>) -> Result<Store, JsValue> {
+        Self::unlock_or_replace(profile, passphrase, ARGON2_M_KIB, ARGON2_T, true).await
+    }
+
+    async fn unlock_or_replace(
+        profile: &str,
+        passphrase: Option<&str>,
+        m_kib: u32,
+        t: u32,
+        replace: bool,
+    ) -> Result<Store, JsValue> {
         let name = db_name(profile);
         let db = open_db(&name).await?;
-        let meta = read_meta(&db).await?;
+        let meta = if replace { None } else { read_meta(&db).await? };
         let mut created = false;
+        let mut replacing = None;
         let (key, schema) = match meta {
             Some(meta) => {
                 let schema = get(&meta, "schema").as_f64().unwrap_or(0.0) as u32;
@@ -87,7 +111,11 @@ impl Store {
                 set(&meta, "k", &"meta".into());
                 set(&meta, "schema", &SCHEMA_VERSION.into());
                 wrap_into(&meta, &key, passphrase, m_kib, t)?;
-                put_meta(&db, meta).await?;
+                if replace {
+                    replacing = Some(meta.into());
+                } else {
+                    put_meta(&db, meta).await?;
+                }
                 (key, SCHEMA_VERSION)
             }
         };
@@ -105,6 +133,7 @@ impl Store {
             writer: crate::js::hex(&random::<16>()),
             base: std::cell::RefCell::new((0, None)),
             written: std::cell::Cell::new(0),
+            replacing: std::cell::RefCell::new(replacing),
         };
         Ok(store)
     }
