@@ -221,6 +221,16 @@ const refuseNthPut = (page, nth) => page.evaluate((nth) => {
   window.__unpatch = () => { IDBObjectStore.prototype.put = put; };
 }, nth);
 
+/// Makes IndexedDB abort the next transaction that asks to commit, as the browser does when a
+/// commit fails (a full disk found at commit time), in `page`.
+const abortNextCommit = (page) => page.evaluate(() => {
+  const commit = IDBTransaction.prototype.commit;
+  IDBTransaction.prototype.commit = function () {
+    IDBTransaction.prototype.commit = commit;
+    this.abort();
+  };
+});
+
 test('a restore whose write fails changes nothing: the saved profile it would replace stays whole, a new one leaves no database', async () => {
   const { alice, bob, backup, words } = await aliceWithBackup();
   const before = await databases(alice.page);
@@ -229,6 +239,11 @@ test('a restore whose write fails changes nothing: the saved profile it would re
   const failed = await restoreOn(alice.page, { words, storage: 'indexeddb', passphrase: 'new', replace: true }, backup);
   assert.equal(failed.code, 'STORAGE_QUOTA', JSON.stringify(failed));
   await alice.page.evaluate(() => window.__unpatch());
+  // Or every request is done and the commit fails.
+  await abortNextCommit(alice.page);
+  const aborted = await restoreOn(alice.page, { words, storage: 'indexeddb', passphrase: 'new', replace: true }, backup);
+  // (An abort by script carries no QuotaExceededError, so the code is the plain one.)
+  assert.equal(aborted.code, 'STORAGE', JSON.stringify(aborted));
   // Her profile is as it was: her passphrase, Bob, their history.
   assert.deepEqual(await databases(alice.page), before);
   assert.deepEqual(await openSotto(alice.page, { storage: 'indexeddb', passphrase: 'old' }), { ok: true });

@@ -202,21 +202,24 @@ impl IdbHistory {
                 ),
             ));
         }
-        let name = crate::storage::db_name(profile);
-        let store = Store::replacing(profile, passphrase).await?;
-        let local = seed.local();
-        let mut records =
-            vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, seed.phrase.as_bytes(), None)];
-        records.extend(seed.messages.iter().map(|m| store.message_record(m)));
-        records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
-        let parts = StateParts::whole(&store, seed.seq, &seed.client);
-        let written = parts.write(&store, records).await;
-        store.close();
-        if let Err(e) = written {
-            // Nothing half-made: a saved profile is as it was (the write aborted); a new
-            // store goes again.
+        // The store is used for this one write only, then closed.
+        let written = async {
+            let store = Store::replacing(profile, passphrase).await?;
+            let local = seed.local();
+            let mut records =
+                vec![store.record(kind::MNEMONIC, MNEMONIC_KEY, seed.phrase.as_bytes(), None)];
+            records.extend(seed.messages.iter().map(|m| store.message_record(m)));
+            records.push(store.record(kind::LOCAL, LOCAL_KEY, &local.encode(), None));
+            let parts = StateParts::whole(&store, seed.seq, &seed.client);
+            let written = parts.write(&store, records).await;
+            store.close();
+            written
+        };
+        if let Err(e) = written.await {
+            // Nothing half-made: a saved profile is as it was (the write aborted); a database
+            // made for a new one (however far it got) goes again.
             if !saved {
-                let _ = crate::storage::delete_database(&name).await;
+                let _ = crate::storage::delete_database(&crate::storage::db_name(profile)).await;
             }
             return Err(e);
         }

@@ -64,7 +64,9 @@ impl Store {
     /// `replace`), or makes it: a new key under `passphrase`, whose `meta` record is written
     /// by the first state write, which first clears the database, all in one transaction
     /// ([`Store::write_state_with`]). Until that write commits the database holds what it
-    /// held (nothing half-made: a write that fails leaves the old profile whole).
+    /// held (nothing half-made: a write that fails leaves the old profile whole). For that
+    /// one write only, then closed: no other write of it is guarded so (a restore's,
+    /// `IdbHistory::open_seeded`).
     pub async fn replacing(profile: &str, passphrase: Option<&str>) -> Result<Store, JsValue> {
         Self::unlock_or_replace(profile, passphrase, ARGON2_M_KIB, ARGON2_T, true).await
     }
